@@ -1,0 +1,286 @@
+"""Orders: the request a strategy makes, and the order entity with its status machine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from quantkit.errors import InvalidTransitionError, OrderError
+
+__all__ = [
+    "Order",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "Side",
+    "TimeInForce",
+]
+
+
+class Side(StrEnum):
+    """Order side."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """``+1`` for a buy, ``-1`` for a sell."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(StrEnum):
+    """Order type."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    """How long an order stays working."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class OrderStatus(StrEnum):
+    """Order status; see :data:`Order.TRANSITIONS` for the allowed changes."""
+
+    NEW = "new"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether no further change can happen."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+def _finite_positive(name: str, value: float | None, symbol: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OrderError(f"order on {symbol}: {name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise OrderError(f"order on {symbol}: {name} must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a strategy asks for; validated on creation.
+
+    Exactly one of ``amount`` (base currency) and ``cost`` (quote currency, market orders only)
+    is given. ``stop_loss`` / ``take_profit`` are absolute prices; ``stop_loss_pct`` /
+    ``take_profit_pct`` are distances from the entry's actual fill price as fractions
+    (``0.02`` = 2 %). Either form attaches a bracket: exit orders that become live when the
+    entry fills.
+
+    Raises:
+        OrderError: If the request is malformed.
+    """
+
+    symbol: str
+    side: Side
+    type: OrderType = OrderType.MARKET
+    amount: float | None = None
+    cost: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    stop_loss_pct: float | None = None
+    take_profit_pct: float | None = None
+    tag: str = ""
+
+    def __post_init__(self) -> None:
+        sym = self.symbol
+        if (self.amount is None) == (self.cost is None):
+            raise OrderError(f"order on {sym}: give exactly one of amount= and cost=")
+        for name in ("amount", "cost", "limit_price", "stop_price", "stop_loss", "take_profit"):
+            _finite_positive(name, getattr(self, name), sym)
+        for name in ("stop_loss_pct", "take_profit_pct"):
+            value = getattr(self, name)
+            _finite_positive(name, value, sym)
+            if value is not None and name == "stop_loss_pct" and value >= 1:
+                raise OrderError(f"order on {sym}: stop_loss_pct must be below 1, got {value}")
+        if self.stop_loss is not None and self.stop_loss_pct is not None:
+            raise OrderError(f"order on {sym}: give stop_loss or stop_loss_pct, not both")
+        if self.take_profit is not None and self.take_profit_pct is not None:
+            raise OrderError(f"order on {sym}: give take_profit or take_profit_pct, not both")
+        self._check_type()
+
+    def _check_type(self) -> None:
+        sym, kind = self.symbol, self.type
+        needs_limit = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = kind in (OrderType.STOP, OrderType.STOP_LIMIT)
+        if needs_limit != (self.limit_price is not None):
+            raise OrderError(
+                f"order on {sym}: a {kind} order "
+                + ("needs a limit price" if needs_limit else "takes no limit price")
+            )
+        if needs_stop != (self.stop_price is not None):
+            raise OrderError(
+                f"order on {sym}: a {kind} order "
+                + ("needs a stop price" if needs_stop else "takes no stop price")
+            )
+        if self.cost is not None and kind is not OrderType.MARKET:
+            raise OrderError(f"order on {sym}: cost= is only for market orders; use amount=")
+        if self.post_only and kind is not OrderType.LIMIT:
+            raise OrderError(f"order on {sym}: post_only applies to limit orders only")
+        if self.post_only and self.time_in_force is not TimeInForce.GTC:
+            raise OrderError(f"order on {sym}: a post_only order must be GTC")
+        if self.has_bracket and self.reduce_only:
+            raise OrderError(f"order on {sym}: a reduce_only order cannot carry a bracket")
+
+    @property
+    def has_bracket(self) -> bool:
+        """Whether a stop-loss or take-profit is attached."""
+        return any(
+            v is not None
+            for v in (self.stop_loss, self.take_profit, self.stop_loss_pct, self.take_profit_pct)
+        )
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """A live order: its request, identity and status, updated by the broker.
+
+    The strategy holds this object as its handle; the broker changes it only through
+    :meth:`transition` and :meth:`record_fill`, which enforce the status machine.
+
+    Attributes:
+        client_id: Identifier generated by quantkit, unique within a run.
+        request: The validated request.
+        created_at: Submission time, ns since the epoch.
+        status: Current status.
+        filled: Amount filled so far (base currency).
+        average_price: Volume-weighted fill price, 0 before the first fill.
+        fee: Fees paid so far (quote currency; negative for net rebates).
+        reason: Why the order was rejected, canceled or expired.
+        parent_id: For bracket exits, the client id of the entry.
+        amount: Order amount in base currency, known once sized (cost orders: at the fill).
+    """
+
+    TRANSITIONS = {
+        OrderStatus.NEW: frozenset({OrderStatus.OPEN, OrderStatus.REJECTED}),
+        OrderStatus.OPEN: frozenset(
+            {
+                OrderStatus.PARTIALLY_FILLED,
+                OrderStatus.FILLED,
+                OrderStatus.CANCELED,
+                OrderStatus.REJECTED,
+                OrderStatus.EXPIRED,
+            }
+        ),
+        OrderStatus.PARTIALLY_FILLED: frozenset(
+            {
+                OrderStatus.PARTIALLY_FILLED,
+                OrderStatus.FILLED,
+                OrderStatus.CANCELED,
+                OrderStatus.EXPIRED,
+            }
+        ),
+    }
+
+    client_id: str
+    request: OrderRequest
+    created_at: int
+    status: OrderStatus = OrderStatus.NEW
+    filled: float = 0.0
+    average_price: float = 0.0
+    fee: float = 0.0
+    reason: str = ""
+    parent_id: str = ""
+    amount: float | None = None
+    updated_at: int = 0
+    history: list[tuple[int, OrderStatus]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.amount is None:
+            self.amount = self.request.amount
+        self.updated_at = self.created_at
+        self.history.append((self.created_at, self.status))
+
+    @property
+    def symbol(self) -> str:
+        """Market symbol."""
+        return self.request.symbol
+
+    @property
+    def side(self) -> Side:
+        """Order side."""
+        return self.request.side
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the order can still fill (not in a terminal status)."""
+        return not self.status.is_terminal
+
+    @property
+    def remaining(self) -> float:
+        """Amount still to fill; 0 for a cost-sized order not yet sized."""
+        return 0.0 if self.amount is None else max(self.amount - self.filled, 0.0)
+
+    def transition(self, status: OrderStatus, at: int, reason: str = "") -> None:
+        """Move to ``status``, refusing changes the status machine does not allow.
+
+        Args:
+            status: The new status.
+            at: Time of the change, ns since the epoch.
+            reason: Why (for rejections, cancels and expiries).
+
+        Raises:
+            InvalidTransitionError: If the change is not allowed from the current status.
+        """
+        allowed = self.TRANSITIONS.get(self.status, frozenset())
+        if status not in allowed:
+            raise InvalidTransitionError(
+                f"order {self.client_id}: cannot go from {self.status} to {status}"
+            )
+        self.status = status
+        self.updated_at = at
+        if reason:
+            self.reason = reason
+        self.history.append((at, status))
+
+    def record_fill(self, price: float, amount: float, fee: float, at: int) -> None:
+        """Add a fill to the order's totals and move to partially filled or filled.
+
+        Args:
+            price: Fill price.
+            amount: Filled amount (base currency), > 0.
+            fee: Fee charged for this fill (quote currency).
+            at: Fill time, ns since the epoch.
+
+        Raises:
+            OrderError: If the fill exceeds the order's amount.
+            InvalidTransitionError: If the order cannot fill in its current status.
+        """
+        total = self.filled + amount
+        if self.amount is None:
+            raise OrderError(f"order {self.client_id}: fill recorded before the order was sized")
+        if total > self.amount * (1 + 1e-9) + 1e-12:
+            raise OrderError(
+                f"order {self.client_id}: fill of {amount} exceeds the remaining {self.remaining}"
+            )
+        self.average_price = (self.average_price * self.filled + price * amount) / total
+        self.filled = total
+        self.fee += fee
+        done = total >= self.amount * (1 - 1e-12)
+        self.transition(OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, at)

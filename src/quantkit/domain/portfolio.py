@@ -1,0 +1,160 @@
+"""The account: cash by currency, positions, and the checks an exchange makes before a fill."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from quantkit.domain.fill import Fill
+from quantkit.domain.market import Market
+from quantkit.domain.position import Position
+from quantkit.errors import ConfigError
+
+__all__ = ["MarginConfig", "Portfolio"]
+
+_TOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class MarginConfig:
+    """What the account may borrow.
+
+    Args:
+        allow_short: Whether positions may go below zero.
+        leverage: Maximum gross exposure as a multiple of equity (1 = no borrowing).
+
+    Raises:
+        ConfigError: If leverage is below 1 or not finite.
+    """
+
+    allow_short: bool = False
+    leverage: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.leverage) or self.leverage < 1:
+            raise ConfigError(f"leverage must be a finite number >= 1, got {self.leverage!r}")
+
+    @property
+    def is_spot(self) -> bool:
+        """Whether this is a plain cash account (no shorting, no leverage)."""
+        return not self.allow_short and self.leverage == 1.0
+
+
+@dataclass(slots=True)
+class Portfolio:
+    """Cash by currency and positions by symbol, valued in one account currency.
+
+    Every market traded must be quoted in the account currency. Equity is
+    ``cash[currency] + sum(position.amount * last_price)``.
+
+    Attributes:
+        currency: Account currency, e.g. ``"USDT"``.
+        cash: Balance by currency.
+        positions: Position by symbol.
+        last_price: Latest mark price by symbol.
+        margin: Borrowing rules.
+        fees_paid: Total fees charged (quote currency), rebates subtracted.
+    """
+
+    currency: str
+    cash: dict[str, float]
+    margin: MarginConfig = field(default_factory=MarginConfig)
+    positions: dict[str, Position] = field(default_factory=dict)
+    last_price: dict[str, float] = field(default_factory=dict)
+    fees_paid: float = 0.0
+
+    def position(self, symbol: str) -> Position:
+        """Return the position of ``symbol`` (a flat one if never traded).
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The live position object.
+        """
+        pos = self.positions.get(symbol)
+        if pos is None:
+            pos = self.positions[symbol] = Position(symbol)
+        return pos
+
+    @property
+    def balance(self) -> float:
+        """Cash in the account currency."""
+        return self.cash.get(self.currency, 0.0)
+
+    def equity(self) -> float:
+        """Cash plus positions marked at their last prices, in the account currency."""
+        value = self.balance
+        for symbol, pos in self.positions.items():
+            if pos.amount:
+                value += pos.amount * self.last_price.get(symbol, pos.entry_price)
+        return value
+
+    def gross_exposure(self) -> float:
+        """Sum of absolute position values at the last prices."""
+        return sum(
+            abs(p.amount) * self.last_price.get(s, p.entry_price)
+            for s, p in self.positions.items()
+        )
+
+    def check_fill(self, market: Market, signed_amount: float, price: float, fee: float) -> str:
+        """Return why the account cannot take a fill, or ``""`` if it can.
+
+        Args:
+            market: The fill's market.
+            signed_amount: Amount, positive to buy, negative to sell.
+            price: Fill price.
+            fee: Fee the fill would charge (quote currency).
+
+        Returns:
+            A rejection reason, or an empty string.
+        """
+        pos = self.position(market.symbol).amount
+        new = pos + signed_amount
+        if not self.margin.allow_short and new < -_TOL * max(1.0, abs(pos)):
+            return (
+                f"insufficient {market.base}: selling {abs(signed_amount):g} but holding "
+                f"{max(pos, 0.0):g} (shorting is off)"
+            )
+        if self.margin.is_spot:
+            if signed_amount > 0:
+                need = signed_amount * price + fee
+                have = self.balance
+                if need > have * (1 + _TOL) + _TOL:
+                    return f"insufficient {market.quote}: needs {need:.8g}, has {have:.8g}"
+            return ""
+        if abs(new) <= abs(pos) and (new >= 0) == (pos >= 0):
+            return ""  # reducing a position is always allowed
+        mark = dict(self.last_price)
+        mark[market.symbol] = price
+        equity = self.balance - signed_amount * price - fee
+        gross = 0.0
+        for symbol, p in self.positions.items():
+            amount = new if symbol == market.symbol else p.amount
+            value = amount * mark.get(symbol, p.entry_price)
+            equity += value
+            gross += abs(value)
+        if market.symbol not in self.positions:  # pragma: no cover - position() created it
+            gross += abs(new * price)
+        limit = max(equity, 0.0) * self.margin.leverage
+        if gross > limit * (1 + _TOL) + _TOL:
+            return (
+                f"insufficient margin: gross exposure {gross:.8g} would exceed "
+                f"{self.margin.leverage:g}x equity {equity:.8g}"
+            )
+        return ""
+
+    def apply_fill(self, fill: Fill) -> float:
+        """Book a fill: move cash, update the position, charge the fee.
+
+        Args:
+            fill: The execution to book.
+
+        Returns:
+            The PnL the fill realised, before fees.
+        """
+        signed = fill.signed_amount
+        self.cash[self.currency] = self.balance - signed * fill.price - fill.fee
+        self.fees_paid += fill.fee
+        self.last_price.setdefault(fill.symbol, fill.price)
+        return self.position(fill.symbol).apply(signed, fill.price)

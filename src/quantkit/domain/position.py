@@ -1,0 +1,70 @@
+"""Positions: signed holdings of one market with average entry price and realised PnL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Position"]
+
+_EPS = 1e-12
+
+
+@dataclass(slots=True)
+class Position:
+    """A signed position in one market.
+
+    Attributes:
+        symbol: Market symbol.
+        amount: Signed amount in base currency (> 0 long, < 0 short).
+        entry_price: Average entry price of the open amount (0 when flat).
+        realized_pnl: Profit realised by reducing or closing, before fees (quote currency).
+    """
+
+    symbol: str
+    amount: float = 0.0
+    entry_price: float = 0.0
+    realized_pnl: float = 0.0
+
+    @property
+    def is_flat(self) -> bool:
+        """Whether no amount is held."""
+        return abs(self.amount) <= _EPS
+
+    def unrealized_pnl(self, price: float) -> float:
+        """Profit of the open amount marked at ``price``, before fees.
+
+        Args:
+            price: Mark price.
+
+        Returns:
+            ``amount * (price - entry_price)``.
+        """
+        return self.amount * (price - self.entry_price)
+
+    def apply(self, signed_amount: float, price: float) -> float:
+        """Apply a fill and return the PnL it realised.
+
+        Args:
+            signed_amount: Filled amount, positive for buys, negative for sells.
+            price: Fill price.
+
+        Returns:
+            PnL realised by this fill (0 when it only adds to the position).
+        """
+        old = self.amount
+        new = old + signed_amount
+        realized = 0.0
+        if old == 0.0 or (old > 0) == (signed_amount > 0):
+            total = abs(old) + abs(signed_amount)
+            self.entry_price = (abs(old) * self.entry_price + abs(signed_amount) * price) / total
+        else:
+            closed = min(abs(signed_amount), abs(old))
+            realized = closed * (price - self.entry_price) * (1.0 if old > 0 else -1.0)
+            if abs(new) <= _EPS * max(1.0, abs(old)):
+                new = 0.0
+                self.entry_price = 0.0
+            elif (new > 0) != (old > 0):
+                self.entry_price = price
+        self.amount = new
+        self.realized_pnl += realized
+        return realized

@@ -1,0 +1,113 @@
+"""The quantkit error tree.
+
+Every error quantkit raises derives from :class:`QuantkitError`, grouped by what the caller
+should do about it::
+
+    QuantkitError
+    ├── ConfigError (ValueError)          fix the configuration or the arguments
+    │   ├── ParameterError                a strategy or component parameter is invalid
+    │   └── RegistryError (KeyError)      a name is not registered
+    ├── DataError (ValueError)            fix the input data (names source, row and problem)
+    ├── OrderError (ValueError)           a malformed order request (bad amount, price, type)
+    │   └── InvalidTransitionError        an illegal order status change
+    ├── LookAheadError                    a computation used data from after the current bar
+    └── TransientError                    a passing venue failure; the only branch retried
+        ├── RateLimitedError
+        ├── VenueUnavailableError
+        └── RequestTimeoutError
+
+Orders that the venue or the account refuses (insufficient funds, below the minimum notional)
+are not exceptions: they become orders with status ``REJECTED`` and a reason, delivered as events.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "InvalidTransitionError",
+    "LookAheadError",
+    "OrderError",
+    "ParameterError",
+    "QuantkitError",
+    "RateLimitedError",
+    "RegistryError",
+    "RequestTimeoutError",
+    "TransientError",
+    "VenueUnavailableError",
+]
+
+
+class QuantkitError(Exception):
+    """Base class of every error raised by quantkit."""
+
+
+class ConfigError(QuantkitError, ValueError):
+    """The configuration or the arguments given to a component are invalid."""
+
+
+class ParameterError(ConfigError):
+    """A parameter of a strategy or component failed validation.
+
+    Attributes:
+        owner: The class or component the parameter belongs to.
+        parameter: The parameter's name.
+    """
+
+    def __init__(self, message: str, *, owner: str = "", parameter: str = "") -> None:
+        super().__init__(message)
+        self.owner = owner
+        self.parameter = parameter
+
+
+class RegistryError(ConfigError, KeyError):
+    """A name looked up in a registry is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class DataError(QuantkitError, ValueError):
+    """Input market data is invalid.
+
+    Attributes:
+        source: Where the data came from (file path, symbol or frame name).
+        row: Zero-based row position of the first offending row, if known.
+        problem: What is wrong, in words.
+    """
+
+    def __init__(self, problem: str, *, source: str = "", row: int | None = None) -> None:
+        where = f"{source}: " if source else ""
+        at = f"row {row}: " if row is not None else ""
+        super().__init__(f"{where}{at}{problem}")
+        self.source = source
+        self.row = row
+        self.problem = problem
+
+
+class OrderError(QuantkitError, ValueError):
+    """An order request is malformed (bad amount, price, type or symbol)."""
+
+
+class InvalidTransitionError(OrderError):
+    """An order was asked to move to a status its state machine does not allow."""
+
+
+class LookAheadError(QuantkitError):
+    """A computation read or used data from after the bar being processed."""
+
+
+class TransientError(QuantkitError):
+    """A passing failure of a venue; safe to retry with backoff."""
+
+
+class RateLimitedError(TransientError):
+    """The venue refused the request because of its rate limit."""
+
+
+class VenueUnavailableError(TransientError):
+    """The venue is unreachable or answered with a server error."""
+
+
+class RequestTimeoutError(TransientError):
+    """A request to the venue timed out; its outcome is unknown."""
