@@ -47,4 +47,4 @@ class Fill:
     @property
     def signed_amount(self) -> float:
         """Amount with the side's sign (+ buy, - sell)."""
-        return self.amount * self.side.sign
+        return self.amount if self.side is Side.BUY else -self.amount

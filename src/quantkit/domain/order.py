@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from quantkit.errors import InvalidTransitionError, OrderError
 
@@ -69,13 +70,17 @@ _TERMINAL = frozenset(
 )
 
 
-def _finite_positive(name: str, value: float | None, symbol: str) -> None:
-    if value is None:
+_INF = math.inf
+_NUMBER = (float, int)
+
+
+def _check_number(name: str, value: float | None, symbol: str) -> None:
+    """Accept ``None`` or a finite number > 0; anything else is an OrderError."""
+    if value is None or (value.__class__ in _NUMBER and 0.0 < value < _INF):
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise OrderError(f"order on {symbol}: {name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise OrderError(f"order on {symbol}: {name} must be a finite number > 0, got {value!r}")
+    raise OrderError(f"order on {symbol}: {name} must be a finite number > 0, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,10 @@ class OrderRequest:
     ``take_profit_pct`` are distances from the entry's actual fill price as fractions
     (``0.02`` = 2 %). Either form attaches a bracket: exit orders that become live when the
     entry fills.
+
+    Attributes:
+        sign: ``+1`` for a buy, ``-1`` for a sell (derived).
+        has_bracket: Whether a stop-loss or take-profit is attached (derived).
 
     Raises:
         OrderError: If the request is malformed.
@@ -107,26 +116,61 @@ class OrderRequest:
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
     tag: str = ""
+    sign: int = field(init=False, repr=False, compare=False)
+    has_bracket: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sym = self.symbol
         if (self.amount is None) == (self.cost is None):
             raise OrderError(f"order on {sym}: give exactly one of amount= and cost=")
-        for name in ("amount", "cost", "limit_price", "stop_price", "stop_loss", "take_profit"):
-            _finite_positive(name, getattr(self, name), sym)
-        for name in ("stop_loss_pct", "take_profit_pct"):
-            value = getattr(self, name)
-            _finite_positive(name, value, sym)
-            if value is not None and name == "stop_loss_pct" and value >= 1:
-                raise OrderError(f"order on {sym}: stop_loss_pct must be below 1, got {value}")
+        if self.side is Side.BUY:
+            sign = 1
+        elif self.side is Side.SELL:
+            sign = -1
+        else:
+            raise OrderError(
+                f"order on {sym}: side must be Side.BUY or Side.SELL, got {self.side!r}"
+            )
+        bracket = not (
+            self.stop_loss is None
+            and self.take_profit is None
+            and self.stop_loss_pct is None
+            and self.take_profit_pct is None
+        )
+        object.__setattr__(self, "sign", sign)
+        object.__setattr__(self, "has_bracket", bracket)
+        _check_number("amount", self.amount, sym)
+        _check_number("cost", self.cost, sym)
+        if self.type is OrderType.MARKET and not bracket and self.limit_price is None:
+            if self.stop_price is not None:
+                raise OrderError(f"order on {sym}: a market order takes no stop price")
+            if self.post_only:
+                raise OrderError(f"order on {sym}: post_only applies to limit orders only")
+            return  # the common case, checked
+        for name in ("limit_price", "stop_price", "stop_loss", "take_profit"):
+            _check_number(name, getattr(self, name), sym)
+        self._check_bracket()
+        self._check_type()
+
+    def _check_bracket(self) -> None:
+        sym = self.symbol
+        _check_number("stop_loss_pct", self.stop_loss_pct, sym)
+        _check_number("take_profit_pct", self.take_profit_pct, sym)
+        if self.stop_loss_pct is not None and self.stop_loss_pct >= 1:
+            raise OrderError(
+                f"order on {sym}: stop_loss_pct must be below 1, got {self.stop_loss_pct}"
+            )
         if self.stop_loss is not None and self.stop_loss_pct is not None:
             raise OrderError(f"order on {sym}: give stop_loss or stop_loss_pct, not both")
         if self.take_profit is not None and self.take_profit_pct is not None:
             raise OrderError(f"order on {sym}: give take_profit or take_profit_pct, not both")
-        self._check_type()
+        if self.has_bracket and self.reduce_only:
+            raise OrderError(f"order on {sym}: a reduce_only order cannot carry a bracket")
 
     def _check_type(self) -> None:
         sym, kind = self.symbol, self.type
+        if not isinstance(kind, OrderType):
+            raise OrderError(f"order on {sym}: type must be an OrderType, got {kind!r}")
         needs_limit = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = kind in (OrderType.STOP, OrderType.STOP_LIMIT)
         if needs_limit != (self.limit_price is not None):
@@ -145,16 +189,6 @@ class OrderRequest:
             raise OrderError(f"order on {sym}: post_only applies to limit orders only")
         if self.post_only and self.time_in_force is not TimeInForce.GTC:
             raise OrderError(f"order on {sym}: a post_only order must be GTC")
-        if self.has_bracket and self.reduce_only:
-            raise OrderError(f"order on {sym}: a reduce_only order cannot carry a bracket")
-
-    @property
-    def has_bracket(self) -> bool:
-        """Whether a stop-loss or take-profit is attached."""
-        return any(
-            v is not None
-            for v in (self.stop_loss, self.take_profit, self.stop_loss_pct, self.take_profit_pct)
-        )
 
 
 @dataclass(slots=True, eq=False)
@@ -177,7 +211,7 @@ class Order:
         amount: Order amount in base currency, known once sized (cost orders: at the fill).
     """
 
-    TRANSITIONS = {
+    TRANSITIONS: ClassVar[dict[OrderStatus, frozenset[OrderStatus]]] = {
         OrderStatus.NEW: frozenset({OrderStatus.OPEN, OrderStatus.REJECTED}),
         OrderStatus.OPEN: frozenset(
             {
@@ -235,7 +269,11 @@ class Order:
     @property
     def remaining(self) -> float:
         """Amount still to fill; 0 for a cost-sized order not yet sized."""
-        return 0.0 if self.amount is None else max(self.amount - self.filled, 0.0)
+        amount = self.amount
+        if amount is None:
+            return 0.0
+        left = amount - self.filled
+        return left if left > 0.0 else 0.0
 
     def transition(self, status: OrderStatus, at: int, reason: str = "") -> None:
         """Move to ``status``, refusing changes the status machine does not allow.

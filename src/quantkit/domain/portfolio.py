@@ -93,8 +93,7 @@ class Portfolio:
     def gross_exposure(self) -> float:
         """Sum of absolute position values at the last prices."""
         return sum(
-            abs(p.amount) * self.last_price.get(s, p.entry_price)
-            for s, p in self.positions.items()
+            abs(p.amount) * self.last_price.get(s, p.entry_price) for s, p in self.positions.items()
         )
 
     def check_fill(self, market: Market, signed_amount: float, price: float, fee: float) -> str:

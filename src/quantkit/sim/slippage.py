@@ -120,4 +120,4 @@ class VolumeImpact(SlippageModel):
             The slippage fraction.
         """
         share = amount / bar_volume if bar_volume > 0 else 1.0
-        return self.base_bps / 10_000.0 + self.coefficient * share**self.exponent
+        return self.base_bps / 10_000.0 + self.coefficient * math.pow(share, self.exponent)

@@ -1,0 +1,148 @@
+"""quantkit: a Python strategy SDK for crypto markets.
+
+Subclass :class:`Strategy`, feed it bars from a :class:`DataFeed`, pass its orders through a
+:class:`RiskPolicy` to a :class:`Broker`, and let the :class:`Engine` run it. The same
+strategy runs in backtest, paper and live trading.
+
+Example:
+    >>> import quantkit as qk
+    >>> result = qk.Engine(feed=qk.sample_feed(), strategy=qk.SmaCross()).run()
+    >>> result.stats["Bars"]
+    17520
+"""
+
+from quantkit.analysis.stats import compute_stats as compute_stats
+from quantkit.analysis.stats import drawdown as drawdown
+from quantkit.analysis.stats import periods_per_year as periods_per_year
+from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
+from quantkit.brokers.base import Broker as Broker
+from quantkit.data.csv_feed import CsvFeed as CsvFeed
+from quantkit.data.feed import DataFeed as DataFeed
+from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
+from quantkit.data.parquet_feed import ParquetFeed as ParquetFeed
+from quantkit.data.samples import load_sample as load_sample
+from quantkit.data.samples import sample_feed as sample_feed
+from quantkit.data.series_feed import SeriesFeed as SeriesFeed
+from quantkit.data.validation import validate_bars as validate_bars
+from quantkit.domain.bars import Bar as Bar
+from quantkit.domain.bars import BarSeries as BarSeries
+from quantkit.domain.fill import Fill as Fill
+from quantkit.domain.market import Market as Market
+from quantkit.domain.order import Order as Order
+from quantkit.domain.order import OrderRequest as OrderRequest
+from quantkit.domain.order import OrderStatus as OrderStatus
+from quantkit.domain.order import OrderType as OrderType
+from quantkit.domain.order import Side as Side
+from quantkit.domain.order import TimeInForce as TimeInForce
+from quantkit.domain.portfolio import MarginConfig as MarginConfig
+from quantkit.domain.portfolio import Portfolio as Portfolio
+from quantkit.domain.position import Position as Position
+from quantkit.domain.timeframe import parse_timeframe as parse_timeframe
+from quantkit.engine.audit import LookAheadReport as LookAheadReport
+from quantkit.engine.audit import audit_lookahead as audit_lookahead
+from quantkit.engine.engine import Engine as Engine
+from quantkit.engine.result import Result as Result
+from quantkit.errors import ConfigError as ConfigError
+from quantkit.errors import DataError as DataError
+from quantkit.errors import InvalidTransitionError as InvalidTransitionError
+from quantkit.errors import LookAheadError as LookAheadError
+from quantkit.errors import OrderError as OrderError
+from quantkit.errors import ParameterError as ParameterError
+from quantkit.errors import QuantkitError as QuantkitError
+from quantkit.errors import RateLimitedError as RateLimitedError
+from quantkit.errors import RegistryError as RegistryError
+from quantkit.errors import RequestTimeoutError as RequestTimeoutError
+from quantkit.errors import TransientError as TransientError
+from quantkit.errors import VenueUnavailableError as VenueUnavailableError
+from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
+from quantkit.risk.policy import Decision as Decision
+from quantkit.risk.policy import RiskAction as RiskAction
+from quantkit.risk.policy import RiskChain as RiskChain
+from quantkit.risk.policy import RiskPolicy as RiskPolicy
+from quantkit.sim.fees import FeeModel as FeeModel
+from quantkit.sim.fees import FlatFees as FlatFees
+from quantkit.sim.fees import MarketFees as MarketFees
+from quantkit.sim.rules import FillRules as FillRules
+from quantkit.sim.slippage import FixedBps as FixedBps
+from quantkit.sim.slippage import NoSlippage as NoSlippage
+from quantkit.sim.slippage import SlippageModel as SlippageModel
+from quantkit.sim.slippage import VolumeImpact as VolumeImpact
+from quantkit.strategy.base import Strategy as Strategy
+from quantkit.strategy.data import SymbolData as SymbolData
+from quantkit.strategy.indicators import Indicator as Indicator
+from quantkit.strategy.library.sma_cross import SmaCross as SmaCross
+from quantkit.strategy.library.sma_cross import crossover_signal as crossover_signal
+from quantkit.strategy.registry import available_strategies as available_strategies
+from quantkit.strategy.registry import get_strategy as get_strategy
+from quantkit.strategy.registry import register_strategy as register_strategy
+from quantkit.strategy.series import SeriesView as SeriesView
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BacktestBroker",
+    "Bar",
+    "BarSeries",
+    "Broker",
+    "ConfigError",
+    "CsvFeed",
+    "DataError",
+    "DataFeed",
+    "DataFrameFeed",
+    "Decision",
+    "Engine",
+    "FeeModel",
+    "Fill",
+    "FillRules",
+    "FixedBps",
+    "FlatFees",
+    "Indicator",
+    "InvalidTransitionError",
+    "LookAheadError",
+    "LookAheadReport",
+    "MarginConfig",
+    "Market",
+    "MarketFees",
+    "MaxPositionSize",
+    "NoSlippage",
+    "Order",
+    "OrderError",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "ParameterError",
+    "ParquetFeed",
+    "Portfolio",
+    "Position",
+    "QuantkitError",
+    "RateLimitedError",
+    "RegistryError",
+    "RequestTimeoutError",
+    "Result",
+    "RiskAction",
+    "RiskChain",
+    "RiskPolicy",
+    "SeriesFeed",
+    "SeriesView",
+    "Side",
+    "SlippageModel",
+    "SmaCross",
+    "Strategy",
+    "SymbolData",
+    "TimeInForce",
+    "TransientError",
+    "VenueUnavailableError",
+    "VolumeImpact",
+    "audit_lookahead",
+    "available_strategies",
+    "compute_stats",
+    "crossover_signal",
+    "drawdown",
+    "get_strategy",
+    "load_sample",
+    "parse_timeframe",
+    "periods_per_year",
+    "register_strategy",
+    "sample_feed",
+    "validate_bars",
+]

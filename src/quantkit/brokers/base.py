@@ -1,0 +1,124 @@
+"""The Broker interface: one for backtest, paper and live trading."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sized
+from typing import Protocol
+
+from quantkit.domain.bars import BarSeries
+from quantkit.domain.fill import Fill
+from quantkit.domain.market import Market
+from quantkit.domain.order import Order, OrderRequest
+from quantkit.domain.portfolio import Portfolio
+
+__all__ = ["Broker", "Clock"]
+
+
+class Clock(Protocol):
+    """The engine's notion of now."""
+
+    @property
+    def now(self) -> int:
+        """Close time of the latest closed bar, ns since the epoch."""
+        ...
+
+
+class Broker(ABC):
+    """Where orders go: one interface for backtest, paper and live trading.
+
+    Commands are synchronous and return at once; results come back as events that the broker
+    appends to :attr:`events` (order status changes and fills), which the engine empties and
+    delivers to the strategy.
+
+    Attributes:
+        events: Order updates and fills not yet delivered, oldest first.
+    """
+
+    events: list[Order | Fill]
+
+    def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
+        """Get ready for a run over ``history``'s symbols (called once, before the first bar).
+
+        Args:
+            history: The bars the run will see, by symbol (backtests match against them).
+            clock: The engine's clock.
+        """
+
+    @property
+    @abstractmethod
+    def portfolio(self) -> Portfolio:
+        """The account as the broker knows it."""
+
+    @abstractmethod
+    def market(self, symbol: str) -> Market:
+        """The market description of ``symbol``.
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The market.
+
+        Raises:
+            OrderError: If the symbol is not tradable here.
+        """
+
+    @abstractmethod
+    def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:
+        """Send an order.
+
+        Args:
+            request: The validated request (after risk).
+            client_id: Identifier chosen by the engine, unique in the run.
+            reference_price: Latest price of the symbol, for local checks.
+
+        Returns:
+            The order handle: accepted (``OPEN``) or ``REJECTED`` with a reason.
+        """
+
+    @abstractmethod
+    def cancel(self, order: Order) -> None:
+        """Ask for an order to be canceled; the result arrives as an event.
+
+        Args:
+            order: The order handle.
+        """
+
+    @abstractmethod
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Working orders.
+
+        Args:
+            symbol: Market symbol, or ``None`` for all.
+
+        Returns:
+            The orders, oldest first.
+        """
+
+    def working(self, symbol: str) -> Sized:
+        """Return a live container that is non-empty while ``symbol`` needs bar matching.
+
+        The engine calls :meth:`on_bar` only while it is non-empty, so a bar where no order
+        works costs nothing.
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The container (an empty tuple for brokers that do not match orders themselves).
+        """
+        return ()
+
+    def on_bar(self, symbol: str, index: int) -> None:
+        """Match working orders against bar ``index`` of ``symbol`` (simulating brokers).
+
+        Args:
+            symbol: Market symbol.
+            index: Position of the new bar in the history given to :meth:`prepare`.
+        """
+
+    @property
+    def ambiguous_orders(self) -> frozenset[str]:
+        """Client ids of orders whose fills rested on an intrabar-ordering assumption."""
+        return frozenset()

@@ -1,0 +1,101 @@
+"""DataFrameFeed: bars from pandas DataFrames already in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from quantkit.data._tabular import TabularFeed, sources_by_symbol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from quantkit.data._timestamps import TimeLike, TimeUnit
+    from quantkit.data.validation import BarLabel
+
+__all__ = ["DataFrameFeed"]
+
+
+def _is_frame(value: object) -> bool:
+    import pandas as pd  # noqa: PLC0415 - pandas stays out of `import quantkit`
+
+    return isinstance(value, pd.DataFrame)
+
+
+def _symbol_attribute(frame: pd.DataFrame) -> str | None:
+    symbol = frame.attrs.get("symbol")
+    return symbol if isinstance(symbol, str) else None
+
+
+class DataFrameFeed(TabularFeed["pd.DataFrame"]):
+    """Bars from one pandas DataFrame per symbol.
+
+    Each frame needs columns ``open``, ``high``, ``low``, ``close`` and ``volume`` (any case;
+    other columns are ignored) and timestamps: a ``DatetimeIndex``, or a column named ``time``,
+    ``timestamp``, ``date``, ``datetime`` or ``open_time``, or the column named by
+    ``time_column``. The frames are validated by
+    :func:`~quantkit.data.validation.validate_bars` when :meth:`load` is first called; error
+    messages name the symbol as the source.
+
+    Args:
+        data: One DataFrame, or a mapping of symbol to DataFrame (served in the mapping's order).
+        symbol: The symbol of a single DataFrame. Optional when the frame carries it in
+            ``frame.attrs["symbol"]`` (as :func:`~quantkit.data.samples.load_sample` frames do);
+            not allowed with a mapping.
+        timeframe: Bar length such as ``"1h"``; ``None`` infers it from the timestamps.
+        label: ``"open"`` if timestamps are bar open times (default), ``"close"`` if they are
+            bar close times.
+        time_column: Name of the timestamp column when it is not a recognised name.
+        time_unit: Unit of integer epoch timestamps; ``None`` detects it from their magnitude.
+        start: Keep bars opening at or after this instant (UTC when naive).
+        end: Keep bars opening before this instant (UTC when naive).
+
+    Raises:
+        ConfigError: If the arguments are inconsistent (no symbol for a single frame, a
+            non-frame value, a bad timeframe, label, time unit or window).
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame(
+        ...     {"open": [1.0, 2.0], "high": [2.0, 3.0], "low": [1.0, 2.0],
+        ...      "close": [2.0, 3.0], "volume": [10.0, 12.0]},
+        ...     index=pd.date_range("2024-01-01", periods=2, freq="h"),
+        ... )
+        >>> feed = DataFrameFeed(frame, symbol="BTC/USDT")
+        >>> feed.symbols
+        ('BTC/USDT',)
+        >>> len(feed.load()["BTC/USDT"])
+        2
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame | Mapping[str, pd.DataFrame],
+        *,
+        symbol: str | None = None,
+        timeframe: str | int | None = None,
+        label: BarLabel = "open",
+        time_column: str | None = None,
+        time_unit: TimeUnit | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+    ) -> None:
+        frames: dict[str, pd.DataFrame] = sources_by_symbol(
+            data,
+            symbol=symbol,
+            is_single=_is_frame,
+            default_symbol=_symbol_attribute,
+            what="a pandas DataFrame",
+        )
+        super().__init__(
+            frames,
+            timeframe=timeframe,
+            label=label,
+            time_column=time_column,
+            time_unit=time_unit,
+            start=start,
+            end=end,
+        )
+
+    def _read(self, symbol: str, source: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+        return source, symbol

@@ -1,0 +1,147 @@
+"""The engine's side of a run: what the strategy and risk policies call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quantkit.brokers.base import Broker
+from quantkit.domain.market import Market
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.portfolio import Portfolio
+from quantkit.risk.policy import RiskAction, RiskPolicy
+from quantkit.strategy.data import SymbolData
+from quantkit.strategy.series import Cursor
+
+__all__ = ["RiskEvent", "RunContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    """A risk decision, kept in the Result.
+
+    Attributes:
+        time: When, ns since the epoch.
+        client_id: The order's client id.
+        symbol: Market symbol.
+        policy: Policy that decided.
+        action: What it decided.
+        reason: Why.
+    """
+
+    time: int
+    client_id: str
+    symbol: str
+    policy: str
+    action: RiskAction
+    reason: str
+
+
+class RunContext:
+    """Implements StrategyContext, RiskContext and Clock for one run.
+
+    Args:
+        broker: Where approved orders go.
+        risk: The policy every order intent passes through, if any.
+        datas: Each symbol's data view.
+        timeline: Cursor of the current step.
+        times: Close time of each step.
+        id_prefix: Prefix of client order ids.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        risk: RiskPolicy | None,
+        datas: dict[str, SymbolData],
+        timeline: Cursor,
+        times: list[int],
+        id_prefix: str,
+    ) -> None:
+        self.broker = broker
+        self.risk = risk
+        self.datas = datas
+        self.timeline = timeline
+        self.times = times
+        self.id_prefix = id_prefix
+        self.halted = ""
+        self.risk_events: list[RiskEvent] = []
+        self._seq = 0
+        self._seq_at_stop = 0
+
+    @property
+    def now(self) -> int:
+        """Close time of the current step (``-1`` before the first bar)."""
+        i = self.timeline.i
+        return self.times[i] if i >= 0 else -1
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The broker's account with positions marked at the latest closes."""
+        portfolio = self.broker.portfolio
+        for symbol, position in portfolio.positions.items():
+            data = self.datas.get(symbol)
+            if position.amount and data is not None and data.cursor.i >= 0:
+                portfolio.last_price[symbol] = data.close[-1]
+        return portfolio
+
+    def price(self, symbol: str) -> float:
+        """Latest close of ``symbol`` (``nan`` before its first bar or if unknown)."""
+        data = self.datas.get(symbol)
+        return data.price if data is not None else float("nan")
+
+    def market(self, symbol: str) -> Market:
+        """The broker's market of ``symbol``."""
+        return self.broker.market(symbol)
+
+    def open_orders(self, symbol: str | None) -> list[Order]:
+        """The broker's working orders."""
+        return self.broker.open_orders(symbol)
+
+    def cancel(self, order: Order) -> None:
+        """Forward a cancel to the broker."""
+        self.broker.cancel(order)
+
+    def next_client_id(self) -> str:
+        """A new client order id, deterministic within the run."""
+        self._seq += 1
+        return f"{self.id_prefix}-{self._seq:06d}"
+
+    def submit(self, request: OrderRequest) -> Order:
+        """Pass ``request`` through risk, then to the broker.
+
+        Args:
+            request: What the strategy asks for.
+
+        Returns:
+            The order: from the broker, or ``REJECTED`` here when risk refused it.
+        """
+        client_id = self.next_client_id()
+        now = self.now
+        reason = ""
+        if self.halted and not request.reduce_only:
+            reason = f"risk: trading halted ({self.halted})"
+        elif self.risk is not None:
+            self.market(request.symbol)  # unknown symbols fail before risk sees them
+            decision = self.risk.check(request, self)
+            self.risk_events.append(
+                RiskEvent(
+                    now,
+                    client_id,
+                    request.symbol,
+                    decision.policy,
+                    decision.action,
+                    decision.reason,
+                )
+            )
+            if decision.action is RiskAction.HALT:
+                self.halted = f"{decision.policy}: {decision.reason}"
+            if decision.request is None:
+                reason = f"risk: {decision.policy}: {decision.reason}"
+            else:
+                request = decision.request
+        if reason:
+            order = Order(client_id, request, now)
+            order.transition(OrderStatus.REJECTED, now, reason)
+            self.broker.events.append(order)
+            return order
+        return self.broker.submit(request, client_id, self.price(request.symbol))

@@ -1,0 +1,227 @@
+"""The Engine: wires feed, strategy, risk and broker, and runs the backtest loop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from quantkit.brokers.backtest import BacktestBroker
+from quantkit.brokers.base import Broker
+from quantkit.data.feed import DataFeed
+from quantkit.domain.bars import BarSeries
+from quantkit.domain.fill import Fill
+from quantkit.engine.context import RunContext
+from quantkit.engine.record import RunRecord
+from quantkit.errors import ConfigError
+from quantkit.risk.policy import RiskPolicy
+from quantkit.strategy.base import Strategy
+from quantkit.strategy.data import SymbolData
+from quantkit.strategy.series import Cursor
+
+if TYPE_CHECKING:
+    from quantkit.engine.result import Result
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """Runs a strategy over a feed through risk and a broker.
+
+    Args:
+        feed: Where the bars come from.
+        strategy: The strategy instance (one run per instance).
+        broker: Where orders go (default: a :class:`BacktestBroker` with 100,000 USDT).
+        risk: Policy (or chain) every order intent passes through.
+        id_prefix: Prefix of the client order ids the run generates.
+
+    Raises:
+        ConfigError: If a component has the wrong type.
+
+    Example:
+        >>> from quantkit import Engine, SmaCross, sample_feed
+        >>> result = Engine(feed=sample_feed(), strategy=SmaCross(fast=10, slow=30)).run()
+        >>> result.stats["Trades"] > 0
+        True
+    """
+
+    def __init__(
+        self,
+        *,
+        feed: DataFeed,
+        strategy: Strategy,
+        broker: Broker | None = None,
+        risk: RiskPolicy | None = None,
+        id_prefix: str = "qk",
+    ) -> None:
+        if not isinstance(feed, DataFeed):
+            raise ConfigError(f"Engine: feed must be a DataFeed, got {type(feed).__name__}")
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(f"Engine: strategy must be a Strategy, got {type(strategy).__name__}")
+        if broker is not None and not isinstance(broker, Broker):
+            raise ConfigError(f"Engine: broker must be a Broker, got {type(broker).__name__}")
+        if risk is not None and not isinstance(risk, RiskPolicy):
+            raise ConfigError(f"Engine: risk must be a RiskPolicy, got {type(risk).__name__}")
+        self.feed = feed
+        self.strategy = strategy
+        self.broker = broker if broker is not None else BacktestBroker()
+        self.risk = risk
+        self.id_prefix = id_prefix
+        self._ran = False
+
+    def run(self) -> Result:
+        """Run the backtest from the first bar to the last.
+
+        Returns:
+            The :class:`~quantkit.engine.result.Result`.
+
+        Raises:
+            ConfigError: If the engine already ran (strategy and broker hold run state).
+            DataError: If the feed's data is invalid.
+        """
+        return self._run(self.feed.load())
+
+    def _run(self, history: Mapping[str, BarSeries]) -> Result:
+        from quantkit.engine.result import build_result  # noqa: PLC0415 - pandas at the edge
+
+        if self._ran:
+            raise ConfigError("Engine.run: this engine already ran; build a new Engine")
+        self._ran = True
+        if not history:
+            raise ConfigError("Engine.run: the feed has no symbols")
+        record = self._loop(dict(history))
+        return build_result(record)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _loop(self, history: dict[str, BarSeries]) -> RunRecord:
+        datas = {symbol: SymbolData(series) for symbol, series in history.items()}
+        single = len(datas) == 1
+        if single:
+            only = next(iter(datas.values()))
+            timeline = only.cursor
+            times = history[only.symbol].close_time.tolist()
+        else:
+            timeline = Cursor()
+            times = np.unique(np.concatenate([s.close_time for s in history.values()])).tolist()
+        context = RunContext(self.broker, self.risk, datas, timeline, times, self.id_prefix)
+        record = RunRecord(
+            repr(self.strategy),
+            history,
+            times,
+            self.broker.portfolio.balance,
+            self.broker.portfolio,
+        )
+        self._record = record
+        self._context = context
+        self.broker.prepare(history, context)
+        kind = type(self.strategy)
+        # Hooks a strategy does not override are not called at all (they do nothing).
+        self._on_fill = None if kind.on_fill is Strategy.on_fill else self.strategy.on_fill
+        self._on_order = None if kind.on_order is Strategy.on_order else self.strategy.on_order
+        self.strategy._bind(context, datas)
+        self.strategy.on_start()
+        self._dispatch()
+        if single:
+            self._loop_single(only)
+        else:
+            self._loop_multi(datas, history, times)
+        context._seq_at_stop = context._seq
+        self.strategy.on_stop()
+        self._dispatch()
+        record.risk_events = context.risk_events
+        record.ambiguous_orders = self.broker.ambiguous_orders
+        owner = {id(data.cursor): symbol for symbol, data in datas.items()}
+        record.indicators = tuple((owner[id(ind._cursor)], ind) for ind in self.strategy.indicators)
+        return record
+
+    def _loop_single(self, data: SymbolData) -> None:
+        """One symbol: the hot loop. Nothing happens on a bar where no order works."""
+        symbol = data.symbol
+        cursor = data.cursor
+        working = self.broker.working(symbol)
+        events = self.broker.events
+        match = self.broker.on_bar
+        on_bar = self.strategy.on_bar
+        dispatch = self._dispatch
+        for i in range(len(data._series)):
+            cursor.i = i
+            if working:
+                match(symbol, i)
+                if events:
+                    dispatch()
+            on_bar(data)
+            if events:
+                dispatch()
+
+    def _loop_multi(
+        self, datas: dict[str, SymbolData], history: dict[str, BarSeries], times: list[int]
+    ) -> None:
+        """Several symbols aligned on the union of their close times."""
+        timeline = self._context.timeline
+        symbols = list(datas)
+        steps = np.concatenate([np.searchsorted(times, history[s].close_time) for s in symbols])
+        ranks = np.concatenate([np.full(len(history[s]), k) for k, s in enumerate(symbols)])
+        bars = np.concatenate([np.arange(len(history[s])) for s in symbols])
+        order = np.lexsort((ranks, steps))
+        step_list = steps[order].tolist()
+        pairs = list(zip(ranks[order].tolist(), bars[order].tolist(), strict=True))
+        views = [datas[s] for s in symbols]
+        working = [self.broker.working(s) for s in symbols]
+        events = self.broker.events
+        start = 0
+        total = len(pairs)
+        while start < total:
+            step = step_list[start]
+            end = start
+            while end < total and step_list[end] == step:
+                end += 1
+            group = pairs[start:end]
+            timeline.i = step
+            for rank, bar in group:
+                views[rank].cursor.i = bar
+            for rank, bar in group:
+                if working[rank]:
+                    self.broker.on_bar(symbols[rank], bar)
+            if events:
+                self._dispatch()
+            for rank, _ in group:
+                self.strategy.on_bar(views[rank])
+                if events:
+                    self._dispatch()
+            start = end
+
+    def _dispatch(self) -> None:
+        """Deliver pending broker events to the strategy, recording fills and orders."""
+        events = self.broker.events
+        record = self._record
+        on_fill = self._on_fill
+        on_order = self._on_order
+        step = self._context.timeline.i
+        touched: dict[str, float] = {}
+        k = 0
+        while k < len(events):
+            event = events[k]
+            k += 1
+            if isinstance(event, Fill):
+                record.fills.append(event)
+                record.fill_steps.append(step)
+                touched[event.symbol] = 0.0
+                if on_fill is not None:
+                    on_fill(event)
+            else:
+                record.orders.setdefault(event.client_id, event)
+                if on_order is not None:
+                    on_order(event)
+        events.clear()
+        if touched:
+            portfolio = self.broker.portfolio
+            for symbol in touched:
+                touched[symbol] = portfolio.position(symbol).amount
+            snapshots = record.snapshots
+            if snapshots and snapshots[-1][0] == step:
+                snapshots[-1][2].update(touched)
+                snapshots[-1] = (step, portfolio.balance, snapshots[-1][2])
+            else:
+                snapshots.append((step, portfolio.balance, touched))

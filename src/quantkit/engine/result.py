@@ -1,0 +1,304 @@
+"""The Result of a run: tables and series at the edge, in pandas."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quantkit.analysis.stats import compute_stats, drawdown, format_stats, periods_per_year
+from quantkit.domain.timeframe import format_timeframe
+from quantkit.engine.record import RunRecord
+from quantkit.engine.trades import Trade, round_trips
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Result", "build_result"]
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything a run produced.
+
+    Attributes:
+        strategy: The strategy and its parameters.
+        symbols: Symbols of the run.
+        timeframe: Bar length, e.g. ``"1h"``.
+        equity: Equity at each bar close (UTC index).
+        drawdown: Fractional drawdown from the running peak (<= 0).
+        orders: One row per order (including risk rejections and bracket exits).
+        fills: One row per fill.
+        trades: Closed round trips with net PnL.
+        open_trades: Round trips still open at the end.
+        positions: Final positions.
+        stats: The statistics table (see :func:`quantkit.analysis.stats.compute_stats`).
+        risk_events: Every risk decision.
+    """
+
+    strategy: str
+    symbols: tuple[str, ...]
+    timeframe: str
+    equity: pd.Series
+    drawdown: pd.Series
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    open_trades: pd.DataFrame
+    positions: pd.DataFrame
+    stats: pd.Series
+    risk_events: pd.DataFrame
+    _record: RunRecord = field(repr=False)
+
+    @property
+    def indicators(self) -> dict[str, pd.Series]:
+        """Each declared indicator's values over the whole run, by name.
+
+        With several symbols the names are prefixed with the symbol (``"BTC/USDT:sma"``).
+        """
+        import pandas as pd  # noqa: PLC0415
+
+        many = len(self.symbols) > 1
+        out: dict[str, pd.Series] = {}
+        for symbol, indicator in self._record.indicators:
+            series = self._record.history[symbol]
+            index = pd.to_datetime(series.close_time, utc=True)
+            name = f"{symbol}:{indicator.name}" if many else indicator.name
+            out[name] = pd.Series(indicator._array, index=index, name=name)
+        return out
+
+    def __repr__(self) -> str:
+        bars = len(self.equity)
+        head = (
+            f"Result: {self.strategy} on {', '.join(self.symbols)} ({self.timeframe}, {bars} bars)"
+        )
+        return f"{head}\n{format_stats(self.stats)}"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:right'>{html.escape(_cell(v))}</td></tr>"
+            for k, v in self.stats.items()
+        )
+        title = html.escape(f"{self.strategy} on {', '.join(self.symbols)} ({self.timeframe})")
+        return f"<div><strong>{title}</strong><table>{rows}</table></div>"
+
+    def plot(self) -> Any:
+        """Return a plotly Figure of price with fills, equity and drawdown.
+
+        Returns:
+            A ``plotly.graph_objects.Figure``.
+        """
+        from quantkit.analysis.plots import result_figure  # noqa: PLC0415 - plotly is lazy
+
+        return result_figure(self)
+
+    def report(self, path: str | Path) -> Path:
+        """Write a self-contained HTML report (works offline: plotly.js is embedded).
+
+        Args:
+            path: Where to write it.
+
+        Returns:
+            The path written.
+        """
+        from quantkit.analysis.report import write_report  # noqa: PLC0415 - plotly is lazy
+
+        return write_report(self, Path(path))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def _time(values: list[int]) -> pd.DatetimeIndex:
+    import pandas as pd  # noqa: PLC0415
+
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+
+
+def _orders_frame(record: RunRecord) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    rows = []
+    for order in record.orders.values():
+        request = order.request
+        rows.append(
+            {
+                "client_id": order.client_id,
+                "symbol": order.symbol,
+                "side": str(request.side),
+                "type": str(request.type),
+                "amount": order.amount,
+                "cost": request.cost,
+                "limit_price": request.limit_price,
+                "stop_price": request.stop_price,
+                "time_in_force": str(request.time_in_force),
+                "reduce_only": request.reduce_only,
+                "status": str(order.status),
+                "filled": order.filled,
+                "average_price": order.average_price if order.filled else None,
+                "fee": order.fee,
+                "reason": order.reason,
+                "parent_id": order.parent_id,
+                "tag": request.tag,
+                "created_at": order.created_at,
+                "updated_at": order.updated_at,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=_ORDER_COLUMNS)
+    for column in ("created_at", "updated_at"):
+        frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
+    return frame
+
+
+_ORDER_COLUMNS = [
+    "client_id", "symbol", "side", "type", "amount", "cost", "limit_price", "stop_price",
+    "time_in_force", "reduce_only", "status", "filled", "average_price", "fee", "reason",
+    "parent_id", "tag", "created_at", "updated_at",
+]  # fmt: skip
+
+
+def _fills_frame(record: RunRecord) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    rows = [
+        {
+            "time": f.timestamp,
+            "client_id": f.client_id,
+            "symbol": f.symbol,
+            "side": str(f.side),
+            "price": f.price,
+            "amount": f.amount,
+            "fee": f.fee,
+            "fee_currency": f.fee_currency,
+            "is_maker": f.is_maker,
+            "ambiguous": f.ambiguous or f.client_id in record.ambiguous_orders,
+        }
+        for f in record.fills
+    ]
+    columns = [
+        "time", "client_id", "symbol", "side", "price", "amount", "fee", "fee_currency",
+        "is_maker", "ambiguous",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), utc=True)
+    return frame
+
+
+def _trades_frame(trades: list[Trade]) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    rows = [
+        {
+            "symbol": t.symbol,
+            "direction": t.direction,
+            "entry_time": t.entry_time,
+            "exit_time": t.exit_time if t.exit_time >= 0 else None,
+            "size": t.size,
+            "entry_price": t.entry_price,
+            "exit_price": t.exit_price,
+            "pnl": t.pnl,
+            "return_pct": t.return_pct,
+            "fees": t.fees,
+            "ambiguous": t.ambiguous,
+            "orders": ",".join(t.client_ids),
+        }
+        for t in trades
+    ]
+    columns = [
+        "symbol", "direction", "entry_time", "exit_time", "size", "entry_price", "exit_price",
+        "pnl", "return_pct", "fees", "ambiguous", "orders",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("entry_time", "exit_time"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["duration"] = frame["exit_time"] - frame["entry_time"]
+    return frame
+
+
+def _positions_frame(record: RunRecord) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    rows = []
+    for symbol, series in record.history.items():
+        position = record.portfolio.position(symbol)
+        last = float(series.close[-1])
+        rows.append(
+            {
+                "symbol": symbol,
+                "amount": position.amount,
+                "entry_price": position.entry_price,
+                "last_price": last,
+                "unrealized_pnl": position.unrealized_pnl(last),
+                "realized_pnl": position.realized_pnl,
+            }
+        )
+    return pd.DataFrame(rows).set_index("symbol")
+
+
+def _risk_frame(record: RunRecord) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    columns = ["time", "client_id", "symbol", "policy", "action", "reason"]
+    rows = [
+        {
+            "time": e.time,
+            "client_id": e.client_id,
+            "symbol": e.symbol,
+            "policy": e.policy,
+            "action": str(e.action),
+            "reason": e.reason,
+        }
+        for e in record.risk_events
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), utc=True)
+    return frame
+
+
+def build_result(record: RunRecord) -> Result:
+    """Turn a run's raw record into a :class:`Result`.
+
+    Args:
+        record: What the engine collected.
+
+    Returns:
+        The result.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    index = _time(record.times)
+    index.name = "time"
+    equity = pd.Series(record.equity_array(), index=index, name="equity")
+    closed, still_open = round_trips(record.fills, record.ambiguous_orders)
+    trades = _trades_frame(closed)
+    timeframe = next(iter(record.history.values())).timeframe
+    fills = _fills_frame(record)
+    stats = compute_stats(
+        equity,
+        trades,
+        periods_per_year=periods_per_year(timeframe),
+        exposure=float(record.exposure_array().mean()) if len(equity) else 0.0,
+        fees=record.portfolio.fees_paid,
+        ambiguous_fills=int(fills["ambiguous"].sum()),
+        ambiguous_trades=int(trades["ambiguous"].sum()),
+    )
+    return Result(
+        strategy=record.strategy,
+        symbols=tuple(record.history),
+        timeframe=format_timeframe(timeframe),
+        equity=equity,
+        drawdown=drawdown(equity),
+        orders=_orders_frame(record),
+        fills=fills,
+        trades=trades,
+        open_trades=_trades_frame(still_open),
+        positions=_positions_frame(record),
+        stats=stats,
+        risk_events=_risk_frame(record),
+        _record=record,
+    )

@@ -1,0 +1,125 @@
+"""Round-trip trades rebuilt from fills: flat to flat, a reversal closes one and opens another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from quantkit.domain.fill import Fill
+
+__all__ = ["Trade", "round_trips"]
+
+_EPS = 1e-12
+
+
+@dataclass(slots=True)
+class Trade:
+    """One round trip in one symbol.
+
+    Attributes:
+        symbol: Market symbol.
+        direction: ``"long"`` or ``"short"``.
+        entry_time: Time of the first entry fill, ns.
+        exit_time: Time of the fill that made the position flat, ns (``-1`` while open).
+        size: Largest absolute amount held during the trade.
+        entry_value: Sum of entry fills' notional.
+        entry_amount: Sum of entry fills' amounts.
+        exit_value: Sum of exit fills' notional.
+        exit_amount: Sum of exit fills' amounts.
+        fees: Fees of every fill of the trade (a reversal fill's fee is split pro rata).
+        ambiguous: Whether a fill of the trade rested on an intrabar-ordering assumption.
+        client_ids: Client ids of the trade's orders.
+    """
+
+    symbol: str
+    direction: str
+    entry_time: int
+    exit_time: int = -1
+    size: float = 0.0
+    entry_value: float = 0.0
+    entry_amount: float = 0.0
+    exit_value: float = 0.0
+    exit_amount: float = 0.0
+    fees: float = 0.0
+    ambiguous: bool = False
+    client_ids: list[str] = field(default_factory=list)
+
+    @property
+    def entry_price(self) -> float:
+        """Average entry price."""
+        return self.entry_value / self.entry_amount if self.entry_amount else float("nan")
+
+    @property
+    def exit_price(self) -> float:
+        """Average exit price (``nan`` while open)."""
+        return self.exit_value / self.exit_amount if self.exit_amount else float("nan")
+
+    @property
+    def pnl(self) -> float:
+        """Profit after fees of the closed part (quote currency)."""
+        sign = 1.0 if self.direction == "long" else -1.0
+        closed = min(self.exit_amount, self.entry_amount)
+        gross = sign * (self.exit_value - self.entry_price * closed) if closed else 0.0
+        return gross - self.fees
+
+    @property
+    def return_pct(self) -> float:
+        """``pnl`` as a percentage of the closed amount's entry value."""
+        basis = self.entry_price * self.exit_amount
+        return 100.0 * self.pnl / basis if basis else float("nan")
+
+
+def round_trips(
+    fills: Iterable[Fill], ambiguous_orders: frozenset[str] = frozenset()
+) -> tuple[list[Trade], list[Trade]]:
+    """Group fills into round trips.
+
+    Args:
+        fills: Fills in execution order.
+        ambiguous_orders: Client ids whose outcome rested on an intrabar assumption.
+
+    Returns:
+        ``(closed, still_open)`` trades, each in entry order.
+    """
+    held: dict[str, float] = {}
+    current: dict[str, Trade] = {}
+    closed: list[Trade] = []
+    for fill in fills:
+        symbol = fill.symbol
+        before = held.get(symbol, 0.0)
+        signed = fill.signed_amount
+        after = before + signed
+        if abs(after) <= _EPS * max(1.0, abs(before)):
+            after = 0.0
+        flagged = fill.ambiguous or fill.client_id in ambiguous_orders
+        reverses = before != 0.0 and after != 0.0 and (before > 0) != (after > 0)
+        closing = abs(before) if reverses else min(abs(signed), abs(before)) if before else 0.0
+        opening = fill.amount - closing
+        if closing > 0.0:
+            trade = current[symbol]
+            trade.exit_value += closing * fill.price
+            trade.exit_amount += closing
+            trade.fees += fill.fee * closing / fill.amount
+            trade.ambiguous |= flagged
+            _add_id(trade, fill.client_id)
+            if after == 0.0 or reverses:
+                trade.exit_time = fill.timestamp
+                closed.append(current.pop(symbol))
+        if opening > _EPS * max(1.0, fill.amount):
+            opened = current.get(symbol)
+            if opened is None:
+                direction = "long" if signed > 0 else "short"
+                opened = current[symbol] = Trade(symbol, direction, fill.timestamp)
+            opened.entry_value += opening * fill.price
+            opened.entry_amount += opening
+            opened.fees += fill.fee * opening / fill.amount
+            opened.ambiguous |= flagged
+            _add_id(opened, fill.client_id)
+            opened.size = max(opened.size, abs(after))
+        held[symbol] = after
+    return closed, list(current.values())
+
+
+def _add_id(trade: Trade, client_id: str) -> None:
+    if not trade.client_ids or trade.client_ids[-1] != client_id:
+        trade.client_ids.append(client_id)

@@ -1,0 +1,298 @@
+"""The simulated exchange: accepts orders, fills them bar by bar, books the account.
+
+Pure and synchronous; used by the backtest broker and the paper broker alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+
+from quantkit.domain.fill import Fill
+from quantkit.domain.market import Market
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.portfolio import Portfolio
+from quantkit.errors import ConfigError, OrderError
+from quantkit.sim.book import Book
+from quantkit.sim.rules import FillRules
+from quantkit.sim.working import Working
+
+__all__ = ["SimulatedExchange"]
+
+_Signature = tuple[tuple[str, float, float], ...]
+
+
+class SimulatedExchange:
+    """An exchange simulated over bars.
+
+    Orders submitted while bar ``t`` is the latest closed bar are matched from bar ``t+1`` on.
+    Results (order status changes and fills) are appended to :attr:`events` for the caller to
+    deliver; every fill is also kept in :attr:`fills`.
+
+    Args:
+        markets: The tradable markets by symbol.
+        portfolio: The account to book fills into.
+        rules: Fill, fee and slippage rules.
+        id_prefix: Prefix of generated client order ids (``"<prefix>-000001"``...).
+
+    Raises:
+        ConfigError: If a market is not quoted in the portfolio's currency.
+    """
+
+    def __init__(
+        self,
+        markets: Mapping[str, Market],
+        portfolio: Portfolio,
+        rules: FillRules | None = None,
+        *,
+        id_prefix: str = "qk",
+    ) -> None:
+        for market in markets.values():
+            if market.quote != portfolio.currency:
+                raise ConfigError(
+                    f"market {market.symbol} is quoted in {market.quote} but the account is in "
+                    f"{portfolio.currency}; all markets of a run must be quoted in the account "
+                    "currency"
+                )
+        self.markets = dict(markets)
+        self.portfolio = portfolio
+        self.rules = rules or FillRules()
+        self.id_prefix = id_prefix
+        self.books = {s: Book(s, portfolio, self.rules) for s in self.markets}
+        self.orders: dict[str, Order] = {}
+        self.fills: list[Fill] = []
+        self.events: list[Order | Fill] = []
+        self.ambiguous_orders: set[str] = set()
+        self._seq = 0
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        request: OrderRequest,
+        now: int,
+        reference_price: float,
+        *,
+        client_id: str | None = None,
+    ) -> Order:
+        """Accept or reject an order request.
+
+        Args:
+            request: The validated request.
+            now: Current time (the latest closed bar's close time), ns.
+            reference_price: Latest price of the symbol, for minimum-notional checks of market
+                orders (``nan`` when unknown).
+            client_id: The order's id (default: generated, ``"<prefix>-<sequence>"``).
+
+        Returns:
+            The order, ``OPEN`` if accepted, ``REJECTED`` with a reason otherwise.
+
+        Raises:
+            OrderError: If the symbol is not a market of this exchange or the client id is taken.
+        """
+        market = self.markets.get(request.symbol)
+        if market is None:
+            close = difflib.get_close_matches(request.symbol, list(self.markets), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise OrderError(f"unknown symbol {request.symbol!r}{hint}")
+        self._seq += 1
+        client_id = client_id or f"{self.id_prefix}-{self._seq:06d}"
+        if client_id in self.orders:
+            raise OrderError(f"client id {client_id!r} is already in use")
+        order = Order(client_id, request, now)
+        self.orders[order.client_id] = order
+        working = Working(order, market, self._seq)
+        reason = self._check(working, reference_price)
+        if reason:
+            order.transition(OrderStatus.REJECTED, now, reason)
+        else:
+            order.transition(OrderStatus.OPEN, now)
+            self.books[request.symbol].working.append(working)
+        self.events.append(order)
+        return order
+
+    def _check(self, w: Working, reference_price: float) -> str:
+        """Round the order to the market's precision and apply the market's minimums."""
+        order, market, request = w.order, w.market, w.order.request
+        if request.amount is not None:
+            amount = market.round_amount(request.amount)
+            if amount <= 0 or amount < market.min_amount:
+                return (
+                    f"amount {request.amount:g} rounds to {amount:g}, below the minimum "
+                    f"{max(market.min_amount, market.amount_increment):g} {market.base}"
+                )
+            order.amount = amount
+            reference = w.limit or w.stop or reference_price
+            notional = amount * reference
+        else:
+            notional = request.cost or 0.0
+        if math.isfinite(notional) and notional < market.min_notional:
+            return (
+                f"notional {notional:.8g} below the minimum {market.min_notional:g} {market.quote}"
+            )
+        if request.reduce_only:
+            held = self.portfolio.position(request.symbol).amount
+            if held * w.sign >= 0:
+                return f"reduce-only {request.side} would not reduce the {request.symbol} position"
+        return self._check_bracket(w, reference_price)
+
+    @staticmethod
+    def _check_bracket(w: Working, reference_price: float) -> str:
+        request = w.order.request
+        reference = w.limit or w.stop or reference_price
+        if not math.isfinite(reference):
+            return ""
+        sl, tp = request.stop_loss, request.take_profit
+        if sl is not None and (sl - reference) * w.sign >= 0:
+            where = "below" if w.sign > 0 else "above"
+            return f"stop_loss {sl:g} must be {where} the entry price {reference:g}"
+        if tp is not None and (tp - reference) * w.sign <= 0:
+            where = "above" if w.sign > 0 else "below"
+            return f"take_profit {tp:g} must be {where} the entry price {reference:g}"
+        return ""
+
+    def cancel(self, client_id: str, now: int) -> bool:
+        """Cancel a working order.
+
+        Args:
+            client_id: The order's client id.
+            now: Current time, ns.
+
+        Returns:
+            True if the order was working and is now canceled, False if it had already ended.
+
+        Raises:
+            OrderError: If no order has this client id.
+        """
+        order = self.orders.get(client_id)
+        if order is None:
+            raise OrderError(f"cancel: no order with client id {client_id!r}")
+        if not order.is_active:
+            return False
+        book = self.books[order.symbol]
+        for w in book.working:
+            if w.order is order:
+                book.working.remove(w)
+                break
+        order.transition(OrderStatus.CANCELED, now, "canceled by the strategy")
+        self.events.append(order)
+        return True
+
+    def has_working(self, symbol: str) -> bool:
+        """Whether ``symbol`` has orders that may fill on its next bar."""
+        return bool(self.books[symbol].working)
+
+    # -- matching ------------------------------------------------------------------------------
+
+    def process_bar(
+        self,
+        symbol: str,
+        open_time: int,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+    ) -> None:
+        """Match ``symbol``'s working orders against one new bar.
+
+        Args:
+            symbol: The bar's symbol.
+            open_time: The bar's open time, ns (the time stamped on its fills).
+            open_: Open price.
+            high: High price.
+            low: Low price.
+            close: Close price.
+            volume: Volume.
+        """
+        book = self.books[symbol]
+        self.portfolio.last_price[symbol] = open_
+        book.begin_bar(open_time, high, low, volume)
+        book.at_open(open_)
+        if book.working and book.has_levels_inside():
+            self._intrabar(book, open_, high, low, close)
+        self.portfolio.last_price[symbol] = close
+        self.fills.extend(book.fills)
+        self.events.extend(book.events)
+
+    def _intrabar(self, book: Book, open_: float, high: float, low: float, close: float) -> None:
+        """Run both intrabar paths on copies; keep one, flag what depended on the choice."""
+        memo: dict[int, object] = {id(book.rules): book.rules}
+        for w in book.working:
+            memo[id(w.market)] = w.market
+        settled = len(book.fills)
+        up = copy.deepcopy(book, memo.copy())
+        up.run_path((open_, high, low, close))
+        down = copy.deepcopy(book, memo.copy())
+        down.run_path((open_, low, high, close))
+        sig_up, sig_down = _signature(up, settled), _signature(down, settled)
+        if sig_up == sig_down:
+            self._adopt(book, up, settled, frozenset())
+            return
+        if self.rules.intrabar == "nearest":
+            chosen = up if high - open_ <= open_ - low else down
+        else:
+            up.portfolio.last_price[book.symbol] = close
+            down.portfolio.last_price[book.symbol] = close
+            eq_up, eq_down = up.portfolio.equity(), down.portfolio.equity()
+            worse_is_up = (eq_up, 0) <= (eq_down, 1)
+            chosen = up if worse_is_up == (self.rules.intrabar == "adverse") else down
+        other = down if chosen is up else up
+        differing = frozenset(_fill_keys(chosen, settled)) ^ frozenset(_fill_keys(other, settled))
+        self.ambiguous_orders.update(str(key[0]) for key in differing)
+        self._adopt(book, chosen, settled, differing)
+
+    def _adopt(
+        self, book: Book, trial: Book, settled: int, differing: frozenset[tuple[str, float, float]]
+    ) -> None:
+        """Make ``trial``'s state the real state, keeping the strategy's order objects."""
+        originals: dict[str, Order] = {w.order.client_id: w.order for w in book.working}
+        for event in book.events:
+            if isinstance(event, Order):
+                originals.setdefault(event.client_id, event)
+
+        def real(order: Order) -> Order:
+            original = originals.get(order.client_id)
+            if original is None:
+                self.orders[order.client_id] = order
+                originals[order.client_id] = order
+                return order
+            if original is not order:
+                for name in Order.__slots__:
+                    setattr(original, name, getattr(order, name))
+            return original
+
+        for w in trial.working:
+            w.order = real(w.order)
+        fills: list[Fill] = []
+        for fill in trial.fills[settled:]:
+            key = (fill.client_id, fill.price, fill.amount)
+            fills.append(fill if key not in differing else _ambiguous(fill))
+        fill_map = dict(zip(trial.fills[settled:], fills, strict=True))
+        events: list[Order | Fill] = []
+        for event in trial.events:
+            events.append(real(event) if isinstance(event, Order) else fill_map.get(event, event))
+        book.working[:] = trial.working
+        book.fills = book.fills[:settled] + fills
+        book.events = events
+        for name in ("cash", "positions", "last_price", "fees_paid"):
+            setattr(self.portfolio, name, getattr(trial.portfolio, name))
+        for other in self.books.values():
+            other.portfolio = self.portfolio
+        book.portfolio = self.portfolio
+
+
+def _fill_keys(book: Book, settled: int) -> list[tuple[str, float, float]]:
+    return [(f.client_id, f.price, f.amount) for f in book.fills[settled:]]
+
+
+def _signature(book: Book, settled: int) -> tuple[_Signature, tuple[tuple[str, str, bool], ...]]:
+    states = tuple((w.order.client_id, str(w.order.status), w.triggered) for w in book.working)
+    return tuple(_fill_keys(book, settled)), states
+
+
+def _ambiguous(fill: Fill) -> Fill:
+    return dataclasses.replace(fill, ambiguous=True)

@@ -1,0 +1,391 @@
+"""The Strategy base class that users subclass."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from quantkit.domain.order import OrderRequest, OrderType, Side, TimeInForce
+from quantkit.errors import ConfigError, OrderError, ParameterError
+from quantkit.strategy.indicators import Indicator, compute_indicator
+from quantkit.strategy.params import parameter_model, validate_parameters
+
+if TYPE_CHECKING:
+    from quantkit.domain.fill import Fill
+    from quantkit.domain.order import Order
+    from quantkit.domain.position import Position
+    from quantkit.strategy.context import StrategyContext
+    from quantkit.strategy.data import SymbolData
+    from quantkit.strategy.series import SeriesView
+
+__all__ = ["Strategy"]
+
+_SIDES: dict[object, Side] = {**{s.value: s for s in Side}, **{s: s for s in Side}}
+_TIFS: dict[object, TimeInForce] = {
+    **{t.value: t for t in TimeInForce},
+    **{t: t for t in TimeInForce},
+}
+
+
+class Strategy(ABC):
+    """Base class of trading strategies; the same subclass runs in backtest, paper and live.
+
+    Declare parameters as annotated class attributes (validated with pydantic when the
+    strategy is built), declare indicators in :meth:`on_start` with :meth:`I`, and trade in
+    :meth:`on_bar`. Order methods return an :class:`~quantkit.domain.order.Order` handle at
+    once; fills arrive later through :meth:`on_fill` and :meth:`on_order`. Strategy code is
+    synchronous and never awaits.
+
+    Example:
+        >>> import talib
+        >>> class Breakout(Strategy):
+        ...     period: int = 20
+        ...
+        ...     def on_start(self) -> None:
+        ...         self.top = self.I(talib.MAX, self.data.high, timeperiod=self.period)
+        ...
+        ...     def on_bar(self, bar: SymbolData) -> None:
+        ...         if bar.close[-1] >= self.top[-1] and self.position().is_flat:
+        ...             self.buy(amount=0.1)
+        >>> Breakout(period=50).period
+        50
+    """
+
+    _ctx: StrategyContext
+    _datas: dict[str, SymbolData]
+    _primary: SymbolData
+    _indicators: list[Indicator]
+
+    def __init__(self, **params: Any) -> None:
+        values = validate_parameters(type(self), Strategy, params)
+        for name, value in values.items():
+            setattr(self, name, value)
+        self._params = values
+        self._indicators = []
+        try:
+            self.validate_params()
+        except ParameterError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(
+                f"{type(self).__name__}: {exc}", owner=type(self).__name__
+            ) from exc
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    @classmethod
+    def parameter_names(cls) -> tuple[str, ...]:
+        """Names of the strategy's parameters, in declaration order."""
+        return tuple(parameter_model(cls, Strategy).model_fields)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The validated parameter values."""
+        return dict(self._params)
+
+    def validate_params(self) -> None:
+        """Check relations between parameters; raise ``ValueError`` with a clear message.
+
+        Override it for checks a single type cannot express, such as ``fast < slow``.
+        """
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- lifecycle hooks -----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Called once before the first bar: declare indicators here."""
+
+    @abstractmethod
+    def on_bar(self, bar: SymbolData) -> None:
+        """Called once for each new closed bar of each symbol.
+
+        Args:
+            bar: The symbol's data up to and including the bar that just closed.
+        """
+
+    def on_order(self, order: Order) -> None:
+        """Called after an order's status changed (accepted, filled, canceled, ...).
+
+        Args:
+            order: The order handle, in its new status.
+        """
+
+    def on_fill(self, fill: Fill) -> None:
+        """Called for each execution.
+
+        Args:
+            fill: The execution.
+        """
+
+    def on_stop(self) -> None:
+        """Called once after the last bar."""
+
+    # -- binding (engine) ----------------------------------------------------------------------
+
+    def _bind(self, context: StrategyContext, datas: Mapping[str, SymbolData]) -> None:
+        if not datas:
+            raise ConfigError("a strategy needs at least one symbol of data")
+        self._ctx = context
+        self._datas = dict(datas)
+        self._primary = next(iter(self._datas.values()))
+        self._indicators = []
+
+    # -- data ----------------------------------------------------------------------------------
+
+    @property
+    def data(self) -> SymbolData:
+        """The first (primary) symbol's data."""
+        return self._primary
+
+    @property
+    def datas(self) -> dict[str, SymbolData]:
+        """Every symbol's data, by symbol."""
+        return self._datas
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols of the run, in feed order."""
+        return tuple(self._datas)
+
+    @property
+    def now(self) -> int:
+        """Close time of the latest closed bar, ns since the epoch."""
+        return self._ctx.now
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        """Every indicator declared so far."""
+        return tuple(self._indicators)
+
+    def I(  # noqa: E743, N802 - the short name is the idiom users know
+        self,
+        func: Callable[..., Any],
+        *inputs: SeriesView,
+        name: str | None = None,
+        lookback: int | None = None,
+        **params: Any,
+    ) -> Any:
+        """Declare an indicator computed by ``func`` over whole arrays.
+
+        In a backtest it is computed once over the full history; ``self.x[-1]`` then reads the
+        value at the current bar and nothing later. User functions are checked for look-ahead
+        when declared.
+
+        Args:
+            func: ``talib.SMA`` or any function of numpy arrays returning same-length arrays.
+            *inputs: Series of one symbol, e.g. ``self.data.close``.
+            name: Display name.
+            lookback: Bars of history one value needs, for incremental live updates.
+            **params: Keyword arguments for ``func``.
+
+        Returns:
+            An :class:`Indicator`, or a tuple of them for multi-output functions.
+
+        Raises:
+            ConfigError: If the inputs or the output are malformed.
+            LookAheadError: If a user function uses later bars.
+        """
+        made = compute_indicator(func, inputs, params, name=name, lookback=lookback)
+        self._indicators.extend(made if isinstance(made, tuple) else (made,))
+        return made
+
+    indicator = I
+
+    # -- account -------------------------------------------------------------------------------
+
+    def position(self, symbol: str | None = None) -> Position:
+        """The position in ``symbol`` (default: the primary symbol).
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The position (flat if never traded).
+        """
+        return self._ctx.portfolio.position(symbol or self._primary.symbol)
+
+    @property
+    def cash(self) -> float:
+        """Cash in the account currency."""
+        return self._ctx.portfolio.balance
+
+    @property
+    def equity(self) -> float:
+        """Cash plus positions marked at the latest closes."""
+        return self._ctx.portfolio.equity()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Working orders, of one symbol or of all.
+
+        Args:
+            symbol: Market symbol, or ``None`` for all.
+
+        Returns:
+            The orders, oldest first.
+        """
+        return self._ctx.open_orders(symbol)
+
+    # -- orders --------------------------------------------------------------------------------
+
+    def buy(self, **kwargs: Any) -> Order:
+        """Place a buy order; see :meth:`order` for the keyword arguments.
+
+        Returns:
+            The order handle.
+        """
+        return self.order(Side.BUY, **kwargs)
+
+    def sell(self, **kwargs: Any) -> Order:
+        """Place a sell order; see :meth:`order` for the keyword arguments.
+
+        Returns:
+            The order handle.
+        """
+        return self.order(Side.SELL, **kwargs)
+
+    def order(
+        self,
+        side: Side | str,
+        *,
+        symbol: str | None = None,
+        amount: float | None = None,
+        cost: float | None = None,
+        limit: float | None = None,
+        stop: float | None = None,
+        sl: float | None = None,
+        tp: float | None = None,
+        sl_pct: float | None = None,
+        tp_pct: float | None = None,
+        tif: TimeInForce | str = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tag: str = "",
+    ) -> Order:
+        """Place an order. The type follows from the prices given.
+
+        Args:
+            side: ``"buy"`` or ``"sell"``.
+            symbol: Market symbol (default: the primary symbol).
+            amount: Amount in base currency.
+            cost: For market orders instead of ``amount``: quote currency to spend (buys, fee
+                included) or to receive (sells).
+            limit: Limit price; with ``stop`` it makes a stop-limit order.
+            stop: Stop (trigger) price.
+            sl: Stop-loss price attached to the entry.
+            tp: Take-profit price attached to the entry.
+            sl_pct: Stop-loss distance from the entry's fill price, as a fraction.
+            tp_pct: Take-profit distance from the entry's fill price, as a fraction.
+            tif: Time in force: ``"gtc"``, ``"ioc"`` or ``"fok"``.
+            post_only: Reject instead of taking liquidity (limit orders).
+            reduce_only: Only reduce an existing position.
+            tag: Free text kept with the order.
+
+        Returns:
+            The order handle (``REJECTED`` with a reason if risk or the account refused it).
+
+        Raises:
+            OrderError: If the request is malformed (bad amount or price, unknown symbol).
+        """
+        if stop is None:
+            kind = OrderType.MARKET if limit is None else OrderType.LIMIT
+        else:
+            kind = OrderType.STOP if limit is None else OrderType.STOP_LIMIT
+        side_value = _SIDES.get(side)
+        tif_value = _TIFS.get(tif)
+        if side_value is None:
+            raise OrderError(f"order: side must be 'buy' or 'sell', got {side!r}")
+        if tif_value is None:
+            raise OrderError(f"order: tif must be 'gtc', 'ioc' or 'fok', got {tif!r}")
+        try:
+            request = OrderRequest(
+                symbol or self._primary.symbol,
+                side_value,
+                kind,
+                amount=amount,
+                cost=cost,
+                limit_price=limit,
+                stop_price=stop,
+                time_in_force=tif_value,
+                post_only=post_only,
+                reduce_only=reduce_only,
+                stop_loss=sl,
+                take_profit=tp,
+                stop_loss_pct=sl_pct,
+                take_profit_pct=tp_pct,
+                tag=tag,
+            )
+        except TypeError as exc:
+            raise OrderError(f"order: {exc}") from exc
+        return self._ctx.submit(request)
+
+    def close(self, symbol: str | None = None) -> Order | None:
+        """Close the whole position in ``symbol`` with a reduce-only market order.
+
+        Args:
+            symbol: Market symbol (default: the primary symbol).
+
+        Returns:
+            The order, or ``None`` if the position is already flat.
+        """
+        return self.order_target_amount(0.0, symbol=symbol)
+
+    def order_target_amount(self, target: float, *, symbol: str | None = None) -> Order | None:
+        """Trade the position in ``symbol`` to ``target`` (signed base amount) at market.
+
+        Args:
+            target: Wanted position; negative for short (needs shorting enabled).
+            symbol: Market symbol (default: the primary symbol).
+
+        Returns:
+            The order, or ``None`` if nothing needs to trade.
+
+        Raises:
+            OrderError: If ``target`` is not finite.
+        """
+        if isinstance(target, bool) or not math.isfinite(target):
+            raise OrderError(f"order_target_amount: target must be a finite number, got {target!r}")
+        sym = symbol or self._primary.symbol
+        held = self.position(sym).amount
+        delta = target - held
+        if self._ctx.market(sym).round_amount(abs(delta)) <= 0:
+            return None
+        side = Side.BUY if delta > 0 else Side.SELL
+        reducing = target * held >= 0 and abs(target) < abs(held)
+        return self.order(side, symbol=sym, amount=abs(delta), reduce_only=reducing)
+
+    def order_target_percent(self, target: float, *, symbol: str | None = None) -> Order | None:
+        """Trade the position in ``symbol`` to ``target`` x equity at the latest close.
+
+        Args:
+            target: Fraction of equity, e.g. ``0.5``; negative for short.
+            symbol: Market symbol (default: the primary symbol).
+
+        Returns:
+            The order, or ``None`` if nothing needs to trade.
+
+        Raises:
+            OrderError: If ``target`` is not finite or no price is known yet.
+        """
+        if isinstance(target, bool) or not math.isfinite(target):
+            raise OrderError(
+                f"order_target_percent: target must be a finite number, got {target!r}"
+            )
+        sym = symbol or self._primary.symbol
+        data = self._datas.get(sym)
+        price = data.price if data is not None else float("nan")
+        if not math.isfinite(price) or price <= 0:
+            raise OrderError(f"order_target_percent: no price for {sym} yet")
+        return self.order_target_amount(target * self.equity / price, symbol=sym)
+
+    def cancel(self, order: Order) -> None:
+        """Cancel a working order (nothing happens if it already ended).
+
+        Args:
+            order: The order handle.
+        """
+        self._ctx.cancel(order)

@@ -1,0 +1,41 @@
+"""What a strategy needs from the engine that runs it (a Protocol the engine implements)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from quantkit.domain.market import Market
+from quantkit.domain.order import Order, OrderRequest
+from quantkit.domain.portfolio import Portfolio
+
+__all__ = ["StrategyContext"]
+
+
+class StrategyContext(Protocol):
+    """The engine's side of a running strategy."""
+
+    @property
+    def now(self) -> int:
+        """Current time: close time of the latest closed bar, ns since the epoch."""
+        ...
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The account, marked at the latest closes."""
+        ...
+
+    def submit(self, request: OrderRequest) -> Order:
+        """Pass a request through risk to the broker; returns the order handle at once."""
+        ...
+
+    def cancel(self, order: Order) -> None:
+        """Ask the broker to cancel a working order."""
+        ...
+
+    def market(self, symbol: str) -> Market:
+        """The market description of ``symbol``."""
+        ...
+
+    def open_orders(self, symbol: str | None) -> list[Order]:
+        """Working orders, of one symbol or all."""
+        ...

@@ -1,0 +1,189 @@
+"""Indicators: computed once over history, read bar by bar, never ahead of the current bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quantkit.errors import ConfigError, LookAheadError
+from quantkit.strategy.series import Cursor, SeriesView
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+__all__ = ["Indicator", "compute_indicator"]
+
+_CHECK_MIN_BARS = 8
+
+
+class Indicator(SeriesView):
+    """The values of an indicator, readable up to the current bar like a :class:`SeriesView`.
+
+    Attributes:
+        name: Display name.
+        func: The function that computes it over whole arrays.
+        inputs: The series it is computed from.
+        params: Keyword arguments passed to ``func``.
+        lookback: Bars of history one new value needs (``None``: all of it).
+        output: Which element of a tuple-returning function this is.
+    """
+
+    __slots__ = ("func", "inputs", "lookback", "output", "params")
+
+    def __init__(
+        self,
+        name: str,
+        array: npt.NDArray[np.float64],
+        cursor: Cursor,
+        *,
+        func: Callable[..., Any],
+        inputs: Sequence[SeriesView],
+        params: dict[str, Any],
+        lookback: int | None,
+        output: int | None,
+    ) -> None:
+        super().__init__(name, array, cursor)
+        self.func = func
+        self.inputs = tuple(inputs)
+        self.params = params
+        self.lookback = lookback
+        self.output = output
+
+    def update(self) -> None:
+        """Extend the values to match the inputs after new bars were appended (live feeds).
+
+        Only the last ``lookback + 1`` bars are recomputed when the lookback is known, so a
+        live engine never recomputes the whole history for a new bar.
+        """
+        total = len(self.inputs[0]._array)
+        have = len(self._array)
+        if total <= have:
+            return
+        new = total - have
+        start = 0 if self.lookback is None else max(total - new - self.lookback, 0)
+        arrays = [view._array[start:] for view in self.inputs]
+        result = _outputs(self.func(*arrays, **self.params), total - start, self.name)
+        values = result[self.output or 0]
+        self._append(values[-new:])
+
+
+def _outputs(result: Any, length: int, name: str) -> list[npt.NDArray[np.float64]]:
+    items = list(result) if isinstance(result, tuple | list) else [result]
+    arrays: list[npt.NDArray[np.float64]] = []
+    for item in items:
+        raw = item.to_numpy() if hasattr(item, "to_numpy") else item
+        array = np.asarray(raw, dtype=np.float64)
+        if array.shape != (length,):
+            raise ConfigError(
+                f"indicator {name!r} returned shape {array.shape}; it must return one value per "
+                f"bar ({length},) or a tuple of such arrays"
+            )
+        arrays.append(np.ascontiguousarray(array))
+    return arrays
+
+
+def _is_trusted(func: Callable[..., Any]) -> bool:
+    """TA-Lib's functions are causal by construction; user functions are checked."""
+    return str(getattr(func, "__module__", "")).startswith("talib")
+
+
+def _talib_lookback(func: Callable[..., Any], params: dict[str, Any]) -> int | None:
+    import talib.abstract  # noqa: PLC0415 - lazy: only for TA-Lib indicators
+
+    try:
+        abstract = talib.abstract.Function(func.__name__)  # type: ignore[attr-defined]
+        abstract.set_parameters(**params)
+        return int(abstract.lookback)
+    except Exception:
+        return None
+
+
+def _check_causal(
+    func: Callable[..., Any],
+    arrays: list[npt.NDArray[np.float64]],
+    params: dict[str, Any],
+    full: list[npt.NDArray[np.float64]],
+    name: str,
+) -> None:
+    """Recompute on truncated history; any earlier value that changes used later data."""
+    length = len(arrays[0])
+    if length < _CHECK_MIN_BARS:
+        return
+    for cut in (length // 3, (2 * length) // 3):
+        part = _outputs(func(*(a[:cut] for a in arrays), **params), cut, name)
+        for index, (short, long) in enumerate(zip(part, full, strict=True)):
+            same = np.isclose(short, long[:cut], rtol=1e-9, atol=1e-12, equal_nan=True)
+            if not same.all():
+                bar = int(np.argmin(same))
+                label = name if len(full) == 1 else f"{name}[{index}]"
+                raise LookAheadError(
+                    f"indicator {label!r} looks ahead: its value at bar {bar} changes when the "
+                    f"bars from {cut} on are removed (first checked cut: {cut} of {length} bars)"
+                )
+
+
+def compute_indicator(
+    func: Callable[..., Any],
+    inputs: Sequence[SeriesView],
+    params: dict[str, Any],
+    *,
+    name: str | None = None,
+    lookback: int | None = None,
+) -> Indicator | tuple[Indicator, ...]:
+    """Compute an indicator over the whole available history of its inputs.
+
+    Args:
+        func: A function of numpy arrays returning an array (or a tuple of arrays) of the same
+            length, e.g. ``talib.SMA`` or ``lambda close: close / close[0]``.
+        inputs: Series views (or other indicators) of one symbol, passed positionally.
+        params: Keyword arguments for ``func``.
+        name: Display name (default: the function's name and parameters).
+        lookback: Bars one new value depends on, for incremental updates (TA-Lib functions:
+            found automatically).
+
+    Returns:
+        One :class:`Indicator`, or a tuple for functions that return several arrays.
+
+    Raises:
+        ConfigError: If the inputs are not series of one symbol or the output has the wrong shape.
+        LookAheadError: If a user function's values change when later bars are removed.
+    """
+    if not inputs or not all(isinstance(view, SeriesView) for view in inputs):
+        raise ConfigError(
+            "indicator inputs must be series such as self.data.close or other indicators"
+        )
+    cursor = inputs[0]._cursor
+    if any(view._cursor is not cursor for view in inputs):
+        raise ConfigError("indicator inputs must all belong to the same symbol")
+    label = name or _default_name(func, params)
+    arrays = [view._array for view in inputs]
+    length = len(arrays[0])
+    outputs = _outputs(func(*arrays, **params), length, label)
+    if _is_trusted(func):
+        if lookback is None:
+            lookback = _talib_lookback(func, params)
+    else:
+        _check_causal(func, arrays, params, outputs, label)
+    made = tuple(
+        Indicator(
+            label if len(outputs) == 1 else f"{label}[{k}]",
+            values,
+            cursor,
+            func=func,
+            inputs=inputs,
+            params=params,
+            lookback=lookback,
+            output=None if len(outputs) == 1 else k,
+        )
+        for k, values in enumerate(outputs)
+    )
+    return made[0] if len(made) == 1 else made
+
+
+def _default_name(func: Callable[..., Any], params: dict[str, Any]) -> str:
+    base = getattr(func, "__name__", type(func).__name__)
+    if params:
+        return f"{base}({', '.join(f'{k}={v}' for k, v in params.items())})"
+    return str(base)

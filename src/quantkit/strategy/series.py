@@ -1,0 +1,111 @@
+"""Views of a growing history: what a strategy reads, never past the current bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from quantkit.errors import LookAheadError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+__all__ = ["Cursor", "SeriesView"]
+
+
+class Cursor:
+    """The index of the latest closed bar of one symbol (``-1`` before the first bar)."""
+
+    __slots__ = ("i",)
+
+    def __init__(self) -> None:
+        self.i = -1
+
+
+class SeriesView:
+    """A read-only view of one column up to the current bar.
+
+    Index it like a Python sequence that ends at the current bar: ``view[-1]`` is the current
+    value, ``view[-2]`` the previous one, ``view[0]`` the first, ``len(view)`` the number of
+    bars seen so far. Positions after the current bar do not exist: reading one raises
+    :class:`~quantkit.errors.LookAheadError`, so a strategy cannot look ahead by mistake.
+
+    Example:
+        >>> import numpy as np
+        >>> cursor = Cursor()
+        >>> close = SeriesView("close", np.array([1.0, 2.0, 3.0]), cursor)
+        >>> cursor.i = 1
+        >>> close[-1], len(close), close.values.tolist()
+        (2.0, 2, [1.0, 2.0])
+    """
+
+    __slots__ = ("_array", "_cursor", "_list", "name")
+
+    def __init__(self, name: str, array: npt.NDArray[np.float64], cursor: Cursor) -> None:
+        self.name = name
+        self._array = array
+        self._cursor = cursor
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute == "_list":  # built on first scalar read: list indexing is the fast path
+            values = self._array.tolist()
+            self._list = values
+            return values
+        raise AttributeError(attribute)
+
+    @overload
+    def __getitem__(self, key: int) -> float: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> npt.NDArray[np.float64]: ...
+
+    def __getitem__(self, key: int | slice) -> float | npt.NDArray[np.float64]:
+        i = self._cursor.i
+        if type(key) is int:
+            if key < 0:
+                j = i + 1 + key
+                if j >= 0:
+                    value: float = self._list[j]
+                    return value
+                raise IndexError(f"{self.name}[{key}]: only {i + 1} bars seen so far")
+            if key <= i:
+                first: float = self._list[key]
+                return first
+            raise LookAheadError(
+                f"{self.name}[{key}] is after the current bar (index {i}); "
+                "use negative indices: [-1] is the current bar"
+            )
+        if isinstance(key, slice):
+            return self.values[key]
+        raise TypeError(f"{self.name} indices must be integers or slices, not {type(key).__name__}")
+
+    def __len__(self) -> int:
+        return self._cursor.i + 1
+
+    def __iter__(self) -> Any:
+        return iter(self.values.tolist())
+
+    @property
+    def values(self) -> npt.NDArray[np.float64]:
+        """A read-only numpy view of the values up to the current bar."""
+        view = self._array[: self._cursor.i + 1]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def last(self) -> float:
+        """The current value (same as ``view[-1]``)."""
+        return self[-1]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} bars={len(self)}>"
+
+    def _append(self, values: npt.NDArray[np.float64]) -> None:
+        """Add values at the end (live feeds); the cursor is moved by the caller."""
+        self._array = np.concatenate([self._array, values])
+        try:
+            cached: list[float] = object.__getattribute__(self, "_list")
+        except AttributeError:
+            return
+        cached.extend(values.tolist())
