@@ -246,6 +246,21 @@ def test_numbers_written_as_strings_are_accepted() -> None:
     np.testing.assert_array_equal(series.volume, bars.volume)
 
 
+def test_mixed_objects_are_converted_and_pandas_na_is_missing() -> None:
+    data = as_dict(hourly_bars(3))
+    data["volume"] = [1.0, "2.5", pd.NA]  # numpy refuses pd.NA; pandas converts it to NaN
+    with pytest.raises(DataError, match="volume is nan") as caught:
+        validate_bars(data, symbol="X")
+    assert caught.value.row == 2
+
+
+def test_categorical_numbers_are_accepted() -> None:
+    bars = hourly_bars(3)
+    frame = bars_frame(bars)
+    frame["volume"] = pd.Categorical([str(value) for value in bars.volume])
+    np.testing.assert_array_equal(validate_bars(frame, symbol="X").volume, bars.volume)
+
+
 def test_nullable_float_column_with_missing_value() -> None:
     frame = bars_frame(hourly_bars(4))
     frame["volume"] = frame["volume"].astype("Float64")
@@ -259,7 +274,7 @@ def test_nullable_float_column_with_missing_value() -> None:
     ("volume", "problem"),
     [
         ([[1.0, 2.0], [3.0, 4.0]], "column 'volume' must be one-dimensional"),
-        ([[1.0, "a"], [2.0, "b"]], "column 'volume' does not hold numbers"),
+        ([[1.0, "a"], [2.0, "b"]], "column 'volume' must be one-dimensional"),
         ([1.0, 2.0], "column 'volume' has 2 values but there are 3 timestamps"),
     ],
 )

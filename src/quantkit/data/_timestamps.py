@@ -33,6 +33,7 @@ __all__ = [
     "TimeLike",
     "TimeUnit",
     "detect_epoch_unit",
+    "first_true",
     "format_ns",
     "parse_instant",
     "parse_timestamps",
@@ -100,8 +101,15 @@ def detect_epoch_unit(magnitude: float) -> TimeUnit:
     return "ns"
 
 
-def _first(mask: BoolArray) -> int:
-    """Position of the first ``True`` in ``mask``, or ``-1``."""
+def first_true(mask: BoolArray) -> int:
+    """Return the position of the first ``True`` in ``mask``, or ``-1`` if there is none.
+
+    Args:
+        mask: A one-dimensional boolean array.
+
+    Returns:
+        The position, found without a Python loop.
+    """
     if mask.size == 0:
         return _NO_ROW
     position = int(mask.argmax())
@@ -143,7 +151,7 @@ def _epoch_to_ns(
     else:
         out_of_range = (values > limit) | (values < -limit)
     bad = out_of_range if missing is None else out_of_range | missing
-    first_bad = _first(bad)
+    first_bad = first_true(bad)
     safe = np.where(bad, 0, values) if first_bad != _NO_ROW else values
     if is_float:
         # Whole and fractional parts apart: value * factor would lose the nanoseconds.
@@ -188,7 +196,7 @@ def _strings_to_ns(values: object) -> ParsedTimes:
             warnings.simplefilter("ignore", UserWarning)
             parsed = pd.to_datetime(series, utc=True, errors="coerce", format=fmt)
         unparsed = np.asarray(parsed.isna()) & ~missing
-        attempts.append((_first(unparsed), parsed))
+        attempts.append((first_true(unparsed), parsed))
         if attempts[-1][0] == _NO_ROW:
             break
     # Keep the attempt that got furthest; its first failure is the most useful one to report.

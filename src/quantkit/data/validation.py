@@ -23,11 +23,11 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from quantkit.data._timestamps import TimeUnit, format_ns, parse_timestamps
+from quantkit.data._timestamps import TimeUnit, first_true, format_ns, parse_timestamps
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe, parse_timeframe
 from quantkit.errors import ConfigError, DataError
@@ -259,38 +259,30 @@ def _as_float(raw: npt.ArrayLike, name: str, source: str) -> FloatArray:
         else:
             values = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
-        _raise_not_numeric(raw, name, source)
+        values = _coerce_numbers(raw, name, source)
     if values.ndim != 1:
         raise DataError(f"column {name!r} must be one-dimensional", source=source)
     return np.array(values, dtype=np.float64, order="C", copy=True)
 
 
-def _raise_not_numeric(raw: npt.ArrayLike, name: str, source: str) -> NoReturn:
-    """Raise the DataError for a column that does not convert to numbers."""
+def _coerce_numbers(raw: npt.ArrayLike, name: str, source: str) -> FloatArray:
+    """Convert a column numpy could not (mixed objects, categories); raise at a non-number."""
     import pandas as pd  # noqa: PLC0415 - pandas stays out of `import quantkit`
 
     objects = np.asarray(raw, dtype=object)
-    if objects.ndim == 1:
-        original = pd.Series(objects, dtype=object)
-        numbers = pd.to_numeric(original, errors="coerce")
-        bad = np.asarray(numbers.isna() & original.notna())
-        if bad.any():
-            row = int(bad.argmax())
-            raise DataError(f"{name} {objects[row]!r} is not a number", source=source, row=row)
-    raise DataError(f"column {name!r} does not hold numbers", source=source)
-
-
-def _first(mask: BoolArray) -> int:
-    """Position of the first ``True`` in ``mask``, or ``-1``."""
-    if mask.size == 0:
-        return _NONE
-    position = int(mask.argmax())
-    return position if mask[position] else _NONE
+    if objects.ndim != 1:
+        raise DataError(f"column {name!r} must be one-dimensional", source=source)
+    original = pd.Series(objects, dtype=object)
+    numbers = pd.to_numeric(original, errors="coerce")
+    row = first_true(np.asarray(numbers.isna() & original.notna()))
+    if row != _NONE:
+        raise DataError(f"{name} {objects[row]!r} is not a number", source=source, row=row)
+    return np.asarray(numbers, dtype=np.float64)
 
 
 def _after(mask: BoolArray) -> int:
-    """Like :func:`_first` for a mask over ``np.diff``: the row is one past the step."""
-    step = _first(mask)
+    """Like :func:`first_true` for a mask over ``np.diff``: the row is one past the step."""
+    step = first_true(mask)
     return _NONE if step == _NONE else step + 1
 
 
@@ -352,27 +344,34 @@ def _overlap_check(steps: IntArray, bar_length: int) -> _Check:
 
 
 def _not_finite(name: str, values: FloatArray) -> _Check:
-    return _first(~np.isfinite(values)), lambda row: f"{name} is {float(values[row])!r}"
+    return first_true(~np.isfinite(values)), lambda row: f"{name} is {float(values[row])!r}"
 
 
 def _not_positive(name: str, values: FloatArray) -> _Check:
-    return _first(values <= 0), lambda row: f"{name} is {float(values[row])!r}; prices must be > 0"
+    def describe(row: int) -> str:
+        return f"{name} is {float(values[row])!r}; prices must be > 0"
+
+    return first_true(values <= 0), describe
+
+
+def _negative_volume(volume: FloatArray) -> _Check:
+    def describe(row: int) -> str:
+        return f"volume is {float(volume[row])!r}; volume must be >= 0"
+
+    return first_true(volume < 0), describe
 
 
 def _value_checks(columns: Mapping[str, FloatArray]) -> list[_Check]:
     """Finite numbers, positive prices, non-negative volume and OHLC consistency."""
     checks = [_not_finite(name, columns[name]) for name in REQUIRED_COLUMNS]
     checks += [_not_positive(name, columns[name]) for name in PRICE_COLUMNS]
-    volume = columns["volume"]
-    checks.append(
-        (_first(volume < 0), lambda row: f"volume is {float(volume[row])!r}; volume must be >= 0")
-    )
+    checks.append(_negative_volume(columns["volume"]))
     opens, highs, lows, closes = (columns[name] for name in PRICE_COLUMNS)
     top = np.maximum(opens, closes)
     bottom = np.minimum(opens, closes)
     checks.append(
         (
-            _first(highs < top),
+            first_true(highs < top),
             lambda row: (
                 f"high {float(highs[row])!r} is below max(open, close) = {float(top[row])!r}"
             ),
@@ -380,7 +379,7 @@ def _value_checks(columns: Mapping[str, FloatArray]) -> list[_Check]:
     )
     checks.append(
         (
-            _first(lows > bottom),
+            first_true(lows > bottom),
             lambda row: (
                 f"low {float(lows[row])!r} is above min(open, close) = {float(bottom[row])!r}"
             ),
@@ -403,7 +402,7 @@ def _build(
 ) -> BarSeries:
     """Assemble the read-only BarSeries."""
     length = np.int64(bar_length)
-    open_time = times if label == "open" else times - length
+    open_time = times
     close_time = open_time + length
     arrays = (open_time, close_time, *(columns[name] for name in REQUIRED_COLUMNS))
     for array in arrays:

@@ -7,7 +7,7 @@ import itertools
 import math
 
 from quantkit.domain.fill import Fill
-from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.portfolio import Portfolio
 from quantkit.sim.rules import FillRules
 from quantkit.sim.working import Working
@@ -172,6 +172,10 @@ class Book:
                 return
             amount = min(amount, abs(held))
         if amount <= 0:
+            return
+        if w.fresh and order.request.time_in_force is TimeInForce.FOK and amount < order.remaining:
+            reason = f"fill-or-kill: only {amount:g} of {order.remaining:g} could fill"
+            self._finish(w, OrderStatus.EXPIRED, reason)
             return
         market = w.market
         first = order.filled == 0.0

@@ -216,6 +216,9 @@ class SimulatedExchange:
             self._intrabar(book, open_, high, low, close)
         self.portfolio.last_price[symbol] = close
         self.fills.extend(book.fills)
+        for event in book.events:
+            if isinstance(event, Order) and event.client_id not in self.orders:
+                self.orders[event.client_id] = event  # bracket exits created in this bar
         self.events.extend(book.events)
 
     def _intrabar(self, book: Book, open_: float, high: float, low: float, close: float) -> None:

@@ -1,4 +1,4 @@
-"""Generate quantkit's bundled sample data: SYNTHETIC hourly OHLCV bars, not market history.
+"""Generate quantkit's bundled sample data: SYNTHETIC hourly OHLCV bars, not real market history.
 
 Run ``python -m quantkit.data.samples.generate`` (optionally ``--out DIRECTORY``) to rewrite
 ``btc_usdt_1h.csv.gz`` and ``eth_usdt_1h.csv.gz``. The output is a pure function of the

@@ -1,0 +1,82 @@
+"""The public face of quantkit.data: explicit exports, runnable examples, a light import."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+import quantkit.data
+from quantkit.data import validation
+
+MODULES = [
+    "quantkit.data",
+    "quantkit.data._tabular",
+    "quantkit.data._timestamps",
+    "quantkit.data.csv_feed",
+    "quantkit.data.frame_feed",
+    "quantkit.data.parquet_feed",
+    "quantkit.data.samples",
+    "quantkit.data.samples.generate",
+    "quantkit.data.validation",
+]
+WITH_EXAMPLES = {
+    "quantkit.data.csv_feed",
+    "quantkit.data.frame_feed",
+    "quantkit.data.parquet_feed",
+    "quantkit.data.samples",
+    "quantkit.data.validation",
+}
+
+
+def public_names(module: object) -> set[str]:
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("quantkit.")
+    }
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    expected = [
+        "CsvFeed",
+        "DataFeed",
+        "DataFrameFeed",
+        "ParquetFeed",
+        "load_sample",
+        "sample_feed",
+        "validate_bars",
+    ]
+    assert quantkit.data.__all__ == expected
+    assert set(quantkit.data.__all__) == public_names(quantkit.data)
+    assert quantkit.data.validate_bars is validation.validate_bars
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_lists_what_it_defines(name: str) -> None:
+    module = importlib.import_module(name)
+    assert sorted(module.__all__) == module.__all__ or name == "quantkit.data.validation"
+    for exported in module.__all__:
+        assert hasattr(module, exported)
+
+
+@pytest.mark.parametrize("name", sorted(WITH_EXAMPLES))
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_importing_data_loads_neither_pandas_nor_pyarrow() -> None:
+    code = (
+        "import sys, quantkit.data; "
+        "sys.exit(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules) != [])"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, check=False)
+    assert result.returncode == 0
