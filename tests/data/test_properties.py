@@ -86,11 +86,17 @@ def corrupted(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, object], in
         words = "volume must be >= 0"
     elif kind == "high-below":
         top = max(columns["open"][row], columns["close"][row])
-        columns["high"][row] = top * draw(st.floats(0.01, 0.999))
+        bottom = min(columns["open"][row], columns["close"][row])
+        inside = top > bottom and draw(st.booleans())  # in the candle's body, or below it
+        low_end = bottom if inside else top * 0.01
+        columns["high"][row] = draw(st.floats(low_end, top, exclude_max=True))
         words = "is below max(open, close)"
     elif kind == "low-above":
+        top = max(columns["open"][row], columns["close"][row])
         bottom = min(columns["open"][row], columns["close"][row])
-        columns["low"][row] = bottom * draw(st.floats(1.001, 100.0))
+        inside = top > bottom and draw(st.booleans())
+        high_end = top if inside else bottom * 100.0
+        columns["low"][row] = draw(st.floats(bottom, high_end, exclude_min=True))
         words = "is above min(open, close)"
     elif kind == "duplicate":
         times[row] = times[row - 1]

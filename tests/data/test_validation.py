@@ -50,11 +50,16 @@ def assert_series_equals(series: BarSeries, bars: Bars, symbol: str = "BTC/USDT"
         pytest.param("volume", -1.0, "volume is -1.0; volume must be >= 0", id="negative-volume"),
         pytest.param("high", 1.0, "high 1.0 is below max(open, close) = ", id="high-too-low"),
         pytest.param("low", 1e6, "low 1000000.0 is above min(open, close) = ", id="low-too-high"),
+        pytest.param("high", "between", "is below max(open, close) = ", id="high-inside-body"),
+        pytest.param("low", "between", "is above min(open, close) = ", id="low-inside-body"),
     ],
 )
-def test_bad_value_is_reported_at_its_row(column: str, value: float, problem: str) -> None:
+def test_bad_value_is_reported_at_its_row(column: str, value: float | str, problem: str) -> None:
     bars = hourly_bars(10)
     data = as_dict(bars)
+    if value == "between":  # strictly inside the body of the candle: between open and close
+        value = float(bars.open[BAD_ROW] + bars.close[BAD_ROW]) / 2
+        problem = f"{column} {value!r} {problem}"
     data[column][BAD_ROW] = value  # type: ignore[index]
     with pytest.raises(DataError) as caught:
         validate_bars(data, symbol="BTC/USDT", source="prices.csv")

@@ -1,4 +1,4 @@
-"""Property tests of the simulated exchange: accounting identities, fills in range, no early fills."""
+"""Property tests of the simulated exchange: accounting, fills in range, no early fills."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_fills_are_in_range_after_placement_and_books_balance(
     fees = 0.0
     per_order: dict[str, float] = {}
     for fill in ex.fills:
-        o, h, low, c, v = rows[fill.timestamp]
+        _, h, low, _, _ = rows[fill.timestamp]
         assert low <= fill.price <= h  # R16: never outside the fill bar
         parent = fill.client_id.removesuffix("-sl").removesuffix("-tp")
         assert fill.timestamp > placed_at[parent]  # R1: never in the placement bar

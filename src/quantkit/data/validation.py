@@ -402,7 +402,7 @@ def _build(
 ) -> BarSeries:
     """Assemble the read-only BarSeries."""
     length = np.int64(bar_length)
-    open_time = times
+    open_time = times if label == "open" else times - length
     close_time = open_time + length
     arrays = (open_time, close_time, *(columns[name] for name in REQUIRED_COLUMNS))
     for array in arrays:

@@ -117,7 +117,7 @@ def _cell(value: object) -> str:
 def _time(values: list[int]) -> pd.DatetimeIndex:
     import pandas as pd  # noqa: PLC0415
 
-    return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True))
 
 
 def _orders_frame(record: RunRecord) -> pd.DataFrame:
@@ -151,7 +151,7 @@ def _orders_frame(record: RunRecord) -> pd.DataFrame:
         )
     frame = pd.DataFrame(rows, columns=_ORDER_COLUMNS)
     for column in ("created_at", "updated_at"):
-        frame[column] = pd.to_datetime(frame[column].astype("int64"), utc=True)
+        frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="ns", utc=True)
     return frame
 
 
@@ -185,7 +185,7 @@ def _fills_frame(record: RunRecord) -> pd.DataFrame:
         "is_maker", "ambiguous",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
-    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), utc=True)
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ns", utc=True)
     return frame
 
 
@@ -215,7 +215,7 @@ def _trades_frame(trades: list[Trade]) -> pd.DataFrame:
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("entry_time", "exit_time"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = pd.to_datetime(frame[column], unit="ns", utc=True)
     frame["duration"] = frame["exit_time"] - frame["entry_time"]
     return frame
 
@@ -256,7 +256,7 @@ def _risk_frame(record: RunRecord) -> pd.DataFrame:
         for e in record.risk_events
     ]
     frame = pd.DataFrame(rows, columns=columns)
-    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), utc=True)
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ns", utc=True)
     return frame
 
 

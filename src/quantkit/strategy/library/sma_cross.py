@@ -10,6 +10,7 @@ from pydantic import Field
 
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
+from quantkit.strategy.indicators import Indicator
 from quantkit.strategy.registry import register_strategy
 
 __all__ = ["SmaCross", "crossover_signal"]
@@ -50,8 +51,8 @@ class SmaCross(Strategy):
     """Moving-average crossover: long while the fast SMA of the close is above the slow one.
 
     It buys when the fast average crosses above the slow one and closes the position when it
-    crosses back below. An entry spends ``fraction`` of the available cash (fee included) at
-    the next bar's open.
+    crosses back below; with several symbols each is traded on its own signal. An entry
+    spends ``fraction`` of the available cash (fee included) at the next bar's open.
 
     Args:
         fast: Fast SMA period (bars), >= 2.
@@ -69,23 +70,24 @@ class SmaCross(Strategy):
             raise ValueError(f"fast ({self.fast}) must be below slow ({self.slow})")
 
     def on_start(self) -> None:
-        """Declare the two averages and their crossover signal."""
+        """Declare the two averages and their crossover signal for every symbol."""
         import talib  # noqa: PLC0415 - TA-Lib loads only when a strategy uses it
 
-        close = self.data.close
-        self.sma_fast = self.I(talib.SMA, close, timeperiod=self.fast)
-        self.sma_slow = self.I(talib.SMA, close, timeperiod=self.slow)
-        self.signal = self.I(crossover_signal, self.sma_fast, self.sma_slow, name="cross")
+        self.signals: dict[str, Indicator] = {}
+        for symbol, data in self.datas.items():
+            fast = self.I(talib.SMA, data.close, timeperiod=self.fast)
+            slow = self.I(talib.SMA, data.close, timeperiod=self.slow)
+            self.signals[symbol] = self.I(crossover_signal, fast, slow, name="cross")
 
     def on_bar(self, bar: SymbolData) -> None:
-        """Enter on a cross up, exit on a cross down.
+        """Enter on a cross up, exit on a cross down, per symbol.
 
         Args:
-            bar: The primary symbol's data.
+            bar: The symbol's data.
         """
-        signal = self.signal[-1]
+        signal = self.signals[bar.symbol][-1]
         if signal > 0.0:
             if self.position(bar.symbol).is_flat:
-                self.buy(cost=self.cash * self.fraction)
+                self.buy(symbol=bar.symbol, cost=self.cash * self.fraction)
         elif signal < 0.0:
-            self.close()
+            self.close(bar.symbol)
