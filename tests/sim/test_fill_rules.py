@@ -499,3 +499,46 @@ def test_cancel_and_cancel_twice() -> None:
         ex.cancel("nope", 3)
     bar(ex, 85.0, 86.0, 84.0, 85.0)
     assert not ex.fills
+
+
+# R1, R16, R18 -- through the engine and by hand -------------------------------------------------
+
+
+def test_r1_an_order_placed_at_a_close_fills_on_a_later_bar_only() -> None:
+    from quantkit import Engine, SeriesFeed, Strategy, SymbolData
+    from tests.builders import make_series
+
+    class BuyOnce(Strategy):
+        def on_bar(self, bar: SymbolData) -> None:
+            if bar.index == 0:
+                self.order_ = self.buy(amount=1.0, limit=100.0)
+
+    rows = [(100.0, 101.0, 99.0, 100.0, 1.0), (103.0, 104.0, 101.0, 102.0, 1.0)]
+    rows += [(102.0, 102.0, 99.5, 101.0, 1.0)]
+    strategy = BuyOnce()
+    result = Engine(feed=SeriesFeed(make_series(rows)), strategy=strategy).run()
+    # bar 0 itself traded at 99-101 (it produced the signal): no fill there; bar 1 stays above
+    # 100; bar 2 reaches 99.5: the fill is at the limit in bar 2.
+    assert list(result.fills["price"]) == [100.0]
+    assert result.fills["time"].iloc[0] == result.equity.index[1]  # bar 2 opens at bar 1's close
+
+
+def test_r16_fill_prices_are_clamped_into_the_bar() -> None:
+    ex = make_exchange(rules=FillRules(slippage=FixedBps(1000)))
+    ex.submit(req(BUY, OrderType.STOP, amount=1.0, stop_price=104.0), 0, 100.0)
+    bar(ex, 100.0, 105.0, 99.0, 104.0)  # 104 * 1.1 = 114.4 > high 105
+    assert ex.fills[0].price == 105.0
+
+
+def test_r18_accounting_of_an_add_reduce_and_flip() -> None:
+    ex = make_exchange(cash=1000.0, allow_short=True, leverage=3.0, taker_fee=0.001)
+    for side, amount, price in ((BUY, 2.0, 100.0), (BUY, 2.0, 110.0), (SELL, 6.0, 120.0)):
+        ex.submit(req(side, amount=amount), 0, price)
+        bar(ex, price, price, price, price)
+    position = ex.portfolio.position(SYM)
+    # bought 2 @ 100 and 2 @ 110 (average 105); sold 6 @ 120: closes 4 (+60), opens 2 short
+    assert position.amount == -2.0 and position.entry_price == 120.0
+    assert position.realized_pnl == pytest.approx(60.0)
+    fees = 0.001 * (200 + 220 + 720)
+    assert cash(ex) == pytest.approx(1000 - 200 - 220 + 720 - fees)
+    assert ex.portfolio.equity() == pytest.approx(cash(ex) - 2 * 120.0)

@@ -1,0 +1,84 @@
+"""Development sessions. ``nox -l`` lists them; ``nox -s lint`` runs one.
+
+Each session builds its own virtualenv with the standard library's ``venv`` and installs with
+pip, so nothing beyond Python 3.11 and a package index is needed. Without network access, run
+the sessions in an environment that already holds the ``dev`` extra, with its ``bin`` on PATH:
+``nox --no-venv --no-install -s docs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_external_run = True
+nox.options.sessions = ["tests", "lint", "typecheck", "imports", "docs"]
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _scripts(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).glob("*.py"))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite with coverage against the installed (non-editable) package."""
+    session.install(".[test]")
+    session.run("pytest", "--cov", "--cov-report=term-missing", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check src with mypy --strict (settings in pyproject.toml)."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", *session.posargs)
+
+
+@nox.session
+def imports(session: nox.Session) -> None:
+    """Check the layering rules: the import-linter contracts in pyproject.toml."""
+    session.install("-e", ".", "import-linter>=2.0")
+    session.run("lint-imports")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation; any warning fails the build."""
+    session.install("-e", ".[dev]")
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every script in benchmarks/ (extra arguments are passed to each)."""
+    scripts = _scripts("benchmarks")
+    if not scripts:
+        session.skip("no scripts in benchmarks/")
+    session.install(".")
+    for script in scripts:
+        session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Run every script in examples/, each writing its HTML report to a temporary folder."""
+    scripts = _scripts("examples")
+    if not scripts:
+        session.error("no scripts in examples/")
+    session.install(".")
+    out = Path(session.create_tmp())
+    for script in scripts:
+        session.run("python", "-W", "error", str(script), str(out / f"{script.stem}.html"))
