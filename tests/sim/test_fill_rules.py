@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from quantkit import Engine, SeriesFeed, Strategy, SymbolData
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.errors import OrderError
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.fees import FlatFees
 from quantkit.sim.rules import FillRules
 from quantkit.sim.slippage import FixedBps, VolumeImpact
-from tests.builders import make_exchange
+from tests.builders import make_exchange, make_series
 
 SYM = "BTC/USDT"
 BUY, SELL = Side.BUY, Side.SELL
@@ -505,9 +506,6 @@ def test_cancel_and_cancel_twice() -> None:
 
 
 def test_r1_an_order_placed_at_a_close_fills_on_a_later_bar_only() -> None:
-    from quantkit import Engine, SeriesFeed, Strategy, SymbolData
-    from tests.builders import make_series
-
     class BuyOnce(Strategy):
         def on_bar(self, bar: SymbolData) -> None:
             if bar.index == 0:
