@@ -1,58 +1,64 @@
-"""Data feeds in a few lines: the bundled sample, CSV and Parquet files, and a validation error.
+"""Bring your own bars: CSV and Parquet feeds, validation errors, then a backtest.
 
-Run with ``python examples/data_feeds.py``. The sample bars are SYNTHETIC (seeded GBM), not
-market history.
+Usage: python examples/data_feeds.py [REPORT.html]   (default: reports/data_feeds.html)
+
+The bars come from quantkit's bundled sample, written out to files the way your own data would
+arrive. The sample is SYNTHETIC (a seeded random walk), not market history: the figures say
+nothing about a real market; the point is the workflow.
 """
 
-from __future__ import annotations
-
+import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from quantkit.data import CsvFeed, ParquetFeed, load_sample, sample_feed
-from quantkit.domain.timeframe import format_timeframe
-from quantkit.errors import DataError
+import quantkit as qk
 
 
-def main() -> None:
-    # 1. The bundled sample, restricted to one month.
-    feed = sample_feed(["BTC/USDT", "ETH/USDT"], start="2022-06-01", end="2022-07-01")
-    for symbol, bars in feed.load().items():
-        print(
-            f"{symbol}: {len(bars)} bars of {format_timeframe(bars.timeframe)}, "
-            f"last close {bars.close[-1]:,.2f}"
-        )
+def write_files(folder: Path) -> tuple[Path, Path]:
+    """Write BTC/USDT as a gzip CSV (open times) and ETH/USDT as Parquet (close times)."""
+    csv_path = folder / "BTCUSDT.csv.gz"
+    qk.load_sample("BTC/USDT").to_csv(csv_path)  # columns: time, open, high, low, close, volume
+    eth = qk.load_sample("ETH/USDT")
+    eth.index = eth.index + pd.Timedelta(hours=1)  # some vendors stamp bars with their close
+    parquet_path = folder / "ETHUSDT.parquet"
+    eth.to_parquet(parquet_path)
+    return csv_path, parquet_path
 
-    with tempfile.TemporaryDirectory() as folder:
-        frame = load_sample("BTC/USDT")
 
-        # 2. The same bars through a CSV file; the symbol defaults to the file name.
-        csv_path = Path(folder) / "BTCUSDT.csv.gz"
-        frame.to_csv(csv_path)
-        print("CSV:", {s: len(b) for s, b in CsvFeed(csv_path).load().items()})
+def show_a_validation_error(folder: Path) -> None:
+    """A broken row is reported with its file, row and problem; nothing is fixed silently."""
+    broken = qk.load_sample("BTC/USDT").head(100)
+    broken.iloc[42, broken.columns.get_loc("high")] = 1.0
+    path = folder / "broken.csv"
+    broken.to_csv(path)
+    try:
+        qk.CsvFeed(path, symbol="BTC/USDT").load()
+    except qk.DataError as error:
+        print(f"DataError at row {error.row}: {error.problem}")
 
-        # 3. ...and through Parquet, with timestamps that mark bar close times.
-        parquet_path = Path(folder) / "btc.parquet"
-        closing = frame.copy()
-        closing.index = closing.index + pd.Timedelta(hours=1)
-        closing.to_parquet(parquet_path)
-        bars = ParquetFeed(parquet_path, symbol="BTC/USDT", label="close").load()["BTC/USDT"]
-        print(
-            "Parquet, close-labelled: first bar opens at", bars.open_time[0] == frame.index[0].value
-        )
 
-        # 4. A broken row is reported with file, row and problem; nothing is fixed silently.
-        broken = frame.head(100).copy()
-        broken.iloc[42, broken.columns.get_loc("high")] = 1.0
-        broken_path = Path(folder) / "broken.csv"
-        broken.to_csv(broken_path)
-        try:
-            CsvFeed(broken_path, symbol="BTC/USDT").load()
-        except DataError as error:
-            print("DataError:", error.problem, "| row", error.row)
+def main(report_path: str = "reports/data_feeds.html") -> None:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        csv_path, parquet_path = write_files(folder)
+        show_a_validation_error(folder)
+
+        # One file per symbol; the ETH file is close-labelled, so both load with the same
+        # open/close times. Keep 2022 only (start inclusive, end exclusive, by bar open time).
+        btc = qk.CsvFeed(csv_path, symbol="BTC/USDT", start="2022-01-01")
+        eth = qk.ParquetFeed(parquet_path, symbol="ETH/USDT", label="close", start="2022-01-01")
+        for feed in (btc, eth):
+            for symbol, bars in feed.load().items():
+                first = pd.Timestamp(bars.open_time[0], tz="UTC")
+                print(f"{symbol}: {len(bars)} bars, the first opens at {first}")
+
+        result = qk.Engine(feed=btc, strategy=qk.SmaCross(fast=10, slow=30)).run()
+        print(result)
+        written = result.report(report_path)
+        print(f"\nReport written to {written}")
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])

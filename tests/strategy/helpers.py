@@ -69,12 +69,13 @@ def run_engine(
     cash: float = 10_000.0,
     markets: Mapping[str, Market] | None = None,
     risk: RiskPolicy | None = None,
+    **broker_options: Any,
 ) -> Result:
     """Run ``strategy`` over ``series`` with a BacktestBroker (fee-free markets by default)."""
     items = [series] if isinstance(series, BarSeries) else list(series)
     chosen = {s.symbol: make_market(s.symbol) for s in items}
     chosen.update(markets or {})
-    broker = BacktestBroker(cash=cash, markets=chosen)
+    broker = BacktestBroker(cash=cash, markets=chosen, **broker_options)
     return Engine(feed=SeriesFeed(items), strategy=strategy, broker=broker, risk=risk).run()
 
 
@@ -82,7 +83,7 @@ Action = Callable[["Scripted"], Any]
 
 
 class Scripted(Strategy):
-    """Runs scripted actions at given bar indices and records what it sees and receives.
+    """Runs scripted actions at the primary symbol's bar indices; records what it sees and gets.
 
     Attributes:
         returned: What each action returned, by bar index.
@@ -99,6 +100,8 @@ class Scripted(Strategy):
         self.events: list[tuple[Any, ...]] = []
 
     def on_bar(self, bar: SymbolData) -> None:
+        if bar is not self.data:
+            return
         self.seen[bar.index] = (self.cash, self.equity, self.position().amount)
         action = self.script.get(bar.index)
         if action is not None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CsvFeed"]
 
-_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip", ".csv", ".txt")
+_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".csv", ".txt")
 
 
 def _default_symbol(path: PathLike) -> str:
@@ -31,7 +31,7 @@ class CsvFeed(TabularFeed[PathLike]):
     ``volume`` (any case; other columns are ignored) and a timestamp column named ``time``,
     ``timestamp``, ``date``, ``datetime`` or ``open_time`` (or ``time_column``). Timestamps may
     be ISO 8601 strings (naive ones are UTC) or epoch numbers. Compression (``.gz``, ``.bz2``,
-    ``.xz``, ``.zst``, ``.zip``) is recognised from the file name. Files are read and validated
+    ``.xz``, ``.zip``) is recognised from the file name. Files are read and validated
     when :meth:`load` is first called; error messages name the file, and row ``N`` is the
     ``N+1``-th data line after the header (blank lines are not counted).
 

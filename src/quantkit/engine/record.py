@@ -48,31 +48,47 @@ class RunRecord:
     ambiguous_orders: frozenset[str] = frozenset()
     indicators: tuple[tuple[str, Indicator], ...] = ()
 
+    def _steps_and_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Index of the latest snapshot at each step (-1: none yet) and a position matrix.
+
+        Row ``k + 1`` of the matrix holds every symbol's position after snapshot ``k``; row 0 is
+        all zeros (before any fill).
+        """
+        symbols = list(self.history)
+        column = {symbol: j for j, symbol in enumerate(symbols)}
+        held = np.zeros((len(self.snapshots) + 1, len(symbols)))
+        row = np.zeros(len(symbols))
+        for k, (_, _, positions) in enumerate(self.snapshots):
+            for symbol, amount in positions.items():
+                row[column[symbol]] = amount
+            held[k + 1] = row
+        snap_steps = np.fromiter((s for s, _, _ in self.snapshots), np.int64, len(self.snapshots))
+        at = np.searchsorted(snap_steps, np.arange(len(self.times)), side="right") - 1
+        return at, held
+
     def equity_array(self) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
         """Equity at the close of each timeline step: cash plus positions at the latest closes.
 
         Returns:
             One value per step.
         """
-        steps = len(self.times)
+        at, held = self._steps_and_positions()
+        cash_values = np.fromiter(
+            (c for _, c, _ in self.snapshots), np.float64, len(self.snapshots)
+        )
+        cash = np.where(at >= 0, cash_values[np.maximum(at, 0)] if len(cash_values) else 0.0, 0.0)
+        equity = np.where(at >= 0, cash, self.initial_cash)
         timeline = np.asarray(self.times, dtype=np.int64)
-        snap_steps = np.asarray([s for s, _, _ in self.snapshots], dtype=np.int64)
-        at = np.searchsorted(snap_steps, np.arange(steps), side="right") - 1
-        cash_values = np.asarray([c for _, c, _ in self.snapshots] or [0.0], dtype=np.float64)
-        cash = np.where(at >= 0, cash_values[np.maximum(at, 0)], self.initial_cash)
-        equity = cash.copy()
-        for symbol, series in self.history.items():
-            amounts = np.zeros(len(self.snapshots) + 1)
-            last = 0.0
-            for k, (_, _, positions) in enumerate(self.snapshots):
-                last = positions.get(symbol, last)
-                amounts[k + 1] = last
-            held = amounts[at + 1]
-            if not held.any():
+        for j, series in enumerate(self.history.values()):
+            amounts = held[at + 1, j]
+            if not amounts.any():
                 continue
-            bar = np.searchsorted(series.close_time, timeline, side="right") - 1
-            price = np.where(bar >= 0, series.close[np.maximum(bar, 0)], 0.0)
-            equity += held * price
+            if len(series) == len(timeline) and np.array_equal(series.close_time, timeline):
+                price = series.close
+            else:
+                bar = np.searchsorted(series.close_time, timeline, side="right") - 1
+                price = np.where(bar >= 0, series.close[np.maximum(bar, 0)], 0.0)
+            equity = equity + amounts * price
         return equity
 
     def exposure_array(self) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
@@ -81,13 +97,5 @@ class RunRecord:
         Returns:
             One flag per step.
         """
-        steps = len(self.times)
-        snap_steps = np.asarray([s for s, _, _ in self.snapshots], dtype=np.int64)
-        at = np.searchsorted(snap_steps, np.arange(steps), side="right") - 1
-        open_after: list[bool] = []
-        current: dict[str, float] = {}
-        for _, _, positions in self.snapshots:
-            current.update(positions)
-            open_after.append(any(abs(v) > 0 for v in current.values()))
-        flags = np.asarray([False, *open_after], dtype=bool)
-        return flags[at + 1]
+        at, held = self._steps_and_positions()
+        return np.asarray((held[at + 1] != 0.0).any(axis=1), dtype=bool)

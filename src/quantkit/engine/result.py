@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from quantkit.analysis.stats import compute_stats, drawdown, format_stats, periods_per_year
 from quantkit.domain.timeframe import format_timeframe
 from quantkit.engine.record import RunRecord
@@ -117,39 +119,39 @@ def _cell(value: object) -> str:
 def _time(values: list[int]) -> pd.DatetimeIndex:
     import pandas as pd  # noqa: PLC0415
 
-    return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True))
+    stamps = np.asarray(values, dtype=np.int64).view("datetime64[ns]")
+    return pd.DatetimeIndex(stamps).tz_localize("UTC")
 
 
 def _orders_frame(record: RunRecord) -> pd.DataFrame:
     import pandas as pd  # noqa: PLC0415
 
-    rows = []
-    for order in record.orders.values():
-        request = order.request
-        rows.append(
-            {
-                "client_id": order.client_id,
-                "symbol": order.symbol,
-                "side": str(request.side),
-                "type": str(request.type),
-                "amount": order.amount,
-                "cost": request.cost,
-                "limit_price": request.limit_price,
-                "stop_price": request.stop_price,
-                "time_in_force": str(request.time_in_force),
-                "reduce_only": request.reduce_only,
-                "status": str(order.status),
-                "filled": order.filled,
-                "average_price": order.average_price if order.filled else None,
-                "fee": order.fee,
-                "reason": order.reason,
-                "parent_id": order.parent_id,
-                "tag": request.tag,
-                "created_at": order.created_at,
-                "updated_at": order.updated_at,
-            }
-        )
-    frame = pd.DataFrame(rows, columns=_ORDER_COLUMNS)
+    orders = list(record.orders.values())
+    requests = [o.request for o in orders]
+    columns: dict[str, list[object]] = {
+        "client_id": [o.client_id for o in orders],
+        "symbol": [r.symbol for r in requests],
+        "side": [r.side.value for r in requests],
+        "type": [r.type.value for r in requests],
+        "amount": [o.amount for o in orders],
+        "cost": [r.cost for r in requests],
+        "limit_price": [r.limit_price for r in requests],
+        "stop_price": [r.stop_price for r in requests],
+        "time_in_force": [r.time_in_force.value for r in requests],
+        "reduce_only": [r.reduce_only for r in requests],
+        "status": [o.status.value for o in orders],
+        "filled": [o.filled for o in orders],
+        "average_price": [o.average_price if o.filled else None for o in orders],
+        "fee": [o.fee for o in orders],
+        "reason": [o.reason for o in orders],
+        "parent_id": [o.parent_id for o in orders],
+        "tag": [r.tag for r in requests],
+        "created_at": [o.created_at for o in orders],
+        "updated_at": [o.updated_at for o in orders],
+    }
+    frame = pd.DataFrame(columns, columns=_ORDER_COLUMNS)
+    for column in ("amount", "cost", "limit_price", "stop_price", "average_price"):
+        frame[column] = frame[column].astype("float64")
     for column in ("created_at", "updated_at"):
         frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="ns", utc=True)
     return frame
