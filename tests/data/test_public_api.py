@@ -47,6 +47,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "DataFeed",
         "DataFrameFeed",
         "ParquetFeed",
+        "SeriesFeed",
         "load_sample",
         "sample_feed",
         "validate_bars",

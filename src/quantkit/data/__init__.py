@@ -13,6 +13,7 @@ from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
 from quantkit.data.parquet_feed import ParquetFeed as ParquetFeed
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
+from quantkit.data.series_feed import SeriesFeed as SeriesFeed
 from quantkit.data.validation import validate_bars as validate_bars
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DataFeed",
     "DataFrameFeed",
     "ParquetFeed",
+    "SeriesFeed",
     "load_sample",
     "sample_feed",
     "validate_bars",
