@@ -85,8 +85,9 @@ def _outputs(result: Any, length: int, name: str) -> list[npt.NDArray[np.float64
 
 
 def _is_trusted(func: Callable[..., Any]) -> bool:
-    """TA-Lib's functions are causal by construction; user functions are checked."""
-    return str(getattr(func, "__module__", "")).startswith("talib")
+    """TA-Lib's own functions are causal by construction; everything else is checked."""
+    module = str(getattr(func, "__module__", ""))
+    return module.split(".", maxsplit=1)[0] == "talib"
 
 
 def _talib_lookback(func: Callable[..., Any], params: dict[str, Any]) -> int | None:
@@ -95,9 +96,36 @@ def _talib_lookback(func: Callable[..., Any], params: dict[str, Any]) -> int | N
     try:
         abstract = talib.abstract.Function(func.__name__)  # type: ignore[attr-defined]
         abstract.set_parameters(**params)
-        return int(abstract.lookback)
-    except Exception:
+        flags = abstract.info.get("function_flags") or []
+        lookback = int(abstract.lookback)
+    except Exception:  # unknown to the abstract API: recompute in full
         return None
+    if any("unstable" in str(flag).lower() for flag in flags):
+        return None  # seeded recursions: a window gives other values than full history
+    return lookback
+
+
+def _window_is_exact(
+    func: Callable[..., Any],
+    arrays: list[npt.NDArray[np.float64]],
+    params: dict[str, Any],
+    full: list[npt.NDArray[np.float64]],
+    lookback: int,
+    name: str,
+) -> bool:
+    """Whether the last ``lookback + 1`` bars reproduce the full-history value exactly.
+
+    Functions built on exponential averages (MACD, for one) are not flagged unstable by TA-Lib
+    yet depend on their seed; this check catches them, and they are then recomputed in full.
+    """
+    size = lookback + 1
+    if len(arrays[0]) <= size:
+        return True
+    tail = _outputs(func(*(a[-size:] for a in arrays), **params), size, name)
+    return all(
+        bool(np.isclose(t[-1], f[-1], rtol=1e-12, atol=0.0, equal_nan=True))
+        for t, f in zip(tail, full, strict=True)
+    )
 
 
 def _check_causal(
@@ -164,6 +192,10 @@ def compute_indicator(
     if _is_trusted(func):
         if lookback is None:
             lookback = _talib_lookback(func, params)
+            if lookback is not None and not _window_is_exact(
+                func, arrays, params, outputs, lookback, label
+            ):
+                lookback = None
     else:
         _check_causal(func, arrays, params, outputs, label)
     made = tuple(
