@@ -1,6 +1,7 @@
 """Strategies: the Strategy base class, indicators, the registry and the shipped library."""
 
 from quantkit.strategy.base import Strategy as Strategy
+from quantkit.strategy.context import StrategyContext as StrategyContext
 from quantkit.strategy.data import SymbolData as SymbolData
 from quantkit.strategy.indicators import Indicator as Indicator
 from quantkit.strategy.library import SmaCross as SmaCross
@@ -15,6 +16,7 @@ __all__ = [
     "SeriesView",
     "SmaCross",
     "Strategy",
+    "StrategyContext",
     "SymbolData",
     "available_strategies",
     "crossover_signal",
