@@ -25,11 +25,22 @@ class Bars:
         table = np.column_stack([self.open, self.high, self.low, self.close, self.volume])
         return [tuple(row) for row in table.tolist()]
 
+    def scaled(self, factor: float) -> Bars:
+        """The same bars with every price multiplied by ``factor``."""
+        return Bars(
+            self.open * factor,
+            self.high * factor,
+            self.low * factor,
+            self.close * factor,
+            self.volume,
+        )
+
     def splice(self, keep: int, other: Bars) -> Bars:
-        """The first ``keep`` bars of this series followed by ``other``'s bars after them."""
+        """This series with every bar from ``keep`` on taken from ``other`` (as long or longer)."""
+        end = len(self)
 
         def join(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
-            return np.concatenate([mine[:keep], theirs[keep:]])
+            return np.concatenate([mine[:keep], theirs[keep:end]])
 
         return Bars(
             join(self.open, other.open),

@@ -74,9 +74,7 @@ def test_buy_with_amount_fills_at_the_next_open_with_its_fee() -> None:
 
 
 def test_sell_with_amount_reduces_and_realises_pnl() -> None:
-    strategy, result = run(
-        {0: lambda s: s.buy(amount=3), 2: lambda s: s.sell(amount=1)}, fee=0.001
-    )
+    strategy, result = run({0: lambda s: s.buy(amount=3), 2: lambda s: s.sell(amount=1)}, fee=0.001)
     sell = strategy.returned[2]
     assert (sell.side, sell.average_price, sell.filled) == (Side.SELL, 104.5, 1.0)
     cash = 10_000.0 - 3 * 102.0 - 0.306 + 104.5 - 0.1045  # 9797.0895
@@ -153,9 +151,7 @@ def test_the_order_kind_follows_from_the_prices_given(
 def test_limit_and_stop_fill_prices(
     prices: dict[str, float], price: float, maker: bool, fee: float
 ) -> None:
-    strategy, result = run(
-        {2: lambda s: s.buy(amount=1, **prices)}, fee=0.001, maker_fee=0.0005
-    )
+    strategy, result = run({2: lambda s: s.buy(amount=1, **prices)}, fee=0.001, maker_fee=0.0005)
     order = strategy.returned[2]
     assert order.status is OrderStatus.FILLED
     fill = result.fills.iloc[0]
@@ -372,7 +368,9 @@ def test_now_and_bar_time_are_the_close_of_the_current_bar() -> None:
 
 
 def test_orders_on_a_second_symbol() -> None:
-    eth = make_series([(r[0] / 10, r[1] / 10, r[2] / 10, r[3] / 10, r[4]) for r in ROWS], symbol="ETH/USDT")
+    eth = make_series(
+        [(r[0] / 10, r[1] / 10, r[2] / 10, r[3] / 10, r[4]) for r in ROWS], symbol="ETH/USDT"
+    )
     strategy = Scripted({0: lambda s: s.buy(symbol="ETH/USDT", amount=10)})
     run_engine(strategy, [make_series(ROWS), eth])
     assert strategy.symbols == (SYMBOL, "ETH/USDT")

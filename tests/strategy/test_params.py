@@ -99,7 +99,9 @@ def test_parameter_names_in_declaration_order() -> None:
 
 def test_repr_shows_the_parameters() -> None:
     assert repr(SmaCross()) == "SmaCross(fast=10, slow=30, fraction=1.0)"
-    assert repr(SmaCross(fast=3, slow=8, fraction=0.25)) == "SmaCross(fast=3, slow=8, fraction=0.25)"
+    assert (
+        repr(SmaCross(fast=3, slow=8, fraction=0.25)) == "SmaCross(fast=3, slow=8, fraction=0.25)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,9 @@ def test_an_unknown_parameter_suggests_the_close_match() -> None:
 
 
 def test_an_unknown_parameter_without_a_close_match_lists_the_parameters() -> None:
-    with pytest.raises(ParameterError, match=r"unknown parameter 'zzz' \(parameters: fast, slow, fraction\)") as info:
+    with pytest.raises(
+        ParameterError, match=r"unknown parameter 'zzz' \(parameters: fast, slow, fraction\)"
+    ) as info:
         SmaCross(zzz=1)
     assert info.value.parameter == "zzz"
 
@@ -176,7 +180,7 @@ def test_inherited_constraints_still_apply() -> None:
 def test_string_annotations_are_resolved() -> None:
     # Under `from __future__ import annotations` these are strings until resolved.
     assert Base.__annotations__["period"] == "Annotated[int, Field(ge=1)]"
-    with pytest.raises(ParameterError, match="parameter 'period'.*greater than or equal to 1"):
+    with pytest.raises(ParameterError, match=r"parameter 'period'.*greater than or equal to 1"):
         Base(period=0)
     with pytest.raises(ParameterError, match="parameter 'threshold'"):
         Base(threshold="high")
@@ -192,7 +196,7 @@ def test_classvar_private_and_unannotated_attributes_are_not_parameters() -> Non
 
 
 def test_a_parameter_without_a_default_is_required() -> None:
-    with pytest.raises(ParameterError, match="parameter 'period'.*required") as info:
+    with pytest.raises(ParameterError, match=r"parameter 'period'.*required") as info:
         Required()
     assert info.value.parameter == "period"
     assert Required(period=4).period == 4
@@ -226,3 +230,16 @@ def test_strategy_cannot_be_built_without_on_bar() -> None:
 
     with pytest.raises(TypeError, match="abstract"):
         NoBar()  # type: ignore[abstract]
+
+
+def test_a_parameter_may_not_hide_the_strategy_api() -> None:
+    from quantkit import Strategy
+
+    class Shadow(Strategy):
+        cash: float = 1000.0
+
+        def on_bar(self, bar):  # type: ignore[no-untyped-def]
+            pass
+
+    with pytest.raises(ParameterError, match=r"parameter 'cash' would hide Strategy\.cash"):
+        Shadow()

@@ -83,7 +83,9 @@ def test_sma_cross_cannot_be_replaced() -> None:
     assert get_strategy("sma_cross") is SmaCross
 
 
-@pytest.mark.parametrize("thing", [object(), int, len, SmaCross()], ids=["obj", "type", "fn", "inst"])
+@pytest.mark.parametrize(
+    "thing", [object(), int, len, SmaCross()], ids=["obj", "type", "fn", "inst"]
+)
 def test_registering_a_non_strategy_is_a_config_error(thing: object) -> None:
     with pytest.raises(ConfigError, match="is not a Strategy subclass"):
         register_strategy("not_a_strategy")(thing)  # type: ignore[type-var]
@@ -125,7 +127,9 @@ def test_a_bad_import_path_is_a_registry_error(name: str, pattern: str) -> None:
 
 
 def test_an_unknown_name_suggests_close_matches() -> None:
-    with pytest.raises(RegistryError, match=r"no strategy named 'sma_cros'; did you mean 'sma_cross'"):
+    with pytest.raises(
+        RegistryError, match=r"no strategy named 'sma_cros'; did you mean 'sma_cross'"
+    ):
         get_strategy("sma_cros")
 
 

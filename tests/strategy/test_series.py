@@ -57,7 +57,7 @@ def test_reading_before_the_first_bar(array: np.ndarray) -> None:
     with pytest.raises(IndexError, match="0 bars seen"):
         view[-1]
     with pytest.raises(IndexError):
-        view.last
+        _ = view.last
     with pytest.raises(LookAheadError):
         view[0]
 

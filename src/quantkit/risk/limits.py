@@ -52,15 +52,20 @@ class MaxPositionSize(RiskPolicy):
         price = request.limit_price or request.stop_price or context.price(symbol)
         held = context.portfolio.position(symbol).amount
         sign = request.side.sign
-        amount = request.amount
-        if amount is None:
-            amount = (request.cost or 0.0) / price if math.isfinite(price) and price > 0 else 0.0
-        if request.reduce_only or (held * sign < 0 and amount <= abs(held)):
+        priced = math.isfinite(price) and price > 0
+        if request.reduce_only:
+            return Decision.approve(request, self.name)
+        if not priced and (request.amount is None or self.max_notional is not None):
+            return Decision.reject(
+                self.name, f"no price for {symbol} yet to value the order against the cap"
+            )
+        amount = request.amount if request.amount is not None else (request.cost or 0.0) / price
+        if held * sign < 0 and amount <= abs(held):
             return Decision.approve(request, self.name)
         cap = math.inf
         if self.max_amount is not None:
             cap = self.max_amount
-        if self.max_notional is not None and math.isfinite(price) and price > 0:
+        if self.max_notional is not None:
             cap = min(cap, self.max_notional / price)
         room = cap - held * sign  # how much more may be added in this direction
         if amount <= room * (1 + 1e-12):

@@ -61,6 +61,13 @@ def parameter_model(cls: type, stop: type) -> type[BaseModel]:
             hint = _resolve(klass, name, annotation)
             if _is_classvar(hint):
                 continue
+            if hasattr(stop, name):
+                raise ParameterError(
+                    f"{cls.__name__}: parameter {name!r} would hide {stop.__name__}.{name}; "
+                    "choose another name",
+                    owner=cls.__name__,
+                    parameter=name,
+                )
             fields[name] = (hint, getattr(cls, name, ...))
     model = create_model(
         f"{cls.__name__}Parameters",
