@@ -1,4 +1,4 @@
-"""The examples run as written, and the README's set-up commands stay runnable.
+"""The examples and the README's example run as written; the README's commands stay runnable.
 
 Every ``examples/*.py`` script is run in a subprocess, the way a newcomer runs it. The contract
 for an example: it takes an optional output path for its HTML report as its first argument,
@@ -63,11 +63,31 @@ def test_sma_cross_example_default_report_path(tmp_path: Path) -> None:
 def _command(marker: str) -> str:
     """The one command line in README between ``<!-- marker -->`` and ``<!-- /marker -->``."""
     text = README.read_text(encoding="utf-8")
-    blocks = re.findall(rf"<!-- {marker} -->\n(.*?)<!-- /{marker} -->", text, flags=re.DOTALL)
+    blocks: list[str] = re.findall(
+        rf"<!-- {marker} -->\n(.*?)<!-- /{marker} -->", text, flags=re.DOTALL
+    )
     assert len(blocks) == 1, f"README needs exactly one {marker} block"
     lines = [line for line in blocks[0].splitlines() if line and not line.startswith("```")]
     assert len(lines) == 1, f"the {marker} block must hold one command line, got {lines}"
     return lines[0]
+
+
+def test_readme_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) == 1, "README should hold one Python example"
+    script = tmp_path / "readme_example.py"
+    script.write_text(blocks[0], encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Total return" in completed.stdout
+    assert (tmp_path / "breakout.html").is_file()
 
 
 def test_readme_demo_command_runs_an_existing_example() -> None:

@@ -233,8 +233,6 @@ def test_strategy_cannot_be_built_without_on_bar() -> None:
 
 
 def test_a_parameter_may_not_hide_the_strategy_api() -> None:
-    from quantkit import Strategy
-
     class Shadow(Strategy):
         cash: float = 1000.0
 
