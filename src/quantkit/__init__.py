@@ -1,10 +1,10 @@
 """quantkit: a Python strategy SDK for crypto markets.
 
-Subclass :class:`Strategy`, feed it bars from a :class:`DataFeed`, pass its orders through a
-:class:`RiskPolicy` to a :class:`Broker`, and let the :class:`Engine` run it. The same
+Subclass `Strategy`, feed it bars from a `DataFeed`, pass its orders through a
+`RiskPolicy` to a `Broker`, and let the `Engine` run it. The same
 strategy runs in backtest, paper and live trading.
 
-Example:
+Examples:
     >>> import quantkit as qk
     >>> result = qk.Engine(feed=qk.sample_feed(), strategy=qk.SmaCross()).run()
     >>> result.stats["Bars"]

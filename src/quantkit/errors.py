@@ -1,6 +1,6 @@
 """The quantkit error tree.
 
-Every error quantkit raises derives from :class:`QuantkitError`, grouped by what the caller
+Every error quantkit raises derives from `QuantkitError`, grouped by what the caller
 should do about it::
 
     QuantkitError

@@ -1,6 +1,6 @@
 """The statistics table of a backtest: returns, risk ratios, drawdowns and trade figures.
 
-Every figure is defined in the docstring of :func:`compute_stats` and in ``docs/stats.md``.
+Every figure is defined in the docstring of `compute_stats` and in ``docs/stats.md``.
 pandas is imported inside the functions that need it, so importing this module stays cheap.
 """
 
@@ -50,7 +50,7 @@ def periods_per_year(timeframe_ns: int, days_per_year: float = 365.0) -> float:
         ConfigError: If ``timeframe_ns`` is not a positive integer or ``days_per_year`` is not a
             positive finite number.
 
-    Example:
+    Examples:
         >>> periods_per_year(3_600 * 10**9)
         8760.0
     """
@@ -81,7 +81,7 @@ def drawdown(equity: pd.Series) -> pd.Series:
         DataError: If ``equity`` is not a non-empty Series of finite numbers with a strictly
             increasing ``DatetimeIndex`` and a positive first value.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> times = pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC")
         >>> drawdown(pd.Series([100.0, 50.0, 200.0], index=times)).tolist()
@@ -119,7 +119,7 @@ def compute_stats(
     - ``Sharpe ratio = mean(x) / std(x, ddof=1) * sqrt(ppy)``;
     - ``Sortino ratio = mean(x) / sqrt(mean(min(x, 0) ** 2)) * sqrt(ppy)``, the downside
       deviation taken over all periods, not only the losing ones (as empyrical does);
-    - ``Max drawdown [%] = 100 * min(drawdown)`` (see :func:`drawdown`);
+    - ``Max drawdown [%] = 100 * min(drawdown)`` (see `drawdown`);
     - ``Max drawdown duration``: the longest time spent below a previous peak, from the peak's
       timestamp to the first timestamp whose equity is back at or above it (to the last
       timestamp if it never is); ``Timedelta(0)`` when the equity never falls below a peak;
@@ -139,7 +139,7 @@ def compute_stats(
             increasing UTC ``DatetimeIndex``; the first value must be positive.
         trades: Closed round trips, one row each, with at least a float column ``"pnl"`` (net
             profit after fees). May have no rows.
-        periods_per_year: Bars in a year, used to annualise (see :func:`periods_per_year`).
+        periods_per_year: Bars in a year, used to annualise (see `periods_per_year`).
         exposure: Fraction of bars, in [0, 1], with a non-zero position; NaN in the table when
             not given.
         fees: Total fees paid in quote currency (negative for net rebates); NaN when not given.
@@ -163,7 +163,7 @@ def compute_stats(
             [0, 1], ``fees`` is not finite, an ambiguous count is negative, or ``risk_free`` is
             not a finite rate above -1.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> times = pd.date_range("2024-01-01", periods=4, freq="1D", tz="UTC")
         >>> equity = pd.Series([100.0, 110.0, 99.0, 121.0], index=times)
@@ -223,12 +223,12 @@ def format_stats(stats: pd.Series) -> str:
     Timestamps, timedeltas and integers show as ``str()`` does.
 
     Args:
-        stats: A Series such as the one :func:`compute_stats` returns.
+        stats: A Series such as the one `compute_stats` returns.
 
     Returns:
         The table as one string without a trailing newline (empty for an empty Series).
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> print(format_stats(pd.Series({"Trades": 3, "Win rate [%]": 200 / 3}, dtype=object)))
         Trades              3
@@ -247,7 +247,7 @@ def format_stats(stats: pd.Series) -> str:
 
 
 def _format_value(label: str, value: object) -> str:
-    """Return one statistic as text (see :func:`format_stats`)."""
+    """Return one statistic as text (see `format_stats`)."""
     if not isinstance(value, (float, np.floating)):
         return str(value)
     number = float(value)
@@ -334,7 +334,7 @@ def _check_arguments(
     ambiguous_trades: int,
     risk_free: float,
 ) -> None:
-    """Check the scalar arguments of :func:`compute_stats`.
+    """Check the scalar arguments of `compute_stats`.
 
     Raises:
         ConfigError: Naming the first invalid argument.
@@ -362,7 +362,7 @@ def _drawdown_values(values: FloatArray) -> FloatArray:
 
 
 def _cagr(start: float, final: float, n_periods: int, ppy: float) -> float:
-    """Return the compound annual growth rate as a fraction (see :func:`compute_stats`)."""
+    """Return the compound annual growth rate as a fraction (see `compute_stats`)."""
     if n_periods == 0 or final < 0:
         return math.nan
     try:

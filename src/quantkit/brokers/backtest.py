@@ -21,7 +21,7 @@ __all__ = ["BacktestBroker"]
 
 
 class BacktestBroker(Broker):
-    """Fills orders against historical bars with the rules of :mod:`quantkit.sim`.
+    """Fills orders against historical bars with the rules of `quantkit.sim`.
 
     Args:
         cash: Starting cash in ``currency``.
@@ -38,7 +38,7 @@ class BacktestBroker(Broker):
     Raises:
         ConfigError: If a setting is invalid.
 
-    Example:
+    Examples:
         >>> broker = BacktestBroker(cash=10_000, currency="USDT")
         >>> broker.portfolio.balance
         10000.0
@@ -97,7 +97,7 @@ class BacktestBroker(Broker):
 
     @property
     def exchange(self) -> SimulatedExchange:
-        """The simulated exchange (after :meth:`prepare`).
+        """The simulated exchange (after `prepare`).
 
         Raises:
             ConfigError: If the broker has not been prepared for a run.

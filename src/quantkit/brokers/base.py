@@ -28,7 +28,7 @@ class Broker(ABC):
     """Where orders go: one interface for backtest, paper and live trading.
 
     Commands are synchronous and return at once; results come back as events that the broker
-    appends to :attr:`events` (order status changes and fills), which the engine empties and
+    appends to `events` (order status changes and fills), which the engine empties and
     delivers to the strategy.
 
     Attributes:
@@ -99,7 +99,7 @@ class Broker(ABC):
     def working(self, symbol: str) -> Sized:
         """Return a live container that is non-empty while ``symbol`` needs bar matching.
 
-        The engine calls :meth:`on_bar` only while it is non-empty, so a bar where no order
+        The engine calls `on_bar` only while it is non-empty, so a bar where no order
         works costs nothing.
 
         Args:
@@ -115,7 +115,7 @@ class Broker(ABC):
 
         Args:
             symbol: Market symbol.
-            index: Position of the new bar in the history given to :meth:`prepare`.
+            index: Position of the new bar in the history given to `prepare`.
         """
 
     @property

@@ -1,7 +1,7 @@
 """Market data: the DataFeed interface, the bundled feeds, validation and sample data.
 
-Every feed turns user data into validated :class:`~quantkit.domain.bars.BarSeries` through
-:func:`validate_bars`. Importing this package does not import pandas or pyarrow; they are loaded
+Every feed turns user data into validated `BarSeries` through
+`validate_bars`. Importing this package does not import pandas or pyarrow; they are loaded
 when a feed reads data.
 """
 

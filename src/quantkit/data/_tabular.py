@@ -100,7 +100,7 @@ def file_symbol(path: PathLike, suffixes: tuple[str, ...]) -> str:
 class TabularFeed(DataFeed, Generic[SourceT]):
     """A feed whose symbols each come from one table (DataFrame, CSV file, Parquet file).
 
-    Subclasses implement :meth:`_read`; this class validates, checks that all symbols share a
+    Subclasses implement `_read`; this class validates, checks that all symbols share a
     timeframe, applies the ``start``/``end`` window and caches the result.
     """
 
@@ -139,7 +139,7 @@ class TabularFeed(DataFeed, Generic[SourceT]):
         """Read and validate every symbol on the first call; later calls return the same series.
 
         Returns:
-            Symbol to validated :class:`~quantkit.domain.bars.BarSeries`, in :attr:`symbols`
+            Symbol to validated `BarSeries`, in `symbols`
             order, restricted to bars whose open time is in ``[start, end)``.
 
         Raises:

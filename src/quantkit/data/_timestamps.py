@@ -6,9 +6,9 @@ Accepted inputs, column by column:
   converted to UTC;
 * strings and ``datetime`` objects, parsed by pandas (ISO 8601 first, then pandas' inference);
 * integer or float epochs, in the unit the caller names, or a unit detected from the largest
-  magnitude (see :func:`detect_epoch_unit`).
+  magnitude (see `detect_epoch_unit`).
 
-Problems are not raised here row by row: :func:`parse_timestamps` returns the first bad row and a
+Problems are not raised here row by row: `parse_timestamps` returns the first bad row and a
 description so that the validator can report whichever problem comes first in the data.
 """
 
@@ -52,7 +52,7 @@ _NO_ROW = -1
 
 @dataclass(frozen=True, slots=True)
 class ParsedTimes:
-    """Result of :func:`parse_timestamps`.
+    """Result of `parse_timestamps`.
 
     Attributes:
         ns: Nanoseconds since the epoch, UTC; meaningless at and after ``first_bad``.

@@ -32,7 +32,7 @@ class CsvFeed(TabularFeed[PathLike]):
     ``timestamp``, ``date``, ``datetime`` or ``open_time`` (or ``time_column``). Timestamps may
     be ISO 8601 strings (naive ones are UTC) or epoch numbers. Compression (``.gz``, ``.bz2``,
     ``.xz``, ``.zip``) is recognised from the file name. Files are read and validated
-    when :meth:`load` is first called; error messages name the file, and row ``N`` is the
+    when `load` is first called; error messages name the file, and row ``N`` is the
     ``N+1``-th data line after the header (blank lines are not counted).
 
     Args:
@@ -51,7 +51,7 @@ class CsvFeed(TabularFeed[PathLike]):
         ConfigError: If the arguments are inconsistent (a non-path value, a bad timeframe,
             label, time unit or window).
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (folder / "BTCUSDT.csv").write_text(

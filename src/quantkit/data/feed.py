@@ -13,8 +13,8 @@ __all__ = ["DataFeed"]
 class DataFeed(ABC):
     """A source of validated, time-ordered, closed bars for one or more symbols.
 
-    Subclass it to bring your own data; implement :meth:`load`. Every series a feed returns
-    has passed :func:`quantkit.data.validation.validate_bars` (timestamps UTC, strictly
+    Subclass it to bring your own data; implement `load`. Every series a feed returns
+    has passed `quantkit.data.validation.validate_bars` (timestamps UTC, strictly
     increasing and unique, OHLC consistent, prices > 0, volume >= 0, no NaN).
     """
 
@@ -25,10 +25,10 @@ class DataFeed(ABC):
 
     @abstractmethod
     def load(self) -> Mapping[str, BarSeries]:
-        """Return the history of every symbol, keyed by symbol in :attr:`symbols` order.
+        """Return the history of every symbol, keyed by symbol in `symbols` order.
 
         Returns:
-            One validated :class:`~quantkit.domain.bars.BarSeries` per symbol.
+            One validated `BarSeries` per symbol.
 
         Raises:
             DataError: If the data is invalid; the message names source, row and problem.

@@ -34,13 +34,13 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
     other columns are ignored) and timestamps: a ``DatetimeIndex``, or a column named ``time``,
     ``timestamp``, ``date``, ``datetime`` or ``open_time``, or the column named by
     ``time_column``. The frames are validated by
-    :func:`~quantkit.data.validation.validate_bars` when :meth:`load` is first called; error
+    `validate_bars` when `load` is first called; error
     messages name the symbol as the source.
 
     Args:
         data: One DataFrame, or a mapping of symbol to DataFrame (served in the mapping's order).
         symbol: The symbol of a single DataFrame. Optional when the frame carries it in
-            ``frame.attrs["symbol"]`` (as :func:`~quantkit.data.samples.load_sample` frames do);
+            ``frame.attrs["symbol"]`` (as `load_sample` frames do);
             not allowed with a mapping.
         timeframe: Bar length such as ``"1h"``; ``None`` infers it from the timestamps.
         label: ``"open"`` if timestamps are bar open times (default), ``"close"`` if they are
@@ -54,7 +54,7 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
         ConfigError: If the arguments are inconsistent (no symbol for a single frame, a
             non-frame value, a bad timeframe, label, time unit or window).
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> frame = pd.DataFrame(
         ...     {"open": [1.0, 2.0], "high": [2.0, 3.0], "low": [1.0, 2.0],

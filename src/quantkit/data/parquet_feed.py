@@ -30,9 +30,9 @@ class ParquetFeed(TabularFeed[PathLike]):
     Each file holds the columns ``open``, ``high``, ``low``, ``close`` and ``volume`` (any case;
     other columns are ignored) and timestamps: a timestamp column named ``time``,
     ``timestamp``, ``date``, ``datetime`` or ``open_time`` (or ``time_column``), or a
-    ``DatetimeIndex`` stored by :meth:`pandas.DataFrame.to_parquet`. Zone-aware timestamps are
+    ``DatetimeIndex`` stored by `pandas.DataFrame.to_parquet`. Zone-aware timestamps are
     converted to UTC, naive ones are taken as UTC. Files are read and validated when
-    :meth:`load` is first called; error messages name the file.
+    `load` is first called; error messages name the file.
 
     Args:
         path: One Parquet path (a file or a dataset directory), or a mapping of symbol to path
@@ -51,7 +51,7 @@ class ParquetFeed(TabularFeed[PathLike]):
         ConfigError: If the arguments are inconsistent (a non-path value, a bad timeframe,
             label, time unit or window).
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> import pandas as pd
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "ETHUSDT.parquet"

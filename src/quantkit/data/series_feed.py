@@ -12,7 +12,7 @@ __all__ = ["SeriesFeed"]
 
 
 class SeriesFeed(DataFeed):
-    """Serve :class:`~quantkit.domain.bars.BarSeries` objects as they are.
+    """Serve `BarSeries` objects as they are.
 
     Args:
         series: One series, or several (all of one timeframe, distinct symbols).

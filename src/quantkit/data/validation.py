@@ -1,8 +1,8 @@
-"""Validation of user bar data into a :class:`~quantkit.domain.bars.BarSeries`.
+"""Validation of user bar data into a `BarSeries`.
 
-:func:`validate_bars` is the single gate every feed passes its data through. It never drops,
+`validate_bars` is the single gate every feed passes its data through. It never drops,
 reorders or repairs anything: the first problem found stops it with one
-:class:`~quantkit.errors.DataError` that names the source, the zero-based row position and what
+`DataError` that names the source, the zero-based row position and what
 is wrong. The rules, in the order they are checked within one row:
 
 1. the timestamp parses (naive = UTC, aware converted to UTC, epochs in s/ms/us/ns);
@@ -66,7 +66,7 @@ def validate_bars(
     time_column: str | None = None,
     time_unit: TimeUnit | None = None,
 ) -> BarSeries:
-    """Check OHLCV data and return it as a validated :class:`~quantkit.domain.bars.BarSeries`.
+    """Check OHLCV data and return it as a validated `BarSeries`.
 
     Column names are matched case-insensitively; extra columns are ignored. Timestamps come from
     ``time_column``, else from a ``DatetimeIndex``, else from the one column named ``time``,
@@ -97,7 +97,7 @@ def validate_bars(
             (a single bar) or any row breaks a rule; the message names source, row and problem.
         ConfigError: If ``symbol``, ``timeframe``, ``label`` or ``time_unit`` is invalid.
 
-    Example:
+    Examples:
         >>> bars = validate_bars(
         ...     {
         ...         "time": ["2024-01-01 00:00", "2024-01-01 01:00"],
@@ -288,7 +288,7 @@ def _coerce_numbers(raw: npt.ArrayLike, name: str, source: str) -> FloatArray:
 
 
 def _after(mask: BoolArray) -> int:
-    """Like :func:`first_true` for a mask over ``np.diff``: the row is one past the step."""
+    """Like `first_true` for a mask over ``np.diff``: the row is one past the step."""
     step = first_true(mask)
     return _NONE if step == _NONE else step + 1
 

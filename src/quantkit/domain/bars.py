@@ -74,7 +74,7 @@ class BarSeries:
         return len(self.close)
 
     def bar(self, index: int) -> Bar:
-        """Return bar ``index`` as a :class:`Bar` value.
+        """Return bar ``index`` as a `Bar` value.
 
         Args:
             index: Position of the bar (negative counts from the end).

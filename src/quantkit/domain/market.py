@@ -36,7 +36,7 @@ class Market:
     Raises:
         ConfigError: If a field is negative or non-finite, or the symbol is empty.
 
-    Example:
+    Examples:
         >>> m = Market("BTC/USDT", "BTC", "USDT", price_increment=0.01, amount_increment=0.001)
         >>> m.round_amount(0.12345), m.round_price(101.234)
         (0.123, 101.23)
@@ -72,7 +72,7 @@ class Market:
 
         Args:
             symbol: Unified symbol such as ``"ETH/USDT"``.
-            **fields: Any other :class:`Market` field.
+            **fields: Any other `Market` field.
 
         Returns:
             The market.

@@ -32,7 +32,7 @@ def parse_timeframe(timeframe: str | int) -> int:
     Raises:
         ConfigError: If the timeframe is not understood or not positive.
 
-    Example:
+    Examples:
         >>> parse_timeframe("1h")
         3600000000000
     """
@@ -60,7 +60,7 @@ def format_timeframe(nanoseconds: int) -> str:
     Returns:
         A string such as ``"1h"``; seconds are used when no larger unit divides it.
 
-    Example:
+    Examples:
         >>> format_timeframe(90 * 60 * 10**9)
         '90m'
     """

@@ -29,7 +29,7 @@ class LookAheadFinding:
 
     Attributes:
         kind: ``"order"`` (a decision changed), ``"indicator"`` (a value changed) or
-            ``"error"`` (the strategy raised :class:`LookAheadError`).
+            ``"error"`` (the strategy raised `LookAheadError`).
         cutoff: Close time of the last bar kept in the truncated run, ns (-1 for errors).
         time: When the changed decision or value was made, ns (-1 if not known).
         detail: What differed.
@@ -43,7 +43,7 @@ class LookAheadFinding:
 
 @dataclass(frozen=True, slots=True)
 class LookAheadReport:
-    """The outcome of :func:`audit_lookahead`.
+    """The outcome of `audit_lookahead`.
 
     Attributes:
         strategy: The audited strategy.
@@ -156,7 +156,7 @@ def audit_lookahead(
     Raises:
         ConfigError: If the cutoffs are invalid.
 
-    Example:
+    Examples:
         >>> from quantkit import SmaCross, sample_feed
         >>> audit_lookahead(SmaCross, sample_feed(), cutoffs=2).ok
         True
@@ -166,7 +166,7 @@ def audit_lookahead(
     make_risk = risk or (lambda: None)
     times = _cut_times(history, cutoffs)
     findings: list[LookAheadFinding] = []
-    name = "?"
+    name = _strategy_name(strategy)
     try:
         full, full_loop = _run(strategy, history, make_broker, make_risk)
     except LookAheadError as exc:
@@ -193,6 +193,12 @@ def audit_lookahead(
         findings.extend(_compare_decisions(expected, got, cut))
         findings.extend(_compare_indicators(full, part, cut))
     return LookAheadReport(name, tuple(times), compared, tuple(findings))
+
+
+def _strategy_name(factory: Callable[[], Strategy]) -> str:
+    if isinstance(factory, type):
+        return factory.__name__
+    return getattr(factory, "__qualname__", type(factory).__name__)
 
 
 def _compare_decisions(

@@ -32,14 +32,14 @@ class Engine:
     Args:
         feed: Where the bars come from.
         strategy: The strategy instance (one run per instance).
-        broker: Where orders go (default: a :class:`BacktestBroker` with 100,000 USDT).
+        broker: Where orders go (default: a `BacktestBroker` with 100,000 USDT).
         risk: Policy (or chain) every order intent passes through.
         id_prefix: Prefix of the client order ids the run generates.
 
     Raises:
         ConfigError: If a component has the wrong type.
 
-    Example:
+    Examples:
         >>> from quantkit import Engine, SmaCross, sample_feed
         >>> result = Engine(feed=sample_feed(), strategy=SmaCross(fast=10, slow=30)).run()
         >>> result.stats["Trades"] > 0
@@ -74,7 +74,7 @@ class Engine:
         """Run the backtest from the first bar to the last.
 
         Returns:
-            The :class:`~quantkit.engine.result.Result`.
+            The `Result`.
 
         Raises:
             ConfigError: If the engine already ran (strategy and broker hold run state).

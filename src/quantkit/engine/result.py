@@ -35,7 +35,7 @@ class Result:
         trades: Closed round trips with net PnL.
         open_trades: Round trips still open at the end.
         positions: Final positions.
-        stats: The statistics table (see :func:`quantkit.analysis.stats.compute_stats`).
+        stats: The statistics table (see `quantkit.analysis.stats.compute_stats`).
         risk_events: Every risk decision.
     """
 
@@ -263,7 +263,7 @@ def _risk_frame(record: RunRecord) -> pd.DataFrame:
 
 
 def build_result(record: RunRecord) -> Result:
-    """Turn a run's raw record into a :class:`Result`.
+    """Turn a run's raw record into a `Result`.
 
     Args:
         record: What the engine collected.

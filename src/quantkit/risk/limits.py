@@ -25,7 +25,7 @@ class MaxPositionSize(RiskPolicy):
     Raises:
         ConfigError: If neither cap is given or a cap is not a positive number.
 
-    Example:
+    Examples:
         >>> MaxPositionSize(max_amount=2.0).max_amount
         2.0
     """

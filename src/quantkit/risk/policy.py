@@ -94,7 +94,7 @@ class RiskPolicy(ABC):
     """Approve, resize or reject each order intent, or halt trading. Subclass it.
 
     Policies are stateless between calls unless they say otherwise; compose them with
-    :class:`RiskChain` (a chain is itself a policy).
+    `RiskChain` (a chain is itself a policy).
     """
 
     @property

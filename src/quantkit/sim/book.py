@@ -20,8 +20,8 @@ _MAX_STEPS_PER_ORDER = 8
 class Book:
     """Working orders of one symbol, filled against one bar at a time.
 
-    A bar is processed in two parts: :meth:`at_open` executes everything that can execute
-    at the open price (orders placed before the bar); :meth:`run_path` then moves the price
+    A bar is processed in two parts: `at_open` executes everything that can execute
+    at the open price (orders placed before the bar); `run_path` then moves the price
     along one assumed intrabar path and executes each order where its level is crossed.
     The exchange runs the path part on copies for both possible paths and compares them.
     """

@@ -29,8 +29,8 @@ class SimulatedExchange:
     """An exchange simulated over bars.
 
     Orders submitted while bar ``t`` is the latest closed bar are matched from bar ``t+1`` on.
-    Results (order status changes and fills) are appended to :attr:`events` for the caller to
-    deliver; every fill is also kept in :attr:`fills`.
+    Results (order status changes and fills) are appended to `events` for the caller to
+    deliver; every fill is also kept in `fills`.
 
     Args:
         markets: The tradable markets by symbol.

@@ -80,7 +80,7 @@ class FlatFees(FeeModel):
     Raises:
         ConfigError: If a value is not finite, a rate is not in [-0.01, 1) or ``per_order`` < 0.
 
-    Example:
+    Examples:
         >>> FlatFees(maker=-0.0001, taker=0.0005).fee(
         ...     Market("X/Y", "X", "Y"), 1000.0, True, True)
         -0.1

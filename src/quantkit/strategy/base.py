@@ -33,12 +33,12 @@ class Strategy(ABC):
     """Base class of trading strategies; the same subclass runs in backtest, paper and live.
 
     Declare parameters as annotated class attributes (validated with pydantic when the
-    strategy is built), declare indicators in :meth:`on_start` with :meth:`I`, and trade in
-    :meth:`on_bar`. Order methods return an :class:`~quantkit.domain.order.Order` handle at
-    once; fills arrive later through :meth:`on_fill` and :meth:`on_order`. Strategy code is
+    strategy is built), declare indicators in `on_start` with `I`, and trade in
+    `on_bar`. Order methods return an `Order` handle at
+    once; fills arrive later through `on_fill` and `on_order`. Strategy code is
     synchronous and never awaits.
 
-    Example:
+    Examples:
         >>> import talib
         >>> class Breakout(Strategy):
         ...     period: int = 20
@@ -184,7 +184,7 @@ class Strategy(ABC):
             **params: Keyword arguments for ``func``.
 
         Returns:
-            An :class:`Indicator`, or a tuple of them for multi-output functions.
+            An `Indicator`, or a tuple of them for multi-output functions.
 
         Raises:
             ConfigError: If the inputs or the output are malformed.
@@ -233,7 +233,7 @@ class Strategy(ABC):
     # -- orders --------------------------------------------------------------------------------
 
     def buy(self, **kwargs: Any) -> Order:
-        """Place a buy order; see :meth:`order` for the keyword arguments.
+        """Place a buy order; see `order` for the keyword arguments.
 
         Returns:
             The order handle.
@@ -241,7 +241,7 @@ class Strategy(ABC):
         return self.order(Side.BUY, **kwargs)
 
     def sell(self, **kwargs: Any) -> Order:
-        """Place a sell order; see :meth:`order` for the keyword arguments.
+        """Place a sell order; see `order` for the keyword arguments.
 
         Returns:
             The order handle.

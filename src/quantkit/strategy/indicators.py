@@ -19,7 +19,7 @@ _CHECK_MIN_BARS = 8
 
 
 class Indicator(SeriesView):
-    """The values of an indicator, readable up to the current bar like a :class:`SeriesView`.
+    """The values of an indicator, readable up to the current bar like a `SeriesView`.
 
     Attributes:
         name: Display name.
@@ -172,7 +172,7 @@ def compute_indicator(
             found automatically).
 
     Returns:
-        One :class:`Indicator`, or a tuple for functions that return several arrays.
+        One `Indicator`, or a tuple for functions that return several arrays.
 
     Raises:
         ConfigError: If the inputs are not series of one symbol or the output has the wrong shape.

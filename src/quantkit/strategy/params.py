@@ -83,7 +83,7 @@ def validate_parameters(cls: type, stop: type, values: dict[str, Any]) -> dict[s
 
     Args:
         cls: The class whose parameters to validate.
-        stop: See :func:`parameter_model`.
+        stop: See `parameter_model`.
         values: The values given by the user.
 
     Returns:

@@ -31,7 +31,7 @@ def register_strategy(name: str | None = None) -> Callable[[S], S]:
     Raises:
         RegistryError: If another class is already registered under the name.
 
-    Example:
+    Examples:
         >>> @register_strategy("doc_example")
         ... class DocExample(Strategy):
         ...     def on_bar(self, bar): ...

@@ -29,9 +29,9 @@ class SeriesView:
     Index it like a Python sequence that ends at the current bar: ``view[-1]`` is the current
     value, ``view[-2]`` the previous one, ``view[0]`` the first, ``len(view)`` the number of
     bars seen so far. Positions after the current bar do not exist: reading one raises
-    :class:`~quantkit.errors.LookAheadError`, so a strategy cannot look ahead by mistake.
+    `LookAheadError`, so a strategy cannot look ahead by mistake.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cursor = Cursor()
         >>> close = SeriesView("close", np.array([1.0, 2.0, 3.0]), cursor)

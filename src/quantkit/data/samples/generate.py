@@ -91,7 +91,7 @@ def _volatility_factor(rng: np.random.Generator) -> FloatArray:
 
 
 def _simulate(rng: np.random.Generator) -> dict[str, dict[str, FloatArray]]:
-    """Simulate OHLCV columns for every symbol of :data:`SPECS`."""
+    """Simulate OHLCV columns for every symbol of `SPECS`."""
     factor = _volatility_factor(rng)
     steps = HOURS * STEPS_PER_HOUR
     first = rng.standard_normal(steps)

@@ -32,7 +32,7 @@ def crossover_signal(
     Returns:
         The signal, one value per bar.
 
-    Example:
+    Examples:
         >>> crossover_signal(np.array([1.0, 3.0, 1.0]), np.array([2.0, 2.0, 2.0])).tolist()
         [0.0, 1.0, -1.0]
     """
@@ -54,7 +54,7 @@ class SmaCross(Strategy):
     crosses back below; with several symbols each is traded on its own signal. An entry
     spends ``fraction`` of the available cash (fee included) at the next bar's open.
 
-    Args:
+    Attributes:
         fast: Fast SMA period (bars), >= 2.
         slow: Slow SMA period (bars), > fast.
         fraction: Fraction of cash spent on an entry, in (0, 1].
