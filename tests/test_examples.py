@@ -100,7 +100,7 @@ def test_readme_demo_command_runs_an_existing_example() -> None:
 def test_readme_test_command_is_what_ci_runs() -> None:
     command = _command("test-command")
     assert command.startswith("python3.11 -m venv .venv && . .venv/bin/activate && pip install")
-    assert command.endswith("&& pytest")
+    assert command.endswith("&& pytest --cov")  # coverage of src, fail_under in pyproject
     # .ci/run reads the command from the README markers rather than keeping its own copy.
     completed = subprocess.run(
         ["bash", str(CI_SCRIPT), "--print-test-command"],
