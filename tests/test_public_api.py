@@ -81,3 +81,11 @@ def test_the_subprocess_check_would_notice_a_heavy_import() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "pandas" in json.loads(done.stdout)
+
+
+def test_exchange_error_names_the_venue() -> None:
+    error = quantkit.ExchangeError("bad symbol FOO/BAR", exchange="binance")
+    assert str(error) == "binance: bad symbol FOO/BAR"
+    assert error.exchange == "binance"
+    assert isinstance(quantkit.StoreError("x"), quantkit.QuantkitError)
+    assert str(quantkit.ExchangeError("plain")) == "plain"

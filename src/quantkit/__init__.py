@@ -44,6 +44,7 @@ from quantkit.engine.engine import Engine as Engine
 from quantkit.engine.result import Result as Result
 from quantkit.errors import ConfigError as ConfigError
 from quantkit.errors import DataError as DataError
+from quantkit.errors import ExchangeError as ExchangeError
 from quantkit.errors import InvalidTransitionError as InvalidTransitionError
 from quantkit.errors import LookAheadError as LookAheadError
 from quantkit.errors import OrderError as OrderError
@@ -52,6 +53,7 @@ from quantkit.errors import QuantkitError as QuantkitError
 from quantkit.errors import RateLimitedError as RateLimitedError
 from quantkit.errors import RegistryError as RegistryError
 from quantkit.errors import RequestTimeoutError as RequestTimeoutError
+from quantkit.errors import StoreError as StoreError
 from quantkit.errors import TransientError as TransientError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
@@ -91,6 +93,7 @@ __all__ = [
     "DataFrameFeed",
     "Decision",
     "Engine",
+    "ExchangeError",
     "FeeModel",
     "Fill",
     "FillRules",
@@ -127,6 +130,7 @@ __all__ = [
     "Side",
     "SlippageModel",
     "SmaCross",
+    "StoreError",
     "Strategy",
     "SymbolData",
     "TimeInForce",

@@ -11,6 +11,9 @@ should do about it::
     ├── OrderError (ValueError)           a malformed order request (bad amount, price, type)
     │   └── InvalidTransitionError        an illegal order status change
     ├── LookAheadError                    a computation used data from after the current bar
+    ├── StoreError                        the local data store cannot be read or written
+    ├── ExchangeError                     the venue refused a request for good (bad symbol,
+    │                                     unsupported timeframe, authentication, ...)
     └── TransientError                    a passing venue failure; the only branch retried
         ├── RateLimitedError
         ├── VenueUnavailableError
@@ -25,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "ExchangeError",
     "InvalidTransitionError",
     "LookAheadError",
     "OrderError",
@@ -33,6 +37,7 @@ __all__ = [
     "RateLimitedError",
     "RegistryError",
     "RequestTimeoutError",
+    "StoreError",
     "TransientError",
     "VenueUnavailableError",
 ]
@@ -95,6 +100,22 @@ class InvalidTransitionError(OrderError):
 
 class LookAheadError(QuantkitError):
     """A computation read or used data from after the bar being processed."""
+
+
+class StoreError(QuantkitError):
+    """The local data store cannot be read or written (corrupt file, permissions, layout)."""
+
+
+class ExchangeError(QuantkitError):
+    """The venue refused a request for good; retrying the same request will not help.
+
+    Attributes:
+        exchange: The venue's id (e.g. ``"binance"``), if known.
+    """
+
+    def __init__(self, message: str, *, exchange: str = "") -> None:
+        super().__init__(f"{exchange}: {message}" if exchange else message)
+        self.exchange = exchange
 
 
 class TransientError(QuantkitError):
