@@ -11,6 +11,7 @@ Examples:
     17520
 """
 
+
 from quantkit.analysis.stats import compute_stats as compute_stats
 from quantkit.analysis.stats import drawdown as drawdown
 from quantkit.analysis.stats import periods_per_year as periods_per_year
@@ -19,7 +20,16 @@ from quantkit.brokers.base import Broker as Broker
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
+from quantkit.data.fusion import FusedFeed as FusedFeed
+from quantkit.data.fusion import FusionRules as FusionRules
+from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
+from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
 from quantkit.data.parquet_feed import ParquetFeed as ParquetFeed
+from quantkit.data.quality import QualityReport as QualityReport
+from quantkit.data.quality import SymbolQuality as SymbolQuality
+from quantkit.data.quality import quality_report as quality_report
+from quantkit.data.resample import ResampledFeed as ResampledFeed
+from quantkit.data.resample import resample_bars as resample_bars
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
 from quantkit.data.series_feed import SeriesFeed as SeriesFeed
@@ -99,6 +109,8 @@ __all__ = [
     "FillRules",
     "FixedBps",
     "FlatFees",
+    "FusedFeed",
+    "FusionRules",
     "Indicator",
     "InvalidTransitionError",
     "LookAheadError",
@@ -107,6 +119,7 @@ __all__ = [
     "Market",
     "MarketFees",
     "MaxPositionSize",
+    "MultiTimeframeFeed",
     "NoSlippage",
     "Order",
     "OrderError",
@@ -117,10 +130,12 @@ __all__ = [
     "ParquetFeed",
     "Portfolio",
     "Position",
+    "QualityReport",
     "QuantkitError",
     "RateLimitedError",
     "RegistryError",
     "RequestTimeoutError",
+    "ResampledFeed",
     "Result",
     "RiskAction",
     "RiskChain",
@@ -133,10 +148,12 @@ __all__ = [
     "StoreError",
     "Strategy",
     "SymbolData",
+    "SymbolQuality",
     "TimeInForce",
     "TransientError",
     "VenueUnavailableError",
     "VolumeImpact",
+    "apply_gap_policy",
     "audit_lookahead",
     "available_strategies",
     "compute_stats",
@@ -146,7 +163,9 @@ __all__ = [
     "load_sample",
     "parse_timeframe",
     "periods_per_year",
+    "quality_report",
     "register_strategy",
+    "resample_bars",
     "sample_feed",
     "validate_bars",
 ]

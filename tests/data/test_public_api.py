@@ -19,7 +19,12 @@ MODULES = [
     "quantkit.data._timestamps",
     "quantkit.data.csv_feed",
     "quantkit.data.frame_feed",
+    "quantkit.data.fusion",
+    "quantkit.data.gaps",
+    "quantkit.data.multi",
     "quantkit.data.parquet_feed",
+    "quantkit.data.quality",
+    "quantkit.data.resample",
     "quantkit.data.samples",
     "quantkit.data.samples.generate",
     "quantkit.data.validation",
@@ -46,14 +51,25 @@ def test_all_lists_exactly_the_public_names() -> None:
         "CsvFeed",
         "DataFeed",
         "DataFrameFeed",
+        "FusedFeed",
+        "FusionRules",
+        "GapPolicy",
+        "MultiTimeframeFeed",
         "ParquetFeed",
+        "QualityReport",
+        "ResampledFeed",
         "SeriesFeed",
+        "SymbolQuality",
+        "apply_gap_policy",
         "load_sample",
+        "quality_report",
+        "resample_bars",
         "sample_feed",
         "validate_bars",
     ]
     assert quantkit.data.__all__ == expected
-    assert set(quantkit.data.__all__) == public_names(quantkit.data)
+    type_aliases = {"GapPolicy"}  # a Literal alias carries no __module__ of its own
+    assert set(quantkit.data.__all__) - type_aliases == public_names(quantkit.data)
     assert quantkit.data.validate_bars is validation.validate_bars
 
 

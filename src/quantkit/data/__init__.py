@@ -10,7 +10,17 @@ from __future__ import annotations
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
+from quantkit.data.fusion import FusedFeed as FusedFeed
+from quantkit.data.fusion import FusionRules as FusionRules
+from quantkit.data.gaps import GapPolicy as GapPolicy
+from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
+from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
 from quantkit.data.parquet_feed import ParquetFeed as ParquetFeed
+from quantkit.data.quality import QualityReport as QualityReport
+from quantkit.data.quality import SymbolQuality as SymbolQuality
+from quantkit.data.quality import quality_report as quality_report
+from quantkit.data.resample import ResampledFeed as ResampledFeed
+from quantkit.data.resample import resample_bars as resample_bars
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
 from quantkit.data.series_feed import SeriesFeed as SeriesFeed
@@ -20,9 +30,19 @@ __all__ = [
     "CsvFeed",
     "DataFeed",
     "DataFrameFeed",
+    "FusedFeed",
+    "FusionRules",
+    "GapPolicy",
+    "MultiTimeframeFeed",
     "ParquetFeed",
+    "QualityReport",
+    "ResampledFeed",
     "SeriesFeed",
+    "SymbolQuality",
+    "apply_gap_policy",
     "load_sample",
+    "quality_report",
+    "resample_bars",
     "sample_feed",
     "validate_bars",
 ]
