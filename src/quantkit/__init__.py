@@ -11,7 +11,6 @@ Examples:
     17520
 """
 
-
 from quantkit.analysis.stats import compute_stats as compute_stats
 from quantkit.analysis.stats import drawdown as drawdown
 from quantkit.analysis.stats import periods_per_year as periods_per_year
@@ -19,6 +18,12 @@ from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
+from quantkit.data.fetch import RetryPolicy as RetryPolicy
+from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
+from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
+from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
+from quantkit.data.fetch import trades_to_bars as trades_to_bars
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
 from quantkit.data.fusion import FusedFeed as FusedFeed
 from quantkit.data.fusion import FusionRules as FusionRules
@@ -66,6 +71,7 @@ from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
 from quantkit.errors import TransientError as TransientError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
+from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
 from quantkit.risk.policy import Decision as Decision
 from quantkit.risk.policy import RiskAction as RiskAction
@@ -96,6 +102,7 @@ __all__ = [
     "Bar",
     "BarSeries",
     "Broker",
+    "CcxtExchange",
     "ConfigError",
     "CsvFeed",
     "DataError",
@@ -137,6 +144,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResampledFeed",
     "Result",
+    "RetryPolicy",
     "RiskAction",
     "RiskChain",
     "RiskPolicy",
@@ -153,12 +161,16 @@ __all__ = [
     "TransientError",
     "VenueUnavailableError",
     "VolumeImpact",
+    "afetch_ohlcv_range",
+    "afetch_trades_range",
     "apply_gap_policy",
     "audit_lookahead",
     "available_strategies",
     "compute_stats",
     "crossover_signal",
     "drawdown",
+    "fetch_ohlcv_range",
+    "fetch_trades_range",
     "get_strategy",
     "load_sample",
     "parse_timeframe",
@@ -167,5 +179,6 @@ __all__ = [
     "register_strategy",
     "resample_bars",
     "sample_feed",
+    "trades_to_bars",
     "validate_bars",
 ]

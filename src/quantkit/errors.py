@@ -123,7 +123,16 @@ class TransientError(QuantkitError):
 
 
 class RateLimitedError(TransientError):
-    """The venue refused the request because of its rate limit."""
+    """The venue refused the request because of its rate limit.
+
+    Attributes:
+        retry_after: Seconds the venue asked to wait before the next request (its
+            ``Retry-After`` answer), or ``None`` when it did not say.
+    """
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class VenueUnavailableError(TransientError):

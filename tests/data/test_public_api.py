@@ -18,6 +18,7 @@ MODULES = [
     "quantkit.data._tabular",
     "quantkit.data._timestamps",
     "quantkit.data.csv_feed",
+    "quantkit.data.fetch",
     "quantkit.data.frame_feed",
     "quantkit.data.fusion",
     "quantkit.data.gaps",
@@ -31,6 +32,7 @@ MODULES = [
 ]
 WITH_EXAMPLES = {
     "quantkit.data.csv_feed",
+    "quantkit.data.fetch",
     "quantkit.data.frame_feed",
     "quantkit.data.parquet_feed",
     "quantkit.data.samples",
@@ -58,13 +60,19 @@ def test_all_lists_exactly_the_public_names() -> None:
         "ParquetFeed",
         "QualityReport",
         "ResampledFeed",
+        "RetryPolicy",
         "SeriesFeed",
         "SymbolQuality",
+        "afetch_ohlcv_range",
+        "afetch_trades_range",
         "apply_gap_policy",
+        "fetch_ohlcv_range",
+        "fetch_trades_range",
         "load_sample",
         "quality_report",
         "resample_bars",
         "sample_feed",
+        "trades_to_bars",
         "validate_bars",
     ]
     assert quantkit.data.__all__ == expected

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
+from quantkit.data.fetch import RetryPolicy as RetryPolicy
+from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
+from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
+from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
+from quantkit.data.fetch import trades_to_bars as trades_to_bars
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
 from quantkit.data.fusion import FusedFeed as FusedFeed
 from quantkit.data.fusion import FusionRules as FusionRules
@@ -37,12 +43,18 @@ __all__ = [
     "ParquetFeed",
     "QualityReport",
     "ResampledFeed",
+    "RetryPolicy",
     "SeriesFeed",
     "SymbolQuality",
+    "afetch_ohlcv_range",
+    "afetch_trades_range",
     "apply_gap_policy",
+    "fetch_ohlcv_range",
+    "fetch_trades_range",
     "load_sample",
     "quality_report",
     "resample_bars",
     "sample_feed",
+    "trades_to_bars",
     "validate_bars",
 ]

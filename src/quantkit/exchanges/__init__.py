@@ -1,0 +1,10 @@
+"""Adapters to real venues through ccxt: the client, the error mapping, payload parsing.
+
+This is the only package of quantkit that imports ccxt, and it does so lazily: importing it is
+cheap; ccxt is loaded when a `CcxtExchange` is built or a ccxt error is classified.
+"""
+
+from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
+from quantkit.exchanges.errors import map_ccxt_errors as map_ccxt_errors
+
+__all__ = ["CcxtExchange", "map_ccxt_errors"]

@@ -1,0 +1,34 @@
+"""Helpers for testing code built on quantkit, also used by quantkit's own tests.
+
+`LocalExchange` is a small Binance-spot-compatible HTTP server on 127.0.0.1: point the real
+ccxt client at it (`LocalExchange.ccxt_exchange`) to download candles and trades with no
+network, inject faults (`FaultPlan`) and inspect the requests (`RequestLog`). It serves a
+`LocalVenue` (markets and data, synthetic or supplied) through `BinanceSpotApi`.
+
+Importing this package imports aiohttp (not ccxt, which loads when a client is built); plain
+``import quantkit`` never imports it.
+"""
+
+from quantkit.testing.binance_api import BinanceSpotApi as BinanceSpotApi
+from quantkit.testing.faults import Fault as Fault
+from quantkit.testing.faults import FaultPlan as FaultPlan
+from quantkit.testing.faults import RequestLog as RequestLog
+from quantkit.testing.faults import RequestRecord as RequestRecord
+from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS as LOCAL_CCXT_OPTIONS
+from quantkit.testing.local_exchange import LocalExchange as LocalExchange
+from quantkit.testing.market_data import DEFAULT_MARKETS as DEFAULT_MARKETS
+from quantkit.testing.market_data import LocalMarket as LocalMarket
+from quantkit.testing.venue import LocalVenue as LocalVenue
+
+__all__ = [
+    "DEFAULT_MARKETS",
+    "LOCAL_CCXT_OPTIONS",
+    "BinanceSpotApi",
+    "Fault",
+    "FaultPlan",
+    "LocalExchange",
+    "LocalMarket",
+    "LocalVenue",
+    "RequestLog",
+    "RequestRecord",
+]

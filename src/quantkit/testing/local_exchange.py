@@ -1,0 +1,385 @@
+"""LocalExchange: a small HTTP server on 127.0.0.1 that speaks Binance spot's public REST API.
+
+It serves a `LocalVenue` (markets, candles and trades, synthetic or supplied) through
+`BinanceSpotApi`, so tests, and users trying quantkit out, run the real ccxt client with no
+network. A `FaultPlan` injects rate-limit answers, server errors, slow answers and truncated
+pages; a `RequestLog` records every request as it arrives.
+
+The server runs either in the caller's event loop (``async with LocalExchange() as ex``) or in a
+thread of its own with its own loop (``with LocalExchange() as ex``), which is what synchronous
+code and the sync download functions need. Private (signed) endpoints are left open: a subclass
+extends `LocalExchange.routes` with the routes of another API class over the same venue.
+
+Run ``python -m quantkit.testing.exchange_server`` to keep one in the foreground; it prints
+its URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from aiohttp import web
+
+from quantkit.data._timestamps import TimeLike
+from quantkit.errors import ConfigError
+from quantkit.testing.binance_api import (
+    KEEP_ROWS,
+    LOCAL_CCXT_OPTIONS,
+    BinanceApiError,
+    BinanceSpotApi,
+    fault_response,
+)
+from quantkit.testing.faults import FaultPlan, RequestLog, RequestRecord
+from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.venue import LocalVenue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from quantkit.exchanges import CcxtExchange
+
+__all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class LocalExchange:
+    """A Binance-spot-compatible public REST server on 127.0.0.1, for tests and trials.
+
+    Args:
+        markets: The markets to list; `DEFAULT_MARKETS` (BTC/USDT, ETH/USDT, ETH/BTC) when
+            ``None``. Symbols given only in ``candles`` or ``trades`` are added with defaults.
+        candles: Candles to serve instead of synthetic ones, one DataFrame per symbol (open
+            times as ``DatetimeIndex``, columns ``open``, ``high``, ``low``, ``close``,
+            ``volume``), at ``timeframe``; holes are served as holes.
+        trades: Trades to serve instead of synthetic ones, one DataFrame per symbol (times as
+            ``DatetimeIndex``, columns ``price``, ``amount``, optional ``side``).
+        timeframe: Timeframe of the data; coarser klines are aggregated from it.
+        start: First open time of the synthetic data (UTC when naive).
+        end: End of the synthetic data (exclusive).
+        seed: String key the synthetic data is generated from; same key, same data.
+        trades_per_minute: Average rate of the synthetic trades.
+        port: Port to bind on 127.0.0.1; ``0`` lets the system choose (read `port` back).
+
+    Raises:
+        ConfigError: If a timeframe, a date or a market is invalid.
+        DataError: If a supplied frame lacks its times or a column.
+
+    Examples:
+        >>> import urllib.request, json
+        >>> with LocalExchange() as exchange:
+        ...     answer = urllib.request.urlopen(exchange.url + "/api/v3/ping").read()
+        ...     paths = [r.path for r in exchange.requests()]
+        >>> json.loads(answer), paths
+        ({}, ['/api/v3/ping'])
+    """
+
+    def __init__(
+        self,
+        markets: Sequence[LocalMarket] | None = None,
+        *,
+        candles: Mapping[str, pd.DataFrame] | None = None,
+        trades: Mapping[str, pd.DataFrame] | None = None,
+        timeframe: str = "1m",
+        start: TimeLike = "2024-01-01",
+        end: TimeLike = "2024-01-15",
+        seed: str = "quantkit",
+        trades_per_minute: float = 2.0,
+        port: int = 0,
+    ) -> None:
+        self.venue = LocalVenue(
+            markets,
+            candles=candles,
+            trades=trades,
+            timeframe=timeframe,
+            start=start,
+            end=end,
+            seed=seed,
+            trades_per_minute=trades_per_minute,
+        )
+        """The markets and data served."""
+        self.api = BinanceSpotApi(self.venue)
+        """The public Binance endpoints."""
+        self.faults = FaultPlan()
+        """Faults to inject; set them at any time, even while the server runs."""
+        self.log = RequestLog()
+        """Every request received, in order of arrival."""
+        self._port = port
+        self._bound: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sleeping: set[asyncio.Future[None]] = set()
+
+    # ----------------------------------------------------------------------------- data
+
+    @property
+    def markets(self) -> tuple[LocalMarket, ...]:
+        """The markets listed in ``exchangeInfo``."""
+        return self.venue.markets
+
+    @property
+    def timeframe(self) -> str:
+        """The timeframe of the data (the finest kline interval served)."""
+        return self.venue.timeframe
+
+    def candles(self, symbol: str, timeframe: str | None = None) -> pd.DataFrame:
+        """Return the candles the server serves, as `fetch_ohlcv_range` would return them.
+
+        Args:
+            symbol: Unified symbol (``"BTC/USDT"``) or venue id (``"BTCUSDT"``).
+            timeframe: Kline interval; the data's own timeframe when ``None``.
+
+        Returns:
+            A frame indexed by UTC open time with float OHLCV columns.
+
+        Raises:
+            ConfigError: If the market is unknown or the interval is not served.
+        """
+        interval = timeframe or self.venue.timeframe
+        if not self.venue.serves(interval):
+            raise ConfigError(f"the local exchange does not serve {interval!r} candles")
+        return self.venue.candles(self.venue.market(symbol), interval).frame()
+
+    def trades(self, symbol: str) -> pd.DataFrame:
+        """Return the trades the server serves, as `fetch_trades_range` would return them.
+
+        Args:
+            symbol: Unified symbol (``"BTC/USDT"``) or venue id (``"BTCUSDT"``).
+
+        Returns:
+            A frame indexed by UTC time with columns ``price``, ``amount`` and ``side``.
+
+        Raises:
+            ConfigError: If the market is unknown.
+        """
+        return self.venue.trades(self.venue.market(symbol)).frame()
+
+    def requests(self, path: str | None = None) -> list[RequestRecord]:
+        """Return the requests received so far (see `RequestLog.records`).
+
+        Args:
+            path: Only requests to this path; ``None`` for all.
+
+        Returns:
+            The records, oldest first.
+        """
+        return self.log.records(path)
+
+    # ----------------------------------------------------------------------- endpoints
+
+    # ----------------------------------------------------------------------- endpoints
+
+    def routes(self) -> list[web.RouteDef]:
+        """Return the routes served; subclasses extend the list (e.g. with signed endpoints).
+
+        Returns:
+            aiohttp route definitions: `BinanceSpotApi.routes` here.
+        """
+        return self.api.routes()
+
+    # ----------------------------------------------------------------------- lifecycle
+
+    def _application(self) -> web.Application:
+        @web.middleware
+        async def faults_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+            fault = self.faults.take(request.path)
+            self.log.add(
+                RequestRecord(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    time.monotonic(),
+                    None if fault is None else fault.describe(),
+                )
+            )
+            if fault is not None and fault.kind == "status":
+                return fault_response(fault)
+            if fault is not None and fault.kind == "delay":
+                sleeper = asyncio.ensure_future(asyncio.sleep(fault.seconds))
+                self._sleeping.add(sleeper)
+                try:
+                    await sleeper  # cancelled by `aclose`: the answer is never sent
+                finally:
+                    self._sleeping.discard(sleeper)
+            if fault is not None and fault.kind == "truncate":
+                request[KEEP_ROWS] = fault.keep
+            try:
+                return await handler(request)
+            except BinanceApiError as exc:
+                return exc.response()
+
+        app = web.Application(middlewares=[faults_and_log])
+        app.add_routes(self.routes())
+        return app
+
+    @property
+    def port(self) -> int:
+        """The bound port.
+
+        Raises:
+            RuntimeError: If the server is not running.
+        """
+        if self._bound is None:
+            raise RuntimeError("the local exchange is not running; use `with` or `async with`")
+        return self._bound
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server, e.g. ``"http://127.0.0.1:53123"``.
+
+        Raises:
+            RuntimeError: If the server is not running.
+        """
+        return f"http://127.0.0.1:{self.port}"
+
+    async def astart(self) -> Self:
+        """Start serving in the running event loop.
+
+        Returns:
+            The exchange itself.
+
+        Raises:
+            RuntimeError: If it is already running.
+            OSError: If the port cannot be bound.
+        """
+        if self._runner is not None:
+            raise RuntimeError("the local exchange is already running")
+        runner = web.AppRunner(self._application(), access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._bound = int(runner.addresses[0][1])
+        return self
+
+    async def aclose(self) -> None:
+        """Stop serving (in-flight requests get half a second to finish)."""
+        runner, self._runner, self._bound = self._runner, None, None
+        for task in list(self._sleeping):  # delayed answers would hold the shutdown up
+            task.cancel()
+        if runner is not None:
+            await runner.cleanup()
+
+    def start(self) -> Self:
+        """Start serving from a thread of its own, with its own event loop.
+
+        Returns:
+            The exchange itself, once it accepts connections.
+
+        Raises:
+            RuntimeError: If it is already running.
+            OSError: If the port cannot be bound.
+        """
+        if self._thread is not None or self._runner is not None:
+            raise RuntimeError("the local exchange is already running")
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=self._serve, args=(loop, ready), name="LocalExchange", daemon=True
+        )
+        thread.start()
+        try:
+            ready.result()
+        except BaseException:
+            thread.join()
+            raise
+        self._loop, self._thread = loop, thread
+        return self
+
+    def _serve(
+        self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.astart())
+        except BaseException as exc:  # reported to start()
+            ready.set_exception(exc)
+            loop.close()
+            return
+        ready.set_result(None)
+        loop.run_forever()
+        loop.run_until_complete(self.aclose())
+        loop.close()
+
+    def stop(self) -> None:
+        """Stop the server started by `start` and wait for its thread to end."""
+        loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await self.astart()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --------------------------------------------------------------------------- clients
+
+    def ccxt_exchange(
+        self,
+        *,
+        rate_limit: bool = False,
+        timeout: float = 10.0,
+        ohlcv_limit: int | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> CcxtExchange:
+        """Build a `CcxtExchange` (ccxt's ``binance`` class) that talks to this server.
+
+        Every entry of ccxt's ``urls["api"]`` is pointed here, so a request to an endpoint the
+        server lacks gets a visible 404 instead of leaving the machine; `LOCAL_CCXT_OPTIONS`
+        keep market loading to ``exchangeInfo`` alone.
+
+        Args:
+            rate_limit: Keep ccxt's rate limiter on (off by default: the local server has no
+                limit and tests stay fast).
+            timeout: Request timeout in seconds.
+            ohlcv_limit: Candles per request (ccxt's stated 1000 by default).
+            options: More ccxt options, merged over `LOCAL_CCXT_OPTIONS`.
+
+        Returns:
+            The client; close it with ``await client.aclose()`` (or ``async with``).
+
+        Raises:
+            RuntimeError: If the server is not running.
+        """
+        from quantkit.exchanges import CcxtExchange  # noqa: PLC0415 - ccxt only when asked for
+
+        return CcxtExchange(
+            "binance",
+            options={**LOCAL_CCXT_OPTIONS, **(options or {})},
+            api_url=self.url,
+            rate_limit=rate_limit,
+            timeout=timeout,
+            ohlcv_limit=ohlcv_limit,
+        )
+
+    def __repr__(self) -> str:
+        where = f"url={self.url!r}" if self._bound is not None else "stopped"
+        return f"LocalExchange({where}, markets={[m.symbol for m in self.markets]})"
