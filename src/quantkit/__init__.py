@@ -17,6 +17,8 @@ from quantkit.analysis.stats import periods_per_year as periods_per_year
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
+from quantkit.data.downloader import DownloadReport as DownloadReport
+from quantkit.data.downloader import download as download
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.fetch import RetryPolicy as RetryPolicy
 from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
@@ -38,6 +40,9 @@ from quantkit.data.resample import resample_bars as resample_bars
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
 from quantkit.data.series_feed import SeriesFeed as SeriesFeed
+from quantkit.data.store import ParquetStore as ParquetStore
+from quantkit.data.store import StoreFeed as StoreFeed
+from quantkit.data.store import TimeRange as TimeRange
 from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
@@ -109,6 +114,7 @@ __all__ = [
     "DataFeed",
     "DataFrameFeed",
     "Decision",
+    "DownloadReport",
     "Engine",
     "ExchangeError",
     "FeeModel",
@@ -135,6 +141,7 @@ __all__ = [
     "OrderType",
     "ParameterError",
     "ParquetFeed",
+    "ParquetStore",
     "Portfolio",
     "Position",
     "QualityReport",
@@ -154,10 +161,12 @@ __all__ = [
     "SlippageModel",
     "SmaCross",
     "StoreError",
+    "StoreFeed",
     "Strategy",
     "SymbolData",
     "SymbolQuality",
     "TimeInForce",
+    "TimeRange",
     "TransientError",
     "VenueUnavailableError",
     "VolumeImpact",
@@ -168,6 +177,7 @@ __all__ = [
     "available_strategies",
     "compute_stats",
     "crossover_signal",
+    "download",
     "drawdown",
     "fetch_ohlcv_range",
     "fetch_trades_range",

@@ -8,6 +8,9 @@ when a feed reads data.
 from __future__ import annotations
 
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
+from quantkit.data.downloader import DownloadReport as DownloadReport
+from quantkit.data.downloader import adownload as adownload
+from quantkit.data.downloader import download as download
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.fetch import RetryPolicy as RetryPolicy
 from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
@@ -30,25 +33,38 @@ from quantkit.data.resample import resample_bars as resample_bars
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
 from quantkit.data.series_feed import SeriesFeed as SeriesFeed
+from quantkit.data.store import CacheInfo as CacheInfo
+from quantkit.data.store import ParquetStore as ParquetStore
+from quantkit.data.store import StoreFeed as StoreFeed
+from quantkit.data.store import TimeRange as TimeRange
+from quantkit.data.store import WriteReport as WriteReport
 from quantkit.data.validation import validate_bars as validate_bars
 
 __all__ = [
+    "CacheInfo",
     "CsvFeed",
     "DataFeed",
     "DataFrameFeed",
+    "DownloadReport",
     "FusedFeed",
     "FusionRules",
     "GapPolicy",
     "MultiTimeframeFeed",
     "ParquetFeed",
+    "ParquetStore",
     "QualityReport",
     "ResampledFeed",
     "RetryPolicy",
     "SeriesFeed",
+    "StoreFeed",
     "SymbolQuality",
+    "TimeRange",
+    "WriteReport",
+    "adownload",
     "afetch_ohlcv_range",
     "afetch_trades_range",
     "apply_gap_policy",
+    "download",
     "fetch_ohlcv_range",
     "fetch_trades_range",
     "load_sample",

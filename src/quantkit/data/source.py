@@ -40,7 +40,7 @@ class OhlcvSource(Protocol):
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str, since_ms: int, limit: int
     ) -> list[OhlcvRow]:
-        """Candles of ``symbol`` opening at or after ``since_ms``, oldest first, at most ``limit``."""
+        """Candles opening at or after ``since_ms``, oldest first, at most ``limit`` of them."""
         ...
 
     async def fetch_trades(self, symbol: str, since_ms: int, limit: int) -> list[TradeRow]:

@@ -1,0 +1,79 @@
+"""StoreFeed: stored series through a real quantkit backtest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import quantkit
+from quantkit.data import DataFeed, DataFrameFeed
+from quantkit.data.store import ParquetStore, StoreFeed
+from quantkit.errors import ConfigError, DataError
+
+from .bars import make_frame
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ParquetStore:
+    store = ParquetStore(tmp_path)
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        store.write("binance", symbol, "1h", quantkit.load_sample(symbol))
+    return store
+
+
+def test_a_backtest_over_the_store_trades_like_one_over_the_frame(store: ParquetStore) -> None:
+    start, end = "2021-03-01", "2021-09-01"
+    feed = store.feed("binance", "BTC/USDT", "1h", start, end)
+    assert isinstance(feed, DataFeed)
+    from_store = quantkit.Engine(feed=feed, strategy=quantkit.SmaCross(fast=5, slow=20)).run()
+    frame = quantkit.load_sample("BTC/USDT")
+    reference = quantkit.Engine(
+        feed=DataFrameFeed(frame, symbol="BTC/USDT", start=start, end=end),
+        strategy=quantkit.SmaCross(fast=5, slow=20),
+    ).run()
+    assert len(from_store.trades) > 10
+    pd.testing.assert_frame_equal(from_store.trades, reference.trades)
+    assert from_store.stats["Bars"] == reference.stats["Bars"] == 184 * 24
+
+
+def test_several_symbols_in_the_order_given(store: ParquetStore) -> None:
+    feed = store.feed("binance", ["ETH/USDT", "BTC/USDT"], "1h", end="2021-01-02")
+    assert feed.symbols == ("ETH/USDT", "BTC/USDT")
+    loaded = feed.load()
+    assert list(loaded) == ["ETH/USDT", "BTC/USDT"]
+    assert all(len(series) == 24 for series in loaded.values())
+    assert feed.load()["BTC/USDT"] is loaded["BTC/USDT"]  # loaded once
+    assert "StoreFeed(ParquetStore(" in repr(feed)
+    assert "symbols=('ETH/USDT', 'BTC/USDT'), timeframe='1h'" in repr(feed)
+    checked = StoreFeed(store, "binance", "BTC/USDT", "60m", validate=True).load()["BTC/USDT"]
+    assert len(checked) == 17_520
+
+
+def test_feed_arguments_are_checked_up_front(store: ParquetStore) -> None:
+    with pytest.raises(ConfigError, match="at least one symbol"):
+        store.feed("binance", [], "1h")
+    with pytest.raises(ConfigError, match="repeat"):
+        store.feed("binance", ["BTC/USDT", "BTC/USDT"], "1h")
+    with pytest.raises(ConfigError, match="must be before end"):
+        store.feed("binance", "BTC/USDT", "1h", "2022-01-01", "2021-01-01")
+    with pytest.raises(ConfigError, match="not understood"):
+        store.feed("binance", "BTC/USDT", "1 hour")
+
+
+def test_loading_what_is_not_there_is_a_data_error(store: ParquetStore) -> None:
+    with pytest.raises(DataError, match="holds no bars"):
+        store.feed("binance", "SOL/USDT", "1h").load()
+    with pytest.raises(DataError, match="no bars open between 2030"):
+        store.feed("binance", "BTC/USDT", "1h", "2030-01-01").load()
+
+
+def test_minute_bars_across_partitions_feed_the_engine(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path)
+    frame = make_frame("2024-01-30", 60 * 24 * 3, "1m")
+    store.write("binance", "BTC/USDT", "1m", frame)
+    result = quantkit.Engine(
+        feed=store.feed("binance", "BTC/USDT", "1m"), strategy=quantkit.SmaCross(fast=5, slow=20)
+    ).run()
+    assert result.stats["Bars"] == len(frame)
