@@ -1,0 +1,151 @@
+"""The ``quantkit`` command line: thin commands that build arguments and call the library.
+
+Exit codes: 0 success, 1 a quantkit error (one line on stderr; ``--debug`` shows the traceback),
+2 a usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from quantkit.errors import QuantkitError
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_STORE_ENV = "QUANTKIT_STORE"
+_DEFAULT_STORE = "quantkit-data"
+_PUBLIC_DATA_OPTIONS = {
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+    "fetchMarkets": {"types": ["spot"]},
+}
+
+
+def _store_option(function: F) -> F:
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Store folder (default: ${_STORE_ENV} or ./{_DEFAULT_STORE}).",
+    )(function)
+
+
+def _open_store(path: Path | None) -> Any:
+    from quantkit.data.store import ParquetStore  # noqa: PLC0415 - pyarrow loads on use
+
+    root = path or Path(os.environ.get(_STORE_ENV, _DEFAULT_STORE))
+    return ParquetStore(root)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="quantkit")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Quantkit: download market data and inspect the local store."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("exchange")
+@click.argument("symbol")
+@click.option("--timeframe", "-t", default="1h", show_default=True, help="Bar length, e.g. 1m.")
+@click.option("--since", required=True, help="First bar's open time (UTC), e.g. 2024-01-01.")
+@click.option("--until", default=None, help="End, exclusive (default: the last closed bar).")
+@_store_option
+@click.option("--api-url", default=None, help="Send requests to this server (e.g. a local one).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+def download(
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    since: str,
+    until: str | None,
+    store_path: Path | None,
+    api_url: str | None,
+    progress: bool | None,
+) -> None:
+    """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched."""
+    from quantkit.data.downloader import download as run_download  # noqa: PLC0415
+    from quantkit.exchanges import CcxtExchange  # noqa: PLC0415 - ccxt loads on use
+
+    store = _open_store(store_path)
+    options = _PUBLIC_DATA_OPTIONS if api_url else None
+    source = CcxtExchange(exchange, api_url=api_url, options=options)
+    report = run_download(source, store, symbol, timeframe, since, until, progress=progress)
+    click.echo(
+        f"{report.exchange} {report.symbol} {report.timeframe}: {report.added} bars added "
+        f"({report.rows} received in {report.requests} requests) into {store.root}"
+    )
+    for hole in report.still_missing:
+        click.echo(f"  still missing: {hole.start} .. {hole.end}")
+
+
+@cli.command()
+@click.argument("exchange", required=False)
+@click.argument("symbol", required=False)
+@click.argument("timeframe", required=False)
+@_store_option
+def data(
+    exchange: str | None, symbol: str | None, timeframe: str | None, store_path: Path | None
+) -> None:
+    """Show what the store holds; with EXCHANGE SYMBOL TIMEFRAME, its coverage and gaps."""
+    store = _open_store(store_path)
+    if exchange is None or symbol is None or timeframe is None:
+        if any(value is not None for value in (exchange, symbol, timeframe)):
+            raise click.UsageError("give EXCHANGE SYMBOL TIMEFRAME together, or none of them")
+        entries = store.entries()
+        if entries.empty:
+            click.echo(f"the store at {store.root} is empty")
+            return
+        click.echo(entries.to_string(index=False))
+        return
+    ranges = store.coverage(exchange, symbol, timeframe)
+    if not ranges:
+        click.echo(f"{exchange} {symbol} {timeframe}: nothing stored")
+        return
+    click.echo(f"{exchange} {symbol} {timeframe}: {len(ranges)} covered range(s)")
+    for covered in ranges:
+        click.echo(f"  covered: {covered.start} .. {covered.end}")
+    for before, after in zip(ranges, ranges[1:], strict=False):
+        click.echo(f"  gap:     {before.end} .. {after.start}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="quantkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except QuantkitError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the console script calls main()
+    sys.exit(main())
