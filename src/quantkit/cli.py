@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a quantkit error (one line on stderr; ``--debug`` shows
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -116,7 +117,7 @@ def data(
     click.echo(f"{exchange} {symbol} {timeframe}: {len(ranges)} covered range(s)")
     for covered in ranges:
         click.echo(f"  covered: {covered.start} .. {covered.end}")
-    for before, after in zip(ranges, ranges[1:], strict=False):
+    for before, after in itertools.pairwise(ranges):
         click.echo(f"  gap:     {before.end} .. {after.start}")
 
 
