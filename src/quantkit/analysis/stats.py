@@ -406,8 +406,12 @@ def _trade_ratios(pnl: FloatArray) -> tuple[float, float]:
 
 
 def _max_drawdown_duration(values: FloatArray, index: pd.DatetimeIndex) -> pd.Timedelta:
-    """Return the longest peak-to-recovery time (to the last timestamp if never recovered)."""
-    below_peak = values < np.maximum.accumulate(values)
+    """Return the longest peak-to-recovery time (to the last timestamp if never recovered).
+
+    A dip of less than one part in 10**12 below the peak is rounding noise, not a drawdown;
+    without this tolerance the duration would change when the same curve is scaled.
+    """
+    below_peak = values < np.maximum.accumulate(values) * (1.0 - 1e-12)
     if not below_peak.any():
         return index[0] - index[0]
     edges = np.diff(np.concatenate(([0], below_peak.astype(np.int8), [0])))

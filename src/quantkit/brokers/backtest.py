@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sized
+from collections.abc import Mapping, Sequence, Sized
+from typing import Any
+
+import numpy as np
 
 from quantkit.brokers.base import Broker, Clock
 from quantkit.domain.bars import BarSeries
@@ -73,6 +76,7 @@ class BacktestBroker(Broker):
         )
         self._exchange: SimulatedExchange | None = None
         self._history: Mapping[str, BarSeries] = {}
+        self._bars: dict[str, tuple[Sequence[Any], ...]] = {}
         self.events = []
 
     # -- setup ---------------------------------------------------------------------------------
@@ -93,6 +97,7 @@ class BacktestBroker(Broker):
         self._exchange = SimulatedExchange(markets, self._portfolio, self.rules)
         self.events = self._exchange.events
         self._history = history
+        self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
         self._clock = clock
 
     @property
@@ -105,6 +110,15 @@ class BacktestBroker(Broker):
         if self._exchange is None:
             raise ConfigError("BacktestBroker: not prepared; run it through an Engine")
         return self._exchange
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_bars"] = {}  # memoryviews cannot be pickled or copied; rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bars = {symbol: _bar_columns(series) for symbol, series in self._history.items()}
 
     # -- Broker --------------------------------------------------------------------------------
 
@@ -143,7 +157,8 @@ class BacktestBroker(Broker):
         Returns:
             The order handle.
         """
-        return self.exchange.submit(request, self._clock.now, reference_price, client_id=client_id)
+        exchange = self._exchange or self.exchange  # the property raises if not prepared
+        return exchange.submit(request, self._clock.now, reference_price, client_id=client_id)
 
     def cancel(self, order: Order) -> None:
         """Cancel a working order at once.
@@ -185,15 +200,16 @@ class BacktestBroker(Broker):
             symbol: Market symbol.
             index: Bar position in the run's history.
         """
-        s = self._history[symbol]
-        self.exchange.process_bar(
+        exchange = self._exchange or self.exchange  # the property raises if not prepared
+        open_time, open_, high, low, close, volume = self._bars[symbol]
+        exchange.process_bar(
             symbol,
-            s.open_time.item(index),
-            s.open.item(index),
-            s.high.item(index),
-            s.low.item(index),
-            s.close.item(index),
-            s.volume.item(index),
+            open_time[index],
+            open_[index],
+            high[index],
+            low[index],
+            close[index],
+            volume[index],
         )
 
     @property
@@ -211,3 +227,19 @@ class BacktestBroker(Broker):
             f"BacktestBroker(cash={self.initial_cash:g}, currency={self.currency!r}, "
             f"rules={self.rules!r})"
         )
+
+
+def _bar_columns(series: BarSeries) -> tuple[Sequence[Any], ...]:
+    """Readers of the columns ``on_bar`` passes on, each giving Python scalars by index.
+
+    int64 and float64 columns are read through memoryviews (no copy; ``.item()`` on the array
+    gives the same int or float, at twice the cost); other dtypes through ``tolist()``.
+    """
+    columns = (series.open_time, series.open, series.high, series.low, series.close, series.volume)
+    readers: list[Sequence[Any]] = []
+    for column in columns:
+        if column.ndim == 1 and column.dtype in (np.int64, np.float64):
+            readers.append(column.data)
+        else:
+            readers.append(column.tolist())
+    return tuple(readers)

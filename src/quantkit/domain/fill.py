@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
 
 from quantkit.domain.order import Side
 
 __all__ = ["Fill"]
 
+_BUY = Side.BUY  # a module constant: ``Side.BUY`` is a slow class-attribute lookup
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class Fill:
     """One execution.
 
@@ -39,6 +43,36 @@ class Fill:
     is_maker: bool = False
     ambiguous: bool = False
 
+    def __init__(
+        self,
+        client_id: str,
+        symbol: str,
+        side: Side,
+        price: float,
+        amount: float,
+        fee: float,
+        fee_currency: str,
+        timestamp: int,
+        is_maker: bool = False,
+        ambiguous: bool = False,
+    ) -> None:
+        # As in OrderRequest.__init__: the slots' own setters, cheaper than the object.__setattr__
+        # calls of a generated frozen __init__; assignment from outside still raises.
+        (
+            set_client_id, set_symbol, set_side, set_price, set_amount, set_fee,
+            set_fee_currency, set_timestamp, set_is_maker, set_ambiguous,
+        ) = _FILL_SETTERS  # fmt: skip
+        set_client_id(self, client_id)
+        set_symbol(self, symbol)
+        set_side(self, side)
+        set_price(self, price)
+        set_amount(self, amount)
+        set_fee(self, fee)
+        set_fee_currency(self, fee_currency)
+        set_timestamp(self, timestamp)
+        set_is_maker(self, is_maker)
+        set_ambiguous(self, ambiguous)
+
     @property
     def notional(self) -> float:
         """``price * amount``, quote currency."""
@@ -47,4 +81,10 @@ class Fill:
     @property
     def signed_amount(self) -> float:
         """Amount with the side's sign (+ buy, - sell)."""
-        return self.amount if self.side is Side.BUY else -self.amount
+        return self.amount if self.side is _BUY else -self.amount
+
+
+# The slots' setters of Fill's fields, in field order (see Fill.__init__).
+_FILL_SETTERS: tuple[Callable[[Fill, Any], None], ...] = tuple(
+    vars(Fill)[f.name].__set__ for f in fields(Fill)
+)

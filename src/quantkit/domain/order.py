@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from quantkit.errors import InvalidTransitionError, OrderError
 
@@ -70,6 +71,13 @@ _TERMINAL = frozenset(
 )
 
 
+_NONE: frozenset[OrderStatus] = frozenset()
+
+# Enum members as module constants: ``Side.BUY`` is a slow class-attribute lookup.
+_BUY, _SELL = Side.BUY, Side.SELL
+_MARKET = OrderType.MARKET
+_FILLED, _PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
+
 _INF = math.inf
 _NUMBER = (float, int)
 
@@ -83,7 +91,7 @@ def _check_number(name: str, value: float | None, symbol: str) -> None:
     raise OrderError(f"order on {symbol}: {name} must be a finite number > 0, got {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OrderRequest:
     """What a strategy asks for; validated on creation.
 
@@ -119,29 +127,70 @@ class OrderRequest:
     sign: int = field(init=False, repr=False, compare=False)
     has_bracket: bool = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        sym = self.symbol
-        if (self.amount is None) == (self.cost is None):
-            raise OrderError(f"order on {sym}: give exactly one of amount= and cost=")
-        if self.side is Side.BUY:
-            sign = 1
-        elif self.side is Side.SELL:
-            sign = -1
+    def __init__(
+        self,
+        symbol: str,
+        side: Side,
+        type: OrderType = OrderType.MARKET,
+        amount: float | None = None,
+        cost: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+        stop_loss_pct: float | None = None,
+        take_profit_pct: float | None = None,
+        tag: str = "",
+    ) -> None:
+        # The generated __init__ of a frozen dataclass assigns each field with a call to
+        # object.__setattr__; calling the slots' own setters directly costs half as much. The
+        # class stays frozen: assignment from outside raises FrozenInstanceError.
+        (
+            set_symbol, set_side, set_type, set_amount, set_cost, set_limit_price,
+            set_stop_price, set_time_in_force, set_post_only, set_reduce_only, set_stop_loss,
+            set_take_profit, set_stop_loss_pct, set_take_profit_pct, set_tag, set_sign,
+            set_has_bracket,
+        ) = _REQUEST_SETTERS  # fmt: skip
+        set_symbol(self, symbol)
+        set_side(self, side)
+        set_type(self, type)
+        set_amount(self, amount)
+        set_cost(self, cost)
+        set_limit_price(self, limit_price)
+        set_stop_price(self, stop_price)
+        set_time_in_force(self, time_in_force)
+        set_post_only(self, post_only)
+        set_reduce_only(self, reduce_only)
+        set_stop_loss(self, stop_loss)
+        set_take_profit(self, take_profit)
+        set_stop_loss_pct(self, stop_loss_pct)
+        set_take_profit_pct(self, take_profit_pct)
+        set_tag(self, tag)
+        if (amount is None) == (cost is None):
+            raise OrderError(f"order on {symbol}: give exactly one of amount= and cost=")
+        if side is _BUY:
+            set_sign(self, 1)
+        elif side is _SELL:
+            set_sign(self, -1)
         else:
-            raise OrderError(
-                f"order on {sym}: side must be Side.BUY or Side.SELL, got {self.side!r}"
-            )
+            raise OrderError(f"order on {symbol}: side must be Side.BUY or Side.SELL, got {side!r}")
         bracket = not (
-            self.stop_loss is None
-            and self.take_profit is None
-            and self.stop_loss_pct is None
-            and self.take_profit_pct is None
+            stop_loss is None
+            and take_profit is None
+            and stop_loss_pct is None
+            and take_profit_pct is None
         )
-        object.__setattr__(self, "sign", sign)
-        object.__setattr__(self, "has_bracket", bracket)
+        set_has_bracket(self, bracket)
+        self._check(bracket)
+
+    def _check(self, bracket: bool) -> None:
+        sym = self.symbol
         _check_number("amount", self.amount, sym)
         _check_number("cost", self.cost, sym)
-        if self.type is OrderType.MARKET and not bracket and self.limit_price is None:
+        if self.type is _MARKET and not bracket and self.limit_price is None:
             if self.stop_price is not None:
                 raise OrderError(f"order on {sym}: a market order takes no stop price")
             if self.post_only:
@@ -189,6 +238,12 @@ class OrderRequest:
             raise OrderError(f"order on {sym}: post_only applies to limit orders only")
         if self.post_only and self.time_in_force is not TimeInForce.GTC:
             raise OrderError(f"order on {sym}: a post_only order must be GTC")
+
+
+# The slots' setters of OrderRequest's fields, in field order (see OrderRequest.__init__).
+_REQUEST_SETTERS: tuple[Callable[[OrderRequest, Any], None], ...] = tuple(
+    vars(OrderRequest)[f.name].__set__ for f in fields(OrderRequest)
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -264,7 +319,7 @@ class Order:
     @property
     def is_active(self) -> bool:
         """Whether the order can still fill (not in a terminal status)."""
-        return not self.status.is_terminal
+        return self.status not in _TERMINAL
 
     @property
     def remaining(self) -> float:
@@ -286,7 +341,7 @@ class Order:
         Raises:
             InvalidTransitionError: If the change is not allowed from the current status.
         """
-        allowed = self.TRANSITIONS.get(self.status, frozenset())
+        allowed = self.TRANSITIONS.get(self.status, _NONE)
         if status not in allowed:
             raise InvalidTransitionError(
                 f"order {self.client_id}: cannot go from {self.status} to {status}"
@@ -321,4 +376,4 @@ class Order:
         self.filled = total
         self.fee += fee
         done = total >= self.amount * (1 - 1e-12)
-        self.transition(OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, at)
+        self.transition(_FILLED if done else _PARTIALLY_FILLED, at)

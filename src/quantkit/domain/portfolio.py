@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market
+from quantkit.domain.order import Side
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
 
 __all__ = ["MarginConfig", "Portfolio"]
 
 _TOL = 1e-9
+_BUY = Side.BUY  # a module constant: ``Side.BUY`` is a slow class-attribute lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +112,16 @@ class Portfolio:
         """
         pos = self.position(market.symbol).amount
         new = pos + signed_amount
-        if not self.margin.allow_short and new < -_TOL * max(1.0, abs(pos)):
+        margin = self.margin
+        if not margin.allow_short and new < -_TOL * max(1.0, abs(pos)):
             return (
                 f"insufficient {market.base}: selling {abs(signed_amount):g} but holding "
                 f"{max(pos, 0.0):g} (shorting is off)"
             )
-        if self.margin.is_spot:
+        if not margin.allow_short and margin.leverage == 1.0:  # a cash account (is_spot)
             if signed_amount > 0:
                 need = signed_amount * price + fee
-                have = self.balance
+                have = self.cash.get(self.currency, 0.0)
                 if need > have * (1 + _TOL) + _TOL:
                     return f"insufficient {market.quote}: needs {need:.8g}, has {have:.8g}"
             return ""
@@ -152,8 +155,11 @@ class Portfolio:
         Returns:
             The PnL the fill realised, before fees.
         """
-        signed = fill.signed_amount
-        self.cash[self.currency] = self.balance - signed * fill.price - fill.fee
-        self.fees_paid += fill.fee
-        self.last_price.setdefault(fill.symbol, fill.price)
-        return self.position(fill.symbol).apply(signed, fill.price)
+        price, fee, symbol = fill.price, fill.fee, fill.symbol
+        signed = fill.amount if fill.side is _BUY else -fill.amount  # fill.signed_amount
+        cash = self.cash
+        currency = self.currency
+        cash[currency] = cash.get(currency, 0.0) - signed * price - fee
+        self.fees_paid += fee
+        self.last_price.setdefault(symbol, price)
+        return self.position(symbol).apply(signed, price)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from quantkit.brokers.base import Broker
 from quantkit.domain.market import Market
@@ -11,6 +14,10 @@ from quantkit.domain.portfolio import Portfolio
 from quantkit.risk.policy import RiskAction, RiskPolicy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["RiskEvent", "RunContext"]
 
@@ -54,7 +61,7 @@ class RunContext:
         risk: RiskPolicy | None,
         datas: dict[str, SymbolData],
         timeline: Cursor,
-        times: list[int],
+        times: npt.NDArray[np.int64],
         id_prefix: str,
     ) -> None:
         self.broker = broker
@@ -62,6 +69,7 @@ class RunContext:
         self.datas = datas
         self.timeline = timeline
         self.times = times
+        self._time_at: Sequence[int] = times.data  # scalar reads as Python ints, no copy
         self.id_prefix = id_prefix
         self.halted = ""
         self.risk_events: list[RiskEvent] = []
@@ -72,16 +80,27 @@ class RunContext:
     def now(self) -> int:
         """Close time of the current step (``-1`` before the first bar)."""
         i = self.timeline.i
-        return self.times[i] if i >= 0 else -1
+        return self._time_at[i] if i >= 0 else -1
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_time_at"]  # a memoryview cannot be pickled or copied; rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._time_at = self.times.data
 
     @property
     def portfolio(self) -> Portfolio:
         """The broker's account with positions marked at the latest closes."""
         portfolio = self.broker.portfolio
+        datas = self.datas
         for symbol, position in portfolio.positions.items():
-            data = self.datas.get(symbol)
-            if position.amount and data is not None and data.cursor.i >= 0:
-                portfolio.last_price[symbol] = data.close[-1]
+            if position.amount:
+                data = datas.get(symbol)
+                if data is not None and data.cursor.i >= 0:
+                    portfolio.last_price[symbol] = data.close[-1]
         return portfolio
 
     def price(self, symbol: str) -> float:
@@ -104,7 +123,7 @@ class RunContext:
     def next_client_id(self) -> str:
         """A new client order id, deterministic within the run."""
         self._seq += 1
-        return f"{self.id_prefix}-{self._seq:06d}"
+        return f"{self.id_prefix}-{str(self._seq).zfill(6)}"
 
     def submit(self, request: OrderRequest) -> Order:
         """Pass ``request`` through risk, then to the broker.
@@ -115,8 +134,10 @@ class RunContext:
         Returns:
             The order: from the broker, or ``REJECTED`` here when risk refused it.
         """
-        client_id = self.next_client_id()
-        now = self.now
+        self._seq += 1
+        client_id = f"{self.id_prefix}-{str(self._seq).zfill(6)}"  # next_client_id(), inlined
+        i = self.timeline.i
+        now = self._time_at[i] if i >= 0 else -1
         reason = ""
         if self.halted and not request.reduce_only:
             reason = f"risk: trading halted ({self.halted})"
@@ -144,4 +165,6 @@ class RunContext:
             order.transition(OrderStatus.REJECTED, now, reason)
             self.broker.events.append(order)
             return order
-        return self.broker.submit(request, client_id, self.price(request.symbol))
+        data = self.datas.get(request.symbol)
+        price = data.price if data is not None else math.nan
+        return self.broker.submit(request, client_id, price)

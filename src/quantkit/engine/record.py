@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,13 @@ from quantkit.engine.context import RiskEvent
 from quantkit.strategy.indicators import Indicator
 
 __all__ = ["RunRecord"]
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
+    BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(slots=True)
@@ -29,7 +37,13 @@ class RunRecord:
         orders: Every order seen, by client id, in first-seen order.
         fills: Every fill, in order.
         fill_steps: Timeline step of each fill.
-        snapshots: ``(step, cash, {symbol: position})`` after each step that had fills.
+        snapshot_steps: Timeline step of each snapshot: one after each step that had fills.
+        snapshot_cash: Cash at each snapshot.
+        position_rows: Snapshot index of each recorded position (flat columns: no per-fill
+            containers for the garbage collector to track).
+        position_columns: Symbol (its index in ``history``) of each recorded position.
+        position_amounts: The symbol's position at that snapshot; a later entry of the same
+            snapshot and symbol replaces an earlier one.
         risk_events: Every risk decision.
         ambiguous_orders: Orders whose fills rested on an intrabar assumption.
         indicators: ``(symbol, indicator)`` for each indicator the strategy declared.
@@ -37,50 +51,58 @@ class RunRecord:
 
     strategy: str
     history: dict[str, BarSeries]
-    times: list[int]
+    times: np.ndarray[tuple[int], np.dtype[np.int64]]
     initial_cash: float
     portfolio: Portfolio
     orders: dict[str, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     fill_steps: list[int] = field(default_factory=list)
-    snapshots: list[tuple[int, float, dict[str, float]]] = field(default_factory=list)
+    snapshot_steps: list[int] = field(default_factory=list)
+    snapshot_cash: list[float] = field(default_factory=list)
+    position_rows: list[int] = field(default_factory=list)
+    position_columns: list[int] = field(default_factory=list)
+    position_amounts: list[float] = field(default_factory=list)
     risk_events: list[RiskEvent] = field(default_factory=list)
     ambiguous_orders: frozenset[str] = frozenset()
     indicators: tuple[tuple[str, Indicator], ...] = ()
 
-    def _steps_and_positions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Index of the latest snapshot at each step (-1: none yet) and a position matrix.
+    def _steps_and_positions(self) -> tuple[IntArray, FloatArray]:
+        """Row of the position matrix at each step, and the matrix.
 
         Row ``k + 1`` of the matrix holds every symbol's position after snapshot ``k``; row 0 is
-        all zeros (before any fill).
+        all zeros (before any fill). A step's row is that of the latest snapshot at or before it.
         """
-        symbols = list(self.history)
-        column = {symbol: j for j, symbol in enumerate(symbols)}
-        held = np.zeros((len(self.snapshots) + 1, len(symbols)))
-        row = np.zeros(len(symbols))
-        for k, (_, _, positions) in enumerate(self.snapshots):
-            for symbol, amount in positions.items():
-                row[column[symbol]] = amount
-            held[k + 1] = row
-        snap_steps = np.fromiter((s for s, _, _ in self.snapshots), np.int64, len(self.snapshots))
-        at = np.searchsorted(snap_steps, np.arange(len(self.times)), side="right") - 1
-        return at, held
+        count = len(self.snapshot_steps)
+        held = np.zeros((count + 1, len(self.history)))
+        rows = np.asarray(self.position_rows, dtype=np.int64)
+        columns = np.asarray(self.position_columns, dtype=np.int64)
+        amounts = np.asarray(self.position_amounts, dtype=np.float64)
+        snapshots = np.arange(count)
+        for j in range(len(self.history)):
+            mine = columns == j
+            row, amount = rows[mine], amounts[mine]
+            if not row.size:
+                continue
+            last = np.append(row[1:] != row[:-1], True)  # the last entry of each snapshot wins
+            row, amount = row[last], amount[last]
+            latest = np.searchsorted(row, snapshots, side="right") - 1  # carried forward
+            held[1:, j] = np.where(latest >= 0, amount[np.maximum(latest, 0)], 0.0)
+        return _latest_rows(self.snapshot_steps, len(self.times)), held
 
-    def equity_array(self) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
-        """Equity at the close of each timeline step: cash plus positions at the latest closes.
+    def equity_and_exposure(self) -> tuple[FloatArray, BoolArray]:
+        """Equity at the close of each timeline step, and whether a position was open then.
+
+        Equity is cash plus every position marked at its symbol's latest close.
 
         Returns:
-            One value per step.
+            Two arrays with one value per step.
         """
-        at, held = self._steps_and_positions()
-        cash_values = np.fromiter(
-            (c for _, c, _ in self.snapshots), np.float64, len(self.snapshots)
-        )
-        cash = np.where(at >= 0, cash_values[np.maximum(at, 0)] if len(cash_values) else 0.0, 0.0)
-        equity = np.where(at >= 0, cash, self.initial_cash)
-        timeline = np.asarray(self.times, dtype=np.int64)
+        row, held = self._steps_and_positions()
+        cash = np.concatenate(([self.initial_cash], np.asarray(self.snapshot_cash, np.float64)))
+        equity = cash[row]
+        timeline = self.times
         for j, series in enumerate(self.history.values()):
-            amounts = held[at + 1, j]
+            amounts = held[:, j][row]
             if not amounts.any():
                 continue
             if len(series) == len(timeline) and np.array_equal(series.close_time, timeline):
@@ -89,13 +111,31 @@ class RunRecord:
                 bar = np.searchsorted(series.close_time, timeline, side="right") - 1
                 price = np.where(bar >= 0, series.close[np.maximum(bar, 0)], 0.0)
             equity = equity + amounts * price
-        return equity
+        exposed = (held != 0.0).any(axis=1)[row]
+        return equity, exposed
 
-    def exposure_array(self) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
+    def equity_array(self) -> FloatArray:
+        """Equity at the close of each timeline step: cash plus positions at the latest closes.
+
+        Returns:
+            One value per step.
+        """
+        return self.equity_and_exposure()[0]
+
+    def exposure_array(self) -> BoolArray:
         """Whether any position was open at the close of each step.
 
         Returns:
             One flag per step.
         """
-        at, held = self._steps_and_positions()
-        return np.asarray((held[at + 1] != 0.0).any(axis=1), dtype=bool)
+        return self.equity_and_exposure()[1]
+
+
+def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
+    """For each step, 1 + the index of the latest snapshot at or before it (0: none yet)."""
+    marks = np.asarray(snapshot_steps, dtype=np.int64)
+    if marks.size and (marks[0] < 0 or marks[-1] >= steps or np.any(np.diff(marks) <= 0)):
+        return np.searchsorted(marks, np.arange(steps), side="right")  # not a strict climb
+    counts = np.zeros(steps, dtype=np.int64)
+    counts[marks] = 1
+    return np.cumsum(counts)

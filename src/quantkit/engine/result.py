@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quantkit.analysis.stats import compute_stats, drawdown, format_stats, periods_per_year
+from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trades import Trade, round_trips
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
 
 __all__ = ["Result", "build_result"]
@@ -116,11 +118,25 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _time(values: list[int]) -> pd.DatetimeIndex:
+def _time(values: npt.ArrayLike) -> pd.DatetimeIndex:
     import pandas as pd  # noqa: PLC0415
 
     stamps = np.asarray(values, dtype=np.int64).view("datetime64[ns]")
     return pd.DatetimeIndex(stamps).tz_localize("UTC")
+
+
+def _frame(columns: dict[str, list[Any]], rows: int) -> pd.DataFrame:
+    """A frame from column lists; with no rows, the frame an empty list of row dicts gives."""
+    import pandas as pd  # noqa: PLC0415
+
+    if not rows:
+        return pd.DataFrame([], columns=list(columns))
+    return pd.DataFrame(columns)
+
+
+# Enum member -> its value, by a dict lookup (``member.value`` is a Python-level property).
+_VALUES: dict[object, str] = {m: m.value for e in (Side, OrderType, TimeInForce) for m in e}
+_VALUES.update({m: m.value for m in OrderStatus})
 
 
 def _orders_frame(record: RunRecord) -> pd.DataFrame:
@@ -128,18 +144,19 @@ def _orders_frame(record: RunRecord) -> pd.DataFrame:
 
     orders = list(record.orders.values())
     requests = [o.request for o in orders]
-    columns: dict[str, list[object]] = {
+    values = _VALUES
+    columns: dict[str, list[Any]] = {
         "client_id": [o.client_id for o in orders],
         "symbol": [r.symbol for r in requests],
-        "side": [r.side.value for r in requests],
-        "type": [r.type.value for r in requests],
+        "side": [values[r.side] for r in requests],
+        "type": [values[r.type] for r in requests],
         "amount": [o.amount for o in orders],
         "cost": [r.cost for r in requests],
         "limit_price": [r.limit_price for r in requests],
         "stop_price": [r.stop_price for r in requests],
-        "time_in_force": [r.time_in_force.value for r in requests],
+        "time_in_force": [values[r.time_in_force] for r in requests],
         "reduce_only": [r.reduce_only for r in requests],
-        "status": [o.status.value for o in orders],
+        "status": [values[o.status] for o in orders],
         "filled": [o.filled for o in orders],
         "average_price": [o.average_price if o.filled else None for o in orders],
         "fee": [o.fee for o in orders],
@@ -149,12 +166,14 @@ def _orders_frame(record: RunRecord) -> pd.DataFrame:
         "created_at": [o.created_at for o in orders],
         "updated_at": [o.updated_at for o in orders],
     }
-    frame = pd.DataFrame(columns, columns=_ORDER_COLUMNS)
+    # Floats with None as NaN, and times: converted here, before the frame exists (the same
+    # values as converting its columns afterwards, without a column assignment each).
     for column in ("amount", "cost", "limit_price", "stop_price", "average_price"):
-        frame[column] = frame[column].astype("float64")
+        columns[column] = np.array(columns[column], dtype=np.float64)  # type: ignore[assignment]
     for column in ("created_at", "updated_at"):
-        frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="ns", utc=True)
-    return frame
+        stamps = np.array(columns[column], dtype=np.int64)
+        columns[column] = pd.to_datetime(stamps, unit="ns", utc=True)  # type: ignore[assignment]
+    return pd.DataFrame(columns, columns=_ORDER_COLUMNS)
 
 
 _ORDER_COLUMNS = [
@@ -167,26 +186,22 @@ _ORDER_COLUMNS = [
 def _fills_frame(record: RunRecord) -> pd.DataFrame:
     import pandas as pd  # noqa: PLC0415
 
-    rows = [
-        {
-            "time": f.timestamp,
-            "client_id": f.client_id,
-            "symbol": f.symbol,
-            "side": str(f.side),
-            "price": f.price,
-            "amount": f.amount,
-            "fee": f.fee,
-            "fee_currency": f.fee_currency,
-            "is_maker": f.is_maker,
-            "ambiguous": f.ambiguous or f.client_id in record.ambiguous_orders,
-        }
-        for f in record.fills
-    ]
-    columns = [
-        "time", "client_id", "symbol", "side", "price", "amount", "fee", "fee_currency",
-        "is_maker", "ambiguous",
-    ]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=columns)
+    fills = record.fills
+    flagged = record.ambiguous_orders
+    values = _VALUES
+    columns: dict[str, list[Any]] = {
+        "time": [f.timestamp for f in fills],
+        "client_id": [f.client_id for f in fills],
+        "symbol": [f.symbol for f in fills],
+        "side": [values.get(f.side) or str(f.side) for f in fills],
+        "price": [f.price for f in fills],
+        "amount": [f.amount for f in fills],
+        "fee": [f.fee for f in fills],
+        "fee_currency": [f.fee_currency for f in fills],
+        "is_maker": [f.is_maker for f in fills],
+        "ambiguous": [f.ambiguous or f.client_id in flagged for f in fills],
+    }
+    frame = _frame(columns, len(fills))
     frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ns", utc=True)
     return frame
 
@@ -194,28 +209,21 @@ def _fills_frame(record: RunRecord) -> pd.DataFrame:
 def _trades_frame(trades: list[Trade]) -> pd.DataFrame:
     import pandas as pd  # noqa: PLC0415
 
-    rows = [
-        {
-            "symbol": t.symbol,
-            "direction": t.direction,
-            "entry_time": t.entry_time,
-            "exit_time": t.exit_time if t.exit_time >= 0 else None,
-            "size": t.size,
-            "entry_price": t.entry_price,
-            "exit_price": t.exit_price,
-            "pnl": t.pnl,
-            "return_pct": t.return_pct,
-            "fees": t.fees,
-            "ambiguous": t.ambiguous,
-            "orders": ",".join(t.client_ids),
-        }
-        for t in trades
-    ]
-    columns = [
-        "symbol", "direction", "entry_time", "exit_time", "size", "entry_price", "exit_price",
-        "pnl", "return_pct", "fees", "ambiguous", "orders",
-    ]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=columns)
+    columns: dict[str, list[Any]] = {
+        "symbol": [t.symbol for t in trades],
+        "direction": [t.direction for t in trades],
+        "entry_time": [t.entry_time for t in trades],
+        "exit_time": [t.exit_time if t.exit_time >= 0 else None for t in trades],
+        "size": [t.size for t in trades],
+        "entry_price": [t.entry_price for t in trades],
+        "exit_price": [t.exit_price for t in trades],
+        "pnl": [t.pnl for t in trades],
+        "return_pct": [t.return_pct for t in trades],
+        "fees": [t.fees for t in trades],
+        "ambiguous": [t.ambiguous for t in trades],
+        "orders": [",".join(t.client_ids) for t in trades],
+    }
+    frame = _frame(columns, len(trades))
     for column in ("entry_time", "exit_time"):
         frame[column] = pd.to_datetime(frame[column], unit="ns", utc=True)
     frame["duration"] = frame["exit_time"] - frame["entry_time"]
@@ -275,7 +283,8 @@ def build_result(record: RunRecord) -> Result:
 
     index = _time(record.times)
     index.name = "time"
-    equity = pd.Series(record.equity_array(), index=index, name="equity")
+    equity_values, exposed = record.equity_and_exposure()
+    equity = pd.Series(equity_values, index=index, name="equity")
     closed, still_open = round_trips(record.fills, record.ambiguous_orders)
     trades = _trades_frame(closed)
     timeframe = next(iter(record.history.values())).timeframe
@@ -284,7 +293,7 @@ def build_result(record: RunRecord) -> Result:
         equity,
         trades,
         periods_per_year=periods_per_year(timeframe),
-        exposure=float(record.exposure_array().mean()) if len(equity) else 0.0,
+        exposure=float(exposed.mean()) if len(equity) else 0.0,
         fees=record.portfolio.fees_paid,
         ambiguous_fills=int(fills["ambiguous"].sum()),
         ambiguous_trades=int(trades["ambiguous"].sum()),

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from quantkit.domain.fill import Fill
+from quantkit.domain.order import Side
 
 __all__ = ["Trade", "round_trips"]
 
@@ -84,42 +85,42 @@ def round_trips(
     held: dict[str, float] = {}
     current: dict[str, Trade] = {}
     closed: list[Trade] = []
+    buy = Side.BUY
     for fill in fills:
-        symbol = fill.symbol
+        symbol, amount, price, client_id = fill.symbol, fill.amount, fill.price, fill.client_id
         before = held.get(symbol, 0.0)
-        signed = fill.signed_amount
+        signed = amount if fill.side is buy else -amount  # fill.signed_amount
         after = before + signed
         if abs(after) <= _EPS * max(1.0, abs(before)):
             after = 0.0
-        flagged = fill.ambiguous or fill.client_id in ambiguous_orders
+        flagged = fill.ambiguous or client_id in ambiguous_orders
         reverses = before != 0.0 and after != 0.0 and (before > 0) != (after > 0)
         closing = abs(before) if reverses else min(abs(signed), abs(before)) if before else 0.0
-        opening = fill.amount - closing
+        opening = amount - closing
         if closing > 0.0:
             trade = current[symbol]
-            trade.exit_value += closing * fill.price
+            trade.exit_value += closing * price
             trade.exit_amount += closing
-            trade.fees += fill.fee * closing / fill.amount
+            trade.fees += fill.fee * closing / amount
             trade.ambiguous |= flagged
-            _add_id(trade, fill.client_id)
+            ids = trade.client_ids
+            if not ids or ids[-1] != client_id:
+                ids.append(client_id)
             if after == 0.0 or reverses:
                 trade.exit_time = fill.timestamp
                 closed.append(current.pop(symbol))
-        if opening > _EPS * max(1.0, fill.amount):
+        if opening > _EPS * max(1.0, amount):
             opened = current.get(symbol)
             if opened is None:
                 direction = "long" if signed > 0 else "short"
                 opened = current[symbol] = Trade(symbol, direction, fill.timestamp)
-            opened.entry_value += opening * fill.price
+            opened.entry_value += opening * price
             opened.entry_amount += opening
-            opened.fees += fill.fee * opening / fill.amount
+            opened.fees += fill.fee * opening / amount
             opened.ambiguous |= flagged
-            _add_id(opened, fill.client_id)
+            ids = opened.client_ids
+            if not ids or ids[-1] != client_id:
+                ids.append(client_id)
             opened.size = max(opened.size, abs(after))
         held[symbol] = after
     return closed, list(current.values())
-
-
-def _add_id(trade: Trade, client_id: str) -> None:
-    if not trade.client_ids or trade.client_ids[-1] != client_id:
-        trade.client_ids.append(client_id)

@@ -16,6 +16,10 @@ __all__ = ["Book"]
 
 _MAX_STEPS_PER_ORDER = 8
 
+# Enum members as module constants: ``OrderType.MARKET`` is a slow class-attribute lookup.
+_MARKET = OrderType.MARKET
+_FOK = TimeInForce.FOK
+
 
 class Book:
     """Working orders of one symbol, filled against one bar at a time.
@@ -55,6 +59,8 @@ class Book:
         for w in list(self.working):
             if w.order.is_active:
                 self._at_price(w, price)
+        if not self.working:
+            return
         for w in list(self.working):
             if w.fresh and w.immediate and w.order.is_active:
                 self._finish(w, OrderStatus.EXPIRED, "time in force: not filled at once")
@@ -112,6 +118,9 @@ class Book:
 
     def _at_price(self, w: Working, price: float) -> None:
         """Execute ``w`` if it is crossed at a standing ``price`` (the open, or an activation)."""
+        if w.kind is _MARKET:  # always crossed; the common case
+            self._fill(w, self._slipped(w, price), is_maker=False)
+            return
         if not w.crossed(price):
             return
         request = w.order.request
@@ -140,7 +149,9 @@ class Book:
     def _slipped(self, w: Working, price: float) -> float:
         amount = w.order.remaining or (w.order.request.cost or 0.0) / price
         moved = price * (1.0 + w.sign * self.rules.slippage.fraction(amount, self.volume))
-        return min(max(moved, self.low), self.high)
+        low, high = self.low, self.high
+        moved = low if low > moved else moved  # min(max(moved, low), high), without the calls
+        return high if high < moved else moved
 
     # -- execution -----------------------------------------------------------------------------
 
@@ -164,8 +175,9 @@ class Book:
         order = w.order
         if order.amount is None and not self._size_by_cost(w, price, is_maker):
             return
-        amount = min(order.remaining, self.capacity)
-        if order.request.reduce_only:
+        remaining, capacity = order.remaining, self.capacity
+        amount = capacity if capacity < remaining else remaining  # min(remaining, capacity)
+        if w.reduce_only:
             held = self.portfolio.position(self.symbol).amount
             if held * w.sign >= 0:
                 self._finish(w, OrderStatus.CANCELED, "reduce-only: no position to reduce")
@@ -173,7 +185,7 @@ class Book:
             amount = min(amount, abs(held))
         if amount <= 0:
             return
-        if w.fresh and order.request.time_in_force is TimeInForce.FOK and amount < order.remaining:
+        if w.fresh and w.immediate and order.request.time_in_force is _FOK and amount < remaining:
             reason = f"fill-or-kill: only {amount:g} of {order.remaining:g} could fill"
             self._finish(w, OrderStatus.EXPIRED, reason)
             return
@@ -184,36 +196,39 @@ class Book:
         if reason:
             self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
             return
+        bar_time = self.bar_time
         fill = Fill(
             order.client_id,
             self.symbol,
-            order.side,
+            order.request.side,
             price,
             amount,
             fee,
             market.quote,
-            self.bar_time,
+            bar_time,
             is_maker,
         )
         self.portfolio.apply_fill(fill)
-        order.record_fill(price, amount, fee, self.bar_time)
-        self.capacity -= amount
+        order.record_fill(price, amount, fee, bar_time)
+        self.capacity = capacity - amount
         self.fills.append(fill)
-        self.events.append(fill)
-        self.events.append(order)
+        events = self.events
+        events.append(fill)
+        events.append(order)
         self._after_fill(w, amount)
 
     def _after_fill(self, w: Working, amount: float) -> None:
         """Retire a finished order, attach or settle bracket exits, drop stale reduce-only."""
-        if not w.order.is_active:
+        order = w.order
+        if not order.is_active:
             self.working.remove(w)
-        if w.order.request.has_bracket:
+        if order.request.has_bracket:
             self._attach_exits(w, amount)
         if w.sibling is not None:
             self._settle_sibling(w, amount)
-        if self.portfolio.position(self.symbol).is_flat:
+        if self.working and self.portfolio.position(self.symbol).is_flat:
             for other in list(self.working):
-                if other.order.request.reduce_only:
+                if other.reduce_only:
                     self._finish(other, OrderStatus.CANCELED, "position closed")
 
     def _finish(self, w: Working, status: OrderStatus, reason: str) -> None:

@@ -24,6 +24,9 @@ __all__ = ["SimulatedExchange"]
 
 _Signature = tuple[tuple[str, float, float], ...]
 
+# Enum members as module constants: ``OrderStatus.OPEN`` is a slow class-attribute lookup.
+_OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
+
 
 class SimulatedExchange:
     """An exchange simulated over bars.
@@ -99,17 +102,18 @@ class SimulatedExchange:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise OrderError(f"unknown symbol {request.symbol!r}{hint}")
         self._seq += 1
-        client_id = client_id or f"{self.id_prefix}-{self._seq:06d}"
-        if client_id in self.orders:
+        client_id = client_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}"
+        orders = self.orders
+        if client_id in orders:
             raise OrderError(f"client id {client_id!r} is already in use")
         order = Order(client_id, request, now)
-        self.orders[order.client_id] = order
+        orders[client_id] = order
         working = Working(order, market, self._seq)
         reason = self._check(working, reference_price)
         if reason:
-            order.transition(OrderStatus.REJECTED, now, reason)
+            order.transition(_REJECTED, now, reason)
         else:
-            order.transition(OrderStatus.OPEN, now)
+            order.transition(_OPEN, now)
             self.books[request.symbol].working.append(working)
         self.events.append(order)
         return order
@@ -137,6 +141,8 @@ class SimulatedExchange:
             held = self.portfolio.position(request.symbol).amount
             if held * w.sign >= 0:
                 return f"reduce-only {request.side} would not reduce the {request.symbol} position"
+        if not request.has_bracket:
+            return ""
         return self._check_bracket(w, reference_price)
 
     @staticmethod
@@ -216,10 +222,12 @@ class SimulatedExchange:
             self._intrabar(book, open_, high, low, close)
         self.portfolio.last_price[symbol] = close
         self.fills.extend(book.fills)
-        for event in book.events:
-            if isinstance(event, Order) and event.client_id not in self.orders:
-                self.orders[event.client_id] = event  # bracket exits created in this bar
-        self.events.extend(book.events)
+        events = book.events
+        orders = self.orders
+        for event in events:
+            if isinstance(event, Order) and event.client_id not in orders:
+                orders[event.client_id] = event  # bracket exits created in this bar
+        self.events.extend(events)
 
     def _intrabar(self, book: Book, open_: float, high: float, low: float, close: float) -> None:
         """Run both intrabar paths on copies; keep one, flag what depended on the choice."""

@@ -7,6 +7,11 @@ from quantkit.domain.order import Order, OrderType, TimeInForce
 
 __all__ = ["Working"]
 
+# Enum members as module constants: ``OrderType.MARKET`` is a slow class-attribute lookup.
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
+_STOP, _STOP_LIMIT = OrderType.STOP, OrderType.STOP_LIMIT
+_GTC = TimeInForce.GTC
+
 
 class Working:
     """Simulator-side state of one working order.
@@ -20,6 +25,8 @@ class Working:
         stop: Rounded stop price (stop and stop-limit orders).
         triggered: Whether a stop or stop-limit has triggered.
         fresh: True until the order has met its first bar's open (IOC, FOK, post-only).
+        immediate: Whether the order is IOC or FOK.
+        reduce_only: Whether the order may only reduce the position.
         sibling: The other exit of a bracket (one cancels the other).
         children: Exits created when this entry filled.
         role: ``"sl"`` or ``"tp"`` for bracket exits, ``""`` otherwise.
@@ -29,10 +36,12 @@ class Working:
     __slots__ = (
         "children",
         "fresh",
+        "immediate",
         "kind",
         "limit",
         "market",
         "order",
+        "reduce_only",
         "role",
         "seq",
         "sibling",
@@ -45,7 +54,7 @@ class Working:
         request = order.request
         self.order = order
         self.market = market
-        self.sign = request.side.sign
+        self.sign = request.sign
         self.kind = request.type
         self.limit = (
             None if request.limit_price is None else market.round_price(request.limit_price)
@@ -53,6 +62,8 @@ class Working:
         self.stop = None if request.stop_price is None else market.round_price(request.stop_price)
         self.triggered = False
         self.fresh = True
+        self.immediate = request.time_in_force is not _GTC
+        self.reduce_only = request.reduce_only
         self.sibling: Working | None = None
         self.children: list[Working] = []
         self.role = ""
@@ -61,19 +72,12 @@ class Working:
     @property
     def limit_active(self) -> bool:
         """Whether the order currently behaves as a resting limit order."""
-        return self.kind is OrderType.LIMIT or (
-            self.kind is OrderType.STOP_LIMIT and self.triggered
-        )
-
-    @property
-    def immediate(self) -> bool:
-        """Whether the order is IOC or FOK."""
-        return self.order.request.time_in_force is not TimeInForce.GTC
+        return self.kind is _LIMIT or (self.kind is _STOP_LIMIT and self.triggered)
 
     def crossed(self, price: float) -> bool:
         """Whether the order would execute or trigger at a standing ``price``."""
         kind = self.kind
-        if kind is OrderType.MARKET or (kind is OrderType.STOP and self.triggered):
+        if kind is _MARKET or (kind is _STOP and self.triggered):
             return True
         if self.limit_active:
             assert self.limit is not None
@@ -91,7 +95,7 @@ class Working:
         Returns:
             The limit or stop level crossed, or ``None``.
         """
-        if self.kind is OrderType.MARKET or (self.kind is OrderType.STOP and self.triggered):
+        if self.kind is _MARKET or (self.kind is _STOP and self.triggered):
             return None
         rising = end > start
         if self.limit_active:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Strategy"]
 
+# Enum members as module constants: ``OrderType.MARKET`` is a slow class-attribute lookup.
+_BUY, _SELL = Side.BUY, Side.SELL
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
+_STOP, _STOP_LIMIT = OrderType.STOP, OrderType.STOP_LIMIT
+
 _SIDES: dict[object, Side] = {**{s.value: s for s in Side}, **{s: s for s in Side}}
 _TIFS: dict[object, TimeInForce] = {
     **{t.value: t for t in TimeInForce},
@@ -238,7 +243,7 @@ class Strategy(ABC):
         Returns:
             The order handle.
         """
-        return self.order(Side.BUY, **kwargs)
+        return self.order(_BUY, **kwargs)
 
     def sell(self, **kwargs: Any) -> Order:
         """Place a sell order; see `order` for the keyword arguments.
@@ -246,7 +251,7 @@ class Strategy(ABC):
         Returns:
             The order handle.
         """
-        return self.order(Side.SELL, **kwargs)
+        return self.order(_SELL, **kwargs)
 
     def order(
         self,
@@ -292,9 +297,9 @@ class Strategy(ABC):
             OrderError: If the request is malformed (bad amount or price, unknown symbol).
         """
         if stop is None:
-            kind = OrderType.MARKET if limit is None else OrderType.LIMIT
+            kind = _MARKET if limit is None else _LIMIT
         else:
-            kind = OrderType.STOP if limit is None else OrderType.STOP_LIMIT
+            kind = _STOP if limit is None else _STOP_LIMIT
         side_value = _SIDES.get(side)
         tif_value = _TIFS.get(tif)
         if side_value is None:
@@ -302,22 +307,22 @@ class Strategy(ABC):
         if tif_value is None:
             raise OrderError(f"order: tif must be 'gtc', 'ioc' or 'fok', got {tif!r}")
         try:
-            request = OrderRequest(
+            request = OrderRequest(  # positional: the fields in order, cheaper to bind
                 symbol or self._primary.symbol,
                 side_value,
                 kind,
-                amount=amount,
-                cost=cost,
-                limit_price=limit,
-                stop_price=stop,
-                time_in_force=tif_value,
-                post_only=post_only,
-                reduce_only=reduce_only,
-                stop_loss=sl,
-                take_profit=tp,
-                stop_loss_pct=sl_pct,
-                take_profit_pct=tp_pct,
-                tag=tag,
+                amount,
+                cost,
+                limit,
+                stop,
+                tif_value,
+                post_only,
+                reduce_only,
+                sl,
+                tp,
+                sl_pct,
+                tp_pct,
+                tag,
             )
         except TypeError as exc:
             raise OrderError(f"order: {exc}") from exc
@@ -354,7 +359,7 @@ class Strategy(ABC):
         delta = target - held
         if self._ctx.market(sym).round_amount(abs(delta)) <= 0:
             return None
-        side = Side.BUY if delta > 0 else Side.SELL
+        side = _BUY if delta > 0 else _SELL
         reducing = target * held >= 0 and abs(target) < abs(held)
         return self.order(side, symbol=sym, amount=abs(delta), reduce_only=reducing)
 

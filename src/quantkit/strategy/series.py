@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -40,7 +41,7 @@ class SeriesView:
         (2.0, 2, [1.0, 2.0])
     """
 
-    __slots__ = ("_array", "_cursor", "_list", "name")
+    __slots__ = ("_array", "_cursor", "_scalars", "name")
 
     def __init__(self, name: str, array: npt.NDArray[np.float64], cursor: Cursor) -> None:
         self.name = name
@@ -48,11 +49,28 @@ class SeriesView:
         self._cursor = cursor
 
     def __getattr__(self, attribute: str) -> Any:
-        if attribute == "_list":  # built on first scalar read: list indexing is the fast path
-            values = self._array.tolist()
-            self._list = values
-            return values
+        if attribute == "_scalars":  # built on first scalar read
+            scalars = _scalar_reader(self._array)
+            self._scalars = scalars
+            return scalars
         raise AttributeError(attribute)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The scalar reader may be a memoryview, which cannot be pickled or copied; it is only a
+        # cache, rebuilt on the next read.
+        state: dict[str, Any] = {}
+        for kind in type(self).__mro__:
+            for name in getattr(kind, "__slots__", ()):
+                if name != "_scalars" and name not in state:
+                    try:
+                        state[name] = object.__getattribute__(self, name)
+                    except AttributeError:
+                        continue
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     @overload
     def __getitem__(self, key: int) -> float: ...
@@ -66,11 +84,11 @@ class SeriesView:
             if key < 0:
                 j = i + 1 + key
                 if j >= 0:
-                    value: float = self._list[j]
+                    value: float = self._scalars[j]
                     return value
                 raise IndexError(f"{self.name}[{key}]: only {i + 1} bars seen so far")
             if key <= i:
-                first: float = self._list[key]
+                first: float = self._scalars[key]
                 return first
             raise LookAheadError(
                 f"{self.name}[{key}] is after the current bar (index {i}); "
@@ -105,7 +123,21 @@ class SeriesView:
         """Add values at the end (live feeds); the cursor is moved by the caller."""
         self._array = np.concatenate([self._array, values])
         try:
-            cached: list[float] = object.__getattribute__(self, "_list")
+            object.__getattribute__(self, "_scalars")
         except AttributeError:
             return
-        cached.extend(values.tolist())
+        self._scalars = _scalar_reader(self._array)
+
+
+def _scalar_reader(array: npt.NDArray[Any]) -> Sequence[Any]:
+    """Return an indexable reader of ``array``'s values as Python scalars.
+
+    A float64 column is read through a memoryview: no copy, and each read returns a Python
+    float (what ``tolist()`` would give). A list of a million floats would cost 32 MB per column
+    and, being a container the garbage collector traverses, time in every full collection.
+    Other dtypes fall back to ``tolist()``.
+    """
+    if array.dtype == np.float64 and array.ndim == 1:
+        return array.data
+    values: list[Any] = array.tolist()
+    return values
