@@ -288,11 +288,6 @@ def test_an_unknown_symbol_is_an_order_error_with_risk_in_place_too() -> None:
         run({1: lambda s: s.buy(symbol="BTC/USD", amount=1)}, risk=PassThrough())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: domain/order.py _check_number accepts only exact float/int classes, so a "
-    "numpy float (np.float64 is a float subclass) is refused as 'must be a finite number > 0'",
-)
 def test_numpy_numbers_are_accepted_as_amounts_and_prices() -> None:
     strategy, _ = run(
         {
@@ -378,3 +373,16 @@ def test_orders_on_a_second_symbol() -> None:
     assert (eth_position.amount, eth_position.entry_price) == (10.0, 10.2)
     assert strategy.position().is_flat
     assert strategy.cash == pytest.approx(10_000.0 - 102.0)
+
+
+class _ApproveAll(RiskPolicy):
+    def check(self, request: Any, context: RiskContext) -> Decision:
+        return Decision.approve(request, self.name)
+
+
+def test_unknown_symbols_get_a_suggestion_with_or_without_risk() -> None:
+    for risk in (None, _ApproveAll()):
+        with pytest.raises(OrderError, match=r"did you mean BTC/USDT\?"):
+            run({1: lambda s: s.buy(symbol="BTC/USDC", amount=1)}, risk=risk)
+    with pytest.raises(OrderError, match=r"unknown symbol 'ETH/USDT'"):
+        run({1: lambda s: s.order_target_percent(0.5, symbol="ETH/USDT")})

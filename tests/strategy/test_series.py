@@ -150,11 +150,6 @@ def test_other_keys_are_a_type_error(array: np.ndarray, key: object) -> None:
         view[key]  # type: ignore[index]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SeriesView.__getitem__ checks `type(key) is int`, so numpy integers "
-    "(e.g. from np.argmax) raise TypeError although a Python sequence accepts them",
-)
 def test_numpy_integer_keys_index_like_ints(array: np.ndarray) -> None:
     view = view_at(array, 2)
     assert view[np.int64(-1)] == 12.0

@@ -11,10 +11,10 @@ import numpy as np
 from quantkit.brokers.base import Broker, Clock
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
-from quantkit.domain.market import Market
+from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import MarginConfig, Portfolio
-from quantkit.errors import ConfigError, OrderError
+from quantkit.errors import ConfigError
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.fees import FeeModel
 from quantkit.sim.rules import FillRules, IntrabarAssumption
@@ -141,9 +141,7 @@ class BacktestBroker(Broker):
         """
         market = self.exchange.markets.get(symbol)
         if market is None:
-            raise OrderError(
-                f"unknown symbol {symbol!r}; the run trades {sorted(self.exchange.markets)}"
-            )
+            raise unknown_symbol(symbol, self.exchange.markets)
         return market
 
     def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:

@@ -25,8 +25,9 @@ class Fill:
         amount: Executed amount, base currency, > 0.
         fee: Fee charged, in ``fee_currency``; negative for a rebate.
         fee_currency: Currency of the fee (the market's quote currency in simulations).
-        timestamp: Execution time, ns since the epoch (the fill bar's open time for fills at the
-            open, its close time otherwise in simulations).
+        timestamp: Execution time, ns since the epoch. In simulations this is the fill bar's
+            open time, whether the fill came at the open or later inside the bar (the exact
+            moment inside a bar is not known).
         is_maker: Whether the fill added liquidity.
         ambiguous: Whether the outcome rested on an assumption about the order of prices
             inside the bar.

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from quantkit.errors import ConfigError
+from quantkit.errors import ConfigError, OrderError
 
-__all__ = ["Market"]
+__all__ = ["Market", "unknown_symbol"]
+
+
+def unknown_symbol(symbol: str, known: Iterable[str]) -> OrderError:
+    """Build the error for an order on a symbol the run does not trade, with close matches.
+
+    Args:
+        symbol: The symbol asked for.
+        known: The symbols that exist.
+
+    Returns:
+        The error to raise.
+    """
+    names = sorted(known)
+    close = difflib.get_close_matches(symbol, names, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; the run trades {names}"
+    return OrderError(f"unknown symbol {symbol!r}{hint}")
 
 
 def _decimals(increment: float) -> int:

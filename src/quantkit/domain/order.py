@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -82,13 +83,27 @@ _INF = math.inf
 _NUMBER = (float, int)
 
 
-def _check_number(name: str, value: float | None, symbol: str) -> None:
-    """Accept ``None`` or a finite number > 0; anything else is an OrderError."""
+def _check_number(name: str, value: float | None, symbol: str) -> float | None:
+    """Return ``value`` if it is ``None`` or a finite number > 0, else raise OrderError.
+
+    Other real numbers (numpy's float64 and int64, Decimal, Fraction) come back as ``float``.
+    """
     if value is None or (value.__class__ in _NUMBER and 0.0 < value < _INF):
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise OrderError(f"order on {symbol}: {name} must be a number, got {value!r}")
-    raise OrderError(f"order on {symbol}: {name} must be a finite number > 0, got {value!r}")
+    number = float(value)
+    if not 0.0 < number < _INF:
+        raise OrderError(f"order on {symbol}: {name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def _store_checked(request: OrderRequest, name: str) -> None:
+    """Check one numeric field and store it back as ``float`` if it was another number type."""
+    value = getattr(request, name)
+    checked = _check_number(name, value, request.symbol)
+    if checked is not value:
+        object.__setattr__(request, name, checked)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -188,8 +203,8 @@ class OrderRequest:
 
     def _check(self, bracket: bool) -> None:
         sym = self.symbol
-        _check_number("amount", self.amount, sym)
-        _check_number("cost", self.cost, sym)
+        _store_checked(self, "amount")
+        _store_checked(self, "cost")
         if self.type is _MARKET and not bracket and self.limit_price is None:
             if self.stop_price is not None:
                 raise OrderError(f"order on {sym}: a market order takes no stop price")
@@ -197,14 +212,14 @@ class OrderRequest:
                 raise OrderError(f"order on {sym}: post_only applies to limit orders only")
             return  # the common case, checked
         for name in ("limit_price", "stop_price", "stop_loss", "take_profit"):
-            _check_number(name, getattr(self, name), sym)
+            _store_checked(self, name)
         self._check_bracket()
         self._check_type()
 
     def _check_bracket(self) -> None:
         sym = self.symbol
-        _check_number("stop_loss_pct", self.stop_loss_pct, sym)
-        _check_number("take_profit_pct", self.take_profit_pct, sym)
+        _store_checked(self, "stop_loss_pct")
+        _store_checked(self, "take_profit_pct")
         if self.stop_loss_pct is not None and self.stop_loss_pct >= 1:
             raise OrderError(
                 f"order on {sym}: stop_loss_pct must be below 1, got {self.stop_loss_pct}"

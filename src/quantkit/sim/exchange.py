@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import math
 from collections.abc import Mapping
 
 from quantkit.domain.fill import Fill
-from quantkit.domain.market import Market
+from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError, OrderError
@@ -98,9 +97,7 @@ class SimulatedExchange:
         """
         market = self.markets.get(request.symbol)
         if market is None:
-            close = difflib.get_close_matches(request.symbol, list(self.markets), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise OrderError(f"unknown symbol {request.symbol!r}{hint}")
+            raise unknown_symbol(request.symbol, self.markets)
         self._seq += 1
         client_id = client_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}"
         orders = self.orders

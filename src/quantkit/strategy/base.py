@@ -382,7 +382,10 @@ class Strategy(ABC):
             )
         sym = symbol or self._primary.symbol
         data = self._datas.get(sym)
-        price = data.price if data is not None else float("nan")
+        if data is None:
+            self._ctx.market(sym)  # raises OrderError naming the unknown symbol
+            raise OrderError(f"order_target_percent: {sym} has no data in this run")
+        price = data.price
         if not math.isfinite(price) or price <= 0:
             raise OrderError(f"order_target_percent: no price for {sym} yet")
         return self.order_target_amount(target * self.equity / price, symbol=sym)

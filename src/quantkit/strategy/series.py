@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
@@ -96,6 +97,13 @@ class SeriesView:
             )
         if isinstance(key, slice):
             return self.values[key]
+        if not isinstance(key, bool):
+            try:
+                position = operator.index(key)  # numpy integers and other int-likes
+            except TypeError:
+                pass
+            else:
+                return self[position]
         raise TypeError(f"{self.name} indices must be integers or slices, not {type(key).__name__}")
 
     def __len__(self) -> int:

@@ -88,6 +88,8 @@ class SmaCross(Strategy):
         signal = self.signals[bar.symbol][-1]
         if signal > 0.0:
             if self.position(bar.symbol).is_flat:
-                self.buy(symbol=bar.symbol, cost=self.cash * self.fraction)
+                budget = self.cash * self.fraction
+                if budget > 0.0:  # cash can sit a rounding error below zero after a sale
+                    self.buy(symbol=bar.symbol, cost=budget)
         elif signal < 0.0:
             self.close(bar.symbol)
