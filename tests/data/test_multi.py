@@ -191,6 +191,5 @@ def test_the_engine_shows_a_daily_bar_only_after_it_closes(
     run_and_compare(hourly, informative_broker())
 
 
-@pytest.mark.xfail(strict=True, reason="engine: informative '@' series not yet supported")
 def test_the_engine_accepts_informative_series_with_the_default_broker() -> None:
     run_and_compare(hours(24 * 5 + 7, start=MONDAY + 5 * HOUR), None)

@@ -15,11 +15,13 @@ from quantkit import (
     BacktestBroker,
     Engine,
     Market,
+    MultiTimeframeFeed,
     OrderStatus,
     SeriesFeed,
     SmaCross,
     Strategy,
     SymbolData,
+    sample_feed,
 )
 from quantkit.errors import ConfigError
 from tests.builders import HOUR, T0, make_series
@@ -222,3 +224,23 @@ def test_changing_bars_after_t_never_changes_what_was_decided_up_to_t(rows, data
         return kept, fills.to_csv()
 
     assert decisions(rows) == decisions(changed)
+
+
+def test_informative_series_are_read_but_never_traded_or_called() -> None:
+    hourly = sample_feed(start="2021-01-01", end="2021-03-01")
+    plain = Engine(feed=hourly, strategy=SmaCross(fast=5, slow=20)).run()
+    strategy = Recorder(buy_at=())
+    Engine(feed=MultiTimeframeFeed(hourly, ["1d"]), strategy=strategy).run()
+    assert {s for s, _, _, _ in strategy.seen} == {"BTC/USDT"}
+    assert strategy.symbols == ("BTC/USDT",)
+    assert "BTC/USDT@1d" in strategy.datas
+    both = Engine(feed=MultiTimeframeFeed(hourly, ["1d"]), strategy=SmaCross(fast=5, slow=20)).run()
+    pd.testing.assert_frame_equal(plain.trades, both.trades)
+    assert both.symbols == ("BTC/USDT",)
+    assert list(both.positions.index) == ["BTC/USDT"]
+
+
+def test_a_feed_of_informative_series_only_is_refused() -> None:
+    daily = make_series(ROWS, symbol="BTC/USDT@1d", timeframe=24 * HOUR)
+    with pytest.raises(ConfigError, match="at least one tradable symbol"):
+        Engine(feed=SeriesFeed(daily), strategy=Recorder()).run()

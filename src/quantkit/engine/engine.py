@@ -12,6 +12,7 @@ import numpy as np
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker
 from quantkit.data.feed import DataFeed
+from quantkit.data.multi import is_informative
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.engine.context import RunContext
@@ -131,8 +132,16 @@ class Engine:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def _loop(self, history: dict[str, BarSeries]) -> RunRecord:
-        datas = {symbol: SymbolData(series) for symbol, series in history.items()}
+    def _loop(self, everything: dict[str, BarSeries]) -> RunRecord:
+        datas = {symbol: SymbolData(series) for symbol, series in everything.items()}
+        history = {s: series for s, series in everything.items() if not is_informative(s)}
+        informative = {s: series for s, series in everything.items() if is_informative(s)}
+        if not history:
+            raise ConfigError(
+                "Engine.run: the feed has only informative series (keys with '@'); "
+                "it needs at least one tradable symbol"
+            )
+        self._tradable = tuple(history)
         single = len(datas) == 1
         if single:
             only = next(iter(datas.values()))
@@ -140,7 +149,7 @@ class Engine:
             times = np.ascontiguousarray(history[only.symbol].close_time, dtype=np.int64)
         else:
             timeline = Cursor()
-            times = np.unique(np.concatenate([s.close_time for s in history.values()]))
+            times = np.unique(np.concatenate([s.close_time for s in everything.values()]))
             times = times.astype(np.int64, copy=False)
         context = RunContext(self.broker, self.risk, datas, timeline, times, self.id_prefix)
         record = RunRecord(
@@ -150,6 +159,7 @@ class Engine:
             self.broker.portfolio.balance,
             self.broker.portfolio,
         )
+        record.informative = informative
         self._record = record
         self._context = context
         self._columns = {symbol: j for j, symbol in enumerate(history)}
@@ -158,13 +168,13 @@ class Engine:
         # Hooks a strategy does not override are not called at all (they do nothing).
         self._on_fill = None if kind.on_fill is Strategy.on_fill else self.strategy.on_fill
         self._on_order = None if kind.on_order is Strategy.on_order else self.strategy.on_order
-        self.strategy._bind(context, datas)
+        self.strategy._bind(context, datas, self._tradable)
         self.strategy.on_start()
         self._dispatch()
         if single:
             self._loop_single(only)
         else:
-            self._loop_multi(datas, history, times)
+            self._loop_multi(datas, everything, times)
         context._seq_at_stop = context._seq
         self.strategy.on_stop()
         self._dispatch()
@@ -206,7 +216,9 @@ class Engine:
         step_list = steps[order].tolist()
         pairs = list(zip(ranks[order].tolist(), bars[order].tolist(), strict=True))
         views = [datas[s] for s in symbols]
-        working = [self.broker.working(s) for s in symbols]
+        tradable = set(self._tradable)
+        working = [self.broker.working(s) if s in tradable else () for s in symbols]
+        traded = [s in tradable for s in symbols]
         events = self.broker.events
         start = 0
         total = len(pairs)
@@ -225,9 +237,10 @@ class Engine:
             if events:
                 self._dispatch()
             for rank, _ in group:
-                self.strategy.on_bar(views[rank])
-                if events:
-                    self._dispatch()
+                if traded[rank]:  # informative series advance silently
+                    self.strategy.on_bar(views[rank])
+                    if events:
+                        self._dispatch()
             start = end
 
     def _dispatch(self) -> None:

@@ -30,7 +30,8 @@ class RunRecord:
 
     Attributes:
         strategy: The strategy's repr.
-        history: Bars by symbol.
+        history: Bars by tradable symbol.
+        informative: Bars of informative series (higher timeframes), by key.
         times: Close time of each timeline step.
         initial_cash: Starting cash.
         portfolio: The account at the end.
@@ -54,6 +55,7 @@ class RunRecord:
     times: np.ndarray[tuple[int], np.dtype[np.int64]]
     initial_cash: float
     portfolio: Portfolio
+    informative: dict[str, BarSeries] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     fill_steps: list[int] = field(default_factory=list)

@@ -66,7 +66,7 @@ class Result:
         many = len(self.symbols) > 1
         out: dict[str, pd.Series] = {}
         for symbol, indicator in self._record.indicators:
-            series = self._record.history[symbol]
+            series = self._record.history.get(symbol) or self._record.informative[symbol]
             index = pd.to_datetime(series.close_time, utc=True)
             name = f"{symbol}:{indicator.name}" if many else indicator.name
             out[name] = pd.Series(indicator._array, index=index, name=name)

@@ -132,30 +132,42 @@ class Strategy(ABC):
 
     # -- binding (engine) ----------------------------------------------------------------------
 
-    def _bind(self, context: StrategyContext, datas: Mapping[str, SymbolData]) -> None:
+    def _bind(
+        self,
+        context: StrategyContext,
+        datas: Mapping[str, SymbolData],
+        tradable: tuple[str, ...] | None = None,
+    ) -> None:
         if not datas:
             raise ConfigError("a strategy needs at least one symbol of data")
         self._ctx = context
         self._datas = dict(datas)
-        self._primary = next(iter(self._datas.values()))
+        self._symbols = tuple(datas) if tradable is None else tradable
+        if not self._symbols:
+            raise ConfigError("a strategy needs at least one tradable symbol")
+        self._primary = self._datas[self._symbols[0]]
         self._indicators = []
 
     # -- data ----------------------------------------------------------------------------------
 
     @property
     def data(self) -> SymbolData:
-        """The first (primary) symbol's data."""
+        """The first (primary) tradable symbol's data."""
         return self._primary
 
     @property
     def datas(self) -> dict[str, SymbolData]:
-        """Every symbol's data, by symbol."""
+        """Every series' data by key, informative series included.
+
+        Besides the tradable symbols this holds informative series such as ``"BTC/USDT@1d"``
+        (a higher timeframe, readable but not traded).
+        """
         return self._datas
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        """The symbols of the run, in feed order."""
-        return tuple(self._datas)
+        """The tradable symbols of the run, in feed order (informative series excluded)."""
+        return self._symbols
 
     @property
     def now(self) -> int:

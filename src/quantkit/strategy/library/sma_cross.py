@@ -74,7 +74,8 @@ class SmaCross(Strategy):
         import talib  # noqa: PLC0415 - TA-Lib loads only when a strategy uses it
 
         self.signals: dict[str, Indicator] = {}
-        for symbol, data in self.datas.items():
+        for symbol in self.symbols:
+            data = self.datas[symbol]
             fast = self.I(talib.SMA, data.close, timeperiod=self.fast)
             slow = self.I(talib.SMA, data.close, timeperiod=self.slow)
             self.signals[symbol] = self.I(crossover_signal, fast, slow, name="cross")
