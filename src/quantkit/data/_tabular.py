@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-__all__ = ["PathLike", "TabularFeed", "file_symbol", "is_path", "sources_by_symbol"]
+__all__ = ["FileFeed", "PathLike", "TabularFeed", "file_symbol", "is_path", "sources_by_symbol"]
 
 PathLike = str | os.PathLike[str]
 """A file system path."""
@@ -216,3 +216,44 @@ def _check_same_timeframe(named: Mapping[str, tuple[BarSeries, str]]) -> None:
                 "or resample one of them",
                 source=where,
             )
+
+
+class FileFeed(TabularFeed[PathLike]):
+    """A tabular feed reading one file per symbol (CSV, Parquet).
+
+    Subclasses set `suffixes` (stripped from a file name to make its default symbol) and
+    `kind` (named in error messages), and implement `_read`.
+    """
+
+    suffixes: tuple[str, ...] = ()
+    kind: str = "a file path"
+
+    def __init__(
+        self,
+        path: PathLike | Mapping[str, PathLike],
+        *,
+        symbol: str | None = None,
+        timeframe: str | int | None = None,
+        label: BarLabel = "open",
+        time_column: str | None = None,
+        time_unit: TimeUnit | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+    ) -> None:
+        suffixes = self.suffixes
+        paths: dict[str, PathLike] = sources_by_symbol(
+            path,
+            symbol=symbol,
+            is_single=is_path,
+            default_symbol=lambda one: file_symbol(one, suffixes),
+            what=self.kind,
+        )
+        super().__init__(
+            paths,
+            timeframe=timeframe,
+            label=label,
+            time_column=time_column,
+            time_unit=time_unit,
+            start=start,
+            end=end,
+        )

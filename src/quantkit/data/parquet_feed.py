@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from quantkit.data._tabular import PathLike, TabularFeed, file_symbol, is_path, sources_by_symbol
+from quantkit.data._tabular import FileFeed, PathLike
 from quantkit.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from quantkit.data._timestamps import TimeLike, TimeUnit
-    from quantkit.data.validation import BarLabel
 
 __all__ = ["ParquetFeed"]
 
 _SUFFIXES = (".parquet", ".pq")
 
 
-def _default_symbol(path: PathLike) -> str:
-    return file_symbol(path, _SUFFIXES)
-
-
-class ParquetFeed(TabularFeed[PathLike]):
+class ParquetFeed(FileFeed):
     """Bars from Parquet files, one per symbol, read with pyarrow.
 
     Each file holds the columns ``open``, ``high``, ``low``, ``close`` and ``volume`` (any case;
@@ -63,34 +56,8 @@ class ParquetFeed(TabularFeed[PathLike]):
         True
     """
 
-    def __init__(
-        self,
-        path: PathLike | Mapping[str, PathLike],
-        *,
-        symbol: str | None = None,
-        timeframe: str | int | None = None,
-        label: BarLabel = "open",
-        time_column: str | None = None,
-        time_unit: TimeUnit | None = None,
-        start: TimeLike | None = None,
-        end: TimeLike | None = None,
-    ) -> None:
-        paths: dict[str, PathLike] = sources_by_symbol(
-            path,
-            symbol=symbol,
-            is_single=is_path,
-            default_symbol=_default_symbol,
-            what="a Parquet file path",
-        )
-        super().__init__(
-            paths,
-            timeframe=timeframe,
-            label=label,
-            time_column=time_column,
-            time_unit=time_unit,
-            start=start,
-            end=end,
-        )
+    suffixes = _SUFFIXES
+    kind = "a Parquet file path"
 
     def _read(self, symbol: str, source: PathLike) -> tuple[pd.DataFrame, str]:
         import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow stays out of `import quantkit`
