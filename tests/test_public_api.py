@@ -18,11 +18,13 @@ HEAVY = ("pandas", "pyarrow", "plotly", "ccxt", "talib", "structlog")
 
 
 def public_names(module: types.ModuleType) -> set[str]:
-    return {
+    """Public names bound in the module, plus those it serves lazily on first use."""
+    bound = {
         name
         for name, value in vars(module).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
+    return bound | set(getattr(module, "_LAZY", {}))
 
 
 @pytest.mark.parametrize("module", FACADES, ids=lambda m: m.__name__)
@@ -89,3 +91,12 @@ def test_exchange_error_names_the_venue() -> None:
     assert error.exchange == "binance"
     assert isinstance(quantkit.StoreError("x"), quantkit.QuantkitError)
     assert str(quantkit.ExchangeError("plain")) == "plain"
+
+
+def test_lazy_names_resolve_and_unknown_names_fail() -> None:
+    lazy = quantkit._LAZY  # type: ignore[attr-defined]
+    assert "ParquetStore" in lazy and "ParquetStore" in dir(quantkit)
+    for name in lazy:
+        assert getattr(quantkit, name).__module__.startswith("quantkit."), name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        quantkit.nope  # type: ignore[attr-defined]  # noqa: B018

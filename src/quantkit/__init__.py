@@ -11,38 +11,19 @@ Examples:
     17520
 """
 
-from quantkit.analysis.stats import compute_stats as compute_stats
-from quantkit.analysis.stats import drawdown as drawdown
-from quantkit.analysis.stats import periods_per_year as periods_per_year
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
-from quantkit.data.downloader import DownloadReport as DownloadReport
-from quantkit.data.downloader import download as download
 from quantkit.data.feed import DataFeed as DataFeed
-from quantkit.data.fetch import RetryPolicy as RetryPolicy
-from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
-from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
-from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
-from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
-from quantkit.data.fetch import trades_to_bars as trades_to_bars
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
-from quantkit.data.fusion import FusedFeed as FusedFeed
-from quantkit.data.fusion import FusionRules as FusionRules
-from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
-from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
 from quantkit.data.parquet_feed import ParquetFeed as ParquetFeed
-from quantkit.data.quality import QualityReport as QualityReport
-from quantkit.data.quality import SymbolQuality as SymbolQuality
-from quantkit.data.quality import quality_report as quality_report
-from quantkit.data.resample import ResampledFeed as ResampledFeed
-from quantkit.data.resample import resample_bars as resample_bars
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
 from quantkit.data.series_feed import SeriesFeed as SeriesFeed
-from quantkit.data.store import ParquetStore as ParquetStore
-from quantkit.data.store import StoreFeed as StoreFeed
-from quantkit.data.store import TimeRange as TimeRange
 from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
@@ -58,8 +39,6 @@ from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
 from quantkit.domain.timeframe import parse_timeframe as parse_timeframe
-from quantkit.engine.audit import LookAheadReport as LookAheadReport
-from quantkit.engine.audit import audit_lookahead as audit_lookahead
 from quantkit.engine.engine import Engine as Engine
 from quantkit.engine.result import Result as Result
 from quantkit.errors import ConfigError as ConfigError
@@ -76,7 +55,6 @@ from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
 from quantkit.errors import TransientError as TransientError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
-from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
 from quantkit.risk.policy import Decision as Decision
 from quantkit.risk.policy import RiskAction as RiskAction
@@ -101,6 +79,80 @@ from quantkit.strategy.registry import register_strategy as register_strategy
 from quantkit.strategy.series import SeriesView as SeriesView
 
 __version__ = "0.1.0"
+
+
+if _TYPE_CHECKING:
+    from quantkit.analysis.stats import compute_stats as compute_stats
+    from quantkit.analysis.stats import drawdown as drawdown
+    from quantkit.analysis.stats import periods_per_year as periods_per_year
+    from quantkit.data.downloader import DownloadReport as DownloadReport
+    from quantkit.data.downloader import download as download
+    from quantkit.data.fetch import RetryPolicy as RetryPolicy
+    from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
+    from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
+    from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+    from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
+    from quantkit.data.fetch import trades_to_bars as trades_to_bars
+    from quantkit.data.fusion import FusedFeed as FusedFeed
+    from quantkit.data.fusion import FusionRules as FusionRules
+    from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
+    from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
+    from quantkit.data.quality import QualityReport as QualityReport
+    from quantkit.data.quality import SymbolQuality as SymbolQuality
+    from quantkit.data.quality import quality_report as quality_report
+    from quantkit.data.resample import ResampledFeed as ResampledFeed
+    from quantkit.data.resample import resample_bars as resample_bars
+    from quantkit.data.store import ParquetStore as ParquetStore
+    from quantkit.data.store import StoreFeed as StoreFeed
+    from quantkit.data.store import TimeRange as TimeRange
+    from quantkit.engine.audit import LookAheadReport as LookAheadReport
+    from quantkit.engine.audit import audit_lookahead as audit_lookahead
+    from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
+
+# Names served on first use, so that `import quantkit` stays light: the data manager, the
+# venue adapter, the audit and the statistics load their modules only when asked for.
+_LAZY: dict[str, str] = {
+    "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
+    "DownloadReport": "quantkit.data.downloader",
+    "FusedFeed": "quantkit.data.fusion",
+    "FusionRules": "quantkit.data.fusion",
+    "LookAheadReport": "quantkit.engine.audit",
+    "MultiTimeframeFeed": "quantkit.data.multi",
+    "ParquetStore": "quantkit.data.store",
+    "QualityReport": "quantkit.data.quality",
+    "ResampledFeed": "quantkit.data.resample",
+    "RetryPolicy": "quantkit.data.fetch",
+    "StoreFeed": "quantkit.data.store",
+    "SymbolQuality": "quantkit.data.quality",
+    "TimeRange": "quantkit.data.store",
+    "afetch_ohlcv_range": "quantkit.data.fetch",
+    "afetch_trades_range": "quantkit.data.fetch",
+    "apply_gap_policy": "quantkit.data.gaps",
+    "audit_lookahead": "quantkit.engine.audit",
+    "compute_stats": "quantkit.analysis.stats",
+    "download": "quantkit.data.downloader",
+    "drawdown": "quantkit.analysis.stats",
+    "fetch_ohlcv_range": "quantkit.data.fetch",
+    "fetch_trades_range": "quantkit.data.fetch",
+    "periods_per_year": "quantkit.analysis.stats",
+    "quality_report": "quantkit.data.quality",
+    "resample_bars": "quantkit.data.resample",
+    "trades_to_bars": "quantkit.data.fetch",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BacktestBroker",

@@ -44,11 +44,12 @@ WITH_EXAMPLES = {
 
 
 def public_names(module: object) -> set[str]:
-    return {
+    bound = {
         name
         for name, value in vars(module).items()
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("quantkit.")
     }
+    return bound | set(getattr(module, "_LAZY", {})) - {"GapPolicy"}
 
 
 def test_all_lists_exactly_the_public_names() -> None:

@@ -7,38 +7,87 @@ when a feed reads data.
 
 from __future__ import annotations
 
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
-from quantkit.data.downloader import DownloadReport as DownloadReport
-from quantkit.data.downloader import adownload as adownload
-from quantkit.data.downloader import download as download
 from quantkit.data.feed import DataFeed as DataFeed
-from quantkit.data.fetch import RetryPolicy as RetryPolicy
-from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
-from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
-from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
-from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
-from quantkit.data.fetch import trades_to_bars as trades_to_bars
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
-from quantkit.data.fusion import FusedFeed as FusedFeed
-from quantkit.data.fusion import FusionRules as FusionRules
-from quantkit.data.gaps import GapPolicy as GapPolicy
-from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
-from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
 from quantkit.data.parquet_feed import ParquetFeed as ParquetFeed
-from quantkit.data.quality import QualityReport as QualityReport
-from quantkit.data.quality import SymbolQuality as SymbolQuality
-from quantkit.data.quality import quality_report as quality_report
-from quantkit.data.resample import ResampledFeed as ResampledFeed
-from quantkit.data.resample import resample_bars as resample_bars
 from quantkit.data.samples import load_sample as load_sample
 from quantkit.data.samples import sample_feed as sample_feed
 from quantkit.data.series_feed import SeriesFeed as SeriesFeed
-from quantkit.data.store import CacheInfo as CacheInfo
-from quantkit.data.store import ParquetStore as ParquetStore
-from quantkit.data.store import StoreFeed as StoreFeed
-from quantkit.data.store import TimeRange as TimeRange
-from quantkit.data.store import WriteReport as WriteReport
 from quantkit.data.validation import validate_bars as validate_bars
+
+if _TYPE_CHECKING:
+    from quantkit.data.downloader import DownloadReport as DownloadReport
+    from quantkit.data.downloader import adownload as adownload
+    from quantkit.data.downloader import download as download
+    from quantkit.data.fetch import RetryPolicy as RetryPolicy
+    from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
+    from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
+    from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+    from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
+    from quantkit.data.fetch import trades_to_bars as trades_to_bars
+    from quantkit.data.fusion import FusedFeed as FusedFeed
+    from quantkit.data.fusion import FusionRules as FusionRules
+    from quantkit.data.gaps import GapPolicy as GapPolicy
+    from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
+    from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
+    from quantkit.data.quality import QualityReport as QualityReport
+    from quantkit.data.quality import SymbolQuality as SymbolQuality
+    from quantkit.data.quality import quality_report as quality_report
+    from quantkit.data.resample import ResampledFeed as ResampledFeed
+    from quantkit.data.resample import resample_bars as resample_bars
+    from quantkit.data.store import CacheInfo as CacheInfo
+    from quantkit.data.store import ParquetStore as ParquetStore
+    from quantkit.data.store import StoreFeed as StoreFeed
+    from quantkit.data.store import TimeRange as TimeRange
+    from quantkit.data.store import WriteReport as WriteReport
+
+# Names served on first use, so that `import quantkit.data` stays light: the data manager, the
+# venue adapter, the audit and the statistics load their modules only when asked for.
+_LAZY: dict[str, str] = {
+    "CacheInfo": "quantkit.data.store",
+    "DownloadReport": "quantkit.data.downloader",
+    "FusedFeed": "quantkit.data.fusion",
+    "FusionRules": "quantkit.data.fusion",
+    "GapPolicy": "quantkit.data.gaps",
+    "MultiTimeframeFeed": "quantkit.data.multi",
+    "ParquetStore": "quantkit.data.store",
+    "QualityReport": "quantkit.data.quality",
+    "ResampledFeed": "quantkit.data.resample",
+    "RetryPolicy": "quantkit.data.fetch",
+    "StoreFeed": "quantkit.data.store",
+    "SymbolQuality": "quantkit.data.quality",
+    "TimeRange": "quantkit.data.store",
+    "WriteReport": "quantkit.data.store",
+    "adownload": "quantkit.data.downloader",
+    "afetch_ohlcv_range": "quantkit.data.fetch",
+    "afetch_trades_range": "quantkit.data.fetch",
+    "apply_gap_policy": "quantkit.data.gaps",
+    "download": "quantkit.data.downloader",
+    "fetch_ohlcv_range": "quantkit.data.fetch",
+    "fetch_trades_range": "quantkit.data.fetch",
+    "quality_report": "quantkit.data.quality",
+    "resample_bars": "quantkit.data.resample",
+    "trades_to_bars": "quantkit.data.fetch",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CacheInfo",

@@ -12,7 +12,6 @@ import numpy as np
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker
 from quantkit.data.feed import DataFeed
-from quantkit.data.multi import is_informative
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.engine.context import RunContext
@@ -133,6 +132,8 @@ class Engine:
     # -- the loop ------------------------------------------------------------------------------
 
     def _loop(self, everything: dict[str, BarSeries]) -> RunRecord:
+        from quantkit.data.multi import is_informative  # noqa: PLC0415 - keeps import light
+
         datas = {symbol: SymbolData(series) for symbol, series in everything.items()}
         history = {s: series for s, series in everything.items() if not is_informative(s)}
         informative = {s: series for s, series in everything.items() if is_informative(s)}

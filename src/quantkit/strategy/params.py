@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import typing
-from typing import Any, ClassVar
-
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from quantkit.errors import ParameterError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["parameter_model", "validate_parameters"]
 
@@ -69,6 +70,8 @@ def parameter_model(cls: type, stop: type) -> type[BaseModel]:
                     parameter=name,
                 )
             fields[name] = (hint, getattr(cls, name, ...))
+    from pydantic import ConfigDict, create_model  # noqa: PLC0415 - loaded on first build
+
     model = create_model(
         f"{cls.__name__}Parameters",
         __config__=ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True),
@@ -92,6 +95,8 @@ def validate_parameters(cls: type, stop: type, values: dict[str, Any]) -> dict[s
     Raises:
         ParameterError: Naming the first invalid parameter and what was expected.
     """
+    from pydantic import ValidationError  # noqa: PLC0415 - loaded on first build
+
     model = parameter_model(cls, stop)
     try:
         validated = model(**values)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field
+from annotated_types import Ge, Gt, Le
 
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
@@ -60,9 +60,9 @@ class SmaCross(Strategy):
         fraction: Fraction of cash spent on an entry, in (0, 1].
     """
 
-    fast: Annotated[int, Field(ge=2)] = 10
-    slow: Annotated[int, Field(ge=3)] = 30
-    fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    fast: Annotated[int, Ge(2)] = 10
+    slow: Annotated[int, Ge(3)] = 30
+    fraction: Annotated[float, Gt(0), Le(1)] = 1.0
 
     def validate_params(self) -> None:
         """Require ``fast < slow``."""
