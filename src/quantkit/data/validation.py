@@ -42,7 +42,14 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
-__all__ = ["PRICE_COLUMNS", "REQUIRED_COLUMNS", "TIME_COLUMNS", "BarLabel", "validate_bars"]
+__all__ = [
+    "PRICE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "TIME_COLUMNS",
+    "BarLabel",
+    "check_series",
+    "validate_bars",
+]
 
 BarLabel = Literal["open", "close"]
 """Which end of its bar a timestamp marks."""
@@ -393,6 +400,44 @@ def _value_checks(columns: Mapping[str, FloatArray]) -> list[_Check]:
         )
     )
     return checks
+
+
+def check_series(series: BarSeries, *, source: str = "") -> None:
+    """Check an existing `BarSeries` in place, without copying it.
+
+    The same rules as `validate_bars` (time order, overlap, finite numbers, positive prices,
+    non-negative volume, OHLC consistency), for bars read back from a store or built by hand.
+
+    Args:
+        series: The bars to check.
+        source: Where they came from, for the error message (default: the symbol).
+
+    Raises:
+        DataError: Naming the source, the first bad row and the problem.
+
+    Examples:
+        >>> import numpy as np
+        >>> from quantkit.domain.bars import BarSeries
+        >>> t = np.array([0, 60], dtype=np.int64) * 10**9
+        >>> one = np.array([1.0, 1.0])
+        >>> check_series(BarSeries("X/Y", 60 * 10**9, t, t + 60 * 10**9, one, one, one, one, one))
+    """
+    times = series.open_time
+    steps = np.diff(times)
+    checks = _time_order_checks(times, steps, _NONE, "")
+    checks.append(_overlap_check(steps, series.timeframe))
+    columns = {
+        "open": series.open,
+        "high": series.high,
+        "low": series.low,
+        "close": series.close,
+        "volume": series.volume,
+    }
+    checks += _value_checks(columns)
+    problem = _earliest(checks)
+    if problem is not None:
+        row, message = problem
+        raise DataError(message, source=source or series.symbol, row=row)
 
 
 def _earliest(checks: list[_Check]) -> tuple[int, str] | None:

@@ -407,3 +407,27 @@ def test_the_cache_is_bounded_in_bytes(tmp_path: Path) -> None:
     disabled.read("binance", "BTC/USDT", "1h")
     disabled.read("binance", "BTC/USDT", "1h")
     assert disabled.cache_info().hits == 0
+
+
+def test_every_read_checks_the_bars_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from quantkit.data.store import ParquetStore
+    from quantkit.errors import DataError
+
+    store = ParquetStore(tmp_path)
+    index = pd.date_range("2024-01-01", periods=4, freq="1h", tz="UTC")
+    frame = pd.DataFrame(
+        {"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5, "volume": 1.0}, index=index
+    )
+    store.write("x", "A/B", "1h", frame)
+    (path,) = [p for p in tmp_path.rglob("*.parquet")]
+    table = pq.read_table(path)
+    broken = table.set_column(
+        table.schema.get_field_index("high"), "high", [[11.0, 11.0, 8.0, 11.0]]
+    )
+    pq.write_table(broken, path)  # edited by hand behind the store's back
+    store.clear_cache()
+    with pytest.raises(DataError, match=r"row 2: high 8\.0 is below max\(open, close\)"):
+        store.read_series("x", "A/B", "1h")

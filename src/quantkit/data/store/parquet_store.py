@@ -18,7 +18,7 @@ from quantkit.data.store._writer import WriteReport, delete_range, remove_empty,
 from quantkit.data.store.cache import CacheInfo, CacheKey, FrameCache
 from quantkit.data.store.layout import Partition, SeriesKey, list_partitions, overlapping
 from quantkit.data.store.ranges import NsRange, TimeRange, runs, subtract, to_time_ranges
-from quantkit.data.validation import BarLabel, validate_bars
+from quantkit.data.validation import BarLabel, check_series, validate_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe
 from quantkit.errors import ConfigError, DataError
@@ -282,9 +282,10 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         """Read the bars opening in ``[start, end)`` as a backtest-ready `BarSeries`.
 
         The arrays are filled straight from Parquet pages (no intermediate table) and shared
-        with the cache, read-only. Bars were validated when they were written and their order
-        is checked again on reading; ``validate=True`` runs `validate_bars` on them once more
-        (for files changed by hand), at the cost of a copy.
+        with the cache, read-only. Bars were validated when they were written, and every read
+        checks them again in place (`check_series`: order, overlap, finite positive prices,
+        volume, OHLC consistency) without copying; ``validate=True`` runs `validate_bars`
+        instead, at the cost of a copy.
 
         Args:
             exchange: Exchange id.
@@ -316,7 +317,9 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
             return validate_bars(
                 mapping, symbol=symbol, source=key.describe(), timeframe=key.timeframe_ns
             )
-        return columns.to_series(symbol, key.timeframe_ns)
+        series = columns.to_series(symbol, key.timeframe_ns)
+        check_series(series, source=key.describe())  # every read is checked, without a copy
+        return series
 
     def feed(
         self,
