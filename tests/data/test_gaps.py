@@ -126,3 +126,36 @@ def test_ffill_yields_a_complete_valid_series(bars: object) -> None:
     validated = validate_bars(filled, symbol="x", timeframe="1h")
     assert (np.diff(validated.open_time) == HOUR).all()
     pd.testing.assert_frame_equal(filled[~filled["filled"]].drop(columns="filled"), frame)
+
+
+def test_feeds_apply_their_gap_policy() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from quantkit import DataFrameFeed
+    from quantkit.errors import ConfigError, DataError
+
+    index = pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC").delete([2, 3])
+    frame = pd.DataFrame(
+        {
+            "open": [1.0, 2.0, 5.0, 6.0],
+            "high": [1.5, 2.5, 5.5, 6.5],
+            "low": [0.5, 1.5, 4.5, 5.5],
+            "close": [1.2, 2.2, 5.2, 6.2],
+            "volume": [10.0, 20.0, 50.0, 60.0],
+        },
+        index=index,
+    )
+    kept = DataFrameFeed(frame, symbol="X/Y", timeframe="1h").load()["X/Y"]
+    assert len(kept) == 4
+    filled = DataFrameFeed(frame, symbol="X/Y", timeframe="1h", gap_policy="ffill").load()["X/Y"]
+    # two bars inserted after 01:00, flat at that bar's close 2.2, volume 0
+    assert filled.close.tolist() == [1.2, 2.2, 2.2, 2.2, 5.2, 6.2]
+    assert filled.open.tolist() == [1.0, 2.0, 2.2, 2.2, 5.0, 6.0]
+    assert filled.high.tolist() == [1.5, 2.5, 2.2, 2.2, 5.5, 6.5]
+    assert filled.volume.tolist() == [10.0, 20.0, 0.0, 0.0, 50.0, 60.0]
+    assert np.all(np.diff(filled.open_time) == 3_600 * 10**9)
+    with pytest.raises(DataError, match=r"row 2: 2 bar\(s\) missing"):
+        DataFrameFeed(frame, symbol="X/Y", timeframe="1h", gap_policy="fail").load()
+    with pytest.raises(ConfigError, match="gap_policy"):
+        DataFrameFeed(frame, symbol="X/Y", gap_policy="drop")  # type: ignore[arg-type]

@@ -11,6 +11,12 @@ import numpy as np
 
 from quantkit.data._timestamps import TimeLike, TimeUnit, format_ns, parse_instant
 from quantkit.data.feed import DataFeed
+from quantkit.data.gaps import (
+    DEFAULT_GAP_POLICY,
+    GAP_POLICIES,
+    GapPolicy,
+    apply_gap_policy_to_series,
+)
 from quantkit.data.validation import BarLabel, validate_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe, parse_timeframe
@@ -114,7 +120,11 @@ class TabularFeed(DataFeed, Generic[SourceT]):
         time_unit: TimeUnit | None,
         start: TimeLike | None,
         end: TimeLike | None,
+        gap_policy: GapPolicy = DEFAULT_GAP_POLICY,
     ) -> None:
+        if gap_policy not in GAP_POLICIES:
+            raise ConfigError(f"gap_policy must be one of {GAP_POLICIES}, got {gap_policy!r}")
+        self._gap_policy: GapPolicy = gap_policy
         if label not in ("open", "close"):
             raise ConfigError(f"label must be 'open' or 'close', got {label!r}")
         if time_unit is not None and time_unit not in ("s", "ms", "us", "ns"):
@@ -159,6 +169,7 @@ class TabularFeed(DataFeed, Generic[SourceT]):
                     time_column=self._time_column,
                     time_unit=self._time_unit,
                 )
+                series = apply_gap_policy_to_series(series, self._gap_policy, source=where)
                 named[symbol] = (series, where)
             _check_same_timeframe(named)
             self._loaded = {symbol: self._window(*pair) for symbol, pair in named.items()}
@@ -239,6 +250,7 @@ class FileFeed(TabularFeed[PathLike]):
         time_unit: TimeUnit | None = None,
         start: TimeLike | None = None,
         end: TimeLike | None = None,
+        gap_policy: GapPolicy = DEFAULT_GAP_POLICY,
     ) -> None:
         suffixes = self.suffixes
         paths: dict[str, PathLike] = sources_by_symbol(
@@ -256,4 +268,5 @@ class FileFeed(TabularFeed[PathLike]):
             time_unit=time_unit,
             start=start,
             end=end,
+            gap_policy=gap_policy,
         )

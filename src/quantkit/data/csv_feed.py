@@ -39,6 +39,9 @@ class CsvFeed(FileFeed):
         time_unit: Unit of integer epoch timestamps; ``None`` detects it from their magnitude.
         start: Keep bars opening at or after this instant (UTC when naive).
         end: Keep bars opening before this instant (UTC when naive).
+        gap_policy: What to do with missing bars: ``"keep"`` (the default: leave them out,
+            as the venue did), ``"fail"`` (raise `DataError` at the first gap) or ``"ffill"``
+            (insert flat zero-volume bars at the previous close).
 
     Raises:
         ConfigError: If the arguments are inconsistent (a non-path value, a bad timeframe,

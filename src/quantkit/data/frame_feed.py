@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from quantkit.data._tabular import TabularFeed, sources_by_symbol
+from quantkit.data.gaps import DEFAULT_GAP_POLICY, GapPolicy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,6 +50,9 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
         time_unit: Unit of integer epoch timestamps; ``None`` detects it from their magnitude.
         start: Keep bars opening at or after this instant (UTC when naive).
         end: Keep bars opening before this instant (UTC when naive).
+        gap_policy: What to do with missing bars: ``"keep"`` (the default: leave them out,
+            as the venue did), ``"fail"`` (raise `DataError` at the first gap) or ``"ffill"``
+            (insert flat zero-volume bars at the previous close).
 
     Raises:
         ConfigError: If the arguments are inconsistent (no symbol for a single frame, a
@@ -79,6 +83,7 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
         time_unit: TimeUnit | None = None,
         start: TimeLike | None = None,
         end: TimeLike | None = None,
+        gap_policy: GapPolicy = DEFAULT_GAP_POLICY,
     ) -> None:
         frames: dict[str, pd.DataFrame] = sources_by_symbol(
             data,
@@ -95,6 +100,7 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
             time_unit=time_unit,
             start=start,
             end=end,
+            gap_policy=gap_policy,
         )
 
     def _read(self, symbol: str, source: pd.DataFrame) -> tuple[pd.DataFrame, str]:

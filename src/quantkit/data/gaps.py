@@ -31,14 +31,13 @@ import numpy as np
 from quantkit.data._frames import frame_symbol, utc_index
 from quantkit.data._timestamps import format_ns
 from quantkit.data.validation import _match_columns, validate_bars
+from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe
 from quantkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
-
-    from quantkit.domain.bars import BarSeries
 
     IntArray = npt.NDArray[np.int64]
 
@@ -48,6 +47,7 @@ __all__ = [
     "Gap",
     "GapPolicy",
     "apply_gap_policy",
+    "apply_gap_policy_to_series",
     "gap_steps",
 ]
 
@@ -99,6 +99,72 @@ def gap_steps(times: IntArray, timeframe: int) -> tuple[IntArray, IntArray]:
     missing = np.diff(np.asarray(times, dtype=np.int64)) // np.int64(timeframe) - 1
     after = np.flatnonzero(missing > 0).astype(np.int64)
     return after, missing[after].astype(np.int64)
+
+
+def apply_gap_policy_to_series(
+    series: BarSeries, policy: GapPolicy = DEFAULT_GAP_POLICY, *, source: str = ""
+) -> BarSeries:
+    """Apply a gap policy to validated bars held as a `BarSeries` (what feeds load).
+
+    Args:
+        series: Validated bars.
+        policy: ``"keep"`` returns ``series`` itself; ``"fail"`` raises at the first gap;
+            ``"ffill"`` returns a new series with each missing bar inserted (open, high, low
+            and close at the previous close, volume 0).
+        source: Name for error messages (default: the symbol).
+
+    Returns:
+        The series, filled or not.
+
+    Raises:
+        ConfigError: If the policy is unknown.
+        DataError: Under ``"fail"``, naming the first gap; ``row`` is the bar after it.
+
+    Examples:
+        >>> import numpy as np
+        >>> from quantkit.domain.bars import BarSeries
+        >>> t = np.array([0, 3], dtype=np.int64)
+        >>> one = np.array([1.0, 2.0])
+        >>> bars = BarSeries("X/Y", 1, t, t + 1, one, one, one, one, one)
+        >>> apply_gap_policy_to_series(bars, "ffill").close.tolist()
+        [1.0, 1.0, 1.0, 2.0]
+    """
+    if policy not in GAP_POLICIES:
+        raise ConfigError(f"gap policy must be one of {GAP_POLICIES}, got {policy!r}")
+    if policy == "keep" or len(series) < 2:
+        return series
+    tf = series.timeframe
+    after, missing = gap_steps(series.open_time, tf)
+    if not after.size:
+        return series
+    if policy == "fail":
+        first = int(after[0])
+        raise DataError(
+            f"{int(missing[0])} bar(s) missing between {format_ns(int(series.open_time[first]))} "
+            f"and {format_ns(int(series.open_time[first + 1]))} (gap policy 'fail')",
+            source=source or series.symbol,
+            row=first + 1,
+        )
+    slots = (series.open_time - series.open_time[0]) // np.int64(tf)
+    total = int(slots[-1]) + 1
+    owner = np.zeros(total, dtype=np.int64)  # the real bar each slot repeats
+    owner[slots] = np.arange(len(series), dtype=np.int64)
+    owner = np.maximum.accumulate(owner)
+    real = np.zeros(total, dtype=bool)
+    real[slots] = True
+    close = series.close[owner]
+    open_time = series.open_time[0] + np.arange(total, dtype=np.int64) * np.int64(tf)
+    return BarSeries(
+        series.symbol,
+        tf,
+        open_time,
+        open_time + np.int64(tf),
+        np.where(real, series.open[owner], close),
+        np.where(real, series.high[owner], close),
+        np.where(real, series.low[owner], close),
+        close,
+        np.where(real, series.volume[owner], 0.0),
+    )
 
 
 def apply_gap_policy(
