@@ -562,3 +562,29 @@ def test_a_million_rows_validate_in_well_under_a_second() -> None:
         best = min(best, time.perf_counter() - began)
     assert len(series) == count
     assert best < 0.5
+
+
+def test_check_series_reports_the_right_row_across_chunks() -> None:
+    import numpy as np
+
+    from quantkit.data import validation
+    from quantkit.data.validation import check_series
+    from quantkit.domain.bars import BarSeries
+
+    n = validation._CHECK_CHUNK * 2 + 10
+    t = np.arange(n, dtype=np.int64) * 60
+    price = np.full(n, 10.0)
+    good = BarSeries("X/Y", 60, t, t + 60, price, price + 1, price - 1, price, price)
+    check_series(good)
+    for bad_row in (5, validation._CHECK_CHUNK, validation._CHECK_CHUNK + 1, n - 1):
+        low = price - 1
+        low = low.copy()
+        low[bad_row] = 11.0
+        bad = BarSeries("X/Y", 60, t, t + 60, price, price + 1, low, price, price)
+        with pytest.raises(DataError, match=rf"row {bad_row}: low 11\.0 is above"):
+            check_series(bad)
+    back = t.copy()
+    back[validation._CHECK_CHUNK] = back[validation._CHECK_CHUNK - 1]
+    dup = BarSeries("X/Y", 60, back, back + 60, price, price + 1, price - 1, price, price)
+    with pytest.raises(DataError, match=rf"row {validation._CHECK_CHUNK}: duplicate"):
+        check_series(dup)

@@ -422,22 +422,30 @@ def check_series(series: BarSeries, *, source: str = "") -> None:
         >>> one = np.array([1.0, 1.0])
         >>> check_series(BarSeries("X/Y", 60 * 10**9, t, t + 60 * 10**9, one, one, one, one, one))
     """
-    times = series.open_time
-    steps = np.diff(times)
-    checks = _time_order_checks(times, steps, _NONE, "")
-    checks.append(_overlap_check(steps, series.timeframe))
-    columns = {
-        "open": series.open,
-        "high": series.high,
-        "low": series.low,
-        "close": series.close,
-        "volume": series.volume,
-    }
-    checks += _value_checks(columns)
-    problem = _earliest(checks)
-    if problem is not None:
-        row, message = problem
-        raise DataError(message, source=source or series.symbol, row=row)
+    # In chunks: the checks' temporary arrays stay small and hot in the cache.
+    length = len(series)
+    for first in range(0, length, _CHECK_CHUNK):
+        start = max(first - 1, 0)  # one row of overlap checks the step across chunks
+        part = slice(start, min(first + _CHECK_CHUNK, length))
+        times = series.open_time[part]
+        steps = np.diff(times)
+        checks = _time_order_checks(times, steps, _NONE, "")
+        checks.append(_overlap_check(steps, series.timeframe))
+        columns = {
+            "open": series.open[part],
+            "high": series.high[part],
+            "low": series.low[part],
+            "close": series.close[part],
+            "volume": series.volume[part],
+        }
+        checks += _value_checks(columns)
+        problem = _earliest(checks)
+        if problem is not None:
+            row, message = problem
+            raise DataError(message, source=source or series.symbol, row=row + start)
+
+
+_CHECK_CHUNK = 1 << 18
 
 
 def _earliest(checks: list[_Check]) -> tuple[int, str] | None:
