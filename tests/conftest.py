@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, settings
 
 from quantkit.sim.exchange import SimulatedExchange
+from quantkit.testing import LocalExchange
 from tests.builders import make_exchange
 
 settings.register_profile(
@@ -18,3 +21,25 @@ settings.load_profile("quantkit")
 def exchange() -> SimulatedExchange:
     """A fee-free BTC/USDT exchange with 10,000 USDT."""
     return make_exchange()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (ccxt's async client needs it)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalExchange]:
+    """One local exchange server on 127.0.0.1 per test module that asks for it."""
+    with LocalExchange() as exchange:
+        yield exchange
+
+
+@pytest.fixture
+def clean_local(local: LocalExchange) -> Iterator[None]:
+    """Start each test with no pending faults and an empty request log."""
+    local.faults.clear()
+    local.log.clear()
+    yield
+    local.faults.clear()

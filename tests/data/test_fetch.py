@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import anyio
 import numpy as np
@@ -40,23 +40,7 @@ AGG_TRADES = "/api/v3/aggTrades"
 DAY_ONE = pd.Timestamp("2024-01-01", tz="UTC")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalExchange]:
-    with LocalExchange() as exchange:
-        yield exchange
-
-
-@pytest.fixture(autouse=True)
-def _clean(local: LocalExchange) -> Iterator[None]:
-    local.faults.clear()
-    local.log.clear()
-    yield
-    local.faults.clear()
+pytestmark = pytest.mark.usefixtures("clean_local")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import ccxt
@@ -21,23 +21,7 @@ from quantkit.testing import DEFAULT_MARKETS, LOCAL_CCXT_OPTIONS, LocalExchange,
 JAN_1 = 1704067200000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalExchange]:
-    with LocalExchange() as exchange:
-        yield exchange
-
-
-@pytest.fixture(autouse=True)
-def _clean(local: LocalExchange) -> Iterator[None]:
-    local.faults.clear()
-    local.log.clear()
-    yield
-    local.faults.clear()
+pytestmark = pytest.mark.usefixtures("clean_local")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -30,23 +29,7 @@ JAN_1 = 1704067200000
 MINUTE = 60_000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalExchange]:
-    with LocalExchange() as exchange:
-        yield exchange
-
-
-@pytest.fixture(autouse=True)
-def _clean(local: LocalExchange) -> Iterator[None]:
-    local.faults.clear()
-    local.log.clear()
-    yield
-    local.faults.clear()
+pytestmark = pytest.mark.usefixtures("clean_local")
 
 
 def get(url: str) -> tuple[int, Any, dict[str, str]]:

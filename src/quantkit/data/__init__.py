@@ -7,10 +7,9 @@ when a feed reads data.
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
+from quantkit._lazy import attach as _attach
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
@@ -76,17 +75,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _attach(__name__, _LAZY, globals())
 
 
 __all__ = [
