@@ -77,3 +77,26 @@ def test_minute_bars_across_partitions_feed_the_engine(tmp_path: Path) -> None:
         feed=store.feed("binance", "BTC/USDT", "1m"), strategy=quantkit.SmaCross(fast=5, slow=20)
     ).run()
     assert result.stats["Bars"] == len(frame)
+
+
+def test_store_feed_applies_its_gap_policy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from quantkit.data.store import ParquetStore
+    from quantkit.errors import ConfigError, DataError
+
+    index = pd.date_range("2024-01-01", periods=5, freq="1h", tz="UTC").delete([2])
+    frame = pd.DataFrame(
+        {"open": 10.0, "high": 11.0, "low": 9.0, "close": [10.1, 10.2, 10.4, 10.5], "volume": 2.0},
+        index=index,
+    )
+    store = ParquetStore(tmp_path)
+    store.write("x", "A/B", "1h", frame)
+    assert len(store.feed("x", "A/B", "1h").load()["A/B"]) == 4
+    filled = store.feed("x", "A/B", "1h", gap_policy="ffill").load()["A/B"]
+    assert filled.close.tolist() == [10.1, 10.2, 10.2, 10.4, 10.5]
+    assert filled.volume.tolist() == [2.0, 2.0, 0.0, 2.0, 2.0]
+    with pytest.raises(DataError, match=r"row 2: 1 bar\(s\) missing"):
+        store.feed("x", "A/B", "1h", gap_policy="fail").load()
+    with pytest.raises(ConfigError, match="gap_policy"):
+        store.feed("x", "A/B", "1h", gap_policy="nope")  # type: ignore[arg-type]

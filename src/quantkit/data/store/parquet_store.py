@@ -12,6 +12,7 @@ import numpy as np
 
 from quantkit.data._tabular import PathLike
 from quantkit.data._timestamps import TimeLike, TimeUnit, format_ns, parse_instant
+from quantkit.data.gaps import DEFAULT_GAP_POLICY, GapPolicy
 from quantkit.data.store import _arrow, _catalog, _gaps, _reader
 from quantkit.data.store._columns import VALUE_COLUMNS, Columns
 from quantkit.data.store._writer import WriteReport, delete_range, remove_empty, write_series
@@ -330,6 +331,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         end: TimeLike | None = None,
         *,
         validate: bool = False,
+        gap_policy: GapPolicy = DEFAULT_GAP_POLICY,
     ) -> StoreFeed:
         """A `DataFeed` over stored series, for ``Engine(feed=...)``.
 
@@ -340,6 +342,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
             start: First open time to include (``None``: from the first bar).
             end: Open times at or after this are excluded (``None``: to the last bar).
             validate: Run `validate_bars` again when loading (see `read_series`).
+            gap_policy: ``"keep"`` (default), ``"fail"`` or ``"ffill"`` for missing bars.
 
         Returns:
             The feed; it reads the store when the engine first loads it.
@@ -350,7 +353,14 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         from quantkit.data.store.store_feed import StoreFeed  # noqa: PLC0415 - avoids a cycle
 
         return StoreFeed(
-            self, exchange, symbols, timeframe, start=start, end=end, validate=validate
+            self,
+            exchange,
+            symbols,
+            timeframe,
+            start=start,
+            end=end,
+            validate=validate,
+            gap_policy=gap_policy,
         )
 
     def _read_columns(

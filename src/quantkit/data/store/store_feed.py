@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING
 
 from quantkit.data._timestamps import TimeLike, parse_instant
 from quantkit.data.feed import DataFeed
+from quantkit.data.gaps import (
+    DEFAULT_GAP_POLICY,
+    GAP_POLICIES,
+    GapPolicy,
+    apply_gap_policy_to_series,
+)
 from quantkit.data.store.layout import SeriesKey
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError
@@ -32,6 +38,8 @@ class StoreFeed(DataFeed):
         start: Keep bars opening at or after this instant (UTC when naive).
         end: Keep bars opening before this instant (UTC when naive).
         validate: Run `validate_bars` again on what is read (bars were validated when written).
+        gap_policy: ``"keep"`` (default), ``"fail"`` or ``"ffill"``, as for the table feeds
+            (see `apply_gap_policy_to_series`).
 
     Raises:
         ConfigError: If the key, the symbols or the window is invalid.
@@ -57,7 +65,11 @@ class StoreFeed(DataFeed):
         start: TimeLike | None = None,
         end: TimeLike | None = None,
         validate: bool = False,
+        gap_policy: GapPolicy = DEFAULT_GAP_POLICY,
     ) -> None:
+        if gap_policy not in GAP_POLICIES:
+            raise ConfigError(f"gap_policy must be one of {GAP_POLICIES}, got {gap_policy!r}")
+        self._gap_policy: GapPolicy = gap_policy
         chosen = (symbols,) if isinstance(symbols, str) else tuple(symbols)
         if not chosen:
             raise ConfigError("StoreFeed needs at least one symbol")
@@ -94,13 +106,17 @@ class StoreFeed(DataFeed):
         """
         if self._loaded is None:
             self._loaded = {
-                symbol: self._store.read_series(
-                    self._exchange,
-                    symbol,
-                    self._timeframe,
-                    self._start,
-                    self._end,
-                    validate=self._validate,
+                symbol: apply_gap_policy_to_series(
+                    self._store.read_series(
+                        self._exchange,
+                        symbol,
+                        self._timeframe,
+                        self._start,
+                        self._end,
+                        validate=self._validate,
+                    ),
+                    self._gap_policy,
+                    source=f"{self._exchange} {symbol} {self._timeframe}",
                 )
                 for symbol in self._symbols
             }
