@@ -93,3 +93,21 @@ def test_round_trips_split_a_reversal() -> None:
     # short: 1 @ 12 -> 1 @ 11; fees 1/3 + 1
     assert short.pnl == pytest.approx(1.0 - 1 / 3 - 1)
     assert still_open == []
+
+
+def test_tiny_trades_are_still_trades() -> None:
+    from quantkit.domain.position import Position
+
+    def fill(side: Side, amount: float, t: int) -> Fill:
+        return Fill("x", "BTC/USDT", side, 100.0, amount, 0.0, "USDT", t)
+
+    tiny = 1e-15
+    closed, still_open = round_trips(
+        [fill(Side.BUY, tiny, 1), fill(Side.SELL, tiny, 2), fill(Side.BUY, tiny, 3)]
+    )
+    assert len(closed) == 1 and len(still_open) == 1
+    position = Position("BTC/USDT")
+    position.apply(tiny, 100.0)
+    assert not position.is_flat
+    position.apply(-tiny, 101.0)
+    assert position.is_flat and position.amount == 0.0

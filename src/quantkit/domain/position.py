@@ -28,7 +28,7 @@ class Position:
     @property
     def is_flat(self) -> bool:
         """Whether no amount is held."""
-        return abs(self.amount) <= _EPS
+        return self.amount == 0.0  # `apply` snaps a closed position to exactly zero
 
     def unrealized_pnl(self, price: float) -> float:
         """Profit of the open amount marked at ``price``, before fees.
@@ -60,7 +60,7 @@ class Position:
         else:
             closed = min(abs(signed_amount), abs(old))
             realized = closed * (price - self.entry_price) * (1.0 if old > 0 else -1.0)
-            if abs(new) <= _EPS * max(1.0, abs(old)):
+            if abs(new) <= _EPS * max(abs(old), abs(signed_amount)):
                 new = 0.0
                 self.entry_price = 0.0
             elif (new > 0) != (old > 0):

@@ -91,7 +91,7 @@ def round_trips(
         before = held.get(symbol, 0.0)
         signed = amount if fill.side is buy else -amount  # fill.signed_amount
         after = before + signed
-        if abs(after) <= _EPS * max(1.0, abs(before)):
+        if abs(after) <= _EPS * max(abs(before), amount):  # relative: tiny trades still count
             after = 0.0
         flagged = fill.ambiguous or client_id in ambiguous_orders
         reverses = before != 0.0 and after != 0.0 and (before > 0) != (after > 0)
@@ -109,7 +109,7 @@ def round_trips(
             if after == 0.0 or reverses:
                 trade.exit_time = fill.timestamp
                 closed.append(current.pop(symbol))
-        if opening > _EPS * max(1.0, amount):
+        if opening > _EPS * amount:
             opened = current.get(symbol)
             if opened is None:
                 direction = "long" if signed > 0 else "short"
