@@ -14,13 +14,12 @@ from quantkit.data import CsvFeed, DataFeed, DataFrameFeed, ParquetFeed
 from quantkit.data._tabular import file_symbol
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
-
-from .strategies import NS, Bars, bars_frame, hourly_bars, make_bars
+from tests.strategies import NS, BarArrays, bars_frame, hourly_bars, make_bars
 
 HOUR = 3600 * NS
 
 
-def assert_same_bars(series: BarSeries, bars: Bars, symbol: str) -> None:
+def assert_same_bars(series: BarSeries, bars: BarArrays, symbol: str) -> None:
     assert series.symbol == symbol
     assert series.timeframe == bars.timeframe
     np.testing.assert_array_equal(series.open_time, bars.times)
@@ -29,18 +28,18 @@ def assert_same_bars(series: BarSeries, bars: Bars, symbol: str) -> None:
         np.testing.assert_array_equal(getattr(series, name), getattr(bars, name))
 
 
-def cents(bars: Bars) -> Bars:
+def cents(bars: BarArrays) -> BarArrays:
     """The bars with prices rounded to cents, as prices in files usually are."""
     columns = {name: np.round(values, 2) for name, values in bars.columns().items()}
-    return Bars(bars.times, bars.timeframe, **columns)
+    return BarArrays(bars.times, bars.timeframe, **columns)
 
 
-def write_csv(path: Path, bars: Bars) -> Path:
+def write_csv(path: Path, bars: BarArrays) -> Path:
     bars_frame(bars).to_csv(path, date_format="%Y-%m-%dT%H:%M:%SZ")
     return path
 
 
-def write_parquet(path: Path, bars: Bars) -> Path:
+def write_parquet(path: Path, bars: BarArrays) -> Path:
     bars_frame(bars).to_parquet(path)
     return path
 

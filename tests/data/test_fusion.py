@@ -13,8 +13,7 @@ from quantkit.data import DataFrameFeed, SeriesFeed
 from quantkit.data.fusion import FusedFeed, FusionRules
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
-
-from .quality_strategies import DAY, HOUR, MONDAY, frame_of, gappy_times, random_series, series
+from tests.strategies import DAY, HOUR, MONDAY, frame_of, gappy_times, random_series, series
 
 FIELDS = ("open", "high", "low", "close", "volume")
 

@@ -13,8 +13,7 @@ from quantkit.data import validate_bars
 from quantkit.data.gaps import DEFAULT_GAP_POLICY, GAP_POLICIES, apply_gap_policy, gap_steps
 from quantkit.data.quality import quality_report
 from quantkit.errors import ConfigError, DataError
-
-from .quality_strategies import HOUR, MONDAY, frame_of, gappy_series, random_series
+from tests.strategies import HOUR, MONDAY, frame_of, gappy_series, random_series
 
 
 def holed_frame() -> pd.DataFrame:

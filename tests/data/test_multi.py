@@ -22,8 +22,7 @@ from quantkit.data.multi import (
 from quantkit.data.resample import resample_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
-
-from .quality_strategies import DAY, HOUR, MONDAY, frame_of, random_series
+from tests.strategies import DAY, HOUR, MONDAY, frame_of, random_series
 
 
 def hours(count: int, symbol: str = "BTC/USDT", start: int = MONDAY, seed: int = 0) -> BarSeries:

@@ -12,15 +12,14 @@ from hypothesis import strategies as st
 
 from quantkit.data import validate_bars
 from quantkit.errors import DataError
-
-from .strategies import TIME_FORMS, Bars, bars_input, valid_bars
+from tests.strategies import TIME_FORMS, BarArrays, bars_input, valid_bars
 
 PROPERTY_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
-def expected_timeframe(bars: Bars) -> int:
+def expected_timeframe(bars: BarArrays) -> int:
     """The most common gap, the smallest on a tie, computed independently of the library."""
     counts = Counter(np.diff(bars.times).tolist())
     best = max(counts.values())
@@ -31,7 +30,7 @@ def expected_timeframe(bars: Bars) -> int:
 @given(
     bars=valid_bars(), form=st.sampled_from(TIME_FORMS), label=st.sampled_from(["open", "close"])
 )
-def test_any_valid_series_is_reproduced_exactly(bars: Bars, form: str, label: str) -> None:
+def test_any_valid_series_is_reproduced_exactly(bars: BarArrays, form: str, label: str) -> None:
     single = len(bars) == 1
     if not single:
         assert expected_timeframe(bars) == bars.timeframe

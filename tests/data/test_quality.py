@@ -20,8 +20,7 @@ from quantkit.data.gaps import Gap
 from quantkit.data.quality import QualityReport, SymbolQuality, quality_report
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
-
-from .quality_strategies import HOUR, MONDAY, frame_of, gappy_times, random_series, series
+from tests.strategies import HOUR, MONDAY, frame_of, gappy_times, random_series, series
 
 MODULES = (
     "quantkit.data._frames",

@@ -12,8 +12,7 @@ from quantkit.data import DataFrameFeed, SeriesFeed
 from quantkit.data.resample import ResampledFeed, bin_anchor, resample_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
-
-from .quality_strategies import (
+from tests.strategies import (
     DAY,
     HOUR,
     MINUTE,

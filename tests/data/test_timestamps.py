@@ -11,8 +11,7 @@ import pytest
 from quantkit.data import validate_bars
 from quantkit.data._timestamps import detect_epoch_unit, format_ns, parse_instant, parse_timestamps
 from quantkit.errors import ConfigError, DataError
-
-from .strategies import NS, hourly_bars
+from tests.strategies import NS, hourly_bars
 
 JAN_1 = 1_704_067_200 * NS  # 2024-01-01T00:00:00Z
 

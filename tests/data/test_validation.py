@@ -12,18 +12,17 @@ import pytest
 from quantkit.data import validate_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
-
-from .strategies import NS, Bars, bars_frame, hourly_bars, make_bars
+from tests.strategies import NS, BarArrays, bars_frame, hourly_bars, make_bars
 
 HOUR = 3600 * NS
 BAD_ROW = 6
 
 
-def as_dict(bars: Bars) -> dict[str, object]:
+def as_dict(bars: BarArrays) -> dict[str, object]:
     return {"time": bars.times.astype("datetime64[ns]"), **bars.columns()}
 
 
-def assert_series_equals(series: BarSeries, bars: Bars, symbol: str = "BTC/USDT") -> None:
+def assert_series_equals(series: BarSeries, bars: BarArrays, symbol: str = "BTC/USDT") -> None:
     assert series.symbol == symbol
     assert series.timeframe == bars.timeframe
     np.testing.assert_array_equal(series.open_time, bars.times)

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from quantkit.strategy.library.sma_cross import SmaCross, crossover_signal
+from tests.strategies import WalkBars, bar_series, sma_periods
 
 from .helpers import SYMBOL, make_market, make_series, run_engine, series_from_closes
-from .strategies import Bars, bar_series, sma_periods
 
 DECISION_COLUMNS = [
     "client_id", "symbol", "side", "type", "cost", "limit_price", "stop_price", "time_in_force",
@@ -42,7 +42,7 @@ def test_crossover_signal(fast: list[float], slow: list[float], expected: list[f
 
 
 def expected_decisions(close: np.ndarray, fast: int, slow: int) -> list[tuple[int, str]]:
-    """Bars at which SmaCross must buy or sell, from numpy averages and its rules."""
+    """WalkBars at which SmaCross must buy or sell, from numpy averages and its rules."""
     f, s = rolling_mean(close, fast), rolling_mean(close, slow)
     decisions: list[tuple[int, str]] = []
     holding = False
@@ -125,7 +125,7 @@ def orders_until(result: object, time: pd.Timestamp) -> pd.DataFrame:
     cut=st.floats(0.5, 1.0),
 )
 def test_decisions_up_to_a_bar_never_depend_on_later_bars(
-    periods: tuple[int, int], bars: Bars, other: Bars, cut: float
+    periods: tuple[int, int], bars: WalkBars, other: WalkBars, cut: float
 ) -> None:
     fast, slow = periods
     t = min(int(cut * (len(bars) - 1)), len(bars) - 2)  # at least one bar after t changes
