@@ -88,10 +88,7 @@ if _TYPE_CHECKING:
     from quantkit.data.downloader import download as download
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
     from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
-    from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
     from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
-    from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
-    from quantkit.data.fetch import trades_to_bars as trades_to_bars
     from quantkit.data.fusion import FusedFeed as FusedFeed
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
@@ -104,6 +101,9 @@ if _TYPE_CHECKING:
     from quantkit.data.store import ParquetStore as ParquetStore
     from quantkit.data.store import StoreFeed as StoreFeed
     from quantkit.data.store import TimeRange as TimeRange
+    from quantkit.data.trades import afetch_trades_range as afetch_trades_range
+    from quantkit.data.trades import fetch_trades_range as fetch_trades_range
+    from quantkit.data.trades import trades_to_bars as trades_to_bars
     from quantkit.engine.audit import LookAheadReport as LookAheadReport
     from quantkit.engine.audit import audit_lookahead as audit_lookahead
     from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
@@ -125,18 +125,18 @@ _LAZY: dict[str, str] = {
     "SymbolQuality": "quantkit.data.quality",
     "TimeRange": "quantkit.data.store",
     "afetch_ohlcv_range": "quantkit.data.fetch",
-    "afetch_trades_range": "quantkit.data.fetch",
+    "afetch_trades_range": "quantkit.data.trades",
     "apply_gap_policy": "quantkit.data.gaps",
     "audit_lookahead": "quantkit.engine.audit",
     "compute_stats": "quantkit.analysis.stats",
     "download": "quantkit.data.downloader",
     "drawdown": "quantkit.analysis.stats",
     "fetch_ohlcv_range": "quantkit.data.fetch",
-    "fetch_trades_range": "quantkit.data.fetch",
+    "fetch_trades_range": "quantkit.data.trades",
     "periods_per_year": "quantkit.analysis.stats",
     "quality_report": "quantkit.data.quality",
     "resample_bars": "quantkit.data.resample",
-    "trades_to_bars": "quantkit.data.fetch",
+    "trades_to_bars": "quantkit.data.trades",
 }
 
 

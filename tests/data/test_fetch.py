@@ -13,15 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantkit.data.fetch import (
-    RetryPolicy,
-    afetch_ohlcv_range,
-    afetch_trades_range,
-    fetch_ohlcv_range,
-    fetch_trades_range,
-    trades_to_bars,
-)
+from quantkit.data.fetch import RetryPolicy, afetch_ohlcv_range, fetch_ohlcv_range
 from quantkit.data.source import OhlcvRow, TradeRow
+from quantkit.data.trades import afetch_trades_range, fetch_trades_range, trades_to_bars
 from quantkit.errors import (
     ConfigError,
     DataError,

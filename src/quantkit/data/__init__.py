@@ -25,10 +25,7 @@ if _TYPE_CHECKING:
     from quantkit.data.downloader import download as download
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
     from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
-    from quantkit.data.fetch import afetch_trades_range as afetch_trades_range
     from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
-    from quantkit.data.fetch import fetch_trades_range as fetch_trades_range
-    from quantkit.data.fetch import trades_to_bars as trades_to_bars
     from quantkit.data.fusion import FusedFeed as FusedFeed
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import GapPolicy as GapPolicy
@@ -44,6 +41,9 @@ if _TYPE_CHECKING:
     from quantkit.data.store import StoreFeed as StoreFeed
     from quantkit.data.store import TimeRange as TimeRange
     from quantkit.data.store import WriteReport as WriteReport
+    from quantkit.data.trades import afetch_trades_range as afetch_trades_range
+    from quantkit.data.trades import fetch_trades_range as fetch_trades_range
+    from quantkit.data.trades import trades_to_bars as trades_to_bars
 
 # Names served on first use, so that `import quantkit.data` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
@@ -64,14 +64,14 @@ _LAZY: dict[str, str] = {
     "WriteReport": "quantkit.data.store",
     "adownload": "quantkit.data.downloader",
     "afetch_ohlcv_range": "quantkit.data.fetch",
-    "afetch_trades_range": "quantkit.data.fetch",
+    "afetch_trades_range": "quantkit.data.trades",
     "apply_gap_policy": "quantkit.data.gaps",
     "download": "quantkit.data.downloader",
     "fetch_ohlcv_range": "quantkit.data.fetch",
-    "fetch_trades_range": "quantkit.data.fetch",
+    "fetch_trades_range": "quantkit.data.trades",
     "quality_report": "quantkit.data.quality",
     "resample_bars": "quantkit.data.resample",
-    "trades_to_bars": "quantkit.data.fetch",
+    "trades_to_bars": "quantkit.data.trades",
 }
 
 
