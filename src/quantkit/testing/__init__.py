@@ -3,12 +3,14 @@
 `LocalExchange` is a small Binance-spot-compatible HTTP server on 127.0.0.1: point the real
 ccxt client at it (`LocalExchange.ccxt_exchange`) to download candles and trades with no
 network, inject faults (`FaultPlan`) and inspect the requests (`RequestLog`). It serves a
-`LocalVenue` (markets and data, synthetic or supplied) through `BinanceSpotApi`.
+`LocalVenue` (markets and data, synthetic or supplied) through `BinanceSpotApi`, and, for the
+accounts it is given, trades through `BinancePrivateApi` against a `LocalAccounts` book.
 
 Importing this package imports aiohttp (not ccxt, which loads when a client is built); plain
 ``import quantkit`` never imports it.
 """
 
+from quantkit.testing.accounts import LocalAccounts as LocalAccounts
 from quantkit.testing.binance_api import BinanceSpotApi as BinanceSpotApi
 from quantkit.testing.faults import Fault as Fault
 from quantkit.testing.faults import FaultPlan as FaultPlan
@@ -18,14 +20,17 @@ from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS as LOCAL_CCXT_OPT
 from quantkit.testing.local_exchange import LocalExchange as LocalExchange
 from quantkit.testing.market_data import DEFAULT_MARKETS as DEFAULT_MARKETS
 from quantkit.testing.market_data import LocalMarket as LocalMarket
+from quantkit.testing.private_api import BinancePrivateApi as BinancePrivateApi
 from quantkit.testing.venue import LocalVenue as LocalVenue
 
 __all__ = [
     "DEFAULT_MARKETS",
     "LOCAL_CCXT_OPTIONS",
+    "BinancePrivateApi",
     "BinanceSpotApi",
     "Fault",
     "FaultPlan",
+    "LocalAccounts",
     "LocalExchange",
     "LocalMarket",
     "LocalVenue",

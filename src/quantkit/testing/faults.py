@@ -21,8 +21,9 @@ from quantkit.errors import ConfigError
 
 __all__ = ["Fault", "FaultKind", "FaultPlan", "RequestLog", "RequestRecord"]
 
-FaultKind = Literal["status", "delay", "truncate"]
-"""What a fault does: answer an error status, answer late, or cut a list answer short."""
+FaultKind = Literal["status", "delay", "truncate", "accept"]
+"""What a fault does: answer an error status, answer late, cut a list answer short, or carry the
+request out and then lose its answer (``"accept"``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +31,15 @@ class Fault:
     """One planned misbehaviour of the local exchange.
 
     Attributes:
-        kind: ``"status"``, ``"delay"`` or ``"truncate"``.
+        kind: ``"status"``, ``"delay"``, ``"truncate"`` or ``"accept"``.
         path: The request path it applies to, e.g. ``"/api/v3/klines"``; ``None`` for any path.
-        status: HTTP status answered (``"status"`` faults).
+        status: HTTP status answered (``"status"`` and ``"accept"`` faults).
         retry_after: ``Retry-After`` header value in seconds, if any (``"status"`` faults). It is
             sent as written, so fractions (``"0.05"``) are possible in tests.
         body: Body answered (``"status"`` faults); a Binance-style JSON error for 429/418,
             plain text otherwise, when not given.
-        seconds: How long to wait before answering normally (``"delay"`` faults).
+        seconds: How long to wait before answering normally (``"delay"`` faults), or before
+            answering ``status`` once the request is carried out (``"accept"`` faults).
         keep: How many leading rows of a list answer to keep (``"truncate"`` faults).
     """
 
@@ -59,6 +61,8 @@ class Fault:
             return str(self.status)
         if self.kind == "delay":
             return f"delay {self.seconds:g}s"
+        if self.kind == "accept":
+            return f"accept then {self.status}"
         return f"truncate {self.keep}"
 
 
@@ -142,6 +146,38 @@ class FaultPlan:
         if not seconds >= 0:
             raise ConfigError(f"seconds must be >= 0, got {seconds}")
         self._add(Fault("delay", path, seconds=seconds), times)
+
+    def accept_then_fail(
+        self,
+        path: str | None = "/api/v3/order",
+        *,
+        status: int = 503,
+        seconds: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Carry out the next ``times`` matching requests, then lose their answers.
+
+        The request takes effect (an order is placed, canceled, ...), but the client gets
+        ``status`` instead of the answer, after ``seconds``: a client timeout shorter than
+        ``seconds`` sees a timeout instead. This is "the venue accepted my order but I never
+        heard back", which a live broker must reconcile. The path matches every method, so
+        plan it just before the request it is meant for.
+
+        Args:
+            path: Request path to match (orders by default); ``None`` matches any.
+            status: HTTP error status answered instead of the real answer.
+            seconds: Delay before that answer.
+            times: How many answers to lose.
+
+        Raises:
+            ConfigError: If the status is not an error status, ``seconds`` is negative or
+                ``times`` < 1.
+        """
+        if not 400 <= status <= 599:
+            raise ConfigError(f"status must be an HTTP error status (400-599), got {status}")
+        if not seconds >= 0:
+            raise ConfigError(f"seconds must be >= 0, got {seconds}")
+        self._add(Fault("accept", path, status=status, seconds=seconds), times)
 
     def truncate(self, path: str | None = "/api/v3/klines", *, keep: int, times: int = 1) -> None:
         """Cut the list answered to the next ``times`` matching requests to ``keep`` rows.

@@ -1,4 +1,4 @@
-"""LocalExchange: a small HTTP server on 127.0.0.1 that speaks Binance spot's public REST API.
+"""LocalExchange: a small HTTP server on 127.0.0.1 that speaks Binance spot's REST API.
 
 It serves a `LocalVenue` (markets, candles and trades, synthetic or supplied) through
 `BinanceSpotApi`, so tests, and users trying quantkit out, run the real ccxt client with no
@@ -8,7 +8,9 @@ pages; a `RequestLog` records every request as it arrives.
 The server runs either in the caller's event loop (``async with LocalExchange() as ex``) or in a
 thread of its own with its own loop (``with LocalExchange() as ex``), which is what synchronous
 code and the sync download functions need. Private (signed) endpoints are left open: a subclass
-extends `LocalExchange.routes` with the routes of another API class over the same venue.
+extends `LocalExchange.routes` with the routes of another API class over the same venue. The
+signed account and order endpoints (`BinancePrivateApi`) are served for the accounts given as
+``accounts``; see `LocalAccounts` for how orders fill and `set_price` to move a price.
 
 Run ``python -m quantkit.testing.exchange_server`` to keep one in the foreground; it prints
 its URL.
@@ -28,6 +30,7 @@ from aiohttp import web
 
 from quantkit.data._timestamps import TimeLike
 from quantkit.errors import ConfigError
+from quantkit.testing.accounts import LocalAccounts
 from quantkit.testing.binance_api import (
     KEEP_ROWS,
     LOCAL_CCXT_OPTIONS,
@@ -37,9 +40,12 @@ from quantkit.testing.binance_api import (
 )
 from quantkit.testing.faults import FaultPlan, RequestLog, RequestRecord
 from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.private_api import BinancePrivateApi
 from quantkit.testing.venue import LocalVenue
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     import pandas as pd
 
     from quantkit.exchanges import CcxtExchange
@@ -66,6 +72,9 @@ class LocalExchange:
         seed: String key the synthetic data is generated from; same key, same data.
         trades_per_minute: Average rate of the synthetic trades.
         port: Port to bind on 127.0.0.1; ``0`` lets the system choose (read `port` back).
+        accounts: Spot accounts for the signed endpoints: API key to ``(secret, balances)``,
+            e.g. ``{"key": ("secret", {"USDT": 10_000})}``. Signed requests with any other
+            key are refused (``-2015``).
 
     Raises:
         ConfigError: If a timeframe, a date or a market is invalid.
@@ -92,6 +101,7 @@ class LocalExchange:
         seed: str = "quantkit",
         trades_per_minute: float = 2.0,
         port: int = 0,
+        accounts: Mapping[str, tuple[str, Mapping[str, float | str | Decimal]]] | None = None,
     ) -> None:
         self.venue = LocalVenue(
             markets,
@@ -106,6 +116,10 @@ class LocalExchange:
         """The markets and data served."""
         self.api = BinanceSpotApi(self.venue)
         """The public Binance endpoints."""
+        self.accounts = LocalAccounts(self.venue, accounts)
+        """The accounts, orders and trades of the signed endpoints."""
+        self.private_api = BinancePrivateApi(self.venue, self.accounts)
+        """The signed Binance endpoints."""
         self.faults = FaultPlan()
         """Faults to inject; set them at any time, even while the server runs."""
         self.log = RequestLog()
@@ -172,17 +186,41 @@ class LocalExchange:
         """
         return self.log.records(path)
 
-    # ----------------------------------------------------------------------- endpoints
+    def price(self, symbol: str) -> Decimal:
+        """Return the price market orders fill at (see `LocalAccounts.price`).
+
+        Args:
+            symbol: Unified symbol (``"BTC/USDT"``) or venue id (``"BTCUSDT"``).
+
+        Returns:
+            The price set last, else the close of the last candle.
+
+        Raises:
+            ConfigError: If the market is unknown.
+        """
+        return self.accounts.price(symbol)
+
+    def set_price(self, symbol: str, price: float | str | Decimal) -> None:
+        """Move a market's price; resting limit orders it reaches fill at their limit price.
+
+        Args:
+            symbol: Unified symbol (``"BTC/USDT"``) or venue id (``"BTCUSDT"``).
+            price: The new price.
+
+        Raises:
+            ConfigError: If the market is unknown or the price is not positive.
+        """
+        self.accounts.set_price(symbol, price, now=int(time.time() * 1000))
 
     # ----------------------------------------------------------------------- endpoints
 
     def routes(self) -> list[web.RouteDef]:
-        """Return the routes served; subclasses extend the list (e.g. with signed endpoints).
+        """Return the routes served; subclasses extend the list.
 
         Returns:
-            aiohttp route definitions: `BinanceSpotApi.routes` here.
+            aiohttp route definitions: `BinanceSpotApi.routes` and `BinancePrivateApi.routes`.
         """
-        return self.api.routes()
+        return self.api.routes() + self.private_api.routes()
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -202,22 +240,29 @@ class LocalExchange:
             if fault is not None and fault.kind == "status":
                 return fault_response(fault)
             if fault is not None and fault.kind == "delay":
-                sleeper = asyncio.ensure_future(asyncio.sleep(fault.seconds))
-                self._sleeping.add(sleeper)
-                try:
-                    await sleeper  # cancelled by `aclose`: the answer is never sent
-                finally:
-                    self._sleeping.discard(sleeper)
+                await self._sleep(fault.seconds)
             if fault is not None and fault.kind == "truncate":
                 request[KEEP_ROWS] = fault.keep
             try:
-                return await handler(request)
+                answer = await handler(request)
             except BinanceApiError as exc:
                 return exc.response()
+            if fault is not None and fault.kind == "accept":  # done, but the answer is lost
+                await self._sleep(fault.seconds)
+                return fault_response(fault)
+            return answer
 
         app = web.Application(middlewares=[faults_and_log])
         app.add_routes(self.routes())
         return app
+
+    async def _sleep(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(asyncio.sleep(seconds))
+        self._sleeping.add(sleeper)
+        try:
+            await sleeper  # cancelled by `aclose`: the answer is never sent
+        finally:
+            self._sleeping.discard(sleeper)
 
     @property
     def port(self) -> int:

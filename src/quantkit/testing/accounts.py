@@ -1,0 +1,466 @@
+"""LocalAccounts: balances per API key and a tiny, deterministic matching book.
+
+The local exchange trades against a price, not against other orders. Each market's price is
+the close of its last candle until a test sets one (`LocalAccounts.set_price`). Market orders,
+and limit orders that cross the price, fill at once at that price (taker). Other limit orders
+rest, with their funds locked, until `set_price` moves the price through their limit; they then
+fill in full at their own limit price (maker). Nothing happens in the background: no timers, no
+partial fills, no fees. Amounts and balances are `decimal.Decimal`, so sums are exact.
+
+The book knows nothing of HTTP: `BinancePrivateApi` renders it the Binance way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from quantkit.errors import ConfigError
+from quantkit.testing.market_data import LocalMarket, format_number
+from quantkit.testing.venue import LocalVenue
+
+__all__ = [
+    "InsufficientBalanceError",
+    "LocalAccounts",
+    "LocalFill",
+    "LocalOrder",
+    "OrderSide",
+    "OrderStatus",
+    "TimeInForce",
+]
+
+OrderSide = Literal["BUY", "SELL"]
+"""Order side, Binance's spelling."""
+OrderStatus = Literal["NEW", "FILLED", "CANCELED", "EXPIRED"]
+"""Order status, Binance's spelling (no partial fills here)."""
+TimeInForce = Literal["GTC", "IOC", "FOK"]
+"""Time in force of a limit order."""
+
+
+class InsufficientBalanceError(Exception):
+    """The account lacks the free balance an order needs (Binance's ``-2010``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFill:
+    """One trade of an order.
+
+    Attributes:
+        trade_id: Trade id, increasing per book.
+        order_id: The order's id.
+        symbol: Venue id of the market, e.g. ``"BTCUSDT"``.
+        side: ``"BUY"`` or ``"SELL"``.
+        price: Price of the trade.
+        qty: Base amount traded.
+        time: Time of the trade, in ms since the epoch.
+        maker: Whether the order rested before it filled.
+    """
+
+    trade_id: int
+    order_id: int
+    symbol: str
+    side: OrderSide
+    price: Decimal
+    qty: Decimal
+    time: int
+    maker: bool
+
+    @property
+    def quote_qty(self) -> Decimal:
+        """Quote amount traded (``price * qty``)."""
+        return self.price * self.qty
+
+
+@dataclass(slots=True)
+class LocalOrder:
+    """An order of the book; `status` and the fill fields change as it fills or is canceled.
+
+    Attributes:
+        order_id: Order id, increasing per book.
+        client_id: The client's id (``newClientOrderId``).
+        api_key: The account that placed it.
+        symbol: Venue id of the market, e.g. ``"BTCUSDT"``.
+        side: ``"BUY"`` or ``"SELL"``.
+        type: ``"MARKET"`` or ``"LIMIT"``.
+        qty: Base amount ordered.
+        price: Limit price; zero for market orders.
+        time_in_force: ``"GTC"``, ``"IOC"`` or ``"FOK"``; ``None`` for market orders.
+        time: Creation time in ms since the epoch.
+        status: ``"NEW"``, ``"FILLED"``, ``"CANCELED"`` or ``"EXPIRED"``.
+        update_time: Time of the last change, in ms since the epoch.
+        fills: The order's trades.
+    """
+
+    order_id: int
+    client_id: str
+    api_key: str
+    symbol: str
+    side: OrderSide
+    type: Literal["MARKET", "LIMIT"]
+    qty: Decimal
+    price: Decimal
+    time_in_force: TimeInForce | None
+    time: int
+    status: OrderStatus = "NEW"
+    update_time: int = 0
+    fills: list[LocalFill] = field(default_factory=list)
+
+    @property
+    def executed_qty(self) -> Decimal:
+        """Base amount filled so far."""
+        return sum((f.qty for f in self.fills), Decimal(0))
+
+    @property
+    def quote_qty(self) -> Decimal:
+        """Quote amount filled so far (Binance's ``cummulativeQuoteQty``)."""
+        return sum((f.quote_qty for f in self.fills), Decimal(0))
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the order still rests in the book."""
+        return self.status == "NEW"
+
+
+@dataclass(slots=True)
+class _Account:
+    secret: str
+    free: dict[str, Decimal]
+    locked: dict[str, Decimal]
+
+
+def _decimal(value: float | str | Decimal) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value if isinstance(value, str) else format_number(value))
+
+
+class LocalAccounts:
+    """Spot accounts keyed by API key, and the orders and trades they make.
+
+    Thread-safe: the test's thread may set prices while the server's loop places orders.
+
+    Args:
+        venue: The venue whose markets are traded (and whose last closes are the first prices).
+        accounts: API key to ``(secret, balances)``, e.g.
+            ``{"key": ("secret", {"USDT": 10_000})}``.
+
+    Raises:
+        ConfigError: If a key or secret is empty or a balance is negative.
+
+    Examples:
+        >>> book = LocalAccounts(LocalVenue(), {"k": ("s", {"USDT": 1000})})
+        >>> book.set_price("BTC/USDT", 40_000)
+        >>> order = book.place("k", "BTCUSDT", "BUY", "MARKET", Decimal("0.01"), now=0)
+        >>> order.status, str(book.balances("k")["USDT"][0]), str(book.balances("k")["BTC"][0])
+        ('FILLED', '600.00', '0.01')
+    """
+
+    def __init__(
+        self,
+        venue: LocalVenue,
+        accounts: Mapping[str, tuple[str, Mapping[str, float | str | Decimal]]] | None = None,
+    ) -> None:
+        self.venue = venue
+        self._lock = threading.RLock()
+        self._accounts: dict[str, _Account] = {}
+        self._prices: dict[str, Decimal] = {}
+        self._orders: dict[int, LocalOrder] = {}
+        self._trades: list[LocalFill] = []
+        self._order_ids = itertools.count(1)
+        self._trade_ids = itertools.count(1)
+        for key, (secret, balances) in (accounts or {}).items():
+            self.add_account(key, secret, balances)
+
+    def add_account(
+        self, api_key: str, secret: str, balances: Mapping[str, float | str | Decimal]
+    ) -> None:
+        """Open (or replace) an account.
+
+        Args:
+            api_key: The API key (sent as ``X-MBX-APIKEY``).
+            secret: The secret requests are signed with.
+            balances: Free balance per asset, e.g. ``{"USDT": 10_000}``.
+
+        Raises:
+            ConfigError: If the key or secret is empty or a balance is negative.
+        """
+        if not api_key or not secret:
+            raise ConfigError("a local account needs a non-empty API key and secret")
+        free = {asset: _decimal(amount) for asset, amount in balances.items()}
+        if any(amount < 0 for amount in free.values()):
+            raise ConfigError(f"balances of {api_key!r} must not be negative")
+        with self._lock:
+            self._accounts[api_key] = _Account(secret, free, {})
+
+    def secret(self, api_key: str) -> str | None:
+        """Return the secret of an API key, or ``None`` if there is no such account.
+
+        Args:
+            api_key: The key.
+
+        Returns:
+            The secret, if any.
+        """
+        account = self._accounts.get(api_key)
+        return None if account is None else account.secret
+
+    def balances(self, api_key: str) -> dict[str, tuple[Decimal, Decimal]]:
+        """Return ``(free, locked)`` per asset of an account.
+
+        Args:
+            api_key: The account's key.
+
+        Returns:
+            Every asset the account has held, sorted by name.
+        """
+        with self._lock:
+            account = self._accounts[api_key]
+            assets = sorted(set(account.free) | set(account.locked))
+            zero = Decimal(0)
+            return {a: (account.free.get(a, zero), account.locked.get(a, zero)) for a in assets}
+
+    # ----------------------------------------------------------------------------- prices
+
+    def price(self, symbol: str) -> Decimal:
+        """Return the current price of a market: the one set last, else its last candle's close.
+
+        Args:
+            symbol: Unified symbol or venue id.
+
+        Returns:
+            The price.
+
+        Raises:
+            ConfigError: If the market is unknown.
+        """
+        market = self.venue.market(symbol)
+        with self._lock:
+            if market.venue_id not in self._prices:
+                closes = self.venue.candles(market, self.venue.timeframe).close
+                last = float(closes[-1]) if closes.size else market.price
+                self._prices[market.venue_id] = _decimal(last)
+            return self._prices[market.venue_id]
+
+    def set_price(self, symbol: str, price: float | str | Decimal, *, now: int = 0) -> None:
+        """Move a market's price; resting limit orders it reaches fill at their limit price.
+
+        Args:
+            symbol: Unified symbol or venue id.
+            price: The new price (> 0).
+            now: Time of the fills, in ms since the epoch.
+
+        Raises:
+            ConfigError: If the market is unknown or the price is not positive.
+        """
+        market = self.venue.market(symbol)
+        new = _decimal(price)
+        if not new > 0:
+            raise ConfigError(f"price must be > 0, got {price}")
+        with self._lock:
+            self._prices[market.venue_id] = new
+            for order in list(self._orders.values()):
+                if order.is_open and order.symbol == market.venue_id and self._crosses(order, new):
+                    self._fill(order, order.price, now, maker=True)
+
+    @staticmethod
+    def _crosses(order: LocalOrder, price: Decimal) -> bool:
+        return price <= order.price if order.side == "BUY" else price >= order.price
+
+    # ----------------------------------------------------------------------------- orders
+
+    def place(
+        self,
+        api_key: str,
+        symbol: str,
+        side: OrderSide,
+        type: Literal["MARKET", "LIMIT"],
+        qty: Decimal,
+        price: Decimal | None = None,
+        *,
+        time_in_force: TimeInForce = "GTC",
+        client_id: str = "",
+        now: int,
+    ) -> LocalOrder:
+        """Place an order, fill what can fill at once, and rest the rest.
+
+        Args:
+            api_key: The account's key.
+            symbol: Venue id or unified symbol of the market.
+            side: ``"BUY"`` or ``"SELL"``.
+            type: ``"MARKET"`` or ``"LIMIT"``.
+            qty: Base amount (> 0).
+            price: Limit price (``"LIMIT"`` orders).
+            time_in_force: For limit orders: ``"IOC"`` and ``"FOK"`` expire unless they fill
+                at once.
+            client_id: The client's id; ``"quantkit-<id>"`` when empty.
+            now: Time of the order, in ms since the epoch.
+
+        Returns:
+            The order, already ``FILLED`` or ``EXPIRED``, or ``NEW`` when it rests.
+
+        Raises:
+            ConfigError: If a limit order lacks a positive price or the amount is not positive.
+            InsufficientBalanceError: If the account cannot pay for the order.
+        """
+        market = self.venue.market(symbol)
+        if not qty > 0:
+            raise ConfigError(f"quantity must be > 0, got {qty}")
+        if type == "LIMIT" and (price is None or not price > 0):
+            raise ConfigError("a limit order needs a price > 0")
+        with self._lock:
+            current = self.price(market.venue_id)
+            limit = current if type == "MARKET" or price is None else price
+            order = LocalOrder(
+                order_id=next(self._order_ids),
+                client_id="",
+                api_key=api_key,
+                symbol=market.venue_id,
+                side=side,
+                type=type,
+                qty=qty,
+                price=Decimal(0) if type == "MARKET" else limit,
+                time_in_force=None if type == "MARKET" else time_in_force,
+                time=now,
+                update_time=now,
+            )
+            order.client_id = client_id or f"quantkit-{order.order_id}"
+            self._lock_funds(order, market, limit)
+            self._orders[order.order_id] = order
+            if type == "MARKET" or self._crosses(order, current):
+                self._fill(order, current, now, maker=False)
+            elif time_in_force != "GTC":
+                self._release(order, market, now, "EXPIRED")
+            return order
+
+    def _lock_funds(self, order: LocalOrder, market: LocalMarket, limit: Decimal) -> None:
+        account = self._accounts[order.api_key]
+        asset, need = (
+            (market.quote, order.qty * limit) if order.side == "BUY" else (market.base, order.qty)
+        )
+        free = account.free.get(asset, Decimal(0))
+        if free < need:
+            raise InsufficientBalanceError(asset)
+        account.free[asset] = free - need
+        account.locked[asset] = account.locked.get(asset, Decimal(0)) + need
+
+    def _fill(self, order: LocalOrder, price: Decimal, now: int, *, maker: bool) -> None:
+        market = self.venue.market(order.symbol)
+        account = self._accounts[order.api_key]
+        zero = Decimal(0)
+        cost = order.qty * price
+        if order.side == "BUY":
+            reserved = order.qty * (price if order.type == "MARKET" else order.price)
+            account.locked[market.quote] -= reserved
+            account.free[market.quote] += reserved - cost  # a better price frees the rest
+            account.free[market.base] = account.free.get(market.base, zero) + order.qty
+        else:
+            account.locked[market.base] -= order.qty
+            account.free[market.quote] = account.free.get(market.quote, zero) + cost
+        fill = LocalFill(
+            next(self._trade_ids), order.order_id, order.symbol, order.side, price, order.qty, now,
+            maker,
+        )  # fmt: skip
+        order.fills.append(fill)
+        self._trades.append(fill)
+        order.status, order.update_time = "FILLED", now
+
+    def _release(
+        self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus
+    ) -> None:
+        account = self._accounts[order.api_key]
+        asset, held = (
+            (market.quote, order.qty * order.price)
+            if order.side == "BUY"
+            else (market.base, order.qty)
+        )
+        account.locked[asset] -= held
+        account.free[asset] += held
+        order.status, order.update_time = status, now
+
+    def cancel(self, api_key: str, order: LocalOrder, *, now: int) -> LocalOrder:
+        """Cancel an open order and unlock its funds.
+
+        Args:
+            api_key: The account's key.
+            order: The order, as found by `find`.
+            now: Time of the cancel, in ms since the epoch.
+
+        Returns:
+            The order, now ``CANCELED``.
+
+        Raises:
+            KeyError: If the order is no longer open (Binance answers ``-2011``).
+        """
+        with self._lock:
+            if not order.is_open or order.api_key != api_key:
+                raise KeyError(order.order_id)
+            self._release(order, self.venue.market(order.symbol), now, "CANCELED")
+            return order
+
+    def find(
+        self,
+        api_key: str,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        client_id: str | None = None,
+    ) -> LocalOrder | None:
+        """Find an account's order in a market by id or by client id.
+
+        Args:
+            api_key: The account's key.
+            symbol: Venue id of the market.
+            order_id: The order id, if known.
+            client_id: The client id, used when ``order_id`` is ``None``.
+
+        Returns:
+            The order, or ``None``.
+        """
+        with self._lock:
+            if order_id is not None:
+                found = self._orders.get(order_id)
+            else:
+                found = next(
+                    (o for o in reversed(self._orders.values()) if o.client_id == client_id), None
+                )
+            if found is None or found.api_key != api_key or found.symbol != symbol:
+                return None
+            return found
+
+    def open_orders(self, api_key: str, symbol: str | None = None) -> list[LocalOrder]:
+        """Return an account's resting orders, oldest first.
+
+        Args:
+            api_key: The account's key.
+            symbol: Only this market (venue id); ``None`` for all.
+
+        Returns:
+            The orders.
+        """
+        with self._lock:
+            return [
+                o
+                for o in self._orders.values()
+                if o.is_open and o.api_key == api_key and symbol in (None, o.symbol)
+            ]
+
+    def trades(self, api_key: str, symbol: str) -> list[LocalFill]:
+        """Return an account's trades in a market, oldest first.
+
+        Args:
+            api_key: The account's key.
+            symbol: Venue id of the market.
+
+        Returns:
+            The trades.
+        """
+        with self._lock:
+            return [
+                t
+                for t in self._trades
+                if t.symbol == symbol and self._orders[t.order_id].api_key == api_key
+            ]

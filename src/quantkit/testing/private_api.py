@@ -1,0 +1,385 @@
+"""BinancePrivateApi: Binance spot's signed account and order endpoints over `LocalAccounts`.
+
+What ccxt's ``binance`` class needs to trade spot:
+
+* ``GET /api/v3/account``: balances;
+* ``POST /api/v3/order`` (form body): ``MARKET`` and ``LIMIT`` orders, ``timeInForce``
+  ``GTC``/``IOC``/``FOK``, ``newClientOrderId`` echoed, ``newOrderRespType`` ``FULL`` with fills;
+* ``GET /api/v3/order`` and ``DELETE /api/v3/order``, by ``orderId`` or ``origClientOrderId``;
+* ``GET /api/v3/openOrders`` and ``GET /api/v3/myTrades``.
+
+Every request is checked the Binance way: the ``X-MBX-APIKEY`` header names an account, the
+``signature`` parameter comes last and is the HMAC-SHA256 (hex) with the account's secret of the
+raw query string followed by the raw body, and ``timestamp`` lies within ``recvWindow``
+(5000 ms by default, at most 60000) of the server's clock and at most a second ahead of it.
+Errors carry Binance's codes and messages, so ccxt raises what it raises against the venue:
+``-2014``/``-2015``/``-1022`` AuthenticationError, ``-1021`` InvalidNonce, ``-2010``
+InsufficientFunds, ``-2011``/``-2013`` OrderNotFound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from quantkit.errors import ConfigError
+from quantkit.testing.accounts import (
+    InsufficientBalanceError,
+    LocalAccounts,
+    LocalFill,
+    LocalOrder,
+    OrderSide,
+    TimeInForce,
+)
+from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, limit_param
+from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.venue import LocalVenue
+
+__all__ = ["BinancePrivateApi"]
+
+Endpoint = Callable[[web.Request, str, dict[str, str]], Awaitable[web.Response]]
+"""A signed endpoint: called with the request, the account's API key and the parameters."""
+_API_KEY = web.RequestKey("api_key", str)
+_ORDER_RESULT_FIELDS = (
+    "price", "origQty", "executedQty", "cummulativeQuoteQty", "status", "timeInForce", "type",
+    "side",
+)  # fmt: skip
+_TYPES: tuple[Literal["MARKET", "LIMIT"], ...] = ("MARKET", "LIMIT")
+_SIDES: tuple[OrderSide, ...] = ("BUY", "SELL")
+_TIME_IN_FORCE: tuple[TimeInForce, ...] = ("GTC", "IOC", "FOK")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _text(value: Decimal) -> str:
+    """Render a Decimal as plain text, without exponent and trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def _missing(name: str) -> BinanceApiError:
+    return BinanceApiError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+class BinancePrivateApi:
+    """Binance spot's signed endpoints over a `LocalAccounts` book.
+
+    Args:
+        venue: The markets traded.
+        accounts: The accounts, orders and trades.
+    """
+
+    def __init__(self, venue: LocalVenue, accounts: LocalAccounts) -> None:
+        self.venue = venue
+        self.accounts = accounts
+
+    def routes(self) -> list[web.RouteDef]:
+        """Return the aiohttp routes of the endpoints.
+
+        Returns:
+            Route definitions for ``account``, ``order`` (POST, GET, DELETE), ``openOrders``
+            and ``myTrades``.
+        """
+        return [
+            web.get("/api/v3/account", self._signed(self._account)),
+            web.post("/api/v3/order", self._signed(self._new_order)),
+            web.get("/api/v3/order", self._signed(self._query_order)),
+            web.delete("/api/v3/order", self._signed(self._cancel_order)),
+            web.get("/api/v3/openOrders", self._signed(self._open_orders)),
+            web.get("/api/v3/myTrades", self._signed(self._my_trades)),
+        ]
+
+    # ------------------------------------------------------------------------- signing
+
+    def _signed(self, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            params = await self._verify(request)
+            return await endpoint(request, request[_API_KEY], params)
+
+        return handler
+
+    async def _verify(self, request: web.Request) -> dict[str, str]:
+        """Check key, signature and timestamp; return the parameters of query and body."""
+        api_key = request.headers.get("X-MBX-APIKEY", "")
+        if not api_key:
+            raise BinanceApiError(-2014, "API-key format invalid.", 401)
+        secret = self.accounts.secret(api_key)
+        if secret is None:
+            raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        query = request.raw_path.partition("?")[2]
+        body = (await request.read()).decode() if request.can_read_body else ""
+        total = query + body
+        signed, sep, signature = total.rpartition("signature=")
+        if not sep or (signed and not signed.endswith("&")) or "&" in signature:
+            raise BinanceApiError(-1022, "Signature for this request is not valid.")
+        expected = hmac.new(secret.encode(), signed[:-1].encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise BinanceApiError(-1022, "Signature for this request is not valid.")
+        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
+        self._check_time(params)
+        request[_API_KEY] = api_key
+        return params
+
+    @staticmethod
+    def _check_time(params: dict[str, str]) -> None:
+        timestamp = int_param(params, "timestamp")
+        if timestamp is None:
+            raise _missing("timestamp")
+        window = int_param(params, "recvWindow")
+        window = 5000 if window is None else window
+        if not 0 < window <= 60_000:
+            raise BinanceApiError(-1131, "recvWindow must be less than 60000")
+        now = _now_ms()
+        if timestamp > now + 1000 or now - timestamp > window:
+            raise BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    # ----------------------------------------------------------------------- rendering
+
+    def _market(self, params: dict[str, str]) -> LocalMarket:
+        venue_id = params.get("symbol")
+        if not venue_id:
+            raise _missing("symbol")
+        market = self.venue.market_by_id(venue_id)
+        if market is None:
+            raise BinanceApiError(-1121, "Invalid symbol.")
+        return market
+
+    @staticmethod
+    def _order_json(order: LocalOrder) -> dict[str, Any]:
+        return {
+            "symbol": order.symbol,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "clientOrderId": order.client_id,
+            "price": _text(order.price),
+            "origQty": _text(order.qty),
+            "executedQty": _text(order.executed_qty),
+            "cummulativeQuoteQty": _text(order.quote_qty),
+            "status": order.status,
+            "timeInForce": order.time_in_force or "GTC",
+            "type": order.type,
+            "side": order.side,
+            "stopPrice": "0",
+            "icebergQty": "0",
+            "time": order.time,
+            "updateTime": order.update_time,
+            "isWorking": True,
+            "workingTime": order.time,
+            "origQuoteOrderQty": "0",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+
+    def _commission_asset(self, fill: LocalFill) -> str:
+        market = self.venue.market(fill.symbol)
+        return market.base if fill.side == "BUY" else market.quote
+
+    # ----------------------------------------------------------------------- endpoints
+
+    async def _account(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        balances = [
+            {"asset": asset, "free": _text(free), "locked": _text(locked)}
+            for asset, (free, locked) in self.accounts.balances(api_key).items()
+        ]
+        zero = "0.00000000"
+        return web.json_response(
+            {
+                "makerCommission": 0,
+                "takerCommission": 0,
+                "buyerCommission": 0,
+                "sellerCommission": 0,
+                "commissionRates": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
+                "canTrade": True,
+                "canWithdraw": False,
+                "canDeposit": False,
+                "brokered": False,
+                "requireSelfTradePrevention": False,
+                "preventSor": False,
+                "updateTime": _now_ms(),
+                "accountType": "SPOT",
+                "balances": balances,
+                "permissions": ["SPOT"],
+                "uid": 1,
+            }
+        )
+
+    @staticmethod
+    def _decimal_param(params: dict[str, str], name: str) -> Decimal | None:
+        text = params.get(name)
+        if not text:
+            return None
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise BinanceApiError(
+                -1100, f"Illegal characters found in parameter '{name}'."
+            ) from None
+        if not value.is_finite():
+            raise BinanceApiError(-1100, f"Illegal characters found in parameter '{name}'.")
+        return value
+
+    def _order_quantity(self, params: dict[str, str], market: LocalMarket) -> Decimal:
+        qty = self._decimal_param(params, "quantity")
+        cost = self._decimal_param(params, "quoteOrderQty")
+        if qty is None and cost is not None and params.get("type") == "MARKET":
+            step = Decimal(str(market.step_size))
+            qty = (cost / self.accounts.price(market.venue_id) / step).to_integral_value(
+                rounding="ROUND_DOWN"
+            ) * step
+        if qty is None:
+            raise _missing("quantity")
+        if qty < Decimal(str(market.min_qty)):
+            raise BinanceApiError(-1013, "Filter failure: LOT_SIZE")
+        return qty
+
+    async def _new_order(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        market = self._market(params)
+        side, kind = params.get("side", ""), params.get("type", "")
+        if side not in _SIDES:
+            raise BinanceApiError(-1100, "Illegal characters found in parameter 'side'.")
+        if kind not in _TYPES:
+            raise BinanceApiError(-1116, "Invalid orderType.")
+        tif = params.get("timeInForce", "GTC")
+        if tif not in _TIME_IN_FORCE:
+            raise BinanceApiError(-1115, "Invalid timeInForce.")
+        price = self._decimal_param(params, "price")
+        if kind == "LIMIT" and price is None:
+            raise _missing("price")
+        qty = self._order_quantity(params, market)
+        try:
+            order = self.accounts.place(
+                api_key,
+                market.venue_id,
+                side,
+                kind,
+                qty,
+                price,
+                time_in_force=tif,
+                client_id=params.get("newClientOrderId", ""),
+                now=_now_ms(),
+            )
+        except InsufficientBalanceError:
+            raise BinanceApiError(
+                -2010, "Account has insufficient balance for requested action."
+            ) from None
+        except ConfigError as exc:
+            raise BinanceApiError(-1013, f"Invalid order: {exc}") from None
+        return web.json_response(self._new_order_json(order, params.get("newOrderRespType")))
+
+    def _new_order_json(self, order: LocalOrder, resp_type: str | None) -> dict[str, Any]:
+        full = self._order_json(order)
+        answer: dict[str, Any] = {
+            "symbol": order.symbol,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "clientOrderId": order.client_id,
+            "transactTime": order.time,
+        }
+        if resp_type == "ACK":
+            return answer
+        answer |= {k: full[k] for k in _ORDER_RESULT_FIELDS} | {
+            "workingTime": order.time,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+        if resp_type in (None, "", "FULL"):
+            answer["fills"] = [
+                {
+                    "price": _text(f.price),
+                    "qty": _text(f.qty),
+                    "commission": "0",
+                    "commissionAsset": self._commission_asset(f),
+                    "tradeId": f.trade_id,
+                }
+                for f in order.fills
+            ]
+        return answer
+
+    def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> LocalOrder:
+        market = self._market(params)
+        order_id = int_param(params, "orderId")
+        client_id = params.get("origClientOrderId")
+        if order_id is None and not client_id:
+            raise BinanceApiError(
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
+        found = self.accounts.find(api_key, market.venue_id, order_id=order_id, client_id=client_id)
+        if found is None:
+            raise BinanceApiError(code, msg)
+        return found
+
+    async def _query_order(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        order = self._find(api_key, params, -2013, "Order does not exist.")
+        return web.json_response(self._order_json(order))
+
+    async def _cancel_order(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        order = self._find(api_key, params, -2011, "Unknown order sent.")
+        try:
+            self.accounts.cancel(api_key, order, now=_now_ms())
+        except KeyError:
+            raise BinanceApiError(-2011, "Unknown order sent.") from None
+        answer = self._order_json(order)
+        answer["origClientOrderId"] = order.client_id
+        answer["clientOrderId"] = params.get("newClientOrderId") or order.client_id
+        answer["transactTime"] = order.update_time
+        return web.json_response(answer)
+
+    async def _open_orders(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        symbol = self._market(params).venue_id if params.get("symbol") else None
+        orders = self.accounts.open_orders(api_key, symbol)
+        return json_list(request, [self._order_json(o) for o in orders])
+
+    async def _my_trades(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        market = self._market(params)
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        from_id, order_id = int_param(params, "fromId"), int_param(params, "orderId")
+        limit = limit_param(params)
+        trades = [
+            t
+            for t in self.accounts.trades(api_key, market.venue_id)
+            if (start is None or t.time >= start)
+            and (end is None or t.time <= end)
+            and (from_id is None or t.trade_id >= from_id)
+            and (order_id is None or t.order_id == order_id)
+        ]
+        rows = [
+            {
+                "symbol": t.symbol,
+                "id": t.trade_id,
+                "orderId": t.order_id,
+                "orderListId": -1,
+                "price": _text(t.price),
+                "qty": _text(t.qty),
+                "quoteQty": _text(t.quote_qty),
+                "commission": "0",
+                "commissionAsset": self._commission_asset(t),
+                "time": t.time,
+                "isBuyer": t.side == "BUY",
+                "isMaker": t.maker,
+                "isBestMatch": True,
+            }
+            for t in trades[:limit]
+        ]
+        return json_list(request, rows)
