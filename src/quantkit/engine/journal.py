@@ -1,0 +1,515 @@
+"""The order journal: an append-only, hash-chained record of every order intent and outcome.
+
+Each line of the file is one JSON record::
+
+    {"seq": 1, "time": ns, "kind": "intent", "data": {...}, "prev": "<hex>", "hash": "<hex>"}
+
+``prev`` is the SHA-256 of the previous line's bytes (without its newline), or `GENESIS` for
+the first line; ``hash`` is the SHA-256 of the canonical JSON of the record without ``hash``.
+Editing, removing or reordering a record breaks the chain. A small sidecar ``<path>.head``,
+replaced atomically after every append, holds the last seq and hash, so losing whole records
+at the end is detected too. `Journal.append` writes, flushes and ``fsync``s the line before it
+returns: an order is sent only after its intent record returned, so the intent is on disk
+before the order leaves ("written before sent").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from quantkit.domain.fill import Fill
+from quantkit.domain.order import OrderRequest, OrderStatus, Side
+from quantkit.errors import ConfigError, StoreError
+
+__all__ = [
+    "GENESIS",
+    "Journal",
+    "JournalReport",
+    "JournalState",
+    "OrderState",
+    "Record",
+    "client_order_id",
+    "replay",
+]
+
+GENESIS = "0" * 64
+"""The ``prev`` value of the first record."""
+
+_KEYS = frozenset({"seq", "time", "kind", "data", "prev", "hash"})
+_KIND = re.compile(r"[a-z][a-z_]{0,31}")
+_SECRET_WORDS = ("secret", "apikey", "password", "passphrase", "token", "privatekey")
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def client_order_id(run_id: str, seq: int) -> str:
+    """Derive the client order id of the intent written at ``seq`` in run ``run_id``.
+
+    The id is ``"qk"`` + 10 hex digits of SHA-256(run_id) + ``"-"`` + seq: at most 33
+    characters from ``[a-z0-9-]``, accepted by Binance's ``[.A-Z:/a-z0-9_-]{1,36}``. A retry
+    reuses the id from the journal, so the venue refuses a duplicate instead of placing it twice.
+
+    Args:
+        run_id: The run (or account) identifier.
+        seq: The journal sequence number of the intent record, 0 <= seq < 10**20.
+
+    Returns:
+        The client order id.
+
+    Raises:
+        ConfigError: If ``seq`` is out of range.
+
+    Example:
+        >>> client_order_id("run-1", 7) == client_order_id("run-1", 7)
+        True
+    """
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 10**20:
+        raise ConfigError(f"client_order_id: seq must be an int in [0, 10**20), got {seq!r}")
+    return f"qk{_sha(run_id.encode())[:10]}-{seq}"
+
+
+def _check_data(value: Any, where: str) -> None:
+    """Refuse secret-looking keys, non-string keys and non-finite floats, at any depth."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"journal data: key {key!r} at {where} is not a string")
+            flat = key.lower().replace("_", "").replace("-", "")
+            if any(word in flat for word in _SECRET_WORDS):
+                raise ConfigError(
+                    f"journal data: refusing key {key!r} at {where}: secrets are never journaled"
+                )
+            _check_data(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_data(item, f"{where}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"journal data: {where} is {value!r}; NaN and inf are not allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One journal record.
+
+    Attributes:
+        seq: Sequence number, 1 for the first record (equal to its line number).
+        time: Write time, ns since the epoch.
+        kind: Record kind (``"intent"``, ``"ack"``, ``"fill"``, ...).
+        data: The payload (JSON values only).
+        prev: SHA-256 of the previous line's bytes, or `GENESIS`.
+        hash: SHA-256 of the canonical JSON of this record without ``hash``.
+    """
+
+    seq: int
+    time: int
+    kind: str
+    data: dict[str, Any]
+    prev: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalReport:
+    """What `Journal.verify` found in a journal whose chain is intact.
+
+    Attributes:
+        path: The journal file.
+        records: Number of complete, verified records.
+        last: The last verified record, or ``None`` for an empty journal.
+        torn_tail: Bytes of an unfinished last line (a crash mid-write), 0 if none.
+        truncated: Whether the file holds fewer records than its ``.head`` sidecar recorded.
+        head_seq: The seq in the sidecar, or ``None`` if there is no sidecar.
+    """
+
+    path: Path
+    records: int
+    last: Record | None
+    torn_tail: int
+    truncated: bool
+    head_seq: int | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the journal is complete: no torn tail and no truncation."""
+        return not self.torn_tail and not self.truncated
+
+
+def _parse_line(path: Path, lineno: int, line: bytes, prev: str) -> Record:
+    def fail(problem: str) -> StoreError:
+        return StoreError(f"journal {path}: line {lineno}: {problem}")
+
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise fail(f"not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict) or set(obj) != _KEYS:
+        raise fail(f"a record needs exactly the keys {sorted(_KEYS)}")
+    digest = obj.pop("hash")
+    if _sha(_canonical(obj)) != digest:
+        raise fail("hash mismatch: the record was modified")
+    if obj["seq"] != lineno:
+        raise fail(f"seq is {obj['seq']!r}, expected {lineno}: a record was removed or reordered")
+    if obj["prev"] != prev:
+        raise fail("prev does not match the previous line: a record was removed or reordered")
+    return Record(obj["seq"], obj["time"], obj["kind"], obj["data"], obj["prev"], digest)
+
+
+def _read_head(path: Path) -> tuple[int, str] | None:
+    head = Path(f"{path}.head")
+    try:
+        obj = json.loads(head.read_bytes())
+        return int(obj["seq"]), str(obj["hash"])
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"journal {path}: unreadable head sidecar {head}: {exc}") from exc
+
+
+def _scan(path: Path) -> tuple[JournalReport, int, str]:
+    """Verify ``path``; return the report, the length of its whole lines, the next ``prev``."""
+    raw = path.read_bytes() if path.exists() else b""
+    lines = raw.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    prev, last, records = GENESIS, None, {}
+    for lineno, line in enumerate(lines, start=1):
+        last = _parse_line(path, lineno, line, prev)
+        records[lineno] = last.hash
+        prev = _sha(line)
+    head = _read_head(path)
+    count = len(lines)
+    truncated = head is not None and head[0] > count
+    if head is not None and not truncated and records.get(head[0], GENESIS) != head[1]:
+        raise StoreError(f"journal {path}: line {head[0]}: hash differs from the head sidecar")
+    if head is None and count > 1:
+        raise StoreError(f"journal {path}: the head sidecar is missing; truncation undetectable")
+    if head is not None and count - head[0] > 1:
+        raise StoreError(f"journal {path}: line {head[0] + 2}: records beyond the head sidecar")
+    report = JournalReport(
+        path, count, last, len(tail), truncated, None if head is None else head[0]
+    )
+    return report, len(raw) - len(tail), prev
+
+
+def _iter_records(path: Path) -> Iterator[Record]:
+    """Yield the complete records of ``path``, checking the chain; a torn tail is skipped."""
+    with path.open("rb") as f:
+        prev = GENESIS
+        for lineno, line in enumerate(f, start=1):
+            if not line.endswith(b"\n"):
+                return
+            yield _parse_line(path, lineno, line[:-1], prev)
+            prev = _sha(line[:-1])
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name == "posix":
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+class Journal:
+    """An append-only, hash-chained JSON Lines journal of one run (or account).
+
+    Opening verifies the file. An unfinished last line (a crash mid-write; that append never
+    returned, so its order was never sent) is cut off and reported in `report`. Tampering and
+    truncation raise `StoreError` naming the file and line. One writer per file.
+
+    Args:
+        path: The journal file; created if missing.
+        run_id: The run's identifier, used to derive client order ids.
+
+    Raises:
+        StoreError: If the journal was modified, reordered or truncated.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp, Journal(f"{tmp}/j.jsonl", run_id="r") as j:
+        ...     j.append("state", {"equity": 0.1 + 0.2}).seq
+        1
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, run_id: str) -> None:
+        self.path = Path(path)
+        self.run_id = run_id
+        created = not self.path.exists()
+        self.report, good, self._prev = _scan(self.path)
+        if self.report.truncated:
+            raise StoreError(
+                f"journal {self.path}: line {self.report.records + 1}: truncated, the head "
+                f"sidecar records {self.report.head_seq} records but the file holds "
+                f"{self.report.records}"
+            )
+        self._file = self.path.open("ab")
+        if self.report.torn_tail:
+            self._file.truncate(good)
+            self._sync()
+        if created:
+            _fsync_dir(self.path.parent)
+        self._count = self.report.records
+        self._last = self.report.last
+
+    def _sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        self._file.close()
+
+    def __repr__(self) -> str:
+        return f"Journal(path={str(self.path)!r}, records={self._count})"
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def last(self) -> Record | None:
+        """The last record, or ``None`` if the journal is empty."""
+        return self._last
+
+    @staticmethod
+    def verify(path: str | os.PathLike[str]) -> JournalReport:
+        """Check a journal's chain and its head sidecar without changing anything.
+
+        Args:
+            path: The journal file.
+
+        Returns:
+            The report; ``report.ok`` is False for a torn tail or a truncation.
+
+        Raises:
+            StoreError: If a record was modified, removed or reordered.
+        """
+        return _scan(Path(path))[0]
+
+    def append(self, kind: str, data: Mapping[str, Any]) -> Record:
+        """Write one record; return only once it is flushed and fsynced to disk.
+
+        Args:
+            kind: Record kind, lower-case letters and underscores.
+            data: JSON payload; floats round-trip exactly.
+
+        Returns:
+            The record written.
+
+        Raises:
+            ConfigError: If the kind is invalid, the data holds a secret-looking key,
+                NaN/inf or a value JSON cannot represent.
+        """
+        if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+            raise ConfigError(f"journal: invalid record kind {kind!r}")
+        _check_data(data, "data")
+        body: dict[str, Any] = {
+            "seq": self._count + 1,
+            "time": time.time_ns(),
+            "kind": kind,
+            "data": dict(data),
+            "prev": self._prev,
+        }
+        try:
+            digest = _sha(_canonical(body))
+            line = _canonical({**body, "hash": digest})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"journal: data cannot be written as JSON: {exc}") from exc
+        record = Record(
+            body["seq"], body["time"], kind, json.loads(line)["data"], self._prev, digest
+        )
+        try:
+            self._file.write(line + b"\n")
+            self._sync()
+        except OSError as exc:  # the line may be half written: no further appends
+            self._file.close()
+            raise StoreError(f"journal {self.path}: append failed, reopen it: {exc}") from exc
+        self._write_head(record)
+        self._count, self._last, self._prev = record.seq, record, _sha(line)
+        return record
+
+    def _write_head(self, record: Record) -> None:
+        head = Path(f"{self.path}.head")
+        temp = head.with_name(head.name + ".tmp")
+        with temp.open("wb") as f:
+            f.write(_canonical({"seq": record.seq, "hash": record.hash}))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, head)
+        _fsync_dir(self.path.parent)
+
+    def records(self) -> Iterator[Record]:
+        """Iterate over the records on disk, re-verifying the chain as it goes."""
+        return _iter_records(self.path)
+
+    def intent(self, request: OrderRequest, client_id: str | None = None) -> Record:
+        """Journal an order intent; call it, and let it return, BEFORE sending the order.
+
+        Args:
+            request: The order request.
+            client_id: The client order id; by default derived with `client_order_id` from
+                the run id and the seq this record gets.
+
+        Returns:
+            The record; ``record.data["client_id"]`` is the id to send.
+        """
+        cid = client_id or client_order_id(self.run_id, self._count + 1)
+        fields_ = {f.name: _jsonable(getattr(request, f.name)) for f in fields(request) if f.init}
+        return self.append("intent", {"client_id": cid, "request": fields_})
+
+    def ack(self, client_id: str, exchange_id: str) -> Record:
+        """Journal that the venue accepted the order under ``exchange_id``."""
+        return self.append("ack", {"client_id": client_id, "exchange_id": exchange_id})
+
+    def reject(self, client_id: str, reason: str) -> Record:
+        """Journal that the venue or the account refused the order."""
+        return self.append("reject", {"client_id": client_id, "reason": reason})
+
+    def cancel(self, client_id: str) -> Record:
+        """Journal that the order was canceled (a confirmed cancel, terminal)."""
+        return self.append("cancel", {"client_id": client_id})
+
+    def fill(self, fill: Fill) -> Record:
+        """Journal one execution."""
+        data = {f.name: _jsonable(getattr(fill, f.name)) for f in fields(fill)}
+        return self.append("fill", data)
+
+
+@dataclass(slots=True)
+class OrderState:
+    """An order as rebuilt from the journal.
+
+    Attributes:
+        client_id: The client order id.
+        symbol: Market symbol.
+        side: Buy or sell.
+        amount: Ordered amount (base currency), ``None`` for a cost-sized order.
+        cost: Ordered cost (quote currency) of a cost-sized order.
+        status: The last known status.
+        filled: Sum of the journaled fills' amounts.
+        notional: Sum of the journaled fills' ``price * amount``.
+        exchange_id: The venue's id, once acknowledged.
+        reason: Why it was rejected.
+    """
+
+    client_id: str
+    symbol: str
+    side: Side
+    amount: float | None
+    cost: float | None
+    status: OrderStatus = OrderStatus.NEW
+    filled: float = 0.0
+    notional: float = 0.0
+    exchange_id: str = ""
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class JournalState:
+    """The state rebuilt by `replay`.
+
+    Attributes:
+        orders: Orders by client id.
+        fills: Every journaled fill, in order.
+        in_doubt: Client ids whose intent was written but never acknowledged, rejected,
+            filled or canceled: the order may or may not have reached the venue. The broker
+            must look each one up on the exchange by its client id before retrying it.
+    """
+
+    orders: dict[str, OrderState] = field(default_factory=dict)
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def in_doubt(self) -> frozenset[str]:
+        """Client ids of intents with no answer from the venue yet."""
+        return frozenset(c for c, o in self.orders.items() if o.status is OrderStatus.NEW)
+
+
+def _apply_fill(state: JournalState, data: dict[str, Any]) -> None:
+    fill = Fill(**{**data, "side": Side(data["side"])})
+    state.fills.append(fill)
+    order = state.orders.get(fill.client_id)
+    if order is None or order.status.is_terminal:
+        return
+    order.filled += fill.amount
+    order.notional += fill.price * fill.amount
+    if order.amount is not None:
+        done = order.filled >= order.amount * (1 - 1e-12)
+    else:
+        done = order.cost is not None and order.notional >= order.cost * (1 - 1e-9)
+    order.status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+
+
+def replay(path: str | os.PathLike[str]) -> JournalState:
+    """Rebuild orders, fills and in-doubt intents from a journal (after a restart or crash).
+
+    Verifies the journal first. Intents in `JournalState.in_doubt` must be looked up on the
+    exchange by client id before any retry; a retry reuses the same client id.
+
+    Args:
+        path: The journal file.
+
+    Returns:
+        The rebuilt state. Unknown kinds (``"state"``, ...) are skipped.
+
+    Raises:
+        StoreError: If the journal was tampered with or truncated.
+    """
+    report = Journal.verify(path)
+    if report.truncated:
+        raise StoreError(f"journal {path}: truncated below its head sidecar")
+    state = JournalState()
+    for record in _iter_records(Path(path)):
+        try:
+            _apply(state, record)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"journal {path}: line {record.seq}: malformed {record.kind} record ({exc!r})"
+            ) from exc
+    return state
+
+
+def _apply(state: JournalState, record: Record) -> None:
+    data, kind = record.data, record.kind
+    if kind == "intent":
+        req = data["request"]
+        state.orders[data["client_id"]] = OrderState(
+            data["client_id"], req["symbol"], Side(req["side"]), req["amount"], req["cost"]
+        )
+    elif kind == "fill":
+        _apply_fill(state, data)
+    elif (order := state.orders.get(data.get("client_id", ""))) is None:
+        return
+    elif kind == "ack" and order.status is OrderStatus.NEW:
+        order.status, order.exchange_id = OrderStatus.OPEN, data["exchange_id"]
+    elif kind == "reject" and not order.status.is_terminal:
+        order.status, order.reason = OrderStatus.REJECTED, data["reason"]
+    elif kind == "cancel" and not order.status.is_terminal:
+        order.status = OrderStatus.CANCELED
