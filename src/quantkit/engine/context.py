@@ -134,8 +134,7 @@ class RunContext:
         Returns:
             The order: from the broker, or ``REJECTED`` here when risk refused it.
         """
-        self._seq += 1
-        client_id = f"{self.id_prefix}-{str(self._seq).zfill(6)}"  # next_client_id(), inlined
+        client_id = self.next_client_id()
         i = self.timeline.i
         now = self._time_at[i] if i >= 0 else -1
         reason = ""

@@ -116,22 +116,6 @@ class RunRecord:
         exposed = (held != 0.0).any(axis=1)[row]
         return equity, exposed
 
-    def equity_array(self) -> FloatArray:
-        """Equity at the close of each timeline step: cash plus positions at the latest closes.
-
-        Returns:
-            One value per step.
-        """
-        return self.equity_and_exposure()[0]
-
-    def exposure_array(self) -> BoolArray:
-        """Whether any position was open at the close of each step.
-
-        Returns:
-            One flag per step.
-        """
-        return self.equity_and_exposure()[1]
-
 
 def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
     """For each step, 1 + the index of the latest snapshot at or before it (0: none yet)."""
