@@ -21,8 +21,8 @@ class Credentials(BaseModel):
         password: The passphrase some venues require, if any.
 
     Examples:
-        >>> keys = Credentials(exchange="binance", api_key="k", secret="s")
-        >>> keys.api_key, "s" in repr(keys.secret)
+        >>> keys = Credentials(exchange="binance", api_key="my-key", secret="hunter2")
+        >>> keys.api_key, "hunter2" in repr(keys) + str(keys)
         (SecretStr('**********'), False)
     """
 
