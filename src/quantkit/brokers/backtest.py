@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from quantkit.brokers.base import Broker, Clock
+from quantkit.brokers.base import Clock
+from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.domain.bars import BarSeries
-from quantkit.domain.fill import Fill
-from quantkit.domain.market import Market, unknown_symbol
-from quantkit.domain.order import Order, OrderRequest
-from quantkit.domain.portfolio import MarginConfig, Portfolio
-from quantkit.errors import ConfigError
-from quantkit.sim.exchange import SimulatedExchange
-from quantkit.sim.fees import FeeModel
-from quantkit.sim.rules import FillRules, IntrabarAssumption
-from quantkit.sim.slippage import SlippageModel
 
 __all__ = ["BacktestBroker"]
 
 
-class BacktestBroker(Broker):
+class BacktestBroker(SimulatedBroker):
     """Fills orders against historical bars with the rules of `quantkit.sim`.
 
     Args:
@@ -47,39 +38,8 @@ class BacktestBroker(Broker):
         10000.0
     """
 
-    def __init__(
-        self,
-        *,
-        cash: float = 100_000.0,
-        currency: str = "USDT",
-        markets: Mapping[str, Market] | None = None,
-        fees: FeeModel | None = None,
-        slippage: SlippageModel | None = None,
-        participation: float | None = None,
-        intrabar: IntrabarAssumption = "adverse",
-        allow_short: bool = False,
-        leverage: float = 1.0,
-    ) -> None:
-        if isinstance(cash, bool) or not math.isfinite(cash) or cash < 0:
-            raise ConfigError(f"BacktestBroker: cash must be a finite number >= 0, got {cash!r}")
-        rules = FillRules(participation=participation, intrabar=intrabar)
-        if fees is not None:
-            rules = FillRules(fees, rules.slippage, participation, intrabar)
-        if slippage is not None:
-            rules = FillRules(rules.fees, slippage, participation, intrabar)
-        self.rules = rules
-        self.currency = currency
-        self.initial_cash = float(cash)
-        self._markets = dict(markets or {})
-        self._portfolio = Portfolio(
-            currency, {currency: float(cash)}, MarginConfig(allow_short, leverage)
-        )
-        self._exchange: SimulatedExchange | None = None
-        self._history: Mapping[str, BarSeries] = {}
-        self._bars: dict[str, tuple[Sequence[Any], ...]] = {}
-        self.events = []
-
-    # -- setup ---------------------------------------------------------------------------------
+    _history: Mapping[str, BarSeries]
+    _bars: dict[str, tuple[Sequence[Any], ...]]
 
     def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
         """Build the simulated exchange for the run's symbols.
@@ -91,25 +51,9 @@ class BacktestBroker(Broker):
         Raises:
             ConfigError: If called twice, or a market is not quoted in the account currency.
         """
-        if self._exchange is not None:
-            raise ConfigError("BacktestBroker: a broker serves one run; create a new one")
-        markets = {s: self._markets.get(s) or Market.from_symbol(s) for s in history}
-        self._exchange = SimulatedExchange(markets, self._portfolio, self.rules)
-        self.events = self._exchange.events
+        super().prepare(history, clock)
         self._history = history
         self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
-        self._clock = clock
-
-    @property
-    def exchange(self) -> SimulatedExchange:
-        """The simulated exchange (after `prepare`).
-
-        Raises:
-            ConfigError: If the broker has not been prepared for a run.
-        """
-        if self._exchange is None:
-            raise ConfigError("BacktestBroker: not prepared; run it through an Engine")
-        return self._exchange
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -118,78 +62,8 @@ class BacktestBroker(Broker):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._bars = {symbol: _bar_columns(series) for symbol, series in self._history.items()}
-
-    # -- Broker --------------------------------------------------------------------------------
-
-    @property
-    def portfolio(self) -> Portfolio:
-        """The simulated account."""
-        return self._portfolio
-
-    def market(self, symbol: str) -> Market:
-        """The market of ``symbol``.
-
-        Args:
-            symbol: Market symbol.
-
-        Returns:
-            The market.
-
-        Raises:
-            OrderError: If the symbol is not part of the run.
-        """
-        market = self.exchange.markets.get(symbol)
-        if market is None:
-            raise unknown_symbol(symbol, self.exchange.markets)
-        return market
-
-    def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:
-        """Submit to the simulated exchange; matching starts with the next bar.
-
-        Args:
-            request: The validated request.
-            client_id: Identifier chosen by the engine.
-            reference_price: Latest close of the symbol.
-
-        Returns:
-            The order handle.
-        """
-        exchange = self._exchange or self.exchange  # the property raises if not prepared
-        return exchange.submit(request, self._clock.now, reference_price, client_id=client_id)
-
-    def cancel(self, order: Order) -> None:
-        """Cancel a working order at once.
-
-        Args:
-            order: The order handle.
-        """
-        self.exchange.cancel(order.client_id, self._clock.now)
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Working orders, oldest first.
-
-        Args:
-            symbol: Market symbol, or ``None`` for all.
-
-        Returns:
-            The orders.
-        """
-        books = self.exchange.books
-        chosen = [books[symbol]] if symbol is not None else list(books.values())
-        orders = [w for book in chosen for w in book.working]
-        return [w.order for w in sorted(orders, key=lambda w: w.seq)]
-
-    def working(self, symbol: str) -> Sized:
-        """The symbol's working orders (matched by this broker on each bar).
-
-        Args:
-            symbol: Market symbol.
-
-        Returns:
-            The live list.
-        """
-        return self.exchange.books[symbol].working
+        history: Mapping[str, BarSeries] = state.get("_history", {})
+        self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
 
     def on_bar(self, symbol: str, index: int) -> None:
         """Match the symbol's working orders against bar ``index``.
@@ -208,22 +82,6 @@ class BacktestBroker(Broker):
             low[index],
             close[index],
             volume[index],
-        )
-
-    @property
-    def fills(self) -> list[Fill]:
-        """Every fill of the run, in order."""
-        return self.exchange.fills
-
-    @property
-    def ambiguous_orders(self) -> frozenset[str]:
-        """Client ids of orders whose fills rested on an intrabar-ordering assumption."""
-        return frozenset(self.exchange.ambiguous_orders)
-
-    def __repr__(self) -> str:
-        return (
-            f"BacktestBroker(cash={self.initial_cash:g}, currency={self.currency!r}, "
-            f"rules={self.rules!r})"
         )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sized
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from quantkit.domain.bars import BarSeries
+from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
 
 __all__ = ["Broker", "Clock"]
 
@@ -117,6 +120,36 @@ class Broker(ABC):
             symbol: Market symbol.
             index: Position of the new bar in the history given to `prepare`.
         """
+
+    def on_bar_closed(self, bar: Bar) -> None:
+        """Match working orders against a bar that just closed (live and paper runs).
+
+        The live engine calls it for each new bar of a symbol while `working` is non-empty,
+        before the strategy sees the bar, the way the backtest loop calls `on_bar`.
+
+        Args:
+            bar: The new closed bar.
+        """
+
+    async def astart(self, tasks: TaskGroup) -> None:
+        """Connect and start background work (live runs), before the first bar.
+
+        Brokers that talk to a venue load its markets, reconcile the account and start their
+        order-tracking tasks in ``tasks`` here; simulating brokers need nothing.
+
+        Args:
+            tasks: The live engine's task group; background tasks run in it.
+        """
+
+    async def ashutdown(self, *, cancel_open: bool) -> None:
+        """Stop sending orders and settle before the live engine exits.
+
+        Args:
+            cancel_open: Whether to cancel the orders still working.
+        """
+        if cancel_open:
+            for order in self.open_orders():
+                self.cancel(order)
 
     @property
     def ambiguous_orders(self) -> frozenset[str]:

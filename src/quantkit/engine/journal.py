@@ -40,6 +40,7 @@ __all__ = [
     "Record",
     "client_order_id",
     "replay",
+    "run_prefix",
 ]
 
 GENESIS = "0" * 64
@@ -60,16 +61,30 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def client_order_id(run_id: str, seq: int) -> str:
-    """Derive the client order id of the intent written at ``seq`` in run ``run_id``.
-
-    The id is ``"qk"`` + 10 hex digits of SHA-256(run_id) + ``"-"`` + seq: at most 33
-    characters from ``[a-z0-9-]``, accepted by Binance's ``[.A-Z:/a-z0-9_-]{1,36}``. A retry
-    reuses the id from the journal, so the venue refuses a duplicate instead of placing it twice.
+def run_prefix(run_id: str) -> str:
+    """The client-order-id prefix of run ``run_id``: ``"qk"`` + 10 hex digits of its SHA-256.
 
     Args:
         run_id: The run (or account) identifier.
-        seq: The journal sequence number of the intent record, 0 <= seq < 10**20.
+
+    Returns:
+        The prefix, e.g. ``"qk3e0c56f2a1"``.
+    """
+    return f"qk{_sha(run_id.encode())[:10]}"
+
+
+def client_order_id(run_id: str, seq: int) -> str:
+    """Derive the client order id of the ``seq``-th order of run ``run_id``.
+
+    The id is `run_prefix` + ``"-"`` + seq with at least six digits, the same shape the
+    engine gives every order (``"<prefix>-000007"``): at most 33 characters from
+    ``[a-z0-9-]``, accepted by Binance's ``[.A-Z:/a-z0-9_-]{1,36}``. A retry reuses the id, so
+    the venue refuses a duplicate instead of placing it twice; a restarted run continues the
+    sequence, so it never reuses an id either.
+
+    Args:
+        run_id: The run (or account) identifier.
+        seq: The order's sequence number in the run, 0 <= seq < 10**20.
 
     Returns:
         The client order id.
@@ -80,10 +95,12 @@ def client_order_id(run_id: str, seq: int) -> str:
     Example:
         >>> client_order_id("run-1", 7) == client_order_id("run-1", 7)
         True
+        >>> client_order_id("run-1", 7).endswith("-000007")
+        True
     """
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 10**20:
         raise ConfigError(f"client_order_id: seq must be an int in [0, 10**20), got {seq!r}")
-    return f"qk{_sha(run_id.encode())[:10]}-{seq}"
+    return f"{run_prefix(run_id)}-{str(seq).zfill(6)}"
 
 
 def _check_data(value: Any, where: str) -> None:
@@ -396,10 +413,31 @@ class Journal:
         """Journal that the order was canceled (a confirmed cancel, terminal)."""
         return self.append("cancel", {"client_id": client_id})
 
-    def fill(self, fill: Fill) -> Record:
-        """Journal one execution."""
+    def fill(self, fill: Fill, trade_id: str = "") -> Record:
+        """Journal one execution.
+
+        Args:
+            fill: The execution.
+            trade_id: The venue's trade id, so a restart does not book the trade twice.
+
+        Returns:
+            The record.
+        """
         data = {f.name: _jsonable(getattr(fill, f.name)) for f in fields(fill)}
+        if trade_id:
+            data["trade_id"] = trade_id
         return self.append("fill", data)
+
+    def state(self, data: Mapping[str, Any]) -> Record:
+        """Journal the run's resumable state (last bars seen, strategy's persistent values).
+
+        Args:
+            data: JSON-able values; the latest ``"state"`` record wins on replay.
+
+        Returns:
+            The record.
+        """
+        return self.append("state", data)
 
 
 @dataclass(slots=True)
@@ -438,6 +476,8 @@ class JournalState:
     Attributes:
         orders: Orders by client id.
         fills: Every journaled fill, in order.
+        trade_ids: Venue trade ids of the journaled fills that carried one.
+        state: The data of the latest ``"state"`` record (empty when there is none).
         in_doubt: Client ids whose intent was written but never acknowledged, rejected,
             filled or canceled: the order may or may not have reached the venue. The broker
             must look each one up on the exchange by its client id before retrying it.
@@ -445,6 +485,8 @@ class JournalState:
 
     orders: dict[str, OrderState] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
+    trade_ids: set[str] = field(default_factory=set)
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_doubt(self) -> frozenset[str]:
@@ -453,7 +495,11 @@ class JournalState:
 
 
 def _apply_fill(state: JournalState, data: dict[str, Any]) -> None:
-    fill = Fill(**{**data, "side": Side(data["side"])})
+    values = dict(data)
+    trade_id = values.pop("trade_id", "")
+    if trade_id:
+        state.trade_ids.add(str(trade_id))
+    fill = Fill(**{**values, "side": Side(values["side"])})
     state.fills.append(fill)
     order = state.orders.get(fill.client_id)
     if order is None or order.status.is_terminal:
@@ -477,7 +523,7 @@ def replay(path: str | os.PathLike[str]) -> JournalState:
         path: The journal file.
 
     Returns:
-        The rebuilt state. Unknown kinds (``"state"``, ...) are skipped.
+        The rebuilt state. Unknown kinds are skipped.
 
     Raises:
         StoreError: If the journal was tampered with or truncated.
@@ -505,6 +551,8 @@ def _apply(state: JournalState, record: Record) -> None:
         )
     elif kind == "fill":
         _apply_fill(state, data)
+    elif kind == "state":
+        state.state = dict(data)
     elif (order := state.orders.get(data.get("client_id", ""))) is None:
         return
     elif kind == "ack" and order.status is OrderStatus.NEW:

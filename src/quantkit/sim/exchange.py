@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from collections.abc import Mapping
 
 from quantkit.domain.fill import Fill
@@ -15,6 +14,7 @@ from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError, OrderError
+from quantkit.sim.admission import admission_problem
 from quantkit.sim.book import Book
 from quantkit.sim.rules import FillRules
 from quantkit.sim.working import Working
@@ -79,6 +79,7 @@ class SimulatedExchange:
         reference_price: float,
         *,
         client_id: str | None = None,
+        order: Order | None = None,
     ) -> Order:
         """Accept or reject an order request.
 
@@ -88,6 +89,8 @@ class SimulatedExchange:
             reference_price: Latest price of the symbol, for minimum-notional checks of market
                 orders (``nan`` when unknown).
             client_id: The order's id (default: generated, ``"<prefix>-<sequence>"``).
+            order: The ``NEW`` order handle to use, when the caller made it before the order
+                reached the exchange (paper trading's latency); it must carry ``client_id``.
 
         Returns:
             The order, ``OPEN`` if accepted, ``REJECTED`` with a reason otherwise.
@@ -103,7 +106,8 @@ class SimulatedExchange:
         orders = self.orders
         if client_id in orders:
             raise OrderError(f"client id {client_id!r} is already in use")
-        order = Order(client_id, request, now)
+        if order is None:
+            order = Order(client_id, request, now)
         orders[client_id] = order
         working = Working(order, market, self._seq)
         reason = self._check(working, reference_price)
@@ -117,45 +121,7 @@ class SimulatedExchange:
 
     def _check(self, w: Working, reference_price: float) -> str:
         """Round the order to the market's precision and apply the market's minimums."""
-        order, market, request = w.order, w.market, w.order.request
-        if request.amount is not None:
-            amount = market.round_amount(request.amount)
-            if amount <= 0 or amount < market.min_amount:
-                return (
-                    f"amount {request.amount:g} rounds to {amount:g}, below the minimum "
-                    f"{max(market.min_amount, market.amount_increment):g} {market.base}"
-                )
-            order.amount = amount
-            reference = w.limit or w.stop or reference_price
-            notional = amount * reference
-        else:
-            notional = request.cost or 0.0
-        if math.isfinite(notional) and notional < market.min_notional:
-            return (
-                f"notional {notional:.8g} below the minimum {market.min_notional:g} {market.quote}"
-            )
-        if request.reduce_only:
-            held = self.portfolio.position(request.symbol).amount
-            if held * w.sign >= 0:
-                return f"reduce-only {request.side} would not reduce the {request.symbol} position"
-        if not request.has_bracket:
-            return ""
-        return self._check_bracket(w, reference_price)
-
-    @staticmethod
-    def _check_bracket(w: Working, reference_price: float) -> str:
-        request = w.order.request
-        reference = w.limit or w.stop or reference_price
-        if not math.isfinite(reference):
-            return ""
-        sl, tp = request.stop_loss, request.take_profit
-        if sl is not None and (sl - reference) * w.sign >= 0:
-            where = "below" if w.sign > 0 else "above"
-            return f"stop_loss {sl:g} must be {where} the entry price {reference:g}"
-        if tp is not None and (tp - reference) * w.sign <= 0:
-            where = "above" if w.sign > 0 else "below"
-            return f"take_profit {tp:g} must be {where} the entry price {reference:g}"
-        return ""
+        return admission_problem(w, self.portfolio, reference_price)
 
     def cancel(self, client_id: str, now: int) -> bool:
         """Cancel a working order.

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from quantkit.domain.bars import BarSeries
 from quantkit.strategy.series import Cursor, SeriesView
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    IntArray = npt.NDArray[np.int64]
 
 __all__ = ["SymbolData"]
 
@@ -29,6 +38,7 @@ class SymbolData:
         "_close_time",
         "_open_time",
         "_series",
+        "_time_buffers",
         "close",
         "cursor",
         "high",
@@ -52,6 +62,7 @@ class SymbolData:
         self.volume = SeriesView("volume", series.volume, cursor)
         self._close_time = series.close_time
         self._open_time = series.open_time
+        self._time_buffers: tuple[IntArray, IntArray] | None = None
 
     @property
     def index(self) -> int:
@@ -77,6 +88,44 @@ class SymbolData:
 
     def __len__(self) -> int:
         return self.cursor.i + 1
+
+    def _append_bar(
+        self, open_time: int, open_: float, high: float, low: float, close: float, volume: float
+    ) -> None:
+        """Add one closed bar at the end (live runs) and make it the current bar.
+
+        Args:
+            open_time: Open time, ns since the epoch.
+            open_: Open price.
+            high: High price.
+            low: Low price.
+            close: Close price.
+            volume: Volume.
+        """
+        row = np.empty(1)
+        for view, value in (
+            (self.open, open_),
+            (self.high, high),
+            (self.low, low),
+            (self.close, close),
+            (self.volume, volume),
+        ):
+            row[0] = value
+            view._append(row)
+        have = len(self._open_time)
+        buffers = self._time_buffers
+        if buffers is None or have + 1 > len(buffers[0]):
+            size = max(2 * (have + 1), 64)
+            grown = (np.empty(size, np.int64), np.empty(size, np.int64))
+            grown[0][:have] = self._open_time
+            grown[1][:have] = self._close_time
+            buffers = grown
+            self._time_buffers = buffers
+        buffers[0][have] = open_time
+        buffers[1][have] = open_time + self.timeframe
+        self._open_time = buffers[0][: have + 1]
+        self._close_time = buffers[1][: have + 1]
+        self.cursor.i = have
 
     def __repr__(self) -> str:
         return f"<SymbolData {self.symbol} bars={len(self)}>"

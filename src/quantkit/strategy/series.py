@@ -42,7 +42,7 @@ class SeriesView:
         (2.0, 2, [1.0, 2.0])
     """
 
-    __slots__ = ("_array", "_cursor", "_scalars", "name")
+    __slots__ = ("_array", "_buffer", "_cursor", "_scalars", "name")
 
     def __init__(self, name: str, array: npt.NDArray[np.float64], cursor: Cursor) -> None:
         self.name = name
@@ -62,7 +62,7 @@ class SeriesView:
         state: dict[str, Any] = {}
         for kind in type(self).__mro__:
             for name in getattr(kind, "__slots__", ()):
-                if name != "_scalars" and name not in state:
+                if name not in ("_scalars", "_buffer") and name not in state:
                     try:
                         state[name] = object.__getattribute__(self, name)
                     except AttributeError:
@@ -128,8 +128,23 @@ class SeriesView:
         return f"<{type(self).__name__} {self.name} bars={len(self)}>"
 
     def _append(self, values: npt.NDArray[np.float64]) -> None:
-        """Add values at the end (live feeds); the cursor is moved by the caller."""
-        self._array = np.concatenate([self._array, values])
+        """Add values at the end (live feeds); the cursor is moved by the caller.
+
+        The values live in a buffer that doubles when full, so appending one bar at a time costs
+        amortised O(1); `_array` stays a view of exactly the values so far.
+        """
+        have = len(self._array)
+        total = have + len(values)
+        try:
+            buffer: npt.NDArray[np.float64] = object.__getattribute__(self, "_buffer")
+        except AttributeError:
+            buffer = self._array
+        if total > len(buffer) or self._array.base is not buffer:
+            buffer = np.empty(max(2 * total, 64), dtype=self._array.dtype)
+            buffer[:have] = self._array
+            self._buffer = buffer
+        buffer[have:total] = values
+        self._array = buffer[:total]
         try:
             object.__getattribute__(self, "_scalars")
         except AttributeError:
