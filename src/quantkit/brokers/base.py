@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sized
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.fill import Fill
@@ -150,6 +150,32 @@ class Broker(ABC):
         if cancel_open:
             for order in self.open_orders():
                 self.cancel(order)
+
+    async def events_ready(self) -> None:
+        """Wait until background work added events to `events` (live brokers).
+
+        Simulating brokers add events only inside the engine's own calls, so by default this
+        waits forever.
+        """
+        import anyio  # noqa: PLC0415 - the backtest path never needs the async runtime
+
+        await anyio.sleep_forever()
+
+    def resume_state(self) -> Mapping[str, Any]:
+        """The state a restarted run resumes from (live brokers read it from their journal).
+
+        Returns:
+            ``seq`` (orders sent so far), ``bars`` (last bar open time per symbol, ns) and
+            ``strategy`` (persistent attributes); empty when there is nothing to resume.
+        """
+        return {}
+
+    def save_state(self, data: Mapping[str, Any]) -> None:
+        """Keep the run's resumable state durably (live brokers journal it).
+
+        Args:
+            data: JSON-able state, see `resume_state`.
+        """
 
     @property
     def ambiguous_orders(self) -> frozenset[str]:

@@ -70,6 +70,8 @@ class Engine:
         broker: Where orders go (default: a `BacktestBroker` with 100,000 USDT).
         risk: Policy (or chain) every order intent passes through.
         id_prefix: Prefix of the client order ids the run generates.
+        warmup: Leading bars of each symbol that are history only: indicators see them,
+            ``on_bar`` is not called for them (what `LiveEngine`'s ``warmup`` does live).
 
     Raises:
         ConfigError: If a component has the wrong type.
@@ -89,6 +91,7 @@ class Engine:
         broker: Broker | None = None,
         risk: RiskPolicy | None = None,
         id_prefix: str = "qk",
+        warmup: int = 0,
     ) -> None:
         if not isinstance(feed, DataFeed):
             raise ConfigError(f"Engine: feed must be a DataFeed, got {type(feed).__name__}")
@@ -98,6 +101,9 @@ class Engine:
             raise ConfigError(f"Engine: broker must be a Broker, got {type(broker).__name__}")
         if risk is not None and not isinstance(risk, RiskPolicy):
             raise ConfigError(f"Engine: risk must be a RiskPolicy, got {type(risk).__name__}")
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ConfigError(f"Engine: warmup must be an integer >= 0, got {warmup!r}")
+        self.warmup = warmup
         self.feed = feed
         self.strategy = strategy
         self.broker = broker if broker is not None else BacktestBroker()
@@ -194,7 +200,7 @@ class Engine:
         match = self.broker.on_bar
         on_bar = self.strategy.on_bar
         dispatch = self._dispatch
-        for i in range(len(data._series)):
+        for i in range(self.warmup, len(data._series)):
             cursor.i = i
             if working:
                 match(symbol, i)
@@ -221,6 +227,7 @@ class Engine:
         working = [self.broker.working(s) if s in tradable else () for s in symbols]
         traded = [s in tradable for s in symbols]
         events = self.broker.events
+        warmup = self.warmup
         start = 0
         total = len(pairs)
         while start < total:
@@ -238,7 +245,7 @@ class Engine:
             if events:
                 self._dispatch()
             for rank, _ in group:
-                if traded[rank]:  # informative series advance silently
+                if traded[rank] and bar >= warmup:  # informative series advance silently
                     self.strategy.on_bar(views[rank])
                     if events:
                         self._dispatch()

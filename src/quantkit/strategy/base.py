@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from quantkit.domain.order import OrderRequest, OrderType, Side, TimeInForce
 from quantkit.errors import ConfigError, OrderError, ParameterError
@@ -57,6 +57,10 @@ class Strategy(ABC):
         >>> Breakout(period=50).period
         50
     """
+
+    persistent: ClassVar[tuple[str, ...]] = ()
+    """Names of attributes a live run saves after each bar and restores after a restart
+    (or carries from a paper run to live); their values must be JSON-able."""
 
     _ctx: StrategyContext
     _datas: dict[str, SymbolData]

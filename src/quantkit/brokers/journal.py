@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from quantkit.domain.fill import Fill
-from quantkit.domain.order import OrderRequest, OrderStatus, Side
+from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.errors import ConfigError, StoreError
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Record",
     "client_order_id",
     "replay",
+    "request_from_json",
     "run_prefix",
 ]
 
@@ -455,6 +456,7 @@ class OrderState:
         notional: Sum of the journaled fills' ``price * amount``.
         exchange_id: The venue's id, once acknowledged.
         reason: Why it was rejected.
+        request: The journaled request, rebuilt.
     """
 
     client_id: str
@@ -467,6 +469,7 @@ class OrderState:
     notional: float = 0.0
     exchange_id: str = ""
     reason: str = ""
+    request: OrderRequest | None = None
 
 
 @dataclass(slots=True)
@@ -513,6 +516,22 @@ def _apply_fill(state: JournalState, data: dict[str, Any]) -> None:
     order.status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
 
 
+def request_from_json(data: Mapping[str, Any]) -> OrderRequest:
+    """Rebuild an `OrderRequest` from the ``request`` of an intent record.
+
+    Args:
+        data: The journaled fields.
+
+    Returns:
+        The request.
+    """
+    values = dict(data)
+    values["side"] = Side(values["side"])
+    values["type"] = OrderType(values.get("type", OrderType.MARKET))
+    values["time_in_force"] = TimeInForce(values.get("time_in_force", TimeInForce.GTC))
+    return OrderRequest(**values)
+
+
 def replay(path: str | os.PathLike[str]) -> JournalState:
     """Rebuild orders, fills and in-doubt intents from a journal (after a restart or crash).
 
@@ -547,7 +566,12 @@ def _apply(state: JournalState, record: Record) -> None:
     if kind == "intent":
         req = data["request"]
         state.orders[data["client_id"]] = OrderState(
-            data["client_id"], req["symbol"], Side(req["side"]), req["amount"], req["cost"]
+            data["client_id"],
+            req["symbol"],
+            Side(req["side"]),
+            req["amount"],
+            req["cost"],
+            request=request_from_json(req),
         )
     elif kind == "fill":
         _apply_fill(state, data)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side
-from quantkit.engine.journal import GENESIS, Journal, client_order_id, replay
+from quantkit.brokers.journal import GENESIS, Journal, client_order_id, replay
 from quantkit.errors import ConfigError, StoreError
 
 
@@ -126,7 +126,7 @@ def test_rehashed_edit_breaks_the_next_prev(tmp_path: Path) -> None:
     obj = json.loads(lines[0])
     del obj["hash"]
     obj["data"] = {"i": 42}
-    from quantkit.engine.journal import _canonical, _sha
+    from quantkit.brokers.journal import _canonical, _sha
 
     obj["hash"] = _sha(_canonical(obj))
     lines[0] = _canonical(obj) + b"\n"

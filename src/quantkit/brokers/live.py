@@ -1,0 +1,378 @@
+"""The live broker: real orders on a real venue, journaled before they leave, never doubled.
+
+Commands stay synchronous (rule 7 of the house style): `LiveBroker.submit` checks the order
+locally with the simulator's own admission rules, writes its intent to the journal (flushed and
+fsynced), queues it and returns the ``NEW`` handle at once. Background tasks started by
+`LiveBroker.astart` do the talking:
+
+* the sender places queued orders, retrying transient failures with backoff; when the outcome
+  of a request is unknown (timeout, 5xx after the venue may have acted) it looks the order up
+  by its client id before it tries again, and a retry reuses the client id, so an order is
+  never placed twice;
+* the tracker polls the venue for the account's trades and open orders and turns them into
+  fills and status changes, journaled and delivered as events.
+
+On start the broker replays its journal and reconciles with the venue: in-doubt intents are
+looked up, fills made while it was down are booked once (trade ids are journaled), and the
+account's balances become the portfolio.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sized
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from quantkit.brokers.base import Broker, Clock
+from quantkit.brokers.breaker import CircuitBreaker
+from quantkit.brokers.journal import Journal, JournalState, replay
+from quantkit.brokers.live_sync import OrderSync
+from quantkit.brokers.venue import TradingVenue
+from quantkit.data.fetch import RetryPolicy
+from quantkit.domain.bars import BarSeries
+from quantkit.domain.market import Market, unknown_symbol
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.portfolio import MarginConfig, Portfolio
+from quantkit.domain.position import Position
+from quantkit.errors import ConfigError
+from quantkit.sim.admission import admission_problem
+from quantkit.sim.working import Working
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+__all__ = ["LiveBroker"]
+
+_log = structlog.get_logger("quantkit.live")
+
+
+class LiveBroker(Broker):
+    """Trades a real account through a `TradingVenue` (for example `CcxtExchange`).
+
+    Args:
+        venue: The venue client. Use ONE client per account for everything (data, orders,
+            reconciliation), so the venue library's rate limiter is shared by all tasks.
+        journal: The order journal file (one per run and account); created if missing,
+            replayed and reconciled if it exists.
+        run_id: The run's identifier; client order ids derive from it.
+        confirm_live: Must be ``True``: live trading refuses to start otherwise, so a paper
+            configuration cannot place real orders by accident.
+        currency: The account currency every traded market is quoted in.
+        retry: How transient venue failures are retried.
+        breaker: Stops sending new orders after repeated venue failures.
+        poll_interval: Seconds between polls of the account's trades and open orders.
+
+    Raises:
+        ConfigError: If a setting is invalid.
+    """
+
+    def __init__(
+        self,
+        venue: TradingVenue,
+        *,
+        journal: str | os.PathLike[str],
+        run_id: str,
+        confirm_live: bool = False,
+        currency: str = "USDT",
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if not run_id:
+            raise ConfigError("LiveBroker: run_id must not be empty")
+        if not (math.isfinite(poll_interval) and poll_interval > 0):
+            raise ConfigError(f"LiveBroker: poll_interval must be > 0 seconds, got {poll_interval}")
+        self.venue = venue
+        self.run_id = run_id
+        self.confirm_live = confirm_live
+        self.currency = currency
+        self.journal_path = Path(journal)
+        self.retry = retry or RetryPolicy(max_attempts=5, base_delay=0.25, max_delay=10.0)
+        self.breaker = breaker or CircuitBreaker(failures=5, reset_after=60.0, name="orders")
+        self.poll_interval = float(poll_interval)
+        self.events = []
+        self._portfolio = Portfolio(currency, {currency: 0.0}, MarginConfig())
+        self._markets: dict[str, Market] = {}
+        self._symbols: tuple[str, ...] = ()
+        self._history: Mapping[str, BarSeries] = {}
+        self._journal: Journal | None = None
+        self._resume: JournalState = JournalState()
+        self._sync: OrderSync | None = None
+        self._closing = False
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
+        """Remember the run's symbols and clock (markets are loaded by `astart`).
+
+        Args:
+            history: The warm-up bars by symbol; their symbols are the ones traded.
+            clock: The engine's clock.
+        """
+        self._symbols = tuple(history)
+        self._history = history
+        self._clock = clock
+
+    async def astart(self, tasks: TaskGroup) -> None:
+        """Load markets, replay the journal, reconcile with the venue, start the tasks.
+
+        Args:
+            tasks: The task group the sender and tracker run in.
+
+        Raises:
+            ConfigError: Without ``confirm_live=True``, or if a symbol is not on the venue or
+                not quoted in the account currency.
+            ExchangeError: If the venue refuses (bad keys, ...).
+            StoreError: If the journal was tampered with or truncated.
+        """
+        if self.confirm_live is not True:
+            raise ConfigError(
+                f"LiveBroker places real orders on {self.venue.id!r}; refusing to start without "
+                "confirm_live=True (set it only when you mean to trade real money)"
+            )
+        markets = await self.venue.markets()
+        for symbol in self._symbols:
+            market = markets.get(symbol)
+            if market is None:
+                raise unknown_symbol(symbol, markets)
+            if market.quote != self.currency:
+                raise ConfigError(
+                    f"LiveBroker: {symbol} is quoted in {market.quote}, the account currency is "
+                    f"{self.currency}"
+                )
+        self._markets = {s: markets[s] for s in self._symbols}
+        if self.journal_path.exists():
+            self._resume = replay(self.journal_path)
+        self._journal = Journal(self.journal_path, run_id=self.run_id)
+        sync = OrderSync(self)
+        self._sync = sync
+        await sync.reconcile(self._resume)
+        await sync.refresh_balances()
+        _log.info(
+            "live_broker_started",
+            venue=self.venue.id,
+            run_id=self.run_id,
+            symbols=list(self._symbols),
+            cash=self._portfolio.balance,
+            resumed_orders=len(self._resume.orders),
+        )
+        tasks.start_soon(sync.send_loop)
+        tasks.start_soon(sync.track_loop)
+
+    @property
+    def journal(self) -> Journal:
+        """The open order journal (after `astart`).
+
+        Raises:
+            ConfigError: Before `astart`.
+        """
+        if self._journal is None:
+            raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
+        return self._journal
+
+    @property
+    def sync(self) -> OrderSync:
+        """The task that talks to the venue (after `astart`).
+
+        Raises:
+            ConfigError: Before `astart`.
+        """
+        if self._sync is None:
+            raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
+        return self._sync
+
+    # -- Broker --------------------------------------------------------------------------------
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The account as last reconciled with the venue, plus the fills booked since."""
+        return self._portfolio
+
+    def market(self, symbol: str) -> Market:
+        """The venue's market of ``symbol``.
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The market (precision, limits, fees as the venue states them).
+
+        Raises:
+            OrderError: If the symbol is not traded in this run.
+        """
+        market = self._markets.get(symbol)
+        if market is None:
+            raise unknown_symbol(symbol, self._markets)
+        return market
+
+    def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:
+        """Check the order locally, journal its intent, queue it for the venue.
+
+        Args:
+            request: The validated request.
+            client_id: The engine's client id for it (derived from the run id).
+            reference_price: Latest close of the symbol (sizes cost orders, checks notional).
+
+        Returns:
+            The ``NEW`` order, or ``REJECTED`` with the reason a backtest would give.
+        """
+        sync = self.sync
+        market = self.market(request.symbol)
+        now = time.time_ns()
+        order = Order(client_id, request, now)
+        reason = self._refusal(order, market, reference_price)
+        if not reason and request.amount is None:
+            # A cost-sized order leaves as the amount sized here; the handle carries it.
+            order = Order(client_id, _as_amount(request, order.amount or 0.0), now)
+        self.journal.intent(order.request, client_id)
+        if reason:
+            order.transition(OrderStatus.REJECTED, now, reason)
+            self.journal.reject(client_id, reason)
+            _log.info("order_rejected", client_id=client_id, symbol=order.symbol, reason=reason)
+            self.events.append(order)
+            return order
+        _log.info(
+            "order_intent",
+            client_id=client_id,
+            symbol=order.symbol,
+            side=str(order.side),
+            type=str(request.type),
+            amount=order.amount,
+            price=request.limit_price,
+        )
+        sync.enqueue(order)
+        return order
+
+    def _refusal(self, order: Order, market: Market, reference_price: float) -> str:
+        request = order.request
+        if self._closing:
+            return "live broker is shutting down"
+        if request.has_bracket:
+            return "stop_loss/take_profit brackets are not supported by LiveBroker yet"
+        if not self.breaker.allow():
+            return f"circuit breaker open: {self.breaker.reason}"
+        if request.amount is None:
+            cost = request.cost or 0.0
+            if not (math.isfinite(reference_price) and reference_price > 0):
+                return "cost-sized order without a reference price"
+            order.amount = cost / reference_price
+        working = Working(order, market, 0)
+        if request.amount is None:
+            # Size the cost order as an amount order, then run the same checks.
+            sized = market.round_amount(order.amount or 0.0)
+            order.amount = sized
+            if sized <= 0 or sized < market.min_amount:
+                return f"cost {request.cost:g} buys {sized:g} {market.base}, below the minimum"
+            if math.isfinite(reference_price) and sized * reference_price < market.min_notional:
+                return (
+                    f"notional {sized * reference_price:.8g} below the minimum "
+                    f"{market.min_notional:g} {market.quote}"
+                )
+            return ""
+        return admission_problem(working, self._portfolio, reference_price)
+
+    def cancel(self, order: Order) -> None:
+        """Ask the venue to cancel ``order``; the outcome arrives as an event.
+
+        Args:
+            order: The order handle.
+        """
+        if order.is_active:
+            self.sync.request_cancel(order)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders not yet in a final status, oldest first.
+
+        Args:
+            symbol: Market symbol, or ``None`` for all.
+
+        Returns:
+            The orders.
+        """
+        if self._sync is None:
+            return []
+        return [o for o in self._sync.orders.values() if o.is_active and symbol in (None, o.symbol)]
+
+    def working(self, symbol: str) -> Sized:
+        """Nothing to match locally: the venue matches live orders.
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            An empty tuple.
+        """
+        return ()
+
+    async def events_ready(self) -> None:
+        """Wait until the background tasks added events."""
+        await self.sync.events_ready()
+
+    async def ashutdown(self, *, cancel_open: bool) -> None:
+        """Stop new orders, let queued ones settle, optionally cancel the rest, flush.
+
+        Args:
+            cancel_open: Whether to cancel the orders still working on the venue.
+        """
+        self._closing = True
+        if self._sync is not None:
+            await self._sync.shutdown(cancel_open=cancel_open)
+        if self._journal is not None:
+            self._journal.close()
+        _log.info("live_broker_stopped", venue=self.venue.id, run_id=self.run_id)
+
+    def resume_state(self) -> Mapping[str, Any]:
+        """The run state journaled last, with ``seq`` at least the last order's number.
+
+        Returns:
+            The state: ``seq`` (orders sent so far), ``bars`` (last bar handed to the strategy
+            per symbol, open time in ns), ``strategy`` (persistent attributes).
+        """
+        state = dict(self._resume.state)
+        numbers = [_order_number(cid) for cid in self._resume.orders]
+        state["seq"] = max([int(state.get("seq", 0)), *numbers])
+        return state
+
+    def save_state(self, data: Mapping[str, Any]) -> None:
+        """Journal the run's resumable state.
+
+        Args:
+            data: JSON-able state.
+        """
+        self.journal.state(data)
+
+    def _set_position(self, symbol: str, amount: float, price: float) -> None:
+        position = self._portfolio.position(symbol)
+        if position.amount != amount:
+            entry = position.entry_price if position.amount else price
+            self._portfolio.positions[symbol] = Position(
+                symbol, amount, entry if amount else 0.0, position.realized_pnl
+            )
+
+    def __repr__(self) -> str:
+        return f"LiveBroker(venue={self.venue.id!r}, run_id={self.run_id!r})"
+
+
+def _as_amount(request: OrderRequest, amount: float) -> OrderRequest:
+    return OrderRequest(
+        symbol=request.symbol,
+        side=request.side,
+        type=request.type,
+        amount=amount,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        time_in_force=request.time_in_force,
+        post_only=request.post_only,
+        reduce_only=request.reduce_only,
+        tag=request.tag,
+    )
+
+
+def _order_number(client_id: str) -> int:
+    tail = client_id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

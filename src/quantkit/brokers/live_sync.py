@@ -1,0 +1,417 @@
+"""The live broker's conversation with the venue: placing, tracking, reconciling.
+
+`OrderSync` owns the background tasks of a `LiveBroker`. Everything runs on the engine's event
+loop; the strategy's synchronous callbacks run between awaits, so the state shared with them
+(orders, portfolio, events) changes only at those points.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+import structlog
+
+from quantkit.domain.fill import Fill
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.venue import VenueOrder, VenueTrade
+from quantkit.errors import (
+    ExchangeError,
+    QuantkitError,
+    RateLimitedError,
+    RequestTimeoutError,
+    TransientError,
+    VenueUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from quantkit.brokers.journal import JournalState, OrderState
+    from quantkit.brokers.live import LiveBroker
+
+__all__ = ["OrderSync"]
+
+_log = structlog.get_logger("quantkit.live")
+
+# Failures after which the outcome of a request is unknown: the venue may have acted on it.
+_AMBIGUOUS = (RequestTimeoutError, VenueUnavailableError)
+_VENUE_STATUS_OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+
+
+class OrderSync:
+    """Sends queued orders and cancels, tracks fills and statuses, reconciles on start.
+
+    Args:
+        broker: The broker it works for (its venue, journal, portfolio and events).
+    """
+
+    def __init__(self, broker: LiveBroker) -> None:
+        self.broker = broker
+        self.venue = broker.venue
+        self.orders: dict[str, Order] = {}
+        """Every order of the run by client id (resumed ones included)."""
+        self.exchange_ids: dict[str, str] = {}
+        """Venue order id to client id."""
+        self.trade_ids: set[str] = set()
+        self._last_trade_ms: dict[str, int] = {}
+        send, receive = anyio.create_memory_object_stream[Order | None](math.inf)
+        self._send: MemoryObjectSendStream[Order | None] = send
+        self._receive: MemoryObjectReceiveStream[Order | None] = receive
+        self._cancels: list[Order] = []
+        self._in_flight = 0
+        self._wakeup = anyio.Event()
+        self._poll_now = anyio.Event()
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._stopped = False
+
+    # -- commands from the broker (synchronous) -------------------------------------------------
+
+    def enqueue(self, order: Order) -> None:
+        """Queue ``order`` for the sender (it is journaled already).
+
+        Args:
+            order: The ``NEW`` order.
+        """
+        self.orders[order.client_id] = order
+        self._in_flight += 1
+        self._idle = anyio.Event()
+        self._send.send_nowait(order)
+
+    def request_cancel(self, order: Order) -> None:
+        """Cancel ``order`` on the venue as soon as it is placed there.
+
+        Args:
+            order: The order handle.
+        """
+        if order not in self._cancels:
+            self._cancels.append(order)
+            self._poll_now.set()
+
+    def _emit(self, *events: Order | Fill) -> None:
+        self.broker.events.extend(events)
+        self._wakeup.set()
+
+    async def events_ready(self) -> None:
+        """Wait until new events are waiting in the broker's list."""
+        await self._wakeup.wait()
+        self._wakeup = anyio.Event()
+
+    # -- placing ---------------------------------------------------------------------------------
+
+    async def send_loop(self) -> None:
+        """Place queued orders one at a time, in submission order."""
+        async for order in self._receive:
+            if order is None:
+                break
+            try:
+                await self._place(order)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
+
+    async def _place(self, order: Order) -> None:
+        broker = self.broker
+        policy = broker.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                placed = await self.venue.create_order(order.request, order.client_id)
+            except RateLimitedError as exc:
+                error: QuantkitError = exc
+                retry_after = exc.retry_after
+            except _AMBIGUOUS as exc:
+                found = await self._look_up(order)
+                if found is not None:
+                    _log.info(
+                        "order_found_after_failure", client_id=order.client_id, error=str(exc)
+                    )
+                    self._acknowledge(order, found)
+                    broker.breaker.record_success()
+                    return
+                error, retry_after = exc, None
+            except TransientError as exc:
+                error, retry_after = exc, None
+            except ExchangeError as exc:
+                self._reject(order, str(exc))
+                return
+            else:
+                broker.breaker.record_success()
+                self._acknowledge(order, placed)
+                return
+            broker.breaker.record_failure(str(error))
+            if attempt >= policy.max_attempts or not broker.breaker.allow():
+                self._reject(order, f"not placed after {attempt} attempts: {error}")
+                return
+            delay = policy.delay(attempt, retry_after=retry_after)
+            _log.warning(
+                "order_retry",
+                client_id=order.client_id,
+                attempt=attempt,
+                delay=delay,
+                error=str(error),
+            )
+            await anyio.sleep(delay)
+
+    async def _look_up(self, order: Order) -> VenueOrder | None:
+        """Find ``order`` on the venue by its client id, retrying transient failures."""
+        policy = self.broker.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                return await self.venue.fetch_order(order.client_id, order.symbol)
+            except TransientError as exc:
+                retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                await anyio.sleep(policy.delay(attempt, retry_after=retry_after))
+        return None
+
+    def _acknowledge(self, order: Order, placed: VenueOrder) -> None:
+        if order.status is OrderStatus.NEW:
+            order.transition(OrderStatus.OPEN, time.time_ns())
+            self.broker.journal.ack(order.client_id, placed.exchange_id)
+            self.exchange_ids[placed.exchange_id] = order.client_id
+            _log.info(
+                "order_acknowledged",
+                client_id=order.client_id,
+                exchange_id=placed.exchange_id,
+                status=str(placed.status),
+            )
+            self._emit(order)
+        if placed.filled > 0 or placed.status is not OrderStatus.OPEN:
+            self._poll_now.set()
+
+    def _reject(self, order: Order, reason: str) -> None:
+        if order.status is not OrderStatus.NEW:
+            return
+        order.transition(OrderStatus.REJECTED, time.time_ns(), reason)
+        self.broker.journal.reject(order.client_id, reason)
+        _log.warning("order_rejected", client_id=order.client_id, reason=reason)
+        self._emit(order)
+
+    # -- tracking --------------------------------------------------------------------------------
+
+    async def track_loop(self) -> None:
+        """Poll trades, statuses and cancels every ``poll_interval`` (sooner when woken)."""
+        while not self._stopped:
+            with anyio.move_on_after(self.broker.poll_interval):
+                await self._poll_now.wait()
+            self._poll_now = anyio.Event()
+            try:
+                await self.poll()
+            except TransientError as exc:
+                _log.warning("poll_failed", error=str(exc))
+
+    async def poll(self) -> None:
+        """One round: send pending cancels, book new trades, settle orders the venue ended."""
+        await self._send_cancels()
+        active = [
+            o for o in self.orders.values() if o.is_active and o.status is not OrderStatus.NEW
+        ]
+        symbols = sorted({o.symbol for o in active})
+        booked = 0
+        for symbol in symbols:
+            booked += await self._book_trades(symbol)
+        if active:
+            await self._settle(active)
+        if booked:
+            await self.refresh_balances()
+
+    async def _send_cancels(self) -> None:
+        pending, self._cancels = self._cancels, []
+        for order in pending:
+            if not order.is_active:
+                continue
+            if order.status is OrderStatus.NEW:
+                self._cancels.append(order)  # not placed yet: try again next round
+                continue
+            try:
+                final = await self.venue.cancel_order(order.client_id, order.symbol)
+            except TransientError as exc:
+                _log.warning("cancel_retry", client_id=order.client_id, error=str(exc))
+                self._cancels.append(order)
+                continue
+            except ExchangeError as exc:  # already filled or gone: the tracker settles it
+                _log.info("cancel_refused", client_id=order.client_id, error=str(exc))
+                continue
+            await self._book_trades(order.symbol)
+            self._finish(order, final)
+
+    async def _book_trades(self, symbol: str) -> int:
+        since = self._last_trade_ms.get(symbol)
+        trades = await self.venue.my_trades(symbol, since)
+        booked = 0
+        for trade in trades:
+            self._last_trade_ms[symbol] = max(
+                self._last_trade_ms.get(symbol, 0), trade.timestamp // 1_000_000
+            )
+            if trade.trade_id in self.trade_ids:
+                continue
+            client_id = trade.client_id or self.exchange_ids.get(trade.exchange_order_id, "")
+            order = self.orders.get(client_id)
+            if order is None:
+                continue  # not ours (manual trading on the account); balances catch it
+            self.book(order, trade)
+            booked += 1
+        return booked
+
+    def book(self, order: Order, trade: VenueTrade) -> Fill:
+        """Book one venue trade of ``order``: order totals, portfolio, journal, events.
+
+        The fee is converted to the quote currency when the venue charged it in the base
+        currency (the next balance refresh makes the amounts exact).
+
+        Args:
+            order: The order that traded.
+            trade: The venue's execution.
+
+        Returns:
+            The fill.
+        """
+        market = self.broker.market(order.symbol)
+        fee = trade.fee
+        if trade.fee_currency == market.base:
+            fee = trade.fee * trade.price
+        elif trade.fee_currency not in ("", market.quote):
+            _log.info("fee_in_other_asset", client_id=order.client_id, asset=trade.fee_currency)
+            fee = 0.0
+        fill = Fill(
+            order.client_id,
+            order.symbol,
+            order.side,
+            trade.price,
+            trade.amount,
+            fee,
+            market.quote,
+            trade.timestamp,
+            trade.is_maker,
+        )
+        self.trade_ids.add(trade.trade_id)
+        if order.status is OrderStatus.NEW:
+            order.transition(OrderStatus.OPEN, trade.timestamp)
+        order.record_fill(fill.price, fill.amount, fill.fee, fill.timestamp)
+        self.broker.portfolio.apply_fill(fill)
+        self.broker.journal.fill(fill, trade.trade_id)
+        _log.info(
+            "order_filled",
+            client_id=order.client_id,
+            price=fill.price,
+            amount=fill.amount,
+            fee=fill.fee,
+            status=str(order.status),
+        )
+        self._emit(fill, order)
+        return fill
+
+    async def _settle(self, active: list[Order]) -> None:
+        """Close orders the venue no longer lists as open (canceled, expired, filled)."""
+        listed = {o.client_id for o in await self.venue.open_orders()}
+        for order in active:
+            if not order.is_active or order.client_id in listed:
+                continue
+            final = await self.venue.fetch_order(order.client_id, order.symbol)
+            if final is not None and final.status not in _VENUE_STATUS_OPEN:
+                if final.filled > order.filled * (1 + 1e-12):
+                    await self._book_trades(order.symbol)
+                self._finish(order, final)
+
+    def _finish(self, order: Order, final: VenueOrder) -> None:
+        if not order.is_active or final.status in _VENUE_STATUS_OPEN:
+            return
+        if final.status is OrderStatus.FILLED:
+            return  # the fills move it to FILLED when they are booked
+        order.transition(final.status, time.time_ns(), f"{final.status} on the venue")
+        if final.status is OrderStatus.CANCELED:
+            self.broker.journal.cancel(order.client_id)
+        _log.info("order_closed", client_id=order.client_id, status=str(final.status))
+        self._emit(order)
+
+    async def refresh_balances(self) -> None:
+        """Make the portfolio's cash and positions the venue's balances."""
+        broker = self.broker
+        balances = await self.venue.balances()
+        quote = balances.get(broker.currency)
+        broker.portfolio.cash[broker.currency] = quote.total if quote is not None else 0.0
+        for symbol in broker._symbols:
+            market = broker.market(symbol)
+            base = balances.get(market.base)
+            history = broker._history.get(symbol)
+            price = float(history.close[-1]) if history is not None and len(history) else 0.0
+            broker._set_position(symbol, base.total if base is not None else 0.0, price)
+
+    # -- restart ---------------------------------------------------------------------------------
+
+    async def reconcile(self, state: JournalState) -> None:
+        """Rebuild the run's orders from the journal and bring them up to date with the venue.
+
+        Intents never answered are looked up by client id: found ones are adopted (and their
+        fills booked), missing ones were never placed and are journaled as rejected. Trades
+        already journaled are not booked twice.
+
+        Args:
+            state: The replayed journal.
+        """
+        self.trade_ids |= state.trade_ids
+        for fill in state.fills:
+            symbol_ms = fill.timestamp // 1_000_000
+            self._last_trade_ms[fill.symbol] = max(
+                self._last_trade_ms.get(fill.symbol, 0), symbol_ms
+            )
+        for client_id, saved in state.orders.items():
+            if saved.status.is_terminal:
+                continue
+            order = _resumed_order(client_id, saved)
+            self.orders[client_id] = order
+            found = await self._look_up(order)
+            if found is None:
+                reason = "never reached the venue (not found after restart)"
+                order.transition(OrderStatus.REJECTED, time.time_ns(), reason)
+                self.broker.journal.reject(client_id, reason)
+                _log.warning("order_not_found_on_restart", client_id=client_id)
+                continue
+            if saved.status is OrderStatus.NEW:
+                self.broker.journal.ack(client_id, found.exchange_id)
+            self.exchange_ids[found.exchange_id] = client_id
+            order.transition(OrderStatus.OPEN, time.time_ns())
+            if saved.filled:
+                order.filled = saved.filled
+                order.average_price = saved.notional / saved.filled
+                if order.filled < (order.amount or 0.0):
+                    order.status = OrderStatus.PARTIALLY_FILLED
+            _log.info("order_resumed", client_id=client_id, status=str(found.status))
+        for symbol in sorted({o.symbol for o in self.orders.values()}):
+            await self._book_trades(symbol)
+        active = [o for o in self.orders.values() if o.is_active]
+        if active:
+            await self._settle(active)
+
+    # -- shutdown --------------------------------------------------------------------------------
+
+    async def shutdown(self, *, cancel_open: bool, timeout: float = 30.0) -> None:
+        """Let queued orders settle, cancel the open ones if asked, collect the last fills.
+
+        Args:
+            cancel_open: Whether to cancel orders still open on the venue.
+            timeout: Longest wait for queued orders, in seconds.
+        """
+        with anyio.move_on_after(timeout):
+            await self._idle.wait()
+        self._send.send_nowait(None)
+        if cancel_open:
+            for order in list(self.orders.values()):
+                if order.is_active and order.status is not OrderStatus.NEW:
+                    self.request_cancel(order)
+        try:
+            await self.poll()
+        except TransientError as exc:
+            _log.warning("final_poll_failed", error=str(exc))
+        self._stopped = True
+        self._poll_now.set()
+
+
+def _resumed_order(client_id: str, saved: OrderState) -> Order:
+    request = saved.request or OrderRequest(saved.symbol, saved.side, amount=saved.amount)
+    return Order(client_id, request, time.time_ns())

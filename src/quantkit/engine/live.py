@@ -1,0 +1,546 @@
+"""The live engine: the backtest's step, driven by bars as they close, on anyio.
+
+Bars, broker events and signals are concurrent tasks; the strategy's synchronous callbacks run
+between them, one at a time. Each closed bar goes through the same sequence as in a backtest:
+the broker matches working orders (paper), indicators extend by the new bar, the strategy sees
+it, its intents pass through risk to the broker. Which broker and which stream are chosen by
+the caller; the engine never branches on the mode.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import anyio
+import numpy as np
+import structlog
+
+from quantkit.brokers.base import Broker
+from quantkit.data.live import StreamStatus
+from quantkit.domain.bars import Bar, BarSeries
+from quantkit.domain.fill import Fill
+from quantkit.domain.order import Order
+from quantkit.engine.live_context import LiveContext
+from quantkit.errors import ConfigError
+from quantkit.risk.policy import RiskPolicy
+from quantkit.strategy.base import Strategy
+from quantkit.strategy.data import SymbolData
+from quantkit.strategy.series import Cursor
+
+if TYPE_CHECKING:
+    from quantkit.engine.tape import EventTape
+    from quantkit.strategy.indicators import Indicator
+
+__all__ = ["BarStream", "LiveEngine", "LiveSummary", "PositionMismatch"]
+
+_log = structlog.get_logger("quantkit.live")
+
+PositionMismatch = Literal["refuse", "adopt_account"]
+"""What to do when a resumed run's positions differ from the account's."""
+
+_STALE = "stale data"
+
+
+class BarStream(Protocol):
+    """Where a live run's bars come from (`LiveBarStream`, `ReplayStream`)."""
+
+    async def __aenter__(self) -> Any:
+        """Open connections."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Any:
+        """Close connections."""
+        ...
+
+    async def warmup(self, bars: int) -> Mapping[str, BarSeries]:
+        """The last ``bars`` closed bars of each symbol, the run's history."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Bar | StreamStatus]:
+        """New closed bars, each once and in order, and changes of the stream's health."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSummary:
+    """How a live or paper run went, returned when it stops.
+
+    Attributes:
+        run_id: The run's identifier.
+        stop_reason: Why it stopped (end of data, bar limit, signal, error).
+        bars: Bars handed to the strategy.
+        orders: Orders the strategy sent (rejected ones included).
+        fills: Executions.
+        rejected: Orders rejected by risk, the broker or the venue.
+        canceled: Orders canceled (by the strategy or at shutdown).
+        open_orders: Orders still working when the run ended.
+        cash: Cash in the account currency at the end.
+        equity: Cash plus positions at the last prices.
+        positions: Non-zero positions by symbol at the end.
+        stale_periods: How many times the data went stale.
+    """
+
+    run_id: str
+    stop_reason: str
+    bars: int
+    orders: int
+    fills: int
+    rejected: int
+    canceled: int
+    open_orders: int
+    cash: float
+    equity: float
+    positions: dict[str, float] = field(default_factory=dict)
+    stale_periods: int = 0
+
+    def __str__(self) -> str:
+        held = ", ".join(f"{s} {a:g}" for s, a in self.positions.items()) or "none"
+        return (
+            f"run {self.run_id} stopped: {self.stop_reason}\n"
+            f"  bars {self.bars}, orders {self.orders} (rejected {self.rejected}, canceled "
+            f"{self.canceled}, still open {self.open_orders}), fills {self.fills}\n"
+            f"  cash {self.cash:.2f}, equity {self.equity:.2f}, positions: {held}\n"
+            f"  stale data periods: {self.stale_periods}"
+        )
+
+
+class LiveEngine:
+    """Runs a strategy on bars as they close, through risk and a paper or live broker.
+
+    Args:
+        stream: Where bars come from (`LiveBarStream` for a venue, `ReplayStream` for
+            recorded bars).
+        strategy: The strategy instance, unchanged from its backtest.
+        broker: `PaperBroker` or `LiveBroker` (any `Broker`).
+        risk: Policy (or chain) every order intent passes through.
+        warmup: Closed bars of history per symbol loaded before the first live bar; the
+            strategy's indicators are computed over them, ``on_bar`` is not called for them.
+        run_id: The run's identifier (client order ids derive from it).
+        cancel_on_shutdown: Whether to cancel working orders when the run stops.
+        max_bars: Stop after this many bars (``None``: run until the stream ends or a signal).
+        handle_signals: Stop gracefully on SIGINT and SIGTERM (main thread only).
+        tape: Records bars, intents, order updates and fills for the divergence report.
+        resume_from: A snapshot file written by `LiveEngine.save_snapshot` (for example by a
+            paper run being promoted to live): the strategy's persistent attributes are
+            restored from it and its positions are checked against the broker's account.
+        on_position_mismatch: ``"refuse"`` (default) to stop when the snapshot's positions
+            differ from the account's, ``"adopt_account"`` to carry on with the account's.
+
+    Raises:
+        ConfigError: If a component has the wrong type or a setting is invalid.
+    """
+
+    def __init__(
+        self,
+        *,
+        stream: BarStream,
+        strategy: Strategy,
+        broker: Broker,
+        risk: RiskPolicy | None = None,
+        warmup: int = 100,
+        run_id: str = "live",
+        cancel_on_shutdown: bool = True,
+        max_bars: int | None = None,
+        handle_signals: bool = True,
+        tape: EventTape | None = None,
+        resume_from: str | os.PathLike[str] | None = None,
+        on_position_mismatch: PositionMismatch = "refuse",
+    ) -> None:
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(f"LiveEngine: strategy must be a Strategy, got {type(strategy)}")
+        if not isinstance(broker, Broker):
+            raise ConfigError(f"LiveEngine: broker must be a Broker, got {type(broker)}")
+        if risk is not None and not isinstance(risk, RiskPolicy):
+            raise ConfigError(f"LiveEngine: risk must be a RiskPolicy, got {type(risk)}")
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ConfigError(f"LiveEngine: warmup must be an integer >= 0, got {warmup!r}")
+        if max_bars is not None and (isinstance(max_bars, bool) or max_bars < 1):
+            raise ConfigError(f"LiveEngine: max_bars must be >= 1 or None, got {max_bars!r}")
+        if on_position_mismatch not in ("refuse", "adopt_account"):
+            raise ConfigError(
+                "LiveEngine: on_position_mismatch must be 'refuse' or 'adopt_account', "
+                f"got {on_position_mismatch!r}"
+            )
+        if not run_id:
+            raise ConfigError("LiveEngine: run_id must not be empty")
+        self.stream = stream
+        self.strategy = strategy
+        self.broker = broker
+        self.risk = risk
+        self.warmup = warmup
+        self.run_id = run_id
+        self.cancel_on_shutdown = cancel_on_shutdown
+        self.max_bars = max_bars
+        self.handle_signals = handle_signals
+        self.tape = tape
+        self.resume_from = None if resume_from is None else Path(resume_from)
+        self.on_position_mismatch = on_position_mismatch
+        self.latencies_ns: list[int] = []
+        """For each bar that produced orders: ns from the bar's arrival to the last order
+        leaving the broker (strategy, risk, journal and broker included)."""
+        self._ran = False
+        self._stop_reason = ""
+        self._bars_scope: anyio.CancelScope | None = None
+        self._counts = {"bars": 0, "fills": 0, "rejected": 0, "canceled": 0, "stale": 0}
+        self._saved: str = ""
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def run(self) -> LiveSummary:
+        """Run until the stream ends, ``max_bars`` bars, or SIGINT/SIGTERM.
+
+        Returns:
+            The summary.
+        """
+        return anyio.run(self.arun)
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop after the current bar: no new orders, then the shutdown sequence.
+
+        Args:
+            reason: Why, for the summary and the logs.
+        """
+        if not self._stop_reason:
+            self._stop_reason = reason
+        if self._bars_scope is not None:
+            self._bars_scope.cancel()
+
+    async def arun(self) -> LiveSummary:
+        """Run in the current event loop; see `run`.
+
+        Returns:
+            The summary.
+
+        Raises:
+            ConfigError: If the engine already ran, or resuming finds positions that differ
+                from the account's (with ``on_position_mismatch="refuse"``).
+        """
+        if self._ran:
+            raise ConfigError("LiveEngine.arun: this engine already ran; build a new one")
+        self._ran = True
+        async with self.stream:
+            history = dict(await self.stream.warmup(self.warmup))
+            self._setup(history)
+            async with anyio.create_task_group() as tasks:
+                await self.broker.astart(tasks)
+                try:
+                    self._start_strategy()
+                    tasks.start_soon(self._deliver_events)
+                    if (
+                        self.handle_signals
+                        and threading.current_thread() is threading.main_thread()
+                    ):
+                        tasks.start_soon(self._watch_signals)
+                    await self._consume()
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._shutdown()
+                    tasks.cancel_scope.cancel()
+        summary = self._summary()
+        _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
+        return summary
+
+    def _setup(self, history: dict[str, BarSeries]) -> None:
+        if not history:
+            raise ConfigError("LiveEngine: the stream has no symbols")
+        if any("@" in symbol for symbol in history):
+            raise ConfigError("LiveEngine: informative series ('SYM@tf') are not supported live")
+        datas = {symbol: SymbolData(series) for symbol, series in history.items()}
+        for data in datas.values():
+            data.cursor.i = len(data.close._array) - 1
+        closes = [s.close_time for s in history.values() if len(s)]
+        times = np.unique(np.concatenate(closes)) if closes else np.empty(0, np.int64)
+        timeline = Cursor()
+        timeline.i = len(times) - 1
+        self.datas = datas
+        self.context = LiveContext(
+            self.broker, self.risk, datas, timeline, times.astype(np.int64), f"{self.run_id}"
+        )
+        self.context.tape = self.tape
+        self.broker.prepare(history, self.context)
+
+    def _start_strategy(self) -> None:
+        context = self.context
+        resume = self.broker.resume_state()
+        context.set_run(self.run_id, int(resume.get("seq", 0)))
+        strategy = self.strategy
+        strategy._bind(context, self.datas, tuple(self.datas))
+        strategy.on_start()
+        saved = resume.get("strategy")
+        if self.resume_from is not None:
+            saved = self._promote()
+        if saved:
+            _restore(strategy, saved)
+        self._indicators = self._indicators_by_symbol()
+        self._dispatch()
+        _log.info(
+            "live_run_started",
+            run_id=self.run_id,
+            symbols=list(self.datas),
+            warmup=self.warmup,
+            resumed_orders=int(resume.get("seq", 0)),
+        )
+
+    def _indicators_by_symbol(self) -> dict[str, list[Indicator]]:
+        owner = {id(data.cursor): symbol for symbol, data in self.datas.items()}
+        grouped: dict[str, list[Indicator]] = {symbol: [] for symbol in self.datas}
+        for indicator in self.strategy.indicators:
+            grouped[owner[id(indicator._cursor)]].append(indicator)
+        return grouped
+
+    async def _consume(self) -> None:
+        with anyio.CancelScope() as scope:
+            self._bars_scope = scope
+            if self._stop_reason:
+                scope.cancel()
+            async for item in self.stream:
+                if isinstance(item, Bar):
+                    self.step(item)
+                    if self.max_bars is not None and self._counts["bars"] >= self.max_bars:
+                        self._stop_reason = self._stop_reason or f"max_bars ({self.max_bars})"
+                        break
+                else:
+                    self._on_status(item)
+        if not self._stop_reason:
+            self._stop_reason = "stopped" if scope.cancel_called else "end of data"
+
+    def step(self, bar: Bar) -> None:
+        """Hand one new closed bar through broker, indicators, strategy and risk.
+
+        Args:
+            bar: The bar; bars at or before the symbol's latest are ignored (logged).
+
+        Raises:
+            ConfigError: If the bar's symbol is not part of the run.
+        """
+        arrived = time.perf_counter_ns()
+        data = self.datas.get(bar.symbol)
+        if data is None:
+            raise ConfigError(f"LiveEngine: bar for {bar.symbol!r}, not a symbol of this run")
+        if len(data) and bar.open_time <= data.open_time:
+            _log.warning("duplicate_bar_ignored", symbol=bar.symbol, open_time=bar.open_time)
+            return
+        if len(data) and bar.open_time > data.open_time + data.timeframe:
+            _log.warning(
+                "bar_gap", symbol=bar.symbol, after=data.open_time, open_time=bar.open_time
+            )
+        data._append_bar(bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        self.context.advance(bar.close_time)
+        for indicator in self._indicators[bar.symbol]:
+            indicator.update()
+        if self.tape is not None:
+            self.tape.record_bar(bar, data.timeframe)
+        broker = self.broker
+        if broker.working(bar.symbol):
+            broker.on_bar_closed(bar)
+            if broker.events:
+                self._dispatch()
+        sent = self.context.sent
+        self.strategy.on_bar(data)
+        if self.context.sent != sent:
+            self.latencies_ns.append(self.context.last_sent_ns - arrived)
+        if broker.events:
+            self._dispatch()
+        self._counts["bars"] += 1
+        self._save_state()
+
+    def _on_status(self, status: StreamStatus) -> None:
+        context = self.context
+        if status.stale:
+            self._counts["stale"] += 1
+            if not context.halted:
+                context.halted = f"{_STALE}: {status.reason}"
+            _log.warning("data_stale", symbol=status.symbol, reason=status.reason)
+        else:
+            if context.halted.startswith(_STALE):
+                context.halted = ""
+            _log.info("data_fresh", symbol=status.symbol, reason=status.reason)
+
+    async def _deliver_events(self) -> None:
+        while True:
+            await self.broker.events_ready()
+            if self.broker.events:
+                self._dispatch()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for number in signals:
+                name = signal.Signals(number).name
+                _log.info("signal_received", signal=name)
+                self.request_stop(f"signal {name}")
+
+    async def _shutdown(self) -> None:
+        self.context.halted = "shutting down"
+        await self.broker.ashutdown(cancel_open=self.cancel_on_shutdown)
+        self._dispatch()
+        self.strategy.on_stop()
+        self._dispatch()
+        self._save_state()
+        if self.tape is not None:
+            self.tape.close()
+
+    # -- events and state --------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        events = self.broker.events
+        strategy = self.strategy
+        tape = self.tape
+        k = 0
+        while k < len(events):
+            event = events[k]
+            k += 1
+            if isinstance(event, Fill):
+                self._counts["fills"] += 1
+                if tape is not None:
+                    tape.record_fill(event)
+                strategy.on_fill(event)
+            else:
+                self._count_order(event)
+                if tape is not None:
+                    tape.record_order(event)
+                strategy.on_order(event)
+        events.clear()
+
+    def _count_order(self, order: Order) -> None:
+        status = order.status.value
+        if status == "rejected":
+            self._counts["rejected"] += 1
+        elif status == "canceled":
+            self._counts["canceled"] += 1
+
+    def persistent_state(self) -> dict[str, Any]:
+        """The strategy's persistent attributes (``Strategy.persistent``) as JSON values.
+
+        Returns:
+            Attribute name to value.
+
+        Raises:
+            ConfigError: If an attribute is missing or not JSON-serialisable.
+        """
+        values: dict[str, Any] = {}
+        for name in type(self.strategy).persistent:
+            if not hasattr(self.strategy, name):
+                raise ConfigError(
+                    f"{type(self.strategy).__name__}.persistent names {name!r}, which the "
+                    "strategy does not have"
+                )
+            value = getattr(self.strategy, name)
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"{type(self.strategy).__name__}.{name} is persistent but not JSON-able "
+                    f"({exc}); keep numbers, strings, lists and dicts in persistent attributes"
+                ) from exc
+            values[name] = value
+        return values
+
+    def _save_state(self) -> None:
+        state = {"seq": self.context.sent_seq, "strategy": self.persistent_state()}
+        text = json.dumps(state, sort_keys=True)
+        if text != self._saved:
+            self.broker.save_state(state)
+            self._saved = text
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a promotion to live carries over: strategy state, positions, order count.
+
+        Returns:
+            A JSON-able dict.
+        """
+        portfolio = self.broker.portfolio
+        return {
+            "run_id": self.run_id,
+            "seq": self.context.sent_seq,
+            "strategy": self.persistent_state(),
+            "positions": {s: p.amount for s, p in portfolio.positions.items() if p.amount},
+            "cash": portfolio.balance,
+        }
+
+    def save_snapshot(self, path: str | os.PathLike[str]) -> Path:
+        """Write `snapshot` to ``path`` atomically (for ``resume_from`` of the next run).
+
+        Args:
+            path: The JSON file.
+
+        Returns:
+            The path written.
+        """
+        target = Path(path)
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_text(json.dumps(self.snapshot(), indent=2, sort_keys=True))
+        os.replace(temporary, target)
+        return target
+
+    def _promote(self) -> dict[str, Any]:
+        assert self.resume_from is not None
+        try:
+            snapshot = json.loads(self.resume_from.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"LiveEngine: cannot read snapshot {self.resume_from}: {exc}"
+            ) from exc
+        expected: dict[str, float] = snapshot.get("positions", {})
+        portfolio = self.broker.portfolio
+        problems = []
+        for symbol in sorted(set(expected) | set(self.datas)):
+            want = float(expected.get(symbol, 0.0))
+            have = portfolio.position(symbol).amount
+            if not math.isclose(want, have, rel_tol=1e-6, abs_tol=1e-12):
+                problems.append(f"{symbol}: snapshot {want:g}, account {have:g}")
+        if problems:
+            detail = "; ".join(problems)
+            if self.on_position_mismatch == "refuse":
+                raise ConfigError(
+                    f"LiveEngine: positions differ from the snapshot {self.resume_from} "
+                    f"({detail}); settle the account, or pass "
+                    "on_position_mismatch='adopt_account' to continue with the account's"
+                )
+            _log.warning("positions_adopted_from_account", detail=detail)
+        _log.info("resumed_from_snapshot", path=str(self.resume_from))
+        strategy_state: dict[str, Any] = snapshot.get("strategy", {})
+        return strategy_state
+
+    def _summary(self) -> LiveSummary:
+        portfolio = self.context.portfolio
+        counts = self._counts
+        return LiveSummary(
+            run_id=self.run_id,
+            stop_reason=self._stop_reason or "stopped",
+            bars=counts["bars"],
+            orders=self.context.sent,
+            fills=counts["fills"],
+            rejected=counts["rejected"],
+            canceled=counts["canceled"],
+            open_orders=len(self.broker.open_orders()),
+            cash=portfolio.balance,
+            equity=portfolio.equity(),
+            positions={s: p.amount for s, p in portfolio.positions.items() if p.amount},
+            stale_periods=counts["stale"],
+        )
+
+
+def _restore(strategy: Strategy, saved: Mapping[str, Any]) -> None:
+    names = set(type(strategy).persistent)
+    for name, value in saved.items():
+        if name in names:
+            setattr(strategy, name, value)
+
+
+def _fields(summary: LiveSummary) -> dict[str, Any]:
+    return {name: getattr(summary, name) for name in summary.__dataclass_fields__}
