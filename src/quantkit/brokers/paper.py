@@ -131,13 +131,16 @@ class PaperBroker(SimulatedBroker):
         Args:
             order: The order handle.
         """
+        self._cancel(order, "canceled by the strategy")
+
+    def _cancel(self, order: Order, reason: str) -> None:
         for k, (_, pending, _, _) in enumerate(self._in_flight):
             if pending.client_id == order.client_id:
                 del self._in_flight[k]
-                pending.transition(OrderStatus.CANCELED, self._clock.now, "canceled in flight")
+                pending.transition(OrderStatus.CANCELED, self._clock.now, f"{reason} (in flight)")
                 self.events.append(pending)
                 return
-        super().cancel(order)
+        super()._cancel(order, reason)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Working orders, oldest first, then those still in flight.

@@ -150,6 +150,19 @@ class SimulatedBroker(Broker):
         """
         self.exchange.cancel(order.client_id, self._clock.now)
 
+    async def ashutdown(self, *, cancel_open: bool) -> None:
+        """Cancel the working orders if asked (live and paper runs).
+
+        Args:
+            cancel_open: Whether to cancel the orders still working.
+        """
+        if cancel_open:
+            for order in self.open_orders():
+                self._cancel(order, "canceled at shutdown")
+
+    def _cancel(self, order: Order, reason: str) -> None:
+        self.exchange.cancel(order.client_id, self._clock.now, reason)
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Working orders, oldest first.
 

@@ -233,6 +233,17 @@ class LiveEngine:
         if self._ran:
             raise ConfigError("LiveEngine.arun: this engine already ran; build a new one")
         self._ran = True
+        try:
+            await self._run_tasks()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+                raise group.exceptions[0] from None  # one failure: raise it as it was
+            raise
+        summary = self._summary()
+        _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
+        return summary
+
+    async def _run_tasks(self) -> None:
         async with self.stream:
             history = dict(await self.stream.warmup(self.warmup))
             self._setup(history)
@@ -251,9 +262,6 @@ class LiveEngine:
                     with anyio.CancelScope(shield=True):
                         await self._shutdown()
                     tasks.cancel_scope.cancel()
-        summary = self._summary()
-        _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
-        return summary
 
     def _setup(self, history: dict[str, BarSeries]) -> None:
         if not history:

@@ -123,12 +123,13 @@ class SimulatedExchange:
         """Round the order to the market's precision and apply the market's minimums."""
         return admission_problem(w, self.portfolio, reference_price)
 
-    def cancel(self, client_id: str, now: int) -> bool:
+    def cancel(self, client_id: str, now: int, reason: str = "canceled by the strategy") -> bool:
         """Cancel a working order.
 
         Args:
             client_id: The order's client id.
             now: Current time, ns.
+            reason: Why, recorded on the order.
 
         Returns:
             True if the order was working and is now canceled, False if it had already ended.
@@ -146,7 +147,7 @@ class SimulatedExchange:
             if w.order is order:
                 book.working.remove(w)
                 break
-        order.transition(OrderStatus.CANCELED, now, "canceled by the strategy")
+        order.transition(OrderStatus.CANCELED, now, reason)
         self.events.append(order)
         return True
 
