@@ -13,14 +13,17 @@ should do about it::
     ├── LookAheadError                    a computation used data from after the current bar
     ├── StoreError                        the local data store cannot be read or written
     ├── ExchangeError                     the venue refused a request for good (bad symbol,
-    │                                     unsupported timeframe, authentication, ...)
+    │                                     unsupported timeframe, authentication, ...);
+    │                                     its ``reason`` tells a refused order from the rest
     └── TransientError                    a passing venue failure; the only branch retried
         ├── RateLimitedError
         ├── VenueUnavailableError
         └── RequestTimeoutError
 
 Orders that the venue or the account refuses (insufficient funds, below the minimum notional)
-are not exceptions: they become orders with status ``REJECTED`` and a reason, delivered as events.
+are not exceptions to the strategy: the venue adapter raises `ExchangeError` with a ``reason``
+such as ``"insufficient_funds"``, and the broker turns it into an order with status ``REJECTED``
+and that reason, delivered as an event.
 """
 
 from __future__ import annotations
@@ -111,11 +114,18 @@ class ExchangeError(QuantkitError):
 
     Attributes:
         exchange: The venue's id (e.g. ``"binance"``), if known.
+        reason: What was refused, as a short code: ``"insufficient_funds"``,
+            ``"invalid_order"`` (the venue refused the order's terms), ``"duplicate_order"``,
+            ``"order_not_found"``, ``"bad_symbol"``, ``"authentication"``,
+            ``"not_supported"``, ``"bad_request"``, ``"invalid_nonce"``; ``""`` when the venue
+            did not say. The first three mean "this order is rejected", not "the venue is
+            broken".
     """
 
-    def __init__(self, message: str, *, exchange: str = "") -> None:
+    def __init__(self, message: str, *, exchange: str = "", reason: str = "") -> None:
         super().__init__(f"{exchange}: {message}" if exchange else message)
         self.exchange = exchange
+        self.reason = reason
 
 
 class TransientError(QuantkitError):

@@ -68,11 +68,16 @@ def test_the_ohlcv_limit_can_be_set_and_defaults_when_ccxt_states_none() -> None
 
 
 def test_every_api_url_points_at_the_local_server(local: LocalExchange) -> None:
-    urls = local.ccxt_exchange().api_urls
+    urls = dict(local.ccxt_exchange().api_urls)
+    websockets = urls.pop("ws")  # ccxt.pro's websocket URLs: ws:// of the same host
     assert len(urls) > 10
     assert all(url.startswith(local.url + "/") for url in urls.values())
     assert urls["public"] == local.url + "/api/v3"
     assert urls["fapiPublic"] == local.url + "/fapi/v1"
+    ws_base = local.url.replace("http://", "ws://")
+    assert websockets["spot"] == ws_base + "/ws"
+    assert websockets["ws-api"]["spot"] == ws_base + "/ws-api/v3"
+    assert all(url.startswith(ws_base + "/") for url in websockets.values() if isinstance(url, str))
 
 
 def test_rewriting_urls_keeps_paths_nested_dicts_and_other_values() -> None:

@@ -134,6 +134,8 @@ class LiveEngine:
         cancel_on_shutdown: Whether to cancel working orders when the run stops.
         max_bars: Stop after this many bars (``None``: run until the stream ends or a signal).
         handle_signals: Stop gracefully on SIGINT and SIGTERM (main thread only).
+            The run logs its events with structlog; if structlog is not configured yet when
+            the run starts, `quantkit.log.configure_logging` is called with its defaults.
         tape: Records bars, intents, order updates and fills for the divergence report.
         resume_from: A snapshot file written by `LiveEngine.save_snapshot` (for example by a
             paper run being promoted to live): the strategy's persistent attributes are
@@ -233,6 +235,10 @@ class LiveEngine:
         if self._ran:
             raise ConfigError("LiveEngine.arun: this engine already ran; build a new one")
         self._ran = True
+        if not structlog.is_configured():
+            from quantkit.log import configure_logging  # noqa: PLC0415
+
+            configure_logging()  # JSON lines on stderr, or readable when stderr is a terminal
         try:
             await self._run_tasks()
         except BaseExceptionGroup as group:

@@ -1,13 +1,20 @@
-"""CcxtExchange: any venue ccxt supports, as an `OhlcvSource` with quantkit errors and values.
+"""CcxtExchange: any venue ccxt supports, as an `OhlcvSource` and a `TradingVenue`.
 
-The adapter owns one ``ccxt.async_support`` client. It is created on first use inside the
-running event loop, so a `CcxtExchange` can be built anywhere (even outside async code); after
-`aclose` the next call opens a fresh client in whatever loop is running then, reusing the markets
-already loaded. Every call into ccxt runs inside `map_ccxt_errors`; every answer is parsed into
-quantkit values by `quantkit.exchanges.parse`.
+The adapter owns one ccxt client: the ``ccxt.pro`` class of the venue where ccxt has one (it
+subclasses the ``ccxt.async_support`` class, so REST works and websockets are available), else
+the ``async_support`` class. The client binds to the event loop running at its first request, so
+a `CcxtExchange` can be built anywhere (even outside async code); after `aclose` the next call
+opens a fresh client in whatever loop is running then, reusing the markets already loaded. Every
+call into ccxt runs inside `map_ccxt_errors`; every answer is parsed into quantkit values by
+`quantkit.exchanges.parse` and `quantkit.exchanges.orders`.
 
 Rate limits are ccxt's business: with ``rate_limit=True`` (the default) ccxt's own token bucket
-spaces the requests by the venue's published weights. Nothing in quantkit throttles a second time.
+spaces the requests by the venue's published weights. All tasks trading one account share one
+`CcxtExchange`, hence one client and one bucket; nothing in quantkit throttles a second time.
+
+Keys (`Credentials`) are read with ``get_secret_value()`` only when a client is built, are never
+kept as plain strings by the adapter, never appear in its repr, and are masked in error messages.
+They go only to the venue they belong to, or to a local test exchange on a loopback address.
 """
 
 from __future__ import annotations
@@ -15,18 +22,30 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
 
 from quantkit.data.source import OhlcvRow, TradeRow
 from quantkit.domain.market import Market
+from quantkit.domain.order import OrderRequest
+from quantkit.domain.venue import VenueBalance, VenueOrder, VenueTrade
 from quantkit.errors import ConfigError, DataError, ExchangeError
 from quantkit.exchanges.errors import map_ccxt_errors
+from quantkit.exchanges.orders import (
+    order_arguments,
+    parse_balances,
+    parse_my_trades,
+    parse_order,
+)
 from quantkit.exchanges.parse import parse_market, parse_ohlcv, parse_trades
 
-__all__ = ["DEFAULT_OHLCV_LIMIT", "CcxtExchange", "rewrite_api_urls"]
+if TYPE_CHECKING:
+    from quantkit.secrets import Credentials
+
+__all__ = ["DEFAULT_OHLCV_LIMIT", "LOOPBACK_HOSTS", "CcxtExchange", "rewrite_api_urls"]
 
 DEFAULT_OHLCV_LIMIT = 500
 """Candles per request for venues whose ccxt class does not state its maximum."""
@@ -58,20 +77,45 @@ def rewrite_api_urls(urls: object, base_url: str) -> object:
     return urls
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts an ``api_url`` may name when credentials are given (a local test exchange)."""
+
+_REASON_WORDS = {
+    "insufficient_funds": "insufficient funds",
+    "invalid_order": "invalid order",
+    "duplicate_order": "duplicate client order id",
+    "order_not_found": "order not found",
+    "bad_symbol": "unknown symbol",
+    "authentication": "authentication failed",
+    "not_supported": "not supported",
+}
+
+
+def _websocket_base(api_url: str) -> str:
+    """``http://h:p`` -> ``ws://h:p`` (``https`` -> ``wss``)."""
+    parts = urlsplit(api_url)
+    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+
+
 def _suggest(name: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 class CcxtExchange:
-    """A venue reached through ccxt's async client; implements `OhlcvSource`.
+    """A venue reached through ccxt's async client; implements `OhlcvSource` and `TradingVenue`.
 
     Args:
         exchange_id: ccxt's id of the venue, e.g. ``"binance"`` or ``"kraken"``.
+        credentials: The account's keys, for trading; their ``exchange`` must be
+            ``exchange_id``. Without them only public data can be read.
+        sandbox: Use the venue's test network (ccxt's ``set_sandbox_mode``).
         options: Entries merged into the client's ``options`` (ccxt's venue-specific settings,
             e.g. ``{"fetchMarkets": {"types": ["spot"]}}``).
         api_url: Send every request to this base URL instead (scheme, host and port; each
-            endpoint keeps its path). Used to reach a `quantkit.testing.LocalExchange`.
+            endpoint keeps its path; websocket URLs become ``ws://`` URLs of the same host).
+            Used to reach a `quantkit.testing.LocalExchange`; with credentials it must be a
+            loopback address.
         rate_limit: Let ccxt space requests by the venue's rate limit (``enableRateLimit``).
             Keep it on against real venues; quantkit adds no limiter of its own.
         timeout: Seconds before a request is abandoned with `RequestTimeoutError`.
@@ -79,7 +123,9 @@ class CcxtExchange:
             (``features``), else `DEFAULT_OHLCV_LIMIT`.
 
     Raises:
-        ConfigError: If ccxt does not know ``exchange_id`` or a number is out of range.
+        ConfigError: If ccxt does not know ``exchange_id``, a number is out of range, the
+            credentials belong to another exchange or would go to a non-loopback ``api_url``,
+            or ``sandbox`` is asked of a venue without a test network.
 
     Examples:
         >>> from quantkit.testing import LocalExchange
@@ -96,6 +142,8 @@ class CcxtExchange:
         self,
         exchange_id: str,
         *,
+        credentials: Credentials | None = None,
+        sandbox: bool = False,
         options: Mapping[str, Any] | None = None,
         api_url: str | None = None,
         rate_limit: bool = True,
@@ -103,6 +151,7 @@ class CcxtExchange:
         ohlcv_limit: int | None = None,
     ) -> None:
         import ccxt.async_support as ccxt_async  # noqa: PLC0415 - ccxt is heavy; load on use
+        import ccxt.pro as ccxt_pro  # noqa: PLC0415
 
         if exchange_id not in ccxt_async.exchanges:
             raise ConfigError(
@@ -112,8 +161,12 @@ class CcxtExchange:
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if ohlcv_limit is not None and ohlcv_limit < 1:
             raise ConfigError(f"ohlcv_limit must be at least 1, got {ohlcv_limit!r}")
+        self._check_credentials(exchange_id, credentials, api_url)
         self._id = exchange_id
-        self._class: Any = getattr(ccxt_async, exchange_id)
+        module = ccxt_pro if exchange_id in ccxt_pro.exchanges else ccxt_async
+        self._class: Any = getattr(module, exchange_id)
+        self._credentials = credentials
+        self._sandbox = sandbox
         self._options = dict(options or {})
         self._api_url = api_url
         self._rate_limit = rate_limit
@@ -124,19 +177,59 @@ class CcxtExchange:
         self._urls: Mapping[str, Any] = self._client.urls["api"]
         self._ohlcv_limit = ohlcv_limit or self._stated_ohlcv_limit()
 
+    @staticmethod
+    def _check_credentials(
+        exchange_id: str, credentials: Credentials | None, api_url: str | None
+    ) -> None:
+        if credentials is None:
+            return
+        if credentials.exchange != exchange_id:
+            raise ConfigError(
+                f"credentials for {credentials.exchange!r} given to a {exchange_id!r} exchange: "
+                "keys for one exchange are never sent to another host"
+            )
+        host = urlsplit(api_url).hostname if api_url is not None else None
+        if api_url is not None and host not in LOOPBACK_HOSTS:
+            raise ConfigError(
+                f"credentials for {exchange_id!r} with api_url host {host!r}: only a local "
+                f"test exchange ({', '.join(sorted(LOOPBACK_HOSTS))}) may stand in for the venue"
+            )
+
     def _new_client(self) -> Any:
         """A new ccxt client; it binds to the event loop running at its first request."""
         config: dict[str, Any] = {
             "enableRateLimit": self._rate_limit,
             "timeout": round(self._timeout * 1000),
-            "options": dict(self._options),
-            # REST only: no websocket to wait for when closing (ccxt's default waits 250 ms).
+            "options": {"warnOnFetchOpenOrdersWithoutSymbol": False, **self._options},
+            # Do not wait for websockets to say goodbye when closing (ccxt waits 250 ms).
             "timeout_on_exit": 0,
         }
+        keys = self._credentials
+        if keys is not None:  # the only place the plain keys are read
+            config["apiKey"] = keys.api_key.get_secret_value()
+            config["secret"] = keys.secret.get_secret_value()
+            if keys.password is not None:
+                config["password"] = keys.password.get_secret_value()
         client = self._class(config)
+        if self._sandbox:
+            self._enter_sandbox(client)
         if self._api_url is not None:
-            client.urls["api"] = rewrite_api_urls(client.urls["api"], self._api_url)
+            api = client.urls["api"]
+            rewritten = rewrite_api_urls(api, self._api_url)
+            if isinstance(api, Mapping) and isinstance(rewritten, dict) and "ws" in api:
+                rewritten["ws"] = rewrite_api_urls(api["ws"], _websocket_base(self._api_url))
+            client.urls["api"] = rewritten
         return client
+
+    def _enter_sandbox(self, client: Any) -> None:
+        # ccxt raises NotSupported without a "test" entry, but ccxt.pro classes may hold
+        # ``"test": None``, on which ccxt fails with a TypeError: check before asking.
+        if not client.urls.get("test"):
+            raise ConfigError(
+                f"{self._id!r} has no sandbox (test network) in ccxt; "
+                "leave sandbox off or use a local test exchange"
+            )
+        client.set_sandbox_mode(True)
 
     def _stated_ohlcv_limit(self) -> int:
         features = self._client.features if isinstance(self._client.features, dict) else {}
@@ -173,9 +266,28 @@ class CcxtExchange:
         """The API base URLs the client sends requests to (ccxt's ``urls["api"]``)."""
         return self._urls
 
-    def _errors(self, client: Any) -> AbstractContextManager[None]:
-        """Map ccxt's exceptions; a rate-limit error reads the client's last headers."""
-        return map_ccxt_errors(exchange=self._id, headers=lambda: client.last_response_headers)
+    @contextmanager
+    def _errors(self, client: Any, action: str = "") -> Iterator[None]:
+        """Map ccxt's exceptions; a rate-limit error reads the client's last headers.
+
+        With ``action``, a refusal whose reason is known says what was refused and why:
+        ``"binance: order 'qk-1' (buy BTC/USDT) refused: insufficient funds: ..."``.
+        """
+        try:
+            with map_ccxt_errors(
+                exchange=self._id,
+                headers=lambda: client.last_response_headers,
+                secrets=lambda: (client.apiKey, client.secret, client.password),
+            ):
+                yield
+        except ExchangeError as exc:
+            words = _REASON_WORDS.get(exc.reason)
+            if not action or words is None:
+                raise
+            detail = str(exc).removeprefix(f"{self._id}: ")
+            raise ExchangeError(
+                f"{action} refused: {words}: {detail}", exchange=self._id, reason=exc.reason
+            ) from exc.__cause__
 
     async def _ready(self) -> Any:
         """The client, opened in the running loop, with its markets loaded."""
@@ -189,13 +301,31 @@ class CcxtExchange:
             await client.load_markets()
         return client
 
-    def _require(self, client: Any, symbol: str, feature: str) -> None:
+    def _offers(self, client: Any, feature: str) -> None:
+        """Check ccxt says the venue offers ``feature`` (a key of ccxt's ``has``)."""
         if not client.has.get(feature):
-            raise ExchangeError(f"the venue does not offer {feature}", exchange=self._id)
+            raise ExchangeError(
+                f"the venue does not offer {feature}", exchange=self._id, reason="not_supported"
+            )
+
+    def _require(self, client: Any, symbol: str, feature: str) -> Mapping[str, Any]:
+        """Check the venue offers ``feature`` and lists ``symbol``; return ccxt's market."""
+        self._offers(client, feature)
         if symbol not in client.markets:
             raise ExchangeError(
                 f"unknown symbol {symbol!r}{_suggest(symbol, list(client.markets))}",
                 exchange=self._id,
+                reason="bad_symbol",
+            )
+        market: Mapping[str, Any] = client.markets[symbol]
+        return market
+
+    def _check_timeframe(self, timeframe: str) -> None:
+        if timeframe not in self.timeframes:
+            raise ExchangeError(
+                f"timeframe {timeframe!r} is not offered (offered: {', '.join(self.timeframes)})",
+                exchange=self._id,
+                reason="not_supported",
             )
 
     async def markets(self) -> dict[str, Market]:
@@ -240,6 +370,7 @@ class CcxtExchange:
             raise ExchangeError(
                 f"unknown symbol {symbol!r}{_suggest(symbol, list(client.markets))}",
                 exchange=self._id,
+                reason="bad_symbol",
             )
         return parse_market(
             client.markets[symbol], precision_mode=client.precisionMode, exchange=self._id
@@ -264,11 +395,7 @@ class CcxtExchange:
             TransientError: If the venue could not answer now (a subclass says why).
             DataError: If the answer is malformed.
         """
-        if timeframe not in self.timeframes:
-            raise ExchangeError(
-                f"timeframe {timeframe!r} is not offered (offered: {', '.join(self.timeframes)})",
-                exchange=self._id,
-            )
+        self._check_timeframe(timeframe)
         client = await self._ready()
         self._require(client, symbol, "fetchOHLCV")
         with self._errors(client):
@@ -301,8 +428,199 @@ class CcxtExchange:
             trades = await client.fetch_trades(symbol, since_ms, limit)
         return parse_trades(trades, exchange=self._id, symbol=symbol)
 
+    async def watch_ohlcv(self, symbol: str, timeframe: str) -> list[OhlcvRow]:
+        """Wait for the next candle update of ``symbol`` over the venue's websocket.
+
+        The first call subscribes; later calls return the updates since the previous one.
+
+        Args:
+            symbol: Unified symbol, e.g. ``"BTC/USDT"``.
+            timeframe: One of `timeframes`.
+
+        Returns:
+            The candles ccxt holds for the subscription, oldest first; the last may still be
+            forming.
+
+        Raises:
+            ExchangeError: If the venue has no websocket candles (``reason`` ``"not_supported"``),
+                or the timeframe or the symbol is unknown.
+            TransientError: If the connection failed (a subclass says why).
+            DataError: If an update is malformed.
+        """
+        self._check_timeframe(timeframe)
+        client = await self._ready()
+        self._require(client, symbol, "watchOHLCV")
+        with self._errors(client):
+            rows = await client.watch_ohlcv(symbol, timeframe)
+        return parse_ohlcv(rows, exchange=self._id, symbol=symbol)
+
+    # ------------------------------------------------------------------------- trading
+
+    async def create_order(self, request: OrderRequest, client_id: str) -> VenueOrder:
+        """Place an order, tagged with ``client_id`` (ccxt's unified ``clientOrderId``).
+
+        Args:
+            request: The order; amount and prices already rounded to the market's precision.
+            client_id: The client order id; look the order up by it when the outcome of this
+                call is unknown.
+
+        Returns:
+            The order as the venue reports it right after placing it.
+
+        Raises:
+            ExchangeError: If the venue refused the order for good; ``reason`` says why
+                (``"insufficient_funds"``, ``"invalid_order"``, ``"not_supported"``, ...).
+            RequestTimeoutError: If the venue did not answer in time: the order may exist.
+            TransientError: If the venue could not be reached or answered with a server
+                error (the order may exist as well) or rate-limited the request.
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        market = self._require(client, request.symbol, "createOrder")
+        arguments = order_arguments(
+            request,
+            client_id,
+            market=market,
+            has=client.has,
+            features=client.features,
+            exchange=self._id,
+        )
+        action = f"order {client_id!r} ({request.side.value} {request.symbol})"
+        with self._errors(client, action):
+            if arguments.cost is not None:
+                place = (
+                    client.create_market_buy_order_with_cost
+                    if arguments.side == "buy"
+                    else client.create_market_sell_order_with_cost
+                )
+                raw = await place(arguments.symbol, arguments.cost, arguments.params)
+            else:
+                raw = await client.create_order(
+                    arguments.symbol,
+                    arguments.type,
+                    arguments.side,
+                    arguments.amount,
+                    arguments.price,
+                    arguments.params,
+                )
+        return parse_order(raw, exchange=self._id, client_id=client_id)
+
+    async def cancel_order(self, client_id: str, symbol: str) -> VenueOrder:
+        """Cancel an order by its client id.
+
+        Args:
+            client_id: The client order id it was placed with.
+            symbol: Its unified symbol.
+
+        Returns:
+            The order's state after the cancel (some fill may have happened before).
+
+        Raises:
+            ExchangeError: If the venue does not know the order or it is no longer open
+                (``reason`` ``"order_not_found"``), or refused the cancel.
+            TransientError: If the venue could not answer now (a subclass says why).
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        self._require(client, symbol, "cancelOrder")
+        with self._errors(client, f"cancel of order {client_id!r} ({symbol})"):
+            raw = await client.cancel_order(None, symbol, {"clientOrderId": client_id})
+        return parse_order(raw, exchange=self._id, client_id=client_id)
+
+    async def fetch_order(self, client_id: str, symbol: str) -> VenueOrder | None:
+        """Look an order up by its client id.
+
+        Args:
+            client_id: The client order id it was placed with.
+            symbol: Its unified symbol.
+
+        Returns:
+            The order, or ``None`` when the venue says no such order exists.
+
+        Raises:
+            ExchangeError: If the venue refused the request.
+            TransientError: If the venue could not answer now (a subclass says why).
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        self._require(client, symbol, "fetchOrder")
+        try:
+            with self._errors(client):
+                raw = await client.fetch_order(None, symbol, {"clientOrderId": client_id})
+        except ExchangeError as exc:
+            if exc.reason == "order_not_found":
+                return None
+            raise
+        return parse_order(raw, exchange=self._id, client_id=client_id)
+
+    async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        """The account's open orders.
+
+        Args:
+            symbol: Only this market's; ``None`` for every market (venues weigh that request
+                heavier).
+
+        Returns:
+            The open orders, as the venue lists them.
+
+        Raises:
+            ExchangeError: If the symbol is unknown or the venue refused the request.
+            TransientError: If the venue could not answer now (a subclass says why).
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        if symbol is None:
+            self._offers(client, "fetchOpenOrders")
+        else:
+            self._require(client, symbol, "fetchOpenOrders")
+        with self._errors(client):
+            raw = await client.fetch_open_orders(symbol)
+        return [parse_order(order, exchange=self._id) for order in raw]
+
+    async def my_trades(self, symbol: str, since_ms: int | None = None) -> list[VenueTrade]:
+        """The account's executions in ``symbol``, oldest first.
+
+        One request: at most the venue's default page (Binance: the 500 oldest at or after
+        ``since_ms``, else the 500 latest); call again from the last time for more.
+
+        Args:
+            symbol: Unified symbol.
+            since_ms: Earliest execution time wanted, ms since the epoch; ``None`` for the
+                venue's default (usually the latest).
+
+        Returns:
+            The executions, with fees.
+
+        Raises:
+            ExchangeError: If the symbol is unknown or the venue refused the request.
+            TransientError: If the venue could not answer now (a subclass says why).
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        self._require(client, symbol, "fetchMyTrades")
+        with self._errors(client):
+            raw = await client.fetch_my_trades(symbol, since_ms)
+        return parse_my_trades(raw, exchange=self._id, symbol=symbol)
+
+    async def balances(self) -> dict[str, VenueBalance]:
+        """The account's balances.
+
+        Returns:
+            Balances by asset; assets with a zero total are left out.
+
+        Raises:
+            ExchangeError: If the venue refused the request (e.g. bad keys:
+                ``reason`` ``"authentication"``).
+            TransientError: If the venue could not answer now (a subclass says why).
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        with self._errors(client):
+            raw = await client.fetch_balance()
+        return parse_balances(raw, exchange=self._id)
+
     async def aclose(self) -> None:
-        """Close the client's connections; the next call opens a new client.
+        """Close the client's connections, websockets included; the next call opens a new client.
 
         The markets already loaded are kept for that new client.
         """
@@ -325,4 +643,6 @@ class CcxtExchange:
 
     def __repr__(self) -> str:
         where = f", api_url={self._api_url!r}" if self._api_url else ""
-        return f"CcxtExchange({self._id!r}{where}, rate_limit={self._rate_limit})"
+        extra = ", sandbox=True" if self._sandbox else ""
+        extra += ", credentials=<hidden>" if self._credentials is not None else ""
+        return f"CcxtExchange({self._id!r}{where}, rate_limit={self._rate_limit}{extra})"

@@ -14,8 +14,12 @@ error that tells the caller what to do, chained with ``raise ... from exc``:
 | other ``OperationFailed`` | `VenueUnavailableError` | a garbled answer: retry later |
 | anything else (``ExchangeError``) | `ExchangeError` | permanent: bad symbol, bad request |
 
-The first matching row wins, so the order of the table matters. ccxt itself is imported only when
-an exception has to be classified: importing this module stays cheap.
+The first matching row wins, so the order of the table matters. A permanent `ExchangeError` also
+carries a ``reason`` read from `CCXT_REASON_TABLE` (``"insufficient_funds"``, ``"invalid_order"``,
+...), so a broker can tell a refused order from a refused request. Secrets handed in through
+``redact`` (the account's keys) are masked in the message of the error and of its ccxt cause.
+ccxt itself is imported only when an exception has to be classified: importing this module stays
+cheap.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import email.utils
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from quantkit.errors import (
@@ -36,10 +40,15 @@ from quantkit.errors import (
 
 __all__ = [
     "CCXT_ERROR_TABLE",
+    "CCXT_REASON_TABLE",
+    "REDACTED",
     "HeadersGetter",
+    "SecretsGetter",
     "map_ccxt_errors",
     "parse_retry_after",
     "quantkit_error_for",
+    "reason_for",
+    "redact",
     "translate",
 ]
 
@@ -54,8 +63,27 @@ CCXT_ERROR_TABLE: tuple[tuple[str, type[QuantkitError]], ...] = (
 )
 """``(ccxt class name, quantkit class)`` pairs, most specific first; the first match wins."""
 
+CCXT_REASON_TABLE: tuple[tuple[str, str], ...] = (
+    ("InsufficientFunds", "insufficient_funds"),
+    ("OrderNotFound", "order_not_found"),
+    ("DuplicateOrderId", "duplicate_order"),
+    ("InvalidOrder", "invalid_order"),
+    ("BadSymbol", "bad_symbol"),
+    ("AuthenticationError", "authentication"),
+    ("NotSupported", "not_supported"),
+    ("InvalidNonce", "invalid_nonce"),
+    ("BadRequest", "bad_request"),
+)
+"""``(ccxt class name, ExchangeError.reason)`` pairs, most specific first; the first match wins."""
+
+REDACTED = "**********"
+"""What a secret is replaced with in error messages (pydantic's `SecretStr` mask)."""
+
 HeadersGetter = Callable[[], Mapping[str, str] | None]
 """Returns the headers of the venue's last answer (for ``Retry-After``), or ``None``."""
+
+SecretsGetter = Callable[[], Iterable[str | None]]
+"""Returns the secret strings (API key, secret, password) to mask in error messages."""
 
 
 def quantkit_error_for(exc: BaseException) -> type[QuantkitError] | None:
@@ -73,6 +101,48 @@ def quantkit_error_for(exc: BaseException) -> type[QuantkitError] | None:
         if isinstance(exc, getattr(ccxt, name)):
             return target
     return None
+
+
+def reason_for(exc: BaseException) -> str:
+    """Return the `ExchangeError.reason` a ccxt exception maps to.
+
+    Args:
+        exc: Any exception.
+
+    Returns:
+        The reason from `CCXT_REASON_TABLE`, or ``""`` when no row matches.
+
+    Examples:
+        >>> import ccxt
+        >>> reason_for(ccxt.InsufficientFunds("x")), reason_for(ccxt.ExchangeError("x"))
+        ('insufficient_funds', '')
+    """
+    import ccxt  # noqa: PLC0415 - ccxt is heavy: import it only when an error needs a class
+
+    for name, reason in CCXT_REASON_TABLE:
+        if isinstance(exc, getattr(ccxt, name)):
+            return reason
+    return ""
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each non-empty secret in ``text`` with `REDACTED`.
+
+    Args:
+        text: A message that might quote a secret (a URL, a request body).
+        secrets: The secret strings; ``None`` and empty ones are ignored.
+
+    Returns:
+        The text with the secrets masked.
+
+    Examples:
+        >>> redact("GET /x?apikey=k3y&a=1", ["k3y", None])
+        'GET /x?apikey=**********&a=1'
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -125,7 +195,11 @@ def _message(exc: BaseException, exchange: str) -> str:
 
 
 def translate(
-    exc: BaseException, *, exchange: str = "", headers: HeadersGetter | None = None
+    exc: BaseException,
+    *,
+    exchange: str = "",
+    headers: HeadersGetter | None = None,
+    secrets: Iterable[str | None] = (),
 ) -> QuantkitError | None:
     """Build the quantkit error for a ccxt exception (without raising it).
 
@@ -133,6 +207,8 @@ def translate(
         exc: The exception ccxt raised.
         exchange: The venue's id, named in the message.
         headers: Returns the headers of the venue's last answer, read for ``Retry-After``.
+        secrets: Strings to mask in the message, and in ``exc``'s own arguments (so a
+            traceback of the chained cause shows no secret either).
 
     Returns:
         The quantkit error, or ``None`` if ``exc`` is not a ccxt exception.
@@ -140,9 +216,12 @@ def translate(
     target = quantkit_error_for(exc)
     if target is None:
         return None
-    message = _message(exc, exchange)
+    secrets = tuple(secrets)
+    if any(secrets):
+        exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
+    message = redact(_message(exc, exchange), secrets)
     if target is ExchangeError:
-        return ExchangeError(message, exchange=exchange)
+        return ExchangeError(message, exchange=exchange, reason=reason_for(exc))
     text = f"{exchange}: {message}" if exchange else message
     if target is RateLimitedError:
         return RateLimitedError(text, retry_after=_retry_after(headers))
@@ -150,7 +229,12 @@ def translate(
 
 
 @contextmanager
-def map_ccxt_errors(*, exchange: str = "", headers: HeadersGetter | None = None) -> Iterator[None]:
+def map_ccxt_errors(
+    *,
+    exchange: str = "",
+    headers: HeadersGetter | None = None,
+    secrets: SecretsGetter | None = None,
+) -> Iterator[None]:
     """Re-raise ccxt exceptions raised in the block as quantkit errors.
 
     Works around synchronous and asynchronous code alike (``with`` inside a coroutine). Other
@@ -160,6 +244,7 @@ def map_ccxt_errors(*, exchange: str = "", headers: HeadersGetter | None = None)
         exchange: The venue's id, named in every message.
         headers: Returns the headers of the venue's last answer; a rate-limit error carries
             their ``Retry-After`` as `RateLimitedError.retry_after`.
+        secrets: Returns the strings to mask in messages (the account's keys).
 
     Yields:
         Nothing; the block runs inside the mapping.
@@ -168,7 +253,8 @@ def map_ccxt_errors(*, exchange: str = "", headers: HeadersGetter | None = None)
         RateLimitedError: For ccxt's ``RateLimitExceeded`` and ``DDoSProtection``.
         RequestTimeoutError: For ccxt's ``RequestTimeout``.
         VenueUnavailableError: For the rest of ccxt's ``NetworkError`` and ``OperationFailed``.
-        ExchangeError: For every other ccxt exception (bad symbol, bad request, ...).
+        ExchangeError: For every other ccxt exception (bad symbol, bad request, ...), with
+            its ``reason`` from `CCXT_REASON_TABLE`.
 
     Examples:
         >>> import ccxt
@@ -180,7 +266,8 @@ def map_ccxt_errors(*, exchange: str = "", headers: HeadersGetter | None = None)
     try:
         yield
     except Exception as exc:
-        mapped = translate(exc, exchange=exchange, headers=headers)
+        hidden = secrets() if secrets is not None else ()
+        mapped = translate(exc, exchange=exchange, headers=headers, secrets=hidden)
         if mapped is None:
             raise
         raise mapped from exc
