@@ -56,7 +56,6 @@ class OrderSync:
         self.exchange_ids: dict[str, str] = {}
         """Venue order id to client id."""
         self.trade_ids: set[str] = set()
-        self._last_trade_ms: dict[str, int] = {}
         send, receive = anyio.create_memory_object_stream[Order | None](math.inf)
         self._send: MemoryObjectSendStream[Order | None] = send
         self._receive: MemoryObjectReceiveStream[Order | None] = receive
@@ -241,13 +240,12 @@ class OrderSync:
             self._finish(order, final)
 
     async def _book_trades(self, symbol: str) -> int:
-        since = self._last_trade_ms.get(symbol)
-        trades = await self.venue.my_trades(symbol, since)
+        # The venue's latest page of the account's trades: trade ids, journaled with each fill,
+        # keep a trade from being booked twice, and no time filter can hide one whose venue
+        # timestamp is earlier than a trade already seen.
+        trades = await self.venue.my_trades(symbol)
         booked = 0
         for trade in trades:
-            self._last_trade_ms[symbol] = max(
-                self._last_trade_ms.get(symbol, 0), trade.timestamp // 1_000_000
-            )
             if trade.trade_id in self.trade_ids:
                 continue
             client_id = trade.client_id or self.exchange_ids.get(trade.exchange_order_id, "")
@@ -355,11 +353,6 @@ class OrderSync:
             state: The replayed journal.
         """
         self.trade_ids |= state.trade_ids
-        for fill in state.fills:
-            symbol_ms = fill.timestamp // 1_000_000
-            self._last_trade_ms[fill.symbol] = max(
-                self._last_trade_ms.get(fill.symbol, 0), symbol_ms
-            )
         for client_id, saved in state.orders.items():
             if saved.status.is_terminal:
                 continue
