@@ -320,3 +320,34 @@ def test_replay_stream_warmup_then_every_later_bar_once(warmup: int) -> None:
     count, seen = anyio.run(collect)
     assert count == warmup
     assert seen == series.open_time[warmup:].tolist()
+
+
+def test_paper_tape_replays_through_the_backtest_without_divergence(tmp_path: Path) -> None:
+    from quantkit.analysis.divergence import divergence_report
+    from quantkit.engine.tape import EventTape, read_tape
+
+    series = walk()
+    with EventTape(tmp_path / "tape", run_id="paper-1", flush_every=50) as tape:
+        paper(series, SmaCross(fast=5, slow=20), tape=tape).run()
+    frame = read_tape(tmp_path / "tape")
+    assert (frame["kind"] == "bar").sum() == len(series)  # warm-up bars included
+    report = divergence_report(
+        frame, SmaCross(fast=5, slow=20), broker=BacktestBroker(cash=10_000), warmup=WARMUP
+    )
+    assert report.summary["orders"] > 4
+    assert report.summary["match"] == report.summary["orders"]
+    assert report.summary["max_abs_slippage_bps"] == 0
+
+    # The same run with a paper latency of 1.5 bars fills each order one bar late.
+    delayed = PaperBroker(cash=10_000, latency=1.5 * HOUR / 1e9)
+    with EventTape(tmp_path / "late", run_id="paper-2") as tape:
+        paper(series, SmaCross(fast=5, slow=20), broker=delayed, tape=tape).run()
+    late = divergence_report(
+        tmp_path / "late",
+        SmaCross(fast=5, slow=20),
+        broker=BacktestBroker(cash=10_000),
+        warmup=WARMUP,
+    )
+    first = late.orders.iloc[0]
+    assert first["latency_s"] == pytest.approx(HOUR / 1e9)
+    assert first["category"] != "match"

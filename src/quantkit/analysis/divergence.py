@@ -469,6 +469,7 @@ def divergence_report(
     risk: RiskPolicy | None = None,
     price_tolerance_bps: float = 1.0,
     latency_tolerance_s: float | None = None,
+    warmup: int = 0,
 ) -> DivergenceReport:
     """Backtest ``strategy`` on the bars of a live run's tape and compare the orders.
 
@@ -487,6 +488,9 @@ def divergence_report(
         price_tolerance_bps: Price gaps up to this many bps are not slippage.
         latency_tolerance_s: Fill time gaps up to this are not latency (default: half a bar;
             the backtest fills at the bar's open, a live order a little after).
+        warmup: The live run's warm-up bars per symbol (`LiveEngine` records them on the
+            tape first): the backtest computes indicators over them without trading, as the
+            live run did.
 
     Returns:
         The report.
@@ -517,7 +521,12 @@ def divergence_report(
         raise DataError(f"not a tape: missing columns {missing}", source="event tape")
     bars = tape_bars(frame)
     engine = Engine(
-        feed=SeriesFeed(bars), strategy=strategy, broker=broker, risk=risk, id_prefix="backtest"
+        feed=SeriesFeed(bars),
+        strategy=strategy,
+        broker=broker,
+        risk=risk,
+        id_prefix="backtest",
+        warmup=warmup,
     )
     result = engine.run()
     if latency_tolerance_s is None:

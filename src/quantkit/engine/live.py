@@ -286,6 +286,10 @@ class LiveEngine:
             self.broker, self.risk, datas, timeline, times.astype(np.int64), f"{self.run_id}"
         )
         self.context.tape = self.tape
+        if self.tape is not None:  # the divergence report replays the warm-up too
+            for series in history.values():
+                for i in range(len(series)):
+                    self.tape.record_bar(series.bar(i), series.timeframe)
         self.broker.prepare(history, self.context)
 
     def _start_strategy(self) -> None:
