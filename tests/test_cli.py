@@ -90,3 +90,83 @@ def test_console_script_help_runs() -> None:
     )
     assert completed.returncode == 0
     assert "download" in completed.stdout and "data" in completed.stdout
+
+
+# ------------------------------------------------------------------ quantkit exchange
+
+
+def test_exchange_announces_its_url_live_state_and_account_keys_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import threading
+
+    from quantkit.cli import cli
+
+    stop = threading.Event()
+    stop.set()  # serve, announce, and stop at once
+    args = ["exchange", "--port", "0", "--live", "--warmup", "5", "--every", "0"]
+    args += ["--end", "2024-01-01 01:00", "--account", "alice:topsecret", "--account", "bob:x:y"]
+    cli.main(args=args, obj={"stop": stop}, standalone_mode=False, prog_name="quantkit")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("http://127.0.0.1:")
+    assert lines[1:] == [
+        "live: 5 of 60 candles published, none more until published",
+        "account: alice",
+        "account: bob",
+    ]
+    assert "topsecret" not in "".join(lines)
+
+
+def test_exchange_refuses_bad_accounts_balances_and_warmup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "exchange", "--account", "no-secret")
+    assert code == 1 and "KEY:SECRET" in err
+    code, _, err = run(capsys, "exchange", "--account", "k:s", "--balance", "USDT")
+    assert code == 1 and "ASSET=AMOUNT" in err
+    code, _, err = run(capsys, "exchange", "--account", "k:s", "--balance", "USDT=-1")
+    assert code == 1 and "'USDT=-1'" in err
+    code, _, err = run(capsys, "exchange", "--live", "--warmup", "0", "--end", "2024-01-02")
+    assert code == 1 and "warmup" in err
+
+
+def test_exchange_runs_live_until_interrupted() -> None:
+    import json
+    import signal
+    import urllib.request
+
+    import aiohttp
+    import anyio
+
+    async def next_closed_bar(port: int) -> int:
+        url = f"ws://127.0.0.1:{port}/ws/btcusdt@kline_1m"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as socket:
+            with anyio.fail_after(10):
+                while not (event := json.loads(await socket.receive_str()))["k"]["x"]:
+                    pass
+        return int(event["k"]["t"])
+
+    command = [sys.executable, "-m", "quantkit.cli", "exchange", "--port", "0", "--live"]
+    command += ["--warmup", "3", "--every", "0.1", "--end", "2024-01-01 03:00"]
+    command += ["--account", "key:secret", "--balance", "USDT=500", "--balance", "BTC=1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert process.stdout.readline().startswith("live: 3 of 180 candles published")
+        assert process.stdout.readline().strip() == "account: key"
+        port = int(url.rsplit(":", 1)[1])
+        closed = anyio.run(next_closed_bar, port)  # the timer publishes on its own
+        assert closed >= 1704067200000 + 3 * 60_000
+        query = "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000"
+        with urllib.request.urlopen(url + query, timeout=10) as answer:
+            rows = json.loads(answer.read())
+        assert 5 <= len(rows) < 180 and rows[-1][5] == "0"  # published bars, then the forming one
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

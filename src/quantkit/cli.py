@@ -52,8 +52,8 @@ def _open_store(path: Path | None) -> Any:
 @click.version_option(package_name="quantkit")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Quantkit: download market data and inspect the local store."""
-    ctx.obj = {"debug": debug}
+    """Quantkit: download market data, inspect the local store, run a local exchange."""
+    ctx.ensure_object(dict)["debug"] = debug
 
 
 @cli.command()
@@ -119,6 +119,68 @@ def data(
         click.echo(f"  covered: {covered.start} .. {covered.end}")
     for before, after in itertools.pairwise(ranges):
         click.echo(f"  gap:     {before.end} .. {after.start}")
+
+
+@cli.command("exchange")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port; 0: any free one.")
+@click.option("--live/--no-live", default=False, show_default=True, help="Reveal bars over time.")
+@click.option("--warmup", type=int, default=100, show_default=True, help="Live: bars at start.")
+@click.option(
+    "--every",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Live: seconds between published bars (0: never automatically).",
+)
+@click.option("--account", "accounts", multiple=True, metavar="KEY:SECRET", help="An account.")
+@click.option(
+    "--balance",
+    "balances",
+    multiple=True,
+    metavar="ASSET=AMOUNT",
+    help="Balance of every account (repeatable; default USDT=10000).",
+)
+@click.option("--timeframe", "-t", default="1m", show_default=True, help="Bar length of the data.")
+@click.option("--start", default="2024-01-01", show_default=True, help="First bar (UTC).")
+@click.option("--end", default="2024-01-15", show_default=True, help="End, exclusive (UTC).")
+@click.option("--seed", default="quantkit", show_default=True, help="Key of the synthetic data.")
+@click.pass_context
+def exchange(
+    ctx: click.Context,
+    port: int,
+    live: bool,
+    warmup: int,
+    every: float,
+    accounts: tuple[str, ...],
+    balances: tuple[str, ...],
+    timeframe: str,
+    start: str,
+    end: str,
+    seed: str,
+) -> None:
+    """Run a local Binance-spot-compatible exchange on 127.0.0.1 until Ctrl-C.
+
+    It prints its URL and each account's API key (never the secret).
+    """
+    from quantkit.testing.exchange_server import (  # noqa: PLC0415 - aiohttp loads on use
+        LocalExchange,
+        parse_accounts,
+        serve,
+    )
+
+    parsed = parse_accounts(accounts, balances)
+    local = LocalExchange(
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        seed=seed,
+        port=port,
+        accounts=parsed,
+        live=live,
+        warmup=warmup,
+        publish_every=every if live else 0.0,
+    )
+    serve(local, echo=click.echo, keys=list(parsed), stop=ctx.obj.get("stop"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,10 @@ network, inject faults (`FaultPlan`) and inspect the requests (`RequestLog`). It
 `LocalVenue` (markets and data, synthetic or supplied) through `BinanceSpotApi`, and, for the
 accounts it is given, trades through `BinancePrivateApi` against a `LocalAccounts` book.
 
+In live mode (``LocalExchange(live=True)``) a `LiveClock` reveals the data candle by candle
+(`LocalExchange.publish`), and `BinanceWebsocketApi` pushes each candle to the kline streams
+ccxt.pro's ``watch_ohlcv`` subscribes to.
+
 Importing this package imports aiohttp (not ccxt, which loads when a client is built); plain
 ``import quantkit`` never imports it.
 """
@@ -16,20 +20,24 @@ from quantkit.testing.faults import Fault as Fault
 from quantkit.testing.faults import FaultPlan as FaultPlan
 from quantkit.testing.faults import RequestLog as RequestLog
 from quantkit.testing.faults import RequestRecord as RequestRecord
+from quantkit.testing.live_clock import LiveClock as LiveClock
 from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS as LOCAL_CCXT_OPTIONS
 from quantkit.testing.local_exchange import LocalExchange as LocalExchange
 from quantkit.testing.market_data import DEFAULT_MARKETS as DEFAULT_MARKETS
 from quantkit.testing.market_data import LocalMarket as LocalMarket
 from quantkit.testing.private_api import BinancePrivateApi as BinancePrivateApi
 from quantkit.testing.venue import LocalVenue as LocalVenue
+from quantkit.testing.ws_api import BinanceWebsocketApi as BinanceWebsocketApi
 
 __all__ = [
     "DEFAULT_MARKETS",
     "LOCAL_CCXT_OPTIONS",
     "BinancePrivateApi",
     "BinanceSpotApi",
+    "BinanceWebsocketApi",
     "Fault",
     "FaultPlan",
+    "LiveClock",
     "LocalAccounts",
     "LocalExchange",
     "LocalMarket",

@@ -431,6 +431,23 @@ class LocalAccounts:
                 return None
             return found
 
+    def orders(self, api_key: str, symbol: str | None = None) -> list[LocalOrder]:
+        """Return every order an account ever placed, open or not, oldest first.
+
+        Args:
+            api_key: The account's key.
+            symbol: Only this market (venue id); ``None`` for all.
+
+        Returns:
+            The orders.
+        """
+        with self._lock:
+            return [
+                o
+                for o in self._orders.values()
+                if o.api_key == api_key and symbol in (None, o.symbol)
+            ]
+
     def open_orders(self, api_key: str, symbol: str | None = None) -> list[LocalOrder]:
         """Return an account's resting orders, oldest first.
 

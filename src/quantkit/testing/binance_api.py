@@ -9,6 +9,9 @@ What ccxt's ``binance`` class needs to load markets and download history:
   at most 1000, ``startTime``/``endTime`` honoured;
 * ``GET /api/v3/aggTrades``: aggregate trades by ``fromId``, or by a window of at most an hour.
 
+A live venue (see `LocalVenue.reveal`) serves only what it has revealed; the last kline is then
+the forming candle, as Binance serves the current unfinished one.
+
 Errors are answered the Binance way (``{"code": -1121, "msg": "Invalid symbol."}`` with HTTP
 400), so ccxt raises the exceptions it raises against the real venue. Private (signed) endpoints
 belong in another class of the same shape, whose routes `LocalExchange.routes` adds.
@@ -279,7 +282,7 @@ class BinanceSpotApi:
             raise BinanceApiError(-1120, "Invalid interval.")
         limit = limit_param(query)
         start, end = int_param(query, "startTime"), int_param(query, "endTime")
-        candles = self.venue.candles(market, interval)
+        candles = self.venue.served_candles(market, interval)
         low, high = self._window(candles.time, start, end, limit)
         fmt = format_number
         rows = [
@@ -311,7 +314,7 @@ class BinanceSpotApi:
             raise BinanceApiError(-1128, "Combination of optional parameters invalid.")
         if start is not None and end is not None and end - start > _HOUR_MS:
             raise BinanceApiError(-1127, "More than 1 hours between startTime and endTime.")
-        trades = self.venue.trades(market)
+        trades = self.venue.served_trades(market)
         if from_id is not None:
             low = int(np.searchsorted(trades.id, from_id, "left"))
             high = min(low + limit, len(trades))

@@ -1,14 +1,18 @@
 """``python -m quantkit.testing.exchange_server``: a local exchange in the foreground.
 
-It serves Binance spot's public REST API on 127.0.0.1 with synthetic data (see `LocalExchange`)
-and prints its URL, for trying quantkit's downloads or ccxt by hand::
+It serves Binance spot's REST API and kline websockets on 127.0.0.1 with synthetic data (see
+`LocalExchange`) and prints its URL, for trying quantkit's downloads, ccxt or a live loop by
+hand::
 
-    $ python -m quantkit.testing.exchange_server --port 8765
+    $ python -m quantkit.testing.exchange_server --port 8765 --live --every 1 --account key:secret
     http://127.0.0.1:8765
+    live: 100 of 20160 candles published, one more every 1s
+    account: key
 
-`LocalExchange` itself lives in `quantkit.testing.local_exchange`; it is re-exported here and
-from `quantkit.testing`. (Keeping it out of this module lets ``python -m`` run this module
-without the package having imported it first.)
+``quantkit exchange`` takes the same options. `LocalExchange` itself lives in
+`quantkit.testing.local_exchange`; it is re-exported here and from `quantkit.testing`.
+(Keeping it out of this module lets ``python -m`` run this module without the package having
+imported it first.)
 """
 
 from __future__ import annotations
@@ -16,11 +20,88 @@ from __future__ import annotations
 import argparse
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
 
+from quantkit.errors import ConfigError
 from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS, LocalExchange
 
-__all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange", "main"]
+__all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange", "main", "parse_accounts", "serve"]
+
+DEFAULT_BALANCES = ("USDT=10000",)
+"""Balances every ``--account`` gets when no ``--balance`` is given."""
+
+
+def parse_accounts(
+    accounts: Sequence[str], balances: Sequence[str] = DEFAULT_BALANCES
+) -> dict[str, tuple[str, dict[str, Decimal]]]:
+    """Parse ``KEY:SECRET`` accounts and the ``ASSET=AMOUNT`` balances each of them gets.
+
+    Args:
+        accounts: Accounts as ``KEY:SECRET`` (the secret may itself hold colons).
+        balances: Balances as ``ASSET=AMOUNT``, given to every account; `DEFAULT_BALANCES`
+            (10000 USDT) when empty.
+
+    Returns:
+        API key to ``(secret, balances)``, as `LocalExchange` takes ``accounts``.
+
+    Raises:
+        ConfigError: If an account or a balance is malformed, or an amount is negative.
+
+    Examples:
+        >>> parse_accounts(["alice:s3cret"], ["USDT=500", "BTC=0.1"])
+        {'alice': ('s3cret', {'USDT': Decimal('500'), 'BTC': Decimal('0.1')})}
+    """
+    funds: dict[str, Decimal] = {}
+    for text in balances or DEFAULT_BALANCES:
+        asset, sep, amount = text.partition("=")
+        try:
+            value = Decimal(amount.strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not sep or not asset.strip().isalnum() or not value.is_finite() or value < 0:
+            raise ConfigError(f"balance {text!r} is not ASSET=AMOUNT with an amount >= 0")
+        funds[asset.strip().upper()] = value
+    parsed: dict[str, tuple[str, dict[str, Decimal]]] = {}
+    for text in accounts:
+        key, sep, secret = text.partition(":")
+        if not sep or not key or not secret:
+            raise ConfigError(f"account {key or text!r} is not KEY:SECRET with both parts set")
+        parsed[key] = (secret, dict(funds))
+    return parsed
+
+
+def serve(
+    exchange: LocalExchange,
+    *,
+    echo: Callable[[str], None],
+    keys: Sequence[str] = (),
+    stop: threading.Event | None = None,
+) -> None:
+    """Run an exchange until interrupted (Ctrl-C) or ``stop`` is set, announcing it first.
+
+    The first line announced is the URL; then, in live mode, how much is published, and the
+    API key of each account (never its secret).
+
+    Args:
+        exchange: The exchange, not yet started.
+        echo: Where the lines go, e.g. ``print`` or ``click.echo``.
+        keys: API keys of the exchange's accounts, to announce.
+        stop: Stop when this event is set instead of waiting for Ctrl-C (for embedding).
+
+    Raises:
+        OSError: If the port cannot be bound.
+    """
+    with exchange, contextlib.suppress(KeyboardInterrupt):
+        echo(exchange.url)
+        clock = exchange.clock
+        if clock is not None:
+            every = exchange.publish_every
+            pace = f"one more every {every:g}s" if every else "none more until published"
+            echo(f"live: {clock.published} of {clock.total} candles published, {pace}")
+        for key in keys:
+            echo(f"account: {key}")
+        (stop or threading.Event()).wait()
 
 
 def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
@@ -35,20 +116,44 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     """
     parser = argparse.ArgumentParser(
         prog="python -m quantkit.testing.exchange_server",
-        description="Serve Binance spot's public REST API on 127.0.0.1 with synthetic data.",
+        description="Serve Binance spot's REST API and kline websockets on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: any free)")
     parser.add_argument("--seed", default="quantkit", help="key of the synthetic data")
     parser.add_argument("--start", default="2024-01-01", help="first candle (UTC)")
     parser.add_argument("--end", default="2024-01-15", help="end of the data (UTC, exclusive)")
     parser.add_argument("--timeframe", default="1m", help="timeframe of the data")
-    args = parser.parse_args(argv)
-    exchange = LocalExchange(
-        seed=args.seed, start=args.start, end=args.end, timeframe=args.timeframe, port=args.port
+    parser.add_argument(
+        "--live", action=argparse.BooleanOptionalAction, default=False, help="reveal over time"
     )
-    with exchange, contextlib.suppress(KeyboardInterrupt):
-        print(exchange.url, flush=True)  # noqa: T201 - the entry point's whole output
-        (stop or threading.Event()).wait()
+    parser.add_argument("--warmup", type=int, default=100, help="candles published at start")
+    parser.add_argument(
+        "--every", type=float, default=1.0, help="live: seconds between candles (0: never)"
+    )
+    parser.add_argument(
+        "--account", action="append", default=[], metavar="KEY:SECRET", help="an account"
+    )
+    parser.add_argument(
+        "--balance", action="append", default=[], metavar="ASSET=AMOUNT", help="its balances"
+    )
+    args = parser.parse_args(argv)
+    try:
+        accounts = parse_accounts(args.account, args.balance)
+        exchange = LocalExchange(
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            timeframe=args.timeframe,
+            port=args.port,
+            accounts=accounts,
+            live=args.live,
+            warmup=args.warmup,
+            publish_every=args.every if args.live else 0.0,
+        )
+    except ConfigError as exc:
+        parser.error(str(exc))
+    echo = lambda line: print(line, flush=True)  # noqa: E731, T201 - the entry point's output
+    serve(exchange, echo=echo, keys=list(accounts), stop=stop)
     return 0
 
 

@@ -12,8 +12,15 @@ extends `LocalExchange.routes` with the routes of another API class over the sam
 signed account and order endpoints (`BinancePrivateApi`) are served for the accounts given as
 ``accounts``; see `LocalAccounts` for how orders fill and `set_price` to move a price.
 
-Run ``python -m quantkit.testing.exchange_server`` to keep one in the foreground; it prints
-its URL.
+In live mode (``live=True``) the venue reveals its candles over time: only the first
+``warmup`` are served at the start, plus the forming one, and `LocalExchange.publish` (or a
+timer, ``publish_every``) publishes the next, moving the prices through each candle so resting
+limit orders fill (see `LiveClock`). Websocket clients (ccxt.pro's ``watch_ohlcv``) subscribed
+to kline streams (`BinanceWebsocketApi`) get each published candle pushed; `drop_websockets`
+and `mute_websockets` break those streams on purpose.
+
+Run ``quantkit exchange`` (or ``python -m quantkit.testing.exchange_server``) to keep one in
+the foreground; it prints its URL.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import structlog
 from aiohttp import web
 
 from quantkit.data._timestamps import TimeLike
@@ -39,9 +47,11 @@ from quantkit.testing.binance_api import (
     fault_response,
 )
 from quantkit.testing.faults import FaultPlan, RequestLog, RequestRecord
+from quantkit.testing.live_clock import LiveClock
 from quantkit.testing.market_data import LocalMarket
 from quantkit.testing.private_api import BinancePrivateApi
 from quantkit.testing.venue import LocalVenue
+from quantkit.testing.ws_api import BinanceWebsocketApi
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_log = structlog.get_logger("quantkit.testing")
 
 
 class LocalExchange:
@@ -75,9 +86,15 @@ class LocalExchange:
         accounts: Spot accounts for the signed endpoints: API key to ``(secret, balances)``,
             e.g. ``{"key": ("secret", {"USDT": 10_000})}``. Signed requests with any other
             key are refused (``-2015``).
+        live: Reveal the data over time instead of all at once (see `publish`).
+        warmup: In live mode, how many candles of the data's timeframe are published at the
+            start.
+        publish_every: In live mode, publish one candle every this many seconds while the
+            server runs; ``0`` publishes only when `publish` is called.
 
     Raises:
-        ConfigError: If a timeframe, a date or a market is invalid.
+        ConfigError: If a timeframe, a date or a market is invalid, ``warmup`` is not within
+            the data, or ``publish_every`` is negative or set without ``live``.
         DataError: If a supplied frame lacks its times or a column.
 
     Examples:
@@ -102,6 +119,9 @@ class LocalExchange:
         trades_per_minute: float = 2.0,
         port: int = 0,
         accounts: Mapping[str, tuple[str, Mapping[str, float | str | Decimal]]] | None = None,
+        live: bool = False,
+        warmup: int = 100,
+        publish_every: float = 0.0,
     ) -> None:
         self.venue = LocalVenue(
             markets,
@@ -120,6 +140,16 @@ class LocalExchange:
         """The accounts, orders and trades of the signed endpoints."""
         self.private_api = BinancePrivateApi(self.venue, self.accounts)
         """The signed Binance endpoints."""
+        self.ws_api = BinanceWebsocketApi(self.venue)
+        """The kline websocket streams."""
+        if not publish_every >= 0:
+            raise ConfigError(f"publish_every must be >= 0 seconds, got {publish_every}")
+        if publish_every and not live:
+            raise ConfigError("publish_every needs live=True: only a live exchange publishes")
+        self.clock = LiveClock(self.venue, self.accounts, warmup=warmup) if live else None
+        """What publishes the data over time in live mode; ``None`` otherwise."""
+        self._publish_every = publish_every
+        self._publisher: asyncio.Task[None] | None = None
         self.faults = FaultPlan()
         """Faults to inject; set them at any time, even while the server runs."""
         self.log = RequestLog()
@@ -145,6 +175,9 @@ class LocalExchange:
 
     def candles(self, symbol: str, timeframe: str | None = None) -> pd.DataFrame:
         """Return the candles the server serves, as `fetch_ohlcv_range` would return them.
+
+        In live mode this is the whole data, published or not: row `published` of the data's
+        timeframe is the candle the next `publish` reveals.
 
         Args:
             symbol: Unified symbol (``"BTC/USDT"``) or venue id (``"BTCUSDT"``).
@@ -218,9 +251,96 @@ class LocalExchange:
         """Return the routes served; subclasses extend the list.
 
         Returns:
-            aiohttp route definitions: `BinanceSpotApi.routes` and `BinancePrivateApi.routes`.
+            aiohttp route definitions: `BinanceSpotApi.routes`, `BinancePrivateApi.routes`
+            and `BinanceWebsocketApi.routes`.
         """
-        return self.api.routes() + self.private_api.routes()
+        return self.api.routes() + self.private_api.routes() + self.ws_api.routes()
+
+    # ----------------------------------------------------------------------- live mode
+
+    @property
+    def live(self) -> bool:
+        """Whether the data is revealed over time (see `publish`)."""
+        return self.clock is not None
+
+    def _live_clock(self) -> LiveClock:
+        if self.clock is None:
+            raise ConfigError(
+                "the local exchange is not live: it serves all its data at once; "
+                "create it with LocalExchange(live=True) to publish candles over time"
+            )
+        return self.clock
+
+    @property
+    def publish_every(self) -> float:
+        """Seconds between automatic publishes while running; ``0`` for none."""
+        return self._publish_every
+
+    @property
+    def published(self) -> int:
+        """How many candles of each market (of the data's timeframe) are published.
+
+        Raises:
+            ConfigError: If the exchange is not live.
+        """
+        return self._live_clock().published
+
+    def publish(self, count: int = 1) -> int:
+        """Publish the next ``count`` candles of every market.
+
+        For each candle in turn, the market's price walks through it (open, low and high in
+        the candle's order, close), filling the resting limit orders it reaches, then the candle
+        is served as closed (with the next one forming) and pushed to websocket subscribers.
+        The price stays at the last close, where market orders fill until the next publish.
+
+        Args:
+            count: How many candles to publish (at least 1).
+
+        Returns:
+            How many candles are published so far.
+
+        Raises:
+            ConfigError: If the exchange is not live, ``count`` < 1, or the data has fewer than
+                ``count`` candles left (then nothing is published).
+
+        Examples:
+            >>> exchange = LocalExchange(live=True, warmup=10, end="2024-01-01 00:30")
+            >>> exchange.published, exchange.publish(), exchange.publish(19)
+            (10, 11, 30)
+        """
+        clock = self._live_clock()
+        if count < 1:
+            raise ConfigError(f"count must be at least 1, got {count}")
+        if count > clock.remaining:
+            raise ConfigError(
+                f"cannot publish {count} candle(s): only {clock.remaining} of the data's "
+                f"{clock.total} are left; give the local exchange a longer range (start/end)"
+            )
+        for _ in range(count):
+            self.ws_api.publish(clock.advance())
+        return clock.published
+
+    async def _publish_periodically(self, clock: LiveClock, seconds: float) -> None:
+        while clock.remaining:
+            await asyncio.sleep(seconds)
+            try:
+                self.publish()
+            except ConfigError:  # pragma: no cover - a manual publish used the data up first
+                break
+        _log.info("all candles published", published=clock.published)
+
+    def drop_websockets(self) -> None:
+        """Close every websocket connection; clients must reconnect and subscribe again."""
+        self.ws_api.drop()
+
+    def mute_websockets(self, muted: bool = True) -> None:
+        """Keep websocket connections open but push nothing (a silently dead stream).
+
+        Args:
+            muted: ``True`` to stop pushing, ``False`` to resume; what is published while
+                muted is never pushed.
+        """
+        self.ws_api.mute(muted)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -305,14 +425,22 @@ class LocalExchange:
             raise
         self._runner = runner
         self._bound = int(runner.addresses[0][1])
+        if self.clock is not None and self._publish_every > 0:
+            self._publisher = asyncio.ensure_future(
+                self._publish_periodically(self.clock, self._publish_every)
+            )
         return self
 
     async def aclose(self) -> None:
         """Stop serving (in-flight requests get half a second to finish)."""
         runner, self._runner, self._bound = self._runner, None, None
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.cancel()
         for task in list(self._sleeping):  # delayed answers would hold the shutdown up
             task.cancel()
         if runner is not None:
+            await self.ws_api.aclose()  # open websockets would hold the shutdown up
             await runner.cleanup()
 
     def start(self) -> Self:

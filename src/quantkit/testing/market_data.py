@@ -36,6 +36,7 @@ __all__ = [
     "aggregate_candles",
     "candles_from_frame",
     "format_number",
+    "forming_head",
     "interval_buckets",
     "synthetic_candles",
     "synthetic_trades",
@@ -424,4 +425,47 @@ def aggregate_candles(candles: Candles, interval: str) -> Candles:
         np.round(np.add.reduceat(candles.volume, starts), 10).astype(np.float64),
         closes[starts],
         np.add.reduceat(candles.count, starts),
+    )
+
+
+def forming_head(candles: Candles, count: int) -> Candles:
+    """The first ``count`` candles, plus the next one as it looks when it has just opened.
+
+    This is what a venue serves while its data is revealed over time: the closed candles, then
+    the current unfinished one, whose open, high, low and close are all its open price and whose
+    volume (and ``count``) is zero.
+
+    Args:
+        candles: The whole series.
+        count: How many leading candles are closed (0 to ``len(candles)``).
+
+    Returns:
+        ``count`` closed candles, plus one forming candle unless the series is used up.
+
+    Examples:
+        >>> one = np.ones(2)
+        >>> series = Candles(np.array([0, 60_000]), one, one * 3, one / 2, one * 2, one,
+        ...                  np.array([59_999, 119_999]), np.ones(2, dtype=np.int64))
+        >>> head = forming_head(series, 1)
+        >>> head.close.tolist(), head.high.tolist(), head.volume.tolist()
+        ([2.0, 1.0], [3.0, 1.0], [1.0, 0.0])
+    """
+    if count >= len(candles):
+        return candles
+    n = count + 1
+    price = np.full(1, candles.open[count])
+    zero = np.zeros(1)
+
+    def join(column: FloatArray, last: FloatArray) -> FloatArray:
+        return np.concatenate((column[:count], last))
+
+    return Candles(
+        candles.time[:n],
+        candles.open[:n],
+        join(candles.high, price),
+        join(candles.low, price),
+        join(candles.close, price),
+        join(candles.volume, zero),
+        candles.close_time[:n],
+        np.concatenate((candles.count[:count], np.zeros(1, dtype=np.int64))),
     )

@@ -3,6 +3,10 @@
 The venue knows nothing of HTTP: `BinanceSpotApi` renders it the Binance way and
 `LocalExchange` serves it. Synthetic series are generated on first use and kept; coarser candles
 are aggregated from the data's own timeframe and kept too.
+
+A venue serves all its data at once, or, once `LocalVenue.reveal` was called (live mode, driven
+by `LiveClock`), only the candles that opened up to a point in time plus the next one as a
+forming candle, and only the trades before the end of the last revealed candle.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from quantkit.data._timestamps import TimeLike, parse_instant
 from quantkit.domain.timeframe import parse_timeframe
@@ -22,12 +28,14 @@ from quantkit.testing.market_data import (
     Trades,
     aggregate_candles,
     candles_from_frame,
+    forming_head,
     synthetic_candles,
     synthetic_trades,
     trades_from_frame,
 )
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
 
 __all__ = ["LocalVenue"]
@@ -91,6 +99,8 @@ class LocalVenue:
         self._markets = tuple(by_symbol.values())
         self._by_id = {m.venue_id: m for m in self._markets}
         self._aggregated: dict[tuple[str, str], Candles] = {}
+        self._served: dict[tuple[str, str], tuple[int, Candles]] = {}
+        self._through: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -102,6 +112,11 @@ class LocalVenue:
     def timeframe(self) -> str:
         """The timeframe of the data (the finest candles served)."""
         return self._timeframe
+
+    @property
+    def step_ms(self) -> int:
+        """Length of the data's candles in milliseconds."""
+        return self._step_ms
 
     def market(self, symbol: str) -> LocalMarket:
         """Look a market up by unified symbol (``"BTC/USDT"``) or venue id (``"BTCUSDT"``).
@@ -197,3 +212,95 @@ class LocalVenue:
                     per_minute=self._per_minute,
                 )
             return self._trades[market.symbol]
+
+    # ------------------------------------------------------------------------ live mode
+
+    def open_times(self) -> npt.NDArray[np.int64]:
+        """Open times of the data's candles, over every market, sorted and unique.
+
+        Returns:
+            The times in ms; the steps a `LiveClock` reveals one by one.
+        """
+        times = [self.candles(m, self._timeframe).time for m in self._markets]
+        merged: npt.NDArray[np.int64] = np.unique(np.concatenate([np.zeros(0, np.int64), *times]))
+        return merged
+
+    @property
+    def revealed_through(self) -> int | None:
+        """Open time (ms) of the last revealed candle; ``None`` while all data is served."""
+        return self._through
+
+    def reveal(self, through_ms: int) -> None:
+        """Serve only the candles that open at or before ``through_ms`` (and one forming).
+
+        Args:
+            through_ms: Open time of the last closed candle, in ms since the epoch.
+        """
+        with self._lock:
+            self._through = through_ms
+
+    def closed_count(self, market: LocalMarket, through_ms: int) -> int:
+        """How many of a market's candles (of the data's timeframe) open at or before a time.
+
+        Args:
+            market: One of `markets`.
+            through_ms: The time, in ms since the epoch.
+
+        Returns:
+            The count; the candle after them, if any, is the forming one.
+        """
+        base = self.candles(market, self._timeframe)
+        return int(np.searchsorted(base.time, through_ms, "right"))
+
+    def served_candles(
+        self, market: LocalMarket, interval: str, *, through_ms: int | None = None
+    ) -> Candles:
+        """Return the candles served now: all of them, or the revealed ones plus a forming one.
+
+        Args:
+            market: One of `markets`.
+            interval: An interval `serves` accepts.
+            through_ms: Serve as if revealed through this open time; the current state when
+                ``None``.
+
+        Returns:
+            The candles. When revealed, the last one is the forming candle (unless the data is
+            used up); for coarser intervals it aggregates the closed candles of its period and
+            the forming one.
+        """
+        through = self._through if through_ms is None else through_ms
+        if through is None:
+            return self.candles(market, interval)
+        key = (market.symbol, interval)
+        with self._lock:
+            cached = self._served.get(key)
+        if cached is not None and cached[0] == through:
+            return cached[1]
+        base = self.candles(market, self._timeframe)
+        visible = forming_head(base, self.closed_count(market, through))
+        served = visible if interval == self._timeframe else aggregate_candles(visible, interval)
+        with self._lock:
+            self._served[key] = (through, served)
+        return served
+
+    def served_trades(self, market: LocalMarket) -> Trades:
+        """Return the trades served now: all of them, or those before the revealed data's end.
+
+        Args:
+            market: One of `markets`.
+
+        Returns:
+            The trades, a leading part of `trades` when revealed.
+        """
+        trades = self.trades(market)
+        through = self._through
+        if through is None:
+            return trades
+        end = int(np.searchsorted(trades.time, through + self._step_ms, "left"))
+        return Trades(
+            trades.id[:end],
+            trades.time[:end],
+            trades.price[:end],
+            trades.amount[:end],
+            trades.buyer_maker[:end],
+        )
