@@ -103,15 +103,16 @@ class OrderSync:
 
     async def send_loop(self) -> None:
         """Place queued orders one at a time, in submission order."""
-        async for order in self._receive:
-            if order is None:
-                break
-            try:
-                await self._place(order)
-            finally:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle.set()
+        async with self._receive:
+            async for order in self._receive:
+                if order is None:
+                    break
+                try:
+                    await self._place(order)
+                finally:
+                    self._in_flight -= 1
+                    if self._in_flight == 0:
+                        self._idle.set()
 
     async def _place(self, order: Order) -> None:
         broker = self.broker
@@ -393,6 +394,7 @@ class OrderSync:
         with anyio.move_on_after(timeout):
             await self._idle.wait()
         self._send.send_nowait(None)
+        self._send.close()
         if cancel_open:
             for order in list(self.orders.values()):
                 if order.is_active and order.status is not OrderStatus.NEW:
