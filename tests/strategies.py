@@ -369,3 +369,21 @@ def sma_periods(draw: st.DrawFn, max_slow: int = 40) -> tuple[int, int]:
     fast = draw(st.integers(2, max_slow - 1))
     slow = draw(st.integers(fast + 1, max_slow))
     return fast, slow
+
+
+# -- Live bar stream: what a venue's websocket does between two closed bars --
+
+LiveOp = tuple[str, int]
+"""``("advance", 1)`` a bar closes and its update arrives; ``("advance", 0)`` its update is
+dropped; ``("replay", k)`` the last ``k`` rows are sent again; ``("disconnect", 0)`` the next
+watch fails; ``("tick", 0)`` the forming bar changes."""
+
+live_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.integers(0, 1)),
+        st.tuples(st.just("replay"), st.integers(1, 6)),
+        st.tuples(st.just("disconnect"), st.just(0)),
+        st.tuples(st.just("tick"), st.just(0)),
+    ),
+    max_size=25,
+)

@@ -1,0 +1,625 @@
+"""Closed bars from a live venue, each exactly once and in order: `LiveBarStream`.
+
+A venue's candle feed (websocket or REST) repeats itself, skips updates when a connection drops
+and always ends with the bar still forming. The stream turns it into what a strategy needs:
+
+- Closed-bar rule: a bar is handed out only once a row with a later open time has been seen (the
+  venue's last row is the forming one), with the latest values the venue sent for it.
+- Exactly once, in order, no gaps: per symbol, bars come out in strictly increasing open time,
+  one timeframe apart. Rows seen again (replays after a reconnect) are dropped; a row that
+  changes after it was handed out is logged and not handed out again. When a closed bar skips
+  ahead of the last one handed out, the missing ones are back-filled over REST first. Only a
+  hole in the venue's own REST data (nothing there, bars after it) is skipped, with a warning.
+- Resilience: websocket errors are retried with the `RetryPolicy` backoff, forever, and the
+  first update after a reconnect triggers a REST catch-up. A venue without websocket falls back
+  to REST polling. A symbol without a new closed bar for ``stale_timeout`` seconds is polled over
+  REST; if that brings nothing, the stream yields ``StreamStatus(stale=True)`` once, keeps
+  trying, and yields ``StreamStatus(stale=False)`` before the next bar.
+
+Everything is logged on the ``"quantkit.live"`` structlog logger.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+import anyio
+import numpy as np
+
+from quantkit.data.fetch import RetryPolicy, _Retrier
+from quantkit.data.validation import validate_bars
+from quantkit.domain.bars import Bar, BarSeries
+from quantkit.domain.timeframe import parse_timeframe
+from quantkit.errors import ConfigError, DataError, ExchangeError, TransientError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+__all__ = ["LiveBarStream", "LiveOhlcvSource", "StreamStatus"]
+
+LiveRow = tuple[int, float, float, float, float, float]
+"""One candle: open time in ms since the epoch (UTC), open, high, low, close, base volume."""
+
+_MS = 1_000_000  # nanoseconds per millisecond
+_MERGE_GRACE_S = 0.2  # how long a bar waits for other symbols' bars of the same close time
+_REMEMBERED = 1000  # handed-out rows kept per symbol to notice later changes
+_CONNECTION_ERRORS = (TransientError, ExchangeError, DataError, OSError)
+
+
+class LiveOhlcvSource(Protocol):
+    """What the bar stream needs from a venue (``CcxtExchange`` and the live venue match it).
+
+    Errors are quantkit errors (`TransientError` for passing failures, `ExchangeError` for
+    refusals) or `OSError` from a dropped connection.
+    """
+
+    @property
+    def id(self) -> str:
+        """The venue's id, e.g. ``"binance"``."""
+        ...
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since_ms: int, limit: int
+    ) -> list[LiveRow]:
+        """Candles opening at or after ``since_ms``, oldest first (the last may be forming)."""
+        ...
+
+    async def watch_ohlcv(self, symbol: str, timeframe: str) -> list[LiveRow]:
+        """Wait for the next websocket update; recent candles, the last possibly forming.
+
+        Raises `ExchangeError` on the first call if the venue has no websocket.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    """A change in the health of a live bar stream, yielded between bars.
+
+    Attributes:
+        stale: ``True`` when no new closed bar arrived for the stale timeout (the engine stops
+            opening positions), ``False`` when bars flow again.
+        reason: What happened, in words.
+        symbol: The symbol concerned, or ``None`` for the whole stream.
+    """
+
+    stale: bool
+    reason: str
+    symbol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """An error raised in a symbol's task, re-raised to the consumer."""
+
+    error: Exception
+
+
+@dataclass(eq=False)
+class _Symbol:
+    """The bookkeeping of one symbol: what was seen, what is pending, what was handed out."""
+
+    name: str
+    index: int
+    step_ms: int
+    last: int | None = None  # open time (ms) of the last bar handed out
+    latest: int = -1  # latest open time seen in any response (the forming bar, usually)
+    pending: dict[int, LiveRow] = field(default_factory=dict)  # after `last`, latest version
+    handed: OrderedDict[int, LiveRow] = field(default_factory=OrderedDict)
+    last_new: float = 0.0  # clock reading when the last new bar was handed out
+    stale: bool = False
+    failures: int = 0  # consecutive websocket failures
+
+    def ingest(self, rows: Sequence[LiveRow]) -> int | None:
+        """Take in one response; return its latest open time (``None`` when empty).
+
+        Rows after the last one handed out are kept in their latest version, forming or not
+        (a venue may send a bar's final values alone, before the next bar opens).
+        """
+        by_open = {int(row[0]): _clean(row) for row in rows}
+        if not by_open:
+            return None
+        top = max(by_open)
+        self.latest = max(self.latest, top)
+        for opened, row in by_open.items():
+            if self.last is not None and opened <= self.last:
+                self._check_unchanged(opened, row)
+            else:
+                self.pending[opened] = row
+        return top
+
+    def _check_unchanged(self, opened: int, row: LiveRow) -> None:
+        before = self.handed.get(opened)
+        if before is not None and before != row:
+            _log().warning(
+                "live_bar_changed", symbol=self.name, open_ms=opened, handed_out=before, now=row
+            )
+            self.handed[opened] = row  # warn once per change
+
+    @property
+    def expected(self) -> int | None:
+        """Open time of the next bar to hand out (``None`` before the first)."""
+        return None if self.last is None else self.last + self.step_ms
+
+    def closed(self) -> list[int]:
+        """Open times of the pending bars that are closed (a later row was seen), in order."""
+        return sorted(opened for opened in self.pending if opened < self.latest)
+
+    def has_gap(self) -> bool:
+        """Whether the closed pending bars do not follow the last one handed out contiguously."""
+        closed = self.closed()
+        if self.expected is None or not closed:
+            return False
+        return closed[-1] - closed[0] != (len(closed) - 1) * self.step_ms or (
+            closed[0] != self.expected
+        )
+
+    def take(self, *, skip_holes: bool) -> list[LiveRow]:
+        """Hand out the closed pending bars that follow the last one without a gap.
+
+        Args:
+            skip_holes: Jump over missing bars (the venue has none there) to the next pending.
+
+        Returns:
+            The rows now handed out, oldest first.
+        """
+        out: list[LiveRow] = []
+        for opened in self.closed():
+            expected = self.expected
+            if expected is not None and opened != expected:
+                if not skip_holes:
+                    break
+                _log().warning(
+                    "live_venue_hole",
+                    symbol=self.name,
+                    missing_from_ms=expected,
+                    resumes_at_ms=opened,
+                )
+            row = self.pending.pop(opened)
+            self.last = opened
+            self.handed[opened] = row
+            if len(self.handed) > _REMEMBERED:
+                self.handed.popitem(last=False)
+            out.append(row)
+        return out
+
+
+def _clean(row: Sequence[Any]) -> LiveRow:
+    return (int(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+
+
+def _log() -> Any:
+    import structlog  # noqa: PLC0415 - keep `import quantkit` light
+
+    return structlog.get_logger("quantkit.live")
+
+
+class LiveBarStream:
+    """Closed bars of several symbols from a live venue, each once, in order, without gaps.
+
+    Use it as an async context manager, optionally warm up, then iterate::
+
+        async with LiveBarStream(venue, ["BTC/USDT", "ETH/USDT"], "1m") as stream:
+            history = await stream.warmup(200)
+            async for item in stream:
+                ...  # a Bar, or a StreamStatus when a symbol goes stale or fresh again
+
+    Without `warmup`, iteration starts after the last bar already closed when it begins. Bars of
+    several symbols come out ordered by (close time, symbol order) as far as arrival allows: a
+    bar waits up to 0.2 s for the other symbols' bars of the same close time. The stream does not
+    close ``source``.
+
+    Args:
+        source: The venue (structurally a `LiveOhlcvSource`).
+        symbols: Unified symbols, e.g. ``["BTC/USDT"]``; their order breaks ties.
+        timeframe: Bar length, e.g. ``"1m"``.
+        websocket: Wait for websocket updates (``True``) or poll over REST (``False``).
+        poll_interval: Seconds between REST polls in polling mode, and between stale checks in
+            websocket mode. Default: a tenth of the timeframe, within [0.05, 15] seconds.
+        stale_timeout: Seconds without a new closed bar after which a symbol is stale, as
+            measured by ``clock``. Default: two timeframes.
+        retry: Backoff for REST requests and websocket reconnects; `RetryPolicy()` when ``None``.
+        clock: Monotonic seconds, for the stale timeout (inject a fake one in tests).
+        wall_clock: Seconds since the Unix epoch, to place the warm-up window.
+        page_size: Candles asked for per REST request.
+
+    Raises:
+        ConfigError: If an argument is invalid.
+    """
+
+    def __init__(
+        self,
+        source: LiveOhlcvSource,
+        symbols: Sequence[str],
+        timeframe: str,
+        *,
+        websocket: bool = True,
+        poll_interval: float | None = None,
+        stale_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        page_size: int = 500,
+    ) -> None:
+        step_ns = parse_timeframe(timeframe)
+        if isinstance(symbols, str) or not symbols:
+            raise ConfigError(f"symbols must be a non-empty list of symbols, got {symbols!r}")
+        if len(set(symbols)) != len(symbols):
+            raise ConfigError(f"symbols must not repeat, got {list(symbols)}")
+        seconds = step_ns / 1e9
+        self._interval = _positive(
+            "poll_interval",
+            min(15.0, max(0.05, seconds / 10)) if poll_interval is None else poll_interval,
+        )
+        self._stale_after = _positive(
+            "stale_timeout", 2 * seconds if stale_timeout is None else stale_timeout
+        )
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 2:
+            raise ConfigError(f"page_size must be an integer >= 2, got {page_size!r}")
+        self._source = source
+        self._timeframe = timeframe
+        self._step_ns = step_ns
+        self._symbols = [_Symbol(name, i, step_ns // _MS) for i, name in enumerate(symbols)]
+        self._websocket = websocket
+        self._websocket_seen = False  # a watch succeeded once: errors are dropped connections
+        self._policy = retry or RetryPolicy()
+        self._rng = random.Random(self._policy.seed)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._page_size = page_size
+        self._group: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[Bar | StreamStatus | _Failure] | None = None
+        self._receive: MemoryObjectReceiveStream[Bar | StreamStatus | _Failure] | None = None
+        self._started = False
+        self._closed = False
+        self._ready: deque[StreamStatus] = deque()
+        self._heap: list[tuple[int, int, int, float, Bar]] = []
+        self._order = itertools.count()
+
+    # -- lifecycle --
+
+    async def __aenter__(self) -> Self:
+        self._send, self._receive = anyio.create_memory_object_stream[
+            Bar | StreamStatus | _Failure
+        ](math.inf)
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the symbol tasks and end iteration (the source stays open)."""
+        self._closed = True
+        group, self._group = self._group, None
+        if group is not None:
+            group.cancel_scope.cancel()
+            await group.__aexit__(None, None, None)
+        for stream in (self._send, self._receive):
+            if stream is not None:
+                stream.close()
+
+    # -- warm-up --
+
+    async def warmup(self, bars: int) -> dict[str, BarSeries]:
+        """Fetch the last ``bars`` closed bars of each symbol over REST; iteration continues after.
+
+        Args:
+            bars: How many closed bars per symbol (fewer where the venue has holes).
+
+        Returns:
+            A validated `BarSeries` per symbol, in symbol order.
+
+        Raises:
+            ConfigError: If ``bars`` is not a positive integer.
+            RuntimeError: If iteration has already started.
+            DataError: If the venue has no closed bar for a symbol, or answers bad candles.
+            ExchangeError: If the venue refuses the request.
+            TransientError: If a request still fails after the retries.
+        """
+        if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
+            raise ConfigError(f"bars must be a positive integer, got {bars!r}")
+        if self._started:
+            raise RuntimeError("warmup() must be called before iterating the stream")
+        return {state.name: await self._warm(state, bars) for state in self._symbols}
+
+    async def _warm(self, state: _Symbol, bars: int) -> BarSeries:
+        step = state.step_ms
+        now_ms = int(self._wall_clock() * 1000)
+        since = (now_ms // step - bars - 1) * step
+        rows: dict[int, LiveRow] = {}
+        latest = -1
+        while True:
+            page = await self._fetch(state.name, since)
+            rows.update((row[0], row) for row in map(_clean, page))
+            top = max((row[0] for row in page), default=since)
+            latest = max(latest, top)
+            if len(page) < self._page_size or top <= since:
+                break
+            since = top
+        closed = sorted(opened for opened in rows if opened < latest)[-bars:]
+        columns = np.array([rows[opened] for opened in closed], dtype=np.float64).reshape(-1, 6)
+        series = validate_bars(
+            {
+                "time": np.array(closed, dtype=np.int64),
+                **{name: columns[:, i + 1] for i, name in enumerate(_COLUMNS)},
+            },
+            symbol=state.name,
+            source=f"{self._source.id} {state.name} {self._timeframe} warm-up",
+            timeframe=self._step_ns,
+            time_unit="ms",
+        )
+        state.last = closed[-1]
+        state.latest = max(state.latest, latest)
+        state.handed.update((opened, rows[opened]) for opened in closed[-_REMEMBERED:])
+        return series
+
+    async def _fetch(self, symbol: str, since_ms: int) -> list[LiveRow]:
+        """One REST page, retried on transient errors."""
+        call = partial(self._source.fetch_ohlcv, symbol, self._timeframe, since_ms, self._page_size)
+        context = f"{self._source.id} {symbol} {self._timeframe} candles"
+        return await _Retrier(self._policy, context)(call)
+
+    # -- iteration --
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Bar | StreamStatus:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._group is None or self._receive is None:
+            raise RuntimeError("iterate a LiveBarStream inside `async with LiveBarStream(...)`")
+        if not self._started:
+            self._started = True
+            for state in self._symbols:
+                state.last_new = self._clock()
+                self._group.start_soon(self._run, state)
+        while True:
+            self._drain()
+            if self._ready:
+                return self._ready.popleft()
+            wait = self._release_wait()
+            if wait is not None and wait <= 0:
+                return heapq.heappop(self._heap)[-1]
+            with anyio.move_on_after(math.inf if wait is None else wait):
+                try:
+                    self._accept(await self._receive.receive())
+                except (anyio.EndOfStream, anyio.ClosedResourceError):  # pragma: no cover
+                    # aclose() called from another task while this one waited
+                    raise StopAsyncIteration from None
+
+    def _drain(self) -> None:
+        assert self._receive is not None
+        while True:
+            try:
+                item = self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                return
+            self._accept(item)
+
+    def _accept(self, item: Bar | StreamStatus | _Failure) -> None:
+        if isinstance(item, _Failure):
+            self._closed = True  # a symbol's task died: the stream ends with its error
+            raise item.error
+        if isinstance(item, StreamStatus):
+            self._ready.append(item)
+            return
+        index = next(state.index for state in self._symbols if state.name == item.symbol)
+        entry = (item.close_time, index, next(self._order), anyio.current_time(), item)
+        heapq.heappush(self._heap, entry)
+
+    def _release_wait(self) -> float | None:
+        """Seconds until the first buffered bar may go out (``None``: nothing buffered)."""
+        if not self._heap:
+            return None
+        close_time, index, _, arrived, _ = self._heap[0]
+        behind = [
+            state
+            for state in self._symbols
+            if state.index != index
+            and not state.stale
+            and (state.last is None or (state.last + state.step_ms) * _MS < close_time)
+        ]
+        if not behind:
+            return 0.0
+        return arrived + _MERGE_GRACE_S - anyio.current_time()
+
+    # -- one task per symbol --
+
+    async def _run(self, state: _Symbol) -> None:
+        assert self._send is not None
+        try:
+            if state.last is None:
+                await self._start_after_latest(state)
+            while True:
+                if self._websocket:
+                    await self._watch_step(state)
+                else:
+                    await self._poll(state)
+                    await anyio.sleep(self._interval)
+                await self._check_stale(state)
+        except Exception as exc:  # handed to the consumer, which re-raises it
+            self._send.send_nowait(_Failure(exc))
+
+    async def _start_after_latest(self, state: _Symbol) -> None:
+        try:
+            await self._warm(state, 1)
+        except DataError:  # nothing closed yet: start with the first bar that closes
+            return
+
+    async def _watch_step(self, state: _Symbol) -> None:
+        rows: list[LiveRow] | None = None
+        error: Exception | None = None
+        with anyio.move_on_after(self._interval):  # wake up now and then to check staleness
+            try:
+                rows = await self._source.watch_ohlcv(state.name, self._timeframe)
+            except _CONNECTION_ERRORS as exc:
+                error = exc
+        if error is not None:
+            await self._on_watch_error(state, error)
+            return
+        if rows is None:
+            return
+        self._websocket_seen = True
+        state.ingest(rows)
+        if state.failures:
+            _log().info("live_reconnected", symbol=state.name, after_failures=state.failures)
+            state.failures = 0
+            await self._poll(state, why="reconnect")
+        else:
+            await self._deliver(state)
+
+    async def _on_watch_error(self, state: _Symbol, error: Exception) -> None:
+        no_websocket = getattr(error, "reason", "") == "not_supported"
+        if isinstance(error, ExchangeError) and (no_websocket or not self._websocket_seen):
+            if self._websocket:
+                self._websocket = False
+                _log().warning(
+                    "live_polling_fallback",
+                    venue=self._source.id,
+                    poll_interval_s=self._interval,
+                    error=str(error),
+                )
+            return
+        state.failures += 1
+        wait = self._policy.delay(min(state.failures, 32), rng=self._rng)
+        _log().warning(
+            "live_reconnecting",
+            symbol=state.name,
+            attempt=state.failures,
+            wait_s=round(wait, 3),
+            error=f"{type(error).__name__}: {error}",
+        )
+        await anyio.sleep(wait)
+
+    async def _poll(self, state: _Symbol, *, why: str = "poll") -> int:
+        """Catch up over REST from the last bar handed out; return how many bars came out."""
+        since = state.last
+        if since is None:  # nothing closed at start: begin around now, not at the epoch
+            step = state.step_ms
+            since = max(state.latest, (int(self._wall_clock() * 1000) // step - 2) * step)
+        before = len(state.pending)
+        try:
+            await self._fetch_from(state, since)
+        except TransientError as exc:
+            _log().warning("live_poll_failed", symbol=state.name, reason=why, error=str(exc))
+        if why != "poll" and len(state.pending) > before:
+            _log().info(
+                "live_backfilled", symbol=state.name, reason=why, bars=len(state.pending) - before
+            )
+        return await self._deliver(state)
+
+    async def _fetch_from(self, state: _Symbol, since: int) -> int:
+        """Page over REST from ``since`` into ``state``; return the latest open time answered."""
+        latest = -1
+        while True:
+            page = await self._fetch(state.name, since)
+            top = state.ingest(page)
+            if top is None:
+                return latest
+            latest = max(latest, top)
+            if len(page) < self._page_size or top <= since:
+                return latest
+            since = top
+
+    async def _deliver(self, state: _Symbol) -> int:
+        """Hand out what is ready, back-filling a gap first; return how many bars came out."""
+        skip_holes = False
+        if state.has_gap():
+            expected = state.expected
+            assert expected is not None
+            before = len(state.pending)
+            try:
+                reached = await self._fetch_from(state, expected)
+            except TransientError as exc:  # keep the bars back; the next update tries again
+                _log().warning("live_backfill_failed", symbol=state.name, error=str(exc))
+                reached = -1
+            _log().info(
+                "live_backfilled",
+                symbol=state.name,
+                reason="gap",
+                from_ms=expected,
+                bars=len(state.pending) - before,
+            )
+            skip_holes = reached > expected  # the venue answered past the missing bar
+        rows = state.take(skip_holes=skip_holes)
+        if rows:
+            self._hand_out(state, rows)
+        return len(rows)
+
+    def _hand_out(self, state: _Symbol, rows: list[LiveRow]) -> None:
+        assert self._send is not None
+        state.last_new = self._clock()
+        if state.stale:
+            state.stale = False
+            reason = f"{state.name}: closed {self._timeframe} bars arrive again"
+            _log().info("live_fresh", symbol=state.name, reason=reason)
+            self._send.send_nowait(StreamStatus(stale=False, reason=reason, symbol=state.name))
+        for row in rows:
+            bar = self._bar(state.name, row)
+            if bar is not None:
+                self._send.send_nowait(bar)
+
+    def _bar(self, symbol: str, row: LiveRow) -> Bar | None:
+        opened = row[0] * _MS
+        try:
+            validate_bars(
+                {"time": [opened], **{name: [row[i + 1]] for i, name in enumerate(_COLUMNS)}},
+                symbol=symbol,
+                source=f"{self._source.id} {symbol} {self._timeframe} live",
+                timeframe=self._step_ns,
+                time_unit="ns",
+            )
+        except DataError as exc:
+            _log().error("live_invalid_bar", symbol=symbol, open_ms=row[0], error=str(exc))
+            return None
+        return Bar(symbol, opened, opened + self._step_ns, *row[1:])
+
+    async def _check_stale(self, state: _Symbol) -> None:
+        if state.stale:
+            await self._poll(state, why="stale")  # keep trying
+            return
+        silent = self._clock() - state.last_new
+        if silent < self._stale_after:
+            return
+        _log().warning("live_recovering", symbol=state.name, silent_s=round(silent, 3))
+        if await self._poll(state, why="stale"):
+            return
+        state.stale = True
+        reason = (
+            f"{state.name}: no new closed {self._timeframe} bar from {self._source.id} "
+            f"for {silent:g} s (stale_timeout {self._stale_after:g} s)"
+        )
+        _log().warning("live_stale", symbol=state.name, reason=reason)
+        assert self._send is not None
+        self._send.send_nowait(StreamStatus(stale=True, reason=reason, symbol=state.name))
+
+
+_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+def _positive(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
