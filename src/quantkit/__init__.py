@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from quantkit._lazy import attach as _attach
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
+from quantkit.brokers.paper import PaperBroker as PaperBroker
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
@@ -81,9 +82,13 @@ __version__ = "0.1.0"
 
 
 if _TYPE_CHECKING:
+    from quantkit.analysis.divergence import DivergenceReport as DivergenceReport
+    from quantkit.analysis.divergence import divergence_report as divergence_report
     from quantkit.analysis.stats import compute_stats as compute_stats
     from quantkit.analysis.stats import drawdown as drawdown
     from quantkit.analysis.stats import periods_per_year as periods_per_year
+    from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
+    from quantkit.brokers.live import LiveBroker as LiveBroker
     from quantkit.data.downloader import DownloadReport as DownloadReport
     from quantkit.data.downloader import download as download
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
@@ -92,10 +97,13 @@ if _TYPE_CHECKING:
     from quantkit.data.fusion import FusedFeed as FusedFeed
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
+    from quantkit.data.live import LiveBarStream as LiveBarStream
+    from quantkit.data.live import StreamStatus as StreamStatus
     from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
     from quantkit.data.quality import QualityReport as QualityReport
     from quantkit.data.quality import SymbolQuality as SymbolQuality
     from quantkit.data.quality import quality_report as quality_report
+    from quantkit.data.replay import ReplayStream as ReplayStream
     from quantkit.data.resample import ResampledFeed as ResampledFeed
     from quantkit.data.resample import resample_bars as resample_bars
     from quantkit.data.store import ParquetStore as ParquetStore
@@ -106,22 +114,39 @@ if _TYPE_CHECKING:
     from quantkit.data.trades import trades_to_bars as trades_to_bars
     from quantkit.engine.audit import LookAheadReport as LookAheadReport
     from quantkit.engine.audit import audit_lookahead as audit_lookahead
+    from quantkit.engine.live import LiveEngine as LiveEngine
+    from quantkit.engine.live import LiveSummary as LiveSummary
+    from quantkit.engine.tape import EventTape as EventTape
+    from quantkit.engine.tape import read_tape as read_tape
     from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
+    from quantkit.log import configure_logging as configure_logging
+    from quantkit.secrets import Credentials as Credentials
+    from quantkit.secrets import load_credentials as load_credentials
 
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
 _LAZY: dict[str, str] = {
     "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
+    "CircuitBreaker": "quantkit.brokers.breaker",
+    "Credentials": "quantkit.secrets",
+    "DivergenceReport": "quantkit.analysis.divergence",
     "DownloadReport": "quantkit.data.downloader",
+    "EventTape": "quantkit.engine.tape",
     "FusedFeed": "quantkit.data.fusion",
     "FusionRules": "quantkit.data.fusion",
+    "LiveBarStream": "quantkit.data.live",
+    "LiveBroker": "quantkit.brokers.live",
+    "LiveEngine": "quantkit.engine.live",
+    "LiveSummary": "quantkit.engine.live",
     "LookAheadReport": "quantkit.engine.audit",
     "MultiTimeframeFeed": "quantkit.data.multi",
     "ParquetStore": "quantkit.data.store",
     "QualityReport": "quantkit.data.quality",
+    "ReplayStream": "quantkit.data.replay",
     "ResampledFeed": "quantkit.data.resample",
     "RetryPolicy": "quantkit.data.fetch",
     "StoreFeed": "quantkit.data.store",
+    "StreamStatus": "quantkit.data.live",
     "SymbolQuality": "quantkit.data.quality",
     "TimeRange": "quantkit.data.store",
     "afetch_ohlcv_range": "quantkit.data.fetch",
@@ -129,12 +154,16 @@ _LAZY: dict[str, str] = {
     "apply_gap_policy": "quantkit.data.gaps",
     "audit_lookahead": "quantkit.engine.audit",
     "compute_stats": "quantkit.analysis.stats",
+    "configure_logging": "quantkit.log",
+    "divergence_report": "quantkit.analysis.divergence",
     "download": "quantkit.data.downloader",
     "drawdown": "quantkit.analysis.stats",
     "fetch_ohlcv_range": "quantkit.data.fetch",
     "fetch_trades_range": "quantkit.data.trades",
+    "load_credentials": "quantkit.secrets",
     "periods_per_year": "quantkit.analysis.stats",
     "quality_report": "quantkit.data.quality",
+    "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
     "trades_to_bars": "quantkit.data.trades",
 }
@@ -149,14 +178,18 @@ __all__ = [
     "BarSeries",
     "Broker",
     "CcxtExchange",
+    "CircuitBreaker",
     "ConfigError",
+    "Credentials",
     "CsvFeed",
     "DataError",
     "DataFeed",
     "DataFrameFeed",
     "Decision",
+    "DivergenceReport",
     "DownloadReport",
     "Engine",
+    "EventTape",
     "ExchangeError",
     "FeeModel",
     "Fill",
@@ -167,6 +200,10 @@ __all__ = [
     "FusionRules",
     "Indicator",
     "InvalidTransitionError",
+    "LiveBarStream",
+    "LiveBroker",
+    "LiveEngine",
+    "LiveSummary",
     "LookAheadError",
     "LookAheadReport",
     "MarginConfig",
@@ -180,6 +217,7 @@ __all__ = [
     "OrderRequest",
     "OrderStatus",
     "OrderType",
+    "PaperBroker",
     "ParameterError",
     "ParquetFeed",
     "ParquetStore",
@@ -189,6 +227,7 @@ __all__ = [
     "QuantkitError",
     "RateLimitedError",
     "RegistryError",
+    "ReplayStream",
     "RequestTimeoutError",
     "ResampledFeed",
     "Result",
@@ -204,6 +243,7 @@ __all__ = [
     "StoreError",
     "StoreFeed",
     "Strategy",
+    "StreamStatus",
     "SymbolData",
     "SymbolQuality",
     "TimeInForce",
@@ -217,16 +257,20 @@ __all__ = [
     "audit_lookahead",
     "available_strategies",
     "compute_stats",
+    "configure_logging",
     "crossover_signal",
+    "divergence_report",
     "download",
     "drawdown",
     "fetch_ohlcv_range",
     "fetch_trades_range",
     "get_strategy",
+    "load_credentials",
     "load_sample",
     "parse_timeframe",
     "periods_per_year",
     "quality_report",
+    "read_tape",
     "register_strategy",
     "resample_bars",
     "sample_feed",

@@ -30,10 +30,14 @@ if _TYPE_CHECKING:
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import GapPolicy as GapPolicy
     from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
+    from quantkit.data.live import LiveBarStream as LiveBarStream
+    from quantkit.data.live import LiveOhlcvSource as LiveOhlcvSource
+    from quantkit.data.live import StreamStatus as StreamStatus
     from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
     from quantkit.data.quality import QualityReport as QualityReport
     from quantkit.data.quality import SymbolQuality as SymbolQuality
     from quantkit.data.quality import quality_report as quality_report
+    from quantkit.data.replay import ReplayStream as ReplayStream
     from quantkit.data.resample import ResampledFeed as ResampledFeed
     from quantkit.data.resample import resample_bars as resample_bars
     from quantkit.data.store import CacheInfo as CacheInfo
@@ -53,12 +57,16 @@ _LAZY: dict[str, str] = {
     "FusedFeed": "quantkit.data.fusion",
     "FusionRules": "quantkit.data.fusion",
     "GapPolicy": "quantkit.data.gaps",
+    "LiveBarStream": "quantkit.data.live",
+    "LiveOhlcvSource": "quantkit.data.live",
     "MultiTimeframeFeed": "quantkit.data.multi",
     "ParquetStore": "quantkit.data.store",
     "QualityReport": "quantkit.data.quality",
+    "ReplayStream": "quantkit.data.replay",
     "ResampledFeed": "quantkit.data.resample",
     "RetryPolicy": "quantkit.data.fetch",
     "StoreFeed": "quantkit.data.store",
+    "StreamStatus": "quantkit.data.live",
     "SymbolQuality": "quantkit.data.quality",
     "TimeRange": "quantkit.data.store",
     "WriteReport": "quantkit.data.store",
@@ -87,14 +95,18 @@ __all__ = [
     "FusedFeed",
     "FusionRules",
     "GapPolicy",
+    "LiveBarStream",
+    "LiveOhlcvSource",
     "MultiTimeframeFeed",
     "ParquetFeed",
     "ParquetStore",
     "QualityReport",
+    "ReplayStream",
     "ResampledFeed",
     "RetryPolicy",
     "SeriesFeed",
     "StoreFeed",
+    "StreamStatus",
     "SymbolQuality",
     "TimeRange",
     "WriteReport",
