@@ -310,3 +310,22 @@ def test_replay_names_a_malformed_record(tmp_path: Path) -> None:
         journal.append("fill", {"client_id": "x"})
     with pytest.raises(StoreError, match=r"line 2: malformed fill record"):
         replay(path)
+
+
+def test_an_unsynced_head_trails_by_one_record_at_most_and_survives_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    request = OrderRequest("BTC/USDT", Side.BUY, amount=1.0)
+    journal = Journal(path, run_id="r")
+    journal.intent(request, "a", sync_head=False)
+    assert Journal.verify(path).head_seq is None or Journal.verify(path).head_seq == 0
+    journal.intent(request, "b", sync_head=False)  # the head catches up to record 2 here
+    assert Journal.verify(path).head_seq == 2
+    journal.intent(request, "c", sync_head=False)
+    # "crash": the file is left open, the head one record behind; reopening accepts it
+    report = Journal.verify(path)
+    assert (report.records, report.head_seq, report.ok) == (3, 2, True)
+    reopened = Journal(path, run_id="r")
+    assert len(reopened) == 3
+    reopened.close()
+    assert Journal.verify(path).head_seq == 3
+    journal.close()

@@ -274,6 +274,8 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str], *, run_id: str) -> None:
         self.path = Path(path)
         self.run_id = run_id
+        self.fsync_ns = 0
+        """Time spent waiting for the disk to confirm the journal's lines, in ns (cumulative)."""
         created = not self.path.exists()
         self.report, good, self._prev = _scan(self.path)
         if self.report.truncated:
@@ -290,10 +292,13 @@ class Journal:
             _fsync_dir(self.path.parent)
         self._count = self.report.records
         self._last = self.report.last
+        self._head_behind = (self.report.head_seq or 0) < self._count
 
     def _sync(self) -> None:
         self._file.flush()
+        start = time.perf_counter_ns()
         os.fsync(self._file.fileno())
+        self.fsync_ns += time.perf_counter_ns() - start
 
     def __enter__(self) -> Journal:
         return self
@@ -302,7 +307,9 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
+        """Bring the head sidecar up to date and close the file (idempotent)."""
+        if not self._file.closed:
+            self.sync_head()
         self._file.close()
 
     def __repr__(self) -> str:
@@ -331,12 +338,17 @@ class Journal:
         """
         return _scan(Path(path))[0]
 
-    def append(self, kind: str, data: Mapping[str, Any]) -> Record:
+    def append(self, kind: str, data: Mapping[str, Any], *, sync_head: bool = True) -> Record:
         """Write one record; return only once it is flushed and fsynced to disk.
 
         Args:
             kind: Record kind, lower-case letters and underscores.
             data: JSON payload; floats round-trip exactly.
+            sync_head: Also replace the head sidecar now (two more fsyncs). With ``False`` the
+                head is brought up to date by the next append, by `sync_head` or by `close`;
+                a crash in between leaves the head one record behind, which opening accepts.
+                The head never trails by more than one record: an append after an unsynced
+                one syncs the head whatever it is asked.
 
         Returns:
             The record written.
@@ -348,30 +360,49 @@ class Journal:
         if not isinstance(kind, str) or not _KIND.fullmatch(kind):
             raise ConfigError(f"journal: invalid record kind {kind!r}")
         _check_data(data, "data")
+        try:  # the record holds what a reader gets back: JSON's types (lists, not tuples)
+            copied = json.loads(_canonical(data))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"journal: data cannot be written as JSON: {exc}") from exc
+        return self._write(kind, copied, sync_head)
+
+    def _write(self, kind: str, data: dict[str, Any], sync_head: bool) -> Record:
+        """Append a record whose kind and keys quantkit built (checked by `append` otherwise)."""
         body: dict[str, Any] = {
             "seq": self._count + 1,
             "time": time.time_ns(),
             "kind": kind,
-            "data": dict(data),
+            "data": data,
             "prev": self._prev,
         }
         try:
-            digest = _sha(_canonical(body))
-            line = _canonical({**body, "hash": digest})
+            unsigned = _canonical(body)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"journal: data cannot be written as JSON: {exc}") from exc
-        record = Record(
-            body["seq"], body["time"], kind, json.loads(line)["data"], self._prev, digest
-        )
+        digest = _sha(unsigned)
+        # The canonical form with "hash" added: keys are sorted, so it goes right before
+        # "kind", whose last occurrence is the top-level key (prev, seq, time follow it).
+        head, _, tail = unsigned.rpartition(b',"kind":')
+        line = b"%s,\"hash\":\"%s\",\"kind\":%s" % (head, digest.encode(), tail)
+        record = Record(body["seq"], body["time"], kind, data, self._prev, digest)
         try:
             self._file.write(line + b"\n")
             self._sync()
         except OSError as exc:  # the line may be half written: no further appends
             self._file.close()
             raise StoreError(f"journal {self.path}: append failed, reopen it: {exc}") from exc
-        self._write_head(record)
         self._count, self._last, self._prev = record.seq, record, _sha(line)
+        lagging = self._head_behind  # the head may trail the file by one record, never more
+        self._head_behind = True
+        if sync_head or lagging:
+            self.sync_head()
         return record
+
+    def sync_head(self) -> None:
+        """Bring the head sidecar up to the last record (no-op when it already is)."""
+        if self._head_behind and self._last is not None:
+            self._write_head(self._last)
+            self._head_behind = False
 
     def _write_head(self, record: Record) -> None:
         head = Path(f"{self.path}.head")
@@ -387,32 +418,36 @@ class Journal:
         """Iterate over the records on disk, re-verifying the chain as it goes."""
         return _iter_records(self.path)
 
-    def intent(self, request: OrderRequest, client_id: str | None = None) -> Record:
+    def intent(
+        self, request: OrderRequest, client_id: str | None = None, *, sync_head: bool = True
+    ) -> Record:
         """Journal an order intent; call it, and let it return, BEFORE sending the order.
 
         Args:
             request: The order request.
             client_id: The client order id; by default derived with `client_order_id` from
                 the run id and the seq this record gets.
+            sync_head: See `append`; the live broker passes ``False`` so that the one fsync
+                of the intent line is all that stands between a bar and its order.
 
         Returns:
             The record; ``record.data["client_id"]`` is the id to send.
         """
         cid = client_id or client_order_id(self.run_id, self._count + 1)
         fields_ = {f.name: _jsonable(getattr(request, f.name)) for f in fields(request) if f.init}
-        return self.append("intent", {"client_id": cid, "request": fields_})
+        return self._write("intent", {"client_id": cid, "request": fields_}, sync_head)
 
     def ack(self, client_id: str, exchange_id: str) -> Record:
         """Journal that the venue accepted the order under ``exchange_id``."""
-        return self.append("ack", {"client_id": client_id, "exchange_id": exchange_id})
+        return self._write("ack", {"client_id": client_id, "exchange_id": exchange_id}, True)
 
     def reject(self, client_id: str, reason: str) -> Record:
         """Journal that the venue or the account refused the order."""
-        return self.append("reject", {"client_id": client_id, "reason": reason})
+        return self._write("reject", {"client_id": client_id, "reason": reason}, True)
 
     def cancel(self, client_id: str) -> Record:
         """Journal that the order was canceled (a confirmed cancel, terminal)."""
-        return self.append("cancel", {"client_id": client_id})
+        return self._write("cancel", {"client_id": client_id}, True)
 
     def fill(self, fill: Fill, trade_id: str = "") -> Record:
         """Journal one execution.
@@ -427,7 +462,7 @@ class Journal:
         data = {f.name: _jsonable(getattr(fill, f.name)) for f in fields(fill)}
         if trade_id:
             data["trade_id"] = trade_id
-        return self.append("fill", data)
+        return self._write("fill", data, True)
 
     def state(self, data: Mapping[str, Any]) -> Record:
         """Journal the run's resumable state (last bars seen, strategy's persistent values).

@@ -229,7 +229,9 @@ class LiveBroker(Broker):
         if not reason and request.amount is None:
             # A cost-sized order leaves as the amount sized here; the handle carries it.
             order = Order(client_id, _as_amount(request, order.amount or 0.0), now)
-        self.journal.intent(order.request, client_id)
+        # One fsync: the intent line is on disk before the order can leave; the head sidecar
+        # follows with the next record (the ack), off the bar-to-order path.
+        self.journal.intent(order.request, client_id, sync_head=False)
         if reason:
             order.transition(OrderStatus.REJECTED, now, reason)
             self.journal.reject(client_id, reason)

@@ -107,6 +107,7 @@ class OrderSync:
             async for order in self._receive:
                 if order is None:
                     break
+                self.broker.journal.sync_head()  # the intent skipped it to stay fast
                 try:
                     await self._place(order)
                 finally:

@@ -469,7 +469,14 @@ class LiveEngine:
         return values
 
     def _save_state(self) -> None:
-        state = {"seq": self.context.sent_seq, "strategy": self.persistent_state()}
+        """Journal the strategy's persistent attributes when they changed.
+
+        Order numbers are recovered from the journal's intents, so a bar that changes nothing
+        writes nothing.
+        """
+        if not type(self.strategy).persistent:
+            return
+        state = {"strategy": self.persistent_state()}
         text = json.dumps(state, sort_keys=True)
         if text != self._saved:
             self.broker.save_state(state)
