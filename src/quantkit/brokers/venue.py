@@ -56,6 +56,26 @@ class TradingVenue(Protocol):
         """The account's executions in ``symbol`` at or after ``since_ms``, oldest first."""
         ...
 
+    async def watch_my_trades(self, symbol: str | None = None) -> list[VenueTrade]:
+        """Wait for the account's next executions over the venue's private websocket.
+
+        The first call subscribes; each later call returns the executions since the previous
+        one (oldest first), or waits for the next. Executions made before the subscription or
+        while the connection was down are not replayed: read them with `my_trades`.
+
+        Args:
+            symbol: Only this market's executions; ``None`` for every market.
+
+        Returns:
+            The new executions, with the order's client id where the venue reports it.
+
+        Raises:
+            ExchangeError: With ``reason`` ``"not_supported"`` (before any request) if the
+                venue has no such websocket; ``"authentication"`` for refused keys.
+            TransientError: If the connection failed or closed; call again to reconnect.
+        """
+        ...
+
     async def balances(self) -> dict[str, VenueBalance]:
         """The account's balances by asset (assets with a zero total may be left out)."""
         ...

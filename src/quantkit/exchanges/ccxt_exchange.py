@@ -97,6 +97,19 @@ def _websocket_base(api_url: str) -> str:
     return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
 
 
+def _ccxt_error_behind(exc: KeyError) -> BaseException:
+    """The ccxt error a ``KeyError`` hides, else the ``KeyError`` itself.
+
+    ccxt 4.5's binance forgets a refused user-data subscription twice (in ``handle_ws_error``
+    and again in ``ensure_user_data_stream_ws_subscribe_signature``); the second ``del`` raises
+    a ``KeyError`` while handling the venue's refusal (e.g. bad keys), which it hides.
+    """
+    from ccxt.base.errors import BaseError  # noqa: PLC0415 - ccxt is heavy; load on use
+
+    hidden = exc.__context__
+    return hidden if isinstance(hidden, BaseError) else exc
+
+
 def _suggest(name: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -174,6 +187,7 @@ class CcxtExchange:
         self._client: Any = self._new_client()
         self._cached: tuple[Any, Any] = (None, None)
         self._timeframes = tuple(self._client.timeframes or ())
+        self._has: Mapping[str, Any] = dict(self._client.has or {})
         self._urls: Mapping[str, Any] = self._client.urls["api"]
         self._ohlcv_limit = ohlcv_limit or self._stated_ohlcv_limit()
 
@@ -601,6 +615,66 @@ class CcxtExchange:
         with self._errors(client):
             raw = await client.fetch_my_trades(symbol, since_ms)
         return parse_my_trades(raw, exchange=self._id, symbol=symbol)
+
+    async def watch_my_trades(self, symbol: str | None = None) -> list[VenueTrade]:
+        """Wait for the account's next executions over the venue's private websocket.
+
+        The first call authenticates and subscribes (Binance spot: a signed
+        ``userDataStream.subscribe.signature`` on its websocket API); it returns once an
+        execution happens after that. Later calls on the same connection return every execution
+        since the previous call (ccxt buffers them, up to its ``tradesLimit``), or wait for the
+        next. Nothing is replayed: executions before the subscription, or while the connection
+        was down, are only in `my_trades`. After the connection fails, the call raises; the
+        next call connects and subscribes again.
+
+        Args:
+            symbol: Only this market's executions; ``None`` for every market.
+
+        Returns:
+            The new executions, oldest first, with fees and, where the venue says which order
+            traded, the order's client id.
+
+        Raises:
+            ExchangeError: If the venue has no private trade websocket (``reason``
+                ``"not_supported"``, raised before any request), the symbol is unknown, or the
+                venue refused the subscription (e.g. bad keys: ``"authentication"``).
+            TransientError: If the connection failed or was closed (`VenueUnavailableError`),
+                or the venue could not be reached: call again to reconnect.
+            DataError: If an execution is malformed.
+        """
+        if not self._has.get("watchMyTrades"):
+            raise ExchangeError(
+                "the venue offers no websocket for the account's trades (watchMyTrades); "
+                "poll my_trades instead",
+                exchange=self._id,
+                reason="not_supported",
+            )
+        client = await self._ready()
+        if symbol is not None:
+            self._require(client, symbol, "watchMyTrades")
+        with self._errors(client):
+            try:
+                raw = await client.watch_my_trades(symbol)
+            except KeyError as exc:
+                raise _ccxt_error_behind(exc) from None
+        return parse_my_trades(
+            raw,
+            exchange=self._id,
+            symbol=symbol or "*",
+            client_ids=self._cached_client_ids(client),
+        )
+
+    @staticmethod
+    def _cached_client_ids(client: Any) -> dict[str, str]:
+        """Client ids by order id, from the orders ccxt's websocket handlers have cached."""
+        by_symbol = getattr(getattr(client, "orders", None), "hashmap", None)
+        return {
+            str(order_id): str(order["clientOrderId"])
+            for orders in (by_symbol.values() if isinstance(by_symbol, Mapping) else ())
+            if isinstance(orders, Mapping)
+            for order_id, order in orders.items()
+            if isinstance(order, Mapping) and order.get("clientOrderId")
+        }
 
     async def balances(self) -> dict[str, VenueBalance]:
         """The account's balances.

@@ -274,13 +274,21 @@ def _fee(raw: Mapping[str, Any]) -> tuple[float, str]:
     return sum(_number(e["cost"], "fee") for e in charged if e not in others), currency
 
 
-def parse_my_trades(trades: object, *, exchange: str, symbol: str) -> list[VenueTrade]:
-    """Build `VenueTrade` values from ccxt's ``fetch_my_trades`` answer.
+def parse_my_trades(
+    trades: object,
+    *,
+    exchange: str,
+    symbol: str,
+    client_ids: Mapping[str, str] | None = None,
+) -> list[VenueTrade]:
+    """Build `VenueTrade` values from ccxt's ``fetch_my_trades`` (or ``watch_my_trades``) answer.
 
     Args:
         trades: A list of ccxt trade structures.
         exchange: The venue's id, for error messages.
         symbol: The market's symbol, for error messages and trades that omit it.
+        client_ids: Client order ids by the venue's order id, for trades that do not carry
+            their order's client id (ccxt's websocket trades).
 
     Returns:
         The trades, oldest first.
@@ -303,7 +311,9 @@ def parse_my_trades(trades: object, *, exchange: str, symbol: str) -> list[Venue
                 VenueTrade(
                     trade_id=str(raw["id"]),
                     exchange_order_id=str(raw["order"]),
-                    client_id=str(raw.get("clientOrderId") or ""),
+                    client_id=str(
+                        raw.get("clientOrderId") or (client_ids or {}).get(str(raw["order"]), "")
+                    ),
                     symbol=str(raw.get("symbol") or symbol),
                     side=_side(raw.get("side")),
                     price=_number(raw.get("price"), "price"),

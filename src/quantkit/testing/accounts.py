@@ -7,14 +7,16 @@ rest, with their funds locked, until `set_price` moves the price through their l
 fill in full at their own limit price (maker). Nothing happens in the background: no timers, no
 partial fills, no fees. Amounts and balances are `decimal.Decimal`, so sums are exact.
 
-The book knows nothing of HTTP: `BinancePrivateApi` renders it the Binance way.
+The book knows nothing of HTTP: `BinancePrivateApi` renders it the Binance way. Listeners added
+with `LocalAccounts.add_listener` hear of every change of an order as it happens (placed,
+traded, canceled, expired), which is what the websocket user-data stream pushes.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -28,6 +30,7 @@ __all__ = [
     "LocalAccounts",
     "LocalFill",
     "LocalOrder",
+    "OrderListener",
     "OrderSide",
     "OrderStatus",
     "TimeInForce",
@@ -125,6 +128,12 @@ class LocalOrder:
         return self.status == "NEW"
 
 
+OrderListener = Callable[[str, LocalOrder, LocalFill | None], None]
+"""Hears of an order change: called with the account's API key, the order (already changed)
+and the fill when the change is a trade, else ``None``. Called under the book's lock, in the
+thread that made the change: it must be quick and must not call back into the book."""
+
+
 @dataclass(slots=True)
 class _Account:
     secret: str
@@ -172,6 +181,7 @@ class LocalAccounts:
         self._trades: list[LocalFill] = []
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
+        self._listeners: list[OrderListener] = []
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
 
@@ -195,6 +205,31 @@ class LocalAccounts:
             raise ConfigError(f"balances of {api_key!r} must not be negative")
         with self._lock:
             self._accounts[api_key] = _Account(secret, free, {})
+
+    def add_listener(self, listener: OrderListener) -> None:
+        """Call ``listener`` on every order change from now on (see `OrderListener`).
+
+        A new order is reported once as placed (status ``NEW``) before its fill or expiry.
+
+        Args:
+            listener: The callback.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: OrderListener) -> None:
+        """Stop calling a listener added with `add_listener`; unknown listeners are ignored.
+
+        Args:
+            listener: The callback.
+        """
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _notify(self, order: LocalOrder, fill: LocalFill | None) -> None:
+        for listener in self._listeners:
+            listener(order.api_key, order, fill)
 
     def secret(self, api_key: str) -> str | None:
         """Return the secret of an API key, or ``None`` if there is no such account.
@@ -330,6 +365,7 @@ class LocalAccounts:
             order.client_id = client_id or f"quantkit-{order.order_id}"
             self._lock_funds(order, market, limit)
             self._orders[order.order_id] = order
+            self._notify(order, None)
             if type == "MARKET" or self._crosses(order, current):
                 self._fill(order, current, now, maker=False)
             elif time_in_force != "GTC":
@@ -367,6 +403,7 @@ class LocalAccounts:
         order.fills.append(fill)
         self._trades.append(fill)
         order.status, order.update_time = "FILLED", now
+        self._notify(order, fill)
 
     def _release(
         self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus
@@ -380,6 +417,7 @@ class LocalAccounts:
         account.locked[asset] -= held
         account.free[asset] += held
         order.status, order.update_time = status, now
+        self._notify(order, None)
 
     def cancel(self, api_key: str, order: LocalOrder, *, now: int) -> LocalOrder:
         """Cancel an open order and unlock its funds.

@@ -16,8 +16,10 @@ In live mode (``live=True``) the venue reveals its candles over time: only the f
 ``warmup`` are served at the start, plus the forming one, and `LocalExchange.publish` (or a
 timer, ``publish_every``) publishes the next, moving the prices through each candle so resting
 limit orders fill (see `LiveClock`). Websocket clients (ccxt.pro's ``watch_ohlcv``) subscribed
-to kline streams (`BinanceWebsocketApi`) get each published candle pushed; `drop_websockets`
-and `mute_websockets` break those streams on purpose.
+to kline streams (`BinanceWebsocketApi`) get each published candle pushed, and clients
+subscribed to an account's user-data stream (ccxt.pro's ``watch_my_trades`` and
+``watch_orders``) get an ``executionReport`` for every change of the account's orders, whatever
+thread made it; `drop_websockets` and `mute_websockets` break all these streams on purpose.
 
 Run ``quantkit exchange`` (or ``python -m quantkit.testing.exchange_server``) to keep one in
 the foreground; it prints its URL.
@@ -140,8 +142,8 @@ class LocalExchange:
         """The accounts, orders and trades of the signed endpoints."""
         self.private_api = BinancePrivateApi(self.venue, self.accounts)
         """The signed Binance endpoints."""
-        self.ws_api = BinanceWebsocketApi(self.venue)
-        """The kline websocket streams."""
+        self.ws_api = BinanceWebsocketApi(self.venue, self.accounts)
+        """The kline websocket streams and the accounts' user-data stream."""
         if not publish_every >= 0:
             raise ConfigError(f"publish_every must be >= 0 seconds, got {publish_every}")
         if publish_every and not live:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -42,7 +42,7 @@ from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, 
 from quantkit.testing.market_data import LocalMarket
 from quantkit.testing.venue import LocalVenue
 
-__all__ = ["BinancePrivateApi"]
+__all__ = ["BinancePrivateApi", "check_timestamp"]
 
 Endpoint = Callable[[web.Request, str, dict[str, str]], Awaitable[web.Response]]
 """A signed endpoint: called with the request, the account's API key and the parameters."""
@@ -70,6 +70,28 @@ def _missing(name: str) -> BinanceApiError:
     return BinanceApiError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
     )
+
+
+def check_timestamp(params: Mapping[str, str]) -> None:
+    """Check a signed request's ``timestamp`` against ``recvWindow`` and the server's clock.
+
+    Args:
+        params: The request's parameters.
+
+    Raises:
+        BinanceApiError: ``-1102`` without a timestamp, ``-1131`` for a bad ``recvWindow``,
+            ``-1021`` when the timestamp is outside the window or more than a second ahead.
+    """
+    timestamp = int_param(params, "timestamp")
+    if timestamp is None:
+        raise _missing("timestamp")
+    window = int_param(params, "recvWindow")
+    window = 5000 if window is None else window
+    if not 0 < window <= 60_000:
+        raise BinanceApiError(-1131, "recvWindow must be less than 60000")
+    now = _now_ms()
+    if timestamp > now + 1000 or now - timestamp > window:
+        raise BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 class BinancePrivateApi:
@@ -127,22 +149,9 @@ class BinancePrivateApi:
         if not hmac.compare_digest(expected, signature.lower()):
             raise BinanceApiError(-1022, "Signature for this request is not valid.")
         params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        self._check_time(params)
+        check_timestamp(params)
         request[_API_KEY] = api_key
         return params
-
-    @staticmethod
-    def _check_time(params: dict[str, str]) -> None:
-        timestamp = int_param(params, "timestamp")
-        if timestamp is None:
-            raise _missing("timestamp")
-        window = int_param(params, "recvWindow")
-        window = 5000 if window is None else window
-        if not 0 < window <= 60_000:
-            raise BinanceApiError(-1131, "recvWindow must be less than 60000")
-        now = _now_ms()
-        if timestamp > now + 1000 or now - timestamp > window:
-            raise BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
     # ----------------------------------------------------------------------- rendering
 

@@ -25,19 +25,26 @@ keeps them open but stops every push: a silently dead stream.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from quantkit.testing.accounts import LocalAccounts, LocalFill, LocalOrder
+from quantkit.testing.binance_api import BinanceApiError
 from quantkit.testing.market_data import Candles, LocalMarket, format_number, interval_buckets
+from quantkit.testing.private_api import check_timestamp
 from quantkit.testing.venue import LocalVenue
 
-__all__ = ["BinanceWebsocketApi", "kline_event"]
+__all__ = ["BinanceWebsocketApi", "execution_report", "kline_event"]
 
 _KLINE = "@kline_"
 
@@ -86,12 +93,76 @@ def kline_event(
     }
 
 
+def _text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def execution_report(
+    order: LocalOrder, fill: LocalFill | None, *, commission_asset: str, now_ms: int
+) -> dict[str, Any]:
+    """Render an order change as a Binance spot ``executionReport`` user-data event.
+
+    The execution type (``"x"``) is ``TRADE`` when ``fill`` is given, else the order's status
+    (``NEW``, ``CANCELED`` or ``EXPIRED``); the order is read as it is now, so render it at once.
+
+    Args:
+        order: The order, already changed.
+        fill: The trade that changed it, if any.
+        commission_asset: Asset the commission is charged in (``"N"``, on trades).
+        now_ms: Event time (``"E"``), in ms since the epoch.
+
+    Returns:
+        The event, ready for ``json.dumps``.
+    """
+    zero = Decimal(0)
+    canceled = order.status == "CANCELED"
+    return {
+        "e": "executionReport",
+        "E": now_ms,
+        "s": order.symbol,
+        "c": order.client_id,
+        "S": order.side,
+        "o": order.type,
+        "f": order.time_in_force or "GTC",
+        "q": _text(order.qty),
+        "p": _text(order.price),
+        "P": "0",
+        "F": "0",
+        "g": -1,
+        "C": order.client_id if canceled else "",
+        "x": "TRADE" if fill is not None else order.status,
+        "X": order.status,
+        "r": "NONE",
+        "i": order.order_id,
+        "l": _text(fill.qty if fill is not None else zero),
+        "z": _text(order.executed_qty),
+        "L": _text(fill.price if fill is not None else zero),
+        "n": "0",
+        "N": commission_asset if fill is not None else None,
+        "T": fill.time if fill is not None else order.update_time,
+        "t": fill.trade_id if fill is not None else -1,
+        "I": order.order_id * 10 + len(order.fills),
+        "w": order.is_open,
+        "m": fill.maker if fill is not None else False,
+        "M": fill is not None,
+        "O": order.time,
+        "Z": _text(order.quote_qty),
+        "Y": _text(fill.quote_qty if fill is not None else zero),
+        "Q": "0",
+        "W": order.time,
+        "V": "EXPIRE_MAKER",
+    }
+
+
 @dataclass(eq=False, slots=True)
 class _Connection:
     socket: web.WebSocketResponse
     combined: bool
     outbox: asyncio.Queue[str | None]
     streams: set[str] = field(default_factory=set)
+    users: dict[int, str] = field(default_factory=dict)  # ws-api: subscription id -> API key
+    next_user_id: int = 0
 
 
 class _RequestError(Exception):
@@ -102,24 +173,32 @@ class _RequestError(Exception):
 
 
 class BinanceWebsocketApi:
-    """Binance spot's kline websocket streams over a `LocalVenue`.
+    """Binance spot's kline websocket streams and user-data stream over a `LocalVenue`.
 
-    Thread-safe: `publish`, `drop` and `mute` may be called from any thread; the pushes happen
-    in the server's event loop.
+    Thread-safe: `publish`, `drop` and `mute` may be called from any thread, and so may the
+    account changes that feed the user-data stream; the pushes happen in the server's event
+    loop, in the order the changes happened.
 
     Args:
         venue: The markets and data streamed.
+        accounts: The accounts whose order changes the user-data stream pushes; without them
+            ``/ws-api/v3`` refuses every subscription (``-2015``).
     """
 
-    def __init__(self, venue: LocalVenue) -> None:
+    def __init__(self, venue: LocalVenue, accounts: LocalAccounts | None = None) -> None:
         self.venue = venue
+        self.accounts = accounts
         self._lock = threading.Lock()
         self._connections: set[_Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._muted = False
+        if accounts is not None:
+            accounts.add_listener(self._order_changed)
 
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes: ``/ws``, ``/ws/{tail}``, ``/stream``, ``/stream/{tail}``.
+
+        Also ``/ws-api/v3``, the websocket API, for the user-data stream.
 
         Returns:
             Route definitions; the tail may hold slashes and is ignored unless it names a
@@ -130,6 +209,7 @@ class BinanceWebsocketApi:
             web.get("/ws/{tail:.*}", self._handle),
             web.get("/stream", self._handle),
             web.get("/stream/{tail:.*}", self._handle),
+            web.get("/ws-api/v3", self._handle_ws_api),
         ]
 
     # ------------------------------------------------------------------------ control
@@ -148,6 +228,15 @@ class BinanceWebsocketApi:
         """
         with self._lock:
             return {s for c in self._connections for s in c.streams}
+
+    def user_streams(self) -> list[str]:
+        """Return the API key of each open user-data subscription.
+
+        Returns:
+            One key per subscription, sorted; a key subscribed twice is listed twice.
+        """
+        with self._lock:
+            return sorted(k for c in self._connections for k in c.users.values())
 
     @property
     def muted(self) -> bool:
@@ -187,6 +276,31 @@ class BinanceWebsocketApi:
                 if stream not in events:
                     events[stream] = self._publish_events(stream, through_ms)
                 self._send(connection, stream, events[stream])
+
+    def _order_changed(self, api_key: str, order: LocalOrder, fill: LocalFill | None) -> None:
+        """Push an ``executionReport`` to the account's user-data subscribers (a listener)."""
+        if self._muted:
+            return
+        with self._lock:
+            targets = [
+                (c, sid) for c in self._connections for sid, k in c.users.items() if k == api_key
+            ]
+        if not targets:
+            return
+        market = self.venue.market(order.symbol)
+        event = execution_report(
+            order,
+            fill,
+            commission_asset=market.base if order.side == "BUY" else market.quote,
+            now_ms=int(time.time() * 1000),
+        )
+        loop = self._loop
+        if loop is None or loop.is_closed():  # pragma: no cover - a subscriber implies a loop
+            return
+        for connection, subscription_id in targets:
+            text = json.dumps({"subscriptionId": subscription_id, "event": event})
+            # always through the loop's queue, even from the loop: keeps the order across threads
+            loop.call_soon_threadsafe(connection.outbox.put_nowait, text)
 
     async def aclose(self) -> None:
         """Close every connection and wait until they are closed (the server calls this)."""
@@ -265,23 +379,40 @@ class BinanceWebsocketApi:
     # ----------------------------------------------------------------------- handlers
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
-        socket = web.WebSocketResponse(timeout=1.0)
-        await socket.prepare(request)
-        self._loop = asyncio.get_running_loop()
-        connection = _Connection(socket, request.path == "/stream", asyncio.Queue())
         tail = request.match_info.get("tail", "")
         named = [*request.query.get("streams", "").split("/"), tail]
-        with self._lock:
-            self._connections.add(connection)
-        writer = asyncio.ensure_future(self._write(connection))
-        try:
+
+        def greet(connection: _Connection) -> None:
             for stream, events in self._subscribe(
                 connection, [s for s in named if self._stream(s) is not None]
             ):
                 self._send(connection, stream, events)
+
+        return await self._serve(request, request.path == "/stream", self._answer, greet)
+
+    async def _handle_ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        return await self._serve(request, False, self._answer_ws_api, None)
+
+    async def _serve(
+        self,
+        request: web.Request,
+        combined: bool,
+        answer: Callable[[_Connection, str], None],
+        greet: Callable[[_Connection], None] | None,
+    ) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(timeout=1.0)
+        await socket.prepare(request)
+        self._loop = asyncio.get_running_loop()
+        connection = _Connection(socket, combined, asyncio.Queue())
+        with self._lock:
+            self._connections.add(connection)
+        writer = asyncio.ensure_future(self._write(connection))
+        try:
+            if greet is not None:
+                greet(connection)
             async for message in socket:
                 if message.type == WSMsgType.TEXT:
-                    self._answer(connection, message.data)
+                    answer(connection, message.data)
         finally:
             with self._lock:
                 self._connections.discard(connection)
@@ -349,3 +480,75 @@ class BinanceWebsocketApi:
             new = [s for s in dict.fromkeys(streams) if s not in connection.streams]
             connection.streams.update(new)
         return [(s, self._current_event(s)) for s in new]
+
+    # ------------------------------------------------------------ websocket API (ws-api)
+
+    def _answer_ws_api(self, connection: _Connection, text: str) -> None:
+        request_id: Any = None
+        try:
+            try:
+                message = json.loads(text)
+            except ValueError:
+                raise BinanceApiError(-1102, "Malformed request: invalid JSON.") from None
+            if not isinstance(message, dict):
+                raise BinanceApiError(-1102, "Malformed request: expected a JSON object.")
+            request_id = message.get("id")
+            answer: dict[str, Any] = {
+                "id": request_id,
+                "status": 200,
+                "result": self._ws_api_request(connection, message),
+            }
+        except BinanceApiError as exc:
+            answer = {
+                "id": request_id,
+                "status": exc.status,
+                "error": {"code": exc.code, "msg": exc.msg},
+            }
+        connection.outbox.put_nowait(json.dumps(answer))
+
+    def _ws_api_request(self, connection: _Connection, message: dict[str, Any]) -> Any:
+        method = message.get("method")
+        params = message.get("params", {})
+        if not isinstance(params, dict):
+            raise BinanceApiError(-1102, "Malformed request: 'params' must be an object.")
+        if method == "userDataStream.subscribe.signature":
+            api_key = self._verify_signature(params)
+            with self._lock:
+                subscription_id = connection.next_user_id
+                connection.next_user_id += 1
+                connection.users[subscription_id] = api_key
+            return {"subscriptionId": subscription_id}
+        if method == "userDataStream.unsubscribe":
+            wanted = params.get("subscriptionId")
+            with self._lock:
+                if wanted is None and connection.users:
+                    connection.users.clear()
+                    return {}
+                if isinstance(wanted, int) and connection.users.pop(wanted, None) is not None:
+                    return {}
+            raise BinanceApiError(-2035, "User Data Stream subscription not active.")
+        if method == "session.subscriptions":
+            with self._lock:
+                return [{"subscriptionId": sid} for sid in sorted(connection.users)]
+        if method == "ping":
+            return {}
+        raise BinanceApiError(-1020, f"This operation is not supported: method {method!r}.")
+
+    def _verify_signature(self, params: dict[str, Any]) -> str:
+        """Check a ws-api signature (HMAC of the sorted parameters); return the API key."""
+        values = {
+            str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()
+        }
+        api_key = values.get("apiKey", "")
+        if not api_key:
+            raise BinanceApiError(-1102, "Mandatory parameter 'apiKey' was not sent.")
+        secret = None if self.accounts is None else self.accounts.secret(api_key)
+        if secret is None:
+            raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        signature = values.pop("signature", "")
+        payload = "&".join(f"{key}={values[key]}" for key in sorted(values))
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise BinanceApiError(-1022, "Signature for this request is not valid.")
+        check_timestamp(values)
+        return api_key
