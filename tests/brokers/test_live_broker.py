@@ -17,7 +17,7 @@ from quantkit.brokers.journal import Journal, client_order_id, replay
 from quantkit.brokers.live import LiveBroker
 from quantkit.data.fetch import RetryPolicy
 from quantkit.data.live import LiveBarStream
-from quantkit.domain.order import Order, OrderRequest, OrderStatus, Side
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 from quantkit.engine.live import LiveEngine, LiveSummary
 from quantkit.errors import ConfigError
 from quantkit.exchanges import CcxtExchange
@@ -63,7 +63,7 @@ def broker_for(venue: CcxtExchange, path: Path, **kwargs: Any) -> LiveBroker:
         run_id=kwargs.pop("run_id", "run-1"),
         confirm_live=kwargs.pop("confirm_live", True),
         retry=FAST_RETRY,
-        poll_interval=0.05,
+        poll_interval=kwargs.pop("poll_interval", 0.05),
         **kwargs,
     )
 
@@ -296,7 +296,9 @@ async def test_restart_adopts_orders_the_venue_has_and_drops_those_it_never_got(
     now_ms = int(time.time() * 1000)
     from decimal import Decimal
 
-    local.accounts.place(KEY, "BTCUSDT", "BUY", "MARKET", Decimal("0.01"), client_id=reached, now=now_ms)
+    local.accounts.place(
+        KEY, "BTCUSDT", "BUY", "MARKET", Decimal("0.01"), client_id=reached, now=now_ms
+    )
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(broker_for(venue, path), tasks, local)
         orders = {o.client_id: o for o in broker.sync.orders.values()}
@@ -317,3 +319,57 @@ async def test_restart_adopts_orders_the_venue_has_and_drops_those_it_never_got(
         await again.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     assert len(replay(path).fills) == 1
+
+
+async def test_fills_arrive_over_the_websocket_and_a_dropped_stream_is_reconciled(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    from decimal import Decimal
+
+    price = float(local.accounts.price("BTC/USDT"))
+    async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+        # Polling every hour: only the websocket (or a reconnect's poll) can report fills.
+        broker = await started(
+            broker_for(venue, tmp_path / "j.jsonl", poll_interval=3600.0, watch_timeout=3600.0),
+            tasks,
+            local,
+        )
+        with anyio.fail_after(10):  # wait until the trade stream is subscribed
+            while not local.ws_api.user_streams():
+                await anyio.sleep(0.01)
+        far = OrderRequest(
+            "BTC/USDT", Side.BUY, type=OrderType.LIMIT, amount=0.01, limit_price=price * 0.5
+        )
+        bid = broker.submit(
+            OrderRequest(
+                "BTC/USDT", Side.BUY, type=OrderType.LIMIT, amount=0.01, limit_price=price * 0.999
+            ),
+            "qk-test-000001",
+            price,
+        )
+        with anyio.fail_after(10):
+            while bid.status is OrderStatus.NEW:
+                await broker.events_ready()
+        local.accounts.set_price(
+            "BTC/USDT", Decimal(str(price * 0.99)), now=int(time.time() * 1000)
+        )
+        with anyio.fail_after(10):
+            while bid.is_active:
+                await broker.events_ready()
+        assert bid.status is OrderStatus.FILLED
+        # A fill while the stream is down reaches the broker through the reconnect's poll.
+        low = broker.submit(far, "qk-test-000002", price)
+        with anyio.fail_after(10):
+            while low.status is OrderStatus.NEW:
+                await broker.events_ready()
+        local.mute_websockets(True)
+        local.accounts.set_price("BTC/USDT", Decimal(str(price * 0.4)), now=int(time.time() * 1000))
+        local.mute_websockets(False)
+        local.drop_websockets()
+        with anyio.fail_after(10):
+            while low.is_active:
+                await broker.events_ready()
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert low.status is OrderStatus.FILLED
+    assert len(replay(tmp_path / "j.jsonl").fills) == 2

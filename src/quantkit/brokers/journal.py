@@ -383,7 +383,7 @@ class Journal:
         # The canonical form with "hash" added: keys are sorted, so it goes right before
         # "kind", whose last occurrence is the top-level key (prev, seq, time follow it).
         head, _, tail = unsigned.rpartition(b',"kind":')
-        line = b"%s,\"hash\":\"%s\",\"kind\":%s" % (head, digest.encode(), tail)
+        line = b'%s,"hash":"%s","kind":%s' % (head, digest.encode(), tail)
         record = Record(body["seq"], body["time"], kind, data, self._prev, digest)
         try:
             self._file.write(line + b"\n")

@@ -66,6 +66,10 @@ class LiveBroker(Broker):
         retry: How transient venue failures are retried.
         breaker: Stops sending new orders after repeated venue failures.
         poll_interval: Seconds between polls of the account's trades and open orders.
+        watch_trades: Also take the account's trades from the venue's websocket as they
+            happen (where the venue has one; polling goes on as the safety net).
+        watch_timeout: Seconds of websocket silence after which a poll checks nothing was
+            missed.
 
     Raises:
         ConfigError: If a setting is invalid.
@@ -82,6 +86,8 @@ class LiveBroker(Broker):
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         poll_interval: float = 1.0,
+        watch_trades: bool = True,
+        watch_timeout: float = 30.0,
     ) -> None:
         if not run_id:
             raise ConfigError("LiveBroker: run_id must not be empty")
@@ -95,6 +101,10 @@ class LiveBroker(Broker):
         self.retry = retry or RetryPolicy(max_attempts=5, base_delay=0.25, max_delay=10.0)
         self.breaker = breaker or CircuitBreaker(failures=5, reset_after=60.0, name="orders")
         self.poll_interval = float(poll_interval)
+        if not (math.isfinite(watch_timeout) and watch_timeout > 0):
+            raise ConfigError(f"LiveBroker: watch_timeout must be > 0 seconds, got {watch_timeout}")
+        self.watch_trades = watch_trades
+        self.watch_timeout = float(watch_timeout)
         self.events = []
         self._portfolio = Portfolio(currency, {currency: 0.0}, MarginConfig())
         self._markets: dict[str, Market] = {}
@@ -163,6 +173,8 @@ class LiveBroker(Broker):
         )
         tasks.start_soon(sync.send_loop)
         tasks.start_soon(sync.track_loop)
+        if self.watch_trades:
+            tasks.start_soon(sync.watch_loop)
 
     @property
     def journal(self) -> Journal:

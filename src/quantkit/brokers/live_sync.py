@@ -171,10 +171,11 @@ class OrderSync:
         return None
 
     def _acknowledge(self, order: Order, placed: VenueOrder) -> None:
-        if order.status is OrderStatus.NEW:
-            order.transition(OrderStatus.OPEN, time.time_ns())
+        if placed.exchange_id not in self.exchange_ids:
             self.broker.journal.ack(order.client_id, placed.exchange_id)
             self.exchange_ids[placed.exchange_id] = order.client_id
+        if order.status is OrderStatus.NEW:  # (a websocket trade may have opened it already)
+            order.transition(OrderStatus.OPEN, time.time_ns())
             _log.info(
                 "order_acknowledged",
                 client_id=order.client_id,
@@ -205,6 +206,47 @@ class OrderSync:
                 await self.poll()
             except TransientError as exc:
                 _log.warning("poll_failed", error=str(exc))
+
+    async def watch_loop(self) -> None:
+        """Book the account's trades as the venue pushes them (websocket), when it can.
+
+        Polling goes on regardless: nothing is replayed after a reconnect, so each reconnect,
+        and a stream silent for ``watch_timeout`` seconds, triggers a REST poll at once. A venue
+        without the websocket ends this task; polling alone then tracks the orders.
+        """
+        policy = self.broker.retry
+        failures = 0
+        while not self._stopped:
+            trades: list[VenueTrade] | None = None
+            try:
+                with anyio.move_on_after(self.broker.watch_timeout):
+                    trades = await self.venue.watch_my_trades()
+            except ExchangeError as exc:
+                if exc.reason == "not_supported":
+                    _log.info("trade_stream_unavailable", venue=self.venue.id, error=str(exc))
+                    return
+                raise
+            except TransientError as exc:
+                failures += 1
+                _log.warning("trade_stream_reconnect", error=str(exc), attempt=failures)
+                self._poll_now.set()
+                await anyio.sleep(policy.delay(min(failures, policy.max_attempts)))
+                continue
+            if trades is None:  # silent for a while: make sure nothing was missed
+                self._poll_now.set()
+                continue
+            failures = 0
+            for trade in trades:
+                self._book_pushed(trade)
+
+    def _book_pushed(self, trade: VenueTrade) -> None:
+        if trade.trade_id in self.trade_ids:
+            return
+        client_id = trade.client_id or self.exchange_ids.get(trade.exchange_order_id, "")
+        order = self.orders.get(client_id)
+        if order is not None and order.is_active:
+            self.book(order, trade)
+            self._poll_now.set()  # settle the balances soon
 
     async def poll(self) -> None:
         """One round: send pending cancels, book new trades, settle orders the venue ended."""
