@@ -56,7 +56,7 @@ CHILD = textwrap.dedent(
 
     venue = CcxtExchange(
         "binance",
-        credentials=Credentials(exchange="binance", api_key="%s", secret="%s"),
+        credentials=Credentials(exchange="binance", api_key="KEY", secret="SECRET"),
         api_url=url,
         options=LOCAL_CCXT_OPTIONS,
         rate_limit=False,
@@ -69,14 +69,15 @@ CHILD = textwrap.dedent(
             venue, journal=journal, run_id="crash", confirm_live=True, retry=retry,
             poll_interval=0.02,
         ),
-        warmup=%d,
+        warmup=WARMUP,
         run_id="crash",
         max_bars=max_bars,
         handle_signals=False,
     )
     print(engine.run(), flush=True)
-    """
-    % (KEY, SECRET, WARMUP)
+    """.replace("KEY", KEY)
+    .replace("SECRET", SECRET)
+    .replace("WARMUP", str(WARMUP))
 )
 
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quantkit.brokers.journal import GENESIS, Journal, client_order_id, replay
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side
-from quantkit.brokers.journal import GENESIS, Journal, client_order_id, replay
 from quantkit.errors import ConfigError, StoreError
 
 
