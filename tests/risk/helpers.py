@@ -16,7 +16,7 @@ from quantkit.domain.order import Order, OrderRequest, Side
 from quantkit.domain.portfolio import Portfolio
 from quantkit.engine.engine import Engine
 from quantkit.engine.result import Result
-from quantkit.risk.policy import RiskPolicy
+from quantkit.risk.policy import RiskAction, RiskPolicy
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 
@@ -39,6 +39,18 @@ class FakeContext:
         self.portfolio = Portfolio("USDT", {"USDT": cash})
         self.prices = dict(prices if prices is not None else {SYMBOL: 100.0})
         self.markets = dict(markets or {})
+        self.bar_times: dict[str, int] = {}
+        self.recorded: list[tuple[str, RiskAction, str, str]] = []
+
+    def bar_time(self, symbol: str) -> int:
+        """The symbol's latest bar close: ``now`` unless set in ``bar_times``."""
+        return self.bar_times.get(symbol, self.now)
+
+    def timeframe(self, symbol: str) -> int:
+        return HOUR
+
+    def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
+        self.recorded.append((policy, action, reason, symbol))
 
     def price(self, symbol: str) -> float:
         return self.prices.get(symbol, math.nan)

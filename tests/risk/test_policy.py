@@ -91,7 +91,7 @@ def test_decisions_are_frozen() -> None:
 
 
 def test_risk_actions_are_strings() -> None:
-    assert [str(a) for a in RiskAction] == ["approve", "resize", "reject", "halt"]
+    assert [str(a) for a in RiskAction] == ["approve", "resize", "reject", "halt", "resume"]
 
 
 def test_risk_policy_is_abstract_and_named_after_its_class() -> None:

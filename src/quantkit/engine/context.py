@@ -120,6 +120,42 @@ class RunContext:
         """Forward a cancel to the broker."""
         self.broker.cancel(order)
 
+    def bar_time(self, symbol: str) -> int:
+        """Close time of ``symbol``'s latest bar, ns (``-1`` before its first bar or if unknown)."""
+        data = self.datas.get(symbol)
+        return data.time if data is not None else -1
+
+    def timeframe(self, symbol: str) -> int:
+        """Bar length of ``symbol``, ns.
+
+        Raises:
+            OrderError: If the symbol is not part of the run.
+        """
+        data = self.datas.get(symbol)
+        if data is None:
+            from quantkit.domain.market import unknown_symbol  # noqa: PLC0415
+
+            raise unknown_symbol(symbol, self.datas)
+        return data.timeframe
+
+    def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
+        """Keep a risk event that is not a decision on one order (a breaker trips or resets)."""
+        self.risk_events.append(RiskEvent(self.now, "", symbol, policy, action, reason))
+
+    def place(self, request: OrderRequest) -> Order:
+        """Send an order a risk policy asked for (e.g. a flatten), without risk checks.
+
+        Args:
+            request: The order.
+
+        Returns:
+            The broker's order.
+        """
+        client_id = self.next_client_id()
+        data = self.datas.get(request.symbol)
+        price = data.price if data is not None else math.nan
+        return self.broker.submit(request, client_id, price)
+
     def next_client_id(self) -> str:
         """A new client order id, deterministic within the run."""
         self._seq += 1

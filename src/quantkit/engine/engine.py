@@ -17,7 +17,7 @@ from quantkit.domain.fill import Fill
 from quantkit.engine.context import RunContext
 from quantkit.engine.record import RunRecord
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import RiskPolicy
+from quantkit.risk.policy import RiskPolicy, overrides
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
@@ -175,6 +175,9 @@ class Engine:
         # Hooks a strategy does not override are not called at all (they do nothing).
         self._on_fill = None if kind.on_fill is Strategy.on_fill else self.strategy.on_fill
         self._on_order = None if kind.on_order is Strategy.on_order else self.strategy.on_order
+        risk = self.risk
+        self._risk_bar = risk.on_bar if risk is not None and overrides(risk, "on_bar") else None
+        self._risk_fill = risk.on_fill if risk is not None and overrides(risk, "on_fill") else None
         self.strategy._bind(context, datas, self._tradable)
         self.strategy.on_start()
         self._dispatch()
@@ -200,12 +203,15 @@ class Engine:
         match = self.broker.on_bar
         on_bar = self.strategy.on_bar
         dispatch = self._dispatch
+        risk_step = self._risk_step if self._risk_bar is not None else None
         for i in range(self.warmup, len(data._series)):
             cursor.i = i
             if working:
                 match(symbol, i)
                 if events:
                     dispatch()
+            if risk_step is not None:
+                risk_step()
             on_bar(data)
             if events:
                 dispatch()
@@ -244,6 +250,8 @@ class Engine:
                     self.broker.on_bar(symbols[rank], bar)
             if events:
                 self._dispatch()
+            if self._risk_bar is not None:
+                self._risk_step()
             for rank, _ in group:
                 if traded[rank] and bar >= warmup:  # informative series advance silently
                     self.strategy.on_bar(views[rank])
@@ -251,12 +259,24 @@ class Engine:
                         self._dispatch()
             start = end
 
+    def _risk_step(self) -> None:
+        """Let the risk policy update on the new step's bars; place what it asks for."""
+        hook = self._risk_bar
+        if hook is None:
+            return
+        context = self._context
+        for request in hook(context):
+            context.place(request)
+        if self.broker.events:
+            self._dispatch()
+
     def _dispatch(self) -> None:
         """Deliver pending broker events to the strategy, recording fills and orders."""
         events = self.broker.events
         record = self._record
         on_fill = self._on_fill
         on_order = self._on_order
+        risk_fill = self._risk_fill
         orders = record.orders
         step = self._context.timeline.i
         touched: list[str] = []
@@ -269,6 +289,8 @@ class Engine:
                 record.fill_steps.append(step)
                 if event.symbol not in touched:
                     touched.append(event.symbol)
+                if risk_fill is not None:
+                    risk_fill(event, self._context)
                 if on_fill is not None:
                     on_fill(event)
             else:

@@ -32,7 +32,7 @@ from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order
 from quantkit.engine.live_context import LiveContext
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import RiskPolicy
+from quantkit.risk.policy import RiskPolicy, overrides
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
@@ -192,6 +192,8 @@ class LiveEngine:
         self.tape = tape
         self.resume_from = None if resume_from is None else Path(resume_from)
         self.on_position_mismatch = on_position_mismatch
+        self._risk_bar: Any = None
+        self._risk_fill: Any = None
         self.latencies_ns: list[int] = []
         """For each bar that produced orders: ns from the bar's arrival to the last order
         leaving the broker (strategy, risk, journal and broker included)."""
@@ -305,6 +307,9 @@ class LiveEngine:
         if saved:
             _restore(strategy, saved)
         self._indicators = self._indicators_by_symbol()
+        risk = self.risk
+        self._risk_bar = risk.on_bar if risk is not None and overrides(risk, "on_bar") else None
+        self._risk_fill = risk.on_fill if risk is not None and overrides(risk, "on_fill") else None
         self._dispatch()
         _log.info(
             "live_run_started",
@@ -368,6 +373,8 @@ class LiveEngine:
             broker.on_bar_closed(bar)
             if broker.events:
                 self._dispatch()
+        if self._risk_bar is not None:
+            self._risk_step()
         sent = self.context.sent
         self.strategy.on_bar(data)
         if self.context.sent != sent:
@@ -376,6 +383,13 @@ class LiveEngine:
             self._dispatch()
         self._counts["bars"] += 1
         self._save_state()
+
+    def _risk_step(self) -> None:
+        """Let the risk policy update on the new bar; place what it asks for."""
+        for request in self._risk_bar(self.context):
+            self.context.place(request)
+        if self.broker.events:
+            self._dispatch()
 
     def _on_status(self, status: StreamStatus) -> None:
         context = self.context
@@ -426,6 +440,8 @@ class LiveEngine:
                 self._counts["fills"] += 1
                 if tape is not None:
                     tape.record_fill(event)
+                if self._risk_fill is not None:
+                    self._risk_fill(event, self.context)
                 strategy.on_fill(event)
             else:
                 self._count_order(event)

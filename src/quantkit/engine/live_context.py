@@ -6,15 +6,32 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
+import structlog
 
 from quantkit.brokers.journal import run_prefix
 from quantkit.domain.order import Order, OrderRequest
-from quantkit.engine.context import RunContext
+from quantkit.engine.context import RiskEvent, RunContext
+from quantkit.risk.policy import RiskAction
 
 if TYPE_CHECKING:
     from quantkit.engine.tape import EventTape
 
 __all__ = ["LiveContext"]
+
+_log = structlog.get_logger("quantkit.live")
+
+
+def _log_risk(event: RiskEvent) -> None:
+    if event.action is RiskAction.APPROVE:
+        return
+    _log.info(
+        "risk_decision",
+        policy=event.policy,
+        action=str(event.action),
+        reason=event.reason,
+        symbol=event.symbol,
+        client_id=event.client_id,
+    )
 
 
 class LiveContext(RunContext):
@@ -67,8 +84,13 @@ class LiveContext(RunContext):
         times[i + 1] = close_time
         self.timeline.i = i + 1
 
+    def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
+        """Keep a risk event (a breaker trips or resets) and log it."""
+        super().record(policy, action, reason, symbol)
+        _log_risk(self.risk_events[-1])
+
     def submit(self, request: OrderRequest) -> Order:
-        """Pass ``request`` through risk to the broker, then count and tape it.
+        """Pass ``request`` through risk to the broker, then count, log and tape it.
 
         Args:
             request: What the strategy asks for.
@@ -76,7 +98,10 @@ class LiveContext(RunContext):
         Returns:
             The order.
         """
+        events = len(self.risk_events)
         order = super().submit(request)
+        for event in self.risk_events[events:]:
+            _log_risk(event)
         self.sent += 1
         self.last_sent_ns = time.perf_counter_ns()
         if self.tape is not None:

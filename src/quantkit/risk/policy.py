@@ -9,21 +9,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market
 from quantkit.domain.order import OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 
-__all__ = ["Decision", "RiskAction", "RiskChain", "RiskContext", "RiskPolicy"]
+__all__ = ["Decision", "RiskAction", "RiskChain", "RiskContext", "RiskPolicy", "overrides"]
 
 
 class RiskAction(StrEnum):
-    """What a policy decided about an order intent."""
+    """What a policy decided about an order intent (``RESUME``: a halt was lifted)."""
 
     APPROVE = "approve"
     RESIZE = "resize"
     REJECT = "reject"
     HALT = "halt"
+    RESUME = "resume"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,21 @@ class RiskContext(Protocol):
         """The market of ``symbol``."""
         ...
 
+    def bar_time(self, symbol: str) -> int:
+        """Close time of ``symbol``'s latest bar, ns (``-1`` before its first bar)."""
+        ...
+
+    def timeframe(self, symbol: str) -> int:
+        """Bar length of ``symbol``, ns."""
+        ...
+
+    def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
+        """Keep a risk event that is not a decision on one order (a breaker trips or resets).
+
+        The event joins the run's risk events (``Result.risk_events``; logged in live runs).
+        """
+        ...
+
 
 class RiskPolicy(ABC):
     """Approve, resize or reject each order intent, or halt trading. Subclass it.
@@ -117,6 +134,46 @@ class RiskPolicy(ABC):
     def reset(self) -> None:
         """Clear a halt or other state (default: nothing to clear)."""
 
+    def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
+        """Update the policy's state after a step's bars closed (override it if you need to).
+
+        Called once per step, after the broker matched the working orders against the new
+        bars and before the strategy sees them, in backtests and live runs alike; a policy
+        that does not override it costs nothing. Breakers trip here, VaR estimates update here.
+
+        Args:
+            context: Account and prices now.
+
+        Returns:
+            Orders to place now, before the strategy runs, for example reduce-only market
+            orders that flatten the positions when a loss limit trips. They skip risk checks
+            and reach the broker as they are.
+        """
+        return ()
+
+    def on_fill(self, fill: Fill, context: RiskContext) -> None:
+        """Learn from an execution (override it if you need to; e.g. Kelly sizing's trades).
+
+        Args:
+            fill: The execution, already booked in ``context.portfolio``.
+            context: Account and prices now.
+        """
+
+
+def overrides(policy: RiskPolicy, hook: str) -> bool:
+    """Whether ``policy`` overrides the hook ``hook`` of `RiskPolicy` (engines skip it if not).
+
+    Args:
+        policy: The policy.
+        hook: ``"on_bar"`` or ``"on_fill"``.
+
+    Returns:
+        True if the policy's class (or, for a chain, one of its policies) implements it.
+    """
+    if isinstance(policy, RiskChain):
+        return any(overrides(member, hook) for member in policy.policies)
+    return getattr(type(policy), hook) is not getattr(RiskPolicy, hook)
+
 
 class RiskChain(RiskPolicy):
     """Policies applied in order: a resize passes the smaller request on; a refusal stops.
@@ -133,6 +190,8 @@ class RiskChain(RiskPolicy):
             if not isinstance(policy, RiskPolicy):
                 raise ConfigError(f"RiskChain: {policy!r} is not a RiskPolicy")
         self.policies = tuple(policies)
+        self._bar_policies = tuple(p for p in self.policies if overrides(p, "on_bar"))
+        self._fill_policies = tuple(p for p in self.policies if overrides(p, "on_fill"))
 
     def check(self, request: OrderRequest, context: RiskContext) -> Decision:
         """Run every policy in order.
@@ -158,6 +217,30 @@ class RiskChain(RiskPolicy):
         """Reset every policy in the chain."""
         for policy in self.policies:
             policy.reset()
+
+    def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
+        """Update every policy that tracks bars, in order; collect the orders they ask for.
+
+        Args:
+            context: Account and prices now.
+
+        Returns:
+            The policies' orders, in chain order.
+        """
+        orders: list[OrderRequest] = []
+        for policy in self._bar_policies:
+            orders.extend(policy.on_bar(context))
+        return orders
+
+    def on_fill(self, fill: Fill, context: RiskContext) -> None:
+        """Tell every policy that tracks fills.
+
+        Args:
+            fill: The execution.
+            context: Account and prices now.
+        """
+        for policy in self._fill_policies:
+            policy.on_fill(fill, context)
 
     def __repr__(self) -> str:
         return f"RiskChain({list(self.policies)!r})"
