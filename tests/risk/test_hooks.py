@@ -110,6 +110,8 @@ def test_the_same_hooks_act_the_same_in_a_paper_run() -> None:
         (RiskChain([FlattenAfterThree()]), True, True),
     ],
 )
-def test_engines_skip_hooks_nobody_overrides(policy: RiskPolicy, on_bar: bool, on_fill: bool) -> None:
+def test_engines_skip_hooks_nobody_overrides(
+    policy: RiskPolicy, on_bar: bool, on_fill: bool
+) -> None:
     assert overrides(policy, "on_bar") is on_bar
     assert overrides(policy, "on_fill") is on_fill
