@@ -10,7 +10,7 @@ import numpy as np
 
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.data.series_feed import SeriesFeed
-from quantkit.domain.bars import BarSeries
+from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, Side
 from quantkit.domain.portfolio import Portfolio
@@ -48,6 +48,14 @@ class FakeContext:
 
     def timeframe(self, symbol: str) -> int:
         return HOUR
+
+    def last_bar(self, symbol: str) -> Bar | None:
+        """A flat bar at the symbol's price, closing at ``bar_time`` (``None`` without one)."""
+        price = self.prices.get(symbol)
+        if price is None:
+            return None
+        close = self.bar_time(symbol)
+        return Bar(symbol, close - HOUR, close, price, price, price, price, 1.0)
 
     def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
         self.recorded.append((policy, action, reason, symbol))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from quantkit.brokers.base import Broker
+from quantkit.domain.bars import Bar
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import Portfolio
@@ -124,6 +125,22 @@ class RunContext:
         """Close time of ``symbol``'s latest bar, ns (``-1`` before its first bar or if unknown)."""
         data = self.datas.get(symbol)
         return data.time if data is not None else -1
+
+    def last_bar(self, symbol: str) -> Bar | None:
+        """``symbol``'s latest closed bar (``None`` before its first bar or if unknown)."""
+        data = self.datas.get(symbol)
+        if data is None or data.cursor.i < 0:
+            return None
+        return Bar(
+            symbol,
+            data.open_time,
+            data.time,
+            data.open[-1],
+            data.high[-1],
+            data.low[-1],
+            data.close[-1],
+            data.volume[-1],
+        )
 
     def timeframe(self, symbol: str) -> int:
         """Bar length of ``symbol``, ns.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from quantkit.domain.bars import Bar
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market
 from quantkit.domain.order import OrderRequest
@@ -93,6 +94,10 @@ class RiskContext(Protocol):
 
     def bar_time(self, symbol: str) -> int:
         """Close time of ``symbol``'s latest bar, ns (``-1`` before its first bar)."""
+        ...
+
+    def last_bar(self, symbol: str) -> Bar | None:
+        """``symbol``'s latest closed bar (``None`` before its first bar or if unknown)."""
         ...
 
     def timeframe(self, symbol: str) -> int:
