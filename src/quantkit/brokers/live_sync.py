@@ -66,6 +66,8 @@ class OrderSync:
         self._idle = anyio.Event()
         self._idle.set()
         self._stopped = False
+        self.closing = False
+        """Set by `shutdown`: queued orders are rejected instead of sent."""
 
     # -- commands from the broker (synchronous) -------------------------------------------------
 
@@ -109,6 +111,9 @@ class OrderSync:
                     break
                 self.broker.journal.sync_head()  # the intent skipped it to stay fast
                 try:
+                    if self.closing:
+                        self._reject(order, "not sent: the broker shut down first")
+                        continue
                     await self._place(order)
                 finally:
                     self._in_flight -= 1
@@ -283,11 +288,18 @@ class OrderSync:
             await self._book_trades(order.symbol)
             self._finish(order, final)
 
-    async def _book_trades(self, symbol: str) -> int:
-        # The venue's latest page of the account's trades: trade ids, journaled with each fill,
-        # keep a trade from being booked twice, and no time filter can hide one whose venue
-        # timestamp is earlier than a trade already seen.
-        trades = await self.venue.my_trades(symbol)
+    async def _book_trades(self, symbol: str, *, recent: bool = True) -> int:
+        # The account's trades since a minute before the oldest active order of the symbol was
+        # created (or the venue's latest page when ``recent`` is False, as on a restart): trade
+        # ids, journaled with each fill, keep a trade from being booked twice.
+        since = None
+        if recent:
+            created = [
+                o.created_at for o in self.orders.values() if o.symbol == symbol and o.is_active
+            ]
+            if created:
+                since = min(created) // 1_000_000 - 60_000
+        trades = await self.venue.my_trades(symbol, since)
         booked = 0
         for trade in trades:
             if trade.trade_id in self.trade_ids:
@@ -420,22 +432,24 @@ class OrderSync:
                     order.status = OrderStatus.PARTIALLY_FILLED
             _log.info("order_resumed", client_id=client_id, status=str(found.status))
         for symbol in sorted({o.symbol for o in self.orders.values()}):
-            await self._book_trades(symbol)
+            await self._book_trades(symbol, recent=False)
         active = [o for o in self.orders.values() if o.is_active]
         if active:
             await self._settle(active)
 
     # -- shutdown --------------------------------------------------------------------------------
 
-    async def shutdown(self, *, cancel_open: bool, timeout: float = 30.0) -> None:
-        """Let queued orders settle, cancel the open ones if asked, collect the last fills.
+    async def shutdown(self, *, cancel_open: bool, timeout: float = 10.0) -> None:
+        """Let queued orders go out, cancel the open ones if asked, collect the last fills.
 
         Args:
             cancel_open: Whether to cancel orders still open on the venue.
-            timeout: Longest wait for queued orders, in seconds.
+            timeout: Longest wait for queued orders, in seconds; orders still queued after it
+                are rejected ("not sent") instead of sent.
         """
         with anyio.move_on_after(timeout):
             await self._idle.wait()
+        self.closing = True  # what is still queued after the wait is not sent any more
         self._send.send_nowait(None)
         self._send.close()
         if cancel_open:
