@@ -1,0 +1,261 @@
+"""Risk chains as configuration: pydantic-validated, loadable from YAML, JSON or Python dicts.
+
+A chain is a list of policies, each a mapping with a ``type`` (the policy's snake-case name)
+and the policy's constructor arguments::
+
+    policies:
+      - type: fixed_fraction
+        fraction: 0.5
+      - type: max_drawdown_breaker
+        max_drawdown: 0.2
+        flatten: true
+
+Each policy's configuration model is derived from its constructor's signature (names, types
+and defaults), so the schema and the classes cannot drift apart; `risk_config_schema` gives the
+JSON Schema. Errors name the exact place: ``policies[1] (max_drawdown_breaker): max_drawdown:
+Input should be a valid number``. Users add their own policies with `register_policy`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quantkit.errors import ConfigError
+from quantkit.risk.policy import RiskChain, RiskPolicy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = [
+    "build_risk",
+    "load_risk",
+    "policy_name",
+    "register_policy",
+    "registered_policies",
+    "risk_config_schema",
+]
+
+# Built-in policies by configuration name, imported on first use.
+_BUILTIN: dict[str, str] = {
+    "max_position_size": "quantkit.risk.limits:MaxPositionSize",
+}
+_REGISTERED: dict[str, type[RiskPolicy]] = {}
+
+
+def policy_name(cls: type[RiskPolicy]) -> str:
+    """The configuration name of a policy class: its name in snake case.
+
+    Args:
+        cls: The policy class.
+
+    Returns:
+        E.g. ``"max_position_size"`` for ``MaxPositionSize``.
+
+    Examples:
+        >>> from quantkit.risk.limits import MaxPositionSize
+        >>> policy_name(MaxPositionSize)
+        'max_position_size'
+    """
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+def register_policy(cls: type[RiskPolicy], name: str | None = None) -> type[RiskPolicy]:
+    """Make a policy class available to configurations (usable as a class decorator).
+
+    Args:
+        cls: A `RiskPolicy` subclass whose constructor takes keyword arguments.
+        name: Its configuration name (default: `policy_name`).
+
+    Returns:
+        The class, unchanged.
+
+    Raises:
+        ConfigError: If it is not a RiskPolicy subclass or the name is taken by another class.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, RiskPolicy)):
+        raise ConfigError(f"register_policy: {cls!r} is not a RiskPolicy subclass")
+    key = name or policy_name(cls)
+    known = _REGISTERED.get(key)
+    if key in _BUILTIN or (known is not None and known is not cls):
+        raise ConfigError(f"register_policy: the name {key!r} is taken")
+    _REGISTERED[key] = cls
+    _model_union.cache_clear()
+    return cls
+
+
+def registered_policies() -> dict[str, type[RiskPolicy]]:
+    """Every policy a configuration can name, built-in and registered.
+
+    Returns:
+        Configuration name to class, sorted by name.
+    """
+    found = {name: _load(target) for name, target in _BUILTIN.items()}
+    found.update(_REGISTERED)
+    return dict(sorted(found.items()))
+
+
+def _load(target: str) -> type[RiskPolicy]:
+    module, _, name = target.partition(":")
+    loaded: type[RiskPolicy] = getattr(importlib.import_module(module), name)
+    return loaded
+
+
+@cache
+def _policy_model(cls: type[RiskPolicy], name: str) -> type[BaseModel]:
+    """A pydantic model of ``cls``'s constructor arguments, plus ``type: Literal[name]``."""
+    from pydantic import ConfigDict, create_model  # noqa: PLC0415 - pydantic on first use
+
+    hints = typing.get_type_hints(cls.__init__)
+    fields: dict[str, Any] = {"type": (typing.Literal[name], ...)}
+    for parameter in inspect.signature(cls.__init__).parameters.values():
+        if parameter.name == "self" or parameter.kind in (
+            parameter.VAR_POSITIONAL,
+            parameter.VAR_KEYWORD,
+        ):
+            continue
+        hint = hints.get(parameter.name, Any)
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (hint, default)
+    model: type[BaseModel] = create_model(
+        f"{cls.__name__}Config",
+        __config__=ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True),
+        __doc__=f"Configuration of `{cls.__module__}.{cls.__name__}`.",
+        **fields,
+    )
+    return model
+
+
+@cache
+def _model_union() -> type[BaseModel]:
+    from typing import Annotated, Union  # noqa: PLC0415
+
+    from pydantic import ConfigDict, Field, create_model  # noqa: PLC0415
+
+    models: Any = tuple(_policy_model(cls, name) for name, cls in registered_policies().items())
+    entry: Any = Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
+    model: type[BaseModel] = create_model(
+        "RiskConfig",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__="A risk chain: the policies, first applied first.",
+        policies=(list[entry], ...),
+    )
+    return model
+
+
+def risk_config_schema() -> dict[str, Any]:
+    """The JSON Schema of a risk configuration (for editors that validate YAML files).
+
+    Returns:
+        The schema.
+    """
+    schema: dict[str, Any] = _model_union().model_json_schema()
+    return schema
+
+
+def _path(location: Sequence[int | str], policies: Sequence[Any]) -> str:
+    """``("policies", 1, "max_drawdown_breaker", "flatten")`` -> ``policies[1] (...): flatten``."""
+    items = list(location)
+    if len(items) < 2 or items[0] != "policies" or not isinstance(items[1], int):
+        return ".".join(str(item) for item in items)
+    index, rest = items[1], items[2:]
+    entry = policies[index]
+    kind = entry.get("type") if isinstance(entry, Mapping) else None
+    if rest and rest[0] == kind:
+        rest = rest[1:]
+    head = f"policies[{index}]" + (f" ({kind})" if kind else "")
+    return head + (": " + ".".join(str(item) for item in rest) if rest else "")
+
+
+def build_risk(config: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RiskChain:
+    """Build a `RiskChain` from a configuration (``{"policies": [...]}`` or the list itself).
+
+    Args:
+        config: The configuration, e.g. parsed from YAML.
+
+    Returns:
+        The chain, policies in the configured order.
+
+    Raises:
+        ConfigError: If the configuration is invalid; the message names the exact place.
+
+    Examples:
+        >>> chain = build_risk([{"type": "max_position_size", "max_amount": 2.0}])
+        >>> chain.policies
+        (MaxPositionSize(max_amount=2.0, max_notional=None),)
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    data = {"policies": list(config)} if not isinstance(config, Mapping) else dict(config)
+    policies = data.get("policies")
+    if not isinstance(policies, list):
+        raise ConfigError("risk configuration: 'policies' must be a list of policies")
+    known = registered_policies()
+    for index, entry in enumerate(policies):
+        kind = entry.get("type") if isinstance(entry, Mapping) else None
+        if kind not in known:
+            import difflib  # noqa: PLC0415
+
+            close = difflib.get_close_matches(str(kind), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"risk configuration: policies[{index}]: unknown type {kind!r}{hint}")
+    try:
+        parsed = _model_union().model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_path(e['loc'], policies)}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("risk configuration: " + "; ".join(problems)) from None
+    built: list[RiskPolicy] = []
+    entries: list[Any] = getattr(parsed, "policies")  # noqa: B009 - a dynamic model's field
+    for index, entry in enumerate(entries):
+        values = entry.model_dump(exclude={"type"}, exclude_unset=True)
+        cls = known[entry.type]
+        try:
+            built.append(cls(**values))
+        except ConfigError as exc:
+            raise ConfigError(
+                f"risk configuration: policies[{index}] ({entry.type}): {exc}"
+            ) from None
+    return RiskChain(built)
+
+
+def load_risk(path: str | Path) -> RiskChain:
+    """Build a `RiskChain` from a YAML or JSON file.
+
+    Args:
+        path: The file (``.yaml``/``.yml`` or ``.json``).
+
+    Returns:
+        The chain.
+
+    Raises:
+        ConfigError: If the file cannot be read or parsed, or the configuration is invalid.
+    """
+    target = Path(path)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"risk configuration {target}: cannot read it: {exc}") from exc
+    try:
+        if target.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml  # noqa: PLC0415
+
+            data = yaml.safe_load(text)
+    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError's parse errors
+        raise ConfigError(f"risk configuration {target}: not valid: {exc}") from exc
+    except Exception as exc:
+        raise ConfigError(f"risk configuration {target}: not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping | list):
+        raise ConfigError(f"risk configuration {target}: expected a mapping or a list")
+    try:
+        return build_risk(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{target}: {exc}") from None
