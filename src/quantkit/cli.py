@@ -52,7 +52,7 @@ def _open_store(path: Path | None) -> Any:
 @click.version_option(package_name="quantkit")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Quantkit: download market data, inspect the local store, run a local exchange."""
+    """Quantkit: backtest, paper and live runs, market data, and a local exchange."""
     ctx.ensure_object(dict)["debug"] = debug
 
 
@@ -141,8 +141,13 @@ def data(
     help="Balance of every account (repeatable; default USDT=10000).",
 )
 @click.option("--timeframe", "-t", default="1m", show_default=True, help="Bar length of the data.")
-@click.option("--start", default="2024-01-01", show_default=True, help="First bar (UTC).")
-@click.option("--end", default="2024-01-15", show_default=True, help="End, exclusive (UTC).")
+@click.option(
+    "--start",
+    default=None,
+    help="First bar (UTC). Default: 2024-01-01; live without --end: WARMUP bars before now, so "
+    "the bars are current.",
+)
+@click.option("--end", default=None, help="End, exclusive (UTC). Default: START + 14 days.")
 @click.option("--seed", default="quantkit", show_default=True, help="Key of the synthetic data.")
 @click.pass_context
 def exchange(
@@ -154,14 +159,17 @@ def exchange(
     accounts: tuple[str, ...],
     balances: tuple[str, ...],
     timeframe: str,
-    start: str,
-    end: str,
+    start: str | None,
+    end: str | None,
     seed: str,
 ) -> None:
     """Run a local Binance-spot-compatible exchange on 127.0.0.1 until Ctrl-C.
 
     It prints its URL and each account's API key (never the secret).
     """
+    import pandas as pd  # noqa: PLC0415
+
+    from quantkit.domain.timeframe import parse_timeframe  # noqa: PLC0415
     from quantkit.testing.exchange_server import (  # noqa: PLC0415 - aiohttp loads on use
         LocalExchange,
         parse_accounts,
@@ -169,6 +177,12 @@ def exchange(
     )
 
     parsed = parse_accounts(accounts, balances)
+    if start is None:
+        step = pd.Timedelta(parse_timeframe(timeframe), unit="ns")
+        now = pd.Timestamp.now(tz="UTC").floor(step)
+        start = str(now - warmup * step) if live and end is None else "2024-01-01"
+    if end is None:
+        end = str(pd.Timestamp(start) + pd.Timedelta(days=14))
     local = LocalExchange(
         timeframe=timeframe,
         start=start,
@@ -181,6 +195,124 @@ def exchange(
         publish_every=every if live else 0.0,
     )
     serve(local, echo=click.echo, keys=list(parsed), stop=ctx.obj.get("stop"))
+
+
+def _run_built(run: Any, report: Path | None) -> None:
+    """Run a built configuration and print what it gives back."""
+    from quantkit.engine.engine import Engine  # noqa: PLC0415
+
+    result = run.engine.run()
+    click.echo(str(result))
+    target = report if report is not None else run.config.output.report
+    if isinstance(run.engine, Engine) and target is not None:
+        click.echo(f"report written to {result.report(target)}")
+
+
+@cli.command("run")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="HTML report.")
+def run_command(config_path: Path, report: Path | None) -> None:
+    """Run the backtest, paper or live run that the YAML/JSON file CONFIG describes.
+
+    Environment variables QUANTKIT_<SECTION>__<FIELD> override the file's fields, e.g.
+    QUANTKIT_STRATEGY__PARAMS__FAST=12.
+    """
+    from quantkit.config import build_run, load_config  # noqa: PLC0415
+
+    _run_built(build_run(load_config(config_path)), report)
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    import json  # noqa: PLC0415
+
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
+        try:
+            params[name] = json.loads(raw)
+        except ValueError:
+            params[name] = raw
+    return params
+
+
+@cli.command()
+@click.option(
+    "--strategy",
+    "-s",
+    "strategy",
+    default="sma_cross",
+    show_default=True,
+    help="Registered name or module:Class.",
+)
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A strategy parameter (repeatable).",
+)
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="CSV or Parquet bars (default: the bundled sample).",
+)
+@click.option("--symbol", default=None, help="Symbol of --data, or the sample symbol.")
+@click.option("--timeframe", "-t", default=None, help="Bar length of --data (default: inferred).")
+@click.option("--cash", type=float, default=10_000.0, show_default=True, help="Starting cash.")
+@click.option("--fee", type=float, default=None, help="Taker and maker fee rate, e.g. 0.001.")
+@click.option("--slippage-bps", type=float, default=0.0, show_default=True, help="Slippage.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="HTML report.")
+def backtest(
+    strategy: str,
+    params: tuple[str, ...],
+    data_path: Path | None,
+    symbol: str | None,
+    timeframe: str | None,
+    cash: float,
+    fee: float | None,
+    slippage_bps: float,
+    report: Path | None,
+) -> None:
+    """Backtest a strategy on a CSV/Parquet file or the sample data; print its statistics."""
+    from quantkit.config import build_run, parse_config  # noqa: PLC0415
+
+    data: dict[str, Any] = {"type": "sample", "symbols": [symbol or "BTC/USDT"]}
+    if data_path is not None:
+        kind = "parquet" if data_path.suffix.lower() in (".parquet", ".pq") else "csv"
+        data = {"type": kind, "path": str(data_path), "symbol": symbol, "timeframe": timeframe}
+    config = {
+        "strategy": {"name": strategy, "params": _parse_params(params)},
+        "data": data,
+        "broker": {"mode": "backtest", "cash": cash},
+        "costs": {"taker_fee": fee, "slippage_bps": slippage_bps},
+    }
+    _run_built(build_run(parse_config(config, source="backtest options")), report)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of run configurations (for editors that validate YAML)."""
+    import json  # noqa: PLC0415
+
+    from quantkit.config import config_schema  # noqa: PLC0415
+
+    click.echo(json.dumps(config_schema(), indent=2))
+
+
+@cli.command()
+def strategies() -> None:
+    """List the strategies a configuration can name, plugins included."""
+    from quantkit.strategy.registry import available_strategies, get_strategy  # noqa: PLC0415
+
+    for name in available_strategies():
+        cls = get_strategy(name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        params = ", ".join(cls.parameter_names())
+        click.echo(f"{name:<20} {summary}  [{params}]")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,193 @@
+"""Whole runs as configuration: files, environment overrides, errors by path, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quantkit.brokers.backtest import BacktestBroker
+from quantkit.brokers.paper import PaperBroker
+from quantkit.config import (
+    BacktestMode,
+    PaperMode,
+    build_run,
+    config_schema,
+    load_config,
+    parse_config,
+)
+from quantkit.engine.engine import Engine
+from quantkit.engine.live import LiveEngine
+from quantkit.errors import ConfigError
+from quantkit.risk.limits import MaxPositionSize
+from quantkit.sim.fees import FlatFees
+from quantkit.sim.slippage import FixedBps
+from quantkit.strategy.library.sma_cross import SmaCross
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((ROOT / "examples" / "configs").glob("*.yaml"))
+
+
+def test_example_configs_are_found() -> None:
+    assert {path.name for path in CONFIGS} >= {"backtest.yaml", "paper.yaml", "live.yaml"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_example_config_validates(path: Path) -> None:
+    config = load_config(path, environ={})
+    assert config.strategy.name == "sma_cross"
+    schema = config_schema()
+    assert set(config.model_dump()) <= set(schema["properties"])
+
+
+def test_backtest_config_builds_the_described_components() -> None:
+    config = load_config(ROOT / "examples" / "configs" / "backtest.yaml", environ={})
+    run = build_run(config)
+    engine = run.engine
+    assert isinstance(engine, Engine)
+    assert isinstance(engine.strategy, SmaCross)
+    assert engine.strategy.params == {"fast": 12, "slow": 48, "fraction": 0.5}
+    broker = engine.broker
+    assert isinstance(broker, BacktestBroker)
+    assert broker.initial_cash == 10_000
+    assert broker.rules.fees == FlatFees(maker=0.001, taker=0.001)
+    assert broker.rules.slippage == FixedBps(2)
+    assert engine.risk is not None
+    (policy,) = engine.risk.policies  # type: ignore[attr-defined]
+    assert isinstance(policy, MaxPositionSize) and policy.max_notional == 8000
+    result = engine.run()
+    assert result.stats["Bars"] > 0
+
+
+def test_environment_variables_override_nested_fields() -> None:
+    environ = {
+        "QUANTKIT_STRATEGY__PARAMS__FAST": "20",
+        "QUANTKIT_BROKER__CASH": "2500.5",
+        "QUANTKIT_BINANCE_API_KEY": "not a section: ignored",
+        "OTHER": "ignored",
+    }
+    config = load_config(ROOT / "examples" / "configs" / "backtest.yaml", environ=environ)
+    assert config.strategy.params["fast"] == 20
+    assert config.strategy.params["slow"] == 48
+    assert isinstance(config.broker, BacktestMode) and config.broker.cash == 2500.5
+
+
+def test_paper_config_runs_the_live_engine_on_replayed_bars() -> None:
+    config = load_config(ROOT / "examples" / "configs" / "paper.yaml", environ={})
+    assert isinstance(config.broker, PaperMode)
+    run = build_run(config)
+    assert isinstance(run.engine, LiveEngine)
+    assert isinstance(run.engine.broker, PaperBroker)
+    assert run.engine.broker.latency == 0.2
+    run.engine.handle_signals = False
+    summary = run.engine.run()
+    assert summary.bars > 0 and summary.stop_reason == "end of data"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"data": {"type": "sample"}}, r"strategy: Field required"),
+        (
+            {"strategy": {"name": "sma_cross"}, "broker": {"mode": "backtest", "cash": -5}},
+            r"broker\.backtest\.cash: Input should be greater than 0",
+        ),
+        (
+            {"strategy": {"name": "sma_cross"}, "broker": {"mode": "margin"}},
+            r"broker: Input tag 'margin' found using 'mode' does not match",
+        ),
+        (
+            {"strategy": {"name": "sma_cross"}, "data": {"type": "csv"}},
+            r"data\.csv\.path: Field required",
+        ),
+        (
+            {
+                "strategy": {"name": "sma_cross"},
+                "risk": [{"type": "max_position_size", "max_amount": "x"}],
+            },
+            r"risk: Value error, policies\[0\] \(max_position_size\): max_amount",
+        ),
+        ({"strategy": {"name": "sma_cross"}, "colour": "blue"}, r"colour: Extra inputs"),
+    ],
+)
+def test_errors_name_the_field_path(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, environ={})
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(ConfigError, match="not valid json"):
+        load_config(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(listing)
+
+
+def test_live_needs_an_exchange_and_a_backtest_refuses_one() -> None:
+    live = {
+        "strategy": {"name": "sma_cross"},
+        "broker": {"mode": "live", "run_id": "x", "journal": "j.jsonl", "confirm": True},
+    }
+    with pytest.raises(ConfigError, match="live trading needs an exchange stream"):
+        build_run(parse_config(live, environ={}))
+    exchange = {
+        "type": "exchange",
+        "exchange": "binance",
+        "symbols": ["BTC/USDT"],
+        "timeframe": "1m",
+    }
+    with pytest.raises(ConfigError, match="a backtest needs stored bars"):
+        build_run(parse_config({"strategy": {"name": "sma_cross"}, "data": exchange}, environ={}))
+
+
+def quantkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quantkit.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_run_backtest_and_report(tmp_path: Path) -> None:
+    done = quantkit("run", str(ROOT / "examples" / "configs" / "backtest.yaml"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Sharpe ratio" in done.stdout
+    assert (tmp_path / "reports" / "backtest.html").is_file()
+
+
+def test_cli_backtest_schema_and_strategies(tmp_path: Path) -> None:
+    done = quantkit("backtest", "-p", "fast=5", "-p", "slow=20", "--fee", "0.0005", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "SmaCross(fast=5, slow=20" in done.stdout
+    schema = json.loads(quantkit("schema", cwd=tmp_path).stdout)
+    assert schema["title"] == "RunConfig"
+    assert "policies" not in schema["properties"] and "risk" in schema["properties"]
+    listing = quantkit("strategies", cwd=tmp_path).stdout
+    assert listing.startswith("sma_cross") and "[fast, slow, fraction]" in listing
+
+
+def test_cli_errors_are_one_line_with_exit_code_1_and_debug_shows_the_traceback(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("strategy: {name: sma_cross}\nbroker: {mode: backtest, cash: 0}\n")
+    done = quantkit("run", str(bad), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "broker.backtest.cash: Input should be greater than 0" in done.stderr
+    debug = quantkit("--debug", "run", str(bad), cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    usage = quantkit("backtest", "-p", "novalue", cwd=tmp_path)
+    assert usage.returncode == 2 and "NAME=VALUE" in usage.stderr
