@@ -387,3 +387,111 @@ live_ops = st.lists(
     ),
     max_size=25,
 )
+
+
+# -- Circuit breakers: equity paths over irregular bar times, and reset rules --
+
+BreakerStep = tuple[int, float]
+"""``(hours since the previous bar close, price at this bar's close)``."""
+
+breaker_steps = st.lists(
+    st.tuples(
+        st.integers(1, 30),
+        st.floats(min_value=50.0, max_value=150.0, allow_nan=False, allow_infinity=False),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+breaker_resets = st.one_of(
+    st.tuples(st.sampled_from(["manual", "next_day"]), st.none()),
+    st.tuples(st.just("cooldown"), st.integers(1, 6)),
+)
+"""``(reset, cooldown)`` arguments of a breaker."""
+
+
+# -- Position sizing (risk sizers) --
+
+
+@dataclass(frozen=True)
+class SizingCase:
+    """An account holding ``held`` at ``price``, and an order on it (amount >= 0.01)."""
+
+    cash: float
+    held: float
+    price: float
+    side: Side
+    amount: float
+    increment: float
+    reduce_only: bool
+
+
+@st.composite
+def sizing_cases(draw: st.DrawFn) -> SizingCase:
+    """Accounts long, short or flat, with entry, reducing and flipping orders."""
+    return SizingCase(
+        cash=draw(st.floats(min_value=-5_000.0, max_value=100_000.0)),
+        held=draw(st.one_of(st.just(0.0), st.floats(min_value=-50.0, max_value=50.0))),
+        price=draw(st.floats(min_value=0.5, max_value=5_000.0)),
+        side=draw(st.sampled_from(list(Side))),
+        amount=draw(st.floats(min_value=0.01, max_value=100.0)),
+        increment=draw(st.sampled_from([0.0, 0.001, 0.01, 0.1, 1.0])),
+        reduce_only=draw(st.booleans()),
+    )
+
+
+# -- Accounts and entry requests (exposure-limit properties) --
+
+RISK_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+@dataclass(frozen=True)
+class RiskBook:
+    """A hand-built account: cash, signed positions with entry prices, and the latest prices."""
+
+    cash: float
+    positions: dict[str, tuple[float, float]]  # symbol -> (signed amount, entry price)
+    prices: dict[str, float]
+
+
+@st.composite
+def risk_books(draw: st.DrawFn) -> RiskBook:
+    """Cash, 0-3 positions (long or short, sometimes flat) and a latest price for every symbol."""
+    price = st.floats(min_value=1.0, max_value=1_000.0)
+    prices = {s: draw(price) for s in RISK_SYMBOLS}
+    held = draw(st.lists(st.sampled_from(RISK_SYMBOLS), unique=True, max_size=3))
+    positions = {
+        s: (draw(st.floats(-50.0, 50.0).filter(lambda a: abs(a) > 1e-3)), draw(price))
+        for s in held
+    }
+    return RiskBook(draw(st.floats(-5_000.0, 100_000.0)), positions, prices)
+
+
+@st.composite
+def entry_requests(draw: st.DrawFn, symbols: tuple[str, ...] = RISK_SYMBOLS) -> OrderRequest:
+    """Market (amount or cost), limit or reduce-only requests of any size on ``symbols``."""
+    symbol = draw(st.sampled_from(symbols))
+    side = draw(st.sampled_from(list(Side)))
+    form = draw(st.sampled_from(["amount", "cost", "limit", "reduce_only"]))
+    if form == "cost":
+        return OrderRequest(symbol, side, cost=draw(st.floats(1.0, 200_000.0)))
+    amount = draw(st.floats(1e-3, 200.0))
+    if form == "limit":
+        limit = draw(st.floats(min_value=1.0, max_value=1_000.0))
+        return OrderRequest(symbol, side, OrderType.LIMIT, amount=amount, limit_price=limit)
+    return OrderRequest(symbol, side, amount=amount, reduce_only=form == "reduce_only")
+
+
+# -- Return streams (rolling VaR estimators and VaR limits) --
+
+
+@st.composite
+def return_streams(
+    draw: st.DrawFn, max_assets: int = 4, max_rows: int = 60, scale: float = 0.1
+) -> np.ndarray:
+    """A ``(rows, assets)`` float array of per-bar simple returns in ``[-scale, scale]``."""
+    assets = draw(st.integers(1, max_assets))
+    rows = draw(st.integers(1, max_rows))
+    value = st.floats(-scale, scale, allow_nan=False, allow_infinity=False)
+    flat = draw(st.lists(value, min_size=rows * assets, max_size=rows * assets))
+    return np.asarray(flat, dtype=np.float64).reshape(rows, assets)
