@@ -1,0 +1,1 @@
+"""Tests of quantkit.optimize: search spaces, optimisation, executors, walk-forward."""
