@@ -461,8 +461,7 @@ def risk_books(draw: st.DrawFn) -> RiskBook:
     prices = {s: draw(price) for s in RISK_SYMBOLS}
     held = draw(st.lists(st.sampled_from(RISK_SYMBOLS), unique=True, max_size=3))
     positions = {
-        s: (draw(st.floats(-50.0, 50.0).filter(lambda a: abs(a) > 1e-3)), draw(price))
-        for s in held
+        s: (draw(st.floats(-50.0, 50.0).filter(lambda a: abs(a) > 1e-3)), draw(price)) for s in held
     }
     return RiskBook(draw(st.floats(-5_000.0, 100_000.0)), positions, prices)
 
