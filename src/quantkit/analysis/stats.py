@@ -1,7 +1,10 @@
-"""The statistics table of a backtest: returns, risk ratios, drawdowns and trade figures.
+"""The statistics tables: `compute_stats` for a backtest's `Result`, `metrics_table` for any curve.
 
-Every figure is defined in the docstring of `compute_stats` and in ``docs/stats.md``.
-pandas is imported inside the functions that need it, so importing this module stays cheap.
+Both are assembled from the metric functions of `quantkit.analysis.metrics`,
+`quantkit.analysis.drawdown_metrics`, `quantkit.analysis.distribution_metrics`,
+`quantkit.analysis.trade_metrics` and `quantkit.analysis.benchmark_metrics`; every figure is
+defined in those functions' docstrings and in ``docs/stats.md``. pandas is imported inside the
+functions that need it, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -11,25 +14,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from quantkit.analysis import benchmark_metrics as _bench
+from quantkit.analysis import distribution_metrics as _dist
+from quantkit.analysis import drawdown_metrics as _dd
+from quantkit.analysis import metrics as _metrics
+from quantkit.analysis import trade_metrics as _trade
+from quantkit.analysis.drawdown_metrics import drawdown
 from quantkit.domain.timeframe import NS_PER_SECOND
 from quantkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    import numpy.typing as npt
     import pandas as pd
 
-    FloatArray = npt.NDArray[np.float64]
-
-__all__ = ["compute_stats", "drawdown", "format_stats", "periods_per_year"]
+__all__ = ["compute_stats", "drawdown", "format_stats", "metrics_table", "periods_per_year"]
 
 _NS_PER_DAY = 86_400 * NS_PER_SECOND
-
-# A ratio's denominator (standard deviation or downside deviation of per-bar returns) at or below
-# this counts as zero. Returns that are equal in exact arithmetic (equity growing by exactly 1 %
-# a bar) differ by rounding noise of about 1e-16 once computed, and dividing by that noise would
-# report a meaningless ratio near 1e15. Returns are dimensionless, so the threshold is the same
-# whatever the equity's scale; a real strategy's per-bar spread is many orders of magnitude larger.
-_ZERO_DENOMINATOR = 1e-12
+# Kept here for quantkit.analysis.montecarlo, which shares these definitions.
+_ZERO_DENOMINATOR = _metrics._ZERO_DENOMINATOR
+_drawdown_values = _dd._drawdown_values
+_CONFIDENCE = 0.95
+_NOT_RECOVERED = "not recovered"
 
 
 def periods_per_year(timeframe_ns: int, days_per_year: float = 365.0) -> float:
@@ -63,36 +67,6 @@ def periods_per_year(timeframe_ns: int, days_per_year: float = 365.0) -> float:
     return days_per_year * _NS_PER_DAY / timeframe_ns
 
 
-def drawdown(equity: pd.Series) -> pd.Series:
-    """Return the drawdown of an equity curve: how far each point lies below the peak so far.
-
-    ``drawdown_t = equity_t / max(equity_0, ..., equity_t) - 1``. It is 0 at a new peak and
-    negative below one; -1 means the equity reached zero, and it falls below -1 only if the
-    equity turned negative.
-
-    Args:
-        equity: Account equity at each bar close, indexed by a strictly increasing
-            ``DatetimeIndex``; the first value must be positive.
-
-    Returns:
-        A float Series named ``"drawdown"`` with the same index as ``equity``.
-
-    Raises:
-        DataError: If ``equity`` is not a non-empty Series of finite numbers with a strictly
-            increasing ``DatetimeIndex`` and a positive first value.
-
-    Examples:
-        >>> import pandas as pd
-        >>> times = pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC")
-        >>> drawdown(pd.Series([100.0, 50.0, 200.0], index=times)).tolist()
-        [0.0, -0.5, 0.0]
-    """
-    import pandas as pd  # noqa: PLC0415  (lazy: `import quantkit` must not load pandas)
-
-    values, index = _validated_equity(equity)
-    return pd.Series(_drawdown_values(values), index=index, name="drawdown")
-
-
 def compute_stats(
     equity: pd.Series,
     trades: pd.DataFrame,
@@ -103,62 +77,62 @@ def compute_stats(
     ambiguous_fills: int = 0,
     ambiguous_trades: int = 0,
     risk_free: float = 0.0,
+    benchmark: pd.Series | None = None,
 ) -> pd.Series:
     """Return the statistics table of a backtest.
 
-    With ``n`` bars of equity ``e_0 .. e_{n-1}`` and ``ppy = periods_per_year``:
+    The rows are those of `metrics_table`, computed at ``periods_per_year`` (so CAGR and
+    turnover count ``n - 1`` periods of ``1 / periods_per_year`` years, as the annualised
+    ratios do), with exposure and fees as the engine counted them and two counts of fills whose
+    order within a bar the simulator had to assume. Each figure is defined in ``docs/stats.md``;
+    in short, with ``n`` bars ``e_0 .. e_{n-1}``, returns ``r_t = e_t / e_{t-1} - 1`` and
+    ``ppy = periods_per_year``:
 
-    - per-bar simple returns ``r_t = e_t / e_{t-1} - 1`` for ``t = 1 .. n-1`` (``n - 1`` periods);
-      excess returns ``x_t = r_t - rf``, where ``rf = (1 + risk_free) ** (1 / ppy) - 1`` is the
-      annual ``risk_free`` rate compounded down to one period (``x = r`` when it is 0);
     - ``Total return [%] = 100 * (e_{n-1} / e_0 - 1)``;
-    - ``CAGR [%] = 100 * ((e_{n-1} / e_0) ** (ppy / (n - 1)) - 1)``; NaN with a single bar (no
-      time has passed) or a negative final equity; -100 for a final equity of exactly 0; inf when
-      the annualised figure overflows a float (a very short, very profitable run);
+      ``CAGR [%] = 100 * ((e_{n-1} / e_0) ** (ppy / (n - 1)) - 1)``;
     - ``Volatility (ann.) [%] = 100 * std(r, ddof=1) * sqrt(ppy)``;
-    - ``Sharpe ratio = mean(x) / std(x, ddof=1) * sqrt(ppy)``;
+    - ``Sharpe ratio = mean(x) / std(x, ddof=1) * sqrt(ppy)`` with ``x = r - rf`` and
+      ``rf = (1 + risk_free) ** (1 / ppy) - 1``;
     - ``Sortino ratio = mean(x) / sqrt(mean(min(x, 0) ** 2)) * sqrt(ppy)``, the downside
-      deviation taken over all periods, not only the losing ones (as empyrical does);
-    - ``Max drawdown [%] = 100 * min(drawdown)`` (see `drawdown`);
-    - ``Max drawdown duration``: the longest time spent below a previous peak, from the peak's
-      timestamp to the first timestamp whose equity is back at or above it (to the last
-      timestamp if it never is); ``Timedelta(0)`` when the equity never falls below a peak;
-    - ``Win rate [%] = 100 * count(pnl > 0) / trades`` (a trade with pnl exactly 0 is no win);
-    - ``Profit factor = sum(pnl > 0) / |sum(pnl < 0)|``, inf with wins and no losses, NaN with
-      neither;
+      deviation taken over all periods (as empyrical);
+    - ``Max drawdown [%] = 100 * min(drawdown)``; ``Max drawdown duration`` is the longest
+      spell below a peak (any spell), while ``Max drawdown peak/trough/recovery/length``
+      describe the deepest one;
+    - ``Win rate [%] = 100 * count(pnl > 0) / trades``;
+      ``Profit factor = sum(pnl > 0) / |sum(pnl < 0)|``;
     - ``Exposure time [%] = 100 * exposure``.
 
-    A ratio whose denominator is zero is NaN, never inf or an error: Volatility and Sharpe need at
-    least two returns, Sortino at least one losing period, Win rate and Profit factor at least one
-    trade. A standard or downside deviation below 1e-12 counts as zero: it is the rounding noise
-    of returns that are equal in exact arithmetic. Volatility, Sharpe and Sortino are also NaN when
-    any equity value is zero or negative, as the returns after a ruin are undefined.
+    A ratio whose denominator is zero is NaN, never an error (profit factor with wins and no
+    losses is inf). Every returns-based figure is NaN when an equity value is zero or negative,
+    as the returns after a ruin are undefined.
 
     Args:
         equity: Account equity at each bar close (one point per bar), indexed by a strictly
             increasing UTC ``DatetimeIndex``; the first value must be positive.
         trades: Closed round trips, one row each, with at least a float column ``"pnl"`` (net
-            profit after fees). May have no rows.
+            profit after fees); the holding time and turnover also read ``entry_time``,
+            ``exit_time``, ``size``, ``entry_price`` and ``exit_price`` (NaT/NaN without them).
+            May have no rows.
         periods_per_year: Bars in a year, used to annualise (see `periods_per_year`).
-        exposure: Fraction of bars, in [0, 1], with a non-zero position; NaN in the table when
-            not given.
+        exposure: Fraction of bars, in [0, 1], with a non-zero position; NaN when not given.
         fees: Total fees paid in quote currency (negative for net rebates); NaN when not given.
         ambiguous_fills: Fills whose order within a bar the simulator had to assume.
         ambiguous_trades: Trades that contain at least one ambiguous fill.
         risk_free: Annual risk-free rate as a fraction (``0.04`` = 4 %), subtracted from the
-            returns of Sharpe and Sortino.
+            returns of Sharpe, Sortino and alpha.
+        benchmark: Prices (or equity) of a benchmark, e.g. the traded asset's closes, for the
+            buy-and-hold, alpha, beta and information ratio rows (NaN without it).
 
     Returns:
-        An object-dtype Series indexed by label, in this order: Start, End, Duration (Timestamps
-        and a Timedelta), Bars, Start equity, Final equity, Total return [%], CAGR [%],
-        Volatility (ann.) [%], Sharpe ratio, Sortino ratio, Max drawdown [%],
-        Max drawdown duration (a Timedelta), Trades, Win rate [%], Profit factor,
-        Exposure time [%], Fees paid, Ambiguous fills, Ambiguous trades.
+        An object-dtype Series named ``"stats"`` indexed by label: Start, End, Duration, Bars,
+        Start equity, Final equity, the rows of `metrics_table` up to Fees paid (Exposure time
+        and Fees paid as given), then Ambiguous fills and Ambiguous trades.
 
     Raises:
         DataError: If ``equity`` is empty, not a Series of finite numbers with a strictly
-            increasing ``DatetimeIndex``, or starts at zero or below; or if ``trades`` has no
-            ``"pnl"`` column or a pnl that is not a finite number.
+            increasing ``DatetimeIndex``, or starts at zero or below; if ``trades`` has no
+            ``"pnl"`` column or a value that is not a finite number; or if ``benchmark`` is
+            unusable or shares no timestamp with ``equity``.
         ConfigError: If ``periods_per_year`` is not positive and finite, ``exposure`` is outside
             [0, 1], ``fees`` is not finite, an ambiguous count is negative, or ``risk_free`` is
             not a finite rate above -1.
@@ -176,8 +150,8 @@ def compute_stats(
     """
     import pandas as pd  # noqa: PLC0415  (lazy: `import quantkit` must not load pandas)
 
-    values, index = _validated_equity(equity)
-    pnl = _validated_pnl(trades)
+    _metrics._validated_equity(equity)
+    _trade.win_rate(trades)  # checks the pnl column first, as the table always reads it
     _check_arguments(
         ppy=periods_per_year,
         exposure=exposure,
@@ -186,32 +160,236 @@ def compute_stats(
         ambiguous_trades=ambiguous_trades,
         risk_free=risk_free,
     )
-    start, final = float(values[0]), float(values[-1])
-    volatility, sharpe, sortino = _return_ratios(values, periods_per_year, risk_free)
-    win_rate, profit_factor = _trade_ratios(pnl)
+    rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
+    rows["Exposure time [%]"] = math.nan if exposure is None else float(exposure) * 100.0
+    rows["Fees paid"] = math.nan if fees is None else float(fees)
+    rows["Ambiguous fills"] = int(ambiguous_fills)
+    rows["Ambiguous trades"] = int(ambiguous_trades)
+    return pd.Series({label: rows[label] for label in _LABELS}, dtype=object, name="stats")
+
+
+def metrics_table(
+    equity: pd.Series,
+    *,
+    trades: pd.DataFrame | None = None,
+    benchmark: pd.Series | None = None,
+    periods_per_year: float | None = None,
+    risk_free: float = 0.0,
+) -> pd.Series:
+    """Return every metric of an equity curve at once, as a labelled Series.
+
+    Each row is one function of the metrics modules (see ``docs/stats.md`` for the table of
+    labels, functions and definitions). Without ``periods_per_year`` the annualised ratios use
+    the bar frequency inferred from the timestamps (a 365-day year) and CAGR and turnover use the
+    elapsed time; with it, they count ``n - 1`` periods. Percentages (labels ending in ``[%]``)
+    are multiplied by 100; VaR and CVaR are at 95 %.
+
+    Args:
+        equity: Equity at each bar close on a strictly increasing ``DatetimeIndex``; the first
+            value must be positive.
+        trades: Closed trades (``Result.trades``); without it the trade rows are NaN. Rows that
+            need a column the frame lacks (e.g. ``size`` for turnover) are NaN/NaT.
+        benchmark: Benchmark prices or equity (e.g. the traded asset's closes), compared on the
+            timestamps it shares with ``equity``; without it those rows are NaN.
+        periods_per_year: Bars in a year; inferred from ``equity``'s timestamps when not given.
+        risk_free: Annual risk-free rate, used by Sharpe, Sortino (as its target) and alpha.
+
+    Returns:
+        An object-dtype Series named ``"metrics"``, from ``Total return [%]`` to
+        ``Information ratio`` (floats, Timestamps, Timedeltas and the text ``"not recovered"``).
+
+    Raises:
+        DataError: If ``equity``, ``trades`` or ``benchmark`` is unusable.
+        ConfigError: If ``periods_per_year`` or ``risk_free`` is out of range.
+
+    Examples:
+        >>> import pandas as pd
+        >>> times = pd.date_range("2024-01-01", periods=4, freq="1D", tz="UTC")
+        >>> table = metrics_table(pd.Series([100.0, 110.0, 99.0, 121.0], index=times))
+        >>> round(table["Total return [%]"], 6), table["Max drawdown recovery"]
+        (21.0, Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    _metrics._validated_equity(equity)
+    if periods_per_year is not None:
+        _metrics._resolve_ppy(periods_per_year, equity.index)
+    _metrics._per_period_rate(risk_free, 1.0, "risk_free")
+    rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
+    rows = {label: value for label, value in rows.items() if label not in _HEADER}
+    if trades is not None:
+        rows["Exposure time [%]"] = _optional(lambda: 100.0 * _trade.exposure(equity, trades))
+        rows["Fees paid"] = _optional(lambda: _trade.fees_paid(trades))
+    else:
+        rows["Exposure time [%]"] = rows["Fees paid"] = math.nan
+    order = [label for label in _LABELS if label in rows]
+    return pd.Series({label: rows[label] for label in order}, dtype=object, name="metrics")
+
+
+_HEADER = ("Start", "End", "Duration", "Bars", "Start equity", "Final equity")
+_BENCHMARK = ("Buy & hold return [%]", "Alpha (ann.) [%]", "Beta", "Information ratio")
+_LABELS = (
+    *_HEADER,
+    "Total return [%]", "CAGR [%]", "Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio",
+    "Calmar ratio", "Omega ratio", "Max drawdown [%]", "Max drawdown duration",
+    "Max drawdown peak", "Max drawdown trough", "Max drawdown recovery", "Max drawdown length",
+    "Ulcer index", "VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio",
+    "Trades", "Win rate [%]", "Profit factor", "Expectancy", "Average win", "Average loss",
+    "Payoff ratio", "Best trade", "Worst trade", "Average holding time", "Turnover (ann.)",
+    "Exposure time [%]", "Fees paid", *_BENCHMARK, "Ambiguous fills", "Ambiguous trades",
+)  # fmt: skip
+
+
+def _optional(compute: Any, missing: Any = math.nan) -> Any:
+    """Return ``compute()``, or ``missing`` when the trades frame lacks a column it needs."""
+    try:
+        return compute()
+    except DataError as exc:
+        if exc.problem.startswith("expected a DataFrame with a"):
+            return missing
+        raise
+
+
+def _rows(
+    equity: pd.Series,
+    trades: pd.DataFrame | None,
+    benchmark: pd.Series | None,
+    periods_per_year: float | None,
+    risk_free: float,
+) -> dict[str, Any]:
+    """Return every row of the tables, in `_LABELS` order, but the engine's counts."""
+    values, index = _metrics._validated_equity(equity)
+    ppy = periods_per_year
+    if ppy is None and len(index) >= 2:
+        ppy_value = _metrics.infer_periods_per_year(index)
+    else:
+        ppy_value = math.nan if ppy is None else ppy
     rows: dict[str, Any] = {
         "Start": index[0],
         "End": index[-1],
         "Duration": index[-1] - index[0],
         "Bars": int(values.size),
-        "Start equity": start,
-        "Final equity": final,
-        "Total return [%]": (final / start - 1.0) * 100.0,
-        "CAGR [%]": _cagr(start, final, values.size - 1, periods_per_year) * 100.0,
-        "Volatility (ann.) [%]": volatility * 100.0,
-        "Sharpe ratio": sharpe,
-        "Sortino ratio": sortino,
-        "Max drawdown [%]": float(np.min(_drawdown_values(values))) * 100.0,
-        "Max drawdown duration": _max_drawdown_duration(values, index),
-        "Trades": int(pnl.size),
-        "Win rate [%]": win_rate * 100.0,
-        "Profit factor": profit_factor,
-        "Exposure time [%]": math.nan if exposure is None else float(exposure) * 100.0,
-        "Fees paid": math.nan if fees is None else float(fees),
-        "Ambiguous fills": int(ambiguous_fills),
-        "Ambiguous trades": int(ambiguous_trades),
+        "Start equity": float(values[0]),
+        "Final equity": float(values[-1]),
+        "Total return [%]": 100.0 * _metrics.total_return(equity),
+        "CAGR [%]": 100.0 * _metrics.cagr(equity, periods_per_year=ppy),
     }
-    return pd.Series(rows, dtype=object, name="stats")
+    alive = bool(np.all(values > 0)) and values.size >= 2
+    rows.update(_return_rows(equity, ppy_value, risk_free, alive=alive))
+    rows.update(_drawdown_rows(equity, ppy))
+    rows.update(_distribution_rows(equity, alive=alive))
+    rows.update(_trade_rows(equity, trades, ppy))
+    rows.update(_benchmark_rows(equity, benchmark, ppy_value, risk_free, alive=alive))
+    return rows
+
+
+def _return_rows(equity: pd.Series, ppy: float, risk_free: float, *, alive: bool) -> dict[str, Any]:
+    """Volatility, Sharpe, Sortino and Omega (NaN for a ruined or one-bar curve)."""
+    labels = ("Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio", "Omega ratio")
+    if not alive:
+        return dict.fromkeys(labels, math.nan)
+    r = _metrics.returns(equity)
+    return {
+        labels[0]: 100.0 * _metrics.annualised_volatility(r, periods_per_year=ppy),
+        labels[1]: _metrics.sharpe_ratio(r, risk_free=risk_free, periods_per_year=ppy),
+        labels[2]: _metrics.sortino_ratio(r, target=risk_free, periods_per_year=ppy),
+        labels[3]: _metrics.omega_ratio(r),
+    }
+
+
+def _drawdown_rows(equity: pd.Series, ppy: float | None) -> dict[str, Any]:
+    """Calmar, max drawdown, its spell, the longest spell and the Ulcer index."""
+    import pandas as pd  # noqa: PLC0415
+
+    deepest = _dd.max_drawdown_period(equity)
+    recovery: Any = pd.NaT
+    if deepest is not None:
+        recovery = deepest.recovery if deepest.recovered else _NOT_RECOVERED
+    return {
+        "Calmar ratio": _dd.calmar_ratio(equity, periods_per_year=ppy),
+        "Max drawdown [%]": 100.0 * _dd.max_drawdown(equity),
+        "Max drawdown duration": _dd.max_drawdown_duration(equity),
+        "Max drawdown peak": pd.NaT if deepest is None else deepest.peak,
+        "Max drawdown trough": pd.NaT if deepest is None else deepest.trough,
+        "Max drawdown recovery": recovery,
+        "Max drawdown length": pd.Timedelta(0) if deepest is None else deepest.duration,
+        "Ulcer index": _dd.ulcer_index(equity),
+    }
+
+
+def _distribution_rows(equity: pd.Series, *, alive: bool) -> dict[str, Any]:
+    """VaR, CVaR, skew, kurtosis and tail ratio of the returns."""
+    labels = ("VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio")
+    if not alive:
+        return dict.fromkeys(labels, math.nan)
+    r = _metrics.returns(equity)
+    return {
+        labels[0]: 100.0 * _dist.value_at_risk(r, confidence=_CONFIDENCE),
+        labels[1]: 100.0 * _dist.conditional_value_at_risk(r, confidence=_CONFIDENCE),
+        labels[2]: _dist.skewness(r),
+        labels[3]: _dist.excess_kurtosis(r),
+        labels[4]: _dist.tail_ratio(r),
+    }
+
+
+def _trade_rows(
+    equity: pd.Series, trades: pd.DataFrame | None, ppy: float | None
+) -> dict[str, Any]:
+    """The figures of the trades frame (NaN without one; NaN/NaT for a missing column)."""
+    import pandas as pd  # noqa: PLC0415
+
+    pnl_rows: dict[str, Any] = {
+        "Win rate [%]": lambda t: 100.0 * _trade.win_rate(t),
+        "Profit factor": _trade.profit_factor,
+        "Expectancy": _trade.expectancy,
+        "Average win": _trade.average_win,
+        "Average loss": _trade.average_loss,
+        "Payoff ratio": _trade.payoff_ratio,
+        "Best trade": _trade.best_trade,
+        "Worst trade": _trade.worst_trade,
+    }
+    if trades is None:
+        rows: dict[str, Any] = {"Trades": math.nan, **dict.fromkeys(pnl_rows, math.nan)}
+        rows["Average holding time"] = pd.NaT
+        rows["Turnover (ann.)"] = math.nan
+        return rows
+    rows = {"Trades": len(_trade._pnl(trades))}
+    rows.update({label: compute(trades) for label, compute in pnl_rows.items()})
+    rows["Average holding time"] = _optional(lambda: _trade.average_holding_time(trades), pd.NaT)
+    rows["Turnover (ann.)"] = _optional(
+        lambda: _trade.turnover(equity, trades, periods_per_year=ppy)
+    )
+    return rows
+
+
+def _benchmark_rows(
+    equity: pd.Series, benchmark: pd.Series | None, ppy: float, risk_free: float, *, alive: bool
+) -> dict[str, Any]:
+    """Buy-and-hold return of the benchmark, alpha, beta and information ratio against it."""
+    import pandas as pd  # noqa: PLC0415
+
+    if benchmark is None:
+        return dict.fromkeys(_BENCHMARK, math.nan)
+    hold = _bench.buy_and_hold(benchmark)
+    common = equity.index.intersection(hold.index)
+    if not len(common):
+        raise DataError(
+            "shares no timestamp with the equity curve (check the time zone and bar close times)",
+            source="benchmark",
+        )
+    hold = hold.loc[common]
+    rows = dict.fromkeys(_BENCHMARK, math.nan)
+    rows[_BENCHMARK[0]] = 100.0 * (float(hold.iloc[-1]) / float(hold.iloc[0]) - 1.0)
+    if alive and len(common) >= 2 and math.isfinite(ppy):
+        strategy = _metrics.returns(pd.Series(equity.loc[common], dtype=np.float64))
+        reference = _metrics.returns(hold)
+        alpha, beta = _bench.alpha_beta(
+            strategy, reference, risk_free=risk_free, periods_per_year=ppy
+        )
+        rows[_BENCHMARK[1]] = 100.0 * alpha
+        rows[_BENCHMARK[2]] = beta
+        rows[_BENCHMARK[3]] = _bench.information_ratio(strategy, reference, periods_per_year=ppy)
+    return rows
 
 
 def format_stats(stats: pd.Series) -> str:
@@ -260,71 +438,6 @@ def _format_value(label: str, value: object) -> str:
     return f"{number:.3f}"
 
 
-def _validated_equity(equity: pd.Series) -> tuple[FloatArray, pd.DatetimeIndex]:
-    """Check an equity curve and return its values as floats and its index.
-
-    Raises:
-        DataError: If the curve is unusable; the message names the row.
-    """
-    import pandas as pd  # noqa: PLC0415  (lazy: `import quantkit` must not load pandas)
-
-    if not isinstance(equity, pd.Series):
-        raise DataError(f"expected a pandas Series, got {type(equity).__name__}", source="equity")
-    index = equity.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(
-            f"the index must be a DatetimeIndex of bar close times, got {type(index).__name__}",
-            source="equity",
-        )
-    if equity.empty:
-        raise DataError("is empty; statistics need at least one bar", source="equity")
-    if index.hasnans:
-        row = int(np.flatnonzero(index.isna())[0])
-        raise DataError("the timestamp is missing (NaT)", source="equity", row=row)
-    not_increasing = np.flatnonzero(np.diff(index.asi8) <= 0)
-    if not_increasing.size:
-        row = int(not_increasing[0]) + 1
-        raise DataError(
-            f"timestamp {index[row]} is not after the previous one {index[row - 1]}; "
-            "timestamps must be strictly increasing",
-            source="equity",
-            row=row,
-        )
-    values = _float_values(equity, "equity")
-    if values[0] <= 0:
-        raise DataError(f"start equity must be positive, got {values[0]}", source="equity", row=0)
-    return values, index
-
-
-def _validated_pnl(trades: pd.DataFrame) -> FloatArray:
-    """Check the trades table and return its ``pnl`` column as floats.
-
-    Raises:
-        DataError: If there is no ``pnl`` column or a pnl is not a finite number.
-    """
-    columns = getattr(trades, "columns", None)
-    if columns is None or "pnl" not in columns:
-        raise DataError("expected a DataFrame with a 'pnl' column", source="trades")
-    return _float_values(trades["pnl"], "trades")
-
-
-def _float_values(series: pd.Series, source: str) -> FloatArray:
-    """Return a Series' values as finite floats.
-
-    Raises:
-        DataError: If a value is not a number, or is NaN or infinite; names the first row.
-    """
-    try:
-        values: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"values must be numbers, got dtype {series.dtype}", source=source) from exc
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        row = int(bad[0])
-        raise DataError(f"value {values[row]} is not a finite number", source=source, row=row)
-    return values
-
-
 def _check_arguments(
     *,
     ppy: float,
@@ -353,70 +466,3 @@ def _check_arguments(
             raise ConfigError(f"{name} must not be negative, got {count!r}")
     if not (math.isfinite(risk_free) and risk_free > -1.0):
         raise ConfigError(f"risk_free must be a finite annual rate above -1, got {risk_free!r}")
-
-
-def _drawdown_values(values: FloatArray) -> FloatArray:
-    """Return ``values / running max - 1`` (the first value must be positive)."""
-    result: FloatArray = values / np.maximum.accumulate(values) - 1.0
-    return result
-
-
-def _cagr(start: float, final: float, n_periods: int, ppy: float) -> float:
-    """Return the compound annual growth rate as a fraction (see `compute_stats`)."""
-    if n_periods == 0 or final < 0:
-        return math.nan
-    try:
-        return float((final / start) ** (ppy / n_periods) - 1.0)
-    except OverflowError:
-        return math.inf
-
-
-def _return_ratios(values: FloatArray, ppy: float, risk_free: float) -> tuple[float, float, float]:
-    """Return annualised volatility (a fraction), Sharpe and Sortino of an equity curve."""
-    if values.size < 2 or bool(np.any(values <= 0)):
-        return math.nan, math.nan, math.nan
-    returns = values[1:] / values[:-1] - 1.0
-    excess = returns - math.expm1(math.log1p(risk_free) / ppy)
-    root = math.sqrt(ppy)
-    mean = float(np.mean(excess))
-    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
-    sortino = _ratio(mean, downside) * root
-    if returns.size < 2:
-        return math.nan, math.nan, sortino
-    volatility = float(np.std(returns, ddof=1)) * root
-    sharpe = _ratio(mean, float(np.std(excess, ddof=1))) * root
-    return volatility, sharpe, sortino
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """Return ``numerator / denominator``, or NaN when the denominator is (numerically) zero."""
-    return math.nan if denominator <= _ZERO_DENOMINATOR else numerator / denominator
-
-
-def _trade_ratios(pnl: FloatArray) -> tuple[float, float]:
-    """Return the win rate (a fraction) and the profit factor of closed trades' pnl."""
-    if pnl.size == 0:
-        return math.nan, math.nan
-    gains = float(pnl[pnl > 0].sum())
-    losses = -float(pnl[pnl < 0].sum())
-    win_rate = np.count_nonzero(pnl > 0) / pnl.size
-    if losses > 0:
-        return win_rate, gains / losses
-    return win_rate, math.inf if gains > 0 else math.nan
-
-
-def _max_drawdown_duration(values: FloatArray, index: pd.DatetimeIndex) -> pd.Timedelta:
-    """Return the longest peak-to-recovery time (to the last timestamp if never recovered).
-
-    A dip of less than one part in 10**12 below the peak is rounding noise, not a drawdown;
-    without this tolerance the duration would change when the same curve is scaled.
-    """
-    below_peak = values < np.maximum.accumulate(values) * (1.0 - 1e-12)
-    if not below_peak.any():
-        return index[0] - index[0]
-    edges = np.diff(np.concatenate(([0], below_peak.astype(np.int8), [0])))
-    first_below = np.flatnonzero(edges == 1)
-    recovered = np.minimum(np.flatnonzero(edges == -1), values.size - 1)
-    # The bar before a spell below the peak is the peak itself (it sits at the running max).
-    durations = index[recovered] - index[first_below - 1]
-    return durations.max()
