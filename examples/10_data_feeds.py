@@ -1,6 +1,6 @@
 """Bring your own bars: CSV and Parquet feeds, validation errors, then a backtest.
 
-Usage: python examples/data_feeds.py [REPORT.html]   (default: reports/data_feeds.html)
+Usage: python examples/10_data_feeds.py [REPORT.html]   (default: reports/data_feeds.html)
 
 The bars come from quantkit's bundled sample, written out to files the way your own data would
 arrive. The sample is SYNTHETIC (a seeded random walk), not market history: the figures say
@@ -30,7 +30,7 @@ def write_files(folder: Path) -> tuple[Path, Path]:
 def show_a_validation_error(folder: Path) -> None:
     """A broken row is reported with its file, row and problem; nothing is fixed silently."""
     broken = qk.load_sample("BTC/USDT").head(100)
-    broken.iloc[42, broken.columns.get_loc("high")] = 1.0
+    broken.loc[broken.index[42], "high"] = 1.0
     path = folder / "broken.csv"
     broken.to_csv(path)
     try:
