@@ -1,0 +1,28 @@
+"""Parameter optimisation, walk-forward analysis and scale-out (local processes or Dask).
+
+`optimize` searches a strategy's parameters (grid, seeded random, or optuna's TPE) and
+returns an `OptimizationResult`; `walk_forward` optimises on rolling or anchored in-sample
+windows and evaluates each choice out of sample. Nothing heavy (optuna, dask, plotly) loads
+until it is used.
+"""
+
+from quantkit.optimize.evaluate import Evaluator, EventEvaluator
+from quantkit.optimize.executor import show_progress
+from quantkit.optimize.report import OptimizationResult
+from quantkit.optimize.search import optimize
+from quantkit.optimize.space import Choice, FloatRange, IntRange
+from quantkit.optimize.walkforward import WalkForwardResult, WalkForwardWindow, walk_forward
+
+__all__ = [
+    "Choice",
+    "Evaluator",
+    "EventEvaluator",
+    "FloatRange",
+    "IntRange",
+    "OptimizationResult",
+    "WalkForwardResult",
+    "WalkForwardWindow",
+    "optimize",
+    "show_progress",
+    "walk_forward",
+]
