@@ -188,3 +188,21 @@ def test_append_before_any_scalar_read() -> None:
 
 def test_repr_names_the_series_and_bars_seen(array: np.ndarray) -> None:
     assert repr(view_at(array, 2)) == "<SeriesView close bars=3>"
+
+
+def test_views_of_arrays_with_an_explicit_byte_order_read_as_python_scalars() -> None:
+    from quantkit.strategy.series import native_view
+
+    # What an array rebuilt in another process can look like: an explicit byte order in the
+    # buffer's format ("<q", "<d"), which a memoryview refuses to index.
+    little_int = np.dtype(np.int64).newbyteorder("<")
+    little_float = np.dtype(np.float64).newbyteorder("<")
+    ints = np.ndarray(4, dtype=little_int, buffer=np.arange(4, dtype=np.int64).tobytes())
+    floats = np.ndarray(2, dtype=little_float, buffer=np.array([0.5, 1.5]).tobytes())
+    assert ints.data.format == "<q"
+    with pytest.raises(NotImplementedError):
+        ints.data[0]  # noqa: B018 - the failure native_view avoids
+    assert native_view(ints)[3] == 3
+    assert native_view(floats)[1] == 1.5
+    assert type(native_view(floats)[1]) is float
+    assert list(native_view(np.arange(6, dtype=np.int64)[::2])) == [0, 2, 4]

@@ -10,6 +10,7 @@ import numpy as np
 from quantkit.brokers.base import Clock
 from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.domain.bars import BarSeries
+from quantkit.strategy.series import native_view
 
 __all__ = ["BacktestBroker"]
 
@@ -95,7 +96,7 @@ def _bar_columns(series: BarSeries) -> tuple[Sequence[Any], ...]:
     readers: list[Sequence[Any]] = []
     for column in columns:
         if column.ndim == 1 and column.dtype in (np.int64, np.float64):
-            readers.append(column.data)
+            readers.append(native_view(column))
         else:
             readers.append(column.tolist())
     return tuple(readers)

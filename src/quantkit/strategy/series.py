@@ -161,6 +161,26 @@ def _scalar_reader(array: npt.NDArray[Any]) -> Sequence[Any]:
     Other dtypes fall back to ``tolist()``.
     """
     if array.dtype == np.float64 and array.ndim == 1:
-        return array.data
+        return native_view(array)
     values: list[Any] = array.tolist()
     return values
+
+
+def native_view(array: npt.NDArray[Any]) -> Sequence[Any]:
+    """A memoryview of a 1-D int64 or float64 array whose items read as Python scalars.
+
+    Arrays rebuilt by pickle (a Dask worker, a process pool) can expose their buffer with an
+    explicit byte-order format (``"=q"``) that memoryviews refuse to index; those views are
+    recast to the native format (no copy). A non-contiguous array is copied once.
+
+    Args:
+        array: The column.
+
+    Returns:
+        The indexable view.
+    """
+    contiguous = np.ascontiguousarray(array)
+    view = contiguous.data
+    if contiguous.dtype == np.float64:
+        return view if view.format == "d" else view.cast("B").cast("d")
+    return view if view.format in ("l", "q") else view.cast("B").cast("q")
