@@ -16,6 +16,8 @@ from quantkit.engine.record import RunRecord
 from quantkit.engine.trades import Trade, round_trips
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy.typing as npt
     import pandas as pd
 
@@ -80,42 +82,46 @@ class Result:
         return f"{head}\n{format_stats(self.stats)}"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td style='text-align:right'>{html.escape(_cell(v))}</td></tr>"
-            for k, v in self.stats.items()
-        )
-        title = html.escape(f"{self.strategy} on {', '.join(self.symbols)} ({self.timeframe})")
-        return f"<div><strong>{title}</strong><table>{rows}</table></div>"
+        from quantkit.analysis.report import stats_table  # noqa: PLC0415 - loads pandas helpers
 
-    def plot(self) -> Any:
-        """Return a plotly Figure of price with fills, equity and drawdown.
+        title = html.escape(f"{self.strategy} on {', '.join(self.symbols)} ({self.timeframe})")
+        return f"<div><strong>{title}</strong>{stats_table(self.stats)}</div>"
+
+    def plot(self, symbols: Sequence[str] | None = None) -> Any:
+        """Return a plotly Figure: price with fills, equity and benchmark, drawdown, exposure.
+
+        See `quantkit.analysis.plots.result_figure` for the panels and trace names.
+
+        Args:
+            symbols: Symbols to draw a price panel for; the first four of the run by default.
 
         Returns:
-            A ``plotly.graph_objects.Figure``.
+            A ``plotly.graph_objects.Figure`` whose panels share the time axis.
+
+        Raises:
+            ConfigError: If ``symbols`` is empty or names a symbol the run does not have.
         """
         from quantkit.analysis.plots import result_figure  # noqa: PLC0415 - plotly is lazy
 
-        return result_figure(self)
+        return result_figure(self, symbols)
 
     def report(self, path: str | Path) -> Path:
-        """Write a self-contained HTML report (works offline: plotly.js is embedded).
+        """Write a self-contained HTML tear sheet (works offline: plotly.js is embedded).
+
+        See `quantkit.analysis.report.render_report` for its sections.
 
         Args:
-            path: Where to write it.
+            path: Where to write it; missing parent folders are created.
 
         Returns:
             The path written.
+
+        Raises:
+            ConfigError: If ``path`` is a directory or cannot be written.
         """
         from quantkit.analysis.report import write_report  # noqa: PLC0415 - plotly is lazy
 
         return write_report(self, Path(path))
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return str(value)
 
 
 def _time(values: npt.ArrayLike) -> pd.DatetimeIndex:
@@ -270,6 +276,23 @@ def _risk_frame(record: RunRecord) -> pd.DataFrame:
     return frame
 
 
+def _buy_and_hold(record: RunRecord, equity: pd.Series) -> pd.Series | None:
+    """The starting equity put into the first tradable symbol at its first close, and held."""
+    import pandas as pd  # noqa: PLC0415
+
+    if equity.empty:
+        return None
+    series = next(iter(record.history.values()))
+    closes = pd.Series(series.close, index=_time(series.close_time)).reindex(
+        equity.index, method="ffill"
+    )
+    closes = closes.bfill()
+    if closes.isna().any() or not closes.iloc[0] > 0:
+        return None
+    held: pd.Series = closes / closes.iloc[0] * float(equity.iloc[0])
+    return held.rename("buy and hold")
+
+
 def build_result(record: RunRecord) -> Result:
     """Turn a run's raw record into a `Result`.
 
@@ -292,6 +315,7 @@ def build_result(record: RunRecord) -> Result:
     stats = compute_stats(
         equity,
         trades,
+        benchmark=_buy_and_hold(record, equity),
         periods_per_year=periods_per_year(timeframe),
         exposure=float(exposed.mean()) if len(equity) else 0.0,
         fees=record.portfolio.fees_paid,
