@@ -82,13 +82,20 @@ __version__ = "0.1.0"
 
 
 if _TYPE_CHECKING:
+    from quantkit.analysis.benchmark_metrics import buy_and_hold as buy_and_hold
     from quantkit.analysis.divergence import DivergenceReport as DivergenceReport
     from quantkit.analysis.divergence import divergence_report as divergence_report
+    from quantkit.analysis.montecarlo import MonteCarloReport as MonteCarloReport
+    from quantkit.analysis.montecarlo import monte_carlo as monte_carlo
     from quantkit.analysis.stats import compute_stats as compute_stats
     from quantkit.analysis.stats import drawdown as drawdown
+    from quantkit.analysis.stats import metrics_table as metrics_table
     from quantkit.analysis.stats import periods_per_year as periods_per_year
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
+    from quantkit.config import RunConfig as RunConfig
+    from quantkit.config import build_run as build_run
+    from quantkit.config import load_config as load_config
     from quantkit.data.downloader import DownloadReport as DownloadReport
     from quantkit.data.downloader import download as download
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
@@ -120,6 +127,40 @@ if _TYPE_CHECKING:
     from quantkit.engine.tape import read_tape as read_tape
     from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
     from quantkit.log import configure_logging as configure_logging
+    from quantkit.optimize.overfitting import deflated_sharpe_ratio as deflated_sharpe_ratio
+    from quantkit.optimize.overfitting import (
+        probability_of_backtest_overfitting as probability_of_backtest_overfitting,
+    )
+    from quantkit.optimize.report import OptimizationResult as OptimizationResult
+    from quantkit.optimize.space import Choice as Choice
+    from quantkit.optimize.space import FloatRange as FloatRange
+    from quantkit.optimize.space import IntRange as IntRange
+    from quantkit.optimize.walkforward import WalkForwardResult as WalkForwardResult
+    from quantkit.optimize.walkforward import walk_forward as walk_forward
+    from quantkit.risk.breakers import ConsecutiveLosses as ConsecutiveLosses
+    from quantkit.risk.breakers import DailyLossLimit as DailyLossLimit
+    from quantkit.risk.breakers import MaxDrawdownBreaker as MaxDrawdownBreaker
+    from quantkit.risk.config import build_risk as build_risk
+    from quantkit.risk.config import load_risk as load_risk
+    from quantkit.risk.exposure import MaxConcentration as MaxConcentration
+    from quantkit.risk.exposure import MaxGrossExposure as MaxGrossExposure
+    from quantkit.risk.exposure import MaxLeverage as MaxLeverage
+    from quantkit.risk.exposure import MaxNetExposure as MaxNetExposure
+    from quantkit.risk.kelly import KellySizer as KellySizer
+    from quantkit.risk.order_limits import MaxOrderNotional as MaxOrderNotional
+    from quantkit.risk.order_limits import MaxSlippage as MaxSlippage
+    from quantkit.risk.order_limits import OrderRateLimit as OrderRateLimit
+    from quantkit.risk.sizing import FixedAmount as FixedAmount
+    from quantkit.risk.sizing import FixedFraction as FixedFraction
+    from quantkit.risk.sizing import FixedNotional as FixedNotional
+    from quantkit.risk.sizing import VolatilityTarget as VolatilityTarget
+    from quantkit.risk.validation import PriceBand as PriceBand
+    from quantkit.risk.validation import ReduceOnlyCheck as ReduceOnlyCheck
+    from quantkit.risk.validation import SaneOrder as SaneOrder
+    from quantkit.risk.validation import StaleSignal as StaleSignal
+    from quantkit.risk.var import RollingVaR as RollingVaR
+    from quantkit.risk.var import VaRResult as VaRResult
+    from quantkit.risk.var_policy import VaRLimit as VaRLimit
     from quantkit.secrets import Credentials as Credentials
     from quantkit.secrets import load_credentials as load_credentials
 
@@ -127,45 +168,84 @@ if _TYPE_CHECKING:
 # venue adapter, the audit and the statistics load their modules only when asked for.
 _LAZY: dict[str, str] = {
     "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
+    "Choice": "quantkit.optimize.space",
     "CircuitBreaker": "quantkit.brokers.breaker",
+    "ConsecutiveLosses": "quantkit.risk.breakers",
     "Credentials": "quantkit.secrets",
+    "DailyLossLimit": "quantkit.risk.breakers",
     "DivergenceReport": "quantkit.analysis.divergence",
     "DownloadReport": "quantkit.data.downloader",
     "EventTape": "quantkit.engine.tape",
+    "FixedAmount": "quantkit.risk.sizing",
+    "FixedFraction": "quantkit.risk.sizing",
+    "FixedNotional": "quantkit.risk.sizing",
+    "FloatRange": "quantkit.optimize.space",
     "FusedFeed": "quantkit.data.fusion",
     "FusionRules": "quantkit.data.fusion",
+    "IntRange": "quantkit.optimize.space",
+    "KellySizer": "quantkit.risk.kelly",
     "LiveBarStream": "quantkit.data.live",
     "LiveBroker": "quantkit.brokers.live",
     "LiveEngine": "quantkit.engine.live",
     "LiveSummary": "quantkit.engine.live",
     "LookAheadReport": "quantkit.engine.audit",
+    "MaxConcentration": "quantkit.risk.exposure",
+    "MaxDrawdownBreaker": "quantkit.risk.breakers",
+    "MaxGrossExposure": "quantkit.risk.exposure",
+    "MaxLeverage": "quantkit.risk.exposure",
+    "MaxNetExposure": "quantkit.risk.exposure",
+    "MaxOrderNotional": "quantkit.risk.order_limits",
+    "MaxSlippage": "quantkit.risk.order_limits",
+    "MonteCarloReport": "quantkit.analysis.montecarlo",
     "MultiTimeframeFeed": "quantkit.data.multi",
+    "OptimizationResult": "quantkit.optimize.report",
+    "OrderRateLimit": "quantkit.risk.order_limits",
     "ParquetStore": "quantkit.data.store",
+    "PriceBand": "quantkit.risk.validation",
     "QualityReport": "quantkit.data.quality",
+    "ReduceOnlyCheck": "quantkit.risk.validation",
     "ReplayStream": "quantkit.data.replay",
     "ResampledFeed": "quantkit.data.resample",
     "RetryPolicy": "quantkit.data.fetch",
+    "RollingVaR": "quantkit.risk.var",
+    "RunConfig": "quantkit.config",
+    "SaneOrder": "quantkit.risk.validation",
+    "StaleSignal": "quantkit.risk.validation",
     "StoreFeed": "quantkit.data.store",
     "StreamStatus": "quantkit.data.live",
     "SymbolQuality": "quantkit.data.quality",
     "TimeRange": "quantkit.data.store",
+    "VaRLimit": "quantkit.risk.var_policy",
+    "VaRResult": "quantkit.risk.var",
+    "VolatilityTarget": "quantkit.risk.sizing",
+    "WalkForwardResult": "quantkit.optimize.walkforward",
     "afetch_ohlcv_range": "quantkit.data.fetch",
     "afetch_trades_range": "quantkit.data.trades",
     "apply_gap_policy": "quantkit.data.gaps",
     "audit_lookahead": "quantkit.engine.audit",
+    "build_risk": "quantkit.risk.config",
+    "build_run": "quantkit.config",
+    "buy_and_hold": "quantkit.analysis.benchmark_metrics",
     "compute_stats": "quantkit.analysis.stats",
     "configure_logging": "quantkit.log",
+    "deflated_sharpe_ratio": "quantkit.optimize.overfitting",
     "divergence_report": "quantkit.analysis.divergence",
     "download": "quantkit.data.downloader",
     "drawdown": "quantkit.analysis.stats",
     "fetch_ohlcv_range": "quantkit.data.fetch",
     "fetch_trades_range": "quantkit.data.trades",
+    "load_config": "quantkit.config",
     "load_credentials": "quantkit.secrets",
+    "load_risk": "quantkit.risk.config",
+    "metrics_table": "quantkit.analysis.stats",
+    "monte_carlo": "quantkit.analysis.montecarlo",
     "periods_per_year": "quantkit.analysis.stats",
+    "probability_of_backtest_overfitting": "quantkit.optimize.overfitting",
     "quality_report": "quantkit.data.quality",
     "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
     "trades_to_bars": "quantkit.data.trades",
+    "walk_forward": "quantkit.optimize.walkforward",
 }
 
 
@@ -178,10 +258,13 @@ __all__ = [
     "BarSeries",
     "Broker",
     "CcxtExchange",
+    "Choice",
     "CircuitBreaker",
     "ConfigError",
+    "ConsecutiveLosses",
     "Credentials",
     "CsvFeed",
+    "DailyLossLimit",
     "DataError",
     "DataFeed",
     "DataFrameFeed",
@@ -194,12 +277,18 @@ __all__ = [
     "FeeModel",
     "Fill",
     "FillRules",
+    "FixedAmount",
     "FixedBps",
+    "FixedFraction",
+    "FixedNotional",
     "FlatFees",
+    "FloatRange",
     "FusedFeed",
     "FusionRules",
     "Indicator",
+    "IntRange",
     "InvalidTransitionError",
+    "KellySizer",
     "LiveBarStream",
     "LiveBroker",
     "LiveEngine",
@@ -209,11 +298,21 @@ __all__ = [
     "MarginConfig",
     "Market",
     "MarketFees",
+    "MaxConcentration",
+    "MaxDrawdownBreaker",
+    "MaxGrossExposure",
+    "MaxLeverage",
+    "MaxNetExposure",
+    "MaxOrderNotional",
     "MaxPositionSize",
+    "MaxSlippage",
+    "MonteCarloReport",
     "MultiTimeframeFeed",
     "NoSlippage",
+    "OptimizationResult",
     "Order",
     "OrderError",
+    "OrderRateLimit",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
@@ -223,9 +322,11 @@ __all__ = [
     "ParquetStore",
     "Portfolio",
     "Position",
+    "PriceBand",
     "QualityReport",
     "QuantkitError",
     "RateLimitedError",
+    "ReduceOnlyCheck",
     "RegistryError",
     "ReplayStream",
     "RequestTimeoutError",
@@ -235,11 +336,15 @@ __all__ = [
     "RiskAction",
     "RiskChain",
     "RiskPolicy",
+    "RollingVaR",
+    "RunConfig",
+    "SaneOrder",
     "SeriesFeed",
     "SeriesView",
     "Side",
     "SlippageModel",
     "SmaCross",
+    "StaleSignal",
     "StoreError",
     "StoreFeed",
     "Strategy",
@@ -249,26 +354,39 @@ __all__ = [
     "TimeInForce",
     "TimeRange",
     "TransientError",
+    "VaRLimit",
+    "VaRResult",
     "VenueUnavailableError",
+    "VolatilityTarget",
     "VolumeImpact",
+    "WalkForwardResult",
     "afetch_ohlcv_range",
     "afetch_trades_range",
     "apply_gap_policy",
     "audit_lookahead",
     "available_strategies",
+    "build_risk",
+    "build_run",
+    "buy_and_hold",
     "compute_stats",
     "configure_logging",
     "crossover_signal",
+    "deflated_sharpe_ratio",
     "divergence_report",
     "download",
     "drawdown",
     "fetch_ohlcv_range",
     "fetch_trades_range",
     "get_strategy",
+    "load_config",
     "load_credentials",
+    "load_risk",
     "load_sample",
+    "metrics_table",
+    "monte_carlo",
     "parse_timeframe",
     "periods_per_year",
+    "probability_of_backtest_overfitting",
     "quality_report",
     "read_tape",
     "register_strategy",
@@ -276,4 +394,5 @@ __all__ = [
     "sample_feed",
     "trades_to_bars",
     "validate_bars",
+    "walk_forward",
 ]

@@ -8,13 +8,24 @@ until it is used.
 
 from quantkit.optimize.evaluate import Evaluator, EventEvaluator
 from quantkit.optimize.executor import show_progress
+from quantkit.optimize.overfitting import (
+    BacktestOverfittingResult,
+    DeflatedSharpeResult,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    sharpe_ratios,
+)
 from quantkit.optimize.report import OptimizationResult
 from quantkit.optimize.search import optimize
 from quantkit.optimize.space import Choice, FloatRange, IntRange
 from quantkit.optimize.walkforward import WalkForwardResult, WalkForwardWindow, walk_forward
 
 __all__ = [
+    "BacktestOverfittingResult",
     "Choice",
+    "DeflatedSharpeResult",
     "Evaluator",
     "EventEvaluator",
     "FloatRange",
@@ -22,7 +33,12 @@ __all__ = [
     "OptimizationResult",
     "WalkForwardResult",
     "WalkForwardWindow",
+    "deflated_sharpe_ratio",
+    "expected_max_sharpe",
     "optimize",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
+    "sharpe_ratios",
     "show_progress",
     "walk_forward",
 ]

@@ -45,7 +45,27 @@ __all__ = [
 
 # Built-in policies by configuration name, imported on first use.
 _BUILTIN: dict[str, str] = {
+    "consecutive_losses": "quantkit.risk.breakers:ConsecutiveLosses",
+    "daily_loss_limit": "quantkit.risk.breakers:DailyLossLimit",
+    "fixed_amount": "quantkit.risk.sizing:FixedAmount",
+    "fixed_fraction": "quantkit.risk.sizing:FixedFraction",
+    "fixed_notional": "quantkit.risk.sizing:FixedNotional",
+    "kelly_sizer": "quantkit.risk.kelly:KellySizer",
+    "max_concentration": "quantkit.risk.exposure:MaxConcentration",
+    "max_drawdown_breaker": "quantkit.risk.breakers:MaxDrawdownBreaker",
+    "max_gross_exposure": "quantkit.risk.exposure:MaxGrossExposure",
+    "max_leverage": "quantkit.risk.exposure:MaxLeverage",
+    "max_net_exposure": "quantkit.risk.exposure:MaxNetExposure",
+    "max_order_notional": "quantkit.risk.order_limits:MaxOrderNotional",
     "max_position_size": "quantkit.risk.limits:MaxPositionSize",
+    "max_slippage": "quantkit.risk.order_limits:MaxSlippage",
+    "order_rate_limit": "quantkit.risk.order_limits:OrderRateLimit",
+    "price_band": "quantkit.risk.validation:PriceBand",
+    "reduce_only_check": "quantkit.risk.validation:ReduceOnlyCheck",
+    "sane_order": "quantkit.risk.validation:SaneOrder",
+    "stale_signal": "quantkit.risk.validation:StaleSignal",
+    "var_limit": "quantkit.risk.var_policy:VaRLimit",
+    "volatility_target": "quantkit.risk.sizing:VolatilityTarget",
 }
 _REGISTERED: dict[str, type[RiskPolicy]] = {}
 
