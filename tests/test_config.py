@@ -23,7 +23,9 @@ from quantkit.config import (
 from quantkit.engine.engine import Engine
 from quantkit.engine.live import LiveEngine
 from quantkit.errors import ConfigError
+from quantkit.risk.breakers import MaxDrawdownBreaker
 from quantkit.risk.limits import MaxPositionSize
+from quantkit.risk.validation import SaneOrder
 from quantkit.sim.fees import FlatFees
 from quantkit.sim.slippage import FixedBps
 from quantkit.strategy.library.sma_cross import SmaCross
@@ -57,8 +59,10 @@ def test_backtest_config_builds_the_described_components() -> None:
     assert broker.rules.fees == FlatFees(maker=0.001, taker=0.001)
     assert broker.rules.slippage == FixedBps(2)
     assert engine.risk is not None
-    (policy,) = engine.risk.policies  # type: ignore[attr-defined]
+    sane, policy, breaker = engine.risk.policies  # type: ignore[attr-defined]
+    assert isinstance(sane, SaneOrder)
     assert isinstance(policy, MaxPositionSize) and policy.max_notional == 8000
+    assert isinstance(breaker, MaxDrawdownBreaker) and breaker.max_drawdown == 0.25
     result = engine.run()
     assert result.stats["Bars"] > 0
 
