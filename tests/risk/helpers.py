@@ -49,6 +49,9 @@ class FakeContext:
     def timeframe(self, symbol: str) -> int:
         return HOUR
 
+    def equity(self) -> float:
+        return self.portfolio.equity()
+
     def last_bar(self, symbol: str) -> Bar | None:
         """A flat bar at the symbol's price, closing at ``bar_time`` (``None`` without one)."""
         price = self.prices.get(symbol)

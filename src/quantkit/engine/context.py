@@ -104,6 +104,21 @@ class RunContext:
                     portfolio.last_price[symbol] = data.close[-1]
         return portfolio
 
+    def equity(self) -> float:
+        """Cash plus positions marked at the latest closes, without re-marking the portfolio."""
+        portfolio = self.broker.portfolio
+        value = portfolio.cash.get(portfolio.currency, 0.0)
+        datas = self.datas
+        for symbol, position in portfolio.positions.items():
+            amount = position.amount
+            if amount:
+                data = datas.get(symbol)
+                if data is not None and data.cursor.i >= 0:
+                    value += amount * data.close[-1]
+                else:
+                    value += amount * portfolio.last_price.get(symbol, position.entry_price)
+        return value
+
     def price(self, symbol: str) -> float:
         """Latest close of ``symbol`` (``nan`` before its first bar or if unknown)."""
         data = self.datas.get(symbol)

@@ -17,7 +17,7 @@ from quantkit.domain.fill import Fill
 from quantkit.engine.context import RunContext
 from quantkit.engine.record import RunRecord
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import RiskPolicy, overrides
+from quantkit.risk.policy import RiskPolicy, hook
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
@@ -176,8 +176,8 @@ class Engine:
         self._on_fill = None if kind.on_fill is Strategy.on_fill else self.strategy.on_fill
         self._on_order = None if kind.on_order is Strategy.on_order else self.strategy.on_order
         risk = self.risk
-        self._risk_bar = risk.on_bar if risk is not None and overrides(risk, "on_bar") else None
-        self._risk_fill = risk.on_fill if risk is not None and overrides(risk, "on_fill") else None
+        self._risk_bar = hook(risk, "on_bar")
+        self._risk_fill = hook(risk, "on_fill")
         self.strategy._bind(context, datas, self._tradable)
         self.strategy.on_start()
         self._dispatch()

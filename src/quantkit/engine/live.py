@@ -32,7 +32,7 @@ from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order
 from quantkit.engine.live_context import LiveContext
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import RiskPolicy, overrides
+from quantkit.risk.policy import RiskPolicy, hook
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
@@ -308,8 +308,8 @@ class LiveEngine:
             _restore(strategy, saved)
         self._indicators = self._indicators_by_symbol()
         risk = self.risk
-        self._risk_bar = risk.on_bar if risk is not None and overrides(risk, "on_bar") else None
-        self._risk_fill = risk.on_fill if risk is not None and overrides(risk, "on_fill") else None
+        self._risk_bar = hook(risk, "on_bar")
+        self._risk_fill = hook(risk, "on_fill")
         self._dispatch()
         _log.info(
             "live_run_started",

@@ -22,8 +22,8 @@ __all__ = ["ConsecutiveLosses", "DailyLossLimit", "MaxDrawdownBreaker"]
 class MaxDrawdownBreaker(Breaker):
     """Halt when equity falls more than ``max_drawdown`` below its running peak.
 
-    Equity is ``context.portfolio.equity()`` sampled once per bar, after the step's fills and
-    marked at the bar's close; the peak is the highest of those samples. After a resume the
+    Equity is ``context.equity()`` (cash plus positions at the latest closes), sampled once per
+    bar after the step's fills; the peak is the highest of those samples. After a resume the
     peak restarts at the equity of the bar on which trading resumes.
 
     Args:
@@ -62,7 +62,7 @@ class MaxDrawdownBreaker(Breaker):
         Returns:
             The trip reason, or ``""``.
         """
-        equity = context.portfolio.equity()
+        equity = context.equity()
         peak = self._peak
         if math.isnan(equity):  # no mark yet: neither a peak nor a loss
             return ""
@@ -94,7 +94,7 @@ class DailyLossLimit(Breaker):
     midnight is the new day's first bar). The day's starting equity is the equity sampled at
     the close of the last bar before the day's first bar (the first bar's own equity on the
     run's first bar), so every bar's move counts in exactly one day. Equity is
-    ``context.portfolio.equity()`` after the step's fills, marked at the bar's close. After a
+    ``context.equity()`` after the step's fills, marked at the bar's close. After a
     resume within a day (``cooldown`` or `reset`) the reference restarts at the equity of the
     bar on which trading resumes.
 
@@ -149,7 +149,7 @@ class DailyLossLimit(Breaker):
         Returns:
             Flatten orders on a trip with ``flatten=True``; otherwise nothing.
         """
-        equity = context.portfolio.equity()
+        equity = context.equity()
         day = utc_day(context.now)
         self._new_day = day != self._day
         if self._new_day:

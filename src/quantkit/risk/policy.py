@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from quantkit.domain.bars import Bar
 from quantkit.domain.fill import Fill
@@ -16,7 +16,15 @@ from quantkit.domain.order import OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 
-__all__ = ["Decision", "RiskAction", "RiskChain", "RiskContext", "RiskPolicy", "overrides"]
+__all__ = [
+    "Decision",
+    "RiskAction",
+    "RiskChain",
+    "RiskContext",
+    "RiskPolicy",
+    "hook",
+    "overrides",
+]
 
 
 class RiskAction(StrEnum):
@@ -104,6 +112,10 @@ class RiskContext(Protocol):
         """Bar length of ``symbol``, ns."""
         ...
 
+    def equity(self) -> float:
+        """Cash plus positions marked at the latest closes (``portfolio.equity()``, cheaper)."""
+        ...
+
     def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
         """Keep a risk event that is not a decision on one order (a breaker trips or resets).
 
@@ -178,6 +190,28 @@ def overrides(policy: RiskPolicy, hook: str) -> bool:
     if isinstance(policy, RiskChain):
         return any(overrides(member, hook) for member in policy.policies)
     return getattr(type(policy), hook) is not getattr(RiskPolicy, hook)
+
+
+def hook(policy: RiskPolicy | None, name: str) -> Any:
+    """The cheapest callable for an engine to call ``policy``'s hook ``name``, or ``None``.
+
+    ``None`` when nothing in the policy overrides the hook; for a chain with a single policy
+    that does, that policy's own bound method (no chain loop in between).
+
+    Args:
+        policy: The run's policy, if any.
+        name: ``"on_bar"`` or ``"on_fill"``.
+
+    Returns:
+        The bound method, or ``None``.
+    """
+    if policy is None or not overrides(policy, name):
+        return None
+    if isinstance(policy, RiskChain):
+        members = [member for member in policy.policies if overrides(member, name)]
+        if len(members) == 1:
+            return hook(members[0], name)
+    return getattr(policy, name)
 
 
 class RiskChain(RiskPolicy):

@@ -1,0 +1,87 @@
+"""Benchmark: what a chain of five risk policies adds to the core SMA-crossover backtest.
+
+Workload (issue #5): the core benchmark (1,000,000 one-minute GBM bars, SMA 10/30, cost-sized
+entries, 0.1 % fee per side; see bench_backtest.py) run without risk and with a chain of five
+policies set so that they approve the benchmark's orders (the measure is their cost, not what
+they refuse): `SaneOrder`, `MaxOrderNotional`, `MaxGrossExposure`, `MaxPositionSize` and a
+`DailyLossLimit` (the breaker also reads the account on every bar). Prints the median of
+three runs of each and the overhead. Target: no more than about 20 %.
+
+Run: ``python benchmarks/bench_risk.py [bars]``
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_backtest import gbm_series  # noqa: E402
+
+BARS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+
+
+def chain(breaker: bool = True):  # type: ignore[no-untyped-def]
+    from quantkit import MaxPositionSize, RiskChain
+    from quantkit.risk.breakers import DailyLossLimit
+    from quantkit.risk.exposure import MaxGrossExposure
+    from quantkit.risk.order_limits import MaxOrderNotional
+    from quantkit.risk.validation import SaneOrder
+
+    policies = [
+        SaneOrder(),
+        MaxOrderNotional(max_notional=1e12),
+        MaxGrossExposure(max_multiple=5.0),
+        MaxPositionSize(max_notional=1e12),
+    ]
+    if breaker:
+        # Watches equity every bar; never trips here (the benchmark's fees grind equity to
+        # almost nothing over 19,600 round trips, so a drawdown breaker would stop it).
+        policies.append(DailyLossLimit(max_loss=1e18, relative=False))
+    else:
+        policies.append(MaxPositionSize(max_amount=1e12))
+    return RiskChain(policies)
+
+
+def one_run(series, risk) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    from quantkit import BacktestBroker, Engine, Market, SeriesFeed, SmaCross
+
+    market = Market("BTC/USDT", "BTC", "USDT", maker_fee=0.001, taker_fee=0.001)
+    broker = BacktestBroker(cash=100_000.0, markets={"BTC/USDT": market})
+    engine = Engine(
+        feed=SeriesFeed(series), strategy=SmaCross(fast=10, slow=30), broker=broker, risk=risk
+    )
+    gc.collect()
+    start = time.perf_counter()
+    result = engine.run()
+    return time.perf_counter() - start, int(result.stats["Trades"])
+
+
+def main() -> None:
+    import pandas  # noqa: F401  - keep its import out of the timing
+    import talib  # noqa: F401
+
+    series = gbm_series(BARS)
+    plain = [one_run(series, None) for _ in range(3)]
+    risky = [one_run(series, chain()) for _ in range(3)]
+    orders_only = [one_run(series, chain(breaker=False)) for _ in range(3)]
+    base = statistics.median(t for t, _ in plain)
+    with_risk = statistics.median(t for t, _ in risky)
+    checks = statistics.median(t for t, _ in orders_only)
+    print(f"bars                 {BARS:,}")
+    print(f"trades               {plain[0][1]:,} without risk, {risky[0][1]:,} with the chain")
+    print(f"no risk              {base:.3f} s  ->  {BARS / base:,.0f} bars/s (median of 3)")
+    print(f"five-policy chain    {with_risk:.3f} s  ->  {BARS / with_risk:,.0f} bars/s")
+    print(f"overhead             {100 * (with_risk / base - 1):.1f} % (target: about 20 % or less)")
+    print(
+        f"five order checks    {checks:.3f} s  ->  overhead {100 * (checks / base - 1):.1f} % "
+        "(no per-bar hook: the breaker replaced by a fifth order check)"
+    )
+
+
+if __name__ == "__main__":
+    main()
