@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_backtest import gbm_series  # noqa: E402
+from bench_backtest import gbm_series
 
 BARS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 
