@@ -1,0 +1,543 @@
+"""Run signal strategies through the compiled simulator: one run, or a parameter sweep."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quantkit.data.feed import DataFeed
+from quantkit.domain.bars import BarSeries
+from quantkit.domain.market import Market, _decimals
+from quantkit.errors import ConfigError
+from quantkit.sim.fees import FeeModel, MarketFees
+from quantkit.sim.rules import IntrabarAssumption
+from quantkit.strategy.base import Strategy
+from quantkit.vector.signals import SignalData, Signals
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
+
+    from quantkit.strategy.vectorized import SignalStrategy
+
+    FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["FastResult", "FastSettings", "run_signals", "sweep"]
+
+_INTRABAR = {"adverse": 0.0, "favorable": 1.0, "nearest": 2.0}
+_KINDS = np.array(["entry", "exit", "stop_loss", "take_profit"])
+# Hooks the fast path cannot run: a subclass that overrides one needs the Engine.
+_EVENT_HOOKS = ("on_start", "on_bar", "on_order", "on_fill")
+
+
+@dataclass(frozen=True, slots=True)
+class FastSettings:
+    """The account and venue settings of a fast-path run (what a `BacktestBroker` holds).
+
+    Args:
+        cash: Starting cash in the market's quote currency.
+        market: The market (default: ``Market.from_symbol(symbol)``: no precision limits,
+            0.1 % maker and taker fees).
+        fees: Fee model (default: the market's own rates); any `FeeModel` whose rate depends
+            only on the market and the maker flag.
+        slippage_bps: Fixed slippage on market and stop fills, in basis points (``FixedBps``).
+        allow_short: Whether positions may go short.
+        leverage: Largest gross exposure as a multiple of equity.
+        intrabar: ``"adverse"``, ``"favorable"`` or ``"nearest"`` (see R15).
+        warmup: Leading bars that are history only: their signals are not acted on (the
+            Engine's ``warmup``).
+
+    Raises:
+        ConfigError: If a setting is out of range.
+    """
+
+    cash: float = 100_000.0
+    market: Market | None = None
+    fees: FeeModel | None = None
+    slippage_bps: float = 0.0
+    allow_short: bool = False
+    leverage: float = 1.0
+    intrabar: IntrabarAssumption = "adverse"
+    warmup: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cash, bool) or not math.isfinite(self.cash) or self.cash <= 0:
+            raise ConfigError(f"fast path: cash must be a finite number > 0, got {self.cash!r}")
+        if not math.isfinite(self.slippage_bps) or self.slippage_bps < 0:
+            raise ConfigError(f"fast path: slippage_bps must be >= 0, got {self.slippage_bps!r}")
+        if not math.isfinite(self.leverage) or self.leverage < 1:
+            raise ConfigError(f"fast path: leverage must be >= 1, got {self.leverage!r}")
+        if self.intrabar not in _INTRABAR:
+            raise ConfigError(
+                "fast path: intrabar must be 'adverse', 'favorable' or 'nearest', "
+                f"got {self.intrabar!r}"
+            )
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ConfigError(f"fast path: warmup must be an integer >= 0, got {self.warmup!r}")
+        if self.fees is not None and not isinstance(self.fees, FeeModel):
+            raise ConfigError(f"fast path: fees must be a FeeModel, got {type(self.fees).__name__}")
+
+    def params(self, symbol: str, signals: Signals) -> FloatArray:
+        """Return the kernel's parameter vector for one symbol's signals.
+
+        Args:
+            symbol: The traded symbol.
+            signals: Its signals (size and bracket settings).
+
+        Returns:
+            The values in the order of ``kernel.PARAMS``.
+
+        Raises:
+            ConfigError: If the market is for another symbol.
+        """
+        market = self.market or Market.from_symbol(symbol)
+        if market.symbol != symbol:
+            raise ConfigError(
+                f"fast path: the market is {market.symbol!r} but the data is {symbol!r}"
+            )
+        fees = self.fees or MarketFees()
+        astep, pstep = market.amount_increment, market.price_increment
+        nan = math.nan
+        return np.array(
+            [
+                self.cash,
+                signals.size,
+                nan if signals.sl_pct is None else signals.sl_pct,
+                nan if signals.tp_pct is None else signals.tp_pct,
+                fees.rate(market, False),
+                fees.rate(market, True),
+                fees.per_order,
+                self.slippage_bps / 10_000.0,
+                astep,
+                10.0 ** _decimals(astep) if astep > 0 else 1.0,
+                pstep,
+                10.0 ** _decimals(pstep) if pstep > 0 else 1.0,
+                market.min_amount,
+                market.min_notional,
+                1.0 if self.allow_short else 0.0,
+                self.leverage,
+                _INTRABAR[self.intrabar],
+                float(self.warmup),
+            ]
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FastResult:
+    """What a fast-path run produced.
+
+    Attributes:
+        strategy: The strategy and its parameters.
+        symbol: The traded symbol.
+        equity: Equity at each bar close (UTC index of close times, like `Result.equity`).
+        fills: One row per fill: ``time`` (the fill bar's open), ``bar``, ``side``, ``price``,
+            ``amount``, ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``),
+            ``is_maker``, ``ambiguous``.
+        trades: Closed round trips, with the columns of `Result.trades` (but ``orders``) plus
+            ``entry_bar`` and ``exit_bar``.
+        stats: `compute_stats` of the run: the same table as `Result.stats`.
+        rejected: Orders the venue or the account refused.
+        signals: The signals that were run.
+    """
+
+    strategy: str
+    symbol: str
+    equity: pd.Series
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    stats: pd.Series
+    rejected: int
+    signals: Signals
+
+
+def _one_series(data: BarSeries | DataFeed | Mapping[str, BarSeries]) -> dict[str, BarSeries]:
+    if isinstance(data, BarSeries):
+        return {data.symbol: data}
+    if isinstance(data, DataFeed):
+        loaded = dict(data.load())
+    elif isinstance(data, Mapping):
+        loaded = dict(data)
+    else:
+        raise ConfigError(
+            f"fast path: data must be a BarSeries, a DataFeed or a mapping of them, "
+            f"got {type(data).__name__}"
+        )
+    informative = [key for key in loaded if "@" in key]
+    if informative:
+        raise ConfigError(
+            f"fast path: informative series {informative} are not supported; "
+            "run the strategy with the Engine"
+        )
+    if not loaded:
+        raise ConfigError("fast path: the data has no symbols")
+    return loaded
+
+
+def _check_strategy(strategy: object) -> SignalStrategy:
+    from quantkit.strategy.vectorized import SignalStrategy  # noqa: PLC0415 - import cycle
+
+    if not isinstance(strategy, SignalStrategy):
+        raise ConfigError(
+            f"fast path: the strategy must be a SignalStrategy, got {type(strategy).__name__}; "
+            "strategies with their own on_bar need the Engine"
+        )
+    kind = type(strategy)
+    for hook in _EVENT_HOOKS:
+        if getattr(kind, hook) is not getattr(SignalStrategy, hook):
+            raise ConfigError(
+                f"fast path: {kind.__name__} overrides {hook}, which the fast path does not "
+                "run (it runs only signals()); run it with the Engine"
+            )
+    return strategy
+
+
+def _data_of(series: BarSeries) -> SignalData:
+    return SignalData(
+        series.symbol,
+        np.ascontiguousarray(series.open, np.float64),
+        np.ascontiguousarray(series.high, np.float64),
+        np.ascontiguousarray(series.low, np.float64),
+        np.ascontiguousarray(series.close, np.float64),
+        np.ascontiguousarray(series.volume, np.float64),
+    )
+
+
+@dataclass(slots=True)
+class _Raw:
+    fills: FloatArray
+    trades: FloatArray
+    equity: FloatArray
+    exposed: npt.NDArray[np.bool_]
+    fees: float
+    rejected: int
+
+
+def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
+    from quantkit.vector import kernel  # noqa: PLC0415 - numba loads only when used
+
+    bars = len(data)
+    fills = np.empty((2 * bars + 2, len(kernel.FILL_COLUMNS)))
+    trades = np.zeros((bars + 1, len(kernel.TRADE_COLUMNS)))
+    equity = np.empty(bars)
+    exposed = np.empty(bars, np.bool_)
+    assert signals.short_entries is not None
+    assert signals.short_exits is not None
+    n_fills, n_trades, fees, rejected = kernel.simulate(
+        data.open,
+        data.high,
+        data.low,
+        data.close,
+        signals.entries,
+        signals.exits,
+        signals.short_entries,
+        signals.short_exits,
+        params,
+        fills,
+        trades,
+        equity,
+        exposed,
+    )
+    return _Raw(fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected))
+
+
+def _trades_frame(raw: FloatArray, series: BarSeries) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    entry_bar = raw[:, 0].astype(np.int64)
+    exit_bar = raw[:, 1].astype(np.int64)
+    direction = raw[:, 2]
+    entry_value, entry_amount = raw[:, 4], raw[:, 5]
+    exit_value, exit_amount, fees = raw[:, 6], raw[:, 7], raw[:, 8]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        entry_price = entry_value / entry_amount
+        exit_price = exit_value / exit_amount
+        closed = np.minimum(exit_amount, entry_amount)
+        pnl = direction * (exit_value - entry_price * closed) - fees
+        return_pct = 100.0 * pnl / (entry_price * exit_amount)
+    times = series.open_time
+    frame = pd.DataFrame(
+        {
+            "symbol": series.symbol,
+            "direction": np.where(direction > 0, "long", "short"),
+            "entry_time": pd.to_datetime(times[entry_bar], unit="ns", utc=True),
+            "exit_time": pd.to_datetime(times[exit_bar], unit="ns", utc=True),
+            "size": raw[:, 3],
+            "entry_price": entry_price,
+            "exit_price": exit_price,
+            "pnl": pnl,
+            "return_pct": return_pct,
+            "fees": fees,
+            "ambiguous": raw[:, 9] != 0.0,
+            "entry_bar": entry_bar,
+            "exit_bar": exit_bar,
+        }
+    )
+    frame["duration"] = frame["exit_time"] - frame["entry_time"]
+    return frame
+
+
+def _fills_frame(raw: FloatArray, series: BarSeries) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415
+
+    bar = raw[:, 0].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(series.open_time[bar], unit="ns", utc=True),
+            "bar": bar,
+            "side": np.where(raw[:, 1] > 0, "buy", "sell"),
+            "price": raw[:, 2],
+            "amount": raw[:, 3],
+            "fee": raw[:, 4],
+            "kind": _KINDS[raw[:, 5].astype(np.int64)],
+            "is_maker": raw[:, 6] != 0.0,
+            "ambiguous": raw[:, 7] != 0.0,
+        }
+    )
+
+
+def _time_index(series: BarSeries) -> pd.DatetimeIndex:
+    import pandas as pd  # noqa: PLC0415
+
+    stamps = np.asarray(series.close_time, dtype=np.int64).view("datetime64[ns]")
+    index = pd.DatetimeIndex(stamps).tz_localize("UTC")
+    index.name = "time"
+    return index
+
+
+def _buy_and_hold(series: BarSeries, equity: pd.Series) -> pd.Series | None:
+    """The starting equity put into the symbol at its first close, and held (as `Result`)."""
+    import pandas as pd  # noqa: PLC0415
+
+    close = np.asarray(series.close, dtype=np.float64)
+    if not len(close) or not close[0] > 0:
+        return None
+    held = close / close[0] * float(equity.iloc[0])
+    return pd.Series(held, index=equity.index, name="buy and hold")
+
+
+def _stats(
+    raw: _Raw, series: BarSeries, trades: pd.DataFrame, index: pd.DatetimeIndex
+) -> tuple[pd.Series, pd.Series]:
+    import pandas as pd  # noqa: PLC0415
+
+    from quantkit.analysis.stats import compute_stats, periods_per_year  # noqa: PLC0415
+
+    equity = pd.Series(raw.equity, index=index, name="equity", copy=False)
+    stats = compute_stats(
+        equity,
+        trades,
+        benchmark=_buy_and_hold(series, equity),
+        periods_per_year=periods_per_year(series.timeframe),
+        exposure=float(raw.exposed.mean()) if len(raw.exposed) else 0.0,
+        fees=raw.fees,
+        ambiguous_fills=int(np.count_nonzero(raw.fills[:, 7])),
+        ambiguous_trades=int(np.count_nonzero(raw.trades[:, 9])),
+    )
+    return equity, stats
+
+
+def run_signals(
+    strategy: SignalStrategy,
+    data: BarSeries | DataFeed | Mapping[str, BarSeries],
+    *,
+    symbol: str | None = None,
+    settings: FastSettings | None = None,
+    check_causal: bool = True,
+    **options: Any,
+) -> FastResult:
+    """Run a signal strategy on one symbol through the compiled simulator.
+
+    The fills equal those of ``Engine(feed=..., strategy=strategy, broker=BacktestBroker(...))``
+    with the same settings and ``FixedBps(slippage_bps)`` slippage (see ``docs/fast-path.md``).
+
+    Args:
+        strategy: The strategy (its parameters are used; it is not bound to a run).
+        data: One series, a feed, or series by symbol.
+        symbol: Which symbol to run when the data has several.
+        settings: Account and venue settings; or give them as keyword ``options``.
+        check_causal: Recompute the signals on truncated history to catch look-ahead.
+        **options: Fields of `FastSettings` (``cash``, ``market``, ``fees``,
+            ``slippage_bps``, ``allow_short``, ``leverage``, ``intrabar``,
+            ``warmup``).
+
+    Returns:
+        The `FastResult`.
+
+    Raises:
+        ConfigError: If the strategy, the data or a setting is not supported by the fast path
+            (the message says which), or the symbol is not in the data.
+        LookAheadError: If the signals use later bars.
+
+    Examples:
+        >>> from quantkit import sample_feed
+        >>> from quantkit.strategy.vectorized import SmaCrossSignals
+        >>> result = run_signals(SmaCrossSignals(fast=10, slow=30), sample_feed(),
+        ...                      symbol="BTC/USDT", slippage_bps=2.0)
+        >>> result.stats["Trades"] > 0
+        True
+    """
+    chosen = _check_strategy(strategy)
+    config = _settings(settings, options)
+    loaded = _one_series(data)
+    series = _pick(loaded, symbol)
+    arrays = _data_of(series)
+    signals = chosen.compute_signals(arrays, check_causal=check_causal)
+    raw = _simulate(arrays, signals, config.params(series.symbol, signals))
+    trades = _trades_frame(raw.trades, series)
+    equity, stats = _stats(raw, series, trades, _time_index(series))
+    return FastResult(
+        strategy=repr(chosen),
+        symbol=series.symbol,
+        equity=equity,
+        fills=_fills_frame(raw.fills, series),
+        trades=trades,
+        stats=stats,
+        rejected=raw.rejected,
+        signals=signals,
+    )
+
+
+def _settings(settings: FastSettings | None, options: Mapping[str, Any]) -> FastSettings:
+    if settings is not None and options:
+        raise ConfigError(
+            f"fast path: give settings= or keyword settings, not both (got {sorted(options)})"
+        )
+    if settings is not None:
+        return settings
+    known = set(FastSettings.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        import difflib  # noqa: PLC0415
+
+        hints = [m for name in unknown for m in difflib.get_close_matches(name, sorted(known))]
+        hint = f"; did you mean {', '.join(hints)}?" if hints else f"; known: {sorted(known)}"
+        raise ConfigError(f"fast path: unknown setting(s) {unknown}{hint}")
+    return FastSettings(**options)
+
+
+def _pick(loaded: Mapping[str, BarSeries], symbol: str | None) -> BarSeries:
+    if symbol is None:
+        if len(loaded) > 1:
+            raise ConfigError(
+                f"fast path: the data has {len(loaded)} symbols {sorted(loaded)}; "
+                "pick one with symbol= (or use sweep for all)"
+            )
+        return next(iter(loaded.values()))
+    if symbol not in loaded:
+        raise ConfigError(f"fast path: no symbol {symbol!r} in the data; it has {sorted(loaded)}")
+    return loaded[symbol]
+
+
+def _combinations(
+    params: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    if isinstance(params, Mapping):
+        names = list(params)
+        for name in names:
+            values = params[name]
+            if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
+                raise ConfigError(
+                    f"sweep: the values of {name!r} must be a sequence, got {values!r}"
+                )
+        grid = itertools.product(*(list(params[name]) for name in names))
+        return [dict(zip(names, combo, strict=True)) for combo in grid]
+    combos = [dict(combo) for combo in params]
+    if not all(isinstance(combo, dict) for combo in combos):  # pragma: no cover - dict() above
+        raise ConfigError("sweep: params must be a grid mapping or a list of dicts")
+    return combos
+
+
+def sweep(
+    strategy_class: type[SignalStrategy],
+    data: BarSeries | DataFeed | Mapping[str, BarSeries],
+    params: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+    *,
+    symbols: Sequence[str] | None = None,
+    settings: FastSettings | None = None,
+    check_causal: bool = True,
+    workers: int | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Run many parameter combinations on many symbols through the compiled simulator.
+
+    Each (combination, symbol) is one independent single-symbol run with the same settings,
+    exactly what `run_signals` gives for it.
+
+    Args:
+        strategy_class: A `SignalStrategy` subclass.
+        data: One series, a feed, or series by symbol.
+        params: A grid (``{"fast": [5, 10], "slow": [20, 40]}``: every combination) or a list
+            of parameter dicts.
+        symbols: Symbols to run (default: all of the data).
+        settings: Account and venue settings; or give them as keyword ``options``.
+        check_causal: Check each combination's signals for look-ahead.
+        workers: Threads to run on (default: one per CPU); the results do not depend on it.
+        **options: Fields of `FastSettings`.
+
+    Returns:
+        A tidy DataFrame: one row per (combination, symbol), with the parameters, ``symbol``,
+        the statistics of `compute_stats` and ``Rejected orders``.
+
+    Raises:
+        ConfigError: If a parameter combination is invalid, the strategy or a setting is not
+            supported, or a symbol is not in the data.
+        LookAheadError: If the signals use later bars.
+
+    Examples:
+        >>> from quantkit import sample_feed
+        >>> from quantkit.strategy.vectorized import SmaCrossSignals
+        >>> table = sweep(SmaCrossSignals, sample_feed(), {"fast": [5, 10], "slow": [30]})
+        >>> table[["fast", "slow", "symbol"]].shape
+        (2, 3)
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    if not isinstance(strategy_class, type) or not issubclass(strategy_class, Strategy):
+        raise ConfigError(
+            f"sweep: strategy_class must be a SignalStrategy class, got {strategy_class!r}"
+        )
+    config = _settings(settings, options)
+    loaded = _one_series(data)
+    chosen = list(loaded) if symbols is None else [_pick(loaded, s).symbol for s in symbols]
+    arrays = {symbol: _data_of(loaded[symbol]) for symbol in chosen}
+    indexes = {symbol: _time_index(loaded[symbol]) for symbol in chosen}
+    combos = _combinations(params)
+    strategies = [_check_strategy(strategy_class(**combo)) for combo in combos]
+
+    def one(task: tuple[int, str]) -> dict[str, Any]:
+        k, symbol = task
+        series = loaded[symbol]
+        signals = strategies[k].compute_signals(arrays[symbol], check_causal=check_causal)
+        raw = _simulate(arrays[symbol], signals, config.params(symbol, signals))
+        trades = _trades_frame(raw.trades, series)
+        _, stats = _stats(raw, series, trades, indexes[symbol])
+        return {
+            **combos[k],
+            "symbol": symbol,
+            **{str(k): v for k, v in stats.items()},
+            "Rejected orders": raw.rejected,
+        }
+
+    tasks = [(k, symbol) for k in range(len(combos)) for symbol in chosen]
+    threads = _worker_count(workers, len(tasks))
+    if threads == 1:
+        rows = [one(task) for task in tasks]
+    else:  # the kernel releases the GIL, and so does numpy on whole arrays
+        with ThreadPoolExecutor(threads) as pool:
+            rows = list(pool.map(one, tasks))
+    return pd.DataFrame(rows)
+
+
+def _worker_count(workers: int | None, tasks: int) -> int:
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"sweep: workers must be an integer >= 1, got {workers!r}")
+    return max(1, min(workers, tasks))
