@@ -163,6 +163,14 @@ if _TYPE_CHECKING:
     from quantkit.risk.var_policy import VaRLimit as VaRLimit
     from quantkit.secrets import Credentials as Credentials
     from quantkit.secrets import load_credentials as load_credentials
+    from quantkit.strategy.vectorized import SignalStrategy as SignalStrategy
+    from quantkit.strategy.vectorized import SmaCrossSignals as SmaCrossSignals
+    from quantkit.vector.run import FastResult as FastResult
+    from quantkit.vector.run import FastSettings as FastSettings
+    from quantkit.vector.run import run_signals as run_signals
+    from quantkit.vector.run import sweep as sweep
+    from quantkit.vector.signals import SignalData as SignalData
+    from quantkit.vector.signals import Signals as Signals
 
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
@@ -176,6 +184,8 @@ _LAZY: dict[str, str] = {
     "DivergenceReport": "quantkit.analysis.divergence",
     "DownloadReport": "quantkit.data.downloader",
     "EventTape": "quantkit.engine.tape",
+    "FastResult": "quantkit.vector.run",
+    "FastSettings": "quantkit.vector.run",
     "FixedAmount": "quantkit.risk.sizing",
     "FixedFraction": "quantkit.risk.sizing",
     "FixedNotional": "quantkit.risk.sizing",
@@ -210,6 +220,10 @@ _LAZY: dict[str, str] = {
     "RollingVaR": "quantkit.risk.var",
     "RunConfig": "quantkit.config",
     "SaneOrder": "quantkit.risk.validation",
+    "SignalData": "quantkit.vector.signals",
+    "SignalStrategy": "quantkit.strategy.vectorized",
+    "Signals": "quantkit.vector.signals",
+    "SmaCrossSignals": "quantkit.strategy.vectorized",
     "StaleSignal": "quantkit.risk.validation",
     "StoreFeed": "quantkit.data.store",
     "StreamStatus": "quantkit.data.live",
@@ -244,6 +258,8 @@ _LAZY: dict[str, str] = {
     "quality_report": "quantkit.data.quality",
     "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
+    "run_signals": "quantkit.vector.run",
+    "sweep": "quantkit.vector.run",
     "trades_to_bars": "quantkit.data.trades",
     "walk_forward": "quantkit.optimize.walkforward",
 }
@@ -274,6 +290,8 @@ __all__ = [
     "Engine",
     "EventTape",
     "ExchangeError",
+    "FastResult",
+    "FastSettings",
     "FeeModel",
     "Fill",
     "FillRules",
@@ -342,8 +360,12 @@ __all__ = [
     "SeriesFeed",
     "SeriesView",
     "Side",
+    "SignalData",
+    "SignalStrategy",
+    "Signals",
     "SlippageModel",
     "SmaCross",
+    "SmaCrossSignals",
     "StaleSignal",
     "StoreError",
     "StoreFeed",
@@ -391,7 +413,9 @@ __all__ = [
     "read_tape",
     "register_strategy",
     "resample_bars",
+    "run_signals",
     "sample_feed",
+    "sweep",
     "trades_to_bars",
     "validate_bars",
     "walk_forward",
