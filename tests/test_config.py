@@ -195,3 +195,16 @@ def test_cli_errors_are_one_line_with_exit_code_1_and_debug_shows_the_traceback(
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     usage = quantkit("backtest", "-p", "novalue", cwd=tmp_path)
     assert usage.returncode == 2 and "NAME=VALUE" in usage.stderr
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_example_configs_satisfy_the_published_json_schema(path: Path) -> None:
+    import jsonschema
+    import yaml
+
+    schema = config_schema()
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    jsonschema.validate(document, schema)  # what an editor checks against `quantkit schema`
+    broken = {**document, "broker": {"mode": "backtest", "cash": "lots"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)

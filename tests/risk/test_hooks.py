@@ -115,3 +115,50 @@ def test_engines_skip_hooks_nobody_overrides(
 ) -> None:
     assert overrides(policy, "on_bar") is on_bar
     assert overrides(policy, "on_fill") is on_fill
+
+
+def shipped_chain() -> RiskChain:
+    from quantkit.risk.config import build_risk
+
+    return build_risk(
+        [
+            {"type": "sane_order"},
+            {"type": "fixed_fraction", "fraction": 0.8},
+            {"type": "max_concentration", "max_fraction": 0.5},
+            {"type": "order_rate_limit", "max_orders": 3, "per_seconds": 86_400},
+            {"type": "max_drawdown_breaker", "max_drawdown": 0.03, "flatten": True, "cooldown": 5},
+        ]
+    )
+
+
+def test_a_shipped_chain_decides_the_same_in_a_backtest_and_a_paper_run() -> None:
+    from quantkit import BacktestBroker, Engine, SeriesFeed, SmaCross
+    from tests.engine.test_live_paper import walk
+
+    series = walk(400, seed=11)
+    market = Market(SYMBOL, "BTC", "USDT", maker_fee=0.001, taker_fee=0.001)
+    backtest = Engine(
+        feed=SeriesFeed(series),
+        strategy=SmaCross(fast=5, slow=20),
+        broker=BacktestBroker(cash=10_000, markets={SYMBOL: market}),
+        risk=shipped_chain(),
+        warmup=30,
+    ).run()
+    paper = LiveEngine(
+        stream=ReplayStream({SYMBOL: series}),
+        strategy=SmaCross(fast=5, slow=20),
+        broker=PaperBroker(cash=10_000, markets={SYMBOL: market}),
+        risk=shipped_chain(),
+        warmup=30,
+        handle_signals=False,
+    )
+    paper.run()
+    expected = [
+        (e.time, e.policy, str(e.action), e.reason) for e in backtest.risk_events.itertuples()
+    ]
+    got = [(e.time, e.policy, str(e.action), e.reason) for e in paper.context.risk_events]
+    actions = {action for _, _, action, _ in expected}
+    assert {"resize", "reject", "halt"} <= actions  # the chain acted in several ways
+    assert len(got) == len(expected)
+    for (t1, p1, a1, r1), (t2, p2, a2, r2) in zip(expected, got, strict=True):
+        assert (int(t1.value) if hasattr(t1, "value") else t1, p1, a1, r1) == (t2, p2, a2, r2)
