@@ -68,6 +68,7 @@ class OrderSync:
         self._stopped = False
         self.closing = False
         """Set by `shutdown`: queued orders are rejected instead of sent."""
+        self._balances_behind = False
 
     # -- commands from the broker (synchronous) -------------------------------------------------
 
@@ -265,7 +266,10 @@ class OrderSync:
             booked += await self._book_trades(symbol)
         if active:
             await self._settle(active)
-        if booked:
+        if booked or self._balances_behind:
+            # Fills are booked one by one; the venue's balances then replace the running
+            # account, so a fee charged in another currency leaves no drift. A fill pushed over
+            # the websocket after the last refresh is settled here too.
             await self.refresh_balances()
 
     async def _send_cancels(self) -> None:
@@ -344,6 +348,7 @@ class OrderSync:
             trade.is_maker,
         )
         self.trade_ids.add(trade.trade_id)
+        self._balances_behind = True
         if order.status is OrderStatus.NEW:
             order.transition(OrderStatus.OPEN, trade.timestamp)
         order.record_fill(fill.price, fill.amount, fill.fee, fill.timestamp)
@@ -385,6 +390,7 @@ class OrderSync:
 
     async def refresh_balances(self) -> None:
         """Make the portfolio's cash and positions the venue's balances."""
+        self._balances_behind = False
         broker = self.broker
         balances = await self.venue.balances()
         quote = balances.get(broker.currency)
