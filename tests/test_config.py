@@ -128,7 +128,7 @@ def test_file_errors(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
     broken = tmp_path / "broken.json"
     broken.write_text("{")
-    with pytest.raises(ConfigError, match="not valid json"):
+    with pytest.raises(ConfigError, match="not valid JSON"):
         load_config(broken)
     listing = tmp_path / "list.yaml"
     listing.write_text("- a\n")

@@ -386,22 +386,10 @@ def load_config(
     Raises:
         ConfigError: If the file cannot be read or parsed or a field is invalid.
     """
-    target = Path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{target}: cannot read it: {exc}") from exc
-    try:
-        if target.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml  # noqa: PLC0415
+    from quantkit._documents import load_document  # noqa: PLC0415
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # json's and yaml's parse errors
-        raise ConfigError(
-            f"{target}: not valid {target.suffix.lstrip('.') or 'YAML'}: {exc}"
-        ) from exc
+    target = Path(path)
+    data = load_document(target)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{target}: expected a mapping of sections (strategy, data, ...)")
     return parse_config(data, environ=environ, source=str(target))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import re
 import typing
 from collections.abc import Mapping, Sequence
@@ -257,22 +256,10 @@ def load_risk(path: str | Path) -> RiskChain:
     Raises:
         ConfigError: If the file cannot be read or parsed, or the configuration is invalid.
     """
-    target = Path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"risk configuration {target}: cannot read it: {exc}") from exc
-    try:
-        if target.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml  # noqa: PLC0415
+    from quantkit._documents import load_document  # noqa: PLC0415
 
-            data = yaml.safe_load(text)
-    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError's parse errors
-        raise ConfigError(f"risk configuration {target}: not valid: {exc}") from exc
-    except Exception as exc:
-        raise ConfigError(f"risk configuration {target}: not valid YAML: {exc}") from exc
+    target = Path(path)
+    data = load_document(target, "risk configuration ")
     if not isinstance(data, Mapping | list):
         raise ConfigError(f"risk configuration {target}: expected a mapping or a list")
     try:

@@ -496,12 +496,7 @@ class LocalAccounts:
         Returns:
             The orders.
         """
-        with self._lock:
-            return [
-                o
-                for o in self._orders.values()
-                if o.is_open and o.api_key == api_key and symbol in (None, o.symbol)
-            ]
+        return [order for order in self.orders(api_key, symbol) if order.is_open]
 
     def trades(self, api_key: str, symbol: str) -> list[LocalFill]:
         """Return an account's trades in a market, oldest first.
