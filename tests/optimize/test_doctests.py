@@ -7,10 +7,12 @@ import types
 
 import pytest
 
-from quantkit.optimize import evaluate, search, space, walkforward
+from quantkit.optimize import evaluate, report, search, space, walkforward
 
 
-@pytest.mark.parametrize("module", [space, evaluate, search, walkforward], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [space, evaluate, report, search, walkforward], ids=lambda m: m.__name__
+)
 def test_docstring_examples_run(module: types.ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -19,7 +19,7 @@ from quantkit.errors import ConfigError
 from quantkit.optimize.evaluate import EventEvaluator, Objective, objective_value
 from quantkit.optimize.executor import ExecutorLike
 from quantkit.optimize.report import OptimizationResult, objective_name
-from quantkit.optimize.search import Constraint, Method, load_data, optimize
+from quantkit.optimize.search import Constraint, EngineChoice, Method, load_data, optimize
 from quantkit.risk.policy import RiskPolicy
 from quantkit.strategy.base import Strategy
 
@@ -239,6 +239,8 @@ def walk_forward(
     broker_factory: Callable[[], Broker] | None = None,
     risk: RiskPolicy | None = None,
     warmup: int = 0,
+    engine: EngineChoice = "auto",
+    keep_returns: bool = True,
 ) -> WalkForwardResult:
     """Optimise on each in-sample window, then run the choice on the window after it.
 
@@ -266,6 +268,10 @@ def walk_forward(
         risk: As `optimize`.
         warmup: History bars: skipped by ``on_bar`` at the start of each in-sample window,
             and added before each out-of-sample window.
+        engine: As `optimize`, for the in-sample searches (the out-of-sample runs use the
+            Engine).
+        keep_returns: As `optimize`: keep each in-sample search's returns for its
+            overfitting diagnostics (``optimizations[i].overfitting``).
 
     Returns:
         The `WalkForwardResult`.
@@ -294,7 +300,7 @@ def walk_forward(
                 strategy_class, in_sample, space, objective=objective, maximize=maximize,
                 constraint=constraint, method=method, trials=trials, seed=seed,
                 executor=shared, progress=progress, broker_factory=broker_factory, risk=risk,
-                warmup=warmup,
+                warmup=warmup, engine=engine, keep_returns=keep_returns,
             )  # fmt: skip
             out = slice_bars(data, primary, window.test_start - warmup, window.test_end)
             searches.append(found)
