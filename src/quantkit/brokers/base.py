@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sized
 from typing import TYPE_CHECKING, Any, Protocol
@@ -9,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market
-from quantkit.domain.order import Order, OrderRequest
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import Portfolio
+from quantkit.sim.exchange import amend_problem, check_amend_request
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -87,6 +89,43 @@ class Broker(ABC):
         Args:
             order: The order handle.
         """
+
+    def amend(
+        self, order: Order, request: OrderRequest, client_id: str, reference_price: float
+    ) -> Order:
+        """Change a working order's price or amount; the outcome arrives as events.
+
+        This default cancels ``order`` and submits the rest (``request.amount`` minus what
+        already filled) as a new order under ``client_id``. Brokers that can amend in place
+        (the simulated ones) or through the venue (the live one) override it.
+
+        Args:
+            order: The working order.
+            request: The amended request: same symbol, side and type; ``amount`` is the new
+                total, fills included.
+            client_id: A fresh client id, for a replacement order or for the ``REJECTED``
+                order that records a refused amend.
+            reference_price: Latest price of the symbol.
+
+        Returns:
+            The order that now works (``order`` itself when amended in place, else the
+            replacement), or a ``REJECTED`` order with the reason; ``order`` is then unchanged.
+
+        Raises:
+            OrderError: If ``request`` changes more than the price and amount.
+        """
+        check_amend_request(order, request)
+        reason = amend_problem(order, request)
+        if reason:
+            refused = Order(client_id, request, order.updated_at)
+            refused.transition(OrderStatus.REJECTED, order.updated_at, reason)
+            self.events.append(refused)
+            return refused
+        rest = request
+        if request.amount is not None and order.filled:
+            rest = dataclasses.replace(request, amount=request.amount - order.filled)
+        self.cancel(order)
+        return self.submit(rest, client_id, reference_price)
 
     @abstractmethod
     def open_orders(self, symbol: str | None = None) -> list[Order]:

@@ -19,6 +19,7 @@ account's balances become the portfolio.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -41,6 +42,7 @@ from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
 from quantkit.sim.admission import admission_problem
+from quantkit.sim.exchange import amend_problem, check_amend_request
 from quantkit.sim.working import Working
 
 if TYPE_CHECKING:
@@ -298,6 +300,72 @@ class LiveBroker(Broker):
         """
         if order.is_active:
             self.sync.request_cancel(order)
+
+    def amend(
+        self, order: Order, request: OrderRequest, client_id: str, reference_price: float
+    ) -> Order:
+        """Replace ``order`` on the venue with one for the rest at the new price and amount.
+
+        Returns a NEW handle under ``client_id`` at once: its request is ``request`` with the
+        amount that remains (``request.amount`` minus what ``order`` filled). The journal gets
+        an ``amend`` record linking both client ids and the replacement's intent before
+        anything is sent. The sender then uses the venue's edit (Binance spot:
+        cancel-replace, one request) where it has one, else cancels ``order`` and places the
+        replacement. Once the replacement is on the venue, ``order`` ends ``CANCELED`` with
+        the reason ``"replaced by <client_id>"``; if the venue refuses, the replacement ends
+        ``REJECTED`` and ``order`` stays as the venue has it.
+
+        Args:
+            order: The working order.
+            request: The amended request (``amount`` is the new total, fills included).
+            client_id: The replacement's client id.
+            reference_price: Latest close of the symbol.
+
+        Returns:
+            The replacement (``NEW``), or ``REJECTED`` with the reason a backtest would give.
+
+        Raises:
+            OrderError: If ``request`` changes more than the price and amount.
+        """
+        sync = self.sync
+        check_amend_request(order, request)
+        market = self.market(order.symbol)
+        now = time.time_ns()
+        reason = amend_problem(order, request)
+        if reason or request.amount is None:
+            rest = request
+        else:
+            rest = dataclasses.replace(request, amount=request.amount - order.filled)
+        replacement = Order(client_id, rest, now)
+        if not reason and sync.orders.get(order.client_id) is not order:
+            reason = f"amend of {order.client_id} refused: not an order of this run"
+        reason = reason or self._refusal(replacement, market, reference_price)
+        if not reason:
+            self.journal.append(
+                "amend",
+                {
+                    "client_id": order.client_id,
+                    "new_client_id": client_id,
+                    "amount": request.amount,
+                    "price": request.limit_price or request.stop_price,
+                },
+            )
+        self.journal.intent(replacement.request, client_id, sync_head=False)
+        if reason:
+            replacement.transition(OrderStatus.REJECTED, now, reason)
+            self.journal.reject(client_id, reason)
+            _log.info("amend_rejected", client_id=order.client_id, reason=reason)
+            self.events.append(replacement)
+            return replacement
+        _log.info(
+            "amend_intent",
+            client_id=order.client_id,
+            new_client_id=client_id,
+            amount=request.amount,
+            price=request.limit_price or request.stop_price,
+        )
+        sync.enqueue(replacement, replaces=order, total=request.amount or 0.0)
+        return replacement
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders not yet in a final status, oldest first.

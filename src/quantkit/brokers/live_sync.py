@@ -7,6 +7,7 @@ loop; the strategy's synchronous callbacks run between awaits, so the state shar
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import TYPE_CHECKING
@@ -60,6 +61,8 @@ class OrderSync:
         self._send: MemoryObjectSendStream[Order | None] = send
         self._receive: MemoryObjectReceiveStream[Order | None] = receive
         self._cancels: list[Order] = []
+        self._replaces: dict[str, tuple[Order, float]] = {}
+        """Replacement client id to (order it replaces, new total amount)."""
         self._in_flight = 0
         self._wakeup = anyio.Event()
         self._poll_now = anyio.Event()
@@ -69,16 +72,21 @@ class OrderSync:
         self.closing = False
         """Set by `shutdown`: queued orders are rejected instead of sent."""
         self._balances_behind = False
+        self._books = anyio.Lock()
 
     # -- commands from the broker (synchronous) -------------------------------------------------
 
-    def enqueue(self, order: Order) -> None:
+    def enqueue(self, order: Order, *, replaces: Order | None = None, total: float = 0.0) -> None:
         """Queue ``order`` for the sender (it is journaled already).
 
         Args:
             order: The ``NEW`` order.
+            replaces: The order it replaces (an amend), if any.
+            total: With ``replaces``: the new total amount, fills of ``replaces`` included.
         """
         self.orders[order.client_id] = order
+        if replaces is not None:
+            self._replaces[order.client_id] = (replaces, total)
         self._in_flight += 1
         self._idle = anyio.Event()
         self._send.send_nowait(order)
@@ -115,7 +123,10 @@ class OrderSync:
                     if self.closing:
                         self._reject(order, "not sent: the broker shut down first")
                         continue
-                    await self._place(order)
+                    if order.client_id in self._replaces:
+                        await self._replace(order)
+                    else:
+                        await self._place(order)
                 finally:
                     self._in_flight -= 1
                     if self._in_flight == 0:
@@ -164,6 +175,116 @@ class OrderSync:
                 error=str(error),
             )
             await anyio.sleep(delay)
+
+    # -- amending -------------------------------------------------------------------------------
+
+    async def _replace(self, new: Order) -> None:
+        """Put ``new`` in place of the order it replaces: the venue's edit, else cancel + place."""
+        old, total = self._replaces[new.client_id]
+        try:
+            if not self._resize(old, new, total):
+                return
+            try:
+                placed = await self._edit(old, new)
+            except ExchangeError as exc:
+                if exc.reason != "not_supported":
+                    self._poll_now.set()  # the tracker settles what happened to ``old``
+                    self._reject(new, f"amend of {old.client_id} refused by the venue: {exc}")
+                    return
+                await self._cancel_then_place(old, new, total)
+                return
+            if placed is None:
+                self._reject(new, f"amend of {old.client_id}: the venue did not answer")
+                return
+            self._acknowledge(new, placed)
+            await self._book_trades(old.symbol)
+            self._replaced(old, new)
+        finally:
+            del self._replaces[new.client_id]
+
+    def _resize(self, old: Order, new: Order, total: float) -> bool:
+        """Size ``new`` for what ``old`` has left now; False (``new`` rejected) if nothing is."""
+        if not old.is_active or old.status is OrderStatus.NEW:
+            self._reject(new, f"amend of {old.client_id} refused: the order is {old.status}")
+            return False
+        market = self.broker.market(old.symbol)
+        rest = market.round_amount(total - old.filled)
+        if rest <= 0 or rest < market.min_amount:
+            self._reject(
+                new, f"amend of {old.client_id} refused: {old.filled:g} filled, {rest:g} left"
+            )
+            return False
+        if rest != new.amount:
+            new.request = dataclasses.replace(new.request, amount=rest)
+            new.amount = rest
+        return True
+
+    async def _edit(self, old: Order, new: Order) -> VenueOrder | None:
+        """Ask the venue to edit ``old`` into ``new``; ``None`` if the outcome stayed unknown."""
+        policy = self.broker.retry
+        exchange_id = next((e for e, c in self.exchange_ids.items() if c == old.client_id), "")
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                return await self.venue.edit_order(
+                    old.client_id,
+                    old.symbol,
+                    new.request,
+                    new_client_id=new.client_id,
+                    exchange_id=exchange_id,
+                )
+            except _AMBIGUOUS as exc:
+                found = await self._look_up(new)
+                if found is not None:
+                    _log.info("amend_found_after_failure", client_id=new.client_id, error=str(exc))
+                    return found
+                error: TransientError = exc
+            except TransientError as exc:
+                error = exc
+            retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+            _log.warning("amend_retry", client_id=new.client_id, attempt=attempt, error=str(error))
+            await anyio.sleep(policy.delay(attempt, retry_after=retry_after))
+        return None
+
+    async def _cancel_then_place(self, old: Order, new: Order, total: float) -> None:
+        """The venue cannot edit: cancel ``old``, book its last fills, place the rest."""
+        policy = self.broker.retry
+        final: VenueOrder | None = None
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                final = await self.venue.cancel_order(old.client_id, old.symbol)
+                break
+            except _AMBIGUOUS:
+                final = await self._look_up(old)
+                if final is not None and final.status not in _VENUE_STATUS_OPEN:
+                    break
+            except TransientError:
+                pass
+            except ExchangeError as exc:  # filled or gone meanwhile
+                self._poll_now.set()
+                self._reject(new, f"amend of {old.client_id}: could not cancel it: {exc}")
+                return
+            await anyio.sleep(policy.delay(attempt))
+        if final is None or final.status in _VENUE_STATUS_OPEN:
+            self._reject(new, f"amend of {old.client_id}: the cancel did not go through")
+            return
+        await self._book_trades(old.symbol)
+        if final.status is not OrderStatus.CANCELED or not old.is_active:
+            self._finish(old, final)
+            self._reject(new, f"amend of {old.client_id} refused: the order is {final.status}")
+            return
+        if not self._resize(old, new, total):  # (rejects ``new``: nothing left to place)
+            self._finish(old, final)
+            return
+        self._replaced(old, new)
+        await self._place(new)
+
+    def _replaced(self, old: Order, new: Order) -> None:
+        if not old.is_active:
+            return
+        old.transition(OrderStatus.CANCELED, time.time_ns(), f"replaced by {new.client_id}")
+        self.broker.journal.cancel(old.client_id)
+        _log.info("order_replaced", client_id=old.client_id, new_client_id=new.client_id)
+        self._emit(old)
 
     async def _look_up(self, order: Order) -> VenueOrder | None:
         """Find ``order`` on the venue by its client id, retrying transient failures."""
@@ -242,8 +363,11 @@ class OrderSync:
                 self._poll_now.set()
                 continue
             failures = 0
-            for trade in trades:
-                self._book_pushed(trade)
+            async with self._books:
+                if self._stopped:  # the final poll settled everything from the venue itself
+                    return
+                for trade in trades:
+                    self._book_pushed(trade)
 
     def _book_pushed(self, trade: VenueTrade) -> None:
         if trade.trade_id in self.trade_ids:
@@ -255,7 +379,15 @@ class OrderSync:
             self._poll_now.set()  # settle the balances soon
 
     async def poll(self) -> None:
-        """One round: send pending cancels, book new trades, settle orders the venue ended."""
+        """One round: send pending cancels, book new trades, settle orders the venue ended.
+
+        Rounds do not overlap with each other or with booking pushed trades (one lock), so a
+        balance refresh never lands between a trade's booking and its journal record.
+        """
+        async with self._books:
+            await self._poll()
+
+    async def _poll(self) -> None:
         await self._send_cancels()
         active = [
             o for o in self.orders.values() if o.is_active and o.status is not OrderStatus.NEW
@@ -368,8 +500,9 @@ class OrderSync:
     async def _settle(self, active: list[Order]) -> None:
         """Close orders the venue no longer lists as open (canceled, expired, filled)."""
         listed = {o.client_id for o in await self.venue.open_orders()}
+        replacing = {old.client_id for old, _ in self._replaces.values()}
         for order in active:
-            if not order.is_active or order.client_id in listed:
+            if not order.is_active or order.client_id in listed or order.client_id in replacing:
                 continue
             final = await self.venue.fetch_order(order.client_id, order.symbol)
             if final is not None and final.status not in _VENUE_STATUS_OPEN:
@@ -462,11 +595,12 @@ class OrderSync:
             for order in list(self.orders.values()):
                 if order.is_active and order.status is not OrderStatus.NEW:
                     self.request_cancel(order)
-        try:
-            await self.poll()
-        except TransientError as exc:
-            _log.warning("final_poll_failed", error=str(exc))
-        self._stopped = True
+        async with self._books:
+            try:
+                await self._poll()
+            except TransientError as exc:
+                _log.warning("final_poll_failed", error=str(exc))
+            self._stopped = True  # pushed trades after this are in the final poll already
         self._poll_now.set()
 
 

@@ -11,6 +11,7 @@ from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.errors import ConfigError
+from quantkit.sim.exchange import amend_problem, check_amend_request
 from quantkit.sim.fees import FeeModel
 from quantkit.sim.rules import IntrabarAssumption
 from quantkit.sim.slippage import SlippageModel
@@ -141,6 +142,39 @@ class PaperBroker(SimulatedBroker):
                 self.events.append(pending)
                 return
         super()._cancel(order, reason)
+
+    def amend(
+        self, order: Order, request: OrderRequest, client_id: str, reference_price: float
+    ) -> Order:
+        """Amend a working order in place, or the request of one still in flight.
+
+        Args:
+            order: The order handle.
+            request: The amended request (``amount`` is the new total, fills included).
+            client_id: Client id of the ``REJECTED`` order that records a refused amend.
+            reference_price: Latest close of the symbol.
+
+        Returns:
+            ``order`` itself, amended, or a ``REJECTED`` order with the reason.
+
+        Raises:
+            OrderError: If ``request`` changes more than the price and amount.
+        """
+        for k, (delay, pending, _, reference) in enumerate(self._in_flight):
+            if pending is order:
+                check_amend_request(order, request)
+                now = self._clock.now
+                reason = amend_problem(order, request)
+                if reason:
+                    refused = Order(client_id, request, now)
+                    refused.transition(OrderStatus.REJECTED, now, reason)
+                    self.events.append(refused)
+                    return refused
+                order.request, order.amount, order.updated_at = request, request.amount, now
+                self._in_flight[k] = (delay, order, request, reference)
+                self.events.append(order)
+                return order
+        return super().amend(order, request, client_id, reference_price)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Working orders, oldest first, then those still in flight.

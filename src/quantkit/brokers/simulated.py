@@ -150,6 +150,27 @@ class SimulatedBroker(Broker):
         """
         self.exchange.cancel(order.client_id, self._clock.now)
 
+    def amend(
+        self, order: Order, request: OrderRequest, client_id: str, reference_price: float
+    ) -> Order:
+        """Amend a working order in place; the new price and amount apply from the next bar.
+
+        Args:
+            order: The working order.
+            request: The amended request (``amount`` is the new total, fills included).
+            client_id: Client id of the ``REJECTED`` order that records a refused amend.
+            reference_price: Latest close of the symbol.
+
+        Returns:
+            ``order`` itself, amended, or a ``REJECTED`` order with the reason.
+
+        Raises:
+            OrderError: If ``request`` changes more than the price and amount.
+        """
+        return self.exchange.amend(
+            order.client_id, request, self._clock.now, reference_price, refusal_id=client_id
+        )
+
     async def ashutdown(self, *, cancel_open: bool) -> None:
         """Cancel the working orders if asked (live and paper runs).
 

@@ -44,6 +44,25 @@ class TradingVenue(Protocol):
         """Cancel an order by its client id; returns its final state."""
         ...
 
+    async def edit_order(
+        self,
+        client_id: str,
+        symbol: str,
+        request: OrderRequest,
+        *,
+        new_client_id: str,
+        exchange_id: str = "",
+    ) -> VenueOrder:
+        """Replace an open order with ``request`` in one request, where the venue can.
+
+        Venues like Binance spot cancel the order and place the new one (``new_client_id``)
+        in one call; the answer is the new order. Raises `ExchangeError` with ``reason``
+        ``"not_supported"`` before any request when the venue cannot edit orders, so the
+        caller cancels and places instead. ``exchange_id`` is the venue's id of the order when
+        known (else the adapter looks it up by ``client_id``).
+        """
+        ...
+
     async def fetch_order(self, client_id: str, symbol: str) -> VenueOrder | None:
         """Look an order up by its client id; ``None`` when the venue does not know it."""
         ...

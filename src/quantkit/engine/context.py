@@ -235,3 +235,28 @@ class RunContext:
         data = self.datas.get(request.symbol)
         price = data.price if data is not None else math.nan
         return self.broker.submit(request, client_id, price)
+
+    def amend(self, order: Order, request: OrderRequest) -> Order:
+        """Forward an amend to the broker under a fresh client id.
+
+        Amends do not pass the risk policies again; while trading is halted only reduce-only
+        orders may be amended.
+
+        Args:
+            order: The working order.
+            request: The amended request.
+
+        Returns:
+            The order that now works, or a ``REJECTED`` order with the reason.
+        """
+        client_id = self.next_client_id()
+        if self.halted and not request.reduce_only:
+            now = self.now
+            refused = Order(client_id, request, now)
+            reason = f"amend of {order.client_id} refused: risk: trading halted ({self.halted})"
+            refused.transition(OrderStatus.REJECTED, now, reason)
+            self.broker.events.append(refused)
+            return refused
+        data = self.datas.get(request.symbol)
+        price = data.price if data is not None else math.nan
+        return self.broker.amend(order, request, client_id, price)

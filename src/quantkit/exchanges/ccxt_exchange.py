@@ -519,6 +519,74 @@ class CcxtExchange:
                 )
         return parse_order(raw, exchange=self._id, client_id=client_id)
 
+    async def edit_order(
+        self,
+        client_id: str,
+        symbol: str,
+        request: OrderRequest,
+        *,
+        new_client_id: str,
+        exchange_id: str = "",
+    ) -> VenueOrder:
+        """Replace an open order with ``request`` through ccxt's ``edit_order``.
+
+        Binance spot answers with a NEW order (``POST /api/v3/order/cancelReplace``): a new
+        venue id and the client id ``new_client_id``; the old order is canceled. The amount of
+        ``request`` is what the new order is for (on Binance it does not count the old order's
+        fills).
+
+        Args:
+            client_id: Client id of the order to replace.
+            symbol: Its unified symbol.
+            request: The replacement; amount and prices already rounded to the market's
+                precision; same symbol, side and type.
+            new_client_id: The replacement's client id; look it up by it when the outcome of
+                this call is unknown.
+            exchange_id: The venue's id of the order to replace, if known (saves a lookup).
+
+        Returns:
+            The replacement order as the venue reports it.
+
+        Raises:
+            ExchangeError: With ``reason`` ``"not_supported"`` (before any request) if ccxt
+                cannot edit this venue's orders; ``"order_not_found"`` if the order to replace
+                is unknown or closed; other reasons for other refusals.
+            RequestTimeoutError: If the venue did not answer in time: either order may exist.
+            TransientError: If the venue could not be reached or answered with a server error.
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        market = self._require(client, symbol, "editOrder")
+        if not exchange_id:
+            found = await self.fetch_order(client_id, symbol)
+            if found is None:
+                raise ExchangeError(
+                    f"edit of order {client_id!r} ({symbol}): order not found",
+                    exchange=self._id,
+                    reason="order_not_found",
+                )
+            exchange_id = found.exchange_id
+        arguments = order_arguments(
+            request,
+            new_client_id,
+            market=market,
+            has=client.has,
+            features=client.features,
+            exchange=self._id,
+        )
+        action = f"edit of order {client_id!r} ({request.side.value} {symbol})"
+        with self._errors(client, action):
+            raw = await client.edit_order(
+                exchange_id,
+                arguments.symbol,
+                arguments.type,
+                arguments.side,
+                arguments.amount,
+                arguments.price,
+                arguments.params,
+            )
+        return parse_order(raw, exchange=self._id, client_id=new_client_id)
+
     async def cancel_order(self, client_id: str, symbol: str) -> VenueOrder:
         """Cancel an order by its client id.
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market, unknown_symbol
-from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError, OrderError
 from quantkit.sim.admission import admission_problem
@@ -19,12 +19,58 @@ from quantkit.sim.book import Book
 from quantkit.sim.rules import FillRules
 from quantkit.sim.working import Working
 
-__all__ = ["SimulatedExchange"]
+__all__ = ["SimulatedExchange", "amend_problem", "check_amend_request"]
 
 _Signature = tuple[tuple[str, float, float], ...]
 
 # Enum members as module constants: ``OrderStatus.OPEN`` is a slow class-attribute lookup.
 _OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
+
+
+def check_amend_request(order: Order, request: OrderRequest) -> None:
+    """Check that ``request`` changes nothing of ``order`` but its price or amount.
+
+    Args:
+        order: The working order.
+        request: The amended request.
+
+    Raises:
+        OrderError: If the symbol, side or type differ (a different order, not an amend).
+    """
+    old = order.request
+    if (request.symbol, request.side, request.type) != (old.symbol, old.side, old.type):
+        raise OrderError(
+            f"amend of {order.client_id}: only the price and amount can change, not the "
+            f"symbol, side or type ({old.symbol} {old.side} {old.type} -> "
+            f"{request.symbol} {request.side} {request.type})"
+        )
+
+
+def amend_problem(order: Order, request: OrderRequest) -> str:
+    """Why an amend of ``order`` to ``request`` must be refused, or ``""`` (every broker).
+
+    An amend applies to a working limit, stop or stop-limit order, and its new amount (the
+    order's total, fills included) must stay above what already filled.
+
+    Args:
+        order: The order to amend.
+        request: The amended request.
+
+    Returns:
+        The reason for refusing, or ``""``.
+    """
+    where = f"amend of {order.client_id} refused"
+    if not order.is_active:
+        return f"{where}: the order is {order.status}"
+    if order.request.type is OrderType.MARKET:
+        return f"{where}: only limit and stop orders can be amended"
+    amount = request.amount
+    if amount is not None and amount <= order.filled * (1 + 1e-12):
+        return (
+            f"{where}: amount {amount:g} is not above the {order.filled:g} already filled "
+            "(cancel the order instead)"
+        )
+    return ""
 
 
 class SimulatedExchange:
@@ -150,6 +196,71 @@ class SimulatedExchange:
         order.transition(OrderStatus.CANCELED, now, reason)
         self.events.append(order)
         return True
+
+    def amend(
+        self,
+        client_id: str,
+        request: OrderRequest,
+        now: int,
+        reference_price: float,
+        *,
+        refusal_id: str | None = None,
+    ) -> Order:
+        """Change a working order's price or amount in place, from the next bar on.
+
+        The amended order is checked like a new one (precision, minimums, reduce-only) and
+        keeps its handle, client id, fills and sequence; an order the price gaps through at the
+        next open fills there, as a new order would (a post-only one expires instead).
+
+        Args:
+            client_id: The order's client id.
+            request: The amended request (same symbol, side and type; ``amount`` is the
+                order's new total, fills included).
+            now: Current time, ns.
+            reference_price: Latest price of the symbol.
+            refusal_id: Client id of the ``REJECTED`` order that records a refused amend
+                (default: generated).
+
+        Returns:
+            The amended order (the same handle), or a new ``REJECTED`` order carrying
+            ``request`` and the reason; the original order is then unchanged.
+
+        Raises:
+            OrderError: If no order has this client id, or ``request`` changes more than the
+                price and amount.
+        """
+        order = self.orders.get(client_id)
+        if order is None:
+            raise OrderError(f"amend: no order with client id {client_id!r}")
+        check_amend_request(order, request)
+        working = next((w for w in self.books[order.symbol].working if w.order is order), None)
+        reason = amend_problem(order, request)
+        if not reason and working is None:
+            reason = f"amend of {client_id} refused: the order is not working"
+        trial = Order(client_id, request, now)
+        if not reason and working is not None:
+            trial_working = Working(trial, working.market, working.seq)
+            reason = admission_problem(trial_working, self.portfolio, reference_price)
+            reason = reason or amend_problem(
+                order, dataclasses.replace(request, amount=trial.amount)
+            )
+        if reason or working is None:
+            self._seq += 1
+            refused = Order(
+                refusal_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}", request, now
+            )
+            refused.transition(_REJECTED, now, reason)
+            self.orders[refused.client_id] = refused
+            self.events.append(refused)
+            return refused
+        order.request = request
+        order.amount = trial.amount
+        order.updated_at = now
+        working.limit, working.stop = trial_working.limit, trial_working.stop
+        working.reduce_only = request.reduce_only
+        working.fresh = True  # checked at the next open like a new order (post-only, R7)
+        self.events.append(order)
+        return order
 
     def has_working(self, symbol: str) -> bool:
         """Whether ``symbol`` has orders that may fill on its next bar."""

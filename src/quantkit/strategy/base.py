@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -413,3 +414,50 @@ class Strategy(ABC):
             order: The order handle.
         """
         self._ctx.cancel(order)
+
+    def amend(
+        self, order: Order, *, price: float | None = None, amount: float | None = None
+    ) -> Order:
+        """Change a working limit or stop order's price and/or amount.
+
+        ``price`` is the limit price of a limit or stop-limit order and the stop price of a
+        stop order; ``amount`` is the order's new total amount, what already filled included.
+        Backtest and paper brokers amend in place and return ``order`` itself, amended from
+        the next bar on. The live broker replaces the order on the venue and returns a NEW
+        handle (a new client id) for the rest; ``order`` then ends ``CANCELED``.
+
+        A refused amend (the order ended, is a market order, the new amount is not above what
+        filled, or is below the market's minimums) leaves ``order`` unchanged and returns a
+        ``REJECTED`` order carrying the reason, also delivered to `on_order`.
+
+        Args:
+            order: The order handle.
+            price: New limit (or stop) price.
+            amount: New total amount in base currency.
+
+        Returns:
+            The order that now works, or a ``REJECTED`` order with the reason.
+
+        Raises:
+            OrderError: If neither ``price`` nor ``amount`` is given, a value is not a finite
+                number > 0, or ``price`` is given for a market order.
+
+        Examples:
+            >>> from quantkit.domain.order import Order, OrderRequest, OrderType, Side
+            >>> order = Order("qk-1", OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, 1.0), 0)
+            >>> Strategy.amend(object(), order)  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            quantkit.errors.OrderError: amend of qk-1: give price= and/or amount=
+        """
+        if price is None and amount is None:
+            raise OrderError(f"amend of {order.client_id}: give price= and/or amount=")
+        request = order.request
+        changes: dict[str, Any] = {}
+        if amount is not None:
+            changes["amount"], changes["cost"] = amount, None
+        if price is not None:
+            if request.type is _MARKET:
+                raise OrderError(f"amend of {order.client_id}: a market order has no price")
+            changes["stop_price" if request.type is _STOP else "limit_price"] = price
+        return self._ctx.amend(order, dataclasses.replace(request, **changes))

@@ -32,6 +32,13 @@ class StrategyContext(Protocol):
         """Ask the broker to cancel a working order."""
         ...
 
+    def amend(self, order: Order, request: OrderRequest) -> Order:
+        """Ask the broker to change a working order's price or amount to ``request``'s.
+
+        Returns the order that now works, or a ``REJECTED`` order recording a refusal.
+        """
+        ...
+
     def market(self, symbol: str) -> Market:
         """The market description of ``symbol``."""
         ...

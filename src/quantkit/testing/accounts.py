@@ -439,6 +439,56 @@ class LocalAccounts:
             self._release(order, self.venue.market(order.symbol), now, "CANCELED")
             return order
 
+    def cancel_replace(
+        self,
+        api_key: str,
+        order: LocalOrder,
+        side: OrderSide,
+        type: Literal["MARKET", "LIMIT"],
+        qty: Decimal,
+        price: Decimal | None = None,
+        *,
+        time_in_force: TimeInForce = "GTC",
+        client_id: str = "",
+        now: int,
+    ) -> LocalOrder:
+        """Cancel an open order and place a new one in one step (Binance's cancel-replace).
+
+        The cancel stands even if the new order is then refused, as on Binance.
+
+        Args:
+            api_key: The account's key.
+            order: The open order to cancel, as found by `find`.
+            side: The new order's side.
+            type: The new order's type.
+            qty: The new order's base amount.
+            price: The new order's limit price.
+            time_in_force: The new order's time in force.
+            client_id: The new order's client id.
+            now: Time of the request, in ms since the epoch.
+
+        Returns:
+            The new order.
+
+        Raises:
+            KeyError: If ``order`` is no longer open.
+            ConfigError: If the new order is malformed.
+            InsufficientBalanceError: If the account cannot pay for the new order.
+        """
+        with self._lock:
+            self.cancel(api_key, order, now=now)
+            return self.place(
+                api_key,
+                order.symbol,
+                side,
+                type,
+                qty,
+                price,
+                time_in_force=time_in_force,
+                client_id=client_id,
+                now=now,
+            )
+
     def find(
         self,
         api_key: str,

@@ -6,6 +6,8 @@ What ccxt's ``binance`` class needs to trade spot:
 * ``POST /api/v3/order`` (form body): ``MARKET`` and ``LIMIT`` orders, ``timeInForce``
   ``GTC``/``IOC``/``FOK``, ``newClientOrderId`` echoed, ``newOrderRespType`` ``FULL`` with fills;
 * ``GET /api/v3/order`` and ``DELETE /api/v3/order``, by ``orderId`` or ``origClientOrderId``;
+* ``POST /api/v3/order/cancelReplace`` (ccxt's ``edit_order``): cancels an open order (by
+  ``cancelOrderId`` or ``cancelOrigClientOrderId``) and places the new one in one step;
 * ``GET /api/v3/openOrders`` and ``GET /api/v3/myTrades``.
 
 Every request is checked the Binance way: the ``X-MBX-APIKEY`` header names an account, the
@@ -110,12 +112,13 @@ class BinancePrivateApi:
         """Return the aiohttp routes of the endpoints.
 
         Returns:
-            Route definitions for ``account``, ``order`` (POST, GET, DELETE), ``openOrders``
-            and ``myTrades``.
+            Route definitions for ``account``, ``order`` (POST, GET, DELETE),
+            ``order/cancelReplace``, ``openOrders`` and ``myTrades``.
         """
         return [
             web.get("/api/v3/account", self._signed(self._account)),
             web.post("/api/v3/order", self._signed(self._new_order)),
+            web.post("/api/v3/order/cancelReplace", self._signed(self._cancel_replace)),
             web.get("/api/v3/order", self._signed(self._query_order)),
             web.delete("/api/v3/order", self._signed(self._cancel_order)),
             web.get("/api/v3/openOrders", self._signed(self._open_orders)),
@@ -253,10 +256,10 @@ class BinancePrivateApi:
             raise BinanceApiError(-1013, "Filter failure: LOT_SIZE")
         return qty
 
-    async def _new_order(
-        self, request: web.Request, api_key: str, params: dict[str, str]
-    ) -> web.Response:
-        market = self._market(params)
+    def _new_order_params(
+        self, params: dict[str, str], market: LocalMarket
+    ) -> tuple[OrderSide, Literal["MARKET", "LIMIT"], Decimal, Decimal | None, TimeInForce]:
+        """Side, type, quantity, price and time in force of a new order, checked."""
         side, kind = params.get("side", ""), params.get("type", "")
         if side not in _SIDES:
             raise BinanceApiError(-1100, "Illegal characters found in parameter 'side'.")
@@ -269,6 +272,13 @@ class BinancePrivateApi:
         if kind == "LIMIT" and price is None:
             raise _missing("price")
         qty = self._order_quantity(params, market)
+        return side, kind, qty, price, tif
+
+    async def _new_order(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        market = self._market(params)
+        side, kind, qty, price, tif = self._new_order_params(params, market)
         try:
             order = self.accounts.place(
                 api_key,
@@ -288,6 +298,49 @@ class BinancePrivateApi:
         except ConfigError as exc:
             raise BinanceApiError(-1013, f"Invalid order: {exc}") from None
         return web.json_response(self._new_order_json(order, params.get("newOrderRespType")))
+
+    async def _cancel_replace(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        """Binance's cancel-replace, mode ``STOP_ON_FAILURE``: no new order if the cancel fails."""
+        market = self._market(params)
+        if params.get("cancelReplaceMode") not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise _missing("cancelReplaceMode")
+        side, kind, qty, price, tif = self._new_order_params(params, market)
+        order_id = int_param(params, "cancelOrderId")
+        client_id = params.get("cancelOrigClientOrderId")
+        if order_id is None and not client_id:
+            raise BinanceApiError(
+                -1102,
+                "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both "
+                "were empty/null!",
+            )
+        old = self.accounts.find(api_key, market.venue_id, order_id=order_id, client_id=client_id)
+        if old is None or not old.is_open:
+            raise BinanceApiError(-2022, "Order cancel-replace failed.")
+        try:
+            new = self.accounts.cancel_replace(
+                api_key,
+                old,
+                side,
+                kind,
+                qty,
+                price,
+                time_in_force=tif,
+                client_id=params.get("newClientOrderId", ""),
+                now=_now_ms(),
+            )
+        except (InsufficientBalanceError, ConfigError):
+            raise BinanceApiError(-2021, "Order cancel-replace partially failed.") from None
+        canceled = self._order_json(old) | {"origClientOrderId": old.client_id}
+        return web.json_response(
+            {
+                "cancelResult": "SUCCESS",
+                "newOrderResult": "SUCCESS",
+                "cancelResponse": canceled,
+                "newOrderResponse": self._new_order_json(new, params.get("newOrderRespType")),
+            }
+        )
 
     def _new_order_json(self, order: LocalOrder, resp_type: str | None) -> dict[str, Any]:
         full = self._order_json(order)
