@@ -79,7 +79,7 @@ def _kernel_only(series, result, market) -> float:  # type: ignore[no-untyped-de
     bars = len(series)
     timings = []
     for _ in range(5):
-        fills = np.empty((2 * bars + 2, len(kernel.FILL_COLUMNS)))
+        fills = np.empty((3 * bars + 3, len(kernel.FILL_COLUMNS)))
         trades = np.zeros((bars + 1, len(kernel.TRADE_COLUMNS)))
         equity, exposed = np.empty(bars), np.empty(bars, np.bool_)
         start = time.perf_counter()
@@ -116,6 +116,17 @@ def main() -> None:
     run_time = statistics.median(runs)
     assert result is not None
     kernel_time = _kernel_only(series, result, market)
+    # the same crossover with limit entries, a stop-loss and a trailing stop
+    orders = SmaCrossSignals(
+        fast=10, slow=30, entry_type="limit", entry_offset=0.001, entry_valid_bars=5,
+        sl_pct=0.02, trail_pct=0.01,
+    )  # fmt: skip
+    limit_runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        limit_result = run_signals(orders, series, market=market)
+        limit_runs.append(time.perf_counter() - start)
+    limit_time = statistics.median(limit_runs)
     grid = {"fast": list(range(5, 51, 5)), "slow": list(range(20, 201, 20))}
     start = time.perf_counter()
     table = sweep(_strategy_class(), series, grid, market=market)
@@ -132,6 +143,10 @@ def main() -> None:
     print(f"  = {BARS / run_time / 1e6:.2f}M bars/s")
     print(f"  of which the compiled simulator alone: {kernel_time * 1e3:.1f} ms")
     print(f"  = {BARS / kernel_time / 1e6:.1f}M bars/s (the rest: signals, tables, stats)")
+    print(
+        f"single run, limit entries + stop-loss + trailing stop: {limit_time:.3f} s "
+        f"({limit_result.stats['Trades']} trades)"
+    )
     print(f"sweep: {combos} combinations x {BARS:,} bars in {sweep_time:.2f} s")
     print(f"  = {combos * BARS / sweep_time / 1e6:.2f}M combo-bars/s (look-ahead check on)")
     print(f"  = {combos * BARS / unchecked_time / 1e6:.2f}M combo-bars/s (check_causal=False)")

@@ -55,6 +55,10 @@ class Scripted(SignalStrategy):
     size: float = 1.0
     sl_pct: float | None = None
     tp_pct: float | None = None
+    entry_type: str = "market"
+    entry_offset: float = 0.0
+    entry_valid_bars: int = 1
+    trail_pct: float | None = None
 
     def signals(self, data: SignalData) -> Signals:
         """Set the listed bars."""
@@ -72,6 +76,10 @@ class Scripted(SignalStrategy):
             size=self.size,
             sl_pct=self.sl_pct,
             tp_pct=self.tp_pct,
+            entry_type=self.entry_type,  # type: ignore[arg-type]
+            entry_offset=self.entry_offset,
+            entry_valid_bars=self.entry_valid_bars,
+            trail_pct=self.trail_pct,
         )
 
 
@@ -131,7 +139,7 @@ def kernel_outputs(
 ) -> tuple[Any, ...]:
     """Run the kernel compiled or as plain Python; return its counts and output arrays."""
     bars_count = len(series)
-    fills = np.zeros((2 * bars_count + 2, len(kernel.FILL_COLUMNS)))
+    fills = np.zeros((3 * bars_count + 3, len(kernel.FILL_COLUMNS)))
     trades = np.zeros((bars_count + 1, len(kernel.TRADE_COLUMNS)))
     equity = np.zeros(bars_count)
     exposed = np.zeros(bars_count, np.bool_)
@@ -178,6 +186,16 @@ from quantkit.strategy.vectorized import SmaCrossSignals  # noqa: E402
 from tests.strategies import bar_series, sma_periods  # noqa: E402
 
 pcts = st.one_of(st.none(), st.floats(0.002, 0.08))
+# (entry_type, entry_offset, entry_valid_bars): market entries, or limit/stop entries placed
+# from on the close to a few percent away, working one bar or several
+entry_orders = st.one_of(
+    st.just(("market", 0.0, 1)),
+    st.tuples(
+        st.sampled_from(["limit", "stop"]),
+        st.one_of(st.just(0.0), st.floats(0.0005, 0.05)),
+        st.integers(1, 6),
+    ),
+)
 
 
 @st.composite
@@ -221,6 +239,8 @@ def fast_settings(draw: st.DrawFn) -> FastSettings:
     tp_pct=pcts,
     short=st.booleans(),
     size=st.sampled_from([1.0, 0.5, 0.05]),
+    entry=entry_orders,
+    trail_pct=st.one_of(st.none(), st.floats(0.002, 0.05)),
     config=fast_settings(),
 )
 def test_fast_path_gives_the_engines_fills_and_equity(
@@ -230,12 +250,24 @@ def test_fast_path_gives_the_engines_fills_and_equity(
     tp_pct: float | None,
     short: bool,
     size: float,
+    entry: tuple[str, float, int],
+    trail_pct: float | None,
     config: FastSettings,
 ) -> None:
     series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close)
     fast_period, slow_period = periods
+    entry_type, entry_offset, entry_valid_bars = entry
     strategy = SmaCrossSignals(
-        fast=fast_period, slow=slow_period, sl_pct=sl_pct, tp_pct=tp_pct, short=short, size=size
+        fast=fast_period,
+        slow=slow_period,
+        sl_pct=sl_pct,
+        tp_pct=tp_pct,
+        short=short,
+        size=size,
+        entry_type=entry_type,
+        entry_offset=entry_offset,
+        entry_valid_bars=entry_valid_bars,
+        trail_pct=trail_pct,
     )
     fast = run_signals(strategy, series, settings=config)
     result = engine_run(series, SmaCrossSignals(**strategy.params), config)
@@ -255,3 +287,33 @@ def test_parity_holds_where_brackets_decide_often() -> None:
     assert fast.fills["ambiguous"].any()
     assert (fast.fills["side"] == "sell").any()
     assert result.stats["Ambiguous fills"] == fast.stats["Ambiguous fills"] > 0
+
+
+def test_parity_holds_for_limit_and_stop_entries_where_brackets_decide_often() -> None:
+    # Entries that fill inside bars, then brackets and trailing stops that trigger in the same
+    # bar or later (R4, R5, R13, R15).
+    from tests.strategies import gbm_bars
+
+    walk_bars = gbm_bars(400, 11, start=100.0, sigma=0.03, drift=0.0)
+    series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close)
+    market = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0007)
+    for entry_type, makers in (("limit", True), ("stop", False)):
+        strategy = SmaCrossSignals(
+            fast=2,
+            slow=5,
+            sl_pct=0.01,
+            tp_pct=0.012,
+            short=True,
+            size=0.5,
+            entry_type=entry_type,
+            entry_offset=0.005,
+            entry_valid_bars=3,
+            trail_pct=0.015,
+        )
+        _, fast = both(series, strategy, allow_short=True, slippage_bps=5.0, market=market)
+        entries = fast.fills[fast.fills["kind"] == "entry"]
+        assert len(entries) > 10
+        assert entries["is_maker"].any() == makers
+        assert fast.fills["ambiguous"].any()
+        exits = set(fast.fills["kind"])
+        assert {"stop_loss", "take_profit", "trailing_stop"} <= exits

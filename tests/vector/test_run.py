@@ -179,6 +179,16 @@ def test_look_ahead_is_caught_in_both_paths() -> None:
         ({"size": True}, "size must be a number"),
         ({"sl_pct": 1.0}, "sl_pct must be below 1"),
         ({"tp_pct": float("nan")}, "tp_pct must be in"),
+        ({"entry_type": "trailing"}, "entry_type must be 'market', 'limit' or 'stop'"),
+        ({"entry_offset": 1.0}, r"entry_offset must be in \[0, 1\)"),
+        ({"entry_offset": -0.01}, "entry_offset must be in"),
+        ({"entry_offset": True}, "entry_offset must be in"),
+        ({"entry_offset": float("nan")}, "entry_offset must be in"),
+        ({"entry_valid_bars": 0}, "entry_valid_bars must be an integer >= 1"),
+        ({"entry_valid_bars": 1.5}, "entry_valid_bars must be an integer"),
+        ({"entry_valid_bars": True}, "entry_valid_bars must be an integer"),
+        ({"trail_pct": 1.0}, "trail_pct must be below 1"),
+        ({"trail_pct": 0.0}, "trail_pct must be in"),
     ],
 )
 def test_signals_are_validated(arguments: dict[str, Any], message: str) -> None:

@@ -11,9 +11,10 @@ from annotated_types import Ge, Gt, Le, Lt
 from quantkit.errors import ConfigError, LookAheadError
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.library.sma_cross import crossover_signal
-from quantkit.vector.signals import SignalData, Signals
+from quantkit.vector.signals import EntryType, SignalData, Signals
 
 if TYPE_CHECKING:
+    from quantkit.domain.order import Order
     from quantkit.strategy.data import SymbolData
 
 __all__ = ["SignalStrategy", "SmaCrossSignals", "signal_data"]
@@ -68,6 +69,8 @@ class SignalStrategy(Strategy):
     """
 
     _signal_cache: dict[str, Signals]
+    _entry_orders: dict[str, tuple[Order, int]]
+    _trails: dict[str, tuple[float, Order]]
 
     @abstractmethod
     def signals(self, data: SignalData) -> Signals:
@@ -120,6 +123,8 @@ class SignalStrategy(Strategy):
         self._signal_cache = {
             symbol: self.compute_signals(signal_data(self.datas[symbol])) for symbol in self.symbols
         }
+        self._entry_orders = {}
+        self._trails = {}
 
     def on_bar(self, bar: SymbolData) -> None:
         """Place the orders the signals call for at this bar (they fill at the next open).
@@ -135,6 +140,10 @@ class SignalStrategy(Strategy):
                 signal_data(bar), check_causal=False
             )
         held = self.position(symbol).amount
+        if held == 0.0:
+            self._trails.pop(symbol, None)
+        elif made.trail_pct is not None:
+            self._trail(bar, made.trail_pct, held)
         if held > 0.0:
             if made.exits[i]:
                 self.close(symbol)
@@ -142,15 +151,75 @@ class SignalStrategy(Strategy):
             assert made.short_exits is not None
             if made.short_exits[i]:
                 self.close(symbol)
-        else:
+        elif not self._entry_working(symbol, i, made):
             assert made.short_entries is not None
             long, short = bool(made.entries[i]), bool(made.short_entries[i])
-            if not (long or short):
+            if long or short:
+                self._enter(bar, made, "buy" if long else "sell")
+
+    def _trail(self, bar: SymbolData, trail_pct: float, held: float) -> None:
+        """Keep the trailing stop ``trail_pct`` from the extreme since the entry's fill bar."""
+        symbol = bar.symbol
+        far = float((bar.high if held > 0 else bar.low)._array[bar.index])
+        sign = 1.0 if held > 0 else -1.0
+        known = self._trails.get(symbol)
+        if known is None:
+            moved = True
+        else:
+            extreme, order = known
+            moved = far > extreme if held > 0 else far < extreme
+            if not moved and order.is_active:
                 return
-            budget = self.cash * made.size
-            if budget > 0.0:  # cash can sit a rounding error below zero after a sale
-                side = "buy" if long else "sell"
-                self.order(side, symbol=symbol, cost=budget, sl_pct=made.sl_pct, tp_pct=made.tp_pct)
+            far = far if moved else extreme
+            if order.is_active:
+                self.cancel(order)
+        order = self.order(
+            "sell" if held > 0 else "buy",
+            symbol=symbol,
+            amount=abs(held),
+            stop=far * (1.0 - sign * trail_pct),
+            reduce_only=True,
+            tag="trailing_stop",
+        )
+        self._trails[symbol] = (far, order)
+
+    def _entry_working(self, symbol: str, i: int, made: Signals) -> bool:
+        """Whether a limit or stop entry still works; cancel it after its valid bars."""
+        entry = self._entry_orders.get(symbol)
+        if entry is None:
+            return False
+        order, placed = entry
+        if order.is_active and i - placed < made.entry_valid_bars:
+            return True
+        if order.is_active:
+            self.cancel(order)  # expired
+        del self._entry_orders[symbol]
+        return False
+
+    def _enter(self, bar: SymbolData, made: Signals, side: str) -> None:
+        """Place the entry order the signals call for at this bar."""
+        symbol = bar.symbol
+        budget = self.cash * made.size
+        if budget <= 0.0:  # cash can sit a rounding error below zero after a sale
+            return
+        if made.entry_type == "market":
+            self.order(side, symbol=symbol, cost=budget, sl_pct=made.sl_pct, tp_pct=made.tp_pct)
+            return
+        sign = 1.0 if side == "buy" else -1.0
+        away = sign * made.entry_offset if made.entry_type == "stop" else -sign * made.entry_offset
+        price = float(bar.close._array[bar.index]) * (1.0 + away)
+        taker = self._ctx.market(symbol).taker_fee
+        stop = made.entry_type == "stop"
+        order = self.order(
+            side,
+            symbol=symbol,
+            amount=budget / (price * (1.0 + taker)),
+            limit=None if stop else price,
+            stop=price if stop else None,
+            sl_pct=made.sl_pct,
+            tp_pct=made.tp_pct,
+        )
+        self._entry_orders[symbol] = (order, bar.index)
 
 
 class SmaCrossSignals(SignalStrategy):
@@ -168,6 +237,10 @@ class SmaCrossSignals(SignalStrategy):
         sl_pct: Stop-loss distance as a fraction, or None.
         tp_pct: Take-profit distance as a fraction, or None.
         short: Whether a cross down also enters a short position (needs ``allow_short``).
+        entry_type: ``"market"``, ``"limit"`` or ``"stop"`` entries (see `Signals`).
+        entry_offset: Distance of a limit or stop entry from the signal bar's close.
+        entry_valid_bars: Bars a limit or stop entry works before it is canceled.
+        trail_pct: Trailing stop distance from the extreme since entry, or None.
     """
 
     fast: Annotated[int, Ge(2)] = 10
@@ -176,6 +249,10 @@ class SmaCrossSignals(SignalStrategy):
     sl_pct: Annotated[float, Gt(0), Lt(1)] | None = None
     tp_pct: Annotated[float, Gt(0)] | None = None
     short: bool = False
+    entry_type: EntryType = "market"
+    entry_offset: Annotated[float, Ge(0), Lt(1)] = 0.0
+    entry_valid_bars: Annotated[int, Ge(1)] = 1
+    trail_pct: Annotated[float, Gt(0), Lt(1)] | None = None
 
     def validate_params(self) -> None:
         """Require ``fast < slow``."""
@@ -206,4 +283,8 @@ class SmaCrossSignals(SignalStrategy):
             size=self.size,
             sl_pct=self.sl_pct,
             tp_pct=self.tp_pct,
+            entry_type=self.entry_type,
+            entry_offset=self.entry_offset,
+            entry_valid_bars=self.entry_valid_bars,
+            trail_pct=self.trail_pct,
         )

@@ -3,9 +3,10 @@
 This is the only module that imports numba. Every function takes and returns plain numbers
 and numpy arrays. The rules are those of `quantkit.sim` (see ``docs/fill-rules.md``) for the
 subset the fast path supports: market entries sized by cost (R3) and market exits, filled at
-the next bar's open with fixed slippage clamped into the bar (R1, R2), fees (R8), precision and
-minimums (R10), cash and margin checks (R11), brackets from the fill price (R13), the open
-first (R14) and both intrabar paths with the configured assumption (R15). The arithmetic is
+the next bar's open with fixed slippage clamped into the bar (R1, R2), limit and stop entries
+that work for a number of bars (R4, R5), fees (R8), precision and minimums (R10), cash and
+margin checks (R11), brackets from the fill price and a trailing stop (R13), the open first
+(R14) and both intrabar paths with the configured assumption (R15). The arithmetic is
 written in the same order as the simulator's so results agree to the last bit or so.
 
 The helpers are ``register_jitable``: compiled into `simulate`, plain Python when called from
@@ -23,7 +24,10 @@ from numba.extending import register_jitable
 
 __all__ = [
     "FILL_COLUMNS",
+    "LIMIT_ENTRY",
+    "MARKET_ENTRY",
     "PARAMS",
+    "STOP_ENTRY",
     "TRADE_COLUMNS",
     "simulate",
 ]
@@ -48,6 +52,11 @@ PARAMS = (
     "leverage",
     "intrabar",
     "warmup",
+    "entry_type",
+    "entry_offset",
+    "entry_valid",
+    "entry_fee",
+    "trail_pct",
 )
 (
     _CASH,
@@ -68,7 +77,14 @@ PARAMS = (
     _LEVERAGE,
     _INTRABAR,
     _WARMUP,
+    _ENTRY_TYPE,
+    _ENTRY_OFFSET,
+    _ENTRY_VALID,
+    _ENTRY_FEE,
+    _TRAIL,
 ) = range(len(PARAMS))
+# Values of ``params[_ENTRY_TYPE]``.
+MARKET_ENTRY, LIMIT_ENTRY, STOP_ENTRY = 0.0, 1.0, 2.0
 
 # Columns of the float fill table: bar, side (+1 buy / -1 sell), price, amount, fee, kind
 # (0 entry, 1 exit signal, 2 stop-loss, 3 take-profit), maker (0/1), ambiguous (0/1).
@@ -91,7 +107,7 @@ TRADE_COLUMNS = (
 _TOL = 1e-9
 _EPS = 1e-12
 _NONE, _LONG_ENTRY, _SHORT_ENTRY, _CLOSE = 0, 1, 2, 3
-_ENTRY_KIND, _EXIT_KIND, _SL_KIND, _TP_KIND = 0.0, 1.0, 2.0, 3.0
+_ENTRY_KIND, _EXIT_KIND, _SL_KIND, _TP_KIND, _TRAIL_KIND = 0.0, 1.0, 2.0, 3.0, 4.0
 
 
 @register_jitable
@@ -159,16 +175,15 @@ def _moved(pos: float, signed: float) -> float:
 
 
 @register_jitable
-def _exit_level(kind: float, start: float, end: float, level: float, sign: float) -> bool:
-    """`Working.level_between` for a bracket exit of a position of ``sign``.
+def _reached(is_stop: bool, side: float, start: float, end: float, level: float) -> bool:
+    """`Working.level_between` for a limit or stop order of ``side``; ``start`` is excluded.
 
-    The stop-loss (a stop order against the position) is reached by a move against it, the
-    take-profit (a limit order) by a move in its favour; ``start`` is excluded.
+    A buy stop and a sell limit are reached by a rise, a sell stop and a buy limit by a fall.
     """
     if start == end:
         return False
     rising = end > start
-    wanted = sign < 0 if kind == _SL_KIND else sign > 0  # the exit order's side is -sign
+    wanted = side > 0 if is_stop else side < 0
     if rising != wanted:
         return False
     if rising:
@@ -177,38 +192,168 @@ def _exit_level(kind: float, start: float, end: float, level: float, sign: float
 
 
 @register_jitable
-def _path(
-    points: np.ndarray,
+def _bracket_levels(price: float, amount: float, sign: float, p: np.ndarray) -> tuple[float, float]:
+    """R13: the stop-loss and take-profit of an entry of ``sign`` filled at ``price``."""
+    average = (price * amount) / amount  # `Order.average_price` after one fill
+    return (
+        _round_price(average * (1.0 - sign * p[_SL]), p[_PSTEP], p[_PSCALE]),
+        _round_price(average * (1.0 + sign * p[_TP]), p[_PSTEP], p[_PSCALE]),
+    )
+
+
+@register_jitable
+def _at_once(
+    price: float,
+    sign: float,
     sl: float,
     tp: float,
     sl_on: bool,
     tp_on: bool,
-    sign: float,
+    slip: float,
     low: float,
     high: float,
-    slip: float,
-) -> tuple[float, float, float]:
-    """Move through ``points``; return (kind, price, maker) of the first exit reached.
+) -> tuple[float, float]:
+    """R13: an exit already crossed at the entry's fill price fills there (taker): kind, price.
 
-    The kind is -1 when no exit is reached.
+    The kind is -1 when neither exit is crossed.
     """
+    if sl_on and (price <= sl if sign > 0 else price >= sl):
+        return _SL_KIND, _slipped(price, -sign, slip, low, high)
+    if tp_on and (price >= tp if sign > 0 else price <= tp):
+        return _TP_KIND, price
+    return -1.0, 0.0
+
+
+@register_jitable
+def _row(
+    rows: np.ndarray,
+    n: int,
+    kind: float,
+    side: float,
+    price: float,
+    amount: float,
+    fee: float,
+    maker: float,
+) -> int:
+    row = rows[n]
+    row[0], row[1], row[2], row[3], row[4], row[5] = kind, side, price, amount, fee, maker
+    return n + 1
+
+
+@register_jitable
+def _run_path(  # noqa: C901, PLR0915 - the Book's sweep, flat
+    points: np.ndarray,
+    rows: np.ndarray,
+    p: np.ndarray,
+    ent_on: bool,
+    ent_sign: float,
+    ent_level: float,
+    ent_amount: float,
+    sl_on: bool,
+    tp_on: bool,
+    sl: float,
+    tp: float,
+    sign: float,
+    child_amount: float,
+    trail_on: bool,
+    trail: float,
+    trail_amount: float,
+    pos: float,
+    cash: float,
+    low: float,
+    high: float,
+) -> tuple[int, float, float, bool]:
+    """Move the price through ``points`` as `Book.run_path` does; record the fills in ``rows``.
+
+    Rows are ``(kind, side, price, amount, fee, maker)``. A working limit or stop entry may
+    fill on the way; its bracket exits then go live at once and may fill later on the path.
+
+    Returns:
+        ``(rows written, cash after, position after, whether the entry was refused)``.
+    """
+    ent_stop = p[_ENTRY_TYPE] == STOP_ENTRY
+    slip, taker, maker, per_order = p[_SLIP], p[_TAKER], p[_MAKER], p[_PER_ORDER]
+    allow_short, leverage = p[_ALLOW_SHORT] != 0.0, p[_LEVERAGE]
+    n = 0
+    refused = False
     for k in range(len(points) - 1):
-        start, end = points[k], points[k + 1]
-        best = -1.0
-        best_level = 0.0
-        if sl_on and _exit_level(_SL_KIND, start, end, sl, sign):
-            best, best_level = _SL_KIND, sl
-        if (
-            tp_on
-            and _exit_level(_TP_KIND, start, end, tp, sign)
-            and (best < 0 or abs(tp - start) < abs(best_level - start))
-        ):
-            best, best_level = _TP_KIND, tp
-        if best == _SL_KIND:
-            return best, _slipped(best_level, -sign, slip, low, high), 0.0
-        if best == _TP_KIND:
-            return best, best_level, 1.0
-    return -1.0, 0.0, 0.0
+        current, end = points[k], points[k + 1]
+        while True:
+            best = -1.0
+            level = 0.0
+            if ent_on and _reached(ent_stop, ent_sign, current, end, ent_level):
+                best, level = _ENTRY_KIND, ent_level
+            if (
+                sl_on
+                and _reached(True, -sign, current, end, sl)
+                and (best < 0 or abs(sl - current) < abs(level - current))
+            ):
+                best, level = _SL_KIND, sl
+            if (
+                tp_on
+                and _reached(False, -sign, current, end, tp)
+                and (best < 0 or abs(tp - current) < abs(level - current))
+            ):
+                best, level = _TP_KIND, tp
+            if (
+                trail_on
+                and _reached(True, -sign, current, end, trail)
+                and (best < 0 or abs(trail - current) < abs(level - current))
+            ):
+                best, level = _TRAIL_KIND, trail
+            if best < 0:
+                break
+            current = level
+            if best == _ENTRY_KIND:
+                ent_on = False
+                if ent_stop:
+                    price, is_maker = _slipped(level, ent_sign, slip, low, high), 0.0
+                else:
+                    price, is_maker = level, 1.0
+                fee = (maker if is_maker else taker) * (price * ent_amount) + per_order
+                signed = ent_sign * ent_amount
+                if _refused(pos, cash, signed, price, fee, allow_short, leverage):
+                    refused = True
+                    continue
+                cash = cash - signed * price - fee
+                pos = _moved(pos, signed)
+                n = _row(rows, n, _ENTRY_KIND, ent_sign, price, ent_amount, fee, is_maker)
+                sign = ent_sign
+                sl, tp = _bracket_levels(price, ent_amount, sign, p)
+                sl_on, tp_on = not math.isnan(p[_SL]), not math.isnan(p[_TP])
+                child_amount = ent_amount
+                kind, cprice = _at_once(price, sign, sl, tp, sl_on, tp_on, slip, low, high)
+                is_maker = 0.0
+            else:
+                kind = best
+                if kind == _TP_KIND:
+                    cprice, is_maker = level, 1.0
+                else:  # the stop-loss or the trailing stop
+                    cprice, is_maker = _slipped(level, -sign, slip, low, high), 0.0
+            if kind < 0:
+                continue
+            amount = min(trail_amount if kind == _TRAIL_KIND else child_amount, abs(pos))
+            fee = (maker if is_maker else taker) * (cprice * amount) + per_order
+            signed = -sign * amount
+            cash = cash - signed * cprice - fee
+            pos = _moved(pos, signed)
+            n = _row(rows, n, kind, -sign, cprice, amount, fee, is_maker)
+            if kind == _TRAIL_KIND:
+                trail_on = False  # filled whole
+            else:
+                sl_on = tp_on = False  # filled whole; one cancels the other
+            if pos == 0.0:
+                sl_on = tp_on = trail_on = False
+    return n, cash, pos, refused
+
+
+@register_jitable
+def _has_row(rows: np.ndarray, n: int, row: np.ndarray) -> bool:
+    """Whether the first ``n`` rows hold a fill with ``row``'s kind, price and amount."""
+    for k in range(n):
+        if rows[k, 0] == row[0] and rows[k, 2] == row[2] and rows[k, 3] == row[3]:
+            return True
+    return False
 
 
 @numba.njit(cache=True, nogil=True)
@@ -239,7 +384,7 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
         short_entries: Short entry signal per bar.
         short_exits: Short exit signal per bar.
         params: Settings, in the order of `PARAMS` (``nan`` for no stop-loss / take-profit).
-        fills: Output, ``(2 * bars + 2, len(FILL_COLUMNS))``.
+        fills: Output, ``(3 * bars + 3, len(FILL_COLUMNS))``.
         trades: Output, ``(bars + 1, len(TRADE_COLUMNS))``; the last row may be an open trade.
         equity: Output, equity at each close.
         exposed: Output, whether a position is open at each close.
@@ -248,19 +393,20 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
         ``(fill count, closed trade count, fees paid, rejected orders)``; when a trade is
         still open, its row follows the closed ones.
     """
-    cash = params[_CASH]
-    size = params[_SIZE]
-    sl_pct, tp_pct = params[_SL], params[_TP]
-    taker, maker, per_order = params[_TAKER], params[_MAKER], params[_PER_ORDER]
-    slip = params[_SLIP]
-    astep, ascale = params[_ASTEP], params[_ASCALE]
-    pstep, pscale = params[_PSTEP], params[_PSCALE]
-    min_amount, min_notional = params[_MIN_AMOUNT], params[_MIN_NOTIONAL]
-    allow_short = params[_ALLOW_SHORT] != 0.0
-    leverage = params[_LEVERAGE]
-    intrabar = params[_INTRABAR]
-    warmup = params[_WARMUP]
-    has_sl, has_tp = not math.isnan(sl_pct), not math.isnan(tp_pct)
+    p = params
+    cash = p[_CASH]
+    size = p[_SIZE]
+    taker, per_order = p[_TAKER], p[_PER_ORDER]
+    slip = p[_SLIP]
+    astep, ascale = p[_ASTEP], p[_ASCALE]
+    pstep, pscale = p[_PSTEP], p[_PSCALE]
+    min_amount, min_notional = p[_MIN_AMOUNT], p[_MIN_NOTIONAL]
+    allow_short = p[_ALLOW_SHORT] != 0.0
+    leverage = p[_LEVERAGE]
+    intrabar = p[_INTRABAR]
+    warmup = p[_WARMUP]
+    entry_type, offset, valid = p[_ENTRY_TYPE], p[_ENTRY_OFFSET], p[_ENTRY_VALID]
+    has_sl, has_tp = not math.isnan(p[_SL]), not math.isnan(p[_TP])
 
     pos = 0.0
     fees_paid = 0.0
@@ -270,34 +416,47 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
     pending = _NONE
     pending_cost = 0.0
     pending_amount = 0.0
+    # a working limit or stop entry: its side, rounded level, amount and the bar it was placed
+    ent_on = False
+    ent_sign = ent_level = ent_amount = 0.0
+    ent_bar = 0
     sl = tp = 0.0
     sl_on = tp_on = False
     sl_amb = tp_amb = False
+    # the trailing stop: whether it works, its level, amount, and the extreme it trails
+    trail_on = trail_amb = False
+    trail = trail_amount = extreme = 0.0
+    tracking = False  # whether ``extreme`` belongs to the open position
+    trail_pct = p[_TRAIL]
+    has_trail = not math.isnan(trail_pct)
     child_amount = 0.0
     sign = 0.0  # sign of the position the brackets protect
     trade_open = False
     up = np.empty(4)
     down = np.empty(4)
+    rows_up = np.empty((4, 6))
+    rows_dn = np.empty((4, 6))
 
     for i in range(len(close)):
         o, h, lo, c = open_[i], high[i], low[i], close[i]
         # -- fills at the open, in the working orders' order: bracket exits, then the order
-        #    the strategy placed on the previous bar (R1, R2, R14) --
-        for step in range(4):
+        #    the strategy placed on an earlier bar (R1, R2, R4, R5, R14) --
+        for step in range(5):
             kind = -1.0
             price = 0.0
-            is_maker = 0.0
             amount = 0.0
             order_sign = 0.0
             if step == 0 and sl_on and (o <= sl if sign > 0 else o >= sl):
                 kind, price = _SL_KIND, _slipped(o, -sign, slip, lo, h)
             elif step == 1 and tp_on and (o >= tp if sign > 0 else o <= tp):
                 kind, price = _TP_KIND, o
-            elif step == 2 and pending == _CLOSE:
+            elif step == 2 and trail_on and (o <= trail if sign > 0 else o >= trail):
+                kind, price = _TRAIL_KIND, _slipped(o, -sign, slip, lo, h)
+            elif step == 3 and pending == _CLOSE:
                 pending = _NONE  # (a flat position has already canceled it)
                 kind, price = _EXIT_KIND, _slipped(o, -1.0 if pos > 0 else 1.0, slip, lo, h)
                 amount = min(pending_amount, abs(pos))
-            elif step == 3 and pending in (_LONG_ENTRY, _SHORT_ENTRY):
+            elif step == 4 and pending in (_LONG_ENTRY, _SHORT_ENTRY):
                 order_sign = 1.0 if pending == _LONG_ENTRY else -1.0
                 pending = _NONE
                 price = _slipped(o, order_sign, slip, lo, h)
@@ -311,11 +470,23 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
                     rejected += 1
                     continue
                 kind = _ENTRY_KIND
+            elif step == 4 and ent_on:
+                order_sign, amount = ent_sign, ent_amount
+                if entry_type == LIMIT_ENTRY:  # R4: gapped through, at the open (taker)
+                    if not (o <= ent_level if ent_sign > 0 else o >= ent_level):
+                        continue
+                    price = o
+                else:  # R5: a stop gapped through triggers at the open, slipped
+                    if not (o >= ent_level if ent_sign > 0 else o <= ent_level):
+                        continue
+                    price = _slipped(o, ent_sign, slip, lo, h)
+                ent_on = False
+                kind = _ENTRY_KIND
             else:
                 continue
-            if kind in (_SL_KIND, _TP_KIND):
+            if kind in (_SL_KIND, _TP_KIND, _TRAIL_KIND):
                 order_sign = -sign
-                amount = min(child_amount, abs(pos))
+                amount = min(trail_amount if kind == _TRAIL_KIND else child_amount, abs(pos))
             elif kind == _EXIT_KIND:
                 order_sign = -1.0 if pos > 0 else 1.0
             # every fill at the open is a taker fill
@@ -328,42 +499,24 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
             fees_paid += fee
             before = pos
             pos = _moved(pos, signed)
-            amb = (kind == _SL_KIND and sl_amb) or (kind == _TP_KIND and tp_amb)
-            n_fills, n_trades, trade_open = _book(
-                fills,
-                trades,
-                n_fills,
-                n_trades,
-                trade_open,
-                i,
-                order_sign,
-                price,
-                amount,
-                fee,
-                kind,
-                is_maker,
-                amb,
-                before,
-                pos,
+            amb = (
+                (kind == _SL_KIND and sl_amb)
+                or (kind == _TP_KIND and tp_amb)
+                or (kind == _TRAIL_KIND and trail_amb)
             )
+            n_fills, n_trades, trade_open = _book(
+                fills, trades, n_fills, n_trades, trade_open, i, order_sign, price, amount,
+                fee, kind, 0.0, amb, before, pos,
+            )  # fmt: skip
             if kind == _ENTRY_KIND:
                 # R13: the bracket exits go live at once, measured from the fill price
                 sign = order_sign
-                average = (price * amount) / amount
-                sl = _round_price(average * (1.0 - sign * sl_pct), pstep, pscale)
-                tp = _round_price(average * (1.0 + sign * tp_pct), pstep, pscale)
+                sl, tp = _bracket_levels(price, amount, sign, p)
                 sl_on, tp_on = has_sl, has_tp
                 sl_amb = tp_amb = False
                 child_amount = amount
-                for child in range(2):
-                    ckind = -1.0
-                    cprice = 0.0
-                    if child == 0 and sl_on and (price <= sl if sign > 0 else price >= sl):
-                        ckind, cprice = _SL_KIND, _slipped(price, -sign, slip, lo, h)
-                    elif child == 1 and tp_on and (price >= tp if sign > 0 else price <= tp):
-                        ckind, cprice = _TP_KIND, price
-                    if ckind < 0:
-                        continue
+                ckind, cprice = _at_once(price, sign, sl, tp, sl_on, tp_on, slip, lo, h)
+                if ckind >= 0:
                     camount = min(child_amount, abs(pos))
                     cfee = taker * (cprice * camount) + per_order
                     csigned = -sign * camount
@@ -372,89 +525,126 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
                     before = pos
                     pos = _moved(pos, csigned)
                     n_fills, n_trades, trade_open = _book(
-                        fills,
-                        trades,
-                        n_fills,
-                        n_trades,
-                        trade_open,
-                        i,
-                        -sign,
-                        cprice,
-                        camount,
-                        cfee,
-                        ckind,
-                        0.0,
-                        False,
-                        before,
-                        pos,
-                    )
-                    break
-            if pos == 0.0:
+                        fills, trades, n_fills, n_trades, trade_open, i, -sign, cprice,
+                        camount, cfee, ckind, 0.0, False, before, pos,
+                    )  # fmt: skip
+                    sl_on = tp_on = False
+            elif kind == _TRAIL_KIND:
+                trail_on = False
+            elif kind != _EXIT_KIND:  # a bracket exit, filled whole: one cancels the other
                 sl_on = tp_on = False
+            if pos == 0.0:
+                sl_on = tp_on = trail_on = False
                 pending = _NONE
-        # -- R15: both intrabar paths when an exit level lies inside the bar --
-        inside = (sl_on and lo <= sl <= h) or (tp_on and lo <= tp <= h)
+        # -- R15: both intrabar paths when a working level lies inside the bar --
+        inside = (
+            (sl_on and lo <= sl <= h)
+            or (tp_on and lo <= tp <= h)
+            or (ent_on and lo <= ent_level <= h)
+            or (trail_on and lo <= trail <= h)
+        )
         if inside:
             up[0], up[1], up[2], up[3] = o, h, lo, c
             down[0], down[1], down[2], down[3] = o, lo, h, c
-            k_up, p_up, m_up = _path(up, sl, tp, sl_on, tp_on, sign, lo, h, slip)
-            k_dn, p_dn, m_dn = _path(down, sl, tp, sl_on, tp_on, sign, lo, h, slip)
-            amount = min(child_amount, abs(pos))
+            n_up, cash_up, pos_up, refused = _run_path(
+                up, rows_up, p, ent_on, ent_sign, ent_level, ent_amount, sl_on, tp_on, sl,
+                tp, sign, child_amount, trail_on, trail, trail_amount, pos, cash, lo, h,
+            )  # fmt: skip
+            n_dn, cash_dn, pos_dn, _ = _run_path(
+                down, rows_dn, p, ent_on, ent_sign, ent_level, ent_amount, sl_on, tp_on, sl,
+                tp, sign, child_amount, trail_on, trail, trail_amount, pos, cash, lo, h,
+            )  # fmt: skip
+            differ = n_up != n_dn
+            for k in range(n_up):
+                differ = differ or not _has_row(rows_dn, n_dn, rows_up[k])
             chosen_up = True
-            differ = k_up != k_dn or p_up != p_dn
             if differ:
                 if intrabar == 2.0:
                     chosen_up = h - o <= o - lo
                 else:
-                    eq_up = _equity_after(
-                        k_up, p_up, m_up, amount, sign, cash, pos, c, taker, maker, per_order
-                    )
-                    eq_dn = _equity_after(
-                        k_dn, p_dn, m_dn, amount, sign, cash, pos, c, taker, maker, per_order
-                    )
-                    worse_is_up = eq_up <= eq_dn
-                    chosen_up = worse_is_up == (intrabar == 0.0)
-                for k in (k_up, k_dn):
-                    if k == _SL_KIND:
-                        sl_amb = True
-                    elif k == _TP_KIND:
-                        tp_amb = True
-            kind = k_up if chosen_up else k_dn
-            price = p_up if chosen_up else p_dn
-            is_maker = m_up if chosen_up else m_dn
-            if kind >= 0:
-                rate = maker if is_maker else taker
-                fee = rate * (price * amount) + per_order
-                signed = -sign * amount
-                cash = cash - signed * price - fee
+                    eq_up = cash_up + pos_up * c if pos_up else cash_up
+                    eq_dn = cash_dn + pos_dn * c if pos_dn else cash_dn
+                    chosen_up = (eq_up <= eq_dn) == (intrabar == 0.0)
+            rows = rows_up if chosen_up else rows_dn
+            other = rows_dn if chosen_up else rows_up
+            n_rows = n_up if chosen_up else n_dn
+            n_other = n_dn if chosen_up else n_up
+            if ent_on and refused:
+                rejected += 1
+            if ent_on and (refused or n_rows):
+                ent_on = False
+            for k in range(n_rows):
+                row = rows[k]
+                kind, side, price, amount = row[0], row[1], row[2], row[3]
+                fee, is_maker = row[4], row[5]
+                amb = not _has_row(other, n_other, row)
+                cash = cash - side * amount * price - fee
                 fees_paid += fee
                 before = pos
-                pos = _moved(pos, signed)
-                amb = (kind == _SL_KIND and sl_amb) or (kind == _TP_KIND and tp_amb)
-                n_fills, n_trades, trade_open = _book(
-                    fills,
-                    trades,
-                    n_fills,
-                    n_trades,
-                    trade_open,
-                    i,
-                    -sign,
-                    price,
-                    amount,
-                    fee,
-                    kind,
-                    is_maker,
-                    amb,
-                    before,
-                    pos,
+                pos = _moved(pos, side * amount)
+                if kind == _ENTRY_KIND:
+                    sign = side
+                    sl, tp = _bracket_levels(price, amount, sign, p)
+                    sl_on, tp_on = has_sl, has_tp
+                    sl_amb = tp_amb = False
+                    child_amount = amount
+                elif kind == _TRAIL_KIND:
+                    trail_on = False
+                else:
+                    sl_on = tp_on = False
+                if pos == 0.0:
+                    sl_on = tp_on = trail_on = False
+                    pending = _NONE
+                amb = (
+                    amb
+                    or (kind == _SL_KIND and sl_amb)
+                    or (kind == _TP_KIND and tp_amb)
+                    or (kind == _TRAIL_KIND and trail_amb)
                 )
-                sl_on = tp_on = False
-                pending = _NONE
+                n_fills, n_trades, trade_open = _book(
+                    fills, trades, n_fills, n_trades, trade_open, i, side, price, amount, fee,
+                    kind, is_maker, amb, before, pos,
+                )  # fmt: skip
+            # an exit that filled on one path only rested on the assumption (its order is
+            # flagged, as `SimExchange.ambiguous_orders`)
+            for k in range(n_up + n_dn):
+                mine = rows_up[k] if k < n_up else rows_dn[k - n_up]
+                if k < n_up and _has_row(rows_dn, n_dn, mine):
+                    continue
+                if k >= n_up and _has_row(rows_up, n_up, mine):
+                    continue
+                if mine[0] == _SL_KIND:
+                    sl_amb = True
+                elif mine[0] == _TP_KIND:
+                    tp_amb = True
+                elif mine[0] == _TRAIL_KIND:
+                    trail_amb = True
         equity[i] = cash + pos * c
         exposed[i] = pos != 0.0
         # -- the strategy's decision at this close; it acts on the next bar (R1) --
         if i < warmup:
             continue  # history only: the strategy is not called
+        if pos == 0.0:
+            tracking = False
+        elif has_trail:  # follow the extreme since the entry bar; replace the stop if it moved
+            far = h if pos > 0 else lo
+            moved = not tracking or (far > extreme if pos > 0 else far < extreme)
+            if moved:
+                extreme = far
+                tracking = True
+            if moved or not trail_on:
+                trail_on = False  # the old stop is canceled
+                trail = _round_price(extreme * (1.0 - sign * trail_pct), pstep, pscale)
+                trail_amount = _round_amount(abs(pos), astep, ascale)
+                trail_amb = False
+                if (
+                    trail_amount <= 0
+                    or trail_amount < min_amount
+                    or trail_amount * trail < min_notional
+                ):
+                    rejected += 1  # R10, at submission
+                else:
+                    trail_on = True
         if pos > 0:
             if exits[i]:
                 pending, rejected = _close_order(
@@ -467,14 +657,31 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
                     pos, c, astep, ascale, min_amount, min_notional, rejected
                 )
                 pending_amount = _round_amount(abs(pos), astep, ascale)
-        elif entries[i] or short_entries[i]:
+        else:
+            if ent_on and i - ent_bar >= valid:
+                ent_on = False  # expired: canceled after its valid bars
+            if ent_on or not (entries[i] or short_entries[i]):
+                continue
             budget = cash * size
-            if budget > 0.0:
+            if budget <= 0.0:
+                continue
+            if entry_type == MARKET_ENTRY:
                 if budget < min_notional:
                     rejected += 1
                 else:
                     pending = _LONG_ENTRY if entries[i] else _SHORT_ENTRY
                     pending_cost = budget
+                continue
+            ent_sign = 1.0 if entries[i] else -1.0
+            away = ent_sign * offset if entry_type == STOP_ENTRY else -ent_sign * offset
+            raw = c * (1.0 + away)
+            ent_level = _round_price(raw, pstep, pscale)
+            ent_amount = _round_amount(budget / (raw * (1.0 + p[_ENTRY_FEE])), astep, ascale)
+            if ent_amount <= 0 or ent_amount < min_amount or ent_amount * ent_level < min_notional:
+                rejected += 1  # R10, at submission
+            else:
+                ent_on = True
+                ent_bar = i
     return n_fills, n_trades, fees_paid, rejected
 
 
@@ -495,33 +702,6 @@ def _close_order(
     if amount < min_amount or amount * reference < min_notional:
         return _NONE, rejected + 1
     return _CLOSE, rejected
-
-
-@register_jitable
-def _equity_after(
-    kind: float,
-    price: float,
-    is_maker: float,
-    amount: float,
-    sign: float,
-    cash: float,
-    pos: float,
-    close: float,
-    taker: float,
-    maker: float,
-    per_order: float,
-) -> float:
-    """Equity at the close after one path's exit fill (or none)."""
-    if kind >= 0:
-        rate = maker if is_maker else taker
-        fee = rate * (price * amount) + per_order
-        signed = -sign * amount
-        cash = cash - signed * price - fee
-        pos = _moved(pos, signed)
-    value = cash
-    if pos:
-        value += pos * close
-    return value
 
 
 @register_jitable

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["FastResult", "FastSettings", "run_signals", "sweep"]
 
 _INTRABAR = {"adverse": 0.0, "favorable": 1.0, "nearest": 2.0}
-_KINDS = np.array(["entry", "exit", "stop_loss", "take_profit"])
+_ENTRY_TYPES = {"market": 0.0, "limit": 1.0, "stop": 2.0}  # kernel.MARKET_ENTRY...
+_KINDS = np.array(["entry", "exit", "stop_loss", "take_profit", "trailing_stop"])
 # Hooks the fast path cannot run: a subclass that overrides one needs the Engine.
 _EVENT_HOOKS = ("on_start", "on_bar", "on_order", "on_fill")
 
@@ -89,7 +90,7 @@ class FastSettings:
 
         Args:
             symbol: The traded symbol.
-            signals: Its signals (size and bracket settings).
+            signals: Its signals (size, entry order and bracket settings).
 
         Returns:
             The values in the order of ``kernel.PARAMS``.
@@ -125,6 +126,11 @@ class FastSettings:
                 self.leverage,
                 _INTRABAR[self.intrabar],
                 float(self.warmup),
+                _ENTRY_TYPES[signals.entry_type],
+                signals.entry_offset,
+                float(signals.entry_valid_bars),
+                market.taker_fee,
+                nan if signals.trail_pct is None else signals.trail_pct,
             ]
         )
 
@@ -138,7 +144,8 @@ class FastResult:
         symbol: The traded symbol.
         equity: Equity at each bar close (UTC index of close times, like `Result.equity`).
         fills: One row per fill: ``time`` (the fill bar's open), ``bar``, ``side``, ``price``,
-            ``amount``, ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``),
+            ``amount``, ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``,
+            ``trailing_stop``),
             ``is_maker``, ``ambiguous``.
         trades: Closed round trips, with the columns of `Result.trades` (but ``orders``) plus
             ``entry_bar`` and ``exit_bar``.
@@ -223,7 +230,7 @@ def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
     from quantkit.vector import kernel  # noqa: PLC0415 - numba loads only when used
 
     bars = len(data)
-    fills = np.empty((2 * bars + 2, len(kernel.FILL_COLUMNS)))
+    fills = np.empty((3 * bars + 3, len(kernel.FILL_COLUMNS)))
     trades = np.zeros((bars + 1, len(kernel.TRADE_COLUMNS)))
     equity = np.empty(bars)
     exposed = np.empty(bars, np.bool_)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 __all__ = ["SignalData", "Signals"]
 
 _SIGNAL_FIELDS = ("entries", "exits", "short_entries", "short_exits")
+_SETTINGS = (
+    "size",
+    "sl_pct",
+    "tp_pct",
+    "entry_type",
+    "entry_offset",
+    "entry_valid_bars",
+    "trail_pct",
+)
+
+EntryType = Literal["market", "limit", "stop"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -102,6 +113,19 @@ class Signals:
       ``size`` x cash (fee included) and attaching the ``sl_pct`` / ``tp_pct`` bracket
       measured from the entry's fill price.
 
+    Entries are market orders by default. With ``entry_type="limit"`` an entry signal at bar
+    ``i`` places a limit order ``entry_offset`` away from ``close[i]`` on the favourable side
+    (below for a buy, above for a sell); with ``"stop"`` a stop order that far on the other
+    side (above for a buy, below for a sell). The order works for ``entry_valid_bars`` bars
+    and is then canceled; entry signals are ignored while it works. It is sized when placed:
+    ``size`` x cash / (price x (1 + the market's taker fee)), rounded down.
+
+    ``trail_pct`` adds a trailing stop: at each close in a position, a reduce-only stop order
+    ``trail_pct`` below the highest high (longs) or above the lowest low (shorts) of the bars
+    since the entry's fill bar, this bar included, replaced whenever that extreme moves. It
+    works from the next bar, beside the ``sl_pct`` / ``tp_pct`` bracket: the first exit to
+    fill closes the position and cancels the others.
+
     Signals that do not apply in the current position are ignored (an entry while long, an
     exit while flat); a position is never reversed in one order.
 
@@ -113,6 +137,11 @@ class Signals:
         size: Fraction of cash an entry spends, fee included, in (0, 1].
         sl_pct: Stop-loss distance from the entry fill price as a fraction, in (0, 1).
         tp_pct: Take-profit distance from the entry fill price as a fraction, > 0.
+        entry_type: ``"market"``, ``"limit"`` or ``"stop"`` entry orders.
+        entry_offset: Distance of a limit or stop entry from the signal bar's close, as a
+            fraction in [0, 1).
+        entry_valid_bars: Bars a limit or stop entry works before it is canceled, >= 1.
+        trail_pct: Trailing stop distance from the extreme since entry, in (0, 1), or None.
 
     Raises:
         ConfigError: If an array is not a one-dimensional boolean array, the arrays differ in
@@ -132,6 +161,10 @@ class Signals:
     size: float = 1.0
     sl_pct: float | None = None
     tp_pct: float | None = None
+    entry_type: EntryType = "market"
+    entry_offset: float = 0.0
+    entry_valid_bars: int = 1
+    trail_pct: float | None = None
 
     def __post_init__(self) -> None:
         entries = _bool_array("entries", self.entries)
@@ -152,6 +185,29 @@ class Signals:
         object.__setattr__(self, "sl_pct", sl)
         tp = _fraction("tp_pct", self.tp_pct, upper=math.inf, required=False)
         object.__setattr__(self, "tp_pct", tp)
+        self._check_entry_order()
+        trail = _fraction("trail_pct", self.trail_pct, upper=1.0, required=False)
+        if trail is not None and trail >= 1.0:
+            raise ConfigError(f"Signals.trail_pct must be below 1, got {self.trail_pct!r}")
+        object.__setattr__(self, "trail_pct", trail)
+
+    def _check_entry_order(self) -> None:
+        if self.entry_type not in ("market", "limit", "stop"):
+            raise ConfigError(
+                f"Signals.entry_type must be 'market', 'limit' or 'stop', got {self.entry_type!r}"
+            )
+        offset = self.entry_offset
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int | float | np.floating | np.integer)
+            or not 0.0 <= float(offset) < 1.0
+        ):
+            raise ConfigError(f"Signals.entry_offset must be in [0, 1), got {offset!r}")
+        object.__setattr__(self, "entry_offset", float(offset))
+        valid = self.entry_valid_bars
+        if isinstance(valid, bool) or not isinstance(valid, int | np.integer) or valid < 1:
+            raise ConfigError(f"Signals.entry_valid_bars must be an integer >= 1, got {valid!r}")
+        object.__setattr__(self, "entry_valid_bars", int(valid))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -187,6 +243,6 @@ class Signals:
             mine: BoolArray = getattr(self, name)
             theirs: BoolArray = getattr(other, name)
             differs |= mine[:count] != theirs[:count]
-        if self.size != other.size or self.sl_pct != other.sl_pct or self.tp_pct != other.tp_pct:
+        if any(getattr(self, name) != getattr(other, name) for name in _SETTINGS):
             return 0
         return int(np.argmax(differs)) if differs.any() else -1
