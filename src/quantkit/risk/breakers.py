@@ -14,7 +14,7 @@ from quantkit.domain.order import OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import RiskContext, finite_or_none
-from quantkit.risk.reset import Breaker, ResetKind, utc_day
+from quantkit.risk.reset import DAY_NS, Breaker, ResetKind, utc_day
 
 __all__ = ["ConsecutiveLosses", "DailyLossLimit", "MaxDrawdownBreaker"]
 
@@ -52,6 +52,7 @@ class MaxDrawdownBreaker(Breaker):
         super().__init__(flatten=flatten, reset=reset, cooldown=cooldown)
         self.max_drawdown = max_drawdown
         self._peak = math.nan
+        self._plain = type(self).evaluate is MaxDrawdownBreaker.evaluate
 
     def evaluate(self, context: RiskContext) -> str:
         """Update the peak; trip if equity is more than ``max_drawdown`` below it.
@@ -62,7 +63,31 @@ class MaxDrawdownBreaker(Breaker):
         Returns:
             The trip reason, or ``""``.
         """
+        return self._judge(context.equity())
+
+    def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
+        """Run the breaker (see `Breaker.on_bar`), cheaply while trading and not tripping.
+
+        Args:
+            context: Account and prices now.
+
+        Returns:
+            Flatten orders on a trip with ``flatten=True``; otherwise nothing.
+        """
+        if self._halted or self._resumed_by_hand or not self._plain:
+            return Breaker.on_bar(self, context)
         equity = context.equity()
+        peak = self._peak
+        if not equity <= peak:  # a new peak, the first mark (nan peak), or no mark (nan)
+            if equity == equity:  # noqa: PLR0124 - not nan: a mark exists
+                self._peak = equity
+            return ()
+        if peak <= 0 or peak - equity <= self.max_drawdown * peak:
+            return ()
+        return self._trip(context, self._judge(equity))
+
+    def _judge(self, equity: float) -> str:
+        """Update the peak with ``equity``; the trip reason, or ``""``."""
         peak = self._peak
         if math.isnan(equity):  # no mark yet: neither a peak nor a loss
             return ""
@@ -135,6 +160,9 @@ class DailyLossLimit(Breaker):
         self.max_loss = max_loss
         self.relative = relative
         self._day = -1
+        self._day_start = -DAY_NS  # the UTC day ``self._day`` is [start, end) in ns
+        self._day_end = 0
+        self._plain = type(self).evaluate is DailyLossLimit.evaluate
         self._new_day = False
         self._start = math.nan  # the day's starting equity (nan: the next sample)
         self._previous = math.nan  # equity at the previous bar
@@ -150,13 +178,26 @@ class DailyLossLimit(Breaker):
             Flatten orders on a trip with ``flatten=True``; otherwise nothing.
         """
         equity = context.equity()
-        day = utc_day(context.now)
-        self._new_day = day != self._day
-        if self._new_day:
-            self._day = day
+        now = context.now
+        # ``utc_day(now) != self._day``, without the division on every bar
+        new_day = self._new_day = not self._day_start <= now < self._day_end
+        if new_day:
+            day = self._day = utc_day(now)
+            self._day_start = day * DAY_NS
+            self._day_end = self._day_start + DAY_NS
             self._start = self._previous
         self._equity = equity
-        orders = super().on_bar(context)
+        if self._halted or self._resumed_by_hand or not self._plain:
+            orders = Breaker.on_bar(self, context)
+        else:  # trading, and `evaluate` is this class's: its test inline, the reason on a trip
+            orders = ()
+            if equity == equity:  # noqa: PLR0124 - not nan: a mark exists
+                start = self._start
+                if start != start:  # noqa: PLR0124 - nan: no start yet
+                    start = self._start = equity
+                max_loss = self.max_loss
+                if not start - equity <= (max_loss * start if self.relative else max_loss):
+                    orders = self._trip(context, self.evaluate(context))
         self._previous = equity
         return orders
 

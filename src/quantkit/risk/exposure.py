@@ -14,12 +14,16 @@ from abc import abstractmethod
 from typing import NamedTuple
 
 from quantkit.domain.order import OrderRequest
+from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
 
 __all__ = ["MaxConcentration", "MaxGrossExposure", "MaxLeverage", "MaxNetExposure"]
 
+_APPROVE = RiskAction.APPROVE
+
 _TOL = 1e-12
+_isfinite = math.isfinite
 
 
 class _Book(NamedTuple):
@@ -36,7 +40,7 @@ class _Book(NamedTuple):
     net: float
 
 
-def _mark_book(context: RiskContext) -> _Book:
+def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
     """Value the account at the latest prices.
 
     A symbol without a latest price is marked at the portfolio's last mark, else its entry
@@ -44,20 +48,21 @@ def _mark_book(context: RiskContext) -> _Book:
 
     Args:
         context: Account and prices now.
+        portfolio: ``context.portfolio``, already fetched.
 
     Returns:
         Equity, gross and net exposure.
     """
-    portfolio = context.portfolio
     last = portfolio.last_price
     equity = portfolio.balance
     gross = net = 0.0
+    price_of = context.price
     for symbol, position in portfolio.positions.items():
         amount = position.amount
         if not amount:
             continue
-        price = context.price(symbol)
-        if not (math.isfinite(price) and price > 0):
+        price = price_of(symbol)
+        if not (_isfinite(price) and price > 0):
             price = last.get(symbol, position.entry_price)
         value = amount * price
         net += value
@@ -136,12 +141,13 @@ class _ExposureLimit(RiskPolicy):
             The decision.
         """
         if request.reduce_only:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         symbol = request.symbol
-        held = context.portfolio.position(symbol).amount
-        sign = request.side.sign
+        portfolio = context.portfolio
+        held = portfolio.position(symbol).amount
+        sign = request.sign
         mark = context.price(symbol)
-        priced = math.isfinite(mark) and mark > 0
+        priced = _isfinite(mark) and mark > 0
         if request.amount is not None:
             amount = request.amount
         elif priced:
@@ -149,10 +155,10 @@ class _ExposureLimit(RiskPolicy):
         else:
             amount = math.nan
         if held * sign < 0 and amount <= abs(held) * (1 + _TOL):
-            return Decision.approve(request, self.name)  # reduces (nan: not known to)
+            return Decision(_APPROVE, request, self.name)  # reduces (nan: not known to)
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
-        book = _mark_book(context)
+        book = _mark_book(context, portfolio)
         refusal = self._refuse(book)
         if refusal:
             return Decision.reject(self.name, refusal)
@@ -161,7 +167,7 @@ class _ExposureLimit(RiskPolicy):
         if held * sign < 0:
             allowed_raw = max(allowed_raw, abs(held))  # closing is always allowed
         if amount <= allowed_raw * (1 + _TOL) + _TOL * abs(held):
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         market = context.market(symbol)
         allowed = market.round_amount(max(allowed_raw, 0.0))
         limit = f"{room.limit:,.2f} ({self._describe(book)})"

@@ -7,9 +7,11 @@ import math
 
 from quantkit.domain.order import OrderRequest
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
 
 __all__ = ["MaxPositionSize"]
+
+_APPROVE = RiskAction.APPROVE
 
 
 class MaxPositionSize(RiskPolicy):
@@ -51,17 +53,17 @@ class MaxPositionSize(RiskPolicy):
         symbol = request.symbol
         price = request.limit_price or request.stop_price or context.price(symbol)
         held = context.portfolio.position(symbol).amount
-        sign = request.side.sign
+        sign = request.sign
         priced = math.isfinite(price) and price > 0
         if request.reduce_only:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         if not priced and (request.amount is None or self.max_notional is not None):
             return Decision.reject(
                 self.name, f"no price for {symbol} yet to value the order against the cap"
             )
         amount = request.amount if request.amount is not None else (request.cost or 0.0) / price
         if held * sign < 0 and amount <= abs(held):
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         cap = math.inf
         if self.max_amount is not None:
             cap = self.max_amount
@@ -69,7 +71,7 @@ class MaxPositionSize(RiskPolicy):
             cap = min(cap, self.max_notional / price)
         room = cap - held * sign  # how much more may be added in this direction
         if amount <= room * (1 + 1e-12):
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         allowed = context.market(symbol).round_amount(max(room, 0.0))
         if allowed <= 0:
             return Decision.reject(

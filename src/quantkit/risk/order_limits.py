@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 from quantkit.domain.order import OrderRequest, OrderType, TimeInForce
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
 
 __all__ = ["MaxOrderNotional", "MaxSlippage", "OrderRateLimit"]
+
+_APPROVE = RiskAction.APPROVE
 
 _TOL = 1e-12
 _NS = 1_000_000_000
@@ -61,20 +63,20 @@ class MaxOrderNotional(RiskPolicy):
         """
         symbol = request.symbol
         if request.reduce_only:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         price = request.limit_price or request.stop_price or context.price(symbol)
         priced = math.isfinite(price) and price > 0
         held = context.portfolio.position(symbol).amount
         cap = self.max_notional
         if request.amount is None:
-            return self._check_cost(request, context, price if priced else math.nan)
-        if held * request.side.sign < 0 and request.amount <= abs(held) * (1 + _TOL):
-            return Decision.approve(request, self.name)
+            return self._check_cost(request, context, price if priced else math.nan, held)
+        if held * request.sign < 0 and request.amount <= abs(held) * (1 + _TOL):
+            return Decision(_APPROVE, request, self.name)
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
         notional = request.amount * price
         if notional <= cap * (1 + _TOL):
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         market = context.market(symbol)
         allowed = market.round_amount(cap / price)
         if allowed <= 0 or allowed < market.min_amount or allowed * price < market.min_notional:
@@ -90,13 +92,15 @@ class MaxOrderNotional(RiskPolicy):
             f"{request.amount:g} to {allowed:g} {symbol}",
         )
 
-    def _check_cost(self, request: OrderRequest, context: RiskContext, price: float) -> Decision:
+    def _check_cost(
+        self, request: OrderRequest, context: RiskContext, price: float, held: float
+    ) -> Decision:
         """The cap for a cost-sized market order (its value is its cost)."""
         cost = request.cost or 0.0
-        held = context.portfolio.position(request.symbol).amount
-        reduces = held * request.side.sign < 0 and cost / price <= abs(held) * (1 + _TOL)
-        if cost <= self.max_notional * (1 + _TOL) or reduces:  # nan price: not reducing
-            return Decision.approve(request, self.name)
+        if cost <= self.max_notional * (1 + _TOL) or (  # nan price: not reducing
+            held * request.sign < 0 and cost / price <= abs(held) * (1 + _TOL)
+        ):
+            return Decision(_APPROVE, request, self.name)
         market = context.market(request.symbol)
         too_small = self.max_notional < market.min_notional or (
             math.isfinite(price) and self.max_notional / price < market.min_amount
@@ -171,7 +175,7 @@ class OrderRateLimit(RiskPolicy):
             sent.popleft()
         if len(sent) < self.max_orders:
             sent.append(now)
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         frees = sent[0] + self._window
         stamp = datetime.fromtimestamp(frees / _NS, UTC).isoformat()
         return Decision.reject(
@@ -236,14 +240,14 @@ class MaxSlippage(RiskPolicy):
         """
         kind = request.type
         if kind is not _MARKET and kind is not _LIMIT:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         symbol = request.symbol
         reference = context.price(symbol)
         if not (math.isfinite(reference) and reference > 0):
             return Decision.reject(
                 self.name, f"no reference price for {symbol} yet to bound the order's price"
             )
-        sign = request.side.sign
+        sign = request.sign
         market = context.market(symbol)
         edge = reference + sign * (reference * self.max_bps / 1e4)
         bound = market.round_price(edge)
@@ -254,7 +258,7 @@ class MaxSlippage(RiskPolicy):
         if kind is _LIMIT:
             limit = request.limit_price or 0.0
             if (limit - bound) * sign <= 0:
-                return Decision.approve(request, self.name)
+                return Decision(_APPROVE, request, self.name)
             return Decision.resize(
                 dataclasses.replace(request, limit_price=bound),
                 self.name,

@@ -214,6 +214,9 @@ def hook(policy: RiskPolicy | None, name: str) -> Any:
     return getattr(policy, name)
 
 
+_APPROVE, _RESIZE = RiskAction.APPROVE, RiskAction.RESIZE
+
+
 class RiskChain(RiskPolicy):
     """Policies applied in order: a resize passes the smaller request on; a refusal stops.
 
@@ -242,14 +245,18 @@ class RiskChain(RiskPolicy):
         Returns:
             The first refusal, else the last resize, else an approval.
         """
-        final = Decision.approve(request, self.name)
+        original = request
+        final: Decision | None = None  # the last resize
         for policy in self.policies:
             decision = policy.check(request, context)
-            if decision.request is None:
+            sent = decision.request
+            if sent is None:
                 return decision
-            if decision.action is RiskAction.RESIZE:
+            if decision.action is _RESIZE:
                 final = decision
-            request = decision.request
+            request = sent
+        if final is None:
+            return Decision(_APPROVE, original, self.name)
         return final
 
     def reset(self) -> None:
@@ -268,7 +275,9 @@ class RiskChain(RiskPolicy):
         """
         orders: list[OrderRequest] = []
         for policy in self._bar_policies:
-            orders.extend(policy.on_bar(context))
+            asked = policy.on_bar(context)
+            if asked:
+                orders.extend(asked)
         return orders
 
     def on_fill(self, fill: Fill, context: RiskContext) -> None:

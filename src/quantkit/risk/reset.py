@@ -31,6 +31,7 @@ DAY_NS = 86_400_000_000_000
 """One UTC day in nanoseconds."""
 
 _KINDS: tuple[str, ...] = get_args(ResetKind)
+_APPROVE = RiskAction.APPROVE
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -225,7 +226,7 @@ class Breaker(RiskPolicy):
             The decision.
         """
         if not self._halted or request.reduce_only:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         symbol = request.symbol
         held = context.portfolio.position(symbol).amount
         if held * request.sign < 0:
@@ -234,7 +235,7 @@ class Breaker(RiskPolicy):
                 price = request.limit_price or request.stop_price or context.price(symbol)
                 amount = (request.cost or 0.0) / price if price > 0 else math.nan
             if amount <= abs(held):
-                return Decision.approve(request, self.name)
+                return Decision(_APPROVE, request, self.name)
         return Decision.reject(self.name, f"halted by {self.name}: {self._why}")
 
     def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
@@ -247,6 +248,15 @@ class Breaker(RiskPolicy):
             Reduce-only market orders closing every position on a trip with
             ``flatten=True``; otherwise nothing.
         """
+        if self._halted or self._resumed_by_hand:
+            return self._on_bar_resuming(context)
+        reason = self.evaluate(context)
+        if not reason:
+            return ()
+        return self._trip(context, reason)
+
+    def _on_bar_resuming(self, context: RiskContext) -> Sequence[OrderRequest]:
+        """``on_bar`` while halted or just reset by hand: note a resume, then evaluate."""
         if self._resumed_by_hand:
             self._resumed_by_hand = False
             self._note_resume(context, "reset() called")
@@ -261,6 +271,10 @@ class Breaker(RiskPolicy):
         reason = self.evaluate(context)
         if not reason:
             return ()
+        return self._trip(context, reason)
+
+    def _trip(self, context: RiskContext, reason: str) -> Sequence[OrderRequest]:
+        """Halt for ``reason``: record it, log it, and say which orders flatten (if asked)."""
         self._halted, self._why = True, reason
         self._trip_time, self._bars_since_trip = context.now, 0
         context.record(self.name, RiskAction.HALT, reason)

@@ -19,9 +19,11 @@ import numpy.typing as npt
 
 from quantkit.domain.order import OrderRequest
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
 
 __all__ = ["FixedAmount", "FixedFraction", "FixedNotional", "Size", "Sizer", "VolatilityTarget"]
+
+_APPROVE = RiskAction.APPROVE
 
 _REL = 1e-12
 YEAR_NS = 365 * 86_400 * 10**9
@@ -114,15 +116,15 @@ class Sizer(RiskPolicy):
             Approve (reducing, or already the right size), resize, or reject with a reason.
         """
         if request.reduce_only:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         symbol = request.symbol
         price = request.limit_price or request.stop_price or context.price(symbol)
         if not (math.isfinite(price) and price > 0):
             return Decision.reject(self.name, f"no price for {symbol} yet to size the order")
         asked = request.amount if request.amount is not None else (request.cost or 0.0) / price
-        held = context.portfolio.position(symbol).amount * request.side.sign
+        held = context.portfolio.position(symbol).amount * request.sign
         if held < 0 and asked <= -held * (1 + _REL):
-            return Decision.approve(request, self.name)  # reduces or closes the position
+            return Decision(_APPROVE, request, self.name)  # reduces or closes the position
         sized = self.size(request, context, price)
         if isinstance(sized, str):
             return Decision.reject(self.name, sized)
@@ -136,7 +138,7 @@ class Sizer(RiskPolicy):
                 f"{market.min_notional:g})",
             )
         if request.amount is not None and abs(amount - request.amount) <= _REL * amount:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         resized = dataclasses.replace(request, amount=amount, cost=None)
         basis = f" ({sized.basis})" if sized.basis else ""
         return Decision.resize(resized, self.name, f"sized from {asked:g} to {amount:g}{basis}")
@@ -152,7 +154,7 @@ class Sizer(RiskPolicy):
         Returns:
             ``|position|`` if the position is on the other side of the order, else 0.
         """
-        held = context.portfolio.position(request.symbol).amount * request.side.sign
+        held = context.portfolio.position(request.symbol).amount * request.sign
         return -held if held < 0 else 0.0
 
     @staticmethod
@@ -171,7 +173,7 @@ class Sizer(RiskPolicy):
             ``target`` minus the position held in the order's direction (an opposite
             position counts negative, so it is closed first), or "already at target".
         """
-        held = context.portfolio.position(request.symbol).amount * request.side.sign
+        held = context.portfolio.position(request.symbol).amount * request.sign
         missing = target - held
         if missing <= _REL * max(target, abs(held)):
             return (

@@ -11,11 +11,15 @@ import math
 
 from quantkit.domain.order import OrderRequest
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
 
 __all__ = ["PriceBand", "ReduceOnlyCheck", "SaneOrder", "StaleSignal"]
 
+_APPROVE = RiskAction.APPROVE
+
 _TOL = 1e-12
+_INF = math.inf
+_isfinite = math.isfinite
 _PRICE_FIELDS = ("limit_price", "stop_price", "stop_loss", "take_profit")
 
 
@@ -28,7 +32,7 @@ def _reduces(request: OrderRequest, held: float, price: float) -> bool:
     """Whether ``request`` only reduces a position of ``held`` (never flips it)."""
     if request.reduce_only:
         return True
-    if held * request.side.sign >= 0:
+    if held * request.sign >= 0:
         return False
     if request.amount is not None:
         return request.amount <= abs(held) * (1 + _TOL)
@@ -89,7 +93,7 @@ class PriceBand(RiskPolicy):
                     f"{label} {price:g} is {deviation:.2%} from the last price {last:g} of "
                     f"{symbol}; the band is {self.max_deviation:.2%}",
                 )
-        return Decision.approve(request, self.name)
+        return Decision(_APPROVE, request, self.name)
 
     def __repr__(self) -> str:
         return f"PriceBand(max_deviation={self.max_deviation!r})"
@@ -133,7 +137,7 @@ class StaleSignal(RiskPolicy):
         symbol = request.symbol
         held = context.portfolio.position(symbol).amount
         if held and _reduces(request, held, context.price(symbol)):
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         bar_time = context.bar_time(symbol)
         if bar_time < 0:
             return Decision.reject(self.name, f"no bar for {symbol} yet; entry refused")
@@ -145,7 +149,7 @@ class StaleSignal(RiskPolicy):
                 f"latest {symbol} bar closed {lag / timeframe:g} bars before now "
                 f"(limit {self.max_bars}); entry refused on stale data",
             )
-        return Decision.approve(request, self.name)
+        return Decision(_APPROVE, request, self.name)
 
     def __repr__(self) -> str:
         return f"StaleSignal(max_bars={self.max_bars!r})"
@@ -175,10 +179,10 @@ class ReduceOnlyCheck(RiskPolicy):
             The decision.
         """
         if not request.reduce_only:
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         symbol = request.symbol
         held = context.portfolio.position(symbol).amount
-        if held * request.side.sign >= 0:
+        if held * request.sign >= 0:
             return Decision.reject(
                 self.name,
                 f"reduce-only {request.side} on {symbol} would not reduce the position "
@@ -194,7 +198,7 @@ class ReduceOnlyCheck(RiskPolicy):
                 )
             amount = (request.cost or 0.0) / price
         if amount <= abs(held) * (1 + _TOL):
-            return Decision.approve(request, self.name)
+            return Decision(_APPROVE, request, self.name)
         market = context.market(symbol)
         allowed = market.round_amount(abs(held))
         if allowed <= 0 or allowed < market.min_amount:
@@ -251,16 +255,30 @@ class SaneOrder(RiskPolicy):
             An approval, or a rejection naming the offending value.
         """
         symbol = request.symbol
-        problem = self._number_problem(request)
-        if problem:
-            return Decision.reject(self.name, f"order on {symbol}: {problem}")
-        price = request.limit_price or request.stop_price or context.price(symbol)
+        given = amount = request.amount
+        cost = request.cost
+        limit_price = request.limit_price
+        stop_price = request.stop_price
+        size = cost if given is None else given
+        if not (  # the common case, which `_number_problem` would pass, tested cheaply
+            type(size) is float
+            and 0.0 < size < _INF
+            and (given is None or cost is None)
+            and limit_price is None
+            and stop_price is None
+            and request.stop_loss is None
+            and request.take_profit is None
+        ):
+            problem = self._number_problem(request)
+            if problem:
+                return Decision.reject(self.name, f"order on {symbol}: {problem}")
+        price = limit_price or stop_price or context.price(symbol)
         market = context.market(symbol)
-        amount = request.amount
-        if amount is None and _priced(price):
-            amount = (request.cost or 0.0) / price
+        if amount is None and _isfinite(price) and price > 0:
+            amount = (cost or 0.0) / price
+        max_amount = self.max_amount
         if amount is None:
-            if self.max_amount is not None:
+            if max_amount is not None:
                 return Decision.reject(
                     self.name, f"no price for {symbol} yet to check the cost order's amount"
                 )
@@ -272,20 +290,20 @@ class SaneOrder(RiskPolicy):
                     f"amount {amount:g} on {symbol} is below the market's minimum "
                     f"{floor:g} {market.base}",
                 )
-            if self.max_amount is not None and amount > self.max_amount * (1 + 1e-9):
+            if max_amount is not None and amount > max_amount * (1 + 1e-9):
                 return Decision.reject(
                     self.name,
                     f"amount {amount:g} on {symbol} is above the sanity cap "
-                    f"{self.max_amount:g} {market.base}",
+                    f"{max_amount:g} {market.base}",
                 )
-        notional = request.cost if request.amount is None else request.amount * price
+        notional = cost if given is None else given * price
         if notional is not None and notional < market.min_notional * (1 - 1e-9):
             return Decision.reject(
                 self.name,
                 f"order value {notional:g} on {symbol} is below the market's minimum "
                 f"{market.min_notional:g} {market.quote}",
             )
-        return Decision.approve(request, self.name)
+        return Decision(_APPROVE, request, self.name)
 
     @staticmethod
     def _number_problem(request: OrderRequest) -> str:
