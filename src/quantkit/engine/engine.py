@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from quantkit.brokers.base import Broker
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
+from quantkit.domain.order import OrderRequest
 from quantkit.engine.context import RunContext
 from quantkit.engine.record import RunRecord
 from quantkit.errors import ConfigError
@@ -203,15 +204,18 @@ class Engine:
         match = self.broker.on_bar
         on_bar = self.strategy.on_bar
         dispatch = self._dispatch
-        risk_step = self._risk_step if self._risk_bar is not None else None
+        risk_bar = self._risk_bar
+        context = self._context
         for i in range(self.warmup, len(data._series)):
             cursor.i = i
             if working:
                 match(symbol, i)
                 if events:
                     dispatch()
-            if risk_step is not None:
-                risk_step()
+            if risk_bar is not None:
+                orders = risk_bar(context)  # usually (): nothing else to do
+                if orders:
+                    self._place_risk_orders(orders)
             on_bar(data)
             if events:
                 dispatch()
@@ -262,10 +266,14 @@ class Engine:
     def _risk_step(self) -> None:
         """Let the risk policy update on the new step's bars; place what it asks for."""
         hook = self._risk_bar
-        if hook is None:
-            return
+        if hook is not None:
+            orders = hook(self._context)
+            if orders:
+                self._place_risk_orders(orders)
+
+    def _place_risk_orders(self, orders: Sequence[OrderRequest]) -> None:
         context = self._context
-        for request in hook(context):
+        for request in orders:
             context.place(request)
         if self.broker.events:
             self._dispatch()
