@@ -126,14 +126,6 @@ class PaperBroker(SimulatedBroker):
             return 0
         return int(self.latency * 1e9 // timeframe)
 
-    def cancel(self, order: Order) -> None:
-        """Cancel a working order, or one still in flight.
-
-        Args:
-            order: The order handle.
-        """
-        self._cancel(order, "canceled by the strategy")
-
     def _cancel(self, order: Order, reason: str) -> None:
         for k, (_, pending, _, _) in enumerate(self._in_flight):
             if pending.client_id == order.client_id:

@@ -148,7 +148,7 @@ class SimulatedBroker(Broker):
         Args:
             order: The order handle.
         """
-        self.exchange.cancel(order.client_id, self._clock.now)
+        self._cancel(order, "canceled by the strategy")
 
     def amend(
         self, order: Order, request: OrderRequest, client_id: str, reference_price: float

@@ -16,7 +16,13 @@ from typing import NamedTuple
 from quantkit.domain.order import OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import (
+    Decision,
+    RiskAction,
+    RiskContext,
+    RiskPolicy,
+    positive_required,
+)
 
 __all__ = ["MaxConcentration", "MaxGrossExposure", "MaxLeverage", "MaxNetExposure"]
 
@@ -195,14 +201,6 @@ class _ExposureLimit(RiskPolicy):
         )
 
 
-def _multiple(value: float | None, owner: str, name: str) -> float:
-    """Check a required positive finite setting and return it."""
-    if value is None:
-        raise ConfigError(f"{owner}: {name} is required")
-    finite_or_none(value, owner, name)
-    return value
-
-
 class MaxGrossExposure(_ExposureLimit):
     """Cap gross exposure: the sum of absolute position values, as a multiple of equity.
 
@@ -224,7 +222,7 @@ class MaxGrossExposure(_ExposureLimit):
     _what = "gross exposure"
 
     def __init__(self, *, max_multiple: float) -> None:
-        self.max_multiple = _multiple(max_multiple, type(self).__name__, "max_multiple")
+        self.max_multiple = positive_required(max_multiple, type(self).__name__, "max_multiple")
 
     def _room(self, book: _Book, held: float, sign: int, mark: float) -> _Room:
         """Room under ``max_multiple * equity`` for the gross exposure.
@@ -278,7 +276,7 @@ class MaxLeverage(MaxGrossExposure):
     """
 
     def __init__(self, *, max_leverage: float) -> None:
-        value = _multiple(max_leverage, "MaxLeverage", "max_leverage")
+        value = positive_required(max_leverage, "MaxLeverage", "max_leverage")
         if value < 1:
             raise ConfigError(f"MaxLeverage: max_leverage must be >= 1, got {max_leverage!r}")
         super().__init__(max_multiple=value)
@@ -334,7 +332,7 @@ class MaxNetExposure(_ExposureLimit):
     _what = "net exposure"
 
     def __init__(self, *, max_multiple: float) -> None:
-        self.max_multiple = _multiple(max_multiple, "MaxNetExposure", "max_multiple")
+        self.max_multiple = positive_required(max_multiple, "MaxNetExposure", "max_multiple")
 
     def _room(self, book: _Book, held: float, sign: int, mark: float) -> _Room:
         """Room under ``max_multiple * equity`` for the net exposure in the order's direction.
@@ -389,7 +387,7 @@ class MaxConcentration(_ExposureLimit):
     _what = "position value"
 
     def __init__(self, *, max_fraction: float) -> None:
-        self.max_fraction = _multiple(max_fraction, "MaxConcentration", "max_fraction")
+        self.max_fraction = positive_required(max_fraction, "MaxConcentration", "max_fraction")
 
     def _room(self, book: _Book, held: float, sign: int, mark: float) -> _Room:
         """Room under ``max_fraction * equity`` for the symbol's absolute position value.

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 
 from quantkit.domain.order import OrderRequest, OrderType, TimeInForce
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import (
+    Decision,
+    RiskAction,
+    RiskContext,
+    RiskPolicy,
+    positive_required,
+)
 
 __all__ = ["MaxOrderNotional", "MaxSlippage", "OrderRateLimit"]
 
@@ -18,13 +24,6 @@ _APPROVE = RiskAction.APPROVE
 _TOL = 1e-12
 _NS = 1_000_000_000
 _MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
-
-
-def _required(value: float | None, owner: str, name: str) -> None:
-    """Raise ConfigError unless ``value`` is a finite number > 0."""
-    if value is None:
-        raise ConfigError(f"{owner}: {name} is required")
-    finite_or_none(value, owner, name)
 
 
 class MaxOrderNotional(RiskPolicy):
@@ -48,7 +47,7 @@ class MaxOrderNotional(RiskPolicy):
     """
 
     def __init__(self, *, max_notional: float) -> None:
-        _required(max_notional, "MaxOrderNotional", "max_notional")
+        positive_required(max_notional, "MaxOrderNotional", "max_notional")
         self.max_notional = max_notional
 
     def check(self, request: OrderRequest, context: RiskContext) -> Decision:
@@ -152,7 +151,7 @@ class OrderRateLimit(RiskPolicy):
             raise ConfigError(
                 f"OrderRateLimit: max_orders must be an integer >= 1, got {max_orders!r}"
             )
-        _required(per_seconds, "OrderRateLimit", "per_seconds")
+        positive_required(per_seconds, "OrderRateLimit", "per_seconds")
         self.max_orders = max_orders
         self.per_seconds = per_seconds
         self._window = max(1, round(per_seconds * _NS))
@@ -222,7 +221,7 @@ class MaxSlippage(RiskPolicy):
     """
 
     def __init__(self, *, max_bps: float) -> None:
-        _required(max_bps, "MaxSlippage", "max_bps")
+        positive_required(max_bps, "MaxSlippage", "max_bps")
         if max_bps >= 10_000:
             raise ConfigError(f"MaxSlippage: max_bps must be below 10,000, got {max_bps!r}")
         self.max_bps = max_bps

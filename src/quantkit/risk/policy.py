@@ -307,3 +307,23 @@ def finite_or_none(value: float | None, owner: str, name: str) -> None:
     """
     if value is not None and (isinstance(value, bool) or not math.isfinite(value) or value <= 0):
         raise ConfigError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+
+
+def positive_required(value: float | None, owner: str, name: str) -> float:
+    """Return ``value`` if it is a finite number > 0; raise ConfigError naming it otherwise.
+
+    Args:
+        value: The setting (``None`` when it was not given).
+        owner: Component name for the message.
+        name: Parameter name for the message.
+
+    Returns:
+        The value.
+
+    Raises:
+        ConfigError: If the value is missing or invalid.
+    """
+    if value is None:
+        raise ConfigError(f"{owner}: {name} is required")
+    finite_or_none(value, owner, name)
+    return value

@@ -11,7 +11,14 @@ import math
 
 from quantkit.domain.order import OrderRequest
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import (
+    Decision,
+    RiskAction,
+    RiskContext,
+    RiskPolicy,
+    finite_or_none,
+    positive_required,
+)
 
 __all__ = ["PriceBand", "ReduceOnlyCheck", "SaneOrder", "StaleSignal"]
 
@@ -60,10 +67,7 @@ class PriceBand(RiskPolicy):
     """
 
     def __init__(self, *, max_deviation: float) -> None:
-        if max_deviation is None:
-            raise ConfigError("PriceBand: max_deviation is required")
-        finite_or_none(max_deviation, "PriceBand", "max_deviation")
-        self.max_deviation = max_deviation
+        self.max_deviation = positive_required(max_deviation, "PriceBand", "max_deviation")
 
     def check(self, request: OrderRequest, context: RiskContext) -> Decision:
         """Approve ``request`` if its prices lie within the band around the last price.
