@@ -49,9 +49,9 @@ def test_issue_case_cagr_uses_calendar_time() -> None:
 
 
 def test_issue_case_through_the_engine() -> None:
-    # daily bars on the gappy grid; closes 100, 100, then up to 774 with ups and downs. Buying
-    # 1 unit at bar 0 fills at bar 1's open (100, the previous close) with no fee, so the final equity is
-    # 10,000 - 100 + 774 = 10,674, 730 days after the first close.
+    # daily bars on the gappy grid; closes 100, 100, then up to 774 with ups and downs.
+    # Buying 1 unit at bar 0 fills at bar 1's open (100, the previous close) with no fee, so
+    # the final equity is 10,000 - 100 + 774 = 10,674, 730 days after the first close.
     trend = np.linspace(100.0, 774.0, DAYS.size - 1)[1:]
     wiggle = 20.0 * np.sin(np.arange(trend.size))
     wiggle[-1] = 0.0
