@@ -23,11 +23,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _STORE_ENV = "QUANTKIT_STORE"
 _DEFAULT_STORE = "quantkit-data"
-_PUBLIC_DATA_OPTIONS = {
-    "fetchCurrencies": False,
-    "fetchMargins": False,
-    "fetchMarkets": {"types": ["spot"]},
-}
 
 
 def _store_option(function: F) -> F:
@@ -78,9 +73,10 @@ def download(
     """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched."""
     from quantkit.data.downloader import download as run_download  # noqa: PLC0415
     from quantkit.exchanges import CcxtExchange  # noqa: PLC0415 - ccxt loads on use
+    from quantkit.run_builder import SPOT_ONLY_OPTIONS  # noqa: PLC0415
 
     store = _open_store(store_path)
-    options = _PUBLIC_DATA_OPTIONS if api_url else None
+    options = SPOT_ONLY_OPTIONS if api_url else None
     source = CcxtExchange(exchange, api_url=api_url, options=options)
     report = run_download(source, store, symbol, timeframe, since, until, progress=progress)
     click.echo(
@@ -217,7 +213,8 @@ def run_command(config_path: Path, report: Path | None) -> None:
     Environment variables QUANTKIT_<SECTION>__<FIELD> override the file's fields, e.g.
     QUANTKIT_STRATEGY__PARAMS__FAST=12.
     """
-    from quantkit.config import build_run, load_config  # noqa: PLC0415
+    from quantkit.config import load_config  # noqa: PLC0415
+    from quantkit.run_builder import build_run  # noqa: PLC0415
 
     _run_built(build_run(load_config(config_path)), report)
 
@@ -278,7 +275,8 @@ def backtest(
     report: Path | None,
 ) -> None:
     """Backtest a strategy on a CSV/Parquet file or the sample data; print its statistics."""
-    from quantkit.config import build_run, parse_config  # noqa: PLC0415
+    from quantkit.config import parse_config  # noqa: PLC0415
+    from quantkit.run_builder import build_run  # noqa: PLC0415
 
     data: dict[str, Any] = {"type": "sample", "symbols": [symbol or "BTC/USDT"]}
     if data_path is not None:
