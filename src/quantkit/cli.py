@@ -193,6 +193,17 @@ def exchange(
     serve(local, echo=click.echo, keys=list(parsed), stop=ctx.obj.get("stop"))
 
 
+def _import_from_cwd() -> None:
+    """Let ``module:Class`` strategy names find ``module.py`` in the current directory.
+
+    ``python -m`` puts the current directory first on ``sys.path``; the ``quantkit`` console
+    script does not, so a strategy file next to the user would not be found without this.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def _run_built(run: Any, report: Path | None) -> None:
     """Run a built configuration and print what it gives back."""
     from quantkit.engine.engine import Engine  # noqa: PLC0415
@@ -216,6 +227,7 @@ def run_command(config_path: Path, report: Path | None) -> None:
     from quantkit.config import load_config  # noqa: PLC0415
     from quantkit.run_builder import build_run  # noqa: PLC0415
 
+    _import_from_cwd()
     _run_built(build_run(load_config(config_path)), report)
 
 
@@ -288,6 +300,7 @@ def backtest(
         "broker": {"mode": "backtest", "cash": cash},
         "costs": {"taker_fee": fee, "slippage_bps": slippage_bps},
     }
+    _import_from_cwd()
     _run_built(build_run(parse_config(config, source="backtest options")), report)
 
 
