@@ -50,10 +50,12 @@ from quantkit.errors import OrderError as OrderError
 from quantkit.errors import ParameterError as ParameterError
 from quantkit.errors import QuantkitError as QuantkitError
 from quantkit.errors import RateLimitedError as RateLimitedError
+from quantkit.errors import ReconciliationError as ReconciliationError
 from quantkit.errors import RegistryError as RegistryError
 from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
 from quantkit.errors import TransientError as TransientError
+from quantkit.errors import VenueBusyError as VenueBusyError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
 from quantkit.risk.policy import Decision as Decision
@@ -344,6 +346,7 @@ __all__ = [
     "QualityReport",
     "QuantkitError",
     "RateLimitedError",
+    "ReconciliationError",
     "ReduceOnlyCheck",
     "RegistryError",
     "ReplayStream",
@@ -378,6 +381,7 @@ __all__ = [
     "TransientError",
     "VaRLimit",
     "VaRResult",
+    "VenueBusyError",
     "VenueUnavailableError",
     "VolatilityTarget",
     "VolumeImpact",
