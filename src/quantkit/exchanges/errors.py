@@ -40,6 +40,9 @@ from quantkit.errors import (
     VenueBusyError,
     VenueUnavailableError,
 )
+from quantkit.exchanges.causes import network_cause
+from quantkit.redaction import REDACTED as _REDACTED
+from quantkit.redaction import redact_text
 
 __all__ = [
     "CCXT_ERROR_TABLE",
@@ -82,7 +85,7 @@ CCXT_REASON_TABLE: tuple[tuple[str, str], ...] = (
 _NOT_ACTED_ON = re.compile(r'"code"\s*:\s*-1008\b')
 """Binance's -1008 SERVER_BUSY: overloaded, the request was not carried out."""
 
-REDACTED = "**********"
+REDACTED = _REDACTED
 """What a secret is replaced with in error messages (pydantic's `SecretStr` mask)."""
 
 HeadersGetter = Callable[[], Mapping[str, str] | None]
@@ -225,7 +228,10 @@ def translate(
     secrets = tuple(secrets)
     if any(secrets):
         exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
-    message = redact(_message(exc, exchange), secrets)
+    message = redact_text(redact(_message(exc, exchange), secrets))
+    if target is VenueUnavailableError or target is RequestTimeoutError:
+        cause = network_cause(exc)
+        message = f"{message} ({redact_text(cause)})" if cause else message
     if target is ExchangeError:
         return ExchangeError(message, exchange=exchange, reason=reason_for(exc))
     text = f"{exchange}: {message}" if exchange else message
