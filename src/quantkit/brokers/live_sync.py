@@ -284,6 +284,7 @@ class OrderSync:
             order: The order.
             placed: The venue's answer.
         """
+        self.unknown.pending.pop(order.client_id, None)
         self.remember(order, placed.exchange_id)
         if order.status is OrderStatus.NEW:  # (a websocket trade may have opened it already)
             order.transition(OrderStatus.OPEN, time.time_ns())
@@ -366,6 +367,7 @@ class OrderSync:
         self.trade_ids.add(trade.trade_id)
         self.balances_behind = True
         if order.status is OrderStatus.NEW:  # an order whose outcome was unknown: it exists
+            self.unknown.pending.pop(order.client_id, None)
             self.remember(order, trade.exchange_order_id)
             order.transition(OrderStatus.OPEN, trade.timestamp)
         order.record_fill(fill.price, fill.amount, fill.fee, fill.timestamp)

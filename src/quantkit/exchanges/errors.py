@@ -10,7 +10,7 @@ error that tells the caller what to do, chained with ``raise ... from exc``:
 | ``DDoSProtection`` (HTTP 418, 429) | `RateLimitedError` | back off, then retry |
 | ``RequestTimeout`` (HTTP 408, 504) | `RequestTimeoutError` | outcome unknown; retry reads |
 | ``InvalidNonce`` | `ExchangeError` | fix the clock or nonce first |
-| ``OperationFailed`` quoting code ``-1008`` | `VenueBusyError` | not acted on: retry later |
+| any error quoting Binance code ``-1008`` | `VenueBusyError` | not acted on: retry later |
 | other ``NetworkError`` (5xx, 404) | `VenueUnavailableError` | retry later |
 | other ``OperationFailed`` | `VenueUnavailableError` | a garbled answer: retry later |
 | anything else (``ExchangeError``) | `ExchangeError` | permanent: bad symbol, bad request |
@@ -232,13 +232,13 @@ def translate(
     if target is VenueUnavailableError or target is RequestTimeoutError:
         cause = network_cause(exc)
         message = f"{message} ({redact_text(cause)})" if cause else message
+    text = f"{exchange}: {message}" if exchange else message
+    if target in (ExchangeError, VenueUnavailableError) and _NOT_ACTED_ON.search(message):
+        return VenueBusyError(text)  # ccxt files -1008 as OperationFailed or ExchangeError
     if target is ExchangeError:
         return ExchangeError(message, exchange=exchange, reason=reason_for(exc))
-    text = f"{exchange}: {message}" if exchange else message
     if target is RateLimitedError:
         return RateLimitedError(text, retry_after=_retry_after(headers))
-    if target is VenueUnavailableError and _NOT_ACTED_ON.search(message):
-        return VenueBusyError(text)
     return target(text)
 
 
