@@ -163,8 +163,13 @@ class LiveBroker(Broker):
             self._resume = replay(self.journal_path)
         self._journal = Journal(self.journal_path, run_id=self.run_id)
         self._sync, self._reconciler = sync, reconciler
-        await reconciler.reconcile(self._resume)
-        await reconciler.retrying(lambda: reconciler.refresh_balances(check=False), "balances")
+        try:
+            await reconciler.reconcile(self._resume)
+            await reconciler.retrying(lambda: reconciler.refresh_balances(check=False), "balances")
+        except BaseException:
+            sync.close()  # nothing runs yet: release the queue and the journal's lock
+            self._journal.close()
+            raise
         _log.info(
             "live_broker_started",
             venue=self.venue.id,

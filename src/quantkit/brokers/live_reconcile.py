@@ -377,6 +377,8 @@ class Reconciler:
         if not sync.sender_alive:
             sync.drain_queue()
         await self._settle_for_exit(cancel_open)
+        if not sync.sender_alive:  # (a running sender closes the queue as it ends)
+            sync.close()
         self.left_on_venue = tuple(sorted(o.client_id for o in sync.orders.values() if o.is_active))
         if self.left_on_venue:
             _log.error(

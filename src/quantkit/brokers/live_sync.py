@@ -194,6 +194,11 @@ class OrderSync:
             return
         self._send.close()
 
+    def close(self) -> None:
+        """Close the order queue (after the shutdown, or when the start failed)."""
+        self._send.close()
+        self._receive.close()
+
     async def place(self, order: Order) -> None:
         """Send ``order`` once; resend only after failures where the venue did not act.
 
