@@ -5,6 +5,7 @@ The local exchange's own book (balances, orders per client id) is the independen
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -13,16 +14,22 @@ from pathlib import Path
 import anyio
 import pytest
 
+from quantkit import Strategy
 from quantkit.brokers.journal import replay
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.live_reconcile import LiveSafety
+from quantkit.data.live import LiveBarStream
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.errors import ConfigError, ReconciliationError, VenueUnavailableError
+from quantkit.engine.live import LiveEngine, LiveSummary
+from quantkit.errors import ConfigError, ExchangeError, ReconciliationError, VenueUnavailableError
+from quantkit.exchanges import CcxtExchange
+from quantkit.strategy.data import SymbolData
 from quantkit.testing import LocalExchange
 from tests.brokers.test_live_broker import (
     KEY,
     SECRET,
+    WARMUP,
     broker_for,
     exchange_orders,
     local_exchange,
@@ -228,3 +235,95 @@ def test_safety_settings_are_checked() -> None:
         LiveSafety(unknown_deadline=0)
     with pytest.raises(ConfigError, match="balance_tolerance"):
         LiveSafety(balance_tolerance=float("nan"))
+
+
+# -- through the live engine ----------------------------------------------------------------------
+
+
+class RestingBid(Strategy):
+    """Places one limit buy far below the market, then waits."""
+
+    def on_start(self) -> None:
+        self.handled = anyio.Event()
+        self.orders: list[Order] = []
+
+    def on_bar(self, bar: SymbolData) -> None:
+        if not self.orders:
+            self.orders.append(self.buy(amount=0.01, limit=round(float(bar.close[-1]) * 0.5, 2)))
+        self.handled.set()
+
+
+async def run_until_resting(
+    local: LocalExchange, engine: LiveEngine, strategy: RestingBid, then: Callable[[], None]
+) -> list[LiveSummary | BaseException]:
+    """Run ``engine`` until its bid rests on the venue, call ``then``, return how it ended."""
+    ended: list[LiveSummary | BaseException] = []
+
+    async def run() -> None:
+        try:
+            ended.append(await engine.arun())
+        except Exception as exc:
+            ended.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(run)
+        with anyio.fail_after(20):
+            while not hasattr(strategy, "handled"):
+                await anyio.sleep(0.01)
+            local.publish()
+            await strategy.handled.wait()
+            while [o.status for o in exchange_orders(local)] != ["NEW"]:
+                await anyio.sleep(0.01)
+        then()
+    return ended
+
+
+def engine_for(
+    venue: CcxtExchange, path: Path, strategy: Strategy, safety: LiveSafety
+) -> LiveEngine:
+    return LiveEngine(
+        stream=LiveBarStream(venue, [SYM], "1m", websocket=False, poll_interval=0.02),
+        strategy=strategy,
+        broker=broker_for(venue, path, safety=safety),
+        warmup=WARMUP,
+        max_bars=1_000,
+        handle_signals=False,
+        run_id="run-1",
+        cancel_on_shutdown=True,
+    )
+
+
+async def test_a_crashed_background_task_still_runs_the_shutdown(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    strategy = RestingBid()
+    bad_request = json.dumps({"code": -1100, "msg": "Illegal characters found in parameter."})
+    async with venue_for(local) as venue:
+        engine = engine_for(venue, tmp_path / "j.jsonl", strategy, CHECKS)
+        crash = lambda: local.faults.fail("/api/v3/myTrades", status=400, body=bad_request)  # noqa: E731
+        (ended,) = await run_until_resting(local, engine, strategy, crash)
+    assert isinstance(ended, ExchangeError)  # the tracker's crash reaches the user as itself
+    assert [o.status for o in exchange_orders(local)] == ["CANCELED"]  # the shutdown ran
+    (order,) = strategy.orders
+    assert order.status is OrderStatus.CANCELED
+    assert replay(tmp_path / "j.jsonl").orders[order.client_id].status is OrderStatus.CANCELED
+
+
+async def test_the_summary_names_the_orders_left_on_the_venue(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    strategy = RestingBid()
+    safety = LiveSafety(shutdown_deadline=0.3, reconcile_interval=60.0)
+    async with venue_for(local) as venue:
+        engine = engine_for(venue, tmp_path / "j.jsonl", strategy, safety)
+
+        def stop_with_the_venue_refusing() -> None:
+            local.faults.fail(ORDER, status=503, times=100_000)
+            engine.request_stop("test over")
+
+        (summary,) = await run_until_resting(local, engine, strategy, stop_with_the_venue_refusing)
+    assert isinstance(summary, LiveSummary)
+    (order,) = strategy.orders
+    assert summary.left_on_venue == (order.client_id,)
+    assert f"ORDERS LEFT ON THE VENUE: {order.client_id}" in str(summary)
+    assert [o.status for o in exchange_orders(local)] == ["NEW"]  # indeed still there
