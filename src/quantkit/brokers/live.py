@@ -34,20 +34,19 @@ import structlog
 from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, JournalState, replay
-from quantkit.brokers.live_reconcile import Divergence, LiveSafety, Reconciler
+from quantkit.brokers.live_admission import as_amount, is_exit, order_problem
+from quantkit.brokers.live_reconcile import AccountDivergence, LiveSafety, Reconciler
 from quantkit.brokers.live_sync import OrderSync
 from quantkit.brokers.venue import TradingVenue
 from quantkit.data.fetch import RetryPolicy
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.client_ids import order_number
 from quantkit.domain.market import Market, unknown_symbol
-from quantkit.domain.order import Order, OrderRequest, OrderStatus, Side
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
-from quantkit.sim.admission import admission_problem
 from quantkit.sim.exchange import amend_problem, check_amend_request
-from quantkit.sim.working import Working
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -231,7 +230,7 @@ class LiveBroker(Broker):
         return "" if self._reconciler is None else self._reconciler.halted
 
     @property
-    def divergences(self) -> list[Divergence]:
+    def divergences(self) -> list[AccountDivergence]:
         """Differences found between the venue's account and the journal or portfolio."""
         return [] if self._reconciler is None else self._reconciler.divergences
 
@@ -304,7 +303,7 @@ class LiveBroker(Broker):
         reason = self._refusal(order, market, reference_price)
         if not reason and request.amount is None:
             # A cost-sized order leaves as the amount sized here; the handle carries it.
-            order = Order(client_id, _as_amount(request, order.amount or 0.0), now)
+            order = Order(client_id, as_amount(request, order.amount or 0.0), now)
         # One fsync: the intent line is on disk before the order can leave; the head sidecar
         # follows with the next record (the ack), off the bar-to-order path.
         self.journal.intent(order.request, client_id, sync_head=False)
@@ -334,37 +333,9 @@ class LiveBroker(Broker):
             return "stop_loss/take_profit brackets are not supported by LiveBroker yet"
         if not self.breaker.allow():
             return f"circuit breaker open: {self.breaker.reason}"
-        if self.halted and not self._is_exit(request, reference_price):
+        if self.halted and not is_exit(self._portfolio, request, reference_price):
             return self.halted
-        if request.amount is None:
-            cost = request.cost or 0.0
-            if not (math.isfinite(reference_price) and reference_price > 0):
-                return "cost-sized order without a reference price"
-            order.amount = cost / reference_price
-        working = Working(order, market, 0)
-        if request.amount is None:
-            # Size the cost order as an amount order, then run the same checks.
-            sized = market.round_amount(order.amount or 0.0)
-            order.amount = sized
-            if sized <= 0 or sized < market.min_amount:
-                return f"cost {request.cost:g} buys {sized:g} {market.base}, below the minimum"
-            if math.isfinite(reference_price) and sized * reference_price < market.min_notional:
-                return (
-                    f"notional {sized * reference_price:.8g} below the minimum "
-                    f"{market.min_notional:g} {market.quote}"
-                )
-            return ""
-        return admission_problem(working, self._portfolio, reference_price)
-
-    def _is_exit(self, request: OrderRequest, reference_price: float) -> bool:
-        """Whether ``request`` only reduces the position (allowed while entries are halted)."""
-        held = self._portfolio.position(request.symbol).amount
-        amount = request.amount
-        if amount is None and request.cost is not None and reference_price > 0:
-            amount = request.cost / reference_price
-        if request.side is Side.SELL:
-            return held > 0 and amount is not None and amount <= held * (1 + 1e-9)
-        return held < 0 and amount is not None and amount <= -held * (1 + 1e-9)
+        return order_problem(order, market, self._portfolio, reference_price)
 
     def cancel(self, order: Order) -> None:
         """Ask the venue to cancel ``order``; the outcome arrives as an event.
@@ -524,18 +495,3 @@ class LiveBroker(Broker):
 
     def __repr__(self) -> str:
         return f"LiveBroker(venue={self.venue.id!r}, run_id={self.run_id!r})"
-
-
-def _as_amount(request: OrderRequest, amount: float) -> OrderRequest:
-    return OrderRequest(
-        symbol=request.symbol,
-        side=request.side,
-        type=request.type,
-        amount=amount,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-        time_in_force=request.time_in_force,
-        post_only=request.post_only,
-        reduce_only=request.reduce_only,
-        tag=request.tag,
-    )

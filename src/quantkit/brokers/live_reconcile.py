@@ -8,7 +8,7 @@
   ``LiveSafety.startup_deadline``.
 * Every ``LiveSafety.reconcile_interval`` seconds (and after every booked fill) the venue's
   balances are compared with the portfolio. A difference beyond the fees the portfolio counts
-  differently and dust is a `Divergence`: logged with both figures, kept in
+  differently and dust is an `AccountDivergence`: logged with both figures, kept in
   ``LiveBroker.divergences``, and (``halt_on_divergence``) new entries are refused from then
   on. The portfolio then takes the venue's figures.
 * The shutdown lets queued orders go out, cancels working orders if asked (retrying until
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from quantkit.brokers.live_sync import OrderSync
     from quantkit.domain.venue import VenueBalance
 
-__all__ = ["Divergence", "LiveSafety", "Reconciler"]
+__all__ = ["AccountDivergence", "LiveSafety", "Reconciler"]
 
 _log = structlog.get_logger("quantkit.live")
 _T = TypeVar("_T")
@@ -86,7 +86,7 @@ class LiveSafety:
 
 
 @dataclass(frozen=True, slots=True)
-class Divergence:
+class AccountDivergence:
     """A difference between the venue's account and what the run's journal knows.
 
     Attributes:
@@ -118,7 +118,7 @@ class Reconciler:
     def __init__(self, sync: OrderSync, safety: LiveSafety) -> None:
         self.sync = sync
         self.safety = safety
-        self.divergences: list[Divergence] = []
+        self.divergences: list[AccountDivergence] = []
         self.halted = ""
         """Why new entries are refused ("" while trading normally)."""
         self.left_on_venue: tuple[str, ...] = ()
@@ -131,13 +131,13 @@ class Reconciler:
         """Record a divergence: log it with both figures and halt new entries if configured.
 
         Args:
-            kind: See `Divergence.kind`.
+            kind: See `AccountDivergence.kind`.
             subject: The asset or symbol.
             venue: The venue's figure.
             local: quantkit's figure.
             detail: The whole story.
         """
-        found = Divergence(kind, subject, venue, local, detail, time.time_ns())
+        found = AccountDivergence(kind, subject, venue, local, detail, time.time_ns())
         self.divergences.append(found)
         _log.error(
             "divergence", kind=kind, subject=subject, venue=venue, local=local, detail=detail

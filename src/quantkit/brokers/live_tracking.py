@@ -4,8 +4,8 @@
 the venue pushes them). Every trade is booked once (trade ids are journaled). A trade or an open
 order on a traded market that belongs to no order of the journal (a second client on the
 account, a venue whose order ids restarted under a resumed journal) is never silently ignored:
-it is reported as a divergence (`quantkit.brokers.live_reconcile.Divergence`), which halts new
-entries by default.
+it is reported as an `AccountDivergence` (see `quantkit.brokers.live_reconcile`), which halts
+new entries by default.
 """
 
 from __future__ import annotations
