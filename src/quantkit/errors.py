@@ -12,12 +12,14 @@ should do about it::
     │   └── InvalidTransitionError        an illegal order status change
     ├── LookAheadError                    a computation used data from after the current bar
     ├── StoreError                        the local data store cannot be read or written
+    ├── ReconciliationError               the venue's account and the run's journal disagree
     ├── ExchangeError                     the venue refused a request for good (bad symbol,
     │                                     unsupported timeframe, authentication, ...);
     │                                     its ``reason`` tells a refused order from the rest
     └── TransientError                    a passing venue failure; the only branch retried
         ├── RateLimitedError
         ├── VenueUnavailableError
+        │   └── VenueBusyError            overloaded, did not act on the request (-1008)
         └── RequestTimeoutError
 
 Orders that the venue or the account refuses (insufficient funds, below the minimum notional)
@@ -38,10 +40,12 @@ __all__ = [
     "ParameterError",
     "QuantkitError",
     "RateLimitedError",
+    "ReconciliationError",
     "RegistryError",
     "RequestTimeoutError",
     "StoreError",
     "TransientError",
+    "VenueBusyError",
     "VenueUnavailableError",
 ]
 
@@ -109,6 +113,15 @@ class StoreError(QuantkitError):
     """The local data store cannot be read or written (corrupt file, permissions, layout)."""
 
 
+class ReconciliationError(QuantkitError):
+    """The venue's account holds what the run's journal does not know, or the reverse.
+
+    Raised when a live broker starts on an account with orders or trades its journal has no
+    record of (a second client trading the same account, a venue whose order ids restarted
+    under a resumed journal): a person must look before quantkit trades it.
+    """
+
+
 class ExchangeError(QuantkitError):
     """The venue refused a request for good; retrying the same request will not help.
 
@@ -147,6 +160,14 @@ class RateLimitedError(TransientError):
 
 class VenueUnavailableError(TransientError):
     """The venue is unreachable or answered with a server error."""
+
+
+class VenueBusyError(VenueUnavailableError):
+    """The venue was overloaded and did not act on the request (Binance ``-1008``).
+
+    Unlike other server errors, the request is known not to have been carried out, so an
+    order refused this way may be sent again after a backoff.
+    """
 
 
 class RequestTimeoutError(TransientError):
