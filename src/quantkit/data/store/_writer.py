@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantkit.data.store import _arrow, _locking, _manifest
+from quantkit.data.store import _arrow, _locking, _manifest, _sanity
 from quantkit.data.store._columns import Columns, Merged, check_boundaries, merge
 from quantkit.data.store.layout import Partition, SeriesKey, list_partitions, overlapping
 from quantkit.data.store.ranges import TimeRange, runs, to_time_ranges
@@ -69,10 +69,12 @@ def write_series(
         What was written.
 
     Raises:
-        DataError: If a bar conflicts with or overlaps a stored one; nothing is written then.
+        DataError: If a bar conflicts with or overlaps a stored one, or the bars' spacing
+            contradicts the timeframe; nothing is written then.
         StoreError: If the files cannot be read or written.
     """
     new = Columns.from_series(series)
+    _sanity.check_spacing(new.time, key.timeframe_ns, key.describe())
     periods = new.time.view("datetime64[ns]").astype(f"datetime64[{key.unit}]")
     starts = np.concatenate(([0], np.flatnonzero(periods[1:] != periods[:-1]) + 1))
     stops = np.concatenate((starts[1:], [len(new)]))
@@ -92,6 +94,10 @@ def write_series(
         )
         plan[partition.name] = (partition, merged)
     _check_neighbours(existing, key, plan)
+    if len(new):
+        for _, merged in plan.values():
+            first, last = int(new.time[0]), int(new.time[-1])
+            _sanity.warn_price_jumps(merged.columns, first, last, key.timeframe_ns, key.describe())
     changed = {name: m.columns for name, (_, m) in plan.items() if m.added or m.replaced}
     files = {name: part.path.name for name, part in existing.items()}
     _commit(root, key, files, changed, compression)
