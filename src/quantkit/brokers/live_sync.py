@@ -7,6 +7,8 @@ loop; the strategy's synchronous callbacks run between awaits, so the state shar
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import math
 import time
@@ -589,7 +591,8 @@ class OrderSync:
         with anyio.move_on_after(timeout):
             await self._idle.wait()
         self.closing = True  # what is still queued after the wait is not sent any more
-        self._send.send_nowait(None)
+        with contextlib.suppress(anyio.BrokenResourceError):  # sender already gone (cancelled)
+            self._send.send_nowait(None)
         self._send.close()
         if cancel_open:
             for order in list(self.orders.values()):
