@@ -8,7 +8,6 @@ loop; the strategy's synchronous callbacks run between awaits, so the state shar
 from __future__ import annotations
 
 import contextlib
-
 import dataclasses
 import math
 import time
