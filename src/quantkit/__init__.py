@@ -53,7 +53,9 @@ from quantkit.errors import RateLimitedError as RateLimitedError
 from quantkit.errors import RegistryError as RegistryError
 from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
+from quantkit.errors import StrategyError as StrategyError
 from quantkit.errors import TransientError as TransientError
+from quantkit.errors import UsageError as UsageError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
 from quantkit.risk.policy import Decision as Decision
@@ -370,12 +372,14 @@ __all__ = [
     "StoreError",
     "StoreFeed",
     "Strategy",
+    "StrategyError",
     "StreamStatus",
     "SymbolData",
     "SymbolQuality",
     "TimeInForce",
     "TimeRange",
     "TransientError",
+    "UsageError",
     "VaRLimit",
     "VaRResult",
     "VenueUnavailableError",

@@ -75,7 +75,6 @@ class RunContext:
         self.halted = ""
         self.risk_events: list[RiskEvent] = []
         self._seq = 0
-        self._seq_at_stop = 0
 
     @property
     def now(self) -> int:
