@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -143,6 +143,8 @@ class LiveEngine:
             restored from it and its positions are checked against the broker's account.
         on_position_mismatch: ``"refuse"`` (default) to stop when the snapshot's positions
             differ from the account's, ``"adopt_account"`` to carry on with the account's.
+        closing: Resources with an ``aclose()`` coroutine (the venue client) that the run
+            closes when it ends, however it ends (shielded from cancellation).
 
     Raises:
         ConfigError: If a component has the wrong type or a setting is invalid.
@@ -163,6 +165,7 @@ class LiveEngine:
         tape: EventTape | None = None,
         resume_from: str | os.PathLike[str] | None = None,
         on_position_mismatch: PositionMismatch = "refuse",
+        closing: Sequence[Any] = (),
     ) -> None:
         if not isinstance(strategy, Strategy):
             raise ConfigError(f"LiveEngine: strategy must be a Strategy, got {type(strategy)}")
@@ -193,6 +196,7 @@ class LiveEngine:
         self.tape = tape
         self.resume_from = None if resume_from is None else Path(resume_from)
         self.on_position_mismatch = on_position_mismatch
+        self.closing = tuple(closing)
         self.latencies_ns: list[int] = []
         """For each bar that produced orders: ns from the bar's arrival to the last order
         leaving the broker (strategy, risk, journal and broker included)."""
@@ -240,6 +244,7 @@ class LiveEngine:
             from quantkit.log import configure_logging  # noqa: PLC0415
 
             configure_logging()  # JSON lines on stderr, or readable when stderr is a terminal
+        failure: BaseException | None = None
         try:
             try:
                 await self._run_tasks()
@@ -250,10 +255,35 @@ class LiveEngine:
                 raise primary from primary.__cause__  # as it was, its cause kept
         except StrategyError as exc:
             exc.result = self._partial_summary(exc)
+            failure = exc
             raise
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._close_resources(failure)
         summary = self._summary()
         _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
         return summary
+
+    async def _close_resources(self, failure: BaseException | None) -> None:
+        """Close ``closing`` in turn; an error never replaces the run's own ``failure``."""
+        first: Exception | None = None
+        for resource in self.closing:
+            try:
+                await resource.aclose()
+            except Exception as exc:
+                primary = failure if isinstance(failure, Exception) else first
+                if primary is None:
+                    first = exc
+                    continue
+                _log.error("close_failed", resource=type(resource).__name__, error=str(exc))
+                primary.add_note(
+                    f"closing {type(resource).__name__} also failed: {type(exc).__name__}: {exc}"
+                )
+        if first is not None:
+            raise first
 
     async def _run_tasks(self) -> None:
         async with self.stream:
