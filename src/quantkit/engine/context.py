@@ -77,6 +77,11 @@ class RunContext:
         self._seq = 0
 
     @property
+    def symbols(self) -> tuple[str, ...]:
+        """The run's tradable symbols (informative series, keys with ``'@'``, excluded)."""
+        return tuple(symbol for symbol in self.datas if "@" not in symbol)
+
+    @property
     def now(self) -> int:
         """Close time of the current step (``-1`` before the first bar)."""
         i = self.timeline.i

@@ -250,7 +250,9 @@ class Engine:
 
     def _loop_single(self, data: SymbolData) -> None:
         """One symbol: the hot loop, one shared step per bar."""
-        self._step.run(data, self.warmup, len(data._series))
+        step = self._step
+        step.learn_history({data.symbol: data._series}, self.warmup)
+        step.run(data, self.warmup, len(data._series))
 
     def _loop_multi(
         self, datas: dict[str, SymbolData], history: dict[str, BarSeries], times: IntArray
@@ -291,7 +293,10 @@ class Engine:
                     step.match(views[rank])
             if events:
                 step.deliver()
-            step.risk()
+            if any(traded[rank] and bar >= warmup for rank, bar in group):
+                step.risk()
+            else:  # a warm-up step: history for the risk policy, nothing else
+                step.history_step()
             for rank, bar in group:
                 if traded[rank] and bar >= warmup:
                     step.strategy_bar(views[rank])

@@ -322,6 +322,8 @@ class LiveEngine:
         timeline = Cursor()
         timeline.i = len(times) - 1
         self.datas = datas
+        self._history = history
+        self._history_times = times
         self.context = LiveContext(
             self.broker, self.risk, datas, timeline, times.astype(np.int64), f"{self.run_id}"
         )
@@ -352,6 +354,7 @@ class LiveEngine:
             recorder=_LiveRecorder(self._counts, self.tape),
         )
         strategy._bind(context, self.datas, tuple(self.datas))
+        self._step.learn_history(self._history, len(self._history_times))
         self._step.start()
         saved = resume.get("strategy")
         if self.resume_from is not None:

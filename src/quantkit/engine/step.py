@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+import numpy as np
+
 from quantkit.domain.fill import Fill
 from quantkit.errors import QuantkitError, StrategyError
 from quantkit.risk.policy import RiskPolicy, hook
@@ -19,6 +21,7 @@ from quantkit.strategy.base import Strategy
 
 if TYPE_CHECKING:
     from quantkit.brokers.base import Broker
+    from quantkit.domain.bars import BarSeries
     from quantkit.domain.order import Order, OrderRequest
     from quantkit.engine.context import RunContext
     from quantkit.strategy.data import SymbolData
@@ -104,6 +107,7 @@ class Step:
         self.on_order = None if kind.on_order is Strategy.on_order else strategy.on_order
         self.risk_bar: Any = hook(risk, "on_bar")
         self.risk_fill: Any = hook(risk, "on_fill")
+        self.risk_history: Any = hook(risk, "on_history")
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -243,6 +247,45 @@ class Step:
                         self.fail("on_order", exc, event.symbol)
         events.clear()
         recorder.delivered()
+
+    def history_step(self) -> None:
+        """Show the risk policy the current step as history (`on_history`), nothing else."""
+        learn = self.risk_history
+        if learn is not None:
+            learn(self.context)
+
+    def learn_history(self, history: Mapping[str, BarSeries], steps: int) -> None:
+        """Show the risk policy the first ``steps`` steps of the loaded history (`on_history`).
+
+        The timeline and each symbol's cursor are moved to each step in turn (a symbol to its
+        latest bar closed by then), then put back where they were.
+
+        Args:
+            history: The bars loaded at start, by symbol (the series the data views hold).
+            steps: How many steps of the run's timeline are history.
+        """
+        learn = self.risk_history
+        if learn is None or steps <= 0:
+            return
+        context = self.context
+        times = context.times[:steps]
+        views = [(context.datas[s], series) for s, series in history.items() if s in context.datas]
+        positions = [
+            (data.cursor, np.searchsorted(series.close_time, times, "right") - 1)
+            for data, series in views
+        ]
+        saved = [cursor.i for cursor, _ in positions]
+        saved_step = context.timeline.i
+        try:
+            for k in range(steps):
+                for cursor, at in positions:
+                    cursor.i = int(at[k])
+                context.timeline.i = k
+                learn(context)
+        finally:
+            for (cursor, _), i in zip(positions, saved, strict=True):
+                cursor.i = i
+            context.timeline.i = saved_step
 
     # -- start, stop and errors ----------------------------------------------------------------
 
