@@ -51,6 +51,7 @@ from quantkit.testing.binance_api import (
 from quantkit.testing.faults import FaultPlan, RequestLog, RequestRecord
 from quantkit.testing.live_clock import LiveClock
 from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.order_list_api import BinanceOrderListApi
 from quantkit.testing.private_api import BinancePrivateApi
 from quantkit.testing.venue import LocalVenue
 from quantkit.testing.ws_api import BinanceWebsocketApi
@@ -256,7 +257,8 @@ class LocalExchange:
             aiohttp route definitions: `BinanceSpotApi.routes`, `BinancePrivateApi.routes`
             and `BinanceWebsocketApi.routes`.
         """
-        return self.api.routes() + self.private_api.routes() + self.ws_api.routes()
+        lists = BinanceOrderListApi(self.private_api).routes()
+        return self.api.routes() + self.private_api.routes() + lists + self.ws_api.routes()
 
     # ----------------------------------------------------------------------- live mode
 
