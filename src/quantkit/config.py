@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ class BacktestMode(_Model):
         cash: Starting cash.
         currency: Account currency.
         allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        leverage: Largest gross exposure as a multiple of equity, from 1 to 125.
         warmup: Leading bars that are history only.
     """
 
@@ -200,7 +201,7 @@ class BacktestMode(_Model):
     cash: float = Field(default=10_000.0, gt=0)
     currency: str = "USDT"
     allow_short: bool = False
-    leverage: float = Field(default=1.0, gt=0)
+    leverage: float = Field(default=1.0, ge=1, le=MAX_LEVERAGE)
     warmup: int = Field(default=0, ge=0)
 
 
