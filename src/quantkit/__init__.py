@@ -94,7 +94,6 @@ if _TYPE_CHECKING:
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
     from quantkit.config import RunConfig as RunConfig
-    from quantkit.config import build_run as build_run
     from quantkit.config import load_config as load_config
     from quantkit.data.downloader import DownloadReport as DownloadReport
     from quantkit.data.downloader import download as download
@@ -161,6 +160,7 @@ if _TYPE_CHECKING:
     from quantkit.risk.var import RollingVaR as RollingVaR
     from quantkit.risk.var import VaRResult as VaRResult
     from quantkit.risk.var_policy import VaRLimit as VaRLimit
+    from quantkit.run_builder import build_run as build_run
     from quantkit.secrets import Credentials as Credentials
     from quantkit.secrets import load_credentials as load_credentials
     from quantkit.strategy.vectorized import SignalStrategy as SignalStrategy
@@ -238,7 +238,7 @@ _LAZY: dict[str, str] = {
     "apply_gap_policy": "quantkit.data.gaps",
     "audit_lookahead": "quantkit.engine.audit",
     "build_risk": "quantkit.risk.config",
-    "build_run": "quantkit.config",
+    "build_run": "quantkit.run_builder",
     "buy_and_hold": "quantkit.analysis.benchmark_metrics",
     "compute_stats": "quantkit.analysis.stats",
     "configure_logging": "quantkit.log",
