@@ -44,11 +44,22 @@ def _open_store(path: Path | None) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Lowest level logged on stderr, for quantkit and libraries alike (default INFO).",
+)
+@click.option("--log-json", is_flag=True, help="Log as JSON lines (default on a non-terminal).")
 @click.version_option(package_name="quantkit")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, log_level: str | None, log_json: bool) -> None:
     """Quantkit: backtest, paper and live runs, market data, and a local exchange."""
     ctx.ensure_object(dict)["debug"] = debug
+    if log_level is not None or log_json:
+        from quantkit.log import configure_logging  # noqa: PLC0415
+
+        configure_logging(json=True if log_json else None, level=log_level or "info")
 
 
 @cli.command()

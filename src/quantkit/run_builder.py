@@ -196,6 +196,7 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
         max_bars=mode.max_bars,
         tape=tape,
         cancel_on_shutdown=getattr(mode, "cancel_on_shutdown", True),
+        closing=() if venue is None else (venue,),
     )
 
 
@@ -212,13 +213,6 @@ def _venue(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:
             dotenv=mode.dotenv,
             keyring_service=mode.keyring_service,
         )
-    options = None
-    if data.api_url is not None:
-        options = SPOT_ONLY_OPTIONS
-    return CcxtExchange(
-        data.exchange,
-        credentials=credentials,
-        sandbox=data.sandbox,
-        api_url=data.api_url,
-        options=options,
+    return CcxtExchange(  # with api_url, CcxtExchange needs no test options (issue 11 item 12)
+        data.exchange, credentials=credentials, sandbox=data.sandbox, api_url=data.api_url
     )

@@ -158,6 +158,7 @@ class LiveBroker(Broker):
                     f"{self.currency}"
                 )
         self._markets = {s: markets[s] for s in self._symbols}
+        self._portfolio.set_markets(self._markets.values())
         if self.journal_path.exists():
             self._resume = replay(self.journal_path)
         self._journal = Journal(self.journal_path, run_id=self.run_id)
@@ -237,6 +238,7 @@ class LiveBroker(Broker):
         """
         sync = self.sync
         market = self.market(request.symbol)
+        request = market.round_request(request)  # journaled and sent exactly as rounded
         now = time.time_ns()
         order = Order(client_id, request, now)
         reason = self._refusal(order, market, reference_price)
@@ -432,9 +434,13 @@ class LiveBroker(Broker):
         position = self._portfolio.position(symbol)
         if position.amount != amount:
             entry = position.entry_price if position.amount else price
-            self._portfolio.positions[symbol] = Position(
-                symbol, amount, entry if amount else 0.0, position.realized_pnl
-            )
+            position = self._portfolio.positions[symbol] = Position(
+                symbol, amount, entry if amount else 0.0, position.realized_pnl,
+                position.dust_below,
+            )  # fmt: skip
+            if position.is_dust:
+                _log.info("position_dust", symbol=symbol, amount=amount,
+                          minimum=position.dust_below)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"LiveBroker(venue={self.venue.id!r}, run_id={self.run_id!r})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from quantkit.domain.fill import Fill
@@ -56,6 +57,8 @@ class Portfolio:
         last_price: Latest mark price by symbol.
         margin: Borrowing rules.
         fees_paid: Total fees charged (quote currency), rebates subtracted.
+        dust_below: Per symbol, the smallest tradable amount (the market's minimum); a
+            position below it is dust and counts as flat. Brokers set it from the markets.
     """
 
     currency: str
@@ -64,6 +67,19 @@ class Portfolio:
     positions: dict[str, Position] = field(default_factory=dict)
     last_price: dict[str, float] = field(default_factory=dict)
     fees_paid: float = 0.0
+    dust_below: dict[str, float] = field(default_factory=dict)
+
+    def set_markets(self, markets: Iterable[Market]) -> None:
+        """Take each market's minimum tradable amount as its dust threshold.
+
+        Args:
+            markets: The markets traded.
+        """
+        for market in markets:
+            self.dust_below[market.symbol] = market.dust_below
+            pos = self.positions.get(market.symbol)
+            if pos is not None:
+                pos.dust_below = market.dust_below
 
     def position(self, symbol: str) -> Position:
         """Return the position of ``symbol`` (a flat one if never traded).
@@ -76,7 +92,9 @@ class Portfolio:
         """
         pos = self.positions.get(symbol)
         if pos is None:
-            pos = self.positions[symbol] = Position(symbol)
+            pos = self.positions[symbol] = Position(
+                symbol, dust_below=self.dust_below.get(symbol, 0.0)
+            )
         return pos
 
     @property

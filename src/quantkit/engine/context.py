@@ -184,6 +184,7 @@ class RunContext:
             The broker's order.
         """
         client_id = self.next_client_id()
+        request = self.broker.market(request.symbol).round_request(request)
         data = self.datas.get(request.symbol)
         price = data.price if data is not None else math.nan
         return self.broker.submit(request, client_id, price)
@@ -232,6 +233,9 @@ class RunContext:
             order.transition(OrderStatus.REJECTED, now, reason)
             self.broker.events.append(order)
             return order
+        # Rounded to the market's precision after risk (sizers included), before any broker
+        # sees it: the request the broker journals and sends is the one the venue receives.
+        request = self.broker.market(request.symbol).round_request(request)
         data = self.datas.get(request.symbol)
         price = data.price if data is not None else math.nan
         return self.broker.submit(request, client_id, price)
@@ -257,6 +261,7 @@ class RunContext:
             refused.transition(OrderStatus.REJECTED, now, reason)
             self.broker.events.append(refused)
             return refused
+        request = self.broker.market(request.symbol).round_request(request)
         data = self.datas.get(request.symbol)
         price = data.price if data is not None else math.nan
         return self.broker.amend(order, request, client_id, price)

@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -142,6 +142,8 @@ class LiveEngine:
             restored from it and its positions are checked against the broker's account.
         on_position_mismatch: ``"refuse"`` (default) to stop when the snapshot's positions
             differ from the account's, ``"adopt_account"`` to carry on with the account's.
+        closing: Resources with an ``aclose()`` coroutine (the venue client) that the run
+            closes when it ends, however it ends (shielded from cancellation).
 
     Raises:
         ConfigError: If a component has the wrong type or a setting is invalid.
@@ -162,6 +164,7 @@ class LiveEngine:
         tape: EventTape | None = None,
         resume_from: str | os.PathLike[str] | None = None,
         on_position_mismatch: PositionMismatch = "refuse",
+        closing: Sequence[Any] = (),
     ) -> None:
         if not isinstance(strategy, Strategy):
             raise ConfigError(f"LiveEngine: strategy must be a Strategy, got {type(strategy)}")
@@ -192,6 +195,7 @@ class LiveEngine:
         self.tape = tape
         self.resume_from = None if resume_from is None else Path(resume_from)
         self.on_position_mismatch = on_position_mismatch
+        self.closing = tuple(closing)
         self._risk_bar: Any = None
         self._risk_fill: Any = None
         self.latencies_ns: list[int] = []
@@ -247,6 +251,10 @@ class LiveEngine:
             if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
                 raise group.exceptions[0] from None  # one failure: raise it as it was
             raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                for resource in self.closing:
+                    await resource.aclose()
         summary = self._summary()
         _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
         return summary

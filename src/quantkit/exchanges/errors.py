@@ -37,6 +37,9 @@ from quantkit.errors import (
     RequestTimeoutError,
     VenueUnavailableError,
 )
+from quantkit.exchanges.causes import network_cause
+from quantkit.redaction import REDACTED as _REDACTED
+from quantkit.redaction import redact_text
 
 __all__ = [
     "CCXT_ERROR_TABLE",
@@ -76,7 +79,7 @@ CCXT_REASON_TABLE: tuple[tuple[str, str], ...] = (
 )
 """``(ccxt class name, ExchangeError.reason)`` pairs, most specific first; the first match wins."""
 
-REDACTED = "**********"
+REDACTED = _REDACTED
 """What a secret is replaced with in error messages (pydantic's `SecretStr` mask)."""
 
 HeadersGetter = Callable[[], Mapping[str, str] | None]
@@ -219,7 +222,10 @@ def translate(
     secrets = tuple(secrets)
     if any(secrets):
         exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
-    message = redact(_message(exc, exchange), secrets)
+    message = redact_text(redact(_message(exc, exchange), secrets))
+    if target is VenueUnavailableError or target is RequestTimeoutError:
+        cause = network_cause(exc)
+        message = f"{message} ({redact_text(cause)})" if cause else message
     if target is ExchangeError:
         return ExchangeError(message, exchange=exchange, reason=reason_for(exc))
     text = f"{exchange}: {message}" if exchange else message

@@ -107,6 +107,7 @@ class SimulatedExchange:
                 )
         self.markets = dict(markets)
         self.portfolio = portfolio
+        portfolio.set_markets(self.markets.values())  # dust thresholds, as live
         self.rules = rules or FillRules()
         self.id_prefix = id_prefix
         self.books = {s: Book(s, portfolio, self.rules) for s in self.markets}
