@@ -16,6 +16,7 @@ from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import OrderRequest
 from quantkit.engine.context import RunContext
+from quantkit.engine.preflight import check_indicators, check_warmup
 from quantkit.engine.record import RunRecord
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import RiskPolicy, hook
@@ -150,6 +151,7 @@ class Engine:
                 "it needs at least one tradable symbol"
             )
         self._tradable = tuple(history)
+        check_warmup(history, self.warmup)
         single = len(datas) == 1
         if single:
             only = next(iter(datas.values()))
@@ -182,6 +184,9 @@ class Engine:
         self.strategy._bind(context, datas, self._tradable)
         self.strategy.on_start()
         self._dispatch()
+        owner = {id(data.cursor): symbol for symbol, data in datas.items()}
+        declared = [(owner[id(ind._cursor)], ind) for ind in self.strategy.indicators]
+        check_indicators(declared, self._tradable, self.warmup)
         if single:
             self._loop_single(only)
         else:
@@ -191,7 +196,6 @@ class Engine:
         self._dispatch()
         record.risk_events = context.risk_events
         record.ambiguous_orders = self.broker.ambiguous_orders
-        owner = {id(data.cursor): symbol for symbol, data in datas.items()}
         record.indicators = tuple((owner[id(ind._cursor)], ind) for ind in self.strategy.indicators)
         return record
 
