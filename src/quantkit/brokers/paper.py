@@ -158,8 +158,7 @@ class PaperBroker(SimulatedBroker):
                 now = self._clock.now
                 reason = amend_problem(order, request)
                 if reason:
-                    refused = Order(client_id, request, now)
-                    refused.transition(OrderStatus.REJECTED, now, reason)
+                    refused = Order.rejected(client_id, request, now, reason)
                     self.events.append(refused)
                     return refused
                 order.request, order.amount, order.updated_at = request, request.amount, now

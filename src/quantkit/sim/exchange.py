@@ -247,10 +247,8 @@ class SimulatedExchange:
             )
         if reason or working is None:
             self._seq += 1
-            refused = Order(
-                refusal_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}", request, now
-            )
-            refused.transition(_REJECTED, now, reason)
+            refusal_id = refusal_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}"
+            refused = Order.rejected(refusal_id, request, now, reason)
             self.orders[refused.client_id] = refused
             self.events.append(refused)
             return refused
