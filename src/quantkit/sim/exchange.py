@@ -257,8 +257,8 @@ class SimulatedExchange:
             )
         if reason or working is None:
             self._seq += 1
-            refused = Order(refusal_id or format_client_id(self.id_prefix, self._seq), request, now)
-            refused.transition(_REJECTED, now, reason)
+            refusal_id = refusal_id or format_client_id(self.id_prefix, self._seq)
+            refused = Order.rejected(refusal_id, request, now, reason)
             self.orders[refused.client_id] = refused
             self.events.append(refused)
             return refused
