@@ -8,6 +8,8 @@ the sessions in an environment that already holds the ``dev`` extra, with its ``
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -84,3 +86,31 @@ def examples(session: nox.Session) -> None:
     out = Path(session.create_tmp())
     for script in scripts:
         session.run("python", "-W", "error", str(script), str(out / f"{script.stem}.html"))
+
+
+@nox.session
+def flake(session: nox.Session) -> None:
+    """Run the whole suite three times in a row while other processes keep every core busy.
+
+    The load is ``benchmarks/cpu_load.py``: one spinning process per core, each of which stops
+    by itself after its time limit, and which this session also stops when it ends. Extra
+    arguments go to pytest (``nox -s flake -- -x``).
+    """
+    session.install("-e", ".[dev]")
+    runs = int(session.env.get("QUANTKIT_FLAKE_RUNS", "3"))
+    load = _start_cpu_load()
+    try:
+        for run in range(1, runs + 1):
+            session.log(f"flake run {run} of {runs} with every core busy")
+            session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+    finally:
+        load.terminate()
+        load.wait(timeout=30)
+
+
+def _start_cpu_load() -> subprocess.Popen[bytes]:
+    """Start the CPU load generator in its own process group, bounded to two hours."""
+    script = ROOT / "benchmarks" / "cpu_load.py"
+    return subprocess.Popen(
+        [sys.executable, str(script), "--seconds", "7200"], start_new_session=True
+    )

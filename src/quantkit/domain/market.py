@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from quantkit.errors import ConfigError, OrderError
+
+if TYPE_CHECKING:
+    from quantkit.domain.order import OrderRequest
 
 __all__ = ["Market", "unknown_symbol"]
 
@@ -118,6 +123,71 @@ class Market:
             return amount
         units = math.floor(amount / step + 1e-9)
         return round(units * step, _decimals(step))
+
+    @property
+    def dust_below(self) -> float:
+        """Smallest amount that can still be traded: a holding below it is dust.
+
+        Returns:
+            ``max(min_amount, amount_increment)``; ``0`` when the market states neither.
+        """
+        return max(self.min_amount, self.amount_increment)
+
+    def amount_text(self, amount: float) -> str:
+        """Write a rounded amount as the decimal string a venue receives.
+
+        Args:
+            amount: Amount in base currency, already rounded with `round_amount`.
+
+        Returns:
+            Plain decimal notation with the step's number of decimals (no exponent).
+
+        Examples:
+            >>> Market("BTC/USDT", "BTC", "USDT", amount_increment=0.00001).amount_text(0.0003)
+            '0.00030'
+        """
+        step = self.amount_increment
+        places = _decimals(step) if step > 0 else 12
+        text = f"{amount:.{places}f}"
+        return text.rstrip("0").rstrip(".") if step <= 0 else text
+
+    def round_request(self, request: OrderRequest) -> OrderRequest:
+        """Round an order request to the market's precision (the rule of every broker).
+
+        Amounts round DOWN to the step size (toward zero: an order never asks for more than
+        the strategy or the balance allows); every price (limit, stop, stop-loss and
+        take-profit) rounds to the NEAREST tick, as the simulator matches them. An amount that
+        would round below the market's minimum is left as given, so the broker refuses the
+        order with a reason naming both figures instead of sending something else.
+
+        Args:
+            request: The order request.
+
+        Returns:
+            ``request`` itself when nothing changes, else a rounded copy.
+
+        Examples:
+            >>> from quantkit.domain.order import OrderRequest, OrderType, Side
+            >>> m = Market("BTC/USDT", "BTC", "USDT", price_increment=0.1, amount_increment=0.01)
+            >>> r = m.round_request(OrderRequest("BTC/USDT", Side.BUY, OrderType.LIMIT,
+            ...                                  amount=0.129, limit_price=100.06))
+            >>> r.amount, r.limit_price
+            (0.12, 100.1)
+        """
+        changes: dict[str, Any] = {}
+        amount = request.amount
+        if amount is not None and self.amount_increment > 0:
+            rounded = self.round_amount(amount)
+            if rounded != amount and rounded > 0 and rounded >= self.min_amount:
+                changes["amount"] = rounded
+        if self.price_increment > 0:
+            for name in ("limit_price", "stop_price", "stop_loss", "take_profit"):
+                price = getattr(request, name)
+                if price is not None:
+                    rounded = self.round_price(price)
+                    if rounded != price and rounded > 0:
+                        changes[name] = rounded
+        return dataclasses.replace(request, **changes) if changes else request
 
     def round_price(self, price: float) -> float:
         """Round a price to the nearest tick.

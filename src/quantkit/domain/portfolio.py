@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from quantkit.domain.fill import Fill
@@ -11,7 +12,10 @@ from quantkit.domain.order import Side
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
 
-__all__ = ["MarginConfig", "Portfolio"]
+__all__ = ["MAX_LEVERAGE", "MarginConfig", "Portfolio"]
+
+MAX_LEVERAGE = 125.0
+"""The largest leverage a simulated margin account accepts (Binance USD-M futures' maximum)."""
 
 _TOL = 1e-9
 _BUY = Side.BUY  # a module constant: ``Side.BUY`` is a slow class-attribute lookup
@@ -23,18 +27,25 @@ class MarginConfig:
 
     Args:
         allow_short: Whether positions may go below zero.
-        leverage: Maximum gross exposure as a multiple of equity (1 = no borrowing).
+        leverage: Maximum gross exposure as a multiple of equity (1 = no borrowing), at most
+            `MAX_LEVERAGE` (125, Binance USD-M futures' largest).
 
     Raises:
-        ConfigError: If leverage is below 1 or not finite.
+        ConfigError: If leverage is not a number in [1, 125].
     """
 
     allow_short: bool = False
     leverage: float = 1.0
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.leverage) or self.leverage < 1:
-            raise ConfigError(f"leverage must be a finite number >= 1, got {self.leverage!r}")
+        leverage = self.leverage
+        if isinstance(leverage, bool) or not isinstance(leverage, (int, float)):
+            raise ConfigError(f"leverage must be a number, got {leverage!r}")
+        if not (math.isfinite(leverage) and 1 <= leverage <= MAX_LEVERAGE):
+            raise ConfigError(
+                f"leverage must be a finite number from 1 to {MAX_LEVERAGE:g} (the largest a "
+                f"venue offers), got {leverage!r}"
+            )
 
     @property
     def is_spot(self) -> bool:
@@ -56,6 +67,8 @@ class Portfolio:
         last_price: Latest mark price by symbol.
         margin: Borrowing rules.
         fees_paid: Total fees charged (quote currency), rebates subtracted.
+        dust_below: Per symbol, the smallest tradable amount (the market's minimum); a
+            position below it is dust and counts as flat. Brokers set it from the markets.
     """
 
     currency: str
@@ -64,6 +77,19 @@ class Portfolio:
     positions: dict[str, Position] = field(default_factory=dict)
     last_price: dict[str, float] = field(default_factory=dict)
     fees_paid: float = 0.0
+    dust_below: dict[str, float] = field(default_factory=dict)
+
+    def set_markets(self, markets: Iterable[Market]) -> None:
+        """Take each market's minimum tradable amount as its dust threshold.
+
+        Args:
+            markets: The markets traded.
+        """
+        for market in markets:
+            self.dust_below[market.symbol] = market.dust_below
+            pos = self.positions.get(market.symbol)
+            if pos is not None:
+                pos.dust_below = market.dust_below
 
     def position(self, symbol: str) -> Position:
         """Return the position of ``symbol`` (a flat one if never traded).
@@ -76,7 +102,9 @@ class Portfolio:
         """
         pos = self.positions.get(symbol)
         if pos is None:
-            pos = self.positions[symbol] = Position(symbol)
+            pos = self.positions[symbol] = Position(
+                symbol, dust_below=self.dust_below.get(symbol, 0.0)
+            )
         return pos
 
     @property

@@ -18,17 +18,28 @@ class Position:
         amount: Signed amount in base currency (> 0 long, < 0 short).
         entry_price: Average entry price of the open amount (0 when flat).
         realized_pnl: Profit realised by reducing or closing, before fees (quote currency).
+        dust_below: Holdings smaller than this (the market's minimum tradable amount) are
+            dust: they cannot be sold, so the position counts as flat (``0`` = none).
     """
 
     symbol: str
     amount: float = 0.0
     entry_price: float = 0.0
     realized_pnl: float = 0.0
+    dust_below: float = 0.0
 
     @property
     def is_flat(self) -> bool:
-        """Whether no amount is held."""
-        return self.amount == 0.0  # `apply` snaps a closed position to exactly zero
+        """Whether nothing tradable is held: no amount, or only dust (see `is_dust`)."""
+        amount = self.amount
+        # `apply` snaps a closed position to exactly zero; dust is below the minimum.
+        return amount == 0.0 or -self.dust_below < amount < self.dust_below
+
+    @property
+    def is_dust(self) -> bool:
+        """Whether a leftover below the market's minimum amount is held (flat, yet not zero)."""
+        amount = self.amount
+        return amount != 0.0 and -self.dust_below < amount < self.dust_below
 
     def unrealized_pnl(self, price: float) -> float:
         """Profit of the open amount marked at ``price``, before fees.

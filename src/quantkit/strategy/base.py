@@ -372,13 +372,23 @@ class Strategy(ABC):
         if isinstance(target, bool) or not math.isfinite(target):
             raise OrderError(f"order_target_amount: target must be a finite number, got {target!r}")
         sym = symbol or self._primary.symbol
-        held = self.position(sym).amount
+        position = self.position(sym)
+        held = position.amount
         delta = target - held
-        if self._ctx.market(sym).round_amount(abs(delta)) <= 0:
+        amount = self._ctx.market(sym).round_amount(abs(delta))
+        if amount <= 0:
+            return None
+        if target == 0.0 and position.is_dust:
+            # Below the market's minimum: the venue would refuse to sell it; it counts as flat.
+            import structlog  # noqa: PLC0415 - rare path; `import quantkit` stays light
+
+            structlog.get_logger("quantkit.strategy").info(
+                "dust_not_closed", symbol=sym, amount=held, minimum=position.dust_below
+            )
             return None
         side = _BUY if delta > 0 else _SELL
         reducing = target * held >= 0 and abs(target) < abs(held)
-        return self.order(side, symbol=sym, amount=abs(delta), reduce_only=reducing)
+        return self.order(side, symbol=sym, amount=amount, reduce_only=reducing)
 
     def order_target_percent(self, target: float, *, symbol: str | None = None) -> Order | None:
         """Trade the position in ``symbol`` to ``target`` x equity at the latest close.
