@@ -16,7 +16,7 @@ import pytest
 
 import quantkit
 from quantkit.data.store import ParquetStore
-from quantkit.errors import StoreError
+from quantkit.errors import DataError, StoreError
 
 from .bars import data_files, make_frame, partition_files
 
@@ -196,7 +196,7 @@ import resource, signal, sys
 sys.path.insert(0, {here!r})
 from bars import make_frame
 from quantkit.data.store import ParquetStore
-from quantkit.errors import StoreError
+from quantkit.errors import DataError, StoreError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the limit: EFBIG, not death
 resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 try:
@@ -252,3 +252,12 @@ def test_a_write_spanning_partitions_is_all_or_nothing_over_a_file_size_limit(
     assert child.returncode == 3, child.stderr
     assert re.search(r"cannot write .*2024-02\.[0-9a-f]{12}\.parquet.*File too large", child.stdout)
     _assert_unchanged(store, committed)
+
+
+def test_reading_creates_nothing_where_there_is_no_store(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="holds no bars"):
+        store.read("binance", "BTC/USDT", "1h")
+    assert store.coverage("binance", "BTC/USDT", "1h") == []
+    assert store.entries().empty
+    assert not (tmp_path / "nowhere").exists()
