@@ -28,6 +28,7 @@ time. The OS drops the lock when the holder dies, so a restart after ``kill -9``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -281,7 +282,8 @@ class Journal:
             self._file.write(line + b"\n")
             self._sync()
         except OSError as exc:  # the line may be half written: no further appends
-            self._file.close()
+            with contextlib.suppress(OSError):  # closing flushes, which may fail the same way
+                self._file.close()
             self._lock.release()
             raise StoreError(f"journal {self.path}: append failed, reopen it: {exc}") from exc
         self._count, self._last, self._prev = record.seq, record, _sha(line)

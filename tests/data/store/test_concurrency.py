@@ -16,7 +16,7 @@ import pytest
 
 import quantkit
 from quantkit.data.store import ParquetStore
-from quantkit.errors import DataError, StoreError
+from quantkit.errors import ConfigError, DataError, StoreError
 
 from .bars import data_files, make_frame, partition_files
 
@@ -196,7 +196,7 @@ import resource, signal, sys
 sys.path.insert(0, {here!r})
 from bars import make_frame
 from quantkit.data.store import ParquetStore
-from quantkit.errors import DataError, StoreError
+from quantkit.errors import ConfigError, DataError, StoreError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the limit: EFBIG, not death
 resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 try:
@@ -261,3 +261,8 @@ def test_reading_creates_nothing_where_there_is_no_store(tmp_path: Path) -> None
     assert store.coverage("binance", "BTC/USDT", "1h") == []
     assert store.entries().empty
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_negative_lock_timeout_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="lock_timeout must be >= 0 seconds, got -1"):
+        ParquetStore(tmp_path, lock_timeout=-1)
