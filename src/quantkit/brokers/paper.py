@@ -156,14 +156,19 @@ class PaperBroker(SimulatedBroker):
     def working(self, symbol: str) -> list[object]:
         """Non-empty while ``symbol`` has working orders or orders in flight.
 
+        On a margin account also while a position is open: its bars may liquidate the account.
+
         Args:
             symbol: Market symbol.
 
         Returns:
             A list to test for emptiness.
         """
-        books = self.exchange.books[symbol].working
+        exchange = self.exchange
+        books = exchange.books[symbol].working
         if not self._in_flight:
+            if not books and exchange.needs_bar(symbol):  # a margin account at risk
+                return [symbol]
             return books  # type: ignore[return-value]
         return [*books, *(o for _, o, _, _ in self._in_flight if o.symbol == symbol)]
 
@@ -175,7 +180,7 @@ class PaperBroker(SimulatedBroker):
         """
         exchange = self.exchange
         symbol = bar.symbol
-        if exchange.books[symbol].working:
+        if exchange.needs_bar(symbol):
             exchange.process_bar(
                 symbol, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume
             )

@@ -189,15 +189,22 @@ class SimulatedBroker(Broker):
         return [w.order for w in sorted(orders, key=lambda w: w.seq)]
 
     def working(self, symbol: str) -> Sized:
-        """The symbol's working orders (matched by this broker on each bar).
+        """Non-empty while the symbol's bars must be matched by this broker.
+
+        On a cash account that is while orders work (the live list of them); on a margin
+        account also while any position is open, so that a bar that would take equity below
+        zero liquidates the account (see `quantkit.sim.liquidation`).
 
         Args:
             symbol: Market symbol.
 
         Returns:
-            The live list.
+            A live container to test for emptiness.
         """
-        return self.exchange.books[symbol].working
+        exchange = self.exchange
+        if exchange.portfolio.margin.is_spot:
+            return exchange.books[symbol].working
+        return _NeedsBar(exchange, symbol)
 
     @property
     def fills(self) -> list[Fill]:
@@ -214,3 +221,16 @@ class SimulatedBroker(Broker):
             f"{type(self).__name__}(cash={self.initial_cash:g}, currency={self.currency!r}, "
             f"rules={self.rules!r})"
         )
+
+
+class _NeedsBar:
+    """A live container whose length is 1 while the exchange needs the symbol's next bar."""
+
+    __slots__ = ("_exchange", "_symbol")
+
+    def __init__(self, exchange: SimulatedExchange, symbol: str) -> None:
+        self._exchange = exchange
+        self._symbol = symbol
+
+    def __len__(self) -> int:
+        return int(self._exchange.needs_bar(self._symbol))

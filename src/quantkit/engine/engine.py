@@ -231,11 +231,11 @@ class Engine:
         )
         self._step = step
         self.strategy._bind(context, datas, self._tradable)
+        owner = {id(data.cursor): symbol for symbol, data in datas.items()}
         try:
             step.start()
             if step.events:
                 step.deliver()
-            owner = {id(data.cursor): symbol for symbol, data in datas.items()}
             declared = [(owner[id(ind._cursor)], ind) for ind in self.strategy.indicators]
             check_indicators(declared, self._tradable, self.warmup)
             if single:
@@ -247,7 +247,6 @@ class Engine:
         finally:
             record.risk_events = context.risk_events
             record.ambiguous_orders = self.broker.ambiguous_orders
-            owner = {id(data.cursor): symbol for symbol, data in datas.items()}
             record.indicators = tuple(
                 (owner[id(ind._cursor)], ind) for ind in self.strategy.indicators
             )
