@@ -263,6 +263,11 @@ def test_an_override_keeps_the_files_discriminator(tmp_path: Path) -> None:
             r"e.g. QUANTKIT_RISK=",
         ),
         ({"QUANTKIT_BROKER____CASH": "1"}, r"QUANTKIT_BROKER____CASH: an empty name"),
+        (
+            {"QUANTKIT_BROKER_ALLOW_SHORT": "true"},
+            r"^environment QUANTKIT_BROKER_ALLOW_SHORT: looks like broker\.allow_short, but nested "
+            r"names take two underscores: QUANTKIT_BROKER__ALLOW_SHORT$",
+        ),
     ],
 )
 def test_bad_overrides_name_the_variable(environ: dict[str, str], message: str) -> None:

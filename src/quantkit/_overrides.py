@@ -167,6 +167,21 @@ def suggest_field(model: type[BaseModel], location: tuple[int | str, ...]) -> st
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def _refuse_single_underscore(model: type[BaseModel], variable: str, prefix: str) -> None:
+    """``QUANTKIT_BROKER_CASH`` names ``broker.cash`` with one ``_``: refuse, showing ``__``."""
+    section, _, rest = variable[len(prefix) :].lower().partition("_")
+    info = model.model_fields.get(section)
+    if info is None or not rest:
+        return
+    fields = {name for member in _members(info.annotation) for name in member.model_fields}
+    if rest in fields:
+        fixed = f"{prefix}{section.upper()}__{rest.upper()}"
+        raise ConfigError(
+            f"environment {variable}: looks like {section}.{rest}, but nested names take two "
+            f"underscores: {fixed}"
+        )
+
+
 def _parse_value(raw: str) -> Any:
     try:
         return json.loads(raw)
@@ -211,6 +226,7 @@ def env_overrides(
         rest = variable[len(prefix) :]
         path = [part.lower() for part in rest.split("__")]
         if len(path) == 1 and path[0] not in model.model_fields:
+            _refuse_single_underscore(model, variable, prefix)
             continue  # not an override: another use of the prefix (store folder, API keys)
         if "" in path:
             raise ConfigError(f"environment {variable}: an empty name between '__'")
