@@ -296,3 +296,15 @@ def test_backtest_reads_a_semicolon_decimal_comma_csv(
     assert out.startswith(
         "Result: SmaCross(fast=2, slow=5, fraction=1.0) on BTC/USDT (1h, 60 bars)"
     )
+
+
+def test_a_strategy_file_with_a_syntax_error_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_strategy.py").write_text("class Broken(\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = run(capsys, "backtest", "-s", "broken_strategy:Broken")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: cannot import strategy 'broken_strategy:Broken': '(' was never")
+    assert "broken_strategy.py, line 1" in err
