@@ -115,10 +115,21 @@ def test_unreadable_dialects_are_refused_naming_the_problem(
         CsvFeed(path).load()
 
 
-def test_a_binary_file_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PAR1\x00\x01\x02\x00", r"x\.csv: this is a binary file \(a Parquet file: read it"),
+        (b"PK\x03\x04\x14\x00\x06\x00", r"binary file \(a zip archive or an Excel workbook"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", r"binary file \(it holds NUL bytes\), not CSV text"),
+    ],
+    ids=["parquet", "xlsx", "other"],
+)
+def test_a_binary_file_is_refused_saying_what_it_looks_like(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "x.csv"
-    path.write_bytes(b"PAR1\x00\x01\x02\x00")
-    with pytest.raises(DataError, match=r"x\.csv: this is a binary file"):
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
         CsvFeed(path).load()
 
 

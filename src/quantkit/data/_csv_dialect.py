@@ -91,7 +91,7 @@ def _head(path: str) -> str:
     if more and b"\n" in raw:
         raw = raw[: raw.rindex(b"\n")]
     if b"\x00" in raw:
-        raise DataError("this is a binary file (it holds NUL bytes), not CSV text", source=path)
+        raise DataError(f"this is a binary file{_binary_kind(raw)}, not CSV text", source=path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -101,6 +101,14 @@ def _head(path: str) -> str:
             "UTF-8 (Excel: 'CSV UTF-8')",
             source=path,
         ) from None
+
+
+def _binary_kind(raw: bytes) -> str:
+    if raw.startswith(b"PAR1"):
+        return " (a Parquet file: read it with ParquetFeed, or type: parquet)"
+    if raw.startswith(b"PK\x03\x04"):
+        return " (a zip archive or an Excel workbook: save the sheet as CSV)"
+    return " (it holds NUL bytes)"
 
 
 def _split(line: str, delimiter: str) -> list[str]:
