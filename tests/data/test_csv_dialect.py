@@ -78,6 +78,24 @@ def test_dialects_are_detected_and_read_as_meant(
     check(path)
 
 
+def test_thousands_points_with_decimal_commas_are_read(tmp_path: Path) -> None:
+    text = (
+        "time;open;high;low;close;volume\n"
+        "2024-01-01T00:00:00Z;1.234,5;1.240;1.230,25;1.235;10\n"
+        "2024-01-01T01:00:00Z;1.235;1.241,5;1.231;12.345.678,5;2,5\n"
+    )
+    path = write(tmp_path / "x.csv", text)
+    assert sniff_csv(path) == CsvDialect(";", ",", ".")
+    with pytest.raises(DataError, match="high"):  # 12 million closes above the high: refused
+        CsvFeed(path, symbol="X").load()
+    fixed = write(tmp_path / "y.csv", text.replace("12.345.678,5", "1.236"))
+    series = CsvFeed(fixed, symbol="X").load()["X"]
+    assert series.open.tolist() == [1234.5, 1235.0]
+    assert series.high.tolist() == [1240.0, 1241.5]
+    assert series.low.tolist() == [1230.25, 1231.0]
+    assert series.volume.tolist() == [10.0, 2.5]
+
+
 def test_a_compressed_semicolon_file_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT.csv.gz"
     path.write_bytes(gzip.compress(table(sep=";", decimal=",").encode()))
