@@ -1,4 +1,8 @@
-"""RandomFaults: faults drawn at a rate, from a seeded generator, for chaos runs.
+"""RandomFaults and PeriodicFaults: faults at a rate, for chaos runs.
+
+`PeriodicFaults` gives every endpoint (method and path) one fault in each ``period`` of its
+requests, the first included, cycling through the faults that match it, so the rate is at least
+``1 / period`` on every endpoint however few requests it gets.
 
 `FaultPlan.randomly` hands each request that no planned fault claimed to a `RandomFaults`: with
 probability ``rate`` it answers with one of the given faults that matches the request (path and
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from quantkit.errors import ConfigError
 from quantkit.testing.faults import Fault
 
-__all__ = ["CHAOS_FAULTS", "RandomFaults"]
+__all__ = ["CHAOS_FAULTS", "PeriodicFaults", "RandomFaults"]
 
 _HOLD_S = 2.5
 
@@ -88,3 +92,56 @@ class RandomFaults:
                 return None
             matching = [f for f in self.faults if f.matches(path, method)]
             return self._rng.choice(matching) if matching else None
+
+
+class PeriodicFaults:
+    """Gives each endpoint one fault in every ``period`` of its requests.
+
+    The first, ``period + 1``-th, ``2 x period + 1``-th, ... request to a method and path gets
+    the next of the faults that match it, in turn (starting at an offset derived from
+    ``seed``): ``ceil(n / period)`` faults in ``n`` requests.
+
+    Args:
+        period: One request in this many gets a fault (``10``: 10 %).
+        faults: The faults to cycle through (their paths and methods still have to match).
+        seed: String the starting offsets are derived from.
+
+    Raises:
+        ConfigError: If ``period`` < 1 or ``faults`` is empty.
+
+    Examples:
+        >>> chaos = PeriodicFaults(2, [Fault("status", status=500), Fault("drop")], seed="x")
+        >>> [None if f is None else f.kind for f in (chaos.draw("/a", "GET") for _ in range(6))]
+        ['status', None, 'drop', None, 'status', None]
+    """
+
+    def __init__(self, period: int, faults: Sequence[Fault], seed: str) -> None:
+        if period < 1:
+            raise ConfigError(f"period must be at least 1, got {period}")
+        if not faults:
+            raise ConfigError("periodic faults need at least one fault to cycle through")
+        self.period = period
+        self.faults = tuple(faults)
+        self._offset = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big")
+        self._seen: dict[tuple[str | None, str], int] = {}
+        self._lock = threading.Lock()
+
+    def draw(self, path: str, method: str | None) -> Fault | None:
+        """Return a fault for a request, or ``None`` to answer it normally.
+
+        Args:
+            path: The request's path.
+            method: The request's method.
+
+        Returns:
+            The fault, on every ``period``-th request of the endpoint.
+        """
+        with self._lock:
+            seen = self._seen.get((method, path), 0) + 1
+            self._seen[(method, path)] = seen
+        if (seen - 1) % self.period:
+            return None
+        matching = [f for f in self.faults if f.matches(path, method)]
+        if not matching:
+            return None
+        return matching[(self._offset + (seen - 1) // self.period) % len(matching)]
