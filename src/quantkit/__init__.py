@@ -54,7 +54,9 @@ from quantkit.errors import ReconciliationError as ReconciliationError
 from quantkit.errors import RegistryError as RegistryError
 from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
+from quantkit.errors import StrategyError as StrategyError
 from quantkit.errors import TransientError as TransientError
+from quantkit.errors import UsageError as UsageError
 from quantkit.errors import VenueBusyError as VenueBusyError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
@@ -379,12 +381,14 @@ __all__ = [
     "StoreError",
     "StoreFeed",
     "Strategy",
+    "StrategyError",
     "StreamStatus",
     "SymbolData",
     "SymbolQuality",
     "TimeInForce",
     "TimeRange",
     "TransientError",
+    "UsageError",
     "VaRLimit",
     "VaRResult",
     "VenueBusyError",

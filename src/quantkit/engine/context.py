@@ -76,7 +76,11 @@ class RunContext:
         self.halted = ""
         self.risk_events: list[RiskEvent] = []
         self._seq = 0
-        self._seq_at_stop = 0
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The run's tradable symbols (informative series, keys with ``'@'``, excluded)."""
+        return tuple(symbol for symbol in self.datas if "@" not in symbol)
 
     @property
     def now(self) -> int:
