@@ -122,7 +122,8 @@ class Reconciler:
         self.halted = ""
         """Why new entries are refused ("" while trading normally)."""
         self.left_on_venue: tuple[str, ...] = ()
-        """After the shutdown: client ids of orders it could not close or resolve."""
+        """After the shutdown: client ids of orders it was asked to cancel but could not, and
+        of orders whose outcome is still unknown."""
         self._shut = False
 
     # -- divergences -----------------------------------------------------------------------------
@@ -379,7 +380,11 @@ class Reconciler:
         await self._settle_for_exit(cancel_open)
         if not sync.sender_alive:  # (a running sender closes the queue as it ends)
             sync.close()
-        self.left_on_venue = tuple(sorted(o.client_id for o in sync.orders.values() if o.is_active))
+        # Orders kept working on purpose (no cancel asked) are not "left"; unknown ones are.
+        left = [o for o in sync.orders.values() if o.is_active]
+        if not cancel_open:
+            left = [o for o in left if o.client_id in sync.unknown]
+        self.left_on_venue = tuple(sorted(o.client_id for o in left))
         if self.left_on_venue:
             _log.error(
                 "orders_left_on_venue",
