@@ -272,3 +272,31 @@ async def test_lookups_failing_past_the_deadline_never_count_as_does_not_exist(
     assert per_client_id(local) == {"qk-test-000001": 1}
     assert len(posts(local)) == 1
     assert len(replay(tmp_path / "j.jsonl").fills) == 1
+
+
+async def test_the_trade_stream_resolves_an_order_whose_lookups_keep_failing(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    safety = LiveSafety(unknown_deadline=30.0, shutdown_deadline=3.0)
+    async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(
+            broker_for(venue, tmp_path / "j.jsonl", safety=safety, poll_interval=3600.0),
+            tasks,
+            local,
+        )
+        with anyio.fail_after(10):  # the account's trade stream is subscribed
+            while not local.ws_api.user_streams():
+                await anyio.sleep(0.01)
+        local.faults.fail(ORDER, status=503, method="GET", for_seconds=60.0)  # no lookup works
+        local.faults.unknown_outcome(ORDER, method="POST", execute_after=0.3)
+        order = broker.submit(market_buy(), "qk-test-000001", 40_000.0)
+        await until(broker, lambda: order.status is OrderStatus.FILLED)
+        assert broker.unknown_orders() == []
+        local.faults.clear()
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert all(r.fault for r in local.requests(ORDER) if r.method == "GET")  # lookups all failed
+    assert per_client_id(local) == {"qk-test-000001": 1}
+    state = replay(tmp_path / "j.jsonl")
+    assert state.orders["qk-test-000001"].exchange_id  # acknowledged from the trade
+    assert len(state.fills) == 1

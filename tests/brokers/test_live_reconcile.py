@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from quantkit import Strategy
-from quantkit.brokers.journal import replay
+from quantkit.brokers.journal import Journal, replay
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.live_reconcile import LiveSafety
 from quantkit.data.live import LiveBarStream
@@ -328,3 +328,19 @@ async def test_the_summary_names_the_orders_left_on_the_venue(
     assert summary.left_on_venue == (order.client_id,)
     assert f"ORDERS LEFT ON THE VENUE: {order.client_id}" in str(summary)
     assert [o.status for o in exchange_orders(local)] == ["NEW"]  # indeed still there
+
+
+async def test_a_resumed_journal_whose_orders_the_venue_does_not_know_refuses_to_start(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal(path, run_id="run-1") as journal:  # as if from another account, or a reset venue
+        journal.intent(OrderRequest(SYM, Side.BUY, amount=0.01), "qk-test-000001")
+        journal.ack("qk-test-000001", "999")
+    async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+        broker = broker_for(venue, path)
+        with pytest.raises(ReconciliationError, match="qk-test-000001 \\(venue id 999\\)"):
+            await started(broker, tasks, local)
+        tasks.cancel_scope.cancel()
+    assert exchange_orders(local) == []  # nothing was sent
+    assert Journal.verify(path).ok  # and the journal was closed cleanly
