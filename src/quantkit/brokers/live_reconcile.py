@@ -42,6 +42,7 @@ __all__ = ["AccountDivergence", "LiveSafety", "Reconciler"]
 _log = structlog.get_logger("quantkit.live")
 _T = TypeVar("_T")
 _QUOTE_DUST = 1e-8
+_CLOCK_MARGIN_MS = 60_000  # the venue's clock may differ from ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,8 @@ class Reconciler:
         self.divergences: list[AccountDivergence] = []
         self.halted = ""
         """Why new entries are refused ("" while trading normally)."""
+        self._settled_ms = time.time_ns() // 1_000_000
+        """When the balances taken last were read (ms): earlier trades are in them."""
         self.left_on_venue: tuple[str, ...] = ()
         """After the shutdown: client ids of orders it was asked to cancel but could not, and
         of orders whose outcome is still unknown."""
@@ -168,6 +171,7 @@ class Reconciler:
         sync.balances_behind = True
         if check and any(o.status is OrderStatus.NEW for o in sync.orders.values()):
             return False
+        read_ms = time.time_ns() // 1_000_000
         before = await sync.venue.balances()
         await self._book_latest()
         balances = await sync.venue.balances()
@@ -187,6 +191,7 @@ class Reconciler:
                     ),
                 )
         self._apply(balances)
+        self._settled_ms = read_ms
         return True
 
     def _expected(self) -> dict[str, tuple[float, float]]:
@@ -223,9 +228,11 @@ class Reconciler:
             broker.set_position(symbol, base.total if base is not None else 0.0)
 
     async def _book_latest(self) -> None:
+        """Book the trades since the balances taken last were read (a minute of margin)."""
         tracker = self.sync.tracker
+        since = self._settled_ms - _CLOCK_MARGIN_MS
         for symbol in self.sync.broker.traded_symbols:
-            await tracker.book_trades(symbol, latest=True)
+            await tracker.book_trades(symbol, since_ms=since)
 
     async def check_account(self) -> None:
         """One periodic check: strangers' trades and open orders, then the balances."""
