@@ -107,7 +107,9 @@ CHILD = textwrap.dedent(
     """
 )
 
-SKEW = json.dumps({"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."})
+SKEW = json.dumps(
+    {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
+)
 
 
 def live_exchange() -> LocalExchange:
@@ -164,7 +166,8 @@ def test_a_debug_session_with_rich_tracebacks_and_errors_shows_no_secret(tmp_pat
         if path.is_file()
     }
     tape = [pq.read_table(p).to_pandas().to_csv() for p in (tmp_path / "tape").rglob("*.parquet")]
-    everything = {"stdout": out, "stderr": err, **files, **{f"tape{i}": t for i, t in enumerate(tape)}}
+    tapes = {f"tape{i}": text for i, text in enumerate(tape)}
+    everything = {"stdout": out, "stderr": err, **files, **tapes}
 
     # The session did what it was meant to: a real run, real errors, DEBUG from every logger.
     assert done.returncode == 1
