@@ -195,3 +195,34 @@ async def test_a_dns_failure_says_so() -> None:
         with pytest.raises(VenueUnavailableError) as caught:
             await venue.markets()
     assert f"DNS lookup failed for {host}:80" in str(caught.value)
+
+
+async def test_a_venue_clock_that_runs_ahead_is_measured_at_start() -> None:
+    ahead = 120_000  # the venue's clock runs two minutes ahead: beyond recvWindow (10 s)
+    exchange = LocalExchange(
+        start="2024-01-01",
+        end="2024-01-02",
+        accounts={KEY: (SECRET, {"USDT": 10_000})},
+        clock_offset_ms=ahead,
+    )
+    async with exchange as local, venue_for(local) as venue:
+        balances = await venue.balances()
+        offset = venue._client.options["timeDifference"]
+    assert balances["USDT"].total == 10_000
+    assert abs(offset + ahead) < 5_000  # this machine minus the venue: about -2 minutes
+    assert paths(local) == ["/api/v3/exchangeInfo", "/api/v3/time", "/api/v3/account"]
+
+
+async def test_a_venue_clock_step_during_the_run_does_not_end_it(local: LocalExchange) -> None:
+    async with venue_for(local) as venue:
+        await venue.balances()
+        local.server_clock.jump(-90_000)  # an NTP step on the venue's side: 90 s back
+        before = len(local.requests())
+        order = await venue.create_order(
+            OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, 0.01), "qk-step-1"
+        )
+        offset = venue._client.options["timeDifference"]
+    assert order.filled == 0.01
+    assert abs(offset - 90_000) < 5_000
+    assert paths(local)[before:] == ["/api/v3/order", "/api/v3/time", "/api/v3/order"]
+    assert [o.client_id for o in local.accounts.orders(KEY)] == ["qk-step-1"]
