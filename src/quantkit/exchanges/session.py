@@ -273,9 +273,11 @@ class CcxtSession:
                 self._client.set_markets(markets, currencies)
                 self._client.options["timeDifference"] = offset or 0
         client = self._client
-        with self._errors(client):
-            await client.load_markets()
-            if self._clock.due(client):
+        if not client.markets:  # loaded once; a cached answer is no news of the venue
+            with self._errors(client):
+                await client.load_markets()
+        if self._clock.due(client):
+            with self._errors(client):
                 await self._clock.sync(client)
         return client
 
