@@ -117,9 +117,22 @@ def test_the_skew_message_computes_the_offset() -> None:
     assert "this machine is 3000 ms ahead" in text
     assert "1970-01-01T00:00:10.000+00:00" in text
     assert "1970-01-01T00:00:07.000+00:00" in text
-    assert "the venue's time could not be read" in skew_message(
-        "binance", local_ms=1, venue_ms=None, recv_window=None
-    )
+    unknown = skew_message("binance", local_ms=1, venue_ms=None, recv_window=None)
+    assert "the venue's time could not be read" in unknown
+    assert "quantkit could not measure the offset again" in unknown
+    assert "within its recvWindow of its clock" in unknown
+
+
+async def test_a_refusal_whose_clock_cannot_be_read_still_explains(local: LocalExchange) -> None:
+    async with venue_for(local) as venue:
+        await venue.balances()
+        local.faults.fail("/api/v3/account", status=400, body=SKEW, times=1)
+        local.faults.fail("/api/v3/time", status=503, times=2)
+        with pytest.raises(ExchangeError) as caught:
+            await venue.balances()
+    assert caught.value.reason == "invalid_nonce"
+    assert "the venue's time could not be read" in str(caught.value)
+    assert isinstance(caught.value.__cause__, VenueUnavailableError)
 
 
 async def test_the_offset_is_measured_again_after_the_interval(local: LocalExchange) -> None:

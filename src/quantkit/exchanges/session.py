@@ -233,8 +233,12 @@ class CcxtSession:
             if exc.reason != "invalid_nonce":
                 raise
         before = VenueClock.offset_ms(client)
-        with self._errors(client):
-            after = await self._clock.sync(client)
+        try:
+            with self._errors(client):
+                after = await self._clock.sync(client)
+        except (ExchangeError, TransientError) as exc:  # the venue's time cannot be read
+            message = await self._skew_message(client)
+            raise ExchangeError(message, exchange=self._id, reason="invalid_nonce") from exc
         _log.warning(
             "venue_clock_resynchronised",
             exchange=self._id,
