@@ -413,3 +413,13 @@ def test_cli_log_flags_and_a_network_error_naming_its_cause(tmp_path: Any) -> No
     events = [json.loads(line) for line in logged]
     assert any(e["logger"] == "ccxt.base.exchange" and e["level"] == "debug" for e in events)
     assert any(e["event"] == "retrying" for e in events)
+
+
+def test_stdlib_false_leaves_your_logging_setup_alone_but_masks_records() -> None:
+    register_secret(REGISTERED)
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    configure_logging(json=True, stream=io.StringIO(), stdlib=False)
+    assert (list(root.handlers), root.level) == before
+    record = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "%s", (REGISTERED,), None)
+    assert record.getMessage() == REDACTED
