@@ -7,12 +7,16 @@ attached. Errors while shutting down never replace the strategy's own.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+import talib
 
 from quantkit import Engine, Result, Strategy, StrategyError
 from quantkit.brokers.backtest import BacktestBroker
@@ -23,7 +27,7 @@ from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order
 from quantkit.engine.live import LiveEngine, LiveSummary
-from quantkit.errors import OrderError
+from quantkit.errors import OrderError, UsageError
 from quantkit.strategy.data import SymbolData
 from tests.builders import make_series
 
@@ -236,3 +240,103 @@ def test_a_live_indicator_update_that_raises_is_named() -> None:
     assert (error.hook, error.symbol) == ("indicator twice", "BTC/USDT")
     assert error.bar_index == 45  # the 46th bar made the input too long
     assert isinstance(error.__cause__, FloatingPointError)
+
+
+# -- misuse: a UsageError with a hint, raised as itself with the place noted --
+
+
+def misuse(on_start: Any = None, on_bar: Any = None) -> pytest.ExceptionInfo[UsageError]:
+    class Misuse(Strategy):
+        def on_start(self) -> None:
+            if on_start is not None:
+                on_start(self)
+
+        def on_bar(self, bar: SymbolData) -> None:
+            if on_bar is not None and bar.index == 3:
+                on_bar(self)
+
+    with pytest.raises(UsageError) as caught:
+        run_backtest(Misuse())
+    return caught
+
+
+def test_cancel_with_a_client_id_string_is_a_usage_error_with_a_hint() -> None:
+    caught = misuse(on_bar=lambda s: s.cancel("qk-000001"))
+    message = str(caught.value)
+    assert message.startswith("cancel() takes the Order handle that buy(), sell() or order()")
+    assert "got str 'qk-000001'" in message
+    assert "self.open_orders()" in message
+    assert caught.value.__notes__[0].startswith("raised in Misuse.on_bar (bar 3, closed ")
+
+
+def test_amend_with_something_else_than_an_order_is_a_usage_error() -> None:
+    caught = misuse(on_bar=lambda s: s.amend(42, price=1.0))
+    assert "amend() takes the Order handle" in str(caught.value)
+    assert "got int 42" in str(caught.value)
+
+
+def test_an_indicator_returning_strings_is_a_usage_error() -> None:
+    def labels(close: np.ndarray) -> np.ndarray:
+        return np.array(["up" if c > 100 else "down" for c in close])
+
+    caught = misuse(on_start=lambda s: s.I(labels, s.data.close))
+    message = str(caught.value)
+    assert message.startswith("indicator 'labels' returned ndarray values that are not numbers")
+    assert "must return numbers" in message
+    assert caught.value.__notes__ == ["raised in Misuse.on_start (before the first bar)"]
+
+
+def test_a_parameter_out_of_range_that_reaches_pandas_is_a_usage_error() -> None:
+    def mean(close: np.ndarray, window: int) -> Any:
+        return pd.Series(close).rolling(window).mean()
+
+    caught = misuse(on_start=lambda s: s.I(mean, s.data.close, window=-3))
+    message = str(caught.value)
+    assert message.startswith("indicator 'mean(window=-3)' refused its arguments: ValueError:")
+    assert "window=-3" in message.split("check the parameters")[1]
+    assert isinstance(caught.value.__cause__, ValueError)
+
+
+def test_a_talib_parameter_out_of_range_is_a_usage_error() -> None:
+    caught = misuse(on_start=lambda s: s.I(talib.SMA, s.data.close, timeperiod=-1))
+    assert "indicator 'SMA(timeperiod=-1)' refused its arguments" in str(caught.value)
+
+
+# -- the command line: one line, the full traceback with --debug --
+
+FAILING_FILE = """
+from quantkit import Strategy
+
+
+class Explodes(Strategy):
+    def on_bar(self, data: object) -> None:
+        if len(self.data) == 5:
+            raise ZeroDivisionError("division by zero in my code")
+"""
+
+
+def cli(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = "import sys\nfrom quantkit.cli import main\nsys.exit(main())\n"
+    return subprocess.run(
+        [sys.executable, "-c", command, *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_cli_prints_one_line_and_the_traceback_with_debug(tmp_path: Path) -> None:
+    (tmp_path / "exploding.py").write_text(FAILING_FILE)
+    done = cli(tmp_path, "backtest", "-s", "exploding:Explodes")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(
+        "error: Explodes.on_bar raised ZeroDivisionError: division by zero in my code (bar 4, "
+    )
+    debug = cli(tmp_path, "--debug", "backtest", "-s", "exploding:Explodes")
+    assert debug.returncode != 0
+    assert 'raise ZeroDivisionError("division by zero in my code")' in debug.stderr
+    assert "The above exception was the direct cause of the following exception" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1].startswith("quantkit.errors.StrategyError: ")
