@@ -50,12 +50,14 @@ from quantkit.errors import OrderError as OrderError
 from quantkit.errors import ParameterError as ParameterError
 from quantkit.errors import QuantkitError as QuantkitError
 from quantkit.errors import RateLimitedError as RateLimitedError
+from quantkit.errors import ReconciliationError as ReconciliationError
 from quantkit.errors import RegistryError as RegistryError
 from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
 from quantkit.errors import StrategyError as StrategyError
 from quantkit.errors import TransientError as TransientError
 from quantkit.errors import UsageError as UsageError
+from quantkit.errors import VenueBusyError as VenueBusyError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
 from quantkit.risk.policy import Decision as Decision
@@ -95,6 +97,8 @@ if _TYPE_CHECKING:
     from quantkit.analysis.stats import periods_per_year as periods_per_year
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
+    from quantkit.brokers.live_reconcile import AccountDivergence as AccountDivergence
+    from quantkit.brokers.live_reconcile import LiveSafety as LiveSafety
     from quantkit.config import RunConfig as RunConfig
     from quantkit.config import load_config as load_config
     from quantkit.data.downloader import DownloadReport as DownloadReport
@@ -177,6 +181,7 @@ if _TYPE_CHECKING:
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
 _LAZY: dict[str, str] = {
+    "AccountDivergence": "quantkit.brokers.live_reconcile",
     "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
     "Choice": "quantkit.optimize.space",
     "CircuitBreaker": "quantkit.brokers.breaker",
@@ -198,6 +203,7 @@ _LAZY: dict[str, str] = {
     "KellySizer": "quantkit.risk.kelly",
     "LiveBarStream": "quantkit.data.live",
     "LiveBroker": "quantkit.brokers.live",
+    "LiveSafety": "quantkit.brokers.live_reconcile",
     "LiveEngine": "quantkit.engine.live",
     "LiveSummary": "quantkit.engine.live",
     "LookAheadReport": "quantkit.engine.audit",
@@ -271,6 +277,7 @@ __getattr__, __dir__ = _attach(__name__, _LAZY, globals())
 
 
 __all__ = [
+    "AccountDivergence",
     "BacktestBroker",
     "Bar",
     "BarSeries",
@@ -312,6 +319,7 @@ __all__ = [
     "LiveBarStream",
     "LiveBroker",
     "LiveEngine",
+    "LiveSafety",
     "LiveSummary",
     "LookAheadError",
     "LookAheadReport",
@@ -346,6 +354,7 @@ __all__ = [
     "QualityReport",
     "QuantkitError",
     "RateLimitedError",
+    "ReconciliationError",
     "ReduceOnlyCheck",
     "RegistryError",
     "ReplayStream",
@@ -382,6 +391,7 @@ __all__ = [
     "UsageError",
     "VaRLimit",
     "VaRResult",
+    "VenueBusyError",
     "VenueUnavailableError",
     "VolatilityTarget",
     "VolumeImpact",

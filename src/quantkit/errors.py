@@ -12,6 +12,7 @@ should do about it::
     │   └── InvalidTransitionError        an illegal order status change
     ├── LookAheadError                    a computation used data from after the current bar
     ├── StoreError                        the local data store cannot be read or written
+    ├── ReconciliationError               the venue's account and the run's journal disagree
     ├── StrategyError                     the strategy's own code raised; ``__cause__`` is
     │                                     that exception, ``result`` the run so far
     ├── UsageError (TypeError)            quantkit's API was called the wrong way (the message
@@ -22,6 +23,7 @@ should do about it::
     └── TransientError                    a passing venue failure; the only branch retried
         ├── RateLimitedError
         ├── VenueUnavailableError
+        │   └── VenueBusyError            overloaded, did not act on the request (-1008)
         └── RequestTimeoutError
 
 Orders that the venue or the account refuses (insufficient funds, below the minimum notional)
@@ -44,12 +46,14 @@ __all__ = [
     "ParameterError",
     "QuantkitError",
     "RateLimitedError",
+    "ReconciliationError",
     "RegistryError",
     "RequestTimeoutError",
     "StoreError",
     "StrategyError",
     "TransientError",
     "UsageError",
+    "VenueBusyError",
     "VenueUnavailableError",
 ]
 
@@ -115,6 +119,15 @@ class LookAheadError(QuantkitError):
 
 class StoreError(QuantkitError):
     """The local data store cannot be read or written (corrupt file, permissions, layout)."""
+
+
+class ReconciliationError(QuantkitError):
+    """The venue's account holds what the run's journal does not know, or the reverse.
+
+    Raised when a live broker starts on an account with orders or trades its journal has no
+    record of (a second client trading the same account, a venue whose order ids restarted
+    under a resumed journal): a person must look before quantkit trades it.
+    """
 
 
 class StrategyError(QuantkitError):
@@ -229,6 +242,14 @@ class RateLimitedError(TransientError):
 
 class VenueUnavailableError(TransientError):
     """The venue is unreachable or answered with a server error."""
+
+
+class VenueBusyError(VenueUnavailableError):
+    """The venue was overloaded and did not act on the request (Binance ``-1008``).
+
+    Unlike other server errors, the request is known not to have been carried out, so an
+    order refused this way may be sent again after a backoff.
+    """
 
 
 class RequestTimeoutError(TransientError):

@@ -138,6 +138,14 @@ class Broker(ABC):
             The orders, oldest first.
         """
 
+    @property
+    def left_on_venue(self) -> tuple[str, ...]:
+        """After `ashutdown`: client ids of orders still working on a venue (live brokers).
+
+        Simulating brokers leave nothing on any venue: ``()``.
+        """
+        return ()
+
     def working(self, symbol: str) -> Sized:
         """Return a live container that is non-empty while ``symbol`` needs bar matching.
 

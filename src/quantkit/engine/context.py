@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from quantkit.brokers.base import Broker
 from quantkit.domain.bars import Bar
+from quantkit.domain.client_ids import format_client_id
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import Portfolio
@@ -196,7 +197,7 @@ class RunContext:
     def next_client_id(self) -> str:
         """A new client order id, deterministic within the run."""
         self._seq += 1
-        return f"{self.id_prefix}-{str(self._seq).zfill(6)}"
+        return format_client_id(self.id_prefix, self._seq)
 
     def submit(self, request: OrderRequest) -> Order:
         """Pass ``request`` through risk, then to the broker.

@@ -558,4 +558,5 @@ class LiveEngine:
             equity=portfolio.equity(),
             positions={s: p.amount for s, p in portfolio.positions.items() if p.amount},
             stale_periods=counts["stale"],
+            left_on_venue=self.broker.left_on_venue,
         )

@@ -53,6 +53,8 @@ class LiveSummary:
         equity: Cash plus positions at the last prices.
         positions: Non-zero positions by symbol at the end.
         stale_periods: How many times the data went stale.
+        left_on_venue: Client ids of orders the shutdown could not cancel or resolve: still
+            working (or of unknown outcome) on the venue. Look at them by hand.
     """
 
     run_id: str
@@ -67,15 +69,19 @@ class LiveSummary:
     equity: float
     positions: dict[str, float] = field(default_factory=dict)
     stale_periods: int = 0
+    left_on_venue: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         held = ", ".join(f"{s} {a:g}" for s, a in self.positions.items()) or "none"
+        left = ""
+        if self.left_on_venue:
+            left = f"\n  ORDERS LEFT ON THE VENUE: {', '.join(self.left_on_venue)}"
         return (
             f"run {self.run_id} stopped: {self.stop_reason}\n"
             f"  bars {self.bars}, orders {self.orders} (rejected {self.rejected}, canceled "
             f"{self.canceled}, still open {self.open_orders}), fills {self.fills}\n"
             f"  cash {self.cash:.2f}, equity {self.equity:.2f}, positions: {held}\n"
-            f"  stale data periods: {self.stale_periods}"
+            f"  stale data periods: {self.stale_periods}{left}"
         )
 
 
