@@ -165,6 +165,7 @@ class LiveEngine:
         self._bars_scope: anyio.CancelScope | None = None
         self._counts = {"bars": 0, "fills": 0, "rejected": 0, "canceled": 0, "stale": 0}
         self._saved: str = ""
+        self._bar: Bar | None = None  # the bar being stepped, for the broker's matching
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -303,7 +304,10 @@ class LiveEngine:
         broker = self.broker
 
         def match(data: SymbolData) -> None:
-            broker.on_bar_closed(context.last_bar(data.symbol))  # type: ignore[arg-type]
+            bar = self._bar
+            if bar is None or bar.symbol != data.symbol:  # pragma: no cover - step() sets it
+                raise RuntimeError("LiveEngine: matching without the bar that just closed")
+            broker.on_bar_closed(bar)  # the stream's own bar, as the broker expects
 
         self._step = Step(
             strategy=strategy,
@@ -385,6 +389,7 @@ class LiveEngine:
         if self.tape is not None:
             self.tape.record_bar(bar, data.timeframe)
         sent = self.context.sent
+        self._bar = bar
         self._step.bar(data)
         if self.context.sent != sent:
             self.latencies_ns.append(self.context.last_sent_ns - arrived)
