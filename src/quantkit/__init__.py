@@ -17,6 +17,7 @@ from quantkit._lazy import attach as _attach
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
+from quantkit.brokers.settings import SimSettings as SimSettings
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
@@ -374,6 +375,7 @@ __all__ = [
     "SignalData",
     "SignalStrategy",
     "Signals",
+    "SimSettings",
     "SlippageModel",
     "SmaCross",
     "SmaCrossSignals",

@@ -11,7 +11,7 @@ from quantkit.brokers.base import Broker
 from quantkit.domain.bars import Bar
 from quantkit.domain.client_ids import format_client_id
 from quantkit.domain.market import Market
-from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.risk.policy import RiskAction, RiskPolicy
 from quantkit.strategy.data import SymbolData
@@ -234,8 +234,7 @@ class RunContext:
             else:
                 request = decision.request
         if reason:
-            order = Order(client_id, request, now)
-            order.transition(OrderStatus.REJECTED, now, reason)
+            order = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(order)
             return order
         # Rounded to the market's precision after risk (sizers included), before any broker
@@ -261,9 +260,8 @@ class RunContext:
         client_id = self.next_client_id()
         if self.halted and not request.reduce_only:
             now = self.now
-            refused = Order(client_id, request, now)
             reason = f"amend of {order.client_id} refused: risk: trading halted ({self.halted})"
-            refused.transition(OrderStatus.REJECTED, now, reason)
+            refused = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(refused)
             return refused
         request = self.broker.market(request.symbol).round_request(request)

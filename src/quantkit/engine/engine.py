@@ -16,6 +16,7 @@ from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order
 from quantkit.engine.context import RunContext
+from quantkit.engine.preflight import check_indicators, check_warmup
 from quantkit.engine.record import RunRecord
 from quantkit.engine.step import Step
 from quantkit.errors import ConfigError, StrategyError
@@ -192,6 +193,7 @@ class Engine:
                 "it needs at least one tradable symbol"
             )
         self._tradable = tuple(history)
+        check_warmup(history, self.warmup)
         single = len(datas) == 1
         if single:
             only = next(iter(datas.values()))
@@ -229,10 +231,13 @@ class Engine:
         )
         self._step = step
         self.strategy._bind(context, datas, self._tradable)
+        owner = {id(data.cursor): symbol for symbol, data in datas.items()}
         try:
             step.start()
             if step.events:
                 step.deliver()
+            declared = [(owner[id(ind._cursor)], ind) for ind in self.strategy.indicators]
+            check_indicators(declared, self._tradable, self.warmup)
             if single:
                 self._loop_single(only)
             else:
@@ -242,7 +247,6 @@ class Engine:
         finally:
             record.risk_events = context.risk_events
             record.ambiguous_orders = self.broker.ambiguous_orders
-            owner = {id(data.cursor): symbol for symbol, data in datas.items()}
             record.indicators = tuple(
                 (owner[id(ind._cursor)], ind) for ind in self.strategy.indicators
             )
