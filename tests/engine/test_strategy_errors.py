@@ -340,3 +340,18 @@ def test_the_cli_prints_one_line_and_the_traceback_with_debug(tmp_path: Path) ->
     assert 'raise ZeroDivisionError("division by zero in my code")' in debug.stderr
     assert "The above exception was the direct cause of the following exception" in debug.stderr
     assert debug.stderr.rstrip().splitlines()[-1].startswith("quantkit.errors.StrategyError: ")
+
+
+@pytest.mark.parametrize("hook", ["on_order", "on_fill", "on_stop", "on_start"])
+def test_a_paper_run_names_every_hook_like_the_backtest(hook: str) -> None:
+    series = walk()
+    backtested = raised(lambda: run_backtest(Failing(fail_in=hook), series))
+    live = raised(lambda: paper(Failing(fail_in=hook), series).run())
+    assert (live.hook, live.symbol) == (backtested.hook, backtested.symbol)
+    if hook in ("on_order", "on_fill"):
+        assert (live.bar_index, live.bar_time) == (backtested.bar_index, backtested.bar_time)
+    elif hook == "on_start":  # live: after the warm-up history loaded, on its last bar
+        assert (live.bar_index, live.bar_time) == (WARMUP - 1, series.close_time[WARMUP - 1])
+    else:  # on_stop: after the last bar
+        assert (live.bar_index, live.bar_time) == (59, series.close_time[59])
+    assert isinstance(live.__cause__, ZeroDivisionError)
