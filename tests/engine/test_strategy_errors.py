@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import traceback
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 import pandas as pd
 import pytest
@@ -355,3 +358,63 @@ def test_a_paper_run_names_every_hook_like_the_backtest(hook: str) -> None:
     else:  # on_stop: after the last bar
         assert (live.bar_index, live.bar_time) == (59, series.close_time[59])
     assert isinstance(live.__cause__, ZeroDivisionError)
+
+
+# -- a live run against the local exchange: the journal is closed, the error stays the user's --
+
+
+@pytest.mark.anyio
+async def test_a_live_run_raises_the_strategys_error_and_still_closes_the_journal(
+    tmp_path: Path,
+) -> None:
+    from quantkit.brokers.journal import Journal
+    from quantkit.brokers.live import LiveBroker
+    from quantkit.data.live import LiveBarStream
+    from quantkit.exchanges import CcxtExchange
+    from quantkit.secrets import Credentials
+    from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalExchange
+
+    class BuyThenFail(Strategy):
+        def on_bar(self, bar: SymbolData) -> None:
+            if self.position().is_flat and not self.open_orders():
+                self.buy(amount=0.01)
+            elif not self.position().is_flat:
+                raise ZeroDivisionError("my bug, with a position open")
+
+    journal = tmp_path / "journal.jsonl"
+    start = datetime.fromtimestamp((int(time.time()) // 60 - 30) * 60, UTC)  # the stream's "now"
+    async with LocalExchange(
+        live=True,
+        warmup=30,
+        start=start,
+        end=start + timedelta(hours=2),
+        accounts={"k-err": ("s-err", {"USDT": 10_000})},
+        publish_every=0.05,
+    ) as local:
+        venue = CcxtExchange(
+            "binance",
+            credentials=Credentials(exchange="binance", api_key="k-err", secret="s-err"),
+            api_url=local.url,
+            options=LOCAL_CCXT_OPTIONS,
+            rate_limit=False,
+        )
+        engine = LiveEngine(
+            stream=LiveBarStream(venue, ["BTC/USDT"], "1m", websocket=False, poll_interval=0.02),
+            strategy=BuyThenFail(),
+            broker=LiveBroker(venue, journal=journal, run_id="err", confirm_live=True),
+            warmup=10,
+            handle_signals=False,
+            max_bars=40,
+            closing=[venue],
+        )
+        with anyio.fail_after(60), pytest.raises(StrategyError) as caught:
+            await engine.arun()
+    error = caught.value
+    assert (error.hook, error.symbol) == ("on_bar", "BTC/USDT")
+    assert isinstance(error.__cause__, ZeroDivisionError)
+    assert not getattr(error, "__notes__", [])  # the shutdown went through
+    summary = error.result
+    assert isinstance(summary, LiveSummary)
+    assert summary.fills == 1
+    assert summary.positions == {"BTC/USDT": pytest.approx(0.01 * 0.999)}  # fee in BTC
+    Journal(journal, run_id="err").close()  # the writer lock was released: the journal closed
