@@ -418,3 +418,22 @@ async def test_a_live_run_raises_the_strategys_error_and_still_closes_the_journa
     assert summary.fills == 1
     assert summary.positions == {"BTC/USDT": pytest.approx(0.01 * 0.999)}  # fee in BTC
     Journal(journal, run_id="err").close()  # the writer lock was released: the journal closed
+
+
+def test_a_failed_on_start_is_not_followed_by_on_stop_or_a_state_save() -> None:
+    class StartFails(Failing):
+        persistent = ("stopped",)
+
+        def on_start(self) -> None:
+            self.stopped = False
+            raise LookupError("no such indicator")
+
+        def on_stop(self) -> None:
+            self.stopped = True
+
+    strategy = StartFails()
+    error = raised(lambda: paper(strategy, walk()).run())
+    assert error.hook == "on_start"
+    assert isinstance(error.__cause__, LookupError)
+    assert strategy.stopped is False
+    assert not getattr(error, "__notes__", [])

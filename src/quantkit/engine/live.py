@@ -166,6 +166,7 @@ class LiveEngine:
         self._counts = {"bars": 0, "fills": 0, "rejected": 0, "canceled": 0, "stale": 0}
         self._saved: str = ""
         self._bar: Bar | None = None  # the bar being stepped, for the broker's matching
+        self._started = False  # on_start and the state's restoration completed
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -327,6 +328,7 @@ class LiveEngine:
         if saved:
             restore_state(strategy, saved)
         self._indicators = self._indicators_by_symbol()
+        self._started = True  # from here on, shutdown calls on_stop and saves the state
         self._dispatch()
         _log.info(
             "live_run_started",
@@ -464,7 +466,7 @@ class LiveEngine:
                 self.tape.close()
 
         stages = [("the broker's shutdown", broker), ("on_stop", stop), ("saving state", save)]
-        if not hasattr(self, "_step"):  # the strategy never started
+        if not self._started:  # did not start (or refused a resume): nothing to stop or save
             stages = [stages[0]]
         return [*stages, ("closing the tape", tape)]
 
