@@ -32,10 +32,11 @@ import structlog
 from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, JournalState, replay
+from quantkit.brokers.live_brackets import LiveBrackets
 from quantkit.brokers.live_sync import OrderSync
 from quantkit.brokers.venue import TradingVenue
 from quantkit.data.fetch import RetryPolicy
-from quantkit.domain.bars import BarSeries
+from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
@@ -115,6 +116,7 @@ class LiveBroker(Broker):
         self._journal: Journal | None = None
         self._resume: JournalState = JournalState()
         self._sync: OrderSync | None = None
+        self._brackets: LiveBrackets | None = None
         self._closing = False
 
     # -- setup ---------------------------------------------------------------------------------
@@ -164,8 +166,10 @@ class LiveBroker(Broker):
         self._journal = Journal(self.journal_path, run_id=self.run_id)
         sync = OrderSync(self)
         self._sync = sync
+        brackets = self._brackets = LiveBrackets(self)
         await sync.reconcile(self._resume)
         await sync.refresh_balances()
+        brackets.restore()
         _log.info(
             "live_broker_started",
             venue=self.venue.id,
@@ -175,6 +179,7 @@ class LiveBroker(Broker):
             resumed_orders=len(self._resume.orders),
         )
         tasks.start_soon(sync.send_loop)
+        tasks.start_soon(brackets.run)
         tasks.start_soon(sync.track_loop)
         if self.watch_trades:
             tasks.start_soon(sync.watch_loop)
@@ -270,8 +275,6 @@ class LiveBroker(Broker):
         request = order.request
         if self._closing:
             return "live broker is shutting down"
-        if request.has_bracket:
-            return "stop_loss/take_profit brackets are not supported by LiveBroker yet"
         if not self.breaker.allow():
             return f"circuit breaker open: {self.breaker.reason}"
         if request.amount is None:
@@ -383,15 +386,37 @@ class LiveBroker(Broker):
         return [o for o in self._sync.orders.values() if o.is_active and symbol in (None, o.symbol)]
 
     def working(self, symbol: str) -> Sized:
-        """Nothing to match locally: the venue matches live orders.
+        """The brackets the broker holds for ``symbol`` (the venue matches everything else).
 
         Args:
             symbol: Market symbol.
 
         Returns:
-            An empty tuple.
+            The held brackets (empty when there are none).
         """
-        return ()
+        if self._brackets is None:
+            return ()
+        return self._brackets.held.get(symbol, ())
+
+    def on_bar_closed(self, bar: Bar) -> None:
+        """Trigger held brackets the closed bar reached (see `LiveBrackets`).
+
+        Args:
+            bar: The new closed bar.
+        """
+        if self._brackets is not None:
+            self._brackets.on_bar(bar)
+
+    @property
+    def brackets(self) -> LiveBrackets:
+        """The brackets of the run: venue OCO lists and held ones (after `astart`).
+
+        Raises:
+            ConfigError: Before `astart`.
+        """
+        if self._brackets is None:
+            raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
+        return self._brackets
 
     async def events_ready(self) -> None:
         """Wait until the background tasks added events."""
@@ -406,6 +431,8 @@ class LiveBroker(Broker):
         self._closing = True
         if self._sync is not None:
             await self._sync.shutdown(cancel_open=cancel_open)
+        if self._brackets is not None:
+            self._brackets.close()
         if self._journal is not None:
             self._journal.close()
         _log.info("live_broker_stopped", venue=self.venue.id, run_id=self.run_id)
@@ -457,6 +484,10 @@ def _as_amount(request: OrderRequest, amount: float) -> OrderRequest:
         time_in_force=request.time_in_force,
         post_only=request.post_only,
         reduce_only=request.reduce_only,
+        stop_loss=request.stop_loss,
+        take_profit=request.take_profit,
+        stop_loss_pct=request.stop_loss_pct,
+        take_profit_pct=request.take_profit_pct,
         tag=request.tag,
     )
 

@@ -1,0 +1,160 @@
+"""Brackets live (issue 11 item 8): the README's Breakout, unchanged, against the local exchange.
+
+The strategy's code is read from README.md's "Example" section and executed as it is; the run
+uses the real ccxt client, a LiveBroker and a LiveEngine against LocalExchange (live mode) with
+hand-made candles, so every figure below is computed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pandas as pd
+import pytest
+
+import quantkit as qk
+from quantkit.brokers.journal import replay
+from quantkit.domain.order import OrderStatus
+from quantkit.engine.live import LiveEngine, LiveSummary
+from quantkit.testing import LocalExchange
+from tests.brokers.test_live_broker import KEY, SECRET, broker_for, stream_for, venue_for
+
+pytestmark = pytest.mark.anyio
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+WARMUP = 80  # > the README's period of 72
+STEP = Decimal("0.00001")  # the local BTC/USDT step size
+
+
+def readme_breakout() -> type[qk.Strategy]:
+    """The Breakout class exactly as README.md's Example defines it."""
+    text = README.read_text()
+    section = text[text.index("## Example") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    source = code.group(1).split("\nresult = ")[0]  # the definitions, not the backtest run
+    assert "sl_pct=0.03, tp_pct=0.06" in source
+    namespace: dict[str, Any] = {}
+    exec(compile(source, str(README), "exec"), namespace)  # our own README
+    strategy: type[qk.Strategy] = namespace["Breakout"]
+    return strategy
+
+
+def candles(rows: list[tuple[float, float, float, float]], start_s: int) -> pd.DataFrame:
+    index = pd.date_range(datetime.fromtimestamp(start_s, UTC), periods=len(rows), freq="1min")
+    frame = pd.DataFrame(
+        rows, index=index.tz_localize(None), columns=["open", "high", "low", "close"]
+    )
+    frame["volume"] = 10.0
+    return frame
+
+
+def local_with(live_rows: list[tuple[float, float, float, float]]) -> LocalExchange:
+    start = (int(time.time()) // 60 - WARMUP) * 60
+    flat = [(40_000.0, 40_010.0, 39_990.0, 40_000.0)] * WARMUP
+    return LocalExchange(
+        live=True,
+        warmup=WARMUP,
+        candles={"BTC/USDT": candles(flat + live_rows, start)},
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(start + (WARMUP + len(live_rows)) * 60, UTC),
+        accounts={KEY: (SECRET, {"USDT": 10_000})},
+    )
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
+    """Wait for ``condition`` (state the background tasks change), failing after a deadline."""
+    with anyio.fail_after(seconds):
+        while not condition():
+            await anyio.sleep(0.01)
+    assert condition(), what
+
+
+def legs(broker: qk.LiveBroker, entry: str) -> tuple[qk.Order, qk.Order]:
+    orders = broker.sync.orders
+    return orders[f"{entry}-tp"], orders[f"{entry}-sl"]
+
+
+async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_path: Path) -> None:
+    breakout = readme_breakout()
+    live_rows = [
+        (40_000.0, 40_150.0, 39_995.0, 40_100.0),  # closes above the 72-bar high of 40,010
+    ] + [(40_100.0, 40_120.0, 40_080.0, 40_100.0)] * 6
+    journal = tmp_path / "journal.jsonl"
+    async with local_with(live_rows) as local:
+        venue = venue_for(local)
+        strategy = breakout(period=72)
+        broker = broker_for(venue, journal)
+        engine = LiveEngine(
+            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+            max_bars=4, handle_signals=False, run_id="run-1",
+        )  # fmt: skip
+        summary: list[LiveSummary] = []
+        async with venue, anyio.create_task_group() as tasks:
+
+            async def run() -> None:
+                summary.append(await engine.arun())
+
+            tasks.start_soon(run)
+            await until(lambda: hasattr(strategy, "top"), "the engine started")
+            local.publish()  # the breakout bar: the strategy buys with cost=0.5 x cash
+            lists = local.accounts.order_lists.lists
+            await until(lambda: len(lists) == 1, "the bracket reached the venue as an OCO list")
+            (entry,) = [o for o in broker.sync.orders.values() if o.request.has_bracket]
+            await until(lambda: f"{entry.client_id}-sl" in broker.sync.orders, "legs tracked")
+            tp, sl = legs(broker, entry.client_id)
+            await until(lambda: tp.status is OrderStatus.OPEN, "both legs acknowledged")
+
+            # The entry: 5,000 USDT at 40,100 -> 0.124688... rounded DOWN to 0.12468 BTC.
+            assert entry.status is OrderStatus.FILLED
+            assert (entry.amount, entry.average_price) == (0.12468, 40_100.0)
+            # The list: TP 40,100 x 1.06 = 42,506.00, SL 40,100 x 0.97 = 38,897.00, both on the
+            # tick; the amount is what the account received (all BTC now locked by the list,
+            # what is left free is below one step: dust).
+            (made,) = lists.values()
+            btc_free, btc_locked = local.accounts.balances(KEY)["BTC"]
+            assert made.above.type == "LIMIT_MAKER" and made.below.type == "STOP_LOSS"
+            assert (made.above.price, made.below.stop_price) == (Decimal("42506"), Decimal("38897"))
+            assert made.above.qty == btc_locked == made.below.qty
+            assert btc_free < STEP
+            assert (sl.request.stop_price, tp.request.limit_price) == (38_897.0, 42_506.0)
+            assert [o.status for o in (made.above, made.below)] == ["NEW", "NEW"]
+
+            local.publish()  # a quiet bar: nothing triggers, the strategy holds (not flat)
+            await until(lambda: len(strategy.data) == WARMUP + 2, "second bar handled")
+            assert len(lists) == 1 and not strategy.position().is_flat
+
+            local.set_price("BTC/USDT", 38_800)  # through the stop: the venue sells at 38,800
+            await until(lambda: not tp.is_active and not sl.is_active, "both legs ended")
+            assert sl.status is OrderStatus.FILLED and sl.average_price == 38_800.0
+            assert tp.status is OrderStatus.EXPIRED  # canceled by the venue, seen by the tracker
+            assert made.as_json()["listOrderStatus"] == "ALL_DONE"
+            await until(lambda: strategy.position().is_flat, "the position is closed")
+            local.set_price("BTC/USDT", 40_100)
+            local.publish(2)
+        assert summary[0].bars == 4
+
+    # The journal holds what the venue received, to the last digit, and both legs' fates.
+    state = replay(journal)
+    venue_qty = {o.client_id: o.qty for o in local.accounts.orders(KEY)}
+    for client_id in (entry.client_id, sl.client_id, tp.client_id):
+        journaled = state.orders[client_id].amount
+        assert Decimal(repr(journaled)) == venue_qty[client_id], client_id
+    assert state.orders[sl.client_id].status is OrderStatus.FILLED
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    (bracket,) = [r["data"] for r in records if r["kind"] == "bracket"]
+    assert bracket == {
+        "client_id": entry.client_id,
+        "mode": "oco",
+        "amount": 0.12468,
+        "stop_loss": 38_897.0,
+        "take_profit": 42_506.0,
+    }
