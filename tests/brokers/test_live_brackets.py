@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import pandas as pd
@@ -158,3 +158,98 @@ async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_pa
         "stop_loss": 38_897.0,
         "take_profit": 42_506.0,
     }
+
+
+class OneStop(qk.Strategy):
+    """Buys 0.1 BTC once with a 3 % stop-loss only (no take-profit: the broker holds it)."""
+
+    persistent: ClassVar[tuple[str, ...]] = ("entered",)
+
+    def on_start(self) -> None:
+        self.entered = False
+
+    def on_bar(self, bar: qk.SymbolData) -> None:
+        if not self.entered and self.position().is_flat:
+            self.entered = True
+            self.buy(amount=0.1, sl_pct=0.03)
+
+
+async def run_until(
+    local: LocalExchange, engine: LiveEngine, steps: Callable[[], Awaitable[None]]
+) -> LiveSummary:
+    summary: list[LiveSummary] = []
+    async with anyio.create_task_group() as tasks:
+
+        async def run() -> None:
+            summary.append(await engine.arun())
+
+        tasks.start_soon(run)
+        await steps()
+    return summary[0]
+
+
+async def test_a_held_bracket_is_journaled_restored_after_a_restart_and_still_triggers(
+    tmp_path: Path,
+) -> None:
+    quiet = (40_000.0, 40_010.0, 39_990.0, 40_000.0)
+    live_rows = [quiet, quiet, (40_000.0, 40_005.0, 38_700.0, 38_750.0)] + [quiet] * 4
+    journal = tmp_path / "journal.jsonl"
+    async with local_with(live_rows) as local:
+        # -- first run: the entry fills, its stop is held by the broker and journaled
+        venue = venue_for(local)
+        strategy = OneStop()
+        broker = broker_for(venue, journal)
+        engine = LiveEngine(
+            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+            max_bars=2, handle_signals=False, run_id="run-1",
+        )  # fmt: skip
+
+        async def first() -> None:
+            await until(lambda: hasattr(strategy, "entered"), "the engine started")
+            local.publish()
+            await until(lambda: bool(broker.working("BTC/USDT")), "the stop is held")
+            local.publish()
+
+        async with venue:
+            await run_until(local, engine, first)
+        (held,) = broker.brackets.held["BTC/USDT"]
+        # 40,000 x 0.97 = 38,800 on the tick; the whole 0.1 BTC (no fee on this venue)
+        assert (held.levels.stop_loss, held.levels.take_profit, held.amount) == (
+            38_800.0,
+            None,
+            0.1,
+        )
+        assert local.accounts.open_orders(KEY) == []  # nothing rests on the venue for it
+
+        # -- restart: a new broker and engine on the same journal
+        venue = venue_for(local)
+        strategy = OneStop()
+        broker = broker_for(venue, journal)
+        engine = LiveEngine(
+            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+            max_bars=2, handle_signals=False, run_id="run-1",
+        )  # fmt: skip
+        exit_id = f"{held.entry_id}-sl"
+
+        async def second() -> None:
+            await until(lambda: hasattr(strategy, "entered"), "the engine restarted")
+            (restored,) = broker.brackets.held["BTC/USDT"]
+            assert restored == held
+            local.publish()  # low 38,700 reaches the 38,800 stop; the bar closes at 38,750
+            await until(lambda: exit_id in broker.sync.orders, "the stop triggered")
+            exit_order = broker.sync.orders[exit_id]
+            await until(lambda: not exit_order.is_active, "the exit ended")
+            local.publish()
+
+        async with venue:
+            summary = await run_until(local, engine, second)
+        exit_order = broker.sync.orders[exit_id]
+        assert exit_order.status is OrderStatus.FILLED
+        assert (exit_order.filled, exit_order.average_price) == (0.1, 38_750.0)
+        assert exit_order.request.reduce_only and exit_order.request.tag == "stop_loss"
+        assert strategy.entered and strategy.position().is_flat
+        assert broker.brackets.held["BTC/USDT"] == []
+        # the strategy placed nothing new; the exit's fill reached it; 10,000 - 4,000 + 3,875
+        assert (summary.orders, summary.fills, summary.cash) == (0, 1, 9_875.0)
+    kinds = [json.loads(line)["kind"] for line in journal.read_text().splitlines()]
+    assert kinds.count("bracket") == 1 and kinds.count("bracket_done") == 1
