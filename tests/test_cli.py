@@ -170,3 +170,54 @@ def test_exchange_runs_live_until_interrupted() -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+STRATEGY_FILE = '''
+from quantkit.strategy.base import Strategy
+
+
+class BuyOnce(Strategy):
+    """Buys 0.01 on the first bar after warm-up."""
+
+    def on_bar(self, data: object) -> None:
+        if self.position().is_flat and not self.open_orders():
+            self.buy(amount=0.01)
+'''
+
+CONSOLE_SCRIPT = "import sys\nfrom quantkit.cli import main\nsys.exit(main())\n"
+
+
+def test_module_class_strategies_are_found_in_the_current_directory(tmp_path: Path) -> None:
+    # The runner lives in another folder, as the installed `quantkit` script does: unlike
+    # `python -m`, running a script puts only the script's own folder on sys.path.
+    scripts, work = tmp_path / "bin", tmp_path / "work"
+    scripts.mkdir()
+    work.mkdir()
+    (scripts / "quantkit_cli.py").write_text(CONSOLE_SCRIPT)
+    (work / "my_strategies.py").write_text(STRATEGY_FILE)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(scripts / "quantkit_cli.py"),
+            "backtest",
+            "-s",
+            "my_strategies:BuyOnce",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Result: BuyOnce() on BTC/USDT (1h, ")
+    missing = subprocess.run(
+        [sys.executable, str(scripts / "quantkit_cli.py"), "backtest", "-s", "nowhere:BuyOnce"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: cannot import strategy 'nowhere:BuyOnce'")

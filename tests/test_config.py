@@ -15,7 +15,6 @@ from quantkit.brokers.paper import PaperBroker
 from quantkit.config import (
     BacktestMode,
     PaperMode,
-    build_run,
     config_schema,
     load_config,
     parse_config,
@@ -26,6 +25,7 @@ from quantkit.errors import ConfigError
 from quantkit.risk.breakers import MaxDrawdownBreaker
 from quantkit.risk.limits import MaxPositionSize
 from quantkit.risk.validation import SaneOrder
+from quantkit.run_builder import build_run
 from quantkit.sim.fees import FlatFees
 from quantkit.sim.slippage import FixedBps
 from quantkit.strategy.library.sma_cross import SmaCross
@@ -208,3 +208,126 @@ def test_example_configs_satisfy_the_published_json_schema(path: Path) -> None:
     broken = {**document, "broker": {"mode": "backtest", "cash": "lots"}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+MINIMAL = {"strategy": {"name": "sma_cross"}}
+
+
+def test_an_override_needs_no_discriminator_in_the_file() -> None:
+    config = parse_config(MINIMAL, environ={"QUANTKIT_BROKER__CASH": "5000"})
+    assert isinstance(config.broker, BacktestMode) and config.broker.cash == 5000
+    paper = parse_config(
+        MINIMAL, environ={"QUANTKIT_BROKER__MODE": "paper", "QUANTKIT_BROKER__LATENCY": "0.5"}
+    )
+    assert isinstance(paper.broker, PaperMode) and paper.broker.latency == 0.5
+    data = parse_config(MINIMAL, environ={"QUANTKIT_DATA__SYMBOLS": '["ETH/USDT"]'})
+    assert data.data.type == "sample" and data.data.symbols == ["ETH/USDT"]  # type: ignore[union-attr]
+
+
+def test_an_override_keeps_the_files_discriminator(tmp_path: Path) -> None:
+    path = tmp_path / "paper.yaml"
+    path.write_text("strategy: {name: sma_cross}\nbroker: {mode: paper, latency: 0.2}\n")
+    config = load_config(path, environ={"QUANTKIT_BROKER__CASH": "700"})
+    assert isinstance(config.broker, PaperMode)
+    assert (config.broker.cash, config.broker.latency) == (700, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"QUANTKIT_BROKER__CASH": "lots"},
+            r"^environment QUANTKIT_BROKER__CASH \(broker\.backtest\.cash\): Input should be a "
+            r"valid number",
+        ),
+        (
+            {"QUANTKIT_BROKER__CASH": "-1"},
+            r"^environment QUANTKIT_BROKER__CASH .*greater than 0",
+        ),
+        ({"QUANTKIT_BROKR__CASH": "1"}, r"QUANTKIT_BROKR__CASH: unknown section 'brokr'; did you "),
+        (
+            {"QUANTKIT_BROKER__CASHH": "1"},
+            r"QUANTKIT_BROKER__CASHH: unknown field of broker 'cashh'; did you mean 'cash'\?",
+        ),
+        (
+            {"QUANTKIT_BROKER__MODE": "paper", "QUANTKIT_BROKER__ALLOW_SHORT": "true"},
+            r"QUANTKIT_BROKER__ALLOW_SHORT: unknown field of broker 'allow_short'",
+        ),
+        (
+            {"QUANTKIT_COSTS__TAKER_FEE__X": "1"},
+            r"QUANTKIT_COSTS__TAKER_FEE__X: costs\.taker_fee is a single value, not a section",
+        ),
+        (
+            {"QUANTKIT_RISK__0__TYPE": "x"},
+            r"QUANTKIT_RISK__0__TYPE: risk is a list, not a section; set it whole, "
+            r"e.g. QUANTKIT_RISK=",
+        ),
+        ({"QUANTKIT_BROKER____CASH": "1"}, r"QUANTKIT_BROKER____CASH: an empty name"),
+    ],
+)
+def test_bad_overrides_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(MINIMAL, environ=environ)
+
+
+def test_a_bad_file_value_names_the_file_not_a_variable(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("strategy: {name: sma_cross}\nbroker: {cash: -3, mode: backtest}\n")
+    with pytest.raises(ConfigError, match=r"^.*c\.yaml: broker\.backtest\.cash: Input should be"):
+        load_config(path, environ={"QUANTKIT_STRATEGY__PARAMS__FAST": "5"})
+
+
+def test_other_prefixed_variables_are_left_alone() -> None:
+    environ = {"QUANTKIT_STORE": "/data", "QUANTKIT_BINANCE_API_KEY": "k", "QUANTKIT_X": "1"}
+    assert parse_config(MINIMAL, environ=environ) == parse_config(MINIMAL, environ={})
+    whole = parse_config(
+        MINIMAL, environ={"QUANTKIT_STRATEGY": '{"name": "sma_cross", "params": {"fast": 3}}'}
+    )
+    assert whole.strategy.params == {"fast": 3}
+
+
+def test_risk_sections_are_typed_policy_models() -> None:
+    data = {
+        **MINIMAL,
+        "risk": [{"type": "max_position_size", "max_amount": 2}, {"type": "sane_order"}],
+    }
+    config = parse_config(data, environ={})
+    first, second = config.risk
+    assert type(first).__name__ == "MaxPositionSizeConfig" and first.type == "max_position_size"
+    assert first.max_amount == 2.0  # type: ignore[attr-defined]
+    assert isinstance(first.build(), MaxPositionSize) and isinstance(second.build(), SaneOrder)
+    dumped = config.model_dump()["risk"]
+    assert dumped[0] == {"type": "max_position_size", "max_amount": 2.0, "max_notional": None}
+    again = parse_config({**MINIMAL, "risk": dumped}, environ={})
+    assert again == config
+    with pytest.raises(
+        ConfigError,
+        match=r"risk: Value error, policies\[0\]: unknown type "
+        r"'max_posiiton_size'; did you mean 'max_position_size'",
+    ):
+        parse_config({**MINIMAL, "risk": [{"type": "max_posiiton_size"}]}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {**MINIMAL, "brokr": {}},
+            r"^config: brokr: Extra inputs are not permitted; did you mean "
+            r"'broker'\?$",
+        ),
+        (
+            {**MINIMAL, "broker": {"mode": "paper", "latncy": 1}},
+            r"^config: broker\.paper\.latncy: Extra inputs are not permitted; did you mean "
+            r"'latency'\?$",
+        ),
+        (
+            {**MINIMAL, "data": {"type": "sample", "symbol": ["X"]}},
+            r"data\.sample\.symbol: Extra inputs are not permitted; did you mean 'symbols'\?$",
+        ),
+        ({**MINIMAL, "zzzz": 1}, r"^config: zzzz: Extra inputs are not permitted$"),
+    ],
+)
+def test_misspelled_keys_get_a_close_match(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, environ={})

@@ -23,11 +23,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _STORE_ENV = "QUANTKIT_STORE"
 _DEFAULT_STORE = "quantkit-data"
-_PUBLIC_DATA_OPTIONS = {
-    "fetchCurrencies": False,
-    "fetchMargins": False,
-    "fetchMarkets": {"types": ["spot"]},
-}
 
 
 def _store_option(function: F) -> F:
@@ -49,11 +44,22 @@ def _open_store(path: Path | None) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Lowest level logged on stderr, for quantkit and libraries alike (default INFO).",
+)
+@click.option("--log-json", is_flag=True, help="Log as JSON lines (default on a non-terminal).")
 @click.version_option(package_name="quantkit")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, log_level: str | None, log_json: bool) -> None:
     """Quantkit: backtest, paper and live runs, market data, and a local exchange."""
     ctx.ensure_object(dict)["debug"] = debug
+    if log_level is not None or log_json:
+        from quantkit.log import configure_logging  # noqa: PLC0415
+
+        configure_logging(json=True if log_json else None, level=log_level or "info")
 
 
 @cli.command()
@@ -78,9 +84,10 @@ def download(
     """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched."""
     from quantkit.data.downloader import download as run_download  # noqa: PLC0415
     from quantkit.exchanges import CcxtExchange  # noqa: PLC0415 - ccxt loads on use
+    from quantkit.run_builder import SPOT_ONLY_OPTIONS  # noqa: PLC0415
 
     store = _open_store(store_path)
-    options = _PUBLIC_DATA_OPTIONS if api_url else None
+    options = SPOT_ONLY_OPTIONS if api_url else None
     source = CcxtExchange(exchange, api_url=api_url, options=options)
     report = run_download(source, store, symbol, timeframe, since, until, progress=progress)
     click.echo(
@@ -197,12 +204,35 @@ def exchange(
     serve(local, echo=click.echo, keys=list(parsed), stop=ctx.obj.get("stop"))
 
 
+def _import_from_cwd() -> None:
+    """Let ``module:Class`` strategy names find ``module.py`` in the current directory.
+
+    ``python -m`` puts the current directory first on ``sys.path``; the ``quantkit`` console
+    script does not, so a strategy file next to the user would not be found without this.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+class OrdersLeftError(click.ClickException):
+    """A live run ended with orders it could not cancel still on the venue (exit status 3)."""
+
+    exit_code = 3
+
+
 def _run_built(run: Any, report: Path | None) -> None:
     """Run a built configuration and print what it gives back."""
     from quantkit.engine.engine import Engine  # noqa: PLC0415
 
     result = run.engine.run()
     click.echo(str(result))
+    left = getattr(result, "left_on_venue", ())
+    if left:
+        raise OrdersLeftError(
+            f"{len(left)} order(s) left working on the venue: {', '.join(left)}; cancel them "
+            "there or restart the run"
+        )
     target = report if report is not None else run.config.output.report
     if isinstance(run.engine, Engine) and target is not None:
         click.echo(f"report written to {result.report(target)}")
@@ -217,8 +247,10 @@ def run_command(config_path: Path, report: Path | None) -> None:
     Environment variables QUANTKIT_<SECTION>__<FIELD> override the file's fields, e.g.
     QUANTKIT_STRATEGY__PARAMS__FAST=12.
     """
-    from quantkit.config import build_run, load_config  # noqa: PLC0415
+    from quantkit.config import load_config  # noqa: PLC0415
+    from quantkit.run_builder import build_run  # noqa: PLC0415
 
+    _import_from_cwd()
     _run_built(build_run(load_config(config_path)), report)
 
 
@@ -278,7 +310,8 @@ def backtest(
     report: Path | None,
 ) -> None:
     """Backtest a strategy on a CSV/Parquet file or the sample data; print its statistics."""
-    from quantkit.config import build_run, parse_config  # noqa: PLC0415
+    from quantkit.config import parse_config  # noqa: PLC0415
+    from quantkit.run_builder import build_run  # noqa: PLC0415
 
     data: dict[str, Any] = {"type": "sample", "symbols": [symbol or "BTC/USDT"]}
     if data_path is not None:
@@ -290,6 +323,7 @@ def backtest(
         "broker": {"mode": "backtest", "cash": cash},
         "costs": {"taker_fee": fee, "slippage_bps": slippage_bps},
     }
+    _import_from_cwd()
     _run_built(build_run(parse_config(config, source="backtest options")), report)
 
 

@@ -3,9 +3,11 @@
 `RunConfig` is a frozen pydantic model. It loads from YAML or JSON (`load_config`), from
 environment variables with the ``QUANTKIT_`` prefix and ``__`` between nested keys
 (``QUANTKIT_STRATEGY__PARAMS__FAST=12`` overrides ``strategy.params.fast``), or from Python
-values; validation errors name the exact field path. The mode is a discriminated union
-(``mode: backtest | paper | live``), and `build_run` is the one place that turns a mode into
-components: nothing else in quantkit branches on it.
+values; validation errors name the exact field path, and the variable when a value came from
+the environment. The mode is a discriminated union (``mode: backtest | paper | live``), so is
+the data source (``type``) and each risk policy (``type``). Building the components a
+configuration describes is `quantkit.run_builder.build_run`'s job, the one place that looks at
+the mode.
 
 Secrets never appear in a configuration: live keys come from the environment, a ``.env`` file
 or the keyring (`quantkit.secrets.load_credentials`), named by where to look.
@@ -13,24 +15,28 @@ or the keyring (`quantkit.secrets.load_credentials`), named by where to look.
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
 
+from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
+from quantkit.risk.config import PolicyConfig
 
 if TYPE_CHECKING:
-    from quantkit.brokers.base import Broker
-    from quantkit.data.feed import DataFeed
-    from quantkit.engine.engine import Engine
-    from quantkit.engine.live import LiveEngine
-    from quantkit.risk.policy import RiskChain
-    from quantkit.strategy.base import Strategy
+    from quantkit._overrides import EnvOverrides
 
 __all__ = [
     "BacktestMode",
@@ -44,13 +50,23 @@ __all__ = [
     "SampleData",
     "StoreData",
     "StrategyConfig",
-    "build_run",
     "config_schema",
     "load_config",
 ]
 
 ENV_PREFIX = "QUANTKIT_"
 """Prefix of the environment variables that override configuration fields."""
+
+
+def _time_text(value: object) -> object:
+    """YAML/JSON dates and datetimes (and Python ones) as ISO text; anything else unchanged."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+TimeText = Annotated[str, BeforeValidator(_time_text)]
+"""An instant as ISO text; a ``date`` or ``datetime`` value is accepted and written as ISO."""
 
 
 class _Model(BaseModel):
@@ -81,8 +97,8 @@ class SampleData(_Model):
 
     type: Literal["sample"] = "sample"
     symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"])
-    start: str | None = None
-    end: str | None = None
+    start: TimeText | None = None
+    end: TimeText | None = None
 
 
 class CsvData(_Model):
@@ -135,8 +151,8 @@ class StoreData(_Model):
     exchange: str
     symbols: list[str]
     timeframe: str
-    start: str | None = None
-    end: str | None = None
+    start: TimeText | None = None
+    end: TimeText | None = None
 
 
 class ExchangeData(_Model):
@@ -192,7 +208,7 @@ class BacktestMode(_Model):
         cash: Starting cash.
         currency: Account currency.
         allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        leverage: Largest gross exposure as a multiple of equity, from 1 to 125.
         warmup: Leading bars that are history only.
     """
 
@@ -200,7 +216,7 @@ class BacktestMode(_Model):
     cash: float = Field(default=10_000.0, gt=0)
     currency: str = "USDT"
     allow_short: bool = False
-    leverage: float = Field(default=1.0, gt=0)
+    leverage: float = Field(default=1.0, ge=1, le=MAX_LEVERAGE)
     warmup: int = Field(default=0, ge=0)
 
 
@@ -286,63 +302,52 @@ class RunConfig(_Model):
     strategy: StrategyConfig
     data: DataConfig = Field(default_factory=SampleData)
     broker: ModeConfig = Field(default_factory=BacktestMode)
-    risk: list[dict[str, Any]] = Field(default_factory=list)
+    risk: tuple[SerializeAsAny[PolicyConfig], ...] = ()
     costs: CostsConfig = Field(default_factory=CostsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
-    @field_validator("risk")
+    @field_validator("risk", mode="before")
     @classmethod
-    def _valid_risk(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from quantkit.risk.config import build_risk  # noqa: PLC0415
+    def _typed_risk(cls, value: object) -> tuple[PolicyConfig, ...]:
+        from quantkit.risk.config import parse_policies  # noqa: PLC0415
 
+        if value is None:
+            return ()
         try:
-            build_risk(value)
+            return parse_policies(value)  # type: ignore[arg-type]
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("risk configuration: ")) from None
-        return value
 
 
-def _env_overrides(environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    """``QUANTKIT_A__B=1`` -> ``{"a": {"b": 1}}`` (values parsed as JSON when they are JSON)."""
-    tree: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(prefix):
-            continue
-        path = [part.lower() for part in key[len(prefix) :].split("__") if part]
-        if not path:
-            continue
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        node = tree
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"environment {key}: {part} is not a section")
-            node = child
-        node[path[-1]] = value
-    return tree
+_TAGS: dict[str, frozenset[str]] = {
+    "broker": frozenset({"backtest", "paper", "live"}),
+    "data": frozenset({"sample", "csv", "parquet", "store", "exchange"}),
+}
 
 
-def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
+def _where(location: tuple[int | str, ...]) -> tuple[str, ...]:
+    """A validation error's location without the union tag (``broker.backtest.cash``)."""
+    parts = tuple(str(part) for part in location)
+    if len(parts) > 1 and parts[0] in _TAGS and parts[1] in _TAGS[parts[0]]:
+        return (parts[0], *parts[2:])
+    return parts
 
 
-_SECTIONS = frozenset(RunConfig.model_fields)
+def _describe(error: ValidationError, source: str, env: EnvOverrides) -> str:
+    from quantkit._overrides import suggest_field  # noqa: PLC0415
 
-
-def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "config"
-        lines.append(f"{where}: {problem['msg']}")
+        where = _where(problem["loc"])
+        variable = env.variable_for(where)
+        path = ".".join(str(part) for part in problem["loc"]) or "config"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message += suggest_field(RunConfig, problem["loc"])
+        if variable is not None:
+            lines.append(f"environment {variable} ({path}): {message}")
+        else:
+            lines.append(f"{source}: {path}: {message}")
     return "; ".join(lines)
 
 
@@ -353,22 +358,27 @@ def parse_config(
 
     Args:
         data: The configuration.
-        environ: Environment variables (default: ``os.environ``); ``QUANTKIT_<SECTION>__...``
-            ones override fields. Other ``QUANTKIT_`` variables are ignored.
+        environ: Environment variables (default: ``os.environ``). ``QUANTKIT_<SECTION>__...``
+            ones override fields (see `quantkit._overrides`); one naming an unknown section or
+            field is an error. Other ``QUANTKIT_`` variables without ``__`` are ignored.
         source: What to call the configuration in errors (e.g. its file name).
 
     Returns:
         The configuration.
 
     Raises:
-        ConfigError: If a field is invalid; the message names its path.
+        ConfigError: If a field is invalid; the message names its path, and the environment
+            variable when the value came from one.
     """
-    env = _env_overrides(os.environ if environ is None else environ, ENV_PREFIX)
-    overrides = {key: value for key, value in env.items() if key in _SECTIONS}
+    from quantkit._overrides import env_overrides  # noqa: PLC0415
+
+    merged, env = env_overrides(
+        RunConfig, data, os.environ if environ is None else environ, ENV_PREFIX
+    )
     try:
-        return RunConfig.model_validate(_merge(dict(data), overrides))
+        return RunConfig.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc)}") from None
+        raise ConfigError(_describe(exc, source, env)) from None
 
 
 def load_config(
@@ -408,186 +418,3 @@ def config_schema() -> dict[str, Any]:
     schema.setdefault("$defs", {}).update(risk.get("$defs", {}))
     schema["properties"]["risk"] = risk["properties"]["policies"]
     return schema
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """A configured run, ready to go.
-
-    Attributes:
-        config: The configuration it was built from.
-        engine: An `Engine` (backtest) or a `LiveEngine` (paper, live).
-    """
-
-    config: RunConfig
-    engine: Engine | LiveEngine
-
-
-def _strategy(config: StrategyConfig) -> Strategy:
-    from quantkit.strategy.registry import get_strategy  # noqa: PLC0415
-
-    return get_strategy(config.name)(**config.params)
-
-
-def _feed(config: SampleData | CsvData | ParquetData | StoreData) -> DataFeed:
-    if isinstance(config, SampleData):
-        from quantkit.data.samples import sample_feed  # noqa: PLC0415
-
-        return sample_feed(config.symbols, start=config.start, end=config.end)
-    if isinstance(config, CsvData):
-        from quantkit.data.csv_feed import CsvFeed  # noqa: PLC0415
-
-        return CsvFeed(config.path, symbol=config.symbol, timeframe=config.timeframe)
-    if isinstance(config, ParquetData):
-        from quantkit.data.parquet_feed import ParquetFeed  # noqa: PLC0415
-
-        return ParquetFeed(config.path, symbol=config.symbol, timeframe=config.timeframe)
-    from quantkit.data.store import ParquetStore  # noqa: PLC0415
-
-    store = ParquetStore(config.root)
-    return store.feed(config.exchange, config.symbols, config.timeframe, config.start, config.end)
-
-
-def _simulated_broker(config: RunConfig) -> Broker:
-    from quantkit.brokers.backtest import BacktestBroker  # noqa: PLC0415
-    from quantkit.brokers.paper import PaperBroker  # noqa: PLC0415
-    from quantkit.sim.fees import FeeModel, FlatFees  # noqa: PLC0415
-    from quantkit.sim.slippage import FixedBps, NoSlippage  # noqa: PLC0415
-
-    costs = config.costs
-    fees: FeeModel | None = None
-    if costs.taker_fee is not None or costs.maker_fee is not None or costs.per_order_fee:
-        taker = costs.taker_fee if costs.taker_fee is not None else 0.001
-        maker = costs.maker_fee if costs.maker_fee is not None else taker
-        fees = FlatFees(maker=maker, taker=taker, per_order=costs.per_order_fee)
-    slippage = FixedBps(costs.slippage_bps) if costs.slippage_bps else NoSlippage()
-    mode = config.broker
-    if isinstance(mode, BacktestMode):
-        return BacktestBroker(
-            cash=mode.cash,
-            currency=mode.currency,
-            fees=fees,
-            slippage=slippage,
-            allow_short=mode.allow_short,
-            leverage=mode.leverage,
-        )
-    if not isinstance(mode, PaperMode):
-        raise ConfigError("broker: a live account is not simulated")
-    return PaperBroker(
-        cash=mode.cash, currency=mode.currency, fees=fees, slippage=slippage, latency=mode.latency
-    )
-
-
-def _risk(config: RunConfig) -> RiskChain | None:
-    if not config.risk:
-        return None
-    from quantkit.risk.config import build_risk  # noqa: PLC0415
-
-    return build_risk(config.risk)
-
-
-def build_run(config: RunConfig) -> Run:
-    """Build the components a configuration describes (the one place that looks at the mode).
-
-    Args:
-        config: The configuration.
-
-    Returns:
-        The run; call ``run.engine.run()``.
-
-    Raises:
-        ConfigError: If the components refuse the settings (e.g. live without ``confirm``).
-        RegistryError: If the strategy is not registered.
-    """
-    strategy = _strategy(config.strategy)
-    risk = _risk(config)
-    mode = config.broker
-    if isinstance(mode, BacktestMode):
-        if isinstance(config.data, ExchangeData):
-            raise ConfigError("data: a backtest needs stored bars, not an exchange stream")
-        from quantkit.engine.engine import Engine  # noqa: PLC0415
-
-        engine: Engine | LiveEngine = Engine(
-            feed=_feed(config.data),
-            strategy=strategy,
-            broker=_simulated_broker(config),
-            risk=risk,
-            warmup=mode.warmup,
-        )
-        return Run(config, engine)
-    return Run(config, _live_engine(config, strategy, risk))
-
-
-def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) -> LiveEngine:
-    from quantkit.data.replay import ReplayStream  # noqa: PLC0415
-    from quantkit.engine.live import LiveEngine  # noqa: PLC0415
-    from quantkit.engine.tape import EventTape  # noqa: PLC0415
-
-    mode = config.broker
-    if not isinstance(mode, PaperMode | LiveMode):
-        raise ConfigError("broker: a backtest runs on the Engine, not live")
-    data = config.data
-    venue: Any = None
-    stream: Any
-    if isinstance(data, ExchangeData):
-        venue = _venue(data, mode)
-        from quantkit.data.live import LiveBarStream  # noqa: PLC0415
-
-        stream = LiveBarStream(venue, data.symbols, data.timeframe, websocket=data.websocket)
-    else:
-        if isinstance(mode, LiveMode):
-            raise ConfigError("data: live trading needs an exchange stream (type: exchange)")
-        stream = ReplayStream(_feed(data))
-    if isinstance(mode, LiveMode):
-        from quantkit.brokers.live import LiveBroker  # noqa: PLC0415
-
-        broker: Broker = LiveBroker(
-            venue,
-            journal=mode.journal,
-            run_id=mode.run_id,
-            confirm_live=mode.confirm,
-            currency=mode.currency,
-        )
-    else:
-        broker = _simulated_broker(config)
-    tape = None
-    if config.output.tape is not None:
-        tape = EventTape(config.output.tape, run_id=mode.run_id)
-    return LiveEngine(
-        stream=stream,
-        strategy=strategy,
-        broker=broker,
-        risk=risk,
-        warmup=mode.warmup,
-        run_id=mode.run_id,
-        max_bars=mode.max_bars,
-        tape=tape,
-        cancel_on_shutdown=getattr(mode, "cancel_on_shutdown", True),
-    )
-
-
-def _venue(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:
-    from quantkit.exchanges import CcxtExchange  # noqa: PLC0415
-
-    credentials = None
-    if isinstance(mode, LiveMode):
-        from quantkit.secrets import load_credentials  # noqa: PLC0415
-
-        credentials = load_credentials(
-            data.exchange,
-            prefix=mode.credentials_prefix,
-            dotenv=mode.dotenv,
-            keyring_service=mode.keyring_service,
-        )
-    options = None
-    if data.api_url is not None:
-        from quantkit.testing import LOCAL_CCXT_OPTIONS  # noqa: PLC0415
-
-        options = LOCAL_CCXT_OPTIONS
-    return CcxtExchange(
-        data.exchange,
-        credentials=credentials,
-        sandbox=data.sandbox,
-        api_url=data.api_url,
-        options=options,
-    )

@@ -10,6 +10,12 @@ and the live engine do it when asked), and log through `get_logger`::
 
 Every event passes through `redact_secrets` before it is rendered. If you configure structlog
 yourself instead, put `redact_secrets` in your processor chain before the renderer.
+
+`configure_logging` also routes the standard library's loggers (ccxt, aiohttp, asyncio, your
+own) through the same renderer with one handler on the root logger, at the same level, and
+masks secrets in every `logging.LogRecord` (`quantkit.redaction.install_record_redaction`):
+ccxt logs each request's headers and URL at DEBUG, and none of them shows a key, a secret or a
+signature.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from structlog._config import BoundLoggerLazyProxy
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 from quantkit.errors import ConfigError
+from quantkit.redaction import REDACTED as _REDACTED
+from quantkit.redaction import install_record_redaction, redact_text
 
 __all__ = ["REDACTED", "SECRET_KEY_WORDS", "configure_logging", "get_logger", "redact_secrets"]
 
-REDACTED = "**********"
+REDACTED = _REDACTED
 """What `redact_secrets` puts in place of a secret value."""
 
 SECRET_KEY_WORDS: tuple[str, ...] = (
@@ -54,8 +62,10 @@ def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDic
     It replaces with `REDACTED`: the value of every key (in the event and in nested mappings)
     whose lowercased name contains one of `SECRET_KEY_WORDS`, and every
     `pydantic.SecretStr` / `pydantic.SecretBytes` value, also inside nested mappings, lists,
-    tuples and sets. The event and its nested containers are copied, never modified. Containers
-    nested deeper than 32 levels are replaced by ``"<too deep>"``.
+    tuples and sets. In every other string it masks the values registered with
+    `quantkit.redaction.register_secret` (the keys a `CcxtExchange` holds) and any
+    ``signature=...`` query parameter. The event and its nested containers are copied, never
+    modified. Containers nested deeper than 32 levels are replaced by ``"<too deep>"``.
 
     `configure_logging` always includes it. Add it to your own chain, before the renderer, if
     you call ``structlog.configure`` yourself.
@@ -88,6 +98,8 @@ def _redact_item(key: object, value: Any, depth: int) -> Any:
 def _redact_value(value: Any, depth: int) -> Any:
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
     if not isinstance(value, Mapping | list | tuple | set | frozenset):
         return value
     if depth >= _MAX_DEPTH:
@@ -133,22 +145,69 @@ def _level_number(level: str) -> int:
     return int(logging.getLevelNamesMapping()[name.upper()])
 
 
+class _RootHandler(logging.StreamHandler[TextIO]):
+    """The root logger's handler `configure_logging` installs (replaced by the next call)."""
+
+
+class _StderrHandler(_RootHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
+def _route_stdlib(
+    threshold: int, out: TextIO | None, chain: list[Processor], renderer: Processor
+) -> None:
+    """One root handler rendering stdlib records like structlog events; secrets masked."""
+    install_record_redaction()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _RootHandler)]:
+        root.removeHandler(old)
+    handler: _RootHandler = _StderrHandler() if out is None else _RootHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[_stdlib_name, *chain],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root.addHandler(handler)
+    root.setLevel(threshold)
+
+
+def _stdlib_name(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord) and "logger" not in event_dict:
+        event_dict["logger"] = record.name
+    return event_dict
+
+
 def configure_logging(
     *, json: bool | None = None, level: str = "info", stream: TextIO | None = None
 ) -> None:
-    """Configure structlog for quantkit and for your own code (a global setting).
+    """Configure structlog and the standard library's logging for quantkit (a global setting).
 
     Each event gets an ISO-8601 UTC ``timestamp``, its ``level`` and, for loggers made with
-    `get_logger` or ``structlog.get_logger(name)``, a ``logger`` name; then `redact_secrets`
-    runs; then the event is rendered as one JSON object per line, or for people by structlog's
-    console renderer (coloured on a terminal). Events below ``level`` are dropped.
+    `get_logger` or ``structlog.get_logger(name)``, a ``logger`` name; an exception is
+    formatted as plain text (never with the values of local variables); then
+    `redact_secrets` runs; then the event is rendered as one JSON object per line, or for
+    people by structlog's console renderer (coloured on a terminal). Events below ``level``
+    are dropped. Records of the standard library's loggers (ccxt, aiohttp, ...) go through
+    the same chain, by one handler on the root logger (set to ``level``; a handler installed
+    by an earlier call is replaced), with secrets masked in each record.
 
     Args:
         json: ``True`` for JSON lines, ``False`` for the console view, ``None`` to choose
             JSON unless the stream is a terminal.
         level: The lowest level written: ``"debug"``, ``"info"``, ``"warning"``, ``"error"``
             or ``"critical"`` (any case).
-        stream: Where to write; ``sys.stderr`` by default.
+        stream: Where to write; ``sys.stderr`` (whatever it is when a record is written) by
+            default.
 
     Raises:
         ConfigError: If ``level`` is not one of the levels above.
@@ -167,18 +226,24 @@ def configure_logging(
     out = sys.stderr if stream is None else stream
     tty = _is_tty(out)
     as_json = not tty if json is None else json
-    processors: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
+    chain: list[Processor] = [
         structlog.processors.add_log_level,
-        _add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,  # plain text, no locals; then redacted
         redact_secrets,
     ]
-    if as_json:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    else:
-        processors.append(structlog.dev.ConsoleRenderer(colors=tty))
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=tty)
+    )
+    processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _add_logger_name,
+        *chain,
+        renderer,
+    ]
 
     def logger_factory(*args: Any) -> _NamedWriteLogger:
         return _NamedWriteLogger(out, str(args[0]) if args else "")
@@ -190,6 +255,7 @@ def configure_logging(
         logger_factory=logger_factory,
         cache_logger_on_first_use=False,
     )
+    _route_stdlib(threshold, stream, chain, renderer)
 
 
 def get_logger(name: str) -> FilteringBoundLogger:

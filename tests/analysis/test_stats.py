@@ -76,7 +76,7 @@ RATIO_LABELS = [
 NS_PER_MINUTE = 60 * 10**9
 
 
-def equity_series(values: list[float], freq: str = "1D") -> pd.Series:
+def equity_series(values: list[float], freq: str | pd.Timedelta = "1D") -> pd.Series:
     index = pd.date_range("2024-01-01", periods=len(values), freq=freq, tz="UTC")
     return pd.Series(values, index=index, dtype=float)
 
@@ -88,8 +88,16 @@ def trades_frame(pnl: list[float]) -> pd.DataFrame:
 NO_TRADES = trades_frame([])
 
 
-def stats_of(values: list[float], ppy: float = 365.0, freq: str = "1D") -> pd.Series:
-    return compute_stats(equity_series(values, freq), NO_TRADES, periods_per_year=ppy)
+def year_fraction(ppy: float) -> pd.Timedelta:
+    """The bar spacing that makes ``ppy`` bars a 365-day year (calendar time agrees with ppy)."""
+    return pd.Timedelta(seconds=365 * 86_400 / ppy)
+
+
+def stats_of(
+    values: list[float], ppy: float = 365.0, freq: str | pd.Timedelta | None = None
+) -> pd.Series:
+    spacing = year_fraction(ppy) if freq is None else freq
+    return compute_stats(equity_series(values, spacing), NO_TRADES, periods_per_year=ppy)
 
 
 # --- periods_per_year -------------------------------------------------------------------------
@@ -132,16 +140,18 @@ def test_labels_in_order() -> None:
 
 
 def test_hand_computed_case() -> None:
-    # equity 100, 110, 99, 121 on daily bars, annualised with 1.5 periods a year
+    # equity 100, 110, 99, 121 on bars 2/3 of a 365-day year apart (1.5 periods a year):
+    # 3 periods span 730 days = 2 years of calendar time
     # returns: 110/100 - 1 = 1/10, 99/110 - 1 = -1/10, 121/99 - 1 = 22/99 = 2/9
     # mean = (1/10 - 1/10 + 2/9) / 3 = 2/27
     # deviations from the mean: 7/270, -47/270, 40/270; squares sum (49 + 2209 + 1600) / 270**2
     # = 3858/72900; sample variance (ddof=1) = 3858/145800 = 643/24300
     # downside: min(r, 0) = 0, -1/10, 0 -> mean of squares (1/100)/3 = 1/300
-    # CAGR: (121/100) ** (1.5 / 3) - 1 = 1.1 - 1 = 10 %
-    # drawdown: 0, 0, 99/110 - 1 = -0.1, 0 -> -10 %; peak on day 1, regained on day 3 -> 2 days
+    # CAGR: (121/100) ** (1 / 2) - 1 = 1.1 - 1 = 10 %
+    # drawdown: 0, 0, 99/110 - 1 = -0.1, 0 -> -10 %; peak at bar 1, regained at bar 3 -> 2 bars
     # trades 10, -11, 22: 2 wins of 3; profit factor (10 + 22) / 11 = 32/11
-    equity = equity_series([100.0, 110.0, 99.0, 121.0])
+    spacing = pd.Timedelta(days=730) / 3
+    equity = equity_series([100.0, 110.0, 99.0, 121.0], freq=spacing)
     stats = compute_stats(
         equity,
         trades_frame([10.0, -11.0, 22.0]),
@@ -154,8 +164,8 @@ def test_hand_computed_case() -> None:
     root = math.sqrt(1.5)
     mean, variance, downside_sq = 2 / 27, 643 / 24300, 1 / 300
     assert stats["Start"] == pd.Timestamp("2024-01-01", tz="UTC")
-    assert stats["End"] == pd.Timestamp("2024-01-04", tz="UTC")
-    assert stats["Duration"] == pd.Timedelta(days=3)
+    assert stats["End"] == pd.Timestamp("2025-12-31", tz="UTC")  # 2024 has 366 days
+    assert stats["Duration"] == pd.Timedelta(days=730)
     assert stats["Bars"] == 4
     assert stats["Start equity"] == 100.0
     assert stats["Final equity"] == 121.0
@@ -165,7 +175,7 @@ def test_hand_computed_case() -> None:
     assert stats["Sharpe ratio"] == pytest.approx(mean / math.sqrt(variance) * root)
     assert stats["Sortino ratio"] == pytest.approx(mean / math.sqrt(downside_sq) * root)
     assert stats["Max drawdown [%]"] == pytest.approx(-10.0)
-    assert stats["Max drawdown duration"] == pd.Timedelta(days=2)
+    assert stats["Max drawdown duration"] == 2 * spacing
     assert stats["Trades"] == 3
     assert stats["Win rate [%]"] == pytest.approx(200 / 3)
     assert stats["Profit factor"] == pytest.approx(32 / 11)
@@ -278,14 +288,14 @@ def test_two_bars_have_no_sample_deviation() -> None:
 def test_ruined_account() -> None:
     # 100, 50, 0, 10: the return after 0 is undefined -> return ratios NaN
     # total return 10/100 - 1 = -90 %; CAGR over 3 periods at 3 a year = -90 %
-    # drawdown bottoms at 0/100 - 1 = -100 %; 100 never regained -> day 0 to day 3
+    # drawdown bottoms at 0/100 - 1 = -100 %; 100 never regained -> bar 0 to bar 3 (one year)
     stats = stats_of([100.0, 50.0, 0.0, 10.0], ppy=3.0)
     for label in ["Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio"]:
         assert math.isnan(stats[label]), label
     assert stats["Total return [%]"] == pytest.approx(-90.0)
     assert stats["CAGR [%]"] == pytest.approx(-90.0)
     assert stats["Max drawdown [%]"] == pytest.approx(-100.0)
-    assert stats["Max drawdown duration"] == pd.Timedelta(days=3)
+    assert stats["Max drawdown duration"] == pd.Timedelta(days=365)
 
 
 def test_final_equity_zero_has_cagr_minus_100() -> None:

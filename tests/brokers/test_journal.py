@@ -151,8 +151,19 @@ def test_missing_head_sidecar_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     _write(path, 3)
     Path(f"{path}.head").unlink()
-    with pytest.raises(StoreError, match="head sidecar is missing"):
+    with pytest.raises(StoreError, match=r"head sidecar \S+j.jsonl.head is missing"):
         Journal.verify(path)
+
+
+def test_a_new_journal_has_a_head_before_its_first_record(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal(path, run_id="r") as journal:
+        assert json.loads(Path(f"{path}.head").read_text()) == {"seq": 0, "hash": GENESIS}
+        journal.append("state", {}, sync_head=False)
+        journal.append("state", {}, sync_head=False)
+        # the second append syncs the head to record 2 after writing it: in between, on disk,
+        # the head trailed by two records, which a crash may leave and opening accepts
+        assert Journal.verify(path).head_seq == 2
 
 
 def test_torn_tail_reported_and_cut_on_open(tmp_path: Path) -> None:
@@ -321,11 +332,12 @@ def test_an_unsynced_head_trails_by_one_record_at_most_and_survives_a_crash(tmp_
     journal.intent(request, "b", sync_head=False)  # the head catches up to record 2 here
     assert Journal.verify(path).head_seq == 2
     journal.intent(request, "c", sync_head=False)
-    # "crash": the file is left open, the head one record behind; reopening accepts it
+    # "crash": the process dies with the head one record behind (the OS drops its lock)
+    journal._file.close()
+    journal._lock.release()
     report = Journal.verify(path)
     assert (report.records, report.head_seq, report.ok) == (3, 2, True)
     reopened = Journal(path, run_id="r")
     assert len(reopened) == 3
     reopened.close()
     assert Journal.verify(path).head_seq == 3
-    journal.close()

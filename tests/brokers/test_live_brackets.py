@@ -31,7 +31,6 @@ pytestmark = pytest.mark.anyio
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 WARMUP = 80  # > the README's period of 72
-STEP = Decimal("0.00001")  # the local BTC/USDT step size
 
 
 def readme_breakout() -> type[qk.Strategy]:
@@ -117,14 +116,15 @@ async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_pa
             assert entry.status is OrderStatus.FILLED
             assert (entry.amount, entry.average_price) == (0.12468, 40_100.0)
             # The list: TP 40,100 x 1.06 = 42,506.00, SL 40,100 x 0.97 = 38,897.00, both on the
-            # tick; the amount is what the account received (all BTC now locked by the list,
-            # what is left free is below one step: dust).
+            # tick. Its amount is what the account RECEIVED: the venue took its 0.1 % fee in
+            # BTC, 0.12468 x 0.999 = 0.12455532, rounded down to 0.12455; all of it is locked
+            # by the list, the 0.00000532 left free is below one step: dust.
             (made,) = lists.values()
             btc_free, btc_locked = local.accounts.balances(KEY)["BTC"]
             assert made.above.type == "LIMIT_MAKER" and made.below.type == "STOP_LOSS"
             assert (made.above.price, made.below.stop_price) == (Decimal("42506"), Decimal("38897"))
-            assert made.above.qty == btc_locked == made.below.qty
-            assert btc_free < STEP
+            assert made.above.qty == btc_locked == made.below.qty == Decimal("0.12455")
+            assert btc_free == Decimal("0.00000532")
             assert (sl.request.stop_price, tp.request.limit_price) == (38_897.0, 42_506.0)
             assert [o.status for o in (made.above, made.below)] == ["NEW", "NEW"]
 
@@ -138,6 +138,7 @@ async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_pa
             assert tp.status is OrderStatus.EXPIRED  # canceled by the venue, seen by the tracker
             assert made.as_json()["listOrderStatus"] == "ALL_DONE"
             await until(lambda: strategy.position().is_flat, "the position is closed")
+            assert strategy.position().is_dust  # 0.00000532 BTC: flat, the strategy may buy
             local.set_price("BTC/USDT", 40_100)
             local.publish(2)
         assert summary[0].bars == 4
@@ -154,7 +155,7 @@ async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_pa
     assert bracket == {
         "client_id": entry.client_id,
         "mode": "oco",
-        "amount": 0.12468,
+        "amount": 0.12455,
         "stop_loss": 38_897.0,
         "take_profit": 42_506.0,
     }
@@ -213,12 +214,9 @@ async def test_a_held_bracket_is_journaled_restored_after_a_restart_and_still_tr
         async with venue:
             await run_until(local, engine, first)
         (held,) = broker.brackets.held["BTC/USDT"]
-        # 40,000 x 0.97 = 38,800 on the tick; the whole 0.1 BTC (no fee on this venue)
-        assert (held.levels.stop_loss, held.levels.take_profit, held.amount) == (
-            38_800.0,
-            None,
-            0.1,
-        )
+        # 40,000 x 0.97 = 38,800 on the tick; 0.1 BTC less the venue's 0.1 % fee in BTC
+        levels = (held.levels.stop_loss, held.levels.take_profit, held.amount)
+        assert levels == (38_800.0, None, 0.0999)
         assert local.accounts.open_orders(KEY) == []  # nothing rests on the venue for it
 
         # -- restart: a new broker and engine on the same journal
@@ -245,11 +243,13 @@ async def test_a_held_bracket_is_journaled_restored_after_a_restart_and_still_tr
             summary = await run_until(local, engine, second)
         exit_order = broker.sync.orders[exit_id]
         assert exit_order.status is OrderStatus.FILLED
-        assert (exit_order.filled, exit_order.average_price) == (0.1, 38_750.0)
+        assert (exit_order.filled, exit_order.average_price) == (0.0999, 38_750.0)
         assert exit_order.request.reduce_only and exit_order.request.tag == "stop_loss"
         assert strategy.entered and strategy.position().is_flat
         assert broker.brackets.held["BTC/USDT"] == []
-        # the strategy placed nothing new; the exit's fill reached it; 10,000 - 4,000 + 3,875
-        assert (summary.orders, summary.fills, summary.cash) == (0, 1, 9_875.0)
+        # the strategy placed nothing new; the exit's fill reached it; cash
+        # 10,000 - 4,000 + 0.0999 x 38,750 x (1 - 0.001) = 9,867.253875
+        assert (summary.orders, summary.fills) == (0, 1)
+        assert summary.cash == pytest.approx(9_867.253875, abs=1e-9)
     kinds = [json.loads(line)["kind"] for line in journal.read_text().splitlines()]
     assert kinds.count("bracket") == 1 and kinds.count("bracket_done") == 1

@@ -301,7 +301,8 @@ async def test_disconnects_reconnect_with_backoff_and_lose_nothing() -> None:
     attempts = [log["attempt"] for log in events(logs, "live_reconnecting")]
     assert attempts == [1, 2, 3, 4]
     assert events(logs, "live_reconnected")[0]["after_failures"] == 4
-    assert events(logs, "live_backfilled")[0]["reason"] == "reconnect"
+    reasons = [log["reason"] for log in events(logs, "live_backfilled")]
+    assert "reconnect" in reasons
 
 
 @pytest.mark.anyio
@@ -606,3 +607,99 @@ def test_any_mix_of_drops_replays_and_reconnects_yields_each_closed_bar_once_in_
     assert [(bar.open, bar.close) for bar in items if isinstance(bar, Bar)] == [
         (row[1], row[4]) for row in expected
     ]
+
+
+# -- unfinished bars after an outage (issue 11 item 9) --
+
+
+@pytest.mark.anyio
+async def test_a_forming_row_seen_before_an_outage_is_never_handed_out_as_closed() -> None:
+    venue = FakeVenue()
+    venue.single_rows = True  # ccxt hands out one row per update
+    async with make_stream(venue) as stream:
+        await stream.warmup(5)
+        forming = venue.rows["BTC/USDT"][-1][0]
+        flat = (forming, 7.0, 7.0, 7.0, 7.0, 0.0)  # the bar's first tick
+        venue.push("BTC/USDT", [flat])
+        venue.advance(push=False)  # the socket is silent when the bar closes ...
+        venue.advance(push=False)
+        venue.push("BTC/USDT", venue.rows["BTC/USDT"][-2:-1])  # ... and resumes a bar later
+        items = await take(stream, 2)
+    expected = [row_at(forming), row_at(forming + STEP)]
+    assert [(b.open_time // 1_000_000, b.open, b.high, b.low, b.close, b.volume) for b in items
+            if isinstance(b, Bar)] == expected  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_stale_cached_row_after_a_silent_socket_is_confirmed_over_rest() -> None:
+    venue = FakeVenue()
+    async with make_stream(venue) as stream:
+        await stream.warmup(5)
+        forming = venue.rows["BTC/USDT"][-1][0]
+        venue.advance(push=False)
+        venue.advance(push=False)
+        stale = (forming, 7.0, 7.0, 7.0, 7.0, 0.0)  # what a client cached before the outage
+        venue.push("BTC/USDT", [stale, *venue.rows["BTC/USDT"][-2:]])
+        items = await take(stream, 2)
+    assert [b.close for b in items if isinstance(b, Bar)] == [
+        row_at(forming)[4],
+        row_at(forming + STEP)[4],
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_muted_websocket_on_the_local_exchange_hands_out_no_unfinished_bar() -> None:
+    from quantkit.exchanges import CcxtExchange
+    from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalExchange
+
+    local = LocalExchange(start="2024-01-01", end="2024-01-01 01:00", live=True, warmup=10)
+    async with (
+        local,
+        CcxtExchange(
+            "binance", api_url=local.url, options=LOCAL_CCXT_OPTIONS, rate_limit=False
+        ) as venue,
+    ):
+        published = local.candles("BTC/USDT").index[local.published - 1].timestamp() + 30
+        stream = LiveBarStream(
+            venue, ["BTC/USDT"], "1m", poll_interval=0.05, stale_timeout=60.0,
+            wall_clock=lambda: published,
+        )  # fmt: skip
+        async with stream:
+            await stream.warmup(3)
+            bars: list[Bar] = []
+            arrived = anyio.Event()
+
+            async def consume() -> None:
+                nonlocal arrived
+                async for item in stream:
+                    if isinstance(item, Bar):
+                        bars.append(item)
+                        arrived.set()
+
+            async def wait_for(count: int) -> None:
+                nonlocal arrived
+                with anyio.fail_after(10):
+                    while len(bars) < count:
+                        arrived = anyio.Event()
+                        await arrived.wait()
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(consume)
+                with anyio.fail_after(10):
+                    while not local.ws_api.subscriptions():
+                        await anyio.sleep(0.005)
+                await anyio.to_thread.run_sync(local.publish)
+                await wait_for(1)
+                local.mute_websockets(True)  # the socket stays open but goes silent ...
+                await anyio.to_thread.run_sync(local.publish)
+                local.mute_websockets(False)  # ... for the close of one bar
+                await anyio.to_thread.run_sync(local.publish)
+                await wait_for(3)
+                tasks.cancel_scope.cancel()
+    candles = local.candles("BTC/USDT")
+    expected = candles.iloc[local.published - 3 : local.published]
+    got = [(b.open, b.high, b.low, b.close, b.volume) for b in bars]
+    columns = expected[["open", "high", "low", "close", "volume"]]
+    want = [tuple(float(v) for v in row) for row in columns.itertuples(index=False)]
+    assert got == want
+    assert all(b.volume > 0 and b.high > b.low for b in bars)

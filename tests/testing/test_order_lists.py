@@ -83,8 +83,9 @@ async def test_stop_triggers_and_the_take_profit_expires(
     assert sl is not None and (sl.status, sl.filled) == (OrderStatus.FILLED, 0.3)
     assert tp is not None and tp.status is OrderStatus.EXPIRED
     assert await venue.open_orders("BTC/USDT") == []
-    # 1,000 + 0.3 x 37,900 = 12,370 USDT (no fee); 0.2 BTC left, nothing locked
-    assert balances(local)["USDT"] == (Decimal("12370.0"), Decimal(0))
+    # 1,000 + 0.3 x 37,900 = 12,370 USDT, less the 0.1 % taker fee charged in the USDT received
+    # (11.37); 0.2 BTC left, nothing locked
+    assert balances(local)["USDT"] == (Decimal("12358.63"), Decimal(0))
     assert balances(local)["BTC"] == (Decimal("0.2"), Decimal("0.0"))
     (made,) = local.accounts.order_lists.lists.values()
     assert made.as_json()["listOrderStatus"] == "ALL_DONE"
@@ -103,7 +104,8 @@ async def test_take_profit_fills_at_its_limit_and_the_stop_expires(
     sl = await venue.fetch_order("L-1-sl", "BTC/USDT")
     assert tp is not None and (tp.status, tp.average) == (OrderStatus.FILLED, 42_000)
     assert sl is not None and sl.status is OrderStatus.EXPIRED
-    assert balances(local)["USDT"][0] == Decimal("13600.0")  # 1,000 + 0.3 x 42,000
+    # 1,000 + 0.3 x 42,000 = 13,600, less the 0.1 % maker fee in the USDT received (12.60)
+    assert balances(local)["USDT"][0] == Decimal("13587.40")
 
 
 async def test_canceling_one_leg_cancels_the_list_and_unlocks_once(

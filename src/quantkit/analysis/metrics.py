@@ -267,10 +267,11 @@ def total_return(equity: pd.Series) -> float:
 def cagr(equity: pd.Series, *, periods_per_year: float | None = None) -> float:
     """Return the compound annual growth rate of an equity curve as a fraction.
 
-    ``CAGR = (e_{n-1} / e_0) ** (1 / years) - 1``. By default ``years`` is the elapsed time,
-    ``(t_{n-1} - t_0) / 365 days``. With ``periods_per_year`` it counts periods instead,
-    ``years = (n - 1) / periods_per_year`` (the statistics table does this); on a regular grid
-    whose ``periods_per_year`` matches the bar the two agree.
+    ``CAGR = (e_{n-1} / e_0) ** (1 / years) - 1``. By default ``years`` is the elapsed calendar
+    time, ``(t_{n-1} - t_0) / 365 days`` (the statistics tables always use it). With
+    ``periods_per_year`` it counts periods instead, ``years = (n - 1) / periods_per_year``; the
+    two agree only on a regular grid without gaps (a year-long hole in two years of data halves
+    the elapsed years but not the periods).
 
     Args:
         equity: Equity at each bar close (see `total_return`).

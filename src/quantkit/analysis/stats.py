@@ -81,15 +81,16 @@ def compute_stats(
 ) -> pd.Series:
     """Return the statistics table of a backtest.
 
-    The rows are those of `metrics_table`, computed at ``periods_per_year`` (so CAGR and
-    turnover count ``n - 1`` periods of ``1 / periods_per_year`` years, as the annualised
-    ratios do), with exposure and fees as the engine counted them and two counts of fills whose
-    order within a bar the simulator had to assume. Each figure is defined in ``docs/stats.md``;
-    in short, with ``n`` bars ``e_0 .. e_{n-1}``, returns ``r_t = e_t / e_{t-1} - 1`` and
-    ``ppy = periods_per_year``:
+    The rows are those of `metrics_table`: the per-period ratios are annualised at
+    ``periods_per_year`` (the bar's timeframe), while CAGR, Calmar and turnover use the elapsed
+    calendar time ``years = (t_{n-1} - t_0) / 365 days``, so a gap in the data neither shortens
+    nor stretches the year. Exposure and fees are as the engine counted them, with two counts of
+    fills whose order within a bar the simulator had to assume. Each figure is defined in
+    ``docs/stats.md``; in short, with ``n`` bars ``e_0 .. e_{n-1}``, returns
+    ``r_t = e_t / e_{t-1} - 1`` and ``ppy = periods_per_year``:
 
     - ``Total return [%] = 100 * (e_{n-1} / e_0 - 1)``;
-      ``CAGR [%] = 100 * ((e_{n-1} / e_0) ** (ppy / (n - 1)) - 1)``;
+      ``CAGR [%] = 100 * ((e_{n-1} / e_0) ** (1 / years) - 1)``;
     - ``Volatility (ann.) [%] = 100 * std(r, ddof=1) * sqrt(ppy)``;
     - ``Sharpe ratio = mean(x) / std(x, ddof=1) * sqrt(ppy)`` with ``x = r - rf`` and
       ``rf = (1 + risk_free) ** (1 / ppy) - 1``;
@@ -179,10 +180,10 @@ def metrics_table(
     """Return every metric of an equity curve at once, as a labelled Series.
 
     Each row is one function of the metrics modules (see ``docs/stats.md`` for the table of
-    labels, functions and definitions). Without ``periods_per_year`` the annualised ratios use
-    the bar frequency inferred from the timestamps (a 365-day year) and CAGR and turnover use the
-    elapsed time; with it, they count ``n - 1`` periods. Percentages (labels ending in ``[%]``)
-    are multiplied by 100; VaR and CVaR are at 95 %.
+    labels, functions and definitions). The annualised per-period ratios use
+    ``periods_per_year``, or without it the bar frequency inferred from the timestamps' median
+    spacing (a 365-day year); CAGR, Calmar and turnover always use the elapsed calendar time.
+    Percentages (labels ending in ``[%]``) are multiplied by 100; VaR and CVaR are at 95 %.
 
     Args:
         equity: Equity at each bar close on a strictly increasing ``DatetimeIndex``; the first
@@ -272,13 +273,13 @@ def _rows(
         "Start equity": float(values[0]),
         "Final equity": float(values[-1]),
         "Total return [%]": 100.0 * _metrics.total_return(equity),
-        "CAGR [%]": 100.0 * _metrics.cagr(equity, periods_per_year=ppy),
+        "CAGR [%]": 100.0 * _metrics.cagr(equity),  # elapsed calendar time, never bar counts
     }
     alive = bool(np.all(values > 0)) and values.size >= 2
     rows.update(_return_rows(equity, ppy_value, risk_free, alive=alive))
-    rows.update(_drawdown_rows(equity, ppy))
+    rows.update(_drawdown_rows(equity))
     rows.update(_distribution_rows(equity, alive=alive))
-    rows.update(_trade_rows(equity, trades, ppy))
+    rows.update(_trade_rows(equity, trades))
     rows.update(_benchmark_rows(equity, benchmark, ppy_value, risk_free, alive=alive))
     return rows
 
@@ -297,7 +298,7 @@ def _return_rows(equity: pd.Series, ppy: float, risk_free: float, *, alive: bool
     }
 
 
-def _drawdown_rows(equity: pd.Series, ppy: float | None) -> dict[str, Any]:
+def _drawdown_rows(equity: pd.Series) -> dict[str, Any]:
     """Calmar, max drawdown, its spell, the longest spell and the Ulcer index."""
     import pandas as pd  # noqa: PLC0415
 
@@ -306,7 +307,7 @@ def _drawdown_rows(equity: pd.Series, ppy: float | None) -> dict[str, Any]:
     if deepest is not None:
         recovery = deepest.recovery if deepest.recovered else _NOT_RECOVERED
     return {
-        "Calmar ratio": _dd.calmar_ratio(equity, periods_per_year=ppy),
+        "Calmar ratio": _dd.calmar_ratio(equity),  # CAGR over elapsed calendar time
         "Max drawdown [%]": 100.0 * _dd.max_drawdown(equity),
         "Max drawdown duration": _dd.max_drawdown_duration(equity),
         "Max drawdown peak": pd.NaT if deepest is None else deepest.peak,
@@ -332,9 +333,7 @@ def _distribution_rows(equity: pd.Series, *, alive: bool) -> dict[str, Any]:
     }
 
 
-def _trade_rows(
-    equity: pd.Series, trades: pd.DataFrame | None, ppy: float | None
-) -> dict[str, Any]:
+def _trade_rows(equity: pd.Series, trades: pd.DataFrame | None) -> dict[str, Any]:
     """The figures of the trades frame (NaN without one; NaN/NaT for a missing column)."""
     import pandas as pd  # noqa: PLC0415
 
@@ -356,9 +355,7 @@ def _trade_rows(
     rows = {"Trades": len(_trade._pnl(trades))}
     rows.update({label: compute(trades) for label, compute in pnl_rows.items()})
     rows["Average holding time"] = _optional(lambda: _trade.average_holding_time(trades), pd.NaT)
-    rows["Turnover (ann.)"] = _optional(
-        lambda: _trade.turnover(equity, trades, periods_per_year=ppy)
-    )
+    rows["Turnover (ann.)"] = _optional(lambda: _trade.turnover(equity, trades))
     return rows
 
 

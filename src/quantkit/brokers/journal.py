@@ -11,6 +11,19 @@ replaced atomically after every append, holds the last seq and hash, so losing w
 at the end is detected too. `Journal.append` writes, flushes and ``fsync``s the line before it
 returns: an order is sent only after its intent record returned, so the intent is on disk
 before the order leaves ("written before sent").
+
+Crash consistency: the line is made durable before the head names it, and the head is replaced
+atomically (temporary file, ``fsync``, ``os.replace``, ``fsync`` of the directory). So a crash
+(``kill -9``, power loss) between any two of these steps leaves a journal that opens: at worst
+an unfinished last line (cut off on opening; its append never returned) and a head that trails
+the records (brought up to date on opening). The head exists from the moment the journal is
+created, so a missing head, a head ahead of the records or one that names another hash is loss
+or tampering, never a crash, and is refused.
+
+One writer: a `Journal` holds an exclusive OS lock on ``<path>.lock`` for its lifetime; a second
+writer, in this process or another, is refused at once with the holder's pid, host and start
+time. The OS drops the lock when the holder dies, so a restart after ``kill -9`` is not blocked.
+`Journal.verify` and `replay` take no lock and read consistently while a writer appends.
 """
 
 from __future__ import annotations
@@ -27,6 +40,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from quantkit._locks import FileLock
+from quantkit.domain.client_ids import client_order_id, run_prefix
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.errors import ConfigError, StoreError
@@ -60,48 +75,6 @@ def _canonical(value: Any) -> bytes:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def run_prefix(run_id: str) -> str:
-    """The client-order-id prefix of run ``run_id``: ``"qk"`` + 10 hex digits of its SHA-256.
-
-    Args:
-        run_id: The run (or account) identifier.
-
-    Returns:
-        The prefix, e.g. ``"qk3e0c56f2a1"``.
-    """
-    return f"qk{_sha(run_id.encode())[:10]}"
-
-
-def client_order_id(run_id: str, seq: int) -> str:
-    """Derive the client order id of the ``seq``-th order of run ``run_id``.
-
-    The id is `run_prefix` + ``"-"`` + seq with at least six digits, the same shape the
-    engine gives every order (``"<prefix>-000007"``): at most 33 characters from
-    ``[a-z0-9-]``, accepted by Binance's ``[.A-Z:/a-z0-9_-]{1,36}``. A retry reuses the id, so
-    the venue refuses a duplicate instead of placing it twice; a restarted run continues the
-    sequence, so it never reuses an id either.
-
-    Args:
-        run_id: The run (or account) identifier.
-        seq: The order's sequence number in the run, 0 <= seq < 10**20.
-
-    Returns:
-        The client order id.
-
-    Raises:
-        ConfigError: If ``seq`` is out of range.
-
-    Example:
-        >>> client_order_id("run-1", 7) == client_order_id("run-1", 7)
-        True
-        >>> client_order_id("run-1", 7).endswith("-000007")
-        True
-    """
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 10**20:
-        raise ConfigError(f"client_order_id: seq must be an int in [0, 10**20), got {seq!r}")
-    return f"{run_prefix(run_id)}-{str(seq).zfill(6)}"
 
 
 def _check_data(value: Any, where: str) -> None:
@@ -202,7 +175,12 @@ def _read_head(path: Path) -> tuple[int, str] | None:
 
 
 def _scan(path: Path) -> tuple[JournalReport, int, str]:
-    """Verify ``path``; return the report, the length of its whole lines, the next ``prev``."""
+    """Verify ``path``; return the report, the length of its whole lines, the next ``prev``.
+
+    The head is read before the records: a writer replaces the head only after the line it
+    names is on disk, so a reader racing a writer never sees a head ahead of the records.
+    """
+    head = _read_head(path)
     raw = path.read_bytes() if path.exists() else b""
     lines = raw.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline
@@ -211,15 +189,15 @@ def _scan(path: Path) -> tuple[JournalReport, int, str]:
         last = _parse_line(path, lineno, line, prev)
         records[lineno] = last.hash
         prev = _sha(line)
-    head = _read_head(path)
     count = len(lines)
     truncated = head is not None and head[0] > count
     if head is not None and not truncated and records.get(head[0], GENESIS) != head[1]:
         raise StoreError(f"journal {path}: line {head[0]}: hash differs from the head sidecar")
     if head is None and count > 1:
-        raise StoreError(f"journal {path}: the head sidecar is missing; truncation undetectable")
-    if head is not None and count - head[0] > 1:
-        raise StoreError(f"journal {path}: line {head[0] + 2}: records beyond the head sidecar")
+        raise StoreError(
+            f"journal {path}: the head sidecar {path}.head is missing (it exists from the "
+            "journal's creation on, so it was deleted); truncation is undetectable"
+        )
     report = JournalReport(
         path, count, last, len(tail), truncated, None if head is None else head[0]
     )
@@ -246,6 +224,21 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def _writer_lock(path: Path) -> FileLock:
+    """Take the journal's exclusive writer lock, or say who holds it."""
+    lock = FileLock(Path(f"{path}.lock"))
+    try:
+        taken = lock.acquire()
+    except OSError as exc:
+        raise StoreError(f"journal {path}: cannot create its lock file: {exc}") from exc
+    if not taken:
+        raise StoreError(
+            f"journal {path}: another writer holds it ({lock.holder()}); a journal has one "
+            "writer at a time (verify and replay can still read it)"
+        )
+    return lock
+
+
 def _jsonable(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
@@ -255,14 +248,16 @@ class Journal:
 
     Opening verifies the file. An unfinished last line (a crash mid-write; that append never
     returned, so its order was never sent) is cut off and reported in `report`. Tampering and
-    truncation raise `StoreError` naming the file and line. One writer per file.
+    truncation raise `StoreError` naming the file and line. One writer per file: the journal
+    holds an exclusive OS lock on ``<path>.lock`` until `close` (or the process's death).
 
     Args:
         path: The journal file; created if missing.
         run_id: The run's identifier, used to derive client order ids.
 
     Raises:
-        StoreError: If the journal was modified, reordered or truncated.
+        StoreError: If the journal was modified, reordered or truncated, or another writer
+            holds it (the message names its pid, host and start time).
 
     Example:
         >>> import tempfile
@@ -276,6 +271,15 @@ class Journal:
         self.run_id = run_id
         self.fsync_ns = 0
         """Time spent waiting for the disk to confirm the journal's lines, in ns (cumulative)."""
+        self._lock = _writer_lock(self.path)
+        try:
+            self._open()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self) -> None:
+        """Verify the file, cut a torn tail, make sure the head exists; open for appending."""
         created = not self.path.exists()
         self.report, good, self._prev = _scan(self.path)
         if self.report.truncated:
@@ -285,17 +289,29 @@ class Journal:
                 f"{self.report.records}"
             )
         self._file = self.path.open("ab")
+        if created:
+            self._boundary("create")
+            _fsync_dir(self.path.parent)
         if self.report.torn_tail:
+            self._boundary("cut torn tail")
             self._file.truncate(good)
             self._sync()
-        if created:
-            _fsync_dir(self.path.parent)
         self._count = self.report.records
         self._last = self.report.last
         self._head_behind = (self.report.head_seq or 0) < self._count
+        if self.report.head_seq is None:  # new (or written by an older quantkit): head it now
+            last = self.report.last
+            seq, digest = (0, GENESIS) if last is None else (last.seq, last.hash)
+            self._write_head(seq, digest)
+            self._head_behind = False
+
+    def _boundary(self, step: str) -> None:
+        """Called before each step that changes the files; tests die here to prove recovery."""
 
     def _sync(self) -> None:
+        self._boundary("flush")
         self._file.flush()
+        self._boundary("fsync")
         start = time.perf_counter_ns()
         os.fsync(self._file.fileno())
         self.fsync_ns += time.perf_counter_ns() - start
@@ -307,10 +323,13 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        """Bring the head sidecar up to date and close the file (idempotent)."""
-        if not self._file.closed:
-            self.sync_head()
-        self._file.close()
+        """Bring the head sidecar up to date, close the file and release the lock (idempotent)."""
+        try:
+            if not self._file.closed:
+                self.sync_head()
+            self._file.close()
+        finally:
+            self._lock.release()
 
     def __repr__(self) -> str:
         return f"Journal(path={str(self.path)!r}, records={self._count})"
@@ -386,10 +405,12 @@ class Journal:
         line = b'%s,"hash":"%s","kind":%s' % (head, digest.encode(), tail)
         record = Record(body["seq"], body["time"], kind, data, self._prev, digest)
         try:
+            self._boundary("write")
             self._file.write(line + b"\n")
             self._sync()
         except OSError as exc:  # the line may be half written: no further appends
             self._file.close()
+            self._lock.release()
             raise StoreError(f"journal {self.path}: append failed, reopen it: {exc}") from exc
         self._count, self._last, self._prev = record.seq, record, _sha(line)
         lagging = self._head_behind  # the head may trail the file by one record, never more
@@ -401,17 +422,22 @@ class Journal:
     def sync_head(self) -> None:
         """Bring the head sidecar up to the last record (no-op when it already is)."""
         if self._head_behind and self._last is not None:
-            self._write_head(self._last)
+            self._write_head(self._last.seq, self._last.hash)
             self._head_behind = False
 
-    def _write_head(self, record: Record) -> None:
+    def _write_head(self, seq: int, digest: str) -> None:
+        """Replace the head sidecar atomically; a leftover temporary file is overwritten."""
         head = Path(f"{self.path}.head")
         temp = head.with_name(head.name + ".tmp")
+        self._boundary("head write")
         with temp.open("wb") as f:
-            f.write(_canonical({"seq": record.seq, "hash": record.hash}))
+            f.write(_canonical({"seq": seq, "hash": digest}))
             f.flush()
+            self._boundary("head fsync")
             os.fsync(f.fileno())
+        self._boundary("head replace")
         os.replace(temp, head)
+        self._boundary("head dir fsync")
         _fsync_dir(self.path.parent)
 
     def records(self) -> Iterator[Record]:

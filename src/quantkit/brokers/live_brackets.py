@@ -30,7 +30,7 @@ import structlog
 
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.errors import ExchangeError, TransientError
+from quantkit.errors import ExchangeError, RateLimitedError, TransientError
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -131,9 +131,16 @@ class LiveBrackets:
         if order.status is OrderStatus.FILLED:
             self._send.send_nowait(order)
 
-    def close(self) -> None:
-        """Stop taking entries (the broker shuts down); held brackets stay journaled."""
+    def close(self, *, started: bool = True) -> None:
+        """Stop taking entries (the broker shuts down); held brackets stay journaled.
+
+        Args:
+            started: Whether `run` was started (it closes its own end); ``False`` when the
+                broker failed to start, so both ends are released here.
+        """
         self._send.close()
+        if not started:
+            self._receive.close()
 
     # -- the task -------------------------------------------------------------------------------
 
@@ -214,14 +221,20 @@ class LiveBrackets:
         if placed is None:
             return False
         for role, venue_order in zip(("tp", "sl"), placed, strict=True):
-            sync._acknowledge(legs[role], venue_order)  # the tracker's own acknowledgement
+            sync.acknowledge(legs[role], venue_order)
         _log.info("bracket_oco_placed", client_id=cid, amount=amount, **prices)
         return True
 
     async def _send_oco(
         self, request: OcoRequest, legs: dict[str, Order]
     ) -> tuple[VenueOrder, VenueOrder] | None:
-        """Send the list; when its outcome is unknown, look the legs up before trying again."""
+        """Send the list once; a rate limit (refused before acting) alone is sent again.
+
+        When the outcome is unknown (timeout, 5xx) the list is never sent a second time: the
+        legs are looked up by client id with backoff; if the venue never shows them the
+        bracket is held by the broker instead (a list that appears later still holds the
+        amount, so the held exit cannot sell it twice).
+        """
         venue: Any = self.broker.venue
         policy = self.broker.retry
         for attempt in range(1, policy.max_attempts + 1):
@@ -230,22 +243,37 @@ class LiveBrackets:
             except ExchangeError as exc:
                 self._refused(legs, str(exc))
                 return None
+            except RateLimitedError as exc:
+                await anyio.sleep(policy.delay(attempt, retry_after=exc.retry_after))
             except TransientError as exc:
-                found = [await venue.fetch_order(o.client_id, o.symbol) for o in legs.values()]
-                if found[0] is not None and found[1] is not None:
-                    return (found[0], found[1])
-                _log.warning("bracket_oco_retry", client_id=request.list_client_id, error=str(exc))
-                await anyio.sleep(policy.delay(attempt))
+                _log.warning(
+                    "bracket_oco_unknown", client_id=request.list_client_id, error=str(exc)
+                )
+                return await self._look_up(legs)
             else:
                 return placed
-        self._refused(legs, f"OCO not placed after {policy.max_attempts} attempts")
+        self._refused(legs, f"OCO not placed after {policy.max_attempts} rate-limited attempts")
+        return None
+
+    async def _look_up(self, legs: dict[str, Order]) -> tuple[VenueOrder, VenueOrder] | None:
+        venue: Any = self.broker.venue
+        policy = self.broker.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                tp = await venue.fetch_order(legs["tp"].client_id, legs["tp"].symbol)
+                sl = await venue.fetch_order(legs["sl"].client_id, legs["sl"].symbol)
+            except TransientError:
+                tp = sl = None
+            if tp is not None and sl is not None:
+                return (tp, sl)
+            await anyio.sleep(policy.delay(attempt))
+        self._refused(legs, "OCO outcome unknown: not found on the venue; held by the broker")
         return None
 
     def _refused(self, legs: dict[str, Order], reason: str) -> None:
+        sync = self.broker.sync
         for leg in legs.values():
-            leg.transition(OrderStatus.REJECTED, time.time_ns(), reason)
-            self.journal.reject(leg.client_id, reason)
-        self.broker.sync._emit(*legs.values())
+            sync.reject(leg, reason)
         _log.warning("bracket_oco_refused", client_id=legs["tp"].parent_id, reason=reason)
 
     # -- held brackets --------------------------------------------------------------------------

@@ -4,7 +4,12 @@ A venue's candle feed (websocket or REST) repeats itself, skips updates when a c
 and always ends with the bar still forming. The stream turns it into what a strategy needs:
 
 - Closed-bar rule: a bar is handed out only once a row with a later open time has been seen (the
-  venue's last row is the forming one), with the latest values the venue sent for it.
+  venue's last row is the forming one), and only with values known to be final: from a REST
+  answer that also holds a later row. Websocket updates say promptly that a bar closed, but
+  never prove its values: after missed updates a websocket client (ccxt) hands back the version
+  it cached, such as the bar's first, flat tick (open = high = low = close, volume 0). So each
+  closed bar's values are confirmed over REST (one request per bar and symbol) before it goes
+  out.
 - Exactly once, in order, no gaps: per symbol, bars come out in strictly increasing open time,
   one timeframe apart. Rows seen again (replays after a reconnect) are dropped; a row that
   changes after it was handed out is logged and not handed out again. When a closed bar skips
@@ -117,16 +122,25 @@ class _Symbol:
     last: int | None = None  # open time (ms) of the last bar handed out
     latest: int = -1  # latest open time seen in any response (the forming bar, usually)
     pending: dict[int, LiveRow] = field(default_factory=dict)  # after `last`, latest version
+    final: set[int] = field(default_factory=set)  # pending open times whose values are final
     handed: OrderedDict[int, LiveRow] = field(default_factory=OrderedDict)
     last_new: float = 0.0  # clock reading when the last new bar was handed out
     stale: bool = False
     failures: int = 0  # consecutive websocket failures
 
-    def ingest(self, rows: Sequence[LiveRow]) -> int | None:
+    def ingest(self, rows: Sequence[LiveRow], *, rest: bool) -> int | None:
         """Take in one response; return its latest open time (``None`` when empty).
 
-        Rows after the last one handed out are kept in their latest version, forming or not
-        (a venue may send a bar's final values alone, before the next bar opens).
+        Rows after the last one handed out are kept in their latest version, forming or not.
+        Only a REST answer proves a row final (every row before its last one is closed). A
+        websocket row never does: a client such as ccxt hands out rows from its cache, and after
+        missed updates (a silent or dropped socket) the cached version of a bar may be its
+        first, flat tick. Websocket rows tell that a bar closed; REST confirms its values. A row
+        not proven final never replaces one that is.
+
+        Args:
+            rows: The response's candles.
+            rest: ``True`` for a REST answer, ``False`` for a websocket update.
         """
         by_open = {int(row[0]): _clean(row) for row in rows}
         if not by_open:
@@ -136,7 +150,10 @@ class _Symbol:
         for opened, row in by_open.items():
             if self.last is not None and opened <= self.last:
                 self._check_unchanged(opened, row)
-            else:
+            elif rest and opened < top:  # a REST answer is a snapshot: rows before its last closed
+                self.pending[opened] = row
+                self.final.add(opened)
+            elif opened not in self.final:
                 self.pending[opened] = row
         return top
 
@@ -156,6 +173,16 @@ class _Symbol:
     def closed(self) -> list[int]:
         """Open times of the pending bars that are closed (a later row was seen), in order."""
         return sorted(opened for opened in self.pending if opened < self.latest)
+
+    def unconfirmed(self) -> int | None:
+        """Open time of the first closed pending bar whose values are not known to be final."""
+        return next((opened for opened in self.closed() if opened not in self.final), None)
+
+    def drop_unconfirmed(self, before: int) -> None:
+        """Forget unconfirmed rows before ``before``, which REST answered past without them."""
+        for opened in [o for o in self.pending if o < before and o not in self.final]:
+            del self.pending[opened]
+            _log().warning("live_unconfirmed_bar_dropped", symbol=self.name, open_ms=opened)
 
     def has_gap(self) -> bool:
         """Whether the closed pending bars do not follow the last one handed out contiguously."""
@@ -177,6 +204,8 @@ class _Symbol:
         """
         out: list[LiveRow] = []
         for opened in self.closed():
+            if opened not in self.final:
+                break  # its final values are not known yet: REST confirms them first
             expected = self.expected
             if expected is not None and opened != expected:
                 if not skip_holes:
@@ -188,6 +217,7 @@ class _Symbol:
                     resumes_at_ms=opened,
                 )
             row = self.pending.pop(opened)
+            self.final.discard(opened)
             self.last = opened
             self.handed[opened] = row
             if len(self.handed) > _REMEMBERED:
@@ -478,9 +508,11 @@ class LiveBarStream:
             await self._on_watch_error(state, error)
             return
         if rows is None:
+            if state.unconfirmed() is not None:  # REST was behind: try to confirm again
+                await self._deliver(state)
             return
         self._websocket_seen = True
-        state.ingest(rows)
+        state.ingest(rows, rest=False)
         if state.failures:
             _log().info("live_reconnected", symbol=state.name, after_failures=state.failures)
             state.failures = 0
@@ -533,7 +565,7 @@ class LiveBarStream:
         latest = -1
         while True:
             page = await self._fetch(state.name, since)
-            top = state.ingest(page)
+            top = state.ingest(page, rest=True)
             if top is None:
                 return latest
             latest = max(latest, top)
@@ -542,25 +574,33 @@ class LiveBarStream:
             since = top
 
     async def _deliver(self, state: _Symbol) -> int:
-        """Hand out what is ready, back-filling a gap first; return how many bars came out."""
+        """Hand out what is ready, back-filling a gap first; return how many bars came out.
+
+        A gap (a closed bar missing after the last one handed out) and a closed bar whose
+        values are not known to be final are both fetched over REST before anything goes out.
+        """
         skip_holes = False
-        if state.has_gap():
-            expected = state.expected
-            assert expected is not None
+        start, reason = state.expected, "gap"
+        if not state.has_gap():
+            start, reason = state.unconfirmed(), "unconfirmed"
+        if start is not None:
             before = len(state.pending)
             try:
-                reached = await self._fetch_from(state, expected)
+                reached = await self._fetch_from(state, start)
             except TransientError as exc:  # keep the bars back; the next update tries again
                 _log().warning("live_backfill_failed", symbol=state.name, error=str(exc))
                 reached = -1
-            _log().info(
+            log = _log().info if reason == "gap" else _log().debug  # confirming is routine
+            log(
                 "live_backfilled",
                 symbol=state.name,
-                reason="gap",
-                from_ms=expected,
+                reason=reason,
+                from_ms=start,
                 bars=len(state.pending) - before,
             )
-            skip_holes = reached > expected  # the venue answered past the missing bar
+            if reached > start:  # the venue answered past the missing or unconfirmed bar
+                state.drop_unconfirmed(reached)
+                skip_holes = True
         rows = state.take(skip_holes=skip_holes)
         if rows:
             self._hand_out(state, rows)

@@ -10,6 +10,7 @@ error that tells the caller what to do, chained with ``raise ... from exc``:
 | ``DDoSProtection`` (HTTP 418, 429) | `RateLimitedError` | back off, then retry |
 | ``RequestTimeout`` (HTTP 408, 504) | `RequestTimeoutError` | outcome unknown; retry reads |
 | ``InvalidNonce`` | `ExchangeError` | fix the clock or nonce first |
+| any error quoting Binance code ``-1008`` | `VenueBusyError` | not acted on: retry later |
 | other ``NetworkError`` (5xx, 404) | `VenueUnavailableError` | retry later |
 | other ``OperationFailed`` | `VenueUnavailableError` | a garbled answer: retry later |
 | anything else (``ExchangeError``) | `ExchangeError` | permanent: bad symbol, bad request |
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,8 +37,12 @@ from quantkit.errors import (
     QuantkitError,
     RateLimitedError,
     RequestTimeoutError,
+    VenueBusyError,
     VenueUnavailableError,
 )
+from quantkit.exchanges.causes import network_cause
+from quantkit.redaction import REDACTED as _REDACTED
+from quantkit.redaction import redact_text
 
 __all__ = [
     "CCXT_ERROR_TABLE",
@@ -76,7 +82,10 @@ CCXT_REASON_TABLE: tuple[tuple[str, str], ...] = (
 )
 """``(ccxt class name, ExchangeError.reason)`` pairs, most specific first; the first match wins."""
 
-REDACTED = "**********"
+_NOT_ACTED_ON = re.compile(r'"code"\s*:\s*-1008\b')
+"""Binance's -1008 SERVER_BUSY: overloaded, the request was not carried out."""
+
+REDACTED = _REDACTED
 """What a secret is replaced with in error messages (pydantic's `SecretStr` mask)."""
 
 HeadersGetter = Callable[[], Mapping[str, str] | None]
@@ -219,10 +228,15 @@ def translate(
     secrets = tuple(secrets)
     if any(secrets):
         exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
-    message = redact(_message(exc, exchange), secrets)
+    message = redact_text(redact(_message(exc, exchange), secrets))
+    if target is VenueUnavailableError or target is RequestTimeoutError:
+        cause = network_cause(exc)
+        message = f"{message} ({redact_text(cause)})" if cause else message
+    text = f"{exchange}: {message}" if exchange else message
+    if target in (ExchangeError, VenueUnavailableError) and _NOT_ACTED_ON.search(message):
+        return VenueBusyError(text)  # ccxt files -1008 as OperationFailed or ExchangeError
     if target is ExchangeError:
         return ExchangeError(message, exchange=exchange, reason=reason_for(exc))
-    text = f"{exchange}: {message}" if exchange else message
     if target is RateLimitedError:
         return RateLimitedError(text, retry_after=_retry_after(headers))
     return target(text)

@@ -27,15 +27,19 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import RiskChain, RiskPolicy
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import ValidationError
 
 __all__ = [
+    "PolicyConfig",
     "build_risk",
     "load_risk",
+    "parse_policies",
     "policy_name",
     "register_policy",
     "registered_policies",
@@ -67,6 +71,35 @@ _BUILTIN: dict[str, str] = {
     "volatility_target": "quantkit.risk.sizing:VolatilityTarget",
 }
 _REGISTERED: dict[str, type[RiskPolicy]] = {}
+
+
+class PolicyConfig(BaseModel):
+    """The configuration of one risk policy: its ``type`` and its constructor's arguments.
+
+    Each policy has its own subclass, derived from its constructor (``MaxPositionSizeConfig``
+    has ``max_amount`` and ``max_notional``); `parse_policies` returns them.
+
+    Attributes:
+        type: The policy's configuration name, e.g. ``"max_position_size"``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    type: str
+
+    def build(self) -> RiskPolicy:
+        """Construct the policy this configuration describes.
+
+        Returns:
+            The policy.
+
+        Raises:
+            ConfigError: If the type is not registered or the policy refuses the arguments.
+        """
+        known = registered_policies()
+        if self.type not in known:
+            raise ConfigError(f"unknown risk policy type {self.type!r}")
+        return known[self.type](**self.model_dump(exclude={"type"}, exclude_unset=True))
 
 
 def policy_name(cls: type[RiskPolicy]) -> str:
@@ -128,9 +161,9 @@ def _load(target: str) -> type[RiskPolicy]:
 
 
 @cache
-def _policy_model(cls: type[RiskPolicy], name: str) -> type[BaseModel]:
+def _policy_model(cls: type[RiskPolicy], name: str) -> type[PolicyConfig]:
     """A pydantic model of ``cls``'s constructor arguments, plus ``type: Literal[name]``."""
-    from pydantic import ConfigDict, create_model  # noqa: PLC0415 - pydantic on first use
+    from pydantic import create_model  # noqa: PLC0415
 
     hints = typing.get_type_hints(cls.__init__)
     fields: dict[str, Any] = {"type": (typing.Literal[name], ...)}
@@ -143,9 +176,9 @@ def _policy_model(cls: type[RiskPolicy], name: str) -> type[BaseModel]:
         hint = hints.get(parameter.name, Any)
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[parameter.name] = (hint, default)
-    model: type[BaseModel] = create_model(
+    model: type[PolicyConfig] = create_model(
         f"{cls.__name__}Config",
-        __config__=ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True),
+        __base__=PolicyConfig,
         __doc__=f"Configuration of `{cls.__module__}.{cls.__name__}`.",
         **fields,
     )
@@ -156,7 +189,7 @@ def _policy_model(cls: type[RiskPolicy], name: str) -> type[BaseModel]:
 def _model_union() -> type[BaseModel]:
     from typing import Annotated, Union  # noqa: PLC0415
 
-    from pydantic import ConfigDict, Field, create_model  # noqa: PLC0415
+    from pydantic import Field, create_model  # noqa: PLC0415
 
     models: Any = tuple(_policy_model(cls, name) for name, cls in registered_policies().items())
     entry: Any = Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
@@ -193,11 +226,73 @@ def _path(location: Sequence[int | str], policies: Sequence[Any]) -> str:
     return head + (": " + ".".join(str(item) for item in rest) if rest else "")
 
 
-def build_risk(config: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RiskChain:
+def _refuse_unknown_types(policies: Sequence[Any]) -> None:
+    known = registered_policies()
+    for index, entry in enumerate(policies):
+        if isinstance(entry, PolicyConfig):
+            continue
+        kind = entry.get("type") if isinstance(entry, Mapping) else None
+        if kind not in known:
+            import difflib  # noqa: PLC0415
+
+            close = difflib.get_close_matches(str(kind), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"risk configuration: policies[{index}]: unknown type {kind!r}{hint}")
+
+
+def _problems(error: ValidationError, policies: Sequence[Any]) -> str:
+    found = [f"{_path(e['loc'], policies)}: {e['msg']}" for e in error.errors()]
+    return "risk configuration: " + "; ".join(found)
+
+
+def parse_policies(policies: Sequence[Any]) -> tuple[PolicyConfig, ...]:
+    """Validate policy configurations into their typed models (without building policies).
+
+    Args:
+        policies: Mappings with a ``type`` and the policy's arguments, or `PolicyConfig`
+            values (kept as they are).
+
+    Returns:
+        One `PolicyConfig` subclass instance per policy, in order; each was also built once,
+        so a constructor's own checks (e.g. a negative limit) are errors here.
+
+    Raises:
+        ConfigError: If an entry is invalid; the message names its index, type and field.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    if isinstance(policies, str | bytes | Mapping) or not isinstance(policies, Sequence):
+        raise ConfigError("risk configuration: 'policies' must be a list of policies")
+    _refuse_unknown_types(policies)
+    try:
+        parsed = _model_union().model_validate(
+            {
+                "policies": [
+                    p.model_dump(exclude_unset=True) if isinstance(p, PolicyConfig) else p
+                    for p in policies
+                ]
+            }
+        )
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, policies)) from None
+    entries: tuple[PolicyConfig, ...] = tuple(getattr(parsed, "policies"))  # noqa: B009
+    for index, entry in enumerate(entries):
+        try:
+            entry.build()
+        except ConfigError as exc:
+            raise ConfigError(
+                f"risk configuration: policies[{index}] ({entry.type}): {exc}"
+            ) from None
+    return entries
+
+
+def build_risk(
+    config: Mapping[str, Any] | Sequence[Mapping[str, Any] | PolicyConfig],
+) -> RiskChain:
     """Build a `RiskChain` from a configuration (``{"policies": [...]}`` or the list itself).
 
     Args:
-        config: The configuration, e.g. parsed from YAML.
+        config: The configuration, e.g. parsed from YAML, or `PolicyConfig` values.
 
     Returns:
         The chain, policies in the configured order.
@@ -210,38 +305,13 @@ def build_risk(config: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> RiskC
         >>> chain.policies
         (MaxPositionSize(max_amount=2.0, max_notional=None),)
     """
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    data = {"policies": list(config)} if not isinstance(config, Mapping) else dict(config)
-    policies = data.get("policies")
-    if not isinstance(policies, list):
+    policies = config.get("policies") if isinstance(config, Mapping) else config
+    if isinstance(config, Mapping) and set(config) - {"policies"}:
+        extra = sorted(set(config) - {"policies"})[0]
+        raise ConfigError(f"risk configuration: {extra}: Extra inputs are not permitted")
+    if not isinstance(policies, Sequence) or isinstance(policies, str):
         raise ConfigError("risk configuration: 'policies' must be a list of policies")
-    known = registered_policies()
-    for index, entry in enumerate(policies):
-        kind = entry.get("type") if isinstance(entry, Mapping) else None
-        if kind not in known:
-            import difflib  # noqa: PLC0415
-
-            close = difflib.get_close_matches(str(kind), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
-            raise ConfigError(f"risk configuration: policies[{index}]: unknown type {kind!r}{hint}")
-    try:
-        parsed = _model_union().model_validate(data)
-    except ValidationError as exc:
-        problems = [f"{_path(e['loc'], policies)}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("risk configuration: " + "; ".join(problems)) from None
-    built: list[RiskPolicy] = []
-    entries: list[Any] = getattr(parsed, "policies")  # noqa: B009 - a dynamic model's field
-    for index, entry in enumerate(entries):
-        values = entry.model_dump(exclude={"type"}, exclude_unset=True)
-        cls = known[entry.type]
-        try:
-            built.append(cls(**values))
-        except ConfigError as exc:
-            raise ConfigError(
-                f"risk configuration: policies[{index}] ({entry.type}): {exc}"
-            ) from None
-    return RiskChain(built)
+    return RiskChain([entry.build() for entry in parse_policies(policies)])
 
 
 def load_risk(path: str | Path) -> RiskChain:
