@@ -142,6 +142,8 @@ async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_pa
             local.set_price("BTC/USDT", 40_100)
             local.publish(2)
         assert summary[0].bars == 4
+        assert summary[0].dust == {"BTC/USDT": pytest.approx(0.00000532, abs=1e-12)}
+        assert "dust (below the minimum amount): BTC/USDT 5.32e-06" in str(summary[0])
 
     # The journal holds what the venue received, to the last digit, and both legs' fates.
     state = replay(journal)
