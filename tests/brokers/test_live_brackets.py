@@ -29,6 +29,7 @@ from tests.brokers.test_live_broker import KEY, SECRET, broker_for, stream_for, 
 
 pytestmark = pytest.mark.anyio
 
+PRICE_RELATION = "The relationship of the prices for the orders is not correct."
 README = Path(__file__).resolve().parents[2] / "README.md"
 WARMUP = 80  # > the README's period of 72
 
@@ -255,3 +256,43 @@ async def test_a_held_bracket_is_journaled_restored_after_a_restart_and_still_tr
         assert summary.cash == pytest.approx(9_867.253875, abs=1e-9)
     kinds = [json.loads(line)["kind"] for line in journal.read_text().splitlines()]
     assert kinds.count("bracket") == 1 and kinds.count("bracket_done") == 1
+
+
+@pytest.mark.parametrize("outcome", ["answer lost", "refused"])
+async def test_an_oco_is_sent_once_found_when_its_answer_is_lost_held_when_refused(
+    outcome: str, tmp_path: Path
+) -> None:
+    from tests.brokers.test_live_broker import started
+
+    async with local_with([(40_000.0, 40_010.0, 39_990.0, 40_000.0)] * 3) as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
+            if outcome == "answer lost":  # the venue places the list, the answer is a 503
+                local.faults.accept_then_fail("/api/v3/orderList/oco", status=503)
+            else:  # Binance refuses it (say the price moved past a level meanwhile)
+                refusal = json.dumps({"code": -2010, "msg": PRICE_RELATION})
+                local.faults.fail("/api/v3/orderList/oco", status=400, body=refusal)
+            request = qk.OrderRequest(
+                "BTC/USDT", qk.Side.BUY, amount=0.1, stop_loss=39_000.0, take_profit=41_000.0
+            )
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)
+            await until(lambda: f"{entry.client_id}-sl" in broker.sync.orders, "legs tracked")
+            tp, sl = legs(broker, entry.client_id)
+            await until(lambda: sl.status is not OrderStatus.NEW, "the list's outcome settled")
+            assert len(local.requests("/api/v3/orderList/oco")) == 1  # never sent twice
+            if outcome == "answer lost":
+                assert tp.status is sl.status is OrderStatus.OPEN  # found by client id
+                assert len(local.accounts.order_lists.lists) == 1
+                assert not broker.working("BTC/USDT")  # nothing held: the venue has it
+            else:
+                assert tp.status is sl.status is OrderStatus.REJECTED
+                assert "relationship of the prices" in tp.reason
+                await until(lambda: bool(broker.working("BTC/USDT")), "held instead")
+                (held,) = broker.brackets.held["BTC/USDT"]
+                # 0.1 BTC less the 0.1 % fee taken in BTC
+                assert (held.levels.stop_loss, held.levels.take_profit, held.amount) == (
+                    39_000.0, 41_000.0, 0.0999,
+                )  # fmt: skip
+            await broker.ashutdown(cancel_open=True)
+            tasks.cancel_scope.cancel()
