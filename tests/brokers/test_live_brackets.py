@@ -296,3 +296,69 @@ async def test_an_oco_is_sent_once_found_when_its_answer_is_lost_held_when_refus
                 )  # fmt: skip
             await broker.ashutdown(cancel_open=True)
             tasks.cancel_scope.cancel()
+
+
+class OneBracket(OneStop):
+    """Buys 0.1 BTC once with a 3 % stop-loss and a 6 % take-profit (a venue OCO)."""
+
+    def on_bar(self, bar: qk.SymbolData) -> None:
+        if not self.entered and self.position().is_flat:
+            self.entered = True
+            self.buy(amount=0.1, sl_pct=0.03, tp_pct=0.06)
+
+
+async def test_venue_oco_legs_resume_after_a_restart_and_the_stop_still_closes(
+    tmp_path: Path,
+) -> None:
+    quiet = (40_000.0, 40_010.0, 39_990.0, 40_000.0)
+    journal = tmp_path / "journal.jsonl"
+    async with local_with([quiet] * 8) as local:
+        venue = venue_for(local)
+        strategy = OneBracket()
+        broker = broker_for(venue, journal)
+        engine = LiveEngine(
+            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+            max_bars=2, handle_signals=False, run_id="run-1", cancel_on_shutdown=False,
+        )  # fmt: skip
+        lists = local.accounts.order_lists.lists
+
+        async def first() -> None:
+            await until(lambda: hasattr(strategy, "entered"), "the engine started")
+            local.publish()
+            await until(lambda: len(lists) == 1, "the OCO is on the venue")
+            local.publish()
+
+        async with venue:
+            await run_until(local, engine, first)
+        (entry,) = [o for o in broker.sync.orders.values() if o.request.has_bracket]
+        (made,) = lists.values()
+        assert [o.status for o in made.legs] == ["NEW", "NEW"]  # left working on the venue
+
+        # -- restart: the legs come back from the journal, still tracked
+        venue = venue_for(local)
+        strategy = OneBracket()
+        broker = broker_for(venue, journal)
+        engine = LiveEngine(
+            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+            max_bars=2, handle_signals=False, run_id="run-1",
+        )  # fmt: skip
+
+        async def second() -> None:
+            await until(lambda: hasattr(strategy, "entered"), "the engine restarted")
+            tp, sl = legs(broker, entry.client_id)
+            assert tp.status is sl.status is OrderStatus.OPEN
+            # 40,000 x 0.97 = 38,800 and x 1.06 = 42,400 on the tick, as journaled
+            assert (sl.request.stop_price, tp.request.limit_price) == (38_800.0, 42_400.0)
+            local.set_price("BTC/USDT", 38_700)
+            await until(lambda: not tp.is_active and not sl.is_active, "the list ended")
+            assert (sl.status, sl.average_price) == (OrderStatus.FILLED, 38_700.0)
+            assert tp.status is OrderStatus.EXPIRED
+            await until(lambda: strategy.position().is_flat, "flat again")
+            local.set_price("BTC/USDT", 40_000)
+            local.publish(2)
+
+        async with venue:
+            summary = await run_until(local, engine, second)
+        assert summary.orders == 0  # the strategy did not enter again (persistent state)
+        assert len(lists) == 1
+        assert local.accounts.open_orders(KEY) == []
