@@ -27,9 +27,9 @@ from quantkit.analysis.report_charts import (
     rolling_sharpe_figure,
     rolling_window,
 )
-from quantkit.analysis.stats import periods_per_year
 from quantkit.domain.timeframe import parse_timeframe
 from quantkit.errors import ConfigError
+from quantkit.metrics.stats import periods_per_year
 
 if TYPE_CHECKING:
     import pandas as pd
