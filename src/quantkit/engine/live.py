@@ -566,4 +566,5 @@ class LiveEngine:
             positions={s: p.amount for s, p in portfolio.positions.items() if p.amount},
             stale_periods=counts["stale"],
             left_on_venue=self.broker.left_on_venue,
+            dust={s: p.amount for s, p in portfolio.positions.items() if p.is_dust},
         )

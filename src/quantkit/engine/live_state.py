@@ -55,6 +55,8 @@ class LiveSummary:
         stale_periods: How many times the data went stale.
         left_on_venue: Client ids of orders the shutdown could not cancel or resolve: still
             working (or of unknown outcome) on the venue. Look at them by hand.
+        dust: Holdings below their market's minimum amount (they cannot be sold and count as
+            flat), by symbol.
     """
 
     run_id: str
@@ -70,12 +72,17 @@ class LiveSummary:
     positions: dict[str, float] = field(default_factory=dict)
     stale_periods: int = 0
     left_on_venue: tuple[str, ...] = ()
+    dust: dict[str, float] = field(default_factory=dict)
 
     def __str__(self) -> str:
         held = ", ".join(f"{s} {a:g}" for s, a in self.positions.items()) or "none"
         left = ""
         if self.left_on_venue:
             left = f"\n  ORDERS LEFT ON THE VENUE: {', '.join(self.left_on_venue)}"
+        if self.dust:
+            left += "\n  dust (below the minimum amount): " + ", ".join(
+                f"{s} {a:g}" for s, a in self.dust.items()
+            )
         return (
             f"run {self.run_id} stopped: {self.stop_reason}\n"
             f"  bars {self.bars}, orders {self.orders} (rejected {self.rejected}, canceled "
