@@ -334,15 +334,20 @@ def _where(location: tuple[int | str, ...]) -> tuple[str, ...]:
 
 
 def _describe(error: ValidationError, source: str, env: EnvOverrides) -> str:
+    from quantkit._overrides import suggest_field  # noqa: PLC0415
+
     lines = []
     for problem in error.errors():
         where = _where(problem["loc"])
         variable = env.variable_for(where)
         path = ".".join(str(part) for part in problem["loc"]) or "config"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message += suggest_field(RunConfig, problem["loc"])
         if variable is not None:
-            lines.append(f"environment {variable} ({path}): {problem['msg']}")
+            lines.append(f"environment {variable} ({path}): {message}")
         else:
-            lines.append(f"{source}: {path}: {problem['msg']}")
+            lines.append(f"{source}: {path}: {message}")
     return "; ".join(lines)
 
 

@@ -173,7 +173,7 @@ async def test_a_market_buy_fills_and_echoes_the_client_id(venue: CcxtExchange) 
     assert abs(order.timestamp / 1e9 - time.time()) < 60
     balances = await venue.balances()
     assert balances["USDT"] == VenueBalance("USDT", 6_000, 0)
-    assert balances["BTC"].total == 0.1
+    assert balances["BTC"].total == 0.0999  # less the 0.1 % fee, charged in BTC
 
 
 async def test_a_market_buy_by_cost(venue: CcxtExchange) -> None:
@@ -205,7 +205,8 @@ async def test_a_limit_order_rests_fills_when_the_price_crosses_and_trades_carry
         39_000,
         0.1,
     )
-    assert (trade.fee, trade.fee_currency, trade.is_maker) == (0, "BTC", True)
+    # Binance's 0.1 % maker fee, charged in the asset received: 0.1 x 0.001 BTC.
+    assert (trade.fee, trade.fee_currency, trade.is_maker) == (0.0001, "BTC", True)
     assert trade.trade_id
     assert await venue.my_trades("BTC/USDT", since_ms=int(time.time() * 1000) + 60_000) == []
 

@@ -93,7 +93,8 @@ async def test_the_trade_of_a_market_order_arrives_as_rest_reports_it(
     assert trade.client_id == "qk-market-1"
     assert trade == VenueTrade(**{**_fields(rest), "client_id": "qk-market-1"})
     assert trade.price == float(local.price("BTC/USDT")) and trade.amount == 0.01
-    assert (trade.fee, trade.fee_currency, trade.is_maker) == (0.0, "BTC", False)
+    # Binance's 0.1 % taker fee in the asset received: 0.01 x 0.001 BTC, as REST reports it.
+    assert (trade.fee, trade.fee_currency, trade.is_maker) == (0.00001, "BTC", False)
     assert [r.path for r in local.requests("/ws-api/v3")] == ["/ws-api/v3"]
 
 

@@ -79,13 +79,16 @@ async def test_market_buy_and_sell_move_balances_and_return_fills(client: Any) -
     assert (order["filled"], order["average"], order["cost"]) == (0.1, 40_000, 4_000)
     assert [(t["price"], t["amount"]) for t in order["trades"]] == [(40_000, 0.1)]
     assert order["clientOrderId"]  # ccxt's own newClientOrderId, echoed back
+    # Binance's 0.1 % taker fee, charged in the asset received: 0.1 x 0.001 = 0.0001 BTC.
+    assert [(t["fee"]["cost"], t["fee"]["currency"]) for t in order["trades"]] == [(0.0001, "BTC")]
     balance = await client.fetch_balance()
-    assert (free(balance, "USDT"), free(balance, "BTC")) == (6_000, 0.1)
+    assert (free(balance, "USDT"), free(balance, "BTC")) == (6_000, 0.0999)
 
     sold = await client.create_order("BTC/USDT", "market", "sell", 0.05)
     assert (sold["status"], sold["side"], sold["cost"]) == ("closed", "sell", 2_000)
+    assert [(t["fee"]["cost"], t["fee"]["currency"]) for t in sold["trades"]] == [(2, "USDT")]
     balance = await client.fetch_balance()
-    assert (free(balance, "USDT"), free(balance, "BTC")) == (8_000, 0.05)
+    assert (free(balance, "USDT"), free(balance, "BTC")) == (7_998, 0.0499)
 
 
 async def test_limit_order_rests_then_is_canceled(client: Any) -> None:
@@ -117,8 +120,8 @@ async def test_limit_orders_fill_when_the_price_moves_through_them(
     assert (filled["status"], filled["filled"], filled["average"]) == ("closed", 0.1, 39_000)
     assert (await client.fetch_order(sell["id"], "ETH/USDT"))["status"] == "closed"
     balance = await client.fetch_balance()
-    assert free(balance, "USDT") == 10_000 - 3_900 + 1_250
-    assert (free(balance, "BTC"), free(balance, "ETH")) == (0.1, 0.5)
+    assert free(balance, "USDT") == 10_000 - 3_900 + 1_250 - 1.25  # maker fee in USDT
+    assert (free(balance, "BTC"), free(balance, "ETH")) == (0.0999, 0.5)
     trades = await client.fetch_my_trades("BTC/USDT")
     assert [(t["order"], t["price"], t["takerOrMaker"]) for t in trades] == [
         (buy["id"], 39_000, "maker")
@@ -222,7 +225,7 @@ async def test_accepted_order_answered_after_the_client_timeout(server: LocalExc
         await client.load_markets()
         with pytest.raises(ccxt_errors.RequestTimeout):
             await client.create_order("BTC/USDT", "market", "buy", 0.01)
-        assert free(await client.fetch_balance(), "BTC") == 0.01
+        assert free(await client.fetch_balance(), "BTC") == 0.00999  # less the 0.1 % fee
     finally:
         await client.close()
 

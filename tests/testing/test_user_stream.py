@@ -88,7 +88,7 @@ async def test_an_order_is_reported_when_placed_and_when_it_trades(local: LocalE
     assert trade == trade | {
         "s": "BTCUSDT", "c": "c-1", "S": "BUY", "o": "MARKET", "q": "0.01", "x": "TRADE",
         "X": "FILLED", "i": order.order_id, "l": "0.01", "z": "0.01", "L": "40000",
-        "n": "0", "N": "BTC", "T": 1234, "t": fill.trade_id, "m": False, "Z": "400",
+        "n": "0.00001", "N": "BTC", "T": 1234, "t": fill.trade_id, "m": False, "Z": "400",
         "Y": "400", "w": False,
     }  # fmt: skip
 

@@ -9,6 +9,7 @@ import copy
 import dataclasses
 from collections.abc import Mapping
 
+from quantkit.domain.client_ids import format_client_id
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType
@@ -153,7 +154,7 @@ class SimulatedExchange:
         if market is None:
             raise unknown_symbol(request.symbol, self.markets)
         self._seq += 1
-        client_id = client_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}"
+        client_id = client_id or format_client_id(self.id_prefix, self._seq)
         orders = self.orders
         if client_id in orders:
             raise OrderError(f"client id {client_id!r} is already in use")
@@ -256,10 +257,8 @@ class SimulatedExchange:
             )
         if reason or working is None:
             self._seq += 1
-            refused = Order(
-                refusal_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}", request, now
-            )
-            refused.transition(_REJECTED, now, reason)
+            refusal_id = refusal_id or format_client_id(self.id_prefix, self._seq)
+            refused = Order.rejected(refusal_id, request, now, reason)
             self.orders[refused.client_id] = refused
             self.events.append(refused)
             return refused

@@ -16,25 +16,31 @@ Importing this package imports aiohttp (not ccxt, which loads when a client is b
 
 from quantkit.testing.accounts import LocalAccounts as LocalAccounts
 from quantkit.testing.binance_api import BinanceSpotApi as BinanceSpotApi
+from quantkit.testing.faults import LOOKUP_PATHS as LOOKUP_PATHS
+from quantkit.testing.faults import ORDER_PATHS as ORDER_PATHS
 from quantkit.testing.faults import Fault as Fault
 from quantkit.testing.faults import FaultPlan as FaultPlan
-from quantkit.testing.faults import RequestLog as RequestLog
-from quantkit.testing.faults import RequestRecord as RequestRecord
+from quantkit.testing.fees import Commission as Commission
 from quantkit.testing.live_clock import LiveClock as LiveClock
 from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS as LOCAL_CCXT_OPTIONS
 from quantkit.testing.local_exchange import LocalExchange as LocalExchange
 from quantkit.testing.market_data import DEFAULT_MARKETS as DEFAULT_MARKETS
 from quantkit.testing.market_data import LocalMarket as LocalMarket
 from quantkit.testing.private_api import BinancePrivateApi as BinancePrivateApi
+from quantkit.testing.request_log import RequestLog as RequestLog
+from quantkit.testing.request_log import RequestRecord as RequestRecord
 from quantkit.testing.venue import LocalVenue as LocalVenue
 from quantkit.testing.ws_api import BinanceWebsocketApi as BinanceWebsocketApi
 
 __all__ = [
     "DEFAULT_MARKETS",
     "LOCAL_CCXT_OPTIONS",
+    "LOOKUP_PATHS",
+    "ORDER_PATHS",
     "BinancePrivateApi",
     "BinanceSpotApi",
     "BinanceWebsocketApi",
+    "Commission",
     "Fault",
     "FaultPlan",
     "LiveClock",

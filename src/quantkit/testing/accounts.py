@@ -5,7 +5,12 @@ the close of its last candle until a test sets one (`LocalAccounts.set_price`). 
 and limit orders that cross the price, fill at once at that price (taker). Other limit orders
 rest, with their funds locked, until `set_price` moves the price through their limit; they then
 fill in full at their own limit price (maker). Nothing happens in the background: no timers, no
-partial fills, no fees. Amounts and balances are `decimal.Decimal`, so sums are exact.
+partial fills. Amounts and balances are `decimal.Decimal`, so sums are exact.
+
+Two rules of the real venue hold here: a client order id is refused as a duplicate only while
+an open order of the account in that market has it (once it filled, was canceled or expired,
+the id is accepted again and makes a second order), and every trade pays a commission, in the
+asset received unless the account pays in BNB (see `Commission`; Binance's 0.1 % by default).
 
 The book knows nothing of HTTP: `BinancePrivateApi` renders it the Binance way. Listeners added
 with `LocalAccounts.add_listener` hear of every change of an order as it happens (placed,
@@ -16,16 +21,29 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
 from quantkit.errors import ConfigError
+from quantkit.testing.fees import Commission, Fee
+from quantkit.testing.local_orders import (
+    DuplicateOrderError,
+    InsufficientBalanceError,
+    LocalFill,
+    LocalOrder,
+    OrderListener,
+    OrderSide,
+    OrderStatus,
+    TimeInForce,
+)
 from quantkit.testing.market_data import LocalMarket, format_number
 from quantkit.testing.venue import LocalVenue
 
 __all__ = [
+    "Commission",
+    "DuplicateOrderError",
     "InsufficientBalanceError",
     "LocalAccounts",
     "LocalFill",
@@ -36,109 +54,13 @@ __all__ = [
     "TimeInForce",
 ]
 
-OrderSide = Literal["BUY", "SELL"]
-"""Order side, Binance's spelling."""
-OrderStatus = Literal["NEW", "FILLED", "CANCELED", "EXPIRED"]
-"""Order status, Binance's spelling (no partial fills here)."""
-TimeInForce = Literal["GTC", "IOC", "FOK"]
-"""Time in force of a limit order."""
-
-
-class InsufficientBalanceError(Exception):
-    """The account lacks the free balance an order needs (Binance's ``-2010``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LocalFill:
-    """One trade of an order.
-
-    Attributes:
-        trade_id: Trade id, increasing per book.
-        order_id: The order's id.
-        symbol: Venue id of the market, e.g. ``"BTCUSDT"``.
-        side: ``"BUY"`` or ``"SELL"``.
-        price: Price of the trade.
-        qty: Base amount traded.
-        time: Time of the trade, in ms since the epoch.
-        maker: Whether the order rested before it filled.
-    """
-
-    trade_id: int
-    order_id: int
-    symbol: str
-    side: OrderSide
-    price: Decimal
-    qty: Decimal
-    time: int
-    maker: bool
-
-    @property
-    def quote_qty(self) -> Decimal:
-        """Quote amount traded (``price * qty``)."""
-        return self.price * self.qty
-
-
-@dataclass(slots=True)
-class LocalOrder:
-    """An order of the book; `status` and the fill fields change as it fills or is canceled.
-
-    Attributes:
-        order_id: Order id, increasing per book.
-        client_id: The client's id (``newClientOrderId``).
-        api_key: The account that placed it.
-        symbol: Venue id of the market, e.g. ``"BTCUSDT"``.
-        side: ``"BUY"`` or ``"SELL"``.
-        type: ``"MARKET"`` or ``"LIMIT"``.
-        qty: Base amount ordered.
-        price: Limit price; zero for market orders.
-        time_in_force: ``"GTC"``, ``"IOC"`` or ``"FOK"``; ``None`` for market orders.
-        time: Creation time in ms since the epoch.
-        status: ``"NEW"``, ``"FILLED"``, ``"CANCELED"`` or ``"EXPIRED"``.
-        update_time: Time of the last change, in ms since the epoch.
-        fills: The order's trades.
-    """
-
-    order_id: int
-    client_id: str
-    api_key: str
-    symbol: str
-    side: OrderSide
-    type: Literal["MARKET", "LIMIT"]
-    qty: Decimal
-    price: Decimal
-    time_in_force: TimeInForce | None
-    time: int
-    status: OrderStatus = "NEW"
-    update_time: int = 0
-    fills: list[LocalFill] = field(default_factory=list)
-
-    @property
-    def executed_qty(self) -> Decimal:
-        """Base amount filled so far."""
-        return sum((f.qty for f in self.fills), Decimal(0))
-
-    @property
-    def quote_qty(self) -> Decimal:
-        """Quote amount filled so far (Binance's ``cummulativeQuoteQty``)."""
-        return sum((f.quote_qty for f in self.fills), Decimal(0))
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the order still rests in the book."""
-        return self.status == "NEW"
-
-
-OrderListener = Callable[[str, LocalOrder, LocalFill | None], None]
-"""Hears of an order change: called with the account's API key, the order (already changed)
-and the fill when the change is a trade, else ``None``. Called under the book's lock, in the
-thread that made the change: it must be quick and must not call back into the book."""
-
 
 @dataclass(slots=True)
 class _Account:
     secret: str
     free: dict[str, Decimal]
     locked: dict[str, Decimal]
+    commission: Commission = field(default_factory=Commission)
 
 
 def _decimal(value: float | str | Decimal) -> Decimal:
@@ -156,6 +78,8 @@ class LocalAccounts:
         venue: The venue whose markets are traded (and whose last closes are the first prices).
         accounts: API key to ``(secret, balances)``, e.g.
             ``{"key": ("secret", {"USDT": 10_000})}``.
+        commission: The commission of every account opened without one of its own
+            (Binance's 0.1 %, charged in the asset received, by default).
 
     Raises:
         ConfigError: If a key or secret is empty or a balance is negative.
@@ -165,15 +89,19 @@ class LocalAccounts:
         >>> book.set_price("BTC/USDT", 40_000)
         >>> order = book.place("k", "BTCUSDT", "BUY", "MARKET", Decimal("0.01"), now=0)
         >>> order.status, str(book.balances("k")["USDT"][0]), str(book.balances("k")["BTC"][0])
-        ('FILLED', '600.00', '0.01')
+        ('FILLED', '600.00', '0.00999')
     """
 
     def __init__(
         self,
         venue: LocalVenue,
         accounts: Mapping[str, tuple[str, Mapping[str, float | str | Decimal]]] | None = None,
+        *,
+        commission: Commission | None = None,
     ) -> None:
         self.venue = venue
+        self.commission = Commission() if commission is None else commission
+        """The commission of accounts opened without one of their own."""
         self._lock = threading.RLock()
         self._accounts: dict[str, _Account] = {}
         self._prices: dict[str, Decimal] = {}
@@ -182,11 +110,20 @@ class LocalAccounts:
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._listeners: list[OrderListener] = []
+        from quantkit.testing.order_lists import OrderLists  # noqa: PLC0415 - it imports us
+
+        self.order_lists = OrderLists(self)
+        """The OCO order lists (`quantkit.testing.order_lists`)."""
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
 
     def add_account(
-        self, api_key: str, secret: str, balances: Mapping[str, float | str | Decimal]
+        self,
+        api_key: str,
+        secret: str,
+        balances: Mapping[str, float | str | Decimal],
+        *,
+        commission: Commission | None = None,
     ) -> None:
         """Open (or replace) an account.
 
@@ -194,6 +131,8 @@ class LocalAccounts:
             api_key: The API key (sent as ``X-MBX-APIKEY``).
             secret: The secret requests are signed with.
             balances: Free balance per asset, e.g. ``{"USDT": 10_000}``.
+            commission: Its commission rates and BNB mode; `commission` of the book when
+                ``None``.
 
         Raises:
             ConfigError: If the key or secret is empty or a balance is negative.
@@ -204,7 +143,35 @@ class LocalAccounts:
         if any(amount < 0 for amount in free.values()):
             raise ConfigError(f"balances of {api_key!r} must not be negative")
         with self._lock:
-            self._accounts[api_key] = _Account(secret, free, {})
+            self._accounts[api_key] = _Account(secret, free, {}, commission or self.commission)
+
+    def set_commission(self, api_key: str, commission: Commission) -> None:
+        """Change an account's commission rates or BNB mode, for its trades from now on.
+
+        Args:
+            api_key: The account's key.
+            commission: The new commission.
+
+        Raises:
+            ConfigError: If there is no such account.
+        """
+        with self._lock:
+            account = self._accounts.get(api_key)
+            if account is None:
+                raise ConfigError(f"the local exchange has no account {api_key!r}")
+            account.commission = commission
+
+    def commission_of(self, api_key: str) -> Commission:
+        """Return an account's commission.
+
+        Args:
+            api_key: The account's key.
+
+        Returns:
+            Its rates and BNB mode.
+        """
+        with self._lock:
+            return self._accounts[api_key].commission
 
     def add_listener(self, listener: OrderListener) -> None:
         """Call ``listener`` on every order change from now on (see `OrderListener`).
@@ -298,8 +265,11 @@ class LocalAccounts:
         with self._lock:
             self._prices[market.venue_id] = new
             for order in list(self._orders.values()):
+                if order.list_id >= 0:
+                    continue  # legs of order lists: the lists execute them below
                 if order.is_open and order.symbol == market.venue_id and self._crosses(order, new):
                     self._fill(order, order.price, now, maker=True)
+            self.order_lists.on_price(market.venue_id, new, now)
 
     @staticmethod
     def _crosses(order: LocalOrder, price: Decimal) -> bool:
@@ -331,7 +301,8 @@ class LocalAccounts:
             price: Limit price (``"LIMIT"`` orders).
             time_in_force: For limit orders: ``"IOC"`` and ``"FOK"`` expire unless they fill
                 at once.
-            client_id: The client's id; ``"quantkit-<id>"`` when empty.
+            client_id: The client's id; ``"quantkit-<id>"`` when empty. Refused while an open
+                order of the account in this market has it.
             now: Time of the order, in ms since the epoch.
 
         Returns:
@@ -339,6 +310,8 @@ class LocalAccounts:
 
         Raises:
             ConfigError: If a limit order lacks a positive price or the amount is not positive.
+            DuplicateOrderError: If an open order of the account in this market has
+                ``client_id``.
             InsufficientBalanceError: If the account cannot pay for the order.
         """
         market = self.venue.market(symbol)
@@ -347,6 +320,12 @@ class LocalAccounts:
         if type == "LIMIT" and (price is None or not price > 0):
             raise ConfigError("a limit order needs a price > 0")
         with self._lock:
+            if client_id and any(
+                o.is_open and o.client_id == client_id and o.api_key == api_key
+                for o in self._orders.values()
+                if o.symbol == market.venue_id
+            ):
+                raise DuplicateOrderError(client_id)
             current = self.price(market.venue_id)
             limit = current if type == "MARKET" or price is None else price
             order = LocalOrder(
@@ -392,18 +371,50 @@ class LocalAccounts:
             reserved = order.qty * (price if order.type == "MARKET" else order.price)
             account.locked[market.quote] -= reserved
             account.free[market.quote] += reserved - cost  # a better price frees the rest
-            account.free[market.base] = account.free.get(market.base, zero) + order.qty
+            received, received_asset = order.qty, market.base
         else:
             account.locked[market.base] -= order.qty
-            account.free[market.quote] = account.free.get(market.quote, zero) + cost
+            received, received_asset = cost, market.quote
+        fee = self._charge(account, market, received, received_asset, cost, maker=maker)
+        if fee.asset == received_asset:
+            received -= fee.amount
+        account.free[received_asset] = account.free.get(received_asset, zero) + received
         fill = LocalFill(
             next(self._trade_ids), order.order_id, order.symbol, order.side, price, order.qty, now,
-            maker,
+            maker, fee.amount, fee.asset,
         )  # fmt: skip
         order.fills.append(fill)
         self._trades.append(fill)
         order.status, order.update_time = "FILLED", now
         self._notify(order, fill)
+
+    def _charge(
+        self,
+        account: _Account,
+        market: LocalMarket,
+        received: Decimal,
+        received_asset: str,
+        value: Decimal,
+        *,
+        maker: bool,
+    ) -> Fee:
+        """The fee of a trade: in BNB (taken here) when the account pays so and can.
+
+        Else it is charged in the asset received: the caller credits ``received`` less it.
+        """
+        commission = account.commission
+        bnb = Decimal(1) if market.quote == "BNB" else self._bnb_price(market.quote)
+        if commission.pay_in_bnb and bnb is not None:
+            fee = commission.fee_in_bnb(value, bnb, maker=maker)
+            held = account.free.get("BNB", Decimal(0))
+            if fee <= held:
+                account.free["BNB"] = held - fee
+                return Fee(fee, "BNB")
+        return Fee(commission.fee_in_received(received, maker=maker), received_asset)
+
+    def _bnb_price(self, quote: str) -> Decimal | None:
+        market = next((m for m in self.venue.markets if m.base == "BNB" and m.quote == quote), None)
+        return None if market is None else self.price(market.venue_id)
 
     def _release(
         self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus
@@ -436,6 +447,10 @@ class LocalAccounts:
         with self._lock:
             if not order.is_open or order.api_key != api_key:
                 raise KeyError(order.order_id)
+            made = self.order_lists.list_of(order)
+            if made is not None:  # a leg: Binance cancels the whole list
+                self.order_lists.cancel(made, now)
+                return order
             self._release(order, self.venue.market(order.symbol), now, "CANCELED")
             return order
 
@@ -488,6 +503,40 @@ class LocalAccounts:
                 client_id=client_id,
                 now=now,
             )
+
+    # ------------------------------------------------------------ hooks for order lists
+
+    def locked(self) -> threading.RLock:
+        """The book's lock (re-entrant): hold it across changes that must look atomic."""
+        return self._lock
+
+    def next_order_id(self) -> int:
+        """Take the next order id (order lists number their legs with it)."""
+        return next(self._order_ids)
+
+    def add_order(self, order: LocalOrder) -> None:
+        """Rest an order made elsewhere (an order-list leg) in the book and announce it."""
+        with self._lock:
+            self._orders[order.order_id] = order
+            self._notify(order, None)
+
+    def lock_funds(self, order: LocalOrder, market: LocalMarket, limit: Decimal) -> None:
+        """Lock what ``order`` needs (see `place`); raises `InsufficientBalanceError`."""
+        self._lock_funds(order, market, limit)
+
+    def fill_order(self, order: LocalOrder, price: Decimal, now: int, *, maker: bool) -> None:
+        """Fill ``order`` whole at ``price`` from the funds locked for it."""
+        self._fill(order, price, now, maker=maker)
+
+    def release(
+        self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus
+    ) -> None:
+        """End ``order`` with ``status`` and unlock its funds."""
+        self._release(order, market, now, status)
+
+    def notify(self, order: LocalOrder, fill: LocalFill | None) -> None:
+        """Tell the listeners of a change made elsewhere (an expired order-list leg)."""
+        self._notify(order, fill)
 
     def find(
         self,

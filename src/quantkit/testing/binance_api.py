@@ -20,7 +20,6 @@ belong in another class of the same shape, whose routes `LocalExchange.routes` a
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,9 @@ import numpy as np
 from aiohttp import web
 
 from quantkit.testing.faults import Fault
+from quantkit.testing.filters import MAX_NOTIONAL, MAX_PRICE
 from quantkit.testing.market_data import LocalMarket, format_number
+from quantkit.testing.server_clock import ServerClock
 from quantkit.testing.venue import LocalVenue
 
 __all__ = [
@@ -63,21 +64,28 @@ class BinanceApiError(Exception):
         code: Binance's error code, e.g. ``-1121``.
         msg: Binance's message, e.g. ``"Invalid symbol."``.
         status: The HTTP status.
+        data: Details sent along as ``"data"`` (cancelReplace's half-successes), if any.
     """
 
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+    def __init__(
+        self, code: int, msg: str, status: int = 400, *, data: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(msg)
         self.code = code
         self.msg = msg
         self.status = status
+        self.data = data
 
     def response(self) -> web.Response:
-        """Return the answer: ``{"code": ..., "msg": ...}`` with the status.
+        """Return the answer: ``{"code": ..., "msg": ...}`` (and ``"data"``) with the status.
 
         Returns:
             The aiohttp response.
         """
-        body = json.dumps({"code": self.code, "msg": self.msg})
+        answer: dict[str, Any] = {"code": self.code, "msg": self.msg}
+        if self.data is not None:
+            answer["data"] = self.data
+        body = json.dumps(answer)
         return web.Response(status=self.status, text=body, content_type="application/json")
 
 
@@ -160,10 +168,12 @@ class BinanceSpotApi:
 
     Args:
         venue: The markets and data to serve.
+        clock: The server's clock (``/api/v3/time``); the machine's when ``None``.
     """
 
-    def __init__(self, venue: LocalVenue) -> None:
+    def __init__(self, venue: LocalVenue, *, clock: ServerClock | None = None) -> None:
         self.venue = venue
+        self.clock = ServerClock() if clock is None else clock
 
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes of the endpoints.
@@ -195,7 +205,7 @@ class BinanceSpotApi:
         return web.json_response({})
 
     async def _time(self, request: web.Request) -> web.Response:
-        return web.json_response({"serverTime": int(time.time() * 1000)})
+        return web.json_response({"serverTime": self.clock.now_ms()})
 
     def _symbol_info(self, market: LocalMarket) -> dict[str, Any]:
         fmt = format_number
@@ -221,7 +231,7 @@ class BinanceSpotApi:
                 {
                     "filterType": "PRICE_FILTER",
                     "minPrice": fmt(market.tick_size),
-                    "maxPrice": "1000000",
+                    "maxPrice": format(MAX_PRICE, "f"),
                     "tickSize": fmt(market.tick_size),
                 },
                 {
@@ -234,7 +244,7 @@ class BinanceSpotApi:
                     "filterType": "NOTIONAL",
                     "minNotional": fmt(market.min_notional),
                     "applyMinToMarket": True,
-                    "maxNotional": "9000000",
+                    "maxNotional": format(MAX_NOTIONAL, "f"),
                     "applyMaxToMarket": False,
                     "avgPriceMins": 5,
                 },
@@ -249,7 +259,7 @@ class BinanceSpotApi:
         return web.json_response(
             {
                 "timezone": "UTC",
-                "serverTime": int(time.time() * 1000),
+                "serverTime": self.clock.now_ms(),
                 "rateLimits": [
                     {
                         "rateLimitType": "REQUEST_WEIGHT",

@@ -1,29 +1,75 @@
-"""Fault injection and the request log of the local exchange.
+"""Fault injection of the local exchange: the plan of what goes wrong, and when.
 
-Both are shared between the test's thread and the server's event loop, so every method takes a
-lock; tests may change the plan while the server runs.
+The plan is shared between the test's thread and the server's event loop, so every method takes
+a lock; tests may change it while the server runs.
 
-Faults form a queue: each request takes the first fault whose path matches and that has uses
-left, and uses it up once. ``plan.rate_limit("/api/v3/klines", times=2)`` followed by
-``plan.truncate("/api/v3/klines", keep=10)`` answers two klines requests with 429, then cuts the
-third answer to ten rows, then serves normally.
+Faults form a queue: each request takes the first fault whose path (and method, when the fault
+names one) matches and that has uses left, and uses it up once. ``plan.rate_limit(
+"/api/v3/klines", times=2)`` followed by ``plan.truncate("/api/v3/klines", keep=10)`` answers
+two klines requests with 429, then cuts the third answer to ten rows, then serves normally. A
+fault planned ``for_seconds`` instead answers every matching request until its span, measured
+on the plan's clock, is over ("lookups fail for the next 30 s").
+
+What a fault does to the request, Binance's failure modes (``errors.md`` and ``rest-api.md`` in
+``binance/binance-spot-api-docs``):
+
+* ``"status"``: answer an error status without acting (500 before acting, 429/418 with
+  ``Retry-After``, 503 ``-1008`` "overloaded", which is never acted on);
+* ``"accept"``: act, then lose the answer: an error status after ``seconds`` (500 after
+  acting; with ``seconds`` past the client's timeout, a timeout after acting);
+* ``"hold"``: do not act; answer ``status`` only after ``seconds`` (a timeout before acting);
+* ``"drop"``: close the connection without an answer, before acting or, with ``acted``,
+  after;
+* ``"unknown"``: answer 503 ``-1007`` at once; the request takes effect ``execute_after``
+  seconds later, or never (``None``). Until then a lookup of the order answers ``-2013``;
+* ``"delay"`` and ``"truncate"``: answer late, or cut a list answer short;
+* ``"half"`` (cancelReplace only): the cancel is done and the new order is refused (409
+  ``-2021`` with Binance's ``data``), or, with ``execute_after`` set (or ``unknown``), answered
+  503 ``-1007`` and placed later or never.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from quantkit.errors import ConfigError
+from quantkit.testing.request_log import RequestLog, RequestRecord
 
-__all__ = ["Fault", "FaultKind", "FaultPlan", "RequestLog", "RequestRecord"]
+__all__ = [
+    "LOOKUP_PATHS",
+    "ORDER_PATHS",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "RequestLog",
+    "RequestRecord",
+]
 
-FaultKind = Literal["status", "delay", "truncate", "accept"]
-"""What a fault does: answer an error status, answer late, cut a list answer short, or carry the
-request out and then lose its answer (``"accept"``)."""
+FaultKind = Literal["status", "delay", "truncate", "accept", "hold", "drop", "unknown", "half"]
+"""What a fault does (see the module's docstring)."""
+
+Paths = str | tuple[str, ...] | None
+"""The request paths a fault applies to: one, several, or ``None`` for any."""
+
+ORDER_PATHS = ("/api/v3/order", "/api/v3/order/cancelReplace")
+"""The order endpoints: create (POST), cancel (DELETE) and cancel-replace."""
+LOOKUP_PATHS = ("/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades", "/api/v3/account")
+"""The signed lookups (with method ``GET``): an order, open orders, trades, balances."""
+
+TIMEOUT_BODY = (
+    '{"code":-1007,"msg":"Timeout waiting for response from backend server. '
+    'Send status unknown; execution status unknown."}'
+)
+"""Binance's ``-1007`` answer (HTTP 503): the request may or may not take effect."""
+OVERLOADED_BODY = (
+    '{"code":-1008,"msg":"Server is currently overloaded with other requests. '
+    'Please try again in a few minutes."}'
+)
+"""Binance's ``-1008`` answer (HTTP 503): the request was not acted on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +77,46 @@ class Fault:
     """One planned misbehaviour of the local exchange.
 
     Attributes:
-        kind: ``"status"``, ``"delay"``, ``"truncate"`` or ``"accept"``.
-        path: The request path it applies to, e.g. ``"/api/v3/klines"``; ``None`` for any path.
-        status: HTTP status answered (``"status"`` and ``"accept"`` faults).
-        retry_after: ``Retry-After`` header value in seconds, if any (``"status"`` faults). It is
-            sent as written, so fractions (``"0.05"``) are possible in tests.
-        body: Body answered (``"status"`` faults); a Binance-style JSON error for 429/418,
-            plain text otherwise, when not given.
-        seconds: How long to wait before answering normally (``"delay"`` faults), or before
-            answering ``status`` once the request is carried out (``"accept"`` faults).
+        kind: What it does (see `FaultKind`).
+        path: The request path(s) it applies to, e.g. ``"/api/v3/klines"``; ``None`` for any.
+        status: HTTP status answered (``"status"``, ``"accept"`` and ``"hold"`` faults).
+        retry_after: ``Retry-After`` header value in seconds, if any. Sent as written, so
+            fractions (``"0.05"``) are possible in tests.
+        body: Body answered; a Binance-style JSON error for 429/418, plain text otherwise,
+            when not given.
+        seconds: How long to wait before answering (``"delay"``, ``"accept"``, ``"hold"``).
         keep: How many leading rows of a list answer to keep (``"truncate"`` faults).
+        method: The HTTP method it applies to, e.g. ``"DELETE"``; ``None`` for any.
+        acted: Whether a ``"drop"`` fault carries the request out before closing.
+        execute_after: Seconds after which an ``"unknown"`` (or unknown ``"half"``) request
+            takes effect; ``None`` for never (or until `LocalExchange.execute_pending`).
     """
 
     kind: FaultKind
-    path: str | None = None
+    path: Paths = None
     status: int = 0
     retry_after: float | None = None
     body: str | None = None
     seconds: float = 0.0
     keep: int = 0
+    method: str | None = None
+    acted: bool = False
+    execute_after: float | None = None
+
+    def matches(self, path: str, method: str | None) -> bool:
+        """Whether the fault applies to a request.
+
+        Args:
+            path: The request's path.
+            method: The request's method; ``None`` matches any fault's method.
+
+        Returns:
+            ``True`` if it applies.
+        """
+        paths = (self.path,) if isinstance(self.path, str) else self.path
+        return (paths is None or path in paths) and (
+            self.method is None or method is None or method == self.method
+        )
 
     def describe(self) -> str:
         """Return a short label for the request log, e.g. ``"429"``, ``"delay 0.5s"``.
@@ -57,23 +124,44 @@ class Fault:
         Returns:
             The label.
         """
-        if self.kind == "status":
-            return str(self.status)
-        if self.kind == "delay":
-            return f"delay {self.seconds:g}s"
-        if self.kind == "accept":
-            return f"accept then {self.status}"
-        return f"truncate {self.keep}"
+        later = "never" if self.execute_after is None else f"{self.execute_after:g}s"
+        labels = {
+            "status": str(self.status),
+            "delay": f"delay {self.seconds:g}s",
+            "accept": f"accept then {self.status}",
+            "truncate": f"truncate {self.keep}",
+            "hold": f"hold {self.seconds:g}s then {self.status}",
+            "drop": "accept then drop" if self.acted else "drop",
+            "unknown": f"-1007, executes {later}",
+            "half": "cancel only, new order "
+            + ("refused" if self.status == 409 else f"unknown, executes {later}"),
+        }
+        return labels[self.kind]
 
 
 @dataclass(slots=True)
 class _Planned:
     fault: Fault
-    left: int
+    left: int | None  # uses left; None while a span lasts
+    until: float | None = None  # end of the span on the plan's clock
+
+
+def _check_status(status: int) -> None:
+    if not 400 <= status <= 599:
+        raise ConfigError(f"status must be an HTTP error status (400-599), got {status}")
+
+
+def _check_seconds(seconds: float | None, name: str = "seconds") -> None:
+    if seconds is not None and not seconds >= 0:
+        raise ConfigError(f"{name} must be >= 0, got {seconds}")
 
 
 class FaultPlan:
     """The queue of faults the local exchange will inject, settable while it runs.
+
+    Args:
+        clock: Seconds on a monotonic clock, for spans (``for_seconds``);
+            ``time.monotonic`` by default. Tests may pass their own to end a span at will.
 
     Examples:
         >>> plan = FaultPlan()
@@ -82,40 +170,54 @@ class FaultPlan:
         (['503', '503'], None)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._queue: list[_Planned] = []
+        self.clock = clock
+        """Seconds on a monotonic clock, for spans; replace it to end a span at will."""
 
-    def _add(self, fault: Fault, times: int) -> None:
+    def _add(self, fault: Fault, times: int, for_seconds: float | None = None) -> None:
         if times < 1:
             raise ConfigError(f"times must be at least 1, got {times}")
+        _check_seconds(for_seconds, "for_seconds")
         with self._lock:
-            self._queue.append(_Planned(fault, times))
+            if for_seconds is None:
+                self._queue.append(_Planned(fault, times))
+            else:
+                self._queue.append(_Planned(fault, None, self.clock() + for_seconds))
 
     def fail(
         self,
-        path: str | None = None,
+        path: Paths = None,
         *,
         status: int = 500,
         times: int = 1,
         retry_after: float | None = None,
         body: str | None = None,
+        method: str | None = None,
+        for_seconds: float | None = None,
     ) -> None:
-        """Answer the next ``times`` matching requests with an error status.
+        """Answer the next ``times`` matching requests with an error status, without acting.
 
         Args:
-            path: Request path to match; ``None`` matches any.
-            status: HTTP status, e.g. 500, 502, 503, 504 or 429.
+            path: Request path(s) to match; ``None`` matches any.
+            status: HTTP status, e.g. 500, 502, 503, 504, 429 or 418.
             times: How many requests to fail.
             retry_after: Seconds sent in a ``Retry-After`` header, if given.
             body: Body to answer; a default fitting the status otherwise.
+            method: HTTP method to match; ``None`` matches any.
+            for_seconds: Fail every matching request for this long instead (``times`` is
+                then ignored), e.g. ``fail(LOOKUP_PATHS, method="GET", for_seconds=30)``.
 
         Raises:
-            ConfigError: If the status is not an error status or ``times`` < 1.
+            ConfigError: If the status is not an error status, ``times`` < 1 or
+                ``for_seconds`` < 0.
         """
-        if not 400 <= status <= 599:
-            raise ConfigError(f"status must be an HTTP error status (400-599), got {status}")
-        self._add(Fault("status", path, status=status, retry_after=retry_after, body=body), times)
+        _check_status(status)
+        fault = Fault(
+            "status", path, status=status, retry_after=retry_after, body=body, method=method
+        )
+        self._add(fault, times, for_seconds)
 
     def rate_limit(
         self, path: str | None = None, *, times: int = 1, retry_after: float | None = 1.0
@@ -143,8 +245,7 @@ class FaultPlan:
         Raises:
             ConfigError: If ``seconds`` is negative or ``times`` < 1.
         """
-        if not seconds >= 0:
-            raise ConfigError(f"seconds must be >= 0, got {seconds}")
+        _check_seconds(seconds)
         self._add(Fault("delay", path, seconds=seconds), times)
 
     def accept_then_fail(
@@ -173,10 +274,8 @@ class FaultPlan:
             ConfigError: If the status is not an error status, ``seconds`` is negative or
                 ``times`` < 1.
         """
-        if not 400 <= status <= 599:
-            raise ConfigError(f"status must be an HTTP error status (400-599), got {status}")
-        if not seconds >= 0:
-            raise ConfigError(f"seconds must be >= 0, got {seconds}")
+        _check_status(status)
+        _check_seconds(seconds)
         self._add(Fault("accept", path, status=status, seconds=seconds), times)
 
     def truncate(self, path: str | None = "/api/v3/klines", *, keep: int, times: int = 1) -> None:
@@ -194,125 +293,193 @@ class FaultPlan:
             raise ConfigError(f"keep must be >= 0, got {keep}")
         self._add(Fault("truncate", path, keep=keep), times)
 
-    def take(self, path: str) -> Fault | None:
-        """Use up the first planned fault that matches ``path`` (the server calls this).
+    def server_error(
+        self,
+        path: Paths = ORDER_PATHS,
+        *,
+        method: str | None = None,
+        acted: bool = False,
+        status: int = 500,
+        times: int = 1,
+    ) -> None:
+        """Answer an error status (500 by default) before acting or, with ``acted``, after.
+
+        Args:
+            path: Request path(s) to match (the order endpoints by default).
+            method: HTTP method to match, e.g. ``"DELETE"`` for cancels; ``None`` for any.
+            acted: Carry the request out first (the order is placed or canceled all the same).
+            status: The HTTP error status.
+            times: How many requests to fail.
+
+        Raises:
+            ConfigError: If the status is not an error status or ``times`` < 1.
+        """
+        _check_status(status)
+        kind: FaultKind = "accept" if acted else "status"
+        self._add(Fault(kind, path, status=status, method=method), times)
+
+    def timeout(
+        self,
+        path: Paths = ORDER_PATHS,
+        *,
+        method: str | None = None,
+        acted: bool = False,
+        seconds: float = 30.0,
+        times: int = 1,
+    ) -> None:
+        """Hold the answer past the client's timeout, before acting or, with ``acted``, after.
+
+        The server answers 504 after ``seconds`` (a client with a shorter timeout sees a
+        timeout); before acting, the request never takes effect.
+
+        Args:
+            path: Request path(s) to match (the order endpoints by default).
+            method: HTTP method to match; ``None`` for any.
+            acted: Carry the request out at once, then hold its answer.
+            seconds: How long the answer is held.
+            times: How many requests to hold.
+
+        Raises:
+            ConfigError: If ``seconds`` < 0 or ``times`` < 1.
+        """
+        _check_seconds(seconds)
+        kind: FaultKind = "accept" if acted else "hold"
+        self._add(Fault(kind, path, status=504, seconds=seconds, method=method), times)
+
+    def disconnect(
+        self,
+        path: Paths = ORDER_PATHS,
+        *,
+        method: str | None = None,
+        acted: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Close the connection without an answer, before acting or, with ``acted``, after.
+
+        aiohttp (under ccxt) sends an idempotent request (``GET``, ``DELETE``) once more when a
+        reused connection is dropped; plan ``times=2`` for the client to see the failure.
+
+        Args:
+            path: Request path(s) to match (the order endpoints by default).
+            method: HTTP method to match; ``None`` for any.
+            acted: Carry the request out before closing.
+            times: How many connections to drop.
+
+        Raises:
+            ConfigError: If ``times`` < 1.
+        """
+        self._add(Fault("drop", path, method=method, acted=acted), times)
+
+    def unknown_outcome(
+        self,
+        path: Paths = ORDER_PATHS,
+        *,
+        method: str | None = None,
+        execute_after: float | None = 1.0,
+        times: int = 1,
+    ) -> None:
+        """Answer 503 ``-1007`` at once; carry the request out ``execute_after`` s later.
+
+        Until it takes effect, a lookup of the order answers ``-2013`` and open orders lack it.
+        ``execute_after=None`` never carries it out by itself (`LocalExchange.execute_pending`
+        does, when a test says so).
+
+        Args:
+            path: Request path(s) to match (the order endpoints by default).
+            method: HTTP method to match; ``None`` for any.
+            execute_after: Seconds until the request takes effect; ``None`` for never.
+            times: How many requests to treat so.
+
+        Raises:
+            ConfigError: If ``execute_after`` < 0 or ``times`` < 1.
+        """
+        _check_seconds(execute_after, "execute_after")
+        fault = Fault("unknown", path, status=503, method=method, execute_after=execute_after)
+        self._add(fault, times)
+
+    def overloaded(
+        self,
+        path: Paths = ORDER_PATHS,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        for_seconds: float | None = None,
+    ) -> None:
+        """Answer 503 ``-1008`` (server overloaded), never acting: safe to retry.
+
+        Args:
+            path: Request path(s) to match (the order endpoints by default).
+            method: HTTP method to match; ``None`` for any.
+            times: How many requests to refuse.
+            for_seconds: Refuse every matching request for this long instead.
+
+        Raises:
+            ConfigError: If ``times`` < 1 or ``for_seconds`` < 0.
+        """
+        self.fail(path, status=503, times=times, body=OVERLOADED_BODY, method=method,
+                  for_seconds=for_seconds)  # fmt: skip
+
+    def half_replace(
+        self, *, unknown: bool = False, execute_after: float | None = None, times: int = 1
+    ) -> None:
+        """Make cancelReplace half-succeed: the cancel is done, the new order is not.
+
+        By default the new order is refused: 409 ``-2021`` "Order cancel-replace partially
+        failed." with Binance's ``data`` (``cancelResult`` ``SUCCESS``, ``newOrderResult``
+        ``FAILURE``). With ``unknown``, the answer is 503 ``-1007`` and the new order is placed
+        ``execute_after`` seconds later (``None``: never).
+
+        Args:
+            unknown: Answer ``-1007`` instead of ``-2021``.
+            execute_after: With ``unknown``, seconds until the new order is placed.
+            times: How many cancel-replaces to treat so.
+
+        Raises:
+            ConfigError: If ``execute_after`` < 0 or ``times`` < 1.
+        """
+        _check_seconds(execute_after, "execute_after")
+        fault = Fault(
+            "half",
+            "/api/v3/order/cancelReplace",
+            status=503 if unknown else 409,
+            execute_after=execute_after,
+        )
+        self._add(fault, times)
+
+    def take(self, path: str, method: str | None = None) -> Fault | None:
+        """Use up the first planned fault that matches a request (the server calls this).
 
         Args:
             path: The request's path.
+            method: The request's method; ``None`` matches any fault's method.
 
         Returns:
             The fault to apply, or ``None`` to answer normally.
         """
         with self._lock:
+            now = self.clock()
+            self._queue = [p for p in self._queue if p.until is None or now < p.until]
             for planned in self._queue:
-                if planned.fault.path in (None, path):
-                    planned.left -= 1
-                    if planned.left == 0:
-                        self._queue.remove(planned)
+                if planned.fault.matches(path, method):
+                    if planned.left is not None:
+                        planned.left -= 1
+                        if planned.left == 0:
+                            self._queue.remove(planned)
                     return planned.fault
         return None
 
     @property
     def pending(self) -> int:
-        """How many faulty answers are still planned."""
+        """How many faulty answers are still planned (a running span counts as one)."""
         with self._lock:
-            return sum(planned.left for planned in self._queue)
+            now = self.clock()
+            return sum(
+                1 if p.left is None else p.left
+                for p in self._queue
+                if p.until is None or now < p.until
+            )
 
     def clear(self) -> None:
         """Drop every planned fault."""
         with self._lock:
             self._queue.clear()
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request the local exchange received.
-
-    Attributes:
-        method: HTTP method, e.g. ``"GET"``.
-        path: Request path, e.g. ``"/api/v3/klines"``.
-        query: Query parameters (the last value of a repeated one).
-        time: ``time.monotonic()`` when the request arrived.
-        fault: The fault applied to it (`Fault.describe`), or ``None`` for a normal answer.
-    """
-
-    method: str
-    path: str
-    query: Mapping[str, str] = field(default_factory=dict)
-    time: float = 0.0
-    fault: str | None = None
-
-
-class RequestLog:
-    """Requests in order of arrival; logged when they arrive, before they are answered.
-
-    Examples:
-        >>> log = RequestLog()
-        >>> log.add(RequestRecord("GET", "/api/v3/ping"))
-        >>> [r.path for r in log.records()], log.wait_for(1, timeout=0.1)[0].method
-        (['/api/v3/ping'], 'GET')
-    """
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._records: list[RequestRecord] = []
-
-    def add(self, record: RequestRecord) -> None:
-        """Append a record and wake up `wait_for` callers (the server calls this).
-
-        Args:
-            record: The request.
-        """
-        with self._changed:
-            self._records.append(record)
-            self._changed.notify_all()
-
-    def records(self, path: str | None = None) -> list[RequestRecord]:
-        """Return the requests received so far.
-
-        Args:
-            path: Only requests to this path; ``None`` for all.
-
-        Returns:
-            The records, oldest first.
-        """
-        with self._changed:
-            return [r for r in self._records if path is None or r.path == path]
-
-    def clear(self) -> None:
-        """Forget every record."""
-        with self._changed:
-            self._records.clear()
-
-    def wait_for(
-        self, count: int, *, path: str | None = None, timeout: float = 5.0
-    ) -> list[RequestRecord]:
-        """Block until at least ``count`` matching requests have arrived.
-
-        Call it from a thread other than the server's (e.g. the test's, while a sync
-        `LocalExchange` serves from its own thread).
-
-        Args:
-            count: How many requests to wait for.
-            path: Only count requests to this path; ``None`` counts all.
-            timeout: Seconds to wait at most.
-
-        Returns:
-            The matching records, oldest first.
-
-        Raises:
-            TimeoutError: If fewer than ``count`` arrived in time.
-        """
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [r for r in self._records if path is None or r.path == path]
-                left = deadline - time.monotonic()
-                if len(found) >= count:
-                    return found
-                if left <= 0:
-                    raise TimeoutError(
-                        f"{len(found)} of {count} requests to {path or 'any path'} "
-                        f"arrived within {timeout:g}s"
-                    )
-                self._changed.wait(left)

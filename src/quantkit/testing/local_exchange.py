@@ -30,8 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -41,17 +40,17 @@ from aiohttp import web
 from quantkit.data._timestamps import TimeLike
 from quantkit.errors import ConfigError
 from quantkit.testing.accounts import LocalAccounts
-from quantkit.testing.binance_api import (
-    KEEP_ROWS,
-    LOCAL_CCXT_OPTIONS,
-    BinanceApiError,
-    BinanceSpotApi,
-    fault_response,
-)
-from quantkit.testing.faults import FaultPlan, RequestLog, RequestRecord
+from quantkit.testing.binance_api import LOCAL_CCXT_OPTIONS, BinanceSpotApi
+from quantkit.testing.fault_middleware import FaultMiddleware
+from quantkit.testing.faults import FaultPlan
+from quantkit.testing.fees import Commission
 from quantkit.testing.live_clock import LiveClock
 from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.order_list_api import BinanceOrderListApi
+from quantkit.testing.pending import PendingOutcomes
 from quantkit.testing.private_api import BinancePrivateApi
+from quantkit.testing.request_log import RequestLog, RequestRecord
+from quantkit.testing.server_clock import ServerClock
 from quantkit.testing.venue import LocalVenue
 from quantkit.testing.ws_api import BinanceWebsocketApi
 
@@ -64,7 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = structlog.get_logger("quantkit.testing")
 
 
@@ -93,6 +91,11 @@ class LocalExchange:
             start.
         publish_every: In live mode, publish one candle every this many seconds while the
             server runs; ``0`` publishes only when `publish` is called.
+        commission: The accounts' commission (Binance's 0.1 % maker and taker, charged in the
+            asset received, when ``None``); change one account's with
+            ``accounts.set_commission``.
+        clock_offset_ms: How far the server's clock runs ahead of the machine's (negative:
+            behind); see `server_clock` to change it while running.
 
     Raises:
         ConfigError: If a timeframe, a date or a market is invalid, ``warmup`` is not within
@@ -124,6 +127,8 @@ class LocalExchange:
         live: bool = False,
         warmup: int = 100,
         publish_every: float = 0.0,
+        commission: Commission | None = None,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.venue = LocalVenue(
             markets,
@@ -136,11 +141,17 @@ class LocalExchange:
             trades_per_minute=trades_per_minute,
         )
         """The markets and data served."""
-        self.api = BinanceSpotApi(self.venue)
+        self.server_clock = ServerClock(clock_offset_ms)
+        """The server's clock: skew it or jump it to provoke ``-1021``."""
+        self.api = BinanceSpotApi(self.venue, clock=self.server_clock)
         """The public Binance endpoints."""
-        self.accounts = LocalAccounts(self.venue, accounts)
+        self.accounts = LocalAccounts(self.venue, accounts, commission=commission)
         """The accounts, orders and trades of the signed endpoints."""
-        self.private_api = BinancePrivateApi(self.venue, self.accounts)
+        self.pending = PendingOutcomes()
+        """Requests answered ``-1007`` that take effect later (see `execute_pending`)."""
+        self.private_api = BinancePrivateApi(
+            self.venue, self.accounts, clock=self.server_clock, pending=self.pending
+        )
         """The signed Binance endpoints."""
         self.ws_api = BinanceWebsocketApi(self.venue, self.accounts)
         """The kline websocket streams and the accounts' user-data stream."""
@@ -245,7 +256,7 @@ class LocalExchange:
         Raises:
             ConfigError: If the market is unknown or the price is not positive.
         """
-        self.accounts.set_price(symbol, price, now=int(time.time() * 1000))
+        self.accounts.set_price(symbol, price, now=self.server_clock.now_ms())
 
     # ----------------------------------------------------------------------- endpoints
 
@@ -256,7 +267,8 @@ class LocalExchange:
             aiohttp route definitions: `BinanceSpotApi.routes`, `BinancePrivateApi.routes`
             and `BinanceWebsocketApi.routes`.
         """
-        return self.api.routes() + self.private_api.routes() + self.ws_api.routes()
+        lists = BinanceOrderListApi(self.private_api).routes()
+        return self.api.routes() + self.private_api.routes() + lists + self.ws_api.routes()
 
     # ----------------------------------------------------------------------- live mode
 
@@ -347,36 +359,38 @@ class LocalExchange:
     # ----------------------------------------------------------------------- lifecycle
 
     def _application(self) -> web.Application:
-        @web.middleware
-        async def faults_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
-            fault = self.faults.take(request.path)
-            self.log.add(
-                RequestRecord(
-                    request.method,
-                    request.path,
-                    dict(request.query),
-                    time.monotonic(),
-                    None if fault is None else fault.describe(),
-                )
-            )
-            if fault is not None and fault.kind == "status":
-                return fault_response(fault)
-            if fault is not None and fault.kind == "delay":
-                await self._sleep(fault.seconds)
-            if fault is not None and fault.kind == "truncate":
-                request[KEEP_ROWS] = fault.keep
-            try:
-                answer = await handler(request)
-            except BinanceApiError as exc:
-                return exc.response()
-            if fault is not None and fault.kind == "accept":  # done, but the answer is lost
-                await self._sleep(fault.seconds)
-                return fault_response(fault)
-            return answer
-
-        app = web.Application(middlewares=[faults_and_log])
+        middleware = FaultMiddleware(self.faults, self.log, self.pending, self._sleep)
+        app = web.Application(middlewares=[middleware.handle])
         app.add_routes(self.routes())
         return app
+
+    def execute_pending(self) -> int:
+        """Carry out now every request answered ``-1007`` that has not taken effect yet.
+
+        Call it from another thread than the server's (a server started with ``with``);
+        with ``async with``, await `aexecute_pending` instead.
+
+        Returns:
+            How many requests were carried out.
+
+        Raises:
+            RuntimeError: If the server does not run in a thread of its own.
+        """
+        if self._loop is None:
+            raise RuntimeError(
+                "execute_pending needs a server started with `with`; "
+                "in the server's own event loop, `await aexecute_pending()`"
+            )
+        done = asyncio.run_coroutine_threadsafe(self.pending.run_all(), self._loop)
+        return done.result(timeout=30)
+
+    async def aexecute_pending(self) -> int:
+        """Carry out now every pending ``-1007`` request (server in this event loop).
+
+        Returns:
+            How many requests were carried out.
+        """
+        return await self.pending.run_all()
 
     async def _sleep(self, seconds: float) -> None:
         sleeper = asyncio.ensure_future(asyncio.sleep(seconds))
@@ -441,6 +455,7 @@ class LocalExchange:
             publisher.cancel()
         for task in list(self._sleeping):  # delayed answers would hold the shutdown up
             task.cancel()
+        self.pending.drop_all()
         if runner is not None:
             await self.ws_api.aclose()  # open websockets would hold the shutdown up
             await runner.cleanup()

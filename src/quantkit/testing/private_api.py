@@ -33,15 +33,20 @@ from aiohttp import web
 
 from quantkit.errors import ConfigError
 from quantkit.testing.accounts import (
+    DuplicateOrderError,
     InsufficientBalanceError,
     LocalAccounts,
-    LocalFill,
     LocalOrder,
     OrderSide,
     TimeInForce,
 )
 from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, limit_param
+from quantkit.testing.cancel_replace import cancel_replace
+from quantkit.testing.fault_middleware import DEFERRED, HALF_REPLACE
+from quantkit.testing.filters import FilterFailure, check_filters
 from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.pending import PendingOutcomes
+from quantkit.testing.server_clock import ServerClock
 from quantkit.testing.venue import LocalVenue
 
 __all__ = ["BinancePrivateApi", "check_timestamp"]
@@ -58,10 +63,6 @@ _SIDES: tuple[OrderSide, ...] = ("BUY", "SELL")
 _TIME_IN_FORCE: tuple[TimeInForce, ...] = ("GTC", "IOC", "FOK")
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _text(value: Decimal) -> str:
     """Render a Decimal as plain text, without exponent and trailing zeros."""
     text = format(value.normalize(), "f")
@@ -74,11 +75,12 @@ def _missing(name: str) -> BinanceApiError:
     )
 
 
-def check_timestamp(params: Mapping[str, str]) -> None:
+def check_timestamp(params: Mapping[str, str], now: int | None = None) -> None:
     """Check a signed request's ``timestamp`` against ``recvWindow`` and the server's clock.
 
     Args:
         params: The request's parameters.
+        now: The server's time in ms; the machine's clock when ``None``.
 
     Raises:
         BinanceApiError: ``-1102`` without a timestamp, ``-1131`` for a bad ``recvWindow``,
@@ -91,8 +93,12 @@ def check_timestamp(params: Mapping[str, str]) -> None:
     window = 5000 if window is None else window
     if not 0 < window <= 60_000:
         raise BinanceApiError(-1131, "recvWindow must be less than 60000")
-    now = _now_ms()
-    if timestamp > now + 1000 or now - timestamp > window:
+    now = int(time.time() * 1000) if now is None else now
+    if timestamp > now + 1000:
+        raise BinanceApiError(
+            -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+        )
+    if now - timestamp > window:
         raise BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
@@ -102,11 +108,23 @@ class BinancePrivateApi:
     Args:
         venue: The markets traded.
         accounts: The accounts, orders and trades.
+        clock: The server's clock (the machine's when ``None``).
+        pending: Where a cancelReplace answered ``-1007`` keeps its new order until it is
+            placed (see `FaultPlan.half_replace`); a fresh one when ``None``.
     """
 
-    def __init__(self, venue: LocalVenue, accounts: LocalAccounts) -> None:
+    def __init__(
+        self,
+        venue: LocalVenue,
+        accounts: LocalAccounts,
+        *,
+        clock: ServerClock | None = None,
+        pending: PendingOutcomes | None = None,
+    ) -> None:
         self.venue = venue
         self.accounts = accounts
+        self.clock = ServerClock() if clock is None else clock
+        self.pending = PendingOutcomes() if pending is None else pending
 
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes of the endpoints.
@@ -124,6 +142,20 @@ class BinancePrivateApi:
             web.get("/api/v3/openOrders", self._signed(self._open_orders)),
             web.get("/api/v3/myTrades", self._signed(self._my_trades)),
         ]
+
+    # Shared with `BinanceOrderListApi` (the order-list endpoints over the same book).
+    @property
+    def signed(self) -> Callable[[Endpoint], Callable[[web.Request], Awaitable[web.Response]]]:
+        """Wrap an endpoint with the key, signature and timestamp checks."""
+        return self._signed
+
+    def order_quantity(self, params: dict[str, str], market: LocalMarket) -> Decimal:
+        """The checked ``quantity`` parameter."""
+        return self._order_quantity(params, market)
+
+    def decimal_param(self, params: dict[str, str], name: str) -> Decimal | None:
+        """A decimal parameter, or ``None`` when absent (-1100 if malformed)."""
+        return self._decimal_param(params, name)
 
     # ------------------------------------------------------------------------- signing
 
@@ -143,7 +175,7 @@ class BinancePrivateApi:
         if secret is None:
             raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         query = request.raw_path.partition("?")[2]
-        body = (await request.read()).decode() if request.can_read_body else ""
+        body = (await request.read()).decode()  # cached: a deferred request reads it again
         total = query + body
         signed, sep, signature = total.rpartition("signature=")
         if not sep or (signed and not signed.endswith("&")) or "&" in signature:
@@ -152,13 +184,25 @@ class BinancePrivateApi:
         if not hmac.compare_digest(expected, signature.lower()):
             raise BinanceApiError(-1022, "Signature for this request is not valid.")
         params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        check_timestamp(params)
+        if not request.get(DEFERRED, False):  # a deferred request is not refused for its age
+            check_timestamp(params, self.clock.now_ms())
         request[_API_KEY] = api_key
         return params
 
     # ----------------------------------------------------------------------- rendering
 
-    def _market(self, params: dict[str, str]) -> LocalMarket:
+    def market_of(self, params: dict[str, str]) -> LocalMarket:
+        """Return the market named by ``symbol``.
+
+        Args:
+            params: The request's parameters.
+
+        Returns:
+            The market.
+
+        Raises:
+            BinanceApiError: ``-1102`` without a symbol, ``-1121`` for an unknown one.
+        """
         venue_id = params.get("symbol")
         if not venue_id:
             raise _missing("symbol")
@@ -168,11 +212,19 @@ class BinancePrivateApi:
         return market
 
     @staticmethod
-    def _order_json(order: LocalOrder) -> dict[str, Any]:
+    def order_json(order: LocalOrder) -> dict[str, Any]:
+        """Render an order as Binance's order object (``GET /api/v3/order``).
+
+        Args:
+            order: The order.
+
+        Returns:
+            The JSON-ready dict.
+        """
         return {
             "symbol": order.symbol,
             "orderId": order.order_id,
-            "orderListId": -1,
+            "orderListId": order.list_id,
             "clientOrderId": order.client_id,
             "price": _text(order.price),
             "origQty": _text(order.qty),
@@ -182,7 +234,7 @@ class BinancePrivateApi:
             "timeInForce": order.time_in_force or "GTC",
             "type": order.type,
             "side": order.side,
-            "stopPrice": "0",
+            "stopPrice": _text(order.stop_price),
             "icebergQty": "0",
             "time": order.time,
             "updateTime": order.update_time,
@@ -191,10 +243,6 @@ class BinancePrivateApi:
             "origQuoteOrderQty": "0",
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
-
-    def _commission_asset(self, fill: LocalFill) -> str:
-        market = self.venue.market(fill.symbol)
-        return market.base if fill.side == "BUY" else market.quote
 
     # ----------------------------------------------------------------------- endpoints
 
@@ -205,21 +253,23 @@ class BinancePrivateApi:
             {"asset": asset, "free": _text(free), "locked": _text(locked)}
             for asset, (free, locked) in self.accounts.balances(api_key).items()
         ]
+        commission = self.accounts.commission_of(api_key)
         zero = "0.00000000"
+        maker, taker = (f"{rate:.8f}" for rate in (commission.maker, commission.taker))
         return web.json_response(
             {
-                "makerCommission": 0,
-                "takerCommission": 0,
+                "makerCommission": int(commission.maker * 10_000),
+                "takerCommission": int(commission.taker * 10_000),
                 "buyerCommission": 0,
                 "sellerCommission": 0,
-                "commissionRates": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
+                "commissionRates": {"maker": maker, "taker": taker, "buyer": zero, "seller": zero},
                 "canTrade": True,
                 "canWithdraw": False,
                 "canDeposit": False,
                 "brokered": False,
                 "requireSelfTradePrevention": False,
                 "preventSor": False,
-                "updateTime": _now_ms(),
+                "updateTime": self.clock.now_ms(),
                 "accountType": "SPOT",
                 "balances": balances,
                 "permissions": ["SPOT"],
@@ -252,14 +302,23 @@ class BinancePrivateApi:
             ) * step
         if qty is None:
             raise _missing("quantity")
-        if qty < Decimal(str(market.min_qty)):
-            raise BinanceApiError(-1013, "Filter failure: LOT_SIZE")
         return qty
 
-    def _new_order_params(
+    def new_order_params(
         self, params: dict[str, str], market: LocalMarket
     ) -> tuple[OrderSide, Literal["MARKET", "LIMIT"], Decimal, Decimal | None, TimeInForce]:
-        """Side, type, quantity, price and time in force of a new order, checked."""
+        """Side, type, quantity, price and time in force of a new order, checked with filters.
+
+        Args:
+            params: The request's parameters.
+            market: The market.
+
+        Returns:
+            The order's fields.
+
+        Raises:
+            BinanceApiError: For a missing or malformed parameter, ``-1013`` for a filter.
+        """
         side, kind = params.get("side", ""), params.get("type", "")
         if side not in _SIDES:
             raise BinanceApiError(-1100, "Illegal characters found in parameter 'side'.")
@@ -272,15 +331,30 @@ class BinancePrivateApi:
         if kind == "LIMIT" and price is None:
             raise _missing("price")
         qty = self._order_quantity(params, market)
+        try:
+            check_filters(market, kind, qty, price, self.accounts.price(market.venue_id))
+        except FilterFailure as exc:
+            raise BinanceApiError(-1013, str(exc)) from None
         return side, kind, qty, price, tif
 
-    async def _new_order(
-        self, request: web.Request, api_key: str, params: dict[str, str]
-    ) -> web.Response:
-        market = self._market(params)
-        side, kind, qty, price, tif = self._new_order_params(params, market)
+    def place(self, api_key: str, market: LocalMarket, params: dict[str, str]) -> LocalOrder:
+        """Check a new order's parameters and filters, and place it in the book.
+
+        Args:
+            api_key: The account's key.
+            market: The market.
+            params: The request's parameters (``side``, ``type``, ``quantity``, ...).
+
+        Returns:
+            The order.
+
+        Raises:
+            BinanceApiError: ``-1013`` for a filter failure, ``-2010`` for a duplicate client
+                id or a lack of funds, and the parameter errors of ``POST /api/v3/order``.
+        """
+        side, kind, qty, price, tif = self.new_order_params(params, market)
         try:
-            order = self.accounts.place(
+            return self.accounts.place(
                 api_key,
                 market.venue_id,
                 side,
@@ -289,61 +363,39 @@ class BinancePrivateApi:
                 price,
                 time_in_force=tif,
                 client_id=params.get("newClientOrderId", ""),
-                now=_now_ms(),
+                now=self.clock.now_ms(),
             )
+        except DuplicateOrderError:
+            raise BinanceApiError(-2010, "Duplicate order sent.") from None
         except InsufficientBalanceError:
             raise BinanceApiError(
                 -2010, "Account has insufficient balance for requested action."
             ) from None
         except ConfigError as exc:
             raise BinanceApiError(-1013, f"Invalid order: {exc}") from None
-        return web.json_response(self._new_order_json(order, params.get("newOrderRespType")))
+
+    async def _new_order(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        order = self.place(api_key, self.market_of(params), params)
+        return web.json_response(self.new_order_json(order, params.get("newOrderRespType")))
 
     async def _cancel_replace(
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
-        """Binance's cancel-replace, mode ``STOP_ON_FAILURE``: no new order if the cancel fails."""
-        market = self._market(params)
-        if params.get("cancelReplaceMode") not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
-            raise _missing("cancelReplaceMode")
-        side, kind, qty, price, tif = self._new_order_params(params, market)
-        order_id = int_param(params, "cancelOrderId")
-        client_id = params.get("cancelOrigClientOrderId")
-        if order_id is None and not client_id:
-            raise BinanceApiError(
-                -1102,
-                "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both "
-                "were empty/null!",
-            )
-        old = self.accounts.find(api_key, market.venue_id, order_id=order_id, client_id=client_id)
-        if old is None or not old.is_open:
-            raise BinanceApiError(-2022, "Order cancel-replace failed.")
-        try:
-            new = self.accounts.cancel_replace(
-                api_key,
-                old,
-                side,
-                kind,
-                qty,
-                price,
-                time_in_force=tif,
-                client_id=params.get("newClientOrderId", ""),
-                now=_now_ms(),
-            )
-        except (InsufficientBalanceError, ConfigError):
-            raise BinanceApiError(-2021, "Order cancel-replace partially failed.") from None
-        canceled = self._order_json(old) | {"origClientOrderId": old.client_id}
-        return web.json_response(
-            {
-                "cancelResult": "SUCCESS",
-                "newOrderResult": "SUCCESS",
-                "cancelResponse": canceled,
-                "newOrderResponse": self._new_order_json(new, params.get("newOrderRespType")),
-            }
-        )
+        return cancel_replace(self, api_key, params, request.get(HALF_REPLACE))
 
-    def _new_order_json(self, order: LocalOrder, resp_type: str | None) -> dict[str, Any]:
-        full = self._order_json(order)
+    def new_order_json(self, order: LocalOrder, resp_type: str | None) -> dict[str, Any]:
+        """Render a new order's answer (``ACK``, ``RESULT`` or ``FULL`` with its fills).
+
+        Args:
+            order: The order.
+            resp_type: ``newOrderRespType``; ``FULL`` when ``None``.
+
+        Returns:
+            The JSON-ready dict.
+        """
+        full = self.order_json(order)
         answer: dict[str, Any] = {
             "symbol": order.symbol,
             "orderId": order.order_id,
@@ -362,8 +414,8 @@ class BinancePrivateApi:
                 {
                     "price": _text(f.price),
                     "qty": _text(f.qty),
-                    "commission": "0",
-                    "commissionAsset": self._commission_asset(f),
+                    "commission": _text(f.commission),
+                    "commissionAsset": f.commission_asset,
                     "tradeId": f.trade_id,
                 }
                 for f in order.fills
@@ -371,7 +423,7 @@ class BinancePrivateApi:
         return answer
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> LocalOrder:
-        market = self._market(params)
+        market = self.market_of(params)
         order_id = int_param(params, "orderId")
         client_id = params.get("origClientOrderId")
         if order_id is None and not client_id:
@@ -388,17 +440,17 @@ class BinancePrivateApi:
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
         order = self._find(api_key, params, -2013, "Order does not exist.")
-        return web.json_response(self._order_json(order))
+        return web.json_response(self.order_json(order))
 
     async def _cancel_order(
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
         order = self._find(api_key, params, -2011, "Unknown order sent.")
         try:
-            self.accounts.cancel(api_key, order, now=_now_ms())
+            self.accounts.cancel(api_key, order, now=self.clock.now_ms())
         except KeyError:
             raise BinanceApiError(-2011, "Unknown order sent.") from None
-        answer = self._order_json(order)
+        answer = self.order_json(order)
         answer["origClientOrderId"] = order.client_id
         answer["clientOrderId"] = params.get("newClientOrderId") or order.client_id
         answer["transactTime"] = order.update_time
@@ -407,14 +459,14 @@ class BinancePrivateApi:
     async def _open_orders(
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
-        symbol = self._market(params).venue_id if params.get("symbol") else None
+        symbol = self.market_of(params).venue_id if params.get("symbol") else None
         orders = self.accounts.open_orders(api_key, symbol)
-        return json_list(request, [self._order_json(o) for o in orders])
+        return json_list(request, [self.order_json(o) for o in orders])
 
     async def _my_trades(
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
-        market = self._market(params)
+        market = self.market_of(params)
         start, end = int_param(params, "startTime"), int_param(params, "endTime")
         from_id, order_id = int_param(params, "fromId"), int_param(params, "orderId")
         limit = limit_param(params)
@@ -435,8 +487,8 @@ class BinancePrivateApi:
                 "price": _text(t.price),
                 "qty": _text(t.qty),
                 "quoteQty": _text(t.quote_qty),
-                "commission": "0",
-                "commissionAsset": self._commission_asset(t),
+                "commission": _text(t.commission),
+                "commissionAsset": t.commission_asset,
                 "time": t.time,
                 "isBuyer": t.side == "BUY",
                 "isMaker": t.maker,
