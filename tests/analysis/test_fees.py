@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import quantkit as qk
-from quantkit.analysis.stats import compute_stats, format_stats, metrics_table
+from quantkit.metrics.stats import compute_stats, format_stats, metrics_table
 
 NO_TRADES = pd.DataFrame({"pnl": pd.Series([], dtype=float)})
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantkit.analysis.formatting import format_value
 from quantkit.analysis.report_charts import (
     distribution_returns,
     monthly_returns,
@@ -28,9 +27,10 @@ from quantkit.analysis.report_charts import (
     rolling_sharpe_figure,
     rolling_window,
 )
-from quantkit.analysis.stats import periods_per_year
 from quantkit.domain.timeframe import parse_timeframe
 from quantkit.errors import ConfigError
+from quantkit.metrics.formatting import format_value
+from quantkit.metrics.stats import periods_per_year
 
 if TYPE_CHECKING:
     import pandas as pd

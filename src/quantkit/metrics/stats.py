@@ -1,8 +1,8 @@
 """The statistics tables: `compute_stats` for a backtest's `Result`, `metrics_table` for any curve.
 
-Both are assembled from the metric functions of `quantkit.analysis.metrics`,
-`quantkit.analysis.drawdown_metrics`, `quantkit.analysis.distribution_metrics`,
-`quantkit.analysis.trade_metrics` and `quantkit.analysis.benchmark_metrics`; every figure is
+Both are assembled from the metric functions of `quantkit.metrics.returns`,
+`quantkit.metrics.drawdowns`, `quantkit.metrics.distribution`,
+`quantkit.metrics.trades` and `quantkit.metrics.benchmark`; every figure is
 defined in those functions' docstrings and in ``docs/stats.md``. pandas is imported inside the
 functions that need it, so importing this module stays cheap.
 """
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantkit.analysis import benchmark_metrics as _bench
-from quantkit.analysis import distribution_metrics as _dist
-from quantkit.analysis import drawdown_metrics as _dd
-from quantkit.analysis import metrics as _metrics
-from quantkit.analysis import trade_metrics as _trade
-from quantkit.analysis.drawdown_metrics import drawdown
-from quantkit.analysis.formatting import format_value as _format_value
 from quantkit.domain.timeframe import NS_PER_SECOND
 from quantkit.errors import ConfigError, DataError
+from quantkit.metrics import benchmark as _bench
+from quantkit.metrics import distribution as _dist
+from quantkit.metrics import drawdowns as _dd
+from quantkit.metrics import returns as _metrics
+from quantkit.metrics import trades as _trade
+from quantkit.metrics.drawdowns import drawdown
+from quantkit.metrics.formatting import format_value as _format_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -415,7 +415,7 @@ def format_stats(stats: pd.Series) -> str:
     """Return a statistics table as aligned text, one ``label  value`` line per row.
 
     Labels are left-aligned and values right-aligned. Values are written by
-    `quantkit.analysis.formatting.format_value`, the formatter the HTML report uses too:
+    `quantkit.metrics.formatting.format_value`, the formatter the HTML report uses too:
     percentages (labels ending in ``[%]``) and magnitudes of 100 or more with two decimals and
     thousands separators, other floats with four significant digits, NaN as ``-``.
 

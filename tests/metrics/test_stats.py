@@ -1,4 +1,4 @@
-"""Tests of the statistics table (quantkit.analysis.stats).
+"""Tests of the statistics table (quantkit.metrics.stats).
 
 Expected values come from arithmetic written out in the comments or from reference
 computations done here with numpy / plain Python, never from the module's own helpers.
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from quantkit.analysis import stats as stats_module
-from quantkit.analysis.stats import compute_stats, drawdown, format_stats, periods_per_year
 from quantkit.errors import ConfigError, DataError
+from quantkit.metrics import stats as stats_module
+from quantkit.metrics.stats import compute_stats, drawdown, format_stats, periods_per_year
 
 LABELS = [
     "Start",
