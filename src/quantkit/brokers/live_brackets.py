@@ -103,6 +103,7 @@ class LiveBrackets:
         self.held: dict[str, list[HeldBracket]] = {}
         """Held brackets by symbol (the engine matches closed bars while one exists)."""
         self._net: dict[str, float] = {}
+        self._parked: list[Order] = []
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
         self._send: MemoryObjectSendStream[Order] = send
         self._receive: MemoryObjectReceiveStream[Order] = receive
@@ -121,7 +122,11 @@ class LiveBrackets:
             order: The order that traded (already updated with the trade).
             trade: The venue's execution.
         """
-        if not order.request.has_bracket or order.parent_id:
+        if order.parent_id or _is_leg(order):
+            if not order.is_active:
+                self.on_closed(order)  # a leg filled: the list is done
+            return
+        if not order.request.has_bracket:
             return
         market = self.broker.market(order.symbol)
         received = trade.amount
@@ -131,6 +136,53 @@ class LiveBrackets:
         if order.status is OrderStatus.FILLED:
             self._send.send_nowait(order)
 
+    # -- exits the strategy sends while a venue OCO holds the amount ------------------------------
+
+    def _legs_on(self, symbol: str, side: Side) -> list[Order]:
+        return [
+            o
+            for o in self.broker.sync.orders.values()
+            if o.is_active and o.symbol == symbol and o.side is side and _is_leg(o)
+        ]
+
+    def park(self, order: Order) -> bool:
+        """Hold back ``order`` while venue OCO legs on its side lock the amount it needs.
+
+        A venue refuses to sell what an OCO list holds (insufficient balance), so an exit the
+        strategy sends itself (``close()``, a sell signal) first cancels the list, as the
+        simulator cancels bracket exits when the position closes; the order goes out once the
+        venue has ended the legs (`on_closed`).
+
+        Args:
+            order: The journaled ``NEW`` order.
+
+        Returns:
+            Whether it was parked (else the caller queues it at once).
+        """
+        if _is_leg(order):
+            return False
+        legs = self._legs_on(order.symbol, order.side)
+        if not legs:
+            return False
+        self._parked.append(order)
+        for leg in legs:
+            self.broker.sync.request_cancel(leg)
+        _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=len(legs))
+        return True
+
+    def on_closed(self, order: Order) -> None:
+        """Send the parked orders whose symbol's legs have all ended.
+
+        Args:
+            order: An order the venue just ended.
+        """
+        waiting, self._parked = self._parked, []
+        for parked in waiting:
+            if self._legs_on(parked.symbol, parked.side):
+                self._parked.append(parked)
+            elif parked.status is OrderStatus.NEW:
+                self.broker.sync.enqueue(parked)
+
     def close(self, *, started: bool = True) -> None:
         """Stop taking entries (the broker shuts down); held brackets stay journaled.
 
@@ -139,6 +191,9 @@ class LiveBrackets:
                 broker failed to start, so both ends are released here.
         """
         self._send.close()
+        for parked in self._parked:
+            self.broker.sync.reject(parked, "not sent: the broker shut down while its OCO closed")
+        self._parked = []
         if not started:
             self._receive.close()
 
@@ -327,3 +382,11 @@ class LiveBrackets:
         for data in pending.values():
             self.hold(HeldBracket.from_json(data), journal=False)
         return len(pending)
+
+
+def _is_leg(order: Order) -> bool:
+    """Whether ``order`` is an exit of a bracket (also when resumed from the journal)."""
+    tag, client_id = order.request.tag, order.client_id
+    return (tag == "stop_loss" and client_id.endswith("-sl")) or (
+        tag == "take_profit" and client_id.endswith("-tp")
+    )
