@@ -104,6 +104,7 @@ class LiveBrackets:
         """Held brackets by symbol (the engine matches closed bars while one exists)."""
         self._net: dict[str, float] = {}
         self._parked: list[Order] = []
+        self._leg_ids: set[str] | None = None
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
         self._send: MemoryObjectSendStream[Order] = send
         self._receive: MemoryObjectReceiveStream[Order] = receive
@@ -139,11 +140,12 @@ class LiveBrackets:
     # -- exits the strategy sends while a venue OCO holds the amount ------------------------------
 
     def _legs_on(self, symbol: str, side: Side) -> list[Order]:
-        return [
-            o
-            for o in self.broker.sync.orders.values()
-            if o.is_active and o.symbol == symbol and o.side is side and _is_leg(o)
-        ]
+        orders = self.broker.sync.orders
+        if self._leg_ids is None:  # once: legs resumed from the journal included
+            self._leg_ids = {cid for cid, o in orders.items() if _is_leg(o)}
+        found = [orders[cid] for cid in self._leg_ids if cid in orders]
+        self._leg_ids = {o.client_id for o in found if o.is_active}
+        return [o for o in found if o.is_active and o.symbol == symbol and o.side is side]
 
     def park(self, order: Order) -> bool:
         """Hold back ``order`` while venue OCO legs on its side lock the amount it needs.
@@ -266,6 +268,8 @@ class LiveBrackets:
         for leg in legs.values():
             self.journal.intent(leg.request, leg.client_id)
             sync.orders[leg.client_id] = leg  # tracked from now on (NEW until acknowledged)
+            if self._leg_ids is not None:
+                self._leg_ids.add(leg.client_id)
         prices = {"stop_loss": sl, "take_profit": tp}
         self.journal.append("bracket", {"client_id": cid, "mode": "oco", "amount": amount} | prices)
         request = OcoRequest(
@@ -366,6 +370,8 @@ class LiveBrackets:
         _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
         self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
         self.broker.submit(request, client_id, bar.close)
+        if self._leg_ids is not None:
+            self._leg_ids.add(client_id)
 
     def restore(self) -> int:
         """Hold again the brackets the journal holds and has not seen triggered.
