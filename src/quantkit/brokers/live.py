@@ -232,8 +232,13 @@ class LiveBroker(Broker):
 
     @property
     def halted(self) -> str:
-        """Why new entries are refused after a divergence, ``""`` while trading normally."""
-        return "" if self._reconciler is None else self._reconciler.halted
+        """Why new entries are refused, ``""`` while trading normally.
+
+        After a divergence; or while the venue has been unreachable for too long (the venue's
+        ``halt_reason``, e.g. `CcxtExchange.halt_reason`), until it answers again.
+        """
+        diverged = "" if self._reconciler is None else self._reconciler.halted
+        return diverged or str(getattr(self.venue, "halt_reason", "") or "")
 
     @property
     def divergences(self) -> list[AccountDivergence]:
