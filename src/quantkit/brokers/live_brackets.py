@@ -173,11 +173,16 @@ class LiveBrackets:
         return True
 
     def on_closed(self, order: Order) -> None:
-        """Send the parked orders whose symbol's legs have all ended.
+        """Protect what a bracket entry that ended unfilled had bought; release parked exits.
+
+        A bracket entry the venue canceled or expired after a partial fill gets its bracket
+        for the part that filled. Parked orders whose symbol's legs have all ended go out.
 
         Args:
             order: An order the venue just ended.
         """
+        if order.request.has_bracket and order.client_id in self._net and not _is_leg(order):
+            self._send.send_nowait(order)  # canceled after a partial fill: protect that part
         waiting, self._parked = self._parked, []
         for parked in waiting:
             if self._legs_on(parked.symbol, parked.side):
