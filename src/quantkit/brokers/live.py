@@ -333,7 +333,8 @@ class LiveBroker(Broker):
             amount=order.amount,
             price=request.limit_price,
         )
-        sync.enqueue(order)
+        if not self.brackets.park(order):  # waits while a venue OCO holds the amount
+            sync.enqueue(order)
         return order
 
     def _refusal(self, order: Order, market: Market, reference_price: float) -> str:
