@@ -167,6 +167,7 @@ class LiveEngine:
         self._saved: str = ""
         self._bar: Bar | None = None  # the bar being stepped, for the broker's matching
         self._started = False  # on_start and the state's restoration completed
+        self._arrived_ns: int | None = None  # perf_counter_ns() when the latest bar arrived
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -317,7 +318,7 @@ class LiveEngine:
             risk=self.risk,
             match=match,
             working=BrokerWorking(broker, tuple(self.datas)),
-            recorder=LiveRecorder(self._counts, self.tape),
+            recorder=LiveRecorder(self._counts, self.tape, self._bar_clock),
         )
         strategy._bind(context, self.datas, tuple(self.datas))
         self._step.learn_history(self._history, len(self._history_times))
@@ -337,6 +338,14 @@ class LiveEngine:
             warmup=self.warmup,
             resumed_orders=int(resume.get("seq", 0)),
         )
+
+    def _bar_clock(self, symbol: str) -> tuple[int, int] | None:
+        """The run's bar-clock reading: latest close plus the time since that bar arrived."""
+        data = self.datas.get(symbol)
+        if data is None or self._arrived_ns is None:
+            return None
+        elapsed = time.perf_counter_ns() - self._arrived_ns
+        return self.context.now + elapsed, data.timeframe
 
     def _indicators_by_symbol(self) -> dict[str, list[Indicator]]:
         owner = {id(data.cursor): symbol for symbol, data in self.datas.items()}
@@ -371,6 +380,7 @@ class LiveEngine:
             ConfigError: If the bar's symbol is not part of the run.
         """
         arrived = time.perf_counter_ns()
+        self._arrived_ns = arrived
         data = self.datas.get(bar.symbol)
         if data is None:
             raise ConfigError(f"LiveEngine: bar for {bar.symbol!r}, not a symbol of this run")
