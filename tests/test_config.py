@@ -306,3 +306,28 @@ def test_risk_sections_are_typed_policy_models() -> None:
         r"'max_posiiton_size'; did you mean 'max_position_size'",
     ):
         parse_config({**MINIMAL, "risk": [{"type": "max_posiiton_size"}]}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {**MINIMAL, "brokr": {}},
+            r"^config: brokr: Extra inputs are not permitted; did you mean "
+            r"'broker'\?$",
+        ),
+        (
+            {**MINIMAL, "broker": {"mode": "paper", "latncy": 1}},
+            r"^config: broker\.paper\.latncy: Extra inputs are not permitted; did you mean "
+            r"'latency'\?$",
+        ),
+        (
+            {**MINIMAL, "data": {"type": "sample", "symbol": ["X"]}},
+            r"data\.sample\.symbol: Extra inputs are not permitted; did you mean 'symbols'\?$",
+        ),
+        ({**MINIMAL, "zzzz": 1}, r"^config: zzzz: Extra inputs are not permitted$"),
+    ],
+)
+def test_misspelled_keys_get_a_close_match(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, environ={})

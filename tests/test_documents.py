@@ -112,3 +112,13 @@ def test_python_dates_are_accepted_too() -> None:
     data["end"] = dt.datetime(2024, 1, 5, 12, tzinfo=dt.UTC)
     sample = SampleData.model_validate(data)
     assert (sample.start, sample.end) == ("2024-01-02", "2024-01-05T12:00:00+00:00")
+
+
+def test_a_yaml_syntax_error_is_one_line_with_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "s.yaml", "strategy:\n  name: sma_cross\n  params: {fast: 5\n")
+    with pytest.raises(ConfigError) as caught:
+        load_document(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: line 4, column 1: not valid YAML: expected ',' or '}}'")
+    assert message.endswith("(while parsing a flow mapping)")

@@ -17,6 +17,7 @@ from quantkit._lazy import attach as _attach
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
+from quantkit.brokers.settings import SimSettings as SimSettings
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
@@ -50,10 +51,14 @@ from quantkit.errors import OrderError as OrderError
 from quantkit.errors import ParameterError as ParameterError
 from quantkit.errors import QuantkitError as QuantkitError
 from quantkit.errors import RateLimitedError as RateLimitedError
+from quantkit.errors import ReconciliationError as ReconciliationError
 from quantkit.errors import RegistryError as RegistryError
 from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
+from quantkit.errors import StrategyError as StrategyError
 from quantkit.errors import TransientError as TransientError
+from quantkit.errors import UsageError as UsageError
+from quantkit.errors import VenueBusyError as VenueBusyError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
 from quantkit.risk.limits import MaxPositionSize as MaxPositionSize
 from quantkit.risk.policy import Decision as Decision
@@ -93,6 +98,8 @@ if _TYPE_CHECKING:
     from quantkit.analysis.stats import periods_per_year as periods_per_year
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
+    from quantkit.brokers.live_reconcile import AccountDivergence as AccountDivergence
+    from quantkit.brokers.live_reconcile import LiveSafety as LiveSafety
     from quantkit.config import RunConfig as RunConfig
     from quantkit.config import load_config as load_config
     from quantkit.data.downloader import DownloadReport as DownloadReport
@@ -175,6 +182,7 @@ if _TYPE_CHECKING:
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
 _LAZY: dict[str, str] = {
+    "AccountDivergence": "quantkit.brokers.live_reconcile",
     "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
     "Choice": "quantkit.optimize.space",
     "CircuitBreaker": "quantkit.brokers.breaker",
@@ -196,6 +204,7 @@ _LAZY: dict[str, str] = {
     "KellySizer": "quantkit.risk.kelly",
     "LiveBarStream": "quantkit.data.live",
     "LiveBroker": "quantkit.brokers.live",
+    "LiveSafety": "quantkit.brokers.live_reconcile",
     "LiveEngine": "quantkit.engine.live",
     "LiveSummary": "quantkit.engine.live",
     "LookAheadReport": "quantkit.engine.audit",
@@ -269,6 +278,7 @@ __getattr__, __dir__ = _attach(__name__, _LAZY, globals())
 
 
 __all__ = [
+    "AccountDivergence",
     "BacktestBroker",
     "Bar",
     "BarSeries",
@@ -310,6 +320,7 @@ __all__ = [
     "LiveBarStream",
     "LiveBroker",
     "LiveEngine",
+    "LiveSafety",
     "LiveSummary",
     "LookAheadError",
     "LookAheadReport",
@@ -344,6 +355,7 @@ __all__ = [
     "QualityReport",
     "QuantkitError",
     "RateLimitedError",
+    "ReconciliationError",
     "ReduceOnlyCheck",
     "RegistryError",
     "ReplayStream",
@@ -363,6 +375,7 @@ __all__ = [
     "SignalData",
     "SignalStrategy",
     "Signals",
+    "SimSettings",
     "SlippageModel",
     "SmaCross",
     "SmaCrossSignals",
@@ -370,14 +383,17 @@ __all__ = [
     "StoreError",
     "StoreFeed",
     "Strategy",
+    "StrategyError",
     "StreamStatus",
     "SymbolData",
     "SymbolQuality",
     "TimeInForce",
     "TimeRange",
     "TransientError",
+    "UsageError",
     "VaRLimit",
     "VaRResult",
+    "VenueBusyError",
     "VenueUnavailableError",
     "VolatilityTarget",
     "VolumeImpact",

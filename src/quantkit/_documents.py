@@ -190,5 +190,16 @@ def load_document(path: str | os.PathLike[str], what: str = "") -> Any:
         raise ConfigError(f"{what}{target}: line {exc.line}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{what}{target}: not valid JSON: {exc}") from None
-    except Exception as exc:  # yaml's parse errors carry their own line and column
-        raise ConfigError(f"{what}{target}: not valid {kind}: {exc}") from None
+    except Exception as exc:  # yaml's scanner, parser and composer errors
+        raise ConfigError(f"{what}{target}: {_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """One line for a YAML error: where (line, column) and what, without PyYAML's excerpt."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f"not valid YAML: {exc}"
+    context = getattr(exc, "context", None)
+    detail = f"{problem} ({context})" if context else str(problem)
+    return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {detail}"

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from quantkit.errors import ConfigError
 
-__all__ = ["EnvOverrides", "env_overrides", "merge"]
+__all__ = ["EnvOverrides", "env_overrides", "merge", "suggest_field"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +134,37 @@ def _check_path(
         if chosen is None:
             return  # no valid tag: validation names the section
         node = chosen
+
+
+def suggest_field(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
+    """``"; did you mean 'cash'?"`` for an unknown key at a validation error's location.
+
+    Args:
+        model: The configuration model.
+        location: The error's location, the unknown key last (union tags included, as
+            pydantic reports them: ``("broker", "backtest", "cashh")``).
+
+    Returns:
+        The hint, or ``""`` when nothing is close or the location is not a model's.
+    """
+    node: type[BaseModel] | None = model
+    parts = list(location[:-1])
+    while parts and node is not None:
+        part = str(parts.pop(0))
+        info = node.model_fields.get(part)
+        if info is None:
+            return ""
+        members = _members(info.annotation)
+        if len(members) > 1 and parts:
+            discriminator = str(info.discriminator)
+            tag = str(parts.pop(0))
+            node = next((m for m in members if _tag(m, discriminator) == tag), None)
+        else:
+            node = members[0] if len(members) == 1 else None
+    if node is None:
+        return ""
+    close = difflib.get_close_matches(str(location[-1]), list(node.model_fields), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _parse_value(raw: str) -> Any:

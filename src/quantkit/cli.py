@@ -215,12 +215,24 @@ def _import_from_cwd() -> None:
         sys.path.insert(0, cwd)
 
 
+class OrdersLeftError(click.ClickException):
+    """A live run ended with orders it could not cancel still on the venue (exit status 3)."""
+
+    exit_code = 3
+
+
 def _run_built(run: Any, report: Path | None) -> None:
     """Run a built configuration and print what it gives back."""
     from quantkit.engine.engine import Engine  # noqa: PLC0415
 
     result = run.engine.run()
     click.echo(str(result))
+    left = getattr(result, "left_on_venue", ())
+    if left:
+        raise OrdersLeftError(
+            f"{len(left)} order(s) left working on the venue: {', '.join(left)}; cancel them "
+            "there or restart the run"
+        )
     target = report if report is not None else run.config.output.report
     if isinstance(run.engine, Engine) and target is not None:
         click.echo(f"report written to {result.report(target)}")

@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
 )
 
+from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
 from quantkit.risk.config import PolicyConfig
 
@@ -207,7 +208,7 @@ class BacktestMode(_Model):
         cash: Starting cash.
         currency: Account currency.
         allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        leverage: Largest gross exposure as a multiple of equity, from 1 to 125.
         warmup: Leading bars that are history only.
     """
 
@@ -215,7 +216,7 @@ class BacktestMode(_Model):
     cash: float = Field(default=10_000.0, gt=0)
     currency: str = "USDT"
     allow_short: bool = False
-    leverage: float = Field(default=1.0, gt=0)
+    leverage: float = Field(default=1.0, ge=1, le=MAX_LEVERAGE)
     warmup: int = Field(default=0, ge=0)
 
 
@@ -333,15 +334,20 @@ def _where(location: tuple[int | str, ...]) -> tuple[str, ...]:
 
 
 def _describe(error: ValidationError, source: str, env: EnvOverrides) -> str:
+    from quantkit._overrides import suggest_field  # noqa: PLC0415
+
     lines = []
     for problem in error.errors():
         where = _where(problem["loc"])
         variable = env.variable_for(where)
         path = ".".join(str(part) for part in problem["loc"]) or "config"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message += suggest_field(RunConfig, problem["loc"])
         if variable is not None:
-            lines.append(f"environment {variable} ({path}): {problem['msg']}")
+            lines.append(f"environment {variable} ({path}): {message}")
         else:
-            lines.append(f"{source}: {path}: {problem['msg']}")
+            lines.append(f"{source}: {path}: {message}")
     return "; ".join(lines)
 
 

@@ -12,12 +12,18 @@ should do about it::
     │   └── InvalidTransitionError        an illegal order status change
     ├── LookAheadError                    a computation used data from after the current bar
     ├── StoreError                        the local data store cannot be read or written
+    ├── ReconciliationError               the venue's account and the run's journal disagree
+    ├── StrategyError                     the strategy's own code raised; ``__cause__`` is
+    │                                     that exception, ``result`` the run so far
+    ├── UsageError (TypeError)            quantkit's API was called the wrong way (the message
+    │                                     says how to call it)
     ├── ExchangeError                     the venue refused a request for good (bad symbol,
     │                                     unsupported timeframe, authentication, ...);
     │                                     its ``reason`` tells a refused order from the rest
     └── TransientError                    a passing venue failure; the only branch retried
         ├── RateLimitedError
         ├── VenueUnavailableError
+        │   └── VenueBusyError            overloaded, did not act on the request (-1008)
         └── RequestTimeoutError
 
 Orders that the venue or the account refuses (insufficient funds, below the minimum notional)
@@ -27,6 +33,8 @@ and that reason, delivered as an event.
 """
 
 from __future__ import annotations
+
+import datetime
 
 __all__ = [
     "ConfigError",
@@ -38,10 +46,14 @@ __all__ = [
     "ParameterError",
     "QuantkitError",
     "RateLimitedError",
+    "ReconciliationError",
     "RegistryError",
     "RequestTimeoutError",
     "StoreError",
+    "StrategyError",
     "TransientError",
+    "UsageError",
+    "VenueBusyError",
     "VenueUnavailableError",
 ]
 
@@ -109,6 +121,89 @@ class StoreError(QuantkitError):
     """The local data store cannot be read or written (corrupt file, permissions, layout)."""
 
 
+class ReconciliationError(QuantkitError):
+    """The venue's account holds what the run's journal does not know, or the reverse.
+
+    Raised when a live broker starts on an account with orders or trades its journal has no
+    record of (a second client trading the same account, a venue whose order ids restarted
+    under a resumed journal): a person must look before quantkit trades it.
+    """
+
+
+class StrategyError(QuantkitError):
+    """The strategy's own code raised an exception in one of its hooks or indicators.
+
+    The original exception is ``__cause__``, with its traceback intact. quantkit's own errors
+    raised inside a hook (an `OrderError` for a malformed order, a `UsageError`) are not
+    wrapped: they keep their type and get a note naming the hook, bar and symbol.
+
+    Attributes:
+        strategy: The strategy's class name.
+        hook: Where it raised: ``"on_start"``, ``"on_bar"``, ``"on_fill"``, ``"on_order"``,
+            ``"on_stop"``, or ``"indicator NAME"`` (a live update of an indicator).
+        bar_index: Index of the symbol's current bar (``-1`` before the first).
+        bar_time: Close time of that bar, ns since the epoch (``-1`` before the first).
+        symbol: The symbol concerned (``""`` when none, e.g. in ``on_start``).
+        result: The run up to the failure: a `Result` for backtests, a `LiveSummary` for
+            paper and live runs (``None`` when it could not be built).
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: str,
+        hook: str,
+        bar_index: int,
+        bar_time: int,
+        symbol: str,
+        error: BaseException,
+    ) -> None:
+        self.strategy = strategy
+        self.hook = hook
+        self.bar_index = bar_index
+        self.bar_time = bar_time
+        self.symbol = symbol
+        self.result: object = None
+        super().__init__(
+            f"{strategy}.{hook} raised {type(error).__name__}: {_first_line(error)} "
+            f"({self.location(bar_index, bar_time, symbol)})"
+        )
+
+    @staticmethod
+    def location(bar_index: int, bar_time: int, symbol: str) -> str:
+        """Say at which bar something happened, for error messages and notes.
+
+        Args:
+            bar_index: Index of the bar (``-1`` before the first).
+            bar_time: Close time of the bar, ns since the epoch (``-1`` before the first).
+            symbol: The symbol, or ``""``.
+
+        Returns:
+            For example ``"bar 41, closed 2024-01-01 00:42:00 UTC, BTC/USDT"``.
+
+        Examples:
+            >>> StrategyError.location(41, 1_704_069_720_000_000_000, "BTC/USDT")
+            'bar 41, closed 2024-01-01 00:42:00 UTC, BTC/USDT'
+            >>> StrategyError.location(-1, -1, "")
+            'before the first bar'
+        """
+        if bar_index < 0 or bar_time < 0:
+            head = "before the first bar"
+        else:
+            stamp = datetime.datetime.fromtimestamp(bar_time / 1e9, datetime.UTC)
+            head = f"bar {bar_index}, closed {stamp:%Y-%m-%d %H:%M:%S} UTC"
+        return f"{head}, {symbol}" if symbol else head
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else "(no message)"
+
+
+class UsageError(QuantkitError, TypeError):
+    """A quantkit function was called the wrong way; the message says how to call it."""
+
+
 class ExchangeError(QuantkitError):
     """The venue refused a request for good; retrying the same request will not help.
 
@@ -147,6 +242,14 @@ class RateLimitedError(TransientError):
 
 class VenueUnavailableError(TransientError):
     """The venue is unreachable or answered with a server error."""
+
+
+class VenueBusyError(VenueUnavailableError):
+    """The venue was overloaded and did not act on the request (Binance ``-1008``).
+
+    Unlike other server errors, the request is known not to have been carried out, so an
+    order refused this way may be sent again after a backoff.
+    """
 
 
 class RequestTimeoutError(TransientError):

@@ -7,6 +7,7 @@ Nothing else in quantkit branches on the mode.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,7 @@ def _feed(config: SampleData | CsvData | ParquetData | StoreData) -> DataFeed:
 def _simulated_broker(config: RunConfig) -> Broker:
     from quantkit.brokers.backtest import BacktestBroker  # noqa: PLC0415
     from quantkit.brokers.paper import PaperBroker  # noqa: PLC0415
+    from quantkit.brokers.settings import SimSettings  # noqa: PLC0415
     from quantkit.sim.fees import FeeModel, FlatFees  # noqa: PLC0415
     from quantkit.sim.slippage import FixedBps, NoSlippage  # noqa: PLC0415
 
@@ -95,20 +97,13 @@ def _simulated_broker(config: RunConfig) -> Broker:
         fees = FlatFees(maker=maker, taker=taker, per_order=costs.per_order_fee)
     slippage = FixedBps(costs.slippage_bps) if costs.slippage_bps else NoSlippage()
     mode = config.broker
-    if isinstance(mode, BacktestMode):
-        return BacktestBroker(
-            cash=mode.cash,
-            currency=mode.currency,
-            fees=fees,
-            slippage=slippage,
-            allow_short=mode.allow_short,
-            leverage=mode.leverage,
-        )
-    if not isinstance(mode, PaperMode):
+    if isinstance(mode, LiveMode):
         raise ConfigError("broker: a live account is not simulated")
-    return PaperBroker(
-        cash=mode.cash, currency=mode.currency, fees=fees, slippage=slippage, latency=mode.latency
-    )
+    settings = SimSettings(cash=mode.cash, currency=mode.currency, fees=fees, slippage=slippage)
+    if isinstance(mode, BacktestMode):
+        margin = dataclasses.replace(settings, allow_short=mode.allow_short, leverage=mode.leverage)
+        return BacktestBroker(margin)
+    return PaperBroker(settings, latency=mode.latency)
 
 
 def _risk(config: RunConfig) -> RiskChain | None:

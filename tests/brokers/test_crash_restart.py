@@ -29,6 +29,7 @@ CHILD = textwrap.dedent(
     import sys
     from quantkit import Strategy
     from quantkit.brokers.live import LiveBroker
+    from quantkit.brokers.live_reconcile import LiveSafety
     from quantkit.data.fetch import RetryPolicy
     from quantkit.data.live import LiveBarStream
     from quantkit.engine.live import LiveEngine
@@ -72,6 +73,8 @@ CHILD = textwrap.dedent(
         broker=LiveBroker(
             venue, journal=journal, run_id="crash", confirm_live=True, retry=retry,
             poll_interval=0.02,
+            # an intent in doubt after a kill resolves half a second after it was written
+            safety=LiveSafety(unknown_deadline=0.5),
         ),
         warmup=WARMUP,
         run_id="crash",

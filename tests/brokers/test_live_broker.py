@@ -16,6 +16,7 @@ from quantkit import Strategy
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, client_order_id, replay
 from quantkit.brokers.live import LiveBroker
+from quantkit.brokers.live_reconcile import LiveSafety
 from quantkit.data.fetch import RetryPolicy
 from quantkit.data.live import LiveBarStream
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
@@ -32,6 +33,8 @@ KEY, SECRET = "live-key", "live-secret"
 WARMUP = 30
 MINUTE_S = 60
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.0)
+# Unknown outcomes resolve within a second here (60 s by default), and nothing waits long.
+FAST_SAFETY = LiveSafety(unknown_deadline=1.0, startup_deadline=5.0, shutdown_deadline=3.0)
 
 
 def local_exchange(bars: int = 80, usdt: float = 10_000.0) -> LocalExchange:
@@ -65,6 +68,7 @@ def broker_for(venue: CcxtExchange, path: Path, **kwargs: Any) -> LiveBroker:
         confirm_live=kwargs.pop("confirm_live", True),
         retry=FAST_RETRY,
         poll_interval=kwargs.pop("poll_interval", 0.05),
+        safety=kwargs.pop("safety", FAST_SAFETY),
         **kwargs,
     )
 
@@ -256,25 +260,41 @@ async def test_permanent_refusals_become_rejected_orders_and_local_checks_match_
     assert {o.status for o in state.orders.values()} == {OrderStatus.REJECTED}
 
 
-async def test_circuit_breaker_stops_new_orders_after_repeated_failures(
+async def test_an_order_whose_lookups_keep_failing_stays_unknown_and_is_never_sent_again(
     local: LocalExchange, tmp_path: Path
 ) -> None:
-    breaker = CircuitBreaker(failures=3, reset_after=3600.0)
+    breaker = CircuitBreaker(failures=1, reset_after=3600.0)
+    safety = LiveSafety(unknown_deadline=0.3, shutdown_deadline=0.5)
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(
-            broker_for(venue, tmp_path / "j.jsonl", breaker=breaker), tasks, local
+            broker_for(venue, tmp_path / "j.jsonl", breaker=breaker, safety=safety), tasks, local
         )
-        local.faults.fail("/api/v3/order", status=500, times=1000)  # also every lookup
-        first = await submit_one(broker, client_id="qk-test-000001")
+        local.faults.fail("/api/v3/order", status=500, times=10_000)  # also every lookup
+        first = broker.submit(
+            OrderRequest("BTC/USDT", Side.BUY, amount=0.01), "qk-test-000001", 40_000.0
+        )
+        sent = time.monotonic()
+        with anyio.fail_after(10):  # lookups go on well past the deadline: failures prove nothing
+            while not [
+                r
+                for r in local.requests("/api/v3/order")
+                if r.method == "GET" and r.time > sent + 3 * safety.unknown_deadline
+            ]:
+                await anyio.sleep(0.02)
+        assert first.status is OrderStatus.NEW
+        assert broker.unknown_orders() == [first]
         second = broker.submit(
             OrderRequest("BTC/USDT", Side.BUY, amount=0.01), "qk-test-000002", 40_000.0
         )
-        await broker.ashutdown(cancel_open=False)
+        await broker.ashutdown(cancel_open=True)
         tasks.cancel_scope.cancel()
-    assert first.status is OrderStatus.REJECTED
-    assert "not placed after 3 attempts" in first.reason
+    posts = [r for r in local.requests("/api/v3/order") if r.method == "POST"]
+    assert len(posts) == 1  # never sent again
     assert second.status is OrderStatus.REJECTED
     assert second.reason.startswith("circuit breaker open")
+    assert first.status is OrderStatus.NEW
+    assert broker.left_on_venue == ("qk-test-000001",)  # named: it may be on the venue
+    assert replay(tmp_path / "j.jsonl").in_doubt == frozenset({"qk-test-000001"})
 
 
 async def test_live_trading_needs_the_confirmation_flag(
@@ -307,10 +327,16 @@ async def test_restart_adopts_orders_the_venue_has_and_drops_those_it_never_got(
         broker = await started(broker_for(venue, path), tasks, local)
         orders = {o.client_id: o for o in broker.sync.orders.values()}
         resume = broker.resume_state()
+        assert orders[lost].status is OrderStatus.NEW  # unknown until the deadline has passed
+        with anyio.fail_after(10):
+            while orders[lost].status is OrderStatus.NEW:
+                await broker.events_ready()
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     assert orders[reached].status is OrderStatus.FILLED
     assert orders[lost].status is OrderStatus.REJECTED
+    assert orders[lost].reason.startswith("never placed")
+    assert not [r for r in local.requests("/api/v3/order") if r.method == "POST"]
     assert resume["seq"] == 2  # the next order of the run is number 3
     state = replay(path)
     assert len(state.fills) == 1 and state.fills[0].client_id == reached

@@ -443,7 +443,7 @@ MIDNIGHT = pd.Timestamp("2024-03-10T00:00:00Z").value
         pytest.param(
             ["2024-03-09T19:00:00-05:00", "2024-03-10T02:00:00+01:00"], {}, id="mixed-offsets"
         ),
-        pytest.param(["03/10/2024 00:00", "03/10/2024 01:00"], {}, id="non-iso-strings"),
+        pytest.param(["Mar 10, 2024 00:00", "Mar 10, 2024 01:00"], {}, id="non-iso-strings"),
         pytest.param(
             [dt.datetime(2024, 3, 10), dt.datetime(2024, 3, 10, 1)], {}, id="naive-datetimes"
         ),

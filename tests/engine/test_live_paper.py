@@ -254,7 +254,9 @@ def test_snapshot_carries_strategy_state_and_refuses_mismatched_positions(tmp_pa
     assert saved["positions"]["BTC/USDT"] == pytest.approx(0.04)  # four of five orders filled
     # A fresh (flat) account disagrees with the snapshot's position: refused by default.
     refused = paper(series, BuyEveryBar(), max_bars=1, resume_from=path)
-    with pytest.raises(ConfigError, match=r"BTC/USDT: snapshot 0\.04, account 0"):
+    with pytest.raises(
+        ConfigError, match=r"BTC/USDT: snapshot 0\.04, account 0 \(account minus snapshot -0\.04\)"
+    ):
         refused.run()
     adopted_strategy = BuyEveryBar()
     adopted = paper(

@@ -266,7 +266,12 @@ async def test_a_timer_publishes_while_the_server_runs() -> None:
             while not (seen and seen[-1]["t"] == JAN_1 + 4 * MINUTE and seen[-1]["x"]):
                 seen.append((await receive(socket))["k"])
             assert exchange.published == 5
-            assert [k["t"] for k in seen if k["x"]] == [JAN_1 + i * MINUTE for i in (2, 3, 4)]
+            # On a loaded machine the timer may publish before the socket subscribes: what was
+            # seen closed is then a later run of consecutive minutes, still ending at minute 4.
+            closed = [k["t"] for k in seen if k["x"]]
+            first = (closed[0] - JAN_1) // MINUTE
+            assert 2 <= first <= 4
+            assert closed == [JAN_1 + i * MINUTE for i in range(first, 5)]
             with pytest.raises(ConfigError, match="only 0 of the data's 5"):
                 exchange.publish()
 

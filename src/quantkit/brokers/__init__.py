@@ -6,6 +6,7 @@ from quantkit.brokers.base import Clock as Clock
 from quantkit.brokers.breaker import BreakerState as BreakerState
 from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
+from quantkit.brokers.settings import SimSettings as SimSettings
 from quantkit.brokers.venue import TradingVenue as TradingVenue
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "CircuitBreaker",
     "Clock",
     "PaperBroker",
+    "SimSettings",
     "TradingVenue",
 ]

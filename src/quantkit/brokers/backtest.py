@@ -19,16 +19,9 @@ class BacktestBroker(SimulatedBroker):
     """Fills orders against historical bars with the rules of `quantkit.sim`.
 
     Args:
-        cash: Starting cash in ``currency``.
-        currency: Account currency; every market must be quoted in it.
-        markets: Market descriptions by symbol. Symbols of the data without one get
-            ``Market.from_symbol(symbol)`` (no precision limits, 0.1 % maker and taker fees).
-        fees: Fee model (default: each market's rates).
-        slippage: Slippage model (default: none).
-        participation: Largest fraction of a bar's volume one symbol's fills may take.
-        intrabar: Assumption for outcomes that depend on the order of prices inside a bar.
-        allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        settings: The account and its fill rules (default: `SimSettings()`).
+        **options: Any `SimSettings` field by keyword (``cash=5_000``), overriding
+            ``settings``.
 
     Raises:
         ConfigError: If a setting is invalid.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market
-from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.sim.exchange import amend_problem, check_amend_request
 
@@ -117,8 +117,7 @@ class Broker(ABC):
         check_amend_request(order, request)
         reason = amend_problem(order, request)
         if reason:
-            refused = Order(client_id, request, order.updated_at)
-            refused.transition(OrderStatus.REJECTED, order.updated_at, reason)
+            refused = Order.rejected(client_id, request, order.updated_at, reason)
             self.events.append(refused)
             return refused
         rest = request
@@ -137,6 +136,14 @@ class Broker(ABC):
         Returns:
             The orders, oldest first.
         """
+
+    @property
+    def left_on_venue(self) -> tuple[str, ...]:
+        """After `ashutdown`: client ids of orders still working on a venue (live brokers).
+
+        Simulating brokers leave nothing on any venue: ``()``.
+        """
+        return ()
 
     def working(self, symbol: str) -> Sized:
         """Return a live container that is non-empty while ``symbol`` needs bar matching.

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from quantkit._locks import FileLock
+from quantkit.domain.client_ids import client_order_id, run_prefix
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.errors import ConfigError, StoreError
@@ -74,48 +75,6 @@ def _canonical(value: Any) -> bytes:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def run_prefix(run_id: str) -> str:
-    """The client-order-id prefix of run ``run_id``: ``"qk"`` + 10 hex digits of its SHA-256.
-
-    Args:
-        run_id: The run (or account) identifier.
-
-    Returns:
-        The prefix, e.g. ``"qk3e0c56f2a1"``.
-    """
-    return f"qk{_sha(run_id.encode())[:10]}"
-
-
-def client_order_id(run_id: str, seq: int) -> str:
-    """Derive the client order id of the ``seq``-th order of run ``run_id``.
-
-    The id is `run_prefix` + ``"-"`` + seq with at least six digits, the same shape the
-    engine gives every order (``"<prefix>-000007"``): at most 33 characters from
-    ``[a-z0-9-]``, accepted by Binance's ``[.A-Z:/a-z0-9_-]{1,36}``. A retry reuses the id, so
-    the venue refuses a duplicate instead of placing it twice; a restarted run continues the
-    sequence, so it never reuses an id either.
-
-    Args:
-        run_id: The run (or account) identifier.
-        seq: The order's sequence number in the run, 0 <= seq < 10**20.
-
-    Returns:
-        The client order id.
-
-    Raises:
-        ConfigError: If ``seq`` is out of range.
-
-    Example:
-        >>> client_order_id("run-1", 7) == client_order_id("run-1", 7)
-        True
-        >>> client_order_id("run-1", 7).endswith("-000007")
-        True
-    """
-    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 10**20:
-        raise ConfigError(f"client_order_id: seq must be an int in [0, 10**20), got {seq!r}")
-    return f"{run_prefix(run_id)}-{str(seq).zfill(6)}"
 
 
 def _check_data(value: Any, where: str) -> None:

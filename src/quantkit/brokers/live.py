@@ -5,16 +5,18 @@ locally with the simulator's own admission rules, writes its intent to the journ
 fsynced), queues it and returns the ``NEW`` handle at once. Background tasks started by
 `LiveBroker.astart` do the talking:
 
-* the sender places queued orders, retrying transient failures with backoff; when the outcome
-  of a request is unknown (timeout, 5xx after the venue may have acted) it looks the order up
-  by its client id before it tries again, and a retry reuses the client id, so an order is
-  never placed twice;
+* the sender places queued orders, retrying with backoff only the failures where the venue did
+  not act (rate limits, ``-1008``); when the outcome of a request is unknown (timeout, 5xx,
+  ``-1007``, a dropped connection) the order is never sent again: it is resolved from the
+  venue by a task of its own, so it never holds up the orders queued after it;
 * the tracker polls the venue for the account's trades and open orders and turns them into
   fills and status changes, journaled and delivered as events.
 
 On start the broker replays its journal and reconciles with the venue: in-doubt intents are
 looked up, fills made while it was down are booked once (trade ids are journaled), and the
-account's balances become the portfolio.
+account's balances become the portfolio. While it runs, an order whose outcome is unknown is
+never sent again (`quantkit.brokers.live_outcomes`), and the account is checked against the
+portfolio and the journal (`quantkit.brokers.live_reconcile`).
 """
 
 from __future__ import annotations
@@ -32,18 +34,19 @@ import structlog
 from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, JournalState, replay
+from quantkit.brokers.live_admission import as_amount, is_exit, order_problem
+from quantkit.brokers.live_reconcile import AccountDivergence, LiveSafety, Reconciler
 from quantkit.brokers.live_sync import OrderSync
 from quantkit.brokers.venue import TradingVenue
 from quantkit.data.fetch import RetryPolicy
 from quantkit.domain.bars import BarSeries
+from quantkit.domain.client_ids import order_number
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
-from quantkit.sim.admission import admission_problem
 from quantkit.sim.exchange import amend_problem, check_amend_request
-from quantkit.sim.working import Working
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -72,6 +75,7 @@ class LiveBroker(Broker):
             happen (where the venue has one; polling goes on as the safety net).
         watch_timeout: Seconds of websocket silence after which a poll checks nothing was
             missed.
+        safety: How unknown outcomes are resolved and the account is reconciled.
 
     Raises:
         ConfigError: If a setting is invalid.
@@ -90,6 +94,7 @@ class LiveBroker(Broker):
         poll_interval: float = 1.0,
         watch_trades: bool = True,
         watch_timeout: float = 30.0,
+        safety: LiveSafety | None = None,
     ) -> None:
         if not run_id:
             raise ConfigError("LiveBroker: run_id must not be empty")
@@ -107,6 +112,7 @@ class LiveBroker(Broker):
             raise ConfigError(f"LiveBroker: watch_timeout must be > 0 seconds, got {watch_timeout}")
         self.watch_trades = watch_trades
         self.watch_timeout = float(watch_timeout)
+        self.safety = safety or LiveSafety()
         self.events = []
         self._portfolio = Portfolio(currency, {currency: 0.0}, MarginConfig())
         self._markets: dict[str, Market] = {}
@@ -115,6 +121,7 @@ class LiveBroker(Broker):
         self._journal: Journal | None = None
         self._resume: JournalState = JournalState()
         self._sync: OrderSync | None = None
+        self._reconciler: Reconciler | None = None
         self._closing = False
 
     # -- setup ---------------------------------------------------------------------------------
@@ -147,7 +154,37 @@ class LiveBroker(Broker):
                 f"LiveBroker places real orders on {self.venue.id!r}; refusing to start without "
                 "confirm_live=True (set it only when you mean to trade real money)"
             )
-        markets = await self.venue.markets()
+        sync = OrderSync(self, unknown_deadline=self.safety.unknown_deadline)
+        reconciler = Reconciler(sync, self.safety)
+        markets = await reconciler.retrying(self.venue.markets, "markets")
+        self._check_markets(markets)
+        if self.journal_path.exists():
+            self._resume = replay(self.journal_path)
+        self._journal = Journal(self.journal_path, run_id=self.run_id)
+        self._sync, self._reconciler = sync, reconciler
+        try:
+            await reconciler.reconcile(self._resume)
+            await reconciler.retrying(lambda: reconciler.refresh_balances(check=False), "balances")
+        except BaseException:
+            sync.close()  # nothing runs yet: release the queue and the journal's lock
+            self._journal.close()
+            raise
+        _log.info(
+            "live_broker_started",
+            venue=self.venue.id,
+            run_id=self.run_id,
+            symbols=list(self._symbols),
+            cash=self._portfolio.balance,
+            resumed_orders=len(self._resume.orders),
+        )
+        tasks.start_soon(sync.send_loop)
+        tasks.start_soon(sync.tracker.track_loop)
+        tasks.start_soon(sync.unknown.run)
+        tasks.start_soon(reconciler.check_loop)
+        if self.watch_trades:
+            tasks.start_soon(sync.tracker.watch_loop)
+
+    def _check_markets(self, markets: Mapping[str, Market]) -> None:
         for symbol in self._symbols:
             market = markets.get(symbol)
             if market is None:
@@ -159,25 +196,6 @@ class LiveBroker(Broker):
                 )
         self._markets = {s: markets[s] for s in self._symbols}
         self._portfolio.set_markets(self._markets.values())
-        if self.journal_path.exists():
-            self._resume = replay(self.journal_path)
-        self._journal = Journal(self.journal_path, run_id=self.run_id)
-        sync = OrderSync(self)
-        self._sync = sync
-        await sync.reconcile(self._resume)
-        await sync.refresh_balances()
-        _log.info(
-            "live_broker_started",
-            venue=self.venue.id,
-            run_id=self.run_id,
-            symbols=list(self._symbols),
-            cash=self._portfolio.balance,
-            resumed_orders=len(self._resume.orders),
-        )
-        tasks.start_soon(sync.send_loop)
-        tasks.start_soon(sync.track_loop)
-        if self.watch_trades:
-            tasks.start_soon(sync.watch_loop)
 
     @property
     def journal(self) -> Journal:
@@ -189,6 +207,47 @@ class LiveBroker(Broker):
         if self._journal is None:
             raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
         return self._journal
+
+    @property
+    def reconciler(self) -> Reconciler:
+        """Checks the account against the journal and the portfolio (after `astart`).
+
+        Raises:
+            ConfigError: Before `astart`.
+        """
+        if self._reconciler is None:
+            raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
+        return self._reconciler
+
+    @property
+    def traded_symbols(self) -> tuple[str, ...]:
+        """The symbols this run trades."""
+        return self._symbols
+
+    @property
+    def halted(self) -> str:
+        """Why new entries are refused after a divergence, ``""`` while trading normally."""
+        return "" if self._reconciler is None else self._reconciler.halted
+
+    @property
+    def divergences(self) -> list[AccountDivergence]:
+        """Differences found between the venue's account and the journal or portfolio."""
+        return [] if self._reconciler is None else self._reconciler.divergences
+
+    @property
+    def left_on_venue(self) -> tuple[str, ...]:
+        """After `ashutdown`: client ids of orders it could not close or resolve."""
+        return () if self._reconciler is None else self._reconciler.left_on_venue
+
+    def unknown_orders(self) -> list[Order]:
+        """Orders whose outcome is unknown: maybe on the venue, never sent again.
+
+        Returns:
+            The orders, oldest first.
+        """
+        if self._sync is None:
+            return []
+        return [u.order for u in self._sync.unknown.pending.values()]
 
     @property
     def sync(self) -> OrderSync:
@@ -244,7 +303,7 @@ class LiveBroker(Broker):
         reason = self._refusal(order, market, reference_price)
         if not reason and request.amount is None:
             # A cost-sized order leaves as the amount sized here; the handle carries it.
-            order = Order(client_id, _as_amount(request, order.amount or 0.0), now)
+            order = Order(client_id, as_amount(request, order.amount or 0.0), now)
         # One fsync: the intent line is on disk before the order can leave; the head sidecar
         # follows with the next record (the ack), off the bar-to-order path.
         self.journal.intent(order.request, client_id, sync_head=False)
@@ -274,25 +333,9 @@ class LiveBroker(Broker):
             return "stop_loss/take_profit brackets are not supported by LiveBroker yet"
         if not self.breaker.allow():
             return f"circuit breaker open: {self.breaker.reason}"
-        if request.amount is None:
-            cost = request.cost or 0.0
-            if not (math.isfinite(reference_price) and reference_price > 0):
-                return "cost-sized order without a reference price"
-            order.amount = cost / reference_price
-        working = Working(order, market, 0)
-        if request.amount is None:
-            # Size the cost order as an amount order, then run the same checks.
-            sized = market.round_amount(order.amount or 0.0)
-            order.amount = sized
-            if sized <= 0 or sized < market.min_amount:
-                return f"cost {request.cost:g} buys {sized:g} {market.base}, below the minimum"
-            if math.isfinite(reference_price) and sized * reference_price < market.min_notional:
-                return (
-                    f"notional {sized * reference_price:.8g} below the minimum "
-                    f"{market.min_notional:g} {market.quote}"
-                )
-            return ""
-        return admission_problem(working, self._portfolio, reference_price)
+        if self.halted and not is_exit(self._portfolio, request, reference_price):
+            return self.halted
+        return order_problem(order, market, self._portfolio, reference_price)
 
     def cancel(self, order: Order) -> None:
         """Ask the venue to cancel ``order``; the outcome arrives as an event.
@@ -404,8 +447,8 @@ class LiveBroker(Broker):
             cancel_open: Whether to cancel the orders still working on the venue.
         """
         self._closing = True
-        if self._sync is not None:
-            await self._sync.shutdown(cancel_open=cancel_open)
+        if self._reconciler is not None:
+            await self._reconciler.shutdown(cancel_open=cancel_open)
         if self._journal is not None:
             self._journal.close()
         _log.info("live_broker_stopped", venue=self.venue.id, run_id=self.run_id)
@@ -418,7 +461,7 @@ class LiveBroker(Broker):
             per symbol, open time in ns), ``strategy`` (persistent attributes).
         """
         state = dict(self._resume.state)
-        numbers = [_order_number(cid) for cid in self._resume.orders]
+        numbers = [order_number(cid) for cid in self._resume.orders]
         state["seq"] = max([int(state.get("seq", 0)), *numbers])
         return state
 
@@ -430,7 +473,15 @@ class LiveBroker(Broker):
         """
         self.journal.state(data)
 
-    def _set_position(self, symbol: str, amount: float, price: float) -> None:
+    def set_position(self, symbol: str, amount: float) -> None:
+        """Make the position in ``symbol`` the venue's ``amount`` (balance reconciliation).
+
+        Args:
+            symbol: Market symbol.
+            amount: The base amount the venue holds.
+        """
+        history = self._history.get(symbol)
+        price = float(history.close[-1]) if history is not None and len(history) else 0.0
         position = self._portfolio.position(symbol)
         if position.amount != amount:
             entry = position.entry_price if position.amount else price
@@ -444,23 +495,3 @@ class LiveBroker(Broker):
 
     def __repr__(self) -> str:
         return f"LiveBroker(venue={self.venue.id!r}, run_id={self.run_id!r})"
-
-
-def _as_amount(request: OrderRequest, amount: float) -> OrderRequest:
-    return OrderRequest(
-        symbol=request.symbol,
-        side=request.side,
-        type=request.type,
-        amount=amount,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-        time_in_force=request.time_in_force,
-        post_only=request.post_only,
-        reduce_only=request.reduce_only,
-        tag=request.tag,
-    )
-
-
-def _order_number(client_id: str) -> int:
-    tail = client_id.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else 0

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Unpack
 
 from quantkit.brokers.base import Clock
+from quantkit.brokers.settings import SimOptions, SimSettings
 from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.domain.bars import Bar, BarSeries
-from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.errors import ConfigError
 from quantkit.sim.exchange import amend_problem, check_amend_request
-from quantkit.sim.fees import FeeModel
-from quantkit.sim.rules import IntrabarAssumption
-from quantkit.sim.slippage import SlippageModel
 
 __all__ = ["PaperBroker"]
 
@@ -34,17 +32,10 @@ class PaperBroker(SimulatedBroker):
     `open_orders`; canceling it then cancels it before it reaches the venue.
 
     Args:
-        cash: Starting cash in ``currency``.
-        currency: Account currency; every market must be quoted in it.
-        markets: Market descriptions by symbol (for example the real venue's, from
-            ``await venue.markets()``); others get ``Market.from_symbol``.
-        fees: Fee model (default: each market's rates).
-        slippage: Slippage model (default: none).
-        participation: Largest fraction of a bar's volume one symbol's fills may take.
-        intrabar: Assumption for outcomes that depend on the order of prices inside a bar.
-        allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        settings: The account and its fill rules (default: `SimSettings()`).
         latency: Seconds between sending an order and its arrival at the simulated venue.
+        **options: Any `SimSettings` field by keyword (``cash=1_000``), overriding
+            ``settings``.
 
     Raises:
         ConfigError: If a setting is invalid.
@@ -57,29 +48,12 @@ class PaperBroker(SimulatedBroker):
 
     def __init__(
         self,
+        settings: SimSettings | None = None,
         *,
-        cash: float = 100_000.0,
-        currency: str = "USDT",
-        markets: Mapping[str, Market] | None = None,
-        fees: FeeModel | None = None,
-        slippage: SlippageModel | None = None,
-        participation: float | None = None,
-        intrabar: IntrabarAssumption = "adverse",
-        allow_short: bool = False,
-        leverage: float = 1.0,
         latency: float = 0.0,
+        **options: Unpack[SimOptions],
     ) -> None:
-        super().__init__(
-            cash=cash,
-            currency=currency,
-            markets=markets,
-            fees=fees,
-            slippage=slippage,
-            participation=participation,
-            intrabar=intrabar,
-            allow_short=allow_short,
-            leverage=leverage,
-        )
+        super().__init__(settings, **options)
         if isinstance(latency, bool) or not math.isfinite(latency) or latency < 0:
             raise ConfigError(f"PaperBroker: latency must be >= 0 seconds, got {latency!r}")
         self.latency = float(latency)
@@ -158,8 +132,7 @@ class PaperBroker(SimulatedBroker):
                 now = self._clock.now
                 reason = amend_problem(order, request)
                 if reason:
-                    refused = Order(client_id, request, now)
-                    refused.transition(OrderStatus.REJECTED, now, reason)
+                    refused = Order.rejected(client_id, request, now, reason)
                     self.events.append(refused)
                     return refused
                 order.request, order.amount, order.updated_at = request, request.amount, now
@@ -183,14 +156,19 @@ class PaperBroker(SimulatedBroker):
     def working(self, symbol: str) -> list[object]:
         """Non-empty while ``symbol`` has working orders or orders in flight.
 
+        On a margin account also while a position is open: its bars may liquidate the account.
+
         Args:
             symbol: Market symbol.
 
         Returns:
             A list to test for emptiness.
         """
-        books = self.exchange.books[symbol].working
+        exchange = self.exchange
+        books = exchange.books[symbol].working
         if not self._in_flight:
+            if not books and exchange.needs_bar(symbol):  # a margin account at risk
+                return [symbol]
             return books  # type: ignore[return-value]
         return [*books, *(o for _, o, _, _ in self._in_flight if o.symbol == symbol)]
 
@@ -202,7 +180,7 @@ class PaperBroker(SimulatedBroker):
         """
         exchange = self.exchange
         symbol = bar.symbol
-        if exchange.books[symbol].working:
+        if exchange.needs_bar(symbol):
             exchange.process_bar(
                 symbol, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume
             )

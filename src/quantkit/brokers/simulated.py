@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sized
+from typing import Unpack
 
 from quantkit.brokers.base import Broker, Clock
+from quantkit.brokers.settings import SimOptions, SimSettings
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market, unknown_symbol
@@ -13,9 +15,7 @@ from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.errors import ConfigError
 from quantkit.sim.exchange import SimulatedExchange
-from quantkit.sim.fees import FeeModel
-from quantkit.sim.rules import FillRules, IntrabarAssumption
-from quantkit.sim.slippage import SlippageModel
+from quantkit.sim.rules import FillRules
 
 __all__ = ["SimulatedBroker"]
 
@@ -27,50 +27,40 @@ class SimulatedBroker(Broker):
     subclasses differ only in where the bars come from.
 
     Args:
-        cash: Starting cash in ``currency``.
-        currency: Account currency; every market must be quoted in it.
-        markets: Market descriptions by symbol. Symbols of the data without one get
-            ``Market.from_symbol(symbol)`` (no precision limits, 0.1 % maker and taker fees).
-        fees: Fee model (default: each market's rates).
-        slippage: Slippage model (default: none).
-        participation: Largest fraction of a bar's volume one symbol's fills may take.
-        intrabar: Assumption for outcomes that depend on the order of prices inside a bar.
-        allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        settings: The account and its fill rules (default: `SimSettings()`).
+        **options: Any `SimSettings` field by keyword (``cash=5_000``), overriding
+            ``settings``.
 
     Raises:
         ConfigError: If a setting is invalid.
     """
 
-    def __init__(
-        self,
-        *,
-        cash: float = 100_000.0,
-        currency: str = "USDT",
-        markets: Mapping[str, Market] | None = None,
-        fees: FeeModel | None = None,
-        slippage: SlippageModel | None = None,
-        participation: float | None = None,
-        intrabar: IntrabarAssumption = "adverse",
-        allow_short: bool = False,
-        leverage: float = 1.0,
-    ) -> None:
+    def __init__(self, settings: SimSettings | None = None, **options: Unpack[SimOptions]) -> None:
+        if settings is not None and not isinstance(settings, SimSettings):
+            raise ConfigError(
+                f"{type(self).__name__}: settings must be a SimSettings, got {settings!r:.60}; "
+                "give other values by keyword (cash=...)"
+            )
+        settings = (settings or SimSettings()).with_options(options)
+        cash = settings.cash
         if isinstance(cash, bool) or not math.isfinite(cash) or cash < 0:
             raise ConfigError(
                 f"{type(self).__name__}: cash must be a finite number >= 0, got {cash!r}"
             )
+        participation, intrabar = settings.participation, settings.intrabar
         rules = FillRules(participation=participation, intrabar=intrabar)
-        if fees is not None:
-            rules = FillRules(fees, rules.slippage, participation, intrabar)
-        if slippage is not None:
-            rules = FillRules(rules.fees, slippage, participation, intrabar)
+        if settings.fees is not None:
+            rules = FillRules(settings.fees, rules.slippage, participation, intrabar)
+        if settings.slippage is not None:
+            rules = FillRules(rules.fees, settings.slippage, participation, intrabar)
+        self.settings = settings
         self.rules = rules
+        currency = settings.currency
         self.currency = currency
         self.initial_cash = float(cash)
-        self._markets = dict(markets or {})
-        self._portfolio = Portfolio(
-            currency, {currency: float(cash)}, MarginConfig(allow_short, leverage)
-        )
+        self._markets = dict(settings.markets or {})
+        margin = MarginConfig(settings.allow_short, settings.leverage)
+        self._portfolio = Portfolio(currency, {currency: float(cash)}, margin)
         self._exchange: SimulatedExchange | None = None
         self.events = []
 
@@ -199,15 +189,22 @@ class SimulatedBroker(Broker):
         return [w.order for w in sorted(orders, key=lambda w: w.seq)]
 
     def working(self, symbol: str) -> Sized:
-        """The symbol's working orders (matched by this broker on each bar).
+        """Non-empty while the symbol's bars must be matched by this broker.
+
+        On a cash account that is while orders work (the live list of them); on a margin
+        account also while any position is open, so that a bar that would take equity below
+        zero liquidates the account (see `quantkit.sim.liquidation`).
 
         Args:
             symbol: Market symbol.
 
         Returns:
-            The live list.
+            A live container to test for emptiness.
         """
-        return self.exchange.books[symbol].working
+        exchange = self.exchange
+        if exchange.portfolio.margin.is_spot:
+            return exchange.books[symbol].working
+        return _NeedsBar(exchange, symbol)
 
     @property
     def fills(self) -> list[Fill]:
@@ -224,3 +221,16 @@ class SimulatedBroker(Broker):
             f"{type(self).__name__}(cash={self.initial_cash:g}, currency={self.currency!r}, "
             f"rules={self.rules!r})"
         )
+
+
+class _NeedsBar:
+    """A live container whose length is 1 while the exchange needs the symbol's next bar."""
+
+    __slots__ = ("_exchange", "_symbol")
+
+    def __init__(self, exchange: SimulatedExchange, symbol: str) -> None:
+        self._exchange = exchange
+        self._symbol = symbol
+
+    def __len__(self) -> int:
+        return int(self._exchange.needs_bar(self._symbol))

@@ -15,9 +15,10 @@ description so that the validator can report whichever problem comes first in th
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from quantkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    import pandas as pd
 
     BoolArray = npt.NDArray[np.bool_]
     IntArray = npt.NDArray[np.int64]
@@ -48,6 +50,7 @@ TimeLike = str | dt.datetime | dt.date | np.datetime64
 _FACTORS: dict[str, int] = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _INT64_MAX = int(np.iinfo(np.int64).max)
 _NO_ROW = -1
+_NUMERIC_DATE = re.compile(r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?:$|[\sT])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,47 @@ def _datetimes_to_ns(values: object, missing: BoolArray | None = None) -> Parsed
     return _epoch_to_ns(ints, missing, unit, values, epoch=False)
 
 
-def _strings_to_ns(values: object) -> ParsedTimes:
+def _to_datetime(series: pd.Series[Any], fmt: str | None, *, dayfirst: bool = False) -> Any:
+    import pandas as pd  # noqa: PLC0415 - pandas stays out of `import quantkit`
+
+    with warnings.catch_warnings():
+        # pandas warns when it falls back to parsing element by element; that is fine here.
+        warnings.simplefilter("ignore", UserWarning)
+        return pd.to_datetime(series, utc=True, errors="coerce", format=fmt, dayfirst=dayfirst)
+
+
+def _day_month_order(series: pd.Series[Any], missing: BoolArray, source: str) -> Any | None:
+    """Parse ``01/02/2024``-style dates in the one order that is valid, or refuse.
+
+    Returns ``None`` when the values are not such dates or neither order parses them all.
+    Either order is taken only when the other cannot be right: it leaves a value unparsed (a
+    day above 12) or puts the times out of order. When both orders give valid, increasing
+    times, the dates are ambiguous and refused rather than guessed.
+    """
+    present = series[~missing]
+    if present.empty or not all(_NUMERIC_DATE.match(str(value)) for value in present.iloc[:20]):
+        return None
+    readings = {}
+    for dayfirst in (True, False):
+        parsed = _to_datetime(series, None, dayfirst=dayfirst)
+        complete = not (np.asarray(parsed.isna()) & ~missing).any()
+        times = np.asarray(parsed[~missing].astype("int64"))
+        if complete and bool(np.all(np.diff(times) > 0)):
+            readings[dayfirst] = parsed
+    if len(readings) == 1:
+        return next(iter(readings.values()))
+    if not readings:
+        return None
+    example = str(present.iloc[0])
+    raise DataError(
+        f"dates such as {example!r} read as valid, increasing times both day-first and "
+        "month-first; write them as ISO 8601 (2024-01-31) or parse them yourself "
+        "(pandas.to_datetime(..., dayfirst=True)) and pass a DataFrame",
+        source=source,
+    )
+
+
+def _strings_to_ns(values: object, source: str = "") -> ParsedTimes:
     """Parse strings, ``datetime`` objects and other objects with pandas."""
     import pandas as pd  # noqa: PLC0415 - pandas stays out of `import quantkit`
 
@@ -191,10 +234,10 @@ def _strings_to_ns(values: object) -> ParsedTimes:
     missing = np.asarray(series.isna())
     attempts = []
     for fmt in ("ISO8601", None):
-        with warnings.catch_warnings():
-            # pandas warns when it falls back to parsing element by element; that is fine here.
-            warnings.simplefilter("ignore", UserWarning)
-            parsed = pd.to_datetime(series, utc=True, errors="coerce", format=fmt)
+        parsed = _to_datetime(series, fmt)
+        if fmt is None:
+            ordered = _day_month_order(series, missing, source)
+            parsed = parsed if ordered is None else ordered
         unparsed = np.asarray(parsed.isna()) & ~missing
         attempts.append((first_true(unparsed), parsed))
         if attempts[-1][0] == _NO_ROW:
@@ -235,7 +278,7 @@ def parse_timestamps(values: object, *, source: str, unit: TimeUnit | None = Non
     if kind in "iuf":
         return _epoch_to_ns(array, None, unit, values)
     if kind in "OUS":
-        return _strings_to_ns(array)
+        return _strings_to_ns(array, source)
     raise DataError(
         f"timestamps must be datetimes, strings or integer epochs, not {array.dtype}",
         source=source,
@@ -260,7 +303,7 @@ def _extension_to_ns(values: object, unit: TimeUnit | None, source: str) -> Pars
         target = np.int64 if types.is_integer_dtype(series.dtype) else np.float64
         array = series.to_numpy(dtype=target, na_value=0)
         return _epoch_to_ns(array, missing if missing.any() else None, unit, series)
-    return _strings_to_ns(series)
+    return _strings_to_ns(series, source)
 
 
 def parse_instant(value: TimeLike, *, name: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from quantkit.data._csv_dialect import sniff_csv
 from quantkit.data._tabular import FileFeed, PathLike
 from quantkit.errors import DataError
 
@@ -24,7 +25,11 @@ class CsvFeed(FileFeed):
     ``volume`` (any case; other columns are ignored) and a timestamp column named ``time``,
     ``timestamp``, ``date``, ``datetime`` or ``open_time`` (or ``time_column``). Timestamps may
     be ISO 8601 strings (naive ones are UTC) or epoch numbers. Compression (``.gz``, ``.bz2``,
-    ``.xz``, ``.zip``) is recognised from the file name. Files are read and validated
+    ``.xz``, ``.zip``) is recognised from the file name. The separator (``,`` ``;`` tab ``|``),
+    decimal commas (with a separator other than ``,``), a UTF-8 byte order mark and trailing
+    separators are detected from the file's first lines; day-first dates (``31/01/2024``)
+    are read day-first when only that reading is valid and refused when both readings are
+    (see the data guide). Files are read and validated
     when `load` is first called; error messages name the file, and row ``N`` is the
     ``N+1``-th data line after the header (blank lines are not counted).
 
@@ -67,8 +72,16 @@ class CsvFeed(FileFeed):
         import pandas as pd  # noqa: PLC0415 - pandas stays out of `import quantkit`
 
         where = os.fspath(source)
+        dialect = sniff_csv(where)
         try:
-            return pd.read_csv(source), where
+            table = pd.read_csv(
+                source,
+                sep=dialect.delimiter,
+                decimal=dialect.decimal,
+                encoding="utf-8-sig",
+                index_col=False,  # a trailing separator must not turn the time into the index
+            )
+            return table, where
         except FileNotFoundError as exc:
             raise DataError("file not found", source=where) from exc
         except (OSError, EOFError, ValueError) as exc:

@@ -321,6 +321,29 @@ class Order:
         self.updated_at = self.created_at
         self.history.append((self.created_at, self.status))
 
+    @classmethod
+    def rejected(cls, client_id: str, request: OrderRequest, at: int, reason: str) -> Order:
+        """A new order refused at once: ``NEW`` then ``REJECTED`` at ``at``, with the reason.
+
+        Args:
+            client_id: The refused order's client id.
+            request: What was asked for.
+            at: Time of the refusal, ns since the epoch.
+            reason: Why it was refused.
+
+        Returns:
+            The ``REJECTED`` order.
+
+        Examples:
+            >>> request = OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, amount=1.0)
+            >>> refused = Order.rejected("x-1", request, 5, "risk: too large")
+            >>> refused.status.value, refused.reason, refused.updated_at
+            ('rejected', 'risk: too large', 5)
+        """
+        order = cls(client_id, request, at)
+        order.transition(OrderStatus.REJECTED, at, reason)
+        return order
+
     @property
     def symbol(self) -> str:
         """Market symbol."""

@@ -12,7 +12,10 @@ from quantkit.domain.order import Side
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
 
-__all__ = ["MarginConfig", "Portfolio"]
+__all__ = ["MAX_LEVERAGE", "MarginConfig", "Portfolio"]
+
+MAX_LEVERAGE = 125.0
+"""The largest leverage a simulated margin account accepts (Binance USD-M futures' maximum)."""
 
 _TOL = 1e-9
 _BUY = Side.BUY  # a module constant: ``Side.BUY`` is a slow class-attribute lookup
@@ -24,18 +27,25 @@ class MarginConfig:
 
     Args:
         allow_short: Whether positions may go below zero.
-        leverage: Maximum gross exposure as a multiple of equity (1 = no borrowing).
+        leverage: Maximum gross exposure as a multiple of equity (1 = no borrowing), at most
+            `MAX_LEVERAGE` (125, Binance USD-M futures' largest).
 
     Raises:
-        ConfigError: If leverage is below 1 or not finite.
+        ConfigError: If leverage is not a number in [1, 125].
     """
 
     allow_short: bool = False
     leverage: float = 1.0
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.leverage) or self.leverage < 1:
-            raise ConfigError(f"leverage must be a finite number >= 1, got {self.leverage!r}")
+        leverage = self.leverage
+        if isinstance(leverage, bool) or not isinstance(leverage, (int, float)):
+            raise ConfigError(f"leverage must be a number, got {leverage!r}")
+        if not (math.isfinite(leverage) and 1 <= leverage <= MAX_LEVERAGE):
+            raise ConfigError(
+                f"leverage must be a finite number from 1 to {MAX_LEVERAGE:g} (the largest a "
+                f"venue offers), got {leverage!r}"
+            )
 
     @property
     def is_spot(self) -> bool:

@@ -108,8 +108,8 @@ def _run(
     risk: Callable[[], RiskPolicy | None],
 ) -> tuple[RunRecord, int]:
     engine = Engine(feed=SeriesFeed(history), strategy=factory(), broker=broker(), risk=risk())
-    record = engine._loop(history)
-    return record, engine._context._seq_at_stop
+    record = engine.run_record()
+    return record, record.orders_before_stop
 
 
 def _cut_times(history: dict[str, BarSeries], cutoffs: int | Sequence[int]) -> list[int]:
@@ -230,8 +230,9 @@ def _compare_decisions(
 def _compare_indicators(full: RunRecord, part: RunRecord, cut: int) -> list[LookAheadFinding]:
     findings: list[LookAheadFinding] = []
     for (symbol, a), (_, b) in zip(full.indicators, part.indicators, strict=False):
-        length = len(b._array)
-        same = np.isclose(a._array[:length], b._array, rtol=1e-9, atol=1e-12, equal_nan=True)
+        whole, truncated = a.values, b.values  # each run ended on its last bar
+        length = len(truncated)
+        same = np.isclose(whole[:length], truncated, rtol=1e-9, atol=1e-12, equal_nan=True)
         if not same.all():
             bar = int(np.argmin(same))
             time = int(part.history[symbol].close_time[bar])
@@ -241,7 +242,7 @@ def _compare_indicators(full: RunRecord, part: RunRecord, cut: int) -> list[Look
                     cut,
                     time,
                     f"indicator {a.name!r} of {symbol} at bar {bar} is "
-                    f"{a._array[bar]!r} with full data but {b._array[bar]!r} truncated",
+                    f"{whole[bar]!r} with full data but {truncated[bar]!r} truncated",
                 )
             )
     return findings

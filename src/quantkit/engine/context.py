@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from quantkit.brokers.base import Broker
 from quantkit.domain.bars import Bar
+from quantkit.domain.client_ids import format_client_id
 from quantkit.domain.market import Market
-from quantkit.domain.order import Order, OrderRequest, OrderStatus
+from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.risk.policy import RiskAction, RiskPolicy
 from quantkit.strategy.data import SymbolData
@@ -75,7 +76,11 @@ class RunContext:
         self.halted = ""
         self.risk_events: list[RiskEvent] = []
         self._seq = 0
-        self._seq_at_stop = 0
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The run's tradable symbols (informative series, keys with ``'@'``, excluded)."""
+        return tuple(symbol for symbol in self.datas if "@" not in symbol)
 
     @property
     def now(self) -> int:
@@ -192,7 +197,7 @@ class RunContext:
     def next_client_id(self) -> str:
         """A new client order id, deterministic within the run."""
         self._seq += 1
-        return f"{self.id_prefix}-{str(self._seq).zfill(6)}"
+        return format_client_id(self.id_prefix, self._seq)
 
     def submit(self, request: OrderRequest) -> Order:
         """Pass ``request`` through risk, then to the broker.
@@ -229,8 +234,7 @@ class RunContext:
             else:
                 request = decision.request
         if reason:
-            order = Order(client_id, request, now)
-            order.transition(OrderStatus.REJECTED, now, reason)
+            order = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(order)
             return order
         # Rounded to the market's precision after risk (sizers included), before any broker
@@ -256,9 +260,8 @@ class RunContext:
         client_id = self.next_client_id()
         if self.halted and not request.reduce_only:
             now = self.now
-            refused = Order(client_id, request, now)
             reason = f"amend of {order.client_id} refused: risk: trading halted ({self.halted})"
-            refused.transition(OrderStatus.REJECTED, now, reason)
+            refused = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(refused)
             return refused
         request = self.broker.market(request.symbol).round_request(request)

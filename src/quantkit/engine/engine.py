@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -14,11 +14,13 @@ from quantkit.brokers.base import Broker
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
-from quantkit.domain.order import OrderRequest
+from quantkit.domain.order import Order
 from quantkit.engine.context import RunContext
+from quantkit.engine.preflight import check_indicators, check_warmup
 from quantkit.engine.record import RunRecord
-from quantkit.errors import ConfigError
-from quantkit.risk.policy import RiskPolicy, hook
+from quantkit.engine.step import Step
+from quantkit.errors import ConfigError, StrategyError
+from quantkit.risk.policy import RiskPolicy
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
@@ -121,8 +123,32 @@ class Engine:
         Raises:
             ConfigError: If the engine already ran (strategy and broker hold run state).
             DataError: If the feed's data is invalid.
+            StrategyError: If the strategy's code raised; it names the hook, bar and symbol,
+                its ``__cause__`` is the original exception and ``result`` the partial
+                `Result`.
         """
         return self._run(self.feed.load())
+
+    def run_record(self, history: Mapping[str, BarSeries] | None = None) -> RunRecord:
+        """Run and return the raw `RunRecord`, without building the `Result` tables.
+
+        For tools that rerun a strategy many times and compare raw outputs (the look-ahead
+        audit).
+
+        Args:
+            history: Bars to run on instead of the feed's.
+
+        Returns:
+            The record.
+
+        Raises:
+            ConfigError: If the engine already ran or the history has no tradable symbol.
+            StrategyError: If the strategy's code raised.
+        """
+        if self._ran:
+            raise ConfigError("Engine.run_record: this engine already ran; build a new Engine")
+        self._ran = True
+        return self._loop(dict(self.feed.load() if history is None else history))
 
     def _run(self, history: Mapping[str, BarSeries]) -> Result:
         from quantkit.engine.result import build_result  # noqa: PLC0415 - pandas at the edge
@@ -133,8 +159,25 @@ class Engine:
         if not history:
             raise ConfigError("Engine.run: the feed has no symbols")
         with _young_collections_only():
-            record = self._loop(dict(history))
+            try:
+                record = self._loop(dict(history))
+            except StrategyError as exc:
+                exc.result = self._partial_result(exc)
+                raise
             return build_result(record)
+
+    def _partial_result(self, error: StrategyError) -> Result | None:
+        """The `Result` of the run up to a strategy's failure (``None`` if it cannot be built)."""
+        from quantkit.engine.result import build_result  # noqa: PLC0415 - pandas at the edge
+
+        record = getattr(self, "_record", None)
+        if record is None:
+            return None
+        try:
+            return build_result(record)
+        except Exception as exc:  # the strategy's error stays the one raised
+            error.add_note(f"the partial result could not be built: {type(exc).__name__}: {exc}")
+            return None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -150,6 +193,7 @@ class Engine:
                 "it needs at least one tradable symbol"
             )
         self._tradable = tuple(history)
+        check_warmup(history, self.warmup)
         single = len(datas) == 1
         if single:
             only = next(iter(datas.values()))
@@ -170,60 +214,59 @@ class Engine:
         record.informative = informative
         self._record = record
         self._context = context
-        self._columns = {symbol: j for j, symbol in enumerate(history)}
         self.broker.prepare(history, context)
-        kind = type(self.strategy)
-        # Hooks a strategy does not override are not called at all (they do nothing).
-        self._on_fill = None if kind.on_fill is Strategy.on_fill else self.strategy.on_fill
-        self._on_order = None if kind.on_order is Strategy.on_order else self.strategy.on_order
-        risk = self.risk
-        self._risk_bar = hook(risk, "on_bar")
-        self._risk_fill = hook(risk, "on_fill")
+        broker = self.broker
+
+        def match(data: SymbolData) -> None:
+            broker.on_bar(data.symbol, data.cursor.i)
+
+        step = Step(
+            strategy=self.strategy,
+            broker=broker,
+            context=context,
+            risk=self.risk,
+            match=match,
+            working={symbol: broker.working(symbol) for symbol in history},
+            recorder=_Recorder(record, context, {symbol: j for j, symbol in enumerate(history)}),
+        )
+        self._step = step
         self.strategy._bind(context, datas, self._tradable)
-        self.strategy.on_start()
-        self._dispatch()
-        if single:
-            self._loop_single(only)
-        else:
-            self._loop_multi(datas, everything, times)
-        context._seq_at_stop = context._seq
-        self.strategy.on_stop()
-        self._dispatch()
-        record.risk_events = context.risk_events
-        record.ambiguous_orders = self.broker.ambiguous_orders
         owner = {id(data.cursor): symbol for symbol, data in datas.items()}
-        record.indicators = tuple((owner[id(ind._cursor)], ind) for ind in self.strategy.indicators)
+        try:
+            step.start()
+            if step.events:
+                step.deliver()
+            declared = [(owner[id(ind._cursor)], ind) for ind in self.strategy.indicators]
+            check_indicators(declared, self._tradable, self.warmup)
+            if single:
+                self._loop_single(only)
+            else:
+                self._loop_multi(datas, everything, times)
+            record.orders_before_stop = context._seq
+            step.stop()
+        finally:
+            record.risk_events = context.risk_events
+            record.ambiguous_orders = self.broker.ambiguous_orders
+            record.indicators = tuple(
+                (owner[id(ind._cursor)], ind) for ind in self.strategy.indicators
+            )
         return record
 
     def _loop_single(self, data: SymbolData) -> None:
-        """One symbol: the hot loop. Nothing happens on a bar where no order works."""
-        symbol = data.symbol
-        cursor = data.cursor
-        working = self.broker.working(symbol)
-        events = self.broker.events
-        match = self.broker.on_bar
-        on_bar = self.strategy.on_bar
-        dispatch = self._dispatch
-        risk_bar = self._risk_bar
-        context = self._context
-        for i in range(self.warmup, len(data._series)):
-            cursor.i = i
-            if working:
-                match(symbol, i)
-                if events:
-                    dispatch()
-            if risk_bar is not None:
-                orders = risk_bar(context)  # usually (): nothing else to do
-                if orders:
-                    self._place_risk_orders(orders)
-            on_bar(data)
-            if events:
-                dispatch()
+        """One symbol: the hot loop, one shared step per bar."""
+        step = self._step
+        step.learn_history({data.symbol: data._series}, self.warmup)
+        step.run(data, self.warmup, len(data._series))
 
     def _loop_multi(
         self, datas: dict[str, SymbolData], history: dict[str, BarSeries], times: IntArray
     ) -> None:
-        """Several symbols aligned on the union of their close times."""
+        """Several symbols aligned on the union of their close times.
+
+        Per step: every symbol whose bar closes then is matched, the risk policy updates once,
+        then the strategy sees each tradable symbol's bar (informative series advance
+        silently).
+        """
         timeline = self._context.timeline
         symbols = list(datas)
         steps = np.concatenate([np.searchsorted(times, history[s].close_time) for s in symbols])
@@ -234,86 +277,68 @@ class Engine:
         pairs = list(zip(ranks[order].tolist(), bars[order].tolist(), strict=True))
         views = [datas[s] for s in symbols]
         tradable = set(self._tradable)
-        working = [self.broker.working(s) if s in tradable else () for s in symbols]
         traded = [s in tradable for s in symbols]
+        step = self._step
         events = self.broker.events
         warmup = self.warmup
         start = 0
         total = len(pairs)
         while start < total:
-            step = step_list[start]
+            at = step_list[start]
             end = start
-            while end < total and step_list[end] == step:
+            while end < total and step_list[end] == at:
                 end += 1
             group = pairs[start:end]
-            timeline.i = step
+            timeline.i = at
             for rank, bar in group:
                 views[rank].cursor.i = bar
-            for rank, bar in group:
-                if working[rank]:
-                    self.broker.on_bar(symbols[rank], bar)
-            if events:
-                self._dispatch()
-            if self._risk_bar is not None:
-                self._risk_step()
             for rank, _ in group:
-                if traded[rank] and bar >= warmup:  # informative series advance silently
-                    self.strategy.on_bar(views[rank])
+                if traded[rank]:
+                    step.match(views[rank])
+            if events:
+                step.deliver()
+            if any(traded[rank] and bar >= warmup for rank, bar in group):
+                step.risk()
+            else:  # a warm-up step: history for the risk policy, nothing else
+                step.history_step()
+            for rank, bar in group:
+                if traded[rank] and bar >= warmup:
+                    step.strategy_bar(views[rank])
                     if events:
-                        self._dispatch()
+                        step.deliver()
             start = end
 
-    def _risk_step(self) -> None:
-        """Let the risk policy update on the new step's bars; place what it asks for."""
-        hook = self._risk_bar
-        if hook is not None:
-            orders = hook(self._context)
-            if orders:
-                self._place_risk_orders(orders)
 
-    def _place_risk_orders(self, orders: Sequence[OrderRequest]) -> None:
-        context = self._context
-        for request in orders:
-            context.place(request)
-        if self.broker.events:
-            self._dispatch()
+class _Recorder:
+    """What a backtest keeps of the events: orders, fills and position snapshots."""
 
-    def _dispatch(self) -> None:
-        """Deliver pending broker events to the strategy, recording fills and orders."""
-        events = self.broker.events
-        record = self._record
-        on_fill = self._on_fill
-        on_order = self._on_order
-        risk_fill = self._risk_fill
-        orders = record.orders
-        step = self._context.timeline.i
-        touched: list[str] = []
-        k = 0
-        while k < len(events):
-            event = events[k]
-            k += 1
-            if isinstance(event, Fill):
-                record.fills.append(event)
-                record.fill_steps.append(step)
-                if event.symbol not in touched:
-                    touched.append(event.symbol)
-                if risk_fill is not None:
-                    risk_fill(event, self._context)
-                if on_fill is not None:
-                    on_fill(event)
-            else:
-                if event.client_id not in orders:
-                    orders[event.client_id] = event
-                if on_order is not None:
-                    on_order(event)
-        events.clear()
-        if touched:
-            self._snapshot(step, touched)
+    def __init__(self, record: RunRecord, context: RunContext, columns: dict[str, int]) -> None:
+        self.record = record
+        self.context = context
+        self.columns = columns
+        self.touched: list[str] = []
+
+    def fill(self, fill: Fill) -> None:
+        record = self.record
+        record.fills.append(fill)
+        record.fill_steps.append(self.context.timeline.i)
+        if fill.symbol not in self.touched:
+            self.touched.append(fill.symbol)
+
+    def order(self, order: Order) -> None:
+        orders = self.record.orders
+        if order.client_id not in orders:
+            orders[order.client_id] = order
+
+    def delivered(self) -> None:
+        if self.touched:
+            self._snapshot(self.context.timeline.i, self.touched)
+            self.touched.clear()
 
     def _snapshot(self, step: int, symbols: list[str]) -> None:
         """Record cash and the positions of ``symbols`` after ``step``'s fills."""
-        record = self._record
-        portfolio = self.broker.portfolio
+        record = self.record
+        portfolio = self.context.broker.portfolio
         steps = record.snapshot_steps
         if steps and steps[-1] == step:
             record.snapshot_cash[-1] = portfolio.balance
@@ -321,7 +346,7 @@ class Engine:
             steps.append(step)
             record.snapshot_cash.append(portfolio.balance)
         row = len(steps) - 1
-        columns = self._columns
+        columns = self.columns
         for symbol in symbols:
             record.position_rows.append(row)
             record.position_columns.append(columns[symbol])

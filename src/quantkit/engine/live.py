@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -31,8 +31,9 @@ from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order
 from quantkit.engine.live_context import LiveContext
-from quantkit.errors import ConfigError
-from quantkit.risk.policy import RiskPolicy, hook
+from quantkit.engine.step import BrokerWorking, Step
+from quantkit.errors import ConfigError, StrategyError
+from quantkit.risk.policy import RiskPolicy
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
@@ -93,6 +94,8 @@ class LiveSummary:
         equity: Cash plus positions at the last prices.
         positions: Non-zero positions by symbol at the end.
         stale_periods: How many times the data went stale.
+        left_on_venue: Client ids of orders the shutdown could not cancel or resolve: still
+            working (or of unknown outcome) on the venue. Look at them by hand.
     """
 
     run_id: str
@@ -107,15 +110,19 @@ class LiveSummary:
     equity: float
     positions: dict[str, float] = field(default_factory=dict)
     stale_periods: int = 0
+    left_on_venue: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         held = ", ".join(f"{s} {a:g}" for s, a in self.positions.items()) or "none"
+        left = ""
+        if self.left_on_venue:
+            left = f"\n  ORDERS LEFT ON THE VENUE: {', '.join(self.left_on_venue)}"
         return (
             f"run {self.run_id} stopped: {self.stop_reason}\n"
             f"  bars {self.bars}, orders {self.orders} (rejected {self.rejected}, canceled "
             f"{self.canceled}, still open {self.open_orders}), fills {self.fills}\n"
             f"  cash {self.cash:.2f}, equity {self.equity:.2f}, positions: {held}\n"
-            f"  stale data periods: {self.stale_periods}"
+            f"  stale data periods: {self.stale_periods}{left}"
         )
 
 
@@ -196,8 +203,6 @@ class LiveEngine:
         self.resume_from = None if resume_from is None else Path(resume_from)
         self.on_position_mismatch = on_position_mismatch
         self.closing = tuple(closing)
-        self._risk_bar: Any = None
-        self._risk_fill: Any = None
         self.latencies_ns: list[int] = []
         """For each bar that produced orders: ns from the bar's arrival to the last order
         leaving the broker (strategy, risk, journal and broker included)."""
@@ -245,19 +250,46 @@ class LiveEngine:
             from quantkit.log import configure_logging  # noqa: PLC0415
 
             configure_logging()  # JSON lines on stderr, or readable when stderr is a terminal
+        failure: BaseException | None = None
         try:
-            await self._run_tasks()
-        except BaseExceptionGroup as group:
-            if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
-                raise group.exceptions[0] from None  # one failure: raise it as it was
+            try:
+                await self._run_tasks()
+            except BaseExceptionGroup as group:
+                primary = _primary(group)
+                if primary is None:
+                    raise
+                raise primary from primary.__cause__  # as it was, its cause kept
+        except StrategyError as exc:
+            exc.result = self._partial_summary(exc)
+            failure = exc
+            raise
+        except BaseException as exc:
+            failure = exc
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                for resource in self.closing:
-                    await resource.aclose()
+                await self._close_resources(failure)
         summary = self._summary()
         _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
         return summary
+
+    async def _close_resources(self, failure: BaseException | None) -> None:
+        """Close ``closing`` in turn; an error never replaces the run's own ``failure``."""
+        first: Exception | None = None
+        for resource in self.closing:
+            try:
+                await resource.aclose()
+            except Exception as exc:
+                primary = failure if isinstance(failure, Exception) else first
+                if primary is None:
+                    first = exc
+                    continue
+                _log.error("close_failed", resource=type(resource).__name__, error=str(exc))
+                primary.add_note(
+                    f"closing {type(resource).__name__} also failed: {type(exc).__name__}: {exc}"
+                )
+        if first is not None:
+            raise first
 
     async def _run_tasks(self) -> None:
         async with self.stream:
@@ -265,6 +297,7 @@ class LiveEngine:
             self._setup(history)
             async with anyio.create_task_group() as tasks:
                 await self.broker.astart(tasks)
+                failure: BaseException | None = None
                 try:
                     self._start_strategy()
                     tasks.start_soon(self._deliver_events)
@@ -274,9 +307,12 @@ class LiveEngine:
                     ):
                         tasks.start_soon(self._watch_signals)
                     await self._consume()
+                except BaseException as exc:
+                    failure = exc
+                    raise
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._shutdown()
+                        await self._shutdown(failure)
                     tasks.cancel_scope.cancel()
 
     def _setup(self, history: dict[str, BarSeries]) -> None:
@@ -292,6 +328,8 @@ class LiveEngine:
         timeline = Cursor()
         timeline.i = len(times) - 1
         self.datas = datas
+        self._history = history
+        self._history_times = times
         self.context = LiveContext(
             self.broker, self.risk, datas, timeline, times.astype(np.int64), f"{self.run_id}"
         )
@@ -307,17 +345,29 @@ class LiveEngine:
         resume = self.broker.resume_state()
         context.set_run(self.run_id, int(resume.get("seq", 0)))
         strategy = self.strategy
+        broker = self.broker
+
+        def match(data: SymbolData) -> None:
+            broker.on_bar_closed(context.last_bar(data.symbol))  # type: ignore[arg-type]
+
+        self._step = Step(
+            strategy=strategy,
+            broker=broker,
+            context=context,
+            risk=self.risk,
+            match=match,
+            working=BrokerWorking(broker, tuple(self.datas)),
+            recorder=_LiveRecorder(self._counts, self.tape),
+        )
         strategy._bind(context, self.datas, tuple(self.datas))
-        strategy.on_start()
+        self._step.learn_history(self._history, len(self._history_times))
+        self._step.start()
         saved = resume.get("strategy")
         if self.resume_from is not None:
             saved = self._promote()
         if saved:
             _restore(strategy, saved)
         self._indicators = self._indicators_by_symbol()
-        risk = self.risk
-        self._risk_bar = hook(risk, "on_bar")
-        self._risk_fill = hook(risk, "on_fill")
         self._dispatch()
         _log.info(
             "live_run_started",
@@ -373,31 +423,18 @@ class LiveEngine:
         data._append_bar(bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
         self.context.advance(bar.close_time)
         for indicator in self._indicators[bar.symbol]:
-            indicator.update()
+            try:
+                indicator.update()
+            except Exception as exc:
+                self._step.fail(f"indicator {indicator.name}", exc, bar.symbol)
         if self.tape is not None:
             self.tape.record_bar(bar, data.timeframe)
-        broker = self.broker
-        if broker.working(bar.symbol):
-            broker.on_bar_closed(bar)
-            if broker.events:
-                self._dispatch()
-        if self._risk_bar is not None:
-            self._risk_step()
         sent = self.context.sent
-        self.strategy.on_bar(data)
+        self._step.bar(data)
         if self.context.sent != sent:
             self.latencies_ns.append(self.context.last_sent_ns - arrived)
-        if broker.events:
-            self._dispatch()
         self._counts["bars"] += 1
         self._save_state()
-
-    def _risk_step(self) -> None:
-        """Let the risk policy update on the new bar; place what it asks for."""
-        for request in self._risk_bar(self.context):
-            self.context.place(request)
-        if self.broker.events:
-            self._dispatch()
 
     def _on_status(self, status: StreamStatus) -> None:
         context = self.context
@@ -424,46 +461,59 @@ class LiveEngine:
                 _log.info("signal_received", signal=name)
                 self.request_stop(f"signal {name}")
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, failure: BaseException | None) -> None:
+        """Stop the broker, call ``on_stop``, save state and close the tape, each in turn.
+
+        Every stage runs even when an earlier one failed. When the run is already failing
+        (``failure``, the strategy's error for example), a stage's error never replaces it: it
+        is logged and added to ``failure`` as a note. Otherwise the first stage error is raised
+        once every stage ran.
+        """
         self.context.halted = "shutting down"
-        await self.broker.ashutdown(cancel_open=self.cancel_on_shutdown)
-        self._dispatch()
-        self.strategy.on_stop()
-        self._dispatch()
-        self._save_state()
-        if self.tape is not None:
-            self.tape.close()
+        primary = failure if isinstance(failure, Exception) else None
+        first: Exception | None = None
+        for name, stage in self._shutdown_stages():
+            try:
+                await stage()
+            except Exception as exc:
+                if primary is None and first is None:
+                    first = exc
+                    continue
+                _log.error(
+                    "shutdown_stage_failed", stage=name, error=f"{type(exc).__name__}: {exc}"
+                )
+                (primary or first or exc).add_note(
+                    f"while shutting down, {name} also failed: {type(exc).__name__}: {exc}"
+                )
+        if first is not None:
+            raise first
+
+    def _shutdown_stages(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        async def broker() -> None:
+            await self.broker.ashutdown(cancel_open=self.cancel_on_shutdown)
+            self._dispatch()
+
+        async def stop() -> None:
+            self._step.stop()
+
+        async def save() -> None:
+            self._save_state()
+
+        async def tape() -> None:
+            if self.tape is not None:
+                self.tape.close()
+
+        stages = [("the broker's shutdown", broker), ("on_stop", stop), ("saving state", save)]
+        if not hasattr(self, "_step"):  # the strategy never started
+            stages = [stages[0]]
+        return [*stages, ("closing the tape", tape)]
 
     # -- events and state --------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        events = self.broker.events
-        strategy = self.strategy
-        tape = self.tape
-        k = 0
-        while k < len(events):
-            event = events[k]
-            k += 1
-            if isinstance(event, Fill):
-                self._counts["fills"] += 1
-                if tape is not None:
-                    tape.record_fill(event)
-                if self._risk_fill is not None:
-                    self._risk_fill(event, self.context)
-                strategy.on_fill(event)
-            else:
-                self._count_order(event)
-                if tape is not None:
-                    tape.record_order(event)
-                strategy.on_order(event)
-        events.clear()
-
-    def _count_order(self, order: Order) -> None:
-        status = order.status.value
-        if status == "rejected":
-            self._counts["rejected"] += 1
-        elif status == "canceled":
-            self._counts["canceled"] += 1
+        step = getattr(self, "_step", None)  # None until the strategy started
+        if step is not None and self.broker.events:
+            step.deliver()
 
     def persistent_state(self) -> dict[str, Any]:
         """The strategy's persistent attributes (``Strategy.persistent``) as JSON values.
@@ -551,7 +601,10 @@ class LiveEngine:
             want = float(expected.get(symbol, 0.0))
             have = portfolio.position(symbol).amount
             if not math.isclose(want, have, rel_tol=1e-6, abs_tol=1e-12):
-                problems.append(f"{symbol}: snapshot {want:g}, account {have:g}")
+                problems.append(
+                    f"{symbol}: snapshot {want:.12g}, account {have:.12g} "
+                    f"(account minus snapshot {have - want:+.12g})"
+                )
         if problems:
             detail = "; ".join(problems)
             if self.on_position_mismatch == "refuse":
@@ -564,6 +617,17 @@ class LiveEngine:
         _log.info("resumed_from_snapshot", path=str(self.resume_from))
         strategy_state: dict[str, Any] = snapshot.get("strategy", {})
         return strategy_state
+
+    def _partial_summary(self, error: StrategyError) -> LiveSummary | None:
+        """The summary of the run up to a strategy's failure (``None`` if it cannot be built)."""
+        if not hasattr(self, "context"):
+            return None
+        self._stop_reason = self._stop_reason or f"error: {error}"
+        try:
+            return self._summary()
+        except Exception as exc:  # the strategy's error stays the one raised
+            error.add_note(f"the partial summary could not be built: {type(exc).__name__}: {exc}")
+            return None
 
     def _summary(self) -> LiveSummary:
         portfolio = self.context.portfolio
@@ -581,7 +645,23 @@ class LiveEngine:
             equity=portfolio.equity(),
             positions={s: p.amount for s, p in portfolio.positions.items() if p.amount},
             stale_periods=counts["stale"],
+            left_on_venue=self.broker.left_on_venue,
         )
+
+
+def _primary(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    """The error to raise for a failed task group: the strategy's own error first.
+
+    The other errors are added to it as notes. ``None`` when the group holds no `Exception`.
+    """
+    errors = [e for e in group.exceptions if isinstance(e, Exception)]
+    if not errors:
+        return None
+    primary = next((e for e in errors if isinstance(e, StrategyError)), errors[0])
+    for other in errors:
+        if other is not primary:
+            primary.add_note(f"also: {type(other).__name__}: {other}")
+    return primary
 
 
 def _restore(strategy: Strategy, saved: Mapping[str, Any]) -> None:
@@ -593,3 +673,28 @@ def _restore(strategy: Strategy, saved: Mapping[str, Any]) -> None:
 
 def _fields(summary: LiveSummary) -> dict[str, Any]:
     return {name: getattr(summary, name) for name in summary.__dataclass_fields__}
+
+
+class _LiveRecorder:
+    """What a live or paper run keeps of the events: counts for the summary, and the tape."""
+
+    def __init__(self, counts: dict[str, int], tape: EventTape | None) -> None:
+        self.counts = counts
+        self.tape = tape
+
+    def fill(self, fill: Fill) -> None:
+        self.counts["fills"] += 1
+        if self.tape is not None:
+            self.tape.record_fill(fill)
+
+    def order(self, order: Order) -> None:
+        status = order.status.value
+        if status == "rejected":
+            self.counts["rejected"] += 1
+        elif status == "canceled":
+            self.counts["canceled"] += 1
+        if self.tape is not None:
+            self.tape.record_order(order)
+
+    def delivered(self) -> None:
+        """Nothing to do after a batch."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import structlog
 
-from quantkit.brokers.journal import run_prefix
+from quantkit.domain.client_ids import run_prefix
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.engine.context import RiskEvent, RunContext
 from quantkit.risk.policy import RiskAction

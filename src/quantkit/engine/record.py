@@ -48,6 +48,8 @@ class RunRecord:
         risk_events: Every risk decision.
         ambiguous_orders: Orders whose fills rested on an intrabar assumption.
         indicators: ``(symbol, indicator)`` for each indicator the strategy declared.
+        orders_before_stop: Client order ids numbered up to this were placed before
+            ``on_stop`` (what a truncated run can compare).
     """
 
     strategy: str
@@ -67,6 +69,7 @@ class RunRecord:
     risk_events: list[RiskEvent] = field(default_factory=list)
     ambiguous_orders: frozenset[str] = frozenset()
     indicators: tuple[tuple[str, Indicator], ...] = ()
+    orders_before_stop: int = 0
 
     def _steps_and_positions(self) -> tuple[IntArray, FloatArray]:
         """Row of the position matrix at each step, and the matrix.

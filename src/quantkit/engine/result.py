@@ -74,11 +74,26 @@ class Result:
             out[name] = pd.Series(indicator._array, index=index, name=name)
         return out
 
+    @property
+    def liquidations(self) -> pd.DataFrame:
+        """The orders of a forced liquidation (empty unless a margin account lost its margin).
+
+        A margin account whose equity would cross zero inside a bar has every position closed
+        there and refuses orders afterwards (see ``docs/stats.md``); its orders carry the tag
+        ``"liquidation"`` and say why in ``reason``.
+        """
+        orders = self.orders
+        return orders[orders["tag"] == "liquidation"]
+
     def __repr__(self) -> str:
         bars = len(self.equity)
         head = (
             f"Result: {self.strategy} on {', '.join(self.symbols)} ({self.timeframe}, {bars} bars)"
         )
+        liquidations = self.liquidations
+        if len(liquidations):
+            head += f"\nLIQUIDATED at {liquidations['created_at'].iloc[0]}: "
+            head += str(liquidations["reason"].iloc[0])
         return f"{head}\n{format_stats(self.stats)}"
 
     def _repr_html_(self) -> str:

@@ -10,6 +10,7 @@ error that tells the caller what to do, chained with ``raise ... from exc``:
 | ``DDoSProtection`` (HTTP 418, 429) | `RateLimitedError` | back off, then retry |
 | ``RequestTimeout`` (HTTP 408, 504) | `RequestTimeoutError` | outcome unknown; retry reads |
 | ``InvalidNonce`` | `ExchangeError` | fix the clock or nonce first |
+| any error quoting Binance code ``-1008`` | `VenueBusyError` | not acted on: retry later |
 | other ``NetworkError`` (5xx, 404) | `VenueUnavailableError` | retry later |
 | other ``OperationFailed`` | `VenueUnavailableError` | a garbled answer: retry later |
 | anything else (``ExchangeError``) | `ExchangeError` | permanent: bad symbol, bad request |
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +37,7 @@ from quantkit.errors import (
     QuantkitError,
     RateLimitedError,
     RequestTimeoutError,
+    VenueBusyError,
     VenueUnavailableError,
 )
 from quantkit.exchanges.causes import network_cause
@@ -78,6 +81,9 @@ CCXT_REASON_TABLE: tuple[tuple[str, str], ...] = (
     ("BadRequest", "bad_request"),
 )
 """``(ccxt class name, ExchangeError.reason)`` pairs, most specific first; the first match wins."""
+
+_NOT_ACTED_ON = re.compile(r'"code"\s*:\s*-1008\b')
+"""Binance's -1008 SERVER_BUSY: overloaded, the request was not carried out."""
 
 REDACTED = _REDACTED
 """What a secret is replaced with in error messages (pydantic's `SecretStr` mask)."""
@@ -226,9 +232,11 @@ def translate(
     if target is VenueUnavailableError or target is RequestTimeoutError:
         cause = network_cause(exc)
         message = f"{message} ({redact_text(cause)})" if cause else message
+    text = f"{exchange}: {message}" if exchange else message
+    if target in (ExchangeError, VenueUnavailableError) and _NOT_ACTED_ON.search(message):
+        return VenueBusyError(text)  # ccxt files -1008 as OperationFailed or ExchangeError
     if target is ExchangeError:
         return ExchangeError(message, exchange=exchange, reason=reason_for(exc))
-    text = f"{exchange}: {message}" if exchange else message
     if target is RateLimitedError:
         return RateLimitedError(text, retry_after=_retry_after(headers))
     return target(text)

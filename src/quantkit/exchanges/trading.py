@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from quantkit.domain.bracket import OcoRequest
 from quantkit.domain.order import OrderRequest
 from quantkit.domain.venue import VenueBalance, VenueOrder, VenueTrade
 from quantkit.errors import ExchangeError
+from quantkit.exchanges.oco import create_oco
 from quantkit.exchanges.orders import (
     order_arguments,
     parse_balances,
@@ -91,6 +93,25 @@ class CcxtTrading(CcxtSession):
                 action=action,
             )
         return parse_order(raw, exchange=self._id, client_id=client_id)
+
+    async def create_oco(self, request: OcoRequest) -> tuple[VenueOrder, VenueOrder]:
+        """Place a take-profit / stop-loss pair as one venue OCO list (Binance spot).
+
+        Args:
+            request: The pair; amount and prices already rounded to the market's precision.
+
+        Returns:
+            The take-profit leg and the stop-loss leg as the venue reports them.
+
+        Raises:
+            ExchangeError: ``reason="not_supported"`` (before any request) where the venue has
+                no OCO lists; other reasons for refusals.
+            TransientError: If the outcome is unknown or the venue could not be reached.
+        """
+        client = await self._ready()
+        market = self._require(client, request.symbol, "createOrder")
+        with self._errors(client, f"OCO {request.list_client_id!r} ({request.symbol})"):
+            return await create_oco(client, market, request, exchange=self._id)
 
     async def edit_order(
         self,

@@ -282,6 +282,19 @@ class KellySizer(Sizer):
                 state.count += 1
         return ()
 
+    def on_history(self, context: RiskContext) -> None:
+        """Measure a bar of the history loaded at start (``source="returns"``), all symbols.
+
+        Args:
+            context: Bars as of that step.
+        """
+        if self.source != "returns":
+            return
+        for symbol in context.symbols:
+            if symbol not in self._returns:
+                self._returns[symbol] = _Returns(self.window or 0)
+        self.on_bar(context)
+
     def size(self, request: OrderRequest, context: RiskContext, price: float) -> Size | str:
         """Return the amount that brings the position to the Kelly share of equity.
 

@@ -116,6 +116,11 @@ class RiskContext(Protocol):
         """Cash plus positions marked at the latest closes (``portfolio.equity()``, cheaper)."""
         ...
 
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The run's tradable symbols, known from the start (informative series excluded)."""
+        ...
+
     def record(self, policy: str, action: RiskAction, reason: str, symbol: str = "") -> None:
         """Keep a risk event that is not a decision on one order (a breaker trips or resets).
 
@@ -168,6 +173,19 @@ class RiskPolicy(ABC):
         """
         return ()
 
+    def on_history(self, context: RiskContext) -> None:
+        """Learn from one bar of the history loaded before the run (override it if you need to).
+
+        The engine calls it for each step of the bars it loads at start, oldest first: a
+        backtest's ``warmup`` bars, a paper or live run's warm-up history (after a restart
+        too), with ``context`` on that step. Sizers and limits that need a window of history
+        (volatility, Kelly from returns, VaR) measure here, so they are ready when the first
+        bar of the run arrives. Nothing is placed and nothing is decided.
+
+        Args:
+            context: Prices and bars as of that step (``context.symbols`` lists every symbol).
+        """
+
     def on_fill(self, fill: Fill, context: RiskContext) -> None:
         """Learn from an execution (override it if you need to; e.g. Kelly sizing's trades).
 
@@ -182,7 +200,7 @@ def overrides(policy: RiskPolicy, hook: str) -> bool:
 
     Args:
         policy: The policy.
-        hook: ``"on_bar"`` or ``"on_fill"``.
+        hook: ``"on_bar"``, ``"on_fill"`` or ``"on_history"``.
 
     Returns:
         True if the policy's class (or, for a chain, one of its policies) implements it.
@@ -200,7 +218,7 @@ def hook(policy: RiskPolicy | None, name: str) -> Any:
 
     Args:
         policy: The run's policy, if any.
-        name: ``"on_bar"`` or ``"on_fill"``.
+        name: ``"on_bar"``, ``"on_fill"`` or ``"on_history"``.
 
     Returns:
         The bound method, or ``None``.
@@ -279,6 +297,16 @@ class RiskChain(RiskPolicy):
             if asked:
                 orders.extend(asked)
         return orders
+
+    def on_history(self, context: RiskContext) -> None:
+        """Show one bar of history to every policy that learns from it, in order.
+
+        Args:
+            context: Prices and bars as of that step.
+        """
+        for policy in self.policies:
+            if overrides(policy, "on_history"):
+                policy.on_history(context)
 
     def on_fill(self, fill: Fill, context: RiskContext) -> None:
         """Tell every policy that tracks fills.

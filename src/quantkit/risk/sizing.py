@@ -420,6 +420,17 @@ class VolatilityTarget(Sizer):
             state.update(bar.high, bar.low, bar.close, window)
         return ()
 
+    def on_history(self, context: RiskContext) -> None:
+        """Measure a bar of the history loaded at start, for every symbol of the run.
+
+        Args:
+            context: Bars as of that step.
+        """
+        for symbol in context.symbols:
+            if symbol not in self._state:
+                self._state[symbol] = _Volatility(self.window, self.method)
+        self.on_bar(context)
+
     def volatility(self, symbol: str, context: RiskContext, price: float) -> float:
         """The volatility of one unit of ``symbol`` the sizing uses, in price units.
 

@@ -167,6 +167,17 @@ relative=True, min_observations=100, symbols=('BTC/USDT',))
         self._have_last = True
         return ()
 
+    def on_history(self, context: RiskContext) -> None:
+        """Add a step of the history loaded at start; every symbol of the run is tracked.
+
+        Args:
+            context: Prices as of that step.
+        """
+        new = [symbol for symbol in context.symbols if symbol not in self._column]
+        if new:
+            self._track(new)
+        self.on_bar(context)
+
     def check(self, request: OrderRequest, context: RiskContext) -> Decision:
         """Approve, resize or reject ``request`` by the VaR of the portfolio with it filled.
 

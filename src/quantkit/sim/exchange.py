@@ -9,6 +9,7 @@ import copy
 import dataclasses
 from collections.abc import Mapping
 
+from quantkit.domain.client_ids import format_client_id
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType
@@ -16,6 +17,7 @@ from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError, OrderError
 from quantkit.sim.admission import admission_problem
 from quantkit.sim.book import Book
+from quantkit.sim.liquidation import Liquidation, liquidate, zero_equity_price
 from quantkit.sim.rules import FillRules
 from quantkit.sim.working import Working
 
@@ -78,7 +80,9 @@ class SimulatedExchange:
 
     Orders submitted while bar ``t`` is the latest closed bar are matched from bar ``t+1`` on.
     Results (order status changes and fills) are appended to `events` for the caller to
-    deliver; every fill is also kept in `fills`.
+    deliver; every fill is also kept in `fills`. A margin account whose equity would cross zero
+    inside a bar is liquidated (see `quantkit.sim.liquidation`): `liquidation` records it, and
+    every later order is rejected.
 
     Args:
         markets: The tradable markets by symbol.
@@ -115,6 +119,7 @@ class SimulatedExchange:
         self.fills: list[Fill] = []
         self.events: list[Order | Fill] = []
         self.ambiguous_orders: set[str] = set()
+        self.liquidation: Liquidation | None = None
         self._seq = 0
 
     # -- commands ------------------------------------------------------------------------------
@@ -149,7 +154,7 @@ class SimulatedExchange:
         if market is None:
             raise unknown_symbol(request.symbol, self.markets)
         self._seq += 1
-        client_id = client_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}"
+        client_id = client_id or format_client_id(self.id_prefix, self._seq)
         orders = self.orders
         if client_id in orders:
             raise OrderError(f"client id {client_id!r} is already in use")
@@ -157,7 +162,12 @@ class SimulatedExchange:
             order = Order(client_id, request, now)
         orders[client_id] = order
         working = Working(order, market, self._seq)
-        reason = self._check(working, reference_price)
+        liquidated = self.liquidation
+        reason = (
+            f"the account was liquidated ({liquidated.reason}); no new orders"
+            if liquidated is not None
+            else self._check(working, reference_price)
+        )
         if reason:
             order.transition(_REJECTED, now, reason)
         else:
@@ -247,10 +257,8 @@ class SimulatedExchange:
             )
         if reason or working is None:
             self._seq += 1
-            refused = Order(
-                refusal_id or f"{self.id_prefix}-{str(self._seq).zfill(6)}", request, now
-            )
-            refused.transition(_REJECTED, now, reason)
+            refusal_id = refusal_id or format_client_id(self.id_prefix, self._seq)
+            refused = Order.rejected(refusal_id, request, now, reason)
             self.orders[refused.client_id] = refused
             self.events.append(refused)
             return refused
@@ -266,6 +274,19 @@ class SimulatedExchange:
     def has_working(self, symbol: str) -> bool:
         """Whether ``symbol`` has orders that may fill on its next bar."""
         return bool(self.books[symbol].working)
+
+    def needs_bar(self, symbol: str) -> bool:
+        """Whether ``symbol``'s next bar must be processed: orders work, or margin is at risk.
+
+        A margin account holding any position is watched on every bar of every symbol (its
+        equity depends on all of them) until it is liquidated.
+        """
+        if self.books[symbol].working:
+            return True
+        portfolio = self.portfolio
+        if self.liquidation is not None or portfolio.margin.is_spot:
+            return False
+        return any(pos.amount for pos in portfolio.positions.values())
 
     # -- matching ------------------------------------------------------------------------------
 
@@ -303,6 +324,29 @@ class SimulatedExchange:
         for event in events:
             if isinstance(event, Order) and event.client_id not in orders:
                 orders[event.client_id] = event  # bracket exits created in this bar
+        self.events.extend(events)
+        if self.liquidation is None and not self.portfolio.margin.is_spot:
+            self._check_margin(symbol, open_time, open_, high, low)
+
+    def _check_margin(self, symbol: str, time: int, open_: float, high: float, low: float) -> None:
+        """Liquidate the account if its equity reached zero inside this bar."""
+        price = zero_equity_price(self.portfolio, symbol, open_, high, low)
+        if price is None:
+            return
+        for book in self.books.values():
+            for w in list(book.working):
+                w.order.transition(OrderStatus.CANCELED, time, "canceled: account liquidated")
+                self.events.append(w.order)
+            book.working.clear()
+        liquidation, events = liquidate(
+            self.portfolio, symbol, price, time, self.id_prefix, self.portfolio.currency
+        )
+        self.liquidation = liquidation
+        for event in events:
+            if isinstance(event, Order):
+                self.orders[event.client_id] = event
+            else:
+                self.fills.append(event)
         self.events.extend(events)
 
     def _intrabar(self, book: Book, open_: float, high: float, low: float, close: float) -> None:

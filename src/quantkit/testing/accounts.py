@@ -110,6 +110,10 @@ class LocalAccounts:
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._listeners: list[OrderListener] = []
+        from quantkit.testing.order_lists import OrderLists  # noqa: PLC0415 - it imports us
+
+        self.order_lists = OrderLists(self)
+        """The OCO order lists (`quantkit.testing.order_lists`)."""
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
 
@@ -261,8 +265,11 @@ class LocalAccounts:
         with self._lock:
             self._prices[market.venue_id] = new
             for order in list(self._orders.values()):
+                if order.list_id >= 0:
+                    continue  # legs of order lists: the lists execute them below
                 if order.is_open and order.symbol == market.venue_id and self._crosses(order, new):
                     self._fill(order, order.price, now, maker=True)
+            self.order_lists.on_price(market.venue_id, new, now)
 
     @staticmethod
     def _crosses(order: LocalOrder, price: Decimal) -> bool:
@@ -431,8 +438,46 @@ class LocalAccounts:
         with self._lock:
             if not order.is_open or order.api_key != api_key:
                 raise KeyError(order.order_id)
+            made = self.order_lists.list_of(order)
+            if made is not None:  # a leg: Binance cancels the whole list
+                self.order_lists.cancel(made, now)
+                return order
             self._release(order, self.venue.market(order.symbol), now, "CANCELED")
             return order
+
+    # ------------------------------------------------------------ hooks for order lists
+
+    def locked(self) -> threading.RLock:
+        """The book's lock (re-entrant): hold it across changes that must look atomic."""
+        return self._lock
+
+    def next_order_id(self) -> int:
+        """Take the next order id (order lists number their legs with it)."""
+        return next(self._order_ids)
+
+    def add_order(self, order: LocalOrder) -> None:
+        """Rest an order made elsewhere (an order-list leg) in the book and announce it."""
+        with self._lock:
+            self._orders[order.order_id] = order
+            self._notify(order, None)
+
+    def lock_funds(self, order: LocalOrder, market: LocalMarket, limit: Decimal) -> None:
+        """Lock what ``order`` needs (see `place`); raises `InsufficientBalanceError`."""
+        self._lock_funds(order, market, limit)
+
+    def fill_order(self, order: LocalOrder, price: Decimal, now: int, *, maker: bool) -> None:
+        """Fill ``order`` whole at ``price`` from the funds locked for it."""
+        self._fill(order, price, now, maker=maker)
+
+    def release(
+        self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus
+    ) -> None:
+        """End ``order`` with ``status`` and unlock its funds."""
+        self._release(order, market, now, status)
+
+    def notify(self, order: LocalOrder, fill: LocalFill | None) -> None:
+        """Tell the listeners of a change made elsewhere (an expired order-list leg)."""
+        self._notify(order, fill)
 
     def find(
         self,

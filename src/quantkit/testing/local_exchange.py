@@ -46,6 +46,7 @@ from quantkit.testing.faults import FaultPlan
 from quantkit.testing.fees import Commission
 from quantkit.testing.live_clock import LiveClock
 from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.order_list_api import BinanceOrderListApi
 from quantkit.testing.pending import PendingOutcomes
 from quantkit.testing.private_api import BinancePrivateApi
 from quantkit.testing.request_log import RequestLog, RequestRecord
@@ -266,7 +267,8 @@ class LocalExchange:
             aiohttp route definitions: `BinanceSpotApi.routes`, `BinancePrivateApi.routes`
             and `BinanceWebsocketApi.routes`.
         """
-        return self.api.routes() + self.private_api.routes() + self.ws_api.routes()
+        lists = BinanceOrderListApi(self.private_api).routes()
+        return self.api.routes() + self.private_api.routes() + lists + self.ws_api.routes()
 
     # ----------------------------------------------------------------------- live mode
 

@@ -95,6 +95,8 @@ class LocalOrder:
         status: ``"NEW"``, ``"FILLED"``, ``"CANCELED"`` or ``"EXPIRED"``.
         update_time: Time of the last change, in ms since the epoch.
         fills: The order's trades.
+        stop_price: Trigger price of a ``STOP_LOSS`` leg of an order list, else zero.
+        list_id: ``orderListId`` of the OCO list the order is a leg of, else ``-1``.
     """
 
     order_id: int
@@ -102,7 +104,7 @@ class LocalOrder:
     api_key: str
     symbol: str
     side: OrderSide
-    type: Literal["MARKET", "LIMIT"]
+    type: Literal["MARKET", "LIMIT", "LIMIT_MAKER", "STOP_LOSS"]
     qty: Decimal
     price: Decimal
     time_in_force: TimeInForce | None
@@ -110,6 +112,8 @@ class LocalOrder:
     status: OrderStatus = "NEW"
     update_time: int = 0
     fills: list[LocalFill] = field(default_factory=list)
+    stop_price: Decimal = Decimal(0)
+    list_id: int = -1
 
     @property
     def executed_qty(self) -> Decimal:

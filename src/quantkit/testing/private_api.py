@@ -143,6 +143,20 @@ class BinancePrivateApi:
             web.get("/api/v3/myTrades", self._signed(self._my_trades)),
         ]
 
+    # Shared with `BinanceOrderListApi` (the order-list endpoints over the same book).
+    @property
+    def signed(self) -> Callable[[Endpoint], Callable[[web.Request], Awaitable[web.Response]]]:
+        """Wrap an endpoint with the key, signature and timestamp checks."""
+        return self._signed
+
+    def order_quantity(self, params: dict[str, str], market: LocalMarket) -> Decimal:
+        """The checked ``quantity`` parameter."""
+        return self._order_quantity(params, market)
+
+    def decimal_param(self, params: dict[str, str], name: str) -> Decimal | None:
+        """A decimal parameter, or ``None`` when absent (-1100 if malformed)."""
+        return self._decimal_param(params, name)
+
     # ------------------------------------------------------------------------- signing
 
     def _signed(self, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -210,7 +224,7 @@ class BinancePrivateApi:
         return {
             "symbol": order.symbol,
             "orderId": order.order_id,
-            "orderListId": -1,
+            "orderListId": order.list_id,
             "clientOrderId": order.client_id,
             "price": _text(order.price),
             "origQty": _text(order.qty),
@@ -220,7 +234,7 @@ class BinancePrivateApi:
             "timeInForce": order.time_in_force or "GTC",
             "type": order.type,
             "side": order.side,
-            "stopPrice": "0",
+            "stopPrice": _text(order.stop_price),
             "icebergQty": "0",
             "time": order.time,
             "updateTime": order.update_time,

@@ -15,10 +15,12 @@ import numpy as np
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.market import Market, _decimals
+from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
 from quantkit.sim.fees import FeeModel, MarketFees
 from quantkit.sim.rules import IntrabarAssumption
 from quantkit.strategy.base import Strategy
+from quantkit.vector.margin import refuse_liquidation
 from quantkit.vector.signals import SignalData, Signals
 
 if TYPE_CHECKING:
@@ -73,8 +75,10 @@ class FastSettings:
             raise ConfigError(f"fast path: cash must be a finite number > 0, got {self.cash!r}")
         if not math.isfinite(self.slippage_bps) or self.slippage_bps < 0:
             raise ConfigError(f"fast path: slippage_bps must be >= 0, got {self.slippage_bps!r}")
-        if not math.isfinite(self.leverage) or self.leverage < 1:
-            raise ConfigError(f"fast path: leverage must be >= 1, got {self.leverage!r}")
+        if not (math.isfinite(self.leverage) and 1 <= self.leverage <= MAX_LEVERAGE):
+            raise ConfigError(
+                f"fast path: leverage must be from 1 to {MAX_LEVERAGE:g}, got {self.leverage!r}"
+            )
         if self.intrabar not in _INTRABAR:
             raise ConfigError(
                 "fast path: intrabar must be 'adverse', 'favorable' or 'nearest', "
@@ -251,6 +255,8 @@ def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
         equity,
         exposed,
     )
+    if params[kernel.PARAMS.index("allow_short")] or params[kernel.PARAMS.index("leverage")] != 1:
+        refuse_liquidation(fills[:n_fills], equity, data.high, data.low, data.close)
     return _Raw(fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected))
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -38,3 +42,14 @@ def make_frame(start: str, periods: int, freq: str = "1h", seed: int = 0) -> pd.
 def ts(text: str) -> pd.Timestamp:
     """A UTC timestamp."""
     return pd.Timestamp(text, tz="UTC")
+
+
+def partition_files(directory: Path) -> dict[str, Path]:
+    """Partition name to the file that holds it now, as the series' manifest says."""
+    manifest = json.loads((directory / "manifest.json").read_text())
+    return {name: directory / file for name, file in manifest["partitions"].items()}
+
+
+def data_files(directory: Path) -> list[str]:
+    """Names of the Parquet files in a series' directory (committed or not)."""
+    return sorted(name for name in os.listdir(directory) if name.endswith(".parquet"))

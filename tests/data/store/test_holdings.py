@@ -11,7 +11,7 @@ import pytest
 from quantkit.data.store import ParquetStore, TimeRange
 from quantkit.errors import ConfigError, StoreError
 
-from .bars import make_frame, ts
+from .bars import data_files, make_frame, partition_files, ts
 
 
 def tr(start: str, end: str) -> TimeRange:
@@ -148,11 +148,12 @@ def test_delete_a_range_rewrites_edges_and_removes_whole_partitions(tmp_path: Pa
     frame = make_frame("2024-01-01", 60 * 24 * 91, "1m")
     store.write("binance", "BTC/USDT", "1m", frame)
     directory = store.root / "binance" / "BTC_USDT" / "1m"
-    march = (directory / "2024-03.parquet").stat()
+    march = partition_files(directory)["2024-03.parquet"].stat()
     deleted = store.delete("binance", "BTC/USDT", "1m", "2024-01-31", "2024-03-01")
     assert deleted == 60 * 24 * 30
-    assert sorted(os.listdir(directory)) == ["2024-01.parquet", "2024-03.parquet"]
-    assert (directory / "2024-03.parquet").stat().st_ino == march.st_ino
+    assert list(partition_files(directory)) == ["2024-01.parquet", "2024-03.parquet"]
+    assert len(data_files(directory)) == 2  # the superseded files are gone
+    assert partition_files(directory)["2024-03.parquet"].stat().st_ino == march.st_ino
     assert store.missing("binance", "BTC/USDT", "1m", "2024-01-01", "2024-04-01") == [
         tr("2024-01-31", "2024-03-01")
     ]
@@ -162,7 +163,7 @@ def test_delete_a_range_rewrites_edges_and_removes_whole_partitions(tmp_path: Pa
     # A range that holds all of a partition's bars without spanning its whole month.
     store.write("binance", "BTC/USDT", "1m", make_frame("2024-05-10", 30, "1m"))
     assert store.delete("binance", "BTC/USDT", "1m", "2024-05-05", "2024-05-20") == 30
-    assert not (directory / "2024-05.parquet").exists()
+    assert "2024-05.parquet" not in partition_files(directory)
     # Everything from a point on, then everything: the directories go away.
     assert store.delete("binance", "BTC/USDT", "1m", "2024-03-15") == 60 * 24 * 17
     assert store.delete("binance", "BTC/USDT", "1m", end="2024-01-02") == 60 * 24
@@ -175,12 +176,14 @@ def test_delete_failures_are_store_errors(tmp_path: Path, monkeypatch: pytest.Mo
     store = ParquetStore(tmp_path)
     store.write("binance", "BTC/USDT", "1h", make_frame("2024-01-01", 5))
 
-    def refuse(path: object) -> None:
+    def refuse(source: object, target: object) -> None:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(os, "unlink", refuse)
-    with pytest.raises(StoreError, match=r"cannot delete .*read-only file system"):
-        store.delete("binance", "BTC/USDT", "1h")
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(StoreError, match=r"cannot write .*read-only file system"):
+        store.delete("binance", "BTC/USDT", "1h", "2024-01-01 02:00")
+    monkeypatch.undo()
+    assert len(store.read("binance", "BTC/USDT", "1h")) == 5  # nothing was deleted
 
 
 def test_known_gaps_are_recorded_merged_and_forgotten_on_delete(holey: ParquetStore) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from quantkit.data.store import ParquetStore, _arrow, _reader, parquet_store
+from quantkit.data.store import ParquetStore, _arrow, _reader
 from quantkit.errors import ConfigError, DataError, StoreError
 
-from .bars import MINUTE, make_frame, ts
+from .bars import MINUTE, data_files, make_frame, partition_files, ts
 
 DAY = 60 * 24
 
@@ -89,7 +90,9 @@ class Recorder:
 
         class Recording(real):  # type: ignore[misc, valid-type]
             def __init__(self, source: Any, *args: Any, **kwargs: Any) -> None:
-                self.name = os.path.basename(source)
+                self.name = re.sub(
+                    r"\.[0-9a-f]{12}\.parquet$", ".parquet", os.path.basename(source)
+                )
                 recorder.opened.append(self.name)
                 super().__init__(source, *args, **kwargs)
 
@@ -108,7 +111,7 @@ def test_reading_a_week_opens_only_its_partition_and_row_group(
     minutes: tuple[ParquetStore, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, frame = minutes
-    february = partition_dir(store) / "2024-02.parquet"
+    february = partition_files(partition_dir(store))["2024-02.parquet"]
     # 41,760 bars in row groups of 16,384: 2024-02-01 00:00, 02-12 09:04 and 02-23 18:08.
     assert pq.read_metadata(february).num_row_groups == 3
     record = Recorder(monkeypatch)
@@ -147,10 +150,10 @@ def test_partitions_outside_the_range_are_not_even_opened(
 ) -> None:
     store, _ = minutes
     for name in ("2024-01.parquet", "2024-03.parquet"):
-        (partition_dir(store) / name).write_bytes(b"not parquet at all")
+        partition_files(partition_dir(store))[name].write_bytes(b"not parquet at all")
     week = store.read("binance", "BTC/USDT", "1m", "2024-02-12", "2024-02-19")
     assert week.index[0] == ts("2024-02-12")
-    with pytest.raises(StoreError, match=r"2024-01\.parquet"):
+    with pytest.raises(StoreError, match=r"2024-01\.[0-9a-f]{12}\.parquet"):
         store.read("binance", "BTC/USDT", "1m", "2024-01-05", "2024-01-06")
 
 
@@ -227,7 +230,8 @@ def write_raw(path: Path, times: list[int], values: list[float | None] | None = 
 def test_hand_made_files_out_of_order_or_with_nulls_are_store_errors(tmp_path: Path) -> None:
     store = ParquetStore(tmp_path)
     store.write("binance", "BTC/USDT", "1m", make_frame("2024-01-01", 10, "1m"))
-    path = partition_dir(store) / "2024-01.parquet"
+    store.write("binance", "BTC/USDT", "1m", make_frame("2024-02-01", 10, "1m"))
+    path = partition_files(partition_dir(store))["2024-01.parquet"]
     base = ts("2024-01-01").value
     write_raw(path, [base, base + 2 * MINUTE, base + MINUTE])
     with pytest.raises(StoreError, match="out of order or overlapping at 2024-01-01T00:01:00Z"):
@@ -237,77 +241,9 @@ def test_hand_made_files_out_of_order_or_with_nulls_are_store_errors(tmp_path: P
         store.read("binance", "BTC/USDT", "1m")
     # Across partitions: February's first bar may not precede January's last.
     write_raw(path, [ts("2024-02-10").value])
-    write_raw(partition_dir(store) / "2024-02.parquet", [ts("2024-02-01").value])
+    write_raw(partition_files(partition_dir(store))["2024-02.parquet"], [ts("2024-02-01").value])
     with pytest.raises(StoreError, match="2024-02-01T00:00:00Z"):
         store.read("binance", "BTC/USDT", "1m")
-
-
-def test_a_partition_changing_during_the_read_is_retried(
-    minutes: tuple[ParquetStore, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store, _ = minutes
-    real = _reader.read_columns
-    calls = []
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise _arrow.StoreChangedError("changed")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_reader, "read_columns", flaky)
-    assert len(store.read("binance", "BTC/USDT", "1m", "2024-01-01", "2024-01-02")) == DAY
-    monkeypatch.setattr(
-        _reader,
-        "read_columns",
-        lambda *a, **k: (_ for _ in ()).throw(_arrow.StoreChangedError("always")),
-    )
-    with pytest.raises(StoreError, match="always"):
-        store.read("binance", "BTC/USDT", "1m", "2024-01-02", "2024-01-03")
-
-
-def test_coverage_retries_when_a_partition_changes(
-    minutes: tuple[ParquetStore, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store, _ = minutes
-    real = _reader.read_times
-    calls = []
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise _arrow.StoreChangedError("changed")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_reader, "read_times", flaky)
-    assert len(store.coverage("binance", "BTC/USDT", "1m")) == 1
-    monkeypatch.setattr(
-        _reader,
-        "read_times",
-        lambda *a, **k: (_ for _ in ()).throw(_arrow.StoreChangedError("always")),
-    )
-    with pytest.raises(StoreError, match="always"):
-        store.coverage("binance", "BTC/USDT", "1m")
-
-
-def test_a_partition_vanishing_before_the_read_is_retried(
-    minutes: tuple[ParquetStore, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store, _ = minutes
-    real = parquet_store.list_partitions
-    calls = []
-
-    def with_ghost(key: Any, root: Path) -> Any:
-        calls.append(1)
-        found = real(key, root)
-        if len(calls) == 1:
-            ghost = key.partition_for(root, np.datetime64("2023-12", "M"))
-            return [ghost, *found]
-        return found
-
-    monkeypatch.setattr(parquet_store, "list_partitions", with_ghost)
-    assert len(store.read("binance", "BTC/USDT", "1m", "2024-01-01", "2024-01-02")) == DAY
-    assert len(calls) == 2
 
 
 def test_files_changing_during_a_scan_are_detected(
@@ -315,7 +251,7 @@ def test_files_changing_during_a_scan_are_detected(
 ) -> None:
     store = ParquetStore(tmp_path)
     store.write("binance", "BTC/USDT", "1m", make_frame("2024-01-01", 10, "1m"))
-    path = partition_dir(store) / "2024-01.parquet"
+    path = partition_files(partition_dir(store))["2024-01.parquet"]
     with pytest.raises(_arrow.StoreChangedError, match="vanished"):
         _arrow.read_partition(path.with_name("2023-01.parquet"))
     with pytest.raises(_arrow.StoreChangedError, match="vanished"):
@@ -332,12 +268,18 @@ def test_files_changing_during_a_scan_are_detected(
 
     replaced_after_planning.calls = 0  # type: ignore[attr-defined]
     monkeypatch.setattr(_reader, "_open", replaced_after_planning)
-    with pytest.raises(_arrow.StoreChangedError, match="changed while being read"):
+    # read below the store (no reader lock): the writer removes the file it superseded
+    with pytest.raises(_arrow.StoreChangedError, match="vanished while being read"):
         _reader.read_times([path], None, None, timeframe=MINUTE, source="x")
-    # Through the store, the change is noticed and the read is simply done again.
+    # Through the store, a read sees the version it started with: the change made while it read
+    # (the series deleted, then 5 bars written) shows only in the next read.
     replaced_after_planning.calls = 0  # type: ignore[attr-defined]
     store.write("binance", "BTC/USDT", "1m", make_frame("2024-01-01", 10, "1m"), overwrite=True)
+    assert len(store.read("binance", "BTC/USDT", "1m")) == 10
     assert len(store.read("binance", "BTC/USDT", "1m")) == 5
+    assert len(data_files(partition_dir(store))) == 2  # the file that read used is still kept
+    store.write("binance", "BTC/USDT", "1m", make_frame("2024-01-01", 6, "1m"), overwrite=True)
+    assert len(data_files(partition_dir(store))) == 1  # the next write removed it
 
 
 def test_copying_a_column_checks_its_length(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from quantkit.data import validate_bars
 from quantkit.data.store import ParquetStore, TimeRange, _arrow
 from quantkit.errors import ConfigError, DataError, StoreError
 
-from .bars import HOUR, make_frame, ts
+from .bars import HOUR, data_files, make_frame, partition_files, ts
 
 
 def series_dir(store: ParquetStore, timeframe: str = "1h", symbol: str = "BTC_USDT") -> Path:
@@ -35,7 +35,8 @@ def test_write_then_read_gives_the_same_bars(tmp_path: Path) -> None:
     assert back.index.name == "time"
     assert str(back.index.tz) == "UTC"
     assert back.attrs["symbol"] == "BTC/USDT"
-    assert sorted(os.listdir(series_dir(store))) == ["2023.parquet", "2024.parquet"]
+    assert list(partition_files(series_dir(store))) == ["2023.parquet", "2024.parquet"]
+    assert len(data_files(series_dir(store))) == 2
 
 
 def test_write_accepts_mappings_series_and_close_labels(tmp_path: Path) -> None:
@@ -81,10 +82,11 @@ def test_identical_bars_merge_and_unchanged_partitions_are_not_rewritten(tmp_pat
     store = ParquetStore(tmp_path)
     frame = make_frame("2024-01-01", 48)
     store.write("binance", "BTC/USDT", "1h", frame.iloc[:30])
-    path = series_dir(store) / "2024.parquet"
+    path = partition_files(series_dir(store))["2024.parquet"]
     before = path.stat()
     again = store.write("binance", "BTC/USDT", "1h", frame.iloc[:30])
     assert (again.added, again.partitions) == (0, ())
+    assert partition_files(series_dir(store))["2024.parquet"] == path
     assert path.stat().st_ino == before.st_ino
     more = store.write("binance", "BTC/USDT", "1h", frame.iloc[20:])
     assert (more.added, more.partitions) == (18, ("2024.parquet",))
@@ -122,7 +124,8 @@ def test_a_conflict_in_any_partition_writes_nothing(tmp_path: Path) -> None:
     new = pd.concat([new.iloc[:2], make_frame("2024-12-31 22:00", 2, seed=9)])
     with pytest.raises(DataError, match="conflicts"):
         store.write("binance", "BTC/USDT", "1h", new)
-    assert sorted(os.listdir(series_dir(store))) == ["2024.parquet"]
+    assert list(partition_files(series_dir(store))) == ["2024.parquet"]
+    assert len(data_files(series_dir(store))) == 1
 
 
 def test_bars_off_the_stored_grid_are_refused(tmp_path: Path) -> None:
@@ -161,13 +164,17 @@ def test_appending_a_month_does_not_rewrite_older_partitions(tmp_path: Path) -> 
     store = ParquetStore(tmp_path)
     day = 60 * 24
     store.write("binance", "BTC/USDT", "1m", make_frame("2024-01-01", 60 * day, "1m"))
-    older = {p.name: p.stat() for p in sorted(series_dir(store, "1m").iterdir())}
+    files = partition_files(series_dir(store, "1m"))
+    older = {name: path.stat() for name, path in files.items()}
     assert list(older) == ["2024-01.parquet", "2024-02.parquet"]
     march = make_frame("2024-03-01", 31 * day, "1m", seed=3)
     report = store.write("binance", "BTC/USDT", "1m", march)
     assert report.partitions == ("2024-03.parquet",)
+    assert {
+        n: p for n, p in partition_files(series_dir(store, "1m")).items() if n in older
+    } == files
     for name, stat in older.items():
-        now = (series_dir(store, "1m") / name).stat()
+        now = files[name].stat()
         assert (now.st_ino, now.st_mtime_ns, now.st_size) == (
             stat.st_ino,
             stat.st_mtime_ns,
@@ -190,7 +197,9 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temp_file(
     with pytest.raises(StoreError, match="disk on fire"):
         store.write("binance", "BTC/USDT", "1h", frame.iloc[24:])
     monkeypatch.undo()
-    assert os.listdir(series_dir(store)) == ["2024.parquet"]
+    assert list(partition_files(series_dir(store))) == ["2024.parquet"]
+    assert len(data_files(series_dir(store))) == 1
+    assert not [n for n in os.listdir(series_dir(store)) if n.startswith(".tmp-")]
     pd.testing.assert_frame_equal(
         store.read("binance", "BTC/USDT", "1h"), frame.iloc[:24], check_freq=False
     )
@@ -231,7 +240,7 @@ def test_fsync_of_a_directory_that_cannot_be_opened_is_skipped(
         raise PermissionError("no")
 
     monkeypatch.setattr(os, "open", nothing_opens)
-    with pytest.raises(StoreError, match="cannot write"):
+    with pytest.raises(StoreError, match=r"cannot (write|create the lock)"):
         store.write("binance", "BTC/USDT", "1h", make_frame("2024-01-02", 5))
 
 
@@ -292,13 +301,13 @@ def test_compression_is_configurable(tmp_path: Path) -> None:
 def test_unwritable_root_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(StoreError, match=r"cannot list .*Not a directory"):
+    with pytest.raises(StoreError, match=r"cannot create the lock .*Not a directory"):
         ParquetStore(blocker).write("binance", "BTC/USDT", "1h", make_frame("2024-01-01", 5))
 
 
 def test_hourly_partitions_hold_whole_years(tmp_path: Path) -> None:
     store = ParquetStore(tmp_path)
     store.write("binance", "BTC/USDT", "1h", make_frame("2023-06-01", 24 * 365))
-    assert sorted(os.listdir(series_dir(store))) == ["2023.parquet", "2024.parquet"]
+    assert list(partition_files(series_dir(store))) == ["2023.parquet", "2024.parquet"]
     times = store.read("binance", "BTC/USDT", "1h").index.asi8
     assert np.all(np.diff(times) == HOUR)

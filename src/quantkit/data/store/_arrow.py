@@ -25,6 +25,7 @@ __all__ = [
     "StoreChangedError",
     "arrow_errors",
     "atomic_write",
+    "check_schema",
     "read_partition",
     "read_row_count",
     "schema",
@@ -56,6 +57,30 @@ def schema() -> Any:
     fields = [pa.field("time", pa.timestamp("ns", tz="UTC"), nullable=False)]
     fields += [pa.field(name, pa.float64(), nullable=False) for name in VALUE_COLUMNS]
     return pa.schema(fields, metadata={b"quantkit.store": _FORMAT_VERSION})
+
+
+def check_schema(where: str, found: Any) -> None:
+    """Raise unless a file's Arrow schema has the store's columns with the store's types.
+
+    Args:
+        where: The file, for the message.
+        found: Its ``pyarrow.Schema``.
+
+    Raises:
+        StoreError: Naming the file and the first column missing or of another type.
+    """
+    for field in schema():
+        index = found.get_field_index(field.name)
+        if index < 0:
+            problem = f"it has no column {field.name!r} (columns: {', '.join(found.names)})"
+        elif not found.field(index).type.equals(field.type):
+            problem = f"column {field.name!r} is {found.field(index).type}, not {field.type}"
+        else:
+            continue
+        raise StoreError(
+            f"{where}: not a partition of this store ({problem}); "
+            "move it out of the store's directory"
+        )
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -149,6 +174,7 @@ def read_partition(path: Path) -> Columns:
     import pyarrow.parquet as pq  # noqa: PLC0415
 
     with arrow_errors(str(path)):
+        check_schema(str(path), pq.read_schema(path))
         table = pq.read_table(path, schema=schema())
     return Columns.from_arrays(
         {name: table.column(name).to_numpy() for name in ("time", *VALUE_COLUMNS)}
@@ -191,6 +217,7 @@ def time_bounds(path: Path) -> tuple[int, int]:
 
     with arrow_errors(str(path)):
         metadata = pq.read_metadata(path)
+        check_schema(str(path), metadata.schema.to_arrow_schema())
         groups = [
             metadata.row_group(i).column(0).statistics for i in range(metadata.num_row_groups)
         ]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quantkit.data._timestamps import format_ns
-from quantkit.data.store._arrow import StoreChangedError, arrow_errors
+from quantkit.data.store._arrow import StoreChangedError, arrow_errors, check_schema
 from quantkit.data.store._columns import VALUE_COLUMNS, Columns
 from quantkit.errors import StoreError
 
@@ -183,6 +183,7 @@ def _plan(path: Path, start: int | None, end: int | None, source: str) -> list[_
     where = f"{source}: {path}"
     with arrow_errors(where):
         reader = _open(path)
+        check_schema(where, reader.schema_arrow)
         metadata = reader.metadata
         pieces = []
         for group in range(metadata.num_row_groups):

@@ -1,13 +1,16 @@
 """Changing a series on disk: merge new bars into their partitions, delete ranges of bars.
 
-Every file is replaced atomically. A write first merges and checks every partition it touches
-(conflicting values, overlapping bars, including where a partition meets its neighbours) and only
-then writes, so a rejected write changes nothing. If the process dies between two partition
-files, each file on disk is still complete and valid; the write can simply be repeated.
+A write first merges and checks every partition it touches (conflicting values, overlapping
+bars, including where a partition meets its neighbours), then writes each changed partition to
+a new file, and only then commits them all at once by replacing the series' manifest (see
+`quantkit.data.store._manifest`). A refused write, a full disk or a crash before the commit
+therefore changes nothing a reader can see; the new files are removed (or, after a crash, by
+the next write). The caller holds the series' writer lock (`quantkit.data.store._locking`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Mapping
@@ -16,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from quantkit.data.store import _arrow
+from quantkit.data.store import _arrow, _locking, _manifest, _sanity
 from quantkit.data.store._columns import Columns, Merged, check_boundaries, merge
 from quantkit.data.store.layout import Partition, SeriesKey, list_partitions, overlapping
 from quantkit.data.store.ranges import TimeRange, runs, to_time_ranges
 from quantkit.domain.bars import BarSeries
-from quantkit.errors import StoreError
 
 __all__ = ["WriteReport", "delete_range", "remove_empty", "write_series"]
 
@@ -67,17 +69,21 @@ def write_series(
         What was written.
 
     Raises:
-        DataError: If a bar conflicts with or overlaps a stored one; nothing is written then.
+        DataError: If a bar conflicts with or overlaps a stored one, or the bars' spacing
+            contradicts the timeframe; nothing is written then.
         StoreError: If the files cannot be read or written.
     """
     new = Columns.from_series(series)
+    _sanity.check_spacing(new.time, key.timeframe_ns, key.describe())
     periods = new.time.view("datetime64[ns]").astype(f"datetime64[{key.unit}]")
     starts = np.concatenate(([0], np.flatnonzero(periods[1:] != periods[:-1]) + 1))
     stops = np.concatenate((starts[1:], [len(new)]))
+    existing = {part.name: part for part in list_partitions(key, root)}
     plan: dict[str, tuple[Partition, Merged]] = {}
     for first, stop in zip(starts.tolist(), stops.tolist(), strict=True):
         partition = key.partition_for(root, periods[first])
-        stored = _arrow.read_partition(partition.path) if partition.path.exists() else None
+        held = existing.get(partition.name)
+        stored = None if held is None else _arrow.read_partition(held.path)
         merged = merge(
             stored,
             new.take(slice(first, stop)),
@@ -87,12 +93,15 @@ def write_series(
             first_row=first,
         )
         plan[partition.name] = (partition, merged)
-    _check_neighbours(root, key, plan)
-    written = []
-    for partition, merged in plan.values():
-        if merged.added or merged.replaced:
-            _arrow.write_partition(partition.path, merged.columns, compression=compression)
-            written.append(partition.name)
+    _check_neighbours(existing, key, plan)
+    if len(new):
+        for _, merged in plan.values():
+            first, last = int(new.time[0]), int(new.time[-1])
+            _sanity.warn_price_jumps(merged.columns, first, last, key.timeframe_ns, key.describe())
+    changed = {name: m.columns for name, (_, m) in plan.items() if m.added or m.replaced}
+    files = {name: part.path.name for name, part in existing.items()}
+    _commit(root, key, files, changed, compression)
+    written = list(changed)
     given = runs(new.time, key.timeframe_ns)
     holes = [(stop, first) for (_, stop), (first, _) in itertools.pairwise(given)]
     return WriteReport(
@@ -107,11 +116,45 @@ def write_series(
     )
 
 
+def _commit(
+    root: Path,
+    key: SeriesKey,
+    files: dict[str, str],
+    changed: Mapping[str, Columns | None],
+    compression: str,
+) -> None:
+    """Write the changed partitions (``None``: drop it) to new files, then swap the manifest.
+
+    All or nothing: if a file or the manifest cannot be written, the new files are removed and
+    the committed version is untouched. Superseded files go when no reader holds the series.
+    """
+    if not changed:
+        return
+    directory = key.directory(root)
+    fresh: list[Path] = []
+    try:
+        for name, columns in changed.items():
+            if columns is None:
+                files.pop(name, None)
+                continue
+            files[name] = _manifest.new_file_name(name)
+            fresh.append(directory / files[name])
+            _arrow.write_partition(fresh[-1], columns, compression=compression)
+        _manifest.write_manifest(directory, files)
+    except BaseException:
+        for path in fresh:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise
+    with _locking.exclusive_readers(root, key) as alone:
+        if alone:
+            _manifest.collect_garbage(directory, files)
+
+
 def _check_neighbours(
-    root: Path, key: SeriesKey, plan: Mapping[str, tuple[Partition, Merged]]
+    existing: Mapping[str, Partition], key: SeriesKey, plan: Mapping[str, tuple[Partition, Merged]]
 ) -> None:
     """Check where the merged partitions meet each other and their neighbours on disk."""
-    existing = {part.name: part for part in list_partitions(key, root)}
     names = sorted(set(existing) | set(plan))
     touched = {i for i, name in enumerate(names) if name in plan}
     wanted = sorted(touched | {i - 1 for i in touched} | {i + 1 for i in touched})
@@ -149,18 +192,25 @@ def delete_range(
         StoreError: If the files cannot be read, written or removed.
     """
     deleted = 0
-    for partition in overlapping(list_partitions(key, root), (start, end)):
-        deleted += _delete_in(partition, start, end, compression)
+    partitions = list_partitions(key, root)
+    changed: dict[str, Columns | None] = {}
+    for partition in overlapping(partitions, (start, end)):
+        count, kept = _delete_in(partition, start, end)
+        if count:
+            deleted += count
+            changed[partition.name] = kept
+    files = {part.name: part.path.name for part in partitions}
+    _commit(root, key, files, changed, compression)
     return deleted
 
 
-def _delete_in(partition: Partition, start: int | None, end: int | None, compression: str) -> int:
-    """Delete the bars of one partition opening in ``[start, end)``."""
+def _delete_in(
+    partition: Partition, start: int | None, end: int | None
+) -> tuple[int, Columns | None]:
+    """How many bars of one partition open in ``[start, end)``, and the bars left (or None)."""
     after_start = start is None or start <= partition.start
     if after_start and (end is None or end >= partition.end):
-        count = _arrow.read_row_count(partition.path)
-        _unlink(partition.path)
-        return count
+        return _arrow.read_row_count(partition.path), None
     stored = _arrow.read_partition(partition.path)
     inside = np.ones(len(stored), dtype=bool)
     if start is not None:
@@ -169,19 +219,8 @@ def _delete_in(partition: Partition, start: int | None, end: int | None, compres
         inside &= stored.time < end
     count = int(inside.sum())
     if count == len(stored):
-        _unlink(partition.path)
-    elif count:
-        kept = stored.take(np.flatnonzero(~inside))
-        _arrow.write_partition(partition.path, kept, compression=compression)
-    return count
-
-
-def _unlink(path: Path) -> None:
-    """Remove a partition file; a failure is a StoreError."""
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        raise StoreError(f"cannot delete {path}: {exc}") from exc
+        return count, None
+    return count, stored.take(np.flatnonzero(~inside))
 
 
 def remove_empty(directory: Path, *, stop_at: Path) -> None:

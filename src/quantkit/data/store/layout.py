@@ -18,20 +18,23 @@ megabytes: one **day** for timeframes under a minute (86,400 one-second bars), o
 under an hour (44,640 one-minute bars), one **year** otherwise (8,784 hourly bars). Appending
 new bars rewrites only the partitions they fall in, never the years before.
 
-Only files whose names match the partition pattern exactly are data; temporary files (their
-names start with a dot and end with ``.tmp``) and anything else are ignored.
+Which file holds each partition is recorded in the series' ``manifest.json`` (see
+`quantkit.data.store._manifest`); files it does not name are ignored. In a directory without a
+manifest, only files whose names match the partition pattern exactly are data; temporary files
+(their names start with ``.tmp-``) and anything else are ignored.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from quantkit.data.store._manifest import read_manifest
 from quantkit.domain.timeframe import format_timeframe, parse_timeframe
 from quantkit.errors import ConfigError, StoreError
 
@@ -157,19 +160,17 @@ class Partition:
     """One partition file: the bars opening in ``[start, end)``.
 
     Attributes:
-        path: The file.
+        path: The file that holds it (in a store with a manifest, a versioned name such as
+            ``2024-01.3f2a9c1b0d7e.parquet``; the file may not exist yet for a new partition).
         start: First nanosecond of the period (UTC).
         end: First nanosecond after the period.
+        name: The partition's name, e.g. ``2024-01.parquet``.
     """
 
     path: Path
     start: int
     end: int
-
-    @property
-    def name(self) -> str:
-        """The file name, e.g. ``2024-01.parquet``."""
-        return self.path.name
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,8 @@ class SeriesKey:
         """
         start = int(period.astype("datetime64[ns]").astype(np.int64))
         end = int((period + 1).astype("datetime64[ns]").astype(np.int64))
-        return Partition(self.directory(root) / f"{period}{PARTITION_SUFFIX}", start, end)
+        name = f"{period}{PARTITION_SUFFIX}"
+        return Partition(self.directory(root) / name, start, end, name)
 
     def describe(self) -> str:
         """The key in words for messages, e.g. ``binance BTC/USDT 1h``.
@@ -247,7 +249,10 @@ class SeriesKey:
 
 
 def list_partitions(key: SeriesKey, root: Path) -> list[Partition]:
-    """The partition files of a series that exist, oldest first.
+    """The partitions of a series, oldest first: as its manifest names them, if it has one.
+
+    Without a manifest (a store written by an older quantkit) the files named exactly like a
+    partition (``2024-01.parquet``) are the partitions.
 
     Args:
         key: The series.
@@ -261,16 +266,22 @@ def list_partitions(key: SeriesKey, root: Path) -> list[Partition]:
     """
     directory = key.directory(root)
     pattern = _PATTERNS[key.unit]
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise StoreError(f"cannot list {directory}: {exc}") from exc
-    periods = sorted(
-        np.datetime64(match.group(1), key.unit) for match in map(pattern.match, names) if match
-    )
-    return [key.partition_for(root, period) for period in periods]
+    files = read_manifest(directory)
+    if files is None:
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"cannot list {directory}: {exc}") from exc
+        files = {name: name for name in names}
+    found = []
+    for name, file in files.items():
+        match = pattern.match(name)
+        if match:
+            part = key.partition_for(root, np.datetime64(match.group(1), key.unit))
+            found.append(replace(part, path=directory / file))
+    return sorted(found, key=lambda part: part.start)
 
 
 def overlapping(

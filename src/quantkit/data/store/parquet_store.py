@@ -13,7 +13,7 @@ import numpy as np
 from quantkit.data._tabular import PathLike
 from quantkit.data._timestamps import TimeLike, TimeUnit, format_ns, parse_instant
 from quantkit.data.gaps import DEFAULT_GAP_POLICY, GapPolicy
-from quantkit.data.store import _arrow, _catalog, _gaps, _reader
+from quantkit.data.store import _arrow, _catalog, _gaps, _locking, _reader
 from quantkit.data.store._columns import VALUE_COLUMNS, Columns
 from quantkit.data.store._writer import WriteReport, delete_range, remove_empty, write_series
 from quantkit.data.store.cache import CacheInfo, CacheKey, FrameCache
@@ -22,7 +22,7 @@ from quantkit.data.store.ranges import NsRange, TimeRange, runs, subtract, to_ti
 from quantkit.data.validation import BarLabel, check_series, validate_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe
-from quantkit.errors import ConfigError, DataError
+from quantkit.errors import ConfigError, DataError, StoreError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 
     from quantkit.data.store.store_feed import StoreFeed
 
-__all__ = ["DEFAULT_CACHE_BYTES", "ParquetStore", "WriteReport"]
+__all__ = ["DEFAULT_CACHE_BYTES", "DEFAULT_LOCK_TIMEOUT", "ParquetStore", "WriteReport"]
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
 """Default bound of the read cache: 256 MiB."""
 
-_ATTEMPTS = 3
+DEFAULT_LOCK_TIMEOUT = 60.0
+"""Default time a write waits for another writer of the same series: 60 seconds."""
+
 _Stamp = tuple[tuple[str, int, int, int], ...]
 
 
@@ -43,22 +45,29 @@ class ParquetStore:
     """A local store of OHLCV bars in Parquet files, by exchange, symbol and timeframe.
 
     Bars are validated on the way in, merged with what is stored and written one calendar
-    period per file, atomically (see ``docs/store.md``). Reads touch only the files and row
-    groups of the range asked for and are cached in memory (least recently used first out,
-    bounded in bytes); the cache notices changes made through the store or by other processes.
+    period per file; a write is committed all at once, by an atomic swap of the series'
+    manifest (see ``docs/store.md``). Reads touch only the files and row groups of the range
+    asked for and are cached in memory (least recently used first out, bounded in bytes); the
+    cache notices changes made through the store or by other processes.
 
     Times are bar **open** times, UTC; ranges are half-open ``[start, end)`` and ``start``/``end``
     accept ISO strings, ``datetime``, ``date``, ``pandas.Timestamp`` or ``numpy.datetime64``
-    (naive values are UTC). One process should write a given series at a time.
+    (naive values are UTC).
+
+    Concurrency: writers of one series take turns, across threads, store objects and processes
+    (an OS lock per series; a writer waits up to ``lock_timeout`` for the one before it, then
+    raises), so no bar is lost. A read sees one committed version of the series, never a
+    writer's half-done work, and never fails because a writer is busy.
 
     Args:
         root: The store's directory; created on the first write.
         cache_bytes: Bound of the read cache in bytes; ``0`` disables it.
         compression: Parquet codec for new files: ``"snappy"`` (default, fast), ``"zstd"``
             (smaller), ``"lz4"``, ``"gzip"``, ``"brotli"`` or ``"none"``.
+        lock_timeout: Seconds a write waits for another writer of the same series.
 
     Raises:
-        ConfigError: If ``cache_bytes`` is negative or the codec is unknown.
+        ConfigError: If ``cache_bytes`` or ``lock_timeout`` is negative or the codec unknown.
 
     Examples:
         >>> import tempfile
@@ -83,7 +92,10 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         *,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         compression: str = "snappy",
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
+        if not lock_timeout >= 0:
+            raise ConfigError(f"lock_timeout must be >= 0 seconds, got {lock_timeout!r}")
         if compression not in ("snappy", "zstd", "lz4", "gzip", "brotli", "none"):
             raise ConfigError(
                 "compression must be one of 'snappy', 'zstd', 'lz4', 'gzip', 'brotli', 'none', "
@@ -92,6 +104,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         self._root = Path(root)
         self._cache: FrameCache[Columns] = FrameCache(cache_bytes)
         self._compression = compression
+        self._lock_timeout = float(lock_timeout)
         self._lock = threading.RLock()
 
     @property
@@ -215,8 +228,8 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         return self._write_series(key, feed.load()[symbol], overwrite=overwrite)
 
     def _write_series(self, key: SeriesKey, series: BarSeries, *, overwrite: bool) -> WriteReport:
-        """Write validated bars under the store's lock and drop the series' cache entries."""
-        with self._lock:
+        """Write validated bars under the series' lock and drop the series' cache entries."""
+        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
             try:
                 return write_series(
                     self._root, key, series, overwrite=overwrite, compression=self._compression
@@ -372,28 +385,19 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         """
         window = _window(start, end)
         cache_key: CacheKey = (key.exchange, key.symbol, key.timeframe, *window)
-        for attempt in range(_ATTEMPTS):
+        with _locking.reading(self._root, key):  # pins the version: its files stay
             partitions = self._partitions(key)
-            try:
-                stamp = _stamp(partitions)
-                cached = self._cache.get(cache_key, stamp)
-                if cached is not None:
-                    return cached, True
-                chosen = overlapping(partitions, window)
-                first, last = _edges(chosen, window)
-                try:
-                    columns = _reader.read_columns(
-                        chosen, first, last, timeframe=key.timeframe_ns, source=key.describe()
-                    )
-                finally:
-                    _check_unchanged(partitions, stamp)
-            except _arrow.StoreChangedError:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            shared = self._cache.put(cache_key, columns, size=columns.nbytes, stamp=stamp)
-            return columns, shared
-        raise AssertionError("unreachable")
+            stamp = _stamp(partitions)
+            cached = self._cache.get(cache_key, stamp)
+            if cached is not None:
+                return cached, True
+            chosen = overlapping(partitions, window)
+            first, last = _edges(chosen, window)
+            columns = _reader.read_columns(
+                chosen, first, last, timeframe=key.timeframe_ns, source=key.describe()
+            )
+        shared = self._cache.put(cache_key, columns, size=columns.nbytes, stamp=stamp)
+        return columns, shared
 
     def _partitions(self, key: SeriesKey) -> list[Partition]:
         """The series' partitions; raise a helpful DataError if there are none."""
@@ -468,23 +472,17 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
 
     def _runs(self, key: SeriesKey, window: tuple[int | None, int | None]) -> list[NsRange]:
         """Runs of consecutive bars opening in the window."""
-        for attempt in range(_ATTEMPTS):
+        with _locking.reading(self._root, key):
             chosen = overlapping(list_partitions(key, self._root), window)
             first, last = _edges(chosen, window)
-            try:
-                times = _reader.read_times(
-                    [p.path for p in chosen],
-                    first,
-                    last,
-                    timeframe=key.timeframe_ns,
-                    source=key.describe(),
-                )
-            except _arrow.StoreChangedError:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            return runs(times, key.timeframe_ns)
-        raise AssertionError("unreachable")
+            times = _reader.read_times(
+                [p.path for p in chosen],
+                first,
+                last,
+                timeframe=key.timeframe_ns,
+                source=key.describe(),
+            )
+        return runs(times, key.timeframe_ns)
 
     def entries(self) -> pd.DataFrame:
         """What the store holds: one row per series.
@@ -540,7 +538,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         """
         key = SeriesKey.make(exchange, symbol, timeframe)
         pairs = [_bounded(start, end) for start, end in ranges]
-        with self._lock:
+        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
             _gaps.add_gaps(key.directory(self._root), pairs)
 
     # -- deleting and exporting ----------------------------------------------------------------
@@ -575,7 +573,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         key = SeriesKey.make(exchange, symbol, timeframe)
         first, stop = _window(start, end)
         directory = key.directory(self._root)
-        with self._lock:
+        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
             try:
                 deleted = delete_range(self._root, key, first, stop, compression=self._compression)
                 if directory.is_dir():
@@ -685,15 +683,11 @@ def _stamp(partitions: list[Partition]) -> _Stamp:
         try:
             info = part.path.stat()
         except FileNotFoundError as exc:
-            raise _arrow.StoreChangedError(f"{part.path} vanished") from exc
-        stamp.append((part.name, info.st_size, info.st_mtime_ns, info.st_ino))
+            raise StoreError(
+                f"{part.path} named by the store is missing (deleted by hand?)"
+            ) from exc
+        stamp.append((part.path.name, info.st_size, info.st_mtime_ns, info.st_ino))
     return tuple(stamp)
-
-
-def _check_unchanged(partitions: list[Partition], stamp: _Stamp) -> None:
-    """Raise `StoreChangedError` if the files changed since ``stamp`` was taken."""
-    if _stamp(partitions) != stamp:
-        raise _arrow.StoreChangedError("the store changed while being read")
 
 
 def _describe(instant: TimeLike | None, default: str) -> str:

@@ -1,0 +1,82 @@
+"""The settings of a simulated account: one value for the backtest and paper brokers.
+
+`SimSettings` gathers what `BacktestBroker` and `PaperBroker` share (cash, currency, markets,
+fees, slippage, participation, intra-bar assumption, shorting, leverage), so a run's builder
+makes it once and both brokers take it. The brokers still accept each setting as a keyword
+(``BacktestBroker(cash=5_000)``); keywords override the fields of a given settings value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from quantkit.domain.market import Market
+    from quantkit.sim.fees import FeeModel
+    from quantkit.sim.rules import IntrabarAssumption
+    from quantkit.sim.slippage import SlippageModel
+
+__all__ = ["SimOptions", "SimSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    """A simulated account and the rules its orders fill by.
+
+    Attributes:
+        cash: Starting cash in ``currency``.
+        currency: Account currency; every market must be quoted in it.
+        markets: Market descriptions by symbol. Symbols of the data without one get
+            ``Market.from_symbol(symbol)`` (no precision limits, 0.1 % maker and taker fees).
+        fees: Fee model (default: each market's rates).
+        slippage: Slippage model (default: none).
+        participation: Largest fraction of a bar's volume one symbol's fills may take.
+        intrabar: Assumption for outcomes that depend on the order of prices inside a bar.
+        allow_short: Whether positions may go short.
+        leverage: Largest gross exposure as a multiple of equity.
+
+    Examples:
+        >>> from quantkit.brokers.backtest import BacktestBroker
+        >>> settings = SimSettings(cash=5_000, allow_short=True)
+        >>> broker = BacktestBroker(settings, leverage=2.0)
+        >>> broker.settings.cash, broker.settings.allow_short, broker.settings.leverage
+        (5000, True, 2.0)
+    """
+
+    cash: float = 100_000.0
+    currency: str = "USDT"
+    markets: Mapping[str, Market] | None = None
+    fees: FeeModel | None = None
+    slippage: SlippageModel | None = None
+    participation: float | None = None
+    intrabar: IntrabarAssumption = "adverse"
+    allow_short: bool = False
+    leverage: float = 1.0
+
+    def with_options(self, options: SimOptions) -> SimSettings:
+        """These settings with some fields replaced.
+
+        Args:
+            options: Field values by name.
+
+        Returns:
+            New settings (this value is unchanged).
+        """
+        return dataclasses.replace(self, **options) if options else self
+
+
+class SimOptions(TypedDict, total=False):
+    """`SimSettings` fields given as keywords to a broker's constructor."""
+
+    cash: float
+    currency: str
+    markets: Mapping[str, Market] | None
+    fees: FeeModel | None
+    slippage: SlippageModel | None
+    participation: float | None
+    intrabar: IntrabarAssumption
+    allow_short: bool
+    leverage: float
