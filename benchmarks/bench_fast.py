@@ -38,7 +38,7 @@ Peer figures (same workload, measured for issue #6):
 
 
 def _strategy_class():  # type: ignore[no-untyped-def]
-    from quantkit.strategy.vectorized import SmaCrossSignals
+    from quantkit.vector.strategy import SmaCrossSignals
 
     class AnyCross(SmaCrossSignals):
         """The crossover without the fast < slow rule: the grid has fast >= slow columns too."""
@@ -55,8 +55,8 @@ def _strategy_class():  # type: ignore[no-untyped-def]
 def first_call() -> None:
     """Child process: time the first run (compile or cache load) and a second one."""
     from quantkit import Market
-    from quantkit.strategy.vectorized import SmaCrossSignals
     from quantkit.vector import run_signals
+    from quantkit.vector.strategy import SmaCrossSignals
 
     series = gbm_series(BARS)
     market = Market("BTC/USDT", "BTC", "USDT", maker_fee=0.001, taker_fee=0.001)
@@ -97,8 +97,8 @@ def main() -> None:
     import talib  # noqa: F401
 
     from quantkit import Market
-    from quantkit.strategy.vectorized import SmaCrossSignals
     from quantkit.vector import run_signals, sweep
+    from quantkit.vector.strategy import SmaCrossSignals
 
     me = [sys.executable, __file__, str(BARS), "--first-call"]
     with tempfile.TemporaryDirectory() as cache:  # an empty numba cache: the first compiles

@@ -13,7 +13,7 @@ import sys
 
 import quantkit as qk
 from quantkit.optimize import IntRange, optimize, walk_forward
-from quantkit.strategy.vectorized import SmaCrossSignals
+from quantkit.vector.strategy import SmaCrossSignals
 
 
 def main(report_path: str = "reports/optimize.html") -> None:

@@ -221,3 +221,90 @@ def test_module_class_strategies_are_found_in_the_current_directory(tmp_path: Pa
     )
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: cannot import strategy 'nowhere:BuyOnce'")
+
+
+@pytest.mark.parametrize(
+    ("content", "environ", "expected"),
+    [
+        (
+            b"strategy:\n  name: sma_cross\n  params: {fast: 010}\n",
+            {},
+            "line 3: fast: 010 has a leading zero; write 10 for the number",
+        ),
+        (b"strategy: {name: caf\xe9}\n", {}, "line 1: not UTF-8 text (byte 0xe9)"),
+        (
+            b"strategy: {name: sma_cross}\n",
+            {"QUANTKIT_BROKER__CASH": "-5"},
+            "environment QUANTKIT_BROKER__CASH (broker.backtest.cash): Input should be greater",
+        ),
+        (
+            b"strategy: {name: sma_cross}\n",
+            {"QUANTKIT_BROKER__CAHS": "5"},
+            "environment QUANTKIT_BROKER__CAHS: unknown field of broker 'cahs'; did you mean "
+            "'cash'?",
+        ),
+        (
+            b"strategy: {name: sma_cross}\nrisk: {type: sane_order}\n",
+            {},
+            "risk: Value error, must be a list of policies",
+        ),
+    ],
+    ids=["leading-zero", "latin-1", "env-value", "env-field", "risk-not-a-list"],
+)
+def test_run_config_errors_are_one_line_naming_file_line_or_variable(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+    environ: dict[str, str],
+    expected: str,
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "run.yaml"
+    path.write_bytes(content)
+    code, out, err = run(capsys, "run", str(path))
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert expected in err
+
+
+def test_backtest_reads_a_semicolon_decimal_comma_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        f"2024-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z;{100 + hour % 7},5;"
+        f"{101 + hour % 7},25;{99 + hour % 7},75;{100 + hour % 7},5;1,5"
+        for hour in range(60)
+    ]
+    path = tmp_path / "BTCUSDT.csv"
+    header = "time;open;high;low;close;volume"
+    path.write_text("\ufeff" + "\n".join([header, *rows]) + "\n", encoding="utf-8")
+    code, out, err = run(
+        capsys,
+        "backtest",
+        "--data",
+        str(path),
+        "-p",
+        "fast=2",
+        "-p",
+        "slow=5",
+        "--symbol",
+        "BTC/USDT",
+    )
+    assert code == 0, err
+    assert out.startswith(
+        "Result: SmaCross(fast=2, slow=5, fraction=1.0) on BTC/USDT (1h, 60 bars)"
+    )
+
+
+def test_a_strategy_file_with_a_syntax_error_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_strategy.py").write_text("class Broken(\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = run(capsys, "backtest", "-s", "broken_strategy:Broken")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: cannot import strategy 'broken_strategy:Broken': '(' was never")
+    assert "broken_strategy.py, line 1" in err

@@ -251,7 +251,8 @@ def test_an_override_keeps_the_files_discriminator(tmp_path: Path) -> None:
         ),
         (
             {"QUANTKIT_BROKER__MODE": "paper", "QUANTKIT_BROKER__ALLOW_SHORT": "true"},
-            r"QUANTKIT_BROKER__ALLOW_SHORT: unknown field of broker 'allow_short'",
+            r"QUANTKIT_BROKER__ALLOW_SHORT: broker\.allow_short is a field of mode backtest, but "
+            r"broker\.mode is 'paper'",
         ),
         (
             {"QUANTKIT_COSTS__TAKER_FEE__X": "1"},
@@ -263,6 +264,16 @@ def test_an_override_keeps_the_files_discriminator(tmp_path: Path) -> None:
             r"e.g. QUANTKIT_RISK=",
         ),
         ({"QUANTKIT_BROKER____CASH": "1"}, r"QUANTKIT_BROKER____CASH: an empty name"),
+        (
+            {"QUANTKIT_DATA__PATH": "x.csv"},
+            r"^environment QUANTKIT_DATA__PATH: data\.path is a field of type csv or parquet, but "
+            r"data\.type is 'sample' \(set it with QUANTKIT_DATA__TYPE or in the file\)$",
+        ),
+        (
+            {"QUANTKIT_BROKER_ALLOW_SHORT": "true"},
+            r"^environment QUANTKIT_BROKER_ALLOW_SHORT: looks like broker\.allow_short, but nested "
+            r"names take two underscores: QUANTKIT_BROKER__ALLOW_SHORT$",
+        ),
     ],
 )
 def test_bad_overrides_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -120,5 +120,5 @@ def test_a_yaml_syntax_error_is_one_line_with_line_and_column(tmp_path: Path) ->
         load_document(path)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"{path}: line 4, column 1: not valid YAML: expected ',' or '}}'")
+    assert message.startswith(f"{path}: not valid YAML: line 4, column 1: expected ',' or '}}'")
     assert message.endswith("(while parsing a flow mapping)")

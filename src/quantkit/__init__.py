@@ -87,15 +87,10 @@ __version__ = "0.1.0"
 
 
 if _TYPE_CHECKING:
-    from quantkit.analysis.benchmark_metrics import buy_and_hold as buy_and_hold
     from quantkit.analysis.divergence import DivergenceReport as DivergenceReport
     from quantkit.analysis.divergence import divergence_report as divergence_report
     from quantkit.analysis.montecarlo import MonteCarloReport as MonteCarloReport
     from quantkit.analysis.montecarlo import monte_carlo as monte_carlo
-    from quantkit.analysis.stats import compute_stats as compute_stats
-    from quantkit.analysis.stats import drawdown as drawdown
-    from quantkit.analysis.stats import metrics_table as metrics_table
-    from quantkit.analysis.stats import periods_per_year as periods_per_year
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
     from quantkit.brokers.live_reconcile import AccountDivergence as AccountDivergence
@@ -133,6 +128,11 @@ if _TYPE_CHECKING:
     from quantkit.engine.tape import read_tape as read_tape
     from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
     from quantkit.log import configure_logging as configure_logging
+    from quantkit.metrics.benchmark import buy_and_hold as buy_and_hold
+    from quantkit.metrics.stats import compute_stats as compute_stats
+    from quantkit.metrics.stats import drawdown as drawdown
+    from quantkit.metrics.stats import metrics_table as metrics_table
+    from quantkit.metrics.stats import periods_per_year as periods_per_year
     from quantkit.optimize.overfitting import deflated_sharpe_ratio as deflated_sharpe_ratio
     from quantkit.optimize.overfitting import (
         probability_of_backtest_overfitting as probability_of_backtest_overfitting,
@@ -170,14 +170,14 @@ if _TYPE_CHECKING:
     from quantkit.run_builder import build_run as build_run
     from quantkit.secrets import Credentials as Credentials
     from quantkit.secrets import load_credentials as load_credentials
-    from quantkit.strategy.vectorized import SignalStrategy as SignalStrategy
-    from quantkit.strategy.vectorized import SmaCrossSignals as SmaCrossSignals
     from quantkit.vector.run import FastResult as FastResult
     from quantkit.vector.run import FastSettings as FastSettings
     from quantkit.vector.run import run_signals as run_signals
     from quantkit.vector.run import sweep as sweep
     from quantkit.vector.signals import SignalData as SignalData
     from quantkit.vector.signals import Signals as Signals
+    from quantkit.vector.strategy import SignalStrategy as SignalStrategy
+    from quantkit.vector.strategy import SmaCrossSignals as SmaCrossSignals
 
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
@@ -230,9 +230,9 @@ _LAZY: dict[str, str] = {
     "RunConfig": "quantkit.config",
     "SaneOrder": "quantkit.risk.validation",
     "SignalData": "quantkit.vector.signals",
-    "SignalStrategy": "quantkit.strategy.vectorized",
+    "SignalStrategy": "quantkit.vector.strategy",
     "Signals": "quantkit.vector.signals",
-    "SmaCrossSignals": "quantkit.strategy.vectorized",
+    "SmaCrossSignals": "quantkit.vector.strategy",
     "StaleSignal": "quantkit.risk.validation",
     "StoreFeed": "quantkit.data.store",
     "StreamStatus": "quantkit.data.live",
@@ -248,21 +248,21 @@ _LAZY: dict[str, str] = {
     "audit_lookahead": "quantkit.engine.audit",
     "build_risk": "quantkit.risk.config",
     "build_run": "quantkit.run_builder",
-    "buy_and_hold": "quantkit.analysis.benchmark_metrics",
-    "compute_stats": "quantkit.analysis.stats",
+    "buy_and_hold": "quantkit.metrics.benchmark",
+    "compute_stats": "quantkit.metrics.stats",
     "configure_logging": "quantkit.log",
     "deflated_sharpe_ratio": "quantkit.optimize.overfitting",
     "divergence_report": "quantkit.analysis.divergence",
     "download": "quantkit.data.downloader",
-    "drawdown": "quantkit.analysis.stats",
+    "drawdown": "quantkit.metrics.stats",
     "fetch_ohlcv_range": "quantkit.data.fetch",
     "fetch_trades_range": "quantkit.data.trades",
     "load_config": "quantkit.config",
     "load_credentials": "quantkit.secrets",
     "load_risk": "quantkit.risk.config",
-    "metrics_table": "quantkit.analysis.stats",
+    "metrics_table": "quantkit.metrics.stats",
     "monte_carlo": "quantkit.analysis.montecarlo",
-    "periods_per_year": "quantkit.analysis.stats",
+    "periods_per_year": "quantkit.metrics.stats",
     "probability_of_backtest_overfitting": "quantkit.optimize.overfitting",
     "quality_report": "quantkit.data.quality",
     "read_tape": "quantkit.engine.tape",

@@ -202,4 +202,4 @@ def _yaml_problem(exc: Exception) -> str:
         return f"not valid YAML: {exc}"
     context = getattr(exc, "context", None)
     detail = f"{problem} ({context})" if context else str(problem)
-    return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {detail}"
+    return f"not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {detail}"

@@ -104,11 +104,14 @@ def _check_path(
     """Raise unless ``path`` names a field of ``model`` (a free-form dict ends the check)."""
     node: type[BaseModel] = model
     value: Any = given
+    siblings: tuple[str, str, list[type[BaseModel]]] | None = None
     for depth, part in enumerate(path):
         fields = node.model_fields
         if part not in fields:
+            _refuse_other_member(variable, path[:depth], part, siblings)
             what = "section" if depth == 0 else f"field of {'.'.join(path[:depth])}"
             raise _unknown(variable, what, part, list(fields))
+        siblings = None
         info = fields[part]
         value = value.get(part) if isinstance(value, Mapping) else None
         rest = path[depth + 1 :]
@@ -133,7 +136,29 @@ def _check_path(
         chosen = _choose(members, discriminator, value, default)
         if chosen is None:
             return  # no valid tag: validation names the section
+        siblings = (discriminator, _tag(chosen, discriminator), members)
         node = chosen
+
+
+def _refuse_other_member(
+    variable: str,
+    section: list[str],
+    part: str,
+    siblings: tuple[str, str, list[type[BaseModel]]] | None,
+) -> None:
+    """A field of another member of a tagged union: say which tag to set (``data.type``)."""
+    if siblings is None:
+        return
+    discriminator, current, members = siblings
+    owners = [_tag(m, discriminator) for m in members if part in m.model_fields]
+    if owners:
+        where = ".".join(section)
+        tag_variable = variable.rsplit("__", 2)[0] + f"__{discriminator.upper()}"
+        raise ConfigError(
+            f"environment {variable}: {where}.{part} is a field of {discriminator} "
+            f"{' or '.join(owners)}, but {where}.{discriminator} is {current!r} (set it with "
+            f"{tag_variable} or in the file)"
+        )
 
 
 def suggest_field(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
@@ -165,6 +190,21 @@ def suggest_field(model: type[BaseModel], location: tuple[int | str, ...]) -> st
         return ""
     close = difflib.get_close_matches(str(location[-1]), list(node.model_fields), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _refuse_single_underscore(model: type[BaseModel], variable: str, prefix: str) -> None:
+    """``QUANTKIT_BROKER_CASH`` names ``broker.cash`` with one ``_``: refuse, showing ``__``."""
+    section, _, rest = variable[len(prefix) :].lower().partition("_")
+    info = model.model_fields.get(section)
+    if info is None or not rest:
+        return
+    fields = {name for member in _members(info.annotation) for name in member.model_fields}
+    if rest in fields:
+        fixed = f"{prefix}{section.upper()}__{rest.upper()}"
+        raise ConfigError(
+            f"environment {variable}: looks like {section}.{rest}, but nested names take two "
+            f"underscores: {fixed}"
+        )
 
 
 def _parse_value(raw: str) -> Any:
@@ -211,6 +251,7 @@ def env_overrides(
         rest = variable[len(prefix) :]
         path = [part.lower() for part in rest.split("__")]
         if len(path) == 1 and path[0] not in model.model_fields:
+            _refuse_single_underscore(model, variable, prefix)
             continue  # not an override: another use of the prefix (store folder, API keys)
         if "" in path:
             raise ConfigError(f"environment {variable}: an empty name between '__'")

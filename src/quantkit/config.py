@@ -313,8 +313,10 @@ class RunConfig(_Model):
 
         if value is None:
             return ()
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list of policies, each with a type (- type: sane_order)")
         try:
-            return parse_policies(value)  # type: ignore[arg-type]
+            return parse_policies(value)
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("risk configuration: ")) from None
 

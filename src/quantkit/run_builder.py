@@ -147,7 +147,6 @@ def build_run(config: RunConfig) -> Run:
 
 
 def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) -> LiveEngine:
-    from quantkit.data.replay import ReplayStream  # noqa: PLC0415
     from quantkit.engine.live import LiveEngine  # noqa: PLC0415
     from quantkit.engine.tape import EventTape  # noqa: PLC0415
 
@@ -165,7 +164,7 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
     else:
         if isinstance(mode, LiveMode):
             raise ConfigError("data: live trading needs an exchange stream (type: exchange)")
-        stream = ReplayStream(_feed(data))
+        stream = _replay(_feed(data), mode.warmup)
     if isinstance(mode, LiveMode):
         from quantkit.brokers.live import LiveBroker  # noqa: PLC0415
 
@@ -193,6 +192,17 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
         cancel_on_shutdown=getattr(mode, "cancel_on_shutdown", True),
         closing=() if venue is None else (venue,),
     )
+
+
+def _replay(feed: DataFeed, warmup: int) -> Any:
+    """Recorded bars for a paper run; a warm-up that swallows them all is refused up front."""
+    from quantkit.data.multi import is_informative  # noqa: PLC0415
+    from quantkit.data.replay import ReplayStream  # noqa: PLC0415
+    from quantkit.engine.preflight import check_warmup  # noqa: PLC0415
+
+    tradable = {s: series for s, series in feed.load().items() if not is_informative(s)}
+    check_warmup(tradable, warmup)
+    return ReplayStream(feed)
 
 
 def _venue(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:

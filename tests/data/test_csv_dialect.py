@@ -78,6 +78,24 @@ def test_dialects_are_detected_and_read_as_meant(
     check(path)
 
 
+def test_thousands_points_with_decimal_commas_are_read(tmp_path: Path) -> None:
+    text = (
+        "time;open;high;low;close;volume\n"
+        "2024-01-01T00:00:00Z;1.234,5;1.240;1.230,25;1.235;10\n"
+        "2024-01-01T01:00:00Z;1.235;1.241,5;1.231;12.345.678,5;2,5\n"
+    )
+    path = write(tmp_path / "x.csv", text)
+    assert sniff_csv(path) == CsvDialect(";", ",", ".")
+    with pytest.raises(DataError, match="high"):  # 12 million closes above the high: refused
+        CsvFeed(path, symbol="X").load()
+    fixed = write(tmp_path / "y.csv", text.replace("12.345.678,5", "1.236"))
+    series = CsvFeed(fixed, symbol="X").load()["X"]
+    assert series.open.tolist() == [1234.5, 1235.0]
+    assert series.high.tolist() == [1240.0, 1241.5]
+    assert series.low.tolist() == [1230.25, 1231.0]
+    assert series.volume.tolist() == [10.0, 2.5]
+
+
 def test_a_compressed_semicolon_file_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT.csv.gz"
     path.write_bytes(gzip.compress(table(sep=";", decimal=",").encode()))
@@ -115,10 +133,21 @@ def test_unreadable_dialects_are_refused_naming_the_problem(
         CsvFeed(path).load()
 
 
-def test_a_binary_file_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PAR1\x00\x01\x02\x00", r"x\.csv: this is a binary file \(a Parquet file: read it"),
+        (b"PK\x03\x04\x14\x00\x06\x00", r"binary file \(a zip archive or an Excel workbook"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", r"binary file \(it holds NUL bytes\), not CSV text"),
+    ],
+    ids=["parquet", "xlsx", "other"],
+)
+def test_a_binary_file_is_refused_saying_what_it_looks_like(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "x.csv"
-    path.write_bytes(b"PAR1\x00\x01\x02\x00")
-    with pytest.raises(DataError, match=r"x\.csv: this is a binary file"):
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
         CsvFeed(path).load()
 
 

@@ -63,3 +63,24 @@ def test_a_configured_run_reports_the_same(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"warmup \(30 bars\) leaves no bar to trade"):
         build_run(load_config(path, environ={})).engine.run()
+
+
+def test_a_paper_run_over_recorded_bars_refuses_a_warmup_that_swallows_them() -> None:
+    from quantkit.config import parse_config
+
+    config = {
+        "strategy": {"name": "sma_cross", "params": {"fast": 2, "slow": 5}},
+        "data": {"type": "sample", "end": "2021-01-03"},
+        "broker": {"mode": "paper", "warmup": 48},
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"warmup \(48 bars\) leaves no bar to trade: the data "
+        r"has 48 bars",
+    ):
+        build_run(parse_config(config, environ={}))
+    config["broker"] = {"mode": "paper", "warmup": 47}
+    run = build_run(parse_config(config, environ={}))
+    run.engine.handle_signals = False  # type: ignore[union-attr]
+    summary = run.engine.run()
+    assert summary.bars == 1 and summary.stop_reason == "end of data"  # type: ignore[union-attr]

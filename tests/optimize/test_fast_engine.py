@@ -29,8 +29,8 @@ from quantkit.optimize.overfitting import (
 )
 from quantkit.optimize.report import cscv_splits
 from quantkit.risk import MaxPositionSize
-from quantkit.strategy.vectorized import SignalStrategy, SmaCrossSignals
 from quantkit.vector import FastSettings, SignalData, Signals
+from quantkit.vector.strategy import SignalStrategy, SmaCrossSignals
 
 FEED = sample_feed(end="2021-01-14")  # 312 hourly bars
 DATA = dict(FEED.load())

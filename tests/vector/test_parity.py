@@ -14,8 +14,8 @@ from quantkit.domain.market import Market
 from quantkit.engine.engine import Engine
 from quantkit.engine.result import Result
 from quantkit.sim.slippage import FixedBps
-from quantkit.strategy.vectorized import SignalStrategy
 from quantkit.vector import FastResult, FastSettings, SignalData, Signals, kernel, run_signals
+from quantkit.vector.strategy import SignalStrategy
 
 HOUR = 3600 * 10**9
 START = 1_704_067_200 * 10**9
@@ -182,7 +182,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from quantkit.sim.fees import FlatFees  # noqa: E402
-from quantkit.strategy.vectorized import SmaCrossSignals  # noqa: E402
+from quantkit.vector.strategy import SmaCrossSignals  # noqa: E402
 from tests.strategies import bar_series, sma_periods  # noqa: E402
 
 pcts = st.one_of(st.none(), st.floats(0.002, 0.08))

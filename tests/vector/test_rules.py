@@ -181,8 +181,8 @@ def test_bars_without_range_and_flat_signals_keep_the_cash() -> None:
 
 
 def test_the_uncompiled_kernel_gives_the_compiled_results_on_a_long_walk() -> None:
-    from quantkit.strategy.vectorized import SmaCrossSignals
     from quantkit.vector import FastSettings, run_signals
+    from quantkit.vector.strategy import SmaCrossSignals
     from tests.strategies import gbm_bars
     from tests.vector.test_parity import assert_python_kernel_agrees, walk
 

@@ -8,17 +8,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-import quantkit.strategy.vectorized
 import quantkit.vector
 import quantkit.vector.run
 import quantkit.vector.signals
+import quantkit.vector.strategy
 from quantkit.data.series_feed import SeriesFeed
 from quantkit.domain.market import Market
 from quantkit.errors import ConfigError, LookAheadError, ParameterError
 from quantkit.strategy.data import SymbolData
 from quantkit.strategy.library.sma_cross import SmaCross
-from quantkit.strategy.vectorized import SignalStrategy, SmaCrossSignals
 from quantkit.vector import FastSettings, SignalData, Signals, run_signals, sweep
+from quantkit.vector.strategy import SignalStrategy, SmaCrossSignals
 from tests.strategies import gbm_bars
 from tests.vector.test_parity import SYMBOL, Scripted, engine_run, walk
 
@@ -69,7 +69,7 @@ def test_the_docstring_examples_run() -> None:
     for module in (
         quantkit.vector.signals,
         quantkit.vector.run,
-        quantkit.strategy.vectorized,
+        quantkit.vector.strategy,
     ):
         outcome = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert outcome.attempted > 0

@@ -1,10 +1,5 @@
-"""Analysis of run results: the statistics table (metrics), later plots and reports."""
+"""Reports over finished runs: plots, the HTML report, Monte Carlo and the divergence report.
 
-from __future__ import annotations
-
-from quantkit.analysis.stats import compute_stats as compute_stats
-from quantkit.analysis.stats import drawdown as drawdown
-from quantkit.analysis.stats import format_stats as format_stats
-from quantkit.analysis.stats import periods_per_year as periods_per_year
-
-__all__ = ["compute_stats", "drawdown", "format_stats", "periods_per_year"]
+This layer sits above the engine (it reads `Result` and re-runs tapes through the `Engine`); the
+pure statistics it shows live below the engine, in `quantkit.metrics`.
+"""

@@ -3,7 +3,7 @@
 Resampling the run's closed trades (or its per-bar returns) with replacement gives many
 alternative equity curves with the same ingredients in another order; the spread of their
 final equity, maximum drawdown and Sharpe ratio shows how much of the result was the luck of
-the sequence. Every figure uses the definitions of `quantkit.analysis.stats`. pandas and
+the sequence. Every figure uses the definitions of `quantkit.metrics.stats`. pandas and
 plotly are imported only when a table or a figure is asked for.
 """
 
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from quantkit.analysis.stats import _ZERO_DENOMINATOR, _drawdown_values, periods_per_year
 from quantkit.domain.timeframe import parse_timeframe
 from quantkit.errors import ConfigError, DataError
+from quantkit.metrics.stats import _ZERO_DENOMINATOR, _drawdown_values, periods_per_year
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -129,7 +129,7 @@ def monte_carlo(
     - ``method="returns"``: draw the per-bar returns ``e_t / e_(t-1) - 1`` with replacement
       (``block`` > 1: a moving-block bootstrap of overlapping blocks of that many consecutive
       bars, keeping short-range dependence) and compound them from the start equity. Figures
-      are those of `quantkit.analysis.stats.compute_stats` at the run's bars per year, and
+      are those of `quantkit.metrics.stats.compute_stats` at the run's bars per year, and
       ``actual`` comes from the run's stats table.
 
     Args:

@@ -28,22 +28,28 @@ time. The OS drops the lock when the holder dies, so a restart after ``kill -9``
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import math
 import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from quantkit._locks import FileLock
+from quantkit.brokers._journal_format import GENESIS, JournalReport, Record
+from quantkit.brokers._journal_format import canonical as _canonical
+from quantkit.brokers._journal_format import iter_records as _iter_records
+from quantkit.brokers._journal_format import scan as _scan
+from quantkit.brokers._journal_format import sha as _sha
+from quantkit.brokers.journal_replay import JournalState, OrderState, replay, request_from_json
 from quantkit.domain.client_ids import client_order_id, run_prefix
 from quantkit.domain.fill import Fill
-from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from quantkit.domain.order import OrderRequest
 from quantkit.errors import ConfigError, StoreError
 
 __all__ = [
@@ -59,22 +65,8 @@ __all__ = [
     "run_prefix",
 ]
 
-GENESIS = "0" * 64
-"""The ``prev`` value of the first record."""
-
-_KEYS = frozenset({"seq", "time", "kind", "data", "prev", "hash"})
 _KIND = re.compile(r"[a-z][a-z_]{0,31}")
 _SECRET_WORDS = ("secret", "apikey", "password", "passphrase", "token", "privatekey")
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _check_data(value: Any, where: str) -> None:
@@ -94,125 +86,6 @@ def _check_data(value: Any, where: str) -> None:
             _check_data(item, f"{where}[{index}]")
     elif isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"journal data: {where} is {value!r}; NaN and inf are not allowed")
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One journal record.
-
-    Attributes:
-        seq: Sequence number, 1 for the first record (equal to its line number).
-        time: Write time, ns since the epoch.
-        kind: Record kind (``"intent"``, ``"ack"``, ``"fill"``, ...).
-        data: The payload (JSON values only).
-        prev: SHA-256 of the previous line's bytes, or `GENESIS`.
-        hash: SHA-256 of the canonical JSON of this record without ``hash``.
-    """
-
-    seq: int
-    time: int
-    kind: str
-    data: dict[str, Any]
-    prev: str
-    hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class JournalReport:
-    """What `Journal.verify` found in a journal whose chain is intact.
-
-    Attributes:
-        path: The journal file.
-        records: Number of complete, verified records.
-        last: The last verified record, or ``None`` for an empty journal.
-        torn_tail: Bytes of an unfinished last line (a crash mid-write), 0 if none.
-        truncated: Whether the file holds fewer records than its ``.head`` sidecar recorded.
-        head_seq: The seq in the sidecar, or ``None`` if there is no sidecar.
-    """
-
-    path: Path
-    records: int
-    last: Record | None
-    torn_tail: int
-    truncated: bool
-    head_seq: int | None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the journal is complete: no torn tail and no truncation."""
-        return not self.torn_tail and not self.truncated
-
-
-def _parse_line(path: Path, lineno: int, line: bytes, prev: str) -> Record:
-    def fail(problem: str) -> StoreError:
-        return StoreError(f"journal {path}: line {lineno}: {problem}")
-
-    try:
-        obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise fail(f"not valid JSON ({exc})") from exc
-    if not isinstance(obj, dict) or set(obj) != _KEYS:
-        raise fail(f"a record needs exactly the keys {sorted(_KEYS)}")
-    digest = obj.pop("hash")
-    if _sha(_canonical(obj)) != digest:
-        raise fail("hash mismatch: the record was modified")
-    if obj["seq"] != lineno:
-        raise fail(f"seq is {obj['seq']!r}, expected {lineno}: a record was removed or reordered")
-    if obj["prev"] != prev:
-        raise fail("prev does not match the previous line: a record was removed or reordered")
-    return Record(obj["seq"], obj["time"], obj["kind"], obj["data"], obj["prev"], digest)
-
-
-def _read_head(path: Path) -> tuple[int, str] | None:
-    head = Path(f"{path}.head")
-    try:
-        obj = json.loads(head.read_bytes())
-        return int(obj["seq"]), str(obj["hash"])
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"journal {path}: unreadable head sidecar {head}: {exc}") from exc
-
-
-def _scan(path: Path) -> tuple[JournalReport, int, str]:
-    """Verify ``path``; return the report, the length of its whole lines, the next ``prev``.
-
-    The head is read before the records: a writer replaces the head only after the line it
-    names is on disk, so a reader racing a writer never sees a head ahead of the records.
-    """
-    head = _read_head(path)
-    raw = path.read_bytes() if path.exists() else b""
-    lines = raw.split(b"\n")
-    tail = lines.pop()  # b"" when the file ends with a newline
-    prev, last, records = GENESIS, None, {}
-    for lineno, line in enumerate(lines, start=1):
-        last = _parse_line(path, lineno, line, prev)
-        records[lineno] = last.hash
-        prev = _sha(line)
-    count = len(lines)
-    truncated = head is not None and head[0] > count
-    if head is not None and not truncated and records.get(head[0], GENESIS) != head[1]:
-        raise StoreError(f"journal {path}: line {head[0]}: hash differs from the head sidecar")
-    if head is None and count > 1:
-        raise StoreError(
-            f"journal {path}: the head sidecar {path}.head is missing (it exists from the "
-            "journal's creation on, so it was deleted); truncation is undetectable"
-        )
-    report = JournalReport(
-        path, count, last, len(tail), truncated, None if head is None else head[0]
-    )
-    return report, len(raw) - len(tail), prev
-
-
-def _iter_records(path: Path) -> Iterator[Record]:
-    """Yield the complete records of ``path``, checking the chain; a torn tail is skipped."""
-    with path.open("rb") as f:
-        prev = GENESIS
-        for lineno, line in enumerate(f, start=1):
-            if not line.endswith(b"\n"):
-                return
-            yield _parse_line(path, lineno, line[:-1], prev)
-            prev = _sha(line[:-1])
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -409,7 +282,8 @@ class Journal:
             self._file.write(line + b"\n")
             self._sync()
         except OSError as exc:  # the line may be half written: no further appends
-            self._file.close()
+            with contextlib.suppress(OSError):  # closing flushes, which may fail the same way
+                self._file.close()
             self._lock.release()
             raise StoreError(f"journal {self.path}: append failed, reopen it: {exc}") from exc
         self._count, self._last, self._prev = record.seq, record, _sha(line)
@@ -500,149 +374,3 @@ class Journal:
             The record.
         """
         return self.append("state", data)
-
-
-@dataclass(slots=True)
-class OrderState:
-    """An order as rebuilt from the journal.
-
-    Attributes:
-        client_id: The client order id.
-        symbol: Market symbol.
-        side: Buy or sell.
-        amount: Ordered amount (base currency), ``None`` for a cost-sized order.
-        cost: Ordered cost (quote currency) of a cost-sized order.
-        status: The last known status.
-        filled: Sum of the journaled fills' amounts.
-        notional: Sum of the journaled fills' ``price * amount``.
-        exchange_id: The venue's id, once acknowledged.
-        reason: Why it was rejected.
-        request: The journaled request, rebuilt.
-    """
-
-    client_id: str
-    symbol: str
-    side: Side
-    amount: float | None
-    cost: float | None
-    status: OrderStatus = OrderStatus.NEW
-    filled: float = 0.0
-    notional: float = 0.0
-    exchange_id: str = ""
-    reason: str = ""
-    request: OrderRequest | None = None
-
-
-@dataclass(slots=True)
-class JournalState:
-    """The state rebuilt by `replay`.
-
-    Attributes:
-        orders: Orders by client id.
-        fills: Every journaled fill, in order.
-        trade_ids: Venue trade ids of the journaled fills that carried one.
-        state: The data of the latest ``"state"`` record (empty when there is none).
-        in_doubt: Client ids whose intent was written but never acknowledged, rejected,
-            filled or canceled: the order may or may not have reached the venue. The broker
-            must look each one up on the exchange by its client id before retrying it.
-    """
-
-    orders: dict[str, OrderState] = field(default_factory=dict)
-    fills: list[Fill] = field(default_factory=list)
-    trade_ids: set[str] = field(default_factory=set)
-    state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def in_doubt(self) -> frozenset[str]:
-        """Client ids of intents with no answer from the venue yet."""
-        return frozenset(c for c, o in self.orders.items() if o.status is OrderStatus.NEW)
-
-
-def _apply_fill(state: JournalState, data: dict[str, Any]) -> None:
-    values = dict(data)
-    trade_id = values.pop("trade_id", "")
-    if trade_id:
-        state.trade_ids.add(str(trade_id))
-    fill = Fill(**{**values, "side": Side(values["side"])})
-    state.fills.append(fill)
-    order = state.orders.get(fill.client_id)
-    if order is None or order.status.is_terminal:
-        return
-    order.filled += fill.amount
-    order.notional += fill.price * fill.amount
-    if order.amount is not None:
-        done = order.filled >= order.amount * (1 - 1e-12)
-    else:
-        done = order.cost is not None and order.notional >= order.cost * (1 - 1e-9)
-    order.status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
-
-
-def request_from_json(data: Mapping[str, Any]) -> OrderRequest:
-    """Rebuild an `OrderRequest` from the ``request`` of an intent record.
-
-    Args:
-        data: The journaled fields.
-
-    Returns:
-        The request.
-    """
-    values = dict(data)
-    values["side"] = Side(values["side"])
-    values["type"] = OrderType(values.get("type", OrderType.MARKET))
-    values["time_in_force"] = TimeInForce(values.get("time_in_force", TimeInForce.GTC))
-    return OrderRequest(**values)
-
-
-def replay(path: str | os.PathLike[str]) -> JournalState:
-    """Rebuild orders, fills and in-doubt intents from a journal (after a restart or crash).
-
-    Verifies the journal first. Intents in `JournalState.in_doubt` must be looked up on the
-    exchange by client id before any retry; a retry reuses the same client id.
-
-    Args:
-        path: The journal file.
-
-    Returns:
-        The rebuilt state. Unknown kinds are skipped.
-
-    Raises:
-        StoreError: If the journal was tampered with or truncated.
-    """
-    report = Journal.verify(path)
-    if report.truncated:
-        raise StoreError(f"journal {path}: truncated below its head sidecar")
-    state = JournalState()
-    for record in _iter_records(Path(path)):
-        try:
-            _apply(state, record)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(
-                f"journal {path}: line {record.seq}: malformed {record.kind} record ({exc!r})"
-            ) from exc
-    return state
-
-
-def _apply(state: JournalState, record: Record) -> None:
-    data, kind = record.data, record.kind
-    if kind == "intent":
-        req = data["request"]
-        state.orders[data["client_id"]] = OrderState(
-            data["client_id"],
-            req["symbol"],
-            Side(req["side"]),
-            req["amount"],
-            req["cost"],
-            request=request_from_json(req),
-        )
-    elif kind == "fill":
-        _apply_fill(state, data)
-    elif kind == "state":
-        state.state = dict(data)
-    elif (order := state.orders.get(data.get("client_id", ""))) is None:
-        return
-    elif kind == "ack" and order.status is OrderStatus.NEW:
-        order.status, order.exchange_id = OrderStatus.OPEN, data["exchange_id"]
-    elif kind == "reject" and not order.status.is_terminal:
-        order.status, order.reason = OrderStatus.REJECTED, data["reason"]
-    elif kind == "cancel" and not order.status.is_terminal:
-        order.status = OrderStatus.CANCELED

@@ -35,11 +35,12 @@ from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, JournalState, replay
 from quantkit.brokers.live_admission import as_amount, is_exit, order_problem
+from quantkit.brokers.live_brackets import LiveBrackets
 from quantkit.brokers.live_reconcile import AccountDivergence, LiveSafety, Reconciler
 from quantkit.brokers.live_sync import OrderSync
 from quantkit.brokers.venue import TradingVenue
 from quantkit.data.fetch import RetryPolicy
-from quantkit.domain.bars import BarSeries
+from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.client_ids import order_number
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
@@ -122,6 +123,7 @@ class LiveBroker(Broker):
         self._resume: JournalState = JournalState()
         self._sync: OrderSync | None = None
         self._reconciler: Reconciler | None = None
+        self._brackets: LiveBrackets | None = None
         self._closing = False
 
     # -- setup ---------------------------------------------------------------------------------
@@ -162,11 +164,14 @@ class LiveBroker(Broker):
             self._resume = replay(self.journal_path)
         self._journal = Journal(self.journal_path, run_id=self.run_id)
         self._sync, self._reconciler = sync, reconciler
+        brackets = self._brackets = LiveBrackets(self)
         try:
             await reconciler.reconcile(self._resume)
             await reconciler.retrying(lambda: reconciler.refresh_balances(check=False), "balances")
+            brackets.restore()
         except BaseException:
             sync.close()  # nothing runs yet: release the queue and the journal's lock
+            brackets.close(started=False)
             self._journal.close()
             raise
         _log.info(
@@ -178,6 +183,7 @@ class LiveBroker(Broker):
             resumed_orders=len(self._resume.orders),
         )
         tasks.start_soon(sync.send_loop)
+        tasks.start_soon(brackets.run)
         tasks.start_soon(sync.tracker.track_loop)
         tasks.start_soon(sync.unknown.run)
         tasks.start_soon(reconciler.check_loop)
@@ -226,8 +232,13 @@ class LiveBroker(Broker):
 
     @property
     def halted(self) -> str:
-        """Why new entries are refused after a divergence, ``""`` while trading normally."""
-        return "" if self._reconciler is None else self._reconciler.halted
+        """Why new entries are refused, ``""`` while trading normally.
+
+        After a divergence; or while the venue has been unreachable for too long (the venue's
+        ``halt_reason``, e.g. `CcxtExchange.halt_reason`), until it answers again.
+        """
+        diverged = "" if self._reconciler is None else self._reconciler.halted
+        return diverged or str(getattr(self.venue, "halt_reason", "") or "")
 
     @property
     def divergences(self) -> list[AccountDivergence]:
@@ -329,8 +340,6 @@ class LiveBroker(Broker):
         request = order.request
         if self._closing:
             return "live broker is shutting down"
-        if request.has_bracket:
-            return "stop_loss/take_profit brackets are not supported by LiveBroker yet"
         if not self.breaker.allow():
             return f"circuit breaker open: {self.breaker.reason}"
         if self.halted and not is_exit(self._portfolio, request, reference_price):
@@ -426,15 +435,37 @@ class LiveBroker(Broker):
         return [o for o in self._sync.orders.values() if o.is_active and symbol in (None, o.symbol)]
 
     def working(self, symbol: str) -> Sized:
-        """Nothing to match locally: the venue matches live orders.
+        """The brackets the broker holds for ``symbol`` (the venue matches everything else).
 
         Args:
             symbol: Market symbol.
 
         Returns:
-            An empty tuple.
+            The held brackets (empty when there are none).
         """
-        return ()
+        if self._brackets is None:
+            return ()
+        return self._brackets.held.get(symbol, ())
+
+    def on_bar_closed(self, bar: Bar) -> None:
+        """Trigger held brackets the closed bar reached (see `LiveBrackets`).
+
+        Args:
+            bar: The new closed bar.
+        """
+        if self._brackets is not None:
+            self._brackets.on_bar(bar)
+
+    @property
+    def brackets(self) -> LiveBrackets:
+        """The brackets of the run: venue OCO lists and held ones (after `astart`).
+
+        Raises:
+            ConfigError: Before `astart`.
+        """
+        if self._brackets is None:
+            raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
+        return self._brackets
 
     async def events_ready(self) -> None:
         """Wait until the background tasks added events."""
@@ -449,6 +480,8 @@ class LiveBroker(Broker):
         self._closing = True
         if self._reconciler is not None:
             await self._reconciler.shutdown(cancel_open=cancel_open)
+        if self._brackets is not None:
+            self._brackets.close()
         if self._journal is not None:
             self._journal.close()
         _log.info("live_broker_stopped", venue=self.venue.id, run_id=self.run_id)

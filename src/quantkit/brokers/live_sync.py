@@ -378,6 +378,7 @@ class OrderSync:
         order.record_fill(fill.price, fill.amount, fill.fee, fill.timestamp)
         self.broker.portfolio.apply_fill(fill)
         self.broker.journal.fill(fill, trade.trade_id)
+        self.broker.brackets.on_trade(order, trade)  # an entry's bracket follows its fills
         _log.info(
             "order_filled",
             client_id=order.client_id,

@@ -10,8 +10,9 @@ Rules, in order:
 
 * the text must be UTF-8 (a BOM is allowed and dropped);
 * the separator is whichever of ``,`` ``;`` tab ``|`` the header line holds most of;
-* with a separator other than ``,``, numbers written ``12,5`` mean a decimal comma; a file that
-  mixes ``12,5`` and ``12.5`` is refused;
+* with a separator other than ``,``, numbers written ``12,5`` mean a decimal comma, and then
+  ``1.234,5`` or ``1.234`` groups thousands with points; a file that mixes ``12,5`` and
+  ``12.5`` is refused;
 * with ``,`` as the separator, data lines holding more fields than the header (beyond one
   trailing separator) are refused: decimal commas cannot be told from separators there;
 * data lines that all end with the separator have a trailing separator (ignored).
@@ -38,6 +39,7 @@ _CANDIDATES = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 64 * 1024
 _SAMPLE_LINES = 200
 _COMMA_NUMBER = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+_GROUPED = re.compile(r"^\s*[-+]?\d{1,3}(?:\.\d{3})+(?:,\d+)?\s*$")  # 1.234,5 / 12.345.678
 _DOT_NUMBER = re.compile(r"^\s*[-+]?\d+\.\d+(?:[eE][-+]?\d+)?\s*$")
 
 
@@ -48,10 +50,12 @@ class CsvDialect:
     Attributes:
         delimiter: The field separator.
         decimal: The decimal mark of numbers.
+        thousands: The thousands separator (``"."`` in ``1.234,5``), if any.
     """
 
     delimiter: str = ","
     decimal: str = "."
+    thousands: str | None = None
 
     def describe(self) -> str:
         """E.g. ``"';' separated, decimal ','"`` (for messages)."""
@@ -91,7 +95,7 @@ def _head(path: str) -> str:
     if more and b"\n" in raw:
         raw = raw[: raw.rindex(b"\n")]
     if b"\x00" in raw:
-        raise DataError("this is a binary file (it holds NUL bytes), not CSV text", source=path)
+        raise DataError(f"this is a binary file{_binary_kind(raw)}, not CSV text", source=path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -103,26 +107,36 @@ def _head(path: str) -> str:
         ) from None
 
 
+def _binary_kind(raw: bytes) -> str:
+    if raw.startswith(b"PAR1"):
+        return " (a Parquet file: read it with ParquetFeed, or type: parquet)"
+    if raw.startswith(b"PK\x03\x04"):
+        return " (a zip archive or an Excel workbook: save the sheet as CSV)"
+    return " (it holds NUL bytes)"
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
-def _decimal(rows: list[list[str]], delimiter: str, path: str) -> str:
-    """The decimal mark of the numbers in ``rows``."""
+def _marks(rows: list[list[str]], delimiter: str, path: str) -> tuple[str, str | None]:
+    """The decimal mark and thousands separator of the numbers in ``rows``."""
     if delimiter == ",":
-        return "."
+        return ".", None
     cells = [cell for row in rows for cell in row[1:]]  # the first column is the time
     comma = next((cell for cell in cells if _COMMA_NUMBER.match(cell)), None)
-    if comma is None:
-        return "."
-    dot = next((cell for cell in cells if _DOT_NUMBER.match(cell)), None)
+    grouped = [cell for cell in cells if _GROUPED.match(cell)]
+    if comma is None and not any("," in cell for cell in grouped):
+        return ".", None
+    example = comma or grouped[0]
+    dot = next((c for c in cells if _DOT_NUMBER.match(c) and not _GROUPED.match(c)), None)
     if dot is not None:
         raise DataError(
-            f"numbers mix decimal commas ({comma.strip()!r}) and decimal points "
+            f"numbers mix decimal commas ({example.strip()!r}) and decimal points "
             f"({dot.strip()!r}); write them one way",
             source=path,
         )
-    return ","
+    return ",", ("." if grouped else None)
 
 
 def _check_field_counts(
@@ -171,4 +185,4 @@ def sniff_csv(path: str | os.PathLike[str]) -> CsvDialect:
     header = _split(lines[0], delimiter)
     rows = [_split(line, delimiter) for line in lines[1:]]
     _check_field_counts(header, lines[1:], rows, where)
-    return CsvDialect(delimiter, _decimal(rows, delimiter, where))
+    return CsvDialect(delimiter, *_marks(rows, delimiter, where))

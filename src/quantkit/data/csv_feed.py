@@ -78,6 +78,7 @@ class CsvFeed(FileFeed):
                 source,
                 sep=dialect.delimiter,
                 decimal=dialect.decimal,
+                thousands=dialect.thousands,
                 encoding="utf-8-sig",
                 index_col=False,  # a trailing separator must not turn the time into the index
             )

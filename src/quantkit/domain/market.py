@@ -121,7 +121,10 @@ class Market:
         step = self.amount_increment
         if step <= 0:
             return amount
-        units = math.floor(amount / step + 1e-9)
+        units = amount / step
+        # Absorb the division's float error (2049 / 0.00001 is 204899999.99999997): within
+        # 1e-9 of a step, or ~9 ulps of the step count, counts as that step.
+        units = math.floor(units + max(1e-9, abs(units) * 2e-15))
         return round(units * step, _decimals(step))
 
     @property

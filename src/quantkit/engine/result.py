@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantkit.analysis.stats import compute_stats, drawdown, format_stats, periods_per_year
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trades import Trade, round_trips
+from quantkit.metrics.stats import compute_stats, drawdown, format_stats, periods_per_year
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,7 +39,7 @@ class Result:
         trades: Closed round trips with net PnL.
         open_trades: Round trips still open at the end.
         positions: Final positions.
-        stats: The statistics table (see `quantkit.analysis.stats.compute_stats`).
+        stats: The statistics table (see `quantkit.metrics.stats.compute_stats`).
         risk_events: Every risk decision.
     """
 

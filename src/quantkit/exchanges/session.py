@@ -233,8 +233,12 @@ class CcxtSession:
             if exc.reason != "invalid_nonce":
                 raise
         before = VenueClock.offset_ms(client)
-        with self._errors(client):
-            after = await self._clock.sync(client)
+        try:
+            with self._errors(client):
+                after = await self._clock.sync(client)
+        except (ExchangeError, TransientError) as exc:  # the venue's time cannot be read
+            message = await self._skew_message(client)
+            raise ExchangeError(message, exchange=self._id, reason="invalid_nonce") from exc
         _log.warning(
             "venue_clock_resynchronised",
             exchange=self._id,
@@ -273,9 +277,11 @@ class CcxtSession:
                 self._client.set_markets(markets, currencies)
                 self._client.options["timeDifference"] = offset or 0
         client = self._client
-        with self._errors(client):
-            await client.load_markets()
-            if self._clock.due(client):
+        if not client.markets:  # loaded once; a cached answer is no news of the venue
+            with self._errors(client):
+                await client.load_markets()
+        if self._clock.due(client):
+            with self._errors(client):
                 await self._clock.sync(client)
         return client
 

@@ -83,7 +83,7 @@ def stat_names() -> tuple[str, ...]:
     """
     import pandas as pd  # noqa: PLC0415 - pandas at the edge
 
-    from quantkit.analysis.stats import compute_stats  # noqa: PLC0415
+    from quantkit.metrics.stats import compute_stats  # noqa: PLC0415
 
     times = pd.date_range("2024-01-01", periods=2, freq="1h", tz="UTC")
     stats = compute_stats(
@@ -290,7 +290,7 @@ class FastEvaluator:
 
     Examples:
         >>> from quantkit import sample_feed
-        >>> from quantkit.strategy.vectorized import SmaCrossSignals
+        >>> from quantkit.vector.strategy import SmaCrossSignals
         >>> evaluate = FastEvaluator(SmaCrossSignals, "Total return [%]")
         >>> row = evaluate(sample_feed(end="2021-03-01").load(), {"fast": 5, "slow": 20})
         >>> row["objective"] == row["Total return [%]"]
@@ -308,8 +308,8 @@ class FastEvaluator:
     ) -> None:
         import dataclasses  # noqa: PLC0415
 
-        from quantkit.strategy.vectorized import SignalStrategy  # noqa: PLC0415
         from quantkit.vector.run import FastSettings  # noqa: PLC0415
+        from quantkit.vector.strategy import SignalStrategy  # noqa: PLC0415
 
         if not isinstance(strategy_class, type) or not issubclass(strategy_class, SignalStrategy):
             raise ConfigError(

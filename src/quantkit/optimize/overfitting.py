@@ -53,7 +53,7 @@ _log = structlog.get_logger("quantkit.optimize")
 _NORMAL = NormalDist()
 
 # A standard deviation (or mean) of per-period returns at or below this counts as zero: the
-# rounding noise of returns that are equal in exact arithmetic (as in quantkit.analysis.stats).
+# rounding noise of returns that are equal in exact arithmetic (as in quantkit.metrics.stats).
 _ZERO = 1e-12
 # Elements of one in-sample (or out-of-sample) performance chunk; bounds CSCV's memory use.
 _CHUNK_ELEMENTS = 1 << 18

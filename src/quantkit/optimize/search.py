@@ -243,7 +243,7 @@ def _fast_evaluator(
     keep_returns: bool,
 ) -> FastEvaluator | None:
     """The fast-path evaluator the sweep should try, or None for the Engine (and why, logged)."""
-    from quantkit.strategy.vectorized import SignalStrategy  # noqa: PLC0415 - import cycle
+    from quantkit.vector.strategy import SignalStrategy  # noqa: PLC0415 - import cycle
 
     if engine not in ("auto", "event", "fast"):
         raise ConfigError(f"optimize: engine must be 'auto', 'event' or 'fast', got {engine!r}")

@@ -207,7 +207,7 @@ class WalkForwardResult:
         return [dict(o.best_params) for o in self.optimizations]
 
     def __repr__(self) -> str:
-        from quantkit.analysis.stats import format_stats  # noqa: PLC0415
+        from quantkit.metrics.stats import format_stats  # noqa: PLC0415
 
         return (
             f"WalkForwardResult: {len(self.windows)} windows, objective {self.objective}\n"
@@ -333,7 +333,7 @@ def _assemble(
 ) -> WalkForwardResult:
     import pandas as pd  # noqa: PLC0415 - pandas at the edge
 
-    from quantkit.analysis.stats import compute_stats, periods_per_year  # noqa: PLC0415
+    from quantkit.metrics.stats import compute_stats, periods_per_year  # noqa: PLC0415
 
     rows: list[dict[str, Any]] = []
     pieces: list[pd.Series] = []

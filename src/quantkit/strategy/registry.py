@@ -92,7 +92,7 @@ def get_strategy(name: str) -> type[Strategy]:
         try:
             module = importlib.import_module(module_name)
             loaded = getattr(module, attribute)
-        except (ImportError, AttributeError) as exc:
+        except (ImportError, AttributeError, SyntaxError) as exc:
             raise RegistryError(f"cannot import strategy {name!r}: {exc}") from exc
         return _as_strategy(loaded, name)
     names = available_strategies()

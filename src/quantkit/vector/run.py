@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-    from quantkit.strategy.vectorized import SignalStrategy
+    from quantkit.vector.strategy import SignalStrategy
 
     FloatArray = npt.NDArray[np.float64]
 
@@ -192,7 +192,7 @@ def _one_series(data: BarSeries | DataFeed | Mapping[str, BarSeries]) -> dict[st
 
 
 def _check_strategy(strategy: object) -> SignalStrategy:
-    from quantkit.strategy.vectorized import SignalStrategy  # noqa: PLC0415 - import cycle
+    from quantkit.vector.strategy import SignalStrategy  # noqa: PLC0415 - import cycle
 
     if not isinstance(strategy, SignalStrategy):
         raise ConfigError(
@@ -340,7 +340,7 @@ def _stats(
 ) -> tuple[pd.Series, pd.Series]:
     import pandas as pd  # noqa: PLC0415
 
-    from quantkit.analysis.stats import compute_stats, periods_per_year  # noqa: PLC0415
+    from quantkit.metrics.stats import compute_stats, periods_per_year  # noqa: PLC0415
 
     equity = pd.Series(raw.equity, index=index, name="equity", copy=False)
     stats = compute_stats(
@@ -390,7 +390,7 @@ def run_signals(
 
     Examples:
         >>> from quantkit import sample_feed
-        >>> from quantkit.strategy.vectorized import SmaCrossSignals
+        >>> from quantkit.vector.strategy import SmaCrossSignals
         >>> result = run_signals(SmaCrossSignals(fast=10, slow=30), sample_feed(),
         ...                      symbol="BTC/USDT", slippage_bps=2.0)
         >>> result.stats["Trades"] > 0
@@ -505,7 +505,7 @@ def sweep(
 
     Examples:
         >>> from quantkit import sample_feed
-        >>> from quantkit.strategy.vectorized import SmaCrossSignals
+        >>> from quantkit.vector.strategy import SmaCrossSignals
         >>> table = sweep(SmaCrossSignals, sample_feed(), {"fast": [5, 10], "slow": [30]})
         >>> table[["fast", "slow", "symbol"]].shape
         (2, 3)

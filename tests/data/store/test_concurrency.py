@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 
 import quantkit
 from quantkit.data.store import ParquetStore
-from quantkit.errors import StoreError
+from quantkit.errors import ConfigError, DataError, StoreError
 
 from .bars import data_files, make_frame, partition_files
 
@@ -186,24 +187,82 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_a_write_spanning_partitions_is_all_or_nothing_on_a_full_disk(small_disk: Path) -> None:
-    store = ParquetStore(small_disk / "store")
-    # January holds 100 bars (a small file), February 41,760 (about 2 MB)
-    old = make_frame("2024-01-31 22:20", 100 + 29 * 1440, "1m")
-    store.write("binance", "BTC/USDT", "1m", old)
-    directory = small_disk / "store" / "binance" / "BTC_USDT" / "1m"
-    committed = partition_files(directory)
-    filler = small_disk / "filler"
-    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
-    filler.write_bytes(b"\0" * (free - 300_000))  # room for a new January, not a new February
-    new = make_frame("2024-01-31 22:20", 100 + 29 * 1440, "1m", seed=1)
-    with pytest.raises(StoreError, match=r"cannot write .*2024-0[12]\.[0-9a-f]{12}\.parquet"):
-        store.write("binance", "BTC/USDT", "1m", new, overwrite=True)
-    # nothing changed: the same files are committed, no new file is left, the bars are the old
+# January holds 100 bars (a small file), February 41,760 (about 2 MB): a write of both fails
+# after January's new file is written, when February's does not fit.
+_OLD = ("2024-01-31 22:20", 100 + 29 * 1440, "1m")
+
+_FSIZE_WRITER = """
+import resource, signal, sys
+sys.path.insert(0, {here!r})
+from bars import make_frame
+from quantkit.data.store import ParquetStore
+from quantkit.errors import ConfigError, DataError, StoreError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the limit: EFBIG, not death
+resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    ParquetStore(sys.argv[1]).write(
+        "binance", "BTC/USDT", "1m", make_frame(*{old!r}, seed=1), overwrite=True
+    )
+except StoreError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def _assert_unchanged(store: ParquetStore, committed: dict[str, Path]) -> None:
+    """The same files are committed, no new file is left, the bars are the old ones."""
+    directory = store.root / "binance" / "BTC_USDT" / "1m"
     assert partition_files(directory) == committed
     assert data_files(directory) == sorted(path.name for path in committed.values())
     assert not [name for name in os.listdir(directory) if name.startswith(".tmp-")]
-    pd.testing.assert_frame_equal(store.read("binance", "BTC/USDT", "1m"), old, check_freq=False)
+    got = store.read("binance", "BTC/USDT", "1m")
+    pd.testing.assert_frame_equal(got, make_frame(*_OLD), check_freq=False)
+
+
+def test_a_write_spanning_partitions_is_all_or_nothing_on_a_full_disk(small_disk: Path) -> None:
+    store = ParquetStore(small_disk / "store")
+    store.write("binance", "BTC/USDT", "1m", make_frame(*_OLD))
+    committed = partition_files(store.root / "binance" / "BTC_USDT" / "1m")
+    filler = small_disk / "filler"
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    filler.write_bytes(b"\0" * (free - 300_000))  # room for a new January, not a new February
+    new = make_frame(*_OLD, seed=1)
+    with pytest.raises(StoreError, match=r"cannot write .*2024-0[12]\.[0-9a-f]{12}\.parquet"):
+        store.write("binance", "BTC/USDT", "1m", new, overwrite=True)
+    _assert_unchanged(store, committed)
     filler.unlink()
     store.write("binance", "BTC/USDT", "1m", new, overwrite=True)
     pd.testing.assert_frame_equal(store.read("binance", "BTC/USDT", "1m"), new, check_freq=False)
+
+
+def test_a_write_spanning_partitions_is_all_or_nothing_over_a_file_size_limit(
+    tmp_path: Path,
+) -> None:
+    store = ParquetStore(tmp_path)
+    store.write("binance", "BTC/USDT", "1m", make_frame(*_OLD))
+    committed = partition_files(tmp_path / "binance" / "BTC_USDT" / "1m")
+    child = subprocess.run(
+        [sys.executable, "-c", _FSIZE_WRITER.format(here=HERE, old=_OLD), str(tmp_path)],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
+    assert child.returncode == 3, child.stderr
+    assert re.search(r"cannot write .*2024-02\.[0-9a-f]{12}\.parquet.*File too large", child.stdout)
+    _assert_unchanged(store, committed)
+
+
+def test_reading_creates_nothing_where_there_is_no_store(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="holds no bars"):
+        store.read("binance", "BTC/USDT", "1h")
+    assert store.coverage("binance", "BTC/USDT", "1h") == []
+    assert store.entries().empty
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_negative_lock_timeout_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="lock_timeout must be >= 0 seconds, got -1"):
+        ParquetStore(tmp_path, lock_timeout=-1)

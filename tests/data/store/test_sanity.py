@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from quantkit.data.store import ParquetStore
@@ -29,18 +30,25 @@ def test_hourly_bars_filed_as_one_minute_bars_are_refused(tmp_path: Path) -> Non
 
 def test_day_first_dates_read_as_months_are_refused(tmp_path: Path) -> None:
     frame = make_frame("2024-01-01", 10, "1d")
+    store = ParquetStore(tmp_path / "store")
+    # What a month-first reading of 01/01/2024, 02/01/2024, ... (day-first) gives: months
+    months = frame.set_index(pd.date_range("2024-01-01", periods=10, freq="MS", tz="UTC"))
+    with (
+        pytest.raises(DataError, match=r"usual gap .* is 31d: they are not 1d bars.*day-first"),
+        pytest.warns(UserWarning, match="usual gap"),
+    ):
+        store.write("binance", "BTC/USDT", "1d", months)
+    # from a CSV file, such dates are refused earlier, as ambiguous
     lines = ["time,open,high,low,close,volume"]
     for stamp, row in zip(frame.index, frame.itertuples(index=False), strict=True):
         values = ",".join(repr(float(v)) for v in row)
         lines.append(f"{stamp:%d/%m/%Y},{values}")  # 01/01/2024, 02/01/2024, ...
     path = tmp_path / "daily.csv"
     path.write_text("\n".join(lines) + "\n")
-    store = ParquetStore(tmp_path / "store")
-    with (
-        pytest.raises(DataError, match=r"usual gap .* is 31d: they are not 1d bars.*day-first"),
-        pytest.warns(UserWarning, match="usual gap"),
-    ):
+    with pytest.raises(DataError, match="both day-first and month-first"):
         store.import_csv(path, "binance", "BTC/USDT", "1d")
+    with pytest.raises(DataError, match="holds no bars"):
+        store.read("binance", "BTC/USDT", "1d")
 
 
 def test_gaps_and_pairs_are_not_spacing_errors(tmp_path: Path) -> None:

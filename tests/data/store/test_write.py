@@ -284,9 +284,11 @@ def test_a_process_killed_mid_write_leaves_the_old_data_readable(tmp_path: Path)
         TimeRange(ts("2024-01-01"), ts("2024-01-02"))
     ]
     assert fresh.entries()["rows"].tolist() == [24]
-    # Writing again completes the interrupted write.
+    # Writing again completes the interrupted write, and its commit removes the crash's leftovers.
     fresh.write("binance", "BTC/USDT", "1h", frame.iloc[24:])
     assert len(fresh.read("binance", "BTC/USDT", "1h")) == 48
+    assert not [name for name in os.listdir(directory) if name.startswith(".tmp-")]
+    assert len(data_files(directory)) == 1
 
 
 def test_compression_is_configurable(tmp_path: Path) -> None:

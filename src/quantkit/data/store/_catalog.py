@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quantkit.data.store import _reader
+from quantkit.data.store import _locking, _reader
 from quantkit.data.store.layout import SeriesKey, decode_name, list_partitions
 from quantkit.data.store.ranges import runs
 from quantkit.errors import ConfigError
@@ -78,11 +78,15 @@ def entries(root: Path) -> pd.DataFrame:
     rows = []
     for exchange, symbol, timeframe in held_series(root):
         key = SeriesKey.make(exchange, symbol, timeframe)
-        partitions = list_partitions(key, root)
-        paths = [part.path for part in partitions]
-        times = _reader.read_times(
-            paths, None, None, timeframe=key.timeframe_ns, source=key.describe()
-        )
+        with _locking.reading(root, key):  # one version of the series, its files kept
+            partitions = list_partitions(key, root)
+            paths = [part.path for part in partitions]
+            times = _reader.read_times(
+                paths, None, None, timeframe=key.timeframe_ns, source=key.describe()
+            )
+            size = sum(path.stat().st_size for path in paths)
+        if times.size == 0:
+            continue  # emptied since it was listed
         rows.append(
             (
                 exchange,
@@ -93,7 +97,7 @@ def entries(root: Path) -> pd.DataFrame:
                 len(times),
                 len(runs(times, key.timeframe_ns)) - 1,
                 len(partitions),
-                sum(path.stat().st_size for path in paths),
+                size,
             )
         )
     return pd.DataFrame(rows, columns=list(ENTRY_COLUMNS))

@@ -82,6 +82,9 @@ def reading(root: Path, key: SeriesKey) -> Iterator[None]:
         Nothing.
     """
     lock = FileLock(_lock_path(root, key, "read"), shared=True)
+    if not root.is_dir():  # nothing to read, and reading creates nothing
+        yield
+        return
     with contextlib.suppress(OSError):  # OSError: a read-only store, nobody can write it either
         lock.acquire(_READ_WAIT_S)  # only garbage collection holds it exclusively, briefly
     try:

@@ -1,4 +1,4 @@
-"""Tests of the metric functions (quantkit.analysis.*_metrics) and of metrics_table.
+"""Tests of the metric functions (quantkit.metrics.*) and of metrics_table.
 
 Expected values come from hand arithmetic written in the comments, or from reference formulas
 re-derived here from empyrical's / quantstats' documentation with plain numpy (neither library
@@ -16,22 +16,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantkit.analysis import (
-    benchmark_metrics,
-    distribution_metrics,
-    drawdown_metrics,
-    metrics,
-    trade_metrics,
-)
-from quantkit.analysis.benchmark_metrics import alpha_beta, buy_and_hold, information_ratio
-from quantkit.analysis.distribution_metrics import (
+from quantkit.errors import ConfigError, DataError
+from quantkit.metrics import benchmark as benchmark_metrics
+from quantkit.metrics import distribution as distribution_metrics
+from quantkit.metrics import drawdowns as drawdown_metrics
+from quantkit.metrics import returns as metrics
+from quantkit.metrics import trades as trade_metrics
+from quantkit.metrics.benchmark import alpha_beta, buy_and_hold, information_ratio
+from quantkit.metrics.distribution import (
     conditional_value_at_risk,
     excess_kurtosis,
     skewness,
     tail_ratio,
     value_at_risk,
 )
-from quantkit.analysis.drawdown_metrics import (
+from quantkit.metrics.drawdowns import (
     calmar_ratio,
     drawdown_periods,
     max_drawdown,
@@ -39,7 +38,7 @@ from quantkit.analysis.drawdown_metrics import (
     max_drawdown_period,
     ulcer_index,
 )
-from quantkit.analysis.metrics import (
+from quantkit.metrics.returns import (
     annualised_volatility,
     cagr,
     infer_periods_per_year,
@@ -49,8 +48,8 @@ from quantkit.analysis.metrics import (
     sortino_ratio,
     total_return,
 )
-from quantkit.analysis.stats import compute_stats, metrics_table
-from quantkit.analysis.trade_metrics import (
+from quantkit.metrics.stats import compute_stats, metrics_table
+from quantkit.metrics.trades import (
     average_holding_time,
     average_loss,
     average_win,
@@ -64,7 +63,6 @@ from quantkit.analysis.trade_metrics import (
     win_rate,
     worst_trade,
 )
-from quantkit.errors import ConfigError, DataError
 
 DAY = pd.Timedelta(days=1)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from quantkit.analysis.metrics import _float_values, _validated_equity, _years
 from quantkit.errors import DataError
+from quantkit.metrics.returns import _float_values, _validated_equity, _years
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -254,7 +254,7 @@ def exposure(equity: pd.Series, trades: pd.DataFrame) -> float:
 
     Bar ``t`` counts as exposed when some trade has ``entry_time <= t < exit_time`` (a missing
     exit counts as still open). The engine's own figure (the ``exposure`` given to
-    `quantkit.analysis.stats.compute_stats`) reads positions directly; this one rebuilds it from
+    `quantkit.metrics.stats.compute_stats`) reads positions directly; this one rebuilds it from
     the trades.
 
     Args:
@@ -291,7 +291,7 @@ def turnover(
     hands twelve times a year.
 
     Args:
-        equity: Equity at each bar close (see `quantkit.analysis.metrics.total_return`).
+        equity: Equity at each bar close (see `quantkit.metrics.returns.total_return`).
         trades: Closed trades with ``size``, ``entry_price`` and ``exit_price`` columns.
         periods_per_year: Bars in a year, to count periods instead of elapsed time.
 

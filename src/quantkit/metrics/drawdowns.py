@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from quantkit.analysis.metrics import _growth_rate, _validated_equity, _years
+from quantkit.metrics.returns import _growth_rate, _validated_equity, _years
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -230,7 +230,7 @@ def max_drawdown_duration(equity: pd.Series) -> pd.Timedelta:
 def calmar_ratio(equity: pd.Series, *, periods_per_year: float | None = None) -> float:
     """Return the Calmar ratio: ``CAGR / |max drawdown|`` over the whole curve.
 
-    ``CAGR`` as in `quantkit.analysis.metrics.cagr` (elapsed time by default, periods with
+    ``CAGR`` as in `quantkit.metrics.returns.cagr` (elapsed time by default, periods with
     ``periods_per_year``) and the max drawdown as in `max_drawdown`; empyrical's
     ``calmar_ratio`` is ``annual_return / abs(max_drawdown)`` in the same way.
 

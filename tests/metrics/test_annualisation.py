@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantkit.analysis.drawdown_metrics import calmar_ratio
-from quantkit.analysis.metrics import cagr
-from quantkit.analysis.stats import compute_stats, metrics_table
 from quantkit.domain.bars import BarSeries
+from quantkit.metrics.drawdowns import calmar_ratio
+from quantkit.metrics.returns import cagr
+from quantkit.metrics.stats import compute_stats, metrics_table
 from tests.strategy.helpers import Scripted, run_engine
 
 DAY = 86_400 * 10**9

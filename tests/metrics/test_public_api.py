@@ -1,4 +1,4 @@
-"""The public face of quantkit.analysis: explicit exports, and no pandas at import time."""
+"""The public face of quantkit.metrics: explicit exports, and no pandas at import time."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-import quantkit.analysis
-from quantkit.analysis import stats
+import quantkit.metrics
+from quantkit.metrics import stats
 
 
 def public_names(module: object) -> set[str]:
@@ -19,15 +19,15 @@ def public_names(module: object) -> set[str]:
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    assert quantkit.analysis.__all__ == sorted(quantkit.analysis.__all__)
-    assert set(quantkit.analysis.__all__) == public_names(quantkit.analysis)
+    assert quantkit.metrics.__all__ == sorted(quantkit.metrics.__all__)
+    assert set(quantkit.metrics.__all__) == public_names(quantkit.metrics)
     assert set(stats.__all__) == public_names(stats) - {"ConfigError", "DataError"}
-    for name in quantkit.analysis.__all__:
-        assert getattr(quantkit.analysis, name) is getattr(stats, name)
+    for name in quantkit.metrics.__all__:
+        assert getattr(quantkit.metrics, name) is getattr(stats, name)
 
 
-def test_importing_analysis_does_not_load_pandas() -> None:
-    code = "import sys, quantkit.analysis; sys.exit('pandas' in sys.modules)"
+def test_importing_metrics_does_not_load_pandas() -> None:
+    code = "import sys, quantkit.metrics; sys.exit('pandas' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run([sys.executable, "-c", code], env=env, check=False)
     assert result.returncode == 0

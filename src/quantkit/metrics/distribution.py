@@ -1,6 +1,6 @@
 """The shape of a returns distribution: historical VaR and CVaR, skewness, kurtosis, tail ratio.
 
-Every function takes a Series of **simple returns** (see `quantkit.analysis.metrics.returns`);
+Every function takes a Series of **simple returns** (see `quantkit.metrics.returns.returns`);
 none of them annualises. Quantiles use numpy's default ``"linear"`` method, as empyrical and
 quantstats do.
 """
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from quantkit.analysis.metrics import _ZERO_DENOMINATOR, _returns_values
 from quantkit.errors import ConfigError
+from quantkit.metrics.returns import _ZERO_DENOMINATOR, _returns_values
 
 if TYPE_CHECKING:
     import numpy.typing as npt

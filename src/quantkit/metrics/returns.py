@@ -2,10 +2,10 @@
 
 Each function says in its docstring whether it takes an **equity** curve (account value at each
 bar close) or a series of **simple returns** ``r_t = e_t / e_{t-1} - 1``; `returns` turns the one
-into the other. Drawdown figures live in `quantkit.analysis.drawdown_metrics`, the shape of the
+into the other. Drawdown figures live in `quantkit.metrics.drawdowns`, the shape of the
 returns' distribution (VaR, CVaR, skew, kurtosis, tail ratio) in
-`quantkit.analysis.distribution_metrics`, trade figures in `quantkit.analysis.trade_metrics`,
-benchmark-relative ones in `quantkit.analysis.benchmark_metrics`. Every definition is also in
+`quantkit.metrics.distribution`, trade figures in `quantkit.metrics.trades`,
+benchmark-relative ones in `quantkit.metrics.benchmark`. Every definition is also in
 ``docs/stats.md``.
 
 Conventions shared by every function here:

@@ -1,6 +1,6 @@
 """Benchmark-relative metrics: buy-and-hold equity, alpha and beta, information ratio.
 
-The functions take two series of **simple returns** (see `quantkit.analysis.metrics.returns`),
+The functions take two series of **simple returns** (see `quantkit.metrics.returns.returns`),
 the strategy's and the benchmark's, and compare them on the timestamps they share (an inner join
 of the two indexes; the others are dropped). A common benchmark is a buy-and-hold of the traded
 asset, which `buy_and_hold` builds from its close prices.
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from quantkit.analysis.metrics import (
+from quantkit.errors import ConfigError, DataError
+from quantkit.metrics.returns import (
     _ZERO_DENOMINATOR,
     _float_values,
     _per_period_rate,
@@ -21,7 +22,6 @@ from quantkit.analysis.metrics import (
     _returns_values,
     _validated_equity,
 )
-from quantkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
