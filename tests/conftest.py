@@ -25,17 +25,16 @@ def _isolated_logging() -> Iterator[None]:
 
     Live runs configure structlog and the root logger when nothing else has (as a user's script
     would want); without this, whether a later test's `structlog.testing.capture_logs` sees an
-    event would depend on which tests ran before it.
+    event would depend on which tests ran before it. The masking log-record factory is
+    process-wide by design (installed once) and is left in place.
     """
     config = structlog.get_config()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    factory = logging.getLogRecordFactory()
     yield
     structlog.configure(**config)
     root.handlers[:] = handlers
     root.setLevel(level)
-    logging.setLogRecordFactory(factory)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import AsyncIterator
@@ -370,14 +369,13 @@ async def test_concurrent_tasks_share_ccxts_one_limiter_and_quantkit_adds_none(
         order = _cost(client, "private_post_order", {})
         local.log.clear()
         # Watch ccxt's one limiter: every request must pass it exactly once, charged its weight.
-        # Times are taken when the limiter lets a request go: load can only make its waits
-        # longer, so lower bounds on them hold on a busy machine.
+        # Only lower bounds on time are checked: load can delay a request, never hurry it.
         limiter = client.throttle
-        passed: list[tuple[float, float]] = []
+        passed: list[float] = []
 
         async def watched(cost: float | None = None) -> None:
             await limiter(cost)
-            passed.append((float(cost if cost is not None else 1), time.monotonic()))
+            passed.append(float(cost if cost is not None else 1))
 
         client.throttle = watched
 
@@ -389,20 +387,22 @@ async def test_concurrent_tasks_share_ccxts_one_limiter_and_quantkit_adds_none(
             for n in range(4):
                 await venue.create_order(buy(0.001), f"qk-rate-{n}")
 
+        started = time.monotonic()
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(candles)
             tasks.start_soon(orders)
+        elapsed = time.monotonic() - started
 
     paths = [r.path for r in local.requests()]
     assert sorted(paths) == ["/api/v3/klines"] * 4 + ["/api/v3/order"] * 4
     # one pass through the shared limiter per request (quantkit adds no limiter of its own and
     # sends nothing around it), each charged the endpoint's weight, the two tasks interleaved
-    assert sorted(cost for cost, _ in passed) == sorted([klines] * 4 + [order] * 4)
-    assert len({cost for cost, _ in passed[:4]}) == 2 or len({c for c, _ in passed[4:]}) == 2
+    assert sorted(passed) == sorted([klines] * 4 + [order] * 4)
+    assert len(set(passed[:4])) == 2 or len(set(passed[4:])) == 2  # the two tasks interleaved
+    # one bucket for both tasks: together they waited at least (nearly) the weight of every
+    # request but the last, as one task alone would have
     seconds_per_unit = client.rateLimit / 1000
-    # the bucket spaces each request after the previous one by (nearly) that one's weight
-    for (cost, at), (_, later) in itertools.pairwise(passed):
-        assert later - at >= 0.5 * cost * seconds_per_unit
+    assert elapsed >= 0.9 * sum(passed[:-1]) * seconds_per_unit
 
 
 # ------------------------------------------------------------------------- websockets
