@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -90,3 +91,24 @@ def test_market_and_kernel_rounding_agree_bit_for_bit() -> None:
             expected = market.round_amount(float(value))
             assert kernel._round_amount(float(value), step, scale) == expected
             assert expected <= value * (1 + AMOUNT_RTOL) + np.spacing(value)
+
+
+def test_compiled_rules_give_the_same_answers() -> None:
+    # The kernel runs these rules compiled by numba (its own floor and rint): same answers.
+    @numba.njit(cache=False)
+    def compiled(amount: float, step: float, scale: float, threshold: float) -> tuple[float, bool]:
+        return kernel._round_amount(amount, step, scale), kernel._flat(amount, threshold)
+
+    cases = [
+        (2049.0, 0.00001, 1e5, 0.0001, 2049.0, False),
+        (1.9999999998835847, 1.0, 1.0, 1.0, 1.0, False),
+        (0.0019999999968, 0.001, 1e3, 0.002, 0.001, True),
+        (0.3, 0.1, 10.0, 0.1, 0.3, False),
+        (10_000.0, 1e-8, 1e8, 0.0, 10_000.0, False),
+    ]
+    for amount, step, scale, threshold, rounded, flat in cases:
+        assert compiled(amount, step, scale, threshold) == (rounded, flat)
+        assert (round_amount_down(amount, step, scale), is_flat_amount(amount, threshold)) == (
+            rounded,
+            flat,
+        )
