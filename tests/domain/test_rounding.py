@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quantkit.domain.amounts import AMOUNT_RTOL
 from quantkit.domain.market import Market
 from quantkit.domain.order import OrderRequest, OrderType, Side
 from quantkit.domain.portfolio import Portfolio
@@ -94,9 +96,9 @@ def test_rounded_amount_is_a_multiple_of_step_not_above_request(
         assert rounded == amount  # left as asked: the broker refuses it with a clear reason
         return
     assert Decimal(str(rounded)) % Decimal(str(step)) == 0  # a multiple of the step, exactly
-    # never more than asked, beyond float noise: an amount within 1e-9 of a step (or ~9 ulps
-    # of the step count) counts as that step
-    assert rounded <= amount + step * max(1e-9, amount / step * 2e-15) * 1.01
+    # never more than asked, beyond float noise: AMOUNT_RTOL (~9 ulps) of the amount, plus
+    # the last ulp of writing the multiple as the nearest double
+    assert rounded <= amount * (1 + AMOUNT_RTOL) + math.ulp(amount)
     assert amount - rounded < step  # the largest such multiple
     assert rounded >= minimum  # never below the minimum
 

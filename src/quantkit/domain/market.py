@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from quantkit.domain.amounts import round_amount_down
 from quantkit.errors import ConfigError, UnknownSymbolError
 
 if TYPE_CHECKING:
@@ -116,16 +117,15 @@ class Market:
             amount: Amount in base currency.
 
         Returns:
-            The largest multiple of ``amount_increment`` not above ``amount``.
+            The largest multiple of ``amount_increment`` not above ``amount`` (up to float
+            noise: ``AMOUNT_RTOL`` of `quantkit.domain.amounts`).
         """
         step = self.amount_increment
         if step <= 0:
             return amount
-        units = amount / step
-        # Absorb the division's float error (2049 / 0.00001 is 204899999.99999997): within
-        # 1e-9 of a step, or ~9 ulps of the step count, counts as that step.
-        units = math.floor(units + max(1e-9, abs(units) * 2e-15))
-        return round(units * step, _decimals(step))
+        # One formula with the fast path's kernel (quantkit.domain.amounts): float noise up to
+        # AMOUNT_RTOL of the amount is absorbed (2049 / 0.00001 is 204899999.99999997), no more.
+        return round_amount_down(amount, step, 10.0 ** _decimals(step))
 
     @property
     def dust_below(self) -> float:

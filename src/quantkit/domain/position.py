@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quantkit.domain.amounts import SNAP_RTOL, is_dust_amount, is_flat_amount
+
 __all__ = ["Position"]
 
-_EPS = 1e-12
+_EPS = SNAP_RTOL  # a closed position snaps to zero within the shared float noise
 
 
 @dataclass(slots=True)
@@ -31,15 +33,14 @@ class Position:
     @property
     def is_flat(self) -> bool:
         """Whether nothing tradable is held: no amount, or only dust (see `is_dust`)."""
-        amount = self.amount
-        # `apply` snaps a closed position to exactly zero; dust is below the minimum.
-        return amount == 0.0 or -self.dust_below < amount < self.dust_below
+        # `apply` snaps a closed position to exactly zero; dust is below the minimum (beyond
+        # float noise), by the same rule as the fast path's kernel.
+        return is_flat_amount(self.amount, self.dust_below)
 
     @property
     def is_dust(self) -> bool:
         """Whether a leftover below the market's minimum amount is held (flat, yet not zero)."""
-        amount = self.amount
-        return amount != 0.0 and -self.dust_below < amount < self.dust_below
+        return is_dust_amount(self.amount, self.dust_below)
 
     def unrealized_pnl(self, price: float) -> float:
         """Profit of the open amount marked at ``price``, before fees.

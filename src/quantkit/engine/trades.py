@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from quantkit.domain.amounts import SNAP_RTOL
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Side
 
 __all__ = ["Trade", "round_trips"]
 
-_EPS = 1e-12
+_EPS = SNAP_RTOL  # as `Position.apply` and the fast path's `_book`
 
 
 @dataclass(slots=True)

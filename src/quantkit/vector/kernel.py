@@ -22,6 +22,8 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from quantkit.domain.amounts import SNAP_RTOL, is_flat_amount, round_amount_down
+
 __all__ = [
     "FILL_COLUMNS",
     "LIMIT_ENTRY",
@@ -105,19 +107,15 @@ TRADE_COLUMNS = (
 )
 
 _TOL = 1e-9
-_EPS = 1e-12
+_EPS = SNAP_RTOL  # as `Position.apply`: a closed position snaps to zero
 _NONE, _LONG_ENTRY, _SHORT_ENTRY, _CLOSE = 0, 1, 2, 3
 _ENTRY_KIND, _EXIT_KIND, _SL_KIND, _TP_KIND, _TRAIL_KIND = 0.0, 1.0, 2.0, 3.0, 4.0
 
 
-@register_jitable
-def _round_amount(amount: float, step: float, scale: float) -> float:
-    """`Market.round_amount`: down to a multiple of the step (exact for decimal steps)."""
-    if step <= 0.0:
-        return amount
-    units = amount / step
-    units = math.floor(units + max(1e-9, abs(units) * 2e-15))  # as Market.round_amount
-    return float(np.rint(units * step * scale)) / scale
+# `Market.round_amount` and `Position.is_flat`: the same functions (one definition, compiled
+# here), so the two paths agree on rounding, dust and flatness to the bit.
+_round_amount = register_jitable(round_amount_down)
+_flat = register_jitable(is_flat_amount)
 
 
 @register_jitable
@@ -275,6 +273,7 @@ def _run_path(  # noqa: C901, PLR0915 - the Book's sweep, flat
     ent_stop = p[_ENTRY_TYPE] == STOP_ENTRY
     slip, taker, maker, per_order = p[_SLIP], p[_TAKER], p[_MAKER], p[_PER_ORDER]
     allow_short, leverage = p[_ALLOW_SHORT] != 0.0, p[_LEVERAGE]
+    dust = max(p[_MIN_AMOUNT], p[_ASTEP])  # `Market.dust_below`
     n = 0
     refused = False
     for k in range(len(points) - 1):
@@ -343,7 +342,7 @@ def _run_path(  # noqa: C901, PLR0915 - the Book's sweep, flat
                 trail_on = False  # filled whole
             else:
                 sl_on = tp_on = False  # filled whole; one cancels the other
-            if pos == 0.0:
+            if _flat(pos, dust):  # the Book cancels reduce-only orders of a flat position
                 sl_on = tp_on = trail_on = False
     return n, cash, pos, refused
 
@@ -402,6 +401,7 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
     astep, ascale = p[_ASTEP], p[_ASCALE]
     pstep, pscale = p[_PSTEP], p[_PSCALE]
     min_amount, min_notional = p[_MIN_AMOUNT], p[_MIN_NOTIONAL]
+    dust = max(min_amount, astep)  # `Market.dust_below`: a smaller holding counts as flat
     allow_short = p[_ALLOW_SHORT] != 0.0
     leverage = p[_LEVERAGE]
     intrabar = p[_INTRABAR]
@@ -534,9 +534,9 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
                 trail_on = False
             elif kind != _EXIT_KIND:  # a bracket exit, filled whole: one cancels the other
                 sl_on = tp_on = False
-            if pos == 0.0:
+            if _flat(pos, dust):  # the Book cancels reduce-only orders (brackets, the close)
                 sl_on = tp_on = trail_on = False
-                pending = _NONE
+                pending = _NONE if pending == _CLOSE else pending
         # -- R15: both intrabar paths when a working level lies inside the bar --
         inside = (
             (sl_on and lo <= sl <= h)
@@ -593,9 +593,9 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
                     trail_on = False
                 else:
                     sl_on = tp_on = False
-                if pos == 0.0:
+                if _flat(pos, dust):
                     sl_on = tp_on = trail_on = False
-                    pending = _NONE
+                    pending = _NONE if pending == _CLOSE else pending
                 amb = (
                     amb
                     or (kind == _SL_KIND and sl_amb)
@@ -625,7 +625,8 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
         # -- the strategy's decision at this close; it acts on the next bar (R1) --
         if i < warmup:
             continue  # history only: the strategy is not called
-        if pos == 0.0:
+        flat = _flat(pos, dust)  # `Position.is_flat`, as `SignalStrategy.on_bar` asks
+        if flat:
             tracking = False
         elif has_trail:  # follow the extreme since the entry bar; replace the stop if it moved
             far = h if pos > 0 else lo
@@ -646,13 +647,13 @@ def simulate(  # noqa: C901, PLR0915 - one flat loop is the point of a kernel
                     rejected += 1  # R10, at submission
                 else:
                     trail_on = True
-        if pos > 0:
+        if not flat and pos > 0:
             if exits[i]:
                 pending, rejected = _close_order(
                     pos, c, astep, ascale, min_amount, min_notional, rejected
                 )
                 pending_amount = _round_amount(abs(pos), astep, ascale)
-        elif pos < 0:
+        elif not flat and pos < 0:
             if short_exits[i]:
                 pending, rejected = _close_order(
                     pos, c, astep, ascale, min_amount, min_notional, rejected

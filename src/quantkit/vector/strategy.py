@@ -139,15 +139,16 @@ class SignalStrategy(Strategy):
             made = self._signal_cache[symbol] = self.compute_signals(
                 signal_data(bar), check_causal=False
             )
-        held = self.position(symbol).amount
-        if held == 0.0:
+        position = self.position(symbol)
+        held, flat = position.amount, position.is_flat  # dust counts as flat (as the kernel)
+        if flat:
             self._trails.pop(symbol, None)
         elif made.trail_pct is not None:
             self._trail(bar, made.trail_pct, held)
-        if held > 0.0:
+        if not flat and held > 0.0:
             if made.exits[i]:
                 self.close(symbol)
-        elif held < 0.0:
+        elif not flat and held < 0.0:
             assert made.short_exits is not None
             if made.short_exits[i]:
                 self.close(symbol)
