@@ -24,6 +24,7 @@ import pytest
 from quantkit.errors import ConfigError, DataError
 from quantkit.testing import DEFAULT_MARKETS, LocalExchange, LocalMarket
 from quantkit.testing.exchange_server import main
+from tests.sigint import INHERITED, preexec
 
 JAN_1 = 1704067200000
 MINUTE = 60_000
@@ -435,18 +436,23 @@ def test_main_prints_the_url_and_stops_when_told(capsys: pytest.CaptureFixture[s
     assert url.startswith("http://127.0.0.1:")
 
 
-def test_the_module_runs_in_the_foreground_until_interrupted() -> None:
+@pytest.mark.parametrize("inherited", INHERITED)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_module_runs_in_the_foreground_until_interrupted(
+    inherited: str, signum: signal.Signals
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "quantkit.testing.exchange_server", "--end", "2024-01-02"],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec(inherited),  # noqa: PLW1509 - sets one signal disposition, no locks
     )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert get(url + "/api/v3/ping")[:2] == (200, {})
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        process.send_signal(signum)
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
