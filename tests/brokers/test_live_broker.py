@@ -325,8 +325,10 @@ async def test_restart_adopts_orders_the_venue_has_and_drops_those_it_never_got(
     local.accounts.place(
         KEY, "BTCUSDT", "BUY", "MARKET", Decimal("0.01"), client_id=reached, now=now_ms
     )
+    # the deadline counts from the intent: 5 s leave a slow start on a busy machine room
+    safety = LiveSafety(unknown_deadline=5.0, startup_deadline=60.0, shutdown_deadline=60.0)
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, path), tasks, local)
+        broker = await started(broker_for(venue, path, safety=safety), tasks, local)
         orders = {o.client_id: o for o in broker.sync.orders.values()}
         resume = broker.resume_state()
         assert orders[lost].status is OrderStatus.NEW  # unknown until the deadline has passed
