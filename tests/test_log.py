@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import io
 import json
+import logging
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,14 +21,19 @@ from structlog.testing import capture_logs
 import quantkit.log
 from quantkit.errors import ConfigError
 from quantkit.log import REDACTED, configure_logging, get_logger, redact_secrets
+from quantkit.redaction import install_record_redaction, register_secret
 
 SECRET = "s3cr3t-value-0f9a"
 
 
 @pytest.fixture(autouse=True)
 def _reset_structlog() -> Iterator[None]:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     yield
     structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 class TtyStream(io.StringIO):
@@ -296,3 +303,123 @@ def test_the_docstring_examples_run() -> None:
     result = doctest.testmod(quantkit.log, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# --- the standard library's loggers (ccxt, aiohttp, yours) ---------------------------------------
+
+REGISTERED = "registered-key-6b2e91"
+
+
+def test_stdlib_records_are_rendered_like_events_with_secrets_masked() -> None:
+    register_secret(REGISTERED)
+    out = io.StringIO()
+    configure_logging(json=True, level="debug", stream=out)
+    logging.getLogger("ccxt.base.exchange").debug(
+        "%s %s, Request: %s %s",
+        "GET",
+        "http://127.0.0.1:9/api/v3/account?timestamp=1&signature=9f8e7d",
+        {"X-MBX-APIKEY": REGISTERED},
+        None,
+    )
+    [event] = lines(out)
+    assert (event["logger"], event["level"]) == ("ccxt.base.exchange", "debug")
+    assert event["event"] == (
+        "GET http://127.0.0.1:9/api/v3/account?timestamp=1&signature=**********, "
+        "Request: {'X-MBX-APIKEY': '**********'} None"
+    )
+    assert "timestamp" in event
+
+
+def test_a_handler_of_your_own_gets_masked_records_and_tracebacks() -> None:
+    register_secret(REGISTERED)
+    configure_logging(json=True, level="debug", stream=io.StringIO())
+    mine = io.StringIO()
+    handler = logging.StreamHandler(mine)
+    logging.getLogger().addHandler(handler)
+    try:
+        raise RuntimeError(f"refused key {REGISTERED}")
+    except RuntimeError:
+        logging.getLogger("aiohttp.client").exception("request with %s failed", REGISTERED)
+    text = mine.getvalue()
+    assert "request with ********** failed" in text
+    assert "RuntimeError: refused key **********" in text
+    assert REGISTERED not in text
+
+
+def test_the_level_applies_to_stdlib_loggers_and_one_handler_is_kept() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, level="debug", stream=io.StringIO())
+    configure_logging(json=True, level="warning", stream=out)  # replaces the first handler
+    logging.getLogger("aiohttp.client").info("not shown")
+    logging.getLogger("aiohttp.client").warning("shown")
+    assert [e["event"] for e in lines(out)] == ["shown"]
+    ours = [h for h in logging.getLogger().handlers if type(h).__module__ == "quantkit.log"]
+    assert len(ours) == 1
+
+
+def test_structlog_events_mask_registered_values_in_any_string() -> None:
+    register_secret(REGISTERED)
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    get_logger("x").info(f"sent with {REGISTERED}", url=f"/a?b={REGISTERED}")
+    assert REGISTERED not in out.getvalue()
+    [event] = lines(out)
+    assert event["url"] == f"/a?b={REDACTED}"
+
+
+def test_record_redaction_installs_once() -> None:
+    install_record_redaction()
+    factory = logging.getLogRecordFactory()
+    install_record_redaction()
+    assert logging.getLogRecordFactory() is factory
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_cli_log_flags_and_a_network_error_naming_its_cause(tmp_path: Any) -> None:
+    port = _closed_port()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quantkit.cli",
+            "--log-level",
+            "DEBUG",
+            "--log-json",
+            "download",
+            "binance",
+            "BTC/USDT",
+            "--since",
+            "2024-01-01",
+            "--api-url",
+            f"http://127.0.0.1:{port}",
+            "--store",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    *logged, last = done.stderr.splitlines()
+    assert last.startswith("error: ")
+    assert f"(connection refused by 127.0.0.1:{port})" in last
+    events = [json.loads(line) for line in logged]
+    assert any(e["logger"] == "ccxt.base.exchange" and e["level"] == "debug" for e in events)
+    assert any(e["event"] == "retrying" for e in events)
+
+
+def test_stdlib_false_leaves_your_logging_setup_alone_but_masks_records() -> None:
+    register_secret(REGISTERED)
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    configure_logging(json=True, stream=io.StringIO(), stdlib=False)
+    assert (list(root.handlers), root.level) == before
+    record = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "%s", (REGISTERED,), None)
+    assert record.getMessage() == REDACTED

@@ -397,3 +397,53 @@ def test_the_docstring_examples_run() -> None:
     result = doctest.testmod(quantkit.secrets, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# --- masked values (quantkit.redaction) ---------------------------------------------------------
+
+
+def test_masked_strings_work_as_their_value_and_never_show_it() -> None:
+    from quantkit.redaction import REDACTED, MaskedBytes, MaskedStr
+
+    key = MaskedStr("plain-key-value")
+    assert key == "plain-key-value"
+    assert key + "!" == "plain-key-value!"  # arithmetic gives a plain str: ccxt builds with it
+    assert {"h": key}["h"].startswith("plain")
+    shown = [repr(key), str([key]), repr((key,)), repr(key[2:9]), repr(key.encode())]
+    assert shown == [
+        f"'{REDACTED}'",
+        f"['{REDACTED}']",
+        f"('{REDACTED}',)",
+        f"'{REDACTED}'",
+        f"b'{REDACTED}'",
+    ]
+    assert isinstance(key.encode()[:3], MaskedBytes)
+    assert key.encode() == b"plain-key-value"
+
+
+def test_redact_text_masks_registered_values_and_signatures() -> None:
+    from quantkit.redaction import redact_text, register_secret
+
+    register_secret("registered-7d1c", None, "")
+    text = "GET /x?apiKey=registered-7d1c&signature=ab12CD%2B%3D, then SIGNATURE=ff."
+    assert redact_text(text) == (
+        "GET /x?apiKey=**********&signature=**********, then SIGNATURE=**********."
+    )
+    assert redact_text("nothing to hide") == "nothing to hide"
+
+
+def test_the_redaction_docstring_examples_run() -> None:
+    import quantkit.exchanges.causes
+    import quantkit.exchanges.client
+    import quantkit.exchanges.clock
+    import quantkit.redaction
+
+    for module in (
+        quantkit.redaction,
+        quantkit.exchanges.client,
+        quantkit.exchanges.clock,
+        quantkit.exchanges.causes,
+    ):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__

@@ -188,7 +188,11 @@ def _stdlib_name(logger: WrappedLogger, method_name: str, event_dict: EventDict)
 
 
 def configure_logging(
-    *, json: bool | None = None, level: str = "info", stream: TextIO | None = None
+    *,
+    json: bool | None = None,
+    level: str = "info",
+    stream: TextIO | None = None,
+    stdlib: bool = True,
 ) -> None:
     """Configure structlog and the standard library's logging for quantkit (a global setting).
 
@@ -208,6 +212,9 @@ def configure_logging(
             or ``"critical"`` (any case).
         stream: Where to write; ``sys.stderr`` (whatever it is when a record is written) by
             default.
+        stdlib: Route the standard library's loggers too (one root handler, root level set
+            to ``level``). ``False`` leaves your own `logging` setup alone; secrets are still
+            masked in every record.
 
     Raises:
         ConfigError: If ``level`` is not one of the levels above.
@@ -255,7 +262,10 @@ def configure_logging(
         logger_factory=logger_factory,
         cache_logger_on_first_use=False,
     )
-    _route_stdlib(threshold, stream, chain, renderer)
+    if stdlib:
+        _route_stdlib(threshold, stream, chain, renderer)
+    else:
+        install_record_redaction()
 
 
 def get_logger(name: str) -> FilteringBoundLogger:

@@ -38,7 +38,7 @@ __all__ = [
 REDACTED = "**********"
 """What a secret is replaced with (pydantic's `SecretStr` mask)."""
 
-_SIGNATURE = re.compile(r"(?i)(signature=)[^&\s'\"]+")
+_SIGNATURE = re.compile(r"(?i)(signature=)[A-Za-z0-9%+/=_-]+")
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
 _installed = False

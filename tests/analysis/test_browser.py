@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantkit import BacktestBroker, Engine, SmaCross, sample_feed
+from quantkit import BacktestBroker, Engine, Result, SmaCross, sample_feed
+from quantkit.analysis.plots import MAX_FILL_MARKERS
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTH, HEIGHT = 1400, 3000
@@ -92,25 +93,45 @@ def finish(process: subprocess.Popen[bytes]) -> bytes:
 
 
 class _Dom(HTMLParser):
-    """Counts elements by class, and collects the text of SVG <text> elements."""
+    """Counts elements by class, and collects the text of SVG <text> elements.
+
+    Both are also kept per report section (``<section id=...>``), and the y-axis tick labels
+    (``<g class="ytick"><text>``) of each section.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.classes: dict[str, int] = {}
         self.texts: list[str] = []
+        self.section_classes: dict[str, dict[str, int]] = {}
+        self.yticks: dict[str, list[str]] = {}
         self._in_text = False
+        self._in_ytick = False
+        self._section = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name in (dict(attrs).get("class") or "").split():
+        attributes = dict(attrs)
+        if tag == "section":
+            self._section = attributes.get("id") or ""
+        names = (attributes.get("class") or "").split()
+        counts = self.section_classes.setdefault(self._section, {})
+        for name in names:
             self.classes[name] = self.classes.get(name, 0) + 1
+            counts[name] = counts.get(name, 0) + 1
+        if tag == "g":
+            self._in_ytick = "ytick" in names
         self._in_text = tag == "text"
 
     def handle_endtag(self, tag: str) -> None:
         self._in_text = False
+        if tag == "section":
+            self._section = ""
 
     def handle_data(self, data: str) -> None:
         if self._in_text:
             self.texts.append(data)
+            if self._in_ytick:
+                self.yticks.setdefault(self._section, []).append(data)
 
 
 def png_pixels_summary(data: bytes) -> tuple[int, int, int, float]:
@@ -136,18 +157,22 @@ def png_pixels_summary(data: bytes) -> tuple[int, int, int, float]:
     return width, height, distinct, float(np.count_nonzero(raw)) / raw.size
 
 
+def render(chromium: str, result: Result, work: Path) -> tuple[_Dom, Path]:
+    """Write the report, load it in Chromium; return the DOM after its scripts ran and a shot."""
+    page = result.report(work / "report.html")
+    shot = work / "report.png"
+    (work / "browser").mkdir()
+    # One run does both: the DOM goes to stdout once the virtual time budget is spent.
+    browser = browse(chromium, page, work / "browser", "--dump-dom", f"--screenshot={shot}")
+    dom = _Dom()
+    dom.feed(finish(browser).decode("utf-8", errors="replace"))
+    return dom, shot
+
+
 def test_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     feed = sample_feed("BTC/USDT", end="2021-03-01")
     result = Engine(feed=feed, strategy=SmaCross(fast=5, slow=20), broker=BacktestBroker()).run()
-    page = result.report(tmp_path / "report.html")
-    shot = tmp_path / "report.png"
-    (tmp_path / "browser").mkdir()
-    # One run does both: the DOM goes to stdout once the virtual time budget is spent.
-    browser = browse(chromium, page, tmp_path / "browser", "--dump-dom", f"--screenshot={shot}")
-    dom_text = finish(browser).decode("utf-8", errors="replace")
-
-    dom = _Dom()
-    dom.feed(dom_text)
+    dom, shot = render(chromium, result, tmp_path)
     # plotly.js ran: it marks each figure's div and draws it into SVG layers.
     assert dom.classes.get("js-plotly-plot") == FIGURES, dom.classes.get("js-plotly-plot")
     assert dom.classes.get("main-svg", 0) >= 2 * FIGURES
@@ -162,6 +187,27 @@ def test_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     width, height, distinct, busy = png_pixels_summary(shot.read_bytes())
     assert (width, height) == (WIDTH, HEIGHT)
     assert shot.stat().st_size > 50_000
+    assert distinct > 64 and busy > 0.01, (distinct, busy)
+
+
+def test_report_with_thousands_of_trades_renders_readably(chromium: str, tmp_path: Path) -> None:
+    # two years of hourly bars (closes 2021-01-01 01:00 .. 2023-01-01 00:00) and a strategy
+    # that trades all the time: more than 3,000 fills
+    feed = sample_feed("BTC/USDT")
+    result = Engine(feed=feed, strategy=SmaCross(fast=2, slow=3), broker=BacktestBroker()).run()
+    assert len(result.trades) > 1_500 and len(result.fills) > 3_000
+    dom, shot = render(chromium, result, tmp_path)
+    assert dom.classes.get("js-plotly-plot") == FIGURES
+    # the fills are aggregated: at most MAX_FILL_MARKERS markers per side in the main figure
+    overview = dom.section_classes["overview"]
+    assert 2 <= overview.get("point", 0) <= 2 * MAX_FILL_MARKERS
+    assert "BTC/USDT buys (aggregated)" in " ".join(dom.texts)  # the legend says so
+    # the heatmap has one row per calendar year of the data: the last bar (31 Dec 23:00,
+    # closing at midnight) is December 2022, not an empty 2023
+    assert sorted(dom.yticks["monthly-returns"]) == ["2021", "2022"]
+    assert dom.section_classes["trades"].get("note", 0) == 1  # "The first 2,000 of ..."
+    width, height, distinct, busy = png_pixels_summary(shot.read_bytes())
+    assert (width, height) == (WIDTH, HEIGHT)
     assert distinct > 64 and busy > 0.01, (distinct, busy)
 
 

@@ -77,6 +77,7 @@ def test_figure_traces_and_fill_markers(result: Result) -> None:
         "BTC/USDT buys",
         "BTC/USDT sells",
         "equity",
+        "equity before fees",
         "buy and hold BTC/USDT",
         "drawdown",
         "BTC/USDT exposure",
@@ -89,7 +90,8 @@ def test_figure_traces_and_fill_markers(result: Result) -> None:
     assert (buys.marker.symbol, sells.marker.symbol) == ("triangle-up", "triangle-down")
     bought = result.fills[result.fills["side"] == "buy"]
     np.testing.assert_allclose(buys.y, bought["price"].to_numpy())
-    np.testing.assert_allclose(buys.customdata, bought["amount"].to_numpy())
+    np.testing.assert_allclose(buys.customdata[:, 0], bought["amount"].to_numpy())
+    assert (buys.customdata[:, 1] == 1).all()  # one fill per marker below the limit
     assert "amount" in buys.hovertemplate and "price" in buys.hovertemplate
     for name in ("BTC/USDT close", "equity", "drawdown", "BTC/USDT exposure"):
         assert len(by_name[name].x) == len(result.equity)

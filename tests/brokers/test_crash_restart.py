@@ -1,11 +1,13 @@
-"""kill -9 a live run at random points, restart it, and check no order was lost or doubled."""
+"""kill -9 a live run at random points, restart it, and check no order was lost or doubled.
+
+The parent publishes candles in lockstep with the bars the child reports (no publishing timer),
+so on a loaded machine the child can neither run ahead of the test nor be killed after it ended:
+a child that ends by itself fails the test with its stderr.
+"""
 
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections import Counter
@@ -17,6 +19,7 @@ import pytest
 from quantkit.brokers.journal import replay
 from quantkit.domain.order import OrderStatus
 from quantkit.testing import LocalExchange
+from tests.brokers.live_child import Child, run_session
 
 KEY, SECRET = "crash-key", "crash-secret"
 WARMUP = 20
@@ -41,6 +44,7 @@ CHILD = textwrap.dedent(
 
         def on_start(self):
             self.bars = 0
+            print("READY", flush=True)  # warmed up: the parent may publish
 
         def on_bar(self, bar):
             self.bars += 1
@@ -84,29 +88,6 @@ CHILD = textwrap.dedent(
 )
 
 
-def start_child(script: Path, url: str, journal: Path, max_bars: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(script), url, str(journal), str(max_bars)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def wait_for_bars(process: subprocess.Popen[str], count: int) -> list[str]:
-    """Read the child's output until it reported ``count`` bars (or ended)."""
-    assert process.stdout is not None
-    lines: list[str] = []
-    seen = 0
-    while seen < count:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.strip())
-        seen += line.startswith("BAR")
-    return lines
-
-
 @pytest.mark.parametrize("seed", [7, 2024])
 def test_kill_9_at_random_points_never_loses_or_doubles_an_order(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
@@ -114,27 +95,26 @@ def test_kill_9_at_random_points_never_loses_or_doubles_an_order(tmp_path: Path,
     script.write_text(CHILD)
     journal = tmp_path / "journal.jsonl"
     start = (int(time.time()) // 60 - WARMUP) * 60
+    log = tmp_path / "child.log"
     with LocalExchange(
         live=True,
         warmup=WARMUP,
         start=datetime.fromtimestamp(start, UTC),
         end=datetime.fromtimestamp(start + 2000 * 60, UTC),
         accounts={KEY: (SECRET, {"USDT": 10_000})},
-        publish_every=0.04,
         seed=f"crash-{seed}",
     ) as local:
         for _ in range(3):  # three crashes at random moments
-            child = start_child(script, local.url, journal, max_bars=10_000)
-            wait_for_bars(child, rng.randint(1, 4))
-            time.sleep(rng.uniform(0.0, 0.05))  # anywhere in the next bar's handling
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-            assert child.stdout is not None
-            child.stdout.close()
-            assert child.returncode == -signal.SIGKILL
-        final = start_child(script, local.url, journal, max_bars=3)
-        out, _ = final.communicate(timeout=120)
-        assert final.returncode == 0, out
+            child = Child(script, local.url, journal, 10_000, log)
+            assert run_session(child, local, rng.randint(1, 4)), child.tail()
+            local.publish()  # the next bar: the kill lands anywhere in its handling
+            time.sleep(rng.uniform(0.0, 0.05))  # where, not when: any moment is valid
+            assert child.kill(), child.tail()  # it was still running when killed
+        final = Child(script, local.url, journal, 3, log)
+        assert run_session(final, local, 3), final.tail()
+        position_line = final.until("POSITION")
+        assert position_line is not None, final.tail()
+        assert final.finish() == 0, final.tail()
         placed = local.accounts.orders(KEY)
         balances = local.accounts.balances(KEY)
     state = replay(journal)
@@ -149,8 +129,7 @@ def test_kill_9_at_random_points_never_loses_or_doubles_an_order(tmp_path: Path,
             assert order.status is OrderStatus.REJECTED  # never reached the venue
     trade_ids = [str(fill.trade_id) for o in placed for fill in o.fills]
     assert sorted(state.trade_ids) == sorted(trade_ids)  # each trade booked exactly once
-    position = [line for line in out.splitlines() if line.startswith("POSITION")]
     held = float(sum(balances.get("BTC", (0, 0))))
-    assert float(position[-1].split()[1]) == pytest.approx(held, abs=1e-12)
+    assert float(position_line.split()[1]) == pytest.approx(held, abs=1e-12)
     numbers = sorted(int(cid.rsplit("-", 1)[1]) for cid in state.orders)
     assert numbers == list(range(1, len(numbers) + 1))  # restarts continued the numbering

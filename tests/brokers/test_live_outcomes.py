@@ -243,3 +243,61 @@ async def test_cancel_replace_half_success_leaves_a_consistent_state(
     assert len(local.requests(REPLACE)) == 1  # never sent again
     free, locked = local.accounts.balances(KEY)["USDT"]
     assert broker.portfolio.balance == pytest.approx(float(free + locked))
+
+
+async def test_lookups_failing_past_the_deadline_never_count_as_does_not_exist(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    safety = LiveSafety(unknown_deadline=0.2, shutdown_deadline=3.0)
+    async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(broker_for(venue, tmp_path / "j.jsonl", safety=safety), tasks, local)
+        local.faults.fail(ORDER, status=503, body=TIMEOUT_1007)  # the order's answer
+        local.faults.fail(ORDER, status=503, times=40)  # then every lookup, for a while
+        order = broker.submit(market_buy(), "qk-test-000001", 40_000.0)
+        await lookups_of(local, order.client_id, 15)
+        failing = lookups(local, order.client_id)
+        assert failing[-1] - failing[0] > safety.unknown_deadline  # well past the deadline
+        assert order.status is OrderStatus.NEW  # failures prove nothing
+        local.accounts.place(
+            KEY,
+            "BTCUSDT",
+            "BUY",
+            "MARKET",
+            Decimal("0.01"),
+            client_id=order.client_id,
+            now=now_ms(),
+        )
+        await until(broker, lambda: order.status is OrderStatus.FILLED)
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert per_client_id(local) == {"qk-test-000001": 1}
+    assert len(posts(local)) == 1
+    assert len(replay(tmp_path / "j.jsonl").fills) == 1
+
+
+async def test_the_trade_stream_resolves_an_order_whose_lookups_keep_failing(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    safety = LiveSafety(unknown_deadline=30.0, shutdown_deadline=3.0)
+    async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(
+            broker_for(venue, tmp_path / "j.jsonl", safety=safety, poll_interval=3600.0),
+            tasks,
+            local,
+        )
+        with anyio.fail_after(10):  # the account's trade stream is subscribed
+            while not local.ws_api.user_streams():
+                await anyio.sleep(0.01)
+        local.faults.fail(ORDER, status=503, method="GET", for_seconds=60.0)  # no lookup works
+        local.faults.unknown_outcome(ORDER, method="POST", execute_after=0.3)
+        order = broker.submit(market_buy(), "qk-test-000001", 40_000.0)
+        await until(broker, lambda: order.status is OrderStatus.FILLED)
+        assert broker.unknown_orders() == []
+        local.faults.clear()
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert all(r.fault for r in local.requests(ORDER) if r.method == "GET")  # lookups all failed
+    assert per_client_id(local) == {"qk-test-000001": 1}
+    state = replay(tmp_path / "j.jsonl")
+    assert state.orders["qk-test-000001"].exchange_id  # acknowledged from the trade
+    assert len(state.fills) == 1

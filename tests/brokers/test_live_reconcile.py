@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from quantkit import Strategy
-from quantkit.brokers.journal import replay
+from quantkit.brokers.journal import Journal, replay
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.live_reconcile import LiveSafety
 from quantkit.data.live import LiveBarStream
@@ -67,8 +67,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def filled(broker: LiveBroker, side: Side, client_id: str) -> Order:
-    order = broker.submit(OrderRequest(SYM, side, amount=0.01), client_id, 40_000.0)
+async def filled(broker: LiveBroker, side: Side, client_id: str, amount: float = 0.01) -> Order:
+    order = broker.submit(OrderRequest(SYM, side, amount=amount), client_id, 40_000.0)
     await until(broker, lambda: not order.is_active)
     return order
 
@@ -88,7 +88,8 @@ async def test_a_balance_changed_behind_the_brokers_back_is_a_divergence_that_ha
         local.accounts.add_account(KEY, SECRET, {"USDT": usdt - 500, "BTC": btc})
         await eventually(lambda: bool(broker.divergences))
         entry = broker.submit(OrderRequest(SYM, Side.BUY, amount=0.01), "qk-test-000002", 4e4)
-        exit_ = await filled(broker, Side.SELL, "qk-test-000003")
+        held = broker.market(SYM).round_amount(broker.portfolio.position(SYM).amount)
+        exit_ = await filled(broker, Side.SELL, "qk-test-000003", held)  # (the fee took some)
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     (gap,) = broker.divergences
@@ -328,3 +329,19 @@ async def test_the_summary_names_the_orders_left_on_the_venue(
     assert summary.left_on_venue == (order.client_id,)
     assert f"ORDERS LEFT ON THE VENUE: {order.client_id}" in str(summary)
     assert [o.status for o in exchange_orders(local)] == ["NEW"]  # indeed still there
+
+
+async def test_a_resumed_journal_whose_orders_the_venue_does_not_know_refuses_to_start(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal(path, run_id="run-1") as journal:  # as if from another account, or a reset venue
+        journal.intent(OrderRequest(SYM, Side.BUY, amount=0.01), "qk-test-000001")
+        journal.ack("qk-test-000001", "999")
+    async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+        broker = broker_for(venue, path)
+        with pytest.raises(ReconciliationError, match="qk-test-000001 \\(venue id 999\\)"):
+            await started(broker, tasks, local)
+        tasks.cancel_scope.cancel()
+    assert exchange_orders(local) == []  # nothing was sent
+    assert Journal.verify(path).ok  # and the journal was closed cleanly

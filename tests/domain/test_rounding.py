@@ -48,6 +48,12 @@ def test_amount_below_minimum_is_left_for_the_broker_to_refuse() -> None:
     assert BTC.round_request(request).amount == 0.000099
 
 
+def test_float_noise_does_not_lose_a_step() -> None:
+    # 2049 / 0.00001 is 204899999.99999997 in floats: a plain floor lost one step
+    assert BTC.round_amount(2049.0) == 2049.0
+    assert BTC.round_amount(0.3) == 0.3
+
+
 def test_amount_text_never_uses_an_exponent() -> None:
     assert BTC.amount_text(0.0003) == "0.00030"
     assert repr(0.00001) == "1e-05"  # what a plain repr would have sent
@@ -88,8 +94,10 @@ def test_rounded_amount_is_a_multiple_of_step_not_above_request(
         assert rounded == amount  # left as asked: the broker refuses it with a clear reason
         return
     assert Decimal(str(rounded)) % Decimal(str(step)) == 0  # a multiple of the step, exactly
-    assert rounded <= amount  # never more than asked
-    assert amount - rounded < step * (1 + 1e-9)  # the largest such multiple
+    # never more than asked, beyond float noise: an amount within 1e-9 of a step (or ~9 ulps
+    # of the step count) counts as that step
+    assert rounded <= amount + step * max(1e-9, amount / step * 2e-15) * 1.01
+    assert amount - rounded < step  # the largest such multiple
     assert rounded >= minimum  # never below the minimum
 
 

@@ -69,7 +69,9 @@ def test_report_is_self_contained(result, tmp_path: Path) -> None:  # type: igno
     assert '<script src="http' not in page and '<link href="http' not in page  # no CDN
     assert "Statistics" in page and "Trades" in page
     figure = result.plot()
-    assert len(figure.data) == 7  # close, buys, sells, equity, buy and hold, drawdown, exposure
+    assert (
+        len(figure.data) == 8
+    )  # close, buys, sells, equity, before fees, hold, drawdown, exposure
 
 
 def test_indicators_are_exposed_by_name(result) -> None:  # type: ignore[no-untyped-def]

@@ -7,12 +7,19 @@ attached. Errors while shutting down never replace the strategy's own.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import traceback
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
+import pandas as pd
 import pytest
+import talib
 
 from quantkit import Engine, Result, Strategy, StrategyError
 from quantkit.brokers.backtest import BacktestBroker
@@ -23,7 +30,7 @@ from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order
 from quantkit.engine.live import LiveEngine, LiveSummary
-from quantkit.errors import OrderError
+from quantkit.errors import OrderError, UsageError
 from quantkit.strategy.data import SymbolData
 from tests.builders import make_series
 
@@ -236,3 +243,204 @@ def test_a_live_indicator_update_that_raises_is_named() -> None:
     assert (error.hook, error.symbol) == ("indicator twice", "BTC/USDT")
     assert error.bar_index == 45  # the 46th bar made the input too long
     assert isinstance(error.__cause__, FloatingPointError)
+
+
+# -- misuse: a UsageError with a hint, raised as itself with the place noted --
+
+
+def misuse(on_start: Any = None, on_bar: Any = None) -> pytest.ExceptionInfo[UsageError]:
+    class Misuse(Strategy):
+        def on_start(self) -> None:
+            if on_start is not None:
+                on_start(self)
+
+        def on_bar(self, bar: SymbolData) -> None:
+            if on_bar is not None and bar.index == 3:
+                on_bar(self)
+
+    with pytest.raises(UsageError) as caught:
+        run_backtest(Misuse())
+    return caught
+
+
+def test_cancel_with_a_client_id_string_is_a_usage_error_with_a_hint() -> None:
+    caught = misuse(on_bar=lambda s: s.cancel("qk-000001"))
+    message = str(caught.value)
+    assert message.startswith("cancel() takes the Order handle that buy(), sell() or order()")
+    assert "got str 'qk-000001'" in message
+    assert "self.open_orders()" in message
+    assert caught.value.__notes__[0].startswith("raised in Misuse.on_bar (bar 3, closed ")
+
+
+def test_amend_with_something_else_than_an_order_is_a_usage_error() -> None:
+    caught = misuse(on_bar=lambda s: s.amend(42, price=1.0))
+    assert "amend() takes the Order handle" in str(caught.value)
+    assert "got int 42" in str(caught.value)
+
+
+def test_an_indicator_returning_strings_is_a_usage_error() -> None:
+    def labels(close: np.ndarray) -> np.ndarray:
+        return np.array(["up" if c > 100 else "down" for c in close])
+
+    caught = misuse(on_start=lambda s: s.I(labels, s.data.close))
+    message = str(caught.value)
+    assert message.startswith("indicator 'labels' returned ndarray values that are not numbers")
+    assert "must return numbers" in message
+    assert caught.value.__notes__ == ["raised in Misuse.on_start (before the first bar)"]
+
+
+def test_a_parameter_out_of_range_that_reaches_pandas_is_a_usage_error() -> None:
+    def mean(close: np.ndarray, window: int) -> Any:
+        return pd.Series(close).rolling(window).mean()
+
+    caught = misuse(on_start=lambda s: s.I(mean, s.data.close, window=-3))
+    message = str(caught.value)
+    assert message.startswith("indicator 'mean(window=-3)' refused its arguments: ValueError:")
+    assert "window=-3" in message.split("check the parameters")[1]
+    assert isinstance(caught.value.__cause__, ValueError)
+
+
+def test_a_talib_parameter_out_of_range_is_a_usage_error() -> None:
+    caught = misuse(on_start=lambda s: s.I(talib.SMA, s.data.close, timeperiod=-1))
+    assert "indicator 'SMA(timeperiod=-1)' refused its arguments" in str(caught.value)
+
+
+# -- the command line: one line, the full traceback with --debug --
+
+FAILING_FILE = """
+from quantkit import Strategy
+
+
+class Explodes(Strategy):
+    def on_bar(self, data: object) -> None:
+        if len(self.data) == 5:
+            raise ZeroDivisionError("division by zero in my code")
+"""
+
+
+def cli(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = "import sys\nfrom quantkit.cli import main\nsys.exit(main())\n"
+    return subprocess.run(
+        [sys.executable, "-c", command, *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_cli_prints_one_line_and_the_traceback_with_debug(tmp_path: Path) -> None:
+    (tmp_path / "exploding.py").write_text(FAILING_FILE)
+    done = cli(tmp_path, "backtest", "-s", "exploding:Explodes")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(
+        "error: Explodes.on_bar raised ZeroDivisionError: division by zero in my code (bar 4, "
+    )
+    debug = cli(tmp_path, "--debug", "backtest", "-s", "exploding:Explodes")
+    assert debug.returncode != 0
+    assert 'raise ZeroDivisionError("division by zero in my code")' in debug.stderr
+    assert "The above exception was the direct cause of the following exception" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1].startswith("quantkit.errors.StrategyError: ")
+
+
+@pytest.mark.parametrize("hook", ["on_order", "on_fill", "on_stop", "on_start"])
+def test_a_paper_run_names_every_hook_like_the_backtest(hook: str) -> None:
+    series = walk()
+    backtested = raised(lambda: run_backtest(Failing(fail_in=hook), series))
+    live = raised(lambda: paper(Failing(fail_in=hook), series).run())
+    assert (live.hook, live.symbol) == (backtested.hook, backtested.symbol)
+    if hook in ("on_order", "on_fill"):
+        assert (live.bar_index, live.bar_time) == (backtested.bar_index, backtested.bar_time)
+    elif hook == "on_start":  # live: after the warm-up history loaded, on its last bar
+        assert (live.bar_index, live.bar_time) == (WARMUP - 1, series.close_time[WARMUP - 1])
+    else:  # on_stop: after the last bar
+        assert (live.bar_index, live.bar_time) == (59, series.close_time[59])
+    assert isinstance(live.__cause__, ZeroDivisionError)
+
+
+# -- a live run against the local exchange: the journal is closed, the error stays the user's --
+
+
+@pytest.mark.anyio
+async def test_a_live_run_raises_the_strategys_error_and_still_closes_the_journal(
+    tmp_path: Path,
+) -> None:
+    from quantkit.brokers.journal import Journal
+    from quantkit.brokers.live import LiveBroker
+    from quantkit.data.live import LiveBarStream
+    from quantkit.exchanges import CcxtExchange
+    from quantkit.secrets import Credentials
+    from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalExchange
+
+    class BuyThenFail(Strategy):
+        def on_bar(self, bar: SymbolData) -> None:
+            if self.position().is_flat and not self.open_orders():
+                self.buy(amount=0.01)
+            elif not self.position().is_flat:
+                raise ZeroDivisionError("my bug, with a position open")
+
+    journal = tmp_path / "journal.jsonl"
+    start = datetime.fromtimestamp((int(time.time()) // 60 - 30) * 60, UTC)  # the stream's "now"
+    async with LocalExchange(
+        live=True,
+        warmup=30,
+        start=start,
+        end=start + timedelta(hours=2),
+        accounts={"k-err": ("s-err", {"USDT": 10_000})},
+        publish_every=0.05,
+    ) as local:
+        venue = CcxtExchange(
+            "binance",
+            credentials=Credentials(exchange="binance", api_key="k-err", secret="s-err"),
+            api_url=local.url,
+            options=LOCAL_CCXT_OPTIONS,
+            rate_limit=False,
+        )
+        engine = LiveEngine(
+            stream=LiveBarStream(venue, ["BTC/USDT"], "1m", websocket=False, poll_interval=0.02),
+            strategy=BuyThenFail(),
+            broker=LiveBroker(venue, journal=journal, run_id="err", confirm_live=True),
+            warmup=10,
+            handle_signals=False,
+            max_bars=40,
+            closing=[venue],
+        )
+        with anyio.fail_after(60), pytest.raises(StrategyError) as caught:
+            await engine.arun()
+    error = caught.value
+    assert (error.hook, error.symbol) == ("on_bar", "BTC/USDT")
+    assert isinstance(error.__cause__, ZeroDivisionError)
+    assert not getattr(error, "__notes__", [])  # the shutdown went through
+    summary = error.result
+    assert isinstance(summary, LiveSummary)
+    assert summary.fills == 1
+    assert summary.positions == {"BTC/USDT": pytest.approx(0.01 * 0.999)}  # fee in BTC
+    Journal(journal, run_id="err").close()  # the writer lock was released: the journal closed
+
+
+def test_a_failed_on_start_is_not_followed_by_on_stop_or_a_state_save() -> None:
+    class StartFails(Failing):
+        persistent = ("stopped",)
+
+        def on_start(self) -> None:
+            self.stopped = False
+            raise LookupError("no such indicator")
+
+        def on_stop(self) -> None:
+            self.stopped = True
+
+    strategy = StartFails()
+    error = raised(lambda: paper(strategy, walk()).run())
+    assert error.hook == "on_start"
+    assert isinstance(error.__cause__, LookupError)
+    assert strategy.stopped is False
+    assert not getattr(error, "__notes__", [])
+
+
+def test_an_order_on_an_unknown_symbol_is_a_usage_error_and_an_order_error() -> None:
+    caught = misuse(on_bar=lambda s: s.buy(symbol="BTC/USDC", amount=1.0))
+    assert isinstance(caught.value, OrderError)
+    assert str(caught.value) == "unknown symbol 'BTC/USDC'; did you mean BTC/USDT?"
+    assert caught.value.__notes__[0].startswith("raised in Misuse.on_bar (bar 3, ")

@@ -117,9 +117,22 @@ def test_the_skew_message_computes_the_offset() -> None:
     assert "this machine is 3000 ms ahead" in text
     assert "1970-01-01T00:00:10.000+00:00" in text
     assert "1970-01-01T00:00:07.000+00:00" in text
-    assert "the venue's time could not be read" in skew_message(
-        "binance", local_ms=1, venue_ms=None, recv_window=None
-    )
+    unknown = skew_message("binance", local_ms=1, venue_ms=None, recv_window=None)
+    assert "the venue's time could not be read" in unknown
+    assert "quantkit could not measure the offset again" in unknown
+    assert "within its recvWindow of its clock" in unknown
+
+
+async def test_a_refusal_whose_clock_cannot_be_read_still_explains(local: LocalExchange) -> None:
+    async with venue_for(local) as venue:
+        await venue.balances()
+        local.faults.fail("/api/v3/account", status=400, body=SKEW, times=1)
+        local.faults.fail("/api/v3/time", status=503, times=2)
+        with pytest.raises(ExchangeError) as caught:
+            await venue.balances()
+    assert caught.value.reason == "invalid_nonce"
+    assert "the venue's time could not be read" in str(caught.value)
+    assert isinstance(caught.value.__cause__, VenueUnavailableError)
 
 
 async def test_the_offset_is_measured_again_after_the_interval(local: LocalExchange) -> None:
@@ -133,7 +146,7 @@ async def test_the_offset_is_measured_again_after_the_interval(local: LocalExcha
 async def test_an_unreachable_venue_asks_to_halt_new_entries_then_recovers(
     local: LocalExchange,
 ) -> None:
-    async with venue_for(local, unreachable_after=1e-6) as venue:
+    async with venue_for(local, unreachable_after=0.0) as venue:
         await venue.balances()
         assert (venue.unreachable_for, venue.halt_reason) == (0.0, "")
         local.faults.fail("/api/v3/account", status=503, times=1)
@@ -150,8 +163,28 @@ async def test_an_unreachable_venue_asks_to_halt_new_entries_then_recovers(
         assert [e["event"] for e in logs] == ["venue_reachable_again"]
 
 
+async def test_an_outage_is_reported_once_at_the_first_failure_past_the_limit(
+    local: LocalExchange,
+) -> None:
+    limit = 0.05
+    async with venue_for(local, unreachable_after=limit) as venue:
+        await venue.balances()
+        local.faults.fail("/api/v3/account", status=503, times=3)
+        with capture_logs() as logs:
+            with pytest.raises(VenueUnavailableError):
+                await venue.balances()  # the outage starts: not past the limit yet
+            assert venue.halt_reason == "" or venue.unreachable_for >= limit
+            while venue.unreachable_for < limit:  # the limit passes between two failures
+                await anyio.sleep(0.01)
+            for _ in range(2):
+                with pytest.raises(VenueUnavailableError):
+                    await venue.balances()
+        assert [e["event"] for e in logs] == ["venue_unreachable"]  # once, not per failure
+        assert venue.halt_reason.startswith("binance unreachable for ")
+
+
 async def test_a_refusal_is_an_answer_not_an_outage(local: LocalExchange) -> None:
-    async with venue_for(local, unreachable_after=1e-6) as venue:
+    async with venue_for(local, unreachable_after=0.0) as venue:
         with pytest.raises(ExchangeError):
             await venue.create_order(
                 OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, 1_000.0), "qk-too-big"
@@ -195,3 +228,34 @@ async def test_a_dns_failure_says_so() -> None:
         with pytest.raises(VenueUnavailableError) as caught:
             await venue.markets()
     assert f"DNS lookup failed for {host}:80" in str(caught.value)
+
+
+async def test_a_venue_clock_that_runs_ahead_is_measured_at_start() -> None:
+    ahead = 120_000  # the venue's clock runs two minutes ahead: beyond recvWindow (10 s)
+    exchange = LocalExchange(
+        start="2024-01-01",
+        end="2024-01-02",
+        accounts={KEY: (SECRET, {"USDT": 10_000})},
+        clock_offset_ms=ahead,
+    )
+    async with exchange as local, venue_for(local) as venue:
+        balances = await venue.balances()
+        offset = venue._client.options["timeDifference"]
+    assert balances["USDT"].total == 10_000
+    assert abs(offset + ahead) < 5_000  # this machine minus the venue: about -2 minutes
+    assert paths(local) == ["/api/v3/exchangeInfo", "/api/v3/time", "/api/v3/account"]
+
+
+async def test_a_venue_clock_step_during_the_run_does_not_end_it(local: LocalExchange) -> None:
+    async with venue_for(local) as venue:
+        await venue.balances()
+        local.server_clock.jump(-90_000)  # an NTP step on the venue's side: 90 s back
+        before = len(local.requests())
+        order = await venue.create_order(
+            OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, 0.01), "qk-step-1"
+        )
+        offset = venue._client.options["timeDifference"]
+    assert order.filled == 0.01
+    assert abs(offset - 90_000) < 5_000
+    assert paths(local)[before:] == ["/api/v3/order", "/api/v3/time", "/api/v3/order"]
+    assert [o.client_id for o in local.accounts.orders(KEY)] == ["qk-step-1"]

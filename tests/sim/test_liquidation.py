@@ -13,14 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantkit import BacktestBroker
+from quantkit.brokers.paper import PaperBroker
 from quantkit.config import parse_config
+from quantkit.data.replay import ReplayStream
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side
 from quantkit.domain.portfolio import MAX_LEVERAGE, MarginConfig
+from quantkit.engine.live import LiveEngine
 from quantkit.errors import ConfigError
 from quantkit.sim.exchange import SimulatedExchange
 from tests.builders import make_exchange
-from tests.strategy.helpers import Scripted, make_series, run_engine
+from tests.strategy.helpers import Scripted, make_market, make_series, run_engine
 
 SYM = "BTC/USDT"
 BUY, SELL = Side.BUY, Side.SELL
@@ -229,3 +232,24 @@ def test_configuration_file_names_the_leverage_field() -> None:
 def test_liquidation_fill_is_a_plain_fill() -> None:
     ex = leveraged_long(open_=90.0, high=95.0, low=40.0, close=60.0)
     assert isinstance(ex.fills[-1], Fill) and ex.fills[-1].fee_currency == "USDT"
+
+
+def test_paper_trading_liquidates_like_the_backtest() -> None:
+    # the crash of test_engine_liquidates_and_the_result_says_so, replayed through the live
+    # engine and the paper broker: the same liquidation at 50 in bar 3, and equity 0 after
+    series = crash_series()
+    broker = PaperBroker(cash=1_000.0, leverage=2.0, markets={SYM: make_market(SYM)})
+    strategy = Scripted({0: lambda s: s.buy(amount=20.0)})
+    engine = LiveEngine(
+        stream=ReplayStream({SYM: series}),
+        strategy=strategy,
+        broker=broker,
+        warmup=0,
+        handle_signals=False,
+    )
+    summary = engine.run()
+    liquidation = broker.exchange.liquidation
+    assert liquidation is not None and liquidation.price == 50.0
+    assert summary.equity == 0.0
+    fills = [event for event in strategy.events if event[0] == "fill"]
+    assert fills[-1][2:] == (50.0, 20.0, 3)

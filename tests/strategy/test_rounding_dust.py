@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from quantkit.domain.order import OrderStatus
 from tests.strategy.helpers import Scripted, make_market, run_engine, series_from_closes
 
@@ -53,3 +58,32 @@ def test_dust_is_flat_close_skips_it_and_the_strategy_trades_again() -> None:
     entry = strategy.returned[5]
     assert entry is not None and entry.status is OrderStatus.FILLED
     assert abs(strategy.position().amount - 0.025) < 1e-12
+
+
+def test_amend_is_rounded_like_a_new_order() -> None:
+    strategy, _ = _run(
+        {
+            0: lambda s: s.buy(amount=0.02, limit=90.0),
+            1: lambda s: s.amend(s.returned[0], price=90.06, amount=0.03377),
+        }
+    )
+    amended = strategy.returned[1]
+    assert amended is strategy.returned[0]  # a backtest amends in place
+    assert (amended.request.amount, amended.request.limit_price) == (0.033, 90.1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(amount=st.floats(min_value=0.001, max_value=50.0, allow_nan=False))
+def test_a_backtest_fills_only_what_the_venue_accepts(amount: float) -> None:
+    # The venue's LOT_SIZE: a multiple of the 0.001 step, at least 0.01 (cash is ample).
+    strategy, result = _run({0: lambda s: s.buy(amount=amount)})
+    order = strategy.returned[0]
+    steps = Decimal(str(order.request.amount)) / Decimal("0.001")
+    if order.status is OrderStatus.REJECTED:
+        assert MARKET.round_amount(amount) < 0.01  # refused only below the minimum
+        assert "below the minimum" in order.reason
+        return
+    assert steps == steps.to_integral_value()
+    assert order.filled == order.request.amount >= 0.01
+    assert order.request.amount <= amount + 1e-12
+    assert result.fills["amount"].tolist() == [order.request.amount]

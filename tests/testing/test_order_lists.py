@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -16,6 +20,7 @@ from quantkit.exchanges import CcxtExchange
 from quantkit.exchanges.oco import oco_params
 from quantkit.secrets import Credentials
 from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalExchange
+from tests.testing.test_user_stream import connect, receive
 
 pytestmark = pytest.mark.anyio
 
@@ -168,3 +173,37 @@ async def test_params_sent_are_binance_s_names(venue: CcxtExchange) -> None:
         "belowStopPrice": "38000",
         "belowClientOrderId": "L-1-sl",
     }
+
+
+async def test_the_user_data_stream_reports_both_legs_and_the_expiry(local: LocalExchange) -> None:
+    signed_params = signed_for(KEY, SECRET)
+    async with connect(local) as socket:
+        await socket.send_str(
+            json.dumps(
+                {"id": 1, "method": "userDataStream.subscribe.signature", "params": signed_params}
+            )
+        )
+        assert (await receive(socket))["status"] == 200
+        made = local.accounts.order_lists.place_oco(
+            KEY, "BTCUSDT", "SELL", Decimal("0.3"), above_price=Decimal(42_000),
+            below_stop=Decimal(38_000), client_ids=("L-9", "L-9-tp", "L-9-sl"), now=10,
+        )  # fmt: skip
+        local.accounts.set_price("BTC/USDT", 42_100, now=11)  # the take-profit fills
+        events = [(await receive(socket))["event"] for _ in range(4)]
+    seen = [(e["c"], e["o"], e["x"], e["X"], e["g"]) for e in events]
+    list_id = made.list_id
+    assert seen == [
+        ("L-9-sl", "STOP_LOSS", "NEW", "NEW", list_id),
+        ("L-9-tp", "LIMIT_MAKER", "NEW", "NEW", list_id),
+        ("L-9-tp", "LIMIT_MAKER", "TRADE", "FILLED", list_id),
+        ("L-9-sl", "STOP_LOSS", "EXPIRED", "EXPIRED", list_id),
+    ]
+    assert events[0]["P"] == "38000"  # the stop leg's trigger price
+    assert (events[2]["L"], events[2]["l"], events[2]["m"]) == ("42000", "0.3", True)
+
+
+def signed_for(key: str, secret: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"apiKey": key, "timestamp": int(time.time() * 1000)}
+    payload = "&".join(f"{k}={params[k]}" for k in sorted(params))
+    params["signature"] = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return params

@@ -3,9 +3,15 @@
 Panels, top to bottom:
 
 1. one price panel (close) per plotted symbol, with its buy fills as green up-triangles and its
-   sell fills as red down-triangles (hover: side, price, amount, time);
-2. the equity curve and a buy-and-hold benchmark of the first traded symbol, scaled to the same
-   starting equity (no fees, no slippage);
+   sell fills as red down-triangles (hover: side, price, amount, time). Beyond
+   `MAX_FILL_MARKERS` fills of one symbol and side, the fills are aggregated: the span from the
+   first to the last fill is cut into `MAX_FILL_MARKERS` equal intervals and each interval with
+   fills gets one marker at the time of its first fill and at its volume-weighted average
+   price (hover: the number of fills and their total amount), so a run with thousands of
+   trades stays readable and no fill is left out;
+2. the equity curve, the equity before fees (equity plus every fee charged so far, dashed) and
+   a buy-and-hold benchmark of the first traded symbol, scaled to the same starting equity (no
+   fees, no slippage);
 3. the drawdown from the running equity peak, in percent (an "underwater" chart);
 4. the exposure of each symbol: position value as a percent of equity (negative when short).
 
@@ -28,15 +34,19 @@ if TYPE_CHECKING:
 
     from quantkit.engine.result import Result
 
-__all__ = ["MAX_PRICE_PANELS", "result_figure"]
+__all__ = ["MAX_FILL_MARKERS", "MAX_PRICE_PANELS", "result_figure"]
 
 MAX_PRICE_PANELS = 4
 """Price panels drawn by default: the first symbols of a run, in the run's order."""
+
+MAX_FILL_MARKERS = 300
+"""Markers per symbol and side; more fills than this are aggregated by time interval."""
 
 _BUY = ("buy", "#2ca02c", "triangle-up")
 _SELL = ("sell", "#d62728", "triangle-down")
 _EQUITY_COLOUR = "#1f77b4"
 _BENCHMARK_COLOUR = "#7f7f7f"
+_GROSS_COLOUR = "#9467bd"
 _DRAWDOWN_COLOUR = "#d62728"
 
 
@@ -83,7 +93,7 @@ def close_series(result: Result, symbol: str) -> pd.Series:
     return pd.Series(np.asarray(series.close, dtype=np.float64), index=index, name=symbol)
 
 
-def _nanoseconds(index: pd.Index) -> np.ndarray[Any, np.dtype[np.int64]]:
+def _nanoseconds(index: pd.Index | pd.Series) -> np.ndarray[Any, np.dtype[np.int64]]:
     """Nanoseconds since the epoch of each time of a ``DatetimeIndex``."""
     import pandas as pd  # noqa: PLC0415
 
@@ -167,6 +177,98 @@ def benchmark_series(result: Result) -> pd.Series:
     return pd.Series(values, index=index, name=f"buy and hold {symbol}")
 
 
+def gross_equity_series(result: Result) -> pd.Series:
+    """Return the equity before fees: equity plus every fee charged up to each bar close.
+
+    A fill is stamped with its bar's open time, so its fee counts from that bar's close on.
+
+    Args:
+        result: A finished run.
+
+    Returns:
+        A float Series on ``result.equity.index`` named ``"equity before fees"``.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    index = pd.DatetimeIndex(result.equity.index)
+    fills = result.fills
+    charged = np.zeros(len(index))
+    if len(fills):
+        bar = np.searchsorted(_nanoseconds(index), _nanoseconds(fills["time"]), side="right")
+        inside = bar < len(index)
+        np.add.at(charged, bar[inside], fills["fee"].to_numpy(dtype=np.float64)[inside])
+    values = result.equity.to_numpy(dtype=np.float64) + np.cumsum(charged)
+    return pd.Series(values, index=index, name="equity before fees")
+
+
+def aggregate_fills(
+    times: np.ndarray[Any, np.dtype[np.int64]],
+    prices: np.ndarray[Any, np.dtype[np.float64]],
+    amounts: np.ndarray[Any, np.dtype[np.float64]],
+    limit: int = MAX_FILL_MARKERS,
+) -> tuple[np.ndarray[Any, Any], ...]:
+    """Return at most ``limit`` markers for fills sorted by time: ``(time, price, amount, count)``.
+
+    With ``limit`` fills or fewer, one marker per fill. Otherwise the span from the first to the
+    last fill is cut into ``limit`` equal intervals; each interval holding fills gives one
+    marker at its first fill's time, the volume-weighted average price, the total amount and
+    the number of fills.
+
+    Args:
+        times: Fill times, ns, in increasing order.
+        prices: Fill prices.
+        amounts: Fill amounts (> 0).
+        limit: Largest number of markers, at least 1.
+
+    Returns:
+        Four arrays of equal length: times, prices, amounts and fill counts.
+    """
+    if len(times) <= limit:
+        return times, prices, amounts, np.ones(len(times), dtype=np.int64)
+    edges = np.linspace(float(times[0]), float(times[-1]), limit + 1)
+    found = np.searchsorted(edges, times.astype(np.float64), side="right") - 1
+    bucket = np.clip(found, 0, limit - 1)
+    counts = np.bincount(bucket, minlength=limit)
+    total = np.bincount(bucket, weights=amounts, minlength=limit)
+    notional = np.bincount(bucket, weights=amounts * prices, minlength=limit)
+    used = np.flatnonzero(counts)
+    first = np.searchsorted(bucket, used)  # bucket never decreases: times are sorted
+    return times[first], notional[used] / total[used], total[used], counts[used]
+
+
+def _fill_trace(chosen: pd.DataFrame, side: str, colour: str, marker: str, label: str) -> Any:
+    """One symbol's fills of one side as markers, aggregated beyond `MAX_FILL_MARKERS`."""
+    import plotly.graph_objects as go  # noqa: PLC0415 - plotly loads only when plotting
+
+    chosen = chosen.sort_values("time", kind="stable")
+    times, prices, amounts, counts = aggregate_fills(
+        _nanoseconds(chosen["time"]),
+        chosen["price"].to_numpy(dtype=np.float64),
+        chosen["amount"].to_numpy(dtype=np.float64),
+    )
+    aggregated = len(times) < len(chosen)
+    if aggregated:
+        hover = (
+            f"%{{customdata[1]}} {side}s of {label} from %{{x}}<br>average price %{{y:,.6g}}"
+            "<br>amount %{customdata[0]:.6g}<extra></extra>"
+        )
+    else:
+        hover = (
+            f"{side} {label}<br>price %{{y:,.6g}}<br>amount %{{customdata[0]:.6g}}"
+            "<br>%{x}<extra></extra>"
+        )
+    return go.Scatter(
+        x=times.view("datetime64[ns]"),  # naive UTC, as `utc_naive` gives
+        y=prices,
+        customdata=np.column_stack([amounts, counts]),
+        name=f"{label} {side}s" + (" (aggregated)" if aggregated else ""),
+        mode="markers",
+        marker={"color": colour, "symbol": marker, "size": 9},
+        legendgroup=label,
+        hovertemplate=hover,
+    )
+
+
 def _price_traces(result: Result, symbol: str) -> list[Any]:
     import plotly.graph_objects as go  # noqa: PLC0415 - plotly loads only when plotting
 
@@ -184,22 +286,7 @@ def _price_traces(result: Result, symbol: str) -> list[Any]:
     ]
     fills = result.fills[result.fills["symbol"] == symbol]
     for side, colour, marker in (_BUY, _SELL):
-        chosen = fills[fills["side"] == side]
-        traces.append(
-            go.Scatter(
-                x=utc_naive(chosen["time"]),
-                y=chosen["price"].to_numpy(dtype=np.float64),
-                customdata=chosen["amount"].to_numpy(dtype=np.float64),
-                name=f"{label} {side}s",
-                mode="markers",
-                marker={"color": colour, "symbol": marker, "size": 9},
-                legendgroup=label,
-                hovertemplate=(
-                    f"{side} {label}<br>price %{{y:,.6g}}<br>amount %{{customdata:.6g}}"
-                    "<br>%{x}<extra></extra>"
-                ),
-            )
-        )
+        traces.append(_fill_trace(fills[fills["side"] == side], side, colour, marker, label))
     return traces
 
 
@@ -207,8 +294,9 @@ def result_figure(result: Result, symbols: Sequence[str] | None = None) -> Any:
     """Return the run's main figure: price with fills, equity, drawdown and exposure.
 
     See the module docstring for the panels. The traces are named ``"<symbol> close"``,
-    ``"<symbol> buys"``, ``"<symbol> sells"``, ``"equity"``, ``"buy and hold <symbol>"``,
-    ``"drawdown"`` and ``"<symbol> exposure"``.
+    ``"<symbol> buys"``, ``"<symbol> sells"`` (with `` (aggregated)`` beyond `MAX_FILL_MARKERS`
+    fills), ``"equity"``, ``"equity before fees"``, ``"buy and hold <symbol>"``, ``"drawdown"``
+    and ``"<symbol> exposure"``.
 
     Args:
         result: A finished run.
@@ -252,6 +340,17 @@ def result_figure(result: Result, symbols: Sequence[str] | None = None) -> Any:
     figure.add_trace(
         go.Scatter(
             x=utc_naive(equity.index), y=equity.to_numpy(), name="equity", line_color=_EQUITY_COLOUR
+        ),
+        prices + 1,
+        1,
+    )
+    gross = gross_equity_series(result)
+    figure.add_trace(
+        go.Scatter(
+            x=utc_naive(gross.index),
+            y=gross.to_numpy(),
+            name="equity before fees",
+            line={"color": _GROSS_COLOUR, "dash": "dash", "width": 1},
         ),
         prices + 1,
         1,

@@ -29,6 +29,7 @@ from quantkit.analysis.report_charts import (
 )
 from quantkit.domain.timeframe import parse_timeframe
 from quantkit.errors import ConfigError
+from quantkit.metrics.formatting import format_value
 from quantkit.metrics.stats import periods_per_year
 
 if TYPE_CHECKING:
@@ -91,36 +92,6 @@ _TRADE_COLUMNS = (
 )
 
 
-def format_value(value: object) -> str:
-    """Return a statistic or table cell as display text (not yet HTML-escaped).
-
-    Args:
-        value: A number, time, duration or anything with a ``str``.
-
-    Returns:
-        Floats with thousands separators (2 decimals from 100 up, else 4 significant digits),
-        times in UTC to the minute, durations to the second, NaN and missing values as ``"-"``.
-    """
-    import pandas as pd  # noqa: PLC0415
-
-    if value is None or value is pd.NaT:
-        return "-"
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if math.isnan(number):
-            return "-"
-        return f"{number:,.2f}" if abs(number) >= 100 else f"{number:.4g}"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, pd.Timedelta):
-        return str(value.round("s"))
-    return str(value)
-
-
 def _sort_key(value: object) -> str:
     """A cell's data-sort value: a number where there is one, else the display text."""
     import pandas as pd  # noqa: PLC0415
@@ -144,7 +115,8 @@ def stats_table(stats: pd.Series) -> str:
         The table's HTML, every label and value escaped.
     """
     rows = "".join(
-        f"<tr><th>{html.escape(str(label))}</th><td>{html.escape(format_value(value))}</td></tr>"
+        f"<tr><th>{html.escape(str(label))}</th>"
+        f"<td>{html.escape(format_value(value, str(label)))}</td></tr>"
         for label, value in stats.items()
     )
     return f'<table class="quantkit-stats"><tbody>{rows}</tbody></table>'
@@ -166,8 +138,8 @@ def _trades_table(trades: pd.DataFrame) -> str:
     for record in shown.to_dict("records"):
         cells = "".join(
             f'<td data-sort="{html.escape(_sort_key(record.get(column)))}">'
-            f"{html.escape(format_value(record.get(column)))}</td>"
-            for column, _ in _TRADE_COLUMNS
+            f"{html.escape(format_value(record.get(column), title))}</td>"
+            for column, title in _TRADE_COLUMNS
         )
         body.append(f"<tr>{cells}</tr>")
     note = ""

@@ -44,7 +44,11 @@ def monthly_returns(equity: pd.Series) -> pd.DataFrame:
     """Return the compounded return of each calendar month, as a year x month table.
 
     A month's return is its last equity over the previous month's last equity, minus one; the
-    first month is measured from the first equity value. Months are UTC calendar months.
+    first month is measured from the first equity value. Months are UTC calendar months, and a
+    value stamped at a bar's close belongs to the month of the bar's last instant (``close - 1
+    ns``): a bar closing at midnight on 1 January belongs to December. A month holding only the
+    first equity value (no return yet) is left out, so a run ending at midnight on 1 January or
+    starting on its last day of December shows no empty year.
 
     Args:
         equity: Equity on a ``DatetimeIndex`` (time-zone aware or UTC-naive).
@@ -65,10 +69,14 @@ def monthly_returns(equity: pd.Series) -> pd.DataFrame:
     columns = list(range(1, 13))
     if not len(equity):
         return pd.DataFrame(columns=columns, dtype=np.float64)
-    ends = equity.resample("ME").last().dropna()
+    stamps = pd.DatetimeIndex(equity.index) - pd.Timedelta(1, unit="ns")
+    shifted = pd.Series(equity.to_numpy(dtype=np.float64), index=stamps)
+    ends = shifted.resample("ME").last().dropna()
     previous = ends.shift(1)
     previous.iloc[0] = float(equity.iloc[0])
     change = ends / previous - 1.0
+    if len(change) > 1 and int(shifted.resample("ME").count().iloc[0]) == 1:
+        change = change.iloc[1:]  # the first month holds only the starting value
     index = pd.DatetimeIndex(change.index)
     table = pd.DataFrame({"year": index.year, "month": index.month, "value": change.to_numpy()})
     pivot = table.pivot_table(index="year", columns="month", values="value", aggfunc="last")

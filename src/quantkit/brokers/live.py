@@ -14,14 +14,12 @@ fsynced), queues it and returns the ``NEW`` handle at once. Background tasks sta
 
 On start the broker replays its journal and reconciles with the venue: in-doubt intents are
 looked up, fills made while it was down are booked once (trade ids are journaled), and the
-account's balances become the portfolio. While it runs, an order whose outcome is unknown is
-never sent again (`quantkit.brokers.live_outcomes`), and the account is checked against the
+account's balances become the portfolio; while it runs, the account is checked against the
 portfolio and the journal (`quantkit.brokers.live_reconcile`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -35,18 +33,19 @@ from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, JournalState, replay
 from quantkit.brokers.live_admission import as_amount, is_exit, order_problem
+from quantkit.brokers.live_amend import amend_command
+from quantkit.brokers.live_brackets import LiveBrackets
 from quantkit.brokers.live_reconcile import AccountDivergence, LiveSafety, Reconciler
 from quantkit.brokers.live_sync import OrderSync
 from quantkit.brokers.venue import TradingVenue
 from quantkit.data.fetch import RetryPolicy
-from quantkit.domain.bars import BarSeries
+from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.client_ids import order_number
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
-from quantkit.sim.exchange import amend_problem, check_amend_request
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -122,6 +121,7 @@ class LiveBroker(Broker):
         self._resume: JournalState = JournalState()
         self._sync: OrderSync | None = None
         self._reconciler: Reconciler | None = None
+        self._brackets: LiveBrackets | None = None
         self._closing = False
 
     # -- setup ---------------------------------------------------------------------------------
@@ -162,11 +162,14 @@ class LiveBroker(Broker):
             self._resume = replay(self.journal_path)
         self._journal = Journal(self.journal_path, run_id=self.run_id)
         self._sync, self._reconciler = sync, reconciler
+        brackets = self._brackets = LiveBrackets(self)
         try:
             await reconciler.reconcile(self._resume)
             await reconciler.retrying(lambda: reconciler.refresh_balances(check=False), "balances")
+            brackets.restore()
         except BaseException:
             sync.close()  # nothing runs yet: release the queue and the journal's lock
+            brackets.close(started=False)
             self._journal.close()
             raise
         _log.info(
@@ -178,6 +181,7 @@ class LiveBroker(Broker):
             resumed_orders=len(self._resume.orders),
         )
         tasks.start_soon(sync.send_loop)
+        tasks.start_soon(brackets.run)
         tasks.start_soon(sync.tracker.track_loop)
         tasks.start_soon(sync.unknown.run)
         tasks.start_soon(reconciler.check_loop)
@@ -226,8 +230,13 @@ class LiveBroker(Broker):
 
     @property
     def halted(self) -> str:
-        """Why new entries are refused after a divergence, ``""`` while trading normally."""
-        return "" if self._reconciler is None else self._reconciler.halted
+        """Why new entries are refused, ``""`` while trading normally.
+
+        After a divergence; or while the venue has been unreachable for too long (the venue's
+        ``halt_reason``, e.g. `CcxtExchange.halt_reason`), until it answers again.
+        """
+        diverged = "" if self._reconciler is None else self._reconciler.halted
+        return diverged or str(getattr(self.venue, "halt_reason", "") or "")
 
     @property
     def divergences(self) -> list[AccountDivergence]:
@@ -300,7 +309,7 @@ class LiveBroker(Broker):
         request = market.round_request(request)  # journaled and sent exactly as rounded
         now = time.time_ns()
         order = Order(client_id, request, now)
-        reason = self._refusal(order, market, reference_price)
+        reason = self.refusal(order, market, reference_price)
         if not reason and request.amount is None:
             # A cost-sized order leaves as the amount sized here; the handle carries it.
             order = Order(client_id, as_amount(request, order.amount or 0.0), now)
@@ -322,15 +331,24 @@ class LiveBroker(Broker):
             amount=order.amount,
             price=request.limit_price,
         )
-        sync.enqueue(order)
+        if not self.brackets.park(order):  # waits while a venue OCO holds the amount
+            sync.enqueue(order)
         return order
 
-    def _refusal(self, order: Order, market: Market, reference_price: float) -> str:
+    def refusal(self, order: Order, market: Market, reference_price: float) -> str:
+        """Why the broker refuses ``order`` now, in the backtest's words (``""`` if it takes it).
+
+        Args:
+            order: The order (a cost order gets its amount).
+            market: Its market.
+            reference_price: Latest close of the symbol.
+
+        Returns:
+            The reason, or ``""``.
+        """
         request = order.request
         if self._closing:
             return "live broker is shutting down"
-        if request.has_bracket:
-            return "stop_loss/take_profit brackets are not supported by LiveBroker yet"
         if not self.breaker.allow():
             return f"circuit breaker open: {self.breaker.reason}"
         if self.halted and not is_exit(self._portfolio, request, reference_price):
@@ -372,45 +390,7 @@ class LiveBroker(Broker):
         Raises:
             OrderError: If ``request`` changes more than the price and amount.
         """
-        sync = self.sync
-        check_amend_request(order, request)
-        market = self.market(order.symbol)
-        now = time.time_ns()
-        reason = amend_problem(order, request)
-        if reason or request.amount is None:
-            rest = request
-        else:
-            rest = dataclasses.replace(request, amount=request.amount - order.filled)
-        replacement = Order(client_id, rest, now)
-        if not reason and sync.orders.get(order.client_id) is not order:
-            reason = f"amend of {order.client_id} refused: not an order of this run"
-        reason = reason or self._refusal(replacement, market, reference_price)
-        if not reason:
-            self.journal.append(
-                "amend",
-                {
-                    "client_id": order.client_id,
-                    "new_client_id": client_id,
-                    "amount": request.amount,
-                    "price": request.limit_price or request.stop_price,
-                },
-            )
-        self.journal.intent(replacement.request, client_id, sync_head=False)
-        if reason:
-            replacement.transition(OrderStatus.REJECTED, now, reason)
-            self.journal.reject(client_id, reason)
-            _log.info("amend_rejected", client_id=order.client_id, reason=reason)
-            self.events.append(replacement)
-            return replacement
-        _log.info(
-            "amend_intent",
-            client_id=order.client_id,
-            new_client_id=client_id,
-            amount=request.amount,
-            price=request.limit_price or request.stop_price,
-        )
-        sync.enqueue(replacement, replaces=order, total=request.amount or 0.0)
-        return replacement
+        return amend_command(self, order, request, client_id, reference_price)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders not yet in a final status, oldest first.
@@ -426,15 +406,37 @@ class LiveBroker(Broker):
         return [o for o in self._sync.orders.values() if o.is_active and symbol in (None, o.symbol)]
 
     def working(self, symbol: str) -> Sized:
-        """Nothing to match locally: the venue matches live orders.
+        """The brackets the broker holds for ``symbol`` (the venue matches everything else).
 
         Args:
             symbol: Market symbol.
 
         Returns:
-            An empty tuple.
+            The held brackets (empty when there are none).
         """
-        return ()
+        if self._brackets is None:
+            return ()
+        return self._brackets.held.get(symbol, ())
+
+    def on_bar_closed(self, bar: Bar) -> None:
+        """Trigger held brackets the closed bar reached (see `LiveBrackets`).
+
+        Args:
+            bar: The new closed bar.
+        """
+        if self._brackets is not None:
+            self._brackets.on_bar(bar)
+
+    @property
+    def brackets(self) -> LiveBrackets:
+        """The brackets of the run: venue OCO lists and held ones (after `astart`).
+
+        Raises:
+            ConfigError: Before `astart`.
+        """
+        if self._brackets is None:
+            raise ConfigError("LiveBroker: not started; run it through a LiveEngine")
+        return self._brackets
 
     async def events_ready(self) -> None:
         """Wait until the background tasks added events."""
@@ -449,6 +451,8 @@ class LiveBroker(Broker):
         self._closing = True
         if self._reconciler is not None:
             await self._reconciler.shutdown(cancel_open=cancel_open)
+        if self._brackets is not None:
+            self._brackets.close()
         if self._journal is not None:
             self._journal.close()
         _log.info("live_broker_stopped", venue=self.venue.id, run_id=self.run_id)

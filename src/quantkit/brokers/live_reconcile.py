@@ -42,6 +42,7 @@ __all__ = ["AccountDivergence", "LiveSafety", "Reconciler"]
 _log = structlog.get_logger("quantkit.live")
 _T = TypeVar("_T")
 _QUOTE_DUST = 1e-8
+_CLOCK_MARGIN_MS = 60_000  # the venue's clock may differ from ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,11 @@ class Reconciler:
         self.divergences: list[AccountDivergence] = []
         self.halted = ""
         """Why new entries are refused ("" while trading normally)."""
+        self._settled_ms = time.time_ns() // 1_000_000
+        """When the balances taken last were read (ms): earlier trades are in them."""
         self.left_on_venue: tuple[str, ...] = ()
-        """After the shutdown: client ids of orders it could not close or resolve."""
+        """After the shutdown: client ids of orders it was asked to cancel but could not, and
+        of orders whose outcome is still unknown."""
         self._shut = False
 
     # -- divergences -----------------------------------------------------------------------------
@@ -167,6 +171,7 @@ class Reconciler:
         sync.balances_behind = True
         if check and any(o.status is OrderStatus.NEW for o in sync.orders.values()):
             return False
+        read_ms = time.time_ns() // 1_000_000
         before = await sync.venue.balances()
         await self._book_latest()
         balances = await sync.venue.balances()
@@ -186,6 +191,7 @@ class Reconciler:
                     ),
                 )
         self._apply(balances)
+        self._settled_ms = read_ms
         return True
 
     def _expected(self) -> dict[str, tuple[float, float]]:
@@ -222,9 +228,11 @@ class Reconciler:
             broker.set_position(symbol, base.total if base is not None else 0.0)
 
     async def _book_latest(self) -> None:
+        """Book the trades since the balances taken last were read (a minute of margin)."""
         tracker = self.sync.tracker
+        since = self._settled_ms - _CLOCK_MARGIN_MS
         for symbol in self.sync.broker.traded_symbols:
-            await tracker.book_trades(symbol, latest=True)
+            await tracker.book_trades(symbol, since_ms=since)
 
     async def check_account(self) -> None:
         """One periodic check: strangers' trades and open orders, then the balances."""
@@ -379,7 +387,11 @@ class Reconciler:
         await self._settle_for_exit(cancel_open)
         if not sync.sender_alive:  # (a running sender closes the queue as it ends)
             sync.close()
-        self.left_on_venue = tuple(sorted(o.client_id for o in sync.orders.values() if o.is_active))
+        # Orders kept working on purpose (no cancel asked) are not "left"; unknown ones are.
+        left = [o for o in sync.orders.values() if o.is_active]
+        if not cancel_open:
+            left = [o for o in left if o.client_id in sync.unknown]
+        self.left_on_venue = tuple(sorted(o.client_id for o in left))
         if self.left_on_venue:
             _log.error(
                 "orders_left_on_venue",

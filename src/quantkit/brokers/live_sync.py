@@ -333,6 +333,7 @@ class OrderSync:
             self.broker.journal.cancel(order.client_id)
         _log.info("order_closed", client_id=order.client_id, status=str(final.status))
         self.emit(order)
+        self.broker.brackets.on_closed(order)  # a parked exit may go once its OCO is gone
 
     # -- booking ---------------------------------------------------------------------------------
 
@@ -378,6 +379,7 @@ class OrderSync:
         order.record_fill(fill.price, fill.amount, fill.fee, fill.timestamp)
         self.broker.portfolio.apply_fill(fill)
         self.broker.journal.fill(fill, trade.trade_id)
+        self.broker.brackets.on_trade(order, trade)  # an entry's bracket follows its fills
         _log.info(
             "order_filled",
             client_id=order.client_id,

@@ -155,20 +155,22 @@ class Tracker:
             await self.book_trades(order.symbol)
             sync.finish(order, final)
 
-    async def book_trades(self, symbol: str, *, latest: bool = False) -> int:
+    async def book_trades(
+        self, symbol: str, *, latest: bool = False, since_ms: int | None = None
+    ) -> int:
         """Book the account's new trades in ``symbol``; report those of no journaled order.
 
         Args:
             symbol: Market symbol.
             latest: Read the venue's latest page of trades (as on a restart) instead of those
                 since a minute before the oldest active order of the symbol was created.
+            since_ms: Read the trades from this time instead (ms since the epoch).
 
         Returns:
             How many trades were booked.
         """
         sync = self.sync
-        since_ms = None
-        if not latest:
+        if since_ms is None and not latest:
             created = [
                 o.created_at for o in sync.orders.values() if o.symbol == symbol and o.is_active
             ]

@@ -10,16 +10,14 @@ the caller; the engine never branches on the mode.
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import numpy as np
@@ -28,9 +26,17 @@ import structlog
 from quantkit.brokers.base import Broker
 from quantkit.data.live import StreamStatus
 from quantkit.domain.bars import Bar, BarSeries
-from quantkit.domain.fill import Fill
-from quantkit.domain.order import Order
 from quantkit.engine.live_context import LiveContext
+from quantkit.engine.live_state import (
+    LiveRecorder,
+    LiveSummary,
+    PositionMismatch,
+    persistent_state,
+    primary_error,
+    promotion_state,
+    restore_state,
+)
+from quantkit.engine.stages import Stage, run_stages
 from quantkit.engine.step import BrokerWorking, Step
 from quantkit.errors import ConfigError, StrategyError
 from quantkit.risk.policy import RiskPolicy
@@ -48,8 +54,6 @@ __all__ = ["BarStream", "LiveEngine", "LiveSummary", "PositionMismatch"]
 
 _log = structlog.get_logger("quantkit.live")
 
-PositionMismatch = Literal["refuse", "adopt_account"]
-"""What to do when a resumed run's positions differ from the account's."""
 
 _STALE = "stale data"
 
@@ -77,55 +81,6 @@ class BarStream(Protocol):
     def __aiter__(self) -> AsyncIterator[Bar | StreamStatus]:
         """New closed bars, each once and in order, and changes of the stream's health."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSummary:
-    """How a live or paper run went, returned when it stops.
-
-    Attributes:
-        run_id: The run's identifier.
-        stop_reason: Why it stopped (end of data, bar limit, signal, error).
-        bars: Bars handed to the strategy.
-        orders: Orders the strategy sent (rejected ones included).
-        fills: Executions.
-        rejected: Orders rejected by risk, the broker or the venue.
-        canceled: Orders canceled (by the strategy or at shutdown).
-        open_orders: Orders still working when the run ended.
-        cash: Cash in the account currency at the end.
-        equity: Cash plus positions at the last prices.
-        positions: Non-zero positions by symbol at the end.
-        stale_periods: How many times the data went stale.
-        left_on_venue: Client ids of orders the shutdown could not cancel or resolve: still
-            working (or of unknown outcome) on the venue. Look at them by hand.
-    """
-
-    run_id: str
-    stop_reason: str
-    bars: int
-    orders: int
-    fills: int
-    rejected: int
-    canceled: int
-    open_orders: int
-    cash: float
-    equity: float
-    positions: dict[str, float] = field(default_factory=dict)
-    stale_periods: int = 0
-    left_on_venue: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        held = ", ".join(f"{s} {a:g}" for s, a in self.positions.items()) or "none"
-        left = ""
-        if self.left_on_venue:
-            left = f"\n  ORDERS LEFT ON THE VENUE: {', '.join(self.left_on_venue)}"
-        return (
-            f"run {self.run_id} stopped: {self.stop_reason}\n"
-            f"  bars {self.bars}, orders {self.orders} (rejected {self.rejected}, canceled "
-            f"{self.canceled}, still open {self.open_orders}), fills {self.fills}\n"
-            f"  cash {self.cash:.2f}, equity {self.equity:.2f}, positions: {held}\n"
-            f"  stale data periods: {self.stale_periods}{left}"
-        )
 
 
 class LiveEngine:
@@ -213,6 +168,9 @@ class LiveEngine:
         self._bars_scope: anyio.CancelScope | None = None
         self._counts = {"bars": 0, "fills": 0, "rejected": 0, "canceled": 0, "stale": 0}
         self._saved: str = ""
+        self._bar: Bar | None = None  # the bar being stepped, for the broker's matching
+        self._started = False  # on_start and the state's restoration completed
+        self._arrived_ns: int | None = None  # perf_counter_ns() when the latest bar arrived
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -257,7 +215,7 @@ class LiveEngine:
             try:
                 await self._run_tasks()
             except BaseExceptionGroup as group:
-                primary = _primary(group)
+                primary = primary_error(group)
                 if primary is None:
                     raise
                 raise primary from primary.__cause__  # as it was, its cause kept
@@ -272,26 +230,13 @@ class LiveEngine:
             with anyio.CancelScope(shield=True):
                 await self._close_resources(failure)
         summary = self._summary()
-        _log.info("live_run_stopped", **{k: v for k, v in _fields(summary).items()})
+        fields = {name: getattr(summary, name) for name in summary.__dataclass_fields__}
+        _log.info("live_run_stopped", **fields)
         return summary
 
     async def _close_resources(self, failure: BaseException | None) -> None:
         """Close ``closing`` in turn; an error never replaces the run's own ``failure``."""
-        first: Exception | None = None
-        for resource in self.closing:
-            try:
-                await resource.aclose()
-            except Exception as exc:
-                primary = failure if isinstance(failure, Exception) else first
-                if primary is None:
-                    first = exc
-                    continue
-                _log.error("close_failed", resource=type(resource).__name__, error=str(exc))
-                primary.add_note(
-                    f"closing {type(resource).__name__} also failed: {type(exc).__name__}: {exc}"
-                )
-        if first is not None:
-            raise first
+        await run_stages([(f"closing {type(r).__name__}", r.aclose) for r in self.closing], failure)
 
     async def _run_tasks(self) -> None:
         async with self.stream:
@@ -350,7 +295,10 @@ class LiveEngine:
         broker = self.broker
 
         def match(data: SymbolData) -> None:
-            broker.on_bar_closed(context.last_bar(data.symbol))  # type: ignore[arg-type]
+            bar = self._bar
+            if bar is None or bar.symbol != data.symbol:  # pragma: no cover - step() sets it
+                raise RuntimeError("LiveEngine: matching without the bar that just closed")
+            broker.on_bar_closed(bar)  # the stream's own bar, as the broker expects
 
         self._step = Step(
             strategy=strategy,
@@ -359,7 +307,7 @@ class LiveEngine:
             risk=self.risk,
             match=match,
             working=BrokerWorking(broker, tuple(self.datas)),
-            recorder=_LiveRecorder(self._counts, self.tape),
+            recorder=LiveRecorder(self._counts, self.tape, self._bar_clock),
         )
         strategy._bind(context, self.datas, tuple(self.datas))
         self._step.learn_history(self._history, len(self._history_times))
@@ -368,8 +316,9 @@ class LiveEngine:
         if self.resume_from is not None:
             saved = self._promote()
         if saved:
-            _restore(strategy, saved)
+            restore_state(strategy, saved)
         self._indicators = self._indicators_by_symbol()
+        self._started = True  # from here on, shutdown calls on_stop and saves the state
         self._dispatch()
         _log.info(
             "live_run_started",
@@ -378,6 +327,14 @@ class LiveEngine:
             warmup=self.warmup,
             resumed_orders=int(resume.get("seq", 0)),
         )
+
+    def _bar_clock(self, symbol: str) -> tuple[int, int] | None:
+        """The run's bar-clock reading: latest close plus the time since that bar arrived."""
+        data = self.datas.get(symbol)
+        if data is None or self._arrived_ns is None:
+            return None
+        elapsed = time.perf_counter_ns() - self._arrived_ns
+        return self.context.now + elapsed, data.timeframe
 
     def _indicators_by_symbol(self) -> dict[str, list[Indicator]]:
         owner = {id(data.cursor): symbol for symbol, data in self.datas.items()}
@@ -412,6 +369,7 @@ class LiveEngine:
             ConfigError: If the bar's symbol is not part of the run.
         """
         arrived = time.perf_counter_ns()
+        self._arrived_ns = arrived
         data = self.datas.get(bar.symbol)
         if data is None:
             raise ConfigError(f"LiveEngine: bar for {bar.symbol!r}, not a symbol of this run")
@@ -432,6 +390,7 @@ class LiveEngine:
         if self.tape is not None:
             self.tape.record_bar(bar, data.timeframe)
         sent = self.context.sent
+        self._bar = bar
         self._step.bar(data)
         if self.context.sent != sent:
             self.latencies_ns.append(self.context.last_sent_ns - arrived)
@@ -469,33 +428,11 @@ class LiveEngine:
                 self.request_stop(f"signal {name}")
 
     async def _shutdown(self, failure: BaseException | None) -> None:
-        """Stop the broker, call ``on_stop``, save state and close the tape, each in turn.
-
-        Every stage runs even when an earlier one failed. When the run is already failing
-        (``failure``, the strategy's error for example), a stage's error never replaces it: it
-        is logged and added to ``failure`` as a note. Otherwise the first stage error is raised
-        once every stage ran.
-        """
+        """Stop the broker, call ``on_stop``, save state and close the tape (`run_stages`)."""
         self.context.halted = "shutting down"
-        primary = failure if isinstance(failure, Exception) else None
-        first: Exception | None = None
-        for name, stage in self._shutdown_stages():
-            try:
-                await stage()
-            except Exception as exc:
-                if primary is None and first is None:
-                    first = exc
-                    continue
-                _log.error(
-                    "shutdown_stage_failed", stage=name, error=f"{type(exc).__name__}: {exc}"
-                )
-                (primary or first or exc).add_note(
-                    f"while shutting down, {name} also failed: {type(exc).__name__}: {exc}"
-                )
-        if first is not None:
-            raise first
+        await run_stages(self._shutdown_stages(), failure)
 
-    def _shutdown_stages(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+    def _shutdown_stages(self) -> list[Stage]:
         async def broker() -> None:
             await self.broker.ashutdown(cancel_open=self.cancel_on_shutdown)
             self._dispatch()
@@ -511,7 +448,7 @@ class LiveEngine:
                 self.tape.close()
 
         stages = [("the broker's shutdown", broker), ("on_stop", stop), ("saving state", save)]
-        if not hasattr(self, "_step"):  # the strategy never started
+        if not self._started:  # did not start (or refused a resume): nothing to stop or save
             stages = [stages[0]]
         return [*stages, ("closing the tape", tape)]
 
@@ -531,23 +468,7 @@ class LiveEngine:
         Raises:
             ConfigError: If an attribute is missing or not JSON-serialisable.
         """
-        values: dict[str, Any] = {}
-        for name in type(self.strategy).persistent:
-            if not hasattr(self.strategy, name):
-                raise ConfigError(
-                    f"{type(self.strategy).__name__}.persistent names {name!r}, which the "
-                    "strategy does not have"
-                )
-            value = getattr(self.strategy, name)
-            try:
-                json.dumps(value, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(
-                    f"{type(self.strategy).__name__}.{name} is persistent but not JSON-able "
-                    f"({exc}); keep numbers, strings, lists and dicts in persistent attributes"
-                ) from exc
-            values[name] = value
-        return values
+        return persistent_state(self.strategy)
 
     def _save_state(self) -> None:
         """Journal the strategy's persistent attributes when they changed.
@@ -595,35 +516,9 @@ class LiveEngine:
 
     def _promote(self) -> dict[str, Any]:
         assert self.resume_from is not None
-        try:
-            snapshot = json.loads(self.resume_from.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"LiveEngine: cannot read snapshot {self.resume_from}: {exc}"
-            ) from exc
-        expected: dict[str, float] = snapshot.get("positions", {})
-        portfolio = self.broker.portfolio
-        problems = []
-        for symbol in sorted(set(expected) | set(self.datas)):
-            want = float(expected.get(symbol, 0.0))
-            have = portfolio.position(symbol).amount
-            if not math.isclose(want, have, rel_tol=1e-6, abs_tol=1e-12):
-                problems.append(
-                    f"{symbol}: snapshot {want:.12g}, account {have:.12g} "
-                    f"(account minus snapshot {have - want:+.12g})"
-                )
-        if problems:
-            detail = "; ".join(problems)
-            if self.on_position_mismatch == "refuse":
-                raise ConfigError(
-                    f"LiveEngine: positions differ from the snapshot {self.resume_from} "
-                    f"({detail}); settle the account, or pass "
-                    "on_position_mismatch='adopt_account' to continue with the account's"
-                )
-            _log.warning("positions_adopted_from_account", detail=detail)
-        _log.info("resumed_from_snapshot", path=str(self.resume_from))
-        strategy_state: dict[str, Any] = snapshot.get("strategy", {})
-        return strategy_state
+        return promotion_state(
+            self.resume_from, self.broker.portfolio, self.datas, self.on_position_mismatch
+        )
 
     def _partial_summary(self, error: StrategyError) -> LiveSummary | None:
         """The summary of the run up to a strategy's failure (``None`` if it cannot be built)."""
@@ -653,55 +548,5 @@ class LiveEngine:
             positions={s: p.amount for s, p in portfolio.positions.items() if p.amount},
             stale_periods=counts["stale"],
             left_on_venue=self.broker.left_on_venue,
+            dust={s: p.amount for s, p in portfolio.positions.items() if p.is_dust},
         )
-
-
-def _primary(group: BaseExceptionGroup[BaseException]) -> Exception | None:
-    """The error to raise for a failed task group: the strategy's own error first.
-
-    The other errors are added to it as notes. ``None`` when the group holds no `Exception`.
-    """
-    errors = [e for e in group.exceptions if isinstance(e, Exception)]
-    if not errors:
-        return None
-    primary = next((e for e in errors if isinstance(e, StrategyError)), errors[0])
-    for other in errors:
-        if other is not primary:
-            primary.add_note(f"also: {type(other).__name__}: {other}")
-    return primary
-
-
-def _restore(strategy: Strategy, saved: Mapping[str, Any]) -> None:
-    names = set(type(strategy).persistent)
-    for name, value in saved.items():
-        if name in names:
-            setattr(strategy, name, value)
-
-
-def _fields(summary: LiveSummary) -> dict[str, Any]:
-    return {name: getattr(summary, name) for name in summary.__dataclass_fields__}
-
-
-class _LiveRecorder:
-    """What a live or paper run keeps of the events: counts for the summary, and the tape."""
-
-    def __init__(self, counts: dict[str, int], tape: EventTape | None) -> None:
-        self.counts = counts
-        self.tape = tape
-
-    def fill(self, fill: Fill) -> None:
-        self.counts["fills"] += 1
-        if self.tape is not None:
-            self.tape.record_fill(fill)
-
-    def order(self, order: Order) -> None:
-        status = order.status.value
-        if status == "rejected":
-            self.counts["rejected"] += 1
-        elif status == "canceled":
-            self.counts["canceled"] += 1
-        if self.tape is not None:
-            self.tape.record_order(order)
-
-    def delivered(self) -> None:
-        """Nothing to do after a batch."""

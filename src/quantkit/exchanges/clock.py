@@ -58,10 +58,14 @@ def skew_message(exchange: str, *, local_ms: int, venue_ms: int | None, recv_win
             f"this machine's clock reads {_utc(local_ms)}, the venue's reads {_utc(venue_ms)} "
             f"(this machine is {abs(offset)} ms {side})"
         )
+    retried = (
+        "quantkit could not measure the offset again"
+        if venue_ms is None
+        else "quantkit measured the offset again and retried once; it was refused again"
+    )
     return (
         f"{exchange} refused the request's timestamp (clock skew): {clocks}; the venue accepts "
-        f"requests within {window} of its clock. quantkit measured the offset again and "
-        "retried once; it was refused again. Fix the system clock (enable NTP: "
+        f"requests within {window} of its clock. {retried}. Fix the system clock (enable NTP: "
         "`timedatectl set-ntp true`, or `chronyc makestep`) or raise recvWindow in the "
         "exchange options."
     )

@@ -14,6 +14,7 @@ timestamp (clock skew, Binance -1021) by measuring the clock offset again and re
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,7 @@ from quantkit.errors import (
     ExchangeError,
     RequestTimeoutError,
     TransientError,
+    UsageError,
     VenueUnavailableError,
 )
 from quantkit.exchanges.client import ClientSettings, check_credentials, new_client
@@ -86,13 +88,14 @@ class CcxtSession:
             raise ConfigError(
                 f"ccxt has no exchange {exchange_id!r}{suggest(exchange_id, ccxt_async.exchanges)}"
             )
-        for name, value in (
-            ("timeout", timeout),
-            ("time_sync_interval", time_sync_interval),
-            ("unreachable_after", unreachable_after),
-        ):
+        for name, value in (("timeout", timeout), ("time_sync_interval", time_sync_interval)):
             if not value > 0:
                 raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not unreachable_after >= 0:
+            raise ConfigError(
+                f"unreachable_after must be zero or a positive number of seconds, "
+                f"got {unreachable_after!r}"
+            )
         if ohlcv_limit is not None and ohlcv_limit < 1:
             raise ConfigError(f"ohlcv_limit must be at least 1, got {ohlcv_limit!r}")
         check_credentials(exchange_id, credentials, api_url)
@@ -110,6 +113,7 @@ class CcxtSession:
         self._id = exchange_id
         self._clock = VenueClock(time_sync_interval)
         self._reach = Reachability()
+        self._halt_logged = False
         self._unreachable_after = unreachable_after
         self._client: Any = new_client(self._settings)
         self._cached: tuple[Any, Any, Any] = (None, None, 0)
@@ -170,6 +174,8 @@ class CcxtSession:
         unreachable for 75 s (limit 60 s; last error: ...): no new entries until it answers
         again"``. A broker polls it before sending a new entry.
         """
+        if self._reach.failing_since is None:
+            return ""
         seconds = self._reach.unreachable_for()
         if seconds < self._unreachable_after:
             return ""
@@ -209,14 +215,17 @@ class CcxtSession:
             self._answered()
 
     def _answered(self) -> None:
+        self._halt_logged = False
         if self._reach.answered():
             _log.info("venue_reachable_again", exchange=self._id)
 
     def _unreachable(self, exc: BaseException) -> None:
-        before = self._reach.unreachable_for()
+        """Record a failure; warn once per outage, at the first failure past the limit."""
         self._reach.failed(exc)
-        if before < self._unreachable_after <= self._reach.unreachable_for():
-            _log.warning("venue_unreachable", exchange=self._id, reason=self.halt_reason)
+        reason = self.halt_reason
+        if reason and not self._halt_logged:
+            self._halt_logged = True
+            _log.warning("venue_unreachable", exchange=self._id, reason=reason)
 
     async def _call(
         self, client: Any, method: Callable[..., Awaitable[Any]], *args: Any, action: str = ""
@@ -233,8 +242,12 @@ class CcxtSession:
             if exc.reason != "invalid_nonce":
                 raise
         before = VenueClock.offset_ms(client)
-        with self._errors(client):
-            after = await self._clock.sync(client)
+        try:
+            with self._errors(client):
+                after = await self._clock.sync(client)
+        except (ExchangeError, TransientError) as exc:  # the venue's time cannot be read
+            message = await self._skew_message(client)
+            raise ExchangeError(message, exchange=self._id, reason="invalid_nonce") from exc
         _log.warning(
             "venue_clock_resynchronised",
             exchange=self._id,
@@ -264,6 +277,19 @@ class CcxtSession:
             recv_window=client.options.get("recvWindow"),
         )
 
+    def _check_loop(self, client: Any) -> None:
+        """Refuse a client opened in another event loop (its sockets belong to that loop)."""
+        bound = getattr(client, "asyncio_loop", None)
+        if bound is None or bound is asyncio.get_running_loop():
+            return
+        state = "now closed" if bound.is_closed() else "still running"
+        raise UsageError(
+            f"{self._id}: this CcxtExchange's client was opened in another event loop "
+            f"({state}); a client serves the loop it first ran in. Close it with "
+            "`await venue.aclose()` (or `async with venue:`) before that loop ends: the next "
+            "call then opens a new client in the loop running then"
+        )
+
     async def _ready(self) -> Any:
         """The client, opened in the running loop, with its markets and clock offset loaded."""
         if self._client is None:
@@ -273,9 +299,12 @@ class CcxtSession:
                 self._client.set_markets(markets, currencies)
                 self._client.options["timeDifference"] = offset or 0
         client = self._client
-        with self._errors(client):
-            await client.load_markets()
-            if self._clock.due(client):
+        self._check_loop(client)
+        if not client.markets:  # loaded once; a cached answer is no news of the venue
+            with self._errors(client):
+                await client.load_markets()
+        if self._clock.due(client):
+            with self._errors(client):
                 await self._clock.sync(client)
         return client
 

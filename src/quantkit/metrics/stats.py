@@ -22,6 +22,7 @@ from quantkit.metrics import drawdowns as _dd
 from quantkit.metrics import returns as _metrics
 from quantkit.metrics import trades as _trade
 from quantkit.metrics.drawdowns import drawdown
+from quantkit.metrics.formatting import format_value as _format_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,7 +128,9 @@ def compute_stats(
     Returns:
         An object-dtype Series named ``"stats"`` indexed by label: Start, End, Duration, Bars,
         Start equity, Final equity, the rows of `metrics_table` up to Fees paid (Exposure time
-        and Fees paid as given), then Ambiguous fills and Ambiguous trades.
+        and Fees paid as given), Gross P&L (net P&L plus fees), Fees [% of gross P&L] and
+        Fees [% of net P&L] (``100 * fees / |P&L|``), the benchmark rows, then Ambiguous fills
+        and Ambiguous trades.
 
     Raises:
         DataError: If ``equity`` is empty, not a Series of finite numbers with a strictly
@@ -164,6 +167,7 @@ def compute_stats(
     rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
     rows["Exposure time [%]"] = math.nan if exposure is None else float(exposure) * 100.0
     rows["Fees paid"] = math.nan if fees is None else float(fees)
+    rows.update(_fee_rows(equity, rows["Fees paid"]))
     rows["Ambiguous fills"] = int(ambiguous_fills)
     rows["Ambiguous trades"] = int(ambiguous_trades)
     return pd.Series({label: rows[label] for label in _LABELS}, dtype=object, name="stats")
@@ -223,6 +227,7 @@ def metrics_table(
         rows["Fees paid"] = _optional(lambda: _trade.fees_paid(trades))
     else:
         rows["Exposure time [%]"] = rows["Fees paid"] = math.nan
+    rows.update(_fee_rows(equity, rows["Fees paid"]))
     order = [label for label in _LABELS if label in rows]
     return pd.Series({label: rows[label] for label in order}, dtype=object, name="metrics")
 
@@ -237,8 +242,25 @@ _LABELS = (
     "Ulcer index", "VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio",
     "Trades", "Win rate [%]", "Profit factor", "Expectancy", "Average win", "Average loss",
     "Payoff ratio", "Best trade", "Worst trade", "Average holding time", "Turnover (ann.)",
-    "Exposure time [%]", "Fees paid", *_BENCHMARK, "Ambiguous fills", "Ambiguous trades",
+    "Exposure time [%]", "Fees paid", "Gross P&L", "Fees [% of gross P&L]",
+    "Fees [% of net P&L]", *_BENCHMARK, "Ambiguous fills", "Ambiguous trades",
 )  # fmt: skip
+
+
+def _fee_rows(equity: pd.Series, fees: float) -> dict[str, float]:
+    """What the fees did: the P&L before them, and the fees as a share of it and of the net.
+
+    ``net = e_{n-1} - e_0``, ``gross = net + fees``; each share is ``100 * fees / |P&L|``
+    (NaN when that P&L is zero or the fees are unknown), so a strategy that breaks even before
+    fees and loses after them shows fees of about 100 % of the net loss.
+    """
+    net = float(equity.iloc[-1]) - float(equity.iloc[0])
+    gross = net + fees
+    return {
+        "Gross P&L": gross,
+        "Fees [% of gross P&L]": 100.0 * fees / abs(gross) if gross else math.nan,
+        "Fees [% of net P&L]": 100.0 * fees / abs(net) if net else math.nan,
+    }
 
 
 def _optional(compute: Any, missing: Any = math.nan) -> Any:
@@ -392,10 +414,10 @@ def _benchmark_rows(
 def format_stats(stats: pd.Series) -> str:
     """Return a statistics table as aligned text, one ``label  value`` line per row.
 
-    Labels are left-aligned and values right-aligned. Floats get two decimals for percentages
-    (labels ending in ``[%]``) and for magnitudes of 100 or more such as equity (with thousands
-    separators), three decimals otherwise; NaN shows as ``NaN`` and infinities as ``inf``/``-inf``.
-    Timestamps, timedeltas and integers show as ``str()`` does.
+    Labels are left-aligned and values right-aligned. Values are written by
+    `quantkit.metrics.formatting.format_value`, the formatter the HTML report uses too:
+    percentages (labels ending in ``[%]``) and magnitudes of 100 or more with two decimals and
+    thousands separators, other floats with four significant digits, NaN as ``-``.
 
     Args:
         stats: A Series such as the one `compute_stats` returns.
@@ -406,11 +428,11 @@ def format_stats(stats: pd.Series) -> str:
     Examples:
         >>> import pandas as pd
         >>> print(format_stats(pd.Series({"Trades": 3, "Win rate [%]": 200 / 3}, dtype=object)))
-        Trades              3
-        Win rate [%]    66.67
+        Trades            3
+        Win rate [%]  66.67
     """
     labels = [str(label) for label in stats.index]
-    texts = [_format_value(label, value) for label, value in zip(labels, stats, strict=True)]
+    texts = [_format_value(value, label) for label, value in zip(labels, stats, strict=True)]
     if not labels:
         return ""
     label_width = max(map(len, labels)) + 2
@@ -419,20 +441,6 @@ def format_stats(stats: pd.Series) -> str:
         f"{label:<{label_width}}{text:>{value_width}}"
         for label, text in zip(labels, texts, strict=True)
     )
-
-
-def _format_value(label: str, value: object) -> str:
-    """Return one statistic as text (see `format_stats`)."""
-    if not isinstance(value, (float, np.floating)):
-        return str(value)
-    number = float(value)
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "inf" if number > 0 else "-inf"
-    if label.endswith("[%]") or abs(number) >= 100:
-        return f"{number:,.2f}"
-    return f"{number:.3f}"
 
 
 def _check_arguments(

@@ -8,14 +8,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from quantkit.domain.order import OrderRequest, OrderType, Side, TimeInForce
-from quantkit.errors import ConfigError, OrderError, ParameterError
+from quantkit.domain.order import Order, OrderRequest, OrderType, Side, TimeInForce
+from quantkit.errors import ConfigError, OrderError, ParameterError, UsageError
 from quantkit.strategy.indicators import Indicator, compute_indicator
 from quantkit.strategy.params import parameter_model, validate_parameters
 
 if TYPE_CHECKING:
     from quantkit.domain.fill import Fill
-    from quantkit.domain.order import Order
     from quantkit.domain.position import Position
     from quantkit.strategy.context import StrategyContext
     from quantkit.strategy.data import SymbolData
@@ -422,7 +421,12 @@ class Strategy(ABC):
 
         Args:
             order: The order handle.
+
+        Raises:
+            UsageError: If ``order`` is not an order handle (a client id string, for example).
         """
+        if not isinstance(order, Order):
+            raise _not_an_order("cancel", order)
         self._ctx.cancel(order)
 
     def amend(
@@ -451,6 +455,7 @@ class Strategy(ABC):
         Raises:
             OrderError: If neither ``price`` nor ``amount`` is given, a value is not a finite
                 number > 0, or ``price`` is given for a market order.
+            UsageError: If ``order`` is not an order handle.
 
         Examples:
             >>> from quantkit.domain.order import Order, OrderRequest, OrderType, Side
@@ -460,6 +465,8 @@ class Strategy(ABC):
             ...
             quantkit.errors.OrderError: amend of qk-1: give price= and/or amount=
         """
+        if not isinstance(order, Order):
+            raise _not_an_order("amend", order)
         if price is None and amount is None:
             raise OrderError(f"amend of {order.client_id}: give price= and/or amount=")
         request = order.request
@@ -471,3 +478,15 @@ class Strategy(ABC):
                 raise OrderError(f"amend of {order.client_id}: a market order has no price")
             changes["stop_price" if request.type is _STOP else "limit_price"] = price
         return self._ctx.amend(order, dataclasses.replace(request, **changes))
+
+
+def _not_an_order(method: str, value: object) -> UsageError:
+    hint = (
+        "; keep the handle buy()/sell()/order() returned, or find it in self.open_orders()"
+        if isinstance(value, str)
+        else ""
+    )
+    return UsageError(
+        f"{method}() takes the Order handle that buy(), sell() or order() returned, got "
+        f"{type(value).__name__} {value!r}{hint}"
+    )

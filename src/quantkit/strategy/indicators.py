@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantkit.errors import ConfigError, LookAheadError
+from quantkit.errors import ConfigError, LookAheadError, UsageError
 from quantkit.strategy.series import Cursor, SeriesView
 
 if TYPE_CHECKING:
@@ -74,7 +74,15 @@ def _outputs(result: Any, length: int, name: str) -> list[npt.NDArray[np.float64
     arrays: list[npt.NDArray[np.float64]] = []
     for item in items:
         raw = item.to_numpy() if hasattr(item, "to_numpy") else item
-        array = np.asarray(raw, dtype=np.float64)
+        try:
+            array = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            kind = type(raw).__name__
+            raise UsageError(
+                f"indicator {name!r} returned {kind} values that are not numbers ({exc}); an "
+                "indicator function must return numbers: an array of floats, one per bar (or "
+                "a tuple of such arrays)"
+            ) from exc
         if array.shape != (length,):
             raise ConfigError(
                 f"indicator {name!r} returned shape {array.shape}; it must return one value per "
@@ -188,7 +196,16 @@ def compute_indicator(
     label = name or _default_name(func, params)
     arrays = [view._array for view in inputs]
     length = len(arrays[0])
-    outputs = _outputs(func(*arrays, **params), length, label)
+    refusals = Exception if _is_trusted(func) else (TypeError, ValueError)  # TA-Lib: bad param
+    try:
+        result = func(*arrays, **params)
+    except refusals as exc:
+        raise UsageError(
+            f"indicator {label!r} refused its arguments: {type(exc).__name__}: {exc}; check the "
+            f"parameters it was given ({_describe(params)}) and that its inputs are series such "
+            "as self.data.close"
+        ) from exc
+    outputs = _outputs(result, length, label)
     if _is_trusted(func):
         if lookback is None:
             lookback = _talib_lookback(func, params)
@@ -212,6 +229,12 @@ def compute_indicator(
         for k, values in enumerate(outputs)
     )
     return made[0] if len(made) == 1 else made
+
+
+def _describe(params: dict[str, Any]) -> str:
+    if not params:
+        return "none passed by keyword"
+    return ", ".join(f"{key}={value!r}" for key, value in params.items())
 
 
 def _default_name(func: Callable[..., Any], params: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Literal
 
 from quantkit.errors import ConfigError
-from quantkit.testing.fees import Commission, Fee
+from quantkit.testing.fees import Commission, Fee, charge
 from quantkit.testing.local_orders import (
     DuplicateOrderError,
     InsufficientBalanceError,
@@ -398,19 +398,10 @@ class LocalAccounts:
         *,
         maker: bool,
     ) -> Fee:
-        """The fee of a trade: in BNB (taken here) when the account pays so and can.
-
-        Else it is charged in the asset received: the caller credits ``received`` less it.
-        """
-        commission = account.commission
         bnb = Decimal(1) if market.quote == "BNB" else self._bnb_price(market.quote)
-        if commission.pay_in_bnb and bnb is not None:
-            fee = commission.fee_in_bnb(value, bnb, maker=maker)
-            held = account.free.get("BNB", Decimal(0))
-            if fee <= held:
-                account.free["BNB"] = held - fee
-                return Fee(fee, "BNB")
-        return Fee(commission.fee_in_received(received, maker=maker), received_asset)
+        return charge(
+            account.commission, account.free, received, received_asset, value, bnb, maker=maker
+        )
 
     def _bnb_price(self, quote: str) -> Decimal | None:
         market = next((m for m in self.venue.markets if m.base == "BNB" and m.quote == quote), None)
@@ -453,56 +444,6 @@ class LocalAccounts:
                 return order
             self._release(order, self.venue.market(order.symbol), now, "CANCELED")
             return order
-
-    def cancel_replace(
-        self,
-        api_key: str,
-        order: LocalOrder,
-        side: OrderSide,
-        type: Literal["MARKET", "LIMIT"],
-        qty: Decimal,
-        price: Decimal | None = None,
-        *,
-        time_in_force: TimeInForce = "GTC",
-        client_id: str = "",
-        now: int,
-    ) -> LocalOrder:
-        """Cancel an open order and place a new one in one step (Binance's cancel-replace).
-
-        The cancel stands even if the new order is then refused, as on Binance.
-
-        Args:
-            api_key: The account's key.
-            order: The open order to cancel, as found by `find`.
-            side: The new order's side.
-            type: The new order's type.
-            qty: The new order's base amount.
-            price: The new order's limit price.
-            time_in_force: The new order's time in force.
-            client_id: The new order's client id.
-            now: Time of the request, in ms since the epoch.
-
-        Returns:
-            The new order.
-
-        Raises:
-            KeyError: If ``order`` is no longer open.
-            ConfigError: If the new order is malformed.
-            InsufficientBalanceError: If the account cannot pay for the new order.
-        """
-        with self._lock:
-            self.cancel(api_key, order, now=now)
-            return self.place(
-                api_key,
-                order.symbol,
-                side,
-                type,
-                qty,
-                price,
-                time_in_force=time_in_force,
-                client_id=client_id,
-                now=now,
-            )
 
     # ------------------------------------------------------------ hooks for order lists
 

@@ -27,6 +27,8 @@ DEFERRED = web.RequestKey("deferred", bool)
 HALF_REPLACE = web.RequestKey("half_replace", Fault)
 """Request key: the cancelReplace is to half-succeed as this fault says."""
 _log = structlog.get_logger("quantkit.testing")
+_HTTP_ONLY = ("unknown", "accept", "half", "truncate", "delay")
+"""Faults that make no sense for a websocket upgrade: it is refused with 503 instead."""
 
 
 def timeout_response() -> web.Response:
@@ -101,6 +103,8 @@ class FaultMiddleware:
         self, fault: Fault, handler: Handler, request: web.Request
     ) -> web.StreamResponse:
         kind = fault.kind
+        if request.headers.get("Upgrade", "").lower() == "websocket" and kind in _HTTP_ONLY:
+            return web.Response(status=503, text="Service unavailable.")  # not upgraded
         if kind == "status":
             return fault_response(fault)
         if kind == "hold":  # never acted on; answered after the client gave up

@@ -55,6 +55,9 @@ FaultKind = Literal["status", "delay", "truncate", "accept", "hold", "drop", "un
 Paths = str | tuple[str, ...] | None
 """The request paths a fault applies to: one, several, or ``None`` for any."""
 
+Draw = Callable[[str, "str | None"], "Fault | None"]
+"""Draws a fault for a request's path and method, or ``None`` (see `FaultPlan.randomly`)."""
+
 ORDER_PATHS = ("/api/v3/order", "/api/v3/order/cancelReplace")
 """The order endpoints: create (POST), cancel (DELETE) and cancel-replace."""
 LOOKUP_PATHS = ("/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades", "/api/v3/account")
@@ -175,6 +178,17 @@ class FaultPlan:
         self._queue: list[_Planned] = []
         self.clock = clock
         """Seconds on a monotonic clock, for spans; replace it to end a span at will."""
+        self._random: Draw | None = None
+
+    def randomly(self, draw: Draw | None) -> None:
+        """Draw a fault for every request no planned fault claims (chaos runs).
+
+        Args:
+            draw: Called with a request's path and method, returns a fault or ``None``, e.g.
+                ``RandomFaults(0.1, CHAOS_FAULTS, seed="run").draw``; ``None`` stops drawing.
+        """
+        with self._lock:
+            self._random = draw
 
     def _add(self, fault: Fault, times: int, for_seconds: float | None = None) -> None:
         if times < 1:
@@ -466,7 +480,8 @@ class FaultPlan:
                         if planned.left == 0:
                             self._queue.remove(planned)
                     return planned.fault
-        return None
+            draw = self._random
+        return None if draw is None else draw(path, method)
 
     @property
     def pending(self) -> int:

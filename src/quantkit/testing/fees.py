@@ -16,7 +16,7 @@ from decimal import ROUND_UP, Decimal
 
 from quantkit.errors import ConfigError
 
-__all__ = ["BINANCE_DEFAULT_RATE", "Commission", "Fee"]
+__all__ = ["BINANCE_DEFAULT_RATE", "Commission", "Fee", "charge"]
 
 BINANCE_DEFAULT_RATE = Decimal("0.001")
 """Binance spot's standard maker and taker rate (0.1 %)."""
@@ -40,7 +40,7 @@ class Commission:
 
     Examples:
         >>> Commission().fee_in_received(Decimal("0.1"), maker=False)
-        Decimal('0.0001000')
+        Decimal('0.0001')
         >>> Commission(maker=Decimal(0)).fee_in_received(Decimal("0.1"), maker=True)
         Decimal('0.0')
     """
@@ -113,3 +113,44 @@ def _round_up(value: Decimal) -> Decimal:
     if value == value.quantize(_COMMISSION_QUANTUM):
         return value
     return value.quantize(_COMMISSION_QUANTUM, rounding=ROUND_UP)
+
+
+def charge(
+    commission: Commission,
+    free: dict[str, Decimal],
+    received: Decimal,
+    received_asset: str,
+    value: Decimal,
+    bnb_price: Decimal | None,
+    *,
+    maker: bool,
+) -> Fee:
+    """Charge a trade's fee: in BNB (taken from ``free`` here) when the account pays so and can.
+
+    Else it is charged in the asset received: the caller credits ``received`` less it.
+
+    Args:
+        commission: The account's commission.
+        free: The account's free balances (BNB is taken from it).
+        received: Amount the trade brings in (base on a buy, quote on a sell).
+        received_asset: Its asset.
+        value: The trade's value in the market's quote asset.
+        bnb_price: Price of 1 BNB in that quote asset; ``None`` when no market prices it.
+        maker: Whether the order rested before it traded.
+
+    Returns:
+        The fee and its asset.
+
+    Examples:
+        >>> free = {"BNB": Decimal(1)}
+        >>> charge(Commission(pay_in_bnb=True), free, Decimal("0.1"), "BTC", Decimal(4000),
+        ...        Decimal(400), maker=False), free["BNB"]
+        (Fee(amount=Decimal('0.00750'), asset='BNB'), Decimal('0.99250'))
+    """
+    if commission.pay_in_bnb and bnb_price is not None:
+        fee = commission.fee_in_bnb(value, bnb_price, maker=maker)
+        held = free.get("BNB", Decimal(0))
+        if fee <= held:
+            free["BNB"] = held - fee
+            return Fee(fee, "BNB")
+    return Fee(commission.fee_in_received(received, maker=maker), received_asset)

@@ -115,7 +115,8 @@ def _round_amount(amount: float, step: float, scale: float) -> float:
     """`Market.round_amount`: down to a multiple of the step (exact for decimal steps)."""
     if step <= 0.0:
         return amount
-    units = math.floor(amount / step + 1e-9)
+    units = amount / step
+    units = math.floor(units + max(1e-9, abs(units) * 2e-15))  # as Market.round_amount
     return float(np.rint(units * step * scale)) / scale
 
 

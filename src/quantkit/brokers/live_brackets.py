@@ -1,0 +1,403 @@
+"""Brackets in live trading: a filled entry's stop-loss and take-profit, venue OCO or held.
+
+When an entry that carries ``sl``/``tp`` (or ``sl_pct``/``tp_pct``) has filled, `LiveBrackets`
+protects what it bought: the filled amount NET of any fee the venue charged in the received
+asset (Binance charges a spot buy's fee in the base asset unless paid in BNB), rounded down to
+the market's step. The levels are the simulator's (`bracket_levels`: ``_pct`` from the average
+fill price, prices to the nearest tick).
+
+* With both exits, on a venue that has OCO lists (Binance spot), the pair goes out as ONE
+  venue OCO list: the take-profit as a ``LIMIT_MAKER``, the stop as a ``STOP_LOSS``. The venue
+  cancels the other leg when one executes; both legs are ordinary orders of the run (client
+  ids ``<entry>-tp`` and ``<entry>-sl``), journaled before they are sent and tracked like any
+  other order, so a restart resumes them from the journal.
+* Otherwise (one exit only, no OCO on the venue, or the venue refused the list) the broker
+  HOLDS the bracket: it is journaled (``bracket`` record), checked against each closed bar of
+  the live stream, and when a bar reaches a level the exit goes out as a reduce-only market
+  order (``<entry>-sl`` / ``<entry>-tp``) and the other exit is dropped (``bracket_done``). A
+  restart restores held brackets from the journal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import structlog
+
+from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
+from quantkit.errors import ExchangeError, RateLimitedError, TransientError
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from quantkit.brokers.journal import Journal
+    from quantkit.brokers.live import LiveBroker
+    from quantkit.domain.bars import Bar
+    from quantkit.domain.venue import VenueOrder, VenueTrade
+
+__all__ = ["HeldBracket", "LiveBrackets"]
+
+_log = structlog.get_logger("quantkit.live")
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBracket:
+    """A bracket the broker holds itself and triggers from closed bars.
+
+    Attributes:
+        entry_id: Client id of the entry it protects.
+        symbol: Market symbol.
+        levels: Side and prices of the exits.
+        amount: Base amount an exit sells (or buys back).
+    """
+
+    entry_id: str
+    symbol: str
+    levels: BracketLevels
+    amount: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The journaled form (see `from_json`)."""
+        return {
+            "client_id": self.entry_id,
+            "symbol": self.symbol,
+            "side": self.levels.side.value,
+            "stop_loss": self.levels.stop_loss,
+            "take_profit": self.levels.take_profit,
+            "amount": self.amount,
+            "mode": "held",
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeldBracket:
+        """Rebuild a held bracket from its journal record."""
+        levels = BracketLevels(Side(data["side"]), data["stop_loss"], data["take_profit"])
+        return cls(str(data["client_id"]), str(data["symbol"]), levels, float(data["amount"]))
+
+
+def exit_request(symbol: str, side: Side, amount: float, role: str, price: float) -> OrderRequest:
+    """The venue order of one exit: a stop-market (``"sl"``) or a limit (``"tp"``)."""
+    if role == "sl":
+        return OrderRequest(
+            symbol, side, OrderType.STOP, amount=amount, stop_price=price, tag="stop_loss"
+        )
+    return OrderRequest(
+        symbol, side, OrderType.LIMIT, amount=amount, limit_price=price, tag="take_profit"
+    )
+
+
+class LiveBrackets:
+    """Places and holds the brackets of a `LiveBroker` (see the module docstring).
+
+    Args:
+        broker: The broker whose entries it protects.
+    """
+
+    def __init__(self, broker: LiveBroker) -> None:
+        self.broker = broker
+        self.held: dict[str, list[HeldBracket]] = {}
+        """Held brackets by symbol (the engine matches closed bars while one exists)."""
+        self._net: dict[str, float] = {}
+        self._parked: list[Order] = []
+        self._leg_ids: set[str] | None = None
+        send, receive = anyio.create_memory_object_stream[Order](math.inf)
+        self._send: MemoryObjectSendStream[Order] = send
+        self._receive: MemoryObjectReceiveStream[Order] = receive
+
+    @property
+    def journal(self) -> Journal:
+        """The broker's journal."""
+        return self.broker.journal
+
+    # -- from the order tracker (synchronous) ---------------------------------------------------
+
+    def on_trade(self, order: Order, trade: VenueTrade) -> None:
+        """Count an entry's execution net of fees in the received asset; queue it once filled.
+
+        Args:
+            order: The order that traded (already updated with the trade).
+            trade: The venue's execution.
+        """
+        if order.parent_id or _is_leg(order):
+            if not order.is_active:
+                self.on_closed(order)  # a leg filled: the list is done
+            return
+        if not order.request.has_bracket:
+            return
+        market = self.broker.market(order.symbol)
+        received = trade.amount
+        if order.side is Side.BUY and trade.fee_currency == market.base:
+            received -= trade.fee
+        self._net[order.client_id] = self._net.get(order.client_id, 0.0) + received
+        if order.status is OrderStatus.FILLED:
+            self._send.send_nowait(order)
+
+    # -- exits the strategy sends while a venue OCO holds the amount ------------------------------
+
+    def _legs_on(self, symbol: str, side: Side) -> list[Order]:
+        orders = self.broker.sync.orders
+        if self._leg_ids is None:  # once: legs resumed from the journal included
+            self._leg_ids = {cid for cid, o in orders.items() if _is_leg(o)}
+        found = [orders[cid] for cid in self._leg_ids if cid in orders]
+        self._leg_ids = {o.client_id for o in found if o.is_active}
+        return [o for o in found if o.is_active and o.symbol == symbol and o.side is side]
+
+    def park(self, order: Order) -> bool:
+        """Hold back ``order`` while venue OCO legs on its side lock the amount it needs.
+
+        A venue refuses to sell what an OCO list holds (insufficient balance), so an exit the
+        strategy sends itself (``close()``, a sell signal) first cancels the list, as the
+        simulator cancels bracket exits when the position closes; the order goes out once the
+        venue has ended the legs (`on_closed`).
+
+        Args:
+            order: The journaled ``NEW`` order.
+
+        Returns:
+            Whether it was parked (else the caller queues it at once).
+        """
+        if _is_leg(order):
+            return False
+        legs = self._legs_on(order.symbol, order.side)
+        if not legs:
+            return False
+        self._parked.append(order)
+        for leg in legs:
+            self.broker.sync.request_cancel(leg)
+        _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=len(legs))
+        return True
+
+    def on_closed(self, order: Order) -> None:
+        """Protect what a bracket entry that ended unfilled had bought; release parked exits.
+
+        A bracket entry the venue canceled or expired after a partial fill gets its bracket
+        for the part that filled. Parked orders whose symbol's legs have all ended go out.
+
+        Args:
+            order: An order the venue just ended.
+        """
+        if order.request.has_bracket and order.client_id in self._net and not _is_leg(order):
+            self._send.send_nowait(order)  # canceled after a partial fill: protect that part
+        waiting, self._parked = self._parked, []
+        for parked in waiting:
+            if self._legs_on(parked.symbol, parked.side):
+                self._parked.append(parked)
+            elif parked.status is OrderStatus.NEW:
+                self.broker.sync.enqueue(parked)
+
+    def close(self, *, started: bool = True) -> None:
+        """Stop taking entries (the broker shuts down); held brackets stay journaled.
+
+        Args:
+            started: Whether `run` was started (it closes its own end); ``False`` when the
+                broker failed to start, so both ends are released here.
+        """
+        self._send.close()
+        for parked in self._parked:
+            self.broker.sync.reject(parked, "not sent: the broker shut down while its OCO closed")
+        self._parked = []
+        if not started:
+            self._receive.close()
+
+    # -- the task -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Protect filled entries one at a time, in the order they filled."""
+        async with self._receive:
+            async for entry in self._receive:
+                await self.protect(entry)
+
+    async def protect(self, entry: Order) -> None:
+        """Place or hold the bracket of the filled ``entry``.
+
+        Args:
+            entry: The filled entry.
+        """
+        market = self.broker.market(entry.symbol)
+        levels = bracket_levels(entry.request, entry.average_price, market)
+        net = self._net.pop(entry.client_id, entry.filled)
+        amount = market.round_amount(net)
+        if amount <= 0 or amount < market.dust_below:
+            _log.warning("bracket_dust", client_id=entry.client_id, amount=net)
+            return
+        sl, tp = levels.stop_loss, levels.take_profit
+        oco = callable(getattr(self.broker.venue, "create_oco", None))
+        if (
+            oco
+            and sl is not None
+            and tp is not None
+            and await self._place_oco(entry, sl, tp, amount)
+        ):
+            return
+        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount))
+
+    def hold(self, bracket: HeldBracket, *, journal: bool = True) -> None:
+        """Hold ``bracket`` in the broker: journaled, triggered from closed bars.
+
+        Args:
+            bracket: The bracket.
+            journal: Whether to journal it (``False`` when restored from the journal).
+        """
+        if journal:
+            self.journal.append("bracket", bracket.as_json())
+        self.held.setdefault(bracket.symbol, []).append(bracket)
+        _log.info(
+            "bracket_held",
+            client_id=bracket.entry_id,
+            stop_loss=bracket.levels.stop_loss,
+            take_profit=bracket.levels.take_profit,
+            amount=bracket.amount,
+        )
+
+    # -- venue OCO --------------------------------------------------------------------------------
+
+    async def _place_oco(self, entry: Order, sl: float, tp: float, amount: float) -> bool:
+        """Send the pair as one venue OCO list; False when it must be held instead."""
+        cid, now = entry.client_id, time.time_ns()
+        side = Side.SELL if entry.request.sign > 0 else Side.BUY
+        legs = {
+            role: Order(
+                f"{cid}-{role}",
+                exit_request(entry.symbol, side, amount, role, price),
+                now,
+                parent_id=cid,
+            )
+            for role, price in (("tp", tp), ("sl", sl))
+        }
+        sync = self.broker.sync
+        for leg in legs.values():
+            self.journal.intent(leg.request, leg.client_id)
+            sync.orders[leg.client_id] = leg  # tracked from now on (NEW until acknowledged)
+            if self._leg_ids is not None:
+                self._leg_ids.add(leg.client_id)
+        prices = {"stop_loss": sl, "take_profit": tp}
+        self.journal.append("bracket", {"client_id": cid, "mode": "oco", "amount": amount} | prices)
+        request = OcoRequest(
+            entry.symbol, side, amount, tp, sl, f"{cid}-oco", legs["tp"].client_id,
+            legs["sl"].client_id,
+        )  # fmt: skip
+        placed = await self._send_oco(request, legs)
+        if placed is None:
+            return False
+        for role, venue_order in zip(("tp", "sl"), placed, strict=True):
+            sync.acknowledge(legs[role], venue_order)
+        _log.info("bracket_oco_placed", client_id=cid, amount=amount, **prices)
+        return True
+
+    async def _send_oco(
+        self, request: OcoRequest, legs: dict[str, Order]
+    ) -> tuple[VenueOrder, VenueOrder] | None:
+        """Send the list once; a rate limit (refused before acting) alone is sent again.
+
+        When the outcome is unknown (timeout, 5xx) the list is never sent a second time: the
+        legs are looked up by client id with backoff; if the venue never shows them the
+        bracket is held by the broker instead (a list that appears later still holds the
+        amount, so the held exit cannot sell it twice).
+        """
+        venue: Any = self.broker.venue
+        policy = self.broker.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                placed: tuple[VenueOrder, VenueOrder] = await venue.create_oco(request)
+            except ExchangeError as exc:
+                self._refused(legs, str(exc))
+                return None
+            except RateLimitedError as exc:
+                await anyio.sleep(policy.delay(attempt, retry_after=exc.retry_after))
+            except TransientError as exc:
+                _log.warning(
+                    "bracket_oco_unknown", client_id=request.list_client_id, error=str(exc)
+                )
+                return await self._look_up(legs)
+            else:
+                return placed
+        self._refused(legs, f"OCO not placed after {policy.max_attempts} rate-limited attempts")
+        return None
+
+    async def _look_up(self, legs: dict[str, Order]) -> tuple[VenueOrder, VenueOrder] | None:
+        venue: Any = self.broker.venue
+        policy = self.broker.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                tp = await venue.fetch_order(legs["tp"].client_id, legs["tp"].symbol)
+                sl = await venue.fetch_order(legs["sl"].client_id, legs["sl"].symbol)
+            except TransientError:
+                tp = sl = None
+            if tp is not None and sl is not None:
+                return (tp, sl)
+            await anyio.sleep(policy.delay(attempt))
+        self._refused(legs, "OCO outcome unknown: not found on the venue; held by the broker")
+        return None
+
+    def _refused(self, legs: dict[str, Order], reason: str) -> None:
+        sync = self.broker.sync
+        for leg in legs.values():
+            sync.reject(leg, reason)
+        _log.warning("bracket_oco_refused", client_id=legs["tp"].parent_id, reason=reason)
+
+    # -- held brackets --------------------------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        """Trigger the held brackets of ``bar.symbol`` that the closed bar reached.
+
+        Args:
+            bar: The closed bar.
+        """
+        held = self.held.get(bar.symbol)
+        if not held:
+            return
+        position = self.broker.portfolio.position(bar.symbol)
+        for bracket in list(held):
+            if position.is_flat:  # closed by other means: nothing left to protect
+                held.remove(bracket)
+                self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": ""})
+                _log.info("bracket_dropped", client_id=bracket.entry_id, reason="position flat")
+                continue
+            role = bracket.levels.hit(bar.low, bar.high)
+            if role:
+                held.remove(bracket)
+                self._trigger(bracket, role, bar)
+
+    def _trigger(self, bracket: HeldBracket, role: str, bar: Bar) -> None:
+        client_id = f"{bracket.entry_id}-{role}"
+        request = OrderRequest(
+            bracket.symbol,
+            bracket.levels.side,
+            amount=bracket.amount,
+            reduce_only=True,
+            tag="stop_loss" if role == "sl" else "take_profit",
+        )
+        _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
+        self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
+        self.broker.submit(request, client_id, bar.close)
+        if self._leg_ids is not None:
+            self._leg_ids.add(client_id)
+
+    def restore(self) -> int:
+        """Hold again the brackets the journal holds and has not seen triggered.
+
+        Returns:
+            How many were restored.
+        """
+        pending: dict[str, dict[str, Any]] = {}
+        for record in self.journal.records():
+            if record.kind == "bracket" and record.data.get("mode") == "held":
+                pending[str(record.data["client_id"])] = dict(record.data)
+            elif record.kind == "bracket_done":
+                pending.pop(str(record.data["client_id"]), None)
+        for data in pending.values():
+            self.hold(HeldBracket.from_json(data), journal=False)
+        return len(pending)
+
+
+def _is_leg(order: Order) -> bool:
+    """Whether ``order`` is an exit of a bracket (also when resumed from the journal)."""
+    tag, client_id = order.request.tag, order.client_id
+    return (tag == "stop_loss" and client_id.endswith("-sl")) or (
+        tag == "take_profit" and client_id.endswith("-tp")
+    )
