@@ -285,7 +285,7 @@ async def test_the_trade_stream_resolves_an_order_whose_lookups_keep_failing(
             tasks,
             local,
         )
-        with anyio.fail_after(10):  # the account's trade stream is subscribed
+        with anyio.fail_after(60):  # the account's trade stream is subscribed
             while not local.ws_api.user_streams():
                 await anyio.sleep(0.01)
         local.faults.fail(ORDER, status=503, method="GET", for_seconds=60.0)  # no lookup works
