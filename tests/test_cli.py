@@ -12,6 +12,7 @@ import pytest
 from quantkit.cli import main
 from quantkit.data.store import ParquetStore
 from quantkit.testing import LocalExchange
+from tests.sigint import INHERITED, preexec
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,8 @@ def test_exchange_refuses_bad_accounts_balances_and_warmup(
     assert code == 1 and "warmup" in err
 
 
-def test_exchange_runs_live_until_interrupted() -> None:
+@pytest.mark.parametrize("inherited", INHERITED)
+def test_exchange_runs_live_until_interrupted(inherited: str) -> None:
     import json
     import signal
     import urllib.request
@@ -141,15 +143,20 @@ def test_exchange_runs_live_until_interrupted() -> None:
     async def next_closed_bar(port: int) -> int:
         url = f"ws://127.0.0.1:{port}/ws/btcusdt@kline_1m"
         async with aiohttp.ClientSession() as session, session.ws_connect(url) as socket:
-            with anyio.fail_after(10):
+            with anyio.fail_after(60):  # bounds a hang only
                 while not (event := json.loads(await socket.receive_str()))["k"]["x"]:
                     pass
         return int(event["k"]["t"])
 
     command = [sys.executable, "-m", "quantkit.cli", "exchange", "--port", "0", "--live"]
-    command += ["--warmup", "3", "--every", "0.1", "--end", "2024-01-01 03:00"]
+    command += ["--warmup", "3", "--every", "0.5", "--end", "2024-01-01 03:00"]  # 90 s to exhaust
     command += ["--account", "key:secret", "--balance", "USDT=500", "--balance", "BTC=1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec(inherited),  # noqa: PLW1509 - sets one signal disposition, no locks
+    )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -159,11 +166,11 @@ def test_exchange_runs_live_until_interrupted() -> None:
         closed = anyio.run(next_closed_bar, port)  # the timer publishes on its own
         assert closed >= 1704067200000 + 3 * 60_000
         query = "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000"
-        with urllib.request.urlopen(url + query, timeout=10) as answer:
+        with urllib.request.urlopen(url + query, timeout=60) as answer:
             rows = json.loads(answer.read())
         assert 5 <= len(rows) < 180 and rows[-1][5] == "0"  # published bars, then the forming one
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -41,7 +41,7 @@ async def local() -> AsyncIterator[LocalExchange]:
 
 
 async def until(broker: LiveBroker, done: Callable[[], bool]) -> None:
-    with anyio.fail_after(10):
+    with anyio.fail_after(60):
         while not done():
             await broker.events_ready()
 

@@ -20,7 +20,11 @@ import sys
 from quantkit.brokers.journal import Journal
 journal = Journal(sys.argv[1], run_id="r")
 print("opened", flush=True)
+pause = int(sys.argv[3]) if len(sys.argv) > 3 else -1
 for i in range(int(sys.argv[2])):
+    if i == pause:  # let the parent read once mid-run, whatever the scheduler does
+        print("half", flush=True)
+        sys.stdin.readline()
     journal.append("state", {"i": i})
 print("ready", flush=True)
 sys.stdin.readline()
@@ -118,23 +122,34 @@ def test_a_second_journal_object_in_one_process_is_refused_until_the_first_close
 
 def test_readers_never_fail_while_a_writer_process_appends(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
-    count = 300
+    count, half = 300, 150
     writer = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(path), str(count)],
+        [sys.executable, "-c", _HOLDER, str(path), str(count), str(half)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env=_env(),
     )
     seen = [0]
+
+    def read_once() -> int:
+        report = Journal.verify(path)
+        assert report.records >= seen[-1] and not report.truncated
+        seen.append(report.records)
+        assert len(replay(path).fills) == 0
+        return report.records
+
     try:
         assert writer.stdout is not None and writer.stdout.readline() == "opened\n"
+        while writer.poll() is None and read_once() < half:
+            pass
+        assert writer.stdout.readline() == "half\n"  # paused mid-run: one read sees that
+        assert read_once() == half
+        assert writer.stdin is not None
+        writer.stdin.write("\n")
+        writer.stdin.flush()
         while writer.poll() is None:  # the writer stops at "ready" waiting for stdin
-            report = Journal.verify(path)
-            assert report.records >= seen[-1] and not report.truncated
-            seen.append(report.records)
-            assert len(replay(path).fills) == 0
-            if report.records == count:
+            if read_once() == count:
                 break
     finally:
         writer.communicate("\n", timeout=120)

@@ -192,16 +192,17 @@ def test_a_retry_after_longer_than_max_delay_fails_at_once(
 
 
 def test_slow_answers_time_out_and_are_retried(local: LocalExchange) -> None:
-    local.faults.delay(KLINES, seconds=2.0, times=1)
-    venue = local.ccxt_exchange(timeout=0.3)
+    # an answer an hour late against a 3 s timeout: the prompt answers keep a margin under load
+    local.faults.delay(KLINES, seconds=3600, times=1)
+    venue = local.ccxt_exchange(timeout=3.0)
     bars = fetch_ohlcv_range(venue, "BTC/USDT", "1h", "2024-01-02", "2024-01-03", retry=FAST)
     assert len(bars) == 24
-    assert [r.fault for r in local.requests(KLINES)] == ["delay 2s", None]
+    assert [r.fault for r in local.requests(KLINES)] == ["delay 3600s", None]
 
 
 def test_exhausted_retries_on_timeouts_raise_request_timeout(local: LocalExchange) -> None:
-    local.faults.delay(KLINES, seconds=2.0, times=2)
-    venue = local.ccxt_exchange(timeout=0.2)
+    local.faults.delay(KLINES, seconds=3600, times=2)
+    venue = local.ccxt_exchange(timeout=3.0)
     policy = RetryPolicy(max_attempts=2, base_delay=0.001, jitter=0.0)
     with pytest.raises(RequestTimeoutError, match="gave up after 2 attempts: binance: Request"):
         fetch_ohlcv_range(venue, "BTC/USDT", "1h", "2024-01-02", "2024-01-03", retry=policy)

@@ -555,10 +555,10 @@ def test_a_million_rows_validate_in_well_under_a_second() -> None:
     bars = make_bars(start + np.arange(count, dtype=np.int64) * 60 * NS, 60 * NS)
     frame = bars_frame(bars)
     best = float("inf")
-    for _ in range(3):
-        began = time.perf_counter()
+    for _ in range(3):  # CPU time of this process: other processes' load does not count
+        began = time.process_time()
         series = validate_bars(frame, symbol="BTC/USDT")
-        best = min(best, time.perf_counter() - began)
+        best = min(best, time.process_time() - began)
     assert len(series) == count
     assert best < 0.5
 

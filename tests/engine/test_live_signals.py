@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sigint import INHERITED, preexec
+
 SCRIPT = textwrap.dedent(
     """
     import sys
@@ -38,13 +40,16 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("inherited", INHERITED)
 @pytest.mark.parametrize(
     ("signum", "mode", "still_open"),
     [(signal.SIGTERM, "cancel", 0), (signal.SIGINT, "keep", 1)],
 )
 def test_signal_stops_the_run_gracefully(
-    tmp_path: Path, signum: signal.Signals, mode: str, still_open: int
+    tmp_path: Path, signum: signal.Signals, mode: str, still_open: int, inherited: str
 ) -> None:
+    """The engine installs its own handlers, so SIGINT works even when the child inherited it
+    as ignored (a suite run in the background); READY is printed after they are in place."""
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     process = subprocess.Popen(
@@ -52,13 +57,14 @@ def test_signal_stops_the_run_gracefully(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec(inherited),  # noqa: PLW1509 - sets one signal disposition, no locks
     )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # blocks until the first order is working
         assert line.strip() == "READY"
         process.send_signal(signum)
-        out, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=60)  # bounds a hang only
     finally:
         process.kill()
     assert process.returncode == 0, err

@@ -93,7 +93,7 @@ async def test_backtest_paper_and_live_send_the_same_orders(tmp_path: Path) -> N
         async with venue, anyio.create_task_group() as tasks:
             tasks.start_soon(engine.arun)
             for _ in range(BARS):
-                with anyio.fail_after(20):
+                with anyio.fail_after(60):
                     while not hasattr(live, "handled"):
                         await anyio.sleep(0.01)
                     # the next bar only once this one's orders are filled: as in a backtest
@@ -102,7 +102,7 @@ async def test_backtest_paper_and_live_send_the_same_orders(tmp_path: Path) -> N
                     live.handled = anyio.Event()
                     local.publish()
                     await live.handled.wait()
-            with anyio.fail_after(20):
+            with anyio.fail_after(60):
                 while engine.broker.open_orders():
                     await anyio.sleep(0.01)
 

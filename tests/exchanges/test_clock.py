@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -204,11 +203,11 @@ async def test_halt_reason_waits_for_the_limit() -> None:
 
 async def test_connection_refused_is_named_in_the_one_line_message() -> None:
     port = closed_port()
-    started = time.monotonic()
-    async with venue_for(f"http://127.0.0.1:{port}") as venue:
-        with pytest.raises(VenueUnavailableError) as caught:
-            await venue.markets()
-    assert time.monotonic() - started < 10
+    # refused at once, not after the client's timeout: an hour-long timeout would hang the test
+    with anyio.fail_after(60):
+        async with venue_for(f"http://127.0.0.1:{port}", timeout=3600.0) as venue:
+            with pytest.raises(VenueUnavailableError) as caught:
+                await venue.markets()
     assert f"connection refused by 127.0.0.1:{port}" in str(caught.value)
     assert "\n" not in str(caught.value)
 

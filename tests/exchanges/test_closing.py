@@ -103,7 +103,7 @@ def engine_for(
 
 async def publish_until_handled(local: LocalExchange, strategy: Buyer, bars: int) -> None:
     for _ in range(bars):
-        with anyio.fail_after(20):
+        with anyio.fail_after(60):
             while not hasattr(strategy, "handled"):
                 await anyio.sleep(0.01)
             handled = strategy.handled

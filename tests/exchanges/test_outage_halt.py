@@ -50,13 +50,13 @@ def _empty() -> BarSeries:
 
 
 async def until(condition: Any) -> None:
-    with anyio.fail_after(20):
+    with anyio.fail_after(60):
         while not condition():
             await anyio.sleep(0.01)
 
 
 async def ended(broker: LiveBroker, order: Order) -> Order:
-    with anyio.fail_after(20):
+    with anyio.fail_after(60):
         while order.is_active:
             await broker.events_ready()
     return order

@@ -411,7 +411,7 @@ async def test_concurrent_tasks_share_ccxts_one_limiter_and_quantkit_adds_none(
 async def test_watch_ohlcv_receives_each_published_candle() -> None:
     local = LocalExchange(live=True, warmup=10, end="2024-01-01 00:30")
     async with local, local.ccxt_exchange() as venue:
-        with anyio.fail_after(5):
+        with anyio.fail_after(60):
             (forming,) = await venue.watch_ohlcv("BTC/USDT", "1m")  # sent on subscribing
             local.publish()
             closed = await venue.watch_ohlcv("BTC/USDT", "1m")

@@ -52,7 +52,7 @@ async def connect(local: LocalExchange) -> AsyncIterator[aiohttp.ClientWebSocket
 
 
 async def receive(socket: aiohttp.ClientWebSocketResponse) -> Any:
-    with anyio.fail_after(5):
+    with anyio.fail_after(60):
         return json.loads(await socket.receive_str())
 
 
@@ -200,10 +200,10 @@ async def test_muted_streams_push_nothing_and_dropped_ones_close(local: LocalExc
         local.mute_websockets(False)
         assert (await call(socket, "ping"))["id"] == "ping"  # the muted events are lost
         local.drop_websockets()
-        with anyio.fail_after(5):
+        with anyio.fail_after(60):
             closing = await socket.receive()
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    with anyio.fail_after(5):
+    with anyio.fail_after(60):
         while local.ws_api.connections:
             await anyio.sleep(0.01)
     assert local.ws_api.user_streams() == []

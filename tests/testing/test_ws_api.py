@@ -60,7 +60,7 @@ async def pro(live: LocalExchange) -> AsyncIterator[Any]:
 async def watch_until(client: Any, time_ms: int, *, closed_before: bool = True) -> dict[int, list]:
     """Watch BTC/USDT 1m until a candle opening at time_ms arrives; return candles by time."""
     seen: dict[int, list] = {}
-    with anyio.fail_after(5):
+    with anyio.fail_after(60):
         while time_ms not in seen:
             for candle in await client.watch_ohlcv("BTC/USDT", "1m"):
                 seen[candle[0]] = candle
@@ -148,7 +148,7 @@ async def test_a_muted_stream_delivers_nothing_until_unmuted(live: LocalExchange
 
 
 async def receive(socket: aiohttp.ClientWebSocketResponse) -> Any:
-    with anyio.fail_after(5):
+    with anyio.fail_after(60):
         return json.loads(await socket.receive_str())
 
 
@@ -299,7 +299,7 @@ async def test_not_live_subscriptions_are_answered_but_nothing_is_pushed() -> No
         await socket.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 2})
         assert await receive(socket) == {"result": ["btcusdt@kline_1m"], "id": 2}  # no event
         await local.aclose()  # closes the open websocket instead of waiting for it
-        with anyio.fail_after(5):
+        with anyio.fail_after(60):
             message = await socket.receive()
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 

@@ -45,6 +45,8 @@ from quantkit.strategy.data import SymbolData
 from quantkit.strategy.series import Cursor
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
+
     from quantkit.engine.tape import EventTape
     from quantkit.strategy.indicators import Indicator
 
@@ -250,7 +252,7 @@ class LiveEngine:
                         self.handle_signals
                         and threading.current_thread() is threading.main_thread()
                     ):
-                        tasks.start_soon(self._watch_signals)
+                        await tasks.start(self._watch_signals)  # handlers in place first
                     await self._consume()
                 except BaseException as exc:
                     failure = exc
@@ -413,8 +415,13 @@ class LiveEngine:
             if self.broker.events:
                 self._dispatch()
 
-    async def _watch_signals(self) -> None:
+    async def _watch_signals(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        # anyio installs its own handlers for both signals, so a stop works even when the
+        # process inherited SIGINT as ignored (started in the background by a shell or CI).
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for number in signals:
                 name = signal.Signals(number).name
                 _log.info("signal_received", signal=name)

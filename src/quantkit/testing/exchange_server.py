@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
+from types import FrameType
 
 from quantkit.errors import ConfigError
 from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS, LocalExchange
 
 __all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange", "main", "parse_accounts", "serve"]
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 DEFAULT_BALANCES = ("USDT=10000",)
 """Balances every ``--account`` gets when no ``--balance`` is given."""
@@ -71,6 +75,30 @@ def parse_accounts(
     return parsed
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _interrupt_on_signals(wanted: bool) -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt while serving, restoring them after.
+
+    Installed explicitly: a process started in the background inherits SIGINT as ignored, and
+    Python then installs no Ctrl-C handler of its own, so a SIGINT would otherwise do nothing.
+    Only the main thread may install handlers; elsewhere (and when ``wanted`` is false) this
+    does nothing.
+    """
+    if not wanted or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _interrupt) for number in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
 def serve(
     exchange: LocalExchange,
     *,
@@ -78,7 +106,7 @@ def serve(
     keys: Sequence[str] = (),
     stop: threading.Event | None = None,
 ) -> None:
-    """Run an exchange until interrupted (Ctrl-C) or ``stop`` is set, announcing it first.
+    """Run an exchange until interrupted (Ctrl-C, SIGTERM) or ``stop`` is set, announcing it first.
 
     The first line announced is the URL; then, in live mode, how much is published, and the
     API key of each account (never its secret).
@@ -92,7 +120,7 @@ def serve(
     Raises:
         OSError: If the port cannot be bound.
     """
-    with exchange, contextlib.suppress(KeyboardInterrupt):
+    with exchange, contextlib.suppress(KeyboardInterrupt), _interrupt_on_signals(stop is None):
         echo(exchange.url)
         clock = exchange.clock
         if clock is not None:

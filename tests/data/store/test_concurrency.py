@@ -47,6 +47,9 @@ frame = make_frame("2024-01-01", {total}, "1m")
 print("ready", flush=True)
 sys.stdin.readline()
 for row in range({base}, {total}):
+    if row == {half}:  # let the parent read once mid-run, whatever the scheduler does
+        print("half", flush=True)
+        sys.stdin.readline()
     store.write("binance", "BTC/USDT", "1m", frame.iloc[row : row + 1])
 print("done", flush=True)
 """
@@ -146,22 +149,33 @@ def test_full_reads_never_fail_while_another_process_appends_bar_by_bar(tmp_path
     total = base + appended
     frame = make_frame("2024-01-01", total, "1m")
     ParquetStore(tmp_path).write("binance", "BTC/USDT", "1m", frame.iloc[:base])
-    appender = _spawn(_APPENDER.format(here=HERE, base=base, total=total), str(tmp_path))
+    half = base + appended // 2
+    code = _APPENDER.format(here=HERE, base=base, total=total, half=half)
+    appender = _spawn(code, str(tmp_path))
     reader = ParquetStore(tmp_path, cache_bytes=0)
     expected_open = frame["open"].to_numpy()
-    sizes = []
+    sizes: list[int] = []
+
+    def read_once() -> int:
+        series = reader.read_series("binance", "BTC/USDT", "1m")
+        n = len(series)
+        assert base <= n <= total
+        assert series.open_time[-1] == frame.index.asi8[n - 1]
+        np.testing.assert_array_equal(series.open, expected_open[:n])
+        assert not sizes or n >= sizes[-1]
+        sizes.append(n)
+        return n
+
     _go(appender)
     try:
-        while appender.poll() is None:
-            series = reader.read_series("binance", "BTC/USDT", "1m")
-            n = len(series)
-            assert base <= n <= total
-            assert series.open_time[-1] == frame.index.asi8[n - 1]
-            np.testing.assert_array_equal(series.open, expected_open[:n])
-            assert not sizes or n >= sizes[-1]
-            sizes.append(n)
-            if n == total:
-                break
+        assert appender.stdout is not None
+        while appender.poll() is None and read_once() < half:
+            pass
+        assert appender.stdout.readline() == "half\n"  # paused mid-run: one read sees that
+        assert read_once() == half
+        _go(appender)
+        while appender.poll() is None and read_once() < total:
+            pass
     finally:
         _, err = appender.communicate(timeout=600)
     assert appender.returncode == 0, err
