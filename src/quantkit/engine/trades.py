@@ -90,18 +90,23 @@ def round_trips(
         symbol, amount, price, client_id = fill.symbol, fill.amount, fill.price, fill.client_id
         before = held.get(symbol, 0.0)
         signed = amount if fill.side is buy else -amount  # fill.signed_amount
+        fee = fill.fee
+        if fee and fill.fee_in_base:
+            signed -= fee  # charged in the base asset received: the position moved less
+            fee *= price
+        moved = abs(signed)
         after = before + signed
-        if abs(after) <= _EPS * max(abs(before), amount):  # relative: tiny trades still count
+        if abs(after) <= _EPS * max(abs(before), moved):  # relative: tiny trades still count
             after = 0.0
         flagged = fill.ambiguous or client_id in ambiguous_orders
         reverses = before != 0.0 and after != 0.0 and (before > 0) != (after > 0)
         closing = abs(before) if reverses else min(abs(signed), abs(before)) if before else 0.0
-        opening = amount - closing
+        opening = moved - closing
         if closing > 0.0:
             trade = current[symbol]
             trade.exit_value += closing * price
             trade.exit_amount += closing
-            trade.fees += fill.fee * closing / amount
+            trade.fees += fee * closing / moved
             trade.ambiguous |= flagged
             ids = trade.client_ids
             if not ids or ids[-1] != client_id:
@@ -109,14 +114,14 @@ def round_trips(
             if after == 0.0 or reverses:
                 trade.exit_time = fill.timestamp
                 closed.append(current.pop(symbol))
-        if opening > _EPS * amount:
+        if opening > _EPS * moved:
             opened = current.get(symbol)
             if opened is None:
                 direction = "long" if signed > 0 else "short"
                 opened = current[symbol] = Trade(symbol, direction, fill.timestamp)
             opened.entry_value += opening * price
             opened.entry_amount += opening
-            opened.fees += fill.fee * opening / amount
+            opened.fees += fee * opening / moved
             opened.ambiguous |= flagged
             ids = opened.client_ids
             if not ids or ids[-1] != client_id:
