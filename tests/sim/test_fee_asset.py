@@ -1,4 +1,4 @@
-"""R19 -- the fee asset: fees charged in the quote currency or in the asset received.
+"""R20 -- the fee asset: fees charged in the quote currency or in the asset received.
 
 Hand-computed cases first, then a hypothesis property of the accounting identity
 ``cash + position * mark == start + realised + unrealised - fees_paid``.
@@ -54,7 +54,7 @@ def identity_gap(ex: SimulatedExchange, start: float, mark: float) -> float:
 # -- hand-computed cases ---------------------------------------------------------------------
 
 
-def test_received_buy_credits_base_less_fee_and_debits_the_full_quote() -> None:
+def test_r20_received_buy_credits_base_less_fee_and_debits_the_full_quote() -> None:
     ex = make_exchange(cash=100_000.0, rules=RECEIVED)
     order = ex.submit(market_order(BUY, amount=0.1), 0, 40_000.0)
     Bars(ex).at(40_000.0)
@@ -67,7 +67,7 @@ def test_received_buy_credits_base_less_fee_and_debits_the_full_quote() -> None:
     assert order.fee == pytest.approx(4.0)  # an order's fee stays in quote
 
 
-def test_received_sell_credits_quote_less_fee_and_the_identity_holds() -> None:
+def test_r20_received_sell_credits_quote_less_fee_and_the_identity_holds() -> None:
     ex = make_exchange(cash=100_000.0, rules=RECEIVED)
     bars = Bars(ex)
     ex.submit(market_order(BUY, amount=0.1), 0, 40_000.0)
@@ -91,7 +91,7 @@ def test_received_sell_credits_quote_less_fee_and_the_identity_holds() -> None:
     assert trade.pnl == pytest.approx(ex.portfolio.balance - 100_000.0)
 
 
-def test_quote_default_is_unchanged() -> None:
+def test_r20_quote_default_is_unchanged() -> None:
     ex = make_exchange(cash=100_000.0, taker_fee=0.001)
     ex.submit(market_order(BUY, amount=0.1), 0, 40_000.0)
     Bars(ex).at(40_000.0)
@@ -101,7 +101,7 @@ def test_quote_default_is_unchanged() -> None:
     assert ex.portfolio.position(SYM).amount == 0.1
 
 
-def test_selling_the_bought_amount_is_refused_after_a_received_fee() -> None:
+def test_r20_selling_the_bought_amount_is_refused_after_a_received_fee() -> None:
     ex = make_exchange(cash=100_000.0, rules=RECEIVED)
     bars = Bars(ex)
     ex.submit(market_order(BUY, amount=0.1), 0, 40_000.0)
@@ -112,7 +112,7 @@ def test_selling_the_bought_amount_is_refused_after_a_received_fee() -> None:
     assert "insufficient BTC" in sell.reason
 
 
-def test_received_cost_buy_spends_exactly_cost_and_pays_in_base() -> None:
+def test_r20_received_cost_buy_spends_exactly_cost_and_pays_in_base() -> None:
     ex = make_exchange(cash=10_000.0, rules=RECEIVED)
     ex.submit(market_order(BUY, cost=1_000.0), 0, 100.0)
     Bars(ex).at(100.0)
@@ -122,7 +122,7 @@ def test_received_cost_buy_spends_exactly_cost_and_pays_in_base() -> None:
     assert ex.portfolio.position(SYM).amount == pytest.approx(9.99)
 
 
-def test_market_fees_take_the_fee_asset_too() -> None:
+def test_r20_market_fees_take_the_fee_asset_too() -> None:
     rules = FillRules(fees=MarketFees(charged_in="received"))
     ex = make_exchange(cash=10_000.0, rules=rules, taker_fee=0.002)
     ex.submit(market_order(BUY, amount=1.0), 0, 100.0)
@@ -140,25 +140,25 @@ def test_market_fees_take_the_fee_asset_too() -> None:
         (lambda: FlatFees(per_order=1.0, charged_in="received"), "per_order"),
     ],
 )
-def test_bad_fee_asset_settings_are_refused(make: object, words: str) -> None:
+def test_r20_bad_fee_asset_settings_are_refused(make: object, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         make()  # type: ignore[operator]
 
 
-def test_received_fees_on_a_margin_account_are_refused() -> None:
+def test_r20_received_fees_on_a_margin_account_are_refused() -> None:
     market = Market(SYM, "BTC", "USDT")
     portfolio = Portfolio("USDT", {"USDT": 1_000.0}, MarginConfig(allow_short=True))
     with pytest.raises(ConfigError, match="spot account"):
         SimulatedExchange({SYM: market}, portfolio, RECEIVED)
 
 
-def test_the_fast_path_refuses_received_fees() -> None:
+def test_r20_the_fast_path_refuses_received_fees() -> None:
     with pytest.raises(ConfigError, match="fast path: fees charged in the asset received"):
         FastSettings(fees=FlatFees(charged_in="received"))
     assert FastSettings(fees=FlatFees()).fees == FlatFees()  # quote fees still go
 
 
-def test_close_after_a_received_buy_sells_the_holding_rounded_down_and_leaves_dust() -> None:
+def test_r20_close_after_a_received_buy_sells_the_holding_rounded_down_and_leaves_dust() -> None:
     class BuyThenClose(Strategy):
         def on_bar(self, bar: SymbolData) -> None:
             if bar.index == 0:
@@ -200,7 +200,7 @@ rates = st.floats(min_value=0.0, max_value=0.01, allow_nan=False)
     ),
     mark=prices,
 )
-def test_received_fees_keep_the_equity_identity_and_never_go_negative(
+def test_r20_received_fees_keep_the_equity_identity_and_never_go_negative(
     rate: float, steps: list[tuple[Side, float, float]], mark: float
 ) -> None:
     start = 1_000_000.0
@@ -236,7 +236,7 @@ def _pnl(ex: SimulatedExchange, mark: float) -> float:
     buy_price=prices,
     sell_price=prices,
 )
-def test_a_round_trip_leaves_the_fee_shortfall_as_dust(
+def test_r20_a_round_trip_leaves_the_fee_shortfall_as_dust(
     units: int, rate: float, step: float, buy_price: float, sell_price: float
 ) -> None:
     amount = round(units * step, 8)
