@@ -57,6 +57,7 @@ from quantkit.errors import RequestTimeoutError as RequestTimeoutError
 from quantkit.errors import StoreError as StoreError
 from quantkit.errors import StrategyError as StrategyError
 from quantkit.errors import TransientError as TransientError
+from quantkit.errors import UnknownSymbolError as UnknownSymbolError
 from quantkit.errors import UsageError as UsageError
 from quantkit.errors import VenueBusyError as VenueBusyError
 from quantkit.errors import VenueUnavailableError as VenueUnavailableError
@@ -390,6 +391,7 @@ __all__ = [
     "TimeInForce",
     "TimeRange",
     "TransientError",
+    "UnknownSymbolError",
     "UsageError",
     "VaRLimit",
     "VaRResult",

@@ -9,7 +9,8 @@ should do about it::
     │   └── RegistryError (KeyError)      a name is not registered
     ├── DataError (ValueError)            fix the input data (names source, row and problem)
     ├── OrderError (ValueError)           a malformed order request (bad amount, price, type)
-    │   └── InvalidTransitionError        an illegal order status change
+    │   ├── InvalidTransitionError        an illegal order status change
+    │   └── UnknownSymbolError            a symbol the run does not trade (also a UsageError)
     ├── LookAheadError                    a computation used data from after the current bar
     ├── StoreError                        the local data store cannot be read or written
     ├── ReconciliationError               the venue's account and the run's journal disagree
@@ -52,6 +53,7 @@ __all__ = [
     "StoreError",
     "StrategyError",
     "TransientError",
+    "UnknownSymbolError",
     "UsageError",
     "VenueBusyError",
     "VenueUnavailableError",
@@ -202,6 +204,13 @@ def _first_line(error: BaseException) -> str:
 
 class UsageError(QuantkitError, TypeError):
     """A quantkit function was called the wrong way; the message says how to call it."""
+
+
+class UnknownSymbolError(OrderError, UsageError):
+    """A symbol the run does not trade; the message suggests close matches.
+
+    Both an `OrderError` (an order named it) and a `UsageError` (the call was wrong).
+    """
 
 
 class ExchangeError(QuantkitError):

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantkit.analysis import plots
 from quantkit.analysis.report_charts import monthly_returns
@@ -87,3 +89,25 @@ def test_equity_before_fees_adds_the_fees_charged_so_far(result: Result) -> None
     np.testing.assert_allclose(gross.to_numpy()[::37], expected, rtol=1e-12)
     assert gross.iloc[-1] - result.equity.iloc[-1] == pytest.approx(fills["fee"].sum())
     assert not math.isnan(gross.iloc[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    start_hour=st.integers(0, 24 * 400),
+    steps=st.lists(st.floats(-0.2, 0.2), min_size=1, max_size=60),
+    spacing_hours=st.sampled_from([1, 6, 24, 24 * 7]),
+)
+def test_monthly_returns_compound_to_the_total_return(
+    start_hour: int, steps: list[float], spacing_hours: int
+) -> None:
+    # whatever the start and the spacing, the months' returns compound to e_last / e_first and
+    # every row is a year in which some bar (by its last instant) earned a return
+    values = 100.0 * np.cumprod([1.0, *(1.0 + np.asarray(steps))])
+    start = pd.Timestamp("2021-12-01", tz="UTC") + pd.Timedelta(hours=start_hour)
+    index = start + pd.to_timedelta(np.arange(values.size) * spacing_hours, unit="h")
+    table = monthly_returns(pd.Series(values, index=index))
+    months = table.to_numpy().ravel()
+    months = months[~np.isnan(months)]
+    assert np.prod(1.0 + months) == pytest.approx(values[-1] / values[0], rel=1e-9)
+    earning_years = {(stamp - pd.Timedelta(1, unit="ns")).year for stamp in index[1:]}
+    assert set(table.index) == earning_years

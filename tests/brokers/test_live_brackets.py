@@ -362,3 +362,56 @@ async def test_venue_oco_legs_resume_after_a_restart_and_the_stop_still_closes(
         assert summary.orders == 0  # the strategy did not enter again (persistent state)
         assert len(lists) == 1
         assert local.accounts.open_orders(KEY) == []
+
+
+class BracketThenClose(OneStop):
+    """Buys 0.1 BTC with a venue OCO bracket, then closes the position itself two bars later."""
+
+    def on_bar(self, bar: qk.SymbolData) -> None:
+        if not self.entered:
+            self.entered = True
+            self.bought_at = len(bar)
+            self.buy(amount=0.1, sl_pct=0.03, tp_pct=0.06)
+        elif len(bar) == self.bought_at + 2:
+            self.closing = self.close()
+
+
+async def test_closing_a_position_its_venue_oco_holds_cancels_the_list_first(
+    tmp_path: Path,
+) -> None:
+    quiet = (40_000.0, 40_010.0, 39_990.0, 40_000.0)
+    async with local_with([quiet] * 6) as local:
+        venue = venue_for(local)
+        strategy = BracketThenClose()
+        broker = broker_for(venue, tmp_path / "journal.jsonl")
+        engine = LiveEngine(
+            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+            max_bars=4, handle_signals=False, run_id="run-1",
+        )  # fmt: skip
+        lists = local.accounts.order_lists.lists
+
+        async def steps() -> None:
+            await until(lambda: hasattr(strategy, "entered"), "the engine started")
+            local.publish()
+            await until(lambda: len(lists) == 1, "the OCO is on the venue")
+            # (the portfolio holds the gross 0.1 until the balance refresh after the fill)
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            local.publish(2)  # the strategy closes on the second of these bars
+            await until(lambda: hasattr(strategy, "closing"), "close() called")
+            closing = strategy.closing
+            await until(lambda: not closing.is_active, "the close order ended")
+            local.publish()
+
+        async with venue:
+            await run_until(local, engine, steps)
+    closing = strategy.closing
+    (made,) = lists.values()
+    # the list was canceled on the venue BEFORE the sell went out, so the sell was not refused
+    assert [o.status for o in made.legs] == ["CANCELED", "CANCELED"]
+    assert closing.status is OrderStatus.FILLED
+    # close() sells the 0.0999 BTC received (0.1 less the 0.1 % fee taken in BTC)
+    assert (closing.filled, closing.average_price) == (0.0999, 40_000.0)
+    sell = next(o for o in local.accounts.orders(KEY) if o.client_id == closing.client_id)
+    assert sell.order_id > max(o.order_id for o in made.legs)
+    assert max(o.update_time for o in made.legs) <= sell.time
+    assert strategy.position().is_flat

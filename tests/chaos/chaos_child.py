@@ -43,6 +43,7 @@ def run_child(url: str, journal: str, max_bars: int, out: Connection, log: str) 
     os.dup2(descriptor, 2)
     from quantkit import Strategy
     from quantkit.brokers.live import LiveBroker
+    from quantkit.brokers.live_reconcile import LiveSafety
     from quantkit.data.fetch import RetryPolicy
     from quantkit.data.live import LiveBarStream
     from quantkit.engine.live import LiveEngine
@@ -96,6 +97,8 @@ def run_child(url: str, journal: str, max_bars: int, out: Connection, log: str) 
             confirm_live=True,
             retry=retry,
             poll_interval=0.1,
+            # past the chaos faults' latest -1007 execution (3 s), far below the 60 s default
+            safety=LiveSafety(unknown_deadline=4.0, shutdown_deadline=10.0),
         ),
         warmup=WARMUP,
         run_id="chaos",

@@ -102,14 +102,6 @@ def fault_rates(local: LocalExchange) -> dict[str, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in rates.items()}
 
 
-@pytest.mark.xfail(
-    strict=False,  # the faults land at random points of the run: not every run hits the bug
-    reason=(
-        "the live broker re-sends an intent whose create got -1007 (or lost its answer while "
-        "lookups fail) and the late original executes too: an intent placed twice; -1008 on "
-        "a lookup also ends the run (counted as a crash)"
-    ),
-)
 def test_chaos_kill_9_with_faults_on_every_endpoint(tmp_path: Path) -> None:
     rng = random.Random("chaos-kill-9")
     journal, log = tmp_path / "journal.jsonl", tmp_path / "child.log"

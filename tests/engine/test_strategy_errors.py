@@ -437,3 +437,10 @@ def test_a_failed_on_start_is_not_followed_by_on_stop_or_a_state_save() -> None:
     assert isinstance(error.__cause__, LookupError)
     assert strategy.stopped is False
     assert not getattr(error, "__notes__", [])
+
+
+def test_an_order_on_an_unknown_symbol_is_a_usage_error_and_an_order_error() -> None:
+    caught = misuse(on_bar=lambda s: s.buy(symbol="BTC/USDC", amount=1.0))
+    assert isinstance(caught.value, OrderError)
+    assert str(caught.value) == "unknown symbol 'BTC/USDC'; did you mean BTC/USDT?"
+    assert caught.value.__notes__[0].startswith("raised in Misuse.on_bar (bar 3, ")

@@ -242,3 +242,43 @@ def test_ctrl_c_closes_the_client(tmp_path: Path) -> None:
             child.communicate()
     assert "interrupted True" in out
     assert not [u for u in UNCLOSED if u in err], err
+
+
+def test_a_client_opened_in_another_loop_is_refused_clearly() -> None:
+    """Using a venue from a second event loop names the problem instead of a raw RuntimeError."""
+    import threading
+
+    from quantkit.errors import UsageError
+
+    opened, release = threading.Event(), threading.Event()
+    with LocalExchange() as exchange:
+        venue = exchange.ccxt_exchange()
+
+        async def first_loop() -> None:
+            await venue.markets()  # the client binds to this loop
+            opened.set()
+            await anyio.to_thread.run_sync(release.wait)
+            await venue.aclose()  # closed in its own loop: nothing leaks
+
+        thread = threading.Thread(target=anyio.run, args=(first_loop,))
+        thread.start()
+        try:
+            assert opened.wait(20)
+
+            async def second_loop() -> None:
+                await venue.markets()
+
+            with pytest.raises(
+                UsageError, match="opened in another event loop \\(still running\\)"
+            ):
+                anyio.run(second_loop)
+        finally:
+            release.set()
+            thread.join(20)
+        assert not thread.is_alive()
+
+        async def after_close() -> int:
+            async with venue:
+                return len(await venue.markets())  # a new client in this loop
+
+        assert anyio.run(after_close) == 3

@@ -46,6 +46,15 @@ def test_issue_case_cagr_uses_calendar_time() -> None:
     # counting bars instead: 365 periods at 365 a year is one year -> the total return, 6.74 %
     assert round(100 * cagr(equity, periods_per_year=365.0), 2) == 6.74
     assert metrics_table(equity)["CAGR [%]"] == pytest.approx(expected, rel=1e-12)
+    # Sharpe annualises by the bar (daily: 365 a year), the hole counting as one period; the
+    # table infers the bar from the median spacing, which one hole does not move
+    r = np.diff(equity.to_numpy()) / equity.to_numpy()[:-1]
+    r[182] -= 1e-4  # the returns must vary for a Sharpe ratio
+    wiggled = pd.Series(equity.iloc[0] * np.cumprod([1.0, *(1.0 + r)]), index=equity.index)
+    sharpe = r.mean() / r.std(ddof=1) * math.sqrt(365.0)
+    assert metrics_table(wiggled)["Sharpe ratio"] == pytest.approx(sharpe, rel=1e-9)
+    table = compute_stats(wiggled, pd.DataFrame({"pnl": []}), periods_per_year=365.0)
+    assert table["Sharpe ratio"] == pytest.approx(sharpe, rel=1e-9)
 
 
 def test_issue_case_through_the_engine() -> None:

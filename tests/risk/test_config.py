@@ -90,7 +90,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_risk(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("policies: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: line 2, column 1: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML: line 2, column 1"):
         load_risk(bad)
     scalar = tmp_path / "scalar.json"
     scalar.write_text("3")

@@ -316,3 +316,68 @@ async def test_injected_half_replace_unknown_places_the_new_order_later(
     assert (await status_of(client, "r-7"), await status_of(client, "r-8")) == ("canceled", None)
     assert server.execute_pending() == 1
     assert await status_of(client, "r-8") == "open"
+
+
+async def test_pending_requests_of_a_server_in_this_loop_are_awaited() -> None:
+    accounts = {KEY: (SECRET, {"USDT": 1_000})}
+    async with LocalExchange(start="2024-01-01", end="2024-01-02", accounts=accounts) as server:
+        server.set_price("BTC/USDT", 40_000)
+        client = make_client(server)
+        try:
+            await client.load_markets()
+            server.faults.unknown_outcome("/api/v3/order", method="POST", execute_after=None)
+            with pytest.raises(ccxt_errors.RequestTimeout):
+                await resting(client, "p-1")
+            with pytest.raises(RuntimeError, match="aexecute_pending"):
+                server.execute_pending()  # would block this very loop
+            assert (await server.aexecute_pending(), server.pending.done) == (1, 1)
+            assert await status_of(client, "p-1") == "open"
+        finally:
+            await client.close()
+
+
+def replace_params(**fields: str) -> dict[str, str]:
+    """A raw cancelReplace in ALLOW_FAILURE mode (ccxt's edit_order sends STOP_ON_FAILURE)."""
+    return {
+        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+        "cancelReplaceMode": "ALLOW_FAILURE", "quantity": "0.01", "price": "38000",
+    } | fields  # fmt: skip
+
+
+async def test_allow_failure_places_the_new_order_though_the_cancel_failed(
+    server: LocalExchange, client: Any
+) -> None:
+    params = replace_params(cancelOrigClientOrderId="gone", newClientOrderId="a-1")
+    with pytest.raises(ccxt_errors.ExchangeError) as raised:
+        await client.private_post_order_cancelreplace(params)
+    answer = body_of(raised.value)
+    assert answer["code"] == -2021
+    assert (answer["data"]["cancelResult"], answer["data"]["newOrderResult"]) == (
+        "FAILURE", "SUCCESS",
+    )  # fmt: skip
+    assert answer["data"]["newOrderResponse"]["clientOrderId"] == "a-1"
+    assert await status_of(client, "a-1") == "open"
+
+
+async def test_allow_failure_with_both_failing_is_minus_2022(
+    server: LocalExchange, client: Any
+) -> None:
+    params = replace_params(cancelOrigClientOrderId="gone", quantity="1", price="39000")
+    with pytest.raises(ccxt_errors.ExchangeError) as raised:  # 39,000 USDT > 10,000
+        await client.private_post_order_cancelreplace(params)
+    answer = body_of(raised.value)
+    assert answer["code"] == -2022
+    assert answer["data"]["newOrderResponse"]["code"] == -2010
+    assert server.accounts.orders(KEY) == []
+
+
+async def test_replace_with_disagreeing_ids_cancels_nothing(
+    server: LocalExchange, client: Any
+) -> None:
+    order = await resting(client, "d-1")
+    params = replace_params(
+        cancelReplaceMode="STOP_ON_FAILURE", cancelOrderId=order["id"], cancelOrigClientOrderId="x"
+    )
+    with pytest.raises(ccxt_errors.ExchangeError, match="-2022"):
+        await client.private_post_order_cancelreplace(params)
+    assert await status_of(client, "d-1") == "open"

@@ -14,14 +14,12 @@ fsynced), queues it and returns the ``NEW`` handle at once. Background tasks sta
 
 On start the broker replays its journal and reconciles with the venue: in-doubt intents are
 looked up, fills made while it was down are booked once (trade ids are journaled), and the
-account's balances become the portfolio. While it runs, an order whose outcome is unknown is
-never sent again (`quantkit.brokers.live_outcomes`), and the account is checked against the
+account's balances become the portfolio; while it runs, the account is checked against the
 portfolio and the journal (`quantkit.brokers.live_reconcile`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -35,6 +33,7 @@ from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.breaker import CircuitBreaker
 from quantkit.brokers.journal import Journal, JournalState, replay
 from quantkit.brokers.live_admission import as_amount, is_exit, order_problem
+from quantkit.brokers.live_amend import amend_command
 from quantkit.brokers.live_brackets import LiveBrackets
 from quantkit.brokers.live_reconcile import AccountDivergence, LiveSafety, Reconciler
 from quantkit.brokers.live_sync import OrderSync
@@ -47,7 +46,6 @@ from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
 from quantkit.errors import ConfigError
-from quantkit.sim.exchange import amend_problem, check_amend_request
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -311,7 +309,7 @@ class LiveBroker(Broker):
         request = market.round_request(request)  # journaled and sent exactly as rounded
         now = time.time_ns()
         order = Order(client_id, request, now)
-        reason = self._refusal(order, market, reference_price)
+        reason = self.refusal(order, market, reference_price)
         if not reason and request.amount is None:
             # A cost-sized order leaves as the amount sized here; the handle carries it.
             order = Order(client_id, as_amount(request, order.amount or 0.0), now)
@@ -333,10 +331,21 @@ class LiveBroker(Broker):
             amount=order.amount,
             price=request.limit_price,
         )
-        sync.enqueue(order)
+        if not self.brackets.park(order):  # waits while a venue OCO holds the amount
+            sync.enqueue(order)
         return order
 
-    def _refusal(self, order: Order, market: Market, reference_price: float) -> str:
+    def refusal(self, order: Order, market: Market, reference_price: float) -> str:
+        """Why the broker refuses ``order`` now, in the backtest's words (``""`` if it takes it).
+
+        Args:
+            order: The order (a cost order gets its amount).
+            market: Its market.
+            reference_price: Latest close of the symbol.
+
+        Returns:
+            The reason, or ``""``.
+        """
         request = order.request
         if self._closing:
             return "live broker is shutting down"
@@ -381,45 +390,7 @@ class LiveBroker(Broker):
         Raises:
             OrderError: If ``request`` changes more than the price and amount.
         """
-        sync = self.sync
-        check_amend_request(order, request)
-        market = self.market(order.symbol)
-        now = time.time_ns()
-        reason = amend_problem(order, request)
-        if reason or request.amount is None:
-            rest = request
-        else:
-            rest = dataclasses.replace(request, amount=request.amount - order.filled)
-        replacement = Order(client_id, rest, now)
-        if not reason and sync.orders.get(order.client_id) is not order:
-            reason = f"amend of {order.client_id} refused: not an order of this run"
-        reason = reason or self._refusal(replacement, market, reference_price)
-        if not reason:
-            self.journal.append(
-                "amend",
-                {
-                    "client_id": order.client_id,
-                    "new_client_id": client_id,
-                    "amount": request.amount,
-                    "price": request.limit_price or request.stop_price,
-                },
-            )
-        self.journal.intent(replacement.request, client_id, sync_head=False)
-        if reason:
-            replacement.transition(OrderStatus.REJECTED, now, reason)
-            self.journal.reject(client_id, reason)
-            _log.info("amend_rejected", client_id=order.client_id, reason=reason)
-            self.events.append(replacement)
-            return replacement
-        _log.info(
-            "amend_intent",
-            client_id=order.client_id,
-            new_client_id=client_id,
-            amount=request.amount,
-            price=request.limit_price or request.stop_price,
-        )
-        sync.enqueue(replacement, replaces=order, total=request.amount or 0.0)
-        return replacement
+        return amend_command(self, order, request, client_id, reference_price)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders not yet in a final status, oldest first.

@@ -17,18 +17,79 @@ from typing import TYPE_CHECKING
 import anyio
 import structlog
 
-from quantkit.domain.order import Order, OrderStatus
+from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.errors import ExchangeError, RateLimitedError, TransientError, VenueBusyError
+from quantkit.sim.exchange import amend_problem, check_amend_request
 
 if TYPE_CHECKING:
+    from quantkit.brokers.live import LiveBroker
     from quantkit.brokers.live_sync import OrderSync
     from quantkit.domain.venue import VenueOrder
 
-__all__ = ["replace"]
+__all__ = ["amend_command", "replace"]
 
 _log = structlog.get_logger("quantkit.live")
 
 _VENUE_STATUS_OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+
+
+def amend_command(
+    broker: LiveBroker, order: Order, request: OrderRequest, client_id: str, reference_price: float
+) -> Order:
+    """`LiveBroker.amend`: check, journal the amend and the replacement's intent, queue it.
+
+    Args:
+        broker: The live broker.
+        order: The working order.
+        request: The amended request (``amount`` is the new total, fills included).
+        client_id: The replacement's client id.
+        reference_price: Latest close of the symbol.
+
+    Returns:
+        The replacement (``NEW``), or ``REJECTED`` with the reason a backtest would give.
+
+    Raises:
+        OrderError: If ``request`` changes more than the price and amount.
+    """
+    sync = broker.sync
+    check_amend_request(order, request)
+    market = broker.market(order.symbol)
+    now = time.time_ns()
+    reason = amend_problem(order, request)
+    if reason or request.amount is None:
+        rest = request
+    else:
+        rest = dataclasses.replace(request, amount=request.amount - order.filled)
+    replacement = Order(client_id, rest, now)
+    if not reason and sync.orders.get(order.client_id) is not order:
+        reason = f"amend of {order.client_id} refused: not an order of this run"
+    reason = reason or broker.refusal(replacement, market, reference_price)
+    if not reason:
+        broker.journal.append(
+            "amend",
+            {
+                "client_id": order.client_id,
+                "new_client_id": client_id,
+                "amount": request.amount,
+                "price": request.limit_price or request.stop_price,
+            },
+        )
+    broker.journal.intent(replacement.request, client_id, sync_head=False)
+    if reason:
+        replacement.transition(OrderStatus.REJECTED, now, reason)
+        broker.journal.reject(client_id, reason)
+        _log.info("amend_rejected", client_id=order.client_id, reason=reason)
+        broker.events.append(replacement)
+        return replacement
+    _log.info(
+        "amend_intent",
+        client_id=order.client_id,
+        new_client_id=client_id,
+        amount=request.amount,
+        price=request.limit_price or request.stop_price,
+    )
+    sync.enqueue(replacement, replaces=order, total=request.amount or 0.0)
+    return replacement
 
 
 async def replace(sync: OrderSync, new: Order) -> None:

@@ -103,6 +103,8 @@ class LiveBrackets:
         self.held: dict[str, list[HeldBracket]] = {}
         """Held brackets by symbol (the engine matches closed bars while one exists)."""
         self._net: dict[str, float] = {}
+        self._parked: list[Order] = []
+        self._leg_ids: set[str] | None = None
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
         self._send: MemoryObjectSendStream[Order] = send
         self._receive: MemoryObjectReceiveStream[Order] = receive
@@ -121,7 +123,11 @@ class LiveBrackets:
             order: The order that traded (already updated with the trade).
             trade: The venue's execution.
         """
-        if not order.request.has_bracket or order.parent_id:
+        if order.parent_id or _is_leg(order):
+            if not order.is_active:
+                self.on_closed(order)  # a leg filled: the list is done
+            return
+        if not order.request.has_bracket:
             return
         market = self.broker.market(order.symbol)
         received = trade.amount
@@ -131,6 +137,59 @@ class LiveBrackets:
         if order.status is OrderStatus.FILLED:
             self._send.send_nowait(order)
 
+    # -- exits the strategy sends while a venue OCO holds the amount ------------------------------
+
+    def _legs_on(self, symbol: str, side: Side) -> list[Order]:
+        orders = self.broker.sync.orders
+        if self._leg_ids is None:  # once: legs resumed from the journal included
+            self._leg_ids = {cid for cid, o in orders.items() if _is_leg(o)}
+        found = [orders[cid] for cid in self._leg_ids if cid in orders]
+        self._leg_ids = {o.client_id for o in found if o.is_active}
+        return [o for o in found if o.is_active and o.symbol == symbol and o.side is side]
+
+    def park(self, order: Order) -> bool:
+        """Hold back ``order`` while venue OCO legs on its side lock the amount it needs.
+
+        A venue refuses to sell what an OCO list holds (insufficient balance), so an exit the
+        strategy sends itself (``close()``, a sell signal) first cancels the list, as the
+        simulator cancels bracket exits when the position closes; the order goes out once the
+        venue has ended the legs (`on_closed`).
+
+        Args:
+            order: The journaled ``NEW`` order.
+
+        Returns:
+            Whether it was parked (else the caller queues it at once).
+        """
+        if _is_leg(order):
+            return False
+        legs = self._legs_on(order.symbol, order.side)
+        if not legs:
+            return False
+        self._parked.append(order)
+        for leg in legs:
+            self.broker.sync.request_cancel(leg)
+        _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=len(legs))
+        return True
+
+    def on_closed(self, order: Order) -> None:
+        """Protect what a bracket entry that ended unfilled had bought; release parked exits.
+
+        A bracket entry the venue canceled or expired after a partial fill gets its bracket
+        for the part that filled. Parked orders whose symbol's legs have all ended go out.
+
+        Args:
+            order: An order the venue just ended.
+        """
+        if order.request.has_bracket and order.client_id in self._net and not _is_leg(order):
+            self._send.send_nowait(order)  # canceled after a partial fill: protect that part
+        waiting, self._parked = self._parked, []
+        for parked in waiting:
+            if self._legs_on(parked.symbol, parked.side):
+                self._parked.append(parked)
+            elif parked.status is OrderStatus.NEW:
+                self.broker.sync.enqueue(parked)
+
     def close(self, *, started: bool = True) -> None:
         """Stop taking entries (the broker shuts down); held brackets stay journaled.
 
@@ -139,6 +198,9 @@ class LiveBrackets:
                 broker failed to start, so both ends are released here.
         """
         self._send.close()
+        for parked in self._parked:
+            self.broker.sync.reject(parked, "not sent: the broker shut down while its OCO closed")
+        self._parked = []
         if not started:
             self._receive.close()
 
@@ -211,6 +273,8 @@ class LiveBrackets:
         for leg in legs.values():
             self.journal.intent(leg.request, leg.client_id)
             sync.orders[leg.client_id] = leg  # tracked from now on (NEW until acknowledged)
+            if self._leg_ids is not None:
+                self._leg_ids.add(leg.client_id)
         prices = {"stop_loss": sl, "take_profit": tp}
         self.journal.append("bracket", {"client_id": cid, "mode": "oco", "amount": amount} | prices)
         request = OcoRequest(
@@ -311,6 +375,8 @@ class LiveBrackets:
         _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
         self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
         self.broker.submit(request, client_id, bar.close)
+        if self._leg_ids is not None:
+            self._leg_ids.add(client_id)
 
     def restore(self) -> int:
         """Hold again the brackets the journal holds and has not seen triggered.
@@ -327,3 +393,11 @@ class LiveBrackets:
         for data in pending.values():
             self.hold(HeldBracket.from_json(data), journal=False)
         return len(pending)
+
+
+def _is_leg(order: Order) -> bool:
+    """Whether ``order`` is an exit of a bracket (also when resumed from the journal)."""
+    tag, client_id = order.request.tag, order.client_id
+    return (tag == "stop_loss" and client_id.endswith("-sl")) or (
+        tag == "take_profit" and client_id.endswith("-tp")
+    )

@@ -333,6 +333,7 @@ class OrderSync:
             self.broker.journal.cancel(order.client_id)
         _log.info("order_closed", client_id=order.client_id, status=str(final.status))
         self.emit(order)
+        self.broker.brackets.on_closed(order)  # a parked exit may go once its OCO is gone
 
     # -- booking ---------------------------------------------------------------------------------
 

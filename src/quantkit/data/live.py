@@ -31,16 +31,17 @@ import itertools
 import math
 import random
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import anyio
 import numpy as np
 
 from quantkit.data.fetch import RetryPolicy, _Retrier
+from quantkit.data.live_rows import REMEMBERED, LiveRow, SymbolRows, clean_row, live_log
 from quantkit.data.validation import validate_bars
 from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.timeframe import parse_timeframe
@@ -52,14 +53,11 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["LiveBarStream", "LiveOhlcvSource", "StreamStatus"]
+__all__ = ["LiveBarStream", "LiveOhlcvSource", "LiveRow", "StreamStatus"]
 
-LiveRow = tuple[int, float, float, float, float, float]
-"""One candle: open time in ms since the epoch (UTC), open, high, low, close, base volume."""
 
 _MS = 1_000_000  # nanoseconds per millisecond
 _MERGE_GRACE_S = 0.2  # how long a bar waits for other symbols' bars of the same close time
-_REMEMBERED = 1000  # handed-out rows kept per symbol to notice later changes
 _CONNECTION_ERRORS = (TransientError, ExchangeError, DataError, OSError)
 
 
@@ -110,130 +108,6 @@ class _Failure:
     """An error raised in a symbol's task, re-raised to the consumer."""
 
     error: Exception
-
-
-@dataclass(eq=False)
-class _Symbol:
-    """The bookkeeping of one symbol: what was seen, what is pending, what was handed out."""
-
-    name: str
-    index: int
-    step_ms: int
-    last: int | None = None  # open time (ms) of the last bar handed out
-    latest: int = -1  # latest open time seen in any response (the forming bar, usually)
-    pending: dict[int, LiveRow] = field(default_factory=dict)  # after `last`, latest version
-    final: set[int] = field(default_factory=set)  # pending open times whose values are final
-    handed: OrderedDict[int, LiveRow] = field(default_factory=OrderedDict)
-    last_new: float = 0.0  # clock reading when the last new bar was handed out
-    stale: bool = False
-    failures: int = 0  # consecutive websocket failures
-
-    def ingest(self, rows: Sequence[LiveRow], *, rest: bool) -> int | None:
-        """Take in one response; return its latest open time (``None`` when empty).
-
-        Rows after the last one handed out are kept in their latest version, forming or not.
-        Only a REST answer proves a row final (every row before its last one is closed). A
-        websocket row never does: a client such as ccxt hands out rows from its cache, and after
-        missed updates (a silent or dropped socket) the cached version of a bar may be its
-        first, flat tick. Websocket rows tell that a bar closed; REST confirms its values. A row
-        not proven final never replaces one that is.
-
-        Args:
-            rows: The response's candles.
-            rest: ``True`` for a REST answer, ``False`` for a websocket update.
-        """
-        by_open = {int(row[0]): _clean(row) for row in rows}
-        if not by_open:
-            return None
-        top = max(by_open)
-        self.latest = max(self.latest, top)
-        for opened, row in by_open.items():
-            if self.last is not None and opened <= self.last:
-                self._check_unchanged(opened, row)
-            elif rest and opened < top:  # a REST answer is a snapshot: rows before its last closed
-                self.pending[opened] = row
-                self.final.add(opened)
-            elif opened not in self.final:
-                self.pending[opened] = row
-        return top
-
-    def _check_unchanged(self, opened: int, row: LiveRow) -> None:
-        before = self.handed.get(opened)
-        if before is not None and before != row:
-            _log().warning(
-                "live_bar_changed", symbol=self.name, open_ms=opened, handed_out=before, now=row
-            )
-            self.handed[opened] = row  # warn once per change
-
-    @property
-    def expected(self) -> int | None:
-        """Open time of the next bar to hand out (``None`` before the first)."""
-        return None if self.last is None else self.last + self.step_ms
-
-    def closed(self) -> list[int]:
-        """Open times of the pending bars that are closed (a later row was seen), in order."""
-        return sorted(opened for opened in self.pending if opened < self.latest)
-
-    def unconfirmed(self) -> int | None:
-        """Open time of the first closed pending bar whose values are not known to be final."""
-        return next((opened for opened in self.closed() if opened not in self.final), None)
-
-    def drop_unconfirmed(self, before: int) -> None:
-        """Forget unconfirmed rows before ``before``, which REST answered past without them."""
-        for opened in [o for o in self.pending if o < before and o not in self.final]:
-            del self.pending[opened]
-            _log().warning("live_unconfirmed_bar_dropped", symbol=self.name, open_ms=opened)
-
-    def has_gap(self) -> bool:
-        """Whether the closed pending bars do not follow the last one handed out contiguously."""
-        closed = self.closed()
-        if self.expected is None or not closed:
-            return False
-        return closed[-1] - closed[0] != (len(closed) - 1) * self.step_ms or (
-            closed[0] != self.expected
-        )
-
-    def take(self, *, skip_holes: bool) -> list[LiveRow]:
-        """Hand out the closed pending bars that follow the last one without a gap.
-
-        Args:
-            skip_holes: Jump over missing bars (the venue has none there) to the next pending.
-
-        Returns:
-            The rows now handed out, oldest first.
-        """
-        out: list[LiveRow] = []
-        for opened in self.closed():
-            if opened not in self.final:
-                break  # its final values are not known yet: REST confirms them first
-            expected = self.expected
-            if expected is not None and opened != expected:
-                if not skip_holes:
-                    break
-                _log().warning(
-                    "live_venue_hole",
-                    symbol=self.name,
-                    missing_from_ms=expected,
-                    resumes_at_ms=opened,
-                )
-            row = self.pending.pop(opened)
-            self.final.discard(opened)
-            self.last = opened
-            self.handed[opened] = row
-            if len(self.handed) > _REMEMBERED:
-                self.handed.popitem(last=False)
-            out.append(row)
-        return out
-
-
-def _clean(row: Sequence[Any]) -> LiveRow:
-    return (int(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
-
-
-def _log() -> Any:
-    import structlog  # noqa: PLC0415 - keep `import quantkit` light
-
-    return structlog.get_logger("quantkit.live")
 
 
 class LiveBarStream:
@@ -301,7 +175,7 @@ class LiveBarStream:
         self._source = source
         self._timeframe = timeframe
         self._step_ns = step_ns
-        self._symbols = [_Symbol(name, i, step_ns // _MS) for i, name in enumerate(symbols)]
+        self._symbols = [SymbolRows(name, i, step_ns // _MS) for i, name in enumerate(symbols)]
         self._websocket = websocket
         self._websocket_seen = False  # a watch succeeded once: errors are dropped connections
         self._policy = retry or RetryPolicy()
@@ -371,7 +245,7 @@ class LiveBarStream:
             raise RuntimeError("warmup() must be called before iterating the stream")
         return {state.name: await self._warm(state, bars) for state in self._symbols}
 
-    async def _warm(self, state: _Symbol, bars: int) -> BarSeries:
+    async def _warm(self, state: SymbolRows, bars: int) -> BarSeries:
         step = state.step_ms
         now_ms = int(self._wall_clock() * 1000)
         since = (now_ms // step - bars - 1) * step
@@ -379,7 +253,7 @@ class LiveBarStream:
         latest = -1
         while True:
             page = await self._fetch(state.name, since)
-            rows.update((row[0], row) for row in map(_clean, page))
+            rows.update((row[0], row) for row in map(clean_row, page))
             top = max((row[0] for row in page), default=since)
             latest = max(latest, top)
             if len(page) < self._page_size or top <= since:
@@ -399,7 +273,7 @@ class LiveBarStream:
         )
         state.last = closed[-1]
         state.latest = max(state.latest, latest)
-        state.handed.update((opened, rows[opened]) for opened in closed[-_REMEMBERED:])
+        state.handed.update((opened, rows[opened]) for opened in closed[-REMEMBERED:])
         return series
 
     async def _fetch(self, symbol: str, since_ms: int) -> list[LiveRow]:
@@ -475,7 +349,7 @@ class LiveBarStream:
 
     # -- one task per symbol --
 
-    async def _run(self, state: _Symbol) -> None:
+    async def _run(self, state: SymbolRows) -> None:
         assert self._send is not None
         try:
             if state.last is None:
@@ -490,13 +364,13 @@ class LiveBarStream:
         except Exception as exc:  # handed to the consumer, which re-raises it
             self._send.send_nowait(_Failure(exc))
 
-    async def _start_after_latest(self, state: _Symbol) -> None:
+    async def _start_after_latest(self, state: SymbolRows) -> None:
         try:
             await self._warm(state, 1)
         except DataError:  # nothing closed yet: start with the first bar that closes
             return
 
-    async def _watch_step(self, state: _Symbol) -> None:
+    async def _watch_step(self, state: SymbolRows) -> None:
         rows: list[LiveRow] | None = None
         error: Exception | None = None
         with anyio.move_on_after(self._interval):  # wake up now and then to check staleness
@@ -514,18 +388,18 @@ class LiveBarStream:
         self._websocket_seen = True
         state.ingest(rows, rest=False)
         if state.failures:
-            _log().info("live_reconnected", symbol=state.name, after_failures=state.failures)
+            live_log().info("live_reconnected", symbol=state.name, after_failures=state.failures)
             state.failures = 0
             await self._poll(state, why="reconnect")
         else:
             await self._deliver(state)
 
-    async def _on_watch_error(self, state: _Symbol, error: Exception) -> None:
+    async def _on_watch_error(self, state: SymbolRows, error: Exception) -> None:
         no_websocket = getattr(error, "reason", "") == "not_supported"
         if isinstance(error, ExchangeError) and (no_websocket or not self._websocket_seen):
             if self._websocket:
                 self._websocket = False
-                _log().warning(
+                live_log().warning(
                     "live_polling_fallback",
                     venue=self._source.id,
                     poll_interval_s=self._interval,
@@ -534,7 +408,7 @@ class LiveBarStream:
             return
         state.failures += 1
         wait = self._policy.delay(min(state.failures, 32), rng=self._rng)
-        _log().warning(
+        live_log().warning(
             "live_reconnecting",
             symbol=state.name,
             attempt=state.failures,
@@ -543,7 +417,7 @@ class LiveBarStream:
         )
         await anyio.sleep(wait)
 
-    async def _poll(self, state: _Symbol, *, why: str = "poll") -> int:
+    async def _poll(self, state: SymbolRows, *, why: str = "poll") -> int:
         """Catch up over REST from the last bar handed out; return how many bars came out."""
         since = state.last
         if since is None:  # nothing closed at start: begin around now, not at the epoch
@@ -553,14 +427,14 @@ class LiveBarStream:
         try:
             await self._fetch_from(state, since)
         except TransientError as exc:
-            _log().warning("live_poll_failed", symbol=state.name, reason=why, error=str(exc))
+            live_log().warning("live_poll_failed", symbol=state.name, reason=why, error=str(exc))
         if why != "poll" and len(state.pending) > before:
-            _log().info(
+            live_log().info(
                 "live_backfilled", symbol=state.name, reason=why, bars=len(state.pending) - before
             )
         return await self._deliver(state)
 
-    async def _fetch_from(self, state: _Symbol, since: int) -> int:
+    async def _fetch_from(self, state: SymbolRows, since: int) -> int:
         """Page over REST from ``since`` into ``state``; return the latest open time answered."""
         latest = -1
         while True:
@@ -573,7 +447,7 @@ class LiveBarStream:
                 return latest
             since = top
 
-    async def _deliver(self, state: _Symbol) -> int:
+    async def _deliver(self, state: SymbolRows) -> int:
         """Hand out what is ready, back-filling a gap first; return how many bars came out.
 
         A gap (a closed bar missing after the last one handed out) and a closed bar whose
@@ -588,9 +462,9 @@ class LiveBarStream:
             try:
                 reached = await self._fetch_from(state, start)
             except TransientError as exc:  # keep the bars back; the next update tries again
-                _log().warning("live_backfill_failed", symbol=state.name, error=str(exc))
+                live_log().warning("live_backfill_failed", symbol=state.name, error=str(exc))
                 reached = -1
-            log = _log().info if reason == "gap" else _log().debug  # confirming is routine
+            log = live_log().info if reason == "gap" else live_log().debug  # confirming is routine
             log(
                 "live_backfilled",
                 symbol=state.name,
@@ -606,13 +480,13 @@ class LiveBarStream:
             self._hand_out(state, rows)
         return len(rows)
 
-    def _hand_out(self, state: _Symbol, rows: list[LiveRow]) -> None:
+    def _hand_out(self, state: SymbolRows, rows: list[LiveRow]) -> None:
         assert self._send is not None
         state.last_new = self._clock()
         if state.stale:
             state.stale = False
             reason = f"{state.name}: closed {self._timeframe} bars arrive again"
-            _log().info("live_fresh", symbol=state.name, reason=reason)
+            live_log().info("live_fresh", symbol=state.name, reason=reason)
             self._send.send_nowait(StreamStatus(stale=False, reason=reason, symbol=state.name))
         for row in rows:
             bar = self._bar(state.name, row)
@@ -630,18 +504,18 @@ class LiveBarStream:
                 time_unit="ns",
             )
         except DataError as exc:
-            _log().error("live_invalid_bar", symbol=symbol, open_ms=row[0], error=str(exc))
+            live_log().error("live_invalid_bar", symbol=symbol, open_ms=row[0], error=str(exc))
             return None
         return Bar(symbol, opened, opened + self._step_ns, *row[1:])
 
-    async def _check_stale(self, state: _Symbol) -> None:
+    async def _check_stale(self, state: SymbolRows) -> None:
         if state.stale:
             await self._poll(state, why="stale")  # keep trying
             return
         silent = self._clock() - state.last_new
         if silent < self._stale_after:
             return
-        _log().warning("live_recovering", symbol=state.name, silent_s=round(silent, 3))
+        live_log().warning("live_recovering", symbol=state.name, silent_s=round(silent, 3))
         if await self._poll(state, why="stale"):
             return
         state.stale = True
@@ -649,7 +523,7 @@ class LiveBarStream:
             f"{state.name}: no new closed {self._timeframe} bar from {self._source.id} "
             f"for {silent:g} s (stale_timeout {self._stale_after:g} s)"
         )
-        _log().warning("live_stale", symbol=state.name, reason=reason)
+        live_log().warning("live_stale", symbol=state.name, reason=reason)
         assert self._send is not None
         self._send.send_nowait(StreamStatus(stale=True, reason=reason, symbol=state.name))
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from quantkit.errors import ConfigError, OrderError
+from quantkit.errors import ConfigError, UnknownSymbolError
 
 if TYPE_CHECKING:
     from quantkit.domain.order import OrderRequest
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["Market", "unknown_symbol"]
 
 
-def unknown_symbol(symbol: str, known: Iterable[str]) -> OrderError:
+def unknown_symbol(symbol: str, known: Iterable[str]) -> UnknownSymbolError:
     """Build the error for an order on a symbol the run does not trade, with close matches.
 
     Args:
@@ -30,7 +30,7 @@ def unknown_symbol(symbol: str, known: Iterable[str]) -> OrderError:
     names = sorted(known)
     close = difflib.get_close_matches(symbol, names, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; the run trades {names}"
-    return OrderError(f"unknown symbol {symbol!r}{hint}")
+    return UnknownSymbolError(f"unknown symbol {symbol!r}{hint}")
 
 
 def _decimals(increment: float) -> int:

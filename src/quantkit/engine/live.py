@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,6 +36,7 @@ from quantkit.engine.live_state import (
     promotion_state,
     restore_state,
 )
+from quantkit.engine.stages import Stage, run_stages
 from quantkit.engine.step import BrokerWorking, Step
 from quantkit.errors import ConfigError, StrategyError
 from quantkit.risk.policy import RiskPolicy
@@ -167,6 +168,7 @@ class LiveEngine:
         self._saved: str = ""
         self._bar: Bar | None = None  # the bar being stepped, for the broker's matching
         self._started = False  # on_start and the state's restoration completed
+        self._arrived_ns: int | None = None  # perf_counter_ns() when the latest bar arrived
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -232,21 +234,7 @@ class LiveEngine:
 
     async def _close_resources(self, failure: BaseException | None) -> None:
         """Close ``closing`` in turn; an error never replaces the run's own ``failure``."""
-        first: Exception | None = None
-        for resource in self.closing:
-            try:
-                await resource.aclose()
-            except Exception as exc:
-                primary = failure if isinstance(failure, Exception) else first
-                if primary is None:
-                    first = exc
-                    continue
-                _log.error("close_failed", resource=type(resource).__name__, error=str(exc))
-                primary.add_note(
-                    f"closing {type(resource).__name__} also failed: {type(exc).__name__}: {exc}"
-                )
-        if first is not None:
-            raise first
+        await run_stages([(f"closing {type(r).__name__}", r.aclose) for r in self.closing], failure)
 
     async def _run_tasks(self) -> None:
         async with self.stream:
@@ -317,7 +305,7 @@ class LiveEngine:
             risk=self.risk,
             match=match,
             working=BrokerWorking(broker, tuple(self.datas)),
-            recorder=LiveRecorder(self._counts, self.tape),
+            recorder=LiveRecorder(self._counts, self.tape, self._bar_clock),
         )
         strategy._bind(context, self.datas, tuple(self.datas))
         self._step.learn_history(self._history, len(self._history_times))
@@ -337,6 +325,14 @@ class LiveEngine:
             warmup=self.warmup,
             resumed_orders=int(resume.get("seq", 0)),
         )
+
+    def _bar_clock(self, symbol: str) -> tuple[int, int] | None:
+        """The run's bar-clock reading: latest close plus the time since that bar arrived."""
+        data = self.datas.get(symbol)
+        if data is None or self._arrived_ns is None:
+            return None
+        elapsed = time.perf_counter_ns() - self._arrived_ns
+        return self.context.now + elapsed, data.timeframe
 
     def _indicators_by_symbol(self) -> dict[str, list[Indicator]]:
         owner = {id(data.cursor): symbol for symbol, data in self.datas.items()}
@@ -371,6 +367,7 @@ class LiveEngine:
             ConfigError: If the bar's symbol is not part of the run.
         """
         arrived = time.perf_counter_ns()
+        self._arrived_ns = arrived
         data = self.datas.get(bar.symbol)
         if data is None:
             raise ConfigError(f"LiveEngine: bar for {bar.symbol!r}, not a symbol of this run")
@@ -424,33 +421,11 @@ class LiveEngine:
                 self.request_stop(f"signal {name}")
 
     async def _shutdown(self, failure: BaseException | None) -> None:
-        """Stop the broker, call ``on_stop``, save state and close the tape, each in turn.
-
-        Every stage runs even when an earlier one failed. When the run is already failing
-        (``failure``, the strategy's error for example), a stage's error never replaces it: it
-        is logged and added to ``failure`` as a note. Otherwise the first stage error is raised
-        once every stage ran.
-        """
+        """Stop the broker, call ``on_stop``, save state and close the tape (`run_stages`)."""
         self.context.halted = "shutting down"
-        primary = failure if isinstance(failure, Exception) else None
-        first: Exception | None = None
-        for name, stage in self._shutdown_stages():
-            try:
-                await stage()
-            except Exception as exc:
-                if primary is None and first is None:
-                    first = exc
-                    continue
-                _log.error(
-                    "shutdown_stage_failed", stage=name, error=f"{type(exc).__name__}: {exc}"
-                )
-                (primary or first or exc).add_note(
-                    f"while shutting down, {name} also failed: {type(exc).__name__}: {exc}"
-                )
-        if first is not None:
-            raise first
+        await run_stages(self._shutdown_stages(), failure)
 
-    def _shutdown_stages(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+    def _shutdown_stages(self) -> list[Stage]:
         async def broker() -> None:
             await self.broker.ashutdown(cancel_open=self.cancel_on_shutdown)
             self._dispatch()

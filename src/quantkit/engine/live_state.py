@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -95,20 +95,44 @@ class LiveSummary:
 class LiveRecorder:
     """What a live or paper run keeps of the events: counts for the summary, and the tape.
 
+    A fill goes on the tape at the venue's time, unless the venue stamps its fills on another
+    clock than its bars' (more than two bars away from the run's bar clock, as a local
+    exchange publishing bars faster than real time does, or a venue whose clock is far off):
+    then at the run's own reading of the bar clock, the latest bar's close time plus the wall
+    time elapsed since that bar arrived. The divergence report's latencies are then in the
+    run's own (wall-clock) time.
+
     Args:
         counts: The run's counters (``fills``, ``rejected``, ``canceled``), updated in place.
         tape: Where fills and order updates are recorded, if anywhere.
+        bar_clock: The run's bar-clock reading now, ns, and the bar length, ns (``None``
+            before the first bar).
     """
 
-    def __init__(self, counts: dict[str, int], tape: EventTape | None) -> None:
+    def __init__(
+        self,
+        counts: dict[str, int],
+        tape: EventTape | None,
+        bar_clock: Callable[[str], tuple[int, int] | None] | None = None,
+    ) -> None:
         self.counts = counts
         self.tape = tape
+        self.bar_clock = bar_clock
 
     def fill(self, fill: Fill) -> None:
         """Count and tape a fill."""
         self.counts["fills"] += 1
         if self.tape is not None:
-            self.tape.record_fill(fill)
+            self.tape.record_fill(fill, self._tape_time(fill))
+
+    def _tape_time(self, fill: Fill) -> int | None:
+        reading = self.bar_clock(fill.symbol) if self.bar_clock is not None else None
+        if reading is None:
+            return None
+        now, timeframe = reading
+        if abs(fill.timestamp - now) <= 2 * timeframe:
+            return None  # the venue's fill clock agrees with its bars: its own time
+        return now
 
     def order(self, order: Order) -> None:
         """Count rejections and cancels; tape the update."""

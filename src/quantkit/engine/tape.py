@@ -214,18 +214,21 @@ class EventTape:
             )
         )  # fmt: skip
 
-    def record_fill(self, fill: Fill) -> None:
+    def record_fill(self, fill: Fill, at: int | None = None) -> None:
         """Record a fill.
 
         Args:
-            fill: The fill (its ``timestamp`` is the row's time).
+            fill: The fill.
+            at: The row's time, ns (default: the fill's ``timestamp``); the live engine gives
+                its own bar-clock reading when the venue stamps fills on another clock.
 
         Raises:
             ConfigError: If the tape is closed.
         """
         self._add(
             (
-                self._next(), time.time_ns(), "fill", fill.timestamp, fill.symbol,
+                self._next(), time.time_ns(), "fill", fill.timestamp if at is None else at,
+                fill.symbol,
                 fill.client_id, fill.side.value, "", "", "", fill.amount, _NAN, fill.price,
                 _NAN, _NAN, fill.fee, fill.fee_currency, fill.is_maker, -1, _NAN, _NAN, _NAN,
                 _NAN, _NAN, -1, self.run_id,

@@ -14,6 +14,7 @@ timestamp (clock skew, Binance -1021) by measuring the clock offset again and re
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,7 @@ from quantkit.errors import (
     ExchangeError,
     RequestTimeoutError,
     TransientError,
+    UsageError,
     VenueUnavailableError,
 )
 from quantkit.exchanges.client import ClientSettings, check_credentials, new_client
@@ -268,6 +270,19 @@ class CcxtSession:
             recv_window=client.options.get("recvWindow"),
         )
 
+    def _check_loop(self, client: Any) -> None:
+        """Refuse a client opened in another event loop (its sockets belong to that loop)."""
+        bound = getattr(client, "asyncio_loop", None)
+        if bound is None or bound is asyncio.get_running_loop():
+            return
+        state = "now closed" if bound.is_closed() else "still running"
+        raise UsageError(
+            f"{self._id}: this CcxtExchange's client was opened in another event loop "
+            f"({state}); a client serves the loop it first ran in. Close it with "
+            "`await venue.aclose()` (or `async with venue:`) before that loop ends: the next "
+            "call then opens a new client in the loop running then"
+        )
+
     async def _ready(self) -> Any:
         """The client, opened in the running loop, with its markets and clock offset loaded."""
         if self._client is None:
@@ -277,6 +292,7 @@ class CcxtSession:
                 self._client.set_markets(markets, currencies)
                 self._client.options["timeDifference"] = offset or 0
         client = self._client
+        self._check_loop(client)
         if not client.markets:  # loaded once; a cached answer is no news of the venue
             with self._errors(client):
                 await client.load_markets()

@@ -28,6 +28,8 @@ class ServerClock:
         True
         >>> clock.jump(-5_000); clock.offset_ms
         -3000
+        >>> clock.skew(-250); clock.offset_ms
+        -250
     """
 
     def __init__(self, offset_ms: int = 0) -> None:
