@@ -83,14 +83,11 @@ with (
     replay = qk.BacktestBroker(
         cash=10_000, markets={"BTC/USDT": markets["BTC/USDT"]}, fees_charged_in="received"
     )
-    # The local exchange runs a one-minute bar every 0.03 s while its trades carry the wall
-    # clock's time, so live fill times say nothing about latency here: allow the whole run.
     report = qk.divergence_report(
         Path(folder) / "tape",
         qk.SmaCross(fast=3, slow=8, fraction=0.5),
         broker=replay,
         warmup=WARMUP,
-        latency_tolerance_s=(WARMUP + BARS) * 60,
     )
     print(report)
     print(report.backtest)
