@@ -184,6 +184,9 @@ def test_r20_close_after_a_received_buy_sells_the_holding_rounded_down_and_leave
     # cash: 100,000 - 4,000 + 0.099 x 40,000 x 0.999 = 99,956.04
     assert broker.portfolio.balance == pytest.approx(99_956.04)
     assert result.stats["Fees paid"] == pytest.approx(4.0 + 3.96)
+    # the dust closes the round trip: one trade, 0.099 x 0 gross less both fees
+    assert result.stats["Trades"] == 1
+    assert list(result.trades["pnl"]) == pytest.approx([-(4.0 + 3.96)])
 
 
 # -- properties --------------------------------------------------------------------------------
