@@ -3,8 +3,8 @@
 `SimSettings` gathers what `BacktestBroker` and `PaperBroker` share (cash, currency, markets,
 fees and the asset that pays them, slippage, participation, intra-bar assumption, shorting,
 leverage), so a run's builder makes it once and both brokers take it. The brokers still accept
-each setting as a keyword
-(``BacktestBroker(cash=5_000)``); keywords override the fields of a given settings value.
+each setting as a keyword (``BacktestBroker(cash=5_000)``); keywords override the fields of a
+given settings value.
 """
 
 from __future__ import annotations
