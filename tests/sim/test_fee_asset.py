@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantkit import BacktestBroker, Engine, SeriesFeed, Strategy, SymbolData
+from quantkit.analysis.plots import gross_equity_series
 from quantkit.domain.market import Market
 from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side
 from quantkit.domain.portfolio import MarginConfig, Portfolio
@@ -187,6 +188,8 @@ def test_r20_close_after_a_received_buy_sells_the_holding_rounded_down_and_leave
     # the dust closes the round trip: one trade, 0.099 x 0 gross less both fees
     assert result.stats["Trades"] == 1
     assert list(result.trades["pnl"]) == pytest.approx([-(4.0 + 3.96)])
+    gross = gross_equity_series(result)  # the report's equity before fees: base fee at price
+    assert gross.iloc[-1] - result.equity.iloc[-1] == pytest.approx(4.0 + 3.96)
 
 
 # -- properties --------------------------------------------------------------------------------
