@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 from quantkit.sim.exchange import SimulatedExchange
@@ -15,6 +17,25 @@ settings.register_profile(
     "quantkit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.load_profile("quantkit")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """Each test starts from the logging set-up the one before it found.
+
+    Live runs configure structlog and the root logger when nothing else has (as a user's script
+    would want); without this, whether a later test's `structlog.testing.capture_logs` sees an
+    event would depend on which tests ran before it.
+    """
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    factory = logging.getLogRecordFactory()
+    yield
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.setLogRecordFactory(factory)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import pytest
 import structlog
 from pydantic import SecretStr
@@ -146,7 +147,7 @@ async def test_the_offset_is_measured_again_after_the_interval(local: LocalExcha
 async def test_an_unreachable_venue_asks_to_halt_new_entries_then_recovers(
     local: LocalExchange,
 ) -> None:
-    async with venue_for(local, unreachable_after=1e-6) as venue:
+    async with venue_for(local, unreachable_after=0.0) as venue:
         await venue.balances()
         assert (venue.unreachable_for, venue.halt_reason) == (0.0, "")
         local.faults.fail("/api/v3/account", status=503, times=1)
@@ -163,8 +164,28 @@ async def test_an_unreachable_venue_asks_to_halt_new_entries_then_recovers(
         assert [e["event"] for e in logs] == ["venue_reachable_again"]
 
 
+async def test_an_outage_is_reported_once_at_the_first_failure_past_the_limit(
+    local: LocalExchange,
+) -> None:
+    limit = 0.05
+    async with venue_for(local, unreachable_after=limit) as venue:
+        await venue.balances()
+        local.faults.fail("/api/v3/account", status=503, times=3)
+        with capture_logs() as logs:
+            with pytest.raises(VenueUnavailableError):
+                await venue.balances()  # the outage starts: not past the limit yet
+            assert venue.halt_reason == "" or venue.unreachable_for >= limit
+            while venue.unreachable_for < limit:  # the limit passes between two failures
+                await anyio.sleep(0.01)
+            for _ in range(2):
+                with pytest.raises(VenueUnavailableError):
+                    await venue.balances()
+        assert [e["event"] for e in logs] == ["venue_unreachable"]  # once, not per failure
+        assert venue.halt_reason.startswith("binance unreachable for ")
+
+
 async def test_a_refusal_is_an_answer_not_an_outage(local: LocalExchange) -> None:
-    async with venue_for(local, unreachable_after=1e-6) as venue:
+    async with venue_for(local, unreachable_after=0.0) as venue:
         with pytest.raises(ExchangeError):
             await venue.create_order(
                 OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, 1_000.0), "qk-too-big"

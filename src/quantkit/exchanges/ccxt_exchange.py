@@ -57,7 +57,8 @@ class CcxtExchange(CcxtTrading):
             credentials unless ``options`` turns it off); it is also measured again after a
             timestamp refusal, and the refused request sent once more.
         unreachable_after: Seconds of failing requests (the venue unreachable, timing out or
-            answering with server errors) after which `halt_reason` asks to stop new entries.
+            answering with server errors) after which `halt_reason` asks to stop new entries;
+            ``0`` halts them at the first such failure.
 
     Raises:
         ConfigError: If ccxt does not know ``exchange_id``, a number is out of range, the

@@ -88,13 +88,14 @@ class CcxtSession:
             raise ConfigError(
                 f"ccxt has no exchange {exchange_id!r}{suggest(exchange_id, ccxt_async.exchanges)}"
             )
-        for name, value in (
-            ("timeout", timeout),
-            ("time_sync_interval", time_sync_interval),
-            ("unreachable_after", unreachable_after),
-        ):
+        for name, value in (("timeout", timeout), ("time_sync_interval", time_sync_interval)):
             if not value > 0:
                 raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not unreachable_after >= 0:
+            raise ConfigError(
+                f"unreachable_after must be zero or a positive number of seconds, "
+                f"got {unreachable_after!r}"
+            )
         if ohlcv_limit is not None and ohlcv_limit < 1:
             raise ConfigError(f"ohlcv_limit must be at least 1, got {ohlcv_limit!r}")
         check_credentials(exchange_id, credentials, api_url)
@@ -112,6 +113,7 @@ class CcxtSession:
         self._id = exchange_id
         self._clock = VenueClock(time_sync_interval)
         self._reach = Reachability()
+        self._halt_logged = False
         self._unreachable_after = unreachable_after
         self._client: Any = new_client(self._settings)
         self._cached: tuple[Any, Any, Any] = (None, None, 0)
@@ -172,6 +174,8 @@ class CcxtSession:
         unreachable for 75 s (limit 60 s; last error: ...): no new entries until it answers
         again"``. A broker polls it before sending a new entry.
         """
+        if self._reach.failing_since is None:
+            return ""
         seconds = self._reach.unreachable_for()
         if seconds < self._unreachable_after:
             return ""
@@ -211,14 +215,17 @@ class CcxtSession:
             self._answered()
 
     def _answered(self) -> None:
+        self._halt_logged = False
         if self._reach.answered():
             _log.info("venue_reachable_again", exchange=self._id)
 
     def _unreachable(self, exc: BaseException) -> None:
-        before = self._reach.unreachable_for()
+        """Record a failure; warn once per outage, at the first failure past the limit."""
         self._reach.failed(exc)
-        if before < self._unreachable_after <= self._reach.unreachable_for():
-            _log.warning("venue_unreachable", exchange=self._id, reason=self.halt_reason)
+        reason = self.halt_reason
+        if reason and not self._halt_logged:
+            self._halt_logged = True
+            _log.warning("venue_unreachable", exchange=self._id, reason=reason)
 
     async def _call(
         self, client: Any, method: Callable[..., Awaitable[Any]], *args: Any, action: str = ""
