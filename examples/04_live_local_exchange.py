@@ -78,11 +78,15 @@ with (
             return await venue.markets()
 
     markets = anyio.run(trade)
-    # The backtest with the venue's markets (fees, precision) is the fair comparison.
+    # The backtest with the venue's markets (fees, precision) and its fee convention (Binance
+    # spot charges a buy's fee in the BTC received) is the fair comparison.
+    replay = qk.BacktestBroker(
+        cash=10_000, markets={"BTC/USDT": markets["BTC/USDT"]}, fees_charged_in="received"
+    )
     report = qk.divergence_report(
         Path(folder) / "tape",
         qk.SmaCross(fast=3, slow=8, fraction=0.5),
-        broker=qk.BacktestBroker(cash=10_000, markets={"BTC/USDT": markets["BTC/USDT"]}),
+        broker=replay,
         warmup=WARMUP,
     )
     print(report)

@@ -192,12 +192,16 @@ class CostsConfig(_Model):
             given, else each market's own rates).
         per_order_fee: Fixed fee per order, in quote currency.
         slippage_bps: Fixed slippage of market and stop fills, in basis points.
+        fees_charged_in: Which asset pays the fees: ``"quote"`` (default: every fee in the
+            quote currency) or ``"received"`` (a buy's fee in the base asset it receives, as
+            Binance spot charges it; spot accounts only, no ``per_order_fee``).
     """
 
     taker_fee: float | None = None
     maker_fee: float | None = None
     per_order_fee: float = Field(default=0.0, ge=0)
     slippage_bps: float = Field(default=0.0, ge=0)
+    fees_charged_in: Literal["quote", "received"] = "quote"
 
 
 class BacktestMode(_Model):

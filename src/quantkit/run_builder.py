@@ -99,7 +99,13 @@ def _simulated_broker(config: RunConfig) -> Broker:
     mode = config.broker
     if isinstance(mode, LiveMode):
         raise ConfigError("broker: a live account is not simulated")
-    settings = SimSettings(cash=mode.cash, currency=mode.currency, fees=fees, slippage=slippage)
+    settings = SimSettings(
+        cash=mode.cash,
+        currency=mode.currency,
+        fees=fees,
+        slippage=slippage,
+        fees_charged_in=costs.fees_charged_in,
+    )
     if isinstance(mode, BacktestMode):
         margin = dataclasses.replace(settings, allow_short=mode.allow_short, leverage=mode.leverage)
         return BacktestBroker(margin)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import pydantic
 import pytest
 
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.paper import PaperBroker
 from quantkit.brokers.settings import SimSettings
+from quantkit.config import CostsConfig, load_config
 from quantkit.domain.market import Market
 from quantkit.errors import ConfigError
-from quantkit.sim.fees import FlatFees
+from quantkit.run_builder import build_run
+from quantkit.sim.fees import FeeModel, FlatFees, MarketFees
 from quantkit.sim.slippage import FixedBps
 
 SETTINGS = SimSettings(
@@ -63,3 +67,39 @@ def test_a_positional_value_that_is_not_settings_is_refused() -> None:
         BacktestBroker(10_000)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"PaperBroker: cash must be a finite number >= 0"):
         PaperBroker(SimSettings(cash=-1.0))
+
+
+# -- the fee asset ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [BacktestBroker, PaperBroker])
+def test_fees_charged_in_reaches_the_fill_rules(
+    kind: type[BacktestBroker] | type[PaperBroker],
+) -> None:
+    assert kind(fees_charged_in="received").rules.fees == MarketFees(charged_in="received")
+    flat = kind(fees=FlatFees(taker=0.002), fees_charged_in="received").rules.fees
+    assert flat == FlatFees(taker=0.002, charged_in="received")
+    assert kind().rules.fees == MarketFees()  # the default stays in quote
+    assert kind(fees=FlatFees(charged_in="received")).rules.fees.charged_in == "received"
+
+
+def test_fees_charged_in_refuses_what_it_cannot_apply() -> None:
+    class Custom(FeeModel):
+        def rate(self, market: Market, is_maker: bool) -> float:
+            return 0.001
+
+    with pytest.raises(ConfigError, match="cannot change the custom fee model Custom"):
+        BacktestBroker(fees=Custom(), fees_charged_in="received")
+    with pytest.raises(ConfigError, match="charged_in must be 'quote' or 'received'"):
+        BacktestBroker(fees_charged_in="bnb")  # type: ignore[arg-type]
+
+
+def test_the_run_configuration_s_costs_choose_the_fee_asset() -> None:
+    path = Path(__file__).resolve().parents[2] / "examples" / "configs" / "backtest.yaml"
+    config = load_config(path, environ={})
+    costs = CostsConfig(taker_fee=0.001, fees_charged_in="received")
+    broker = build_run(config.model_copy(update={"costs": costs})).engine.broker
+    assert isinstance(broker, BacktestBroker)
+    assert broker.rules.fees == FlatFees(maker=0.001, taker=0.001, charged_in="received")
+    with pytest.raises(pydantic.ValidationError, match="fees_charged_in"):
+        CostsConfig(fees_charged_in="base")  # type: ignore[arg-type]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -15,6 +14,7 @@ from quantkit import DataFrameFeed, Engine, Strategy
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.paper import PaperBroker
+from quantkit.brokers.settings import SimSettings
 from quantkit.data.live import LiveBarStream
 from quantkit.data.replay import ReplayStream
 from quantkit.domain.order import Order
@@ -23,9 +23,9 @@ from quantkit.exchanges import CcxtExchange
 from quantkit.secrets import Credentials
 from quantkit.strategy.data import SymbolData
 from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalExchange
-from quantkit.testing.fees import Commission
 
 KEY, SECRET = "modes-key", "modes-secret"
+SIM = SimSettings(cash=10_000, fees_charged_in="received")  # Binance spot: fee in what's received
 WARMUP, BARS = 30, 40
 
 
@@ -62,10 +62,8 @@ async def test_backtest_paper_and_live_send_the_same_orders(tmp_path: Path) -> N
         end=start + timedelta(minutes=WARMUP + BARS + 5),
         accounts={KEY: (SECRET, {"USDT": 10_000})},
         seed="modes-agree",
-        # Fee-free, so the venue credits what was bought: Binance charges a buy's fee in the
-        # asset received (0.01 BTC bought holds 0.00999), which the simulated brokers do not
-        # model yet; this test is about the engine step, which must send the same orders.
-        commission=Commission(maker=Decimal(0), taker=Decimal(0)),
+        # The venue's default Binance fees (0.1 %, charged in the asset received: 0.01 BTC
+        # bought holds 0.00999); the simulated brokers charge them the same way below.
     ) as local:
         frame = local.candles("BTC/USDT").iloc[: WARMUP + BARS]
         venue = CcxtExchange(
@@ -108,16 +106,18 @@ async def test_backtest_paper_and_live_send_the_same_orders(tmp_path: Path) -> N
 
     feed = DataFrameFeed(frame, symbol="BTC/USDT", timeframe="1m")
     backtest = CrossFixed()
-    Engine(feed=feed, strategy=backtest, broker=BacktestBroker(cash=10_000), warmup=WARMUP).run()
+    Engine(feed=feed, strategy=backtest, broker=BacktestBroker(SIM), warmup=WARMUP).run()
     paper = CrossFixed()
     await LiveEngine(
         stream=ReplayStream(feed),
         strategy=paper,
-        broker=PaperBroker(cash=10_000),
+        broker=PaperBroker(SIM),
         warmup=WARMUP,
         handle_signals=False,
     ).arun()
 
     assert len(backtest.sent) >= 2  # the case trades both ways
+    sells = [amount for _, side, amount in backtest.sent if side == "sell"]
+    assert sells and sells[0] == pytest.approx(0.00999)  # 0.01 less the 0.1 % fee in BTC
     assert paper.sent == backtest.sent
     assert live.sent == backtest.sent

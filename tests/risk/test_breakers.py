@@ -441,6 +441,18 @@ def test_net_pnl_counts_fees_and_a_win_ends_the_streak() -> None:
     assert breaker.last_trade == (ETH, -2.0)
 
 
+def test_a_base_asset_fee_and_the_dust_it_leaves_close_the_trade() -> None:
+    context = FakeContext()
+    context.portfolio.dust_below[SYMBOL] = 0.01  # the market's step
+    breaker = ConsecutiveLosses(3)
+    # buy 1 at 100, fee 0.001 BTC (0.1 USDT): holds 0.999; sell 0.99 at 100 leaves 0.009 dust
+    buy = Fill("c", SYMBOL, Side.BUY, 100.0, 1.0, 0.001, SYMBOL.split("/")[0], T0)
+    book(breaker, context, buy, fill("sell", 0.99, 100.0, 0.0))
+    assert context.portfolio.position(SYMBOL).is_dust
+    assert breaker.streak == 1
+    assert breaker.last_trade[1] == pytest.approx(-0.1)
+
+
 def test_a_flip_splits_the_fee_between_the_closed_and_the_new_trade() -> None:
     # long 1 at 100; sell 3 at 104 with fee 0.3: closes 1 (+4, fee 0.1: net 3.9, a win) and
     # opens short 2 carrying fee 0.2; buy 2 at 104.05, fee 0: -0.1 - 0.2 = -0.3, a loss.

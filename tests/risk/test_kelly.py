@@ -341,3 +341,11 @@ def test_docstring_examples_run() -> None:
     result = doctest.testmod(kelly_module)
     assert result.attempted >= 1
     assert result.failed == 0
+
+
+def test_a_buy_s_fee_in_the_base_asset_is_followed_like_the_account() -> None:
+    policy, context = KellySizer(), FakeContext()
+    fill(context, policy, "buy", 1.0, 100.0, fee=0.001, fee_currency="BTC")  # holds 0.999
+    fill(context, policy, "sell", 0.999, 110.0, fee=0.10989)
+    # 0.999 x 10 realised, fees 0.001 BTC at 100 (0.1) + 0.10989
+    assert policy.trades == pytest.approx((9.99 - 0.1 - 0.10989,))

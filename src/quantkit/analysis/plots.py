@@ -180,7 +180,8 @@ def benchmark_series(result: Result) -> pd.Series:
 def gross_equity_series(result: Result) -> pd.Series:
     """Return the equity before fees: equity plus every fee charged up to each bar close.
 
-    A fill is stamped with its bar's open time, so its fee counts from that bar's close on.
+    A fill is stamped with its bar's open time, so its fee counts from that bar's close on. A
+    fee charged in the base asset (rule R20) counts at its fill's price.
 
     Args:
         result: A finished run.
@@ -196,7 +197,10 @@ def gross_equity_series(result: Result) -> pd.Series:
     if len(fills):
         bar = np.searchsorted(_nanoseconds(index), _nanoseconds(fills["time"]), side="right")
         inside = bar < len(index)
-        np.add.at(charged, bar[inside], fills["fee"].to_numpy(dtype=np.float64)[inside])
+        fees = fills["fee"].to_numpy(dtype=np.float64)
+        in_base = (fills["symbol"].str.split("/").str[0] == fills["fee_currency"]).to_numpy(bool)
+        fees = np.where(in_base, fees * fills["price"].to_numpy(dtype=np.float64), fees)
+        np.add.at(charged, bar[inside], fees[inside])
     values = result.equity.to_numpy(dtype=np.float64) + np.cumsum(charged)
     return pd.Series(values, index=index, name="equity before fees")
 

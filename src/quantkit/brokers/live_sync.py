@@ -340,8 +340,9 @@ class OrderSync:
     def book(self, order: Order, trade: VenueTrade) -> Fill:
         """Book one venue trade of ``order``: order totals, portfolio, journal, events.
 
-        The fee is converted to the quote currency when the venue charged it in the base
-        currency (the next balance refresh makes the amounts exact).
+        A fee the venue charged in the base currency (Binance spot's buys) is booked in it:
+        the position grows by the amount received, as on the venue (`Portfolio.apply_fill`);
+        the order's fee counts it at the trade's price.
 
         Args:
             order: The order that traded.
@@ -351,14 +352,13 @@ class OrderSync:
             The fill.
         """
         market = self.broker.market(order.symbol)
-        fee = trade.fee
+        fee, fee_currency, quote_fee = trade.fee, market.quote, trade.fee
         if trade.fee_currency == market.base:
-            fee = trade.fee * trade.price
+            fee_currency, quote_fee = market.base, trade.fee * trade.price
             self._slack(market.base, trade.fee)
-            self._slack(market.quote, fee)
         elif trade.fee_currency not in ("", market.quote):
             _log.info("fee_in_other_asset", client_id=order.client_id, asset=trade.fee_currency)
-            fee = 0.0
+            fee = quote_fee = 0.0
         fill = Fill(
             order.client_id,
             order.symbol,
@@ -366,7 +366,7 @@ class OrderSync:
             trade.price,
             trade.amount,
             fee,
-            market.quote,
+            fee_currency,
             trade.timestamp,
             trade.is_maker,
         )
@@ -376,7 +376,7 @@ class OrderSync:
             self.unknown.pending.pop(order.client_id, None)
             self.remember(order, trade.exchange_order_id)
             order.transition(OrderStatus.OPEN, trade.timestamp)
-        order.record_fill(fill.price, fill.amount, fill.fee, fill.timestamp)
+        order.record_fill(fill.price, fill.amount, quote_fee, fill.timestamp)
         self.broker.portfolio.apply_fill(fill)
         self.broker.journal.fill(fill, trade.trade_id)
         self.broker.brackets.on_trade(order, trade)  # an entry's bracket follows its fills

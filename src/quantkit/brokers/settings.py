@@ -1,9 +1,10 @@
 """The settings of a simulated account: one value for the backtest and paper brokers.
 
 `SimSettings` gathers what `BacktestBroker` and `PaperBroker` share (cash, currency, markets,
-fees, slippage, participation, intra-bar assumption, shorting, leverage), so a run's builder
-makes it once and both brokers take it. The brokers still accept each setting as a keyword
-(``BacktestBroker(cash=5_000)``); keywords override the fields of a given settings value.
+fees and the asset that pays them, slippage, participation, intra-bar assumption, shorting,
+leverage), so a run's builder makes it once and both brokers take it. The brokers still accept
+each setting as a keyword (``BacktestBroker(cash=5_000)``); keywords override the fields of a
+given settings value.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
+from quantkit.errors import ConfigError
+
 if TYPE_CHECKING:
     from quantkit.domain.market import Market
-    from quantkit.sim.fees import FeeModel
+    from quantkit.sim.fees import FeeAsset, FeeModel
     from quantkit.sim.rules import IntrabarAssumption
     from quantkit.sim.slippage import SlippageModel
 
@@ -32,6 +35,10 @@ class SimSettings:
         markets: Market descriptions by symbol. Symbols of the data without one get
             ``Market.from_symbol(symbol)`` (no precision limits, 0.1 % maker and taker fees).
         fees: Fee model (default: each market's rates).
+        fees_charged_in: Which asset pays the fees: ``"quote"`` (every fee in the quote
+            currency) or ``"received"`` (a buy's fee in the base asset it receives, as Binance
+            spot and `quantkit.testing.LocalExchange`); ``None`` (default) keeps the fee
+            model's own choice (``"quote"`` unless it says otherwise). A spot account only.
         slippage: Slippage model (default: none).
         participation: Largest fraction of a bar's volume one symbol's fills may take.
         intrabar: Assumption for outcomes that depend on the order of prices inside a bar.
@@ -55,6 +62,40 @@ class SimSettings:
     intrabar: IntrabarAssumption = "adverse"
     allow_short: bool = False
     leverage: float = 1.0
+    fees_charged_in: FeeAsset | None = None
+
+    def fee_model(self) -> FeeModel | None:
+        """The fee model with `fees_charged_in` applied (``None``: the simulator's default).
+
+        Returns:
+            ``fees`` (or ``MarketFees()`` when only the fee asset is set), charging in the
+            asset `fees_charged_in` names.
+
+        Raises:
+            ConfigError: If ``fees_charged_in`` is unknown, or differs from the choice of a
+                custom fee model that is neither `FlatFees` nor `MarketFees`.
+
+        Examples:
+            >>> SimSettings(fees_charged_in="received").fee_model()
+            MarketFees(charged_in='received')
+        """
+        from quantkit.sim.fees import FlatFees, MarketFees, check_fee_asset  # noqa: PLC0415
+
+        wanted, fees = self.fees_charged_in, self.fees
+        if wanted is None:
+            return fees
+        check_fee_asset("SimSettings.fees", wanted, 0.0)
+        if fees is None or isinstance(fees, MarketFees):
+            return MarketFees(charged_in=wanted)
+        if isinstance(fees, FlatFees):
+            return dataclasses.replace(fees, charged_in=wanted)
+        if fees.charged_in != wanted:
+            raise ConfigError(
+                f"SimSettings: fees_charged_in={wanted!r} cannot change the custom fee model "
+                f"{type(fees).__name__} (it charges in {fees.charged_in!r}); set its "
+                "charged_in attribute instead"
+            )
+        return fees
 
     def with_options(self, options: SimOptions) -> SimSettings:
         """These settings with some fields replaced.
@@ -80,3 +121,4 @@ class SimOptions(TypedDict, total=False):
     intrabar: IntrabarAssumption
     allow_short: bool
     leverage: float
+    fees_charged_in: FeeAsset | None

@@ -49,8 +49,9 @@ class SimulatedBroker(Broker):
             )
         participation, intrabar = settings.participation, settings.intrabar
         rules = FillRules(participation=participation, intrabar=intrabar)
-        if settings.fees is not None:
-            rules = FillRules(settings.fees, rules.slippage, participation, intrabar)
+        fees = settings.fee_model()
+        if fees is not None:
+            rules = FillRules(fees, rules.slippage, participation, intrabar)
         if settings.slippage is not None:
             rules = FillRules(rules.fees, settings.slippage, participation, intrabar)
         self.settings = settings

@@ -24,7 +24,8 @@ class Fill:
         price: Execution price (quote currency per base unit).
         amount: Executed amount, base currency, > 0.
         fee: Fee charged, in ``fee_currency``; negative for a rebate.
-        fee_currency: Currency of the fee (the market's quote currency in simulations).
+        fee_currency: Currency of the fee: the market's quote currency, or its base currency
+            for a buy whose fee is charged in the asset received (Binance spot).
         timestamp: Execution time, ns since the epoch. In simulations this is the fill bar's
             open time, whether the fill came at the open or later inside the bar (the exact
             moment inside a bar is not known).
@@ -78,6 +79,22 @@ class Fill:
     def notional(self) -> float:
         """``price * amount``, quote currency."""
         return self.price * self.amount
+
+    @property
+    def fee_in_base(self) -> bool:
+        """Whether the fee was charged in the base asset (the part of ``symbol`` before ``/``).
+
+        Such a fee (Binance spot's, on a buy) is taken from the amount received: the position
+        grows by ``amount - fee``.
+        """
+        currency = self.fee_currency
+        symbol = self.symbol
+        return bool(currency) and symbol.startswith(currency) and symbol[len(currency) :][:1] == "/"
+
+    @property
+    def fee_in_quote(self) -> float:
+        """The fee valued in quote currency: ``fee * price`` when `fee_in_base`, else ``fee``."""
+        return self.fee * self.price if self.fee_in_base else self.fee
 
     @property
     def signed_amount(self) -> float:

@@ -66,7 +66,8 @@ class Portfolio:
         positions: Position by symbol.
         last_price: Latest mark price by symbol.
         margin: Borrowing rules.
-        fees_paid: Total fees charged (quote currency), rebates subtracted.
+        fees_paid: Total fees charged (quote currency), rebates subtracted; a fee charged in
+            the base asset counts at its fill's price.
         dust_below: Per symbol, the smallest tradable amount (the market's minimum); a
             position below it is dust and counts as flat. Brokers set it from the markets.
     """
@@ -177,6 +178,15 @@ class Portfolio:
     def apply_fill(self, fill: Fill) -> float:
         """Book a fill: move cash, update the position, charge the fee.
 
+        A fee in the account currency is taken from cash. A fee in another currency is one
+        charged in the base asset the fill received (a buy, Binance spot's rule): the position
+        grows by ``amount - fee`` at the fill price and `fees_paid` grows by ``fee * price``.
+        Either way the accounting identity holds exactly (up to float rounding)::
+
+            cash + sum(amount * mark) == start + realised + unrealised - fees_paid
+
+        where realised and unrealised P&L are before fees (`Position`).
+
         Args:
             fill: The execution to book.
 
@@ -187,7 +197,12 @@ class Portfolio:
         signed = fill.amount if fill.side is _BUY else -fill.amount  # fill.signed_amount
         cash = self.cash
         currency = self.currency
-        cash[currency] = cash.get(currency, 0.0) - signed * price - fee
-        self.fees_paid += fee
+        if fill.fee_currency == currency or not fee:
+            cash[currency] = cash.get(currency, 0.0) - signed * price - fee
+            self.fees_paid += fee
+        else:  # charged in the base asset received (Binance spot): the position gets less
+            cash[currency] = cash.get(currency, 0.0) - signed * price
+            self.fees_paid += fee * price
+            signed -= fee
         self.last_price.setdefault(symbol, price)
         return self.position(symbol).apply(signed, price)

@@ -323,7 +323,9 @@ def build_result(record: RunRecord) -> Result:
     index.name = "time"
     equity_values, exposed = record.equity_and_exposure()
     equity = pd.Series(equity_values, index=index, name="equity")
-    closed, still_open = round_trips(record.fills, record.ambiguous_orders)
+    closed, still_open = round_trips(
+        record.fills, record.ambiguous_orders, record.portfolio.dust_below
+    )
     trades = _trades_frame(closed)
     timeframe = next(iter(record.history.values())).timeframe
     fills = _fills_frame(record)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from quantkit.domain.amounts import SNAP_RTOL
@@ -71,18 +71,42 @@ class Trade:
         return 100.0 * self.pnl / basis if basis else float("nan")
 
 
+def _note_order(trade: Trade, client_id: str) -> None:
+    ids = trade.client_ids
+    if not ids or ids[-1] != client_id:
+        ids.append(client_id)
+
+
+def _dust_trade(symbol: str, held: float, carried: dict[str, float], at: int) -> Trade:
+    """A trade holding the dust a closed trade left (``carried``: its entry price)."""
+    trade = Trade(symbol, "long" if held > 0 else "short", at)
+    trade.entry_amount = abs(held)
+    trade.entry_value = abs(held) * carried.pop(symbol, 0.0)
+    trade.size = abs(held)
+    return trade
+
+
 def round_trips(
-    fills: Iterable[Fill], ambiguous_orders: frozenset[str] = frozenset()
+    fills: Iterable[Fill],
+    ambiguous_orders: frozenset[str] = frozenset(),
+    dust_below: Mapping[str, float] | None = None,
 ) -> tuple[list[Trade], list[Trade]]:
     """Group fills into round trips.
+
+    A fill that reduces the position to dust (below ``dust_below[symbol]``: what a fee in the
+    base asset leaves after the holding is sold, rounded down to the step) closes the trade;
+    the dust joins the next trade on that symbol at its entry price.
 
     Args:
         fills: Fills in execution order.
         ambiguous_orders: Client ids whose outcome rested on an intrabar assumption.
+        dust_below: Per symbol, the smallest tradable amount (default: none).
 
     Returns:
         ``(closed, still_open)`` trades, each in entry order.
     """
+    dust = dust_below or {}
+    carried: dict[str, float] = {}  # entry price of the dust a closed trade left
     held: dict[str, float] = {}
     current: dict[str, Trade] = {}
     closed: list[Trade] = []
@@ -91,37 +115,43 @@ def round_trips(
         symbol, amount, price, client_id = fill.symbol, fill.amount, fill.price, fill.client_id
         before = held.get(symbol, 0.0)
         signed = amount if fill.side is buy else -amount  # fill.signed_amount
+        fee = fill.fee
+        if fee and fill.fee_in_base:
+            signed -= fee  # charged in the base asset received: the position moved less
+            fee *= price
+        moved = abs(signed)
         after = before + signed
-        if abs(after) <= _EPS * max(abs(before), amount):  # relative: tiny trades still count
+        if abs(after) <= _EPS * max(abs(before), moved):  # relative: tiny trades still count
             after = 0.0
         flagged = fill.ambiguous or client_id in ambiguous_orders
         reverses = before != 0.0 and after != 0.0 and (before > 0) != (after > 0)
-        closing = abs(before) if reverses else min(abs(signed), abs(before)) if before else 0.0
-        opening = amount - closing
+        same_way = before == 0.0 or (before > 0) == (signed > 0)
+        closing = 0.0 if same_way else abs(before) if reverses else min(moved, abs(before))
+        opening = moved - closing
+        if symbol in carried and symbol not in current:
+            current[symbol] = _dust_trade(symbol, before, carried, fill.timestamp)
         if closing > 0.0:
             trade = current[symbol]
             trade.exit_value += closing * price
             trade.exit_amount += closing
-            trade.fees += fill.fee * closing / amount
+            trade.fees += fee * closing / moved
             trade.ambiguous |= flagged
-            ids = trade.client_ids
-            if not ids or ids[-1] != client_id:
-                ids.append(client_id)
-            if after == 0.0 or reverses:
+            _note_order(trade, client_id)
+            if after == 0.0 or reverses or abs(after) < dust.get(symbol, 0.0):
                 trade.exit_time = fill.timestamp
                 closed.append(current.pop(symbol))
-        if opening > _EPS * amount:
+                if after != 0.0 and not reverses:
+                    carried[symbol] = trade.entry_price
+        if opening > _EPS * moved:
             opened = current.get(symbol)
             if opened is None:
                 direction = "long" if signed > 0 else "short"
                 opened = current[symbol] = Trade(symbol, direction, fill.timestamp)
             opened.entry_value += opening * price
             opened.entry_amount += opening
-            opened.fees += fill.fee * opening / amount
+            opened.fees += fee * opening / moved
             opened.ambiguous |= flagged
-            ids = opened.client_ids
-            if not ids or ids[-1] != client_id:
-                ids.append(client_id)
+            _note_order(opened, client_id)
             opened.size = max(opened.size, abs(after))
         held[symbol] = after
     return closed, list(current.values())

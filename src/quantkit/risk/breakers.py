@@ -302,15 +302,17 @@ class ConsecutiveLosses(Breaker):
         self._realized[symbol] = position.realized_pnl
         pnl = self._open.get(symbol, 0.0) + realized
         after = position.amount
-        before = after - fill.signed_amount
-        if before and (not after or (after > 0) != (before > 0)):
+        before = after - fill.signed_amount + (fill.fee if fill.fee_in_base else 0.0)
+        if abs(before) <= 1e-12 * max(abs(after), fill.amount):
+            before = 0.0  # rounding of the subtraction above: it was flat
+        if before and (position.is_flat or (after > 0) != (before > 0)):  # flat: dust too
             closing = min(1.0, abs(before) / fill.amount)
-            net = pnl - fill.fee * closing
-            self._open[symbol] = -fill.fee * (1.0 - closing)
+            net = pnl - fill.fee_in_quote * closing
+            self._open[symbol] = -fill.fee_in_quote * (1.0 - closing)
             self.streak = self.streak + 1 if net < 0 else 0
             self.last_trade = (symbol, net)
         else:
-            self._open[symbol] = pnl - fill.fee
+            self._open[symbol] = pnl - fill.fee_in_quote
 
     def evaluate(self, context: RiskContext) -> str:
         """Trip once the streak of losing trades reaches ``max_losses``.

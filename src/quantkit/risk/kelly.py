@@ -239,6 +239,8 @@ class KellySizer(Sizer):
             return
         symbol = fill.symbol
         signed = fill.signed_amount
+        if signed > 0 and fill.fee_in_base:  # a buy's fee in the base received (Binance spot)
+            signed -= fill.fee
         trade = self._open.get(symbol)
         if trade is None:
             trade = self._open[symbol] = _OpenTrade(symbol)
@@ -246,13 +248,11 @@ class KellySizer(Sizer):
             if abs(before) > 1e-12 * max(abs(signed), 1.0):
                 trade.position.apply(before, fill.price)  # opened before we saw it: skip it
                 trade.tracked = False
-        fee = fill.fee
-        if fee and fill.fee_currency == context.market(symbol).base:
-            fee *= fill.price
+        fee = fill.fee_in_quote
         position = trade.position
         old = position.amount
         closing = old != 0.0 and (old > 0) != (signed > 0)
-        share = min(abs(old) / fill.amount, 1.0) if closing else 0.0
+        share = min(abs(old) / abs(signed), 1.0) if closing else 0.0
         trade.pnl += position.apply(signed, fill.price) - fee * (share if closing else 1.0)
         if closing and (position.amount == 0.0 or (position.amount > 0) != (old > 0)):
             if trade.tracked:

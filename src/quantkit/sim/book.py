@@ -159,7 +159,9 @@ class Book:
         """Fix a cost-sized market order's amount at its first fill price; False if too small."""
         order, market, fees = w.order, w.market, self.rules.fees
         cost = order.request.cost or 0.0
-        if w.sign > 0:  # spend exactly ``cost``, fee included
+        if w.sign > 0 and fees.charged_in == "received":  # spend ``cost``; fee paid in base
+            amount = market.round_amount(cost / price)
+        elif w.sign > 0:  # spend exactly ``cost``, fee included
             rate = fees.rate(market, is_maker)
             amount = market.round_amount((cost - fees.per_order) / (price * (1.0 + rate)))
         else:  # sell what is worth ``cost`` at this price
@@ -191,8 +193,10 @@ class Book:
             return
         market = w.market
         first = order.filled == 0.0
-        fee = self.rules.fees.fee(market, price * amount, is_maker, first)
-        reason = self.portfolio.check_fill(market, w.sign * amount, price, fee)
+        fee, fee_asset = self.rules.fees.charge(market, w.sign > 0, price, amount, is_maker, first)
+        quote_fee = fee if fee_asset == market.quote else fee * price
+        cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
+        reason = self.portfolio.check_fill(market, w.sign * amount, price, cash_fee)
         if reason:
             self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
             return
@@ -204,12 +208,12 @@ class Book:
             price,
             amount,
             fee,
-            market.quote,
+            fee_asset,
             bar_time,
             is_maker,
         )
         self.portfolio.apply_fill(fill)
-        order.record_fill(price, amount, fee, bar_time)
+        order.record_fill(price, amount, quote_fee, bar_time)
         self.capacity = capacity - amount
         self.fills.append(fill)
         events = self.events

@@ -91,7 +91,8 @@ class SimulatedExchange:
         id_prefix: Prefix of generated client order ids (``"<prefix>-000001"``...).
 
     Raises:
-        ConfigError: If a market is not quoted in the portfolio's currency.
+        ConfigError: If a market is not quoted in the portfolio's currency, or fees are
+            charged in the asset received on a margin account.
     """
 
     def __init__(
@@ -109,10 +110,16 @@ class SimulatedExchange:
                     f"{portfolio.currency}; all markets of a run must be quoted in the account "
                     "currency"
                 )
+        self.rules = rules or FillRules()
+        if self.rules.fees.charged_in == "received" and not portfolio.margin.is_spot:
+            raise ConfigError(
+                "fees charged in the asset received (charged_in='received') are a spot "
+                "account's rule; a margin account (shorting or leverage) pays its fees in the "
+                "quote currency: use charged_in='quote'"
+            )
         self.markets = dict(markets)
         self.portfolio = portfolio
         portfolio.set_markets(self.markets.values())  # dust thresholds, as live
-        self.rules = rules or FillRules()
         self.id_prefix = id_prefix
         self.books = {s: Book(s, portfolio, self.rules) for s in self.markets}
         self.orders: dict[str, Order] = {}

@@ -88,6 +88,12 @@ class FastSettings:
             raise ConfigError(f"fast path: warmup must be an integer >= 0, got {self.warmup!r}")
         if self.fees is not None and not isinstance(self.fees, FeeModel):
             raise ConfigError(f"fast path: fees must be a FeeModel, got {type(self.fees).__name__}")
+        if self.fees is not None and self.fees.charged_in != "quote":
+            raise ConfigError(
+                "fast path: fees charged in the asset received (charged_in="
+                f"{self.fees.charged_in!r}) are not supported; use the event-driven backtest "
+                "(BacktestBroker) or charged_in='quote'"
+            )
 
     def params(self, symbol: str, signals: Signals) -> FloatArray:
         """Return the kernel's parameter vector for one symbol's signals.
