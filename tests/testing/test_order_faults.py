@@ -6,6 +6,7 @@ Each fault is checked twice: what the client sees (the ccxt exception) and what 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -20,8 +21,9 @@ from tests.testing.test_private_api import KEY, SECRET, free, make_client
 
 pytestmark = pytest.mark.anyio
 
-CLIENT_TIMEOUT_MS = 400
-HOLD_S = 20.0  # far past the client's timeout; the server drops it when it stops
+CLIENT_TIMEOUT_MS = 30_000  # every answer that is not held back arrives well before this
+SHORT_TIMEOUT_MS = 400  # only for the request a "timeout" fault holds back
+HOLD_S = 20.0  # far past the short timeout; the server drops it when it stops
 
 
 @pytest.fixture
@@ -70,6 +72,17 @@ async def resting(client: Any, client_id: str) -> dict[str, Any]:
 # ------------------------------------------------------------- faults on every order endpoint
 
 
+@contextlib.contextmanager
+def timing_out(client: Any, fault: str) -> Iterator[None]:
+    """Give up on the faulted request quickly when the fault holds its answer back."""
+    if fault.startswith("timeout"):
+        client.timeout = SHORT_TIMEOUT_MS
+    try:
+        yield
+    finally:
+        client.timeout = CLIENT_TIMEOUT_MS
+
+
 def plan(server: LocalExchange, fault: str, path: str, method: str) -> None:
     acted = fault.endswith("after")
     if fault.startswith("500"):
@@ -95,7 +108,7 @@ async def test_create_faults_act_or_not_as_planned(
     server: LocalExchange, client: Any, fault: str
 ) -> None:
     plan(server, fault, "/api/v3/order", "POST")
-    with pytest.raises(EXPECTED[fault.split(maxsplit=1)[0]]):
+    with timing_out(client, fault), pytest.raises(EXPECTED[fault.split(maxsplit=1)[0]]):
         await resting(client, "c-1")
     acted = fault.endswith("after")
     assert await status_of(client, "c-1") == ("open" if acted else None)
@@ -108,7 +121,7 @@ async def test_cancel_faults_act_or_not_as_planned(
 ) -> None:
     order = await resting(client, "c-1")
     plan(server, fault, "/api/v3/order", "DELETE")
-    with pytest.raises(EXPECTED[fault.split(maxsplit=1)[0]]):
+    with timing_out(client, fault), pytest.raises(EXPECTED[fault.split(maxsplit=1)[0]]):
         await client.cancel_order(order["id"], "BTC/USDT")
     acted = fault.endswith("after")
     assert await status_of(client, "c-1") == ("canceled" if acted else "open")
@@ -120,7 +133,7 @@ async def test_cancel_replace_faults_act_or_not_as_planned(
 ) -> None:
     order = await resting(client, "c-1")
     plan(server, fault, "/api/v3/order/cancelReplace", "POST")
-    with pytest.raises(EXPECTED[fault.split(maxsplit=1)[0]]):
+    with timing_out(client, fault), pytest.raises(EXPECTED[fault.split(maxsplit=1)[0]]):
         await client.edit_order(
             order["id"], "BTC/USDT", "limit", "buy", 0.02, 38_000, {"newClientOrderId": "c-2"}
         )
@@ -243,7 +256,7 @@ async def test_lookups_fail_for_a_span_while_orders_go_through(
 
 async def test_a_lookup_can_time_out(server: LocalExchange, client: Any) -> None:
     server.faults.timeout(LOOKUP_PATHS, method="GET", seconds=HOLD_S)
-    with pytest.raises(ccxt_errors.RequestTimeout):
+    with timing_out(client, "timeout"), pytest.raises(ccxt_errors.RequestTimeout):
         await client.fetch_open_orders("BTC/USDT")
     assert await client.fetch_open_orders("BTC/USDT") == []
 
