@@ -15,6 +15,7 @@ from quantkit.domain.venue import VenueBalance, VenueOrder, VenueTrade
 from quantkit.errors import ExchangeError
 from quantkit.exchanges.oco import create_oco
 from quantkit.exchanges.orders import (
+    OrderArguments,
     order_arguments,
     parse_balances,
     parse_my_trades,
@@ -41,6 +42,19 @@ def _ccxt_error_behind(exc: KeyError) -> BaseException:
 class CcxtTrading(CcxtSession):
     """Orders, executions and balances of the account (see `CcxtExchange`)."""
 
+    def _arguments(
+        self, client: Any, market: Mapping[str, Any], request: OrderRequest, client_id: str
+    ) -> OrderArguments:
+        """Ccxt's arguments for ``request``, checked against the venue's order features."""
+        return order_arguments(
+            request,
+            client_id,
+            market=market,
+            has=client.has,
+            features=client.features,
+            exchange=self._id,
+        )
+
     async def create_order(self, request: OrderRequest, client_id: str) -> VenueOrder:
         """Place an order, tagged with ``client_id`` (ccxt's unified ``clientOrderId``).
 
@@ -62,14 +76,7 @@ class CcxtTrading(CcxtSession):
         """
         client = await self._ready()
         market = self._require(client, request.symbol, "createOrder")
-        arguments = order_arguments(
-            request,
-            client_id,
-            market=market,
-            has=client.has,
-            features=client.features,
-            exchange=self._id,
-        )
+        arguments = self._arguments(client, market, request, client_id)
         action = f"order {client_id!r} ({request.side.value} {request.symbol})"
         if arguments.cost is not None:
             place = (
@@ -160,14 +167,7 @@ class CcxtTrading(CcxtSession):
                     reason="order_not_found",
                 )
             exchange_id = found.exchange_id
-        arguments = order_arguments(
-            request,
-            new_client_id,
-            market=market,
-            has=client.has,
-            features=client.features,
-            exchange=self._id,
-        )
+        arguments = self._arguments(client, market, request, new_client_id)
         action = f"edit of order {client_id!r} ({request.side.value} {symbol})"
         raw = await self._call(
             client,
