@@ -112,6 +112,10 @@ def _writer_lock(path: Path) -> FileLock:
     return lock
 
 
+_REQUEST_FIELDS = tuple(f.name for f in fields(OrderRequest) if f.init)
+"""The fields an intent records (looked up once: the intent is on the bar-to-order path)."""
+
+
 def _jsonable(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
@@ -334,7 +338,7 @@ class Journal:
             The record; ``record.data["client_id"]`` is the id to send.
         """
         cid = client_id or client_order_id(self.run_id, self._count + 1)
-        fields_ = {f.name: _jsonable(getattr(request, f.name)) for f in fields(request) if f.init}
+        fields_ = {name: _jsonable(getattr(request, name)) for name in _REQUEST_FIELDS}
         return self._write("intent", {"client_id": cid, "request": fields_}, sync_head)
 
     def ack(self, client_id: str, exchange_id: str) -> Record:

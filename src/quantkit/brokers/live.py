@@ -329,15 +329,7 @@ class LiveBroker(Broker):
             _log.info("order_rejected", client_id=client_id, symbol=order.symbol, reason=reason)
             self.events.append(order)
             return order
-        _log.info(
-            "order_intent",
-            client_id=client_id,
-            symbol=order.symbol,
-            side=str(order.side),
-            type=str(request.type),
-            amount=order.amount,
-            price=request.limit_price,
-        )
+        # (logged by the sender as the order leaves: no logging between a bar and its order)
         if not self.brackets.park(order):  # waits while a venue OCO holds the amount
             sync.enqueue(order)
         return order

@@ -106,7 +106,8 @@ class OrderSync:
         if replaces is not None:
             self.replaces[order.client_id] = (replaces, total)
         self._in_flight += 1
-        self.idle = anyio.Event()
+        if self.idle.is_set():  # (an unset one stays: creating events costs on the hot path)
+            self.idle = anyio.Event()
         self._send.send_nowait(order)
 
     def request_cancel(self, order: Order) -> None:
@@ -164,6 +165,16 @@ class OrderSync:
 
     async def _send_one(self, order: Order) -> None:
         self.broker.journal.sync_head()  # the intent skipped it to stay fast
+        request = order.request
+        _log.info(
+            "order_intent",
+            client_id=order.client_id,
+            symbol=order.symbol,
+            side=str(order.side),
+            type=str(request.type),
+            amount=order.amount,
+            price=request.limit_price,
+        )
         try:
             if self.closing:
                 self.reject(order, "not sent: the broker shut down first")
