@@ -13,15 +13,27 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, cast
 
 import anyio
 import pytest
 
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.live_reconcile import LiveSafety
+from quantkit.brokers.venue import TradingVenue
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, Side
+from quantkit.domain.venue import VenueTrade
+from quantkit.exchanges import CcxtExchange
 from quantkit.testing import LocalExchange
-from tests.brokers.test_live_broker import KEY, SECRET, WARMUP, broker_for, started, venue_for
+from tests.brokers.test_live_broker import (
+    FAST_RETRY,
+    KEY,
+    SECRET,
+    WARMUP,
+    broker_for,
+    started,
+    venue_for,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -125,3 +137,59 @@ async def test_a_balance_changed_outside_during_busy_trading_is_reported_with_bo
     assert halted.startswith("new entries halted")
     assert {o.status for o in later} <= {OrderStatus.FILLED, OrderStatus.REJECTED}
     assert any(o.status is OrderStatus.FILLED for o in later if o.side is Side.SELL)  # exits go
+
+
+class LateTradeList:
+    """The real client, but the venue's trade list shows new trades only after a few reads.
+
+    Binance keeps balances and the trade list in separate services; an execution can reach the
+    balances before ``myTrades`` shows it. Everything else goes to the real ccxt client.
+    """
+
+    def __init__(self, venue: CcxtExchange, reads: int) -> None:
+        self._venue = venue
+        self._reads = reads
+        self.hidden = 0
+        self.shown = anyio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+    async def my_trades(self, symbol: str, since_ms: int | None = None) -> list[VenueTrade]:
+        trades = await self._venue.my_trades(symbol, since_ms)
+        if trades and self.hidden < self._reads:
+            self.hidden += 1
+            return []
+        if trades:
+            self.shown.set()
+        return trades
+
+
+async def test_fills_the_trade_list_shows_late_are_no_divergence(
+    local: LocalExchange, tmp_path: Path
+) -> None:
+    async with venue_for(local) as real, anyio.create_task_group() as tasks:
+        venue = LateTradeList(real, reads=25)
+        broker = LiveBroker(
+            cast(TradingVenue, venue),
+            journal=tmp_path / "j.jsonl",
+            run_id="run-1",
+            confirm_live=True,
+            retry=FAST_RETRY,
+            poll_interval=0.005,
+            watch_trades=False,  # (the trade stream would show the trade at once)
+            safety=BUSY,
+        )
+        await started(broker, tasks, local)
+        order = broker.submit(OrderRequest(SYM, Side.BUY, amount=0.01), "qk-late-000001", 4e4)
+        with anyio.fail_after(60):
+            while order.is_active:
+                await broker.events_ready()
+        await settled(broker)
+        found, cash = list(broker.divergences), broker.portfolio.cash["USDT"]
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert venue.hidden == 25 and venue.shown.is_set()  # the balances ran ahead 25 reads long
+    assert [d.detail for d in found] == []
+    assert order.status is OrderStatus.FILLED
+    assert cash == pytest.approx(venue_totals(local)["USDT"], rel=1e-12)

@@ -157,11 +157,12 @@ class Reconciler:
         """Compare the venue's balances with the portfolio, then take the venue's.
 
         The comparison is only made on a settled account, so that the portfolio has booked
-        every trade the balances contain: no order of the run is in flight or of unknown
-        outcome, before or after the reads, and none was created meanwhile (its trades could
-        not be attributed yet); the balances, read twice around booking the trades since the
-        last settled read (every page), are equal (nothing traded in between). Otherwise
-        nothing changes and the next round tries again.
+        every trade the balances contain: no order of the run is in flight, of unknown outcome
+        or with fills the venue reported but not booked yet (see `_busy`), before or after
+        the reads, and none was created meanwhile (its trades could not be attributed yet);
+        the balances, read twice around booking the trades since the last settled read (every
+        page), are equal (nothing traded in between). Otherwise nothing changes and the next
+        round tries again.
 
         A difference found on a settled account is only reported once the next settled check
         still finds one in the same asset (a venue whose balances and trade list are updated
@@ -195,8 +196,24 @@ class Reconciler:
         return True
 
     def _busy(self) -> bool:
-        """Whether an order of the run is in flight or of unknown outcome."""
-        return any(o.status is OrderStatus.NEW for o in self.sync.orders.values())
+        """Whether an order is in flight, of unknown outcome, or has fills still to be booked.
+
+        An order the venue reported as (more) filled than the trades booked for it (a market
+        order's answer, a lookup, the open orders) has trades a venue may show in its balances
+        before its trade list. Such a report holds the check back for ``unknown_deadline``
+        seconds at most, so a trade that never shows up cannot hide a divergence for longer.
+        """
+        sync = self.sync
+        if any(o.status is OrderStatus.NEW for o in sync.orders.values()):
+            return True
+        recent = time.time_ns() - int(self.safety.unknown_deadline * 1e9)
+        for client_id, (filled, seen) in list(sync.venue_filled.items()):
+            order = sync.orders.get(client_id)
+            if order is None or order.filled >= filled * (1 - 1e-9) or seen < recent:
+                del sync.venue_filled[client_id]  # booked (or given up on)
+            else:
+                return True
+        return False
 
     def _confirmed(self, gaps: list[tuple[str, float, float, float]]) -> bool:
         """Report the gaps a previous settled check found as well; hold back new ones."""

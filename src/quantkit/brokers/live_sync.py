@@ -68,6 +68,9 @@ class OrderSync:
         self.exchange_ids: dict[str, str] = {}
         """Venue order id to client id."""
         self.trade_ids: set[str] = set()
+        self.venue_filled: dict[str, tuple[float, int]] = {}
+        """Client id to (amount the venue reported filled, when in ns), while more than the
+        trades booked for it: a balance check waits for those trades."""
         self.fee_slack: dict[str, float] = {}
         """Fees booked since the last balance refresh that the portfolio counts differently
         from the venue (a fee in the received asset), by asset."""
@@ -302,6 +305,7 @@ class OrderSync:
         """
         self.unknown.pending.pop(order.client_id, None)
         self.remember(order, placed.exchange_id)
+        self.note_filled(order, placed.filled)
         if order.status is OrderStatus.NEW:  # (a websocket trade may have opened it already)
             order.transition(OrderStatus.OPEN, time.time_ns())
             _log.info(
@@ -313,6 +317,16 @@ class OrderSync:
             self.emit(order)
         if placed.filled > 0 or placed.status is not OrderStatus.OPEN:
             self.poke()
+
+    def note_filled(self, order: Order, filled: float) -> None:
+        """Remember that the venue reported ``order`` filled by ``filled`` (if beyond booked).
+
+        Args:
+            order: The order.
+            filled: The venue's executed amount.
+        """
+        if filled > order.filled * (1 + 1e-9) + 1e-15:
+            self.venue_filled[order.client_id] = (filled, time.time_ns())
 
     def reject(self, order: Order, reason: str) -> None:
         """End a ``NEW`` order as ``REJECTED`` (journaled, delivered).

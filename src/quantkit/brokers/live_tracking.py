@@ -265,6 +265,10 @@ class Tracker:
         sync = self.sync
         listed = await sync.venue.open_orders()
         self.check_listed(listed)
+        for venue_order in listed:
+            own = sync.orders.get(venue_order.client_id)
+            if own is not None:
+                sync.note_filled(own, venue_order.filled)
         names = {o.client_id for o in listed}
         replacing = {old.client_id for old, _ in sync.replaces.values()}
         for order in active:
@@ -273,6 +277,8 @@ class Tracker:
             if not order.is_active or order.client_id in names or order.client_id in replacing:
                 continue
             final = await sync.venue.fetch_order(order.client_id, order.symbol)
+            if final is not None:
+                sync.note_filled(order, final.filled)
             if final is not None and final.status not in _VENUE_STATUS_OPEN:
                 if final.filled > order.filled * (1 + 1e-12):
                     await self.book_trades(order.symbol)
