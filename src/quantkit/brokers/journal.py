@@ -147,7 +147,8 @@ class Journal:
         self.path = Path(path)
         self.run_id = run_id
         self.fsync_ns = 0
-        """Time spent waiting for the disk to confirm the journal's lines, in ns (cumulative)."""
+        """Time spent waiting for the disk to confirm the journal's lines and its head sidecar
+        (the fsync calls), in ns (cumulative)."""
         self._lock = _writer_lock(self.path)
         try:
             self._open()
@@ -312,11 +313,15 @@ class Journal:
             f.write(_canonical({"seq": seq, "hash": digest}))
             f.flush()
             self._boundary("head fsync")
+            start = time.perf_counter_ns()
             os.fsync(f.fileno())
+            self.fsync_ns += time.perf_counter_ns() - start
         self._boundary("head replace")
         os.replace(temp, head)
         self._boundary("head dir fsync")
+        start = time.perf_counter_ns()
         _fsync_dir(self.path.parent)
+        self.fsync_ns += time.perf_counter_ns() - start
 
     def records(self) -> Iterator[Record]:
         """Iterate over the records on disk, re-verifying the chain as it goes."""
