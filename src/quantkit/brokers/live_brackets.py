@@ -16,6 +16,12 @@ fill price, prices to the nearest tick).
   the live stream, and when a bar reaches a level the exit goes out as a reduce-only market
   order (``<entry>-sl`` / ``<entry>-tp``) and the other exit is dropped (``bracket_done``). A
   restart restores held brackets from the journal.
+* An entry with ``trail_pct`` is always held (with its ``sl``/``tp`` if any): a venue OCO list
+  cannot be amended, and re-placing it at each move would leave a window with no list on the
+  venue. At each closed bar the stop set at the previous close is checked first (``<entry>-trail``
+  goes out when the bar reaches it), then the level moves with the bar's extreme
+  (`quantkit.domain.trailing`); each move is journaled (``bracket_trail``) before it takes
+  effect, so a restart restores the last level, never a looser one.
 """
 
 from __future__ import annotations
