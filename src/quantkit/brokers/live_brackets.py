@@ -16,10 +16,17 @@ fill price, prices to the nearest tick).
   the live stream, and when a bar reaches a level the exit goes out as a reduce-only market
   order (``<entry>-sl`` / ``<entry>-tp``) and the other exit is dropped (``bracket_done``). A
   restart restores held brackets from the journal.
+* An entry with ``trail_pct`` is always held (with its ``sl``/``tp`` if any): a venue OCO list
+  cannot be amended, and re-placing it at each move would leave a window with no list on the
+  venue. At each closed bar the stop set at the previous close is checked first (``<entry>-trail``
+  goes out when the bar reaches it), then the level moves with the bar's extreme
+  (`quantkit.domain.trailing`); each move is journaled (``bracket_trail``) before it takes
+  effect, so a restart restores the last level, never a looser one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ import structlog
 
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
+from quantkit.domain.trailing import TrailingStop
 from quantkit.errors import ExchangeError, RateLimitedError, TransientError
 
 if TYPE_CHECKING:
@@ -54,16 +62,20 @@ class HeldBracket:
         symbol: Market symbol.
         levels: Side and prices of the exits.
         amount: Base amount an exit sells (or buys back).
+        trail_pct: Trailing stop distance, or ``None`` without a trailing stop.
+        trail: Where the trailing stop stands, ``None`` until the first bar closes.
     """
 
     entry_id: str
     symbol: str
     levels: BracketLevels
     amount: float
+    trail_pct: float | None = None
+    trail: TrailingStop | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The journaled form (see `from_json`)."""
-        return {
+        data: dict[str, Any] = {
             "client_id": self.entry_id,
             "symbol": self.symbol,
             "side": self.levels.side.value,
@@ -72,12 +84,34 @@ class HeldBracket:
             "amount": self.amount,
             "mode": "held",
         }
+        if self.trail_pct is not None:
+            data["trail_pct"] = self.trail_pct
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeldBracket:
-        """Rebuild a held bracket from its journal record."""
+        """Rebuild a held bracket from its journal record (and its latest trailing level)."""
         levels = BracketLevels(Side(data["side"]), data["stop_loss"], data["take_profit"])
-        return cls(str(data["client_id"]), str(data["symbol"]), levels, float(data["amount"]))
+        pct, trail = data.get("trail_pct"), data.get("trail")
+        return cls(
+            str(data["client_id"]),
+            str(data["symbol"]),
+            levels,
+            float(data["amount"]),
+            None if pct is None else float(pct),
+            None if trail is None else TrailingStop.from_json(trail),
+        )
+
+    def exit_hit(self, low: float, high: float) -> str:
+        """Which exit a closed bar's range reached: ``"sl"``, ``"trail"``, ``"tp"`` or ``""``.
+
+        The stops come first (the backtest's adverse rule); the trailing stop's level is the
+        one set at the previous close, never one computed from this bar.
+        """
+        role = self.levels.hit(low, high)
+        if role != "sl" and self.trail is not None and self.trail.hit(low, high):
+            return "trail"
+        return role
 
 
 def exit_request(symbol: str, side: Side, amount: float, role: str, price: float) -> OrderRequest:
@@ -227,14 +261,16 @@ class LiveBrackets:
             return
         sl, tp = levels.stop_loss, levels.take_profit
         oco = callable(getattr(self.broker.venue, "create_oco", None))
+        trail_pct = entry.request.trail_pct
         if (
             oco
+            and trail_pct is None
             and sl is not None
             and tp is not None
             and await self._place_oco(entry, sl, tp, amount)
         ):
             return
-        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount))
+        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount, trail_pct))
 
     def hold(self, bracket: HeldBracket, *, journal: bool = True) -> None:
         """Hold ``bracket`` in the broker: journaled, triggered from closed bars.
@@ -251,6 +287,7 @@ class LiveBrackets:
             client_id=bracket.entry_id,
             stop_loss=bracket.levels.stop_loss,
             take_profit=bracket.levels.take_profit,
+            trail_pct=bracket.trail_pct,
             amount=bracket.amount,
         )
 
@@ -358,10 +395,34 @@ class LiveBrackets:
                 self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": ""})
                 _log.info("bracket_dropped", client_id=bracket.entry_id, reason="position flat")
                 continue
-            role = bracket.levels.hit(bar.low, bar.high)
+            role = bracket.exit_hit(bar.low, bar.high)
             if role:
                 held.remove(bracket)
                 self._trigger(bracket, role, bar)
+            elif bracket.trail_pct is not None:
+                self._follow(held, bracket, bar)
+
+    def _follow(self, held: list[HeldBracket], bracket: HeldBracket, bar: Bar) -> None:
+        """Move a held trailing stop after ``bar`` closed; journal the new level first."""
+        market = self.broker.market(bracket.symbol)
+        old = bracket.trail
+        if old is None:
+            assert bracket.trail_pct is not None
+            side, pct = bracket.levels.side, bracket.trail_pct
+            new = TrailingStop.start(side, pct, high=bar.high, low=bar.low, market=market)
+        else:
+            new = old.follow(high=bar.high, low=bar.low, market=market)
+        if new is old:
+            return
+        self.journal.append("bracket_trail", {"client_id": bracket.entry_id, **new.as_json()})
+        held[held.index(bracket)] = dataclasses.replace(bracket, trail=new)
+        _log.info(
+            "trailing_stop_moved",
+            client_id=bracket.entry_id,
+            stop=new.level,
+            extreme=new.extreme,
+            previous=None if old is None else old.level,
+        )
 
     def _trigger(self, bracket: HeldBracket, role: str, bar: Bar) -> None:
         client_id = f"{bracket.entry_id}-{role}"
@@ -370,7 +431,7 @@ class LiveBrackets:
             bracket.levels.side,
             amount=bracket.amount,
             reduce_only=True,
-            tag="stop_loss" if role == "sl" else "take_profit",
+            tag=_TAGS[role],
         )
         _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
         self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
@@ -388,6 +449,9 @@ class LiveBrackets:
         for record in self.journal.records():
             if record.kind == "bracket" and record.data.get("mode") == "held":
                 pending[str(record.data["client_id"])] = dict(record.data)
+            elif record.kind == "bracket_trail" and str(record.data["client_id"]) in pending:
+                trail = {k: v for k, v in record.data.items() if k != "client_id"}
+                pending[str(record.data["client_id"])]["trail"] = trail
             elif record.kind == "bracket_done":
                 pending.pop(str(record.data["client_id"]), None)
         for data in pending.values():
@@ -395,9 +459,10 @@ class LiveBrackets:
         return len(pending)
 
 
+_TAGS = {"sl": "stop_loss", "tp": "take_profit", "trail": "trailing_stop"}
+
+
 def _is_leg(order: Order) -> bool:
     """Whether ``order`` is an exit of a bracket (also when resumed from the journal)."""
     tag, client_id = order.request.tag, order.client_id
-    return (tag == "stop_loss" and client_id.endswith("-sl")) or (
-        tag == "take_profit" and client_id.endswith("-tp")
-    )
+    return any(tag == _TAGS[role] and client_id.endswith(f"-{role}") for role in _TAGS)
