@@ -1,8 +1,10 @@
 """The fault matrix: every venue failure x every order endpoint, driven through a LiveBroker.
 
 Each cell runs a `LiveBroker` (the real ccxt `CcxtExchange`) against a fresh `LocalExchange`,
-plans one fault on one endpoint (create, cancel or cancelReplace), carries the operation out
-and waits until the broker has settled it. Then the invariants of issue #11 must hold:
+plans one fault on one endpoint (create, cancel, cancelReplace, or the OCO column: placing a
+bracket's venue OCO list, ``POST /api/v3/orderList/oco``, and canceling it, ``DELETE`` of a leg
+or of the list), carries the operation out and waits until the broker has settled it. Then
+the invariants of issue #11 must hold:
 
 * no intent is placed more than once (venue orders per client id);
 * every venue trade is booked exactly once (journal trade ids == venue trade ids);
@@ -40,13 +42,20 @@ SAFETY = LiveSafety(unknown_deadline=4.0)
 """A "does not exist" answer proves an order never placed 4 s after its last send: past the
 local exchange's longest late execution (3 s), as Binance's own delays are past ccxt's 10 s."""
 _RNG = random.Random("fault-matrix")
-UNKNOWN_DELAYS = {op: round(_RNG.uniform(0.5, 3.0), 2) for op in ("create", "cancel", "replace")}
+UNKNOWN_DELAYS = {
+    op: round(_RNG.uniform(0.5, 3.0), 2)
+    for op in ("create", "cancel", "replace", "oco", "oco-cancel")
+}
 """-1007: the request takes effect this many seconds later (0.5-3 s, fixed by a seeded RNG)."""
 
-ENDPOINTS = {
+ENDPOINTS: dict[str, tuple[str | tuple[str, ...], str]] = {
     "create": ("/api/v3/order", "POST"),
     "cancel": ("/api/v3/order", "DELETE"),
     "replace": ("/api/v3/order/cancelReplace", "POST"),
+    "oco": ("/api/v3/orderList/oco", "POST"),
+    # Binance cancels the whole list when either leg is canceled (DELETE /api/v3/order) or the
+    # list is (DELETE /api/v3/orderList): the fault waits on both, whichever the broker sends.
+    "oco-cancel": (("/api/v3/order", "/api/v3/orderList"), "DELETE"),
 }
 FAULTS = [
     "500 before", "500 after", "-1007 later", "-1008", "429 retry-after", "418 retry-after",
@@ -88,8 +97,45 @@ def limit_buy(local: LocalExchange, broker: LiveBroker, amount: float = 0.01) ->
     return OrderRequest(SYM, Side.BUY, OrderType.LIMIT, amount=amount, limit_price=price)
 
 
+def bracket_buy(local: LocalExchange, broker: LiveBroker) -> OrderRequest:
+    """A market buy of 0.01 BTC whose bracket (SL -10 %, TP +10 %) goes out as a venue OCO."""
+    market, price = broker.market(SYM), float(local.accounts.price("BTCUSDT"))
+    sl, tp = market.round_price(price * 0.9), market.round_price(price * 1.1)
+    return OrderRequest(SYM, Side.BUY, amount=0.01, stop_loss=sl, take_profit=tp)
+
+
+def legs_of(broker: LiveBroker, entry: Order) -> list[Order]:
+    """The bracket's legs the broker tracks (empty until it sends the list)."""
+    ids = (f"{entry.client_id}-tp", f"{entry.client_id}-sl")
+    return [broker.sync.orders[i] for i in ids if i in broker.sync.orders]
+
+
+def legs_are(broker: LiveBroker, entry: Order, done: Callable[[Order], bool]) -> bool:
+    legs = legs_of(broker, entry)
+    return len(legs) == 2 and all(done(leg) for leg in legs)
+
+
+async def operate_oco(local: LocalExchange, broker: LiveBroker, op: str, fault: str) -> list[Order]:
+    """Place a bracket entry: its OCO faulted, or placed and canceled with the cancel faulted."""
+    if op == "oco":
+        plan(local, fault, op)
+    entry = broker.submit(bracket_buy(local, broker), "qk-mx-000001", 40_000)
+    if op == "oco":  # the list's outcome is settled: on the venue, or refused and held
+        await until(
+            broker, lambda: legs_are(broker, entry, lambda o: o.status is not OrderStatus.NEW)
+        )
+    else:
+        await until(broker, lambda: legs_are(broker, entry, lambda o: o.status is OrderStatus.OPEN))
+        plan(local, fault, op)
+        broker.cancel(legs_of(broker, entry)[0])  # the venue ends the whole list
+        await until(broker, lambda: legs_are(broker, entry, lambda o: not o.is_active))
+    return [entry, *legs_of(broker, entry)]
+
+
 async def operate(local: LocalExchange, broker: LiveBroker, op: str, fault: str) -> list[Order]:
     """Carry out ``op`` with ``fault`` planned; return the broker's orders once settled."""
+    if op.startswith("oco"):
+        return await operate_oco(local, broker, op, fault)
     if op == "create":
         plan(local, fault, op)
         order = broker.submit(OrderRequest(SYM, Side.BUY, amount=0.01), "qk-mx-000001", 40_000)

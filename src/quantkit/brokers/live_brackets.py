@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import structlog
@@ -105,6 +105,8 @@ class LiveBrackets:
         self._net: dict[str, float] = {}
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
+        self._in_doubt: dict[str, HeldBracket] = {}
+        """Brackets whose OCO outcome is unknown, by entry id: held if the venue lacks it."""
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
         self._send: MemoryObjectSendStream[Order] = send
         self._receive: MemoryObjectReceiveStream[Order] = receive
@@ -282,6 +284,10 @@ class LiveBrackets:
             legs["sl"].client_id,
         )  # fmt: skip
         placed = await self._send_oco(request, legs)
+        if placed == "unknown":  # resolved from the venue; held only if it never got the list
+            levels = BracketLevels(side, sl, tp)
+            self._in_doubt[cid] = HeldBracket(cid, entry.symbol, levels, amount)
+            return True
         if placed is None:
             return False
         for role, venue_order in zip(("tp", "sl"), placed, strict=True):
@@ -291,13 +297,14 @@ class LiveBrackets:
 
     async def _send_oco(
         self, request: OcoRequest, legs: dict[str, Order]
-    ) -> tuple[VenueOrder, VenueOrder] | None:
+    ) -> tuple[VenueOrder, VenueOrder] | Literal["unknown"] | None:
         """Send the list once; a rate limit (refused before acting) alone is sent again.
 
-        When the outcome is unknown (timeout, 5xx) the list is never sent a second time: the
-        legs are looked up by client id with backoff; if the venue never shows them the
-        bracket is held by the broker instead (a list that appears later still holds the
-        amount, so the held exit cannot sell it twice).
+        When the outcome is unknown (timeout, 5xx, ``-1007``, a dropped connection) the list is
+        never sent a second time: its legs become unknown orders of the broker
+        (`UnknownOutcomes`), looked up by client id with backoff until the venue shows them or
+        proves, past the deadline, that it never got them; only then is the bracket held by
+        the broker (`on_rejected`). Failed lookups never count as "not there".
         """
         venue: Any = self.broker.venue
         policy = self.broker.retry
@@ -313,26 +320,23 @@ class LiveBrackets:
                 _log.warning(
                     "bracket_oco_unknown", client_id=request.list_client_id, error=str(exc)
                 )
-                return await self._look_up(legs)
+                for leg in legs.values():
+                    self.broker.sync.unknown.add(leg, f"OCO outcome unknown: {exc}")
+                return "unknown"
             else:
                 return placed
         self._refused(legs, f"OCO not placed after {policy.max_attempts} rate-limited attempts")
         return None
 
-    async def _look_up(self, legs: dict[str, Order]) -> tuple[VenueOrder, VenueOrder] | None:
-        venue: Any = self.broker.venue
-        policy = self.broker.retry
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                tp = await venue.fetch_order(legs["tp"].client_id, legs["tp"].symbol)
-                sl = await venue.fetch_order(legs["sl"].client_id, legs["sl"].symbol)
-            except TransientError:
-                tp = sl = None
-            if tp is not None and sl is not None:
-                return (tp, sl)
-            await anyio.sleep(policy.delay(attempt))
-        self._refused(legs, "OCO outcome unknown: not found on the venue; held by the broker")
-        return None
+    def on_rejected(self, order: Order) -> None:
+        """Hold the bracket of an OCO leg the venue proved it never got (outcome was unknown).
+
+        Args:
+            order: An order of the run that just ended ``REJECTED``.
+        """
+        bracket = self._in_doubt.pop(order.parent_id, None) if _is_leg(order) else None
+        if bracket is not None:
+            self.hold(bracket)
 
     def _refused(self, legs: dict[str, Order], reason: str) -> None:
         sync = self.broker.sync

@@ -10,6 +10,9 @@ other expires (status ``EXPIRED``) and the list's ``listStatusType`` and ``listO
 become ``ALL_DONE``; while both work they are ``EXEC_STARTED`` / ``EXECUTING``. Both legs are
 ordinary orders for ``GET /api/v3/order``, ``openOrders`` and the user-data stream (with their
 ``orderListId``); canceling either leg, or ``DELETE /api/v3/orderList``, cancels the list.
+Under `PartialFills` the take-profit leg fills in parts: its first part expires the stop-loss
+leg (activating one leg cancels the other), and the list is ``ALL_DONE`` once the take-profit
+leg has ended too; until then that leg is canceled like a plain order.
 
 Only SELL lists are modelled (a spot account protects what it holds); a BUY list is refused
 with a clear message naming this local limitation.
@@ -44,7 +47,8 @@ class LocalOrderList:
         above: The above leg (``LIMIT_MAKER`` take-profit of a SELL list).
         below: The below leg (``STOP_LOSS`` of a SELL list).
         time: Creation time, ms since the epoch.
-        done: Whether the list ended (``ALL_DONE``).
+        done: Whether one leg executed (the other expired) or the list was canceled; it is
+            ``ALL_DONE`` once no leg is open.
     """
 
     list_id: int
@@ -63,11 +67,12 @@ class LocalOrderList:
 
     def as_json(self, order_json: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
         """Render the list as Binance does (``orderReports`` when the legs' JSON is given)."""
+        ended = self.done and not any(o.is_open for o in self.legs)
         answer: dict[str, Any] = {
             "orderListId": self.list_id,
             "contingencyType": "OCO",
-            "listStatusType": "ALL_DONE" if self.done else "EXEC_STARTED",
-            "listOrderStatus": "ALL_DONE" if self.done else "EXECUTING",
+            "listStatusType": "ALL_DONE" if ended else "EXEC_STARTED",
+            "listOrderStatus": "ALL_DONE" if ended else "EXECUTING",
             "listClientOrderId": self.client_id,
             "transactionTime": self.time,
             "symbol": self.symbol,
@@ -201,21 +206,24 @@ class OrderLists:
             now: Time, ms since the epoch.
         """
         for made in list(self.lists.values()):
-            if made.done or made.symbol != venue_id:
+            if made.symbol != venue_id:
                 continue
-            if price >= made.above.price:  # the take-profit rests: it fills at its limit
-                self._execute(made, made.above, made.above.price, now, maker=True)
-            elif price <= made.below.stop_price:  # the stop triggers: a market sell
+            if price >= made.above.price and made.above.is_open:  # the take-profit rests:
+                part = self.accounts.part_of(made.above)  # it fills at its limit, maybe in parts
+                self._execute(made, made.above, made.above.price, now, maker=True, qty=part)
+            elif price <= made.below.stop_price and not made.done:  # the stop: a market sell
                 self._execute(made, made.below, price, now, maker=False)
 
     def _execute(
-        self, made: LocalOrderList, leg: LocalOrder, price: Decimal, now: int, *, maker: bool
-    ) -> None:
+        self, made: LocalOrderList, leg: LocalOrder, price: Decimal, now: int, *, maker: bool,
+        qty: Decimal | None = None,
+    ) -> None:  # fmt: skip
         other = made.below if leg is made.above else made.above
-        made.done = True
-        self.accounts.fill_order(leg, price, now, maker=maker)
-        other.status, other.update_time = "EXPIRED", now
-        self.accounts.notify(other, None)
+        first, made.done = not made.done, True
+        self.accounts.fill_order(leg, price, now, maker=maker, qty=qty)
+        if first:
+            other.status, other.update_time = "EXPIRED", now
+            self.accounts.notify(other, None)
 
     def list_of(self, order: LocalOrder) -> LocalOrderList | None:
         """The list ``order`` is a leg of, or ``None``."""
