@@ -1,10 +1,18 @@
 """Brackets in live trading: a filled entry's stop-loss and take-profit, venue OCO or held.
 
-When an entry that carries ``sl``/``tp`` (or ``sl_pct``/``tp_pct``) has filled, `LiveBrackets`
+When an entry that carries ``sl``/``tp`` (or ``sl_pct``/``tp_pct``) trades, `LiveBrackets`
 protects what it bought: the filled amount NET of any fee the venue charged in the received
 asset (Binance charges a spot buy's fee in the base asset unless paid in BNB), rounded down to
 the market's step. The levels are the simulator's (`bracket_levels`: ``_pct`` from the average
 fill price, prices to the nearest tick).
+
+An entry that fills in parts is protected part by part, right after each trade is booked: the
+first part's list has legs ``<entry>-tp``/``<entry>-sl``, each later part gets a list of its
+own (``<entry>-2-tp``/``<entry>-2-sl``, ...) for what it added, and a held bracket grows to
+the new total (a new ``bracket`` record; the last one counts). So the protection never exceeds
+what the account holds (amounts net of fees, rounded down; a remainder below one step waits for
+the next part) and a part is unprotected only until the task gets to it, with no cancel-and-
+replace gap. What is left below the market's minimum when the entry ends is dust, logged.
 
 * With both exits, on a venue that has OCO lists (Binance spot), the pair goes out as ONE
   venue OCO list: the take-profit as a ``LIMIT_MAKER``, the stop as a ``STOP_LOSS``. The venue
@@ -106,7 +114,7 @@ class LiveBrackets:
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
         self._in_doubt: dict[str, HeldBracket] = {}
-        """Brackets whose OCO outcome is unknown, by entry id: held if the venue lacks it."""
+        """Brackets whose OCO outcome is unknown, by list prefix: held if the venue lacks it."""
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
         self._send: MemoryObjectSendStream[Order] = send
         self._receive: MemoryObjectReceiveStream[Order] = receive
@@ -119,7 +127,7 @@ class LiveBrackets:
     # -- from the order tracker (synchronous) ---------------------------------------------------
 
     def on_trade(self, order: Order, trade: VenueTrade) -> None:
-        """Count an entry's execution net of fees in the received asset; queue it once filled.
+        """Count an entry's execution net of fees in the received asset; queue its protection.
 
         Args:
             order: The order that traded (already updated with the trade).
@@ -136,8 +144,7 @@ class LiveBrackets:
         if order.side is Side.BUY and trade.fee_currency == market.base:
             received -= trade.fee
         self._net[order.client_id] = self._net.get(order.client_id, 0.0) + received
-        if order.status is OrderStatus.FILLED:
-            self._send.send_nowait(order)
+        self._send.send_nowait(order)  # each part is protected as it arrives
 
     # -- exits the strategy sends while a venue OCO holds the amount ------------------------------
 
@@ -215,18 +222,22 @@ class LiveBrackets:
                 await self.protect(entry)
 
     async def protect(self, entry: Order) -> None:
-        """Place or hold the bracket of the filled ``entry``.
+        """Place or hold the bracket of what ``entry`` received and nothing protects yet.
 
         Args:
-            entry: The filled entry.
+            entry: A bracket entry that traded (filled, partly filled, or ended after a part).
         """
         market = self.broker.market(entry.symbol)
         levels = bracket_levels(entry.request, entry.average_price, market)
-        net = self._net.pop(entry.client_id, entry.filled)
+        net = self._net.get(entry.client_id, 0.0)
         amount = market.round_amount(net)
         if amount <= 0 or amount < market.dust_below:
-            _log.warning("bracket_dust", client_id=entry.client_id, amount=net)
+            if not entry.is_active:  # no part comes to add to it
+                self._net.pop(entry.client_id, None)
+                if net > 0:
+                    _log.warning("bracket_dust", client_id=entry.client_id, amount=net)
             return
+        self._net[entry.client_id] = net - amount  # below one step: waits for the next part
         sl, tp = levels.stop_loss, levels.take_profit
         oco = callable(getattr(self.broker.venue, "create_oco", None))
         if (
@@ -245,9 +256,16 @@ class LiveBrackets:
             bracket: The bracket.
             journal: Whether to journal it (``False`` when restored from the journal).
         """
+        held = self.held.setdefault(bracket.symbol, [])
+        grown = next((b for b in held if b.entry_id == bracket.entry_id), None)
+        if grown is not None:  # a later part of the entry: one bracket for the total
+            held.remove(grown)
+            bracket = HeldBracket(
+                bracket.entry_id, bracket.symbol, bracket.levels, grown.amount + bracket.amount
+            )
         if journal:
             self.journal.append("bracket", bracket.as_json())
-        self.held.setdefault(bracket.symbol, []).append(bracket)
+        held.append(bracket)
         _log.info(
             "bracket_held",
             client_id=bracket.entry_id,
@@ -262,9 +280,10 @@ class LiveBrackets:
         """Send the pair as one venue OCO list; False when it must be held instead."""
         cid, now = entry.client_id, time.time_ns()
         side = Side.SELL if entry.request.sign > 0 else Side.BUY
+        prefix = self._list_prefix(cid)
         legs = {
             role: Order(
-                f"{cid}-{role}",
+                f"{prefix}-{role}",
                 exit_request(entry.symbol, side, amount, role, price),
                 now,
                 parent_id=cid,
@@ -280,13 +299,13 @@ class LiveBrackets:
         prices = {"stop_loss": sl, "take_profit": tp}
         self.journal.append("bracket", {"client_id": cid, "mode": "oco", "amount": amount} | prices)
         request = OcoRequest(
-            entry.symbol, side, amount, tp, sl, f"{cid}-oco", legs["tp"].client_id,
+            entry.symbol, side, amount, tp, sl, f"{prefix}-oco", legs["tp"].client_id,
             legs["sl"].client_id,
         )  # fmt: skip
         placed = await self._send_oco(request, legs)
         if placed == "unknown":  # resolved from the venue; held only if it never got the list
             levels = BracketLevels(side, sl, tp)
-            self._in_doubt[cid] = HeldBracket(cid, entry.symbol, levels, amount)
+            self._in_doubt[prefix] = HeldBracket(cid, entry.symbol, levels, amount)
             return True
         if placed is None:
             return False
@@ -294,6 +313,16 @@ class LiveBrackets:
             sync.acknowledge(legs[role], venue_order)
         _log.info("bracket_oco_placed", client_id=cid, amount=amount, **prices)
         return True
+
+    def _list_prefix(self, entry_id: str) -> str:
+        """``<entry>`` for the entry's first list, ``<entry>-<n>`` for its n-th (a later part)."""
+        orders = self.broker.sync.orders
+        if f"{entry_id}-tp" not in orders:
+            return entry_id
+        n = 2
+        while f"{entry_id}-{n}-tp" in orders:
+            n += 1
+        return f"{entry_id}-{n}"
 
     async def _send_oco(
         self, request: OcoRequest, legs: dict[str, Order]
@@ -334,7 +363,7 @@ class LiveBrackets:
         Args:
             order: An order of the run that just ended ``REJECTED``.
         """
-        bracket = self._in_doubt.pop(order.parent_id, None) if _is_leg(order) else None
+        bracket = self._in_doubt.pop(order.client_id[:-3], None) if _is_leg(order) else None
         if bracket is not None:
             self.hold(bracket)
 
