@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import structlog
 
+from quantkit.brokers.live_bracket_parts import entry_of, is_list_tp, unprotected_parts
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 from quantkit.errors import ExchangeError, RateLimitedError, TransientError
@@ -414,9 +415,13 @@ class LiveBrackets:
     def restore(self) -> int:
         """Hold again the brackets the journal holds and has not seen triggered.
 
+        Then queue the protection of parts a crash left unprotected (`unprotected_parts`):
+        booked before the crash, their list never placed.
+
         Returns:
             How many were restored.
         """
+        self._resume_parts()
         pending: dict[str, dict[str, Any]] = {}
         for record in self.journal.records():
             if record.kind == "bracket" and record.data.get("mode") == "held":
@@ -426,6 +431,28 @@ class LiveBrackets:
         for data in pending.values():
             self.hold(HeldBracket.from_json(data), journal=False)
         return len(pending)
+
+    def _resume_parts(self) -> None:
+        orders = self.broker.sync.orders
+        for leg in list(orders.values()):  # lists still in doubt: held if never placed
+            prefix = leg.client_id[:-3]
+            sl = orders.get(f"{prefix}-sl")
+            if leg.status is OrderStatus.NEW and is_list_tp(leg) and sl is not None:
+                tp_price, sl_price = leg.request.limit_price, sl.request.stop_price
+                levels = BracketLevels(leg.side, sl_price, tp_price)
+                entry_id = entry_of(leg.client_id, orders)
+                self._in_doubt[prefix] = HeldBracket(
+                    entry_id, leg.symbol, levels, leg.amount or 0.0
+                )
+        gaps = unprotected_parts(
+            self.journal.records(), orders, lambda s: self.broker.market(s).base
+        )
+        for entry_id, gap in gaps.items():
+            entry = orders[entry_id]
+            if self.broker.market(entry.symbol).round_amount(gap) > 0:
+                self._net[entry_id] = gap  # (replaces what the startup's bookings counted)
+                self._send.send_nowait(entry)
+                _log.warning("bracket_part_unprotected", client_id=entry_id, amount=gap)
 
 
 def _is_leg(order: Order) -> bool:
