@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -189,6 +190,19 @@ async def settle(local: LocalExchange, broker: LiveBroker) -> None:
             await anyio.sleep(0.05)
 
 
+def check_protection(local: LocalExchange, broker: LiveBroker) -> None:
+    """After an OCO placement cell: what the entry bought is protected exactly once.
+
+    Either the venue's list holds it, or (the venue proved it never got the list, or refused
+    it) the broker holds the bracket; never both, never neither. 0.01 BTC bought, less the
+    0.1 % fee the venue keeps in BTC: 0.00999 BTC.
+    """
+    listed = sum((m.above.left for m in local.accounts.order_lists.open_lists(KEY)), Decimal(0))
+    held = sum((Decimal(repr(b.amount)) for b in broker.brackets.held.get(SYM, [])), Decimal(0))
+    assert (listed == 0) != (held == 0), f"protected twice or not at all: {listed=} {held=}"
+    assert listed + held == Decimal("0.00999")
+
+
 def check_invariants(local: LocalExchange, broker: LiveBroker, journal: Path) -> None:
     on_venue = local.accounts.orders(KEY)
     counts = Counter(o.client_id for o in on_venue)
@@ -236,6 +250,8 @@ async def test_fault_matrix_cell_keeps_the_invariants(fault: str, op: str, tmp_p
             broker = await started(broker_for(venue, journal, safety=SAFETY), tasks, local)
             await operate(local, broker, op, fault)
             await settle(local, broker)
+            if op == "oco":
+                check_protection(local, broker)
             await broker.ashutdown(cancel_open=False)
             tasks.cancel_scope.cancel()
         check_invariants(local, broker, journal)

@@ -39,7 +39,7 @@ import structlog
 from quantkit.brokers.live_bracket_parts import entry_of, is_list_tp, unprotected_parts
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.errors import ExchangeError, RateLimitedError, TransientError
+from quantkit.errors import ExchangeError, RateLimitedError, TransientError, VenueBusyError
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -328,7 +328,7 @@ class LiveBrackets:
     async def _send_oco(
         self, request: OcoRequest, legs: dict[str, Order]
     ) -> tuple[VenueOrder, VenueOrder] | Literal["unknown"] | None:
-        """Send the list once; a rate limit (refused before acting) alone is sent again.
+        """Send the list once; a rate limit or ``-1008`` (refused before acting) is sent again.
 
         When the outcome is unknown (timeout, 5xx, ``-1007``, a dropped connection) the list is
         never sent a second time: its legs become unknown orders of the broker
@@ -344,8 +344,9 @@ class LiveBrackets:
             except ExchangeError as exc:
                 self._refused(legs, str(exc))
                 return None
-            except RateLimitedError as exc:
-                await anyio.sleep(policy.delay(attempt, retry_after=exc.retry_after))
+            except (RateLimitedError, VenueBusyError) as exc:  # refused before acting
+                retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                await anyio.sleep(policy.delay(attempt, retry_after=retry_after))
             except TransientError as exc:
                 _log.warning(
                     "bracket_oco_unknown", client_id=request.list_client_id, error=str(exc)
@@ -355,7 +356,7 @@ class LiveBrackets:
                 return "unknown"
             else:
                 return placed
-        self._refused(legs, f"OCO not placed after {policy.max_attempts} rate-limited attempts")
+        self._refused(legs, f"OCO not placed after {policy.max_attempts} refused attempts")
         return None
 
     def on_rejected(self, order: Order) -> None:
