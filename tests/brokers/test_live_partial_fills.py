@@ -9,6 +9,7 @@ exactly on the 0.00001 step: each part's protection is 0.00999 BTC.
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 import quantkit as qk
 from quantkit.brokers.journal import replay
+from quantkit.domain.bars import Bar
 from quantkit.domain.order import OrderStatus, OrderType
 from quantkit.testing import LocalExchange, PartialFills
 from tests.brokers.test_live_brackets import local_with, until
@@ -50,6 +52,12 @@ def protected(local: LocalExchange) -> Decimal:
     """What the working OCO lists of the account would sell (each list's amount once)."""
     lists = local.accounts.order_lists.open_lists(KEY)
     return sum((m.above.left for m in lists), Decimal(0))
+
+
+def rest_guard(broker: qk.LiveBroker) -> float:
+    """The amount of the stop the broker holds for a partly filled take-profit (0 if none)."""
+    held = broker.brackets.held.get(SYM, [])
+    return sum(b.amount for b in held if b.entry_id.endswith("-rest"))
 
 
 def assert_booked_once(local: LocalExchange, journal: Path) -> None:
@@ -161,5 +169,92 @@ async def test_a_held_bracket_grows_with_each_part_and_a_restart_restores_the_to
             assert restored.amount == pytest.approx(0.02997, abs=1e-12)
             assert restored.levels.stop_loss == 37_000.0
             await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+    assert_booked_once(local, journal)
+
+
+async def test_a_take_profit_leg_filling_in_parts_is_booked_part_by_part_and_its_stop_expires(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    async with partial_local() as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            request = qk.OrderRequest(
+                SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
+            )
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)  # a market buy: whole
+            lists = local.accounts.order_lists.lists
+            await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+            tp, sl = (broker.sync.orders[f"{entry.client_id}-{r}"] for r in ("tp", "sl"))
+            await until(lambda: tp.status is OrderStatus.OPEN, "legs acknowledged")
+            assert tp.amount == 0.02997  # 0.03 less the 0.1 % fee kept in BTC
+
+            local.set_price(SYM, 42_000)  # the take-profit's first part: 0.02997 / 3 = 0.00999
+            await until(lambda: tp.filled == pytest.approx(0.00999), "first part booked")
+            await until(lambda: not sl.is_active, "the stop expired")
+            assert (tp.status, sl.status) == (OrderStatus.PARTIALLY_FILLED, OrderStatus.EXPIRED)
+            # the venue's stop is gone: the broker holds one for the 0.01998 not sold yet
+            await until(lambda: rest_guard(broker) == pytest.approx(0.01998), "rest guarded")
+            local.set_price(SYM, 42_010)
+            await until(lambda: rest_guard(broker) == pytest.approx(0.00999), "guard resized")
+            local.set_price(SYM, 42_000)
+            await until(lambda: not tp.is_active, "the take-profit filled")
+            await until(lambda: rest_guard(broker) == 0.0, "guard dropped with the leg")
+            assert (tp.status, tp.filled, tp.average_price) == (
+                OrderStatus.FILLED, pytest.approx(0.02997), 42_000.0,
+            )  # fmt: skip
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            assert broker.portfolio.position(SYM).is_flat
+            # sells of 0.00999 at 42,000 = 419.58 each, fee 0.1 % in USDT = 0.41958 each
+            usdt = sum(local.accounts.balances(KEY)["USDT"])
+            assert usdt == Decimal("10000") - Decimal("0.03") * 40_000 + 3 * Decimal("419.16042")
+            assert broker.portfolio.balance == pytest.approx(float(usdt), abs=1e-9)
+            await broker.ashutdown(cancel_open=True)
+            tasks.cancel_scope.cancel()
+    assert_booked_once(local, journal)
+    tp_fills = [f for f in replay(journal).fills if f.client_id == tp.client_id]
+    assert [(f.amount, f.fee, f.fee_currency) for f in tp_fills] == [
+        (0.00999, pytest.approx(0.41958), "USDT")
+    ] * 3
+
+
+async def test_the_held_stop_of_a_partly_filled_take_profit_cancels_the_leg_and_sells_the_rest(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    async with partial_local() as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            request = qk.OrderRequest(
+                SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
+            )
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)
+            lists = local.accounts.order_lists.lists
+            await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+            tp = broker.sync.orders[f"{entry.client_id}-tp"]
+            await until(lambda: tp.status is OrderStatus.OPEN, "legs acknowledged")
+            local.set_price(SYM, 42_000)  # one part of the take-profit: 0.00999
+            await until(lambda: rest_guard(broker) == pytest.approx(0.01998), "rest guarded")
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+
+            local.set_price(SYM, 36_500)  # a crash below the stop the venue expired
+            now = time.time_ns()
+            bar = Bar(SYM, now - 60_000_000_000, now, 41_000.0, 41_000.0, 36_400.0, 36_500.0, 1.0)
+            broker.on_bar_closed(bar)  # the held stop triggers: the leg is canceled first
+            exit_id = f"{entry.client_id}-rest-sl"
+            await until(lambda: exit_id in broker.sync.orders, "exit submitted")
+            out = broker.sync.orders[exit_id]
+            await until(lambda: not out.is_active, "exit done")
+            assert tp.status is OrderStatus.CANCELED and tp.filled == pytest.approx(0.00999)
+            assert (out.status, out.filled, out.average_price) == (
+                OrderStatus.FILLED, pytest.approx(0.01998), 36_500.0,
+            )  # fmt: skip
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            assert broker.portfolio.position(SYM).is_flat
+            assert sum(btc(local)) == 0
+            await broker.ashutdown(cancel_open=True)
             tasks.cancel_scope.cancel()
     assert_booked_once(local, journal)

@@ -23,12 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+import structlog
+
+from quantkit.domain.bracket import BracketLevels
 from quantkit.domain.order import Order, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
     from quantkit.brokers.journal import Record
+    from quantkit.brokers.live_brackets import LiveBrackets
 
-__all__ = ["entry_of", "is_list_tp", "unprotected_parts"]
+__all__ = ["entry_of", "is_list_tp", "resume_parts", "unprotected_parts"]
+
+_log = structlog.get_logger("quantkit.live")
 
 
 def entry_of(leg_id: str, orders: Mapping[str, Order]) -> str:
@@ -82,3 +88,30 @@ def unprotected_parts(
             covered[entry_id] = covered.get(entry_id, 0.0) + (leg.amount or 0.0)
     gaps = {cid: net - covered.get(cid, 0.0) for cid, net in received.items()}
     return {cid: gap for cid, gap in gaps.items() if gap > 0}
+
+
+def resume_parts(brackets: LiveBrackets) -> None:
+    """After a restart: queue the protection of bare parts; lists in doubt hold if refused.
+
+    Args:
+        brackets: The restarted broker's brackets (orders resumed and reconciled).
+    """
+    from quantkit.brokers.live_brackets import HeldBracket  # noqa: PLC0415 - it imports us
+
+    broker = brackets.broker
+    orders = broker.sync.orders
+    for leg in list(orders.values()):  # lists still in doubt: held if never placed
+        prefix = leg.client_id[: -len("-tp")]
+        sl = orders.get(f"{prefix}-sl")
+        if leg.status is OrderStatus.NEW and is_list_tp(leg) and sl is not None:
+            levels = BracketLevels(leg.side, sl.request.stop_price, leg.request.limit_price)
+            entry_id = entry_of(leg.client_id, orders)
+            brackets.hold_if_refused(
+                prefix, HeldBracket(entry_id, leg.symbol, levels, leg.amount or 0.0)
+            )
+    gaps = unprotected_parts(brackets.journal.records(), orders, lambda s: broker.market(s).base)
+    for entry_id, gap in gaps.items():
+        entry = orders[entry_id]
+        if broker.market(entry.symbol).round_amount(gap) > 0:
+            _log.warning("bracket_part_unprotected", client_id=entry_id, amount=gap)
+            brackets.protect_later(entry, gap)

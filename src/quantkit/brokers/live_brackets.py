@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import structlog
 
-from quantkit.brokers.live_bracket_parts import entry_of, is_list_tp, unprotected_parts
+from quantkit.brokers.live_bracket_parts import is_list_tp, resume_parts
+from quantkit.brokers.live_bracket_rest import RestGuards
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 from quantkit.errors import ExchangeError, RateLimitedError, TransientError, VenueBusyError
@@ -114,6 +115,8 @@ class LiveBrackets:
         self._net: dict[str, float] = {}
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
+        self.rest = RestGuards(self)
+        """Stops held for the rest of take-profit legs that fill in parts."""
         self._in_doubt: dict[str, HeldBracket] = {}
         """Brackets whose OCO outcome is unknown, by list prefix: held if the venue lacks it."""
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
@@ -137,6 +140,8 @@ class LiveBrackets:
         if order.parent_id or _is_leg(order):
             if not order.is_active:
                 self.on_closed(order)  # a leg filled: the list is done
+            elif is_list_tp(order):
+                self.rest.on_trade(order)  # a take-profit filling in parts: its stop is gone
             return
         if not order.request.has_bracket:
             return
@@ -171,8 +176,14 @@ class LiveBrackets:
         Returns:
             Whether it was parked (else the caller queues it at once).
         """
-        if _is_leg(order):
-            return False
+        if _is_leg(order):  # a held exit: it waits only for the leg whose rest it sells
+            tp = self.rest.waits_for(order)
+            if tp is None:
+                return False
+            self._parked.append(order)
+            self.broker.sync.request_cancel(tp)
+            _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=1)
+            return True
         legs = self._legs_on(order.symbol, order.side)
         if not legs:
             return False
@@ -193,9 +204,15 @@ class LiveBrackets:
         """
         if order.request.has_bracket and order.client_id in self._net and not _is_leg(order):
             self._send.send_nowait(order)  # canceled after a partial fill: protect that part
+        if is_list_tp(order) and not order.is_active:
+            self.rest.on_closed(order)
         waiting, self._parked = self._parked, []
         for parked in waiting:
-            if self._legs_on(parked.symbol, parked.side):
+            if _is_leg(parked):
+                blocked = self.rest.waits_for(parked) is not None
+            else:
+                blocked = bool(self._legs_on(parked.symbol, parked.side))
+            if blocked:
                 self._parked.append(parked)
             elif parked.status is OrderStatus.NEW:
                 self.broker.sync.enqueue(parked)
@@ -422,7 +439,7 @@ class LiveBrackets:
         Returns:
             How many were restored.
         """
-        self._resume_parts()
+        resume_parts(self)
         pending: dict[str, dict[str, Any]] = {}
         for record in self.journal.records():
             if record.kind == "bracket" and record.data.get("mode") == "held":
@@ -433,27 +450,26 @@ class LiveBrackets:
             self.hold(HeldBracket.from_json(data), journal=False)
         return len(pending)
 
-    def _resume_parts(self) -> None:
-        orders = self.broker.sync.orders
-        for leg in list(orders.values()):  # lists still in doubt: held if never placed
-            prefix = leg.client_id[:-3]
-            sl = orders.get(f"{prefix}-sl")
-            if leg.status is OrderStatus.NEW and is_list_tp(leg) and sl is not None:
-                tp_price, sl_price = leg.request.limit_price, sl.request.stop_price
-                levels = BracketLevels(leg.side, sl_price, tp_price)
-                entry_id = entry_of(leg.client_id, orders)
-                self._in_doubt[prefix] = HeldBracket(
-                    entry_id, leg.symbol, levels, leg.amount or 0.0
-                )
-        gaps = unprotected_parts(
-            self.journal.records(), orders, lambda s: self.broker.market(s).base
-        )
-        for entry_id, gap in gaps.items():
-            entry = orders[entry_id]
-            if self.broker.market(entry.symbol).round_amount(gap) > 0:
-                self._net[entry_id] = gap  # (replaces what the startup's bookings counted)
-                self._send.send_nowait(entry)
-                _log.warning("bracket_part_unprotected", client_id=entry_id, amount=gap)
+    # -- hooks for the part-by-part protection (`live_bracket_parts`) ---------------------------
+
+    def protect_later(self, entry: Order, amount: float) -> None:
+        """Queue the protection of ``amount`` of ``entry`` (after a restart found it bare).
+
+        Args:
+            entry: The bracket entry.
+            amount: What it received that nothing protects (replaces the running count).
+        """
+        self._net[entry.client_id] = amount
+        self._send.send_nowait(entry)
+
+    def hold_if_refused(self, prefix: str, bracket: HeldBracket) -> None:
+        """Hold ``bracket`` if the legs of list ``prefix`` (in doubt) turn out never placed.
+
+        Args:
+            prefix: The list's client-id prefix (``<entry>`` or ``<entry>-<n>``).
+            bracket: What to hold then.
+        """
+        self._in_doubt[prefix] = bracket
 
 
 def _is_leg(order: Order) -> bool:
