@@ -258,3 +258,46 @@ async def test_the_held_stop_of_a_partly_filled_take_profit_cancels_the_leg_and_
             await broker.ashutdown(cancel_open=True)
             tasks.cancel_scope.cancel()
     assert_booked_once(local, journal)
+
+
+async def test_a_rest_stop_is_restored_after_a_restart_and_dropped_if_its_leg_ended_meanwhile(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    async with partial_local() as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            request = qk.OrderRequest(
+                SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
+            )
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)
+            lists = local.accounts.order_lists.lists
+            await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+            local.set_price(SYM, 42_000)  # first part of the take-profit
+            await until(lambda: rest_guard(broker) == pytest.approx(0.01998), "rest guarded")
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+
+        # restart 1: the leg still works: its rest stop comes back from the journal
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            assert rest_guard(broker) == pytest.approx(0.01998)
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+
+        local.accounts.partial_fills = None  # while the broker is down the leg fills its
+        local.set_price(SYM, 42_010)  # rest in one trade: no part re-journals the rest stop
+        # restart 2: the trade is booked once and the stale rest stop is dropped
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            tp = broker.sync.orders[f"{entry.client_id}-tp"]
+            assert tp.status is OrderStatus.FILLED and tp.filled == pytest.approx(0.02997)
+            assert rest_guard(broker) == 0.0
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+    assert_booked_once(local, journal)
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    rest_id = f"{entry.client_id}-rest"
+    done = [r for r in records if r["kind"] == "bracket_done" and r["data"]["client_id"] == rest_id]
+    assert len(done) == 1

@@ -72,6 +72,24 @@ class RestGuards:
             if journal:
                 self.brackets.journal.append("bracket_done", {"client_id": rest_id, "role": ""})
 
+    def prune(self) -> int:
+        """Drop restored rest stops whose leg ended while the broker was down (after a restart).
+
+        Returns:
+            How many were dropped.
+        """
+        orders = self.brackets.broker.sync.orders
+        dropped = 0
+        for held in self.brackets.held.values():
+            for bracket in [b for b in held if b.entry_id.endswith(_REST)]:
+                leg = orders.get(bracket.entry_id[: -len(_REST)] + "-tp")
+                if leg is None or not leg.is_active:
+                    held.remove(bracket)
+                    done = {"client_id": bracket.entry_id, "role": ""}
+                    self.brackets.journal.append("bracket_done", done)
+                    dropped += 1
+        return dropped
+
     def waits_for(self, exit_order: Order) -> Order | None:
         """The working take-profit leg a triggered rest stop must cancel first, if any.
 

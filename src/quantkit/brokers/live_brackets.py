@@ -448,7 +448,7 @@ class LiveBrackets:
                 pending.pop(str(record.data["client_id"]), None)
         for data in pending.values():
             self.hold(HeldBracket.from_json(data), journal=False)
-        return len(pending)
+        return len(pending) - self.rest.prune()
 
     # -- hooks for the part-by-part protection (`live_bracket_parts`) ---------------------------
 
