@@ -351,7 +351,8 @@ class LiveBrackets:
         never sent a second time: its legs become unknown orders of the broker
         (`UnknownOutcomes`), looked up by client id with backoff until the venue shows them or
         proves, past the deadline, that it never got them; only then is the bracket held by
-        the broker (`on_rejected`). Failed lookups never count as "not there".
+        the broker (`on_rejected`). Failed lookups never count as "not there". A venue that
+        calls the ids duplicates has such a list already: it is looked up the same way.
         """
         venue: Any = self.broker.venue
         policy = self.broker.retry
@@ -359,22 +360,26 @@ class LiveBrackets:
             try:
                 placed: tuple[VenueOrder, VenueOrder] = await venue.create_oco(request)
             except ExchangeError as exc:
-                self._refused(legs, str(exc))
-                return None
+                if exc.reason != "duplicate_order":
+                    self._refused(legs, str(exc))
+                    return None
+                self._in_doubt_legs(legs, str(exc))  # the venue has a list with these ids
+                return "unknown"
             except (RateLimitedError, VenueBusyError) as exc:  # refused before acting
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
                 await anyio.sleep(policy.delay(attempt, retry_after=retry_after))
             except TransientError as exc:
-                _log.warning(
-                    "bracket_oco_unknown", client_id=request.list_client_id, error=str(exc)
-                )
-                for leg in legs.values():
-                    self.broker.sync.unknown.add(leg, f"OCO outcome unknown: {exc}")
+                self._in_doubt_legs(legs, str(exc))
                 return "unknown"
             else:
                 return placed
         self._refused(legs, f"OCO not placed after {policy.max_attempts} refused attempts")
         return None
+
+    def _in_doubt_legs(self, legs: dict[str, Order], error: str) -> None:
+        _log.warning("bracket_oco_unknown", client_id=legs["tp"].client_id, error=error)
+        for leg in legs.values():
+            self.broker.sync.unknown.add(leg, f"OCO outcome unknown: {error}")
 
     def on_rejected(self, order: Order) -> None:
         """Hold the bracket of an OCO leg the venue proved it never got (outcome was unknown).

@@ -14,6 +14,11 @@ Under `PartialFills` the take-profit leg fills in parts: its first part expires 
 leg (activating one leg cancels the other), and the list is ``ALL_DONE`` once the take-profit
 leg has ended too; until then that leg is canceled like a plain order.
 
+Client ids follow the venue's rules: ``listClientOrderId`` is unique among the account's OPEN
+lists (a list with the same id is accepted again once the earlier one has ended), and each
+leg's client id, like any ``newClientOrderId``, among its open orders; a duplicate is refused
+with -2010 "Duplicate order sent.".
+
 Only SELL lists are modelled (a spot account protects what it holds); a BUY list is refused
 with a clear message naming this local limitation.
 """
@@ -157,8 +162,9 @@ class OrderLists:
         last = book.price(market.venue_id)
         if not above_price > last > below_stop:
             raise BinanceApiError(-2010, _PRICE_RELATION)
-        list_id = next(self._list_ids)
         list_client, above_client, below_client = client_ids
+        self._check_unique(api_key, market.venue_id, list_client, (above_client, below_client))
+        list_id = next(self._list_ids)
 
         def leg(kind: Any, price: Decimal, stop: Decimal, client_id: str) -> LocalOrder:
             order = LocalOrder(
@@ -196,6 +202,17 @@ class OrderLists:
             self._by_order[order.order_id] = made
             book.add_order(order)
         return made
+
+    def _check_unique(
+        self, api_key: str, venue_id: str, list_client: str, leg_clients: tuple[str, str]
+    ) -> None:
+        book = self.accounts
+        taken = {o.client_id for o in book.open_orders(api_key, venue_id)}
+        open_lists = {m.client_id for m in self.open_lists(api_key)}
+        if (list_client and list_client in open_lists) or any(
+            c and c in taken for c in leg_clients
+        ):
+            raise BinanceApiError(-2010, "Duplicate order sent.")
 
     def on_price(self, venue_id: str, price: Decimal, now: int) -> None:
         """Execute the legs a new price reaches; the other leg of each list expires.
