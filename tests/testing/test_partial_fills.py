@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
+import ccxt
 import pytest
 from pydantic import SecretStr
 
@@ -201,3 +203,22 @@ def test_seeded_parts_are_repeatable_on_the_step_and_add_up_to_the_order() -> No
     assert parts_of(PartialFills(parts=3), order_of("0.00002")) == [Decimal("0.00002")]
     with pytest.raises(ConfigError, match="parts must be at least 2"):
         PartialFills(parts=1)
+
+
+async def test_delete_order_list_cancels_the_rest_of_a_partly_filled_take_profit(
+    local: LocalExchange, venue: CcxtExchange
+) -> None:
+    await venue.create_oco(
+        OcoRequest(SYM, Side.SELL, 0.3, 42_000.0, 38_000.0, "L-3", "L-3-tp", "L-3-sl")
+    )
+    local.set_price(SYM, 42_000)  # first part; the stop expires, the list still executes
+    client: Any = venue._client  # the raw endpoint, as ccxt's implicit API calls it
+    assert [m["listOrderStatus"] for m in await client.private_get_openorderlist()] == ["EXECUTING"]
+    done = await client.private_delete_orderlist({"symbol": "BTCUSDT", "listClientOrderId": "L-3"})
+    assert done["listOrderStatus"] == "ALL_DONE"
+    assert sorted((r["status"], r["executedQty"]) for r in done["orderReports"]) == [
+        ("CANCELED", "0.1"), ("EXPIRED", "0"),
+    ]  # fmt: skip
+    assert balance(local, "BTC") == (Decimal("0.4"), Decimal(0))  # the 0.2 left is free again
+    with pytest.raises(ccxt.OrderNotFound, match="Unknown order sent"):  # nothing open
+        await client.private_delete_orderlist({"symbol": "BTCUSDT", "listClientOrderId": "L-3"})

@@ -247,22 +247,27 @@ class OrderLists:
         return self._by_order.get(order.order_id)
 
     def cancel(self, made: LocalOrderList, now: int) -> None:
-        """Cancel a working list: both legs ``CANCELED``, the base amount unlocked once.
+        """Cancel a working list: its open legs ``CANCELED``, what is locked unlocked once.
+
+        A list whose take-profit has filled in part (its stop expired) still works: canceling
+        it cancels the rest of the take-profit.
 
         Args:
             made: The list.
             now: Time, ms since the epoch.
 
         Raises:
-            KeyError: If the list already ended (Binance answers ``-2011``).
+            KeyError: If no leg of the list is open (Binance answers ``-2011``).
         """
-        if made.done:
+        if not any(o.is_open for o in made.legs):
             raise KeyError(made.list_id)
         made.done = True
         market = self.accounts.venue.market(made.symbol)
-        self.accounts.release(made.above, market, now, "CANCELED")  # unlocks the amount
-        made.below.status, made.below.update_time = "CANCELED", now
-        self.accounts.notify(made.below, None)
+        if made.above.is_open:  # it holds the list's lock: what is left of the amount
+            self.accounts.release(made.above, market, now, "CANCELED")
+        if made.below.is_open:
+            made.below.status, made.below.update_time = "CANCELED", now
+            self.accounts.notify(made.below, None)
 
     def find(
         self, api_key: str, *, list_id: int | None, client_id: str | None
@@ -276,5 +281,9 @@ class OrderLists:
         return None
 
     def open_lists(self, api_key: str) -> list[LocalOrderList]:
-        """The account's working lists, oldest first."""
-        return [m for m in self.lists.values() if m.api_key == api_key and not m.done]
+        """The account's working lists (a leg still open), oldest first."""
+        return [
+            m
+            for m in self.lists.values()
+            if m.api_key == api_key and any(o.is_open for o in m.legs)
+        ]
