@@ -12,6 +12,7 @@ protect the third part when it fills. Figures: each part brings 0.01 x 0.999 = 0
 
 from __future__ import annotations
 
+import random
 import textwrap
 import time
 from collections import Counter
@@ -146,3 +147,43 @@ def test_kill_9_between_booking_a_part_and_protecting_it_reprotects_it_once(
         f"{entry_id}-tp", f"{entry_id}-3-tp", f"{entry_id}-4-tp",
     ]  # fmt: skip
     assert all(m.above.qty == PART for m in lists)
+
+
+@pytest.mark.parametrize("seed", [11, 29])
+def test_kill_9_at_a_random_moment_after_a_part_leaves_every_part_protected_once(
+    tmp_path: Path, seed: int
+) -> None:
+    """Wherever the kill lands (before the part is booked, before its list is journaled, sent,
+    or acknowledged), the restarted run ends with what is held protected exactly once."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    journal, log = tmp_path / "journal.jsonl", tmp_path / "child.log"
+    local = local_with([QUIET] * 12)
+    local.accounts.partial_fills = PartialFills(parts=3)
+    with local:
+        child = Child(script, local.url, journal, 10_000, log)
+        assert run_session(child, local, 1), child.tail()
+        wait_for(lambda: bool(local.accounts.open_orders(KEY)), "entry on the venue", child)
+        local.set_price("BTC/USDT", 39_000)  # part 1
+        wait_for(lambda: protected(local) == PART, "part 1 protected", child)
+        local.set_price("BTC/USDT", 38_990)  # part 2 ...
+        time.sleep(random.Random(seed).uniform(0.0, 0.3))  # where, not when: any moment is valid
+        assert child.kill(), child.tail()  # ... and the kill lands anywhere in its handling
+
+        restarted = Child(script, local.url, journal, 3, log)
+        assert run_session(restarted, local, 1), restarted.tail()
+        wait_for(lambda: protected(local) == 2 * PART, "parts 1-2 protected", restarted)
+        local.set_price("BTC/USDT", 39_000)  # part 3
+        wait_for(lambda: protected(local) == 3 * PART, "parts 1-3 protected", restarted)
+        for _ in range(2):
+            local.publish()
+            assert restarted.until("BAR") is not None, restarted.tail()
+        assert restarted.finish() == 0, restarted.tail()
+        assert held(local) == protected(local) == 3 * PART  # all of it, no more
+        placed = local.accounts.orders(KEY)
+    state = replay(journal)
+    counts = Counter(o.client_id for o in placed)
+    assert max(counts.values()) == 1 and set(counts) <= set(state.orders)
+    venue_trades = sorted(str(f.trade_id) for o in placed for f in o.fills)
+    assert sorted(state.trade_ids) == venue_trades and len(state.fills) == len(venue_trades)
+    assert state.in_doubt == frozenset()
