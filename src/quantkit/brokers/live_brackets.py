@@ -438,8 +438,9 @@ class LiveBrackets:
     def restore(self) -> int:
         """Hold again the brackets the journal holds and has not seen triggered.
 
-        Then queue the protection of parts a crash left unprotected (`unprotected_parts`):
-        booked before the crash, their list never placed.
+        Also queue the protection of parts a crash left unprotected (booked before the crash,
+        their list never placed: `resume_parts`), and drop rest stops whose take-profit leg
+        ended meanwhile (`RestGuards.prune`).
 
         Returns:
             How many were restored.
