@@ -8,7 +8,7 @@ import pytest
 
 from quantkit.brokers._journal_format import Record
 from quantkit.brokers.live_bracket_parts import entry_of, is_list_tp, unprotected_parts
-from quantkit.brokers.live_brackets import exit_request
+from quantkit.brokers.live_held import exit_request
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 
 SYM = "BTC/USDT"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from quantkit.brokers.live_held import HeldBracket
 from quantkit.domain.bracket import BracketLevels
 from quantkit.domain.order import Order, OrderStatus, OrderType, Side
 
@@ -96,8 +97,6 @@ def resume_parts(brackets: LiveBrackets) -> None:
     Args:
         brackets: The restarted broker's brackets (orders resumed and reconciled).
     """
-    from quantkit.brokers.live_brackets import HeldBracket  # noqa: PLC0415 - it imports us
-
     broker = brackets.broker
     orders = broker.sync.orders
     for leg in list(orders.values()):  # lists still in doubt: held if never placed

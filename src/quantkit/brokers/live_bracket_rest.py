@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from quantkit.brokers.live_held import HeldBracket
 from quantkit.domain.bracket import BracketLevels
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ class RestGuards:
         Args:
             tp: A venue OCO's take-profit leg that just traded and still works.
         """
-        from quantkit.brokers.live_brackets import HeldBracket  # noqa: PLC0415 - imports us
-
         broker = self.brackets.broker
         sl = broker.sync.orders.get(f"{_prefix(tp)}-sl")
         rest = broker.market(tp.symbol).round_amount((tp.amount or 0.0) - tp.filled)

@@ -24,13 +24,19 @@ replace gap. What is left below the market's minimum when the entry ends is dust
   the live stream, and when a bar reaches a level the exit goes out as a reduce-only market
   order (``<entry>-sl`` / ``<entry>-tp``) and the other exit is dropped (``bracket_done``). A
   restart restores held brackets from the journal.
+* An entry with ``trail_pct`` is always held (with its ``sl``/``tp`` if any): a venue OCO list
+  cannot be amended, and re-placing it at each move would leave a window with no list on the
+  venue. At each closed bar the stop set at the previous close is checked first (``<entry>-trail``
+  goes out when the bar reaches it), then the level moves with the bar's extreme
+  (`quantkit.domain.trailing`); each move is journaled (``bracket_trail``) before it takes
+  effect, so a restart restores the last level, never a looser one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -38,8 +44,10 @@ import structlog
 
 from quantkit.brokers.live_bracket_parts import is_list_tp, resume_parts
 from quantkit.brokers.live_bracket_rest import RestGuards
+from quantkit.brokers.live_held import HeldBracket, exit_request
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
-from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, Side
+from quantkit.domain.trailing import TrailingStop
 from quantkit.errors import ExchangeError, RateLimitedError, TransientError, VenueBusyError
 
 if TYPE_CHECKING:
@@ -53,52 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["HeldBracket", "LiveBrackets"]
 
 _log = structlog.get_logger("quantkit.live")
-
-
-@dataclass(frozen=True, slots=True)
-class HeldBracket:
-    """A bracket the broker holds itself and triggers from closed bars.
-
-    Attributes:
-        entry_id: Client id of the entry it protects.
-        symbol: Market symbol.
-        levels: Side and prices of the exits.
-        amount: Base amount an exit sells (or buys back).
-    """
-
-    entry_id: str
-    symbol: str
-    levels: BracketLevels
-    amount: float
-
-    def as_json(self) -> dict[str, Any]:
-        """The journaled form (see `from_json`)."""
-        return {
-            "client_id": self.entry_id,
-            "symbol": self.symbol,
-            "side": self.levels.side.value,
-            "stop_loss": self.levels.stop_loss,
-            "take_profit": self.levels.take_profit,
-            "amount": self.amount,
-            "mode": "held",
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> HeldBracket:
-        """Rebuild a held bracket from its journal record."""
-        levels = BracketLevels(Side(data["side"]), data["stop_loss"], data["take_profit"])
-        return cls(str(data["client_id"]), str(data["symbol"]), levels, float(data["amount"]))
-
-
-def exit_request(symbol: str, side: Side, amount: float, role: str, price: float) -> OrderRequest:
-    """The venue order of one exit: a stop-market (``"sl"``) or a limit (``"tp"``)."""
-    if role == "sl":
-        return OrderRequest(
-            symbol, side, OrderType.STOP, amount=amount, stop_price=price, tag="stop_loss"
-        )
-    return OrderRequest(
-        symbol, side, OrderType.LIMIT, amount=amount, limit_price=price, tag="take_profit"
-    )
 
 
 class LiveBrackets:
@@ -258,14 +220,16 @@ class LiveBrackets:
         self._net[entry.client_id] = net - amount  # below one step: waits for the next part
         sl, tp = levels.stop_loss, levels.take_profit
         oco = callable(getattr(self.broker.venue, "create_oco", None))
+        trail_pct = entry.request.trail_pct
         if (
             oco
+            and trail_pct is None
             and sl is not None
             and tp is not None
             and await self._place_oco(entry, sl, tp, amount)
         ):
             return
-        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount))
+        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount, trail_pct))
 
     def hold(self, bracket: HeldBracket, *, journal: bool = True) -> None:
         """Hold ``bracket`` in the broker: journaled, triggered from closed bars.
@@ -278,8 +242,8 @@ class LiveBrackets:
         grown = next((b for b in held if b.entry_id == bracket.entry_id), None)
         if grown is not None:  # a later part of the entry: one bracket for the total
             held.remove(grown)
-            bracket = HeldBracket(
-                bracket.entry_id, bracket.symbol, bracket.levels, grown.amount + bracket.amount
+            bracket = dataclasses.replace(
+                bracket, amount=grown.amount + bracket.amount, trail=grown.trail
             )
         if journal:
             self.journal.append("bracket", bracket.as_json())
@@ -289,6 +253,7 @@ class LiveBrackets:
             client_id=bracket.entry_id,
             stop_loss=bracket.levels.stop_loss,
             take_profit=bracket.levels.take_profit,
+            trail_pct=bracket.trail_pct,
             amount=bracket.amount,
         )
 
@@ -415,10 +380,34 @@ class LiveBrackets:
                 self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": ""})
                 _log.info("bracket_dropped", client_id=bracket.entry_id, reason="position flat")
                 continue
-            role = bracket.levels.hit(bar.low, bar.high)
+            role = bracket.exit_hit(bar.low, bar.high)
             if role:
                 held.remove(bracket)
                 self._trigger(bracket, role, bar)
+            elif bracket.trail_pct is not None:
+                self._follow(held, bracket, bar)
+
+    def _follow(self, held: list[HeldBracket], bracket: HeldBracket, bar: Bar) -> None:
+        """Move a held trailing stop after ``bar`` closed; journal the new level first."""
+        market = self.broker.market(bracket.symbol)
+        old = bracket.trail
+        if old is None:
+            assert bracket.trail_pct is not None
+            side, pct = bracket.levels.side, bracket.trail_pct
+            new = TrailingStop.start(side, pct, high=bar.high, low=bar.low, market=market)
+        else:
+            new = old.follow(high=bar.high, low=bar.low, market=market)
+        if new is old:
+            return
+        self.journal.append("bracket_trail", {"client_id": bracket.entry_id, **new.as_json()})
+        held[held.index(bracket)] = dataclasses.replace(bracket, trail=new)
+        _log.info(
+            "trailing_stop_moved",
+            client_id=bracket.entry_id,
+            stop=new.level,
+            extreme=new.extreme,
+            previous=None if old is None else old.level,
+        )
 
     def _trigger(self, bracket: HeldBracket, role: str, bar: Bar) -> None:
         client_id = f"{bracket.entry_id}-{role}"
@@ -427,7 +416,7 @@ class LiveBrackets:
             bracket.levels.side,
             amount=bracket.amount,
             reduce_only=True,
-            tag="stop_loss" if role == "sl" else "take_profit",
+            tag=_TAGS[role],
         )
         _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
         self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
@@ -450,6 +439,9 @@ class LiveBrackets:
         for record in self.journal.records():
             if record.kind == "bracket" and record.data.get("mode") == "held":
                 pending[str(record.data["client_id"])] = dict(record.data)
+            elif record.kind == "bracket_trail" and str(record.data["client_id"]) in pending:
+                trail = {k: v for k, v in record.data.items() if k != "client_id"}
+                pending[str(record.data["client_id"])]["trail"] = trail
             elif record.kind == "bracket_done":
                 pending.pop(str(record.data["client_id"]), None)
         for data in pending.values():
@@ -478,9 +470,10 @@ class LiveBrackets:
         self._in_doubt[prefix] = bracket
 
 
+_TAGS = {"sl": "stop_loss", "tp": "take_profit", "trail": "trailing_stop"}
+
+
 def _is_leg(order: Order) -> bool:
     """Whether ``order`` is an exit of a bracket (also when resumed from the journal)."""
     tag, client_id = order.request.tag, order.client_id
-    return (tag == "stop_loss" and client_id.endswith("-sl")) or (
-        tag == "take_profit" and client_id.endswith("-tp")
-    )
+    return any(tag == _TAGS[role] and client_id.endswith(f"-{role}") for role in _TAGS)
