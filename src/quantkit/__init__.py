@@ -117,6 +117,7 @@ if _TYPE_CHECKING:
     from quantkit.data.resample import resample_bars as resample_bars
     from quantkit.data.store import ParquetStore as ParquetStore
     from quantkit.data.store import StoreFeed as StoreFeed
+    from quantkit.data.store import StoreSnapshot as StoreSnapshot
     from quantkit.data.store import TimeRange as TimeRange
     from quantkit.data.trades import afetch_trades_range as afetch_trades_range
     from quantkit.data.trades import fetch_trades_range as fetch_trades_range
@@ -236,6 +237,7 @@ _LAZY: dict[str, str] = {
     "SmaCrossSignals": "quantkit.vector.strategy",
     "StaleSignal": "quantkit.risk.validation",
     "StoreFeed": "quantkit.data.store",
+    "StoreSnapshot": "quantkit.data.store",
     "StreamStatus": "quantkit.data.live",
     "SymbolQuality": "quantkit.data.quality",
     "TimeRange": "quantkit.data.store",
@@ -383,6 +385,7 @@ __all__ = [
     "StaleSignal",
     "StoreError",
     "StoreFeed",
+    "StoreSnapshot",
     "Strategy",
     "StrategyError",
     "StreamStatus",
