@@ -7,7 +7,7 @@ raw columns. Two questions over all of it:
 - bars per day (rows per UTC calendar day, all symbols together);
 - mean bar return (``close / open - 1``) by hour of day (UTC).
 
-Polars answers from one `StoreSnapshot` scan with its streaming engine; pandas reads the same
+Polars answers from one `StoreSnapshot` scan, one streaming pass per question; pandas reads the same
 store one symbol at a time through ``ParquetStore.read`` (all 100M rows at once would need
 some 10 GB, more than a shared machine should be asked for) and combines per-symbol counts and
 sums. Both answers are checked equal before any time is printed. Each run is a fresh process
@@ -96,7 +96,10 @@ def run_polars(root: str, count: int) -> dict[str, object]:
         by_hour = bars.group_by(pl.col("time").dt.hour().alias("hour")).agg(
             (pl.col("close") / pl.col("open") - 1).mean().alias("mean")
         )
-        days, hours = pl.collect_all([per_day, by_hour], engine="streaming")
+        # one streaming pass each: collect_all would share the scan through a cache that holds
+        # every row it reads (2.4 GB here), which is what streaming is meant to avoid
+        days = per_day.collect(engine="streaming")
+        hours = by_hour.collect(engine="streaming")
     seconds = time.perf_counter() - start
     days = days.sort("day")
     hours = hours.sort("hour")
