@@ -131,3 +131,24 @@ def test_a_walk_forward_result_adds_a_window_dimension() -> None:
     np.testing.assert_array_equal(ds["chosen_fast"].values, windows["fast"])
     first = windows["test_start"].iloc[0].tz_convert("UTC").tz_localize(None)
     assert ds["test_start"].values[0] == np.datetime64(first.as_unit("ns"))
+
+
+def test_a_random_search_leaves_the_untried_grid_cells_nan() -> None:
+    space = {"fast": [3, 4, 6, 8], "slow": [16, 24, 32]}
+    result = walk_forward(
+        SmaCross, BARS, space, train=150, test=70, method="random", trials=3, seed=5,
+        executor="serial",
+    )  # fmt: skip
+    ds = to_dataset(result)
+    tried = [set(zip(f.frame["fast"], f.frame["slow"], strict=True)) for f in result.optimizations]
+    cells = ds.sizes["fast"] * ds.sizes["slow"]
+    assert all(len(points) == 3 for points in tried)
+    assert cells > 3  # three points do not fill their grid: the rest must be NaN
+    assert ds["fast"].values.tolist() == sorted({fast for t in tried for fast, _ in t})
+    assert ds["slow"].values.tolist() == sorted({slow for t in tried for _, slow in t})
+    for k, points in enumerate(tried):
+        trades = ds["Trades"].isel(window=k)
+        for fast in ds["fast"].values:
+            for slow in ds["slow"].values:
+                cell = trades.sel(fast=fast, slow=slow).item()
+                assert math.isnan(cell) == ((fast, slow) not in points)

@@ -100,6 +100,8 @@ class StoreSnapshot:
 
     def _pin(self, root: Path, key: SeriesKey) -> list[Partition]:
         """Take the series' reader lock for the snapshot's life; read and check its version."""
+        import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow stays in the store, loaded late
+
         self._stack.enter_context(_locking.reading(root, key))
         partitions = list_partitions(key, root)
         if not partitions:
@@ -111,8 +113,6 @@ class StoreSnapshot:
         for part in partitions:
             where = f"{key.describe()}: {part.path}"
             with arrow_errors(where):
-                import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow stays in the store
-
                 check_schema(where, pq.read_schema(os.fspath(part.path)))
         return partitions
 
