@@ -152,3 +152,19 @@ def test_a_random_search_leaves_the_untried_grid_cells_nan() -> None:
             for slow in ds["slow"].values:
                 cell = trades.sel(fast=fast, slow=slow).item()
                 assert math.isnan(cell) == ((fast, slow) not in points)
+
+
+def test_a_real_sweep_pipes_into_a_dataset_cell_for_cell() -> None:
+    from quantkit import sweep
+    from quantkit.vector.strategy import SmaCrossSignals
+
+    feed = sample_feed(["BTC/USDT", "ETH/USDT"], end="2021-01-16")
+    params = [{"fast": 4, "slow": 16}, {"fast": 8, "slow": 16}, {"fast": 4, "slow": 32}]
+    table = sweep(SmaCrossSignals, feed, params, workers=1)
+    ds = table.pipe(to_dataset)
+    assert dict(ds.sizes) == {"fast": 2, "slow": 2, "symbol": 2}
+    for row in table.to_dict("records"):
+        cell = ds.sel(fast=row["fast"], slow=row["slow"], symbol=row["symbol"])
+        assert cell["Total return [%]"].item() == row["Total return [%]"]
+        assert cell["Trades"].item() == row["Trades"]
+    assert ds["Trades"].sel(fast=8, slow=32).isnull().all()  # never run: NaN, not dropped
