@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["StoreSnapshot"]
 
 _COLUMNS = ("time", "open", "high", "low", "close", "volume")
+_WORKERS = 4
 
 
 class StoreSnapshot:
@@ -92,6 +94,7 @@ class StoreSnapshot:
         self._links: Path | None = None
         try:
             self._partitions = {key.symbol: self._pin(root, key) for key in keys}
+            _check_files(keys, self._partitions)
             self._links = Path(tempfile.mkdtemp(prefix="quantkit-snapshot-"))
             self._paths = {s: self._link(s, parts) for s, parts in self._partitions.items()}
         except BaseException:
@@ -99,9 +102,7 @@ class StoreSnapshot:
             raise
 
     def _pin(self, root: Path, key: SeriesKey) -> list[Partition]:
-        """Take the series' reader lock for the snapshot's life; read and check its version."""
-        import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow stays in the store, loaded late
-
+        """Take the series' reader lock for the snapshot's life and read its version."""
         self._stack.enter_context(_locking.reading(root, key))
         partitions = list_partitions(key, root)
         if not partitions:
@@ -110,10 +111,6 @@ class StoreSnapshot:
                 + _catalog.suggest(root, key),
                 source=key.describe(),
             )
-        for part in partitions:
-            where = f"{key.describe()}: {part.path}"
-            with arrow_errors(where):
-                check_schema(where, pq.read_schema(os.fspath(part.path)))
         return partitions
 
     def _link(self, symbol: str, partitions: list[Partition]) -> dict[str, Path]:
@@ -241,6 +238,22 @@ class StoreSnapshot:
         return (
             f"StoreSnapshot({self.exchange!r}, {list(self.symbols)!r}, {self.timeframe!r}, {state})"
         )
+
+
+def _check_files(keys: list[SeriesKey], partitions: dict[str, list[Partition]]) -> None:
+    """Raise unless every pinned file has the store's schema (footers read a few at a time)."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow stays in the store, loaded late
+
+    def check(job: tuple[SeriesKey, Partition]) -> None:
+        key, part = job
+        where = f"{key.describe()}: {part.path}"
+        with arrow_errors(where):
+            check_schema(where, pq.read_schema(os.fspath(part.path)))
+
+    jobs = [(key, part) for key in keys for part in partitions[key.symbol]]
+    with ThreadPoolExecutor(_WORKERS) as pool:  # reading a footer mostly waits on the disk
+        for _ in pool.map(check, jobs):  # in order: the first bad file is the one reported
+            pass
 
 
 def _schema(pl: Any) -> dict[str, Any]:
