@@ -77,6 +77,9 @@ def _aligned(
     """
     _returns_values(returns)
     _float_values(benchmark_returns, "benchmark_returns")
+    if returns.index.equals(benchmark_returns.index):  # the usual case: no copies
+        strategy = returns.to_numpy(dtype=np.float64)
+        return strategy, _returns_values(benchmark_returns), returns.index
     common = returns.index.intersection(benchmark_returns.index)
     if len(common) == 0 and len(returns) and len(benchmark_returns):
         raise DataError(
@@ -126,9 +129,14 @@ def alpha_beta(
     x, y = strategy - rf, benchmark - rf
     if float(np.std(y)) <= _ZERO_DENOMINATOR:
         return math.nan, math.nan
-    dy = y - np.mean(y)
-    beta = float(np.sum((x - np.mean(x)) * dy) / np.sum(dy**2))
-    intercept = float(np.mean(x)) - beta * float(np.mean(y))
+    # The same operations as ``dy = y - mean(y)``, ``sum((x - mean(x)) * dy) / sum(dy**2)``,
+    # done in place on the two arrays made above: long curves need no further copies.
+    mean_x, mean_y = np.mean(x), np.mean(y)
+    dy = np.subtract(y, mean_y, out=y)
+    centred = np.subtract(x, mean_x, out=x)
+    squares = np.sum(dy**2)
+    beta = float(np.sum(np.multiply(centred, dy, out=centred)) / squares)
+    intercept = float(mean_x) - beta * float(mean_y)
     try:
         alpha = (1.0 + intercept) ** ppy - 1.0
     except OverflowError:
