@@ -126,15 +126,18 @@ def alpha_beta(
         return math.nan, math.nan
     ppy = _resolve_ppy(periods_per_year, common)
     rf = _per_period_rate(risk_free, ppy, "risk_free")
-    x, y = strategy - rf, benchmark - rf
+    y = benchmark - rf
     if float(np.std(y)) <= _ZERO_DENOMINATOR:
         return math.nan, math.nan
-    # The same operations as ``dy = y - mean(y)``, ``sum((x - mean(x)) * dy) / sum(dy**2)``,
-    # done in place on the two arrays made above: long curves need no further copies.
-    mean_x, mean_y = np.mean(x), np.mean(y)
+    # The same operations as ``x = strategy - rf``, ``dy = y - mean(y)`` and
+    # ``sum((x - mean(x)) * dy) / sum(dy**2)``, done in place on ``x`` and ``y``: a long curve
+    # needs at most two more arrays of its length at a time.
+    mean_y = np.mean(y)
     dy = np.subtract(y, mean_y, out=y)
-    centred = np.subtract(x, mean_x, out=x)
     squares = np.sum(dy**2)
+    x = strategy - rf
+    mean_x = np.mean(x)
+    centred = np.subtract(x, mean_x, out=x)
     beta = float(np.sum(np.multiply(centred, dy, out=centred)) / squares)
     intercept = float(mean_x) - beta * float(mean_y)
     try:

@@ -405,6 +405,7 @@ def _benchmark_rows(
         aligned = equity if same else equity.loc[common]
         strategy = _metrics.returns(pd.Series(aligned, dtype=np.float64))
         reference = _metrics.returns(hold)
+        del hold  # the curve's returns are all that is needed now
         alpha, beta = _bench.alpha_beta(
             strategy, reference, risk_free=risk_free, periods_per_year=ppy
         )
