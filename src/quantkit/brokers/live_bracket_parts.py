@@ -11,7 +11,9 @@ both sides, so a restart recomputes them:
 * what COVERS it: the amount of each of its OCO take-profit legs the venue did not refuse
   (``<entry>-tp``, ``<entry>-<n>-tp``: a working, executed, expired or canceled list all count:
   a list canceled for an exit or sold through is not to be protected again), plus the amount
-  of its latest held bracket.
+  of its latest held bracket, plus what each held bracket that fired (or was dropped, the
+  position flat) held when it ended (``bracket_done``): a part that arrives after its bracket
+  fired is held anew from zero, and what the fired exit sold is not to be protected again.
 
 The difference, once it reaches the market's step, is protected again (see
 `LiveBrackets.restore`). Legs still in doubt are resolved (adopted or refused) by the startup
@@ -70,6 +72,7 @@ def unprotected_parts(
     """
     received: dict[str, float] = {}
     held: dict[str, float] = {}
+    spent: dict[str, float] = {}  # held brackets that fired (or were dropped, position flat)
     for record in records:
         data = record.data
         entry = orders.get(str(data.get("client_id", "")))
@@ -82,7 +85,9 @@ def unprotected_parts(
             received[entry.client_id] = received.get(entry.client_id, 0.0) + net
         elif record.kind == "bracket" and data.get("mode") == "held":
             held[entry.client_id] = float(data["amount"])  # the latest is the total
-    covered = dict(held)
+        elif record.kind == "bracket_done" and entry.client_id in held:
+            spent[entry.client_id] = spent.get(entry.client_id, 0.0) + held.pop(entry.client_id)
+    covered = {cid: held.get(cid, 0.0) + spent.get(cid, 0.0) for cid in held.keys() | spent}
     for leg in orders.values():
         if is_list_tp(leg):
             entry_id = entry_of(leg.client_id, orders)

@@ -12,6 +12,7 @@ ends). When a closed bar reaches the stop, the exit (``<list>-rest-sl``) first c
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from quantkit.brokers.live_held import HeldBracket
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["RestGuards"]
 
 _REST = "-rest"
+_REST_EXIT = re.compile(r"(.+)-rest(?:-x\d+)?-sl")
 
 
 def _prefix(tp: Order) -> str:
@@ -98,8 +100,8 @@ class RestGuards:
         Returns:
             The leg, or ``None`` when ``exit_order`` is not a rest stop or the leg has ended.
         """
-        suffix = _REST + "-sl"
-        if not exit_order.client_id.endswith(suffix):
+        match = _REST_EXIT.fullmatch(exit_order.client_id)  # ``-x<n>``: a later exit's id
+        if match is None:
             return None
-        leg = self.brackets.broker.sync.orders.get(exit_order.client_id[: -len(suffix)] + "-tp")
+        leg = self.brackets.broker.sync.orders.get(match.group(1) + "-tp")
         return leg if leg is not None and leg.is_active else None

@@ -44,7 +44,7 @@ import structlog
 
 from quantkit.brokers.live_bracket_parts import is_list_tp, resume_parts
 from quantkit.brokers.live_bracket_rest import RestGuards
-from quantkit.brokers.live_held import HeldBracket, exit_request
+from quantkit.brokers.live_held import HeldBracket, exit_request, fresh_exit_id
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, Side
 from quantkit.domain.trailing import TrailingStop
@@ -77,6 +77,7 @@ class LiveBrackets:
         self._net: dict[str, float] = {}
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
+        self._used_ids: set[str] | None = None
         self.rest = RestGuards(self)
         """Stops held for the rest of take-profit legs that fill in parts."""
         self._in_doubt: dict[str, HeldBracket] = {}
@@ -410,7 +411,7 @@ class LiveBrackets:
         )
 
     def _trigger(self, bracket: HeldBracket, role: str, bar: Bar) -> None:
-        client_id = f"{bracket.entry_id}-{role}"
+        client_id = self._exit_id(bracket.entry_id, role)
         request = OrderRequest(
             bracket.symbol,
             bracket.levels.side,
@@ -423,6 +424,13 @@ class LiveBrackets:
         self.broker.submit(request, client_id, bar.close)
         if self._leg_ids is not None:
             self._leg_ids.add(client_id)
+
+    def _exit_id(self, entry_id: str, role: str) -> str:
+        if self._used_ids is None:  # once: the journal's intents (ids of earlier sessions)
+            self._used_ids = {
+                str(r.data["client_id"]) for r in self.journal.records() if r.kind == "intent"
+            }
+        return fresh_exit_id(entry_id, role, self._used_ids, self.broker.sync.orders)
 
     def restore(self) -> int:
         """Hold again the brackets the journal holds and has not seen triggered.

@@ -2,11 +2,13 @@
 
 `HeldBracket` is the value `LiveBrackets` keeps (and journals) for a bracket it triggers from
 closed bars instead of a venue OCO list: its levels, the amount an exit sells, and its trailing
-stop if any. `exit_request` builds the venue order of one exit of a list.
+stop if any. `exit_request` builds the venue order of one exit of a list; `fresh_exit_id` names
+the exit a held bracket sends when it fires.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from quantkit.domain.bracket import BracketLevels
 from quantkit.domain.order import OrderRequest, OrderType, Side
 from quantkit.domain.trailing import TrailingStop
 
-__all__ = ["HeldBracket", "exit_request"]
+__all__ = ["HeldBracket", "exit_request", "fresh_exit_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +89,33 @@ def exit_request(symbol: str, side: Side, amount: float, role: str, price: float
     return OrderRequest(
         symbol, side, OrderType.LIMIT, amount=amount, limit_price=price, tag="take_profit"
     )
+
+
+def fresh_exit_id(entry_id: str, role: str, taken: set[str], orders: Container[str]) -> str:
+    """A client id the run never used for the exit of a held bracket; marked as taken.
+
+    ``<entry>-<role>`` for the first exit of the entry, then ``<entry>-x<n>-<role>`` (n = 2,
+    3, ...). A later part of an entry whose held bracket already fired is held anew and may
+    fire again; Binance accepts a ``newClientOrderId`` again once the order that had it is
+    filled or canceled, so reusing the first exit's id would send a second order under the
+    same name. (``-x<n>`` never collides with ``<entry>-<n>-sl``, an OCO list's leg.)
+
+    Args:
+        entry_id: Client id of the entry (or of the rest stop) the bracket protects.
+        role: ``"sl"``, ``"tp"`` or ``"trail"``.
+        taken: Client ids already used (the journal's intents); the new one is added.
+        orders: The run's orders by client id.
+
+    Returns:
+        The client id.
+
+    Examples:
+        >>> taken = {"E-sl"}
+        >>> fresh_exit_id("E", "sl", taken, {}), fresh_exit_id("E", "sl", taken, {})
+        ('E-x2-sl', 'E-x3-sl')
+    """
+    client_id, n = f"{entry_id}-{role}", 2
+    while client_id in taken or client_id in orders:
+        client_id, n = f"{entry_id}-x{n}-{role}", n + 1
+    taken.add(client_id)
+    return client_id

@@ -1,0 +1,121 @@
+"""Held brackets of entries that fill in parts, live: every exit has a fresh, unique client id.
+
+A LiveBroker (the real ccxt client) trades against a LocalExchange whose resting orders fill in
+three parts (`PartialFills`). A limit buy of 0.03 BTC at 39,000 brings 0.01 x 0.999 = 0.00999
+BTC per part (the 0.1 % fee is kept in BTC). The bracket has a stop only, so the broker holds
+it. When a closed bar reaches the stop between two parts, the exit sells what is held; the next
+part is protected again, and its exit must NOT reuse the first exit's client id: Binance accepts
+a ``newClientOrderId`` again once the order that had it is filled, so a reused id would be a
+second real order under the same name (and the broker's book would overwrite the first one).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+import quantkit as qk
+from quantkit.domain.bars import Bar
+from quantkit.domain.order import OrderStatus, OrderType
+from quantkit.testing import LocalExchange
+from tests.brokers.test_live_brackets import until
+from tests.brokers.test_live_broker import KEY, broker_for, started, venue_for
+from tests.brokers.test_live_partial_fills import SYM, assert_booked_once, btc, partial_local
+
+pytestmark = pytest.mark.anyio
+
+
+def crash_bar(close: float) -> Bar:
+    """A closed bar whose low (36,900) is below the 37,000 stop."""
+    now = time.time_ns()
+    return Bar(SYM, now - 60_000_000_000, now, 39_000.0, 39_000.0, 36_900.0, close, 1.0)
+
+
+def held_amount(broker: qk.LiveBroker) -> float:
+    return sum(b.amount for b in broker.brackets.held.get(SYM, []))
+
+
+def records(journal: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+async def sell_one_part(
+    broker: qk.LiveBroker, local: LocalExchange, entry: qk.Order, part: int, price: float
+) -> qk.Order:
+    """Fill the entry's next part, fire the held stop with a closed bar; the exit it sent."""
+    local.set_price(SYM, price)  # one more part of the entry fills
+    await until(lambda: entry.filled == pytest.approx(part * 0.01), f"part {part} booked")
+    await until(lambda: held_amount(broker) == pytest.approx(0.00999), f"part {part} held")
+    before = set(broker.sync.orders)
+    broker.on_bar_closed(crash_bar(price))  # the stop fires: sells this part
+    (new_id,) = set(broker.sync.orders) - before  # one exit, under a new id
+    out = broker.sync.orders[new_id]
+    await until(lambda: not out.is_active, "exit done")
+    assert (out.status, out.filled) == (OrderStatus.FILLED, pytest.approx(0.00999))
+    assert held_amount(broker) == 0.0
+    await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+    assert broker.portfolio.position(SYM).is_flat
+    assert btc(local) == (Decimal(0), Decimal(0))
+    return out
+
+
+def venue_sells(local: LocalExchange) -> list[str]:
+    return sorted(o.client_id for o in local.accounts.orders(KEY) if o.side == "SELL")
+
+
+async def test_a_part_arriving_after_the_held_stop_fired_gets_its_own_exit_id_and_one_exit(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    request = qk.OrderRequest(
+        SYM, qk.Side.BUY, OrderType.LIMIT, amount=0.03, limit_price=39_000.0, stop_loss=37_000.0
+    )
+    async with partial_local() as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)
+            cid = entry.client_id
+            await until(lambda: entry.status is OrderStatus.OPEN, "entry resting")
+            first = await sell_one_part(broker, local, entry, 1, 39_000)
+            second = await sell_one_part(broker, local, entry, 2, 38_990)
+            assert first.client_id == f"{cid}-sl" and second.client_id != first.client_id
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+
+        # a restart while the entry still works: both sold parts stay sold, nothing is held
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            assert broker.brackets.held.get(SYM, []) == []
+            entry = broker.sync.orders[cid]
+            assert (entry.status, entry.filled) == (OrderStatus.PARTIALLY_FILLED, 0.02)
+            third = await sell_one_part(broker, local, entry, 3, 39_000)
+            assert entry.status is OrderStatus.FILLED
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+        ids = [first.client_id, second.client_id, third.client_id]
+        assert len(set(ids)) == 3, ids  # unique across the restart too
+        assert all(i.startswith(cid) and i.endswith("-sl") for i in ids)
+        assert venue_sells(local) == sorted(ids)  # three venue orders, three distinct ids
+
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            assert broker.brackets.held.get(SYM, []) == []
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+        assert venue_sells(local) == sorted(ids)
+    assert_booked_once(local, journal)
+    intents = Counter(
+        r["data"]["client_id"]  # type: ignore[index]
+        for r in records(journal)
+        if r["kind"] == "intent"
+    )
+    assert all(n == 1 for n in intents.values()), intents
+    assert sorted(i for i in intents if i.endswith("-sl")) == sorted(ids)
