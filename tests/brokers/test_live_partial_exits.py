@@ -21,6 +21,7 @@ import anyio
 import pytest
 
 import quantkit as qk
+from quantkit.brokers.live_held import HeldBracket
 from quantkit.domain.bars import Bar
 from quantkit.domain.order import OrderStatus, OrderType
 from quantkit.testing import LocalExchange
@@ -119,3 +120,124 @@ async def test_a_part_arriving_after_the_held_stop_fired_gets_its_own_exit_id_an
     )
     assert all(n == 1 for n in intents.values()), intents
     assert sorted(i for i in intents if i.endswith("-sl")) == sorted(ids)
+
+
+def bar(high: float, low: float, close: float) -> Bar:
+    now = time.time_ns()
+    return Bar(SYM, now - 60_000_000_000, now, close, high, low, close, 1.0)
+
+
+def the_held(broker: qk.LiveBroker) -> HeldBracket:
+    (held,) = broker.brackets.held[SYM]
+    return held
+
+
+def trail_of(broker: qk.LiveBroker) -> tuple[float, float] | None:
+    trail = the_held(broker).trail
+    return None if trail is None else (trail.extreme, trail.level)
+
+
+async def test_a_trailing_stop_grows_with_each_part_keeps_its_level_and_sells_what_is_held(
+    tmp_path: Path,
+) -> None:
+    """5 % trail: extreme 41,000 -> level 38,950; extreme 42,000 -> 39,900 (on the 0.01 tick)."""
+    journal = tmp_path / "journal.jsonl"
+    request = qk.OrderRequest(
+        SYM, qk.Side.BUY, OrderType.LIMIT, amount=0.03, limit_price=39_000.0, trail_pct=0.05
+    )
+    async with partial_local() as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)
+            cid = entry.client_id
+            await until(lambda: entry.status is OrderStatus.OPEN, "entry resting")
+            local.set_price(SYM, 39_000)  # part 1
+            await until(lambda: held_amount(broker) == pytest.approx(0.00999), "part 1 held")
+            assert trail_of(broker) is None  # starts at the first close
+            broker.on_bar_closed(bar(41_000, 39_000, 40_500))
+            assert trail_of(broker) == (41_000, 38_950)
+            broker.on_bar_closed(bar(42_000, 40_000, 41_000))
+            assert trail_of(broker) == (42_000, 39_900)
+            local.set_price(SYM, 38_990)  # part 2: the bracket grows, the level stays
+            await until(lambda: held_amount(broker) == pytest.approx(0.01998), "part 2 held")
+            assert trail_of(broker) == (42_000, 39_900)
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+
+        # a restart restores the grown bracket WITH its level (the last record is the grown one)
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            assert the_held(broker).amount == pytest.approx(0.01998, abs=1e-12)
+            assert trail_of(broker) == (42_000, 39_900)
+            broker.on_bar_closed(bar(41_500, 40_000, 41_000))  # a lower high: no loosening
+            assert trail_of(broker) == (42_000, 39_900)
+            entry = broker.sync.orders[cid]
+            local.set_price(SYM, 39_000)  # part 3
+            await until(lambda: held_amount(broker) == pytest.approx(0.02997), "part 3 held")
+            assert trail_of(broker) == (42_000, 39_900)
+            assert entry.status is OrderStatus.FILLED
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            assert btc(local) == (Decimal("0.02997"), Decimal(0))
+
+            broker.on_bar_closed(bar(40_000, 39_800, 39_000))  # below 39,900: the stop fires
+            out = broker.sync.orders[f"{cid}-trail"]
+            await until(lambda: not out.is_active, "exit done")
+            assert (out.status, out.filled, out.average_price) == (
+                OrderStatus.FILLED, pytest.approx(0.02997, abs=1e-12), 39_000.0,
+            )  # fmt: skip
+            assert out.request.amount == pytest.approx(0.02997, abs=1e-12)  # exactly what is held
+            assert broker.brackets.held.get(SYM, []) == []
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            assert broker.portfolio.position(SYM).is_flat
+            assert btc(local) == (Decimal(0), Decimal(0))
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+    assert_booked_once(local, journal)
+    assert venue_sells(local) == [f"{cid}-trail"]
+
+
+async def test_a_part_arriving_after_the_trailing_stop_fired_starts_from_the_fired_level(
+    tmp_path: Path,
+) -> None:
+    """Level 39,900 (extreme 42,000) fires on part 1; part 2 is held at 39,900, not afresh."""
+    journal = tmp_path / "journal.jsonl"
+    request = qk.OrderRequest(
+        SYM, qk.Side.BUY, OrderType.LIMIT, amount=0.03, limit_price=39_000.0, trail_pct=0.05
+    )
+    async with partial_local() as local:
+        local.publish()
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            entry = broker.submit(request, "qk-test-000001", 40_000.0)
+            cid = entry.client_id
+            await until(lambda: entry.status is OrderStatus.OPEN, "entry resting")
+            local.set_price(SYM, 39_000)  # part 1
+            await until(lambda: held_amount(broker) == pytest.approx(0.00999), "part 1 held")
+            broker.on_bar_closed(bar(42_000, 40_000, 41_000))
+            assert trail_of(broker) == (42_000, 39_900)
+            broker.on_bar_closed(bar(40_000, 39_800, 39_000))  # fires: sells part 1
+            first = broker.sync.orders[f"{cid}-trail"]
+            await until(lambda: not first.is_active, "first exit done")
+            assert first.filled == pytest.approx(0.00999)
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+
+        # after a restart (the fired level comes from the journal) part 2 arrives
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, journal), tasks, local)
+            assert broker.brackets.held.get(SYM, []) == []
+            local.set_price(SYM, 38_990)  # part 2
+            await until(lambda: held_amount(broker) == pytest.approx(0.00999), "part 2 held")
+            assert trail_of(broker) == (42_000, 39_900)  # the fired level, not a fresh one
+            broker.on_bar_closed(bar(40_000, 39_850, 39_000))  # fresh it would start here
+            second = broker.sync.orders[f"{cid}-x2-trail"]
+            await until(lambda: not second.is_active, "second exit done")
+            assert (second.status, second.filled) == (OrderStatus.FILLED, pytest.approx(0.00999))
+            await until(lambda: not broker.sync.balances_behind, "balances refreshed")
+            assert broker.portfolio.position(SYM).is_flat
+            assert btc(local) == (Decimal(0), Decimal(0))
+            await broker.ashutdown(cancel_open=False)
+            tasks.cancel_scope.cancel()
+    assert_booked_once(local, journal)
+    assert venue_sells(local) == sorted([f"{cid}-trail", f"{cid}-x2-trail"])

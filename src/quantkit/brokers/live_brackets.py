@@ -29,7 +29,9 @@ replace gap. What is left below the market's minimum when the entry ends is dust
   venue. At each closed bar the stop set at the previous close is checked first (``<entry>-trail``
   goes out when the bar reaches it), then the level moves with the bar's extreme
   (`quantkit.domain.trailing`); each move is journaled (``bracket_trail``) before it takes
-  effect, so a restart restores the last level, never a looser one.
+  effect, so a restart restores the last level, never a looser one. A later part of the entry
+  joins the bracket at its current level (the ``bracket`` record carries it); a part that
+  arrives after the stop fired is held from the fired level, never from a fresh extreme.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class LiveBrackets:
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
         self._used_ids: set[str] | None = None
+        self._fired: dict[str, TrailingStop] = {}
+        """Trailing levels of held brackets that fired: a later part starts from them."""
         self.rest = RestGuards(self)
         """Stops held for the rest of take-profit legs that fill in parts."""
         self._in_doubt: dict[str, HeldBracket] = {}
@@ -246,6 +250,8 @@ class LiveBrackets:
             bracket = dataclasses.replace(
                 bracket, amount=grown.amount + bracket.amount, trail=grown.trail
             )
+        elif bracket.trail is None and bracket.entry_id in self._fired:  # a part after it fired
+            bracket = dataclasses.replace(bracket, trail=self._fired[bracket.entry_id])
         if journal:
             self.journal.append("bracket", bracket.as_json())
         held.append(bracket)
@@ -421,6 +427,8 @@ class LiveBrackets:
         )
         _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
         self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
+        if bracket.trail is not None:
+            self._fired[bracket.entry_id] = bracket.trail
         self.broker.submit(request, client_id, bar.close)
         if self._leg_ids is not None:
             self._leg_ids.add(client_id)
@@ -451,7 +459,9 @@ class LiveBrackets:
                 trail = {k: v for k, v in record.data.items() if k != "client_id"}
                 pending[str(record.data["client_id"])]["trail"] = trail
             elif record.kind == "bracket_done":
-                pending.pop(str(record.data["client_id"]), None)
+                done = pending.pop(str(record.data["client_id"]), {})
+                if done.get("trail") is not None and record.data.get("role"):
+                    self._fired[str(done["client_id"])] = TrailingStop.from_json(done["trail"])
         for data in pending.values():
             self.hold(HeldBracket.from_json(data), journal=False)
         return len(pending) - self.rest.prune()

@@ -52,6 +52,8 @@ class HeldBracket:
         }
         if self.trail_pct is not None:
             data["trail_pct"] = self.trail_pct
+        if self.trail is not None:  # a bracket grown by a later part keeps its level
+            data["trail"] = self.trail.as_json()
         return data
 
     @classmethod
