@@ -37,8 +37,30 @@ def _context() -> Any:
     return context
 
 
-def run_child(url: str, journal: str, max_bars: int, out: Connection, log: str) -> None:
-    """The child's main: trade until ``max_bars`` bars or until killed."""
+def with_brackets(strategy: Any, step: int, price: float, resting: list[Any]) -> None:
+    """The bracket variant's bar: a bracketed resting buy just below the close (it fills in
+    parts as the price walks), its cancel, and a market buy or a sell of the whole position."""
+    if step in (1, 2) and not resting:
+        strategy.buy(amount=0.01, limit=round(price * 0.999, 2), sl_pct=0.05, tp_pct=0.05)
+    elif step == 3 and resting:
+        strategy.cancel(resting[0])
+    elif step == 0:  # the sell cancels the lists first (the broker parks it)
+        if strategy.position().amount >= 0.002:
+            strategy.sell(amount=strategy.position().amount)
+        else:
+            strategy.buy(amount=0.01, sl_pct=0.05, tp_pct=0.05)
+
+
+def run_child(
+    url: str, journal: str, max_bars: int, out: Connection, log: str, brackets: bool = False
+) -> None:
+    """The child's main: trade until ``max_bars`` bars or until killed.
+
+    With ``brackets`` every buy carries a 5 % stop-loss and take-profit (a venue OCO list per
+    part), the resting buy sits at the close (so it fills in parts as the price walks) and is
+    not amended, and the run leaves its lists on the venue when it ends (the parent checks
+    them).
+    """
     descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(descriptor, 2)
     from quantkit import Strategy
@@ -63,9 +85,15 @@ def run_child(url: str, journal: str, max_bars: int, out: Connection, log: str) 
         def on_bar(self, bar: Any) -> None:
             self.bars += 1
             price = bar.price
-            resting = [o for o in self.open_orders() if o.request.limit_price]
+            resting = [
+                o
+                for o in self.open_orders()
+                if o.request.limit_price and o.request.tag not in ("take_profit", "stop_loss")
+            ]
             step = self.bars % 4
-            if step == 1 and not resting:
+            if brackets:
+                with_brackets(self, step, price, resting)
+            elif step == 1 and not resting:
                 self.buy(amount=0.01, limit=round(price * 0.9, 2))
             elif step == 2 and resting:
                 self.amend(resting[0], price=round(price * 0.8, 2))
@@ -104,6 +132,7 @@ def run_child(url: str, journal: str, max_bars: int, out: Connection, log: str) 
         run_id="chaos",
         max_bars=max_bars,
         handle_signals=False,
+        cancel_on_shutdown=not brackets,
     )
     summary = engine.run()
     out.send(f"SUMMARY {summary.cash!r} {summary.positions.get('BTC/USDT', 0.0)!r}")
@@ -117,14 +146,19 @@ class ForkedChild:
         journal: The journal's path.
         max_bars: Bars after which the run ends by itself.
         log: File the child's log (stderr) is appended to.
+        brackets: Whether the child's buys carry brackets (see `run_child`).
     """
 
-    def __init__(self, url: str, journal: Path, max_bars: int, log: Path) -> None:
+    def __init__(
+        self, url: str, journal: Path, max_bars: int, log: Path, *, brackets: bool = False
+    ) -> None:
         context = _context()
         self.log = log
         self._lines, sender = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=run_child, args=(url, str(journal), max_bars, sender, str(log)), daemon=True
+            target=run_child,
+            args=(url, str(journal), max_bars, sender, str(log), brackets),
+            daemon=True,
         )
         self.process.start()
         sender.close()  # the child holds the only writer: its death ends the pipe

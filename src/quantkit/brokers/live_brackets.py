@@ -80,8 +80,7 @@ class LiveBrackets:
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
         self._used_ids: set[str] | None = None
-        self._fired: dict[str, TrailingStop] = {}
-        """Trailing levels of held brackets that fired: a later part starts from them."""
+        self._fired: dict[str, TrailingStop] = {}  # trailing levels that fired, by entry
         self.rest = RestGuards(self)
         """Stops held for the rest of take-profit legs that fill in parts."""
         self._in_doubt: dict[str, HeldBracket] = {}
@@ -182,7 +181,13 @@ class LiveBrackets:
             if blocked:
                 self._parked.append(parked)
             elif parked.status is OrderStatus.NEW:
-                self.broker.sync.enqueue(parked)
+                self._release(parked)
+
+    def _release(self, parked: Order) -> None:
+        try:
+            self.broker.sync.enqueue(parked)
+        except anyio.ClosedResourceError:  # its legs ended while the broker shuts down
+            self.broker.sync.reject(parked, _SHUT)
 
     def close(self, *, started: bool = True) -> None:
         """Stop taking entries (the broker shuts down); held brackets stay journaled.
@@ -193,7 +198,7 @@ class LiveBrackets:
         """
         self._send.close()
         for parked in self._parked:
-            self.broker.sync.reject(parked, "not sent: the broker shut down while its OCO closed")
+            self.broker.sync.reject(parked, _SHUT)
         self._parked = []
         if not started:
             self._receive.close()
@@ -488,6 +493,7 @@ class LiveBrackets:
         self._in_doubt[prefix] = bracket
 
 
+_SHUT = "not sent: the broker shut down while its OCO closed"
 _TAGS = {"sl": "stop_loss", "tp": "take_profit", "trail": "trailing_stop"}
 
 
