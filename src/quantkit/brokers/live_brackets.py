@@ -401,15 +401,9 @@ class LiveBrackets:
 
     def _follow(self, held: list[HeldBracket], bracket: HeldBracket, bar: Bar) -> None:
         """Move a held trailing stop after ``bar`` closed; journal the new level first."""
-        market = self.broker.market(bracket.symbol)
-        old = bracket.trail
-        if old is None:
-            assert bracket.trail_pct is not None
-            side, pct = bracket.levels.side, bracket.trail_pct
-            new = TrailingStop.start(side, pct, high=bar.high, low=bar.low, market=market)
-        else:
-            new = old.follow(high=bar.high, low=bar.low, market=market)
-        if new is old:
+        old, market = bracket.trail, self.broker.market(bracket.symbol)
+        new = bracket.trail_after(high=bar.high, low=bar.low, market=market)
+        if new is None:
             return
         self.journal.append("bracket_trail", {"client_id": bracket.entry_id, **new.as_json()})
         held[held.index(bracket)] = dataclasses.replace(bracket, trail=new)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quantkit.domain.bracket import BracketLevels
+from quantkit.domain.market import Market
 from quantkit.domain.order import OrderRequest, OrderType, Side
 from quantkit.domain.trailing import TrailingStop
 
@@ -69,6 +70,25 @@ class HeldBracket:
             None if pct is None else float(pct),
             None if trail is None else TrailingStop.from_json(trail),
         )
+
+    def trail_after(self, *, high: float, low: float, market: Market) -> TrailingStop | None:
+        """The trailing stop after a closed bar, or ``None`` if it did not move (or none).
+
+        Args:
+            high: The closed bar's high.
+            low: The closed bar's low.
+            market: The market (levels round to its tick).
+
+        Returns:
+            The moved (or first) stop, ``None`` when it stays where it was.
+        """
+        if self.trail_pct is None:
+            return None
+        if self.trail is None:
+            side = self.levels.side
+            return TrailingStop.start(side, self.trail_pct, high=high, low=low, market=market)
+        new = self.trail.follow(high=high, low=low, market=market)
+        return None if new is self.trail else new
 
     def exit_hit(self, low: float, high: float) -> str:
         """Which exit a closed bar's range reached: ``"sl"``, ``"trail"``, ``"tp"`` or ``""``.
