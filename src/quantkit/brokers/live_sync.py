@@ -341,6 +341,8 @@ class OrderSync:
         self.broker.journal.reject(order.client_id, reason)
         _log.warning("order_rejected", client_id=order.client_id, reason=reason)
         self.emit(order)
+        if order.parent_id:  # an OCO leg the venue never got: its bracket is held instead
+            self.broker.brackets.on_rejected(order)
 
     def finish(self, order: Order, final: VenueOrder) -> None:
         """Close ``order`` as the venue ended it (canceled, expired; fills close it as filled).
