@@ -60,7 +60,8 @@ class StopEntry(Strategy):
 
     def _note(self, order: Order, bar: SymbolData) -> None:
         self.orders.append(order)
-        self.sent.append((bar.open_time, str(order.side), order.amount or 0.0, order.request.stop_price))
+        stop = order.request.stop_price
+        self.sent.append((bar.open_time, str(order.side), order.amount or 0.0, stop))
 
 
 def fills(strategy: StopEntry) -> list[tuple[float, float]]:
