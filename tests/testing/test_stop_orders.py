@@ -6,6 +6,7 @@ below is worked out by hand in the comment beside it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ from quantkit.secrets import Credentials
 from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalExchange
 from quantkit.testing.market_data import DEFAULT_MARKETS, LocalMarket
 from quantkit.testing.stop_orders import triggers
+from tests.testing.test_order_lists import signed_for
+from tests.testing.test_user_stream import connect, receive
 
 pytestmark = pytest.mark.anyio
 
@@ -179,3 +182,31 @@ async def test_take_profit_types_trigger_the_other_way(local: LocalExchange) -> 
             KEY, market, "BUY", "TAKE_PROFIT", Decimal("0.01"), stop=Decimal(42_000),
             price=None, time_in_force="GTC", client_id="T-2", now=0,
         )  # fmt: skip
+
+
+async def test_the_user_stream_shows_a_stop_waiting_then_working_then_filled(
+    local: LocalExchange,
+) -> None:
+    async with connect(local) as socket:
+        params = signed_for(KEY, SECRET)
+        subscribe = {"id": 1, "method": "userDataStream.subscribe.signature", "params": params}
+        await socket.send_str(json.dumps(subscribe))
+        assert (await receive(socket))["status"] == 200
+        market = local.venue.market("BTC/USDT")
+        local.accounts.stop_orders.place(
+            KEY, market, "BUY", "STOP_LOSS_LIMIT", Decimal("0.01"), stop=Decimal(41_000),
+            price=Decimal(41_000), time_in_force="GTC", client_id="U-1", now=10,
+        )  # fmt: skip
+        local.accounts.set_price("BTC/USDT", 41_200, now=11)  # triggered beyond its limit
+        local.accounts.set_price("BTC/USDT", 40_990, now=12)  # fills at its limit, as maker
+        events = [(await receive(socket))["event"] for _ in range(3)]
+    seen = [(e["c"], e["o"], e["x"], e["X"], e["P"], e["w"], e["W"]) for e in events]
+    assert seen == [
+        ("U-1", "STOP_LOSS_LIMIT", "NEW", "NEW", "41000", False, -1),
+        ("U-1", "STOP_LOSS_LIMIT", "NEW", "NEW", "41000", True, 11),
+        ("U-1", "STOP_LOSS_LIMIT", "TRADE", "FILLED", "41000", False, 11),
+    ]
+    # 0.01 BTC bought at 41,000; fee 0.1 % of it in BTC
+    assert (events[2]["L"], events[2]["n"], events[2]["N"], events[2]["m"]) == (
+        "41000", "0.00001", "BTC", True,
+    )  # fmt: skip
