@@ -117,9 +117,10 @@ class SimulatedBroker(Broker):
         Raises:
             OrderError: If the symbol is not part of the run.
         """
-        market = self.exchange.markets.get(symbol)
+        markets = (self._exchange or self.exchange).markets  # the property raises if unprepared
+        market = markets.get(symbol)
         if market is None:
-            raise unknown_symbol(symbol, self.exchange.markets)
+            raise unknown_symbol(symbol, markets)
         return market
 
     def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:

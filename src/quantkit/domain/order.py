@@ -271,7 +271,7 @@ _REQUEST_SETTERS: tuple[Callable[[OrderRequest, Any], None], ...] = tuple(
 )
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)
 class Order:
     """A live order: its request, identity and status, updated by the broker.
 
@@ -325,11 +325,39 @@ class Order:
     updated_at: int = 0
     history: list[tuple[int, OrderStatus]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if self.amount is None:
-            self.amount = self.request.amount
-        self.updated_at = self.created_at
-        self.history.append((self.created_at, self.status))
+    def __init__(
+        self,
+        client_id: str,
+        request: OrderRequest,
+        created_at: int,
+        status: OrderStatus = OrderStatus.NEW,
+        filled: float = 0.0,
+        average_price: float = 0.0,
+        fee: float = 0.0,
+        reason: str = "",
+        parent_id: str = "",
+        amount: float | None = None,
+        updated_at: int = 0,
+        history: list[tuple[int, OrderStatus]] | None = None,
+    ) -> None:
+        # Written out rather than generated: one order is made per order placed, in the
+        # backtest's hot loop, and the generated __init__ plus __post_init__ cost twice this.
+        # ``updated_at`` is always ``created_at`` at creation (the parameter is kept for the
+        # dataclass signature).
+        self.client_id = client_id
+        self.request = request
+        self.created_at = created_at
+        self.status = status
+        self.filled = filled
+        self.average_price = average_price
+        self.fee = fee
+        self.reason = reason
+        self.parent_id = parent_id
+        self.amount = request.amount if amount is None else amount
+        self.updated_at = created_at
+        self.history = [(created_at, status)] if history is None else history
+        if history is not None:
+            history.append((created_at, status))
 
     @classmethod
     def rejected(cls, client_id: str, request: OrderRequest, at: int, reason: str) -> Order:

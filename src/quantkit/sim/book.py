@@ -21,6 +21,7 @@ _MAX_STEPS_PER_ORDER = 8
 # Enum members as module constants: ``OrderType.MARKET`` is a slow class-attribute lookup.
 _MARKET = OrderType.MARKET
 _FOK = TimeInForce.FOK
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 class Book:
@@ -59,13 +60,14 @@ class Book:
 
     def at_open(self, price: float) -> None:
         """Execute what executes at the open, then expire unfilled IOC/FOK remainders."""
+        terminal = _TERMINAL
         for w in list(self.working):
-            if w.order.is_active:
+            if w.order.status not in terminal:  # w.order.is_active
                 self._at_price(w, price)
         if not self.working:
             return
         for w in list(self.working):
-            if w.fresh and w.immediate and w.order.is_active:
+            if w.fresh and w.immediate and w.order.status not in terminal:
                 self._finish(w, OrderStatus.EXPIRED, "time in force: not filled at once")
             w.fresh = False
 

@@ -127,6 +127,7 @@ class SimulatedExchange:
         self.events: list[Order | Fill] = []
         self.ambiguous_orders: set[str] = set()
         self.liquidation: Liquidation | None = None
+        self._spot = portfolio.margin.is_spot  # a run's margin rules never change
         self._seq = 0
 
     # -- commands ------------------------------------------------------------------------------
@@ -328,14 +329,15 @@ class SimulatedExchange:
         self.portfolio.last_price[symbol] = close
         if book.trails:
             book.end_bar()
-        self.fills.extend(book.fills)
         events = book.events
-        orders = self.orders
-        for event in events:
-            if isinstance(event, Order) and event.client_id not in orders:
-                orders[event.client_id] = event  # bracket exits created in this bar
-        self.events.extend(events)
-        if self.liquidation is None and not self.portfolio.margin.is_spot:
+        if events:  # most bars of a working order change nothing
+            self.fills.extend(book.fills)
+            orders = self.orders
+            for event in events:
+                if isinstance(event, Order) and event.client_id not in orders:
+                    orders[event.client_id] = event  # bracket exits created in this bar
+            self.events.extend(events)
+        if self.liquidation is None and not self._spot:
             self._check_margin(symbol, open_time, open_, high, low)
 
     def _check_margin(self, symbol: str, time: int, open_: float, high: float, low: float) -> None:
