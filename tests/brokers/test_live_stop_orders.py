@@ -153,3 +153,25 @@ async def test_a_stop_the_market_does_not_take_is_rejected_once_with_the_reason(
         )
         assert local.requests("/api/v3/order") == []
     assert replay(tmp_path / "j.jsonl").orders["qk-test-000001"].status is OrderStatus.REJECTED
+
+
+async def test_a_stop_the_price_already_reached_is_refused_by_the_venue_once(
+    tmp_path: Path,
+) -> None:
+    # A buy stop at 39,500 with the price at 40,000: Binance refuses it (-2010); the simulator
+    # would fill it at the next open (fill rule R5), so this is a stated mode difference.
+    async with local_with([QUIET, QUIET]) as local:
+        request = qk.OrderRequest(
+            "BTC/USDT", qk.Side.BUY, qk.OrderType.STOP, amount=0.1, stop_price=39_500.0
+        )
+        async with venue_for(local) as venue, anyio.create_task_group() as tasks:
+            broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
+            order = broker.submit(request, "qk-test-000001", 40_000.0)
+            await until(lambda: order.status is not OrderStatus.NEW, "the refusal settled")
+            await broker.ashutdown(cancel_open=True)
+            tasks.cancel_scope.cancel()
+        assert order.status is OrderStatus.REJECTED
+        assert "Stop price would trigger immediately." in order.reason
+        assert [r.method for r in local.requests("/api/v3/order")] == ["POST"]  # sent once
+        assert local.accounts.orders(KEY) == []
+        assert local.accounts.balances(KEY)["USDT"] == (10_000, 0)  # nothing held
