@@ -161,8 +161,8 @@ class _Raw:
 class FastResult:
     """What a fast-path run produced.
 
-    The statistics are reduced by compiled code when the run ends
-    (`quantkit.vector.stats_kernel`); the pandas tables (``stats`` as a Series, ``equity``,
+    The statistics are reduced from the run's arrays when it ends (`quantkit.vector.
+    stats_table`: a float vector, no pandas); the pandas tables (``stats`` as a Series, ``equity``,
     ``fills``, ``trades``, ``drawdowns``) are built from the run's arrays the first time they
     are read, and then kept.
 
@@ -172,7 +172,7 @@ class FastResult:
         rejected: Orders the venue or the account refused.
         signals: The signals that were run.
         stats_vector: The statistics as a float vector, slots named by
-            ``quantkit.vector.stats_kernel.STAT_NAMES`` (times as bar positions).
+            ``quantkit.vector.stats_table.STAT_NAMES`` (times as bar positions).
     """
 
     strategy: str
@@ -186,7 +186,7 @@ class FastResult:
     @cached_property
     def stats(self) -> pd.Series:
         """`compute_stats` of the run: the same table as `Result.stats` (labels, values)."""
-        from quantkit.vector.stats_kernel import stats_series  # noqa: PLC0415
+        from quantkit.vector.stats_table import stats_series  # noqa: PLC0415
 
         return stats_series(self.stats_vector, self._series.close_time)
 
@@ -467,11 +467,15 @@ def run_signals(
 
 
 def _stats_vector(raw: _Raw, series: BarSeries) -> FloatArray:
-    """The run's statistics, reduced by compiled code (as `compute_stats` defines them)."""
-    from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
-    from quantkit.vector.stats_kernel import stats_vector  # noqa: PLC0415 - numba
+    """The run's statistics vector (as `compute_stats` defines them), from whole arrays.
 
-    return stats_vector(
+    `quantkit.vector.stats_numpy`: nothing to compile, so a cold numba cache compiles only the
+    simulator; `quantkit.vector.stats_kernel` computes the same vector in compiled code.
+    """
+    from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
+    from quantkit.vector.stats_numpy import numpy_stats_vector  # noqa: PLC0415
+
+    return numpy_stats_vector(
         raw.equity,
         raw.exposed,
         raw.trades,

@@ -1,27 +1,19 @@
-"""The statistics of one fast-path run, reduced inside compiled code: no pandas per run.
+"""The statistics of a fast-path run, reduced inside compiled code: for compiled callers.
 
 `reduce_stats` turns what the simulator returns (equity at each close, the exposure flags, the
-trade and fill tables) into one float vector whose slots `STAT_NAMES` names; `stats_series`
-turns that vector into the very table `quantkit.metrics.compute_stats` returns for the same run
-(same labels, same definitions, same NaN edge cases, equal to float rounding). A sweep keeps one
-vector per combination and builds its table once at the end (`stats_frame`).
+trade and fill tables) into the float vector of `quantkit.vector.stats_table` (slots named by
+`STAT_NAMES`, times as bar positions), all in one numba function that a compiled sweep can call
+per combination, in parallel and without the GIL; `stats_series` turns it into the table
+`quantkit.metrics.compute_stats` returns for the same run. The code follows the metric functions
+of `quantkit.metrics` step by step (the same formulas, thresholds and order of operations) over
+plain arrays, with loops instead of whole-array temporaries.
 
-Every figure is defined in ``docs/stats.md``; the code below follows the metric functions of
-`quantkit.metrics` step by step (the same formulas, thresholds and order of operations), only
-over plain arrays. Figures that are timestamps or durations are held as bar positions (exact:
-a float holds any bar position, not a nanosecond timestamp) and turned into times by
-`stats_series`:
-
-- ``Max drawdown peak bar``, ``... trough bar``: positions of the deepest spell's peak and
-  trough; ``... recovery bar``: where it regained the peak, ``-1`` when it never did; all three
-  NaN when the curve never falls below a peak.
-- ``Max drawdown duration start bar`` / ``... end bar``: the longest spell's peak and the bar
-  it ends at (recovery, or the last bar), NaN without a spell.
-- ``Average holding time [ns]``: the mean of ``exit_time - entry_time`` in nanoseconds.
+One run uses `quantkit.vector.stats_numpy` instead: the same vector from whole-array numpy,
+with nothing to compile (compiling this module costs seconds on a cold numba cache).
 
 Like the simulator (`quantkit.vector.kernel`), this module imports numba and is imported only
-when the fast path runs. The functions are compiled once, for float64 and int64 arrays, and
-kept in numba's cache (``cache=True``).
+when it is used; it is compiled once, for float64, bool and int64 arrays, and kept in numba's
+cache (``cache=True``).
 """
 
 from __future__ import annotations
@@ -33,47 +25,78 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from quantkit.errors import DataError
-
 if TYPE_CHECKING:
     import numpy.typing as npt
-    import pandas as pd
 
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
+from quantkit.vector.stats_table import (
+    _ALPHA,
+    _AMBIGUOUS_FILLS,
+    _AMBIGUOUS_TRADES,
+    _AVG_LOSS,
+    _AVG_WIN,
+    _BARS,
+    _BEST,
+    _BETA,
+    _CAGR,
+    _CALMAR,
+    _CVAR,
+    _EXPECTANCY,
+    _EXPOSURE,
+    _F_AMBIGUOUS,
+    _FEES,
+    _FEES_GROSS,
+    _FEES_NET,
+    _FINAL,
+    _GROSS,
+    _HOLD,
+    _HOLDING,
+    _INFO,
+    _KURT,
+    _LONG_FROM,
+    _LONG_TO,
+    _MAX_DD,
+    _NOISE,
+    _NS_PER_YEAR,
+    _OMEGA,
+    _PAYOFF,
+    _PEAK,
+    _PROFIT_FACTOR,
+    _RECOVERY,
+    _SHARPE,
+    _SKEW,
+    _SORTINO,
+    _START,
+    _T_AMBIGUOUS,
+    _T_DIRECTION,
+    _T_ENTRY_AMOUNT,
+    _T_ENTRY_BAR,
+    _T_ENTRY_VALUE,
+    _T_EXIT_AMOUNT,
+    _T_EXIT_BAR,
+    _T_EXIT_VALUE,
+    _T_FEES,
+    _T_SIZE,
+    _TAIL,
+    _TOTAL,
+    _TRADES,
+    _TROUGH,
+    _TURNOVER,
+    _ULCER,
+    _VAR,
+    _VAR_Q,
+    _VOL,
+    _WIN_RATE,
+    _WORST,
+    _ZERO,
+    STAT_NAMES,
+    run_arrays,
+    stats_series,
+)
+
 __all__ = ["STAT_NAMES", "reduce_stats", "stats_series", "stats_vector"]
-
-STAT_NAMES = (
-    "Bars", "Start equity", "Final equity", "Total return [%]", "CAGR [%]",
-    "Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio", "Calmar ratio", "Omega ratio",
-    "Max drawdown [%]", "Max drawdown duration start bar", "Max drawdown duration end bar",
-    "Max drawdown peak bar", "Max drawdown trough bar", "Max drawdown recovery bar",
-    "Ulcer index", "VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio",
-    "Trades", "Win rate [%]", "Profit factor", "Expectancy", "Average win", "Average loss",
-    "Payoff ratio", "Best trade", "Worst trade", "Average holding time [ns]", "Turnover (ann.)",
-    "Exposure time [%]", "Fees paid", "Gross P&L", "Fees [% of gross P&L]",
-    "Fees [% of net P&L]", "Buy & hold return [%]", "Alpha (ann.) [%]", "Beta",
-    "Information ratio", "Ambiguous fills", "Ambiguous trades",
-)  # fmt: skip
-"""The slots of a statistics vector, in order (see the module docstring for the bar slots)."""
-
-(
-    _BARS, _START, _FINAL, _TOTAL, _CAGR, _VOL, _SHARPE, _SORTINO, _CALMAR, _OMEGA, _MAX_DD,
-    _LONG_FROM, _LONG_TO, _PEAK, _TROUGH, _RECOVERY, _ULCER, _VAR, _CVAR, _SKEW, _KURT, _TAIL,
-    _TRADES, _WIN_RATE, _PROFIT_FACTOR, _EXPECTANCY, _AVG_WIN, _AVG_LOSS, _PAYOFF, _BEST,
-    _WORST, _HOLDING, _TURNOVER, _EXPOSURE, _FEES, _GROSS, _FEES_GROSS, _FEES_NET, _HOLD,
-    _ALPHA, _BETA, _INFO, _AMBIGUOUS_FILLS, _AMBIGUOUS_TRADES,
-) = range(len(STAT_NAMES))  # fmt: skip
-
-_ZERO = 1e-12  # quantkit.metrics.returns._ZERO_DENOMINATOR: a deviation this small is zero
-_NOISE = 1e-12  # quantkit.metrics.drawdowns._NOISE: a smaller dip is no drawdown spell
-_NS_PER_YEAR = 365.0 * 86_400e9
-_VAR_Q = 1.0 - 0.95  # value_at_risk(confidence=0.95) asks numpy for this quantile
-# the kernel's trade table (quantkit.vector.kernel.TRADE_COLUMNS) and fill table columns
-_T_ENTRY_BAR, _T_EXIT_BAR, _T_DIRECTION, _T_SIZE = 0, 1, 2, 3
-_T_ENTRY_VALUE, _T_ENTRY_AMOUNT, _T_EXIT_VALUE, _T_EXIT_AMOUNT, _T_FEES, _T_AMBIGUOUS = range(4, 10)
-_F_AMBIGUOUS = 7
 
 _jit = register_jitable  # helpers: compiled into `reduce_stats`, one cached function
 
@@ -409,129 +432,39 @@ def stats_vector(
 ) -> FloatArray:
     """Return the statistics vector of one run (slots of `STAT_NAMES`), checking its inputs.
 
-    The arguments are those of `reduce_stats` (``close=None``: no benchmark rows; a benchmark
-    is the buy-and-hold of these closes, as the fast path's `compute_stats` call uses).
+    The arguments are those of `quantkit.vector.stats_table.run_arrays`, which checks them.
 
     Returns:
         A float64 vector of ``len(STAT_NAMES)``; `stats_series` makes it a table.
 
     Raises:
-        DataError: If the equity is empty, holds a value that is not a finite number, or does
-            not start above zero (as `compute_stats`), or if the arrays' lengths differ.
-        ConfigError: If ``periods_per_year`` or ``risk_free`` is out of range.
+        DataError: If the equity is unusable (see `run_arrays`).
+        ConfigError: If ``periods_per_year``, ``fees`` or ``risk_free`` is out of range.
     """
-    from quantkit.metrics.stats import _check_arguments  # noqa: PLC0415
-
-    _check_arguments(
-        ppy=periods_per_year,
-        exposure=None,
+    run = run_arrays(
+        equity,
+        exposed,
+        trades,
+        fills,
+        open_time,
+        close_time,
+        close=close,
+        periods_per_year=periods_per_year,
         fees=fees,
-        ambiguous_fills=0,
-        ambiguous_trades=0,
         risk_free=risk_free,
     )
-    values = np.ascontiguousarray(equity, np.float64)
-    _check_equity(values, len(close_time))
-    benchmark = np.empty(0)
-    if close is not None and len(close) and close[0] > 0:
-        benchmark = np.ascontiguousarray(close, np.float64)
     out = np.empty(len(STAT_NAMES))
     reduce_stats(
-        values,
-        np.ascontiguousarray(exposed, np.bool_),
-        np.ascontiguousarray(trades, np.float64).reshape(-1, 10),
-        np.ascontiguousarray(fills, np.float64).reshape(-1, 8),
-        np.ascontiguousarray(open_time, np.int64),
-        np.ascontiguousarray(close_time, np.int64),
-        benchmark,
-        float(periods_per_year),
-        float(fees),
-        float(risk_free),
+        run.equity,
+        run.exposed,
+        run.trades,
+        run.fills,
+        run.open_time,
+        run.close_time,
+        run.close,
+        run.ppy,
+        run.fees,
+        run.risk_free,
         out,
     )
     return out
-
-
-def _check_equity(values: FloatArray, times: int) -> None:
-    """Raise `DataError` as `compute_stats` does for an unusable equity curve."""
-    if not values.size:
-        raise DataError("is empty; statistics need at least one bar", source="equity")
-    if values.size != times:
-        raise DataError(
-            f"has {values.size} values for {times} bar times; they must match", source="equity"
-        )
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        row = int(bad[0])
-        raise DataError(f"value {values[row]} is not a finite number", source="equity", row=row)
-    if values[0] <= 0:
-        raise DataError(f"start equity must be positive, got {values[0]}", source="equity", row=0)
-
-
-def _bar_time(times: IntArray, position: float) -> Any:
-    """The timestamp at a bar position (``NaT`` for NaN)."""
-    import pandas as pd  # noqa: PLC0415
-
-    if math.isnan(position):
-        return pd.NaT
-    return pd.Timestamp(int(times[int(position)]), unit="ns", tz="UTC")
-
-
-def stats_series(vector: FloatArray, close_time: IntArray) -> pd.Series:
-    """Return a statistics vector as the table `compute_stats` returns for the same run.
-
-    Args:
-        vector: A vector from `stats_vector` or `reduce_stats`.
-        close_time: The run's bar close times in ns (the equity's timestamps).
-
-    Returns:
-        An object-dtype Series named ``"stats"``, with the labels, value types and NaN/NaT
-        cases of `quantkit.metrics.compute_stats`.
-    """
-    import pandas as pd  # noqa: PLC0415
-
-    from quantkit.metrics.stats import _LABELS  # noqa: PLC0415
-
-    v = dict(zip(STAT_NAMES, (float(x) for x in vector), strict=True))
-    times = np.asarray(close_time, np.int64)
-    last = int(v["Bars"]) - 1
-    rows: dict[str, Any] = {
-        label: v[label] for label in STAT_NAMES if label in _LABELS and label != "Bars"
-    }
-    rows["Start"], rows["End"] = _bar_time(times, 0), _bar_time(times, last)
-    rows["Duration"] = pd.Timedelta(int(times[last] - times[0]), unit="ns")
-    for label in ("Bars", "Trades", "Ambiguous fills", "Ambiguous trades"):
-        rows[label] = int(v[label])
-    rows.update(_drawdown_times(v, times, last))
-    holding = v["Average holding time [ns]"]
-    rows["Average holding time"] = (
-        pd.NaT if math.isnan(holding) else pd.Timedelta(round(holding), unit="ns")
-    )
-    return pd.Series({label: rows[label] for label in _LABELS}, dtype=object, name="stats")
-
-
-def _drawdown_times(v: dict[str, float], times: IntArray, last: int) -> dict[str, Any]:
-    """The drawdown rows that are times, from their bar positions."""
-    import pandas as pd  # noqa: PLC0415
-
-    from quantkit.metrics.stats import _NOT_RECOVERED  # noqa: PLC0415
-
-    peak, recovery = v["Max drawdown peak bar"], v["Max drawdown recovery bar"]
-    longest = pd.Timedelta(0)
-    if not math.isnan(v["Max drawdown duration start bar"]):
-        start, end = (
-            int(v["Max drawdown duration start bar"]),
-            int(v["Max drawdown duration end bar"]),
-        )
-        longest = pd.Timedelta(int(times[end] - times[start]), unit="ns")
-    length = pd.Timedelta(0)
-    if not math.isnan(peak):
-        end = last if recovery == -1.0 else int(recovery)
-        length = pd.Timedelta(int(times[end] - times[int(peak)]), unit="ns")
-    return {
-        "Max drawdown duration": longest,
-        "Max drawdown peak": _bar_time(times, peak),
-        "Max drawdown trough": _bar_time(times, v["Max drawdown trough bar"]),
-        "Max drawdown recovery": _NOT_RECOVERED if recovery == -1.0 else _bar_time(times, recovery),
-        "Max drawdown length": length,
-    }
