@@ -12,7 +12,8 @@ bar's open.
   naive index (vectorbt is several times slower on a UTC one; its users strip the zone).
 
 The two run interleaved, round by round, in two long-lived processes, and the medians are
-compared: on a busy machine only the ratio means something. Both check their trade count first.
+compared: on a busy machine only the ratio means something. Each prints its trade count and
+final equity (with all cash per trade and 0.2 % per round trip both runs end near zero).
 
 Run: ``QUANTKIT_PEER_PYTHON=/path/to/python python benchmarks/bench_fast_single.py [bars]``
 """
@@ -43,20 +44,21 @@ close = pd.Series(data["close"], index=index)
 open_ = pd.Series(data["open"], index=index)
 
 def once():
+    start = time.perf_counter()
     fast = vbt.MA.run(close, 10, short_name="fast")
     slow = vbt.MA.run(close, 30, short_name="slow")
     entries = fast.ma_crossed_above(slow).vbt.signals.fshift(1)
     exits = fast.ma_crossed_below(slow).vbt.signals.fshift(1)
     pf = vbt.Portfolio.from_signals(close, entries, exits, price=open_, size=np.inf,
                                     fees=0.001, init_cash=100_000.0, freq="1min")
+    simulated = time.perf_counter() - start
     stats = pf.stats(silence_warnings=True)
-    return int(pf.trades.closed.count()), float(stats["End Value"])
+    total = time.perf_counter() - start
+    return total, simulated, int(stats["Total Trades"]), float(stats["End Value"])
 
 once()
 for line in sys.stdin:
-    start = time.perf_counter()
-    trades, final = once()
-    print(json.dumps([time.perf_counter() - start, trades, final]), flush=True)
+    print(json.dumps(once()), flush=True)
 """
 
 
@@ -94,16 +96,20 @@ def main() -> None:
                 stdout=subprocess.PIPE,
                 text=True,
             )
-        mine, theirs = [], []
+        mine: list[float] = []
+        theirs: list[float] = []
+        theirs_unstated: list[float] = []
         for _ in range(ROUNDS):
             elapsed, trades, final = _quantkit_once(series, market)
             mine.append(elapsed)
             if peer is not None:
-                assert peer.stdin is not None and peer.stdout is not None
+                assert peer.stdin is not None
+                assert peer.stdout is not None
                 peer.stdin.write("run\n")
                 peer.stdin.flush()
-                their_time, their_trades, their_final = json.loads(peer.stdout.readline())
-                theirs.append(their_time)
+                total, simulated, their_trades, their_final = json.loads(peer.stdout.readline())
+                theirs.append(total)
+                theirs_unstated.append(simulated)
         if peer is not None:
             assert peer.stdin is not None
             peer.stdin.close()
@@ -111,13 +117,17 @@ def main() -> None:
     quantkit_time = statistics.median(mine)
     print(f"bars: {BARS:,}; SMA 10/30; medians of {ROUNDS} interleaved rounds")
     print(f"quantkit run_signals + stats: {quantkit_time * 1e3:.1f} ms "
-          f"= {BARS / quantkit_time / 1e6:.2f}M bars/s; {trades} trades, final {final:,.2f}")  # fmt: skip
+          f"= {BARS / quantkit_time / 1e6:.2f}M bars/s; {trades} trades, "
+          f"final {final:,.2f}")  # fmt: skip
     if theirs:
         vbt_time = statistics.median(theirs)
         print(f"vectorbt from_signals + stats: {vbt_time * 1e3:.1f} ms "
               f"= {BARS / vbt_time / 1e6:.2f}M bars/s; {their_trades} trades, "
               f"final {their_final:,.2f}")  # fmt: skip
-        print(f"quantkit / vectorbt speed: {vbt_time / quantkit_time:.2f}x")
+        bare = statistics.median(theirs_unstated)
+        print(f"  of which from_signals without stats(): {bare * 1e3:.1f} ms")
+        print(f"quantkit / vectorbt speed: {vbt_time / quantkit_time:.2f}x with statistics, "
+              f"{bare / quantkit_time:.2f}x against vectorbt without them")  # fmt: skip
     else:
         print("vectorbt: set QUANTKIT_PEER_PYTHON to a Python with vectorbt to compare")
 

@@ -84,13 +84,15 @@ def numpy_stats_vector(
     out[_t._AMBIGUOUS_FILLS] = np.count_nonzero(run.fills[:, _t._F_AMBIGUOUS])
     if run.close.size:
         out[_t._HOLD] = 100.0 * (float(run.close[-1]) / float(run.close[0]) - 1.0)
-    if e.size >= 2 and bool(np.all(e > 0)):  # the returns are defined: no ruin, at least one
-        r = e[1:] / e[:-1] - 1.0
+    if e.size >= 2 and float(np.min(e)) > 0:  # the returns are defined: no ruin, at least one
+        r = np.divide(e[1:], e[:-1])
+        r -= 1.0
+        scratch = np.empty(r.size)  # one temporary, reused: page faults cost more than math
         rf = _per_period_rate(run.risk_free, run.ppy, "risk_free")
-        _returns_rows(r, run.ppy, rf, out)
-        _distribution_rows(r, out)
+        _returns_rows(r, run.ppy, rf, scratch, out)
         if run.close.size and r.size >= 2:
-            _benchmark_rows(r, run.close, run.ppy, rf, out)
+            _benchmark_rows(r, run.close, run.ppy, rf, scratch, out)
+        _distribution_rows(r, scratch, out)
     return out
 
 
@@ -152,66 +154,94 @@ def _trade_rows(run: RunArrays, years: float, out: FloatArray) -> None:
     out[_t._HOLDING] = float(np.mean(held))
 
 
-def _std(x: FloatArray, ddof: int) -> tuple[float, float]:
-    """``mean(x)`` and ``std(x, ddof=ddof)``, with one temporary (a dot product of deviations)."""
+def _std(x: FloatArray, ddof: int, scratch: FloatArray) -> tuple[float, float]:
+    """``mean(x)`` and ``std(x, ddof=ddof)`` (deviations written into ``scratch``)."""
     mean = float(np.mean(x))
-    d = x - mean
-    return mean, math.sqrt(float(np.dot(d, d)) / (x.size - ddof))
+    np.subtract(x, mean, out=scratch)
+    return mean, math.sqrt(float(np.dot(scratch, scratch)) / (x.size - ddof))
 
 
-def _returns_rows(r: FloatArray, ppy: float, rf: float, out: FloatArray) -> None:
+def _returns_rows(
+    r: FloatArray, ppy: float, rf: float, scratch: FloatArray, out: FloatArray
+) -> None:
     """Volatility, Sharpe, Sortino and Omega of the returns (``x = r - rf``)."""
     root = math.sqrt(ppy)
-    x = r - rf
+    mean = float(np.mean(r))
     if r.size >= 2:
-        out[_t._VOL] = 100.0 * _std(r, 1)[1] * root
-        out[_t._SHARPE] = _ratio(*_std(x, 1)) * root
-    below = np.minimum(x, 0.0)
-    downside = math.sqrt(float(np.dot(below, below)) / x.size)
-    out[_t._SORTINO] = _ratio(float(np.mean(x)), downside) * root
-    gains = float(np.sum(r[r > 0.0]))
-    losses = -float(np.sum(r[r < 0.0]))
+        std = _std(r, 1, scratch)[1]  # the deviations of x = r - rf are those of r
+        out[_t._VOL] = 100.0 * std * root
+        out[_t._SHARPE] = _ratio(mean - rf, std) * root
+    np.subtract(r, rf, out=scratch)
+    np.minimum(scratch, 0.0, out=scratch)
+    downside = math.sqrt(float(np.dot(scratch, scratch)) / r.size)
+    out[_t._SORTINO] = _ratio(mean - rf, downside) * root
+    gains = float(np.sum(np.maximum(r, 0.0, out=scratch)))
+    losses = -float(np.sum(np.minimum(r, 0.0, out=scratch)))
     out[_t._OMEGA] = gains / losses if losses > 0 else math.nan
 
 
-def _distribution_rows(r: FloatArray, out: FloatArray) -> None:
-    """VaR, CVaR, tail ratio (numpy's linear quantiles), skew and excess kurtosis."""
+def _distribution_rows(r: FloatArray, scratch: FloatArray, out: FloatArray) -> None:
+    """VaR, CVaR, tail ratio (numpy's linear quantiles), skew and excess kurtosis.
+
+    Reorders ``r`` (a partition for the quantiles), so it runs last.
+    """
     n = r.size
-    low, high, cutoff = np.quantile(r, [0.05, 0.95, _t._VAR_Q])
-    out[_t._VAR] = 100.0 * float(cutoff)
-    out[_t._CVAR] = 100.0 * float(np.mean(r[r <= cutoff], dtype=np.float64))
-    out[_t._TAIL] = float(abs(high) / abs(low)) if low != 0 else math.nan
-    d = r - np.mean(r)
-    squares = d * d
-    m2 = float(np.sum(squares)) / n
-    m3, m4 = float(np.dot(squares, d)) / n, float(np.dot(squares, squares)) / n
-    if math.sqrt(m2) <= _t._ZERO:
-        return
-    if n >= 3:
-        out[_t._SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
-    if n >= 4:
-        g2 = m4 / m2**2 - 3.0
-        out[_t._KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+    mean = float(np.mean(r))
+    np.subtract(r, mean, out=scratch)
+    m2 = float(np.dot(scratch, scratch)) / n
+    if math.sqrt(m2) > _t._ZERO:
+        cubes = np.dot(scratch * scratch, scratch)  # one more temporary, rarely a cost
+        m3 = float(cubes) / n
+        m4 = float(np.sum(np.square(np.square(scratch, out=scratch), out=scratch))) / n
+        if n >= 3:
+            out[_t._SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
+        if n >= 4:
+            g2 = m4 / m2**2 - 3.0
+            out[_t._KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+    low, high, cutoff = _quantiles(r, (0.05, 0.95, _t._VAR_Q))
+    out[_t._VAR] = 100.0 * cutoff
+    tail = r[r <= cutoff]
+    out[_t._CVAR] = 100.0 * float(np.mean(tail, dtype=np.float64))
+    out[_t._TAIL] = abs(high) / abs(low) if low != 0 else math.nan
+
+
+def _quantiles(r: FloatArray, qs: tuple[float, ...]) -> list[float]:
+    """Return numpy's linear quantiles (its ``_lerp``), from one in-place partition of ``r``."""
+    size = r.size
+    positions = [(size - 1) * q for q in qs]
+    ranks = sorted({min(math.floor(p) + k, size - 1) for p in positions for k in (0, 1)})
+    r.partition(ranks)
+    values = []
+    for position in positions:
+        below = math.floor(position)
+        a, b = float(r[below]), float(r[min(below + 1, size - 1)])
+        gamma = position - below
+        values.append(b - (b - a) * (1.0 - gamma) if gamma >= 0.5 else a + (b - a) * gamma)
+    return values
 
 
 def _benchmark_rows(
-    r: FloatArray, close: FloatArray, ppy: float, rf: float, out: FloatArray
+    r: FloatArray, close: FloatArray, ppy: float, rf: float, scratch: FloatArray, out: FloatArray
 ) -> None:
     """Alpha, beta and information ratio against holding the asset from the first close.
 
     ``beta = cov(x, y) / var(y)`` of the excess returns ``x = r - rf``, ``y = b - rf`` is
     computed on deviations from the means, where ``rf`` cancels.
     """
-    b = close[1:] / close[:-1] - 1.0
+    b = np.divide(close[1:], close[:-1])
+    b -= 1.0
     mean_r, mean_b = float(np.mean(r)), float(np.mean(b))
-    dy = b - mean_b
-    spread = float(np.dot(dy, dy))
+    np.subtract(b, mean_b, out=b)  # b now holds its deviations
+    spread = float(np.dot(b, b))
     if math.sqrt(spread / b.size) > _t._ZERO:
-        beta = float(np.dot(r - mean_r, dy)) / spread
+        np.subtract(r, mean_r, out=scratch)
+        beta = float(np.dot(scratch, b)) / spread
         intercept = (mean_r - rf) - beta * (mean_b - rf)
         out[_t._BETA] = beta
         try:
             out[_t._ALPHA] = 100.0 * ((1.0 + intercept) ** ppy - 1.0)
         except OverflowError:
             out[_t._ALPHA] = math.inf
-    out[_t._INFO] = _ratio(*_std(r - b, 1)) * math.sqrt(ppy)
+    b += mean_b  # the benchmark's returns again
+    np.subtract(r, b, out=b)  # the active returns
+    out[_t._INFO] = _ratio(*_std(b, 1, scratch)) * math.sqrt(ppy)
