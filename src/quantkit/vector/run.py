@@ -280,6 +280,19 @@ def _data_of(series: BarSeries) -> SignalData:
     )
 
 
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A read-only view of an input: numba compiles one `kernel.simulate` for every input.
+
+    numba types a read-only array (what data feeds make) apart from a writable one (what a
+    strategy computes), so mixing them compiled the simulator twice; a view costs nothing.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
     from quantkit.vector import kernel  # noqa: PLC0415 - numba loads only when used
 
@@ -290,15 +303,18 @@ def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
     exposed = np.empty(bars, np.bool_)
     assert signals.short_entries is not None
     assert signals.short_exits is not None
+    open_, high, low, close = map(_read_only, (data.open, data.high, data.low, data.close))
+    flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    entries, exits, short_entries, short_exits = map(_read_only, flags)
     n_fills, n_trades, fees, rejected = kernel.simulate(
-        data.open,
-        data.high,
-        data.low,
-        data.close,
-        signals.entries,
-        signals.exits,
-        signals.short_entries,
-        signals.short_exits,
+        open_,
+        high,
+        low,
+        close,
+        entries,
+        exits,
+        short_entries,
+        short_exits,
         params,
         fills,
         trades,
