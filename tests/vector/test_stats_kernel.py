@@ -190,6 +190,24 @@ def test_many_equal_returns_give_numpy_quantiles(reduce: Any) -> None:
 
 
 @REDUCTIONS
+@pytest.mark.parametrize("pattern", ["ties", "sample-misleading"])
+def test_long_curves_give_numpy_quantiles(reduce: Any, pattern: str) -> None:
+    """Past 32,768 returns the compiled quantiles narrow the search with a strided sample."""
+    rng = np.random.default_rng(11)
+    count = 40_000
+    if pattern == "ties":  # mostly flat, as a strategy out of the market
+        steps = np.where(rng.random(count) < 0.8, 0.0, rng.normal(0.0, 0.01, count))
+    else:  # every 9th return (the sampled ones) is a rise: the sample misjudges the tails
+        steps = -rng.uniform(0.0, 1e-4, count)
+        steps[:: count // 4096] = 0.05
+    equity = 100.0 * np.concatenate([[1.0], np.cumprod(1.0 + steps)])
+    got, want = _run(list(equity), [], reduce)
+    _assert_same(got, want)
+    returns = equity[1:] / equity[:-1] - 1.0
+    assert got["VaR 95% [%]"] == pytest.approx(100.0 * np.quantile(returns, 0.05), rel=1e-12)
+
+
+@REDUCTIONS
 def test_bad_equity_is_one_clear_error(reduce: Any) -> None:
     times = START + HOUR * np.arange(1, 4, dtype=np.int64)
     empty = np.zeros((0, 10)), np.zeros((0, 8))

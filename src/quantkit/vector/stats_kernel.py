@@ -99,6 +99,7 @@ from quantkit.vector.stats_table import (
 __all__ = ["STAT_NAMES", "reduce_stats", "stats_series", "stats_vector"]
 
 _jit = register_jitable  # helpers: compiled into `reduce_stats`, one cached function
+_SAMPLE = 4096  # values sampled to narrow a quantile's search (see `_order_pair`)
 
 
 @_jit
@@ -161,14 +162,60 @@ def _select(a: Any, k: int) -> float:
 
 
 @_jit
-def _quantile(a: Any, q: float) -> float:
-    """The default ("linear") quantile of numpy, its ``_lerp`` to the bit; reorders ``a``."""
+def _pair(a: Any, k: int, k1: int) -> tuple[float, float]:
+    """The ``k``-th and ``k1``-th (``k`` or ``k + 1``) smallest values; reorders ``a``."""
+    low = _select(a, k)
+    high = low
+    if k1 > k:  # the least value after the k-th: the next order statistic
+        high = a[k1]
+        for i in range(k1 + 1, a.size):
+            high = min(high, a[i])
+    return low, float(high)
+
+
+@_jit
+def _order_pair(a: Any, k: int, k1: int, buf: Any) -> tuple[float, float]:
+    """The ``k``-th and ``k1``-th smallest values of ``a`` (untouched), ``buf`` as scratch.
+
+    A long array is first narrowed with a strided sample (as Floyd and Rivest's selection
+    does): order statistics of the sample, a few standard deviations of rank either side of
+    ``k``, bound the values worth keeping; one pass counts the values below the lower bound
+    and copies those between the bounds, and only these are selected from. When the bounds
+    miss (an unlucky sample), every value is selected from instead: the result is exact either
+    way.
+    """
+    n = a.size
+    if n > 8 * _SAMPLE:
+        step = n // _SAMPLE
+        size = 0
+        for i in range(0, n, step):
+            buf[size] = a[i]
+            size += 1
+        share = k / n
+        margin = 4 * int(math.sqrt(size * share * (1.0 - share))) + 8
+        centre = int(share * size)
+        lower = _select(buf[:size], max(centre - margin, 0))
+        upper = _select(buf[:size], min(centre + margin, size - 1))
+        below = kept = 0
+        for i in range(n):
+            if a[i] < lower:
+                below += 1
+            elif a[i] <= upper:
+                buf[kept] = a[i]
+                kept += 1
+        if below <= k and k1 < below + kept:
+            return _pair(buf[:kept], k - below, k1 - below)
+    for i in range(n):
+        buf[i] = a[i]
+    return _pair(buf[:n], k, k1)
+
+
+@_jit
+def _quantile(a: Any, q: float, buf: Any) -> float:
+    """The default ("linear") quantile of numpy, its ``_lerp`` to the bit (``a`` untouched)."""
     position = (a.size - 1) * q
     below = math.floor(position)
-    low = _select(a, below)
-    high = low
-    for k in range(below + 1, a.size):  # the next order statistic: the least value after it
-        high = min(high, a[k]) if k > below + 1 else a[k]
+    low, high = _order_pair(a, below, min(below + 1, a.size - 1), buf)
     gamma = position - below
     if gamma >= 0.5:
         return float(high - (high - low) * (1.0 - gamma))
@@ -213,8 +260,9 @@ def _moment_rows(r: Any, out: Any) -> None:
 
 @_jit
 def _tail_rows(r: Any, out: Any) -> None:
-    """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`); reorders ``r``."""
-    cutoff = _quantile(r, _VAR_Q)
+    """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`)."""
+    buf = np.empty(r.size)
+    cutoff = _quantile(r, _VAR_Q, buf)
     out[_VAR] = 100.0 * cutoff
     tail = 0.0
     count = 0
@@ -223,7 +271,7 @@ def _tail_rows(r: Any, out: Any) -> None:
             tail += r[k]
             count += 1
     out[_CVAR] = 100.0 * tail / count
-    low, high = _quantile(r, 0.05), _quantile(r, 0.95)
+    low, high = _quantile(r, 0.05, buf), _quantile(r, 0.95, buf)
     out[_TAIL] = abs(high) / abs(low) if low != 0 else math.nan
 
 
@@ -410,7 +458,7 @@ def reduce_stats(
         if close.size and r.size >= 2 and math.isfinite(ppy):
             _benchmark_rows(r, close, equity[0], ppy, rf, out)
         _moment_rows(r, out)
-        _tail_rows(r, out)  # last: it reorders r
+        _tail_rows(r, out)
     ambiguous = 0
     for k in range(fills.shape[0]):
         ambiguous += fills[k, _F_AMBIGUOUS] != 0.0

@@ -155,10 +155,14 @@ def _trade_rows(run: RunArrays, years: float, out: FloatArray) -> None:
 
 
 def _std(x: FloatArray, ddof: int, scratch: FloatArray) -> tuple[float, float]:
-    """``mean(x)`` and ``std(x, ddof=ddof)`` (deviations written into ``scratch``)."""
+    """``mean(x)`` and ``std(x, ddof=ddof)``, numpy's own arithmetic, in ``scratch``."""
     mean = float(np.mean(x))
-    np.subtract(x, mean, out=scratch)
-    return mean, math.sqrt(float(np.dot(scratch, scratch)) / (x.size - ddof))
+    return mean, math.sqrt(_sum_of_squares(np.subtract(x, mean, out=scratch)) / (x.size - ddof))
+
+
+def _sum_of_squares(x: FloatArray) -> float:
+    """``sum(x * x)`` with numpy's pairwise sum (as ``np.std``), squaring ``x`` in place."""
+    return float(np.sum(np.multiply(x, x, out=x)))
 
 
 def _returns_rows(
@@ -172,8 +176,7 @@ def _returns_rows(
         out[_t._VOL] = 100.0 * std * root
         out[_t._SHARPE] = _ratio(mean - rf, std) * root
     np.subtract(r, rf, out=scratch)
-    np.minimum(scratch, 0.0, out=scratch)
-    downside = math.sqrt(float(np.dot(scratch, scratch)) / r.size)
+    downside = math.sqrt(_sum_of_squares(np.minimum(scratch, 0.0, out=scratch)) / r.size)
     out[_t._SORTINO] = _ratio(mean - rf, downside) * root
     gains = float(np.sum(np.maximum(r, 0.0, out=scratch)))
     losses = -float(np.sum(np.minimum(r, 0.0, out=scratch)))
@@ -188,11 +191,11 @@ def _distribution_rows(r: FloatArray, scratch: FloatArray, out: FloatArray) -> N
     n = r.size
     mean = float(np.mean(r))
     np.subtract(r, mean, out=scratch)
-    m2 = float(np.dot(scratch, scratch)) / n
+    squares = scratch * scratch  # one more temporary
+    m2 = float(np.sum(squares)) / n
     if math.sqrt(m2) > _t._ZERO:
-        cubes = np.dot(scratch * scratch, scratch)  # one more temporary, rarely a cost
-        m3 = float(cubes) / n
-        m4 = float(np.sum(np.square(np.square(scratch, out=scratch), out=scratch))) / n
+        m3 = float(np.sum(np.multiply(squares, scratch, out=scratch))) / n
+        m4 = _sum_of_squares(squares) / n
         if n >= 3:
             out[_t._SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
         if n >= 4:
@@ -228,14 +231,15 @@ def _benchmark_rows(
     ``beta = cov(x, y) / var(y)`` of the excess returns ``x = r - rf``, ``y = b - rf`` is
     computed on deviations from the means, where ``rf`` cancels.
     """
-    b = np.divide(close[1:], close[:-1])
+    hold = close / close[0]  # buy_and_hold: the benchmark's equity from 1
+    b = np.divide(hold[1:], hold[:-1], out=hold[1:])
     b -= 1.0
     mean_r, mean_b = float(np.mean(r)), float(np.mean(b))
     np.subtract(b, mean_b, out=b)  # b now holds its deviations
-    spread = float(np.dot(b, b))
+    spread = float(np.sum(np.multiply(b, b, out=scratch)))
     if math.sqrt(spread / b.size) > _t._ZERO:
         np.subtract(r, mean_r, out=scratch)
-        beta = float(np.dot(scratch, b)) / spread
+        beta = float(np.sum(np.multiply(scratch, b, out=scratch))) / spread
         intercept = (mean_r - rf) - beta * (mean_b - rf)
         out[_t._BETA] = beta
         try:
