@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from quantkit.metrics.drawdowns import _drawdown_values, _spells
 from quantkit.metrics.returns import _growth_rate, _per_period_rate, _ratio
 from quantkit.vector import stats_table as _t
 from quantkit.vector.stats_table import STAT_NAMES, RunArrays, run_arrays
@@ -97,23 +96,31 @@ def numpy_stats_vector(
 
 
 def _drawdown_rows(run: RunArrays, years: float, out: FloatArray) -> None:
-    """Max drawdown, the deepest and the longest spells, Calmar and Ulcer."""
+    """Max drawdown, the deepest and the longest spells, Calmar and Ulcer.
+
+    The definitions of `quantkit.metrics.drawdowns` (a spell: bars more than one part in
+    10**12 below the running peak) from one running maximum and one flag per bar.
+    """
     e = run.equity
-    depths = _drawdown_values(e)
-    deepest = float(np.min(depths))
+    n = e.size
+    peaks = np.maximum.accumulate(e)
+    depths = np.divide(e, peaks)
+    depths -= 1.0
+    deepest_at = int(np.argmin(depths))
+    deepest = float(depths[deepest_at])
     out[_t._MAX_DD] = 100.0 * deepest
-    out[_t._ULCER] = math.sqrt(float(np.mean((100.0 * depths) ** 2)))
-    firsts, lasts = _spells(e)
-    if not firsts.size:
+    below = e < np.multiply(peaks, 1.0 - _t._NOISE, out=peaks)
+    changes = np.flatnonzero(below[1:] != below[:-1]) + 1  # bar 0 is its own peak: not below
+    out[_t._ULCER] = 100.0 * math.sqrt(float(np.sum(np.multiply(depths, depths, out=depths))) / n)
+    if not changes.size:
         return
-    ends = np.minimum(lasts + 1, e.size - 1)
+    firsts, recoveries = changes[0::2], changes[1::2]  # a spell's first bar, first bar back
+    ends = np.append(recoveries, n - 1) if firsts.size > recoveries.size else recoveries
     longest = int(np.argmax(run.close_time[ends] - run.close_time[firsts - 1]))
     out[_t._LONG_FROM], out[_t._LONG_TO] = firsts[longest] - 1, ends[longest]
-    spell = int(np.searchsorted(lasts, int(np.argmin(depths))))
-    first, last = int(firsts[spell]), int(lasts[spell])
-    out[_t._PEAK] = first - 1
-    out[_t._TROUGH] = first + int(np.argmin(depths[first : last + 1]))
-    out[_t._RECOVERY] = last + 1 if last + 1 < e.size else -1.0
+    spell = int(np.searchsorted(firsts, deepest_at, side="right")) - 1
+    out[_t._PEAK], out[_t._TROUGH] = firsts[spell] - 1, deepest_at
+    out[_t._RECOVERY] = recoveries[spell] if spell < recoveries.size else -1.0
     out[_t._CALMAR] = _growth_rate(float(e[0]), float(e[-1]), years) / abs(deepest)
 
 
