@@ -25,76 +25,15 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from quantkit.vector import stats_table as _t
+from quantkit.vector.stats_table import STAT_NAMES, run_arrays, stats_series
+
 if TYPE_CHECKING:
     import numpy.typing as npt
 
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
-from quantkit.vector.stats_table import (
-    _ALPHA,
-    _AMBIGUOUS_FILLS,
-    _AMBIGUOUS_TRADES,
-    _AVG_LOSS,
-    _AVG_WIN,
-    _BARS,
-    _BEST,
-    _BETA,
-    _CAGR,
-    _CALMAR,
-    _CVAR,
-    _EXPECTANCY,
-    _EXPOSURE,
-    _F_AMBIGUOUS,
-    _FEES,
-    _FEES_GROSS,
-    _FEES_NET,
-    _FINAL,
-    _GROSS,
-    _HOLD,
-    _HOLDING,
-    _INFO,
-    _KURT,
-    _LONG_FROM,
-    _LONG_TO,
-    _MAX_DD,
-    _NOISE,
-    _NS_PER_YEAR,
-    _OMEGA,
-    _PAYOFF,
-    _PEAK,
-    _PROFIT_FACTOR,
-    _RECOVERY,
-    _SHARPE,
-    _SKEW,
-    _SORTINO,
-    _START,
-    _T_AMBIGUOUS,
-    _T_DIRECTION,
-    _T_ENTRY_AMOUNT,
-    _T_ENTRY_BAR,
-    _T_ENTRY_VALUE,
-    _T_EXIT_AMOUNT,
-    _T_EXIT_BAR,
-    _T_EXIT_VALUE,
-    _T_FEES,
-    _T_SIZE,
-    _TAIL,
-    _TOTAL,
-    _TRADES,
-    _TROUGH,
-    _TURNOVER,
-    _ULCER,
-    _VAR,
-    _VAR_Q,
-    _VOL,
-    _WIN_RATE,
-    _WORST,
-    _ZERO,
-    STAT_NAMES,
-    run_arrays,
-    stats_series,
-)
 
 __all__ = ["STAT_NAMES", "reduce_stats", "stats_series", "stats_vector"]
 
@@ -123,7 +62,7 @@ def _std(x: Any, shift: float, ddof: int) -> float:
 
 @_jit
 def _ratio(numerator: float, denominator: float) -> float:
-    return math.nan if denominator <= _ZERO else numerator / denominator
+    return math.nan if denominator <= _t._ZERO else numerator / denominator
 
 
 @_jit
@@ -227,15 +166,15 @@ def _returns_rows(r: Any, ppy: float, rf: float, out: Any) -> None:
     """Volatility, Sharpe, Sortino, Omega (`quantkit.metrics.returns`); ``x = r - rf``."""
     root = math.sqrt(ppy)
     if r.size >= 2:
-        out[_VOL] = 100.0 * _std(r, 0.0, 1) * root
-        out[_SHARPE] = _ratio(_mean(r, rf), _std(r, rf, 1)) * root
+        out[_t._VOL] = 100.0 * _std(r, 0.0, 1) * root
+        out[_t._SHARPE] = _ratio(_mean(r, rf), _std(r, rf, 1)) * root
     shortfall = gains = losses = 0.0
     for k in range(r.size):
         shortfall += min(r[k] - rf, 0.0) ** 2
         gains += max(r[k], 0.0)
         losses += max(-r[k], 0.0)
-    out[_SORTINO] = _ratio(_mean(r, rf), math.sqrt(shortfall / r.size)) * root
-    out[_OMEGA] = gains / losses if losses > 0 else math.nan
+    out[_t._SORTINO] = _ratio(_mean(r, rf), math.sqrt(shortfall / r.size)) * root
+    out[_t._OMEGA] = gains / losses if losses > 0 else math.nan
 
 
 @_jit
@@ -250,29 +189,29 @@ def _moment_rows(r: Any, out: Any) -> None:
         m3 += d**3
         m4 += d**4
     m2, m3, m4 = m2 / n, m3 / n, m4 / n
-    if math.sqrt(m2) > _ZERO:
+    if math.sqrt(m2) > _t._ZERO:
         if n >= 3:
-            out[_SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
+            out[_t._SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
         if n >= 4:
             g2 = m4 / m2**2 - 3.0
-            out[_KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+            out[_t._KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
 
 
 @_jit
 def _tail_rows(r: Any, out: Any) -> None:
     """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`)."""
     buf = np.empty(r.size)
-    cutoff = _quantile(r, _VAR_Q, buf)
-    out[_VAR] = 100.0 * cutoff
+    cutoff = _quantile(r, _t._VAR_Q, buf)
+    out[_t._VAR] = 100.0 * cutoff
     tail = 0.0
     count = 0
     for k in range(r.size):
         if r[k] <= cutoff:
             tail += r[k]
             count += 1
-    out[_CVAR] = 100.0 * tail / count
+    out[_t._CVAR] = 100.0 * tail / count
     low, high = _quantile(r, 0.05, buf), _quantile(r, 0.95, buf)
-    out[_TAIL] = abs(high) / abs(low) if low != 0 else math.nan
+    out[_t._TAIL] = abs(high) / abs(low) if low != 0 else math.nan
 
 
 @_jit
@@ -295,25 +234,25 @@ def _drawdown_rows(equity: Any, times: Any, years: float, out: Any) -> None:
         squares += (100.0 * depth) ** 2
         if depth < deepest:
             deepest, deepest_at = depth, t
-        below = value < peak * (1.0 - _NOISE)
+        below = value < peak * (1.0 - _t._NOISE)
         if below and spell_from < 0:
             spell_from = t - 1
         elif not below and spell_from >= 0:
             if times[t] - times[spell_from] > longest:
                 longest = times[t] - times[spell_from]
-                out[_LONG_FROM], out[_LONG_TO] = spell_from, t
+                out[_t._LONG_FROM], out[_t._LONG_TO] = spell_from, t
             if spell_from < deepest_at < t:
-                out[_PEAK], out[_TROUGH], out[_RECOVERY] = spell_from, deepest_at, t
+                out[_t._PEAK], out[_t._TROUGH], out[_t._RECOVERY] = spell_from, deepest_at, t
             spell_from = -1
     if spell_from >= 0:  # a spell still open at the last bar
         if times[n - 1] - times[spell_from] > longest:
-            out[_LONG_FROM], out[_LONG_TO] = spell_from, n - 1
+            out[_t._LONG_FROM], out[_t._LONG_TO] = spell_from, n - 1
         if spell_from < deepest_at:
-            out[_PEAK], out[_TROUGH], out[_RECOVERY] = spell_from, deepest_at, -1.0
-    out[_MAX_DD] = 100.0 * deepest
-    out[_ULCER] = math.sqrt(squares / n)
-    if not math.isnan(out[_LONG_FROM]):
-        out[_CALMAR] = _growth(equity[0], equity[n - 1], years) / abs(deepest)
+            out[_t._PEAK], out[_t._TROUGH], out[_t._RECOVERY] = spell_from, deepest_at, -1.0
+    out[_t._MAX_DD] = 100.0 * deepest
+    out[_t._ULCER] = math.sqrt(squares / n)
+    if not math.isnan(out[_t._LONG_FROM]):
+        out[_t._CALMAR] = _growth(equity[0], equity[n - 1], years) / abs(deepest)
 
 
 @_jit
@@ -329,10 +268,12 @@ def _trade_rows(trades: Any, open_time: Any, equity_mean: float, years: float, o
     best, worst = -math.inf, math.inf
     for k in range(count):
         row = trades[k]
-        entry_price = row[_T_ENTRY_VALUE] / row[_T_ENTRY_AMOUNT]
-        exit_price = row[_T_EXIT_VALUE] / row[_T_EXIT_AMOUNT]
-        closed = min(row[_T_EXIT_AMOUNT], row[_T_ENTRY_AMOUNT])
-        pnl = row[_T_DIRECTION] * (row[_T_EXIT_VALUE] - entry_price * closed) - row[_T_FEES]
+        entry_price = row[_t._T_ENTRY_VALUE] / row[_t._T_ENTRY_AMOUNT]
+        exit_price = row[_t._T_EXIT_VALUE] / row[_t._T_EXIT_AMOUNT]
+        closed = min(row[_t._T_EXIT_AMOUNT], row[_t._T_ENTRY_AMOUNT])
+        pnl = (
+            row[_t._T_DIRECTION] * (row[_t._T_EXIT_VALUE] - entry_price * closed) - row[_t._T_FEES]
+        )
         total += pnl
         best, worst = max(best, pnl), min(worst, pnl)
         if pnl > 0:
@@ -341,26 +282,26 @@ def _trade_rows(trades: Any, open_time: Any, equity_mean: float, years: float, o
         elif pnl < 0:
             losses += 1
             lost += pnl
-        held += open_time[int(row[_T_EXIT_BAR])] - open_time[int(row[_T_ENTRY_BAR])]
-        notional += abs(row[_T_SIZE]) * (entry_price + exit_price)
-        out[_AMBIGUOUS_TRADES] += row[_T_AMBIGUOUS] != 0.0
-    out[_TRADES] = count
+        held += open_time[int(row[_t._T_EXIT_BAR])] - open_time[int(row[_t._T_ENTRY_BAR])]
+        notional += abs(row[_t._T_SIZE]) * (entry_price + exit_price)
+        out[_t._AMBIGUOUS_TRADES] += row[_t._T_AMBIGUOUS] != 0.0
+    out[_t._TRADES] = count
     if count:
-        out[_WIN_RATE] = 100.0 * wins / count
-        out[_EXPECTANCY] = total / count
-        out[_BEST], out[_WORST] = best, worst
-        out[_HOLDING] = held / count
+        out[_t._WIN_RATE] = 100.0 * wins / count
+        out[_t._EXPECTANCY] = total / count
+        out[_t._BEST], out[_t._WORST] = best, worst
+        out[_t._HOLDING] = held / count
     if lost < 0:
-        out[_PROFIT_FACTOR] = gains / -lost
+        out[_t._PROFIT_FACTOR] = gains / -lost
     elif gains > 0:
-        out[_PROFIT_FACTOR] = math.inf
+        out[_t._PROFIT_FACTOR] = math.inf
     if wins:
-        out[_AVG_WIN] = gains / wins
+        out[_t._AVG_WIN] = gains / wins
     if losses:
-        out[_AVG_LOSS] = lost / losses
-    out[_PAYOFF] = out[_AVG_WIN] / abs(out[_AVG_LOSS])
+        out[_t._AVG_LOSS] = lost / losses
+    out[_t._PAYOFF] = out[_t._AVG_WIN] / abs(out[_t._AVG_LOSS])
     if years > 0 and equity_mean > 0:
-        out[_TURNOVER] = notional / equity_mean / years
+        out[_t._TURNOVER] = notional / equity_mean / years
 
 
 @_jit
@@ -376,7 +317,7 @@ def _benchmark_rows(r: Any, close: Any, start: float, ppy: float, rf: float, out
         hold = close[k + 1] / close[0] * start / start
         b[k] = hold / before - 1.0
         before = hold
-    if _std(b, rf, 0) > _ZERO:
+    if _std(b, rf, 0) > _t._ZERO:
         mx, my = _mean(r, rf), _mean(b, rf)
         cross = spread = 0.0
         for k in range(b.size):
@@ -384,15 +325,15 @@ def _benchmark_rows(r: Any, close: Any, start: float, ppy: float, rf: float, out
             cross += (r[k] - rf - mx) * dy
             spread += dy**2
         beta = cross / spread
-        out[_BETA] = beta
-        out[_ALPHA] = 100.0 * ((1.0 + (mx - beta * my)) ** ppy - 1.0)
+        out[_t._BETA] = beta
+        out[_t._ALPHA] = 100.0 * ((1.0 + (mx - beta * my)) ** ppy - 1.0)
     mean = error = 0.0
     for k in range(b.size):
         mean += r[k] - b[k]
     mean /= b.size
     for k in range(b.size):
         error += (r[k] - b[k] - mean) ** 2
-    out[_INFO] = _ratio(mean, math.sqrt(error / (b.size - 1))) * math.sqrt(ppy)
+    out[_t._INFO] = _ratio(mean, math.sqrt(error / (b.size - 1))) * math.sqrt(ppy)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -428,24 +369,24 @@ def reduce_stats(
     for k in range(out.size):
         out[k] = math.nan
     n = equity.size
-    out[_BARS], out[_START], out[_FINAL] = n, equity[0], equity[n - 1]
-    out[_TOTAL] = 100.0 * (equity[n - 1] / equity[0] - 1.0)
-    years = (close_time[n - 1] - close_time[0]) / _NS_PER_YEAR
-    out[_CAGR] = 100.0 * _growth(equity[0], equity[n - 1], years)
+    out[_t._BARS], out[_t._START], out[_t._FINAL] = n, equity[0], equity[n - 1]
+    out[_t._TOTAL] = 100.0 * (equity[n - 1] / equity[0] - 1.0)
+    years = (close_time[n - 1] - close_time[0]) / _t._NS_PER_YEAR
+    out[_t._CAGR] = 100.0 * _growth(equity[0], equity[n - 1], years)
     _drawdown_rows(equity, close_time, years, out)
-    out[_AMBIGUOUS_TRADES] = 0.0
+    out[_t._AMBIGUOUS_TRADES] = 0.0
     _trade_rows(trades, open_time, _mean(equity, 0.0), years, out)
     exposed_bars = 0
     for k in range(exposed.size):
         exposed_bars += exposed[k]
-    out[_EXPOSURE] = 100.0 * (exposed_bars / exposed.size) if exposed.size else 0.0
-    out[_FEES] = fees
+    out[_t._EXPOSURE] = 100.0 * (exposed_bars / exposed.size) if exposed.size else 0.0
+    out[_t._FEES] = fees
     net = equity[n - 1] - equity[0]
-    out[_GROSS] = net + fees
-    out[_FEES_GROSS] = 100.0 * fees / abs(out[_GROSS]) if out[_GROSS] else math.nan
-    out[_FEES_NET] = 100.0 * fees / abs(net) if net else math.nan
+    out[_t._GROSS] = net + fees
+    out[_t._FEES_GROSS] = 100.0 * fees / abs(out[_t._GROSS]) if out[_t._GROSS] else math.nan
+    out[_t._FEES_NET] = 100.0 * fees / abs(net) if net else math.nan
     if close.size:
-        out[_HOLD] = 100.0 * (close[n - 1] / close[0] * equity[0] / equity[0] - 1.0)
+        out[_t._HOLD] = 100.0 * (close[n - 1] / close[0] * equity[0] / equity[0] - 1.0)
     alive = n >= 2
     for k in range(n):
         alive = alive and equity[k] > 0
@@ -461,8 +402,8 @@ def reduce_stats(
         _tail_rows(r, out)
     ambiguous = 0
     for k in range(fills.shape[0]):
-        ambiguous += fills[k, _F_AMBIGUOUS] != 0.0
-    out[_AMBIGUOUS_FILLS] = ambiguous
+        ambiguous += fills[k, _t._F_AMBIGUOUS] != 0.0
+    out[_t._AMBIGUOUS_FILLS] = ambiguous
 
 
 def stats_vector(
