@@ -161,8 +161,8 @@ class _Raw:
 class FastResult:
     """What a fast-path run produced.
 
-    The statistics are reduced by compiled code when the run ends
-    (`quantkit.vector.stats_kernel`); the pandas tables (``stats`` as a Series, ``equity``,
+    The statistics are reduced from the run's arrays when it ends (`quantkit.vector.
+    stats_table`: a float vector, no pandas); the pandas tables (``stats`` as a Series, ``equity``,
     ``fills``, ``trades``, ``drawdowns``) are built from the run's arrays the first time they
     are read, and then kept.
 
@@ -172,7 +172,7 @@ class FastResult:
         rejected: Orders the venue or the account refused.
         signals: The signals that were run.
         stats_vector: The statistics as a float vector, slots named by
-            ``quantkit.vector.stats_kernel.STAT_NAMES`` (times as bar positions).
+            ``quantkit.vector.stats_table.STAT_NAMES`` (times as bar positions).
     """
 
     strategy: str
@@ -186,7 +186,7 @@ class FastResult:
     @cached_property
     def stats(self) -> pd.Series:
         """`compute_stats` of the run: the same table as `Result.stats` (labels, values)."""
-        from quantkit.vector.stats_kernel import stats_series  # noqa: PLC0415
+        from quantkit.vector.stats_table import stats_series  # noqa: PLC0415
 
         return stats_series(self.stats_vector, self._series.close_time)
 
@@ -280,6 +280,19 @@ def _data_of(series: BarSeries) -> SignalData:
     )
 
 
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A read-only view of an input: numba compiles one `kernel.simulate` for every input.
+
+    numba types a read-only array (what data feeds make) apart from a writable one (what a
+    strategy computes), so mixing them compiled the simulator twice; a view costs nothing.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
     from quantkit.vector import kernel  # noqa: PLC0415 - numba loads only when used
 
@@ -290,15 +303,18 @@ def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
     exposed = np.empty(bars, np.bool_)
     assert signals.short_entries is not None
     assert signals.short_exits is not None
+    open_, high, low, close = map(_read_only, (data.open, data.high, data.low, data.close))
+    flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    entries, exits, short_entries, short_exits = map(_read_only, flags)
     n_fills, n_trades, fees, rejected = kernel.simulate(
-        data.open,
-        data.high,
-        data.low,
-        data.close,
-        signals.entries,
-        signals.exits,
-        signals.short_entries,
-        signals.short_exits,
+        open_,
+        high,
+        low,
+        close,
+        entries,
+        exits,
+        short_entries,
+        short_exits,
         params,
         fills,
         trades,
@@ -467,11 +483,15 @@ def run_signals(
 
 
 def _stats_vector(raw: _Raw, series: BarSeries) -> FloatArray:
-    """The run's statistics, reduced by compiled code (as `compute_stats` defines them)."""
-    from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
-    from quantkit.vector.stats_kernel import stats_vector  # noqa: PLC0415 - numba
+    """The run's statistics vector (as `compute_stats` defines them), from whole arrays.
 
-    return stats_vector(
+    `quantkit.vector.stats_numpy`: nothing to compile, so a cold numba cache compiles only the
+    simulator; `quantkit.vector.stats_kernel` computes the same vector in compiled code.
+    """
+    from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
+    from quantkit.vector.stats_numpy import numpy_stats_vector  # noqa: PLC0415
+
+    return numpy_stats_vector(
         raw.equity,
         raw.exposed,
         raw.trades,
