@@ -20,6 +20,15 @@ from quantkit.errors import ConfigError
 from quantkit.sim.fees import FeeModel, MarketFees
 from quantkit.sim.rules import IntrabarAssumption
 from quantkit.strategy.base import Strategy
+from quantkit.vector.layout import (
+    ADVERSE,
+    FAVORABLE,
+    LIMIT_ENTRY,
+    MARKET_ENTRY,
+    NEAREST,
+    STOP_ENTRY,
+    new_params,
+)
 from quantkit.vector.margin import refuse_liquidation
 from quantkit.vector.signals import SignalData, Signals
 
@@ -33,8 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FastResult", "FastSettings", "run_signals", "sweep"]
 
-_INTRABAR = {"adverse": 0.0, "favorable": 1.0, "nearest": 2.0}
-_ENTRY_TYPES = {"market": 0.0, "limit": 1.0, "stop": 2.0}  # kernel.MARKET_ENTRY...
+_INTRABAR = {"adverse": ADVERSE, "favorable": FAVORABLE, "nearest": NEAREST}
+_ENTRY_TYPES = {"market": MARKET_ENTRY, "limit": LIMIT_ENTRY, "stop": STOP_ENTRY}
 _KINDS = np.array(["entry", "exit", "stop_loss", "take_profit", "trailing_stop"])
 # Hooks the fast path cannot run: a subclass that overrides one needs the Engine.
 _EVENT_HOOKS = ("on_start", "on_bar", "on_order", "on_fill")
@@ -95,15 +104,15 @@ class FastSettings:
                 "(BacktestBroker) or charged_in='quote'"
             )
 
-    def params(self, symbol: str, signals: Signals) -> FloatArray:
-        """Return the kernel's parameter vector for one symbol's signals.
+    def params(self, symbol: str, signals: Signals) -> np.recarray[Any, Any]:
+        """Return the kernel's settings record for one symbol's signals.
 
         Args:
             symbol: The traded symbol.
             signals: Its signals (size, entry order and bracket settings).
 
         Returns:
-            The values in the order of ``kernel.PARAMS``.
+            One record of ``layout.PARAM_DTYPE`` (a record array of length 1).
 
         Raises:
             ConfigError: If the market is for another symbol.
@@ -115,34 +124,39 @@ class FastSettings:
             )
         fees = self.fees or MarketFees()
         astep, pstep = market.amount_increment, market.price_increment
-        nan = math.nan
-        return np.array(
-            [
-                self.cash,
-                signals.size,
-                nan if signals.sl_pct is None else signals.sl_pct,
-                nan if signals.tp_pct is None else signals.tp_pct,
-                fees.rate(market, False),
-                fees.rate(market, True),
-                fees.per_order,
-                self.slippage_bps / 10_000.0,
-                astep,
-                10.0 ** _decimals(astep) if astep > 0 else 1.0,
-                pstep,
-                10.0 ** _decimals(pstep) if pstep > 0 else 1.0,
-                market.min_amount,
-                market.min_notional,
-                1.0 if self.allow_short else 0.0,
-                self.leverage,
-                _INTRABAR[self.intrabar],
-                float(self.warmup),
-                _ENTRY_TYPES[signals.entry_type],
-                signals.entry_offset,
-                float(signals.entry_valid_bars),
-                market.taker_fee,
-                nan if signals.trail_pct is None else signals.trail_pct,
-            ]
-        )
+        record = new_params(1)
+        for name, value in (
+            ("cash", self.cash),
+            ("entry_size", signals.size),
+            ("sl_pct", _or_nan(signals.sl_pct)),
+            ("tp_pct", _or_nan(signals.tp_pct)),
+            ("trail_pct", _or_nan(signals.trail_pct)),
+            ("taker", fees.rate(market, False)),
+            ("maker", fees.rate(market, True)),
+            ("per_order", fees.per_order),
+            ("slippage", self.slippage_bps / 10_000.0),
+            ("amount_step", astep),
+            ("amount_scale", 10.0 ** _decimals(astep) if astep > 0 else 1.0),
+            ("price_step", pstep),
+            ("price_scale", 10.0 ** _decimals(pstep) if pstep > 0 else 1.0),
+            ("min_amount", market.min_amount),
+            ("min_notional", market.min_notional),
+            ("dust", max(market.min_amount, astep)),  # `Market.dust_below`
+            ("allow_short", self.allow_short),
+            ("leverage", self.leverage),
+            ("intrabar", _INTRABAR[self.intrabar]),
+            ("warmup", self.warmup),
+            ("entry_type", _ENTRY_TYPES[signals.entry_type]),
+            ("entry_offset", signals.entry_offset),
+            ("entry_valid", signals.entry_valid_bars),
+            ("entry_fee", market.taker_fee),
+        ):
+            record[name] = value
+        return record
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,7 +250,7 @@ class _Raw:
     rejected: int
 
 
-def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
+def _simulate(data: SignalData, signals: Signals, params: np.recarray[Any, Any]) -> _Raw:
     from quantkit.vector import kernel  # noqa: PLC0415 - numba loads only when used
 
     bars = len(data)
@@ -261,7 +275,7 @@ def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
         equity,
         exposed,
     )
-    if params[kernel.PARAMS.index("allow_short")] or params[kernel.PARAMS.index("leverage")] != 1:
+    if params.allow_short[0] or params.leverage[0] != 1:
         refuse_liquidation(fills[:n_fills], equity, data.high, data.low, data.close)
     return _Raw(fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected))
 
