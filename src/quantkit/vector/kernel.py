@@ -27,7 +27,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from quantkit.vector.kernel_book import book, state_records
-from quantkit.vector.kernel_intrabar import Scratch, fill_inside_bar, new_scratch
+from quantkit.vector.kernel_intrabar import fill_inside_bar, working_inside
 from quantkit.vector.kernel_rules import (
     at_once,
     bracket_levels,
@@ -66,11 +66,15 @@ __all__ = [
     "TRADE_COLUMNS",
     "decide",
     "fill_at_open",
+    "run_bars",
     "simulate",
-    "step_bar",
 ]
 
 _ = (_flat, _round_amount)  # re-exported for the rounding tests
+
+# The phases that run at every bar are inlined into the loop (numba IR inlining): a call per
+# bar would cost more than the phase (argument passing, array reference counts).
+_per_bar = register_jitable(inline="always")
 
 
 @register_jitable
@@ -146,7 +150,7 @@ def _exit_amount(s: Any, kind: float) -> float:
     return float(min(s.trail_amount if kind == TRAIL_KIND else s.child_amount, abs(s.pos)))
 
 
-@register_jitable
+@_per_bar
 def _entry_at_open(
     s: Any,
     p: Any,
@@ -183,7 +187,7 @@ def _entry_at_open(
     _taker_fill(s, p, bar, ENTRY_KIND, side, price, amount, low, high, fills, trades)
 
 
-@register_jitable
+@_per_bar
 def fill_at_open(
     s: Any,
     p: Any,
@@ -219,7 +223,7 @@ def fill_at_open(
     _entry_at_open(s, p, bar, open_, high, low, fills, trades)
 
 
-@register_jitable
+@_per_bar
 def _trail(s: Any, p: Any, high: float, low: float) -> None:
     """Follow the extreme since the entry bar; replace the trailing stop when it moved."""
     far = high if s.pos > 0 else low
@@ -240,7 +244,7 @@ def _trail(s: Any, p: Any, high: float, low: float) -> None:
         s.trail_on = True
 
 
-@register_jitable
+@_per_bar
 def _close(s: Any, p: Any, reference: float) -> None:
     """`Strategy.close` and the admission checks (R10)."""
     amount = round_amount(abs(s.pos), p.amount_step, p.amount_scale)
@@ -254,7 +258,7 @@ def _close(s: Any, p: Any, reference: float) -> None:
     s.pending = CLOSE
 
 
-@register_jitable
+@_per_bar
 def _enter(s: Any, p: Any, bar: int, close: float, long: bool, short: bool) -> None:
     """A flat position and an entry signal: a market order, or a limit / stop entry."""
     if s.ent_on and bar - s.ent_bar >= p.entry_valid:
@@ -284,7 +288,7 @@ def _enter(s: Any, p: Any, bar: int, close: float, long: bool, short: bool) -> N
         s.ent_bar = bar
 
 
-@register_jitable
+@_per_bar
 def decide(
     s: Any,
     p: Any,
@@ -314,35 +318,46 @@ def decide(
 
 
 @register_jitable
-def step_bar(
+def run_bars(
     s: Any,
+    up: Any,
+    down: Any,
     p: Any,
-    bar: int,
-    open_: float,
-    high: float,
-    low: float,
-    close: float,
-    long: bool,
-    exit_long: bool,
-    short: bool,
-    exit_short: bool,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    short_entries: np.ndarray,
+    short_exits: np.ndarray,
     fills: np.ndarray,
     trades: np.ndarray,
-    scratch: Scratch,
-) -> float:
-    """One bar: fills at the open, fills inside the bar, the close, the strategy's decision.
+    equity: np.ndarray,
+    exposed: np.ndarray,
+) -> None:
+    """The loop: at each bar, the fills at the open, inside the bar, the close, the decision.
 
-    Returns:
-        The equity at the close.
+    ``s`` is the run's state; ``up`` and ``down`` are scratch states for the intrabar paths.
+    Also notes in ``s.liquidation_bar`` the first bar where the event engine would liquidate
+    a margin account (`margin.refuse_liquidation`'s test).
     """
-    fill_at_open(s, p, bar, open_, high, low, fills, trades)
-    fill_inside_bar(s, p, bar, open_, high, low, close, fills, trades, scratch)
-    if s.pos != 0.0:
-        s.exposed_bars += 1
-    equity = float(s.cash + s.pos * close)
-    if bar >= p.warmup:  # warm-up bars are history only: the strategy is not called
-        decide(s, p, bar, high, low, close, long, exit_long, short, exit_short)
-    return equity
+    margin = p.allow_short or p.leverage != 1.0
+    for i in range(len(close)):
+        o, h, lo, c = open_[i], high[i], low[i], close[i]
+        if s.pending != NO_ORDER or s.ent_on or s.sl_on or s.tp_on or s.trail_on:
+            fill_at_open(s, p, i, o, h, lo, fills, trades)
+        if working_inside(s, lo, h):
+            fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
+        equity[i] = s.cash + s.pos * c
+        exposed[i] = s.pos != 0.0
+        if s.pos != 0.0:
+            s.exposed_bars += 1
+            if margin and s.liquidation_bar < 0:
+                worst = equity[i] + s.pos * ((lo if s.pos > 0 else h) - c)
+                s.liquidation_bar = i if worst <= 0.0 else -1
+        if i >= p.warmup:  # warm-up bars are history only: the strategy is not called
+            decide(s, p, i, h, lo, c, entries[i], exits[i], short_entries[i], short_exits[i])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -383,15 +398,11 @@ def simulate(
         still open, its row follows the closed ones.
     """
     p = params[0]
-    states = state_records(1)  # (kept alive to the end: ``s`` points into it)
-    s = states[0]
+    states = state_records(3)  # the run, and the two intrabar paths (kept alive to the end)
+    s, up, down = states[0], states[1], states[2]
     s.cash = p.cash
-    scratch = new_scratch()
-    for i in range(len(close)):
-        equity[i] = step_bar(
-            s, p, i, open_[i], high[i], low[i], close[i], entries[i], exits[i],
-            short_entries[i], short_exits[i], fills, trades, scratch,
-        )  # fmt: skip
-        exposed[i] = s.pos != 0.0
+    s.liquidation_bar = -1
+    run_bars(s, up, down, p, open_, high, low, close, entries, exits, short_entries,
+             short_exits, fills, trades, equity, exposed)  # fmt: skip
     end = states[0]
     return end.n_fills, end.n_trades, end.fees_paid, end.rejected

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numba.extending import register_jitable
 
-from quantkit.vector.kernel_book import book, state_records
+from quantkit.vector.kernel_book import book
 from quantkit.vector.kernel_rules import (
     at_once,
     bracket_levels,
@@ -37,23 +37,12 @@ from quantkit.vector.layout import (
     TRAIL_KIND,
 )
 
-__all__ = ["Scratch", "fill_inside_bar", "new_scratch"]
-
-# Buffers of the two paths: points (4 each), fill rows (kind, side, price, amount, fee,
-# maker; at most 4 fills on a path), and two state copies.
-Scratch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+__all__ = ["fill_inside_bar", "working_inside"]
 
 
-@register_jitable
-def new_scratch() -> Scratch:
-    """Buffers for `fill_inside_bar`, allocated once per run."""
-    paths = state_records(2)
-    return np.empty(4), np.empty(4), np.empty((4, 6)), np.empty((4, 6)), paths
-
-
-@register_jitable
-def _working(s: Any, p: Any, low: float, high: float) -> bool:
-    """Whether a working level lies inside the bar's range."""
+@register_jitable(inline="always")
+def working_inside(s: Any, low: float, high: float) -> bool:
+    """Whether a working level lies inside the bar's range (then `fill_inside_bar` runs)."""
     return bool(
         (s.sl_on and low <= s.sl <= high)
         or (s.tp_on and low <= s.tp <= high)
@@ -275,15 +264,13 @@ def fill_inside_bar(
     close: float,
     fills: np.ndarray,
     trades: np.ndarray,
-    scratch: Scratch,
+    up: Any,
+    down: Any,
 ) -> None:
     """R15: fill what the bar reaches inside its range, on the assumed intrabar path."""
-    if not _working(s, p, low, high):
-        return
-    up_points, down_points, rows_up, rows_dn, paths = scratch
+    up_points, down_points, rows_up, rows_dn = up.points, down.points, up.rows, down.rows
     up_points[0], up_points[1], up_points[2], up_points[3] = open_, high, low, close
     down_points[0], down_points[1], down_points[2], down_points[3] = open_, low, high, close
-    up, down = paths[0], paths[1]
     _copy(up, s)
     _copy(down, s)
     _run_path(up, p, up_points, rows_up, low, high)

@@ -112,6 +112,10 @@ STATE_DTYPE = np.dtype(
         ("trail_amount", np.float64),
         ("extreme", np.float64),
         ("tracking", np.bool_),
+        # a copy of the state moved along one intrabar path (R15): the path's points and the
+        # fills on it (kind, side, price, amount, fee, maker; at most four)
+        ("points", np.float64, (4,)),
+        ("rows", np.float64, (4, 6)),
     ],
     align=True,
 )
