@@ -7,7 +7,8 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from quantkit.errors import ConfigError
 from quantkit.sim.fees import FeeModel, MarketFees
 from quantkit.sim.rules import IntrabarAssumption
 from quantkit.strategy.base import Strategy
+from quantkit.vector.causal_cache import checked_signals
 from quantkit.vector.layout import (
     ADVERSE,
     FAVORABLE,
@@ -159,33 +161,85 @@ def _or_nan(value: float | None) -> float:
     return math.nan if value is None else value
 
 
+@dataclass(slots=True)
+class _Raw:
+    fills: FloatArray
+    trades: FloatArray
+    equity: FloatArray
+    exposed: npt.NDArray[np.bool_]
+    fees: float
+    rejected: int
+
+
 @dataclass(frozen=True, eq=False)
 class FastResult:
     """What a fast-path run produced.
 
+    The statistics are reduced by compiled code when the run ends
+    (`quantkit.vector.stats_kernel`); the pandas tables (``stats`` as a Series, ``equity``,
+    ``fills``, ``trades``, ``drawdowns``) are built from the run's arrays the first time they
+    are read, and then kept.
+
     Attributes:
         strategy: The strategy and its parameters.
         symbol: The traded symbol.
-        equity: Equity at each bar close (UTC index of close times, like `Result.equity`).
-        fills: One row per fill: ``time`` (the fill bar's open), ``bar``, ``side``, ``price``,
-            ``amount``, ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``,
-            ``trailing_stop``),
-            ``is_maker``, ``ambiguous``.
-        trades: Closed round trips, with the columns of `Result.trades` (but ``orders``) plus
-            ``entry_bar`` and ``exit_bar``.
-        stats: `compute_stats` of the run: the same table as `Result.stats`.
         rejected: Orders the venue or the account refused.
         signals: The signals that were run.
+        stats_vector: The statistics as a float vector, slots named by
+            ``quantkit.vector.stats_kernel.STAT_NAMES`` (times as bar positions).
     """
 
     strategy: str
     symbol: str
-    equity: pd.Series
-    fills: pd.DataFrame
-    trades: pd.DataFrame
-    stats: pd.Series
     rejected: int
     signals: Signals
+    stats_vector: FloatArray = field(repr=False)
+    _series: BarSeries = field(repr=False)
+    _raw: _Raw = field(repr=False)
+
+    @cached_property
+    def stats(self) -> pd.Series:
+        """`compute_stats` of the run: the same table as `Result.stats` (labels, values)."""
+        from quantkit.vector.stats_kernel import stats_series  # noqa: PLC0415
+
+        return stats_series(self.stats_vector, self._series.close_time)
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        """Equity at each bar close (UTC index of close times, like `Result.equity`)."""
+        import pandas as pd  # noqa: PLC0415
+
+        index = _time_index(self._series)
+        return pd.Series(self._raw.equity, index=index, name="equity", copy=False)
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """One row per fill.
+
+        Columns: ``time`` (the fill bar's open), ``bar``, ``side``, ``price``, ``amount``,
+        ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``,
+        ``trailing_stop``), ``is_maker``, ``ambiguous``.
+        """
+        return _fills_frame(self._raw.fills, self._series)
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Closed round trips.
+
+        The columns of `Result.trades` (but ``orders``), plus ``entry_bar`` and ``exit_bar``.
+        """
+        return _trades_frame(self._raw.trades, self._series)
+
+    @cached_property
+    def drawdowns(self) -> pd.DataFrame:
+        """Every spell of the equity below a previous peak, in time order.
+
+        The table of `quantkit.metrics.drawdowns.drawdown_periods`: ``peak``, ``trough``,
+        ``recovery``, ``depth`` and ``duration``.
+        """
+        from quantkit.metrics.drawdowns import drawdown_periods  # noqa: PLC0415
+
+        return drawdown_periods(self.equity)
 
 
 def _one_series(data: BarSeries | DataFeed | Mapping[str, BarSeries]) -> dict[str, BarSeries]:
@@ -238,16 +292,6 @@ def _data_of(series: BarSeries) -> SignalData:
         np.ascontiguousarray(series.close, np.float64),
         np.ascontiguousarray(series.volume, np.float64),
     )
-
-
-@dataclass(slots=True)
-class _Raw:
-    fills: FloatArray
-    trades: FloatArray
-    equity: FloatArray
-    exposed: npt.NDArray[np.bool_]
-    fees: float
-    rejected: int
 
 
 def _simulate(data: SignalData, signals: Signals, params: np.recarray[Any, Any]) -> _Raw:
@@ -395,7 +439,9 @@ def run_signals(
         data: One series, a feed, or series by symbol.
         symbol: Which symbol to run when the data has several.
         settings: Account and venue settings; or give them as keyword ``options``.
-        check_causal: Recompute the signals on truncated history to catch look-ahead.
+        check_causal: Recompute the signals on truncated history to catch look-ahead (a
+            check that passed for the same strategy, parameters and bars is not repeated:
+            see `quantkit.vector.causal_cache`).
         **options: Fields of `FastSettings` (``cash``, ``market``, ``fees``,
             ``slippage_bps``, ``allow_short``, ``leverage``, ``intrabar``,
             ``warmup``).
@@ -421,19 +467,34 @@ def run_signals(
     loaded = _one_series(data)
     series = _pick(loaded, symbol)
     arrays = _data_of(series)
-    signals = chosen.compute_signals(arrays, check_causal=check_causal)
+    signals = checked_signals(chosen, arrays, check_causal=check_causal)
     raw = _simulate(arrays, signals, config.params(series.symbol, signals))
-    trades = _trades_frame(raw.trades, series)
-    equity, stats = _stats(raw, series, trades, _time_index(series))
     return FastResult(
         strategy=repr(chosen),
         symbol=series.symbol,
-        equity=equity,
-        fills=_fills_frame(raw.fills, series),
-        trades=trades,
-        stats=stats,
         rejected=raw.rejected,
         signals=signals,
+        stats_vector=_stats_vector(raw, series),
+        _series=series,
+        _raw=raw,
+    )
+
+
+def _stats_vector(raw: _Raw, series: BarSeries) -> FloatArray:
+    """The run's statistics, reduced by compiled code (as `compute_stats` defines them)."""
+    from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
+    from quantkit.vector.stats_kernel import stats_vector  # noqa: PLC0415 - numba
+
+    return stats_vector(
+        raw.equity,
+        raw.exposed,
+        raw.trades,
+        raw.fills,
+        series.open_time,
+        series.close_time,
+        close=series.close,
+        periods_per_year=periods_per_year(series.timeframe),
+        fees=raw.fees,
     )
 
 
