@@ -1,12 +1,9 @@
-"""Run signal strategies through the compiled simulator: one run, or a parameter sweep."""
+"""Run a signal strategy through the compiled simulator (sweeps: `quantkit.vector.sweep_run`)."""
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -20,7 +17,6 @@ from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
 from quantkit.sim.fees import FeeModel, MarketFees
 from quantkit.sim.rules import IntrabarAssumption
-from quantkit.strategy.base import Strategy
 from quantkit.vector.causal_cache import checked_signals
 from quantkit.vector.layout import (
     ADVERSE,
@@ -42,7 +38,7 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["FastResult", "FastSettings", "run_signals", "sweep"]
+__all__ = ["FastResult", "FastSettings", "run_signals"]
 
 _INTRABAR = {"adverse": ADVERSE, "favorable": FAVORABLE, "nearest": NEAREST}
 _ENTRY_TYPES = {"market": MARKET_ENTRY, "limit": LIMIT_ENTRY, "stop": STOP_ENTRY}
@@ -527,111 +523,3 @@ def _pick(loaded: Mapping[str, BarSeries], symbol: str | None) -> BarSeries:
     if symbol not in loaded:
         raise ConfigError(f"fast path: no symbol {symbol!r} in the data; it has {sorted(loaded)}")
     return loaded[symbol]
-
-
-def _combinations(
-    params: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
-) -> list[dict[str, Any]]:
-    if isinstance(params, Mapping):
-        names = list(params)
-        for name in names:
-            values = params[name]
-            if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
-                raise ConfigError(
-                    f"sweep: the values of {name!r} must be a sequence, got {values!r}"
-                )
-        grid = itertools.product(*(list(params[name]) for name in names))
-        return [dict(zip(names, combo, strict=True)) for combo in grid]
-    combos = [dict(combo) for combo in params]
-    if not all(isinstance(combo, dict) for combo in combos):  # pragma: no cover - dict() above
-        raise ConfigError("sweep: params must be a grid mapping or a list of dicts")
-    return combos
-
-
-def sweep(
-    strategy_class: type[SignalStrategy],
-    data: BarSeries | DataFeed | Mapping[str, BarSeries],
-    params: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
-    *,
-    symbols: Sequence[str] | None = None,
-    settings: FastSettings | None = None,
-    check_causal: bool = True,
-    workers: int | None = None,
-    **options: Any,
-) -> pd.DataFrame:
-    """Run many parameter combinations on many symbols through the compiled simulator.
-
-    Each (combination, symbol) is one independent single-symbol run with the same settings,
-    exactly what `run_signals` gives for it.
-
-    Args:
-        strategy_class: A `SignalStrategy` subclass.
-        data: One series, a feed, or series by symbol.
-        params: A grid (``{"fast": [5, 10], "slow": [20, 40]}``: every combination) or a list
-            of parameter dicts.
-        symbols: Symbols to run (default: all of the data).
-        settings: Account and venue settings; or give them as keyword ``options``.
-        check_causal: Check each combination's signals for look-ahead.
-        workers: Threads to run on (default: one per CPU); the results do not depend on it.
-        **options: Fields of `FastSettings`.
-
-    Returns:
-        A tidy DataFrame: one row per (combination, symbol), with the parameters, ``symbol``,
-        the statistics of `compute_stats` and ``Rejected orders``.
-
-    Raises:
-        ConfigError: If a parameter combination is invalid, the strategy or a setting is not
-            supported, or a symbol is not in the data.
-        LookAheadError: If the signals use later bars.
-
-    Examples:
-        >>> from quantkit import sample_feed
-        >>> from quantkit.vector.strategy import SmaCrossSignals
-        >>> table = sweep(SmaCrossSignals, sample_feed(), {"fast": [5, 10], "slow": [30]})
-        >>> table[["fast", "slow", "symbol"]].shape
-        (2, 3)
-    """
-    import pandas as pd  # noqa: PLC0415
-
-    if not isinstance(strategy_class, type) or not issubclass(strategy_class, Strategy):
-        raise ConfigError(
-            f"sweep: strategy_class must be a SignalStrategy class, got {strategy_class!r}"
-        )
-    config = _settings(settings, options)
-    loaded = _one_series(data)
-    chosen = list(loaded) if symbols is None else [_pick(loaded, s).symbol for s in symbols]
-    arrays = {symbol: _data_of(loaded[symbol]) for symbol in chosen}
-    indexes = {symbol: _time_index(loaded[symbol]) for symbol in chosen}
-    combos = _combinations(params)
-    strategies = [_check_strategy(strategy_class(**combo)) for combo in combos]
-
-    def one(task: tuple[int, str]) -> dict[str, Any]:
-        k, symbol = task
-        series = loaded[symbol]
-        signals = strategies[k].compute_signals(arrays[symbol], check_causal=check_causal)
-        raw = _simulate(arrays[symbol], signals, config.params(symbol, signals))
-        trades = _trades_frame(raw.trades, series)
-        _, stats = _stats(raw, series, trades, indexes[symbol])
-        return {
-            **combos[k],
-            "symbol": symbol,
-            **{str(k): v for k, v in stats.items()},
-            "Rejected orders": raw.rejected,
-        }
-
-    tasks = [(k, symbol) for k in range(len(combos)) for symbol in chosen]
-    threads = _worker_count(workers, len(tasks))
-    if threads == 1:
-        rows = [one(task) for task in tasks]
-    else:  # the kernel releases the GIL, and so does numpy on whole arrays
-        with ThreadPoolExecutor(threads) as pool:
-            rows = list(pool.map(one, tasks))
-    return pd.DataFrame(rows)
-
-
-def _worker_count(workers: int | None, tasks: int) -> int:
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"sweep: workers must be an integer >= 1, got {workers!r}")
-    return max(1, min(workers, tasks))
