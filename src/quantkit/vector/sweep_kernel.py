@@ -34,14 +34,21 @@ _AMBIGUOUS_FILLS = STAT_NAMES.index("Ambiguous fills")
 
 @contextmanager
 def threads(count: int) -> Iterator[None]:
-    """Run the sweep kernels of this thread on at most ``count`` threads."""
-    before = numba.get_num_threads()
+    """Run the sweep kernels of this thread on at most ``count`` threads.
+
+    Combinations are handed out one at a time (chunk size 1): their costs differ (a fast
+    crossover trades far more often than a slow one), so equal static shares would leave a
+    thread idle while another finishes.
+    """
+    before, chunks = numba.get_num_threads(), numba.get_parallel_chunksize()
     limit: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     numba.set_num_threads(min(count, limit))
+    numba.set_parallel_chunksize(1)
     try:
         yield
     finally:
         numba.set_num_threads(before)
+        numba.set_parallel_chunksize(chunks)
 
 
 @register_jitable
