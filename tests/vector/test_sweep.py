@@ -185,3 +185,9 @@ def test_a_sweep_refuses_a_combination_the_engine_would_liquidate() -> None:
     assert safe["Final equity"].iloc[0] > 0
     with pytest.raises(ConfigError, match=r"inside bar 4 \(combination .*'size': 1.0"):
         sweep(Scripted, series, {"short_entries": [(2,)], "size": [0.1, 1.0]}, **options)
+
+
+def test_nothing_to_sweep_gives_an_empty_table() -> None:
+    series = _gbm(50, 7)
+    assert sweep(SmaCrossSignals, series, []).empty
+    assert sweep(SmaCrossSignals, series, {"fast": [3], "slow": [9]}, symbols=[]).empty

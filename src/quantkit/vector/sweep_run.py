@@ -239,6 +239,10 @@ def sweep(
     combos = _combinations(params)
     strategies = [_check_strategy(strategy_class(**combo)) for combo in combos]
     threads = _worker_count(workers, len(combos) * len(chosen))
+    if not combos or not chosen:  # nothing to run: an empty table (as before)
+        import pandas as pd  # noqa: PLC0415
+
+        return pd.DataFrame()
     from quantkit.vector import sweep_kernel  # noqa: PLC0415 - numba loads only when used
 
     blocks = []
