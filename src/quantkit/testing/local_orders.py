@@ -24,8 +24,8 @@ __all__ = [
 
 OrderSide = Literal["BUY", "SELL"]
 """Order side, Binance's spelling."""
-OrderStatus = Literal["NEW", "FILLED", "CANCELED", "EXPIRED"]
-"""Order status, Binance's spelling (no partial fills here)."""
+OrderStatus = Literal["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED"]
+"""Order status, Binance's spelling (``PARTIALLY_FILLED`` under `PartialFills`)."""
 TimeInForce = Literal["GTC", "IOC", "FOK"]
 """Time in force of a limit order."""
 
@@ -92,7 +92,8 @@ class LocalOrder:
         price: Limit price; zero for market orders.
         time_in_force: ``"GTC"``, ``"IOC"`` or ``"FOK"``; ``None`` for market orders.
         time: Creation time in ms since the epoch.
-        status: ``"NEW"``, ``"FILLED"``, ``"CANCELED"`` or ``"EXPIRED"``.
+        status: ``"NEW"``, ``"PARTIALLY_FILLED"``, ``"FILLED"``, ``"CANCELED"`` or
+            ``"EXPIRED"``.
         update_time: Time of the last change, in ms since the epoch.
         fills: The order's trades.
         stop_price: Trigger price of a ``STOP_LOSS`` leg of an order list, else zero.
@@ -126,9 +127,14 @@ class LocalOrder:
         return sum((f.quote_qty for f in self.fills), Decimal(0))
 
     @property
+    def left(self) -> Decimal:
+        """Base amount still to fill."""
+        return self.qty - self.executed_qty
+
+    @property
     def is_open(self) -> bool:
-        """Whether the order still rests in the book."""
-        return self.status == "NEW"
+        """Whether the order still rests in the book (partially filled or not)."""
+        return self.status in ("NEW", "PARTIALLY_FILLED")
 
 
 OrderListener = Callable[[str, LocalOrder, LocalFill | None], None]
