@@ -72,10 +72,9 @@ def _params(drawn: dict[str, Any]) -> dict[str, Any]:
     walk_bars=bar_series(min_size=30, max_size=120),
     drawn=st.lists(combination, min_size=1, max_size=4),
     config=fast_settings(),
-    engine_row=st.integers(0, 3),
 )
 def test_every_row_of_a_sweep_is_run_signals_of_its_combination_and_the_engine(
-    walk_bars: Any, drawn: list[dict[str, Any]], config: FastSettings, engine_row: int
+    walk_bars: Any, drawn: list[dict[str, Any]], config: FastSettings
 ) -> None:
     series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close)
     combos = [_params(dict(d)) for d in drawn]
@@ -98,10 +97,9 @@ def test_every_row_of_a_sweep_is_run_signals_of_its_combination_and_the_engine(
         for name, value in combo.items():
             assert row[name] == value or (value is None and pd.isna(row[name])), name
         assert_row_is_the_run(row, fast.stats, fast.rejected)
-    # ... and run_signals of a combination is the Engine (as test_parity shows for any run)
-    k = engine_row % len(combos)
-    result = engine_run(series, SmaCrossSignals(**combos[k]), config)
-    assert_parity(result, runs[k], series)
+    # ... and run_signals of each combination is the Engine: same fills, equity and statistics
+    for combo, fast in zip(combos, runs, strict=True):
+        assert_parity(engine_run(series, SmaCrossSignals(**combo), config), fast, series)
 
 
 class Momentum(SignalStrategy):
