@@ -494,6 +494,8 @@ class BinancePrivateApi:
                 "isMaker": t.maker,
                 "isBestMatch": True,
             }
-            for t in trades[:limit]
-        ]
+            for t in (
+                trades[:limit] if start is not None or from_id is not None else trades[-limit:]
+            )
+        ]  # (from startTime or fromId: the oldest; otherwise Binance answers the most recent)
         return json_list(request, rows)
