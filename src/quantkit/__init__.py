@@ -177,11 +177,11 @@ if _TYPE_CHECKING:
     from quantkit.vector.run import FastResult as FastResult
     from quantkit.vector.run import FastSettings as FastSettings
     from quantkit.vector.run import run_signals as run_signals
-    from quantkit.vector.run import sweep as sweep
     from quantkit.vector.signals import SignalData as SignalData
     from quantkit.vector.signals import Signals as Signals
     from quantkit.vector.strategy import SignalStrategy as SignalStrategy
     from quantkit.vector.strategy import SmaCrossSignals as SmaCrossSignals
+    from quantkit.vector.sweep_run import sweep as sweep
 
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
@@ -274,7 +274,7 @@ _LAZY: dict[str, str] = {
     "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
     "run_signals": "quantkit.vector.run",
-    "sweep": "quantkit.vector.run",
+    "sweep": "quantkit.vector.sweep_run",
     "to_dataset": "quantkit.optimize.datasets",
     "trades_to_bars": "quantkit.data.trades",
     "walk_forward": "quantkit.optimize.walkforward",

@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantkit import Engine, Strategy, sample_feed
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 from quantkit.engine.result import _trade_figures
 from quantkit.engine.trades import Trade
 from quantkit.metrics.benchmark import alpha_beta, information_ratio
+from quantkit.strategy.data import SymbolData
 
 _REQUEST = OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, amount=2.0)
 
@@ -114,3 +116,30 @@ def test_beta_of_a_scaled_benchmark_by_hand() -> None:
     alpha, beta = alpha_beta(strategy, benchmark, periods_per_year=252)
     assert beta == pytest.approx(2.0, rel=1e-12)
     assert alpha == pytest.approx(0.0, abs=1e-12)
+
+
+class _TightBrackets(Strategy):
+    """Enters every 5 bars with a stop-loss and take-profit close enough to share a bar."""
+
+    def on_bar(self, bar: SymbolData) -> None:
+        if bar.index % 5 == 0 and self.position().is_flat:
+            self.buy(amount=0.01, sl_pct=0.002, tp_pct=0.002)
+
+
+def test_tables_are_built_on_first_read_and_agree_with_the_statistics() -> None:
+    result = Engine(feed=sample_feed(), strategy=_TightBrackets()).run()
+    assert "orders" not in vars(result) and "fills" not in vars(result)
+    fills = result.fills
+    assert result.fills is fills  # built once
+    flagged = int(fills["ambiguous"].sum())
+    assert flagged > 0  # the workload does produce ambiguous fills
+    assert result.stats["Ambiguous fills"] == flagged
+    assert len(result.orders) == len(result._record.orders)
+    assert list(result.risk_events.columns) == [
+        "time",
+        "client_id",
+        "symbol",
+        "policy",
+        "action",
+        "reason",
+    ]

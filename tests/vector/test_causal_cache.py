@@ -73,3 +73,21 @@ def test_a_look_ahead_is_raised_on_every_run() -> None:
         with pytest.raises(LookAheadError):
             run_signals(PeekingCounted(), series)
         assert Counted.calls[:2] == [90, 30]
+
+
+def test_writable_and_read_only_bars_share_one_compiled_simulator() -> None:
+    from quantkit.vector import kernel
+
+    writable = _series(seed=8)
+    assert writable.close.flags.writeable  # type: ignore[attr-defined]
+    frozen = dataclasses.replace(writable)  # type: ignore[type-var]
+    for name in ("open", "high", "low", "close"):
+        array = getattr(writable, name).copy()
+        array.flags.writeable = False
+        object.__setattr__(frozen, name, array)
+    first = run_signals(Counted(threshold=100.5), writable)
+    compiled = len(kernel.simulate.signatures)
+    second = run_signals(Counted(threshold=100.5), frozen)
+    assert len(kernel.simulate.signatures) == compiled  # no second specialisation
+    assert second.stats["Final equity"] == first.stats["Final equity"]
+    assert writable.close.flags.writeable  # type: ignore[attr-defined]  # the caller's arrays

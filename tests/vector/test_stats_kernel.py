@@ -1,4 +1,4 @@
-"""The compiled statistics of a run equal `compute_stats` of the same run, row by row."""
+"""Both reductions of a run's statistics (compiled, numpy) equal `compute_stats`, row by row."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from quantkit.errors import ConfigError, DataError
 from quantkit.metrics.stats import compute_stats
 from quantkit.vector.run import _trades_frame
 from quantkit.vector.stats_kernel import STAT_NAMES, stats_series, stats_vector
+from quantkit.vector.stats_numpy import numpy_stats_vector
 
 HOUR = 3_600 * 10**9
 DAY = 24 * HOUR
@@ -70,8 +71,9 @@ def _compiled(
     series: BarSeries,
     fees: float,
     ppy: float,
+    reduce: Any = stats_vector,
 ) -> pd.Series:
-    vector = stats_vector(
+    vector = reduce(
         equity,
         exposed,
         trades,
@@ -107,7 +109,11 @@ def _assert_same(got: pd.Series, want: pd.Series) -> None:
     assert not wrong
 
 
-def _run(equity: list[float], trades: list[list[float]], *, spacing: int = DAY) -> tuple[Any, Any]:
+REDUCTIONS = pytest.mark.parametrize("reduce", [stats_vector, numpy_stats_vector])
+
+
+def _run(equity: list[float], trades: list[list[float]], reduce: Any) -> tuple[Any, Any]:
+    spacing = DAY
     values = np.array(equity, np.float64)
     times = START + spacing * np.arange(1, len(values) + 1, dtype=np.int64)
     series = _series(np.linspace(50.0, 60.0, len(values)), times, spacing)
@@ -115,12 +121,13 @@ def _run(equity: list[float], trades: list[list[float]], *, spacing: int = DAY) 
     fills = np.zeros((0, 8))
     exposed = np.zeros(len(values), np.bool_)
     args = (values, table, fills, exposed, series, 0.0, 365.0)
-    return _compiled(*args), _reference(*args)
+    return _compiled(*args, reduce), _reference(*args)
 
 
-def test_a_hand_computed_run() -> None:
-    got, want = _run([100.0, 110.0, 99.0, 121.0], [_trade(0, 1, 10.0), _trade(1, 2, -11.0),
-                                                   _trade(2, 3, 22.0)])  # fmt: skip
+@REDUCTIONS
+def test_a_hand_computed_run(reduce: Any) -> None:
+    trades = [_trade(0, 1, 10.0), _trade(1, 2, -11.0), _trade(2, 3, 22.0)]
+    got, want = _run([100.0, 110.0, 99.0, 121.0], trades, reduce)
     _assert_same(got, want)
     assert got["Total return [%]"] == pytest.approx(21.0)
     assert got["CAGR [%]"] == pytest.approx(100.0 * (1.21 ** (365.0 / 3.0) - 1.0))
@@ -141,8 +148,9 @@ def test_a_hand_computed_run() -> None:
     assert got["Trades"] == 3
 
 
-def test_no_trades_and_flat_equity() -> None:
-    got, want = _run([100.0] * 5, [])
+@REDUCTIONS
+def test_no_trades_and_flat_equity(reduce: Any) -> None:
+    got, want = _run([100.0] * 5, [], reduce)
     _assert_same(got, want)
     assert got["Trades"] == 0
     assert math.isnan(got["Win rate [%]"]) and math.isnan(got["Profit factor"])
@@ -153,44 +161,66 @@ def test_no_trades_and_flat_equity() -> None:
     assert got["Average holding time"] is pd.NaT
 
 
-def test_one_bar() -> None:
-    got, want = _run([100.0], [])
+@REDUCTIONS
+def test_one_bar(reduce: Any) -> None:
+    got, want = _run([100.0], [], reduce)
     _assert_same(got, want)
     assert got["Bars"] == 1 and got["Duration"] == pd.Timedelta(0)
     assert math.isnan(got["CAGR [%]"]) and math.isnan(got["Volatility (ann.) [%]"])
 
 
-def test_a_drawdown_still_open_and_a_ruin() -> None:
-    got, want = _run([100.0, 120.0, 90.0, 95.0], [_trade(0, 3, -5.0)])
+@REDUCTIONS
+def test_a_drawdown_still_open_and_a_ruin(reduce: Any) -> None:
+    got, want = _run([100.0, 120.0, 90.0, 95.0], [_trade(0, 3, -5.0)], reduce)
     _assert_same(got, want)
     assert got["Max drawdown recovery"] == "not recovered"
     assert got["Max drawdown length"] == pd.Timedelta(days=2)
-    got, want = _run([100.0, 50.0, 0.0, -10.0], [_trade(0, 3, -110.0)])
+    got, want = _run([100.0, 50.0, 0.0, -10.0], [_trade(0, 3, -110.0)], reduce)
     _assert_same(got, want)
     assert math.isnan(got["Sharpe ratio"]) and math.isnan(got["VaR 95% [%]"])
     assert got["Max drawdown [%]"] == pytest.approx(-110.0)
 
 
-def test_many_equal_returns_give_numpy_quantiles() -> None:
+@REDUCTIONS
+def test_many_equal_returns_give_numpy_quantiles(reduce: Any) -> None:
     rng = np.random.default_rng(7)
     steps = np.where(rng.random(400) < 0.8, 0.0, rng.normal(0.0, 0.01, 400))
-    got, want = _run(list(100.0 * np.cumprod(1.0 + steps)), [])
+    got, want = _run(list(100.0 * np.cumprod(1.0 + steps)), [], reduce)
     _assert_same(got, want)
 
 
-def test_bad_equity_is_one_clear_error() -> None:
+@REDUCTIONS
+@pytest.mark.parametrize("pattern", ["ties", "sample-misleading"])
+def test_long_curves_give_numpy_quantiles(reduce: Any, pattern: str) -> None:
+    """Past 32,768 returns the compiled quantiles narrow the search with a strided sample."""
+    rng = np.random.default_rng(11)
+    count = 40_000
+    if pattern == "ties":  # mostly flat, as a strategy out of the market
+        steps = np.where(rng.random(count) < 0.8, 0.0, rng.normal(0.0, 0.01, count))
+    else:  # every 9th return (the sampled ones) is a rise: the sample misjudges the tails
+        steps = -rng.uniform(0.0, 1e-4, count)
+        steps[:: count // 4096] = 0.05
+    equity = 100.0 * np.concatenate([[1.0], np.cumprod(1.0 + steps)])
+    got, want = _run(list(equity), [], reduce)
+    _assert_same(got, want)
+    returns = equity[1:] / equity[:-1] - 1.0
+    assert got["VaR 95% [%]"] == pytest.approx(100.0 * np.quantile(returns, 0.05), rel=1e-12)
+
+
+@REDUCTIONS
+def test_bad_equity_is_one_clear_error(reduce: Any) -> None:
     times = START + HOUR * np.arange(1, 4, dtype=np.int64)
     empty = np.zeros((0, 10)), np.zeros((0, 8))
     for values, row in (([100.0, math.nan, 1.0], 1), ([0.0, 1.0, 2.0], 0)):
         with pytest.raises(DataError) as error:
-            stats_vector(np.array(values), np.zeros(3, np.bool_), *empty, times - HOUR, times,
+            reduce(np.array(values), np.zeros(3, np.bool_), *empty, times - HOUR, times,
                          close=None, periods_per_year=8760.0, fees=0.0)  # fmt: skip
         assert error.value.row == row
     with pytest.raises(DataError, match="empty"):
-        stats_vector(np.zeros(0), np.zeros(0, np.bool_), *empty, times[:0], times[:0],
+        reduce(np.zeros(0), np.zeros(0, np.bool_), *empty, times[:0], times[:0],
                      close=None, periods_per_year=8760.0, fees=0.0)  # fmt: skip
     with pytest.raises(ConfigError, match="periods_per_year"):
-        stats_vector(np.ones(3), np.zeros(3, np.bool_), *empty, times - HOUR, times,
+        reduce(np.ones(3), np.zeros(3, np.bool_), *empty, times - HOUR, times,
                      close=None, periods_per_year=0.0, fees=0.0)  # fmt: skip
 
 
@@ -202,6 +232,8 @@ def runs(draw: st.DrawFn) -> tuple[Any, ...]:
     close_time = START + HOUR * np.cumsum(np.array(gaps, np.int64))
     step = st.one_of(st.just(0.0), st.floats(-0.3, 0.3), st.just(-1.2))
     steps = draw(st.lists(step, min_size=n - 1, max_size=n - 1))
+    if steps and draw(st.booleans()):  # end on a new peak: every spell recovered
+        steps[-1] = 100.0
     equity = draw(st.floats(1.0, 1e6)) * np.concatenate([[1.0], np.cumprod(1.0 + np.array(steps))])
     close = np.array(draw(st.lists(st.floats(1.0, 1e4), min_size=n, max_size=n)))
     rows = []
@@ -230,5 +262,7 @@ def runs(draw: st.DrawFn) -> tuple[Any, ...]:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(runs())
-def test_the_compiled_statistics_equal_compute_stats(run: tuple[Any, ...]) -> None:
-    _assert_same(_compiled(*run), _reference(*run))
+def test_both_reductions_equal_compute_stats(run: tuple[Any, ...]) -> None:
+    want = _reference(*run)
+    _assert_same(_compiled(*run), want)
+    _assert_same(_compiled(*run, numpy_stats_vector), want)

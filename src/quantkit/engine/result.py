@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,9 @@ class Result:
         positions: Final positions.
         stats: The statistics table (see `quantkit.metrics.stats.compute_stats`).
         risk_events: Every risk decision.
+
+    ``orders``, ``fills`` and ``risk_events`` are built from the run's record when first read
+    (one row per order: a run that only needs its statistics never pays for them), then kept.
     """
 
     strategy: str
@@ -50,14 +54,26 @@ class Result:
     timeframe: str
     equity: pd.Series
     drawdown: pd.Series
-    orders: pd.DataFrame
-    fills: pd.DataFrame
     trades: pd.DataFrame
     open_trades: pd.DataFrame
     positions: pd.DataFrame
     stats: pd.Series
-    risk_events: pd.DataFrame
     _record: RunRecord = field(repr=False)
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """One row per order (including risk rejections and bracket exits)."""
+        return _orders_frame(self._record)
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """One row per fill."""
+        return _fills_frame(self._record)
+
+    @cached_property
+    def risk_events(self) -> pd.DataFrame:
+        """Every risk decision."""
+        return _risk_frame(self._record)
 
     @property
     def indicators(self) -> dict[str, pd.Series]:
@@ -365,7 +381,8 @@ def build_result(record: RunRecord) -> Result:
     open_trades = _trades_frame(still_open)
     del closed, still_open  # one Python object per trade: gone before the statistics run
     timeframe = next(iter(record.history.values())).timeframe
-    fills = _fills_frame(record)
+    flagged = record.ambiguous_orders  # as the fills table's "ambiguous" column counts them
+    ambiguous_fills = sum(1 for f in record.fills if f.ambiguous or f.client_id in flagged)
     stats = compute_stats(
         equity,
         trades,
@@ -373,7 +390,7 @@ def build_result(record: RunRecord) -> Result:
         periods_per_year=periods_per_year(timeframe),
         exposure=float(exposed.mean()) if len(equity) else 0.0,
         fees=record.portfolio.fees_paid,
-        ambiguous_fills=int(fills["ambiguous"].sum()),
+        ambiguous_fills=ambiguous_fills,
         ambiguous_trades=int(trades["ambiguous"].sum()),
     )
     return Result(
@@ -382,12 +399,9 @@ def build_result(record: RunRecord) -> Result:
         timeframe=format_timeframe(timeframe),
         equity=equity,
         drawdown=drawdown(equity),
-        orders=_orders_frame(record),
-        fills=fills,
         trades=trades,
         open_trades=open_trades,
         positions=_positions_frame(record),
         stats=stats,
-        risk_events=_risk_frame(record),
         _record=record,
     )

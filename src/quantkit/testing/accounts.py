@@ -118,6 +118,10 @@ class LocalAccounts:
 
         self.order_lists = OrderLists(self)
         """The OCO order lists (`quantkit.testing.order_lists`)."""
+        from quantkit.testing.stop_orders import StopOrders  # noqa: PLC0415 - it imports us
+
+        self.stop_orders = StopOrders(self)
+        """The stop orders waiting for their trigger (`quantkit.testing.stop_orders`)."""
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
 
@@ -269,11 +273,12 @@ class LocalAccounts:
         with self._lock:
             self._prices[market.venue_id] = new
             for order in list(self._orders.values()):
-                if order.list_id >= 0:
-                    continue  # legs of order lists: the lists execute them below
+                if order.list_id >= 0 or not order.working:
+                    continue  # order-list legs and untriggered stops: executed below
                 if order.is_open and order.symbol == market.venue_id and self._crosses(order, new):
                     self._fill(order, order.price, now, maker=True, qty=self.part_of(order))
             self.order_lists.on_price(market.venue_id, new, now)
+            self.stop_orders.on_price(market.venue_id, new, now)
 
     @staticmethod
     def _crosses(order: LocalOrder, price: Decimal) -> bool:
@@ -383,7 +388,7 @@ class LocalAccounts:
         part = order.left if qty is None else qty
         cost = part * price
         if order.side == "BUY":
-            reserved = part * (price if order.type == "MARKET" else order.price)
+            reserved = part * (price if order.price == 0 else order.price)  # 0: market
             account.locked[market.quote] -= reserved
             account.free[market.quote] += reserved - cost  # a better price frees the rest
             received, received_asset = part, market.base
@@ -480,6 +485,22 @@ class LocalAccounts:
     def lock_funds(self, order: LocalOrder, market: LocalMarket, limit: Decimal) -> None:
         """Lock what ``order`` needs (see `place`); raises `InsufficientBalanceError`."""
         self._lock_funds(order, market, limit)
+
+    def unlock_funds(self, order: LocalOrder, market: LocalMarket, limit: Decimal) -> None:
+        """Unlock what `lock_funds` locked for ``order`` at ``limit``."""
+        account = self._accounts[order.api_key]
+        asset, held = (
+            (market.quote, order.qty * limit) if order.side == "BUY" else (market.base, order.qty)
+        )
+        account.locked[asset] -= held
+        account.free[asset] += held
+
+    def pending_stops(self, venue_id: str) -> list[LocalOrder]:
+        """The open stop orders of a market not yet triggered, oldest first."""
+        return [
+            o for o in self._orders.values()
+            if o.symbol == venue_id and o.is_open and not o.working and o.list_id < 0
+        ]  # fmt: skip
 
     def fill_order(
         self, order: LocalOrder, price: Decimal, now: int, *, maker: bool,

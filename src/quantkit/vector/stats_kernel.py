@@ -1,27 +1,19 @@
-"""The statistics of one fast-path run, reduced inside compiled code: no pandas per run.
+"""The statistics of a fast-path run, reduced inside compiled code: for compiled callers.
 
 `reduce_stats` turns what the simulator returns (equity at each close, the exposure flags, the
-trade and fill tables) into one float vector whose slots `STAT_NAMES` names; `stats_series`
-turns that vector into the very table `quantkit.metrics.compute_stats` returns for the same run
-(same labels, same definitions, same NaN edge cases, equal to float rounding). A sweep keeps one
-vector per combination and builds its table once at the end (`stats_frame`).
+trade and fill tables) into the float vector of `quantkit.vector.stats_table` (slots named by
+`STAT_NAMES`, times as bar positions), all in one numba function that a compiled sweep can call
+per combination, in parallel and without the GIL; `stats_series` turns it into the table
+`quantkit.metrics.compute_stats` returns for the same run. The code follows the metric functions
+of `quantkit.metrics` step by step (the same formulas, thresholds and order of operations) over
+plain arrays, with loops instead of whole-array temporaries.
 
-Every figure is defined in ``docs/stats.md``; the code below follows the metric functions of
-`quantkit.metrics` step by step (the same formulas, thresholds and order of operations), only
-over plain arrays. Figures that are timestamps or durations are held as bar positions (exact:
-a float holds any bar position, not a nanosecond timestamp) and turned into times by
-`stats_series`:
-
-- ``Max drawdown peak bar``, ``... trough bar``: positions of the deepest spell's peak and
-  trough; ``... recovery bar``: where it regained the peak, ``-1`` when it never did; all three
-  NaN when the curve never falls below a peak.
-- ``Max drawdown duration start bar`` / ``... end bar``: the longest spell's peak and the bar
-  it ends at (recovery, or the last bar), NaN without a spell.
-- ``Average holding time [ns]``: the mean of ``exit_time - entry_time`` in nanoseconds.
+One run uses `quantkit.vector.stats_numpy` instead: the same vector from whole-array numpy,
+with nothing to compile (compiling this module costs seconds on a cold numba cache).
 
 Like the simulator (`quantkit.vector.kernel`), this module imports numba and is imported only
-when the fast path runs. The functions are compiled once, for float64 and int64 arrays, and
-kept in numba's cache (``cache=True``).
+when it is used; it is compiled once, for float64, bool and int64 arrays, and kept in numba's
+cache (``cache=True``).
 """
 
 from __future__ import annotations
@@ -33,49 +25,20 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from quantkit.errors import DataError
+from quantkit.vector import stats_table as _t
+from quantkit.vector.stats_table import STAT_NAMES, run_arrays, stats_series
 
 if TYPE_CHECKING:
     import numpy.typing as npt
-    import pandas as pd
 
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
+
 __all__ = ["STAT_NAMES", "reduce_stats", "stats_series", "stats_vector"]
 
-STAT_NAMES = (
-    "Bars", "Start equity", "Final equity", "Total return [%]", "CAGR [%]",
-    "Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio", "Calmar ratio", "Omega ratio",
-    "Max drawdown [%]", "Max drawdown duration start bar", "Max drawdown duration end bar",
-    "Max drawdown peak bar", "Max drawdown trough bar", "Max drawdown recovery bar",
-    "Ulcer index", "VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio",
-    "Trades", "Win rate [%]", "Profit factor", "Expectancy", "Average win", "Average loss",
-    "Payoff ratio", "Best trade", "Worst trade", "Average holding time [ns]", "Turnover (ann.)",
-    "Exposure time [%]", "Fees paid", "Gross P&L", "Fees [% of gross P&L]",
-    "Fees [% of net P&L]", "Buy & hold return [%]", "Alpha (ann.) [%]", "Beta",
-    "Information ratio", "Ambiguous fills", "Ambiguous trades",
-)  # fmt: skip
-"""The slots of a statistics vector, in order (see the module docstring for the bar slots)."""
-
-(
-    _BARS, _START, _FINAL, _TOTAL, _CAGR, _VOL, _SHARPE, _SORTINO, _CALMAR, _OMEGA, _MAX_DD,
-    _LONG_FROM, _LONG_TO, _PEAK, _TROUGH, _RECOVERY, _ULCER, _VAR, _CVAR, _SKEW, _KURT, _TAIL,
-    _TRADES, _WIN_RATE, _PROFIT_FACTOR, _EXPECTANCY, _AVG_WIN, _AVG_LOSS, _PAYOFF, _BEST,
-    _WORST, _HOLDING, _TURNOVER, _EXPOSURE, _FEES, _GROSS, _FEES_GROSS, _FEES_NET, _HOLD,
-    _ALPHA, _BETA, _INFO, _AMBIGUOUS_FILLS, _AMBIGUOUS_TRADES,
-) = range(len(STAT_NAMES))  # fmt: skip
-
-_ZERO = 1e-12  # quantkit.metrics.returns._ZERO_DENOMINATOR: a deviation this small is zero
-_NOISE = 1e-12  # quantkit.metrics.drawdowns._NOISE: a smaller dip is no drawdown spell
-_NS_PER_YEAR = 365.0 * 86_400e9
-_VAR_Q = 1.0 - 0.95  # value_at_risk(confidence=0.95) asks numpy for this quantile
-# the kernel's trade table (quantkit.vector.kernel.TRADE_COLUMNS) and fill table columns
-_T_ENTRY_BAR, _T_EXIT_BAR, _T_DIRECTION, _T_SIZE = 0, 1, 2, 3
-_T_ENTRY_VALUE, _T_ENTRY_AMOUNT, _T_EXIT_VALUE, _T_EXIT_AMOUNT, _T_FEES, _T_AMBIGUOUS = range(4, 10)
-_F_AMBIGUOUS = 7
-
 _jit = register_jitable  # helpers: compiled into `reduce_stats`, one cached function
+_SAMPLE = 4096  # values sampled to narrow a quantile's search (see `_order_pair`)
 
 
 @_jit
@@ -99,7 +62,7 @@ def _std(x: Any, shift: float, ddof: int) -> float:
 
 @_jit
 def _ratio(numerator: float, denominator: float) -> float:
-    return math.nan if denominator <= _ZERO else numerator / denominator
+    return math.nan if denominator <= _t._ZERO else numerator / denominator
 
 
 @_jit
@@ -138,14 +101,60 @@ def _select(a: Any, k: int) -> float:
 
 
 @_jit
-def _quantile(a: Any, q: float) -> float:
-    """The default ("linear") quantile of numpy, its ``_lerp`` to the bit; reorders ``a``."""
+def _pair(a: Any, k: int, k1: int) -> tuple[float, float]:
+    """The ``k``-th and ``k1``-th (``k`` or ``k + 1``) smallest values; reorders ``a``."""
+    low = _select(a, k)
+    high = low
+    if k1 > k:  # the least value after the k-th: the next order statistic
+        high = a[k1]
+        for i in range(k1 + 1, a.size):
+            high = min(high, a[i])
+    return low, float(high)
+
+
+@_jit
+def _order_pair(a: Any, k: int, k1: int, buf: Any) -> tuple[float, float]:
+    """The ``k``-th and ``k1``-th smallest values of ``a`` (untouched), ``buf`` as scratch.
+
+    A long array is first narrowed with a strided sample (as Floyd and Rivest's selection
+    does): order statistics of the sample, a few standard deviations of rank either side of
+    ``k``, bound the values worth keeping; one pass counts the values below the lower bound
+    and copies those between the bounds, and only these are selected from. When the bounds
+    miss (an unlucky sample), every value is selected from instead: the result is exact either
+    way.
+    """
+    n = a.size
+    if n > 8 * _SAMPLE:
+        step = n // _SAMPLE
+        size = 0
+        for i in range(0, n, step):
+            buf[size] = a[i]
+            size += 1
+        share = k / n
+        margin = 4 * int(math.sqrt(size * share * (1.0 - share))) + 8
+        centre = int(share * size)
+        lower = _select(buf[:size], max(centre - margin, 0))
+        upper = _select(buf[:size], min(centre + margin, size - 1))
+        below = kept = 0
+        for i in range(n):
+            if a[i] < lower:
+                below += 1
+            elif a[i] <= upper:
+                buf[kept] = a[i]
+                kept += 1
+        if below <= k and k1 < below + kept:
+            return _pair(buf[:kept], k - below, k1 - below)
+    for i in range(n):
+        buf[i] = a[i]
+    return _pair(buf[:n], k, k1)
+
+
+@_jit
+def _quantile(a: Any, q: float, buf: Any) -> float:
+    """The default ("linear") quantile of numpy, its ``_lerp`` to the bit (``a`` untouched)."""
     position = (a.size - 1) * q
     below = math.floor(position)
-    low = _select(a, below)
-    high = low
-    for k in range(below + 1, a.size):  # the next order statistic: the least value after it
-        high = min(high, a[k]) if k > below + 1 else a[k]
+    low, high = _order_pair(a, below, min(below + 1, a.size - 1), buf)
     gamma = position - below
     if gamma >= 0.5:
         return float(high - (high - low) * (1.0 - gamma))
@@ -157,15 +166,15 @@ def _returns_rows(r: Any, ppy: float, rf: float, out: Any) -> None:
     """Volatility, Sharpe, Sortino, Omega (`quantkit.metrics.returns`); ``x = r - rf``."""
     root = math.sqrt(ppy)
     if r.size >= 2:
-        out[_VOL] = 100.0 * _std(r, 0.0, 1) * root
-        out[_SHARPE] = _ratio(_mean(r, rf), _std(r, rf, 1)) * root
+        out[_t._VOL] = 100.0 * _std(r, 0.0, 1) * root
+        out[_t._SHARPE] = _ratio(_mean(r, rf), _std(r, rf, 1)) * root
     shortfall = gains = losses = 0.0
     for k in range(r.size):
         shortfall += min(r[k] - rf, 0.0) ** 2
         gains += max(r[k], 0.0)
         losses += max(-r[k], 0.0)
-    out[_SORTINO] = _ratio(_mean(r, rf), math.sqrt(shortfall / r.size)) * root
-    out[_OMEGA] = gains / losses if losses > 0 else math.nan
+    out[_t._SORTINO] = _ratio(_mean(r, rf), math.sqrt(shortfall / r.size)) * root
+    out[_t._OMEGA] = gains / losses if losses > 0 else math.nan
 
 
 @_jit
@@ -180,28 +189,29 @@ def _moment_rows(r: Any, out: Any) -> None:
         m3 += d**3
         m4 += d**4
     m2, m3, m4 = m2 / n, m3 / n, m4 / n
-    if math.sqrt(m2) > _ZERO:
+    if math.sqrt(m2) > _t._ZERO:
         if n >= 3:
-            out[_SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
+            out[_t._SKEW] = math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
         if n >= 4:
             g2 = m4 / m2**2 - 3.0
-            out[_KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+            out[_t._KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
 
 
 @_jit
 def _tail_rows(r: Any, out: Any) -> None:
-    """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`); reorders ``r``."""
-    cutoff = _quantile(r, _VAR_Q)
-    out[_VAR] = 100.0 * cutoff
+    """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`)."""
+    buf = np.empty(r.size)
+    cutoff = _quantile(r, _t._VAR_Q, buf)
+    out[_t._VAR] = 100.0 * cutoff
     tail = 0.0
     count = 0
     for k in range(r.size):
         if r[k] <= cutoff:
             tail += r[k]
             count += 1
-    out[_CVAR] = 100.0 * tail / count
-    low, high = _quantile(r, 0.05), _quantile(r, 0.95)
-    out[_TAIL] = abs(high) / abs(low) if low != 0 else math.nan
+    out[_t._CVAR] = 100.0 * tail / count
+    low, high = _quantile(r, 0.05, buf), _quantile(r, 0.95, buf)
+    out[_t._TAIL] = abs(high) / abs(low) if low != 0 else math.nan
 
 
 @_jit
@@ -224,25 +234,25 @@ def _drawdown_rows(equity: Any, times: Any, years: float, out: Any) -> None:
         squares += (100.0 * depth) ** 2
         if depth < deepest:
             deepest, deepest_at = depth, t
-        below = value < peak * (1.0 - _NOISE)
+        below = value < peak * (1.0 - _t._NOISE)
         if below and spell_from < 0:
             spell_from = t - 1
         elif not below and spell_from >= 0:
             if times[t] - times[spell_from] > longest:
                 longest = times[t] - times[spell_from]
-                out[_LONG_FROM], out[_LONG_TO] = spell_from, t
+                out[_t._LONG_FROM], out[_t._LONG_TO] = spell_from, t
             if spell_from < deepest_at < t:
-                out[_PEAK], out[_TROUGH], out[_RECOVERY] = spell_from, deepest_at, t
+                out[_t._PEAK], out[_t._TROUGH], out[_t._RECOVERY] = spell_from, deepest_at, t
             spell_from = -1
     if spell_from >= 0:  # a spell still open at the last bar
         if times[n - 1] - times[spell_from] > longest:
-            out[_LONG_FROM], out[_LONG_TO] = spell_from, n - 1
+            out[_t._LONG_FROM], out[_t._LONG_TO] = spell_from, n - 1
         if spell_from < deepest_at:
-            out[_PEAK], out[_TROUGH], out[_RECOVERY] = spell_from, deepest_at, -1.0
-    out[_MAX_DD] = 100.0 * deepest
-    out[_ULCER] = math.sqrt(squares / n)
-    if not math.isnan(out[_LONG_FROM]):
-        out[_CALMAR] = _growth(equity[0], equity[n - 1], years) / abs(deepest)
+            out[_t._PEAK], out[_t._TROUGH], out[_t._RECOVERY] = spell_from, deepest_at, -1.0
+    out[_t._MAX_DD] = 100.0 * deepest
+    out[_t._ULCER] = math.sqrt(squares / n)
+    if not math.isnan(out[_t._LONG_FROM]):
+        out[_t._CALMAR] = _growth(equity[0], equity[n - 1], years) / abs(deepest)
 
 
 @_jit
@@ -258,10 +268,12 @@ def _trade_rows(trades: Any, open_time: Any, equity_mean: float, years: float, o
     best, worst = -math.inf, math.inf
     for k in range(count):
         row = trades[k]
-        entry_price = row[_T_ENTRY_VALUE] / row[_T_ENTRY_AMOUNT]
-        exit_price = row[_T_EXIT_VALUE] / row[_T_EXIT_AMOUNT]
-        closed = min(row[_T_EXIT_AMOUNT], row[_T_ENTRY_AMOUNT])
-        pnl = row[_T_DIRECTION] * (row[_T_EXIT_VALUE] - entry_price * closed) - row[_T_FEES]
+        entry_price = row[_t._T_ENTRY_VALUE] / row[_t._T_ENTRY_AMOUNT]
+        exit_price = row[_t._T_EXIT_VALUE] / row[_t._T_EXIT_AMOUNT]
+        closed = min(row[_t._T_EXIT_AMOUNT], row[_t._T_ENTRY_AMOUNT])
+        pnl = (
+            row[_t._T_DIRECTION] * (row[_t._T_EXIT_VALUE] - entry_price * closed) - row[_t._T_FEES]
+        )
         total += pnl
         best, worst = max(best, pnl), min(worst, pnl)
         if pnl > 0:
@@ -270,26 +282,26 @@ def _trade_rows(trades: Any, open_time: Any, equity_mean: float, years: float, o
         elif pnl < 0:
             losses += 1
             lost += pnl
-        held += open_time[int(row[_T_EXIT_BAR])] - open_time[int(row[_T_ENTRY_BAR])]
-        notional += abs(row[_T_SIZE]) * (entry_price + exit_price)
-        out[_AMBIGUOUS_TRADES] += row[_T_AMBIGUOUS] != 0.0
-    out[_TRADES] = count
+        held += open_time[int(row[_t._T_EXIT_BAR])] - open_time[int(row[_t._T_ENTRY_BAR])]
+        notional += abs(row[_t._T_SIZE]) * (entry_price + exit_price)
+        out[_t._AMBIGUOUS_TRADES] += row[_t._T_AMBIGUOUS] != 0.0
+    out[_t._TRADES] = count
     if count:
-        out[_WIN_RATE] = 100.0 * wins / count
-        out[_EXPECTANCY] = total / count
-        out[_BEST], out[_WORST] = best, worst
-        out[_HOLDING] = held / count
+        out[_t._WIN_RATE] = 100.0 * wins / count
+        out[_t._EXPECTANCY] = total / count
+        out[_t._BEST], out[_t._WORST] = best, worst
+        out[_t._HOLDING] = held / count
     if lost < 0:
-        out[_PROFIT_FACTOR] = gains / -lost
+        out[_t._PROFIT_FACTOR] = gains / -lost
     elif gains > 0:
-        out[_PROFIT_FACTOR] = math.inf
+        out[_t._PROFIT_FACTOR] = math.inf
     if wins:
-        out[_AVG_WIN] = gains / wins
+        out[_t._AVG_WIN] = gains / wins
     if losses:
-        out[_AVG_LOSS] = lost / losses
-    out[_PAYOFF] = out[_AVG_WIN] / abs(out[_AVG_LOSS])
+        out[_t._AVG_LOSS] = lost / losses
+    out[_t._PAYOFF] = out[_t._AVG_WIN] / abs(out[_t._AVG_LOSS])
     if years > 0 and equity_mean > 0:
-        out[_TURNOVER] = notional / equity_mean / years
+        out[_t._TURNOVER] = notional / equity_mean / years
 
 
 @_jit
@@ -305,7 +317,7 @@ def _benchmark_rows(r: Any, close: Any, start: float, ppy: float, rf: float, out
         hold = close[k + 1] / close[0] * start / start
         b[k] = hold / before - 1.0
         before = hold
-    if _std(b, rf, 0) > _ZERO:
+    if _std(b, rf, 0) > _t._ZERO:
         mx, my = _mean(r, rf), _mean(b, rf)
         cross = spread = 0.0
         for k in range(b.size):
@@ -313,15 +325,15 @@ def _benchmark_rows(r: Any, close: Any, start: float, ppy: float, rf: float, out
             cross += (r[k] - rf - mx) * dy
             spread += dy**2
         beta = cross / spread
-        out[_BETA] = beta
-        out[_ALPHA] = 100.0 * ((1.0 + (mx - beta * my)) ** ppy - 1.0)
+        out[_t._BETA] = beta
+        out[_t._ALPHA] = 100.0 * ((1.0 + (mx - beta * my)) ** ppy - 1.0)
     mean = error = 0.0
     for k in range(b.size):
         mean += r[k] - b[k]
     mean /= b.size
     for k in range(b.size):
         error += (r[k] - b[k] - mean) ** 2
-    out[_INFO] = _ratio(mean, math.sqrt(error / (b.size - 1))) * math.sqrt(ppy)
+    out[_t._INFO] = _ratio(mean, math.sqrt(error / (b.size - 1))) * math.sqrt(ppy)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -357,24 +369,24 @@ def reduce_stats(
     for k in range(out.size):
         out[k] = math.nan
     n = equity.size
-    out[_BARS], out[_START], out[_FINAL] = n, equity[0], equity[n - 1]
-    out[_TOTAL] = 100.0 * (equity[n - 1] / equity[0] - 1.0)
-    years = (close_time[n - 1] - close_time[0]) / _NS_PER_YEAR
-    out[_CAGR] = 100.0 * _growth(equity[0], equity[n - 1], years)
+    out[_t._BARS], out[_t._START], out[_t._FINAL] = n, equity[0], equity[n - 1]
+    out[_t._TOTAL] = 100.0 * (equity[n - 1] / equity[0] - 1.0)
+    years = (close_time[n - 1] - close_time[0]) / _t._NS_PER_YEAR
+    out[_t._CAGR] = 100.0 * _growth(equity[0], equity[n - 1], years)
     _drawdown_rows(equity, close_time, years, out)
-    out[_AMBIGUOUS_TRADES] = 0.0
+    out[_t._AMBIGUOUS_TRADES] = 0.0
     _trade_rows(trades, open_time, _mean(equity, 0.0), years, out)
     exposed_bars = 0
     for k in range(exposed.size):
         exposed_bars += exposed[k]
-    out[_EXPOSURE] = 100.0 * (exposed_bars / exposed.size) if exposed.size else 0.0
-    out[_FEES] = fees
+    out[_t._EXPOSURE] = 100.0 * (exposed_bars / exposed.size) if exposed.size else 0.0
+    out[_t._FEES] = fees
     net = equity[n - 1] - equity[0]
-    out[_GROSS] = net + fees
-    out[_FEES_GROSS] = 100.0 * fees / abs(out[_GROSS]) if out[_GROSS] else math.nan
-    out[_FEES_NET] = 100.0 * fees / abs(net) if net else math.nan
+    out[_t._GROSS] = net + fees
+    out[_t._FEES_GROSS] = 100.0 * fees / abs(out[_t._GROSS]) if out[_t._GROSS] else math.nan
+    out[_t._FEES_NET] = 100.0 * fees / abs(net) if net else math.nan
     if close.size:
-        out[_HOLD] = 100.0 * (close[n - 1] / close[0] * equity[0] / equity[0] - 1.0)
+        out[_t._HOLD] = 100.0 * (close[n - 1] / close[0] * equity[0] / equity[0] - 1.0)
     alive = n >= 2
     for k in range(n):
         alive = alive and equity[k] > 0
@@ -387,11 +399,11 @@ def reduce_stats(
         if close.size and r.size >= 2 and math.isfinite(ppy):
             _benchmark_rows(r, close, equity[0], ppy, rf, out)
         _moment_rows(r, out)
-        _tail_rows(r, out)  # last: it reorders r
+        _tail_rows(r, out)
     ambiguous = 0
     for k in range(fills.shape[0]):
-        ambiguous += fills[k, _F_AMBIGUOUS] != 0.0
-    out[_AMBIGUOUS_FILLS] = ambiguous
+        ambiguous += fills[k, _t._F_AMBIGUOUS] != 0.0
+    out[_t._AMBIGUOUS_FILLS] = ambiguous
 
 
 def stats_vector(
@@ -409,129 +421,39 @@ def stats_vector(
 ) -> FloatArray:
     """Return the statistics vector of one run (slots of `STAT_NAMES`), checking its inputs.
 
-    The arguments are those of `reduce_stats` (``close=None``: no benchmark rows; a benchmark
-    is the buy-and-hold of these closes, as the fast path's `compute_stats` call uses).
+    The arguments are those of `quantkit.vector.stats_table.run_arrays`, which checks them.
 
     Returns:
         A float64 vector of ``len(STAT_NAMES)``; `stats_series` makes it a table.
 
     Raises:
-        DataError: If the equity is empty, holds a value that is not a finite number, or does
-            not start above zero (as `compute_stats`), or if the arrays' lengths differ.
-        ConfigError: If ``periods_per_year`` or ``risk_free`` is out of range.
+        DataError: If the equity is unusable (see `run_arrays`).
+        ConfigError: If ``periods_per_year``, ``fees`` or ``risk_free`` is out of range.
     """
-    from quantkit.metrics.stats import _check_arguments  # noqa: PLC0415
-
-    _check_arguments(
-        ppy=periods_per_year,
-        exposure=None,
+    run = run_arrays(
+        equity,
+        exposed,
+        trades,
+        fills,
+        open_time,
+        close_time,
+        close=close,
+        periods_per_year=periods_per_year,
         fees=fees,
-        ambiguous_fills=0,
-        ambiguous_trades=0,
         risk_free=risk_free,
     )
-    values = np.ascontiguousarray(equity, np.float64)
-    _check_equity(values, len(close_time))
-    benchmark = np.empty(0)
-    if close is not None and len(close) and close[0] > 0:
-        benchmark = np.ascontiguousarray(close, np.float64)
     out = np.empty(len(STAT_NAMES))
     reduce_stats(
-        values,
-        np.ascontiguousarray(exposed, np.bool_),
-        np.ascontiguousarray(trades, np.float64).reshape(-1, 10),
-        np.ascontiguousarray(fills, np.float64).reshape(-1, 8),
-        np.ascontiguousarray(open_time, np.int64),
-        np.ascontiguousarray(close_time, np.int64),
-        benchmark,
-        float(periods_per_year),
-        float(fees),
-        float(risk_free),
+        run.equity,
+        run.exposed,
+        run.trades,
+        run.fills,
+        run.open_time,
+        run.close_time,
+        run.close,
+        run.ppy,
+        run.fees,
+        run.risk_free,
         out,
     )
     return out
-
-
-def _check_equity(values: FloatArray, times: int) -> None:
-    """Raise `DataError` as `compute_stats` does for an unusable equity curve."""
-    if not values.size:
-        raise DataError("is empty; statistics need at least one bar", source="equity")
-    if values.size != times:
-        raise DataError(
-            f"has {values.size} values for {times} bar times; they must match", source="equity"
-        )
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        row = int(bad[0])
-        raise DataError(f"value {values[row]} is not a finite number", source="equity", row=row)
-    if values[0] <= 0:
-        raise DataError(f"start equity must be positive, got {values[0]}", source="equity", row=0)
-
-
-def _bar_time(times: IntArray, position: float) -> Any:
-    """The timestamp at a bar position (``NaT`` for NaN)."""
-    import pandas as pd  # noqa: PLC0415
-
-    if math.isnan(position):
-        return pd.NaT
-    return pd.Timestamp(int(times[int(position)]), unit="ns", tz="UTC")
-
-
-def stats_series(vector: FloatArray, close_time: IntArray) -> pd.Series:
-    """Return a statistics vector as the table `compute_stats` returns for the same run.
-
-    Args:
-        vector: A vector from `stats_vector` or `reduce_stats`.
-        close_time: The run's bar close times in ns (the equity's timestamps).
-
-    Returns:
-        An object-dtype Series named ``"stats"``, with the labels, value types and NaN/NaT
-        cases of `quantkit.metrics.compute_stats`.
-    """
-    import pandas as pd  # noqa: PLC0415
-
-    from quantkit.metrics.stats import _LABELS  # noqa: PLC0415
-
-    v = dict(zip(STAT_NAMES, (float(x) for x in vector), strict=True))
-    times = np.asarray(close_time, np.int64)
-    last = int(v["Bars"]) - 1
-    rows: dict[str, Any] = {
-        label: v[label] for label in STAT_NAMES if label in _LABELS and label != "Bars"
-    }
-    rows["Start"], rows["End"] = _bar_time(times, 0), _bar_time(times, last)
-    rows["Duration"] = pd.Timedelta(int(times[last] - times[0]), unit="ns")
-    for label in ("Bars", "Trades", "Ambiguous fills", "Ambiguous trades"):
-        rows[label] = int(v[label])
-    rows.update(_drawdown_times(v, times, last))
-    holding = v["Average holding time [ns]"]
-    rows["Average holding time"] = (
-        pd.NaT if math.isnan(holding) else pd.Timedelta(round(holding), unit="ns")
-    )
-    return pd.Series({label: rows[label] for label in _LABELS}, dtype=object, name="stats")
-
-
-def _drawdown_times(v: dict[str, float], times: IntArray, last: int) -> dict[str, Any]:
-    """The drawdown rows that are times, from their bar positions."""
-    import pandas as pd  # noqa: PLC0415
-
-    from quantkit.metrics.stats import _NOT_RECOVERED  # noqa: PLC0415
-
-    peak, recovery = v["Max drawdown peak bar"], v["Max drawdown recovery bar"]
-    longest = pd.Timedelta(0)
-    if not math.isnan(v["Max drawdown duration start bar"]):
-        start, end = (
-            int(v["Max drawdown duration start bar"]),
-            int(v["Max drawdown duration end bar"]),
-        )
-        longest = pd.Timedelta(int(times[end] - times[start]), unit="ns")
-    length = pd.Timedelta(0)
-    if not math.isnan(peak):
-        end = last if recovery == -1.0 else int(recovery)
-        length = pd.Timedelta(int(times[end] - times[int(peak)]), unit="ns")
-    return {
-        "Max drawdown duration": longest,
-        "Max drawdown peak": _bar_time(times, peak),
-        "Max drawdown trough": _bar_time(times, v["Max drawdown trough bar"]),
-        "Max drawdown recovery": _NOT_RECOVERED if recovery == -1.0 else _bar_time(times, recovery),
-        "Max drawdown length": length,
-    }

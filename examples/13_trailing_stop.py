@@ -1,6 +1,6 @@
 """A breakout with a trailing stop: ride the trend, exit when it gives back 4 %.
 
-Usage: python examples/12_trailing_stop.py [REPORT.html]   (default: reports/trailing_stop.html)
+Usage: python examples/13_trailing_stop.py [REPORT.html]   (default: reports/trailing_stop.html)
 
 ``trail_pct`` attaches a trailing stop to the entry. It follows the highest high since the
 bar the entry filled in, moves only up, and works from the bar after each move; the same rule
