@@ -59,17 +59,28 @@ class JournalState:
         in_doubt: Client ids whose intent was written but never acknowledged, rejected,
             filled or canceled: the order may or may not have reached the venue. The broker
             must look each one up on the exchange by its client id before retrying it.
+        parked: Client ids of orders held back (``park``) and never released (no
+            ``unpark``): exits that waited for the cancel of OCO lists. One still ``NEW`` was
+            never sent; it is not in doubt.
     """
 
     orders: dict[str, OrderState] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
     trade_ids: set[str] = field(default_factory=set)
     state: dict[str, Any] = field(default_factory=dict)
+    parked: set[str] = field(default_factory=set)
 
     @property
     def in_doubt(self) -> frozenset[str]:
-        """Client ids of intents with no answer from the venue yet."""
-        return frozenset(c for c, o in self.orders.items() if o.status is OrderStatus.NEW)
+        """Client ids of intents with no answer from the venue yet (never-released ones apart)."""
+        new = (c for c, o in self.orders.items() if o.status is OrderStatus.NEW)
+        return frozenset(c for c in new if c not in self.parked)
+
+    @property
+    def never_sent(self) -> frozenset[str]:
+        """Client ids of ``NEW`` orders that were parked and never released: never sent."""
+        new = (c for c, o in self.orders.items() if o.status is OrderStatus.NEW)
+        return frozenset(c for c in new if c in self.parked)
 
 
 def _apply_fill(state: JournalState, data: dict[str, Any]) -> None:
@@ -152,6 +163,10 @@ def _apply(state: JournalState, record: Record) -> None:
         _apply_fill(state, data)
     elif kind == "state":
         state.state = dict(data)
+    elif kind == "park":
+        state.parked.add(str(data["client_id"]))
+    elif kind == "unpark":
+        state.parked.discard(str(data["client_id"]))
     elif (order := state.orders.get(data.get("client_id", ""))) is None:
         return
     elif kind == "ack" and order.status is OrderStatus.NEW:

@@ -15,6 +15,12 @@ both sides, so a restart recomputes them:
   position flat) held when it ended (``bracket_done``): a part that arrives after its bracket
   fired is held anew from zero, and what the fired exit sold is not to be protected again.
 
+A list canceled for an exit the strategy sent (the exit waits, "parked", until the venue has
+ended the lists that lock its amount) covers nothing when that exit sold nothing: it was
+REJECTED, or a crash came before it was released (the ``park`` record has no ``unpark``; the
+restart rejects it as never sent, see `Reconciler.reconcile`). Every journaled entry counts,
+finished ones included: a filled entry whose lists went for such an exit is held again.
+
 The difference, once it reaches the market's step, is protected again (see
 `LiveBrackets.restore`). Legs still in doubt are resolved (adopted or refused) by the startup
 reconciliation before this runs, so a list that did reach the venue is never doubled.
@@ -22,20 +28,29 @@ reconciliation before this runs, so a list that did reach the venue is never dou
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
 
+from quantkit.brokers.journal_replay import replay
 from quantkit.brokers.live_held import HeldBracket
 from quantkit.domain.bracket import BracketLevels
 from quantkit.domain.order import Order, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
-    from quantkit.brokers.journal import Record
+    from quantkit.brokers.journal import Journal, Record
     from quantkit.brokers.live_brackets import LiveBrackets
 
-__all__ = ["entry_of", "is_list_tp", "resume_parts", "unprotected_parts"]
+__all__ = [
+    "entry_of",
+    "is_list_tp",
+    "on_park",
+    "on_release",
+    "resume_parts",
+    "unprotected_parts",
+]
 
 _log = structlog.get_logger("quantkit.live")
 
@@ -57,6 +72,48 @@ def is_list_tp(order: Order) -> bool:
     )
 
 
+def on_park(journal: Journal, order: Order, legs: Iterable[Order]) -> Order:
+    """Journal that ``order`` waits for ``legs`` to end before it is sent (``park``).
+
+    Durable before the legs' cancels are asked, so a restart knows the order never left
+    unless an ``unpark`` record follows (`on_release`).
+
+    Args:
+        journal: The broker's journal.
+        order: The parked ``NEW`` order (its intent is journaled).
+        legs: The OCO legs whose cancel it waits for.
+
+    Returns:
+        ``order``.
+    """
+    journal.append("park", {"client_id": order.client_id, "legs": [o.client_id for o in legs]})
+    return order
+
+
+def on_release(journal: Journal, order: Order) -> Order:
+    """Journal that the parked ``order`` goes to the sender now (``unpark``), before it is queued.
+
+    Args:
+        journal: The broker's journal.
+        order: The parked order being released.
+
+    Returns:
+        ``order``.
+    """
+    journal.append("unpark", {"client_id": order.client_id})
+    return order
+
+
+def _uncovering(records: Iterable[Record], orders: Mapping[str, Order]) -> set[str]:
+    """Legs canceled for an exit that sold nothing (rejected, or never released)."""
+    legs: set[str] = set()
+    for record in records:
+        exit_ = orders.get(str(record.data.get("client_id", "")))
+        if record.kind == "park" and exit_ is not None and exit_.status is OrderStatus.REJECTED:
+            legs.update(str(c) for c in record.data.get("legs", ()))
+    return {c for c in legs if c in orders and orders[c].status is OrderStatus.CANCELED}
+
+
 def unprotected_parts(
     records: Iterable[Record], orders: Mapping[str, Order], base_asset: Callable[[str], str]
 ) -> dict[str, float]:
@@ -64,7 +121,8 @@ def unprotected_parts(
 
     Args:
         records: The journal's records, oldest first.
-        orders: The run's orders by client id (resumed and reconciled).
+        orders: Every journaled order by client id (the run's live handles, resumed and
+            reconciled, and finished ones rebuilt from the journal).
         base_asset: The base asset of a symbol.
 
     Returns:
@@ -73,6 +131,8 @@ def unprotected_parts(
     received: dict[str, float] = {}
     held: dict[str, float] = {}
     spent: dict[str, float] = {}  # held brackets that fired (or were dropped, position flat)
+    records = list(records)
+    bare = _uncovering(records, orders)
     for record in records:
         data = record.data
         entry = orders.get(str(data.get("client_id", "")))
@@ -89,15 +149,33 @@ def unprotected_parts(
             spent[entry.client_id] = spent.get(entry.client_id, 0.0) + held.pop(entry.client_id)
     covered = {cid: held.get(cid, 0.0) + spent.get(cid, 0.0) for cid in held.keys() | spent}
     for leg in orders.values():
-        if is_list_tp(leg):
+        if is_list_tp(leg) and leg.client_id not in bare:
             entry_id = entry_of(leg.client_id, orders)
             covered[entry_id] = covered.get(entry_id, 0.0) + (leg.amount or 0.0)
     gaps = {cid: net - covered.get(cid, 0.0) for cid, net in received.items()}
     return {cid: gap for cid, gap in gaps.items() if gap > 0}
 
 
+def _every_order(brackets: LiveBrackets) -> dict[str, Order]:
+    """Every journaled order: the run's live handles, and finished ones rebuilt from the journal."""
+    live = brackets.broker.sync.orders
+    every: dict[str, Order] = {}
+    for client_id, saved in replay(brackets.journal.path).orders.items():
+        if client_id in live or saved.request is None:
+            continue
+        order = Order(client_id, saved.request, time.time_ns())
+        order.status, order.filled = saved.status, saved.filled
+        order.average_price = saved.notional / saved.filled if saved.filled else 0.0
+        every[client_id] = order
+    return every | dict(live)
+
+
 def resume_parts(brackets: LiveBrackets) -> None:
     """After a restart: queue the protection of bare parts; lists in doubt hold if refused.
+
+    Every journaled bracket entry with a held amount is checked, finished ones included. A
+    finished entry found bare is tracked again (with its earlier lists, so a new list gets a
+    fresh client id) and protected.
 
     Args:
         brackets: The restarted broker's brackets (orders resumed and reconciled).
@@ -113,9 +191,13 @@ def resume_parts(brackets: LiveBrackets) -> None:
             brackets.hold_if_refused(
                 prefix, HeldBracket(entry_id, leg.symbol, levels, leg.amount or 0.0)
             )
-    gaps = unprotected_parts(brackets.journal.records(), orders, lambda s: broker.market(s).base)
+    every = _every_order(brackets)
+    gaps = unprotected_parts(brackets.journal.records(), every, lambda s: broker.market(s).base)
     for entry_id, gap in gaps.items():
-        entry = orders[entry_id]
+        entry = every[entry_id]
         if broker.market(entry.symbol).round_amount(gap) > 0:
+            for client_id, order in every.items():  # its earlier lists: ids are not reused
+                if client_id == entry_id or client_id.startswith(f"{entry_id}-"):
+                    orders.setdefault(client_id, order)
             _log.warning("bracket_part_unprotected", client_id=entry_id, amount=gap)
             brackets.protect_later(entry, gap)

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import structlog
 
-from quantkit.brokers.live_bracket_parts import is_list_tp, resume_parts
+from quantkit.brokers.live_bracket_parts import is_list_tp, on_park, on_release, resume_parts
 from quantkit.brokers.live_bracket_rest import RestGuards
 from quantkit.brokers.live_held import HeldBracket, exit_request, fresh_exit_id
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
@@ -146,14 +146,14 @@ class LiveBrackets:
             tp = self.rest.waits_for(order)
             if tp is None:
                 return False
-            self._parked.append(order)
+            self._parked.append(on_park(self.journal, order, [tp]))
             self.broker.sync.request_cancel(tp)
             _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=1)
             return True
         legs = self._legs_on(order.symbol, order.side)
         if not legs:
             return False
-        self._parked.append(order)
+        self._parked.append(on_park(self.journal, order, legs))
         for leg in legs:
             self.broker.sync.request_cancel(leg)
         _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=len(legs))
@@ -185,7 +185,7 @@ class LiveBrackets:
 
     def _release(self, parked: Order) -> None:
         try:
-            self.broker.sync.enqueue(parked)
+            self.broker.sync.enqueue(on_release(self.journal, parked))
         except anyio.ClosedResourceError:  # its legs ended while the broker shuts down
             self.broker.sync.reject(parked, _SHUT)
 

@@ -339,8 +339,12 @@ class Reconciler:
         sync.trade_ids |= state.trade_ids
         intents = self._intent_times()
         sync.tracker.since_ms = min(intents.values(), default=time.time_ns()) // 1_000_000
+        never_sent = state.never_sent
         for client_id, saved in state.orders.items():
-            if not saved.status.is_terminal:
+            if client_id in never_sent:  # parked, never released: it never left
+                sync.orders[client_id] = _resumed_order(client_id, saved)
+                sync.reject(sync.orders[client_id], _NEVER_SENT)
+            elif not saved.status.is_terminal:
                 await self._resume(client_id, saved, intents.get(client_id, time.time_ns()))
         tracker = sync.tracker
         for symbol in sorted(
@@ -476,6 +480,9 @@ class Reconciler:
 
 def _totals(balances: dict[str, VenueBalance]) -> dict[str, float]:
     return {asset: held.total for asset, held in balances.items()}
+
+
+_NEVER_SENT = "not sent: it waited for its OCO lists to be canceled when the run stopped"
 
 
 def _resumed_order(client_id: str, saved: OrderState) -> Order:
