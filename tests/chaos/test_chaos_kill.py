@@ -114,6 +114,8 @@ class Chaos:
     kills: int = 0
     crashes: int = 0
     figures: dict[str, float] = field(default_factory=dict)
+    final_ns: int = 0  # when the final run started (wall clock, ns)
+    listed: set[str] = field(default_factory=set)  # take-profit legs open on the venue at the end
 
 
 def protection(local: LocalExchange, journal: Path) -> tuple[Decimal, Decimal]:
@@ -185,6 +187,7 @@ def chaos(tmp_path: Path, seed: str, kills: int, *, brackets: bool = False) -> C
         local.faults.randomly(None)
         local.faults.clear()
         local.execute_pending()
+        seen.final_ns = time.time_ns()
         final = ForkedChild(local.url, journal, 3, log, brackets=brackets)
         assert run_session(final, local, 3), final.tail()
         summary = final.until("SUMMARY")
@@ -195,6 +198,7 @@ def chaos(tmp_path: Path, seed: str, kills: int, *, brackets: bool = False) -> C
             check()
             held, protected = protection(local, journal)
             parted = sum(1 for o in local.accounts.orders(KEY) if len(o.fills) > 1)
+            seen.listed = {m.above.client_id for m in local.accounts.order_lists.open_lists(KEY)}
             seen.figures = {
                 "held": float(held),
                 "protected": float(protected),
@@ -231,39 +235,86 @@ def test_chaos_kill_9_with_oco_brackets_and_partial_fills(tmp_path: Path) -> Non
     """Brackets (venue OCO per part) and partial fills under kill -9 and faults.
 
     Asserted: the base invariants (no intent placed twice, each venue trade booked once,
-    journal opens and verifies, portfolio == venue at the end) and never more protection than
-    holdings. NOT yet asserted (known gap, issue 11): that everything held is protected after
-    a restart. A kill while the strategy's sell is parked behind the cancel of its lists
-    leaves the lists canceled and the sell journaled but never sent; the restart treats it as
-    in doubt (resolved only at `unknown_deadline`, so the short final run can end with it
-    unresolved), and it re-protects only entries still working (terminal ones are not
-    resumed), so that amount stays bare. Likewise an OCO list whose legs were journaled but
-    never sent (kill between the two), or that the final run sent as it stopped (journal
-    ``NEW``, venue open: resolved at the next start), is left in doubt. When (only
-    when) these gaps show, the test xfails with the details; every other broken invariant
-    fails it.
+    journal opens and verifies, portfolio == venue at the end), never more protection than
+    holdings, and everything held protected at the end except what the final run's stop left
+    for the next start, each amount named from the journal (`left_for_next_start`):
+
+    * an order or OCO list still in doubt when the final (short) run stops, whose intent was
+      journaled less than ``unknown_deadline`` (4 s) before that run started (a kill between
+      its intent and its answer). Not a bug: an unknown outcome is never resolved as absent
+      before ``unknown_deadline`` (the final run is shorter) and the next start resolves it
+      (a list never placed is then held). An older one in doubt fails the test.
+    * the lists of an exit the final run's graceful shutdown rejected while it was parked
+      (``not sent: the broker shut down while its OCO closed``): canceled for an exit that
+      never went out. The next start protects that amount again (issue 11's restart fix,
+      `tests/brokers/test_live_parked_crash.py`); that the shutdown itself leaves it bare
+      until then is a known gap of the graceful stop, reported, not a kill -9 failure.
+
+    A parked exit that a kill left never sent is no gap any more: the restart rejects it at
+    once and protects its amount again, so one left in doubt fails the test. The test xfails
+    (naming the amounts) only when the bare amount is exactly what these two causes explain.
     """
     seen = chaos(tmp_path, "chaos-brackets", BRACKET_KILLS, brackets=True)
     _log.info("chaos_bracket_figures", kills=seen.kills, crashes=seen.crashes, **seen.figures)
     assert seen.rates.get("POST /api/v3/orderList/oco", (0, 0))[0] > 0, "no OCO list was sent"
     assert seen.figures["orders_filled_in_parts"] > 0, "no order filled in parts"
-    parked = parked_exits(tmp_path / "child.log")
-    legs = re.compile(r"-(tp|sl)\b")
-    gap = [
-        p
-        for p in seen.broken
-        if _IN_DOUBT.search(p) and (any(c in p for c in parked) or legs.search(p))
-    ]
+    young = young_intents(tmp_path / "journal.jsonl", seen.final_ns - UNKNOWN_DEADLINE_NS)
+    gap = [p for p in seen.broken if _IN_DOUBT.search(p) and set(_CLIENT_ID.findall(p)) <= young]
     hard = [p for p in seen.broken if p not in gap]
     assert hard == [], f"invariants broken over {seen.kills} kills: {hard}"
-    if gap or seen.figures["held"] - seen.figures["protected"] >= 3e-5:
-        pytest.xfail(f"known gap (parked exit or OCO in doubt): {gap}; figures {seen.figures}")
+    assert replay(tmp_path / "journal.jsonl").never_sent == frozenset()
+    bare = seen.figures["held"] - seen.figures["protected"]
+    doubt, shut = left_for_next_start(tmp_path / "journal.jsonl", seen)
+    assert abs(bare - doubt - shut) < 3e-5, f"bare {bare} BTC; explained {doubt} + {shut}"
+    if gap or bare >= 3e-5:
+        pytest.xfail(
+            f"left for the next start: {doubt} BTC in lists in doubt ({gap}), {shut} BTC of "
+            f"lists canceled for an exit the shutdown rejected; figures {seen.figures}"
+        )
 
 
 _IN_DOUBT = re.compile(r"intents never resolved|journal new, venue (rejected|open)")
+_CLIENT_ID = re.compile(r"qk[0-9a-f]+-\d+(?:-\d+)?(?:-(?:tp|sl))?")
+UNKNOWN_DEADLINE_NS = 4_000_000_000  # the chaos child's LiveSafety(unknown_deadline=4.0)
 
 
-def parked_exits(log: Path) -> set[str]:
-    """Client ids of exits the children parked behind the cancel of their lists."""
-    found = re.findall(r'"client_id": "([^"]+)", "legs"', log.read_text(errors="replace"))
-    return set(found)
+def young_intents(journal: Path, since_ns: int) -> set[str]:
+    """Client ids of intents journaled at or after ``since_ns`` (wall clock)."""
+    records = (json.loads(line) for line in journal.read_text().splitlines())
+    intents = (r for r in records if r["kind"] == "intent")
+    return {str(r["data"]["client_id"]) for r in intents if r["time"] >= since_ns}
+
+
+_SHUT = "not sent: the broker shut down while its OCO closed"
+
+
+def left_for_next_start(journal: Path, seen: Chaos) -> tuple[float, float]:
+    """BTC the final run's stop left bare for the next start, by cause (see the test).
+
+    Returns:
+        The amount of the take-profit legs in doubt (journaled ``NEW``) whose list is not on
+        the venue, and that of the take-profit legs canceled for a parked exit the final run's
+        shutdown rejected.
+    """
+    state = replay(journal)
+    orders = state.orders
+
+    def is_tp(cid: str) -> bool:
+        request = orders[cid].request
+        return cid.endswith("-tp") and request is not None and request.tag == "take_profit"
+
+    doubt = sum(
+        o.amount or 0.0
+        for c, o in orders.items()
+        if is_tp(c) and c in state.in_doubt and c not in seen.listed
+    )
+    shut = 0.0
+    for line in journal.read_text().splitlines():
+        record = json.loads(line)
+        exit_ = orders.get(str(record["data"].get("client_id", "")))
+        final = record["time"] >= seen.final_ns
+        if record["kind"] == "park" and final and exit_ is not None and exit_.reason == _SHUT:
+            for cid in record["data"]["legs"]:
+                if is_tp(cid) and orders[cid].status is OrderStatus.CANCELED:
+                    shut += orders[cid].amount or 0.0
+    return doubt, shut
