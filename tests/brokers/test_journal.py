@@ -341,3 +341,18 @@ def test_an_unsynced_head_trails_by_one_record_at_most_and_survives_a_crash(tmp_
     assert len(reopened) == 3
     reopened.close()
     assert Journal.verify(path).head_seq == 3
+
+
+def test_replay_tells_a_parked_order_never_released_from_one_in_doubt(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal(path, run_id="r") as journal:
+        for cid in ("a", "b", "c"):
+            journal.intent(OrderRequest("BTC/USDT", Side.SELL, amount=0.1), cid)
+            journal.append("park", {"client_id": cid, "legs": [f"{cid}-tp"]})
+        journal.append("unpark", {"client_id": "b"})  # released: it may have been sent
+        journal.append("unpark", {"client_id": "c"})
+        journal.ack("c", "7")
+    state = replay(path)
+    assert state.never_sent == frozenset({"a"})
+    assert state.in_doubt == frozenset({"b"})
+    assert state.parked == {"a"}

@@ -81,3 +81,31 @@ def test_a_quote_fee_is_not_taken_from_the_amount_and_plain_orders_are_ignored()
     known[plain.client_id] = plain
     records = [fill(ENTRY, 0.01, 0.39, "USDT"), fill(plain.client_id, 0.5, 0.0005)]
     assert unprotected_parts(records, known, base) == {ENTRY: 0.01}
+
+
+@pytest.mark.parametrize(
+    ("exit_status", "gap"),
+    [
+        (OrderStatus.REJECTED, 0.01998),  # never sent (or refused): its lists covered nothing
+        (OrderStatus.FILLED, 0.0),  # it sold what the lists held
+        (OrderStatus.NEW, 0.0),  # in doubt (released): it may have sold, nothing is doubled
+    ],
+)
+def test_lists_canceled_for_an_exit_that_sold_nothing_cover_nothing(
+    exit_status: OrderStatus, gap: float
+) -> None:
+    known = orders(
+        (f"{ENTRY}-tp", OrderStatus.CANCELED, 0.00999),  # canceled for the exit
+        (f"{ENTRY}-2-tp", OrderStatus.CANCELED, 0.00999),
+        (f"{ENTRY}-3-tp", OrderStatus.EXPIRED, 0.00999),  # its stop sold the part meanwhile
+    )
+    known[ENTRY].status = OrderStatus.FILLED  # a finished entry counts too
+    sell = Order("qkabc-000002", OrderRequest(SYM, Side.SELL, amount=0.02997), 0)
+    sell.status = exit_status
+    known[sell.client_id] = sell
+    legs = [f"{ENTRY}-tp", f"{ENTRY}-2-tp", f"{ENTRY}-3-tp", f"{ENTRY}-sl"]
+    records = [fill(ENTRY, 0.01, 0.00001)] * 3 + [
+        record("park", client_id=sell.client_id, legs=legs)
+    ]
+    expected = {ENTRY: pytest.approx(gap, abs=1e-15)} if gap else {}
+    assert unprotected_parts(records, known, base) == expected
