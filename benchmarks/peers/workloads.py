@@ -66,8 +66,8 @@ WORKLOADS: dict[str, Workload] = {
         Workload("event-1m", "event", 1_000_000, "event-driven SMA 10/30, 1M bars"),
         Workload("event-10k", "event", 10_000, "event-driven SMA 10/30, 10k bars"),
         Workload("fast-1m", "fast", 1_000_000, "single vectorised run + stats, 1M bars"),
-        Workload("sweep-1m", "sweep", 1_000_000, "100-combination sweep, 1M bars"),
         Workload("sweep-100k", "sweep", 100_000, "100-combination sweep, 100k bars"),
+        Workload("sweep-1m", "sweep", 1_000_000, "100-combination sweep, 1M bars"),
     )
 }
 
