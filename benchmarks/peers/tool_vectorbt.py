@@ -6,13 +6,15 @@ bar i + 1's open, as in quantkit; ``size=inf`` buys with all the cash, fee inclu
 ``cash / (1 + fees) / price``, quantkit's formula). A naive index: vectorbt is several times
 slower on a zone-aware one, and its users strip the zone.
 
-Units: the workload's 19,597 round trips pay 0.2 % each and take the equity down to 4e-13 USDT.
-vectorbt treats cash that small as zero (its float comparisons have absolute tolerances near
-1e-12) and by default refuses orders below ``min_size=1e-8``, so run as is it stops trading after
-about 10,000 trades (the check catches it). It therefore counts cash in pico-USDT
-(``init_cash`` = 100,000 x 1e12, amounts in pico-BTC, prices unchanged: the same run scaled, the
-sizing and fees being linear) with ``min_size=0`` (quantkit's market has no minimum), and the
-summary converts the final value back to USDT.
+Units: the workload's 19,597 round trips pay 0.2 % each and take the equity down to 4e-13 USDT
+(the sweep's busiest pair, 5/20, makes 31,918 and ends near 1e-23). vectorbt treats cash that
+small as zero (its float comparisons have absolute tolerances near 1e-12) and by default refuses
+orders below ``min_size=1e-8``, so run as is it stops trading after about 10,000 trades (the
+check catches it). It therefore counts cash in units of 1e-30 USDT (``UNIT``: ``init_cash`` =
+100,000 x 1e30, amounts in units of 1e-30 BTC, prices unchanged: the same run scaled, the sizing
+and fees being linear) with ``min_size=0`` (quantkit's market has no minimum), and the summary
+converts the final value back to USDT. (Pico-USDT, 1e-12, was not enough: at 1M bars the check
+caught 28,116 trades instead of 31,918 on the 5/20 pair.)
 
 Timed: indicators, signals, the simulation and what the check needs (final value and closed
 trade count per column); for ``fast``, also ``Portfolio.stats()`` (quantkit's run includes its
@@ -29,8 +31,8 @@ from workloads import CASH, FAST, FEE, GRID, SLOW, Workload, frame
 
 NAME = "vectorbt"
 KINDS = frozenset({"fast", "sweep"})
-TOLERANCE = Tolerance(1e-9, why="cash counted in pico-USDT (see PICO), converted back")
-PICO = 1e-12
+TOLERANCE = Tolerance(1e-9, why="cash counted in units of 1e-30 USDT (see UNIT), converted back")
+UNIT = 1e-30
 
 
 def prepare(workload: Workload, bars: Any) -> Any:
@@ -55,12 +57,12 @@ def run(workload: Workload, data: Any) -> list[RunSummary]:
         price=open_,
         size=np.inf,
         fees=FEE,
-        init_cash=CASH / PICO,
+        init_cash=CASH / UNIT,
         min_size=0.0,
         freq="1min",
     )
     if workload.kind == "fast":
         portfolio.stats(silence_warnings=True)
-    finals = np.atleast_1d(np.asarray(portfolio.final_value(), dtype=float)) * PICO
+    finals = np.atleast_1d(np.asarray(portfolio.final_value(), dtype=float)) * UNIT
     closed = np.atleast_1d(np.asarray(portfolio.trades.closed.count(), dtype=int))
     return [RunSummary(int(t), float(e)) for t, e in zip(closed, finals, strict=True)]
