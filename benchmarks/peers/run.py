@@ -62,11 +62,12 @@ notes:
   workload, every sweep combination included, before it was timed; the tolerances and the fill
   conventions are stated in benchmarks/peers/tool_*.py.
 - vectorbt: Portfolio.from_signals over all combinations in one call, on a naive index (its fast
-  case; a UTC index is several times slower); the single run includes Portfolio.stats().
-- backtesting.py trades whole units: FractionalBacktest with 1-satoshi units.
+  case; a UTC index is several times slower); the single run includes Portfolio.stats(); cash
+  in units of 1e-30 USDT and min_size=0 (the workload's fees take the equity below 1e-12).
+- backtesting.py trades whole units: FractionalBacktest with 1e-30 BTC units.
 - backtesting.py's optimize and backtrader's optstrategy are not in the sweeps: hundreds of times
-  slower than the vectorised tools on this grid (backtrader's event loop alone takes about a
-  minute per 1M bars).
+  slower than the vectorised tools on this grid (backtrader's event loop alone is 35-50 times
+  slower than quantkit's on the event workloads).
 - QuantConnect LEAN is a C# engine, not pip-installable: it is not in this table.
 - peak memory: the worker's resident high-water mark during the run (data and libraries
   included)."""
