@@ -35,12 +35,20 @@ class RunSummary:
 class Tolerance:
     """How far a peer's summary may be from quantkit's and still count as the same trades.
 
+    A final equity passes when it is within ``equity_rel`` of quantkit's OR within
+    ``equity_abs`` of it. The floor is needed because every tool keeps cash by adding and
+    subtracting amounts the size of the account: once fees have eaten the equity down to 1e-18
+    of the starting cash (the benchmark workloads do), it is known only to about 1e-16 of the
+    starting cash, whoever computes it.
+
     Attributes:
         equity_rel: Largest relative difference of the final equity.
+        equity_abs: Largest absolute difference, in quote currency (0: none).
         why: The fill or sizing convention that makes it larger than float rounding, if any.
     """
 
     equity_rel: float
+    equity_abs: float = 0.0
     why: str = "the same fills; only floating-point rounding differs"
 
 
@@ -79,11 +87,11 @@ def check_same_trades(
             )
         if not math.isfinite(theirs.final_equity):
             raise PeerMismatchError(f"{where}: final equity is {theirs.final_equity}; not timed")
-        scale = max(abs(mine.final_equity), 1e-12)
-        gap = abs(theirs.final_equity - mine.final_equity) / scale
-        if not gap <= tolerance.equity_rel:
+        gap = abs(theirs.final_equity - mine.final_equity)
+        relative = gap / max(abs(mine.final_equity), 1e-300)
+        if not (gap <= tolerance.equity_abs or relative <= tolerance.equity_rel):
             raise PeerMismatchError(
-                f"{where}: final equity {theirs.final_equity:.6f}, quantkit has "
-                f"{mine.final_equity:.6f} (relative gap {gap:.2e} > {tolerance.equity_rel:.0e});"
-                " not timed"
+                f"{where}: final equity {theirs.final_equity:.6g}, quantkit has "
+                f"{mine.final_equity:.6g} (gap {gap:.2e}, relative {relative:.2e}; allowed "
+                f"{tolerance.equity_abs:.0e} or {tolerance.equity_rel:.0e} relative); not timed"
             )

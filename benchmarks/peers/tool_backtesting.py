@@ -18,11 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from check import RunSummary, Tolerance
-from workloads import CASH, FAST, FEE, SLOW, Workload, frame
+from workloads import CASH, EQUITY_FLOOR, FAST, FEE, SLOW, Workload, frame
 
 NAME = "backtesting.py"
 KINDS = frozenset({"event"})
-TOLERANCE = Tolerance(1e-9, why="whole units of 1e-30 BTC: a unit's cash left unspent per entry")
+TOLERANCE = Tolerance(
+    1e-9, equity_abs=EQUITY_FLOOR, why="whole units of 1e-30 BTC: a unit's cash left unspent"
+)
 UNIT = 1e-30
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from check import RunSummary, Tolerance
-from workloads import CASH, FAST, FEE, SLOW, Workload, frame
+from workloads import CASH, EQUITY_FLOOR, FAST, FEE, SLOW, Workload, frame
 
 NAME = "backtrader"
 KINDS = frozenset({"event"})
-TOLERANCE = Tolerance(1e-9, why="spends cash x (1 - 1e-12): see SPEND")
+TOLERANCE = Tolerance(1e-9, equity_abs=EQUITY_FLOOR, why="spends cash x (1 - 1e-12): see SPEND")
 # backtrader refuses a fill whose cost exceeds the cash by a rounding step (its cash goes
 # negative and the order is nullified), and cost = amount x open x 1.001 can come out one ulp
 # above the cash it was sized from; quantkit's simulator accepts its fee-included sizing.

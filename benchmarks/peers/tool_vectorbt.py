@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 from check import RunSummary, Tolerance
-from workloads import CASH, FAST, FEE, GRID, SLOW, Workload, frame
+from workloads import CASH, EQUITY_FLOOR, FAST, FEE, GRID, SLOW, Workload, frame
 
 NAME = "vectorbt"
 KINDS = frozenset({"fast", "sweep"})
-TOLERANCE = Tolerance(1e-9, why="cash counted in units of 1e-30 USDT (see UNIT), converted back")
+TOLERANCE = Tolerance(1e-9, equity_abs=EQUITY_FLOOR, why="cash in units of 1e-30 USDT (UNIT)")
 UNIT = 1e-30
 
 

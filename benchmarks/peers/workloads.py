@@ -22,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench_backtes
 
 from bench_backtest import gbm_series
 
-__all__ = ["CASH", "FEE", "GRID", "WORKLOADS", "Workload", "frame", "series"]
+__all__ = ["CASH", "EQUITY_FLOOR", "FEE", "GRID", "WORKLOADS", "Workload", "frame", "series"]
 
 CASH = 100_000.0
+# Final equities closer than this (1e-9 of the starting cash) are the same: see check.Tolerance.
+EQUITY_FLOOR = 1e-9 * CASH
 FEE = 0.001
 FAST, SLOW = 10, 30
 GRID: list[tuple[int, int]] = list(itertools.product(range(5, 51, 5), range(20, 201, 20)))

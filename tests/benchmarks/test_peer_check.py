@@ -28,7 +28,8 @@ def test_one_trade_more_fails_naming_the_run() -> None:
 def test_equity_past_the_tolerance_fails() -> None:
     # 0.08 / 68,247.48 = 1.17e-6 > 1e-6
     peer = [RunSummary(188, 68_247.562216), QUANTKIT[1]]
-    with pytest.raises(PeerMismatchError, match=r"run 0: final equity 68247\.562216.*1\.17e-06"):
+    message = r"run 0: final equity 68247\.6, .*relative 1\.17e-06"
+    with pytest.raises(PeerMismatchError, match=message):
         check_same_trades("w / peer", QUANTKIT, peer, TIGHT)
 
 
@@ -51,3 +52,14 @@ def test_a_missing_combination_fails() -> None:
 
 def test_a_mismatch_is_an_assertion_error() -> None:
     assert issubclass(PeerMismatchError, AssertionError)
+
+
+def test_the_absolute_floor_accepts_noise_around_a_ruined_account() -> None:
+    # fees ate the equity to 4e-13; a peer's -1.5e-11 is float noise on 100,000 of bookkeeping
+    ruined = [RunSummary(19_597, 3.9566e-13)]
+    floor = Tolerance(1e-9, equity_abs=1e-4)
+    check_same_trades("w / peer", ruined, [RunSummary(19_597, -1.5e-11)], floor)
+    with pytest.raises(PeerMismatchError, match=r"gap 1\.00e-03"):
+        check_same_trades("w / peer", ruined, [RunSummary(19_597, 1e-3)], floor)
+    with pytest.raises(PeerMismatchError, match="relative"):  # no floor: relative only
+        check_same_trades("w / peer", ruined, [RunSummary(19_597, -1.5e-11)], TIGHT)
