@@ -6,15 +6,19 @@ Workload: the 1,000,000 one-minute GBM bars of ``bench_backtest.py``; SMA 10/30 
 1. One run through ``run_signals``: bars per second. The first call in a fresh process includes
    numba's compilation, or loading the compiled code from numba's cache (``cache=True``); a
    second process shows the cached start.
-2. A 100-combination sweep (fast 5..50 step 5, slow 20..200 step 20) over the same bars:
-   combination-bars per second.
+2. A 100-combination sweep (fast 5..50 step 5, slow 20..200 step 20) over the same bars, and a
+   1,000-combination one (fast 4..42 step 2, slow 50..295 step 5), each in a fresh process
+   (compiled code from numba's cache): seconds, combination-bars per second, the ratio to
+   vectorbt's ``from_signals`` figure in PEERS, and the process's peak memory (max RSS).
 
-Run: ``python benchmarks/bench_fast.py [bars]``
+Run: ``python benchmarks/bench_fast.py [bars]`` (``--sweep N`` runs one sweep of about N
+combinations and prints ``seconds peak_bytes rows cpu_seconds``).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,6 +54,46 @@ def _strategy_class():  # type: ignore[no-untyped-def]
             """Accept every pair, as the peers' grids do."""
 
     return AnyCross
+
+
+VECTORBT_COMBO_BARS_PER_S = 2.96e6  # PEERS: from_signals, 100 columns, naive index
+
+GRIDS = {
+    100: {"fast": list(range(5, 51, 5)), "slow": list(range(20, 201, 20))},
+    1000: {"fast": list(range(4, 44, 2)), "slow": list(range(50, 300, 5))},
+}
+
+
+def sweep_child(size: int) -> None:
+    """Child process: one sweep of the grid of ``size`` combinations; seconds, peak, rows."""
+    from quantkit import Market
+    from quantkit.vector import sweep
+
+    series = gbm_series(BARS)
+    market = Market("BTC/USDT", "BTC", "USDT", maker_fee=0.001, taker_fee=0.001)
+    sweep(_strategy_class(), series, {"fast": [5], "slow": [20]}, market=market)  # load
+    start, cpu = time.perf_counter(), time.process_time()
+    table = sweep(_strategy_class(), series, GRIDS[size], market=market)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert len(table.columns) > 50  # the parameters, the symbol and every statistic
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"{seconds:.3f} {peak} {len(table)} {cpu:.3f}")
+
+
+def sweeps() -> list[str]:
+    """The 100- and 1,000-combination sweeps, each in a fresh process."""
+    lines = []
+    for size in GRIDS:
+        me = [sys.executable, __file__, str(BARS), "--sweep", str(size)]
+        seconds, peak, rows, cpu = subprocess.check_output(me, text=True).split()
+        speed = int(rows) * BARS / float(seconds)
+        lines.append(
+            f"sweep: {rows} combinations x {BARS:,} bars in {float(seconds):.2f} s = "
+            f"{speed / 1e6:.1f}M combo-bars/s ({speed / VECTORBT_COMBO_BARS_PER_S:.1f}x "
+            f"vectorbt's figure); CPU time {float(cpu):.2f} s (all threads); peak memory "
+            f"{int(peak) / 2**30:.2f} GB"
+        )
+    return lines
 
 
 def first_call() -> None:
@@ -97,7 +141,7 @@ def main() -> None:
     import talib  # noqa: F401
 
     from quantkit import Market
-    from quantkit.vector import run_signals, sweep
+    from quantkit.vector import run_signals
     from quantkit.vector.strategy import SmaCrossSignals
 
     me = [sys.executable, __file__, str(BARS), "--first-call"]
@@ -127,14 +171,6 @@ def main() -> None:
         limit_result = run_signals(orders, series, market=market)
         limit_runs.append(time.perf_counter() - start)
     limit_time = statistics.median(limit_runs)
-    grid = {"fast": list(range(5, 51, 5)), "slow": list(range(20, 201, 20))}
-    start = time.perf_counter()
-    table = sweep(_strategy_class(), series, grid, market=market)
-    sweep_time = time.perf_counter() - start
-    start = time.perf_counter()
-    sweep(_strategy_class(), series, grid, market=market, check_causal=False)
-    unchecked_time = time.perf_counter() - start
-    combos = len(table)
     print(f"bars: {BARS:,}; trades in the SMA 10/30 run: {result.stats['Trades']}")
     print(f"first call, empty numba cache (compiles):   {float(cold[0]):.2f} s")
     print(f"first call, second process (cache=True):    {float(warm[0]):.2f} s")
@@ -147,14 +183,15 @@ def main() -> None:
         f"single run, limit entries + stop-loss + trailing stop: {limit_time:.3f} s "
         f"({limit_result.stats['Trades']} trades)"
     )
-    print(f"sweep: {combos} combinations x {BARS:,} bars in {sweep_time:.2f} s")
-    print(f"  = {combos * BARS / sweep_time / 1e6:.2f}M combo-bars/s (look-ahead check on)")
-    print(f"  = {combos * BARS / unchecked_time / 1e6:.2f}M combo-bars/s (check_causal=False)")
+    for line in sweeps():
+        print(line)
     print(PEERS)
 
 
 if __name__ == "__main__":
     if "--first-call" in sys.argv:
         first_call()
+    elif "--sweep" in sys.argv:
+        sweep_child(int(sys.argv[sys.argv.index("--sweep") + 1]))
     else:
         main()

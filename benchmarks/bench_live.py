@@ -18,7 +18,11 @@ Two setups are measured:
 
 Bars come from `ReplayStream` paced at ``--pace`` seconds so that the venue keeps up (the
 latency is measured per bar either way). The journal's fsync is timed on its own as well, since
-it dominates the live figure and depends on the disk.
+it dominates the live figure and depends on the disk. ``own`` is the live latency minus the
+time the journal waited for the disk during the bar (`Journal.fsync_ns`: the intent line's
+fsync, and the head sidecar's fsyncs on the rare bar that has to bring it up to date, such as a
+locally refused order, whose intent and refusal are two records): quantkit's own time. A run
+also prints its divergences and whether entries were halted: a clean run has none.
 
 Target: p99 under 1 ms of quantkit's own time.
 
@@ -187,7 +191,7 @@ def run_live(series: qk.BarSeries, pace: float, folder: Path) -> tuple[list[int]
         step = engine.step
 
         def timed_step(bar: qk.Bar) -> None:
-            """The step, minus the time the disk took to confirm the journal's intent line."""
+            """The step, minus the time the disk took to confirm the journal's records."""
             before, orders = broker.journal.fsync_ns, len(engine.latencies_ns)
             step(bar)
             if len(engine.latencies_ns) > orders:
@@ -200,6 +204,8 @@ def run_live(series: qk.BarSeries, pace: float, folder: Path) -> tuple[list[int]
                 print(await engine.arun())
 
         anyio.run(trade)
+        # A false divergence halts entries (rejected buys); a clean run has none of either.
+        print(f"  divergences: {len(broker.divergences)}, entries halted: {broker.halted!r}")
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -224,7 +230,7 @@ def main() -> None:
         summarise("paper", run_paper(series))
         total, own = run_live(series, args.pace, folder)
         summarise("live", total)
-        summarise("own", own)  # live, without the disk's fsync of the intent line
+        summarise("own", own)  # live, without the journal's waits for the disk
 
 
 if __name__ == "__main__":

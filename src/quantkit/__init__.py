@@ -109,6 +109,7 @@ if _TYPE_CHECKING:
     from quantkit.data.live import LiveBarStream as LiveBarStream
     from quantkit.data.live import StreamStatus as StreamStatus
     from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
+    from quantkit.data.panel import bar_panel as bar_panel
     from quantkit.data.quality import QualityReport as QualityReport
     from quantkit.data.quality import SymbolQuality as SymbolQuality
     from quantkit.data.quality import quality_report as quality_report
@@ -117,6 +118,7 @@ if _TYPE_CHECKING:
     from quantkit.data.resample import resample_bars as resample_bars
     from quantkit.data.store import ParquetStore as ParquetStore
     from quantkit.data.store import StoreFeed as StoreFeed
+    from quantkit.data.store import StoreSnapshot as StoreSnapshot
     from quantkit.data.store import TimeRange as TimeRange
     from quantkit.data.trades import afetch_trades_range as afetch_trades_range
     from quantkit.data.trades import fetch_trades_range as fetch_trades_range
@@ -134,6 +136,7 @@ if _TYPE_CHECKING:
     from quantkit.metrics.stats import drawdown as drawdown
     from quantkit.metrics.stats import metrics_table as metrics_table
     from quantkit.metrics.stats import periods_per_year as periods_per_year
+    from quantkit.optimize.datasets import to_dataset as to_dataset
     from quantkit.optimize.overfitting import deflated_sharpe_ratio as deflated_sharpe_ratio
     from quantkit.optimize.overfitting import (
         probability_of_backtest_overfitting as probability_of_backtest_overfitting,
@@ -174,11 +177,11 @@ if _TYPE_CHECKING:
     from quantkit.vector.run import FastResult as FastResult
     from quantkit.vector.run import FastSettings as FastSettings
     from quantkit.vector.run import run_signals as run_signals
-    from quantkit.vector.run import sweep as sweep
     from quantkit.vector.signals import SignalData as SignalData
     from quantkit.vector.signals import Signals as Signals
     from quantkit.vector.strategy import SignalStrategy as SignalStrategy
     from quantkit.vector.strategy import SmaCrossSignals as SmaCrossSignals
+    from quantkit.vector.sweep_run import sweep as sweep
 
 # Names served on first use, so that `import quantkit` stays light: the data manager, the
 # venue adapter, the audit and the statistics load their modules only when asked for.
@@ -236,6 +239,7 @@ _LAZY: dict[str, str] = {
     "SmaCrossSignals": "quantkit.vector.strategy",
     "StaleSignal": "quantkit.risk.validation",
     "StoreFeed": "quantkit.data.store",
+    "StoreSnapshot": "quantkit.data.store",
     "StreamStatus": "quantkit.data.live",
     "SymbolQuality": "quantkit.data.quality",
     "TimeRange": "quantkit.data.store",
@@ -247,6 +251,7 @@ _LAZY: dict[str, str] = {
     "afetch_trades_range": "quantkit.data.trades",
     "apply_gap_policy": "quantkit.data.gaps",
     "audit_lookahead": "quantkit.engine.audit",
+    "bar_panel": "quantkit.data.panel",
     "build_risk": "quantkit.risk.config",
     "build_run": "quantkit.run_builder",
     "buy_and_hold": "quantkit.metrics.benchmark",
@@ -269,7 +274,8 @@ _LAZY: dict[str, str] = {
     "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
     "run_signals": "quantkit.vector.run",
-    "sweep": "quantkit.vector.run",
+    "sweep": "quantkit.vector.sweep_run",
+    "to_dataset": "quantkit.optimize.datasets",
     "trades_to_bars": "quantkit.data.trades",
     "walk_forward": "quantkit.optimize.walkforward",
 }
@@ -383,6 +389,7 @@ __all__ = [
     "StaleSignal",
     "StoreError",
     "StoreFeed",
+    "StoreSnapshot",
     "Strategy",
     "StrategyError",
     "StreamStatus",
@@ -405,6 +412,7 @@ __all__ = [
     "apply_gap_policy",
     "audit_lookahead",
     "available_strategies",
+    "bar_panel",
     "build_risk",
     "build_run",
     "buy_and_hold",
@@ -434,6 +442,7 @@ __all__ = [
     "run_signals",
     "sample_feed",
     "sweep",
+    "to_dataset",
     "trades_to_bars",
     "validate_bars",
     "walk_forward",

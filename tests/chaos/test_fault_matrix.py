@@ -1,8 +1,10 @@
 """The fault matrix: every venue failure x every order endpoint, driven through a LiveBroker.
 
 Each cell runs a `LiveBroker` (the real ccxt `CcxtExchange`) against a fresh `LocalExchange`,
-plans one fault on one endpoint (create, cancel or cancelReplace), carries the operation out
-and waits until the broker has settled it. Then the invariants of issue #11 must hold:
+plans one fault on one endpoint (create, cancel, cancelReplace, or the OCO column: placing a
+bracket's venue OCO list, ``POST /api/v3/orderList/oco``, and canceling it, ``DELETE`` of a leg
+or of the list), carries the operation out and waits until the broker has settled it. Then
+the invariants of issue #11 must hold:
 
 * no intent is placed more than once (venue orders per client id);
 * every venue trade is booked exactly once (journal trade ids == venue trade ids);
@@ -17,6 +19,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -40,13 +43,20 @@ SAFETY = LiveSafety(unknown_deadline=4.0)
 """A "does not exist" answer proves an order never placed 4 s after its last send: past the
 local exchange's longest late execution (3 s), as Binance's own delays are past ccxt's 10 s."""
 _RNG = random.Random("fault-matrix")
-UNKNOWN_DELAYS = {op: round(_RNG.uniform(0.5, 3.0), 2) for op in ("create", "cancel", "replace")}
+UNKNOWN_DELAYS = {
+    op: round(_RNG.uniform(0.5, 3.0), 2)
+    for op in ("create", "cancel", "replace", "oco", "oco-cancel")
+}
 """-1007: the request takes effect this many seconds later (0.5-3 s, fixed by a seeded RNG)."""
 
-ENDPOINTS = {
+ENDPOINTS: dict[str, tuple[str | tuple[str, ...], str]] = {
     "create": ("/api/v3/order", "POST"),
     "cancel": ("/api/v3/order", "DELETE"),
     "replace": ("/api/v3/order/cancelReplace", "POST"),
+    "oco": ("/api/v3/orderList/oco", "POST"),
+    # Binance cancels the whole list when either leg is canceled (DELETE /api/v3/order) or the
+    # list is (DELETE /api/v3/orderList): the fault waits on both, whichever the broker sends.
+    "oco-cancel": (("/api/v3/order", "/api/v3/orderList"), "DELETE"),
 }
 FAULTS = [
     "500 before", "500 after", "-1007 later", "-1008", "429 retry-after", "418 retry-after",
@@ -88,8 +98,45 @@ def limit_buy(local: LocalExchange, broker: LiveBroker, amount: float = 0.01) ->
     return OrderRequest(SYM, Side.BUY, OrderType.LIMIT, amount=amount, limit_price=price)
 
 
+def bracket_buy(local: LocalExchange, broker: LiveBroker) -> OrderRequest:
+    """A market buy of 0.01 BTC whose bracket (SL -10 %, TP +10 %) goes out as a venue OCO."""
+    market, price = broker.market(SYM), float(local.accounts.price("BTCUSDT"))
+    sl, tp = market.round_price(price * 0.9), market.round_price(price * 1.1)
+    return OrderRequest(SYM, Side.BUY, amount=0.01, stop_loss=sl, take_profit=tp)
+
+
+def legs_of(broker: LiveBroker, entry: Order) -> list[Order]:
+    """The bracket's legs the broker tracks (empty until it sends the list)."""
+    ids = (f"{entry.client_id}-tp", f"{entry.client_id}-sl")
+    return [broker.sync.orders[i] for i in ids if i in broker.sync.orders]
+
+
+def legs_are(broker: LiveBroker, entry: Order, done: Callable[[Order], bool]) -> bool:
+    legs = legs_of(broker, entry)
+    return len(legs) == 2 and all(done(leg) for leg in legs)
+
+
+async def operate_oco(local: LocalExchange, broker: LiveBroker, op: str, fault: str) -> list[Order]:
+    """Place a bracket entry: its OCO faulted, or placed and canceled with the cancel faulted."""
+    if op == "oco":
+        plan(local, fault, op)
+    entry = broker.submit(bracket_buy(local, broker), "qk-mx-000001", 40_000)
+    if op == "oco":  # the list's outcome is settled: on the venue, or refused and held
+        await until(
+            broker, lambda: legs_are(broker, entry, lambda o: o.status is not OrderStatus.NEW)
+        )
+    else:
+        await until(broker, lambda: legs_are(broker, entry, lambda o: o.status is OrderStatus.OPEN))
+        plan(local, fault, op)
+        broker.cancel(legs_of(broker, entry)[0])  # the venue ends the whole list
+        await until(broker, lambda: legs_are(broker, entry, lambda o: not o.is_active))
+    return [entry, *legs_of(broker, entry)]
+
+
 async def operate(local: LocalExchange, broker: LiveBroker, op: str, fault: str) -> list[Order]:
     """Carry out ``op`` with ``fault`` planned; return the broker's orders once settled."""
+    if op.startswith("oco"):
+        return await operate_oco(local, broker, op, fault)
     if op == "create":
         plan(local, fault, op)
         order = broker.submit(OrderRequest(SYM, Side.BUY, amount=0.01), "qk-mx-000001", 40_000)
@@ -143,6 +190,19 @@ async def settle(local: LocalExchange, broker: LiveBroker) -> None:
             await anyio.sleep(0.05)
 
 
+def check_protection(local: LocalExchange, broker: LiveBroker) -> None:
+    """After an OCO placement cell: what the entry bought is protected exactly once.
+
+    Either the venue's list holds it, or (the venue proved it never got the list, or refused
+    it) the broker holds the bracket; never both, never neither. 0.01 BTC bought, less the
+    0.1 % fee the venue keeps in BTC: 0.00999 BTC.
+    """
+    listed = sum((m.above.left for m in local.accounts.order_lists.open_lists(KEY)), Decimal(0))
+    held = sum((Decimal(repr(b.amount)) for b in broker.brackets.held.get(SYM, [])), Decimal(0))
+    assert (listed == 0) != (held == 0), f"protected twice or not at all: {listed=} {held=}"
+    assert listed + held == Decimal("0.00999")
+
+
 def check_invariants(local: LocalExchange, broker: LiveBroker, journal: Path) -> None:
     on_venue = local.accounts.orders(KEY)
     counts = Counter(o.client_id for o in on_venue)
@@ -190,6 +250,8 @@ async def test_fault_matrix_cell_keeps_the_invariants(fault: str, op: str, tmp_p
             broker = await started(broker_for(venue, journal, safety=SAFETY), tasks, local)
             await operate(local, broker, op, fault)
             await settle(local, broker)
+            if op == "oco":
+                check_protection(local, broker)
             await broker.ashutdown(cancel_open=False)
             tasks.cancel_scope.cancel()
         check_invariants(local, broker, journal)

@@ -65,7 +65,9 @@ def test_dataframe_feed_takes_the_symbol_from_frame_attrs() -> None:
 
 
 def test_dataframe_feed_needs_a_symbol_for_a_single_frame() -> None:
-    with pytest.raises(ConfigError, match="pass symbol= to name the market of a pandas DataFrame"):
+    with pytest.raises(
+        ConfigError, match="pass symbol= to name the market of a pandas or Polars DataFrame"
+    ):
         DataFrameFeed(bars_frame(hourly_bars(3)))
 
 
@@ -91,9 +93,13 @@ def test_dataframe_feed_time_column_label_and_unit_options() -> None:
 @pytest.mark.parametrize(
     ("data", "kwargs", "message"),
     [
-        ([1, 2], {}, "expected a pandas DataFrame or a mapping of symbol to a pandas DataFrame"),
+        (
+            [1, 2],
+            {},
+            "expected a pandas or Polars DataFrame or a mapping of symbol to a pandas or Polars",
+        ),
         ({}, {}, "the mapping of symbol to source is empty"),
-        ({"X": "frame.csv"}, {}, "the source for 'X' must be a pandas DataFrame"),
+        ({"X": "frame.csv"}, {}, "the source for 'X' must be a pandas or Polars DataFrame"),
         ({"": None}, {}, "symbols must be non-empty strings"),
         ({5: None}, {}, "symbols must be non-empty strings"),
         ("mapping", {"symbol": "X"}, "symbol= only applies to a single source"),

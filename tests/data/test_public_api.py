@@ -15,6 +15,7 @@ from quantkit.data import validation
 
 MODULES = [
     "quantkit.data",
+    "quantkit.data._polars",
     "quantkit.data._tabular",
     "quantkit.data._timestamps",
     "quantkit.data.csv_feed",
@@ -25,6 +26,7 @@ MODULES = [
     "quantkit.data.fusion",
     "quantkit.data.gaps",
     "quantkit.data.multi",
+    "quantkit.data.panel",
     "quantkit.data.parquet_feed",
     "quantkit.data.quality",
     "quantkit.data.resample",
@@ -39,6 +41,7 @@ WITH_EXAMPLES = {
     "quantkit.data.fetch",
     "quantkit.data.trades",
     "quantkit.data.frame_feed",
+    "quantkit.data.panel",
     "quantkit.data.parquet_feed",
     "quantkit.data.samples",
     "quantkit.data.validation",

@@ -259,15 +259,32 @@ async def test_a_stop_limit_goes_to_the_venue_as_its_stop_type(
     local: LocalExchange, venue: CcxtExchange
 ) -> None:
     request = buy(type=OrderType.STOP_LIMIT, stop_price=41_000, limit_price=41_500)
-    with pytest.raises(ExchangeError, match="Invalid orderType") as caught:
-        await venue.create_order(request, "qk-stop")  # the local exchange has no stops
-    assert caught.value.reason == "bad_request"
+    placed = await venue.create_order(request, "qk-stop")
+    assert (placed.status, placed.type, placed.price) == (
+        OrderStatus.OPEN, OrderType.STOP_LIMIT, 41_500,
+    )  # fmt: skip
     assert [r.method for r in local.requests("/api/v3/order")] == ["POST"]
+    (sent,) = local.accounts.orders(KEY)
+    assert (sent.type, sent.stop_price, sent.price) == ("STOP_LOSS_LIMIT", 41_000, 41_500)
 
 
-async def test_a_stop_market_is_refused_before_sending_where_ccxt_has_none(
+async def test_a_stop_market_goes_to_binance_spot_as_stop_loss(
     local: LocalExchange, venue: CcxtExchange
 ) -> None:
+    # ccxt's has-table says no createStopMarketOrder for Binance, but its features state
+    # triggerPrice for spot and it sends a market order with triggerPrice as STOP_LOSS.
+    placed = await venue.create_order(buy(type=OrderType.STOP, stop_price=41_000), "qk-stop")
+    assert (placed.status, placed.type) == (OrderStatus.OPEN, OrderType.STOP)
+    (sent,) = local.accounts.orders(KEY)
+    assert (sent.type, sent.stop_price, sent.price) == ("STOP_LOSS", 41_000, 0)
+
+
+async def test_a_stop_market_is_refused_before_sending_where_the_market_lacks_it(
+    local: LocalExchange, venue: CcxtExchange
+) -> None:
+    await venue.markets()
+    info = venue._client.markets["BTC/USDT"]["info"]
+    info["orderTypes"] = [t for t in info["orderTypes"] if t != "STOP_LOSS"]
     with pytest.raises(ExchangeError, match=r"stop \(createStopMarketOrder\) orders are not") as e:
         await venue.create_order(buy(type=OrderType.STOP, stop_price=41_000), "qk-stop")
     assert e.value.reason == "not_supported"

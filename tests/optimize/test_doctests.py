@@ -7,11 +7,11 @@ import types
 
 import pytest
 
-from quantkit.optimize import evaluate, report, search, space, walkforward
+from quantkit.optimize import datasets, evaluate, report, search, space, walkforward
 
 
 @pytest.mark.parametrize(
-    "module", [space, evaluate, report, search, walkforward], ids=lambda m: m.__name__
+    "module", [space, evaluate, report, search, walkforward, datasets], ids=lambda m: m.__name__
 )
 def test_docstring_examples_run(module: types.ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -207,3 +207,23 @@ def signed_for(key: str, secret: str) -> dict[str, Any]:
     payload = "&".join(f"{k}={params[k]}" for k in sorted(params))
     params["signature"] = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     return params
+
+
+async def test_list_and_leg_client_ids_are_refused_while_open_and_accepted_once_ended(
+    local: LocalExchange, venue: CcxtExchange
+) -> None:
+    await venue.create_oco(pair(0.1))
+    with pytest.raises(ExchangeError) as refused:  # the same list id while the list works
+        await venue.create_oco(pair(0.1))
+    assert refused.value.reason == "duplicate_order" and "Duplicate order sent" in str(
+        refused.value
+    )
+    other_list = OcoRequest("BTC/USDT", Side.SELL, 0.1, 42_000.0, 38_000.0, "L-2", "L-1-tp", "x")
+    with pytest.raises(ExchangeError, match="Duplicate order sent"):  # a leg's id is taken
+        await venue.create_oco(other_list)
+    assert len(local.accounts.order_lists.lists) == 1
+    assert balances(local)["BTC"] == (Decimal("0.4"), Decimal("0.1"))  # nothing more locked
+    await venue.cancel_order("L-1-tp", "BTC/USDT")  # ends the list
+    tp, sl = await venue.create_oco(pair(0.1))  # the ids are free again
+    assert tp.status is sl.status is OrderStatus.OPEN
+    assert len(local.accounts.order_lists.lists) == 2

@@ -350,3 +350,15 @@ def test_accept_then_fail_validates_its_input() -> None:
     assert plan.pending == 2
     fault = plan.take("/api/v3/order")
     assert fault is not None and fault.describe() == "accept then 504"
+
+
+async def test_my_trades_without_a_start_are_the_most_recent_page(client: Any) -> None:
+    # Binance: with fromId (or startTime) the page starts there; otherwise the latest trades.
+    for _ in range(5):
+        await client.create_order("BTC/USDT", "market", "buy", 0.01)
+    every = await client.fetch_my_trades("BTC/USDT")
+    latest = await client.fetch_my_trades("BTC/USDT", None, 2)
+    oldest = await client.fetch_my_trades("BTC/USDT", every[0]["timestamp"], 2)
+    assert len(every) == 5
+    assert [t["id"] for t in latest] == [t["id"] for t in every[-2:]]
+    assert [t["id"] for t in oldest] == [t["id"] for t in every[:2]]

@@ -156,22 +156,21 @@ class LiveBroker(Broker):
             )
         sync = OrderSync(self, unknown_deadline=self.safety.unknown_deadline)
         reconciler = Reconciler(sync, self.safety)
-        markets = await reconciler.retrying(self.venue.markets, "markets")
-        self._check_markets(markets)
-        if self.journal_path.exists():
-            self._resume = replay(self.journal_path)
-        self._journal = Journal(self.journal_path, run_id=self.run_id)
-        self._sync, self._reconciler = sync, reconciler
-        brackets = self._brackets = LiveBrackets(self)
         try:
+            markets = await reconciler.retrying(self.venue.markets, "markets")
+            self._check_markets(markets)
+            if self.journal_path.exists():
+                self._resume = replay(self.journal_path)
+            self._journal = Journal(self.journal_path, run_id=self.run_id)
+            self._sync, self._reconciler = sync, reconciler
+            self._brackets = LiveBrackets(self)
             await reconciler.reconcile(self._resume)
             await reconciler.retrying(lambda: reconciler.refresh_balances(check=False), "balances")
-            brackets.restore()
+            self._brackets.restore()
         except BaseException:
-            sync.close()  # nothing runs yet: release the queue and the journal's lock
-            brackets.close(started=False)
-            self._journal.close()
+            self._close_failed_start(sync)
             raise
+        brackets = self._brackets
         _log.info(
             "live_broker_started",
             venue=self.venue.id,
@@ -187,6 +186,14 @@ class LiveBroker(Broker):
         tasks.start_soon(reconciler.check_loop)
         if self.watch_trades:
             tasks.start_soon(sync.tracker.watch_loop)
+
+    def _close_failed_start(self, sync: OrderSync) -> None:
+        """Release what a failed `astart` opened (no task runs yet): queues, journal and lock."""
+        sync.close()
+        if self._brackets is not None:
+            self._brackets.close(started=False)
+        if self._journal is not None:
+            self._journal.close()
 
     def _check_markets(self, markets: Mapping[str, Market]) -> None:
         for symbol in self._symbols:
@@ -322,15 +329,7 @@ class LiveBroker(Broker):
             _log.info("order_rejected", client_id=client_id, symbol=order.symbol, reason=reason)
             self.events.append(order)
             return order
-        _log.info(
-            "order_intent",
-            client_id=client_id,
-            symbol=order.symbol,
-            side=str(order.side),
-            type=str(request.type),
-            amount=order.amount,
-            price=request.limit_price,
-        )
+        # (logged by the sender as the order leaves: no logging between a bar and its order)
         if not self.brackets.park(order):  # waits while a venue OCO holds the amount
             sync.enqueue(order)
         return order

@@ -1,10 +1,18 @@
 """Brackets in live trading: a filled entry's stop-loss and take-profit, venue OCO or held.
 
-When an entry that carries ``sl``/``tp`` (or ``sl_pct``/``tp_pct``) has filled, `LiveBrackets`
+When an entry that carries ``sl``/``tp`` (or ``sl_pct``/``tp_pct``) trades, `LiveBrackets`
 protects what it bought: the filled amount NET of any fee the venue charged in the received
 asset (Binance charges a spot buy's fee in the base asset unless paid in BNB), rounded down to
 the market's step. The levels are the simulator's (`bracket_levels`: ``_pct`` from the average
 fill price, prices to the nearest tick).
+
+An entry that fills in parts is protected part by part, right after each trade is booked: the
+first part's list has legs ``<entry>-tp``/``<entry>-sl``, each later part gets a list of its
+own (``<entry>-2-tp``/``<entry>-2-sl``, ...) for what it added, and a held bracket grows to
+the new total (a new ``bracket`` record; the last one counts). So the protection never exceeds
+what the account holds (amounts net of fees, rounded down; a remainder below one step waits for
+the next part) and a part is unprotected only until the task gets to it, with no cancel-and-
+replace gap. What is left below the market's minimum when the entry ends is dust, logged.
 
 * With both exits, on a venue that has OCO lists (Binance spot), the pair goes out as ONE
   venue OCO list: the take-profit as a ``LIMIT_MAKER``, the stop as a ``STOP_LOSS``. The venue
@@ -16,21 +24,31 @@ fill price, prices to the nearest tick).
   the live stream, and when a bar reaches a level the exit goes out as a reduce-only market
   order (``<entry>-sl`` / ``<entry>-tp``) and the other exit is dropped (``bracket_done``). A
   restart restores held brackets from the journal.
+* An entry with ``trail_pct`` is always held (with its ``sl``/``tp`` if any): a venue OCO list
+  cannot be amended, and re-placing it at each move would leave a window with no list on the
+  venue. At each closed bar the stop set at the previous close is checked first (``<entry>-trail``
+  goes out when the bar reaches it), then the level moves with the bar's extreme
+  (`quantkit.domain.trailing`); each move is journaled (``bracket_trail``) before it takes
+  effect, so a restart restores the last level, never a looser one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import structlog
 
+from quantkit.brokers.live_bracket_parts import is_list_tp, resume_parts
+from quantkit.brokers.live_bracket_rest import RestGuards
+from quantkit.brokers.live_held import HeldBracket, exit_request
 from quantkit.domain.bracket import BracketLevels, OcoRequest, bracket_levels
-from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.errors import ExchangeError, RateLimitedError, TransientError
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, Side
+from quantkit.domain.trailing import TrailingStop
+from quantkit.errors import ExchangeError, RateLimitedError, TransientError, VenueBusyError
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -43,52 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["HeldBracket", "LiveBrackets"]
 
 _log = structlog.get_logger("quantkit.live")
-
-
-@dataclass(frozen=True, slots=True)
-class HeldBracket:
-    """A bracket the broker holds itself and triggers from closed bars.
-
-    Attributes:
-        entry_id: Client id of the entry it protects.
-        symbol: Market symbol.
-        levels: Side and prices of the exits.
-        amount: Base amount an exit sells (or buys back).
-    """
-
-    entry_id: str
-    symbol: str
-    levels: BracketLevels
-    amount: float
-
-    def as_json(self) -> dict[str, Any]:
-        """The journaled form (see `from_json`)."""
-        return {
-            "client_id": self.entry_id,
-            "symbol": self.symbol,
-            "side": self.levels.side.value,
-            "stop_loss": self.levels.stop_loss,
-            "take_profit": self.levels.take_profit,
-            "amount": self.amount,
-            "mode": "held",
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> HeldBracket:
-        """Rebuild a held bracket from its journal record."""
-        levels = BracketLevels(Side(data["side"]), data["stop_loss"], data["take_profit"])
-        return cls(str(data["client_id"]), str(data["symbol"]), levels, float(data["amount"]))
-
-
-def exit_request(symbol: str, side: Side, amount: float, role: str, price: float) -> OrderRequest:
-    """The venue order of one exit: a stop-market (``"sl"``) or a limit (``"tp"``)."""
-    if role == "sl":
-        return OrderRequest(
-            symbol, side, OrderType.STOP, amount=amount, stop_price=price, tag="stop_loss"
-        )
-    return OrderRequest(
-        symbol, side, OrderType.LIMIT, amount=amount, limit_price=price, tag="take_profit"
-    )
 
 
 class LiveBrackets:
@@ -105,6 +77,10 @@ class LiveBrackets:
         self._net: dict[str, float] = {}
         self._parked: list[Order] = []
         self._leg_ids: set[str] | None = None
+        self.rest = RestGuards(self)
+        """Stops held for the rest of take-profit legs that fill in parts."""
+        self._in_doubt: dict[str, HeldBracket] = {}
+        """Brackets whose OCO outcome is unknown, by list prefix: held if the venue lacks it."""
         send, receive = anyio.create_memory_object_stream[Order](math.inf)
         self._send: MemoryObjectSendStream[Order] = send
         self._receive: MemoryObjectReceiveStream[Order] = receive
@@ -117,7 +93,7 @@ class LiveBrackets:
     # -- from the order tracker (synchronous) ---------------------------------------------------
 
     def on_trade(self, order: Order, trade: VenueTrade) -> None:
-        """Count an entry's execution net of fees in the received asset; queue it once filled.
+        """Count an entry's execution net of fees in the received asset; queue its protection.
 
         Args:
             order: The order that traded (already updated with the trade).
@@ -126,6 +102,8 @@ class LiveBrackets:
         if order.parent_id or _is_leg(order):
             if not order.is_active:
                 self.on_closed(order)  # a leg filled: the list is done
+            elif is_list_tp(order):
+                self.rest.on_trade(order)  # a take-profit filling in parts: its stop is gone
             return
         if not order.request.has_bracket:
             return
@@ -134,8 +112,7 @@ class LiveBrackets:
         if order.side is Side.BUY and trade.fee_currency == market.base:
             received -= trade.fee
         self._net[order.client_id] = self._net.get(order.client_id, 0.0) + received
-        if order.status is OrderStatus.FILLED:
-            self._send.send_nowait(order)
+        self._send.send_nowait(order)  # each part is protected as it arrives
 
     # -- exits the strategy sends while a venue OCO holds the amount ------------------------------
 
@@ -161,8 +138,14 @@ class LiveBrackets:
         Returns:
             Whether it was parked (else the caller queues it at once).
         """
-        if _is_leg(order):
-            return False
+        if _is_leg(order):  # a held exit: it waits only for the leg whose rest it sells
+            tp = self.rest.waits_for(order)
+            if tp is None:
+                return False
+            self._parked.append(order)
+            self.broker.sync.request_cancel(tp)
+            _log.info("exit_waits_for_oco_cancel", client_id=order.client_id, legs=1)
+            return True
         legs = self._legs_on(order.symbol, order.side)
         if not legs:
             return False
@@ -183,9 +166,15 @@ class LiveBrackets:
         """
         if order.request.has_bracket and order.client_id in self._net and not _is_leg(order):
             self._send.send_nowait(order)  # canceled after a partial fill: protect that part
+        if is_list_tp(order) and not order.is_active:
+            self.rest.on_closed(order)
         waiting, self._parked = self._parked, []
         for parked in waiting:
-            if self._legs_on(parked.symbol, parked.side):
+            if _is_leg(parked):
+                blocked = self.rest.waits_for(parked) is not None
+            else:
+                blocked = bool(self._legs_on(parked.symbol, parked.side))
+            if blocked:
                 self._parked.append(parked)
             elif parked.status is OrderStatus.NEW:
                 self.broker.sync.enqueue(parked)
@@ -213,28 +202,34 @@ class LiveBrackets:
                 await self.protect(entry)
 
     async def protect(self, entry: Order) -> None:
-        """Place or hold the bracket of the filled ``entry``.
+        """Place or hold the bracket of what ``entry`` received and nothing protects yet.
 
         Args:
-            entry: The filled entry.
+            entry: A bracket entry that traded (filled, partly filled, or ended after a part).
         """
         market = self.broker.market(entry.symbol)
         levels = bracket_levels(entry.request, entry.average_price, market)
-        net = self._net.pop(entry.client_id, entry.filled)
+        net = self._net.get(entry.client_id, 0.0)
         amount = market.round_amount(net)
         if amount <= 0 or amount < market.dust_below:
-            _log.warning("bracket_dust", client_id=entry.client_id, amount=net)
+            if not entry.is_active:  # no part comes to add to it
+                self._net.pop(entry.client_id, None)
+                if net > 0:
+                    _log.warning("bracket_dust", client_id=entry.client_id, amount=net)
             return
+        self._net[entry.client_id] = net - amount  # below one step: waits for the next part
         sl, tp = levels.stop_loss, levels.take_profit
         oco = callable(getattr(self.broker.venue, "create_oco", None))
+        trail_pct = entry.request.trail_pct
         if (
             oco
+            and trail_pct is None
             and sl is not None
             and tp is not None
             and await self._place_oco(entry, sl, tp, amount)
         ):
             return
-        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount))
+        self.hold(HeldBracket(entry.client_id, entry.symbol, levels, amount, trail_pct))
 
     def hold(self, bracket: HeldBracket, *, journal: bool = True) -> None:
         """Hold ``bracket`` in the broker: journaled, triggered from closed bars.
@@ -243,14 +238,22 @@ class LiveBrackets:
             bracket: The bracket.
             journal: Whether to journal it (``False`` when restored from the journal).
         """
+        held = self.held.setdefault(bracket.symbol, [])
+        grown = next((b for b in held if b.entry_id == bracket.entry_id), None)
+        if grown is not None:  # a later part of the entry: one bracket for the total
+            held.remove(grown)
+            bracket = dataclasses.replace(
+                bracket, amount=grown.amount + bracket.amount, trail=grown.trail
+            )
         if journal:
             self.journal.append("bracket", bracket.as_json())
-        self.held.setdefault(bracket.symbol, []).append(bracket)
+        held.append(bracket)
         _log.info(
             "bracket_held",
             client_id=bracket.entry_id,
             stop_loss=bracket.levels.stop_loss,
             take_profit=bracket.levels.take_profit,
+            trail_pct=bracket.trail_pct,
             amount=bracket.amount,
         )
 
@@ -260,9 +263,10 @@ class LiveBrackets:
         """Send the pair as one venue OCO list; False when it must be held instead."""
         cid, now = entry.client_id, time.time_ns()
         side = Side.SELL if entry.request.sign > 0 else Side.BUY
+        prefix = self._list_prefix(cid)
         legs = {
             role: Order(
-                f"{cid}-{role}",
+                f"{prefix}-{role}",
                 exit_request(entry.symbol, side, amount, role, price),
                 now,
                 parent_id=cid,
@@ -278,10 +282,14 @@ class LiveBrackets:
         prices = {"stop_loss": sl, "take_profit": tp}
         self.journal.append("bracket", {"client_id": cid, "mode": "oco", "amount": amount} | prices)
         request = OcoRequest(
-            entry.symbol, side, amount, tp, sl, f"{cid}-oco", legs["tp"].client_id,
+            entry.symbol, side, amount, tp, sl, f"{prefix}-oco", legs["tp"].client_id,
             legs["sl"].client_id,
         )  # fmt: skip
         placed = await self._send_oco(request, legs)
+        if placed == "unknown":  # resolved from the venue; held only if it never got the list
+            levels = BracketLevels(side, sl, tp)
+            self._in_doubt[prefix] = HeldBracket(cid, entry.symbol, levels, amount)
+            return True
         if placed is None:
             return False
         for role, venue_order in zip(("tp", "sl"), placed, strict=True):
@@ -289,15 +297,27 @@ class LiveBrackets:
         _log.info("bracket_oco_placed", client_id=cid, amount=amount, **prices)
         return True
 
+    def _list_prefix(self, entry_id: str) -> str:
+        """``<entry>`` for the entry's first list, ``<entry>-<n>`` for its n-th (a later part)."""
+        orders = self.broker.sync.orders
+        if f"{entry_id}-tp" not in orders:
+            return entry_id
+        n = 2
+        while f"{entry_id}-{n}-tp" in orders:
+            n += 1
+        return f"{entry_id}-{n}"
+
     async def _send_oco(
         self, request: OcoRequest, legs: dict[str, Order]
-    ) -> tuple[VenueOrder, VenueOrder] | None:
-        """Send the list once; a rate limit (refused before acting) alone is sent again.
+    ) -> tuple[VenueOrder, VenueOrder] | Literal["unknown"] | None:
+        """Send the list once; a rate limit or ``-1008`` (refused before acting) is sent again.
 
-        When the outcome is unknown (timeout, 5xx) the list is never sent a second time: the
-        legs are looked up by client id with backoff; if the venue never shows them the
-        bracket is held by the broker instead (a list that appears later still holds the
-        amount, so the held exit cannot sell it twice).
+        When the outcome is unknown (timeout, 5xx, ``-1007``, a dropped connection) the list is
+        never sent a second time: its legs become unknown orders of the broker
+        (`UnknownOutcomes`), looked up by client id with backoff until the venue shows them or
+        proves, past the deadline, that it never got them; only then is the bracket held by
+        the broker (`on_rejected`). Failed lookups never count as "not there". A venue that
+        calls the ids duplicates has such a list already: it is looked up the same way.
         """
         venue: Any = self.broker.venue
         policy = self.broker.retry
@@ -305,34 +325,36 @@ class LiveBrackets:
             try:
                 placed: tuple[VenueOrder, VenueOrder] = await venue.create_oco(request)
             except ExchangeError as exc:
-                self._refused(legs, str(exc))
-                return None
-            except RateLimitedError as exc:
-                await anyio.sleep(policy.delay(attempt, retry_after=exc.retry_after))
+                if exc.reason != "duplicate_order":
+                    self._refused(legs, str(exc))
+                    return None
+                self._in_doubt_legs(legs, str(exc))  # the venue has a list with these ids
+                return "unknown"
+            except (RateLimitedError, VenueBusyError) as exc:  # refused before acting
+                retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                await anyio.sleep(policy.delay(attempt, retry_after=retry_after))
             except TransientError as exc:
-                _log.warning(
-                    "bracket_oco_unknown", client_id=request.list_client_id, error=str(exc)
-                )
-                return await self._look_up(legs)
+                self._in_doubt_legs(legs, str(exc))
+                return "unknown"
             else:
                 return placed
-        self._refused(legs, f"OCO not placed after {policy.max_attempts} rate-limited attempts")
+        self._refused(legs, f"OCO not placed after {policy.max_attempts} refused attempts")
         return None
 
-    async def _look_up(self, legs: dict[str, Order]) -> tuple[VenueOrder, VenueOrder] | None:
-        venue: Any = self.broker.venue
-        policy = self.broker.retry
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                tp = await venue.fetch_order(legs["tp"].client_id, legs["tp"].symbol)
-                sl = await venue.fetch_order(legs["sl"].client_id, legs["sl"].symbol)
-            except TransientError:
-                tp = sl = None
-            if tp is not None and sl is not None:
-                return (tp, sl)
-            await anyio.sleep(policy.delay(attempt))
-        self._refused(legs, "OCO outcome unknown: not found on the venue; held by the broker")
-        return None
+    def _in_doubt_legs(self, legs: dict[str, Order], error: str) -> None:
+        _log.warning("bracket_oco_unknown", client_id=legs["tp"].client_id, error=error)
+        for leg in legs.values():
+            self.broker.sync.unknown.add(leg, f"OCO outcome unknown: {error}")
+
+    def on_rejected(self, order: Order) -> None:
+        """Hold the bracket of an OCO leg the venue proved it never got (outcome was unknown).
+
+        Args:
+            order: An order of the run that just ended ``REJECTED``.
+        """
+        bracket = self._in_doubt.pop(order.client_id[:-3], None) if _is_leg(order) else None
+        if bracket is not None:
+            self.hold(bracket)
 
     def _refused(self, legs: dict[str, Order], reason: str) -> None:
         sync = self.broker.sync
@@ -358,10 +380,34 @@ class LiveBrackets:
                 self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": ""})
                 _log.info("bracket_dropped", client_id=bracket.entry_id, reason="position flat")
                 continue
-            role = bracket.levels.hit(bar.low, bar.high)
+            role = bracket.exit_hit(bar.low, bar.high)
             if role:
                 held.remove(bracket)
                 self._trigger(bracket, role, bar)
+            elif bracket.trail_pct is not None:
+                self._follow(held, bracket, bar)
+
+    def _follow(self, held: list[HeldBracket], bracket: HeldBracket, bar: Bar) -> None:
+        """Move a held trailing stop after ``bar`` closed; journal the new level first."""
+        market = self.broker.market(bracket.symbol)
+        old = bracket.trail
+        if old is None:
+            assert bracket.trail_pct is not None
+            side, pct = bracket.levels.side, bracket.trail_pct
+            new = TrailingStop.start(side, pct, high=bar.high, low=bar.low, market=market)
+        else:
+            new = old.follow(high=bar.high, low=bar.low, market=market)
+        if new is old:
+            return
+        self.journal.append("bracket_trail", {"client_id": bracket.entry_id, **new.as_json()})
+        held[held.index(bracket)] = dataclasses.replace(bracket, trail=new)
+        _log.info(
+            "trailing_stop_moved",
+            client_id=bracket.entry_id,
+            stop=new.level,
+            extreme=new.extreme,
+            previous=None if old is None else old.level,
+        )
 
     def _trigger(self, bracket: HeldBracket, role: str, bar: Bar) -> None:
         client_id = f"{bracket.entry_id}-{role}"
@@ -370,7 +416,7 @@ class LiveBrackets:
             bracket.levels.side,
             amount=bracket.amount,
             reduce_only=True,
-            tag="stop_loss" if role == "sl" else "take_profit",
+            tag=_TAGS[role],
         )
         _log.info("bracket_triggered", client_id=bracket.entry_id, role=role, close=bar.close)
         self.journal.append("bracket_done", {"client_id": bracket.entry_id, "role": role})
@@ -381,23 +427,53 @@ class LiveBrackets:
     def restore(self) -> int:
         """Hold again the brackets the journal holds and has not seen triggered.
 
+        Also queue the protection of parts a crash left unprotected (booked before the crash,
+        their list never placed: `resume_parts`), and drop rest stops whose take-profit leg
+        ended meanwhile (`RestGuards.prune`).
+
         Returns:
             How many were restored.
         """
+        resume_parts(self)
         pending: dict[str, dict[str, Any]] = {}
         for record in self.journal.records():
             if record.kind == "bracket" and record.data.get("mode") == "held":
                 pending[str(record.data["client_id"])] = dict(record.data)
+            elif record.kind == "bracket_trail" and str(record.data["client_id"]) in pending:
+                trail = {k: v for k, v in record.data.items() if k != "client_id"}
+                pending[str(record.data["client_id"])]["trail"] = trail
             elif record.kind == "bracket_done":
                 pending.pop(str(record.data["client_id"]), None)
         for data in pending.values():
             self.hold(HeldBracket.from_json(data), journal=False)
-        return len(pending)
+        return len(pending) - self.rest.prune()
+
+    # -- hooks for the part-by-part protection (`live_bracket_parts`) ---------------------------
+
+    def protect_later(self, entry: Order, amount: float) -> None:
+        """Queue the protection of ``amount`` of ``entry`` (after a restart found it bare).
+
+        Args:
+            entry: The bracket entry.
+            amount: What it received that nothing protects (replaces the running count).
+        """
+        self._net[entry.client_id] = amount
+        self._send.send_nowait(entry)
+
+    def hold_if_refused(self, prefix: str, bracket: HeldBracket) -> None:
+        """Hold ``bracket`` if the legs of list ``prefix`` (in doubt) turn out never placed.
+
+        Args:
+            prefix: The list's client-id prefix (``<entry>`` or ``<entry>-<n>``).
+            bracket: What to hold then.
+        """
+        self._in_doubt[prefix] = bracket
+
+
+_TAGS = {"sl": "stop_loss", "tp": "take_profit", "trail": "trailing_stop"}
 
 
 def _is_leg(order: Order) -> bool:
     """Whether ``order`` is an exit of a bracket (also when resumed from the journal)."""
     tag, client_id = order.request.tag, order.client_id
-    return (tag == "stop_loss" and client_id.endswith("-sl")) or (
-        tag == "take_profit" and client_id.endswith("-tp")
-    )
+    return any(tag == _TAGS[role] and client_id.endswith(f"-{role}") for role in _TAGS)

@@ -124,6 +124,8 @@ class Reconciler:
         """Why new entries are refused ("" while trading normally)."""
         self._settled_ms = time.time_ns() // 1_000_000
         """When the balances taken last were read (ms): earlier trades are in them."""
+        self._suspected: set[str] = set()
+        """Assets whose balance differed at the last settled check, not yet reported."""
         self.left_on_venue: tuple[str, ...] = ()
         """After the shutdown: client ids of orders it was asked to cancel but could not, and
         of orders whose outcome is still unknown."""
@@ -154,12 +156,20 @@ class Reconciler:
     async def refresh_balances(self, *, check: bool = True) -> bool:
         """Compare the venue's balances with the portfolio, then take the venue's.
 
-        The comparison is only made on a settled account: no order of the run in flight or
-        of unknown outcome (its trades could not be attributed yet), and the balances read
-        twice, around booking the latest trades, are equal (no trade happened in between, so
-        every trade the balances contain is booked and no booked trade is missing from them).
-        Otherwise nothing changes and the next round tries again. Call with the books lock
-        held (or before the tasks start).
+        The comparison is only made on a settled account, so that the portfolio has booked
+        every trade the balances contain: no order of the run is in flight, of unknown outcome
+        or with fills the venue reported but not booked yet (see `_busy`), before or after
+        the reads, and none was created meanwhile (its trades could not be attributed yet);
+        the balances, read twice around booking the trades since the last settled read (every
+        page), are equal (nothing traded in between). Otherwise nothing changes and the next
+        round tries again.
+
+        A difference found on a settled account is only reported once the next settled check
+        still finds one in the same asset (a venue whose balances and trade list are updated
+        apart gets a poll interval to agree with itself); until then the portfolio keeps its
+        own figures. So a real divergence is reported at the second settled check after it
+        happened, and a difference that the booking of a late trade explains never is.
+        Call with the books lock held (or before the tasks start).
 
         Args:
             check: Compare first (``False`` on start: take the venue's figures as they are).
@@ -169,29 +179,61 @@ class Reconciler:
         """
         sync = self.sync
         sync.balances_behind = True
-        if check and any(o.status is OrderStatus.NEW for o in sync.orders.values()):
+        if check and self._busy():
             return False
+        known = len(sync.orders)
         read_ms = time.time_ns() // 1_000_000
         before = await sync.venue.balances()
         await self._book_latest()
         balances = await sync.venue.balances()
-        if check and _totals(before) != _totals(balances):
-            return False  # something traded meanwhile: settle in the next round
         if check:
-            for asset, venue, local, tolerance in self._gaps(balances):
-                self.diverged(
-                    "balance",
-                    asset,
-                    venue=venue,
-                    local=local,
-                    detail=(
-                        f"{asset} balance on the venue {venue:.10g}, in the portfolio "
-                        f"{local:.10g}: {venue - local:+.10g} beyond fees and dust "
-                        f"({tolerance:.3g})"
-                    ),
-                )
+            if _totals(before) != _totals(balances) or self._busy() or len(sync.orders) != known:
+                return False  # something traded or started meanwhile: settle in the next round
+            if not self._confirmed(self._gaps(balances)):
+                return False
         self._apply(balances)
         self._settled_ms = read_ms
+        return True
+
+    def _busy(self) -> bool:
+        """Whether an order is in flight, of unknown outcome, or has fills still to be booked.
+
+        An order the venue reported as (more) filled than the trades booked for it (a market
+        order's answer, a lookup, the open orders) has trades a venue may show in its balances
+        before its trade list. Such a report holds the check back for ``unknown_deadline``
+        seconds at most, so a trade that never shows up cannot hide a divergence for longer.
+        """
+        sync = self.sync
+        if any(o.status is OrderStatus.NEW for o in sync.orders.values()):
+            return True
+        recent = time.time_ns() - int(self.safety.unknown_deadline * 1e9)
+        for client_id, (filled, seen) in list(sync.venue_filled.items()):
+            order = sync.orders.get(client_id)
+            if order is None or order.filled >= filled * (1 - 1e-9) or seen < recent:
+                del sync.venue_filled[client_id]  # booked (or given up on)
+            else:
+                return True
+        return False
+
+    def _confirmed(self, gaps: list[tuple[str, float, float, float]]) -> bool:
+        """Report the gaps a previous settled check found as well; hold back new ones."""
+        suspected, self._suspected = self._suspected, {asset for asset, *_ in gaps}
+        if not self._suspected <= suspected:
+            _log.info("balance_gap_unconfirmed", assets=sorted(self._suspected))
+            return False
+        self._suspected = set()
+        for asset, venue, local, tolerance in gaps:
+            self.diverged(
+                "balance",
+                asset,
+                venue=venue,
+                local=local,
+                detail=(
+                    f"{asset} balance on the venue {venue:.10g}, in the portfolio "
+                    f"{local:.10g}: {venue - local:+.10g} beyond fees and dust "
+                    f"({tolerance:.3g})"
+                ),
+            )
         return True
 
     def _expected(self) -> dict[str, tuple[float, float]]:

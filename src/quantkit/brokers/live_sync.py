@@ -68,6 +68,9 @@ class OrderSync:
         self.exchange_ids: dict[str, str] = {}
         """Venue order id to client id."""
         self.trade_ids: set[str] = set()
+        self.venue_filled: dict[str, tuple[float, int]] = {}
+        """Client id to (amount the venue reported filled, when in ns), while more than the
+        trades booked for it: a balance check waits for those trades."""
         self.fee_slack: dict[str, float] = {}
         """Fees booked since the last balance refresh that the portfolio counts differently
         from the venue (a fee in the received asset), by asset."""
@@ -106,7 +109,8 @@ class OrderSync:
         if replaces is not None:
             self.replaces[order.client_id] = (replaces, total)
         self._in_flight += 1
-        self.idle = anyio.Event()
+        if self.idle.is_set():  # (an unset one stays: creating events costs on the hot path)
+            self.idle = anyio.Event()
         self._send.send_nowait(order)
 
     def request_cancel(self, order: Order) -> None:
@@ -164,6 +168,16 @@ class OrderSync:
 
     async def _send_one(self, order: Order) -> None:
         self.broker.journal.sync_head()  # the intent skipped it to stay fast
+        request = order.request
+        _log.info(
+            "order_intent",
+            client_id=order.client_id,
+            symbol=order.symbol,
+            side=str(order.side),
+            type=str(request.type),
+            amount=order.amount,
+            price=request.limit_price,
+        )
         try:
             if self.closing:
                 self.reject(order, "not sent: the broker shut down first")
@@ -291,6 +305,7 @@ class OrderSync:
         """
         self.unknown.pending.pop(order.client_id, None)
         self.remember(order, placed.exchange_id)
+        self.note_filled(order, placed.filled)
         if order.status is OrderStatus.NEW:  # (a websocket trade may have opened it already)
             order.transition(OrderStatus.OPEN, time.time_ns())
             _log.info(
@@ -302,6 +317,16 @@ class OrderSync:
             self.emit(order)
         if placed.filled > 0 or placed.status is not OrderStatus.OPEN:
             self.poke()
+
+    def note_filled(self, order: Order, filled: float) -> None:
+        """Remember that the venue reported ``order`` filled by ``filled`` (if beyond booked).
+
+        Args:
+            order: The order.
+            filled: The venue's executed amount.
+        """
+        if filled > order.filled * (1 + 1e-9) + 1e-15:
+            self.venue_filled[order.client_id] = (filled, time.time_ns())
 
     def reject(self, order: Order, reason: str) -> None:
         """End a ``NEW`` order as ``REJECTED`` (journaled, delivered).
@@ -316,6 +341,8 @@ class OrderSync:
         self.broker.journal.reject(order.client_id, reason)
         _log.warning("order_rejected", client_id=order.client_id, reason=reason)
         self.emit(order)
+        if order.parent_id:  # an OCO leg the venue never got: its bracket is held instead
+            self.broker.brackets.on_rejected(order)
 
     def finish(self, order: Order, final: VenueOrder) -> None:
         """Close ``order`` as the venue ended it (canceled, expired; fills close it as filled).

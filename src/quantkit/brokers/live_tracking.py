@@ -27,6 +27,7 @@ __all__ = ["Tracker"]
 _log = structlog.get_logger("quantkit.live")
 
 _VENUE_STATUS_OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+_CURSOR_MARGIN_MS = 2_000
 
 
 class Tracker:
@@ -43,6 +44,8 @@ class Tracker:
         """Trades before this time (ms) predate the run's journal: not checked for strangers."""
         self.strangers: set[str] = set()
         """Trade ids and client ids already reported as unknown to the journal."""
+        self._cursor: dict[str, int] = {}
+        """Per symbol: venue time (ms) before which every trade was booked or reported."""
 
     async def track_loop(self) -> None:
         """Poll trades, statuses and cancels every ``poll_interval`` (sooner when woken)."""
@@ -160,6 +163,12 @@ class Tracker:
     ) -> int:
         """Book the account's new trades in ``symbol``; report those of no journaled order.
 
+        A venue answers one page at a time (Binance: the 500 oldest from the start time), so
+        the pages are read from the last trade's time on until one brings no trade not seen
+        yet: a busy minute never hides its latest trades behind a full first page. Reads
+        start no earlier than (two seconds before) the venue time up to which every trade was
+        booked or reported, so a busy account is not read again from a minute back each round.
+
         Args:
             symbol: Market symbol.
             latest: Read the venue's latest page of trades (as on a restart) instead of those
@@ -170,32 +179,69 @@ class Tracker:
             How many trades were booked.
         """
         sync = self.sync
-        if since_ms is None and not latest:
+        start = None if latest else self._start(symbol, since_ms)
+        since_ms = start
+        seen: set[str] = set()
+        booked, held_ms, last_ms = 0, None, start
+        while True:
+            trades = await sync.venue.my_trades(symbol, since_ms)
+            fresh = [t for t in trades if t.trade_id not in seen]
+            seen.update(t.trade_id for t in fresh)
+            for trade in fresh:
+                outcome = self._book_polled(trade)
+                if outcome is None:  # may be an order's in flight: read it again next round
+                    trade_ms = trade.timestamp // 1_000_000
+                    held_ms = trade_ms if held_ms is None else min(held_ms, trade_ms)
+                booked += outcome is True
+            if not fresh or since_ms is None:  # (the latest page has no next one)
+                break
+            since_ms = last_ms = max(since_ms, max(t.timestamp for t in fresh) // 1_000_000)
+        cursor = self._cursor.get(symbol)
+        if start is not None and last_ms is not None and (cursor is None or start <= cursor):
+            self._cursor[symbol] = last_ms if held_ms is None else min(held_ms, last_ms)
+        return booked
+
+    def _start(self, symbol: str, since_ms: int | None) -> int | None:
+        """Where a read of ``symbol``'s trades starts (ms; ``None``: the latest page).
+
+        By default a minute before the oldest active order was created (our clock against the
+        venue's); never before the venue time up to which every trade was booked or reported
+        (less a margin for a trade list that shows a trade late).
+        """
+        sync = self.sync
+        if since_ms is None:
             created = [
                 o.created_at for o in sync.orders.values() if o.symbol == symbol and o.is_active
             ]
-            if created:
-                since_ms = min(created) // 1_000_000 - 60_000
-        trades = await sync.venue.my_trades(symbol, since_ms)
-        booked = 0
-        for trade in trades:
-            if trade.trade_id in sync.trade_ids:
-                continue
-            order = self._owner(trade)
-            if order is None:
-                self._stranger_trade(trade)
-                continue
-            sync.book(order, trade)
-            booked += 1
-        return booked
+            if not created:
+                return None
+            since_ms = min(created) // 1_000_000 - 60_000
+        cursor = self._cursor.get(symbol)
+        return since_ms if cursor is None else max(since_ms, cursor - _CURSOR_MARGIN_MS)
 
-    def _stranger_trade(self, trade: VenueTrade) -> None:
+    def _book_polled(self, trade: VenueTrade) -> bool | None:
+        """Book a polled trade if it is new and its order known; report a stranger's.
+
+        Returns:
+            Whether it was booked now; ``None`` if held back (maybe an order's in flight).
+        """
+        sync = self.sync
+        if trade.trade_id in sync.trade_ids:
+            return False
+        order = self._owner(trade)
+        if order is None:
+            return None if self._stranger_trade(trade) else False
+        sync.book(order, trade)
+        return True
+
+    def _stranger_trade(self, trade: VenueTrade) -> bool:
+        """Report a trade no order of the journal owns; ``True`` if it may still be ours."""
         sync = self.sync
         if trade.timestamp // 1_000_000 < self.since_ms or trade.trade_id in self.strangers:
-            return
+            return False
         unsure = {o.symbol for o in sync.orders.values() if o.status is OrderStatus.NEW}
         if trade.symbol in unsure and not trade.client_id:
-            return  # may be of an order in flight or of unknown outcome: booked once known
+            return True  # may be of an order in flight or of unknown outcome: booked once known
         self.strangers.add(trade.trade_id)
         sync.broker.reconciler.diverged(
             "unknown_trade",
@@ -208,6 +254,7 @@ class Tracker:
                 f"{trade.client_id or '?'}) belongs to no order in this run's journal"
             ),
         )
+        return False
 
     async def settle(self, active: list[Order]) -> None:
         """Close orders the venue no longer lists as open; adopt and report listed ones.
@@ -218,6 +265,10 @@ class Tracker:
         sync = self.sync
         listed = await sync.venue.open_orders()
         self.check_listed(listed)
+        for venue_order in listed:
+            own = sync.orders.get(venue_order.client_id)
+            if own is not None:
+                sync.note_filled(own, venue_order.filled)
         names = {o.client_id for o in listed}
         replacing = {old.client_id for old, _ in sync.replaces.values()}
         for order in active:
@@ -226,6 +277,8 @@ class Tracker:
             if not order.is_active or order.client_id in names or order.client_id in replacing:
                 continue
             final = await sync.venue.fetch_order(order.client_id, order.symbol)
+            if final is not None:
+                sync.note_filled(order, final.filled)
             if final is not None and final.status not in _VENUE_STATUS_OPEN:
                 if final.filled > order.filled * (1 + 1e-12):
                     await self.book_trades(order.symbol)

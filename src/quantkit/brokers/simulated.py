@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sized
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.settings import SimOptions, SimSettings
@@ -16,6 +16,9 @@ from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.errors import ConfigError
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.rules import FillRules
+
+if TYPE_CHECKING:
+    from quantkit.sim.book import Book
 
 __all__ = ["SimulatedBroker"]
 
@@ -114,9 +117,10 @@ class SimulatedBroker(Broker):
         Raises:
             OrderError: If the symbol is not part of the run.
         """
-        market = self.exchange.markets.get(symbol)
+        markets = (self._exchange or self.exchange).markets  # the property raises if unprepared
+        market = markets.get(symbol)
         if market is None:
-            raise unknown_symbol(symbol, self.exchange.markets)
+            raise unknown_symbol(symbol, markets)
         return market
 
     def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:
@@ -204,7 +208,7 @@ class SimulatedBroker(Broker):
         """
         exchange = self.exchange
         if exchange.portfolio.margin.is_spot:
-            return exchange.books[symbol].working
+            return _BookActive(exchange.books[symbol])
         return _NeedsBar(exchange, symbol)
 
     @property
@@ -222,6 +226,19 @@ class SimulatedBroker(Broker):
             f"{type(self).__name__}(cash={self.initial_cash:g}, currency={self.currency!r}, "
             f"rules={self.rules!r})"
         )
+
+
+class _BookActive:
+    """A live container whose length is non-zero while orders work or a trailing stop follows."""
+
+    __slots__ = ("_trails", "_working")
+
+    def __init__(self, book: Book) -> None:
+        self._working = book.working  # the list object itself: updated in place
+        self._trails = book.trails
+
+    def __len__(self) -> int:
+        return len(self._working) or len(self._trails)
 
 
 class _NeedsBar:

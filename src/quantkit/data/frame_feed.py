@@ -1,15 +1,20 @@
-"""DataFrameFeed: bars from pandas DataFrames already in memory."""
+"""DataFrameFeed: bars from pandas or Polars DataFrames already in memory."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
+from quantkit.data._polars import is_polars_frame, polars_columns
 from quantkit.data._tabular import TabularFeed, sources_by_symbol
 from quantkit.data.gaps import DEFAULT_GAP_POLICY, GapPolicy
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
+    import polars as pl
+
+    Frame: TypeAlias = pd.DataFrame | pl.DataFrame | pl.LazyFrame
 
     from quantkit.data._timestamps import TimeLike, TimeUnit
     from quantkit.data.validation import BarLabel
@@ -20,26 +25,30 @@ __all__ = ["DataFrameFeed"]
 def _is_frame(value: object) -> bool:
     import pandas as pd  # noqa: PLC0415 - pandas stays out of `import quantkit`
 
-    return isinstance(value, pd.DataFrame)
+    return isinstance(value, pd.DataFrame) or is_polars_frame(value)
 
 
-def _symbol_attribute(frame: pd.DataFrame) -> str | None:
-    symbol = frame.attrs.get("symbol")
+def _symbol_attribute(frame: Frame) -> str | None:
+    attrs = getattr(frame, "attrs", None)  # pandas frames carry one; Polars frames do not
+    symbol = attrs.get("symbol") if isinstance(attrs, dict) else None
     return symbol if isinstance(symbol, str) else None
 
 
-class DataFrameFeed(TabularFeed["pd.DataFrame"]):
-    """Bars from one pandas DataFrame per symbol.
+class DataFrameFeed(TabularFeed["Frame"]):
+    """Bars from one pandas DataFrame (or Polars ``DataFrame``/``LazyFrame``) per symbol.
 
     Each frame needs columns ``open``, ``high``, ``low``, ``close`` and ``volume`` (any case;
     other columns are ignored) and timestamps: a ``DatetimeIndex``, or a column named ``time``,
     ``timestamp``, ``date``, ``datetime`` or ``open_time``, or the column named by
     ``time_column``. The frames are validated by
     `validate_bars` when `load` is first called; error
-    messages name the symbol as the source.
+    messages name the symbol as the source. Polars frames are validated exactly like pandas
+    ones, with the same errors (a ``LazyFrame`` is collected once, when `load` is first
+    called); their timestamps come from a column.
 
     Args:
-        data: One DataFrame, or a mapping of symbol to DataFrame (served in the mapping's order).
+        data: One DataFrame, or a mapping of symbol to DataFrame (served in the mapping's order);
+            pandas or Polars.
         symbol: The symbol of a single DataFrame. Optional when the frame carries it in
             ``frame.attrs["symbol"]`` (as `load_sample` frames do);
             not allowed with a mapping.
@@ -74,7 +83,7 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
 
     def __init__(
         self,
-        data: pd.DataFrame | Mapping[str, pd.DataFrame],
+        data: Frame | Mapping[str, Frame],
         *,
         symbol: str | None = None,
         timeframe: str | int | None = None,
@@ -85,12 +94,12 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
         end: TimeLike | None = None,
         gap_policy: GapPolicy = DEFAULT_GAP_POLICY,
     ) -> None:
-        frames: dict[str, pd.DataFrame] = sources_by_symbol(
+        frames: dict[str, Frame] = sources_by_symbol(
             data,
             symbol=symbol,
             is_single=_is_frame,
             default_symbol=_symbol_attribute,
-            what="a pandas DataFrame",
+            what="a pandas or Polars DataFrame",
         )
         super().__init__(
             frames,
@@ -103,5 +112,9 @@ class DataFrameFeed(TabularFeed["pd.DataFrame"]):
             gap_policy=gap_policy,
         )
 
-    def _read(self, symbol: str, source: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-        return source, symbol
+    def _read(
+        self, symbol: str, source: Frame
+    ) -> tuple[pd.DataFrame | Mapping[str, npt.ArrayLike], str]:
+        if is_polars_frame(source):
+            return polars_columns(source, symbol), symbol
+        return source, symbol  # type: ignore[return-value]  # a pandas frame here

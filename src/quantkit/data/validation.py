@@ -25,10 +25,11 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
+from quantkit.data._polars import is_polars_frame, polars_columns
 from quantkit.data._timestamps import TimeUnit, first_true, format_ns, parse_timestamps
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe, parse_timeframe
@@ -37,6 +38,7 @@ from quantkit.errors import ConfigError, DataError
 if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
+    import polars as pl
 
     BoolArray = npt.NDArray[np.bool_]
     FloatArray = npt.NDArray[np.float64]
@@ -64,7 +66,7 @@ _Check = tuple[int, Callable[[int], str]]
 
 
 def validate_bars(
-    data: pd.DataFrame | Mapping[str, npt.ArrayLike],
+    data: pd.DataFrame | pl.DataFrame | pl.LazyFrame | Mapping[str, npt.ArrayLike],
     *,
     symbol: str,
     source: str | None = None,
@@ -81,7 +83,8 @@ def validate_bars(
     zero-based positions in ``data`` (for a CSV file, row 0 is the first line after the header).
 
     Args:
-        data: A pandas DataFrame, or a mapping of column name to a sequence or 1-D array.
+        data: A pandas DataFrame, a Polars ``DataFrame`` or ``LazyFrame`` (collected once;
+            timestamps from a column), or a mapping of column name to a sequence or 1-D array.
         symbol: Market symbol of the bars, e.g. ``"BTC/USDT"``.
         source: Where the data came from (file name...), used in error messages; defaults to
             ``symbol``.
@@ -125,7 +128,12 @@ def validate_bars(
         raise ConfigError(f"label must be 'open' or 'close', got {label!r}")
     given_timeframe = None if timeframe is None else parse_timeframe(timeframe)
     name = source or symbol
-    raw_times, raw_columns = _split_input(data, name, time_column)
+    table = (
+        polars_columns(data, name)
+        if is_polars_frame(data)
+        else cast("pd.DataFrame | Mapping[str, npt.ArrayLike]", data)
+    )
+    raw_times, raw_columns = _split_input(table, name, time_column)
     count = _length(raw_times, name)
     if count == 0:
         raise DataError("no bars: the data is empty", source=name)
@@ -172,7 +180,7 @@ def _split_input(
 
     if not isinstance(data, pd.DataFrame):
         raise ConfigError(
-            f"data must be a pandas DataFrame or a mapping of column name to values, "
+            f"data must be a pandas or Polars DataFrame or a mapping of column name to values, "
             f"got {type(data).__name__}"
         )
     labels = [key for key in data.columns if isinstance(key, str)]

@@ -114,11 +114,14 @@ class OrderRequest:
     is given. ``stop_loss`` / ``take_profit`` are absolute prices; ``stop_loss_pct`` /
     ``take_profit_pct`` are distances from the entry's actual fill price as fractions
     (``0.02`` = 2 %). Either form attaches a bracket: exit orders that become live when the
-    entry fills.
+    entry fills. ``trail_pct`` attaches a trailing stop: from the close of the bar the entry
+    filled in, a reduce-only stop ``trail_pct`` below the highest high (longs) or above the
+    lowest low (shorts) since that bar, moved only in the position's favour (see
+    `quantkit.domain.trailing`).
 
     Attributes:
         sign: ``+1`` for a buy, ``-1`` for a sell (derived).
-        has_bracket: Whether a stop-loss or take-profit is attached (derived).
+        has_bracket: Whether a stop-loss, take-profit or trailing stop is attached (derived).
 
     Raises:
         OrderError: If the request is malformed.
@@ -139,6 +142,7 @@ class OrderRequest:
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
     tag: str = ""
+    trail_pct: float | None = None
     sign: int = field(init=False, repr=False, compare=False)
     has_bracket: bool = field(init=False, repr=False, compare=False)
 
@@ -159,6 +163,7 @@ class OrderRequest:
         stop_loss_pct: float | None = None,
         take_profit_pct: float | None = None,
         tag: str = "",
+        trail_pct: float | None = None,
     ) -> None:
         # The generated __init__ of a frozen dataclass assigns each field with a call to
         # object.__setattr__; calling the slots' own setters directly costs half as much. The
@@ -166,8 +171,8 @@ class OrderRequest:
         (
             set_symbol, set_side, set_type, set_amount, set_cost, set_limit_price,
             set_stop_price, set_time_in_force, set_post_only, set_reduce_only, set_stop_loss,
-            set_take_profit, set_stop_loss_pct, set_take_profit_pct, set_tag, set_sign,
-            set_has_bracket,
+            set_take_profit, set_stop_loss_pct, set_take_profit_pct, set_tag, set_trail_pct,
+            set_sign, set_has_bracket,
         ) = _REQUEST_SETTERS  # fmt: skip
         set_symbol(self, symbol)
         set_side(self, side)
@@ -184,6 +189,7 @@ class OrderRequest:
         set_stop_loss_pct(self, stop_loss_pct)
         set_take_profit_pct(self, take_profit_pct)
         set_tag(self, tag)
+        set_trail_pct(self, trail_pct)
         if (amount is None) == (cost is None):
             raise OrderError(f"order on {symbol}: give exactly one of amount= and cost=")
         if side is _BUY:
@@ -197,6 +203,7 @@ class OrderRequest:
             and take_profit is None
             and stop_loss_pct is None
             and take_profit_pct is None
+            and trail_pct is None
         )
         set_has_bracket(self, bracket)
         self._check(bracket)
@@ -224,6 +231,9 @@ class OrderRequest:
             raise OrderError(
                 f"order on {sym}: stop_loss_pct must be below 1, got {self.stop_loss_pct}"
             )
+        _store_checked(self, "trail_pct")
+        if self.trail_pct is not None and self.trail_pct >= 1:
+            raise OrderError(f"order on {sym}: trail_pct must be below 1, got {self.trail_pct}")
         if self.stop_loss is not None and self.stop_loss_pct is not None:
             raise OrderError(f"order on {sym}: give stop_loss or stop_loss_pct, not both")
         if self.take_profit is not None and self.take_profit_pct is not None:
@@ -261,7 +271,7 @@ _REQUEST_SETTERS: tuple[Callable[[OrderRequest, Any], None], ...] = tuple(
 )
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)
 class Order:
     """A live order: its request, identity and status, updated by the broker.
 
@@ -315,11 +325,39 @@ class Order:
     updated_at: int = 0
     history: list[tuple[int, OrderStatus]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if self.amount is None:
-            self.amount = self.request.amount
-        self.updated_at = self.created_at
-        self.history.append((self.created_at, self.status))
+    def __init__(
+        self,
+        client_id: str,
+        request: OrderRequest,
+        created_at: int,
+        status: OrderStatus = OrderStatus.NEW,
+        filled: float = 0.0,
+        average_price: float = 0.0,
+        fee: float = 0.0,
+        reason: str = "",
+        parent_id: str = "",
+        amount: float | None = None,
+        updated_at: int = 0,
+        history: list[tuple[int, OrderStatus]] | None = None,
+    ) -> None:
+        # Written out rather than generated: one order is made per order placed, in the
+        # backtest's hot loop, and the generated __init__ plus __post_init__ cost twice this.
+        # ``updated_at`` is always ``created_at`` at creation (the parameter is kept for the
+        # dataclass signature).
+        self.client_id = client_id
+        self.request = request
+        self.created_at = created_at
+        self.status = status
+        self.filled = filled
+        self.average_price = average_price
+        self.fee = fee
+        self.reason = reason
+        self.parent_id = parent_id
+        self.amount = request.amount if amount is None else amount
+        self.updated_at = created_at
+        self.history = [(created_at, status)] if history is None else history
+        if history is not None:
+            history.append((created_at, status))
 
     @classmethod
     def rejected(cls, client_id: str, request: OrderRequest, at: int, reason: str) -> Order:

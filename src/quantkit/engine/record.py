@@ -115,7 +115,8 @@ class RunRecord:
             else:
                 bar = np.searchsorted(series.close_time, timeline, side="right") - 1
                 price = np.where(bar >= 0, series.close[np.maximum(bar, 0)], 0.0)
-            equity = equity + amounts * price
+            # equity + amounts * price, in place: no step-long temporaries
+            equity += np.multiply(amounts, price, out=amounts)
         exposed = (held != 0.0).any(axis=1)[row]
         return equity, exposed
 
@@ -127,4 +128,4 @@ def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
         return np.searchsorted(marks, np.arange(steps), side="right")  # not a strict climb
     counts = np.zeros(steps, dtype=np.int64)
     counts[marks] = 1
-    return np.cumsum(counts)
+    return np.cumsum(counts, out=counts)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
+    FloatArray = npt.NDArray[np.float64]
+
 __all__ = ["Result", "build_result"]
 
 
@@ -146,7 +148,7 @@ def _time(values: npt.ArrayLike) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(stamps).tz_localize("UTC")
 
 
-def _frame(columns: dict[str, list[Any]], rows: int) -> pd.DataFrame:
+def _frame(columns: dict[str, Any], rows: int) -> pd.DataFrame:
     """A frame from column lists; with no rows, the frame an empty list of row dicts gives."""
     import pandas as pd  # noqa: PLC0415
 
@@ -227,20 +229,50 @@ def _fills_frame(record: RunRecord) -> pd.DataFrame:
     return frame
 
 
+def _trade_figures(trades: list[Trade]) -> dict[str, FloatArray]:
+    """Entry and exit prices, PnL and return of each trade, computed on whole columns.
+
+    The same IEEE operations in the same order as `Trade`'s properties, so the same values.
+    """
+    entry_value = np.array([t.entry_value for t in trades], dtype=np.float64)
+    entry_amount = np.array([t.entry_amount for t in trades], dtype=np.float64)
+    exit_value = np.array([t.exit_value for t in trades], dtype=np.float64)
+    exit_amount = np.array([t.exit_amount for t in trades], dtype=np.float64)
+    fees = np.array([t.fees for t in trades], dtype=np.float64)
+    sign = np.array([1.0 if t.direction == "long" else -1.0 for t in trades], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entry_price = np.where(entry_amount != 0.0, entry_value / entry_amount, np.nan)
+        exit_price = np.where(exit_amount != 0.0, exit_value / exit_amount, np.nan)
+        closed = np.minimum(exit_amount, entry_amount)
+        gross = np.where(closed != 0.0, sign * (exit_value - entry_price * closed), 0.0)
+        pnl = gross - fees
+        basis = entry_price * exit_amount
+        ok = (basis != 0.0) & ~np.isnan(basis)  # a NaN basis is truthy in Python: NaN either way
+        return_pct = np.where(ok, 100.0 * pnl / basis, np.nan)
+    return {
+        "entry_price": entry_price,
+        "exit_price": exit_price,
+        "pnl": pnl,
+        "return_pct": return_pct,
+        "fees": fees,
+    }
+
+
 def _trades_frame(trades: list[Trade]) -> pd.DataFrame:
     import pandas as pd  # noqa: PLC0415
 
-    columns: dict[str, list[Any]] = {
+    figures = _trade_figures(trades)
+    columns: dict[str, Any] = {
         "symbol": [t.symbol for t in trades],
         "direction": [t.direction for t in trades],
         "entry_time": [t.entry_time for t in trades],
         "exit_time": [t.exit_time if t.exit_time >= 0 else None for t in trades],
         "size": [t.size for t in trades],
-        "entry_price": [t.entry_price for t in trades],
-        "exit_price": [t.exit_price for t in trades],
-        "pnl": [t.pnl for t in trades],
-        "return_pct": [t.return_pct for t in trades],
-        "fees": [t.fees for t in trades],
+        "entry_price": figures["entry_price"],
+        "exit_price": figures["exit_price"],
+        "pnl": figures["pnl"],
+        "return_pct": figures["return_pct"],
+        "fees": figures["fees"],
         "ambiguous": [t.ambiguous for t in trades],
         "orders": [",".join(t.client_ids) for t in trades],
     }
@@ -298,10 +330,13 @@ def _buy_and_hold(record: RunRecord, equity: pd.Series) -> pd.Series | None:
     if equity.empty:
         return None
     series = next(iter(record.history.values()))
-    closes = pd.Series(series.close, index=_time(series.close_time)).reindex(
-        equity.index, method="ffill"
-    )
-    closes = closes.bfill()
+    if np.array_equal(series.close_time, record.times):  # one symbol: its bars are the timeline
+        closes = pd.Series(series.close, index=equity.index, copy=False)
+    else:
+        closes = pd.Series(series.close, index=_time(series.close_time)).reindex(
+            equity.index, method="ffill"
+        )
+        closes = closes.bfill()
     if closes.isna().any() or not closes.iloc[0] > 0:
         return None
     held: pd.Series = closes / closes.iloc[0] * float(equity.iloc[0])
@@ -322,11 +357,13 @@ def build_result(record: RunRecord) -> Result:
     index = _time(record.times)
     index.name = "time"
     equity_values, exposed = record.equity_and_exposure()
-    equity = pd.Series(equity_values, index=index, name="equity")
+    equity = pd.Series(equity_values, index=index, name="equity", copy=False)  # ours: no copy
     closed, still_open = round_trips(
         record.fills, record.ambiguous_orders, record.portfolio.dust_below
     )
     trades = _trades_frame(closed)
+    open_trades = _trades_frame(still_open)
+    del closed, still_open  # one Python object per trade: gone before the statistics run
     timeframe = next(iter(record.history.values())).timeframe
     fills = _fills_frame(record)
     stats = compute_stats(
@@ -348,7 +385,7 @@ def build_result(record: RunRecord) -> Result:
         orders=_orders_frame(record),
         fills=fills,
         trades=trades,
-        open_trades=_trades_frame(still_open),
+        open_trades=open_trades,
         positions=_positions_frame(record),
         stats=stats,
         risk_events=_risk_frame(record),

@@ -223,6 +223,9 @@ class Step:
         on_fill = self.on_fill
         on_order = self.on_order
         risk_fill = self.risk_fill
+        if on_fill is None and on_order is None and risk_fill is None:
+            self._record_only()  # nothing else sees the events: no new ones can arrive
+            return
         k = 0
         while k < len(events):
             event = events[k]
@@ -245,6 +248,20 @@ class Step:
                     except Exception as exc:
                         del events[:k]
                         self.fail("on_order", exc, event.symbol)
+        events.clear()
+        recorder.delivered()
+
+    def _record_only(self) -> None:
+        """`deliver` when only the recorder takes the events (no hook can raise or add any)."""
+        events = self.events
+        recorder = self.recorder
+        record_fill = recorder.fill
+        record_order = recorder.order
+        for event in events:
+            if isinstance(event, Fill):
+                record_fill(event)
+            else:
+                record_order(event)
         events.clear()
         recorder.delivered()
 

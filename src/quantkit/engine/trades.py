@@ -86,6 +86,15 @@ def _dust_trade(symbol: str, held: float, carried: dict[str, float], at: int) ->
     return trade
 
 
+def _fee_in_base(cache: dict[tuple[str, str], bool], fill: Fill) -> bool:
+    """``fill.fee_in_base``, worked out once per fee currency and symbol."""
+    key = (fill.fee_currency, fill.symbol)
+    known = cache.get(key)
+    if known is None:
+        known = cache[key] = fill.fee_in_base
+    return known
+
+
 def round_trips(
     fills: Iterable[Fill],
     ambiguous_orders: frozenset[str] = frozenset(),
@@ -111,12 +120,13 @@ def round_trips(
     current: dict[str, Trade] = {}
     closed: list[Trade] = []
     buy = Side.BUY
+    in_base: dict[tuple[str, str], bool] = {}  # fill.fee_in_base by (fee currency, symbol)
     for fill in fills:
         symbol, amount, price, client_id = fill.symbol, fill.amount, fill.price, fill.client_id
         before = held.get(symbol, 0.0)
         signed = amount if fill.side is buy else -amount  # fill.signed_amount
         fee = fill.fee
-        if fee and fill.fee_in_base:
+        if fee and _fee_in_base(in_base, fill):
             signed -= fee  # charged in the base asset received: the position moved less
             fee *= price
         moved = abs(signed)

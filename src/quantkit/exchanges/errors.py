@@ -82,6 +82,9 @@ CCXT_REASON_TABLE: tuple[tuple[str, str], ...] = (
 )
 """``(ccxt class name, ExchangeError.reason)`` pairs, most specific first; the first match wins."""
 
+_DUPLICATE = "Duplicate order sent."
+"""Binance's -2010 message for a client id (order or order list) already used by an open one."""
+
 _NOT_ACTED_ON = re.compile(r'"code"\s*:\s*-1008\b')
 """Binance's -1008 SERVER_BUSY: overloaded, the request was not carried out."""
 
@@ -125,9 +128,13 @@ def reason_for(exc: BaseException) -> str:
         >>> import ccxt
         >>> reason_for(ccxt.InsufficientFunds("x")), reason_for(ccxt.ExchangeError("x"))
         ('insufficient_funds', '')
+        >>> reason_for(ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'))
+        'duplicate_order'
     """
     import ccxt  # noqa: PLC0415 - ccxt is heavy: import it only when an error needs a class
 
+    if isinstance(exc, ccxt.InvalidOrder) and _DUPLICATE in str(exc):
+        return "duplicate_order"  # ccxt maps all of Binance's -2010 to InvalidOrder
     for name, reason in CCXT_REASON_TABLE:
         if isinstance(exc, getattr(ccxt, name)):
             return reason

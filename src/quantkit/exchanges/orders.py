@@ -29,6 +29,7 @@ __all__ = [
     "parse_my_trades",
     "parse_order",
     "parse_order_status",
+    "stop_supported",
 ]
 
 _log = structlog.get_logger("quantkit.exchanges")
@@ -50,6 +51,37 @@ _STOP_FEATURES = {
     OrderType.STOP: "createStopMarketOrder",
     OrderType.STOP_LIMIT: "createStopLimitOrder",
 }
+_STOP_VENUE_TYPES = {OrderType.STOP: "STOP_LOSS", OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT"}
+"""The venue order type ccxt makes of a spot stop on venues that list ``orderTypes`` (Binance)."""
+
+
+def stop_supported(
+    kind: OrderType, market: Mapping[str, Any], has: Mapping[str, Any], features: object
+) -> bool:
+    """Whether the venue takes a standalone stop of this kind in this market, through ccxt.
+
+    ccxt's ``has`` table states ``createStopMarketOrder`` false for Binance, yet its
+    ``create_order`` turns a market order with ``triggerPrice`` into a spot ``STOP_LOSS`` (and
+    a limit one into ``STOP_LOSS_LIMIT``), which its ``features`` state (``triggerPrice``).
+    Where the market lists its order types (Binance's ``orderTypes``), that type must be listed.
+
+    Args:
+        kind: `OrderType.STOP` or `OrderType.STOP_LIMIT`.
+        market: ccxt's market structure.
+        has: ccxt's ``has`` table of the venue.
+        features: ccxt's ``features`` table of the venue.
+
+    Returns:
+        True when the stop can be sent to the venue.
+    """
+    stated = _get(_create_order_features(features, market), "triggerPrice") is True
+    if not (has.get(_STOP_FEATURES[kind]) or stated):
+        return False
+    info = market.get("info")
+    listed = info.get("orderTypes") if isinstance(info, Mapping) else None
+    if market.get("spot") and isinstance(listed, list):
+        return _STOP_VENUE_TYPES[kind] in listed
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +134,8 @@ def order_arguments(
     """Translate an order request into ccxt ``create_order`` arguments.
 
     The client id travels as ccxt's unified ``clientOrderId`` (Binance: ``newClientOrderId``).
-    Stops become trigger orders (``triggerPrice``) where ccxt says the venue takes them. A time
+    Stops become trigger orders (``triggerPrice``; Binance spot: ``STOP_LOSS`` /
+    ``STOP_LOSS_LIMIT`` with ``stopPrice``) where the venue takes them (`stop_supported`). A time
     in force other than GTC and post-only are sent where ccxt does not state them unsupported.
     Reduce-only is sent for derivatives; a spot market has no position to reduce, so it is left
     out there (logged).
@@ -125,7 +158,7 @@ def order_arguments(
     stated = _create_order_features(features, market)
     params: dict[str, Any] = {"clientOrderId": client_id}
     if request.type in _STOP_FEATURES:
-        if not has.get(_STOP_FEATURES[request.type]):
+        if not stop_supported(request.type, market, has, features):
             raise _unsupported(f"{request.type.value} ({_STOP_FEATURES[request.type]})", exchange)
         params["triggerPrice"] = request.stop_price
     limit = request.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)

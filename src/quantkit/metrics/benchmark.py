@@ -77,6 +77,9 @@ def _aligned(
     """
     _returns_values(returns)
     _float_values(benchmark_returns, "benchmark_returns")
+    if returns.index.equals(benchmark_returns.index):  # the usual case: no copies
+        strategy = returns.to_numpy(dtype=np.float64)
+        return strategy, _returns_values(benchmark_returns), returns.index
     common = returns.index.intersection(benchmark_returns.index)
     if len(common) == 0 and len(returns) and len(benchmark_returns):
         raise DataError(
@@ -123,12 +126,20 @@ def alpha_beta(
         return math.nan, math.nan
     ppy = _resolve_ppy(periods_per_year, common)
     rf = _per_period_rate(risk_free, ppy, "risk_free")
-    x, y = strategy - rf, benchmark - rf
+    y = benchmark - rf
     if float(np.std(y)) <= _ZERO_DENOMINATOR:
         return math.nan, math.nan
-    dy = y - np.mean(y)
-    beta = float(np.sum((x - np.mean(x)) * dy) / np.sum(dy**2))
-    intercept = float(np.mean(x)) - beta * float(np.mean(y))
+    # The same operations as ``x = strategy - rf``, ``dy = y - mean(y)`` and
+    # ``sum((x - mean(x)) * dy) / sum(dy**2)``, done in place on ``x`` and ``y``: a long curve
+    # needs at most two more arrays of its length at a time.
+    mean_y = np.mean(y)
+    dy = np.subtract(y, mean_y, out=y)
+    squares = np.sum(dy**2)
+    x = strategy - rf
+    mean_x = np.mean(x)
+    centred = np.subtract(x, mean_x, out=x)
+    beta = float(np.sum(np.multiply(centred, dy, out=centred)) / squares)
+    intercept = float(mean_x) - beta * float(mean_y)
     try:
         alpha = (1.0 + intercept) ** ppy - 1.0
     except OverflowError:

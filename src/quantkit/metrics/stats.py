@@ -390,18 +390,22 @@ def _benchmark_rows(
     if benchmark is None:
         return dict.fromkeys(_BENCHMARK, math.nan)
     hold = _bench.buy_and_hold(benchmark)
-    common = equity.index.intersection(hold.index)
+    same = hold.index.equals(equity.index)  # the usual case: no copies of long curves
+    common = equity.index if same else equity.index.intersection(hold.index)
     if not len(common):
         raise DataError(
             "shares no timestamp with the equity curve (check the time zone and bar close times)",
             source="benchmark",
         )
-    hold = hold.loc[common]
+    if not same:
+        hold = hold.loc[common]
     rows = dict.fromkeys(_BENCHMARK, math.nan)
     rows[_BENCHMARK[0]] = 100.0 * (float(hold.iloc[-1]) / float(hold.iloc[0]) - 1.0)
     if alive and len(common) >= 2 and math.isfinite(ppy):
-        strategy = _metrics.returns(pd.Series(equity.loc[common], dtype=np.float64))
+        aligned = equity if same else equity.loc[common]
+        strategy = _metrics.returns(pd.Series(aligned, dtype=np.float64))
         reference = _metrics.returns(hold)
+        del hold  # the curve's returns are all that is needed now
         alpha, beta = _bench.alpha_beta(
             strategy, reference, risk_free=risk_free, periods_per_year=ppy
         )

@@ -9,7 +9,9 @@ import math
 from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.portfolio import Portfolio
+from quantkit.domain.trailing import TrailingStop
 from quantkit.sim.rules import FillRules
+from quantkit.sim.trailing import TrailSlot, trail_child, trail_problem
 from quantkit.sim.working import Working
 
 __all__ = ["Book"]
@@ -19,6 +21,7 @@ _MAX_STEPS_PER_ORDER = 8
 # Enum members as module constants: ``OrderType.MARKET`` is a slow class-attribute lookup.
 _MARKET = OrderType.MARKET
 _FOK = TimeInForce.FOK
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 class Book:
@@ -35,6 +38,7 @@ class Book:
         self.portfolio = portfolio
         self.rules = rules
         self.working: list[Working] = []
+        self.trails: dict[str, TrailSlot] = {}
         self.fills: list[Fill] = []
         self.events: list[Order | Fill] = []
         self.capacity = math.inf
@@ -56,15 +60,53 @@ class Book:
 
     def at_open(self, price: float) -> None:
         """Execute what executes at the open, then expire unfilled IOC/FOK remainders."""
+        terminal = _TERMINAL
         for w in list(self.working):
-            if w.order.is_active:
+            if w.order.status not in terminal:  # w.order.is_active
                 self._at_price(w, price)
         if not self.working:
             return
         for w in list(self.working):
-            if w.fresh and w.immediate and w.order.is_active:
+            if w.fresh and w.immediate and w.order.status not in terminal:
                 self._finish(w, OrderStatus.EXPIRED, "time in force: not filled at once")
             w.fresh = False
+
+    def end_bar(self) -> None:
+        """At the bar's close: move each trailing stop for the next bar, drop the flat ones."""
+        position = self.portfolio.position(self.symbol)
+        for entry_id, slot in list(self.trails.items()):
+            child = next((w for w in self.working if w.order.client_id == slot.child_id), None)
+            ended = slot.child_id and child is None and not slot.refused  # filled or canceled
+            if position.is_flat or ended:
+                if child is not None:
+                    self._finish(child, OrderStatus.CANCELED, "position closed")
+                del self.trails[entry_id]
+                continue
+            old = slot.stop
+            high, low, market = self.high, self.low, slot.market
+            slot.stop = (
+                TrailingStop.start(slot.side, slot.trail_pct, high=high, low=low, market=market)
+                if old is None
+                else old.follow(high=high, low=low, market=market)
+            )
+            if child is not None and slot.stop is old:
+                continue
+            if child is not None:
+                self._finish(child, OrderStatus.CANCELED, "trailing stop moved")
+            self._place_trail(slot, abs(position.amount))
+
+    def _place_trail(self, slot: TrailSlot, held: float) -> None:
+        amount = slot.market.round_amount(min(slot.amount, held))
+        child = trail_child(slot, amount, self.bar_time)
+        assert slot.stop is not None
+        reason = trail_problem(amount, slot.stop.level, slot.market)
+        slot.refused = bool(reason)
+        if reason:
+            child.order.transition(OrderStatus.REJECTED, self.bar_time, reason)
+        else:
+            child.order.transition(OrderStatus.OPEN, self.bar_time)
+            self.working.append(child)
+        self.events.append(child.order)
 
     def has_levels_inside(self) -> bool:
         """Whether some working order has a trigger level inside the bar's range."""
@@ -228,6 +270,8 @@ class Book:
             self.working.remove(w)
         if order.request.has_bracket:
             self._attach_exits(w, amount)
+            if order.request.trail_pct is not None:
+                self._grow_trail(w, amount)
         if w.sibling is not None:
             self._settle_sibling(w, amount)
         if self.working and self.portfolio.position(self.symbol).is_flat:
@@ -242,6 +286,17 @@ class Book:
             self.working.remove(w)
 
     # -- brackets ------------------------------------------------------------------------------
+
+    def _grow_trail(self, entry: Working, amount: float) -> None:
+        """Open (or grow) the entry's trailing stop slot; its stop starts at this bar's close."""
+        cid = entry.order.client_id
+        slot = self.trails.get(cid)
+        if slot is None:
+            pct = entry.order.request.trail_pct
+            assert pct is not None
+            side = Side.SELL if entry.sign > 0 else Side.BUY
+            slot = self.trails[cid] = TrailSlot(cid, side, pct, entry.market, entry.seq)
+        slot.amount += amount
 
     def _exit_levels(self, w: Working) -> tuple[float | None, float | None]:
         request = w.order.request

@@ -127,6 +127,7 @@ class SimulatedExchange:
         self.events: list[Order | Fill] = []
         self.ambiguous_orders: set[str] = set()
         self.liquidation: Liquidation | None = None
+        self._spot = portfolio.margin.is_spot  # a run's margin rules never change
         self._seq = 0
 
     # -- commands ------------------------------------------------------------------------------
@@ -288,7 +289,8 @@ class SimulatedExchange:
         A margin account holding any position is watched on every bar of every symbol (its
         equity depends on all of them) until it is liquidated.
         """
-        if self.books[symbol].working:
+        book = self.books[symbol]
+        if book.working or book.trails:
             return True
         portfolio = self.portfolio
         if self.liquidation is not None or portfolio.margin.is_spot:
@@ -325,14 +327,17 @@ class SimulatedExchange:
         if book.working and book.has_levels_inside():
             self._intrabar(book, open_, high, low, close)
         self.portfolio.last_price[symbol] = close
-        self.fills.extend(book.fills)
+        if book.trails:
+            book.end_bar()
         events = book.events
-        orders = self.orders
-        for event in events:
-            if isinstance(event, Order) and event.client_id not in orders:
-                orders[event.client_id] = event  # bracket exits created in this bar
-        self.events.extend(events)
-        if self.liquidation is None and not self.portfolio.margin.is_spot:
+        if events:  # most bars of a working order change nothing
+            self.fills.extend(book.fills)
+            orders = self.orders
+            for event in events:
+                if isinstance(event, Order) and event.client_id not in orders:
+                    orders[event.client_id] = event  # bracket exits created in this bar
+            self.events.extend(events)
+        if self.liquidation is None and not self._spot:
             self._check_margin(symbol, open_time, open_, high, low)
 
     def _check_margin(self, symbol: str, time: int, open_: float, high: float, low: float) -> None:
@@ -361,6 +366,8 @@ class SimulatedExchange:
         memo: dict[int, object] = {id(book.rules): book.rules}
         for w in book.working:
             memo[id(w.market)] = w.market
+        for slot in book.trails.values():
+            memo[id(slot.market)] = slot.market
         settled = len(book.fills)
         up = copy.deepcopy(book, memo.copy())
         up.run_path((open_, high, low, close))
@@ -414,6 +421,8 @@ class SimulatedExchange:
         for event in trial.events:
             events.append(real(event) if isinstance(event, Order) else fill_map.get(event, event))
         book.working[:] = trial.working
+        book.trails.clear()  # in place: the brokers hold the dict itself
+        book.trails.update(trial.trails)
         book.fills = book.fills[:settled] + fills
         book.events = events
         for name in ("cash", "positions", "last_price", "fees_paid"):

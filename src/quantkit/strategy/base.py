@@ -282,6 +282,7 @@ class Strategy(ABC):
         tp: float | None = None,
         sl_pct: float | None = None,
         tp_pct: float | None = None,
+        trail_pct: float | None = None,
         tif: TimeInForce | str = TimeInForce.GTC,
         post_only: bool = False,
         reduce_only: bool = False,
@@ -301,6 +302,11 @@ class Strategy(ABC):
             tp: Take-profit price attached to the entry.
             sl_pct: Stop-loss distance from the entry's fill price, as a fraction.
             tp_pct: Take-profit distance from the entry's fill price, as a fraction.
+            trail_pct: Trailing stop distance, a fraction in (0, 1): from the close of the bar
+                the entry fills in, a reduce-only stop ``trail_pct`` below the highest high
+                (longs) or above the lowest low (shorts) since that bar, working from the next
+                bar and moved only in the position's favour. It works beside ``sl``/``tp``:
+                the first exit to fill closes the position and cancels the others.
             tif: Time in force: ``"gtc"``, ``"ioc"`` or ``"fok"``.
             post_only: Reject instead of taking liquidity (limit orders).
             reduce_only: Only reduce an existing position.
@@ -339,6 +345,7 @@ class Strategy(ABC):
                 sl_pct,
                 tp_pct,
                 tag,
+                trail_pct,
             )
         except TypeError as exc:
             raise OrderError(f"order: {exc}") from exc

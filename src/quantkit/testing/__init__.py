@@ -26,6 +26,7 @@ from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS as LOCAL_CCXT_OPT
 from quantkit.testing.local_exchange import LocalExchange as LocalExchange
 from quantkit.testing.market_data import DEFAULT_MARKETS as DEFAULT_MARKETS
 from quantkit.testing.market_data import LocalMarket as LocalMarket
+from quantkit.testing.partial_fills import PartialFills as PartialFills
 from quantkit.testing.private_api import BinancePrivateApi as BinancePrivateApi
 from quantkit.testing.request_log import RequestLog as RequestLog
 from quantkit.testing.request_log import RequestRecord as RequestRecord
@@ -48,6 +49,7 @@ __all__ = [
     "LocalExchange",
     "LocalMarket",
     "LocalVenue",
+    "PartialFills",
     "RequestLog",
     "RequestRecord",
 ]

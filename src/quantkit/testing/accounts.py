@@ -4,8 +4,9 @@ The local exchange trades against a price, not against other orders. Each market
 the close of its last candle until a test sets one (`LocalAccounts.set_price`). Market orders,
 and limit orders that cross the price, fill at once at that price (taker). Other limit orders
 rest, with their funds locked, until `set_price` moves the price through their limit; they then
-fill in full at their own limit price (maker). Nothing happens in the background: no timers, no
-partial fills. Amounts and balances are `decimal.Decimal`, so sums are exact.
+fill in full at their own limit price (maker), or, under the `PartialFills` rule
+(`LocalAccounts.partial_fills`), one part per price step. Nothing happens in the background: no
+timers. Amounts and balances are `decimal.Decimal`, so sums are exact.
 
 Two rules of the real venue hold here: a client order id is refused as a duplicate only while
 an open order of the account in that market has it (once it filled, was canceled or expired,
@@ -39,6 +40,7 @@ from quantkit.testing.local_orders import (
     TimeInForce,
 )
 from quantkit.testing.market_data import LocalMarket, format_number
+from quantkit.testing.partial_fills import PartialFills
 from quantkit.testing.venue import LocalVenue
 
 __all__ = [
@@ -102,6 +104,8 @@ class LocalAccounts:
         self.venue = venue
         self.commission = Commission() if commission is None else commission
         """The commission of accounts opened without one of their own."""
+        self.partial_fills: PartialFills | None = None
+        """Fill resting orders in several trades (`PartialFills`); ``None`` fills them whole."""
         self._lock = threading.RLock()
         self._accounts: dict[str, _Account] = {}
         self._prices: dict[str, Decimal] = {}
@@ -114,6 +118,10 @@ class LocalAccounts:
 
         self.order_lists = OrderLists(self)
         """The OCO order lists (`quantkit.testing.order_lists`)."""
+        from quantkit.testing.stop_orders import StopOrders  # noqa: PLC0415 - it imports us
+
+        self.stop_orders = StopOrders(self)
+        """The stop orders waiting for their trigger (`quantkit.testing.stop_orders`)."""
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
 
@@ -265,11 +273,12 @@ class LocalAccounts:
         with self._lock:
             self._prices[market.venue_id] = new
             for order in list(self._orders.values()):
-                if order.list_id >= 0:
-                    continue  # legs of order lists: the lists execute them below
+                if order.list_id >= 0 or not order.working:
+                    continue  # order-list legs and untriggered stops: executed below
                 if order.is_open and order.symbol == market.venue_id and self._crosses(order, new):
-                    self._fill(order, order.price, now, maker=True)
+                    self._fill(order, order.price, now, maker=True, qty=self.part_of(order))
             self.order_lists.on_price(market.venue_id, new, now)
+            self.stop_orders.on_price(market.venue_id, new, now)
 
     @staticmethod
     def _crosses(order: LocalOrder, price: Decimal) -> bool:
@@ -362,30 +371,42 @@ class LocalAccounts:
         account.free[asset] = free - need
         account.locked[asset] = account.locked.get(asset, Decimal(0)) + need
 
-    def _fill(self, order: LocalOrder, price: Decimal, now: int, *, maker: bool) -> None:
+    def part_of(self, order: LocalOrder) -> Decimal | None:
+        """What a resting order's next maker trade fills: a part, or ``None`` for the rest."""
+        if self.partial_fills is None:
+            return None
+        step = Decimal(format_number(self.venue.market(order.symbol).step_size))
+        return self.partial_fills.next_part(order, step)
+
+    def _fill(
+        self, order: LocalOrder, price: Decimal, now: int, *, maker: bool,
+        qty: Decimal | None = None,
+    ) -> None:  # fmt: skip
         market = self.venue.market(order.symbol)
         account = self._accounts[order.api_key]
         zero = Decimal(0)
-        cost = order.qty * price
+        part = order.left if qty is None else qty
+        cost = part * price
         if order.side == "BUY":
-            reserved = order.qty * (price if order.type == "MARKET" else order.price)
+            reserved = part * (price if order.price == 0 else order.price)  # 0: market
             account.locked[market.quote] -= reserved
             account.free[market.quote] += reserved - cost  # a better price frees the rest
-            received, received_asset = order.qty, market.base
+            received, received_asset = part, market.base
         else:
-            account.locked[market.base] -= order.qty
+            account.locked[market.base] -= part
             received, received_asset = cost, market.quote
         fee = self._charge(account, market, received, received_asset, cost, maker=maker)
         if fee.asset == received_asset:
             received -= fee.amount
         account.free[received_asset] = account.free.get(received_asset, zero) + received
         fill = LocalFill(
-            next(self._trade_ids), order.order_id, order.symbol, order.side, price, order.qty, now,
+            next(self._trade_ids), order.order_id, order.symbol, order.side, price, part, now,
             maker, fee.amount, fee.asset,
         )  # fmt: skip
         order.fills.append(fill)
         self._trades.append(fill)
-        order.status, order.update_time = "FILLED", now
+        order.status = "FILLED" if order.left <= 0 else "PARTIALLY_FILLED"
+        order.update_time = now
         self._notify(order, fill)
 
     def _charge(
@@ -411,10 +432,10 @@ class LocalAccounts:
         self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus
     ) -> None:
         account = self._accounts[order.api_key]
-        asset, held = (
-            (market.quote, order.qty * order.price)
+        asset, held = (  # what is locked for the part not filled yet
+            (market.quote, order.left * order.price)
             if order.side == "BUY"
-            else (market.base, order.qty)
+            else (market.base, order.left)
         )
         account.locked[asset] -= held
         account.free[asset] += held
@@ -439,7 +460,7 @@ class LocalAccounts:
             if not order.is_open or order.api_key != api_key:
                 raise KeyError(order.order_id)
             made = self.order_lists.list_of(order)
-            if made is not None:  # a leg: Binance cancels the whole list
+            if made is not None and not made.done:  # a leg: Binance cancels the whole list
                 self.order_lists.cancel(made, now)
                 return order
             self._release(order, self.venue.market(order.symbol), now, "CANCELED")
@@ -465,9 +486,28 @@ class LocalAccounts:
         """Lock what ``order`` needs (see `place`); raises `InsufficientBalanceError`."""
         self._lock_funds(order, market, limit)
 
-    def fill_order(self, order: LocalOrder, price: Decimal, now: int, *, maker: bool) -> None:
-        """Fill ``order`` whole at ``price`` from the funds locked for it."""
-        self._fill(order, price, now, maker=maker)
+    def unlock_funds(self, order: LocalOrder, market: LocalMarket, limit: Decimal) -> None:
+        """Unlock what `lock_funds` locked for ``order`` at ``limit``."""
+        account = self._accounts[order.api_key]
+        asset, held = (
+            (market.quote, order.qty * limit) if order.side == "BUY" else (market.base, order.qty)
+        )
+        account.locked[asset] -= held
+        account.free[asset] += held
+
+    def pending_stops(self, venue_id: str) -> list[LocalOrder]:
+        """The open stop orders of a market not yet triggered, oldest first."""
+        return [
+            o for o in self._orders.values()
+            if o.symbol == venue_id and o.is_open and not o.working and o.list_id < 0
+        ]  # fmt: skip
+
+    def fill_order(
+        self, order: LocalOrder, price: Decimal, now: int, *, maker: bool,
+        qty: Decimal | None = None,
+    ) -> None:  # fmt: skip
+        """Fill ``qty`` of ``order`` (all that is left when ``None``) at ``price``."""
+        self._fill(order, price, now, maker=maker, qty=qty)
 
     def release(
         self, order: LocalOrder, market: LocalMarket, now: int, status: OrderStatus

@@ -53,7 +53,6 @@ LOCAL_CCXT_OPTIONS: Mapping[str, Any] = {
 KEEP_ROWS = web.RequestKey("keep_rows", int)
 """Request key: keep only this many rows of a list answer (set by a truncate fault)."""
 
-_ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"]
 _HOUR_MS = 3_600_000
 
 
@@ -219,7 +218,7 @@ class BinanceSpotApi:
             "quoteAssetPrecision": 8,
             "baseCommissionPrecision": 8,
             "quoteCommissionPrecision": 8,
-            "orderTypes": list(_ORDER_TYPES),
+            "orderTypes": list(market.order_types),
             "icebergAllowed": True,
             "ocoAllowed": True,
             "quoteOrderQtyMarketAllowed": True,

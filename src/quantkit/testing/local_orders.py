@@ -19,15 +19,21 @@ __all__ = [
     "OrderListener",
     "OrderSide",
     "OrderStatus",
+    "OrderType",
     "TimeInForce",
 ]
 
 OrderSide = Literal["BUY", "SELL"]
 """Order side, Binance's spelling."""
-OrderStatus = Literal["NEW", "FILLED", "CANCELED", "EXPIRED"]
-"""Order status, Binance's spelling (no partial fills here)."""
+OrderStatus = Literal["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED"]
+"""Order status, Binance's spelling (``PARTIALLY_FILLED`` under `PartialFills`)."""
 TimeInForce = Literal["GTC", "IOC", "FOK"]
 """Time in force of a limit order."""
+OrderType = Literal[
+    "MARKET", "LIMIT", "LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+]  # fmt: skip
+"""Order type, Binance's spelling."""
 
 
 class InsufficientBalanceError(Exception):
@@ -87,16 +93,22 @@ class LocalOrder:
         api_key: The account that placed it.
         symbol: Venue id of the market, e.g. ``"BTCUSDT"``.
         side: ``"BUY"`` or ``"SELL"``.
-        type: ``"MARKET"`` or ``"LIMIT"``.
+        type: ``"MARKET"``, ``"LIMIT"``, ``"LIMIT_MAKER"`` (OCO leg) or a stop type
+            (``"STOP_LOSS"``, ``"STOP_LOSS_LIMIT"``, ``"TAKE_PROFIT"``, ``"TAKE_PROFIT_LIMIT"``).
         qty: Base amount ordered.
         price: Limit price; zero for market orders.
         time_in_force: ``"GTC"``, ``"IOC"`` or ``"FOK"``; ``None`` for market orders.
         time: Creation time in ms since the epoch.
-        status: ``"NEW"``, ``"FILLED"``, ``"CANCELED"`` or ``"EXPIRED"``.
+        status: ``"NEW"``, ``"PARTIALLY_FILLED"``, ``"FILLED"``, ``"CANCELED"`` or
+            ``"EXPIRED"``.
         update_time: Time of the last change, in ms since the epoch.
         fills: The order's trades.
-        stop_price: Trigger price of a ``STOP_LOSS`` leg of an order list, else zero.
+        stop_price: Trigger price (``stopPrice``) of a stop order or leg, else zero.
         list_id: ``orderListId`` of the OCO list the order is a leg of, else ``-1``.
+        working: Whether the order works in the book (Binance's ``isWorking``): false for a
+            stop order until its stop price triggers it.
+        working_time: When it started working, ms since the epoch (``workingTime``); ``-1``
+            for a stop order not yet triggered.
     """
 
     order_id: int
@@ -104,7 +116,7 @@ class LocalOrder:
     api_key: str
     symbol: str
     side: OrderSide
-    type: Literal["MARKET", "LIMIT", "LIMIT_MAKER", "STOP_LOSS"]
+    type: OrderType
     qty: Decimal
     price: Decimal
     time_in_force: TimeInForce | None
@@ -114,6 +126,8 @@ class LocalOrder:
     fills: list[LocalFill] = field(default_factory=list)
     stop_price: Decimal = Decimal(0)
     list_id: int = -1
+    working: bool = True
+    working_time: int | None = None
 
     @property
     def executed_qty(self) -> Decimal:
@@ -126,9 +140,14 @@ class LocalOrder:
         return sum((f.quote_qty for f in self.fills), Decimal(0))
 
     @property
+    def left(self) -> Decimal:
+        """Base amount still to fill."""
+        return self.qty - self.executed_qty
+
+    @property
     def is_open(self) -> bool:
-        """Whether the order still rests in the book."""
-        return self.status == "NEW"
+        """Whether the order still rests in the book (partially filled or not)."""
+        return self.status in ("NEW", "PARTIALLY_FILLED")
 
 
 OrderListener = Callable[[str, LocalOrder, LocalFill | None], None]

@@ -93,6 +93,9 @@ class LocalMarket:
         max_qty: Largest amount (``LOT_SIZE.maxQty``).
         min_notional: Smallest order value in quote currency (``NOTIONAL.minNotional``).
         status: ``"TRADING"``, or e.g. ``"BREAK"`` for a halted market.
+        order_types: The order types ``exchangeInfo`` lists (and the venue takes); Binance's
+            full spot list by default. Leave out e.g. ``"STOP_LOSS"`` to model a market
+            without stop-market orders.
 
     Raises:
         ConfigError: If the symbol is not ``BASE/QUOTE`` or a number is not positive.
@@ -106,6 +109,10 @@ class LocalMarket:
     max_qty: float = 100_000.0
     min_notional: float = 5.0
     status: str = "TRADING"
+    order_types: tuple[str, ...] = (
+        "LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+        "TAKE_PROFIT_LIMIT",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         base, sep, quote = self.symbol.partition("/")

@@ -10,6 +10,14 @@ other expires (status ``EXPIRED``) and the list's ``listStatusType`` and ``listO
 become ``ALL_DONE``; while both work they are ``EXEC_STARTED`` / ``EXECUTING``. Both legs are
 ordinary orders for ``GET /api/v3/order``, ``openOrders`` and the user-data stream (with their
 ``orderListId``); canceling either leg, or ``DELETE /api/v3/orderList``, cancels the list.
+Under `PartialFills` the take-profit leg fills in parts: its first part expires the stop-loss
+leg (activating one leg cancels the other), and the list is ``ALL_DONE`` once the take-profit
+leg has ended too; until then that leg is canceled like a plain order.
+
+Client ids follow the venue's rules: ``listClientOrderId`` is unique among the account's OPEN
+lists (a list with the same id is accepted again once the earlier one has ended), and each
+leg's client id, like any ``newClientOrderId``, among its open orders; a duplicate is refused
+with -2010 "Duplicate order sent.".
 
 Only SELL lists are modelled (a spot account protects what it holds); a BUY list is refused
 with a clear message naming this local limitation.
@@ -44,7 +52,8 @@ class LocalOrderList:
         above: The above leg (``LIMIT_MAKER`` take-profit of a SELL list).
         below: The below leg (``STOP_LOSS`` of a SELL list).
         time: Creation time, ms since the epoch.
-        done: Whether the list ended (``ALL_DONE``).
+        done: Whether one leg executed (the other expired) or the list was canceled; it is
+            ``ALL_DONE`` once no leg is open.
     """
 
     list_id: int
@@ -63,11 +72,12 @@ class LocalOrderList:
 
     def as_json(self, order_json: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
         """Render the list as Binance does (``orderReports`` when the legs' JSON is given)."""
+        ended = self.done and not any(o.is_open for o in self.legs)
         answer: dict[str, Any] = {
             "orderListId": self.list_id,
             "contingencyType": "OCO",
-            "listStatusType": "ALL_DONE" if self.done else "EXEC_STARTED",
-            "listOrderStatus": "ALL_DONE" if self.done else "EXECUTING",
+            "listStatusType": "ALL_DONE" if ended else "EXEC_STARTED",
+            "listOrderStatus": "ALL_DONE" if ended else "EXECUTING",
             "listClientOrderId": self.client_id,
             "transactionTime": self.time,
             "symbol": self.symbol,
@@ -152,8 +162,9 @@ class OrderLists:
         last = book.price(market.venue_id)
         if not above_price > last > below_stop:
             raise BinanceApiError(-2010, _PRICE_RELATION)
-        list_id = next(self._list_ids)
         list_client, above_client, below_client = client_ids
+        self._check_unique(api_key, market.venue_id, list_client, (above_client, below_client))
+        list_id = next(self._list_ids)
 
         def leg(kind: Any, price: Decimal, stop: Decimal, client_id: str) -> LocalOrder:
             order = LocalOrder(
@@ -192,6 +203,17 @@ class OrderLists:
             book.add_order(order)
         return made
 
+    def _check_unique(
+        self, api_key: str, venue_id: str, list_client: str, leg_clients: tuple[str, str]
+    ) -> None:
+        book = self.accounts
+        taken = {o.client_id for o in book.open_orders(api_key, venue_id)}
+        open_lists = {m.client_id for m in self.open_lists(api_key)}
+        if (list_client and list_client in open_lists) or any(
+            c and c in taken for c in leg_clients
+        ):
+            raise BinanceApiError(-2010, "Duplicate order sent.")
+
     def on_price(self, venue_id: str, price: Decimal, now: int) -> None:
         """Execute the legs a new price reaches; the other leg of each list expires.
 
@@ -201,43 +223,51 @@ class OrderLists:
             now: Time, ms since the epoch.
         """
         for made in list(self.lists.values()):
-            if made.done or made.symbol != venue_id:
+            if made.symbol != venue_id:
                 continue
-            if price >= made.above.price:  # the take-profit rests: it fills at its limit
-                self._execute(made, made.above, made.above.price, now, maker=True)
-            elif price <= made.below.stop_price:  # the stop triggers: a market sell
+            if price >= made.above.price and made.above.is_open:  # the take-profit rests:
+                part = self.accounts.part_of(made.above)  # it fills at its limit, maybe in parts
+                self._execute(made, made.above, made.above.price, now, maker=True, qty=part)
+            elif price <= made.below.stop_price and not made.done:  # the stop: a market sell
                 self._execute(made, made.below, price, now, maker=False)
 
     def _execute(
-        self, made: LocalOrderList, leg: LocalOrder, price: Decimal, now: int, *, maker: bool
-    ) -> None:
+        self, made: LocalOrderList, leg: LocalOrder, price: Decimal, now: int, *, maker: bool,
+        qty: Decimal | None = None,
+    ) -> None:  # fmt: skip
         other = made.below if leg is made.above else made.above
-        made.done = True
-        self.accounts.fill_order(leg, price, now, maker=maker)
-        other.status, other.update_time = "EXPIRED", now
-        self.accounts.notify(other, None)
+        first, made.done = not made.done, True
+        self.accounts.fill_order(leg, price, now, maker=maker, qty=qty)
+        if first:
+            other.status, other.update_time = "EXPIRED", now
+            self.accounts.notify(other, None)
 
     def list_of(self, order: LocalOrder) -> LocalOrderList | None:
         """The list ``order`` is a leg of, or ``None``."""
         return self._by_order.get(order.order_id)
 
     def cancel(self, made: LocalOrderList, now: int) -> None:
-        """Cancel a working list: both legs ``CANCELED``, the base amount unlocked once.
+        """Cancel a working list: its open legs ``CANCELED``, what is locked unlocked once.
+
+        A list whose take-profit has filled in part (its stop expired) still works: canceling
+        it cancels the rest of the take-profit.
 
         Args:
             made: The list.
             now: Time, ms since the epoch.
 
         Raises:
-            KeyError: If the list already ended (Binance answers ``-2011``).
+            KeyError: If no leg of the list is open (Binance answers ``-2011``).
         """
-        if made.done:
+        if not any(o.is_open for o in made.legs):
             raise KeyError(made.list_id)
         made.done = True
         market = self.accounts.venue.market(made.symbol)
-        self.accounts.release(made.above, market, now, "CANCELED")  # unlocks the amount
-        made.below.status, made.below.update_time = "CANCELED", now
-        self.accounts.notify(made.below, None)
+        if made.above.is_open:  # it holds the list's lock: what is left of the amount
+            self.accounts.release(made.above, market, now, "CANCELED")
+        if made.below.is_open:
+            made.below.status, made.below.update_time = "CANCELED", now
+            self.accounts.notify(made.below, None)
 
     def find(
         self, api_key: str, *, list_id: int | None, client_id: str | None
@@ -251,5 +281,9 @@ class OrderLists:
         return None
 
     def open_lists(self, api_key: str) -> list[LocalOrderList]:
-        """The account's working lists, oldest first."""
-        return [m for m in self.lists.values() if m.api_key == api_key and not m.done]
+        """The account's working lists (a leg still open), oldest first."""
+        return [
+            m
+            for m in self.lists.values()
+            if m.api_key == api_key and any(o.is_open for o in m.legs)
+        ]

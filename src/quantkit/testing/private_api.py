@@ -47,6 +47,7 @@ from quantkit.testing.filters import FilterFailure, check_filters
 from quantkit.testing.market_data import LocalMarket
 from quantkit.testing.pending import PendingOutcomes
 from quantkit.testing.server_clock import ServerClock
+from quantkit.testing.stop_orders import STOP_TYPES, place_stop
 from quantkit.testing.venue import LocalVenue
 
 __all__ = ["BinancePrivateApi", "check_timestamp"]
@@ -238,8 +239,8 @@ class BinancePrivateApi:
             "icebergQty": "0",
             "time": order.time,
             "updateTime": order.update_time,
-            "isWorking": True,
-            "workingTime": order.time,
+            "isWorking": order.working,
+            "workingTime": order.time if order.working_time is None else order.working_time,
             "origQuoteOrderQty": "0",
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
@@ -352,6 +353,8 @@ class BinancePrivateApi:
             BinanceApiError: ``-1013`` for a filter failure, ``-2010`` for a duplicate client
                 id or a lack of funds, and the parameter errors of ``POST /api/v3/order``.
         """
+        if params.get("type") in STOP_TYPES:
+            return place_stop(self, api_key, market, params)
         side, kind, qty, price, tif = self.new_order_params(params, market)
         try:
             return self.accounts.place(
@@ -406,9 +409,11 @@ class BinancePrivateApi:
         if resp_type == "ACK":
             return answer
         answer |= {k: full[k] for k in _ORDER_RESULT_FIELDS} | {
-            "workingTime": order.time,
+            "workingTime": full["workingTime"],
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
+        if order.stop_price:  # a conditional field: only on orders with a stop price
+            answer["stopPrice"] = full["stopPrice"]
         if resp_type in (None, "", "FULL"):
             answer["fills"] = [
                 {
@@ -494,6 +499,8 @@ class BinancePrivateApi:
                 "isMaker": t.maker,
                 "isBestMatch": True,
             }
-            for t in trades[:limit]
-        ]
+            for t in (
+                trades[:limit] if start is not None or from_id is not None else trades[-limit:]
+            )
+        ]  # (from startTime or fromId: the oldest; otherwise Binance answers the most recent)
         return json_list(request, rows)

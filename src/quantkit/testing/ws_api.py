@@ -143,14 +143,14 @@ def execution_report(
         "T": fill.time if fill is not None else order.update_time,
         "t": fill.trade_id if fill is not None else -1,
         "I": order.order_id * 10 + len(order.fills),
-        "w": order.is_open,
+        "w": order.is_open and order.working,
         "m": fill.maker if fill is not None else False,
         "M": fill is not None,
         "O": order.time,
         "Z": _text(order.quote_qty),
         "Y": _text(fill.quote_qty if fill is not None else zero),
         "Q": "0",
-        "W": order.time,
+        "W": order.time if order.working_time is None else order.working_time,
         "V": "EXPIRE_MAKER",
     }
 

@@ -8,8 +8,8 @@ settings (see ``docs/fast-path.md``). numba is imported only when a run starts.
 from quantkit.vector.run import FastResult as FastResult
 from quantkit.vector.run import FastSettings as FastSettings
 from quantkit.vector.run import run_signals as run_signals
-from quantkit.vector.run import sweep as sweep
 from quantkit.vector.signals import SignalData as SignalData
 from quantkit.vector.signals import Signals as Signals
+from quantkit.vector.sweep_run import sweep as sweep
 
 __all__ = ["FastResult", "FastSettings", "SignalData", "Signals", "run_signals", "sweep"]

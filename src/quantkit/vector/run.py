@@ -1,13 +1,11 @@
-"""Run signal strategies through the compiled simulator: one run, or a parameter sweep."""
+"""Run a signal strategy through the compiled simulator (sweeps: `quantkit.vector.sweep_run`)."""
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +17,16 @@ from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
 from quantkit.sim.fees import FeeModel, MarketFees
 from quantkit.sim.rules import IntrabarAssumption
-from quantkit.strategy.base import Strategy
+from quantkit.vector.causal_cache import checked_signals
+from quantkit.vector.layout import (
+    ADVERSE,
+    FAVORABLE,
+    LIMIT_ENTRY,
+    MARKET_ENTRY,
+    NEAREST,
+    STOP_ENTRY,
+    new_params,
+)
 from quantkit.vector.margin import refuse_liquidation
 from quantkit.vector.signals import SignalData, Signals
 
@@ -31,10 +38,10 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["FastResult", "FastSettings", "run_signals", "sweep"]
+__all__ = ["FastResult", "FastSettings", "run_signals"]
 
-_INTRABAR = {"adverse": 0.0, "favorable": 1.0, "nearest": 2.0}
-_ENTRY_TYPES = {"market": 0.0, "limit": 1.0, "stop": 2.0}  # kernel.MARKET_ENTRY...
+_INTRABAR = {"adverse": ADVERSE, "favorable": FAVORABLE, "nearest": NEAREST}
+_ENTRY_TYPES = {"market": MARKET_ENTRY, "limit": LIMIT_ENTRY, "stop": STOP_ENTRY}
 _KINDS = np.array(["entry", "exit", "stop_loss", "take_profit", "trailing_stop"])
 # Hooks the fast path cannot run: a subclass that overrides one needs the Engine.
 _EVENT_HOOKS = ("on_start", "on_bar", "on_order", "on_fill")
@@ -95,15 +102,15 @@ class FastSettings:
                 "(BacktestBroker) or charged_in='quote'"
             )
 
-    def params(self, symbol: str, signals: Signals) -> FloatArray:
-        """Return the kernel's parameter vector for one symbol's signals.
+    def params(self, symbol: str, signals: Signals) -> np.recarray[Any, Any]:
+        """Return the kernel's settings record for one symbol's signals.
 
         Args:
             symbol: The traded symbol.
             signals: Its signals (size, entry order and bracket settings).
 
         Returns:
-            The values in the order of ``kernel.PARAMS``.
+            One record of ``layout.PARAM_DTYPE`` (a record array of length 1).
 
         Raises:
             ConfigError: If the market is for another symbol.
@@ -115,63 +122,120 @@ class FastSettings:
             )
         fees = self.fees or MarketFees()
         astep, pstep = market.amount_increment, market.price_increment
-        nan = math.nan
-        return np.array(
-            [
-                self.cash,
-                signals.size,
-                nan if signals.sl_pct is None else signals.sl_pct,
-                nan if signals.tp_pct is None else signals.tp_pct,
-                fees.rate(market, False),
-                fees.rate(market, True),
-                fees.per_order,
-                self.slippage_bps / 10_000.0,
-                astep,
-                10.0 ** _decimals(astep) if astep > 0 else 1.0,
-                pstep,
-                10.0 ** _decimals(pstep) if pstep > 0 else 1.0,
-                market.min_amount,
-                market.min_notional,
-                1.0 if self.allow_short else 0.0,
-                self.leverage,
-                _INTRABAR[self.intrabar],
-                float(self.warmup),
-                _ENTRY_TYPES[signals.entry_type],
-                signals.entry_offset,
-                float(signals.entry_valid_bars),
-                market.taker_fee,
-                nan if signals.trail_pct is None else signals.trail_pct,
-            ]
-        )
+        record = new_params(1)
+        for name, value in (
+            ("cash", self.cash),
+            ("entry_size", signals.size),
+            ("sl_pct", _or_nan(signals.sl_pct)),
+            ("tp_pct", _or_nan(signals.tp_pct)),
+            ("trail_pct", _or_nan(signals.trail_pct)),
+            ("taker", fees.rate(market, False)),
+            ("maker", fees.rate(market, True)),
+            ("per_order", fees.per_order),
+            ("slippage", self.slippage_bps / 10_000.0),
+            ("amount_step", astep),
+            ("amount_scale", 10.0 ** _decimals(astep) if astep > 0 else 1.0),
+            ("price_step", pstep),
+            ("price_scale", 10.0 ** _decimals(pstep) if pstep > 0 else 1.0),
+            ("min_amount", market.min_amount),
+            ("min_notional", market.min_notional),
+            ("dust", max(market.min_amount, astep)),  # `Market.dust_below`
+            ("allow_short", self.allow_short),
+            ("leverage", self.leverage),
+            ("intrabar", _INTRABAR[self.intrabar]),
+            ("warmup", self.warmup),
+            ("entry_type", _ENTRY_TYPES[signals.entry_type]),
+            ("entry_offset", signals.entry_offset),
+            ("entry_valid", signals.entry_valid_bars),
+            ("entry_fee", market.taker_fee),
+        ):
+            record[name] = value
+        return record
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+@dataclass(slots=True)
+class _Raw:
+    fills: FloatArray
+    trades: FloatArray
+    equity: FloatArray
+    exposed: npt.NDArray[np.bool_]
+    fees: float
+    rejected: int
 
 
 @dataclass(frozen=True, eq=False)
 class FastResult:
     """What a fast-path run produced.
 
+    The statistics are reduced from the run's arrays when it ends (`quantkit.vector.
+    stats_table`: a float vector, no pandas); the pandas tables (``stats`` as a Series, ``equity``,
+    ``fills``, ``trades``, ``drawdowns``) are built from the run's arrays the first time they
+    are read, and then kept.
+
     Attributes:
         strategy: The strategy and its parameters.
         symbol: The traded symbol.
-        equity: Equity at each bar close (UTC index of close times, like `Result.equity`).
-        fills: One row per fill: ``time`` (the fill bar's open), ``bar``, ``side``, ``price``,
-            ``amount``, ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``,
-            ``trailing_stop``),
-            ``is_maker``, ``ambiguous``.
-        trades: Closed round trips, with the columns of `Result.trades` (but ``orders``) plus
-            ``entry_bar`` and ``exit_bar``.
-        stats: `compute_stats` of the run: the same table as `Result.stats`.
         rejected: Orders the venue or the account refused.
         signals: The signals that were run.
+        stats_vector: The statistics as a float vector, slots named by
+            ``quantkit.vector.stats_table.STAT_NAMES`` (times as bar positions).
     """
 
     strategy: str
     symbol: str
-    equity: pd.Series
-    fills: pd.DataFrame
-    trades: pd.DataFrame
-    stats: pd.Series
     rejected: int
     signals: Signals
+    stats_vector: FloatArray = field(repr=False)
+    _series: BarSeries = field(repr=False)
+    _raw: _Raw = field(repr=False)
+
+    @cached_property
+    def stats(self) -> pd.Series:
+        """`compute_stats` of the run: the same table as `Result.stats` (labels, values)."""
+        from quantkit.vector.stats_table import stats_series  # noqa: PLC0415
+
+        return stats_series(self.stats_vector, self._series.close_time)
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        """Equity at each bar close (UTC index of close times, like `Result.equity`)."""
+        import pandas as pd  # noqa: PLC0415
+
+        index = _time_index(self._series)
+        return pd.Series(self._raw.equity, index=index, name="equity", copy=False)
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """One row per fill.
+
+        Columns: ``time`` (the fill bar's open), ``bar``, ``side``, ``price``, ``amount``,
+        ``fee``, ``kind`` (``entry``, ``exit``, ``stop_loss``, ``take_profit``,
+        ``trailing_stop``), ``is_maker``, ``ambiguous``.
+        """
+        return _fills_frame(self._raw.fills, self._series)
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Closed round trips.
+
+        The columns of `Result.trades` (but ``orders``), plus ``entry_bar`` and ``exit_bar``.
+        """
+        return _trades_frame(self._raw.trades, self._series)
+
+    @cached_property
+    def drawdowns(self) -> pd.DataFrame:
+        """Every spell of the equity below a previous peak, in time order.
+
+        The table of `quantkit.metrics.drawdowns.drawdown_periods`: ``peak``, ``trough``,
+        ``recovery``, ``depth`` and ``duration``.
+        """
+        from quantkit.metrics.drawdowns import drawdown_periods  # noqa: PLC0415
+
+        return drawdown_periods(self.equity)
 
 
 def _one_series(data: BarSeries | DataFeed | Mapping[str, BarSeries]) -> dict[str, BarSeries]:
@@ -226,17 +290,20 @@ def _data_of(series: BarSeries) -> SignalData:
     )
 
 
-@dataclass(slots=True)
-class _Raw:
-    fills: FloatArray
-    trades: FloatArray
-    equity: FloatArray
-    exposed: npt.NDArray[np.bool_]
-    fees: float
-    rejected: int
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A read-only view of an input: numba compiles one `kernel.simulate` for every input.
+
+    numba types a read-only array (what data feeds make) apart from a writable one (what a
+    strategy computes), so mixing them compiled the simulator twice; a view costs nothing.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
-def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
+def _simulate(data: SignalData, signals: Signals, params: np.recarray[Any, Any]) -> _Raw:
     from quantkit.vector import kernel  # noqa: PLC0415 - numba loads only when used
 
     bars = len(data)
@@ -246,22 +313,25 @@ def _simulate(data: SignalData, signals: Signals, params: FloatArray) -> _Raw:
     exposed = np.empty(bars, np.bool_)
     assert signals.short_entries is not None
     assert signals.short_exits is not None
+    open_, high, low, close = map(_read_only, (data.open, data.high, data.low, data.close))
+    flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    entries, exits, short_entries, short_exits = map(_read_only, flags)
     n_fills, n_trades, fees, rejected = kernel.simulate(
-        data.open,
-        data.high,
-        data.low,
-        data.close,
-        signals.entries,
-        signals.exits,
-        signals.short_entries,
-        signals.short_exits,
+        open_,
+        high,
+        low,
+        close,
+        entries,
+        exits,
+        short_entries,
+        short_exits,
         params,
         fills,
         trades,
         equity,
         exposed,
     )
-    if params[kernel.PARAMS.index("allow_short")] or params[kernel.PARAMS.index("leverage")] != 1:
+    if params.allow_short[0] or params.leverage[0] != 1:
         refuse_liquidation(fills[:n_fills], equity, data.high, data.low, data.close)
     return _Raw(fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected))
 
@@ -381,7 +451,9 @@ def run_signals(
         data: One series, a feed, or series by symbol.
         symbol: Which symbol to run when the data has several.
         settings: Account and venue settings; or give them as keyword ``options``.
-        check_causal: Recompute the signals on truncated history to catch look-ahead.
+        check_causal: Recompute the signals on truncated history to catch look-ahead (a
+            check that passed for the same strategy, parameters and bars is not repeated:
+            see `quantkit.vector.causal_cache`).
         **options: Fields of `FastSettings` (``cash``, ``market``, ``fees``,
             ``slippage_bps``, ``allow_short``, ``leverage``, ``intrabar``,
             ``warmup``).
@@ -407,19 +479,38 @@ def run_signals(
     loaded = _one_series(data)
     series = _pick(loaded, symbol)
     arrays = _data_of(series)
-    signals = chosen.compute_signals(arrays, check_causal=check_causal)
+    signals = checked_signals(chosen, arrays, check_causal=check_causal)
     raw = _simulate(arrays, signals, config.params(series.symbol, signals))
-    trades = _trades_frame(raw.trades, series)
-    equity, stats = _stats(raw, series, trades, _time_index(series))
     return FastResult(
         strategy=repr(chosen),
         symbol=series.symbol,
-        equity=equity,
-        fills=_fills_frame(raw.fills, series),
-        trades=trades,
-        stats=stats,
         rejected=raw.rejected,
         signals=signals,
+        stats_vector=_stats_vector(raw, series),
+        _series=series,
+        _raw=raw,
+    )
+
+
+def _stats_vector(raw: _Raw, series: BarSeries) -> FloatArray:
+    """The run's statistics vector (as `compute_stats` defines them), from whole arrays.
+
+    `quantkit.vector.stats_numpy`: nothing to compile, so a cold numba cache compiles only the
+    simulator; `quantkit.vector.stats_kernel` computes the same vector in compiled code.
+    """
+    from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
+    from quantkit.vector.stats_numpy import numpy_stats_vector  # noqa: PLC0415
+
+    return numpy_stats_vector(
+        raw.equity,
+        raw.exposed,
+        raw.trades,
+        raw.fills,
+        series.open_time,
+        series.close_time,
+        close=series.close,
+        periods_per_year=periods_per_year(series.timeframe),
+        fees=raw.fees,
     )
 
 
@@ -452,111 +543,3 @@ def _pick(loaded: Mapping[str, BarSeries], symbol: str | None) -> BarSeries:
     if symbol not in loaded:
         raise ConfigError(f"fast path: no symbol {symbol!r} in the data; it has {sorted(loaded)}")
     return loaded[symbol]
-
-
-def _combinations(
-    params: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
-) -> list[dict[str, Any]]:
-    if isinstance(params, Mapping):
-        names = list(params)
-        for name in names:
-            values = params[name]
-            if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
-                raise ConfigError(
-                    f"sweep: the values of {name!r} must be a sequence, got {values!r}"
-                )
-        grid = itertools.product(*(list(params[name]) for name in names))
-        return [dict(zip(names, combo, strict=True)) for combo in grid]
-    combos = [dict(combo) for combo in params]
-    if not all(isinstance(combo, dict) for combo in combos):  # pragma: no cover - dict() above
-        raise ConfigError("sweep: params must be a grid mapping or a list of dicts")
-    return combos
-
-
-def sweep(
-    strategy_class: type[SignalStrategy],
-    data: BarSeries | DataFeed | Mapping[str, BarSeries],
-    params: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
-    *,
-    symbols: Sequence[str] | None = None,
-    settings: FastSettings | None = None,
-    check_causal: bool = True,
-    workers: int | None = None,
-    **options: Any,
-) -> pd.DataFrame:
-    """Run many parameter combinations on many symbols through the compiled simulator.
-
-    Each (combination, symbol) is one independent single-symbol run with the same settings,
-    exactly what `run_signals` gives for it.
-
-    Args:
-        strategy_class: A `SignalStrategy` subclass.
-        data: One series, a feed, or series by symbol.
-        params: A grid (``{"fast": [5, 10], "slow": [20, 40]}``: every combination) or a list
-            of parameter dicts.
-        symbols: Symbols to run (default: all of the data).
-        settings: Account and venue settings; or give them as keyword ``options``.
-        check_causal: Check each combination's signals for look-ahead.
-        workers: Threads to run on (default: one per CPU); the results do not depend on it.
-        **options: Fields of `FastSettings`.
-
-    Returns:
-        A tidy DataFrame: one row per (combination, symbol), with the parameters, ``symbol``,
-        the statistics of `compute_stats` and ``Rejected orders``.
-
-    Raises:
-        ConfigError: If a parameter combination is invalid, the strategy or a setting is not
-            supported, or a symbol is not in the data.
-        LookAheadError: If the signals use later bars.
-
-    Examples:
-        >>> from quantkit import sample_feed
-        >>> from quantkit.vector.strategy import SmaCrossSignals
-        >>> table = sweep(SmaCrossSignals, sample_feed(), {"fast": [5, 10], "slow": [30]})
-        >>> table[["fast", "slow", "symbol"]].shape
-        (2, 3)
-    """
-    import pandas as pd  # noqa: PLC0415
-
-    if not isinstance(strategy_class, type) or not issubclass(strategy_class, Strategy):
-        raise ConfigError(
-            f"sweep: strategy_class must be a SignalStrategy class, got {strategy_class!r}"
-        )
-    config = _settings(settings, options)
-    loaded = _one_series(data)
-    chosen = list(loaded) if symbols is None else [_pick(loaded, s).symbol for s in symbols]
-    arrays = {symbol: _data_of(loaded[symbol]) for symbol in chosen}
-    indexes = {symbol: _time_index(loaded[symbol]) for symbol in chosen}
-    combos = _combinations(params)
-    strategies = [_check_strategy(strategy_class(**combo)) for combo in combos]
-
-    def one(task: tuple[int, str]) -> dict[str, Any]:
-        k, symbol = task
-        series = loaded[symbol]
-        signals = strategies[k].compute_signals(arrays[symbol], check_causal=check_causal)
-        raw = _simulate(arrays[symbol], signals, config.params(symbol, signals))
-        trades = _trades_frame(raw.trades, series)
-        _, stats = _stats(raw, series, trades, indexes[symbol])
-        return {
-            **combos[k],
-            "symbol": symbol,
-            **{str(k): v for k, v in stats.items()},
-            "Rejected orders": raw.rejected,
-        }
-
-    tasks = [(k, symbol) for k in range(len(combos)) for symbol in chosen]
-    threads = _worker_count(workers, len(tasks))
-    if threads == 1:
-        rows = [one(task) for task in tasks]
-    else:  # the kernel releases the GIL, and so does numpy on whole arrays
-        with ThreadPoolExecutor(threads) as pool:
-            rows = list(pool.map(one, tasks))
-    return pd.DataFrame(rows)
-
-
-def _worker_count(workers: int | None, tasks: int) -> int:
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"sweep: workers must be an integer >= 1, got {workers!r}")
-    return max(1, min(workers, tasks))

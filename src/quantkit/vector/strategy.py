@@ -70,7 +70,6 @@ class SignalStrategy(Strategy):
 
     _signal_cache: dict[str, Signals]
     _entry_orders: dict[str, tuple[Order, int]]
-    _trails: dict[str, tuple[float, Order]]
 
     @abstractmethod
     def signals(self, data: SignalData) -> Signals:
@@ -124,7 +123,6 @@ class SignalStrategy(Strategy):
             symbol: self.compute_signals(signal_data(self.datas[symbol])) for symbol in self.symbols
         }
         self._entry_orders = {}
-        self._trails = {}
 
     def on_bar(self, bar: SymbolData) -> None:
         """Place the orders the signals call for at this bar (they fill at the next open).
@@ -141,10 +139,6 @@ class SignalStrategy(Strategy):
             )
         position = self.position(symbol)
         held, flat = position.amount, position.is_flat  # dust counts as flat (as the kernel)
-        if flat:
-            self._trails.pop(symbol, None)
-        elif made.trail_pct is not None:
-            self._trail(bar, made.trail_pct, held)
         if not flat and held > 0.0:
             if made.exits[i]:
                 self.close(symbol)
@@ -157,32 +151,6 @@ class SignalStrategy(Strategy):
             long, short = bool(made.entries[i]), bool(made.short_entries[i])
             if long or short:
                 self._enter(bar, made, "buy" if long else "sell")
-
-    def _trail(self, bar: SymbolData, trail_pct: float, held: float) -> None:
-        """Keep the trailing stop ``trail_pct`` from the extreme since the entry's fill bar."""
-        symbol = bar.symbol
-        far = float((bar.high if held > 0 else bar.low)._array[bar.index])
-        sign = 1.0 if held > 0 else -1.0
-        known = self._trails.get(symbol)
-        if known is None:
-            moved = True
-        else:
-            extreme, order = known
-            moved = far > extreme if held > 0 else far < extreme
-            if not moved and order.is_active:
-                return
-            far = far if moved else extreme
-            if order.is_active:
-                self.cancel(order)
-        order = self.order(
-            "sell" if held > 0 else "buy",
-            symbol=symbol,
-            amount=abs(held),
-            stop=far * (1.0 - sign * trail_pct),
-            reduce_only=True,
-            tag="trailing_stop",
-        )
-        self._trails[symbol] = (far, order)
 
     def _entry_working(self, symbol: str, i: int, made: Signals) -> bool:
         """Whether a limit or stop entry still works; cancel it after its valid bars."""
@@ -204,7 +172,14 @@ class SignalStrategy(Strategy):
         if budget <= 0.0:  # cash can sit a rounding error below zero after a sale
             return
         if made.entry_type == "market":
-            self.order(side, symbol=symbol, cost=budget, sl_pct=made.sl_pct, tp_pct=made.tp_pct)
+            self.order(
+                side,
+                symbol=symbol,
+                cost=budget,
+                sl_pct=made.sl_pct,
+                tp_pct=made.tp_pct,
+                trail_pct=made.trail_pct,
+            )
             return
         sign = 1.0 if side == "buy" else -1.0
         away = sign * made.entry_offset if made.entry_type == "stop" else -sign * made.entry_offset
@@ -219,6 +194,7 @@ class SignalStrategy(Strategy):
             stop=price if stop else None,
             sl_pct=made.sl_pct,
             tp_pct=made.tp_pct,
+            trail_pct=made.trail_pct,
         )
         self._entry_orders[symbol] = (order, bar.index)
 

@@ -25,6 +25,7 @@ MODULES = [
     "quantkit.data.store.layout",
     "quantkit.data.store.parquet_store",
     "quantkit.data.store.ranges",
+    "quantkit.data.store.snapshot",
     "quantkit.data.store.store_feed",
 ]
 WITH_EXAMPLES = [
@@ -33,6 +34,7 @@ WITH_EXAMPLES = [
     "quantkit.data.store.layout",
     "quantkit.data.store.parquet_store",
     "quantkit.data.store.ranges",
+    "quantkit.data.store.snapshot",
     "quantkit.data.store.store_feed",
 ]
 
@@ -42,6 +44,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "CacheInfo",
         "ParquetStore",
         "StoreFeed",
+        "StoreSnapshot",
         "TimeRange",
         "WriteReport",
     ]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
+    from quantkit.data.store.snapshot import StoreSnapshot
     from quantkit.data.store.store_feed import StoreFeed
 
 __all__ = ["DEFAULT_CACHE_BYTES", "DEFAULT_LOCK_TIMEOUT", "ParquetStore", "WriteReport"]
@@ -375,6 +376,29 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
             validate=validate,
             gap_policy=gap_policy,
         )
+
+    def snapshot(
+        self, exchange: str, symbols: str | Sequence[str], timeframe: str | int
+    ) -> StoreSnapshot:
+        """Pin the committed version of some series, for lazy Polars queries (`StoreSnapshot`).
+
+        Args:
+            exchange: Exchange id.
+            symbols: One symbol or several.
+            timeframe: Bar length such as ``"1m"``.
+
+        Returns:
+            The snapshot; close it (or use ``with``) when its queries are done.
+
+        Raises:
+            DataError: If the store holds no bars of one of the series.
+            ConfigError: If the key or the symbols are invalid.
+            StoreError: If a file is not one of the store's partitions.
+        """
+        from quantkit.data.store.snapshot import StoreSnapshot  # noqa: PLC0415 - avoids a cycle
+
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        return StoreSnapshot(self._root, exchange, names, timeframe)
 
     def _read_columns(
         self, key: SeriesKey, start: TimeLike | None, end: TimeLike | None
