@@ -76,6 +76,20 @@ def bench(session: nox.Session) -> None:
         session.run("python", str(script), *session.posargs)
 
 
+@nox.session(python="3.11")
+def peers(session: nox.Session) -> None:
+    """Benchmark quantkit against vectorbt, backtesting.py and backtrader (pinned peers).
+
+    Builds its own virtualenv from ``benchmarks/peers/requirements.txt`` plus quantkit, checks
+    that every peer makes quantkit's trades, then prints the side-by-side table (see
+    ``docs/benchmarks.md``). Extra arguments go to the script (``nox -s peers -- --repeats 5``).
+    Not in the default sessions: it takes tens of minutes and vectorbt's 1M-bar sweep about
+    6 GB of memory.
+    """
+    session.install(".", "-r", "benchmarks/peers/requirements.txt")
+    session.run("python", "benchmarks/peers/run.py", *session.posargs)
+
+
 @nox.session
 def examples(session: nox.Session) -> None:
     """Run every script in examples/, each writing its HTML report to a temporary folder."""

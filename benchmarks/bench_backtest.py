@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-BARS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+BARS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 1_000_000
 MINUTE = 60 * 10**9
 
 
