@@ -252,7 +252,7 @@ def test_chaos_kill_9_with_oco_brackets_and_partial_fills(tmp_path: Path) -> Non
 
     A parked exit that a kill left never sent is no gap any more: the restart rejects it at
     once and protects its amount again, so one left in doubt fails the test. The test xfails
-    (naming the amounts) only when the bare amount is exactly what these two causes explain.
+    (naming the amounts) only when these two causes account for the whole bare amount.
     """
     seen = chaos(tmp_path, "chaos-brackets", BRACKET_KILLS, brackets=True)
     _log.info("chaos_bracket_figures", kills=seen.kills, crashes=seen.crashes, **seen.figures)
@@ -265,7 +265,8 @@ def test_chaos_kill_9_with_oco_brackets_and_partial_fills(tmp_path: Path) -> Non
     assert replay(tmp_path / "journal.jsonl").never_sent == frozenset()
     bare = seen.figures["held"] - seen.figures["protected"]
     doubt, shut = left_for_next_start(tmp_path / "journal.jsonl", seen)
-    assert abs(bare - doubt - shut) < 3e-5, f"bare {bare} BTC; explained {doubt} + {shut}"
+    # what the causes name is at most what they leave bare (the account may have sold some)
+    assert bare < doubt + shut + 3e-5, f"bare {bare} BTC; explained {doubt} + {shut}"
     if gap or bare >= 3e-5:
         pytest.xfail(
             f"left for the next start: {doubt} BTC in lists in doubt ({gap}), {shut} BTC of "
