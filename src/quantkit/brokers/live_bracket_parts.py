@@ -170,6 +170,33 @@ def _every_order(brackets: LiveBrackets) -> dict[str, Order]:
     return every | dict(live)
 
 
+def _room(brackets: LiveBrackets, every: Mapping[str, Order]) -> dict[str, float]:
+    """Per symbol: what the account holds less what working lists and held brackets cover.
+
+    Caps the parts protected again: an amount sold since by an exit that no list held back
+    (so the journal does not tie it to the entry) is never protected a second time.
+    """
+    held: dict[str, float] = {}
+    for record in brackets.journal.records():
+        cid = str(record.data.get("client_id", ""))
+        if record.kind == "bracket" and record.data.get("mode") == "held":
+            held[cid] = float(record.data["amount"])
+        elif record.kind == "bracket_done":
+            held.pop(cid, None)
+    room: dict[str, float] = {}
+    for order in every.values():
+        if order.request.has_bracket and order.symbol not in room:
+            room[order.symbol] = brackets.broker.portfolio.position(order.symbol).amount
+    for order in every.values():
+        if is_list_tp(order) and order.is_active and order.symbol in room:
+            room[order.symbol] -= order.amount or 0.0
+    for cid, amount in held.items():
+        entry = every.get(cid.removesuffix("-rest"))
+        if entry is not None and entry.symbol in room and not cid.endswith("-rest"):
+            room[entry.symbol] -= amount
+    return room
+
+
 def resume_parts(brackets: LiveBrackets) -> None:
     """After a restart: queue the protection of bare parts; lists in doubt hold if refused.
 
@@ -193,8 +220,11 @@ def resume_parts(brackets: LiveBrackets) -> None:
             )
     every = _every_order(brackets)
     gaps = unprotected_parts(brackets.journal.records(), every, lambda s: broker.market(s).base)
-    for entry_id, gap in gaps.items():
+    room = _room(brackets, every)
+    for entry_id, want in gaps.items():
         entry = every[entry_id]
+        gap = min(want, room.get(entry.symbol, 0.0))  # never more than is held and bare
+        room[entry.symbol] = room.get(entry.symbol, 0.0) - gap
         if broker.market(entry.symbol).round_amount(gap) > 0:
             for client_id, order in every.items():  # its earlier lists: ids are not reused
                 if client_id == entry_id or client_id.startswith(f"{entry_id}-"):
