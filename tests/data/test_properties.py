@@ -99,6 +99,7 @@ def corrupted(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, object], in
         words = "is above min(open, close)"
     elif kind == "duplicate":
         times[row] = times[row - 1]
+        kwargs = {"timeframe": bars.timeframe}  # a duplicate can change the inferred spacing
         words = "duplicate timestamp"
     elif kind == "backwards":
         times[row] = times[row - 1] - np.timedelta64(draw(st.integers(1, 10**12)), "ns")
