@@ -15,7 +15,13 @@ from quantkit.domain.bars import BarSeries
 from quantkit.errors import ConfigError, DataError
 from quantkit.metrics.stats import compute_stats
 from quantkit.vector.run import _trades_frame
-from quantkit.vector.stats_kernel import STAT_NAMES, reduce_stats, stats_series, stats_vector
+from quantkit.vector.stats_kernel import (
+    STAT_NAMES,
+    reduce_run,
+    reduce_stats,
+    stats_series,
+    stats_vector,
+)
 from quantkit.vector.stats_numpy import numpy_stats_vector
 from quantkit.vector.stats_table import run_arrays
 
@@ -128,14 +134,9 @@ def plain_stats_vector(
         equity, exposed, trades, fills, open_time, close_time, close=close,
         periods_per_year=periods_per_year, fees=fees, risk_free=risk_free,
     )  # fmt: skip
-    out = np.empty(len(STAT_NAMES))
     # compiled, a float power overflows to inf silently; numpy scalars also warn about it
     with np.errstate(over="ignore"):
-        reduce_stats.py_func(
-            run.equity, run.exposed, run.trades, run.fills, run.open_time, run.close_time,
-            run.close, run.ppy, run.fees, run.risk_free, out,
-        )  # fmt: skip
-    return out
+        return reduce_run(run, reduce_stats.py_func)
 
 
 REDUCTIONS = pytest.mark.parametrize(

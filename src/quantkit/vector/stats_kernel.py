@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
+    from quantkit.vector.stats_table import RunArrays
 
-__all__ = ["STAT_NAMES", "reduce_stats", "stats_series", "stats_vector"]
+
+__all__ = ["STAT_NAMES", "reduce_run", "reduce_stats", "stats_series", "stats_vector"]
 
 _jit = register_jitable  # helpers: compiled into `reduce_stats`, one cached function
 _SAMPLE = 4096  # values sampled to narrow a quantile's search (see `_order_pair`)
@@ -442,8 +444,21 @@ def stats_vector(
         fees=fees,
         risk_free=risk_free,
     )
+    return reduce_run(run)
+
+
+def reduce_run(run: RunArrays, reduce: Any = reduce_stats) -> FloatArray:
+    """Return the statistics vector of checked arrays through ``reduce`` (`reduce_stats`).
+
+    Args:
+        run: The run's arrays, from `run_arrays`.
+        reduce: `reduce_stats`, or its uncompiled source ``reduce_stats.py_func``.
+
+    Returns:
+        A float64 vector of ``len(STAT_NAMES)``.
+    """
     out = np.empty(len(STAT_NAMES))
-    reduce_stats(
+    reduce(
         run.equity,
         run.exposed,
         run.trades,
