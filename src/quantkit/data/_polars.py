@@ -8,11 +8,11 @@ polars is never imported unless the data is a Polars frame or a Polars result is
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from quantkit.errors import ConfigError, DataError
+from quantkit.data._extras import import_extra
+from quantkit.errors import DataError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,10 +33,7 @@ def import_polars(where: str) -> Any:
     Raises:
         ConfigError: If polars is not installed.
     """
-    try:
-        return importlib.import_module("polars")
-    except ImportError as exc:
-        raise ConfigError(f"{where} needs polars: pip install 'quantkit[polars]'") from exc
+    return import_extra("polars", where)
 
 
 def is_polars_frame(value: object) -> bool:

@@ -7,12 +7,12 @@ and a symbol without a bar at one of them has NaN there.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from quantkit.data._extras import import_extra
 from quantkit.data.feed import DataFeed
 from quantkit.data.validation import REQUIRED_COLUMNS
 from quantkit.domain.bars import BarSeries
@@ -37,10 +37,7 @@ def import_xarray(where: str) -> Any:
     Raises:
         ConfigError: If xarray is not installed.
     """
-    try:
-        return importlib.import_module("xarray")
-    except ImportError as exc:
-        raise ConfigError(f"{where} needs xarray: pip install 'quantkit[xarray]'") from exc
+    return import_extra("xarray", where)
 
 
 def bar_panel(
