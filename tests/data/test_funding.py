@@ -22,7 +22,7 @@ def test_rows_in_ms_become_ns_arrays() -> None:
     assert not series.time.flags.writeable  # read-only, like stored bars
     frame = series.frame()
     assert list(frame.columns) == ["rate", "mark_price"]
-    assert str(frame.index.tz) == "UTC"
+    assert str(frame.index[0].tz) == "UTC"
     assert frame.index[1].isoformat() == "2024-01-01T08:00:00+00:00"
 
 

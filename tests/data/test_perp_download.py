@@ -61,7 +61,7 @@ def test_funding_history_downloads_whole_and_once(
     assert report.requests == 2  # one page of 42, then an empty one
     stored = store.read(EX, BTC)
     expected = fortnight.funding_rates(BTC)
-    assert stored.time.tolist() == (expected.index.asi8).tolist()
+    assert stored.time.tolist() == [t.value for t in expected.index]
     assert stored.rate.tolist() == expected["rate"].tolist()
     assert stored.mark_price.tolist() == expected["mark_price"].tolist()
     again = download_funding(fortnight.ccxt_exchange(), store, BTC, "2024-01-01", "2024-01-15")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
 
 from quantkit.data import FundingSeries
 from quantkit.data.store import FundingStore, ParquetStore, TimeRange
 from quantkit.errors import ConfigError, DataError, StoreError
+from tests.strategies import FUNDING_ORIGIN_NS, FUNDING_STEP_NS, funding_chunks
 
 from .bars import make_frame
 
@@ -194,3 +197,32 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
         store.read(EX, SYM)
     with pytest.raises(ConfigError, match="lock_timeout"):
         FundingStore(tmp_path, lock_timeout=-1)
+
+
+@given(case=funding_chunks())
+@settings(max_examples=25)
+def test_any_overlapping_writes_in_any_order_store_each_rate_once(
+    case: tuple[list[int], list[float], list[tuple[int, int]]],
+) -> None:
+    times, rate_values, chunks = case
+    with tempfile.TemporaryDirectory() as root:
+        store = FundingStore(root)
+        whole = FundingSeries(np.array(times), np.array(rate_values), np.full(len(times), np.nan))
+        added = 0
+        for first, stop in chunks:
+            part = FundingSeries(whole.time[first:stop], whole.rate[first:stop],
+                                 whole.mark_price[first:stop])  # fmt: skip
+            added += store.write(EX, SYM, part).added
+        back = store.read(EX, SYM)
+        assert added == len(times)
+        assert back.time.tolist() == times and back.rate.tolist() == rate_values
+        # every grid time of the window lies in a missing range exactly when it is not stored
+        start, end = FUNDING_ORIGIN_NS, FUNDING_ORIGIN_NS + 12 * FUNDING_STEP_NS
+        holes = [r.to_ns() for r in store.missing(EX, SYM, _ts(start), _ts(end))]
+        for grid in range(start, end, FUNDING_STEP_NS):
+            inside = any(low <= grid < high for low, high in holes)
+            assert inside == (grid not in times), _ts(grid)
+
+
+def _ts(ns: int) -> pd.Timestamp:
+    return pd.Timestamp(ns, unit="ns", tz="UTC")
