@@ -13,6 +13,8 @@ from quantkit.data import (
     FundingStore,
     ParquetStore,
     RetryPolicy,
+    adownload_funding,
+    adownload_prices,
     download_funding,
     download_prices,
     price_symbol,
@@ -214,3 +216,20 @@ def test_price_symbols() -> None:
     assert price_symbol(BTC, "index") == "BTC/USDT:USDT#index"
     with pytest.raises(ConfigError, match="'last', 'mark' or 'index'"):
         price_symbol(BTC, "premium")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_async_downloads_share_the_servers_event_loop(tmp_path: Path) -> None:
+    """Store writes run in worker threads: the server, in the same loop, keeps answering."""
+    async with (
+        LocalFuturesExchange(end="2024-01-04") as local,
+        local.ccxt_exchange() as venue,
+    ):
+        funding = await adownload_funding(
+            venue, FundingStore(tmp_path), "ETH/USDT:USDT", "2024-01-01", "2024-01-04"
+        )
+        marks = await adownload_prices(
+            venue, ParquetStore(tmp_path), "ETH/USDT:USDT", "1h", "2024-01-01", "2024-01-04"
+        )
+    assert (funding.added, funding.complete) == (9, True)
+    assert (marks.added, marks.symbol) == (72, "ETH/USDT:USDT#mark")
