@@ -315,3 +315,19 @@ def test_a_strategy_file_with_a_syntax_error_is_one_line(
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("error: cannot import strategy 'broken_strategy:Broken': '(' was never")
     assert "broken_strategy.py, line 1" in err
+
+
+def test_exchange_serves_usdm_futures(capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from quantkit.cli import cli
+
+    stop = threading.Event()
+    stop.set()
+    args = ["exchange", "--futures", "--port", "0", "--end", "2024-01-02", "--account", "k:s3"]
+    cli.main(args=args, obj={"stop": stop}, standalone_mode=False, prog_name="quantkit")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("http://127.0.0.1:")
+    assert lines[1:] == ["USD-M perpetuals: BTC/USDT:USDT, ETH/USDT:USDT", "account: k"]
+    code, _, err = run(capsys, "exchange", "--futures", "--live")
+    assert code == 1 and "--live is not offered with --futures" in err

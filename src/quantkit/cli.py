@@ -11,11 +11,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from quantkit.errors import QuantkitError
+from quantkit.errors import ConfigError, QuantkitError
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = ["main"]
 
@@ -156,6 +159,12 @@ def data(
 )
 @click.option("--end", default=None, help="End, exclusive (UTC). Default: START + 14 days.")
 @click.option("--seed", default="quantkit", show_default=True, help="Key of the synthetic data.")
+@click.option(
+    "--futures/--spot",
+    default=False,
+    show_default=True,
+    help="Serve Binance USD-M perpetuals (/fapi) instead of spot (/api); not with --live.",
+)
 @click.pass_context
 def exchange(
     ctx: click.Context,
@@ -169,10 +178,12 @@ def exchange(
     start: str | None,
     end: str | None,
     seed: str,
+    futures: bool,
 ) -> None:
     """Run a local Binance-spot-compatible exchange on 127.0.0.1 until Ctrl-C.
 
-    It prints its URL and each account's API key (never the secret).
+    With --futures it serves Binance USD-M perpetuals instead (market data, funding rates,
+    leverage brackets). It prints its URL and each account's API key (never the secret).
     """
     import pandas as pd  # noqa: PLC0415
 
@@ -190,6 +201,9 @@ def exchange(
         start = str(now - warmup * step) if live and end is None else "2024-01-01"
     if end is None:
         end = str(pd.Timestamp(start) + pd.Timedelta(days=14))
+    if futures:
+        _serve_futures(ctx, live, timeframe, start, end, seed, port, parsed)
+        return
     local = LocalExchange(
         timeframe=timeframe,
         start=start,
@@ -202,6 +216,28 @@ def exchange(
         publish_every=every if live else 0.0,
     )
     serve(local, echo=click.echo, keys=list(parsed), stop=ctx.obj.get("stop"))
+
+
+def _serve_futures(
+    ctx: click.Context,
+    live: bool,
+    timeframe: str,
+    start: str,
+    end: str,
+    seed: str,
+    port: int,
+    accounts: dict[str, tuple[str, dict[str, Decimal]]],
+) -> None:
+    """``quantkit exchange --futures``: a local USD-M futures exchange until Ctrl-C."""
+    from quantkit.testing.exchange_server import serve  # noqa: PLC0415 - aiohttp loads on use
+    from quantkit.testing.futures import LocalFuturesExchange  # noqa: PLC0415
+
+    if live:
+        raise ConfigError("--live is not offered with --futures: its data is served all at once")
+    local = LocalFuturesExchange(
+        timeframe=timeframe, start=start, end=end, seed=seed, port=port, accounts=accounts
+    )
+    serve(local, echo=click.echo, keys=list(accounts), stop=ctx.obj.get("stop"))
 
 
 def _import_from_cwd() -> None:
