@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -19,6 +19,8 @@ from quantkit.errors import ConfigError, QuantkitError
 
 if TYPE_CHECKING:
     from decimal import Decimal
+
+    from quantkit.data.perp_download import PriceKind
 
 __all__ = ["main"]
 
@@ -74,6 +76,14 @@ def cli(ctx: click.Context, debug: bool, log_level: str | None, log_json: bool) 
 @_store_option
 @click.option("--api-url", default=None, help="Send requests to this server (e.g. a local one).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@click.option(
+    "--price",
+    type=click.Choice(["last", "mark", "index"]),
+    default="last",
+    show_default=True,
+    help="Candles of the trade price, or a perpetual's mark or index price.",
+)
+@click.option("--funding", is_flag=True, help="Download a perpetual's funding rates instead.")
 def download(
     exchange: str,
     symbol: str,
@@ -83,19 +93,45 @@ def download(
     store_path: Path | None,
     api_url: str | None,
     progress: bool | None,
+    price: str,
+    funding: bool,
 ) -> None:
-    """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched."""
-    from quantkit.data.downloader import download as run_download  # noqa: PLC0415
+    """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched.
+
+    With --price mark or index, a perpetual's mark or index candles (stored as SYMBOL#mark);
+    with --funding, its funding-rate history.
+    """
+    from quantkit.data.perp_download import download_prices  # noqa: PLC0415
     from quantkit.exchanges import CcxtExchange  # noqa: PLC0415 - ccxt loads on use
     from quantkit.run_builder import SPOT_ONLY_OPTIONS  # noqa: PLC0415
 
     store = _open_store(store_path)
-    options = SPOT_ONLY_OPTIONS if api_url else None
+    spot = price == "last" and not funding  # a derivatives class keeps its own market types
+    options = SPOT_ONLY_OPTIONS if api_url and spot else None
     source = CcxtExchange(exchange, api_url=api_url, options=options)
-    report = run_download(source, store, symbol, timeframe, since, until, progress=progress)
+    if funding:
+        _download_funding(source, store.root, symbol, since, until)
+        return
+    kind = cast("PriceKind", price)  # click.Choice checked it
+    report = download_prices(
+        source, store, symbol, timeframe, since, until, price=kind, progress=progress
+    )
     click.echo(
         f"{report.exchange} {report.symbol} {report.timeframe}: {report.added} bars added "
         f"({report.rows} received in {report.requests} requests) into {store.root}"
+    )
+    for hole in report.still_missing:
+        click.echo(f"  still missing: {hole.start} .. {hole.end}")
+
+
+def _download_funding(source: Any, root: Path, symbol: str, since: str, until: str | None) -> None:
+    from quantkit.data.perp_download import download_funding  # noqa: PLC0415
+    from quantkit.data.store import FundingStore  # noqa: PLC0415
+
+    report = download_funding(source, FundingStore(root), symbol, since, until)
+    click.echo(
+        f"{report.exchange} {report.symbol} funding: {report.added} rates added "
+        f"({report.rows} received in {report.requests} requests) into {root}"
     )
     for hole in report.still_missing:
         click.echo(f"  still missing: {hole.start} .. {hole.end}")
