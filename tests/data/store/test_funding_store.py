@@ -226,3 +226,12 @@ def test_any_overlapping_writes_in_any_order_store_each_rate_once(
 
 def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(ns, unit="ns", tz="UTC")
+
+
+def test_a_hand_built_series_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    store = FundingStore(tmp_path)
+    h8 = H8_MS * 1_000_000
+    unordered = FundingSeries(np.array([2 * h8, h8]), np.zeros(2), np.full(2, np.nan))
+    with pytest.raises(DataError, match=r"row 1: funding time .* is not after"):
+        store.write(EX, SYM, unordered)
+    assert len(store.read(EX, SYM)) == 0
