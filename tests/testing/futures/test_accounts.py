@@ -40,7 +40,8 @@ class Venue:
 
     def order(self, side: str, kind: str, qty: str | None, **extra: Any) -> Any:
         request = OrderRequest(BTC, side, kind, None if qty is None else D(qty), **extra)  # type: ignore[arg-type]
-        return self.venue.place("k", request, now=self.tick())
+        algo = kind in ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+        return self.venue.place("k", request, now=self.tick(), algo=algo)
 
     @property
     def account(self) -> Any:
@@ -189,9 +190,29 @@ def test_stop_and_take_profit_trigger_on_their_side(v: Venue) -> None:
     v.venue.move(BTC, last=39_500, now=v.tick())
     assert stop.status == take.status == "NEW"
     v.venue.move(BTC, last=38_900, now=v.tick())
-    assert (stop.status, stop.avg_price, v.position.amount) == ("FILLED", D(38_900), D("0.1"))
+    assert (stop.status, stop.avg_price, v.position.amount) == ("FINISHED", D(38_900), D("0.1"))
+    child = v.account.orders[stop.child_id]
+    assert (child.type, child.orig_type, child.status) == ("MARKET", "STOP_MARKET", "FILLED")
     v.venue.move(BTC, last=41_200, now=v.tick())  # closes whatever is left: 0.1
-    assert (take.status, take.qty, v.position.amount) == ("FILLED", D("0.1"), 0)
+    assert (take.status, take.qty, v.position.amount) == ("FINISHED", D("0.1"), 0)
+    statuses = [e["o"]["X"] for e in v.events if e["e"] == "ALGO_UPDATE"]
+    assert statuses == ["NEW", "NEW", "TRIGGERED", "FINISHED", "TRIGGERED", "FINISHED"]
+
+
+def test_conditional_orders_only_through_the_algo_api(v: Venue) -> None:
+    request = OrderRequest(BTC, "SELL", "STOP_MARKET", D("0.1"), stop_price=D(39_000))
+    msg = rejected(-4120, v.venue.place, "k", request, now=1)
+    assert "Algo Order API" in msg
+    rejected(
+        -1116, v.venue.place, "k", OrderRequest(BTC, "BUY", "MARKET", D("0.1")), now=1, algo=True
+    )
+
+
+def test_a_close_position_stop_with_nothing_to_close_expires(v: Venue) -> None:
+    stop = v.order("SELL", "STOP_MARKET", None, stop_price=D(39_000), close_position=True)
+    v.venue.move(BTC, last=38_000, now=v.tick())
+    assert (stop.status, stop.executed_qty) == ("EXPIRED", 0)
+    assert v.venue.trades("k", BTC) == []
 
 
 def test_mark_price_stops_watch_the_mark(v: Venue) -> None:
@@ -200,7 +221,7 @@ def test_mark_price_stops_watch_the_mark(v: Venue) -> None:
     v.venue.move(BTC, last=38_000, now=v.tick())
     assert stop.status == "NEW"
     v.venue.move(BTC, mark=38_990, now=v.tick())
-    assert (stop.status, stop.avg_price) == ("FILLED", D(38_000))  # fills at the last price
+    assert (stop.status, stop.avg_price) == ("FINISHED", D(38_000))  # fills at the last price
 
 
 # ------------------------------------------------------------------------- funding

@@ -35,7 +35,7 @@ from quantkit.testing.futures.ledger import FuturesAccount
 from quantkit.testing.futures.matching import OrderRequest
 from quantkit.testing.futures.orders import FuturesOrder, FuturesTrade, Income, VenueRejectionError
 from quantkit.testing.futures.positions import FuturesPosition, MarginType
-from quantkit.testing.futures.wire import account_update, order_trade_update
+from quantkit.testing.futures.wire import account_update, algo_update, order_trade_update
 
 __all__ = ["FuturesAccounts", "OrderRequest"]
 
@@ -144,6 +144,10 @@ class FuturesAccounts:
     ) -> None:
         """Tell listeners of an order's change (``ORDER_TRADE_UPDATE``)."""
         self._emit(VenueEvent(api_key, order_trade_update(order, trade, execution, now)))
+
+    def emit_algo(self, api_key: str, order: FuturesOrder, now: int) -> None:
+        """Tell listeners of a conditional order's change (``ALGO_UPDATE``)."""
+        self._emit(VenueEvent(api_key, algo_update(order, now)))
 
     def emit_account(
         self, api_key: str, reason: str, symbols: Iterable[str], now: int, change: Decimal
@@ -298,10 +302,41 @@ class FuturesAccounts:
 
     # ---------------------------------------------------------------------- orders
 
-    def place(self, api_key: str, request: OrderRequest, *, now: int) -> FuturesOrder:
-        """Place an order (see `matching.place`)."""
+    def place(
+        self, api_key: str, request: OrderRequest, *, now: int, algo: bool = False
+    ) -> FuturesOrder:
+        """Place an order, or with ``algo`` a conditional order (see `matching.place`)."""
         with self.lock:
-            return matching.place(self, api_key, request, now)
+            return matching.place(self, api_key, request, now, algo=algo)
+
+    def find_algo(
+        self, api_key: str, symbol: str | None, *, algo_id: int | None, client_id: str | None
+    ) -> FuturesOrder | None:
+        """Find a conditional order by algo id, or by client algo id (the latest with it)."""
+        with self.lock:
+            orders = self.account(api_key).algo_orders
+            if algo_id is not None:
+                found = orders.get(algo_id)
+                return found if found is not None and symbol in (None, found.symbol) else None
+            matches = [
+                o
+                for o in orders.values()
+                if o.client_id == client_id and symbol in (None, o.symbol)
+            ]
+            return matches[-1] if matches else None
+
+    def cancel_algo(self, api_key: str, order: FuturesOrder, *, now: int) -> None:
+        """Cancel a conditional order that has not triggered.
+
+        Raises:
+            VenueRejectionError: ``-2011`` if it is no longer waiting.
+        """
+        with self.lock:
+            if order.status != "NEW":
+                raise VenueRejectionError(-2011, "Unknown order sent.")
+            order.status = "CANCELED"
+            order.update_time = now
+            self.emit_algo(api_key, order, now)
 
     def find(
         self, api_key: str, symbol: str, *, order_id: int | None, client_id: str | None

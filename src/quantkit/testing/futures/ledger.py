@@ -53,6 +53,7 @@ class FuturesAccount:
         dual_side: Hedge mode (recorded; the venue trades one-way only).
         positions: Position and settings per symbol.
         orders: Every order by id.
+        algo_orders: Every conditional (algo) order by algo id.
         trades: Every trade, oldest first.
         income: Every income entry, oldest first.
     """
@@ -65,6 +66,7 @@ class FuturesAccount:
     dual_side: bool = False
     positions: dict[str, FuturesPosition] = field(default_factory=dict)
     orders: dict[int, FuturesOrder] = field(default_factory=dict)
+    algo_orders: dict[int, FuturesOrder] = field(default_factory=dict)
     trades: list[FuturesTrade] = field(default_factory=list)
     income: list[Income] = field(default_factory=list)
 
@@ -79,6 +81,14 @@ class FuturesAccount:
         """Return the open orders, oldest first, of one symbol or all."""
         return [
             o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
+        ]
+
+    def open_algo_orders(self, symbol: str | None = None) -> list[FuturesOrder]:
+        """Return the conditional orders waiting for their trigger, oldest first."""
+        return [
+            o
+            for o in self.algo_orders.values()
+            if o.status == "NEW" and (symbol is None or o.symbol == symbol)
         ]
 
     @property

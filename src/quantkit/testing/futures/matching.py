@@ -6,11 +6,16 @@ The venue trades against its last price, not against other orders, like the spot
   the last price (taker fee). ``IOC``/``FOK`` limits that do not cross expire; ``GTX``
   (post-only) limits that would cross are refused (``-5022``); other limits rest and fill in
   full at their limit price (maker fee) once the last price reaches it.
-* ``STOP_MARKET`` and ``TAKE_PROFIT_MARKET`` wait for their trigger on the last price
-  (``workingType=CONTRACT_PRICE``, the default) or on the mark (``MARK_PRICE``): a stop buys
-  when the price rises to ``stopPrice`` and sells when it falls to it, a take-profit the other
-  way round; one that would trigger at once is refused (``-2021``). Triggered, it fills at the
-  last price. ``closePosition=true`` closes whatever position there is then.
+* ``STOP_MARKET`` and ``TAKE_PROFIT_MARKET`` are conditional ("algo") orders, as on Binance
+  since its conditional orders moved to the Algo Order API: the order endpoint refuses them
+  (``-4120``) and `place` with ``algo=True`` books them apart, under algo ids. They wait for
+  their trigger on the last price (``workingType=CONTRACT_PRICE``, the default) or on the mark
+  (``MARK_PRICE``): a stop buys when the price rises to the trigger and sells when it falls to
+  it, a take-profit the other way round; one that would trigger at once is refused
+  (``-2021``). Triggered (status ``TRIGGERED``), it places a ``MARKET`` order that fills at the
+  last price, then reads ``FINISHED`` (``EXPIRED`` if that order could not trade, e.g. a
+  ``closePosition`` with no position left). ``closePosition=true`` closes whatever position
+  there is then.
 * ``reduceOnly`` orders must be against the position (``-2022`` otherwise); when they fill, or
   trigger, they are cut to the position, and the rest expires once it is closed.
 * A ``newClientOrderId`` is refused while an open order of the account has it (``-4116``).
@@ -97,9 +102,12 @@ def _check_request(venue: FuturesAccounts, api_key: str, request: OrderRequest) 
         raise VenueRejectionError(
             -1100, "Illegal characters found in parameter 'newClientOrderId'."
         )
-    if request.client_id and any(
-        o.client_id == request.client_id for o in account.open_orders(request.symbol)
-    ):
+    live = (
+        account.open_algo_orders(request.symbol)
+        if request.type in _STOPS
+        else account.open_orders(request.symbol)
+    )
+    if request.client_id and any(o.client_id == request.client_id for o in live):
         raise VenueRejectionError(-4116, "ClientOrderId is duplicated.")
     if request.qty is not None:
         contract.check_quantity(request.qty)
@@ -151,7 +159,9 @@ def _check_position(
         raise VenueRejectionError(-2019, "Margin is insufficient.")
 
 
-def place(venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int) -> FuturesOrder:
+def place(
+    venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int, *, algo: bool = False
+) -> FuturesOrder:
     """Check and place an order, filling what fills at once.
 
     Args:
@@ -159,6 +169,7 @@ def place(venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int)
         api_key: The account.
         request: The order.
         now: Server time (ms).
+        algo: Whether it came through the Algo Order API (conditional orders only).
 
     Returns:
         The order, as it stands after placement.
@@ -166,8 +177,18 @@ def place(venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int)
     Raises:
         VenueRejectionError: For each rule in the module docstring.
     """
+    if (request.type in _STOPS) != algo:
+        if algo:
+            raise VenueRejectionError(-1116, "Invalid orderType.")
+        raise VenueRejectionError(
+            -4120,
+            "Order type not supported for this endpoint. Please use the Algo Order API "
+            "endpoints instead.",
+        )
     price = _check_request(venue, api_key, request)
     _check_position(venue, api_key, request, price)
+    if algo:
+        return _place_algo(venue, api_key, request, now)
     last = venue.lasts[request.symbol]
     crosses = request.type == "LIMIT" and (
         (request.side == "BUY" and price >= last) or (request.side == "SELL" and price <= last)
@@ -202,6 +223,32 @@ def place(venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int)
         fill(venue, api_key, order, last, maker=False, now=now)
     elif request.type == "LIMIT" and request.time_in_force in ("IOC", "FOK"):
         _expire(venue, api_key, order, now)
+    return order
+
+
+def _place_algo(
+    venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int
+) -> FuturesOrder:
+    algo_id = venue.next_order_id()
+    order = FuturesOrder(
+        algo_id,
+        request.client_id or f"local-algo-{algo_id}",
+        request.symbol,
+        request.side,
+        request.type,
+        request.type,
+        request.qty if request.qty is not None else Decimal(0),
+        Decimal(0),
+        request.stop_price if request.stop_price is not None else Decimal(0),
+        "GTC",
+        request.reduce_only,
+        request.close_position,
+        request.working_type,
+        now,
+        now,
+    )
+    venue.account(api_key).algo_orders[algo_id] = order
+    venue.emit_algo(api_key, order, now)
     return order
 
 
@@ -287,12 +334,12 @@ def on_last_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
         for order in account.open_orders(symbol):
             if not order.is_open:
                 continue  # filled or expired by an earlier order of this pass
-            if order.type == "LIMIT":
-                reached = last <= order.price if order.side == "BUY" else last >= order.price
-                if reached:
-                    fill(venue, api_key, order, order.price, maker=True, now=now)
-            elif order.working_type != "MARK_PRICE" and _triggered(order, last):
-                _trigger(venue, api_key, order, now)
+            reached = last <= order.price if order.side == "BUY" else last >= order.price
+            if order.type == "LIMIT" and reached:
+                fill(venue, api_key, order, order.price, maker=True, now=now)
+        for algo in account.open_algo_orders(symbol):
+            if algo.working_type != "MARK_PRICE" and _triggered(algo, last):
+                _trigger(venue, api_key, algo, now)
 
 
 def on_mark_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
@@ -305,16 +352,28 @@ def on_mark_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
     """
     mark = venue.marks[symbol]
     for api_key, account in venue.accounts.items():
-        for order in account.open_orders(symbol):
-            if (
-                order.is_open
-                and order.type in _STOPS
-                and order.working_type == "MARK_PRICE"
-                and _triggered(order, mark)
-            ):
-                _trigger(venue, api_key, order, now)
+        for algo in account.open_algo_orders(symbol):
+            if algo.working_type == "MARK_PRICE" and _triggered(algo, mark):
+                _trigger(venue, api_key, algo, now)
 
 
-def _trigger(venue: FuturesAccounts, api_key: str, order: FuturesOrder, now: int) -> None:
-    order.type = "MARKET"
-    fill(venue, api_key, order, venue.lasts[order.symbol], maker=False, now=now)
+def _trigger(venue: FuturesAccounts, api_key: str, algo: FuturesOrder, now: int) -> None:
+    """A conditional order triggered: it places a market order and follows its outcome."""
+    if algo.status != "NEW":
+        return  # finished by an earlier trigger of this pass
+    algo.status, algo.trigger_time, algo.update_time = "TRIGGERED", now, now
+    child_id = venue.next_order_id()
+    child = FuturesOrder(
+        child_id, algo.client_id, algo.symbol, algo.side, "MARKET", algo.orig_type, algo.qty,
+        Decimal(0), algo.stop_price, "GTC", algo.reduce_only, algo.close_position,
+        algo.working_type, now, now,
+    )  # fmt: skip
+    algo.child_id = child_id
+    venue.account(api_key).orders[child_id] = child
+    venue.emit_algo(api_key, algo, now)
+    venue.emit_order(api_key, child, None, "NEW", now)
+    fill(venue, api_key, child, venue.lasts[algo.symbol], maker=False, now=now)
+    algo.executed_qty, algo.cum_quote = child.executed_qty, child.cum_quote
+    algo.qty = child.qty
+    algo.status = "FINISHED" if child.executed_qty else "EXPIRED"
+    venue.emit_algo(api_key, algo, now)

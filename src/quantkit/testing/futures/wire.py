@@ -14,6 +14,8 @@ from quantkit.testing.futures.positions import FuturesPosition
 
 __all__ = [
     "account_update",
+    "algo_json",
+    "algo_update",
     "income_json",
     "order_json",
     "order_trade_update",
@@ -233,5 +235,86 @@ def account_update(
                 }
                 for p, mark in positions
             ],
+        },
+    }
+
+
+def algo_json(order: FuturesOrder) -> dict[str, Any]:
+    """Render a conditional order as ``GET /fapi/v1/algoOrder`` answers it.
+
+    Args:
+        order: The conditional order.
+
+    Returns:
+        The JSON-ready dict.
+    """
+    return {
+        "algoId": order.order_id,
+        "clientAlgoId": order.client_id,
+        "algoType": "CONDITIONAL",
+        "orderType": order.orig_type,
+        "symbol": order.symbol,
+        "side": order.side,
+        "positionSide": "BOTH",
+        "timeInForce": order.time_in_force,
+        "quantity": text(order.qty),
+        "algoStatus": order.status,
+        "actualOrderId": str(order.child_id) if order.child_id else "",
+        "actualPrice": _rounded(order.avg_price),
+        "triggerPrice": text(order.stop_price),
+        "price": "0",
+        "icebergQuantity": None,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingType": order.working_type,
+        "priceMatch": "NONE",
+        "closePosition": order.close_position,
+        "priceProtect": False,
+        "reduceOnly": order.reduce_only,
+        "createTime": order.time,
+        "updateTime": order.update_time,
+        "triggerTime": order.trigger_time,
+        "goodTillDate": 0,
+    }
+
+
+def algo_update(order: FuturesOrder, now: int) -> dict[str, Any]:
+    """Render an ``ALGO_UPDATE`` user-data event of a conditional order.
+
+    Args:
+        order: The conditional order after the change.
+        now: Event time (ms).
+
+    Returns:
+        The JSON-ready event.
+    """
+    return {
+        "e": "ALGO_UPDATE",
+        "T": now,
+        "E": now,
+        "o": {
+            "caid": order.client_id,
+            "aid": order.order_id,
+            "at": "CONDITIONAL",
+            "o": order.orig_type,
+            "s": order.symbol,
+            "S": order.side,
+            "ps": "BOTH",
+            "f": order.time_in_force,
+            "q": text(order.qty),
+            "X": order.status,
+            "ai": str(order.child_id) if order.child_id else "",
+            "ap": _rounded(order.avg_price),
+            "aq": text(order.executed_qty),
+            "act": "MARKET" if order.child_id else "0",
+            "tp": text(order.stop_price),
+            "p": "0",
+            "V": "EXPIRE_MAKER",
+            "wt": order.working_type,
+            "pm": "NONE",
+            "cp": order.close_position,
+            "pP": False,
+            "R": order.reduce_only,
+            "tt": order.trigger_time,
+            "gtd": 0,
         },
     }
