@@ -223,3 +223,32 @@ def test_a_wrong_secret_is_refused(exchange: LocalFuturesExchange) -> None:
     client.load_markets()
     with pytest.raises(ccxt_errors.AuthenticationError):
         client.fetch_balance()
+
+
+def test_replay_walks_the_candles_and_pays_funding_at_its_timestamps(
+    client: Any, exchange: LocalFuturesExchange
+) -> None:
+    last = exchange.candles(BTC)
+    mark = exchange.candles(BTC, price="mark")
+    rates = exchange.funding_rates(BTC)
+    start, end = "2024-01-01 07:00", "2024-01-01 09:00"
+    before = last.loc[:"2024-01-01 06:59"].iloc[-1]
+    first_mark = float(mark["close"].loc[:"2024-01-01 06:59"].iloc[-1])
+    exchange.trading.move(BTC, last=float(before["close"]), mark=first_mark)
+    client.create_order(BTC, "market", "buy", 0.01)
+    window = last.loc[start:"2024-01-01 08:59"]
+    lowest = float(window["low"].min())
+    assert lowest < before["close"]  # a limit there rests first
+    resting = client.create_order(BTC, "limit", "buy", 0.01, lowest)
+    assert exchange.trading.replay(BTC, start, end) == 120
+    assert exchange.trading.accounts.lasts["BTCUSDT"] == D(repr(float(window["close"].iloc[-1])))
+    filled = client.fetch_order(resting["id"], BTC)
+    assert (filled["status"], filled["average"]) == ("closed", lowest)
+    assert client.fetch_funding_history(BTC) == []  # Binance's default: the last 7 days only
+    [funding] = client.fetch_funding_history(BTC, since=1_704_067_200_000)  # 08:00 only
+    at = "2024-01-01 08:00"
+    held = D("0.02") if window["low"].idxmin() < window.index[60] else D("0.01")  # limit filled?
+    mark_then, rate = float(mark["open"].loc[at]), float(rates["rate"].loc[at])
+    expected = -held * D(repr(mark_then)) * D(repr(rate))
+    assert funding["timestamp"] == 1_704_096_000_000
+    assert D(str(funding["amount"])) == expected.quantize(D("0.00000001"))
