@@ -94,7 +94,7 @@ def test_unrealised_pnl_and_liquidation_price_at_the_mark(
     )
     # cross, one position: LP = (9,980 + cum 0 + 40,000) / (0.004 + 1) at level 1
     expected = (D(9_980) + D(40_000)) / D("1.004")
-    assert position["liquidationPrice"] == float(round(expected, 2))
+    assert position["liquidationPrice"] == float(expected.quantize(D("0.00000001")))
     # ccxt inverts the same formula to the position's collateral: the cross wallet
     assert abs(position["collateral"] - 9_980) < 0.01
 
@@ -201,7 +201,7 @@ def test_forced_isolated_liquidation_by_hand(client: Any, exchange: LocalFutures
     table = exchange.trading.accounts.contract("BTCUSDT").brackets
     assert isinstance(table, BracketTable)
     lp = (D(4_000) - D(40_000)) / (table.for_notional(D(40_000)).mmr - 1)  # level 1: 0.4 %
-    assert position["liquidationPrice"] == float(round(lp, 2))
+    assert position["liquidationPrice"] == float(lp.quantize(D("0.00000001")))
     assert position["collateral"] == 4_000  # isolatedMargin at the entry
     exchange.trading.move(BTC, mark=float(lp) + 1)
     assert len(client.fetch_positions([BTC])) == 1
@@ -252,3 +252,15 @@ def test_replay_walks_the_candles_and_pays_funding_at_its_timestamps(
     expected = -held * D(repr(mark_then)) * D(repr(rate))
     assert funding["timestamp"] == 1_704_096_000_000
     assert D(str(funding["amount"])) == expected.quantize(D("0.00000001"))
+
+
+def test_an_order_accepted_but_unanswered_is_on_the_venue(
+    client: Any, exchange: LocalFuturesExchange
+) -> None:
+    exchange.faults.accept_then_fail("/fapi/v1/order", status=503)
+    with pytest.raises(ccxt_errors.ExchangeNotAvailable):
+        client.create_order(BTC, "limit", "buy", 0.01, 39_000, {"clientOrderId": "lost-1"})
+    [order] = client.fetch_open_orders(BTC)  # placed: the answer alone was lost
+    assert (order["clientOrderId"], order["price"], order["amount"]) == ("lost-1", 39_000, 0.01)
+    with pytest.raises(ccxt_errors.InvalidOrder, match="ClientOrderId is duplicated"):
+        client.create_order(BTC, "limit", "buy", 0.01, 39_000, {"clientOrderId": "lost-1"})

@@ -125,7 +125,7 @@ class FuturesAccountApi:
             "breakEvenPrice": text(position.entry),
             "markPrice": _r(mark),
             "unRealizedProfit": _r(unrealized),
-            "liquidationPrice": _r(liquidation.quantize(Decimal("0.01"))) if liquidation else "0",
+            "liquidationPrice": _r(liquidation) if liquidation else "0",
             "leverage": str(position.leverage),
             "maxNotionalValue": text(cap) if cap is not None else "9223372036854775807",
             "marginType": "isolated" if position.isolated else "cross",

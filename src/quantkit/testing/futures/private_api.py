@@ -8,7 +8,8 @@
   ``workingType``), ``reduceOnly``, ``newClientOrderId`` echoed, ``newOrderRespType`` ``ACK``
   or ``RESULT``;
 * ``GET``/``DELETE /fapi/v1/order`` by ``orderId`` or ``origClientOrderId`` (``-2013`` and
-  ``-2011`` when unknown), ``GET /fapi/v1/openOrders``, ``GET /fapi/v1/userTrades``.
+  ``-2011`` when unknown), ``GET /fapi/v1/openOrders``, ``GET /fapi/v1/userTrades`` (the
+  last 7 days when neither a window nor ``fromId`` is sent, as Binance answers).
 
 The rules behind the answers are `FuturesAccounts`'s; a `VenueRejectionError` becomes Binance's
 ``{"code", "msg"}`` with HTTP 400.
@@ -42,6 +43,7 @@ _TYPES: dict[str, FuturesOrderType] = {
 _SIDES: tuple[Side, ...] = ("BUY", "SELL")
 _TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 _WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
+_WEEK_MS = 7 * 86_400_000
 
 
 def _missing(name: str) -> BinanceApiError:
@@ -285,6 +287,10 @@ class FuturesPrivateApi:
         limit = int_param(params, "limit") or 500
         if not 1 <= limit <= 1000:
             raise BinanceApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        if from_id is not None and (start is not None or end is not None):
+            raise BinanceApiError(-1128, "Combination of optional parameters invalid.")
+        if start is None and end is None and from_id is None:
+            start = self.now_ms() - _WEEK_MS  # Binance: the last 7 days when no window is sent
         trades = [
             t
             for t in self.venue.trades(api_key, symbol)
