@@ -103,6 +103,7 @@ if _TYPE_CHECKING:
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
     from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
     from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+    from quantkit.data.funding import FundingSeries as FundingSeries
     from quantkit.data.fusion import FusedFeed as FusedFeed
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
@@ -110,12 +111,16 @@ if _TYPE_CHECKING:
     from quantkit.data.live import StreamStatus as StreamStatus
     from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
     from quantkit.data.panel import bar_panel as bar_panel
+    from quantkit.data.perp_download import download_funding as download_funding
+    from quantkit.data.perp_download import download_prices as download_prices
+    from quantkit.data.perp_download import read_price_bars as read_price_bars
     from quantkit.data.quality import QualityReport as QualityReport
     from quantkit.data.quality import SymbolQuality as SymbolQuality
     from quantkit.data.quality import quality_report as quality_report
     from quantkit.data.replay import ReplayStream as ReplayStream
     from quantkit.data.resample import ResampledFeed as ResampledFeed
     from quantkit.data.resample import resample_bars as resample_bars
+    from quantkit.data.store import FundingStore as FundingStore
     from quantkit.data.store import ParquetStore as ParquetStore
     from quantkit.data.store import StoreFeed as StoreFeed
     from quantkit.data.store import StoreSnapshot as StoreSnapshot
@@ -202,6 +207,8 @@ _LAZY: dict[str, str] = {
     "FixedFraction": "quantkit.risk.sizing",
     "FixedNotional": "quantkit.risk.sizing",
     "FloatRange": "quantkit.optimize.space",
+    "FundingSeries": "quantkit.data.funding",
+    "FundingStore": "quantkit.data.store",
     "FusedFeed": "quantkit.data.fusion",
     "FusionRules": "quantkit.data.fusion",
     "IntRange": "quantkit.optimize.space",
@@ -260,6 +267,8 @@ _LAZY: dict[str, str] = {
     "deflated_sharpe_ratio": "quantkit.optimize.overfitting",
     "divergence_report": "quantkit.analysis.divergence",
     "download": "quantkit.data.downloader",
+    "download_funding": "quantkit.data.perp_download",
+    "download_prices": "quantkit.data.perp_download",
     "drawdown": "quantkit.metrics.stats",
     "fetch_ohlcv_range": "quantkit.data.fetch",
     "fetch_trades_range": "quantkit.data.trades",
@@ -271,6 +280,7 @@ _LAZY: dict[str, str] = {
     "periods_per_year": "quantkit.metrics.stats",
     "probability_of_backtest_overfitting": "quantkit.optimize.overfitting",
     "quality_report": "quantkit.data.quality",
+    "read_price_bars": "quantkit.data.perp_download",
     "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
     "run_signals": "quantkit.vector.run",
@@ -318,6 +328,8 @@ __all__ = [
     "FixedNotional",
     "FlatFees",
     "FloatRange",
+    "FundingSeries",
+    "FundingStore",
     "FusedFeed",
     "FusionRules",
     "Indicator",
@@ -422,6 +434,8 @@ __all__ = [
     "deflated_sharpe_ratio",
     "divergence_report",
     "download",
+    "download_funding",
+    "download_prices",
     "drawdown",
     "fetch_ohlcv_range",
     "fetch_trades_range",
@@ -436,6 +450,7 @@ __all__ = [
     "periods_per_year",
     "probability_of_backtest_overfitting",
     "quality_report",
+    "read_price_bars",
     "read_tape",
     "register_strategy",
     "resample_bars",

@@ -202,3 +202,11 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
 
     assert data("a") == data("a")
     assert data("a")[0] != data("b")[0] and data("a")[1] != data("b")[1]
+
+
+def test_funding_intervals(client: Any) -> None:
+    intervals = client.fetch_funding_intervals()
+    assert {symbol: rate["interval"] for symbol, rate in intervals.items()} == {
+        "BTC/USDT:USDT": "8h",
+        "ETH/USDT:USDT": "8h",
+    }

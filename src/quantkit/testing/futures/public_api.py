@@ -14,7 +14,9 @@ What ccxt's ``binanceusdm`` class calls to load markets and download history:
   for one ``symbol`` (an object) or all (a list);
 * ``GET /fapi/v1/fundingRate``: ``{symbol, fundingRate, fundingTime, markPrice}`` ascending,
   ``limit`` 100 by default and at most 1000; from ``startTime`` on (at most ``limit``), or the
-  latest ``limit`` up to ``endTime`` (or of all) without it; every market's without ``symbol``.
+  latest ``limit`` up to ``endTime`` (or of all) without it; every market's without ``symbol``;
+* ``GET /fapi/v1/fundingInfo``: each market's ``fundingIntervalHours`` and rate cap and floor
+  (ccxt's ``fetch_funding_intervals``; Binance lists only adjusted markets, this server all).
 
 Errors are Binance's: ``-1121`` invalid symbol, ``-1120`` invalid interval, ``-1102`` a
 mandatory parameter missing, ``-1100`` a malformed number, ``-1130`` a limit out of range.
@@ -122,6 +124,7 @@ class BinanceFuturesApi:
             web.get("/fapi/v1/indexPriceKlines", self._klines_of("index")),
             web.get("/fapi/v1/premiumIndex", self._premium_index),
             web.get("/fapi/v1/fundingRate", self._funding_rate),
+            web.get("/fapi/v1/fundingInfo", self._funding_info),
         ]
 
     def market_of(self, query: Mapping[str, str], name: str = "symbol") -> FuturesMarket:
@@ -292,6 +295,20 @@ class BinanceFuturesApi:
         if request.query.get("symbol"):
             return web.json_response(self._premium_json(self.market_of(request.query)))
         return web.json_response([self._premium_json(m) for m in self.venue.markets])
+
+    async def _funding_info(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {
+                    "symbol": m.venue_id,
+                    "adjustedFundingRateCap": "0.02000000",
+                    "adjustedFundingRateFloor": "-0.02000000",
+                    "fundingIntervalHours": m.funding_interval_hours,
+                    "disclaimer": False,
+                }
+                for m in self.venue.markets
+            ]
+        )
 
     async def _funding_rate(self, request: web.Request) -> web.Response:
         query = request.query
