@@ -319,3 +319,16 @@ def test_cross_liquidation_clears_the_cross_wallet(v: Venue) -> None:
     pnl, clear = v.venue.income("k")[-2:]
     assert pnl.type == "REALIZED_PNL" and pnl.amount == (lp - D("0.01") - 40_000) * 10
     assert clear.type == "INSURANCE_CLEAR" and clear.amount == -(wallet + pnl.amount)
+
+
+def test_market_orders_have_their_own_lot_cap(v: Venue) -> None:
+    assert rejected(-4005, v.order, "BUY", "MARKET", "121") == "Quantity greater than max quantity."
+    resting = v.order("BUY", "LIMIT", "121", price=D(1_000))  # LOT_SIZE allows it: 121,000 / 20
+    assert resting.status == "NEW"
+
+
+def test_lowering_cross_leverage_needs_the_extra_margin(v: Venue) -> None:
+    v.order("BUY", "MARKET", "2")  # 80,000 at 20x: 4,000 initial margin, fee 40
+    msg = rejected(-2028, v.venue.set_leverage, "k", BTC, 2, now=1)  # would need 40,000
+    assert msg.startswith("Leverage is smaller than permitted")
+    assert v.venue.set_leverage("k", BTC, 10, now=1) == (10, D(20_000_000))  # needs 4,000 more

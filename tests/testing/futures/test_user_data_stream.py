@@ -6,12 +6,14 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
-from quantkit.testing.futures import LocalFuturesExchange
+from quantkit.testing.futures import LocalFuturesExchange, OrderRequest
 from tests.testing.futures.usdm_clients import KEY, SECRET, pro_usdm
 
 pytestmark = pytest.mark.anyio
@@ -189,3 +191,21 @@ async def test_listen_keys_follow_binance_s_rules(exchange: LocalFuturesExchange
     assert (await anyio.to_thread.run_sync(_listen_key, url, "PUT"))[1]["code"] == -1125
     _, third = await anyio.to_thread.run_sync(_listen_key, url, "POST")
     assert third not in (first, second)
+
+
+async def test_a_lapsed_listen_key_ends_its_socket(exchange: LocalFuturesExchange) -> None:
+    _, key = await anyio.to_thread.run_sync(_listen_key, exchange.url, "POST")
+    async with aiohttp.ClientSession() as session:
+        url = f"ws://127.0.0.1:{exchange.port}/private/ws?listenKey={key['listenKey']}"
+        async with session.ws_connect(url) as socket:
+            with anyio.fail_after(DEADLINE):
+                while exchange.trading.user_stream.connections == 0:
+                    await anyio.sleep(0.01)
+            exchange.server_clock.jump(60 * 60_000 + 1)  # unrenewed for an hour
+            order = OrderRequest("BTCUSDT", "BUY", "MARKET", Decimal("0.01"))
+            exchange.trading.accounts.place(KEY, order, now=exchange.server_clock.now_ms())
+            with anyio.fail_after(DEADLINE):
+                message = await socket.receive_json()
+                closing = await socket.receive()
+    assert (message["e"], message["listenKey"]) == ("listenKeyExpired", key["listenKey"])
+    assert closing.type == aiohttp.WSMsgType.CLOSE

@@ -7,7 +7,8 @@ check them:
 
 * one-way positions per symbol (`FuturesPosition`), leverage per symbol (Binance's default 20,
   at most the first bracket's, ``-4028``; a position above what a leverage allows, ``-2027``;
-  no lowering of an isolated position's leverage, ``-4161``), margin type ``CROSSED`` or
+  no lowering of an isolated position's leverage, ``-4161``, nor of a cross position's beyond
+  what the available balance covers, ``-2028``), margin type ``CROSSED`` or
   ``ISOLATED`` (``-4046`` when unchanged, ``-4048`` with a position, ``-4047`` with open orders);
 * hedge mode (``dualSidePosition``) is recorded as Binance does (``-4059`` when unchanged,
   ``-4068`` with a position, ``-4067`` with open orders), but the venue trades one-way only:
@@ -230,7 +231,8 @@ class FuturesAccounts:
 
         Raises:
             VenueRejectionError: ``-4028`` out of 1..max, ``-2027`` when the position is larger
-                than the new leverage allows, ``-4161`` lowering an isolated position's.
+                than the new leverage allows, ``-4161`` lowering an isolated position's,
+                ``-2028`` lowering a cross position's beyond the available balance.
         """
         contract = self.contract(symbol)
         with self.lock:
@@ -248,6 +250,14 @@ class FuturesAccounts:
                     "Leverage reduction is not supported in Isolated Margin Mode with open "
                     "positions.",
                 )
+            if position.amount and not position.isolated and leverage < position.leverage:
+                account = self.account(api_key)
+                notional = abs(position.amount) * self.marks[symbol]
+                extra = notional / leverage - notional / position.leverage
+                if extra > account.available(self.marks, self.lasts):
+                    raise VenueRejectionError(
+                        -2028, "Leverage is smaller than permitted: insufficient margin balance"
+                    )
             position.leverage = leverage
             position.update_time = now
             return leverage, cap if cap is not None else Decimal("9223372036854775807")

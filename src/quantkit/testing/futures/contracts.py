@@ -26,7 +26,8 @@ class ContractRules:
         tick_size: Price step.
         step_size: Quantity step.
         min_qty: Smallest quantity.
-        max_qty: Largest quantity of one order.
+        max_qty: Largest quantity of one limit or conditional order (``LOT_SIZE``).
+        market_max_qty: Largest quantity of one market order (``MARKET_LOT_SIZE``).
         min_notional: Smallest ``price x quantity`` of an order that is not reduce-only.
         brackets: Leverage and maintenance brackets.
         funding_interval_ms: Time between funding timestamps (8 hours).
@@ -37,15 +38,17 @@ class ContractRules:
     step_size: Decimal = Decimal("0.001")
     min_qty: Decimal = Decimal("0.001")
     max_qty: Decimal = Decimal("1000")
+    market_max_qty: Decimal = Decimal("120")
     min_notional: Decimal = Decimal("100")
     brackets: BracketTable = field(default=DEFAULT_BRACKETS)
     funding_interval_ms: int = 8 * 3_600_000
 
-    def check_quantity(self, qty: Decimal) -> None:
+    def check_quantity(self, qty: Decimal, *, market: bool = False) -> None:
         """Check an order quantity against the lot rules.
 
         Args:
             qty: The quantity.
+            market: Whether it is a market order (``MARKET_LOT_SIZE`` applies).
 
         Raises:
             VenueRejectionError: ``-4003``, ``-4004``, ``-4005`` or ``-1111``.
@@ -54,7 +57,7 @@ class ContractRules:
             raise VenueRejectionError(-4003, "Quantity less than or equal to zero.")
         if qty < self.min_qty:
             raise VenueRejectionError(-4004, "Quantity less than min quantity.")
-        if qty > self.max_qty:
+        if qty > (self.market_max_qty if market else self.max_qty):
             raise VenueRejectionError(-4005, "Quantity greater than max quantity.")
         if qty % self.step_size:
             raise VenueRejectionError(

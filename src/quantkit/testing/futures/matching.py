@@ -110,7 +110,7 @@ def _check_request(venue: FuturesAccounts, api_key: str, request: OrderRequest) 
     if request.client_id and any(o.client_id == request.client_id for o in live):
         raise VenueRejectionError(-4116, "ClientOrderId is duplicated.")
     if request.qty is not None:
-        contract.check_quantity(request.qty)
+        contract.check_quantity(request.qty, market=request.type == "MARKET")
     last = venue.lasts[request.symbol]
     if request.type == "LIMIT":
         if request.price is None:

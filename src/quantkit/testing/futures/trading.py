@@ -57,6 +57,7 @@ def contract_rules(market: FuturesMarket) -> ContractRules:
         step_size=_dec(market.step_size),
         min_qty=_dec(market.min_qty),
         max_qty=_dec(market.max_qty),
+        market_max_qty=_dec(market.market_max_qty),
         min_notional=_dec(market.min_notional),
         brackets=BracketTable.from_rows(rows),
         funding_interval_ms=market.funding_interval_ms,

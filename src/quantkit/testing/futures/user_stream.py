@@ -8,7 +8,8 @@ no signature) for a key, then a websocket to ``/private/ws?listenKey=<key>`` (th
 As on Binance: a POST while the account has a valid key returns that key and extends it; a key
 lives 60 minutes from its last POST/PUT (server clock); a PUT of an expired or deleted key is
 refused with ``-1125`` "This listenKey does not exist."; ``DELETE`` ends it, and its sockets
-get a ``listenKeyExpired`` event and are closed, as when it expires (`expire`).
+get a ``listenKeyExpired`` event and are closed, as when it expires: at the first event after
+its lifetime, or when a test calls `expire`.
 
 The stream pushes each account's `VenueEvent` s (``ORDER_TRADE_UPDATE``, ``ACCOUNT_UPDATE``) in
 the order the venue made them, whatever thread made them. `drop` closes every socket (clients
@@ -116,10 +117,17 @@ class FuturesUserStream:
         if self._muted:
             return
         text = json.dumps(event.payload)
+        now = self.now_ms()
         with self._lock:
             targets = [s for s in self._sockets if s.api_key == event.api_key]
+            expired = {
+                s.listen_key for s in targets if self._keys.get(s.listen_key, ("", 0))[1] <= now
+            }
+        for key in expired:
+            self._end(key)  # a key that lapsed unrenewed: listenKeyExpired instead of the event
         for socket in targets:
-            self._in_loop(socket.outbox, text)
+            if socket.listen_key not in expired:
+                self._in_loop(socket.outbox, text)
 
     def _in_loop(self, outbox: asyncio.Queue[str | None], item: str | None) -> None:
         loop = self._loop
