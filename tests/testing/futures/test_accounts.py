@@ -317,7 +317,8 @@ def test_cross_liquidation_clears_the_cross_wallet(v: Venue) -> None:
     v.venue.move(BTC, mark=lp - D("0.01"), now=v.tick())
     assert (v.position.amount, v.account.wallet) == (0, 0)
     pnl, clear = v.venue.income("k")[-2:]
-    assert pnl.type == "REALIZED_PNL" and pnl.amount == (lp - D("0.01") - 40_000) * 10
+    assert pnl.type == "REALIZED_PNL"
+    assert pnl.amount == ((lp - D("0.01") - 40_000) * 10).quantize(D("0.00000001"))
     assert clear.type == "INSURANCE_CLEAR" and clear.amount == -(wallet + pnl.amount)
 
 
@@ -332,3 +333,12 @@ def test_lowering_cross_leverage_needs_the_extra_margin(v: Venue) -> None:
     msg = rejected(-2028, v.venue.set_leverage, "k", BTC, 2, now=1)  # would need 40,000
     assert msg.startswith("Leverage is smaller than permitted")
     assert v.venue.set_leverage("k", BTC, 10, now=1) == (10, D(20_000_000))  # needs 4,000 more
+
+
+def test_a_buy_above_the_mark_needs_its_open_loss_as_margin(v: Venue) -> None:
+    v.venue.move(BTC, last=41_000, mark=40_000, now=v.tick())
+    # 1 BTC at 41,000: 2,050 at 20x plus the open loss 1 x (41,000 - 40,000)
+    v.venue.account("k").wallet = D(3_049)
+    rejected(-2019, v.order, "BUY", "MARKET", "1")
+    v.venue.account("k").wallet = D(3_050)
+    assert v.order("BUY", "MARKET", "1").status == "FILLED"

@@ -317,7 +317,9 @@ class FuturesAccounts:
     ) -> FuturesOrder:
         """Place an order, or with ``algo`` a conditional order (see `matching.place`)."""
         with self.lock:
-            return matching.place(self, api_key, request, now, algo=algo)
+            order = matching.place(self, api_key, request, now, algo=algo)
+            settlement.liquidate_if_due(self, api_key, now)
+            return order
 
     def find_algo(
         self, api_key: str, symbol: str | None, *, algo_id: int | None, client_id: str | None

@@ -19,8 +19,11 @@ The venue trades against its last price, not against other orders, like the spot
 * ``reduceOnly`` orders must be against the position (``-2022`` otherwise); when they fill, or
   trigger, they are cut to the position, and the rest expires once it is closed.
 * A ``newClientOrderId`` is refused while an open order of the account has it (``-4116``).
-* An order needs its initial margin available (``-2019``, see `FuturesAccount`) and must keep
-  the position within what the leverage allows (``-2027``).
+* An order needs its initial margin available (``-2019``, see `FuturesAccount`): the opening
+  part's notional over the leverage plus its "open loss" against the mark (a buy above the
+  mark, a sell below it), as Binance's margin rule has it; and it must keep the position
+  within what the leverage allows (``-2027``). Right after it fills, the account is checked
+  for liquidation like after any price move.
 * Fees are charged in USDT on the fill's value: Binance's regular 0.02 % maker, 0.05 % taker.
 """
 
@@ -154,7 +157,10 @@ def _check_position(
         raise VenueRejectionError(
             -2027, "Exceeded the maximum allowable position at current leverage."
         )
-    needed = opening_part(position.amount, signed) * price / position.leverage
+    opening = opening_part(position.amount, signed)
+    mark = venue.marks[request.symbol]
+    open_loss = max(Decimal(0), price - mark if request.side == "BUY" else mark - price)
+    needed = opening * price / position.leverage + opening * open_loss
     if needed > account.available(venue.marks, venue.lasts):
         raise VenueRejectionError(-2019, "Margin is insufficient.")
 

@@ -2,7 +2,8 @@
 
 A position is a signed amount (positive long, negative short) with an entry price. A fill in
 the position's direction (or from flat) averages the entry price by amount; a fill against it
-realises ``(price - entry) x closed amount`` (sign of the position) and keeps the entry; a fill
+realises ``(price - entry) x closed amount`` (sign of the position; USDT to 8 decimals, as
+Binance books it) and keeps the entry; a fill
 larger than the position closes it and opens the rest the other way at the fill price. In
 isolated mode the position carries its own wallet: the initial margin of each increase moves
 into it, a reduction gives back the same share of it.
@@ -11,7 +12,7 @@ into it, a reduction gives back the same share of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 __all__ = ["FillEffect", "FuturesPosition", "MarginType"]
@@ -20,6 +21,7 @@ MarginType = Literal["ISOLATED", "CROSSED"]
 """Margin type of a symbol, Binance's spelling."""
 
 _ZERO = Decimal(0)
+_CENT = Decimal("0.00000001")  # Binance books USDT amounts to 8 decimals
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class FuturesPosition:
             closed = min(abs(old), abs(signed_qty))
         opened = abs(signed_qty) - closed
         sign = Decimal(1) if old > 0 else Decimal(-1)
-        pnl = (price - self.entry) * closed * sign if closed else _ZERO
+        pnl = ((price - self.entry) * closed * sign).quantize(_CENT, ROUND_HALF_UP)
         released = _ZERO
         if closed and self.isolated:
             released = self.isolated_wallet * closed / abs(old)
@@ -106,7 +108,7 @@ class FuturesPosition:
         if not new:
             self.entry = _ZERO
         if opened and self.isolated:
-            self.isolated_wallet += opened * price / self.leverage
+            self.isolated_wallet += (opened * price / self.leverage).quantize(_CENT, ROUND_HALF_UP)
         self.amount = new
         self.update_time = now
         return FillEffect(pnl, closed, opened, released)
