@@ -36,6 +36,8 @@ from quantkit.domain.order import OrderStatus as OrderStatus
 from quantkit.domain.order import OrderType as OrderType
 from quantkit.domain.order import Side as Side
 from quantkit.domain.order import TimeInForce as TimeInForce
+from quantkit.domain.perpetual import MarginBracket as MarginBracket
+from quantkit.domain.perpetual import PerpetualSpec as PerpetualSpec
 from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
@@ -331,6 +333,7 @@ __all__ = [
     "LiveSummary",
     "LookAheadError",
     "LookAheadReport",
+    "MarginBracket",
     "MarginConfig",
     "Market",
     "MarketFees",
@@ -356,6 +359,7 @@ __all__ = [
     "ParameterError",
     "ParquetFeed",
     "ParquetStore",
+    "PerpetualSpec",
     "Portfolio",
     "Position",
     "PriceBand",
