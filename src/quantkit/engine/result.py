@@ -12,6 +12,7 @@ import numpy as np
 
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
+from quantkit.engine.perp_stats import add_perpetual_stats
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trades import Trade, round_trips
 from quantkit.metrics.stats import compute_stats, drawdown, format_stats, periods_per_year
@@ -393,6 +394,7 @@ def build_result(record: RunRecord) -> Result:
         ambiguous_fills=ambiguous_fills,
         ambiguous_trades=int(trades["ambiguous"].sum()),
     )
+    stats = add_perpetual_stats(stats, record.portfolio)
     return Result(
         strategy=record.strategy,
         symbols=tuple(record.history),
