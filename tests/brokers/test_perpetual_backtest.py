@@ -135,7 +135,7 @@ def test_a_liquidation_is_recorded_and_counted() -> None:
     # 20x long of 19 BTC at 100 (notional 1,900, margin 95) in isolated mode; the mark falls 10 %
     closes = [100.0, 100.0, 100.0, 99.0, 98.0, 97.0]
     marks = [100.0, 100.0, 100.0, 92.0, 90.0, 90.0]
-    result, broker = run(
+    result, _broker = run(
         closes, marks, {0: lambda s: s.buy(amount=19.0)}, margin_mode="isolated", leverage=20.0
     )
     assert result.stats["Liquidations"] == 1
