@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from quantkit.brokers.perpetual_setup import futures_account
@@ -239,3 +240,36 @@ def test_inverse_perpetuals_are_not_simulated_yet() -> None:
     market = Market("BTC/USD:BTC", "BTC", "USD", perpetual=inverse)
     with pytest.raises(ConfigError, match="inverse and other contract sizes"):
         futures_account(SimSettings(markets={"BTC/USD:BTC": market}), 1.0)
+
+
+class NoCopy(np.ndarray):  # type: ignore[type-arg]
+    def __new__(cls) -> NoCopy:
+        return np.zeros(1).view(cls)
+
+    def __deepcopy__(self, memo: object) -> NoCopy:
+        raise AssertionError("the mark column was deep-copied")
+
+
+def test_intrabar_paths_keep_the_run_records_and_fill_on_the_trade_price() -> None:
+    ex = exchange(cash=100_000.0, funding=FUND)
+    # run-long records are kept aside while the intrabar paths run on copies (a 1M-bar mark
+    # column copied per bar would cost seconds): copying this one would fail the test
+    ex.futures.mark_close[SYM] = NoCopy()  # type: ignore[assignment]
+    ex.submit(buy(1.0), T0, 100.0)
+    bar(ex, 0, 100.0)
+    marks_before = ex.futures.mark_close
+    # reduce-only exits below (stop 95) and above (limit 105), both inside the next bar: the
+    # adverse path sells at the stop 95 (the trade price; the mark never went below 99)
+    stop = OrderRequest(
+        SYM, Side.SELL, OrderType.STOP, amount=1.0, stop_price=95.0, reduce_only=True
+    )
+    take = OrderRequest(
+        SYM, Side.SELL, OrderType.LIMIT, amount=1.0, limit_price=105.0, reduce_only=True
+    )
+    ex.submit(stop, T0 + HOUR, 100.0)
+    ex.submit(take, T0 + HOUR, 100.0)
+    ex.set_mark(SYM, 100.0, 101.0, 99.0, 100.0)
+    ex.process_bar(SYM, T0 + HOUR, 100.0, 106.0, 94.0, 100.0, 1e9)
+    assert ex.futures.mark_close is marks_before
+    assert ex.fills[-1].price == 95.0 and ex.futures.position(SYM).amount == 0.0
+    assert ex.futures.wallet_balance() == pytest.approx(100_000.0 - 5.0)

@@ -31,6 +31,7 @@ from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 from quantkit.domain.perp_math import funding_payment
+from quantkit.sim.book import Book
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.liquidation import LIQUIDATION_TAG
 from quantkit.sim.rules import FillRules
@@ -146,6 +147,16 @@ class PerpetualExchange(SimulatedExchange):
         self._pay_funding(symbol, open_time, mark[0])
         self._before = self.futures.position(symbol).amount
         super().process_bar(symbol, open_time, open_, high, low, close, volume)
+
+    def _intrabar(self, book: Book, open_: float, high: float, low: float, close: float) -> None:
+        """The base rule, without deep-copying the run-long mark and funding records."""
+        futures = self.futures
+        marks, funding = futures.mark_close, futures.funding
+        futures.mark_close, futures.funding = {}, []
+        try:
+            super()._intrabar(book, open_, high, low, close)
+        finally:
+            futures.mark_close, futures.funding = marks, funding
 
     def needs_bar(self, symbol: str) -> bool:
         """Whether ``symbol``'s next bar must be processed (orders work or a position is open)."""
