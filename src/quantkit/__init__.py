@@ -29,6 +29,8 @@ from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
 from quantkit.domain.fill import Fill as Fill
+from quantkit.domain.funding import FundingRates as FundingRates
+from quantkit.domain.futures_portfolio import FuturesPortfolio as FuturesPortfolio
 from quantkit.domain.market import Market as Market
 from quantkit.domain.order import Order as Order
 from quantkit.domain.order import OrderRequest as OrderRequest
@@ -162,6 +164,8 @@ if _TYPE_CHECKING:
     from quantkit.risk.order_limits import MaxOrderNotional as MaxOrderNotional
     from quantkit.risk.order_limits import MaxSlippage as MaxSlippage
     from quantkit.risk.order_limits import OrderRateLimit as OrderRateLimit
+    from quantkit.risk.perp_limits import MaxMarginUsage as MaxMarginUsage
+    from quantkit.risk.perp_limits import MinLiquidationDistance as MinLiquidationDistance
     from quantkit.risk.sizing import FixedAmount as FixedAmount
     from quantkit.risk.sizing import FixedFraction as FixedFraction
     from quantkit.risk.sizing import FixedNotional as FixedNotional
@@ -218,9 +222,11 @@ _LAZY: dict[str, str] = {
     "MaxDrawdownBreaker": "quantkit.risk.breakers",
     "MaxGrossExposure": "quantkit.risk.exposure",
     "MaxLeverage": "quantkit.risk.exposure",
+    "MaxMarginUsage": "quantkit.risk.perp_limits",
     "MaxNetExposure": "quantkit.risk.exposure",
     "MaxOrderNotional": "quantkit.risk.order_limits",
     "MaxSlippage": "quantkit.risk.order_limits",
+    "MinLiquidationDistance": "quantkit.risk.perp_limits",
     "MonteCarloReport": "quantkit.analysis.montecarlo",
     "MultiTimeframeFeed": "quantkit.data.multi",
     "OptimizationResult": "quantkit.optimize.report",
@@ -320,8 +326,10 @@ __all__ = [
     "FixedNotional",
     "FlatFees",
     "FloatRange",
+    "FundingRates",
     "FusedFeed",
     "FusionRules",
+    "FuturesPortfolio",
     "Indicator",
     "IntRange",
     "InvalidTransitionError",
@@ -341,10 +349,12 @@ __all__ = [
     "MaxDrawdownBreaker",
     "MaxGrossExposure",
     "MaxLeverage",
+    "MaxMarginUsage",
     "MaxNetExposure",
     "MaxOrderNotional",
     "MaxPositionSize",
     "MaxSlippage",
+    "MinLiquidationDistance",
     "MonteCarloReport",
     "MultiTimeframeFeed",
     "NoSlippage",

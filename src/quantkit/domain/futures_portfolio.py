@@ -165,6 +165,52 @@ class FuturesPortfolio(Portfolio):
             other_upnl=sum(self.unrealized(s) for s in others),
         )
 
+    def margin_balance(self) -> float:
+        """Wallet balance plus the unrealised P&L of every perpetual position."""
+        return self.wallet_balance() + sum(self.unrealized(s) for s in self._open_perps())
+
+    def used_margin(self) -> float:
+        """Initial margin of every open perpetual position at the latest marks."""
+        return sum(self.initial_margin(s) for s in self._open_perps())
+
+    def projected_liquidation_price(self, symbol: str, signed_amount: float, price: float) -> float:
+        """The liquidation price ``symbol`` would have after a fill (fees left out).
+
+        Args:
+            symbol: A perpetual symbol.
+            signed_amount: The fill's amount, > 0 to buy.
+            price: Its price.
+
+        Returns:
+            The price, as `liquidation_price` would give it after the fill (``nan`` if the
+            fill leaves the position flat).
+        """
+        pos = self.position(symbol)
+        old, entry = pos.amount, pos.entry_price
+        new = old + signed_amount
+        if abs(new) <= _TOL * max(1.0, abs(old)):
+            return math.nan
+        realized = 0.0
+        if old == 0.0 or (old > 0) == (signed_amount > 0):
+            entry = (abs(old) * entry + abs(signed_amount) * price) / abs(new)
+        else:
+            realized = min(abs(old), abs(signed_amount)) * (price - entry) * (1 if old > 0 else -1)
+            entry = price if (new > 0) != (old > 0) else entry
+        spec = self.specs[symbol]
+        if self.margin_mode == "isolated":
+            kept = old != 0.0 and (new > 0) == (old > 0)  # funding booked stays, scaled down
+            extra = self.isolated_extra.get(symbol, 0.0) * min(1.0, abs(new / old)) if kept else 0.0
+            wallet = abs(new) * entry / self.leverage[symbol] + extra
+            return spec.liquidation_price(wallet, new, entry)
+        others = [s for s in self._open_perps() if s != symbol]
+        return spec.liquidation_price(
+            self.wallet_balance() + realized,
+            new,
+            entry,
+            other_maintenance=sum(self.maintenance(s) for s in others),
+            other_upnl=sum(self.unrealized(s) for s in others),
+        )
+
     def settle_isolated(self, symbol: str, before: float) -> None:
         """Scale the position's booked funding after its amount changed from ``before``.
 
