@@ -164,3 +164,25 @@ def test_a_mark_series_missing_a_bar_is_refused_by_name() -> None:
     broker = BacktestBroker(markets={SYM: PERP}, marks={SYM: mark})
     with pytest.raises(ConfigError, match=rf"no mark bar opening at {T0 + 2 * HOUR} ns"):
         Engine(feed=SeriesFeed([trade]), strategy=Scripted({}), broker=broker).run()
+
+
+def test_each_round_trip_carries_the_funding_it_paid() -> None:
+    closes, marks = [100.0] * 24, [100.5] * 24
+    script = {
+        0: lambda s: s.buy(amount=10.0),  # filled at bar 1's open
+        12: lambda s: s.sell(amount=10.0),  # closed at bar 13's open
+        14: lambda s: s.buy(amount=5.0),  # open at the end
+    }
+    rates = {SYM: FundingRates.constant(0.001, 4 * HOUR)}
+    result, broker = run(closes, marks, script, funding=rates)
+    portfolio = broker.portfolio
+    assert isinstance(portfolio, FuturesPortfolio)
+    first = [p for p in portfolio.funding if p.position == 10.0]
+    second = [p for p in portfolio.funding if p.position == 5.0]
+    assert first and second and len(first) + len(second) == len(portfolio.funding)
+    # 10 BTC at the mark 100.5: 1.005 a payment; the open 5 BTC: 0.5025 a payment
+    (closed,) = result.trades.itertuples()
+    assert closed.funding == pytest.approx(1.005 * len(first))
+    # gross 0 (bought and sold at 100), fees 2 * 10 * 100 * 0.0004 = 0.8, then the funding
+    assert closed.pnl == pytest.approx(-0.8 - 1.005 * len(first))
+    assert result.open_trades["funding"].iloc[0] == pytest.approx(0.5025 * len(second))

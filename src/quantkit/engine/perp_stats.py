@@ -5,13 +5,52 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.portfolio import Portfolio
+from quantkit.engine.trades import Trade
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
 
-__all__ = ["add_perpetual_stats"]
+__all__ = ["add_perpetual_stats", "trade_funding"]
+
+
+def trade_funding(trades: list[Trade], portfolio: Portfolio) -> npt.NDArray[np.float64] | None:
+    """What each round trip paid in funding (``None`` for a spot account).
+
+    A payment belongs to the trade holding the symbol when it was booked: booked after the
+    trade's entry fill and no later than its exit fill (funding is booked at a bar's open,
+    before that bar's fills, so a position closed at that open still pays it).
+
+    Args:
+        trades: Round trips in one run.
+        portfolio: The account at the end of the run.
+
+    Returns:
+        One amount per trade (negative: received), or ``None``.
+    """
+    if not isinstance(portfolio, FuturesPortfolio):
+        return None
+    by_symbol: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+    for symbol in {p.symbol for p in portfolio.funding}:
+        mine = sorted((p.booked_at, p.amount) for p in portfolio.funding if p.symbol == symbol)
+        times = np.array([t for t, _ in mine], dtype=np.int64)
+        total = np.concatenate(([0.0], np.cumsum([a for _, a in mine])))
+        by_symbol[symbol] = times, total
+    out = np.zeros(len(trades))
+    for k, trade in enumerate(trades):
+        found = by_symbol.get(trade.symbol)
+        if found is None:
+            continue
+        times, total = found
+        end = trade.exit_time if trade.exit_time >= 0 else np.iinfo(np.int64).max
+        lo = int(np.searchsorted(times, trade.entry_time, side="right"))
+        hi = int(np.searchsorted(times, end, side="right"))
+        out[k] = total[hi] - total[lo]
+    return out
 
 
 def add_perpetual_stats(stats: pd.Series, portfolio: Portfolio) -> pd.Series:
