@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantkit import BacktestBroker, Engine
+from quantkit.brokers.paper import PaperBroker
+from quantkit.data.replay import ReplayStream
 from quantkit.data.series_feed import SeriesFeed
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.funding import FundingRates
@@ -21,6 +23,7 @@ from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market
 from quantkit.domain.order import Side
 from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
+from quantkit.engine.live import LiveEngine
 from quantkit.engine.result import Result
 from quantkit.errors import ConfigError
 from tests.builders import HOUR, T0, make_series
@@ -186,3 +189,42 @@ def test_each_round_trip_carries_the_funding_it_paid() -> None:
     # gross 0 (bought and sold at 100), fees 2 * 10 * 100 * 0.0004 = 0.8, then the funding
     assert closed.pnl == pytest.approx(-0.8 - 1.005 * len(first))
     assert result.open_trades["funding"].iloc[0] == pytest.approx(0.5025 * len(second))
+
+
+def test_paper_trading_funds_and_liquidates_like_the_backtest() -> None:
+    # no mark series: the trade bars are the mark. Isolated 20x long of 19 at 100 (margin 95,
+    # LP = (95 - 1,900) / (19 * 0.004 - 19) = 95.38); funding 0.0001 every hour on 19 * 100;
+    # the bar at index 4 trades down to 90: liquidated. Isolated funding is paid out of the
+    # position's margin (95 - 3 * 0.19 left), so the account loses exactly the 95 it put up
+    free = Market(SYM, "BTC", "USDT", maker_fee=0.0, taker_fee=0.0, perpetual=SPEC)
+    rows = [(100.0, 100.0, 100.0, 100.0, 1e6)] * 4 + [(100.0, 100.0, 90.0, 92.0, 1e6)] * 2
+    series = make_series(rows, SYM)
+    options: dict[str, Any] = {
+        "cash": 10_000.0,
+        "markets": {SYM: free},
+        "leverage": 20.0,
+        "margin_mode": "isolated",
+        "funding": {SYM: FundingRates.constant(0.0001, HOUR)},
+    }
+    paper = PaperBroker(**options)
+    engine = LiveEngine(
+        stream=ReplayStream({SYM: series}),
+        strategy=Scripted({0: lambda s: s.buy(amount=19.0)}),
+        broker=paper,
+        warmup=0,
+        handle_signals=False,
+    )
+    summary = engine.run()
+    backtest = BacktestBroker(**options)
+    Engine(
+        feed=SeriesFeed([series]),
+        strategy=Scripted({0: lambda s: s.buy(amount=19.0)}),
+        broker=backtest,
+    ).run()
+    for broker in (paper, backtest):
+        portfolio = broker.portfolio
+        assert isinstance(portfolio, FuturesPortfolio)
+        assert portfolio.liquidations == 1
+        assert [p.amount for p in portfolio.funding] == pytest.approx([0.19, 0.19, 0.19])
+    assert summary.equity == pytest.approx(10_000 - 95)
+    assert backtest.portfolio.equity() == pytest.approx(summary.equity)
