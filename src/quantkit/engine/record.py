@@ -9,6 +9,7 @@ import numpy as np
 
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
+from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.order import Order
 from quantkit.domain.portfolio import Portfolio
 from quantkit.engine.context import RiskEvent
@@ -97,7 +98,9 @@ class RunRecord:
     def equity_and_exposure(self) -> tuple[FloatArray, BoolArray]:
         """Equity at the close of each timeline step, and whether a position was open then.
 
-        Equity is cash plus every position marked at its symbol's latest close.
+        Equity is cash plus every position marked at its symbol's latest close (a perpetual's
+        mark close when the run had a mark series), with funding booked since the latest
+        snapshot.
 
         Returns:
             Two arrays with one value per step.
@@ -106,19 +109,42 @@ class RunRecord:
         cash = np.concatenate(([self.initial_cash], np.asarray(self.snapshot_cash, np.float64)))
         equity = cash[row]
         timeline = self.times
-        for j, series in enumerate(self.history.values()):
+        marks = self.portfolio.mark_close if isinstance(self.portfolio, FuturesPortfolio) else {}
+        if isinstance(self.portfolio, FuturesPortfolio):
+            equity = equity - _funding_since_snapshot(self, row)
+        for j, (symbol, series) in enumerate(self.history.items()):
             amounts = held[:, j][row]
             if not amounts.any():
                 continue
+            closes = marks.get(symbol, series.close)
             if len(series) == len(timeline) and np.array_equal(series.close_time, timeline):
-                price = series.close
+                price = closes
             else:
                 bar = np.searchsorted(series.close_time, timeline, side="right") - 1
-                price = np.where(bar >= 0, series.close[np.maximum(bar, 0)], 0.0)
+                price = np.where(bar >= 0, closes[np.maximum(bar, 0)], 0.0)
             # equity + amounts * price, in place: no step-long temporaries
             equity += np.multiply(amounts, price, out=amounts)
         exposed = (held != 0.0).any(axis=1)[row]
         return equity, exposed
+
+
+def _funding_since_snapshot(record: RunRecord, row: IntArray) -> FloatArray:
+    """Funding paid at each step since the snapshot its cash comes from.
+
+    Funding moves cash without a fill, so no snapshot records it by itself.
+    """
+    portfolio = record.portfolio
+    steps = len(record.times)
+    paid = np.zeros(steps)
+    if isinstance(portfolio, FuturesPortfolio) and portfolio.funding:
+        booked = np.array([p.booked_at for p in portfolio.funding], dtype=np.int64)
+        amounts = np.array([p.amount for p in portfolio.funding], dtype=np.float64)
+        at = np.minimum(np.searchsorted(record.times, booked, side="right"), steps - 1)
+        np.add.at(paid, at, amounts)
+    total = np.cumsum(paid)
+    snapped = np.asarray(record.snapshot_steps, dtype=np.int64)
+    at_snapshot = np.concatenate(([0.0], total[snapped] if snapped.size else []))
+    return total - at_snapshot[row]
 
 
 def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
