@@ -5,9 +5,10 @@ entries, 0.1 % fee per side; see bench_backtest.py) run without risk and with a 
 policies set so that they approve the benchmark's orders (the measure is their cost, not what
 they refuse): `SaneOrder`, `MaxOrderNotional`, `MaxGrossExposure`, `MaxPositionSize` and a
 `DailyLossLimit` (the breaker also reads the account on every bar). Prints the median of
-three runs of each and the overhead. Target: no more than about 20 %.
+``repeats`` (default three) runs of each, interleaved so that a shared machine's changing
+load hits the three alike, and the overheads. Target: no more than about 20 %.
 
-Run: ``python benchmarks/bench_risk.py [bars]``
+Run: ``python benchmarks/bench_risk.py [bars] [repeats]``
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backtest import gbm_series
 
 BARS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 
 
 def chain(breaker: bool = True):  # type: ignore[no-untyped-def]
@@ -66,17 +68,21 @@ def main() -> None:
     import talib  # noqa: F401
 
     series = gbm_series(BARS)
-    plain = [one_run(series, None) for _ in range(3)]
-    risky = [one_run(series, chain()) for _ in range(3)]
-    orders_only = [one_run(series, chain(breaker=False)) for _ in range(3)]
+    plain, risky, orders_only = [], [], []
+    for _ in range(REPEATS):  # interleaved: load changes on a shared machine hit all three alike
+        plain.append(one_run(series, None))
+        risky.append(one_run(series, chain()))
+        orders_only.append(one_run(series, chain(breaker=False)))
     base = statistics.median(t for t, _ in plain)
     with_risk = statistics.median(t for t, _ in risky)
     checks = statistics.median(t for t, _ in orders_only)
     print(f"bars                 {BARS:,}")
     print(f"trades               {plain[0][1]:,} without risk, {risky[0][1]:,} with the chain")
-    print(f"no risk              {base:.3f} s  ->  {BARS / base:,.0f} bars/s (median of 3)")
+    print(f"no risk              {base:.3f} s  ->  {BARS / base:,.0f} bars/s (median of {REPEATS})")
     print(f"five-policy chain    {with_risk:.3f} s  ->  {BARS / with_risk:,.0f} bars/s")
     print(f"overhead             {100 * (with_risk / base - 1):.1f} % (target: about 20 % or less)")
+    paired = statistics.median(r / p for (r, _), (p, _) in zip(risky, plain, strict=True))
+    print(f"overhead, paired     {100 * (paired - 1):.1f} % (median of each round's ratio)")
     print(
         f"five order checks    {checks:.3f} s  ->  overhead {100 * (checks / base - 1):.1f} % "
         "(no per-bar hook: the breaker replaced by a fifth order check)"

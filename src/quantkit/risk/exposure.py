@@ -18,15 +18,12 @@ from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import (
     Decision,
-    RiskAction,
     RiskContext,
-    RiskPolicy,
+    ScreenedPolicy,
     positive_required,
 )
 
 __all__ = ["MaxConcentration", "MaxGrossExposure", "MaxLeverage", "MaxNetExposure"]
-
-_APPROVE = RiskAction.APPROVE
 
 _TOL = 1e-12
 _isfinite = math.isfinite
@@ -91,7 +88,7 @@ class _Room(NamedTuple):
     limit: float
 
 
-class _ExposureLimit(RiskPolicy):
+class _ExposureLimit(ScreenedPolicy):
     """Base of the exposure limits: resize entries down to the limit, never block reductions.
 
     Subclasses say how much room an order has (`_room`); this class handles reduce-only and
@@ -136,20 +133,22 @@ class _ExposureLimit(RiskPolicy):
         """
         return ""
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+    ) -> Decision | None:
         """Approve, resize or reject ``request`` against the limit.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account.
 
         Returns:
-            The decision.
+            ``None`` (approved as it is), or the resize or rejection.
         """
         if request.reduce_only:
-            return Decision(_APPROVE, request, self.name)
+            return None
         symbol = request.symbol
-        portfolio = context.portfolio
         held = portfolio.position(symbol).amount
         sign = request.sign
         mark = context.price(symbol)
@@ -161,7 +160,7 @@ class _ExposureLimit(RiskPolicy):
         else:
             amount = math.nan
         if held * sign < 0 and amount <= abs(held) * (1 + _TOL):
-            return Decision(_APPROVE, request, self.name)  # reduces (nan: not known to)
+            return None  # reduces (nan: not known to)
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
         book = _mark_book(context, portfolio)
@@ -173,7 +172,7 @@ class _ExposureLimit(RiskPolicy):
         if held * sign < 0:
             allowed_raw = max(allowed_raw, abs(held))  # closing is always allowed
         if amount <= allowed_raw * (1 + _TOL) + _TOL * abs(held):
-            return Decision(_APPROVE, request, self.name)
+            return None
         market = context.market(symbol)
         allowed = market.round_amount(max(allowed_raw, 0.0))
         limit = f"{room.limit:,.2f} ({self._describe(book)})"

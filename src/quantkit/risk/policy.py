@@ -22,6 +22,7 @@ __all__ = [
     "RiskChain",
     "RiskContext",
     "RiskPolicy",
+    "ScreenedPolicy",
     "hook",
     "overrides",
 ]
@@ -35,6 +36,9 @@ class RiskAction(StrEnum):
     REJECT = "reject"
     HALT = "halt"
     RESUME = "resume"
+
+
+_APPROVE, _RESIZE = RiskAction.APPROVE, RiskAction.RESIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,58 @@ class RiskPolicy(ABC):
         """
 
 
+class ScreenedPolicy(RiskPolicy):
+    """A policy whose check has a cheaper form for chains: `screen`. Subclass it.
+
+    `screen` returns ``None`` for a plain approval of the request as it is (no `Decision`
+    built) and receives the marked account from its caller, so a `RiskChain` of screened
+    policies marks the account once per order and builds one decision, its own. ``check``
+    is ``screen`` with the account fetched from the context. A subclass that overrides
+    ``check`` is called through its ``check``, in chains too.
+    """
+
+    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+        """Decide about one order intent (`screen`, with a built approval for ``None``).
+
+        Args:
+            request: What the strategy asks for.
+            context: Account and prices now.
+
+        Returns:
+            The decision.
+        """
+        decision = self.screen(request, context, context.portfolio)
+        return Decision(_APPROVE, request, self.name) if decision is None else decision
+
+    @abstractmethod
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+    ) -> Decision | None:
+        """Decide about one order intent; ``None`` approves it unchanged.
+
+        Args:
+            request: What the strategy asks for.
+            context: Account and prices now.
+            portfolio: ``context.portfolio``, fetched (and marked) once by the caller.
+
+        Returns:
+            ``None`` to approve ``request`` as it is, else the decision.
+        """
+
+    @classmethod
+    def screens_its_check(cls) -> bool:
+        """Whether ``check`` is `screen` plus a built approval, so a chain may call `screen`.
+
+        False when a subclass overrides ``check``: its own code then decides, in chains too.
+        A class that replaces ``check`` with an equivalent of its own (a cheaper one) says
+        so by overriding this.
+
+        Returns:
+            Whether calling `screen` decides exactly as calling ``check``.
+        """
+        return cls.check is ScreenedPolicy.check
+
+
 def overrides(policy: RiskPolicy, hook: str) -> bool:
     """Whether ``policy`` overrides the hook ``hook`` of `RiskPolicy` (engines skip it if not).
 
@@ -232,7 +288,11 @@ def hook(policy: RiskPolicy | None, name: str) -> Any:
     return getattr(policy, name)
 
 
-_APPROVE, _RESIZE = RiskAction.APPROVE, RiskAction.RESIZE
+def _screen_of(policy: RiskPolicy) -> Any:
+    """``policy``'s bound `ScreenedPolicy.screen` if it decides as its check does, else None."""
+    if isinstance(policy, ScreenedPolicy) and type(policy).screens_its_check():
+        return policy.screen
+    return None
 
 
 class RiskChain(RiskPolicy):
@@ -250,6 +310,9 @@ class RiskChain(RiskPolicy):
             if not isinstance(policy, RiskPolicy):
                 raise ConfigError(f"RiskChain: {policy!r} is not a RiskPolicy")
         self.policies = tuple(policies)
+        # each member with its screen when that may be called instead of its check, else None
+        self._steps = tuple((_screen_of(policy), policy) for policy in self.policies)
+        self._screened = any(screen is not None for screen, _ in self._steps)
         self._bar_policies = tuple(p for p in self.policies if overrides(p, "on_bar"))
         self._fill_policies = tuple(p for p in self.policies if overrides(p, "on_fill"))
 
@@ -263,6 +326,31 @@ class RiskChain(RiskPolicy):
         Returns:
             The first refusal, else the last resize, else an approval.
         """
+        if not self._screened:
+            return self._fold(request, context)
+        original = request
+        final: Decision | None = None  # the last resize
+        portfolio = context.portfolio  # marked once for every screened member
+        for screen, policy in self._steps:
+            if screen is None:
+                decision = policy.check(request, context)
+            else:
+                screened = screen(request, context, portfolio)
+                if screened is None:  # approved as it is
+                    continue
+                decision = screened
+            sent = decision.request
+            if sent is None:
+                return decision
+            if decision.action is _RESIZE:
+                final = decision
+            request = sent
+        if final is None:
+            return Decision(_APPROVE, original, self.name)
+        return final
+
+    def _fold(self, request: OrderRequest, context: RiskContext) -> Decision:
+        """`check` for a chain without screened members: every member's ``check`` in turn."""
         original = request
         final: Decision | None = None  # the last resize
         for policy in self.policies:
