@@ -43,7 +43,7 @@ class _Book(NamedTuple):
     net: float
 
 
-def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
+def _mark_book(context: RiskContext, portfolio: Portfolio, symbol: str, price: float) -> _Book:
     """Value the account at the latest prices.
 
     A symbol without a latest price is marked at the portfolio's last mark, else its entry
@@ -52,6 +52,8 @@ def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
     Args:
         context: Account and prices now.
         portfolio: ``context.portfolio``, already fetched.
+        symbol: A symbol whose latest price is known already (the order's).
+        price: ``context.price(symbol)``.
 
     Returns:
         Equity, gross and net exposure.
@@ -60,14 +62,14 @@ def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
     equity = portfolio.balance
     gross = net = 0.0
     price_of = context.price
-    for symbol, position in portfolio.positions.items():
+    for held, position in portfolio.positions.items():
         amount = position.amount
         if not amount:
             continue
-        price = price_of(symbol)
-        if not (_isfinite(price) and price > 0):
-            price = last.get(symbol, position.entry_price)
-        value = amount * price
+        mark = price if held == symbol else price_of(held)
+        if not (_isfinite(mark) and mark > 0):
+            mark = last.get(held, position.entry_price)
+        value = amount * mark
         net += value
         gross += abs(value)
     equity += net
@@ -134,7 +136,7 @@ class _ExposureLimit(ScreenedPolicy):
         return ""
 
     def screen(
-        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
     ) -> Decision | None:
         """Approve, resize or reject ``request`` against the limit.
 
@@ -142,6 +144,7 @@ class _ExposureLimit(ScreenedPolicy):
             request: What the strategy asks for.
             context: Account and prices now.
             portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
             ``None`` (approved as it is), or the resize or rejection.
@@ -151,7 +154,7 @@ class _ExposureLimit(ScreenedPolicy):
         symbol = request.symbol
         held = portfolio.position(symbol).amount
         sign = request.sign
-        mark = context.price(symbol)
+        mark = price
         priced = _isfinite(mark) and mark > 0
         if request.amount is not None:
             amount = request.amount
@@ -163,7 +166,7 @@ class _ExposureLimit(ScreenedPolicy):
             return None  # reduces (nan: not known to)
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
-        book = _mark_book(context, portfolio)
+        book = _mark_book(context, portfolio, symbol, mark)
         refusal = self._refuse(book)
         if refusal:
             return Decision.reject(self.name, refusal)

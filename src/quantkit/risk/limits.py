@@ -40,7 +40,7 @@ class MaxPositionSize(ScreenedPolicy):
         self.max_notional = max_notional
 
     def screen(
-        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
     ) -> Decision | None:
         """Approve, resize or reject ``request`` against the caps.
 
@@ -48,12 +48,13 @@ class MaxPositionSize(ScreenedPolicy):
             request: What the strategy asks for.
             context: Account and prices now.
             portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
             ``None`` (approved as it is), or the resize or rejection.
         """
         symbol = request.symbol
-        price = request.limit_price or request.stop_price or context.price(symbol)
+        price = request.limit_price or request.stop_price or price
         held = portfolio.position(symbol).amount
         sign = request.sign
         priced = math.isfinite(price) and price > 0

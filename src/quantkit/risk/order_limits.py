@@ -53,7 +53,7 @@ class MaxOrderNotional(ScreenedPolicy):
         self.max_notional = max_notional
 
     def screen(
-        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
     ) -> Decision | None:
         """Approve, resize or reject ``request`` against the cap.
 
@@ -61,6 +61,7 @@ class MaxOrderNotional(ScreenedPolicy):
             request: What the strategy asks for.
             context: Account and prices now.
             portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
             ``None`` (approved as it is), or the resize or rejection.
@@ -68,7 +69,7 @@ class MaxOrderNotional(ScreenedPolicy):
         symbol = request.symbol
         if request.reduce_only:
             return None
-        price = request.limit_price or request.stop_price or context.price(symbol)
+        price = request.limit_price or request.stop_price or price
         priced = math.isfinite(price) and price > 0
         held = portfolio.position(symbol).amount
         cap = self.max_notional

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ class RiskAction(StrEnum):
 _APPROVE, _RESIZE = RiskAction.APPROVE, RiskAction.RESIZE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Decision:
     """A policy's verdict on one order intent.
 
@@ -56,6 +56,17 @@ class Decision:
     request: OrderRequest | None
     policy: str = ""
     reason: str = ""
+
+    def __init__(
+        self, action: RiskAction, request: OrderRequest | None, policy: str = "", reason: str = ""
+    ) -> None:
+        # A frozen dataclass's generated __init__ assigns each field with object.__setattr__;
+        # the slots' own setters cost less than half (a chain builds one decision per order).
+        # Assignment from outside still raises FrozenInstanceError.
+        _set_action(self, action)
+        _set_request(self, request)
+        _set_policy(self, policy)
+        _set_reason(self, reason)
 
     @classmethod
     def approve(cls, request: OrderRequest, policy: str = "") -> Decision:
@@ -81,6 +92,12 @@ class Decision:
     def allowed(self) -> bool:
         """Whether a request goes on to the broker."""
         return self.request is not None
+
+
+# The slots' setters of Decision's fields, in field order (see Decision.__init__).
+_set_action, _set_request, _set_policy, _set_reason = (
+    vars(Decision)[f.name].__set__ for f in fields(Decision)
+)
 
 
 class RiskContext(Protocol):
@@ -203,8 +220,9 @@ class ScreenedPolicy(RiskPolicy):
     """A policy whose check has a cheaper form for chains: `screen`. Subclass it.
 
     `screen` returns ``None`` for a plain approval of the request as it is (no `Decision`
-    built) and receives the marked account from its caller, so a `RiskChain` of screened
-    policies marks the account once per order and builds one decision, its own. ``check``
+    built) and receives the marked account and the order's symbol's latest price from its
+    caller, so a `RiskChain` of screened policies reads them once per order and builds one
+    decision, its own. ``check``
     is ``screen`` with the account fetched from the context. A subclass that overrides
     ``check`` is called through its ``check``, in chains too.
     """
@@ -219,12 +237,13 @@ class ScreenedPolicy(RiskPolicy):
         Returns:
             The decision.
         """
-        decision = self.screen(request, context, context.portfolio)
+        price = context.price(request.symbol)
+        decision = self.screen(request, context, context.portfolio, price)
         return Decision(_APPROVE, request, self.name) if decision is None else decision
 
     @abstractmethod
     def screen(
-        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
     ) -> Decision | None:
         """Decide about one order intent; ``None`` approves it unchanged.
 
@@ -232,6 +251,8 @@ class ScreenedPolicy(RiskPolicy):
             request: What the strategy asks for.
             context: Account and prices now.
             portfolio: ``context.portfolio``, fetched (and marked) once by the caller.
+            price: ``context.price(request.symbol)``, fetched once by the caller (``nan``
+                before the symbol's first bar).
 
         Returns:
             ``None`` to approve ``request`` as it is, else the decision.
@@ -331,11 +352,13 @@ class RiskChain(RiskPolicy):
         original = request
         final: Decision | None = None  # the last resize
         portfolio = context.portfolio  # marked once for every screened member
+        symbol = request.symbol
+        price = context.price(symbol)
         for screen, policy in self._steps:
             if screen is None:
                 decision = policy.check(request, context)
             else:
-                screened = screen(request, context, portfolio)
+                screened = screen(request, context, portfolio, price)
                 if screened is None:  # approved as it is
                     continue
                 decision = screened
@@ -345,6 +368,9 @@ class RiskChain(RiskPolicy):
             if decision.action is _RESIZE:
                 final = decision
             request = sent
+            if sent.symbol != symbol:  # handed on as an order on another symbol
+                symbol = sent.symbol
+                price = context.price(symbol)
         if final is None:
             return Decision(_APPROVE, original, self.name)
         return final

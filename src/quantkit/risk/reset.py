@@ -227,11 +227,12 @@ class Breaker(ScreenedPolicy):
         """
         if not self._halted or request.reduce_only:  # the account is not needed
             return Decision(_APPROVE, request, self.name)
-        decision = self.screen(request, context, context.portfolio)
+        price = context.price(request.symbol)
+        decision = self.screen(request, context, context.portfolio, price)
         return Decision(_APPROVE, request, self.name) if decision is None else decision
 
     def screen(
-        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
     ) -> Decision | None:
         """`check` for chains: ``None`` approves the request as it is.
 
@@ -239,6 +240,7 @@ class Breaker(ScreenedPolicy):
             request: What the strategy asks for.
             context: Account and prices now.
             portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
             ``None`` (approved), or the rejection while halted.
@@ -250,7 +252,7 @@ class Breaker(ScreenedPolicy):
         if held * request.sign < 0:
             amount = request.amount
             if amount is None:
-                price = request.limit_price or request.stop_price or context.price(symbol)
+                price = request.limit_price or request.stop_price or price
                 amount = (request.cost or 0.0) / price if price > 0 else math.nan
             if amount <= abs(held):
                 return None

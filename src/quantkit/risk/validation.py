@@ -251,7 +251,7 @@ class SaneOrder(ScreenedPolicy):
         self.max_amount = max_amount
 
     def screen(
-        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
     ) -> Decision | None:
         """Approve ``request`` if its numbers are sane for its market.
 
@@ -259,6 +259,7 @@ class SaneOrder(ScreenedPolicy):
             request: What the strategy asks for.
             context: Account and prices now.
             portfolio: The marked account (not needed here).
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
             ``None`` (approved), or a rejection naming the offending value.
@@ -281,7 +282,7 @@ class SaneOrder(ScreenedPolicy):
             problem = self._number_problem(request)
             if problem:
                 return Decision.reject(self.name, f"order on {symbol}: {problem}")
-        price = limit_price or stop_price or context.price(symbol)
+        price = limit_price or stop_price or price
         market = context.market(symbol)
         if amount is None and _isfinite(price) and price > 0:
             amount = (cost or 0.0) / price
