@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +32,9 @@ from quantkit.risk.policy import (
 )
 from quantkit.risk.reset import Breaker
 from quantkit.risk.validation import SaneOrder
-from tests.risk.helpers import SYMBOL, FakeContext
-from tests.risk.test_fast_paths import Toy, reference_chain
+from quantkit.strategy.library.sma_cross import SmaCross
+from tests.risk.helpers import SYMBOL, FakeContext, make_series, run_engine
+from tests.risk.test_fast_paths import GeneralDailyLoss, Toy, reference_chain
 
 
 class Tripped(Breaker):
@@ -165,3 +169,62 @@ def test_shipped_screened_policies_screen_their_checks() -> None:
     shipped: list[RiskPolicy] = [make() for name, make in POLICIES.items() if name not in toys]
     assert len(shipped) == len(POLICIES) - len(toys)
     assert all(isinstance(p, ScreenedPolicy) and type(p).screens_its_check() for p in shipped)
+
+
+class Checked(RiskPolicy):
+    """Calls a policy through its ``check`` only, as chains did before screening."""
+
+    def __init__(self, inner: RiskPolicy) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+        return self.inner.check(request, context)
+
+
+class CheckedBreaker(Checked):
+    """`Checked`, with the bar hook passed on."""
+
+    def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
+        return self.inner.on_bar(context)
+
+
+def chain_for_engine(daily: DailyLossLimit) -> list[RiskPolicy]:
+    return [
+        SaneOrder(),
+        MaxOrderNotional(max_notional=7_000.0),
+        MaxGrossExposure(max_multiple=0.6),
+        MaxPositionSize(max_amount=60.0),
+        daily,
+    ]
+
+
+def test_an_engine_run_decides_as_with_checks_and_the_general_breaker() -> None:
+    rng = np.random.default_rng(7)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.012, 2_000)))
+    opens = np.concatenate([[100.0], close[:-1]])
+    rows = [
+        (o, max(o, c) * 1.002, min(o, c) * 0.998, c, 1_000.0)
+        for o, c in zip(opens, close, strict=True)
+    ]
+    series = make_series(rows)
+    screened = run_engine(
+        SmaCross(fast=3, slow=8),
+        series,
+        RiskChain(chain_for_engine(DailyLossLimit(0.01, flatten=True))),
+    )
+    members = chain_for_engine(GeneralDailyLoss(0.01, flatten=True))
+    checked = run_engine(
+        SmaCross(fast=3, slow=8),
+        series,
+        RiskChain([Checked(p) for p in members[:-1]] + [CheckedBreaker(members[-1])]),
+    )
+    events = screened.risk_events
+    assert {"approve", "resize", "reject", "halt", "resume"} <= {str(a) for a in events["action"]}
+    assert len(events) > 100
+    pd.testing.assert_frame_equal(events, checked.risk_events)
+    pd.testing.assert_frame_equal(screened.orders, checked.orders)
+    pd.testing.assert_series_equal(screened.stats, checked.stats)
