@@ -206,18 +206,21 @@ class OrderRequest:
             and trail_pct is None
         )
         set_has_bracket(self, bracket)
-        self._check(bracket)
-
-    def _check(self, bracket: bool) -> None:
-        sym = self.symbol
-        _store_checked(self, "amount")
-        _store_checked(self, "cost")
-        if self.type is _MARKET and not bracket and self.limit_price is None:
-            if self.stop_price is not None:
-                raise OrderError(f"order on {sym}: a market order takes no stop price")
-            if self.post_only:
-                raise OrderError(f"order on {sym}: post_only applies to limit orders only")
+        # A plain float in range is the common case: checked here without a call.
+        if not (amount is None or (amount.__class__ is float and 0.0 < amount < _INF)):
+            _store_checked(self, "amount")
+        if not (cost is None or (cost.__class__ is float and 0.0 < cost < _INF)):
+            _store_checked(self, "cost")
+        if type is _MARKET and not bracket and limit_price is None:
+            if stop_price is not None:
+                raise OrderError(f"order on {symbol}: a market order takes no stop price")
+            if post_only:
+                raise OrderError(f"order on {symbol}: post_only applies to limit orders only")
             return  # the common case, checked
+        self._check()
+
+    def _check(self) -> None:
+        """The checks of everything but a plain market order (amount and cost are checked)."""
         for name in ("limit_price", "stop_price", "stop_loss", "take_profit"):
             _store_checked(self, name)
         self._check_bracket()
@@ -417,8 +420,7 @@ class Order:
         Raises:
             InvalidTransitionError: If the change is not allowed from the current status.
         """
-        allowed = self.TRANSITIONS.get(self.status, _NONE)
-        if status not in allowed:
+        if status not in _TRANSITIONS.get(self.status, _NONE):
             raise InvalidTransitionError(
                 f"order {self.client_id}: cannot go from {self.status} to {status}"
             )
@@ -448,8 +450,16 @@ class Order:
             raise OrderError(
                 f"order {self.client_id}: fill of {amount} exceeds the remaining {self.remaining}"
             )
+        status = _FILLED if total >= self.amount * (1 - 1e-12) else _PARTIALLY_FILLED
+        if status not in _TRANSITIONS.get(self.status, _NONE):
+            self.transition(status, at)  # raises InvalidTransitionError
         self.average_price = (self.average_price * self.filled + price * amount) / total
         self.filled = total
         self.fee += fee
-        done = total >= self.amount * (1 - 1e-12)
-        self.transition(_FILLED if done else _PARTIALLY_FILLED, at)
+        self.status = status  # what `transition` does, its check made above
+        self.updated_at = at
+        self.history.append((at, status))
+
+
+# The status machine as a module constant: ``self.TRANSITIONS`` is a class-attribute lookup.
+_TRANSITIONS = Order.TRANSITIONS
