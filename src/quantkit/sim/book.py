@@ -236,7 +236,8 @@ class Book:
             if held * w.sign >= 0:
                 self._finish(w, OrderStatus.CANCELED, "reduce-only: no position to reduce")
                 return
-            amount = min(amount, abs(held))
+            held = held if held >= 0.0 else -held  # abs(held)
+            amount = held if held < amount else amount  # min(amount, abs(held))
         if amount <= 0:
             return
         if w.fresh and w.immediate and order.request.time_in_force is _FOK and amount < remaining:
