@@ -191,7 +191,8 @@ class RunRecorder:
         """Record cash and the positions of ``symbols`` after ``step``'s fills."""
         record = self.record
         portfolio = self.context.broker.portfolio
-        balance = portfolio.balance
+        balance = portfolio.cash.get(portfolio.currency, 0.0)  # portfolio.balance
+        positions = portfolio.positions
         steps = record.snapshot_steps
         if steps and steps[-1] == step:
             record.snapshot_cash[-1] = balance
@@ -203,4 +204,5 @@ class RunRecorder:
         for symbol in symbols:
             record.position_rows.append(row)
             record.position_columns.append(columns[symbol])
-            record.position_amounts.append(portfolio.position(symbol).amount)
+            position = positions.get(symbol) or portfolio.position(symbol)
+            record.position_amounts.append(position.amount)

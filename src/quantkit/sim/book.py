@@ -65,8 +65,16 @@ class Book:
     def at_open(self, price: float) -> None:
         """Execute what executes at the open, then expire unfilled IOC/FOK remainders."""
         terminal = _TERMINAL
+        slipped = price if self.rules.slippage.__class__ is _NO_SLIPPAGE else None
+        if slipped is not None:  # clamped into the bar, as `_slipped` does
+            slipped = self.low if self.low > slipped else slipped
+            slipped = self.high if self.high < slipped else slipped
         for w in list(self.working):
-            if w.order.status not in terminal:  # w.order.is_active
+            if w.order.status in terminal:  # not w.order.is_active
+                continue
+            if w.kind is _MARKET and slipped is not None:  # `_at_price`'s common case
+                self._fill(w, slipped, is_maker=False)
+            else:
                 self._at_price(w, price)
         if not self.working:
             return
