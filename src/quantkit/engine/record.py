@@ -12,10 +12,10 @@ from quantkit.domain.fill import Fill
 from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.order import Order
 from quantkit.domain.portfolio import Portfolio
-from quantkit.engine.context import RiskEvent
+from quantkit.engine.context import RiskEvent, RunContext
 from quantkit.strategy.indicators import Indicator
 
-__all__ = ["RunRecord"]
+__all__ = ["RunRecord", "RunRecorder"]
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -155,3 +155,80 @@ def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
     counts = np.zeros(steps, dtype=np.int64)
     counts[marks] = 1
     return np.cumsum(counts, out=counts)
+
+
+class RunRecorder:
+    """What a backtest keeps of the events a step delivers: orders, fills and position snapshots.
+
+    Each fill is kept with the timeline step it was delivered in; after each batch with fills,
+    cash and the positions of the symbols that filled are recorded (one snapshot per step).
+
+    Args:
+        record: Where to keep them (its ``orders``, ``fills`` and snapshot lists grow in place).
+        context: The run's context: its timeline gives the step, its broker the account.
+        columns: Index of each tradable symbol in ``record.history``.
+    """
+
+    __slots__ = (
+        "_add_fill",
+        "_add_step",
+        "_orders",
+        "_seen",
+        "_timeline",
+        "columns",
+        "context",
+        "record",
+    )
+
+    def __init__(self, record: RunRecord, context: RunContext, columns: dict[str, int]) -> None:
+        self.record = record
+        self.context = context
+        self.columns = columns
+        self._orders = record.orders
+        self._add_fill = record.fills.append
+        self._add_step = record.fill_steps.append
+        self._timeline = context.timeline
+        self._seen = len(record.fills)  # fills already in a snapshot
+
+    def fill(self, fill: Fill) -> None:
+        """Keep a fill with its step."""
+        self._add_fill(fill)
+        self._add_step(self._timeline.i)
+
+    def order(self, order: Order) -> None:
+        """Keep an order the first time it is seen (later updates change the same object)."""
+        self._orders.setdefault(order.client_id, order)
+
+    def delivered(self) -> None:
+        """After a batch: snapshot cash and the positions of the symbols that filled in it."""
+        fills = self.record.fills
+        seen = self._seen
+        if len(fills) == seen:
+            return
+        self._seen = len(fills)
+        fresh = fills[seen:]
+        symbols = [fresh[0].symbol]  # first seen first, as they filled
+        for fill in fresh:
+            if fill.symbol not in symbols:
+                symbols.append(fill.symbol)
+        self._snapshot(self._timeline.i, symbols)
+
+    def _snapshot(self, step: int, symbols: list[str]) -> None:
+        """Record cash and the positions of ``symbols`` after ``step``'s fills."""
+        record = self.record
+        portfolio = self.context.broker.portfolio
+        balance = portfolio.cash.get(portfolio.currency, 0.0)  # portfolio.balance
+        positions = portfolio.positions
+        steps = record.snapshot_steps
+        if steps and steps[-1] == step:
+            record.snapshot_cash[-1] = balance
+        else:
+            steps.append(step)
+            record.snapshot_cash.append(balance)
+        row = len(steps) - 1
+        columns = self.columns
+        for symbol in symbols:
+            record.position_rows.append(row)
+            record.position_columns.append(columns[symbol])
+            position = positions.get(symbol) or portfolio.position(symbol)
+            record.position_amounts.append(position.amount)
