@@ -317,18 +317,20 @@ class _Recorder:
         self.context = context
         self.columns = columns
         self.touched: list[str] = []
+        # The record's containers and the timeline, looked up once (called once per event).
+        self._fills = record.fills
+        self._fill_steps = record.fill_steps
+        self._keep_order = record.orders.setdefault  # the first handle seen of an id stays
+        self._timeline = context.timeline
 
     def fill(self, fill: Fill) -> None:
-        record = self.record
-        record.fills.append(fill)
-        record.fill_steps.append(self.context.timeline.i)
+        self._fills.append(fill)
+        self._fill_steps.append(self._timeline.i)
         if fill.symbol not in self.touched:
             self.touched.append(fill.symbol)
 
     def order(self, order: Order) -> None:
-        orders = self.record.orders
-        if order.client_id not in orders:
-            orders[order.client_id] = order
+        self._keep_order(order.client_id, order)
 
     def delivered(self) -> None:
         if self.touched:

@@ -126,6 +126,9 @@ class Step:
         self.risk_bar: Any = hook(risk, "on_bar")
         self.risk_fill: Any = hook(risk, "on_fill")
         self.risk_history: Any = hook(risk, "on_history")
+        if self.on_fill is None and self.on_order is None and self.risk_fill is None:
+            # Only the recorder takes the events: no hook can raise or add any.
+            self.deliver = self._record_only  # type: ignore[method-assign]
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -241,9 +244,6 @@ class Step:
         on_fill = self.on_fill
         on_order = self.on_order
         risk_fill = self.risk_fill
-        if on_fill is None and on_order is None and risk_fill is None:
-            self._record_only()  # nothing else sees the events: no new ones can arrive
-            return
         k = 0
         while k < len(events):
             event = events[k]
@@ -273,13 +273,11 @@ class Step:
         """`deliver` when only the recorder takes the events (no hook can raise or add any)."""
         events = self.events
         recorder = self.recorder
-        record_fill = recorder.fill
-        record_order = recorder.order
         for event in events:
             if isinstance(event, Fill):
-                record_fill(event)
+                recorder.fill(event)
             else:
-                record_order(event)
+                recorder.order(event)
         events.clear()
         recorder.delivered()
 
