@@ -265,13 +265,19 @@ class SimulatedBroker(Broker):
 
 
 class _BookActive:
-    """A live container whose length is non-zero while orders work or a trailing stop follows."""
+    """A live container whose length is non-zero while orders work or a trailing stop follows.
 
-    __slots__ = ("_trails", "_working")
+    ``parts`` are the book's own list of working orders and dict of trailing stops (updated in
+    place, never replaced), for a loop that tests them directly (see
+    `quantkit.engine.step.working_parts`).
+    """
+
+    __slots__ = ("_trails", "_working", "parts")
 
     def __init__(self, book: Book) -> None:
         self._working = book.working  # the list object itself: updated in place
         self._trails = book.trails
+        self.parts: tuple[Sized, Sized] = (book.working, book.trails)
 
     def __len__(self) -> int:
         return len(self._working) or len(self._trails)
