@@ -28,6 +28,7 @@ from quantkit.testing.futures.app_server import AppServer
 from quantkit.testing.futures.markets import FuturesMarket
 from quantkit.testing.futures.public_api import BinanceFuturesApi
 from quantkit.testing.futures.signed_api import FuturesSignedApi
+from quantkit.testing.futures.trading import FuturesTrading
 from quantkit.testing.futures.venue import FuturesVenue, PriceKind
 from quantkit.testing.pending import PendingOutcomes
 from quantkit.testing.request_log import RequestLog, RequestRecord
@@ -127,6 +128,11 @@ class LocalFuturesExchange:
         """The public ``/fapi/v1`` endpoints."""
         self.signed_api = FuturesSignedApi(self.api, self.secrets.get, clock=self.server_clock)
         """The signature check and the signed ``leverageBracket`` endpoint."""
+        funded = {key: (secret, self.funds[key]) for key, secret in self.secrets.items()}
+        self.trading = FuturesTrading(
+            self.venue, funded, self.signed_api.signed, self.server_clock.now_ms
+        )
+        """The private side: accounts, orders, positions, funding, liquidation, user data."""
         self.faults = FaultPlan()
         """Faults to inject; set them at any time, even while the server runs."""
         self.log = RequestLog()
@@ -200,7 +206,7 @@ class LocalFuturesExchange:
         Returns:
             The public routes and the signed ``leverageBracket`` route.
         """
-        return self.api.routes() + self.signed_api.routes()
+        return self.api.routes() + self.signed_api.routes() + self.trading.routes()
 
     def _application(self) -> web.Application:
         middleware = FaultMiddleware(self.faults, self.log, self.pending, self.server.sleep)
@@ -210,6 +216,7 @@ class LocalFuturesExchange:
 
     async def _closing(self) -> None:
         self.pending.drop_all()
+        await self.trading.aclose()  # open user-data sockets would hold the shutdown up
 
     # ----------------------------------------------------------------------- lifecycle
 
