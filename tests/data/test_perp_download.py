@@ -302,7 +302,7 @@ def test_stored_series_drive_a_perpetual_backtest(
         cash=100_000.0,
         markets={BTC: Market(BTC, "BTC", "USDT", amount_increment=0.001, perpetual=spec)},
         marks={BTC: mark},
-        funding={BTC: FundingRates.history(rates.time, rates.rate)},
+        funding={BTC: FundingRates.history(rates.time.tolist(), rates.rate.tolist())},
     )
     script = {0: lambda s: s.sell(amount=0.5)}
     Engine(feed=SeriesFeed([last]), strategy=Scripted(script), broker=broker).run()
