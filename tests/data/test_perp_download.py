@@ -291,8 +291,9 @@ def test_stored_series_drive_a_perpetual_backtest(
 
     bars, funding = ParquetStore(tmp_path), FundingStore(tmp_path)
     window = ("2024-01-01", "2024-01-03")
-    for price in ("last", "mark"):
-        download_prices(fortnight.ccxt_exchange(), bars, BTC, "1h", *window, price=price)  # type: ignore[arg-type]
+    kinds: tuple[PriceKind, ...] = ("last", "mark")
+    for price in kinds:
+        download_prices(fortnight.ccxt_exchange(), bars, BTC, "1h", *window, price=price)
     download_funding(fortnight.ccxt_exchange(), funding, BTC, *window)
     last = bars.read_series(EX, BTC, "1h")
     mark = read_price_bars(bars, EX, BTC, "1h")
