@@ -7,6 +7,7 @@ import pytest
 
 from quantkit.data import FundingSeries
 from quantkit.data.funding import validate_funding
+from quantkit.domain.funding import FundingRates
 from quantkit.errors import DataError
 
 H8 = 8 * 3_600 * 10**9
@@ -61,3 +62,18 @@ def test_the_earliest_bad_row_is_reported_whatever_its_kind() -> None:
 def test_columns_of_different_lengths() -> None:
     with pytest.raises(DataError, match="one length"):
         validate_funding(np.array([0, 1]), np.zeros(1), np.ones(2))
+
+
+def test_rates_hands_the_stored_series_to_the_backtest_unchanged() -> None:
+    rows = [(1_704_067_200_000, 1e-4, 42_000.5), (1_704_096_000_000, -3e-4, None)]
+    rates = FundingSeries.from_rows(rows).rates()
+    assert isinstance(rates, FundingRates)
+    assert rates.times == (1_704_067_200_000_000_000, 1_704_096_000_000_000_000)
+    assert rates.rates == (1e-4, -3e-4)
+    assert all(type(t) is int for t in rates.times)  # plain ints, not numpy scalars
+    # due() is (after, upto]: the first rate is not due at its own time minus nothing
+    assert rates.due(1_704_067_200_000_000_000, 1_704_096_000_000_000_000) == [
+        (1_704_096_000_000_000_000, -3e-4)
+    ]
+    assert rates.description == "history of 2 rates"
+    assert len(FundingSeries.empty().rates().times) == 0

@@ -283,7 +283,6 @@ def test_stored_series_drive_a_perpetual_backtest(
     payment is the position times the stored mark times the stored rate."""
     from quantkit import BacktestBroker, Engine
     from quantkit.data.series_feed import SeriesFeed
-    from quantkit.domain.funding import FundingRates
     from quantkit.domain.futures_portfolio import FuturesPortfolio
     from quantkit.domain.market import Market
     from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
@@ -303,7 +302,7 @@ def test_stored_series_drive_a_perpetual_backtest(
         cash=100_000.0,
         markets={BTC: Market(BTC, "BTC", "USDT", amount_increment=0.001, perpetual=spec)},
         marks={BTC: mark},
-        funding={BTC: FundingRates.history(rates.time.tolist(), rates.rate.tolist())},
+        funding={BTC: rates.rates()},
     )
     script = {0: lambda s: s.sell(amount=0.5)}
     Engine(feed=SeriesFeed([last]), strategy=Scripted(script), broker=broker).run()

@@ -4,7 +4,9 @@
 (int64 nanoseconds since the epoch, UTC, strictly increasing), ``rate`` (float64, a fraction:
 ``0.0001`` is 0.01 %, positive when longs pay shorts) and ``mark_price`` (float64, the mark price
 at the funding timestamp, NaN where the venue did not give one). ``series.time`` and
-``series.rate`` are what a backtest takes; `FundingSeries.frame` gives a DataFrame.
+``series.rate`` are what a backtest takes: `FundingSeries.rates` hands them over as the
+backtest's `FundingRates` (the one bridge from the store to a backtest);
+`FundingSeries.frame` gives a DataFrame.
 
 `validate_funding` is the single gate funding rows pass on their way into the store: like
 `validate_bars` it never drops, reorders or repairs anything, and the first problem stops it
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from quantkit.data._timestamps import first_true, format_ns
+from quantkit.domain.funding import FundingRates
 from quantkit.errors import DataError
 
 if TYPE_CHECKING:
@@ -104,6 +107,21 @@ class FundingSeries:
         low = 0 if start is None else int(np.searchsorted(self.time, start, "left"))
         high = len(self) if end is None else int(np.searchsorted(self.time, end, "left"))
         return FundingSeries(self.time[low:high], self.rate[low:high], self.mark_price[low:high])
+
+    def rates(self) -> FundingRates:
+        """The series as the backtest's funding schedule (times in ns, rates unchanged).
+
+        Returns:
+            ``FundingRates.history(time, rate)``: what `BacktestBroker` and `run_signals`
+            take as ``funding``. The stored mark prices are not used (the backtest values
+            each payment at its own mark series).
+
+        Examples:
+            >>> s = FundingSeries.from_rows([(0, 0.0001, None), (28_800_000, -0.0002, None)])
+            >>> s.rates().due(-1, 28_800_000_000_000)
+            [(0, 0.0001), (28800000000000, -0.0002)]
+        """
+        return FundingRates.history(self.time.tolist(), self.rate.tolist())
 
     def frame(self) -> pd.DataFrame:
         """The rates as a DataFrame.
