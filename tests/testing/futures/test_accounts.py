@@ -342,3 +342,29 @@ def test_a_buy_above_the_mark_needs_its_open_loss_as_margin(v: Venue) -> None:
     rejected(-2019, v.order, "BUY", "MARKET", "1")
     v.venue.account("k").wallet = D(3_050)
     assert v.order("BUY", "MARKET", "1").status == "FILLED"
+
+
+def test_cross_liquidation_price_counts_the_other_position_and_is_where_the_venue_acts() -> None:
+    v = Venue()
+    v.venue.set_leverage("k", BTC, 50, now=1)
+    v.order("BUY", "MARKET", "5")  # 200,000 notional: level 2 (0.5 %, cum 50)
+    eth = OrderRequest(ETH, "SELL", "MARKET", D("10"))
+    v.venue.place("k", eth, now=v.tick())  # 20,000 short, level 1 (0.4 %)
+    v.venue.move(ETH, mark=2_100, now=v.tick())  # ETH short loses 1,000
+    account, brackets = v.account, ContractRules(BTC).brackets
+    tmm1 = D(10) * 2_100 * D("0.004")
+    upnl1 = D(-1_000)
+    lp = liquidation_price(
+        D(5),
+        D(40_000),
+        account.cross_wallet,
+        brackets,
+        other_maintenance=tmm1,
+        other_unrealized=upnl1,
+    )
+    assert lp == (account.cross_wallet - tmm1 + upnl1 + 50 - 5 * 40_000) / (5 * D("0.005") - 5)
+    v.venue.move(BTC, mark=lp + D("0.01"), now=v.tick())
+    assert account.position(BTC).amount == 5 and account.position(ETH).amount == -10
+    v.venue.move(BTC, mark=lp - D("0.01"), now=v.tick())
+    assert account.position(BTC).amount == 0 and account.position(ETH).amount == 0
+    assert account.wallet == 0

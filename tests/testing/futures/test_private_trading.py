@@ -264,3 +264,19 @@ def test_an_order_accepted_but_unanswered_is_on_the_venue(
     assert (order["clientOrderId"], order["price"], order["amount"]) == ("lost-1", 39_000, 0.01)
     with pytest.raises(ccxt_errors.InvalidOrder, match="ClientOrderId is duplicated"):
         client.create_order(BTC, "limit", "buy", 0.01, 39_000, {"clientOrderId": "lost-1"})
+
+
+def test_hedge_mode_and_leverage_caps_through_ccxt(client: Any) -> None:
+    client.set_position_mode(True, BTC)
+    assert client.fetch_position_mode(BTC)["hedged"] is True
+    with pytest.raises(ccxt_errors.OperationRejected, match="position side does not match"):
+        client.create_order(BTC, "market", "buy", 0.01)  # the venue trades one-way only
+    client.set_position_mode(False, BTC)
+    with pytest.raises(ccxt_errors.OperationRejected, match="No need to change position side"):
+        client.set_position_mode(False, BTC)
+    client.set_leverage(125, BTC)
+    with pytest.raises(ccxt_errors.OperationRejected, match="maximum allowable position"):
+        client.create_order(BTC, "market", "buy", 1.3)  # 52,000 > the 50,000 125x allows
+    client.create_order(BTC, "market", "buy", 1)  # 40,000 at 125x
+    with pytest.raises(ccxt_errors.OperationRejected, match="insufficient margin balance"):
+        client.set_leverage(4, BTC)  # 10,000 of margin on a 9,980 wallet
