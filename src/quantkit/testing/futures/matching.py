@@ -223,7 +223,7 @@ def place(
         now,
         now,
     )
-    venue.account(api_key).orders[order_id] = order
+    venue.account(api_key).add_order(order)
     venue.emit_order(api_key, order, None, "NEW", now)
     if request.type == "MARKET" or crosses:
         fill(venue, api_key, order, last, maker=False, now=now)
@@ -253,7 +253,7 @@ def _place_algo(
         now,
         now,
     )
-    venue.account(api_key).algo_orders[algo_id] = order
+    venue.account(api_key).add_algo(order)
     venue.emit_algo(api_key, order, now)
     return order
 
@@ -375,7 +375,7 @@ def _trigger(venue: FuturesAccounts, api_key: str, algo: FuturesOrder, now: int)
         algo.working_type, now, now,
     )  # fmt: skip
     algo.child_id = child_id
-    venue.account(api_key).orders[child_id] = child
+    venue.account(api_key).add_order(child)
     venue.emit_algo(api_key, algo, now)
     venue.emit_order(api_key, child, None, "NEW", now)
     fill(venue, api_key, child, venue.lasts[algo.symbol], maker=False, now=now)

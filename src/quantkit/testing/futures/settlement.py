@@ -108,7 +108,7 @@ def _close(
         order_id, f"autoclose-{now}", position.symbol, side, "LIQUIDATION", "LIQUIDATION",
         qty, price, Decimal(0), "IOC", True, False, "CONTRACT_PRICE", now, now,
     )  # fmt: skip
-    account.orders[order_id] = order
+    account.add_order(order)
     effect = position.apply(-position.amount, price, now)
     account.wallet += effect.realized_pnl
     trade = FuturesTrade(
