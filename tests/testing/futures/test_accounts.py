@@ -320,6 +320,12 @@ def test_cross_liquidation_clears_the_cross_wallet(v: Venue) -> None:
     assert pnl.type == "REALIZED_PNL"
     assert pnl.amount == ((lp - D("0.01") - 40_000) * 10).quantize(D("0.00000001"))
     assert clear.type == "INSURANCE_CLEAR" and clear.amount == -(wallet + pnl.amount)
+    cleared = v.events[-1]["a"]
+    assert (cleared["m"], cleared["B"][0]["wb"], cleared["P"][0]["pa"]) == (
+        "INSURANCE_CLEAR",
+        "0",
+        "0",
+    )
 
 
 def test_market_orders_have_their_own_lot_cap(v: Venue) -> None:
@@ -368,3 +374,18 @@ def test_cross_liquidation_price_counts_the_other_position_and_is_where_the_venu
     v.venue.move(BTC, mark=lp - D("0.01"), now=v.tick())
     assert account.position(BTC).amount == 0 and account.position(ETH).amount == 0
     assert account.wallet == 0
+
+
+def test_setting_changes_are_pushed_as_binance_does(v: Venue) -> None:
+    v.venue.set_leverage("k", BTC, 10, now=5)
+    assert v.events[-1] == {"e": "ACCOUNT_CONFIG_UPDATE", "E": 5, "T": 5, "ac": {"s": BTC, "l": 10}}
+    v.venue.set_margin_type("k", BTC, "ISOLATED", now=6)
+    update = v.events[-1]["a"]
+    assert (update["m"], update["P"][0]["mt"], update["P"][0]["pa"]) == (
+        "MARGIN_TYPE_CHANGE",
+        "isolated",
+        "0",
+    )
+    before = len(v.events)
+    rejected(-4046, v.venue.set_margin_type, "k", BTC, "ISOLATED", now=7)
+    assert len(v.events) == before  # a refusal pushes nothing

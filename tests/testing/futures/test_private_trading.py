@@ -280,3 +280,18 @@ def test_hedge_mode_and_leverage_caps_through_ccxt(client: Any) -> None:
     client.create_order(BTC, "market", "buy", 1)  # 40,000 at 125x
     with pytest.raises(ccxt_errors.OperationRejected, match="insufficient margin balance"):
         client.set_leverage(4, BTC)  # 10,000 of margin on a 9,980 wallet
+
+
+def test_all_orders_lists_closed_and_canceled_orders(client: Any) -> None:
+    filled = client.create_order(BTC, "market", "buy", 0.01)
+    canceled = client.cancel_order(
+        client.create_order(BTC, "limit", "buy", 0.01, 30_000)["id"], BTC
+    )
+    waiting = client.create_order(BTC, "limit", "buy", 0.01, 31_000)
+    orders = client.fetch_orders(BTC)
+    assert [(o["id"], o["status"]) for o in orders] == [
+        (filled["id"], "closed"),
+        (canceled["id"], "canceled"),
+        (waiting["id"], "open"),
+    ]
+    assert [o["id"] for o in client.fetch_closed_orders(BTC)] == [filled["id"]]

@@ -260,6 +260,8 @@ class FuturesAccounts:
                     )
             position.leverage = leverage
             position.update_time = now
+            config = {"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now}
+            self._emit(VenueEvent(api_key, config | {"ac": {"s": symbol, "l": leverage}}))
             return leverage, cap if cap is not None else Decimal("9223372036854775807")
 
     def set_margin_type(self, api_key: str, symbol: str, margin_type: str, *, now: int) -> None:
@@ -288,6 +290,7 @@ class FuturesAccounts:
                 )
             position.margin_type = kind
             position.update_time = now
+            self.emit_account(api_key, "MARGIN_TYPE_CHANGE", [symbol], now, Decimal(0))
 
     def set_dual_side(self, api_key: str, dual: bool) -> None:
         """Switch hedge mode on or off (``POST /fapi/v1/positionSide/dual``).

@@ -8,8 +8,9 @@
   ``workingType``), ``reduceOnly``, ``newClientOrderId`` echoed, ``newOrderRespType`` ``ACK``
   or ``RESULT``;
 * ``GET``/``DELETE /fapi/v1/order`` by ``orderId`` or ``origClientOrderId`` (``-2013`` and
-  ``-2011`` when unknown), ``GET /fapi/v1/openOrders``, ``GET /fapi/v1/userTrades`` (the
-  last 7 days when neither a window nor ``fromId`` is sent, as Binance answers).
+  ``-2011`` when unknown), ``GET /fapi/v1/openOrders``, ``GET /fapi/v1/allOrders`` and
+  ``GET /fapi/v1/userTrades`` (the last 7 days when neither a window nor a starting id is
+  sent, as Binance answers).
 
 The rules behind the answers are `FuturesAccounts`'s; a `VenueRejectionError` becomes Binance's
 ``{"code", "msg"}`` with HTTP 400.
@@ -168,8 +169,8 @@ class FuturesPrivateApi:
         """Return the aiohttp routes.
 
         Returns:
-            leverage, marginType, positionSide/dual, order (POST, GET, DELETE), openOrders
-            and userTrades.
+            leverage, marginType, positionSide/dual, order (POST, GET, DELETE), openOrders,
+            allOrders and userTrades.
         """
 
         def wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -184,6 +185,7 @@ class FuturesPrivateApi:
             web.get("/fapi/v1/order", wrap(self._query_order)),
             web.delete("/fapi/v1/order", wrap(self._cancel_order)),
             web.get("/fapi/v1/openOrders", wrap(self._open_orders)),
+            web.get("/fapi/v1/allOrders", wrap(self._all_orders)),
             web.get("/fapi/v1/userTrades", wrap(self._user_trades)),
         ]
 
@@ -276,6 +278,30 @@ class FuturesPrivateApi:
         symbol = self._symbol(params) if params.get("symbol") else None
         with self.venue.lock:
             rows = [order_json(o) for o in self.venue.open_orders(api_key, symbol)]
+        return json_list(request, rows)
+
+    async def _all_orders(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        symbol = self._symbol(params)
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        from_id = int_param(params, "orderId")
+        limit = int_param(params, "limit") or 500
+        if not 1 <= limit <= 1000:
+            raise BinanceApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        if start is None and end is None and from_id is None:
+            start = self.now_ms() - _WEEK_MS  # Binance: the last 7 days when no window is sent
+        with self.venue.lock:
+            orders = [
+                o
+                for o in self.venue.account(api_key).orders.values()
+                if o.symbol == symbol
+                and (from_id is None or o.order_id >= from_id)
+                and (start is None or o.time >= start)
+                and (end is None or o.time <= end)
+            ]
+            chosen = orders[:limit] if from_id is not None else orders[-limit:]
+            rows = [order_json(o) for o in chosen]
         return json_list(request, rows)
 
     async def _user_trades(

@@ -93,7 +93,7 @@ def liquidate_if_due(venue: FuturesAccounts, api_key: str, now: int) -> None:
     account.wallet -= left
     venue.insurance_fund += left
     account.book(venue.next_tran_id(), cross[0].symbol, "INSURANCE_CLEAR", -left, now, "")
-    venue.emit_account(api_key, "ORDER", [p.symbol for p in cross], now, -left)
+    venue.emit_account(api_key, "INSURANCE_CLEAR", [p.symbol for p in cross], now, -left)
 
 
 def _close(
