@@ -29,6 +29,8 @@ from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
 from quantkit.domain.fill import Fill as Fill
+from quantkit.domain.funding import FundingRates as FundingRates
+from quantkit.domain.futures_portfolio import FuturesPortfolio as FuturesPortfolio
 from quantkit.domain.market import Market as Market
 from quantkit.domain.order import Order as Order
 from quantkit.domain.order import OrderRequest as OrderRequest
@@ -36,6 +38,8 @@ from quantkit.domain.order import OrderStatus as OrderStatus
 from quantkit.domain.order import OrderType as OrderType
 from quantkit.domain.order import Side as Side
 from quantkit.domain.order import TimeInForce as TimeInForce
+from quantkit.domain.perpetual import MarginBracket as MarginBracket
+from quantkit.domain.perpetual import PerpetualSpec as PerpetualSpec
 from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
@@ -165,6 +169,8 @@ if _TYPE_CHECKING:
     from quantkit.risk.order_limits import MaxOrderNotional as MaxOrderNotional
     from quantkit.risk.order_limits import MaxSlippage as MaxSlippage
     from quantkit.risk.order_limits import OrderRateLimit as OrderRateLimit
+    from quantkit.risk.perp_limits import MaxMarginUsage as MaxMarginUsage
+    from quantkit.risk.perp_limits import MinLiquidationDistance as MinLiquidationDistance
     from quantkit.risk.sizing import FixedAmount as FixedAmount
     from quantkit.risk.sizing import FixedFraction as FixedFraction
     from quantkit.risk.sizing import FixedNotional as FixedNotional
@@ -223,9 +229,11 @@ _LAZY: dict[str, str] = {
     "MaxDrawdownBreaker": "quantkit.risk.breakers",
     "MaxGrossExposure": "quantkit.risk.exposure",
     "MaxLeverage": "quantkit.risk.exposure",
+    "MaxMarginUsage": "quantkit.risk.perp_limits",
     "MaxNetExposure": "quantkit.risk.exposure",
     "MaxOrderNotional": "quantkit.risk.order_limits",
     "MaxSlippage": "quantkit.risk.order_limits",
+    "MinLiquidationDistance": "quantkit.risk.perp_limits",
     "MonteCarloReport": "quantkit.analysis.montecarlo",
     "MultiTimeframeFeed": "quantkit.data.multi",
     "OptimizationResult": "quantkit.optimize.report",
@@ -328,10 +336,12 @@ __all__ = [
     "FixedNotional",
     "FlatFees",
     "FloatRange",
+    "FundingRates",
     "FundingSeries",
     "FundingStore",
     "FusedFeed",
     "FusionRules",
+    "FuturesPortfolio",
     "Indicator",
     "IntRange",
     "InvalidTransitionError",
@@ -343,6 +353,7 @@ __all__ = [
     "LiveSummary",
     "LookAheadError",
     "LookAheadReport",
+    "MarginBracket",
     "MarginConfig",
     "Market",
     "MarketFees",
@@ -350,10 +361,12 @@ __all__ = [
     "MaxDrawdownBreaker",
     "MaxGrossExposure",
     "MaxLeverage",
+    "MaxMarginUsage",
     "MaxNetExposure",
     "MaxOrderNotional",
     "MaxPositionSize",
     "MaxSlippage",
+    "MinLiquidationDistance",
     "MonteCarloReport",
     "MultiTimeframeFeed",
     "NoSlippage",
@@ -368,6 +381,7 @@ __all__ = [
     "ParameterError",
     "ParquetFeed",
     "ParquetStore",
+    "PerpetualSpec",
     "Portfolio",
     "Position",
     "PriceBand",

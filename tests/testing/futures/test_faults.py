@@ -52,3 +52,33 @@ async def test_async_client_in_the_servers_loop() -> None:
         assert [r[4] for r in rows] == expected["close"].tolist()
         assert [f["fundingRate"] for f in funding] == local.funding_rates(BTC)["rate"].tolist()
         assert len(funding) == 6
+
+
+def test_serve_runs_the_futures_exchange_until_stopped() -> None:
+    """The entry point's loop (`quantkit exchange --futures`) serves /fapi until stopped."""
+    import threading
+    import urllib.request
+
+    from quantkit.testing.exchange_server import serve
+
+    lines: list[str] = []
+    announced, stop = threading.Event(), threading.Event()
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if line.startswith("account:"):
+            announced.set()
+
+    local = LocalFuturesExchange(end="2024-01-02", accounts={"k": ("s", {"USDT": 1})})
+    thread = threading.Thread(target=serve, args=(local,), kwargs={"echo": echo, "keys": ["k"],
+                              "stop": stop})  # fmt: skip
+    thread.start()
+    try:
+        assert announced.wait(60)
+        with urllib.request.urlopen(lines[0] + "/fapi/v1/ping", timeout=60) as answer:
+            assert answer.read() == b"{}"
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert lines[1:] == ["USD-M perpetuals: BTC/USDT:USDT, ETH/USDT:USDT", "account: k"]

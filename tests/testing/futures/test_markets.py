@@ -74,3 +74,39 @@ def test_docstring_examples_run() -> None:
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0, module.__name__
         assert result.attempted > 0, module.__name__
+
+
+def test_supplied_series_are_served_as_given() -> None:
+    """Hand-made mark candles and funding rates for hand-computed cases."""
+    import pandas as pd
+
+    from quantkit.errors import DataError
+    from quantkit.testing.futures import LocalFuturesExchange
+
+    times = pd.date_range("2024-01-01", periods=3, freq="8h", tz="UTC")
+    mark = pd.DataFrame(
+        {"open": [100.0, 110.0, 90.0], "high": [111.0, 112.0, 95.0],
+         "low": [99.0, 89.0, 80.0], "close": [110.0, 90.0, 85.0]},
+        index=times,
+    )  # fmt: skip
+    funding = pd.DataFrame({"rate": [0.001, -0.002]}, index=times[1:])
+    local = LocalFuturesExchange(
+        timeframe="8h", start="2024-01-01", end="2024-01-02", mark={"BTCUSDT": mark},
+        funding={"BTC/USDT:USDT": funding},
+    )  # fmt: skip
+    served = local.candles("BTC/USDT:USDT", price="mark")
+    assert served["close"].tolist() == [110.0, 90.0, 85.0]
+    assert served["volume"].tolist() == [0.0, 0.0, 0.0]
+    rates = local.funding_rates("BTC/USDT:USDT")
+    assert rates["rate"].tolist() == [0.001, -0.002]
+    assert rates["mark_price"].tolist() == [110.0, 90.0]  # the mark at each funding time
+    premium = local.venue.premium(local.venue.market("BTCUSDT"))
+    assert (premium.mark_price, premium.last_funding_rate) == (85.0, -0.002)
+    assert premium.next_funding_time == 1_704_153_600_000  # 2024-01-01 16:00 + 8h: Jan 2
+    eth = local.funding_rates("ETH/USDT:USDT")  # not supplied: synthetic, 3 per day
+    assert len(eth) == 3
+    with pytest.raises(ConfigError, match="no market 'DOGEUSDT'"):
+        LocalFuturesExchange(funding={"DOGEUSDT": funding})
+    bad = pd.DataFrame({"rate": [0.001, float("nan")]}, index=times[1:])
+    with pytest.raises(DataError, match="BTC/USDT:USDT funding: row 1: funding rate nan"):
+        LocalFuturesExchange(end="2024-01-02", funding={"BTCUSDT": bad}).funding_rates("BTCUSDT")

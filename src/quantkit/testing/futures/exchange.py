@@ -72,6 +72,12 @@ class LocalFuturesExchange:
         start: First open time of the data (UTC when naive).
         end: End of the data (exclusive).
         seed: String key the data is generated from; same key, same data.
+        candles: Last-price candles to serve instead of synthetic ones, one frame per symbol
+            (see `FuturesVenue`); the mark and index are derived from them unless supplied.
+        mark: Mark-price candles to serve, one frame per symbol.
+        index: Index-price candles to serve, one frame per symbol.
+        funding: Funding rates to serve, one frame per symbol (a ``rate`` column, optionally
+            ``mark_price``), for hand-computed cases.
         port: Port to bind on 127.0.0.1; ``0`` lets the system choose.
         accounts: API key to ``(secret, balances)``: the keys signed requests may use
             (others are refused with ``-2015``); balances are kept in `funds` for the trading
@@ -79,7 +85,9 @@ class LocalFuturesExchange:
         clock_offset_ms: How far the server's clock runs ahead of the machine's.
 
     Raises:
-        ConfigError: If a timeframe, a date, a market or a balance is invalid.
+        ConfigError: If a timeframe, a date, a market or a balance is invalid, or a supplied
+            series names a symbol not listed.
+        DataError: If a supplied frame is invalid.
 
     Examples:
         >>> import urllib.request, json
@@ -98,11 +106,18 @@ class LocalFuturesExchange:
         start: TimeLike = "2024-01-01",
         end: TimeLike = "2024-01-15",
         seed: str = "quantkit",
+        candles: Mapping[str, pd.DataFrame] | None = None,
+        mark: Mapping[str, pd.DataFrame] | None = None,
+        index: Mapping[str, pd.DataFrame] | None = None,
+        funding: Mapping[str, pd.DataFrame] | None = None,
         port: int = 0,
         accounts: Accounts | None = None,
         clock_offset_ms: int = 0,
     ) -> None:
-        self.venue = FuturesVenue(markets, timeframe=timeframe, start=start, end=end, seed=seed)
+        self.venue = FuturesVenue(
+            markets, timeframe=timeframe, start=start, end=end, seed=seed, candles=candles,
+            mark=mark, index=index, funding=funding,
+        )  # fmt: skip
         """The perpetuals and their data."""
         self.server_clock = ServerClock(clock_offset_ms)
         """The server's clock: skew it or jump it to provoke ``-1021``."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from quantkit.errors import DataError
 from quantkit.testing.market_data import Candles
 
 if TYPE_CHECKING:
@@ -33,7 +34,14 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
 
-__all__ = ["FundingRates", "basis_path", "scaled_candles", "synthetic_funding"]
+__all__ = [
+    "FundingRates",
+    "basis_path",
+    "mark_at",
+    "scaled_candles",
+    "supplied_funding",
+    "synthetic_funding",
+]
 
 _RATE_CAP = 0.003
 """Synthetic rates stay within +-0.3 % (Binance caps most perpetuals at 0.75 % or more)."""
@@ -143,7 +151,56 @@ def synthetic_funding(
     time = np.arange(first, end_ms, step, dtype=np.int64)
     rng = _rng(seed, "funding", market.symbol)
     rate = np.round(np.clip(rng.normal(1e-4, 2.5e-4, time.size), -_RATE_CAP, _RATE_CAP), 8)
-    at = np.clip(np.searchsorted(mark.time, time, "right") - 1, 0, max(len(mark) - 1, 0))
-    inside = (len(mark) > 0) & (mark.time[at] == time) if len(mark) else np.zeros(0, bool)
-    price = np.where(inside, mark.open[at], mark.close[at]) if len(mark) else np.zeros(0)
-    return FundingRates(time, rate.astype(np.float64), np.asarray(price, dtype=np.float64))
+    return FundingRates(time, rate.astype(np.float64), mark_at(mark, time))
+
+
+def mark_at(mark: Candles, time: IntArray) -> FloatArray:
+    """The mark price at each time.
+
+    That is the open of the candle starting then, else the close of the last candle before
+    it (NaN before the first candle).
+
+    Args:
+        mark: Mark candles.
+        time: Times in ms.
+
+    Returns:
+        One price per time.
+    """
+    if not len(mark):
+        return np.full(time.size, np.nan)
+    at = np.searchsorted(mark.time, time, "right") - 1
+    safe = np.clip(at, 0, len(mark) - 1)
+    price = np.where(mark.time[safe] == time, mark.open[safe], mark.close[safe])
+    return np.where(at >= 0, price, np.nan).astype(np.float64)
+
+
+def supplied_funding(frame: pd.DataFrame, mark: Candles, *, source: str) -> FundingRates:
+    """Caller-supplied funding rates, checked; the mark price filled in where not given.
+
+    Args:
+        frame: Funding times as ``DatetimeIndex`` (naive: UTC), a ``rate`` column and
+            optionally ``mark_price``.
+        mark: The market's mark candles.
+        source: Names the frame in error messages.
+
+    Returns:
+        The rates.
+
+    Raises:
+        DataError: If the index or the ``rate`` column is missing, or a row is invalid
+            (see `validate_funding`).
+    """
+    import pandas as pd  # noqa: PLC0415 - pandas only with caller frames
+
+    from quantkit.data.funding import validate_funding  # noqa: PLC0415
+
+    if not isinstance(frame.index, pd.DatetimeIndex) or "rate" not in frame.columns:
+        raise DataError("funding needs a DatetimeIndex and a 'rate' column", source=source)
+    index = frame.index if frame.index.tz is None else frame.index.tz_convert("UTC")
+    time = np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+    given = frame["mark_price"] if "mark_price" in frame.columns else np.full(time.size, np.nan)
+    price = np.asarray(given, dtype=np.float64)
+    price = np.where(np.isnan(price), mark_at(mark, time), price)
+    checked = validate_funding(time * 1_000_000, np.asarray(frame["rate"]), price, source=source)
+    return FundingRates(time, np.array(checked.rate), np.array(checked.mark_price))

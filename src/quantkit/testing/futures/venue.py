@@ -5,14 +5,19 @@ use and once, the last-price candles, the index and mark candles and the funding
 `quantkit.testing.futures.series`, and aggregates coarser candles from the data's own timeframe.
 The venue's "now" is the end of its data: `FuturesVenue.premium` reports the last mark and
 index closes, the latest funding rate and the next funding timestamp after it.
+
+Any series may be supplied instead (``candles``, ``mark``, ``index``, ``funding``: one frame
+per symbol), for hand-computed cases: a supplied last-price series also drives the mark and
+index derived from it, unless they are supplied too; supplied funding rates without a
+``mark_price`` column get the mark price at each timestamp.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from quantkit.data._timestamps import TimeLike, parse_instant
 from quantkit.domain.timeframe import parse_timeframe
@@ -22,14 +27,19 @@ from quantkit.testing.futures.series import (
     FundingRates,
     basis_path,
     scaled_candles,
+    supplied_funding,
     synthetic_funding,
 )
 from quantkit.testing.market_data import (
     BINANCE_INTERVALS,
     Candles,
     aggregate_candles,
+    candles_from_frame,
     synthetic_candles,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FuturesVenue", "PremiumIndex", "PriceKind"]
 
@@ -72,9 +82,18 @@ class FuturesVenue:
         start: First open time of the data (UTC when naive).
         end: End of the data (exclusive).
         seed: String key the data is generated from; same key, same data.
+        candles: Last-price candles to serve instead of synthetic ones, one frame per symbol
+            (open times as ``DatetimeIndex``, columns ``open``, ``high``, ``low``, ``close``,
+            ``volume``) at ``timeframe``.
+        mark: Mark-price candles to serve, likewise (volume may be left out).
+        index: Index-price candles to serve, likewise.
+        funding: Funding rates to serve, one frame per symbol: funding times as
+            ``DatetimeIndex``, a ``rate`` column and optionally ``mark_price``.
 
     Raises:
-        ConfigError: If the timeframe, the dates or the markets are invalid.
+        ConfigError: If the timeframe, the dates or the markets are invalid, or a supplied
+            series names a symbol not listed.
+        DataError: If a supplied frame lacks its times or a column, or its rows are invalid.
     """
 
     def __init__(
@@ -85,6 +104,10 @@ class FuturesVenue:
         start: TimeLike = "2024-01-01",
         end: TimeLike = "2024-01-15",
         seed: str = "quantkit",
+        candles: Mapping[str, pd.DataFrame] | None = None,
+        mark: Mapping[str, pd.DataFrame] | None = None,
+        index: Mapping[str, pd.DataFrame] | None = None,
+        funding: Mapping[str, pd.DataFrame] | None = None,
     ) -> None:
         if timeframe not in BINANCE_INTERVALS[1:13]:
             raise ConfigError(
@@ -105,6 +128,14 @@ class FuturesVenue:
             raise ConfigError("two futures markets share a venue id")
         self._markets = listed
         self._series: dict[str, _Series] = {}
+        self._supplied: dict[PriceKind, dict[str, Candles]] = {
+            "last": self._supplied_candles("last", candles or {}),
+            "mark": self._supplied_candles("mark", mark or {}),
+            "index": self._supplied_candles("index", index or {}),
+        }
+        self._funding = {
+            self.market(symbol).symbol: frame for symbol, frame in (funding or {}).items()
+        }
         self._aggregated: dict[tuple[str, PriceKind, str], Candles] = {}
         self._lock = threading.Lock()
 
@@ -169,19 +200,41 @@ class FuturesVenue:
             return _MS_PER_DAY % self._step_ms == 0
         return (parse_timeframe(interval) // 1_000_000) % self._step_ms == 0
 
+    def _supplied_candles(
+        self, kind: PriceKind, frames: Mapping[str, pd.DataFrame]
+    ) -> dict[str, Candles]:
+        supplied = {}
+        for symbol, given in frames.items():
+            market = self.market(symbol)
+            frame = given if "volume" in given.columns else given.assign(volume=0.0)
+            source = f"{market.symbol} {kind}"
+            supplied[market.symbol] = candles_from_frame(frame, self._timeframe, source=source)
+        return supplied
+
     def _built(self, market: FuturesMarket) -> _Series:
         series = self._series.get(market.symbol)
         if series is None:
-            seed, tf = self._seed, self._timeframe
-            last = synthetic_candles(
-                market.local_market(), tf, self._start_ms, self._end_ms, seed=seed
-            )
+            seed, tf, name = self._seed, self._timeframe, market.symbol
+            last = self._supplied["last"].get(name)
+            if last is None:
+                last = synthetic_candles(
+                    market.local_market(), tf, self._start_ms, self._end_ms, seed=seed
+                )
             basis = basis_path(market, len(last), seed=seed, timeframe=tf)
-            index = scaled_candles(last, 1.0 - basis, market.tick_size)
-            mark = scaled_candles(last, (1.0 - basis) * (1.0 + basis / 2), market.tick_size)
-            funding = synthetic_funding(market, self._start_ms, self._end_ms, mark, seed=seed)
+            index = self._supplied["index"].get(name)
+            if index is None:
+                index = scaled_candles(last, 1.0 - basis, market.tick_size)
+            mark = self._supplied["mark"].get(name)
+            if mark is None:
+                mark = scaled_candles(last, (1.0 - basis) * (1.0 + basis / 2), market.tick_size)
+            frame = self._funding.get(name)
+            funding = (
+                synthetic_funding(market, self._start_ms, self._end_ms, mark, seed=seed)
+                if frame is None
+                else supplied_funding(frame, mark, source=f"{name} funding")
+            )
             series = _Series(last, mark, index, funding)
-            self._series[market.symbol] = series
+            self._series[name] = series
         return series
 
     def candles(self, market: FuturesMarket, interval: str, kind: PriceKind = "last") -> Candles:
