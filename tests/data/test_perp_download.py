@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import anyio
 import numpy as np
 import pytest
 
@@ -233,3 +234,43 @@ async def test_async_downloads_share_the_servers_event_loop(tmp_path: Path) -> N
         )
     assert (funding.added, funding.complete) == (9, True)
     assert (marks.added, marks.symbol) == (72, "ETH/USDT:USDT#mark")
+
+
+class _StubbornVenue:
+    """A funding venue that ignores ``since`` and always answers its first rates (a broken
+    venue), listed from 2024-01-02 only."""
+
+    id = "stubborn"
+    funding_limit = 2
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def fetch_funding_rates(
+        self, symbol: str, since_ms: int, limit: int
+    ) -> list[tuple[int, float, float | None]]:
+        self.calls += 1
+        first = JAN_1_MS + 3 * H8_MS
+        return [(first + k * H8_MS, 1e-4, None) for k in range(limit)]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_a_venue_that_ignores_the_cursor_cannot_loop_forever(tmp_path: Path) -> None:
+    venue, store = _StubbornVenue(), FundingStore(tmp_path)
+    report = anyio.run(adownload_funding, venue, store, BTC, "2024-01-01", "2024-01-04")
+    assert store.read("stubborn", BTC).time.tolist() == [
+        (JAN_1_MS + k * H8_MS) * 1_000_000 for k in (3, 4)
+    ]
+    assert venue.calls == report.requests == 2  # the second page made no progress: stop
+    assert [r.start.isoformat() for r in report.still_missing] == [
+        "2024-01-01T00:00:00+00:00",  # before the listing: asked again next time
+        "2024-01-02T08:00:00.000000001+00:00",
+    ]
+
+
+def test_reading_last_prices_that_are_not_stored(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="holds no bars") as caught:
+        read_price_bars(ParquetStore(tmp_path), EX, BTC, "1h", price="last")
+    assert "download_prices" not in str(caught.value)
