@@ -24,7 +24,9 @@ ROWS = [
 ]
 SPEC = PerpetualSpec(
     "USDT",
-    brackets=brackets_with_cum([(float(f), float(c), float(l), float(r)) for f, c, l, r in ROWS]),
+    brackets=brackets_with_cum(
+        [(float(f), float(c), float(lev), float(r)) for f, c, lev, r in ROWS]
+    ),
 )
 
 sizes = st.decimals(min_value=Decimal("0.001"), max_value=Decimal(300), places=3)
