@@ -12,6 +12,7 @@ from quantkit.testing.futures.contracts import ContractRules
 from quantkit.testing.futures.events import VenueEvent
 from quantkit.testing.futures.liquidation import liquidation_price
 from quantkit.testing.futures.orders import VenueRejectionError
+from quantkit.testing.futures.partial_fills import FuturesPartialFills
 
 D = Decimal
 BTC, ETH = "BTCUSDT", "ETHUSDT"
@@ -389,3 +390,43 @@ def test_setting_changes_are_pushed_as_binance_does(v: Venue) -> None:
     before = len(v.events)
     rejected(-4046, v.venue.set_margin_type, "k", BTC, "ISOLATED", now=7)
     assert len(v.events) == before  # a refusal pushes nothing
+
+
+def test_partial_fills_fill_a_resting_order_one_part_per_step(v: Venue) -> None:
+    v.venue.partial_fills = FuturesPartialFills(parts=3)
+    order = v.order("BUY", "LIMIT", "0.1", price=D(39_000))
+    v.venue.move(BTC, last=38_900, now=v.tick())
+    assert (order.status, order.executed_qty, v.position.amount) == (
+        "PARTIALLY_FILLED",
+        D("0.033"),
+        D("0.033"),
+    )
+    v.venue.move(BTC, last=38_800, now=v.tick())
+    v.venue.move(BTC, last=38_700, now=v.tick())
+    assert (order.status, order.executed_qty, order.avg_price) == ("FILLED", D("0.1"), D(39_000))
+    trades = v.venue.trades("k", BTC)
+    assert [t.qty for t in trades] == [D("0.033"), D("0.033"), D("0.034")]
+    assert all(t.maker and t.price == 39_000 for t in trades)
+    updates = [
+        e["o"] for e in v.events if e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE"
+    ]
+    assert [(u["l"], u["z"], u["X"]) for u in updates] == [
+        ("0.033", "0.033", "PARTIALLY_FILLED"),
+        ("0.033", "0.066", "PARTIALLY_FILLED"),
+        ("0.034", "0.1", "FILLED"),
+    ]
+    assert v.order("BUY", "MARKET", "0.1").status == "FILLED"  # takers still fill whole
+
+
+def test_seeded_parts_are_drawn_the_same_way_each_time() -> None:
+    def parts() -> list[Decimal]:
+        v = Venue()
+        v.venue.partial_fills = FuturesPartialFills(parts=4, seed="x")
+        v.order("SELL", "LIMIT", "0.5", price=D(41_000))
+        for price in (41_000, 41_100, 41_200, 41_300):
+            v.venue.move(BTC, last=price, now=v.tick())
+        return [t.qty for t in v.venue.trades("k", BTC)]
+
+    first = parts()
+    assert first == parts() and sum(first) == D("0.5") and len(first) == 4
+    assert len(set(first)) > 1

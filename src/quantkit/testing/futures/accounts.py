@@ -35,6 +35,7 @@ from quantkit.testing.futures.events import VenueEvent, VenueListener
 from quantkit.testing.futures.ledger import FuturesAccount
 from quantkit.testing.futures.matching import OrderRequest
 from quantkit.testing.futures.orders import FuturesOrder, FuturesTrade, Income, VenueRejectionError
+from quantkit.testing.futures.partial_fills import FuturesPartialFills
 from quantkit.testing.futures.positions import FuturesPosition, MarginType
 from quantkit.testing.futures.wire import account_update, algo_update, order_trade_update
 
@@ -79,6 +80,8 @@ class FuturesAccounts:
             if amount < 0:
                 raise ConfigError(f"the wallet of futures account {key!r} is negative")
             self.accounts[key] = FuturesAccount(secret, amount)
+        self.partial_fills: FuturesPartialFills | None = None
+        """Fill resting orders in parts (see `FuturesPartialFills`); whole when ``None``."""
         self.insurance_fund = Decimal(0)
         """What liquidations left to (positive) or took from (negative) the insurance fund."""
         self._order_ids = itertools.count(1_000_001)

@@ -5,7 +5,8 @@ The venue trades against its last price, not against other orders, like the spot
 * ``MARKET`` orders, and ``LIMIT`` orders that cross the last price, fill at once in full at
   the last price (taker fee). ``IOC``/``FOK`` limits that do not cross expire; ``GTX``
   (post-only) limits that would cross are refused (``-5022``); other limits rest and fill in
-  full at their limit price (maker fee) once the last price reaches it.
+  full at their limit price (maker fee) once the last price reaches it, or in parts, one per
+  price step, under the `FuturesPartialFills` rule (``venue.partial_fills``).
 * ``STOP_MARKET`` and ``TAKE_PROFIT_MARKET`` are conditional ("algo") orders, as on Binance
   since its conditional orders moved to the Algo Order API: the order endpoint refuses them
   (``-4120``) and `place` with ``algo=True`` books them apart, under algo ids. They wait for
@@ -272,8 +273,11 @@ def fill(
     *,
     maker: bool,
     now: int,
+    part: Decimal | None = None,
 ) -> None:
-    """Fill the rest of an order at ``price`` (cut to the position if it only reduces).
+    """Fill the rest of an order (or ``part`` of it) at ``price``.
+
+    A reduce-only or closing order is cut to the position (and expires with nothing to close).
 
     Args:
         venue: The venue (its lock held).
@@ -282,10 +286,11 @@ def fill(
         price: The fill price.
         maker: Whether it rested (maker fee) or took (taker fee).
         now: Server time (ms).
+        part: Fill only this much (a `FuturesPartialFills` part); the rest when ``None``.
     """
     account = venue.account(api_key)
     position = account.position(order.symbol)
-    qty = order.qty - order.executed_qty
+    qty = order.qty - order.executed_qty if part is None else part
     if order.reduce_only or order.close_position:
         closing = position.amount < 0 if order.side == "BUY" else position.amount > 0
         qty = min(qty, abs(position.amount)) if closing and not order.close_position else qty
@@ -317,6 +322,7 @@ def fill(
         )
     account.book(venue.next_tran_id(), order.symbol, "COMMISSION", -fee, now, str(trade.trade_id))
     order.executed_qty += qty
+    order.trade_count += 1
     order.cum_quote += qty * price
     order.realized_pnl += effect.realized_pnl
     order.status = "FILLED" if order.executed_qty >= order.qty else "PARTIALLY_FILLED"
@@ -342,7 +348,10 @@ def on_last_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
                 continue  # filled or expired by an earlier order of this pass
             reached = last <= order.price if order.side == "BUY" else last >= order.price
             if order.type == "LIMIT" and reached:
-                fill(venue, api_key, order, order.price, maker=True, now=now)
+                rule = venue.partial_fills
+                step = venue.contracts[symbol].step_size
+                part = None if rule is None else rule.next_part(order, step)
+                fill(venue, api_key, order, order.price, maker=True, now=now, part=part)
         for algo in account.open_algo_orders(symbol):
             if algo.working_type != "MARK_PRICE" and _triggered(algo, last):
                 _trigger(venue, api_key, algo, now)
