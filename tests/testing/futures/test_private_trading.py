@@ -295,3 +295,18 @@ def test_all_orders_lists_closed_and_canceled_orders(client: Any) -> None:
         (waiting["id"], "open"),
     ]
     assert [o["id"] for o in client.fetch_closed_orders(BTC)] == [filled["id"]]
+
+
+def test_an_order_of_unknown_outcome_takes_effect_later(
+    client: Any, exchange: LocalFuturesExchange
+) -> None:
+    exchange.faults.unknown_outcome("/fapi/v1/order", method="POST", execute_after=None)
+    with pytest.raises(ccxt_errors.RequestTimeout, match="-1007"):
+        client.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "maybe-1"})
+    with pytest.raises(ccxt_errors.OrderNotFound):  # not (yet) on the venue
+        client.fetch_order(None, BTC, {"origClientOrderId": "maybe-1"})
+    assert exchange.server.run_in_loop(exchange.pending.run_all()) == 1
+    order = client.fetch_order(None, BTC, {"origClientOrderId": "maybe-1"})
+    assert (order["status"], order["filled"]) == ("closed", 0.01)
+    [position] = client.fetch_positions([BTC])
+    assert position["contracts"] == 0.01
