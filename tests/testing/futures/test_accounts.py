@@ -430,3 +430,12 @@ def test_seeded_parts_are_drawn_the_same_way_each_time() -> None:
     first = parts()
     assert first == parts() and sum(first) == D("0.5") and len(first) == 4
     assert len(set(first)) > 1
+
+
+def test_waiting_conditional_orders_count_as_open_orders_for_settings(v: Venue) -> None:
+    v.order("BUY", "STOP_MARKET", "0.01", stop_price=D(41_000))
+    rejected(-4047, v.venue.set_margin_type, "k", BTC, "ISOLATED", now=1)
+    rejected(-4067, v.venue.set_dual_side, "k", True)
+    v.venue.cancel_algo("k", v.account.open_algo_orders(BTC)[0], now=2)
+    v.venue.set_margin_type("k", BTC, "ISOLATED", now=3)
+    assert v.position.margin_type == "ISOLATED"

@@ -287,7 +287,7 @@ class FuturesAccounts:
                 raise VenueRejectionError(
                     -4048, "Margin type cannot be changed if there exists position."
                 )
-            if account.open_orders(symbol):
+            if account.open_orders(symbol) or account.open_algo_orders(symbol):
                 raise VenueRejectionError(
                     -4047, "Margin type cannot be changed if there exists open orders."
                 )
@@ -310,7 +310,7 @@ class FuturesAccounts:
                 raise VenueRejectionError(
                     -4068, "Position side cannot be changed if there exists position."
                 )
-            if account.open_orders():
+            if account.open_orders() or account.open_algo_orders():
                 raise VenueRejectionError(
                     -4067, "Position side cannot be changed if there exists open orders."
                 )
