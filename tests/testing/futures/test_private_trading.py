@@ -310,3 +310,24 @@ def test_an_order_of_unknown_outcome_takes_effect_later(
     assert (order["status"], order["filled"]) == ("closed", 0.01)
     [position] = client.fetch_positions([BTC])
     assert position["contracts"] == 0.01
+
+
+def test_malformed_orders_are_refused_binance_style(client: Any) -> None:
+    def post(**params: str) -> Any:
+        return client.fapiPrivatePostOrder(
+            {"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.01", **params}
+        )
+
+    with pytest.raises(ccxt_errors.BadRequest, match="'timeInForce'"):
+        post(type="LIMIT", price="39000")
+    with pytest.raises(ccxt_errors.BadRequest, match="Invalid orderType"):
+        post(type="TRAILING")
+    with pytest.raises(ccxt_errors.BadRequest, match="'price' sent when not required"):
+        post(type="MARKET", price="39000")
+    with pytest.raises(ccxt_errors.BadRequest, match="Price not increased by tick size"):
+        post(type="LIMIT", price="39000.05", timeInForce="GTC")
+    with pytest.raises(ccxt_errors.BadSymbol):
+        client.fapiPrivatePostOrder(
+            {"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
+        )
+    assert client.fetch_open_orders(BTC) == [] and client.fetch_my_trades(BTC) == []

@@ -141,6 +141,8 @@ def order_request(params: dict[str, str]) -> OrderRequest:
         raise _missing("quantity")
     if kind == "LIMIT" and price is None:
         raise _missing("price")
+    if kind == "LIMIT" and "timeInForce" not in params:
+        raise _missing("timeInForce")
     if kind != "LIMIT" and price is not None:
         raise BinanceApiError(-1106, "Parameter 'price' sent when not required.")
     if kind in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and stop is None:
