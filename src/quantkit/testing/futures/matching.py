@@ -206,24 +206,7 @@ def place(
             "Due to the order could not be executed as maker, the Post Only order will be "
             "rejected. The order will not be recorded in the order history",
         )
-    order_id = venue.next_order_id()
-    order = FuturesOrder(
-        order_id,
-        request.client_id or f"local-{order_id}",
-        request.symbol,
-        request.side,
-        request.type,
-        request.type,
-        request.qty if request.qty is not None else Decimal(0),
-        request.price if request.type == "LIMIT" and request.price is not None else Decimal(0),
-        request.stop_price if request.stop_price is not None else Decimal(0),
-        request.time_in_force if request.type == "LIMIT" else "GTC",
-        request.reduce_only,
-        request.close_position,
-        request.working_type,
-        now,
-        now,
-    )
+    order = _new_order(venue.next_order_id(), request, now)
     venue.account(api_key).add_order(order)
     venue.emit_order(api_key, order, None, "NEW", now)
     if request.type == "MARKET" or crosses:
@@ -233,27 +216,34 @@ def place(
     return order
 
 
-def _place_algo(
-    venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int
+def _new_order(
+    order_id: int, request: OrderRequest, now: int, prefix: str = "local"
 ) -> FuturesOrder:
-    algo_id = venue.next_order_id()
-    order = FuturesOrder(
-        algo_id,
-        request.client_id or f"local-algo-{algo_id}",
+    """The book's record of a new (or conditional) order."""
+    limit = request.type == "LIMIT"
+    return FuturesOrder(
+        order_id,
+        request.client_id or f"{prefix}-{order_id}",
         request.symbol,
         request.side,
         request.type,
         request.type,
         request.qty if request.qty is not None else Decimal(0),
-        Decimal(0),
+        request.price if limit and request.price is not None else Decimal(0),
         request.stop_price if request.stop_price is not None else Decimal(0),
-        "GTC",
+        request.time_in_force if limit else "GTC",
         request.reduce_only,
         request.close_position,
         request.working_type,
         now,
         now,
     )
+
+
+def _place_algo(
+    venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int
+) -> FuturesOrder:
+    order = _new_order(venue.next_order_id(), request, now, "local-algo")
     venue.account(api_key).add_algo(order)
     venue.emit_algo(api_key, order, now)
     return order
@@ -290,15 +280,7 @@ def fill(
     """
     account = venue.account(api_key)
     position = account.position(order.symbol)
-    qty = order.qty - order.executed_qty if part is None else part
-    if order.reduce_only or order.close_position:
-        closing = position.amount < 0 if order.side == "BUY" else position.amount > 0
-        qty = min(qty, abs(position.amount)) if closing and not order.close_position else qty
-        qty = abs(position.amount) if closing and order.close_position else qty
-        if not closing:
-            qty = Decimal(0)
-        if order.close_position:
-            order.qty = qty
+    qty = _fill_quantity(order, position.amount, part)
     if not qty:
         _expire(venue, api_key, order, now)
         return
@@ -311,16 +293,12 @@ def fill(
         effect.realized_pnl, fee, maker, now,
     )  # fmt: skip
     account.trades.append(trade)
+    trade_id = str(trade.trade_id)
     if effect.closed:
         account.book(
-            venue.next_tran_id(),
-            order.symbol,
-            "REALIZED_PNL",
-            effect.realized_pnl,
-            now,
-            str(trade.trade_id),
+            venue.next_tran_id(), order.symbol, "REALIZED_PNL", effect.realized_pnl, now, trade_id
         )
-    account.book(venue.next_tran_id(), order.symbol, "COMMISSION", -fee, now, str(trade.trade_id))
+    account.book(venue.next_tran_id(), order.symbol, "COMMISSION", -fee, now, trade_id)
     order.executed_qty += qty
     order.trade_count += 1
     order.cum_quote += qty * price
@@ -331,6 +309,23 @@ def fill(
     venue.emit_order(api_key, order, trade, "TRADE", now)
     if order.is_open and order.reduce_only and not position.amount:
         _expire(venue, api_key, order, now)  # nothing left to reduce
+
+
+def _fill_quantity(order: FuturesOrder, position: Decimal, part: Decimal | None) -> Decimal:
+    """How much of an order fills now: the rest (or ``part``), cut for reducing orders."""
+    qty = order.qty - order.executed_qty if part is None else part
+    if not (order.reduce_only or order.close_position):
+        return qty
+    closing = position < 0 if order.side == "BUY" else position > 0
+    if not closing:
+        qty = Decimal(0)
+    elif order.close_position:
+        qty = abs(position)
+    else:
+        qty = min(qty, abs(position))
+    if order.close_position:
+        order.qty = qty
+    return qty
 
 
 def on_last_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
