@@ -331,3 +331,24 @@ def test_malformed_orders_are_refused_binance_style(client: Any) -> None:
             {"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
         )
     assert client.fetch_open_orders(BTC) == [] and client.fetch_my_trades(BTC) == []
+
+
+def test_isolated_margin_added_and_taken_back_moves_the_liquidation_price(
+    client: Any, exchange: LocalFuturesExchange
+) -> None:
+    with pytest.raises(ccxt_errors.OperationRejected, match="position is 0"):
+        client.add_margin(BTC, 100)
+    client.set_leverage(10, BTC)
+    client.set_margin_mode("isolated", BTC)
+    client.create_order(BTC, "market", "buy", 1)  # isolated wallet 4,000
+    client.add_margin(BTC, 1_000)
+    [position] = client.fetch_positions([BTC])
+    lp = (D(5_000) - D(40_000)) / (D("0.004") - 1)  # WB 5,000 now
+    assert position["liquidationPrice"] == float(lp.quantize(D("0.00000001")))
+    with pytest.raises(ccxt_errors.InsufficientFunds, match="Isolated balance insufficient"):
+        client.reduce_margin(BTC, 1_000.001)  # only the 1,000 above the initial margin
+    client.reduce_margin(BTC, 1_000)
+    with pytest.raises(ccxt_errors.InsufficientFunds, match="Cross balance insufficient"):
+        client.add_margin(BTC, 6_000)  # 10,000 - 20 fee - 4,000 isolated = 5,980 available
+    state = exchange.trading.accounts.account(KEY)
+    assert (state.position("BTCUSDT").isolated_wallet, state.wallet) == (D(4_000), D(9_980))

@@ -316,6 +316,36 @@ class FuturesAccounts:
                 )
             account.dual_side = dual
 
+    def modify_isolated_margin(
+        self, api_key: str, symbol: str, amount: Decimal, *, add: bool, now: int
+    ) -> None:
+        """Add margin to an isolated position, or take some back (``POST /fapi/v1/positionMargin``).
+
+        Raises:
+            VenueRejectionError: ``-4055`` for an amount not above 0, ``-4054`` without an
+                isolated position, ``-4050`` adding more than is available, ``-4051`` taking
+                back more than the margin balance above the initial margin.
+        """
+        self.contract(symbol)
+        if amount <= 0:
+            raise VenueRejectionError(-4055, "Amount must be positive.")
+        with self.lock:
+            account = self.account(api_key)
+            position = account.position(symbol)
+            if not (position.isolated and position.amount):
+                raise VenueRejectionError(-4054, "Cannot add position margin: position is 0.")
+            mark = self.marks[symbol]
+            if add and amount > account.available(self.marks, self.lasts):
+                raise VenueRejectionError(-4050, "Cross balance insufficient.")
+            initial = abs(position.amount) * mark / position.leverage
+            spare = position.isolated_wallet + position.unrealized(mark) - initial
+            if not add and amount > min(spare, position.isolated_wallet):
+                raise VenueRejectionError(-4051, "Isolated balance insufficient.")
+            position.isolated_wallet += amount if add else -amount
+            position.update_time = now
+            self.emit_account(api_key, "MARGIN_TRANSFER", [symbol], now, Decimal(0))
+            settlement.liquidate_if_due(self, api_key, now)
+
     # ---------------------------------------------------------------------- orders
 
     def place(

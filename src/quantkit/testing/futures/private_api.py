@@ -2,6 +2,8 @@
 
 * ``POST /fapi/v1/leverage`` (``set_leverage``): ``{"leverage", "maxNotionalValue", "symbol"}``;
 * ``POST /fapi/v1/marginType`` (``set_margin_mode``): ``ISOLATED`` or ``CROSSED``;
+* ``POST /fapi/v1/positionMargin`` (``add_margin``/``reduce_margin``): an isolated position's
+  margin, ``type`` 1 adds and 2 takes back;
 * ``GET``/``POST /fapi/v1/positionSide/dual`` (``fetch_position_mode``/``set_position_mode``);
 * ``POST /fapi/v1/order`` (form body): ``MARKET``, ``LIMIT`` (``GTC``/``IOC``/``FOK``/``GTX``),
   ``STOP_MARKET`` and ``TAKE_PROFIT_MARKET`` (``stopPrice``, ``closePosition``,
@@ -171,7 +173,8 @@ class FuturesPrivateApi:
         """Return the aiohttp routes.
 
         Returns:
-            leverage, marginType, positionSide/dual, order (POST, GET, DELETE), openOrders,
+            leverage, marginType, positionMargin, positionSide/dual, order (POST, GET, DELETE),
+            openOrders,
             allOrders and userTrades.
         """
 
@@ -181,6 +184,7 @@ class FuturesPrivateApi:
         return [
             web.post("/fapi/v1/leverage", wrap(self._leverage)),
             web.post("/fapi/v1/marginType", wrap(self._margin_type)),
+            web.post("/fapi/v1/positionMargin", wrap(self._position_margin)),
             web.get("/fapi/v1/positionSide/dual", wrap(self._get_dual)),
             web.post("/fapi/v1/positionSide/dual", wrap(self._set_dual)),
             web.post("/fapi/v1/order", wrap(self._new_order)),
@@ -218,6 +222,25 @@ class FuturesPrivateApi:
             raise _missing("marginType")
         self.venue.set_margin_type(api_key, symbol, kind.upper(), now=self.now_ms())
         return web.json_response({"code": 200, "msg": "success"})
+
+    async def _position_margin(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        symbol = self._symbol(params)
+        amount = _decimal(params, "amount")
+        if amount is None:
+            raise _missing("amount")
+        kind = int_param(params, "type")
+        if kind not in (1, 2):
+            raise BinanceApiError(-1130, "Data sent for parameter 'type' is not valid.")
+        self.venue.modify_isolated_margin(api_key, symbol, amount, add=kind == 1, now=self.now_ms())
+        answer = {
+            "amount": float(amount),
+            "code": 200,
+            "msg": "Successfully modify position margin.",
+            "type": kind,
+        }
+        return web.json_response(answer)
 
     async def _get_dual(
         self, request: web.Request, api_key: str, params: dict[str, str]
