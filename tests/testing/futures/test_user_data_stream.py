@@ -236,3 +236,14 @@ async def test_events_made_in_another_thread_reach_a_threaded_server_s_socket() 
         finally:
             await client.close()
     assert seen[0] == (placed["id"], "open") and seen[-1] == (placed["id"], "closed")
+
+
+async def test_a_socket_with_an_unknown_listen_key_is_refused(
+    exchange: LocalFuturesExchange,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"ws://127.0.0.1:{exchange.port}/private/ws?listenKey=never-issued"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url)
+    assert refused.value.status == 400
+    assert exchange.trading.user_stream.connections == 0
