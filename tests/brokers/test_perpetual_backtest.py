@@ -108,10 +108,16 @@ def test_funding_and_the_mark_reach_the_equity_curve_and_the_statistics() -> Non
         st.integers(0, 10), st.floats(-1_800.0, 1_800.0), min_size=1, max_size=6
     ),
     rate=st.floats(-0.002, 0.002),
+    hours=st.sampled_from([1, 2, 8]),
     mode=st.sampled_from(["isolated", "cross"]),
 )
 def test_equity_is_cash_plus_unrealised_at_the_mark_every_bar(
-    steps: list[float], basis: list[float], orders: dict[int, float], rate: float, mode: str
+    steps: list[float],
+    basis: list[float],
+    orders: dict[int, float],
+    rate: float,
+    hours: int,
+    mode: str,
 ) -> None:
     closes = list(100.0 * np.cumprod(1.0 + np.asarray(steps)))
     marks = [c * (1.0 + b) for c, b in zip(closes, basis, strict=False)]
