@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from quantkit import BacktestBroker, Engine
 from quantkit.brokers.paper import PaperBroker
+from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.data.replay import ReplayStream
 from quantkit.data.series_feed import SeriesFeed
 from quantkit.domain.bars import BarSeries
@@ -234,3 +235,51 @@ def test_paper_trading_funds_and_liquidates_like_the_backtest() -> None:
         assert [p.amount for p in portfolio.funding] == pytest.approx([0.19, 0.19, 0.19])
     assert summary.equity == pytest.approx(10_000 - 95)
     assert backtest.portfolio.equity() == pytest.approx(summary.equity)
+
+
+class EveryBarBroker(BacktestBroker):
+    """The backtest broker without the perpetual bar gate: every held bar is processed."""
+
+    def working(self, symbol: str) -> Any:
+        return SimulatedBroker.working(self, symbol)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(st.floats(-0.03, 0.03), min_size=60, max_size=120),
+    orders=st.dictionaries(st.integers(0, 50), st.floats(-900.0, 900.0), min_size=1, max_size=4),
+    hours=st.sampled_from([1, 8, 24]),
+    mode=st.sampled_from(["isolated", "cross"]),
+    leverage=st.sampled_from([5.0, 20.0, 50.0]),
+)
+def test_skipping_quiet_bars_changes_nothing(
+    steps: list[float], orders: dict[int, float], hours: int, mode: str, leverage: float
+) -> None:
+    closes = 100.0 * np.cumprod(1.0 + np.asarray(steps))
+    trade = make_series([(c, c * 1.004, c * 0.996, c, 1e6) for c in closes], SYM)
+    mark = make_series([(c, c * 1.006, c * 0.994, c, 0.0) for c in closes * 1.001], SYM)
+    script = {
+        k: (lambda s, a=a: s.buy(amount=a) if a > 0 else s.sell(amount=-a))
+        for k, a in orders.items()
+        if abs(a) >= 0.01
+    }
+    outcomes = []
+    for kind in (BacktestBroker, EveryBarBroker):
+        broker = kind(
+            cash=10_000.0,
+            markets={SYM: PERP},
+            marks={SYM: mark},
+            funding={SYM: FundingRates.constant(0.0003, hours * HOUR)},
+            margin_mode=mode,
+            leverage=leverage,
+        )
+        result = Engine(feed=SeriesFeed([trade]), strategy=Scripted(script), broker=broker).run()
+        portfolio = broker.portfolio
+        assert isinstance(portfolio, FuturesPortfolio)
+        fills = [(f.timestamp, f.side, f.price, f.amount, f.fee) for f in broker.fills]
+        outcomes.append((fills, portfolio.funding, portfolio.liquidations, result.equity))
+    (fills, funding, liquidations, equity), (fills2, funding2, liquidations2, equity2) = outcomes
+    assert fills == fills2
+    assert funding == funding2
+    assert liquidations == liquidations2
+    np.testing.assert_array_equal(equity.to_numpy(), equity2.to_numpy())
