@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quantkit import BacktestBroker, Engine
@@ -111,6 +111,14 @@ def test_funding_and_the_mark_reach_the_equity_curve_and_the_statistics() -> Non
     rate=st.floats(-0.002, 0.002),
     hours=st.sampled_from([1, 2, 8]),
     mode=st.sampled_from(["isolated", "cross"]),
+)
+@example(  # found by hypothesis: a gap through the liquidation price with a reduce-only fill
+    steps=[0.0, 0.0, 0.0, 0.03125, 0.03125] + [0.0] * 7,
+    basis=[0.0] * 30,
+    orders={0: -1800.0, 3: 668.0},
+    rate=0.0,
+    hours=1,
+    mode="isolated",
 )
 def test_equity_is_cash_plus_unrealised_at_the_mark_every_bar(
     steps: list[float],

@@ -123,17 +123,29 @@ class PerpetualBarGate:
         book = self._book
         if book.working or book.trails:
             return 1
-        futures, symbol = self._futures, self._symbol
-        pos = futures.positions.get(symbol)  # read each time: intrabar paths replace the dict
-        if pos is None or not pos.amount:
+        i = self._i + 1
+        if (  # the common case: the next bar, inside an open window, nothing changed
+            i < self._stop
+            and self._times[i] == self._clock.now
+            and (len(self._fills), len(self._funding)) == self._seen
+        ):
+            self._i = i
+            self._futures.last_price[self._symbol] = self._close[i]
             return 0
+        return self._decide()
+
+    def _decide(self) -> int:
+        """`__len__` outside an open window: find the bar, then open a window or process it."""
+        futures, symbol = self._futures, self._symbol
         now, i, times = self._clock.now, self._i + 1, self._times
         if i >= self._n or times[i] != now:
             i = bisect.bisect_left(times, now)
         self._i = i
-        if (
-            i >= self._stop or (len(self._fills), len(self._funding)) != self._seen
-        ) and not self._open(i, pos.amount):
+        pos = futures.positions.get(symbol)  # read each time: intrabar paths replace the dict
+        if pos is None or not pos.amount:
+            self._stop = -1
+            return 0
+        if not self._open(i, pos.amount):
             return 1
         futures.last_price[symbol] = self._close[i]
         return 0

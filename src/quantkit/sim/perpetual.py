@@ -106,6 +106,7 @@ class PerpetualExchange(SimulatedExchange):
         self._mark: _Mark = (math.nan,) * 4
         self._last_open: dict[str, int] = {}
         self._before = 0.0
+        self._realized = 0.0
         self._next_due: dict[str, int] = {}
         self._lp_cache: dict[str, tuple[tuple[float, float, float, float], float]] = {}
 
@@ -148,7 +149,14 @@ class PerpetualExchange(SimulatedExchange):
         mark = self._pending.pop(symbol, None) or (open_, high, low, close)
         self._mark = mark
         self._pay_funding(symbol, open_time, mark[0])
-        self._before = self.futures.position(symbol).amount
+        pos = self.futures.position(symbol)
+        if pos.amount:  # a mark that opens beyond the liquidation price liquidates first
+            price = self._liquidation_price(symbol, pos.amount, pos.entry_price)
+            beyond = mark[0] <= price if pos.amount > 0 else mark[0] >= price
+            if beyond and 0 < price < math.inf:
+                self._liquidate(symbol, price, open_time)
+                pos = self.futures.position(symbol)
+        self._before, self._realized = pos.amount, pos.realized_pnl
         book = self.books[symbol]
         if book.working or book.trails:
             super().process_bar(symbol, open_time, open_, high, low, close, volume)
@@ -195,8 +203,8 @@ class PerpetualExchange(SimulatedExchange):
             return  # spot held in a futures account is cash-only: nothing to liquidate
         _, mark_high, mark_low, mark_close = self._mark
         futures.last_price[symbol] = mark_close
-        futures.settle_isolated(symbol, self._before)
         pos = futures.position(symbol)
+        futures.settle_isolated(symbol, self._before, pos.realized_pnl - self._realized)
         if not pos.amount:
             return
         price = self._liquidation_price(symbol, pos.amount, pos.entry_price)
