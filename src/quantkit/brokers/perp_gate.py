@@ -117,7 +117,7 @@ class PerpetualBarGate:
         self._next_due = np.append(flagged, len(due))[np.searchsorted(flagged, np.arange(len(due)))]
         self._i = -1
         self._stop = -1
-        self._seen = (-1, -1)
+        self._seen = -1
 
     def __len__(self) -> int:
         book = self._book
@@ -127,27 +127,26 @@ class PerpetualBarGate:
         if (  # the common case: the next bar, inside an open window, nothing changed
             i < self._stop
             and self._times[i] == self._clock.now
-            and (len(self._fills), len(self._funding)) == self._seen
+            and len(self._fills) + len(self._funding) == self._seen
         ):
             self._i = i
             self._futures.last_price[self._symbol] = self._close[i]
             return 0
-        return self._decide()
+        # the positions dict is read each time: intrabar paths replace it
+        pos = self._futures.positions.get(self._symbol)
+        if pos is None or not pos.amount:
+            return 0  # flat: nothing to fund or liquidate
+        return self._decide(pos.amount)
 
-    def _decide(self) -> int:
+    def _decide(self, amount: float) -> int:
         """`__len__` outside an open window: find the bar, then open a window or process it."""
-        futures, symbol = self._futures, self._symbol
         now, i, times = self._clock.now, self._i + 1, self._times
         if i >= self._n or times[i] != now:
             i = bisect.bisect_left(times, now)
         self._i = i
-        pos = futures.positions.get(symbol)  # read each time: intrabar paths replace the dict
-        if pos is None or not pos.amount:
-            self._stop = -1
-            return 0
-        if not self._open(i, pos.amount):
+        if not self._open(i, amount):
             return 1
-        futures.last_price[symbol] = self._close[i]
+        self._futures.last_price[self._symbol] = self._close[i]
         return 0
 
     def _open(self, i: int, amount: float) -> bool:
@@ -162,5 +161,5 @@ class PerpetualBarGate:
         else:
             reached = np.flatnonzero(self._high[i:end] >= price)
         self._stop = i + int(reached[0]) if reached.size else end
-        self._seen = (len(self._fills), len(self._funding))
+        self._seen = len(self._fills) + len(self._funding)  # both only grow
         return i < self._stop
