@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -228,3 +231,13 @@ def test_an_engine_run_decides_as_with_checks_and_the_general_breaker() -> None:
     pd.testing.assert_frame_equal(events, checked.risk_events)
     pd.testing.assert_frame_equal(screened.orders, checked.orders)
     pd.testing.assert_series_equal(screened.stats, checked.stats)
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))])
+def test_a_copied_chain_screens_through_its_own_policies(duplicate: Any) -> None:
+    original = RiskChain([SaneOrder(), Tripped()])
+    twin = duplicate(original)
+    twin.policies[1].on_bar(FakeContext())  # only the copy's breaker trips
+    order = OrderRequest(SYMBOL, Side.BUY, amount=1.0)
+    assert original.check(order, FakeContext()).action is RiskAction.APPROVE
+    assert twin.check(order, FakeContext()).action is RiskAction.REJECT
