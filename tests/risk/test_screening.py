@@ -34,9 +34,9 @@ from quantkit.risk.policy import (
     ScreenedPolicy,
 )
 from quantkit.risk.reset import Breaker
-from quantkit.risk.validation import SaneOrder
+from quantkit.risk.validation import PriceBand, ReduceOnlyCheck, SaneOrder, StaleSignal
 from quantkit.strategy.library.sma_cross import SmaCross
-from tests.risk.helpers import SYMBOL, FakeContext, make_series, run_engine
+from tests.risk.helpers import HOUR, SYMBOL, FakeContext, make_series, run_engine
 from tests.risk.test_fast_paths import GeneralDailyLoss, Toy, reference_chain
 
 
@@ -54,6 +54,17 @@ def tripped() -> Tripped:
     return breaker
 
 
+OTHER = "ETH/USDT"
+
+
+class Elsewhere(RiskPolicy):
+    """Approves by handing on the order as one on another symbol (priced differently)."""
+
+    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+        moved = OrderRequest(OTHER, request.side, amount=request.amount, cost=request.cost)
+        return Decision.approve(moved, self.name)
+
+
 POLICIES: dict[str, Any] = {
     "sane": SaneOrder,
     "sane_cap": lambda: SaneOrder(max_amount=3.0),
@@ -66,6 +77,10 @@ POLICIES: dict[str, Any] = {
     "leverage": lambda: MaxLeverage(max_leverage=1.0),
     "daily": lambda: DailyLossLimit(0.1),
     "halted": tripped,
+    "band": lambda: PriceBand(max_deviation=0.2),
+    "stale": lambda: StaleSignal(max_bars=0),
+    "reduce_only": ReduceOnlyCheck,
+    "elsewhere": Elsewhere,
     "approve": lambda: Toy("approve", "a"),
     "swap": lambda: Toy("swap", "s"),
     "resize": lambda: Toy("resize", "r"),
@@ -97,14 +112,18 @@ requests = st.builds(
     st.sampled_from([-3.0, -1.0, 0.0, 1.0, 3.0]),
     st.sampled_from([100.0, math.nan]),
     st.sampled_from([100.0, 10_000.0, -50.0]),
+    st.booleans(),
 )
 def test_a_chain_of_screened_policies_decides_as_their_checks_do(
-    names: list[str], request: OrderRequest, held: float, price: float, cash: float
+    names: list[str], request: OrderRequest, held: float, price: float, cash: float, stale: bool
 ) -> None:
     chain = RiskChain([POLICIES[name]() for name in names])
-    context = FakeContext({SYMBOL: price}, cash=cash)
+    context = FakeContext({SYMBOL: price, OTHER: 4.0}, cash=cash)
     if held:
         context.hold(held)
+        context.hold(-held / 2, symbol=OTHER)
+    if stale:
+        context.bar_times[SYMBOL] = context.now - 2 * HOUR
     assert chain.check(request, context) == reference_chain(chain, request, context)
 
 
@@ -168,7 +187,7 @@ def test_a_subclass_overriding_check_is_called_through_it_in_a_chain() -> None:
 
 
 def test_shipped_screened_policies_screen_their_checks() -> None:
-    toys = {"approve", "swap", "resize", "reject"}
+    toys = {"approve", "swap", "resize", "reject", "elsewhere"}
     shipped: list[RiskPolicy] = [make() for name, make in POLICIES.items() if name not in toys]
     assert len(shipped) == len(POLICIES) - len(toys)
     assert all(isinstance(p, ScreenedPolicy) and type(p).screens_its_check() for p in shipped)
