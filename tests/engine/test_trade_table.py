@@ -87,3 +87,25 @@ def test_a_short_trade_gains_when_the_price_falls() -> None:
 def test_the_docstring_example_runs() -> None:
     outcome = doctest.testmod(quantkit.engine.trade_table)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_funding_is_a_column_and_comes_off_the_pnl_and_return() -> None:
+    import numpy as np
+
+    trade = Trade("BTC/USDT", "long", T0, T0 + MINUTE, 1.0, 100.0, 1.0, 110.0, 1.0, 0.2)
+    columns = TradeColumns.of([trade])
+    row = columns.frame(np.array([1.5])).iloc[0]
+    assert row["funding"] == 1.5
+    assert row["pnl"] == pytest.approx(10.0 - 0.2 - 1.5)
+    assert row["return_pct"] == pytest.approx(100.0 * (10.0 - 0.2 - 1.5) / 100.0)
+    assert "funding" not in columns.frame().columns  # spot: no column
+
+
+def test_spans_read_each_rows_symbol_and_times() -> None:
+    closed = TradeColumns()
+    _, still_open = round_trips(_fills(), on_close=closed.add)
+    opened = TradeColumns.of(still_open)
+    assert list(closed.spans()) == [("BTC/USDT", T0, T0 + 3 * MINUTE)]
+    (span,) = opened.spans()
+    assert (span.symbol, span.entry_time, span.exit_time) == ("ETH/USDT", T0 + 2 * MINUTE, -1)
+    assert len(closed.spans()) == 1 and closed.spans()[0:1] == [closed.spans()[0]]

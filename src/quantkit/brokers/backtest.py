@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 
 from quantkit.brokers.base import Clock
+from quantkit.brokers.perpetual_setup import align_marks
 from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.domain.bars import BarSeries
+from quantkit.domain.futures_portfolio import FuturesPortfolio
+from quantkit.sim.perpetual import PerpetualExchange
 from quantkit.strategy.series import native_view
 
 __all__ = ["BacktestBroker"]
@@ -34,6 +37,7 @@ class BacktestBroker(SimulatedBroker):
 
     _history: Mapping[str, BarSeries]
     _bars: dict[str, tuple[Sequence[Any], ...]]
+    _marks: dict[str, Any]
 
     def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
         """Build the simulated exchange for the run's symbols.
@@ -47,6 +51,11 @@ class BacktestBroker(SimulatedBroker):
         """
         super().prepare(history, clock)
         self._history = history
+        self._marks = align_marks(history, self.settings.marks or {})
+        portfolio = self._portfolio
+        if isinstance(portfolio, FuturesPortfolio):
+            for symbol, columns in self._marks.items():
+                portfolio.mark_close[symbol] = columns[3]
         self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -67,6 +76,9 @@ class BacktestBroker(SimulatedBroker):
             index: Bar position in the run's history.
         """
         exchange = self._exchange or self.exchange  # the property raises if not prepared
+        if self._marks and symbol in self._marks and isinstance(exchange, PerpetualExchange):
+            mo, mh, ml, mc = self._marks[symbol]
+            exchange.set_mark(symbol, mo[index], mh[index], ml[index], mc[index])
         open_time, open_, high, low, close, volume = self._bars[symbol]
         exchange.process_bar(
             symbol,

@@ -12,6 +12,7 @@ import numpy as np
 
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
+from quantkit.engine.perp_stats import add_perpetual_stats, trade_funding
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trade_table import TradeColumns
 from quantkit.engine.trades import round_trips
@@ -337,9 +338,10 @@ def build_result(record: RunRecord) -> Result:
     _, still_open = round_trips(
         record.fills, record.ambiguous_orders, record.portfolio.dust_below, on_close=closed.add
     )
-    trades = closed.frame()
-    open_trades = TradeColumns.of(still_open).frame()
-    del closed, still_open
+    trades = closed.frame(trade_funding(closed.spans(), record.portfolio))
+    opened = TradeColumns.of(still_open)
+    open_trades = opened.frame(trade_funding(opened.spans(), record.portfolio))
+    del closed, still_open, opened
     timeframe = next(iter(record.history.values())).timeframe
     flagged = record.ambiguous_orders  # as the fills table's "ambiguous" column counts them
     ambiguous_fills = sum(1 for f in record.fills if f.ambiguous or f.client_id in flagged)
@@ -353,6 +355,7 @@ def build_result(record: RunRecord) -> Result:
         ambiguous_fills=ambiguous_fills,
         ambiguous_trades=int(trades["ambiguous"].sum()),
     )
+    stats = add_perpetual_stats(stats, record.portfolio)
     return Result(
         strategy=record.strategy,
         symbols=tuple(record.history),

@@ -9,8 +9,8 @@ only its row: numbers in typed arrays, the order ids joined into one string.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
 
@@ -22,7 +22,15 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["TradeColumns"]
+__all__ = ["TradeColumns", "TradeSpan"]
+
+
+class TradeSpan(NamedTuple):
+    """When a trade held its symbol (what funding is attributed by)."""
+
+    symbol: str
+    entry_time: int
+    exit_time: int
 
 
 class TradeColumns:
@@ -101,10 +109,21 @@ class TradeColumns:
     def __len__(self) -> int:
         return len(self.symbol)
 
-    def figures(self) -> dict[str, FloatArray]:
+    def spans(self) -> Sequence[TradeSpan]:
+        """Each trade's symbol, entry and exit time, made on demand as it is read.
+
+        Returns:
+            A sequence with one `TradeSpan` per row.
+        """
+        return _Spans(self)
+
+    def figures(self, funding: FloatArray | None = None) -> dict[str, FloatArray]:
         """Entry and exit prices, PnL and return of each trade, computed on whole columns.
 
         The same IEEE operations in the same order as `Trade`'s properties, so the same values.
+
+        Args:
+            funding: What each trade paid in funding (perpetuals), taken from its PnL.
 
         Returns:
             ``entry_price``, ``exit_price``, ``pnl``, ``return_pct`` and ``fees`` by name.
@@ -120,7 +139,7 @@ class TradeColumns:
             exit_price = np.where(exit_amount != 0.0, exit_value / exit_amount, np.nan)
             closed = np.minimum(exit_amount, entry_amount)
             gross = np.where(closed != 0.0, sign * (exit_value - entry_price * closed), 0.0)
-            pnl = gross - fees
+            pnl = gross - fees if funding is None else gross - fees - funding
             basis = entry_price * exit_amount
             ok = (basis != 0.0) & ~np.isnan(basis)  # a NaN basis is truthy in Python: NaN anyway
             return_pct = np.where(ok, 100.0 * pnl / basis, np.nan)
@@ -132,15 +151,19 @@ class TradeColumns:
             "fees": fees,
         }
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, funding: FloatArray | None = None) -> pd.DataFrame:
         """The trades table (`Result.trades`, `Result.open_trades`).
+
+        Args:
+            funding: What each trade paid in funding (perpetuals): a ``funding`` column, and
+                ``pnl`` and ``return_pct`` net of it.
 
         Returns:
             One row per trade; times in UTC, ``exit_time`` NaT while a trade is open.
         """
         import pandas as pd  # noqa: PLC0415
 
-        figures = self.figures()
+        figures = self.figures(funding)
         exits: Any = np.array(self.exit_time, dtype=np.int64)
         if not (exits >= 0).all():  # open trades: no exit time yet
             exits = [t if t >= 0 else None for t in exits.tolist()]
@@ -158,9 +181,35 @@ class TradeColumns:
             "ambiguous": self.ambiguous,
             "orders": self.orders,
         }
+        if funding is not None:
+            columns["funding"] = funding
         # No rows: the frame an empty list of rows gives, as before.
         frame = pd.DataFrame(columns) if len(self) else pd.DataFrame([], columns=list(columns))
         for column in ("entry_time", "exit_time"):
             frame[column] = pd.to_datetime(frame[column], unit="ns", utc=True)
         frame["duration"] = frame["exit_time"] - frame["entry_time"]
         return frame
+
+
+class _Spans(Sequence[TradeSpan]):
+    """`TradeColumns.spans`: rows read from the columns, no object kept per trade."""
+
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: TradeColumns) -> None:
+        self._columns = columns
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    @overload
+    def __getitem__(self, index: int) -> TradeSpan: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[TradeSpan]: ...
+
+    def __getitem__(self, index: int | slice) -> TradeSpan | Sequence[TradeSpan]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        c = self._columns
+        return TradeSpan(c.symbol[index], c.entry_time[index], c.exit_time[index])

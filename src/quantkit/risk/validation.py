@@ -10,12 +10,14 @@ import dataclasses
 import math
 
 from quantkit.domain.order import OrderRequest
+from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import (
     Decision,
     RiskAction,
     RiskContext,
     RiskPolicy,
+    ScreenedPolicy,
     finite_or_none,
     positive_required,
 )
@@ -223,7 +225,7 @@ class ReduceOnlyCheck(RiskPolicy):
         return "ReduceOnlyCheck()"
 
 
-class SaneOrder(RiskPolicy):
+class SaneOrder(ScreenedPolicy):
     """Refuse orders no strategy means to send: bad numbers, dust, or absurd sizes.
 
     `OrderRequest` already refuses non-finite and non-positive numbers when it is built;
@@ -248,15 +250,19 @@ class SaneOrder(RiskPolicy):
         finite_or_none(max_amount, "SaneOrder", "max_amount")
         self.max_amount = max_amount
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve ``request`` if its numbers are sane for its market.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account (not needed here).
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            An approval, or a rejection naming the offending value.
+            ``None`` (approved), or a rejection naming the offending value.
         """
         symbol = request.symbol
         given = amount = request.amount
@@ -276,7 +282,7 @@ class SaneOrder(RiskPolicy):
             problem = self._number_problem(request)
             if problem:
                 return Decision.reject(self.name, f"order on {symbol}: {problem}")
-        price = limit_price or stop_price or context.price(symbol)
+        price = limit_price or stop_price or price
         market = context.market(symbol)
         if amount is None and _isfinite(price) and price > 0:
             amount = (cost or 0.0) / price
@@ -307,7 +313,7 @@ class SaneOrder(RiskPolicy):
                 f"order value {notional:g} on {symbol} is below the market's minimum "
                 f"{market.min_notional:g} {market.quote}",
             )
-        return Decision(_APPROVE, request, self.name)
+        return None
 
     @staticmethod
     def _number_problem(request: OrderRequest) -> str:
