@@ -258,8 +258,8 @@ class FuturesPortfolio(Portfolio):
         spec = self.specs.get(symbol)
         if spec is None:
             return self._check_spot(market, pos.amount, signed_amount, price, fee)
-        if abs(new) <= abs(pos.amount) and (new >= 0) == (pos.amount >= 0):
-            return ""
+        if abs(new) <= abs(pos.amount) and (new == 0.0 or (new > 0) == (pos.amount > 0)):
+            return ""  # a reduction or a close (of a short as of a long)
         leverage = self.leverage[symbol]
         notional = abs(new) * price
         bracket = spec.bracket(notional)

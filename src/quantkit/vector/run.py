@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
+    from quantkit.domain.funding import FundingRates
+    from quantkit.vector.perp_run import PerpOutcome
     from quantkit.vector.strategy import SignalStrategy
 
     FloatArray = npt.NDArray[np.float64]
@@ -42,7 +44,7 @@ __all__ = ["FastResult", "FastSettings", "run_signals"]
 
 _INTRABAR = {"adverse": ADVERSE, "favorable": FAVORABLE, "nearest": NEAREST}
 _ENTRY_TYPES = {"market": MARKET_ENTRY, "limit": LIMIT_ENTRY, "stop": STOP_ENTRY}
-_KINDS = np.array(["entry", "exit", "stop_loss", "take_profit", "trailing_stop"])
+_KINDS = np.array(["entry", "exit", "stop_loss", "take_profit", "trailing_stop", "liquidation"])
 # Hooks the fast path cannot run: a subclass that overrides one needs the Engine.
 _EVENT_HOOKS = ("on_start", "on_bar", "on_order", "on_fill")
 
@@ -63,6 +65,10 @@ class FastSettings:
         intrabar: ``"adverse"``, ``"favorable"`` or ``"nearest"`` (see R15).
         warmup: Leading bars that are history only: their signals are not acted on (the
             Engine's ``warmup``).
+        margin_mode: Perpetual markets: ``"cross"`` (default) or ``"isolated"`` margin.
+        marks: Perpetual markets: mark bars (one per trade bar), or mark bars by symbol;
+            without them the trade bars are the mark.
+        funding: Perpetual markets: `FundingRates`, or rates by symbol; none: no funding.
 
     Raises:
         ConfigError: If a setting is out of range.
@@ -76,6 +82,9 @@ class FastSettings:
     leverage: float = 1.0
     intrabar: IntrabarAssumption = "adverse"
     warmup: int = 0
+    margin_mode: str = "cross"
+    marks: Mapping[str, BarSeries] | BarSeries | None = None
+    funding: Mapping[str, FundingRates] | FundingRates | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.cash, bool) or not math.isfinite(self.cash) or self.cash <= 0:
@@ -165,6 +174,7 @@ class _Raw:
     exposed: npt.NDArray[np.bool_]
     fees: float
     rejected: int
+    perp: PerpOutcome | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,10 +205,24 @@ class FastResult:
 
     @cached_property
     def stats(self) -> pd.Series:
-        """`compute_stats` of the run: the same table as `Result.stats` (labels, values)."""
+        """`compute_stats` of the run: the same table as `Result.stats` (labels, values).
+
+        On a perpetual market it ends with the event backtest's perpetual rows (funding paid,
+        received and net, liquidations, funding source).
+        """
         from quantkit.vector.stats_table import stats_series  # noqa: PLC0415
 
-        return stats_series(self.stats_vector, self._series.close_time)
+        stats = stats_series(self.stats_vector, self._series.close_time)
+        if self.perp is None:
+            return stats
+        from quantkit.vector.perp_run import perp_stats_rows  # noqa: PLC0415
+
+        return perp_stats_rows(stats, self.symbol, self.perp)
+
+    @property
+    def perp(self) -> PerpOutcome | None:
+        """On a perpetual market, what funding and liquidation did (else ``None``)."""
+        return self._raw.perp
 
     @cached_property
     def equity(self) -> pd.Series:
@@ -480,7 +504,14 @@ def run_signals(
     series = _pick(loaded, symbol)
     arrays = _data_of(series)
     signals = checked_signals(chosen, arrays, check_causal=check_causal)
-    raw = _simulate(arrays, signals, config.params(series.symbol, signals))
+    params = config.params(series.symbol, signals)
+    market = config.market
+    if market is not None and market.perpetual is not None:
+        from quantkit.vector.perp_run import simulate_perp  # noqa: PLC0415
+
+        raw = simulate_perp(arrays, signals, params, config, series)
+    else:
+        raw = _simulate(arrays, signals, params)
     return FastResult(
         strategy=repr(chosen),
         symbol=series.symbol,

@@ -1,0 +1,244 @@
+"""The compiled simulator on a linear perpetual: mark prices, funding and liquidation.
+
+`simulate_perp` is `kernel.simulate`'s loop with the three rules of `quantkit.sim.perpetual`
+added around the same phases (`fill_at_open`, `fill_inside_bar`, `decide`):
+
+1. **Funding**, before the bar's fills: the rates due in ``(previous bar's open, this bar's
+   open]`` (summed per bar by the caller, `quantkit.vector.perp_run`) are paid on the position
+   held before the bar, valued at this bar's mark open. A position opened at this bar's open
+   pays nothing for them.
+2. **Liquidation**: a mark opening beyond the liquidation price liquidates before the bar's
+   fills; after them, a position whose liquidation price lies inside the mark bar's range on
+   the adverse side is closed there. Either way at the liquidation price, with the
+   liquidation fee capped at the margin left (isolated: the position's isolated wallet plus
+   its loss at that price). Working orders are canceled; trading goes on. An isolated
+   reduction settles its realised P&L through the position's margin
+   (`FuturesPortfolio.settle_isolated`).
+3. **The close** is valued at the mark close.
+
+The formulas are `quantkit.domain.perp_math`'s own functions, compiled here (``numba.njit`` of
+the same source, never a copy): `funding_payment` and `liquidation_price_linear`, the latter
+solved per bracket as `PerpetualSpec.liquidation_price` does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+from numba.extending import register_jitable
+
+from quantkit.domain import perp_math
+from quantkit.vector.kernel import decide, fill_at_open
+from quantkit.vector.kernel_book import book, state_records
+from quantkit.vector.kernel_intrabar import fill_inside_bar, working_inside
+from quantkit.vector.layout import NO_ORDER
+
+__all__ = [
+    "LIQUIDATION_KIND",
+    "PERP_STATE",
+    "bracket_liquidation_price",
+    "simulate_perp",
+]
+
+LIQUIDATION_KIND = 5.0
+"""The ``kind`` of a liquidation fill in the fill table."""
+
+# Slots of the perpetual state vector.
+ENTRY, EXTRA, FUNDING, LIQUIDATIONS, LIQUIDATION_FEES, DEFICIT = 0, 1, 2, 3, 4, 5
+PERP_STATE = ("entry", "extra", "funding", "liquidations", "liquidation_fees", "deficit")
+
+_funding_payment = numba.njit(cache=True, nogil=True)(perp_math.funding_payment)
+_liquidation_price_linear = numba.njit(cache=True, nogil=True)(perp_math.liquidation_price_linear)
+
+
+@register_jitable
+def bracket_liquidation_price(
+    wallet: float,
+    signed: float,
+    entry: float,
+    floors: np.ndarray,
+    caps: np.ndarray,
+    rates: np.ndarray,
+    cums: np.ndarray,
+) -> float:
+    """`PerpetualSpec.liquidation_price` of a linear contract of size 1, one position.
+
+    Solves the venue's formula with each bracket in turn and returns the first answer whose
+    notional falls in the bracket used (else the first bracket's answer).
+    """
+    first = math.nan
+    for k in range(len(rates)):
+        price = _liquidation_price_linear(wallet, 0.0, 0.0, cums[k], signed, entry, rates[k])
+        if math.isnan(first):
+            first = price
+        notional = abs(signed) * price
+        if 0 < price < math.inf and floors[k] <= notional < caps[k]:
+            return float(price)
+    return float(first)
+
+
+@register_jitable
+def _wallet(s: Any, q: np.ndarray, leverage: float, isolated: bool) -> float:
+    """The position's isolated wallet, or the cross wallet balance."""
+    if isolated:
+        return float(abs(s.pos) * q[ENTRY] / leverage + q[EXTRA])
+    return float(s.cash + s.pos * q[ENTRY])
+
+
+@register_jitable
+def _liquidate(
+    s: Any, q: np.ndarray, bar: int, price: float, pp: np.ndarray, fills: np.ndarray,
+    trades: np.ndarray,
+) -> None:  # fmt: skip
+    """Close the whole position at ``price`` with the capped liquidation fee."""
+    isolated = pp[1] != 0.0
+    amount = abs(s.pos)
+    margin_left = _wallet(s, q, pp[0], isolated) + s.pos * (price - q[ENTRY])
+    total = pp[2] * amount * price
+    scale = min(1.0, max(margin_left, 0.0) / total) if total > 0 else 0.0
+    s.sl_on = s.tp_on = s.trail_on = s.ent_on = False  # working orders are canceled
+    s.pending = NO_ORDER
+    book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, total * scale,
+         LIQUIDATION_KIND, 0.0, False)  # fmt: skip
+    q[EXTRA] = 0.0
+    q[LIQUIDATIONS] += 1.0
+    q[LIQUIDATION_FEES] += total * scale
+    if not isolated and s.cash < 0.0:  # a gap through the price: the insurance fund absorbs it
+        q[DEFICIT] += -s.cash
+        s.cash = 0.0
+
+
+@register_jitable
+def _settle(s: Any, q: np.ndarray, before: float, realized: float, trades: np.ndarray) -> None:
+    """After the bar's fills: the entry price, and the isolated margin settled."""
+    after = s.pos
+    if after == 0.0 or (before != 0.0 and (after > 0) != (before > 0)):
+        q[EXTRA] = 0.0
+    elif before != 0.0 and abs(after) < abs(before):
+        q[EXTRA] = (q[EXTRA] + realized) * abs(after) / abs(before)
+    if after != 0.0 and s.trade_open:
+        t = trades[s.n_trades]
+        q[ENTRY] = t[4] / t[5]
+
+
+@register_jitable
+def _margin_check(
+    s: Any, q: np.ndarray, bar: int, before: float, realized: float, mark_high: float,
+    mark_low: float, pp: np.ndarray, brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray,
+) -> None:  # fmt: skip
+    _settle(s, q, before, realized, trades)
+    if s.pos == 0.0:
+        return
+    price = _liquidation_price(s, q, pp, brackets)
+    crossed = mark_low <= price if s.pos > 0 else mark_high >= price
+    if crossed and 0 < price < math.inf:
+        _liquidate(s, q, bar, price, pp, fills, trades)
+
+
+@register_jitable
+def _liquidation_price(s: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarray) -> float:
+    wallet = _wallet(s, q, pp[0], pp[1] != 0.0)
+    return bracket_liquidation_price(
+        wallet, s.pos, q[ENTRY], brackets[0], brackets[1], brackets[2], brackets[3]
+    )
+
+
+@register_jitable
+def _at_open(
+    s: Any, q: np.ndarray, bar: int, mark_open: float, rate: float, pp: np.ndarray,
+    brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray, funding: np.ndarray,
+) -> None:  # fmt: skip
+    """Funding due at this open, then liquidation if the mark opened beyond the price."""
+    if rate != 0.0:
+        paid = _funding_payment(s.pos, mark_open, rate, 1.0, False)
+        s.cash = s.cash - paid
+        if pp[1] != 0.0:
+            q[EXTRA] -= paid
+        q[FUNDING] += paid
+        funding[bar] = paid
+    price = _liquidation_price(s, q, pp, brackets)
+    beyond = mark_open <= price if s.pos > 0 else mark_open >= price
+    if beyond and 0 < price < math.inf:
+        _liquidate(s, q, bar, price, pp, fills, trades)
+
+
+@register_jitable
+def _realized_so_far(s: Any, q: np.ndarray, trades: np.ndarray) -> float:
+    """The open trade's P&L realised by its reductions so far (before fees)."""
+    if not s.trade_open:
+        return 0.0
+    t = trades[s.n_trades]
+    return float(t[2] * (t[6] - q[ENTRY] * t[7]))
+
+
+@register_jitable
+def run_perp_bars(
+    s: Any, up: Any, down: Any, p: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarray,
+    bars: np.ndarray, marks: np.ndarray, rates: np.ndarray, signals: np.ndarray,
+    fills: np.ndarray, trades: np.ndarray, equity: np.ndarray, exposed: np.ndarray,
+    funding: np.ndarray,
+) -> None:  # fmt: skip
+    """The loop: funding, the fills at the open and inside the bar, margin, close, decision."""
+    for i in range(bars.shape[1]):
+        o, h, lo, c = bars[0, i], bars[1, i], bars[2, i], bars[3, i]
+        funding[i] = 0.0
+        if s.pos != 0.0:
+            _at_open(s, q, i, marks[0, i], rates[i], pp, brackets, fills, trades, funding)
+        before = s.pos
+        realized = _realized_so_far(s, q, trades) if before != 0.0 else 0.0
+        if s.pending != NO_ORDER or s.ent_on or s.sl_on or s.tp_on or s.trail_on:
+            fill_at_open(s, p, i, o, h, lo, fills, trades)
+        if working_inside(s, lo, h):
+            fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
+        if s.pos != 0.0 or before != 0.0:
+            if before != 0.0 and s.trade_open:
+                realized = _realized_so_far(s, q, trades) - realized
+            _margin_check(s, q, i, before, realized, marks[1, i], marks[2, i], pp, brackets,
+                          fills, trades)  # fmt: skip
+        equity[i] = s.cash + s.pos * marks[3, i]
+        exposed[i] = s.pos != 0.0
+        if s.pos != 0.0:
+            s.exposed_bars += 1
+        if i >= p.warmup:
+            decide(s, p, i, h, lo, c, signals[0, i], signals[1, i], signals[2, i], signals[3, i])
+
+
+@numba.njit(cache=True, nogil=True)
+def simulate_perp(
+    bars: np.ndarray, marks: np.ndarray, rates: np.ndarray, signals: np.ndarray,
+    params: np.ndarray, perp: np.ndarray, brackets: np.ndarray, fills: np.ndarray,
+    trades: np.ndarray, equity: np.ndarray, exposed: np.ndarray, funding: np.ndarray,
+    q: np.ndarray,
+) -> tuple[int, int, float, int]:  # fmt: skip
+    """Run one perpetual's signals through the simulator's rules with marks and funding.
+
+    Args:
+        bars: Trade prices, ``(4, bars)``: open, high, low, close.
+        marks: Mark prices, ``(4, bars)``.
+        rates: Per bar, the sum of the funding rates due at its open (0 for none).
+        signals: ``(4, bars)`` booleans: entries, exits, short entries, short exits.
+        params: One record of `layout.PARAM_DTYPE`.
+        perp: ``[leverage, isolated (0/1), liquidation fee rate]``.
+        brackets: ``(4, n)``: floors, caps, maintenance rates and amounts of the brackets.
+        fills: Output fill table (see `kernel.simulate`).
+        trades: Output trade table.
+        equity: Output, equity at each close, valued at the mark close.
+        exposed: Output, whether a position is open at each close.
+        funding: Output, funding paid at each bar (negative: received).
+        q: Output, the perpetual state (slots named by `PERP_STATE`).
+
+    Returns:
+        ``(fill count, closed trade count, fees paid, rejected orders)``.
+    """
+    p = params[0]
+    states = state_records(3)
+    s, up, down = states[0], states[1], states[2]
+    s.cash = p.cash
+    s.liquidation_bar = -1
+    run_perp_bars(s, up, down, p, q, perp, brackets, bars, marks, rates, signals, fills,
+                  trades, equity, exposed, funding)  # fmt: skip
+    end = states[0]
+    return end.n_fills, end.n_trades, end.fees_paid, end.rejected

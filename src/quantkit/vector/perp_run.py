@@ -1,0 +1,292 @@
+"""The fast path on a perpetual market: inputs for `kernel_perp.simulate_perp`, and its outcome.
+
+`run_signals` comes here when its market carries a `PerpetualSpec`. The settings mirror
+`BacktestBroker`'s: ``leverage`` (the symbol's), ``margin_mode``, ``marks`` (mark bars, one
+per trade bar, by symbol) and ``funding`` (`FundingRates` by symbol). Funding rates are lined
+up with the bars here, once, without look-ahead: bar ``i`` carries the rates whose timestamps
+fall in ``(open[i-1], open[i]]``, paid on the position held before bar ``i`` at its mark open
+(the event backtest's rule, `quantkit.sim.perpetual`); the first bar carries none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quantkit.brokers.perpetual_setup import align_marks
+from quantkit.domain.bars import BarSeries
+from quantkit.domain.funding import FundingRates
+from quantkit.domain.market import Market
+from quantkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
+
+    from quantkit.vector.run import FastSettings, _Raw
+    from quantkit.vector.signals import SignalData, Signals
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
+
+__all__ = [
+    "PerpInputs",
+    "PerpOutcome",
+    "funding_per_bar",
+    "perp_inputs",
+    "perp_stats_rows",
+    "simulate_perp",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PerpOutcome:
+    """What the perpetual rules did in a fast-path run.
+
+    Attributes:
+        funding: Funding paid at each bar (negative: received), settle currency.
+        liquidations: Forced closes.
+        liquidation_fees: Liquidation fees charged (included in the fees paid).
+        deficit: Loss beyond zero absorbed after a gap (cross margin).
+        source: Where the funding rates came from.
+    """
+
+    funding: FloatArray = field(repr=False)
+    liquidations: int
+    liquidation_fees: float
+    deficit: float
+    source: str
+
+    @property
+    def funding_paid(self) -> float:
+        """Funding paid over the run (>= 0)."""
+        return math.fsum(self.funding[self.funding > 0].tolist())
+
+    @property
+    def funding_received(self) -> float:
+        """Funding received over the run (>= 0)."""
+        return -math.fsum(self.funding[self.funding < 0].tolist())
+
+
+@dataclass(frozen=True, slots=True)
+class PerpInputs:
+    """The perpetual arrays of one run (see `kernel_perp.simulate_perp`)."""
+
+    marks: FloatArray
+    rates: FloatArray
+    perp: FloatArray
+    brackets: FloatArray
+    source: str
+
+
+def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArray:
+    """The funding rate each bar pays at its open: those due in ``(open[i-1], open[i]]``.
+
+    Args:
+        rates: The schedule (``None``: no funding).
+        open_time: The bars' open times, ns, increasing.
+
+    Returns:
+        One float per bar; the sum of the rates due (0 where none is, and at the first bar).
+
+    Examples:
+        >>> h = 3_600_000_000_000
+        >>> funding_per_bar(FundingRates.constant(0.001, 2 * h), np.arange(5) * h).tolist()
+        [0.0, 0.0, 0.001, 0.0, 0.001]
+    """
+    out = np.zeros(len(open_time))
+    if rates is None or len(open_time) < 2:
+        return out
+    times = np.asarray(open_time, dtype=np.int64)
+    if rates.constant_rate is not None:
+        counts = np.diff(times // rates.interval_ns)
+        out[1:] = counts * rates.constant_rate
+        return out
+    values = np.asarray(rates.rates, dtype=np.float64)
+    upto = np.searchsorted(np.asarray(rates.times, dtype=np.int64), times, "right")
+    counts = np.diff(upto)
+    one = np.flatnonzero(counts == 1)
+    out[one + 1] = values[upto[one + 1] - 1]
+    for k in np.flatnonzero(counts > 1).tolist():  # a bar longer than the funding interval
+        out[k + 1] = math.fsum(values[upto[k] : upto[k + 1]].tolist())
+    return out
+
+
+def _one(value: Any, symbol: str, name: str, kind: type) -> Any:
+    if value is None or isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        return value.get(symbol)
+    raise ConfigError(
+        f"fast path: {name} must be a {kind.__name__} or a mapping of them by symbol, "
+        f"got {type(value).__name__}"
+    )
+
+
+def perp_inputs(
+    market: Market,
+    series: BarSeries,
+    *,
+    leverage: float,
+    margin_mode: str,
+    marks: Mapping[str, BarSeries] | BarSeries | None,
+    funding: Mapping[str, FundingRates] | FundingRates | None,
+) -> PerpInputs:
+    """Check a perpetual run's settings and build its arrays.
+
+    Args:
+        market: The perpetual market.
+        series: The trade bars.
+        leverage: The symbol's leverage.
+        margin_mode: ``"isolated"`` or ``"cross"``.
+        marks: Mark bars (one per trade bar), or by symbol; ``None``: the trade bars.
+        funding: Funding rates, or by symbol; ``None``: no funding.
+
+    Returns:
+        The inputs.
+
+    Raises:
+        ConfigError: For an inverse contract or a contract size other than 1 (not yet
+            simulated), a leverage above the first bracket's maximum, a margin mode that is
+            neither, or a mark series missing a trade bar (named).
+    """
+    spec = market.perpetual
+    assert spec is not None
+    symbol = series.symbol
+    if spec.inverse or spec.contract_size != 1.0:
+        raise ConfigError(
+            f"fast path: {symbol} is inverse or has a contract size other than 1; the "
+            "simulator trades linear contracts of size 1 for now"
+        )
+    if leverage > spec.brackets[0].max_leverage:
+        raise ConfigError(
+            f"fast path: leverage {leverage:g}x for {symbol} is above the "
+            f"{spec.brackets[0].max_leverage:g}x its first bracket allows"
+        )
+    if margin_mode not in ("isolated", "cross"):
+        raise ConfigError(
+            f"fast path: margin_mode must be 'isolated' or 'cross', got {margin_mode!r}"
+        )
+    mark = _one(marks, symbol, "marks", BarSeries)
+    columns = (series.open, series.high, series.low, series.close)
+    if mark is not None:
+        columns = align_marks({symbol: series}, {symbol: mark})[symbol]
+    rates = _one(funding, symbol, "funding", FundingRates)
+    brackets = np.array(
+        [
+            [b.floor for b in spec.brackets],
+            [b.cap for b in spec.brackets],
+            [b.maintenance_rate for b in spec.brackets],
+            [b.maintenance_amount for b in spec.brackets],
+        ],
+        dtype=np.float64,
+    )
+    return PerpInputs(
+        marks=np.ascontiguousarray(np.vstack([np.asarray(c, np.float64) for c in columns])),
+        rates=funding_per_bar(rates, series.open_time),
+        perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
+        brackets=brackets,
+        source=rates.description if rates is not None else "none given: no funding charged",
+    )
+
+
+def perp_stats_rows(stats: pd.Series, symbol: str, outcome: PerpOutcome) -> pd.Series:
+    """Append the event backtest's perpetual rows (`engine.perp_stats`) to a fast run's table.
+
+    Args:
+        stats: The statistics.
+        symbol: The perpetual's symbol.
+        outcome: What the perpetual rules did.
+
+    Returns:
+        A new Series with ``Funding paid``, ``Funding received``, ``Net funding``,
+        ``Liquidations`` and ``Funding source``.
+    """
+    import pandas as pd  # noqa: PLC0415 - pandas at the edge
+
+    paid, received = outcome.funding_paid, outcome.funding_received
+    rows = pd.Series(
+        {
+            "Funding paid": paid,
+            "Funding received": received,
+            "Net funding": paid - received,
+            "Liquidations": outcome.liquidations,
+            "Funding source": f"{symbol}: {outcome.source}",
+        },
+        dtype=object,
+    )
+    combined: pd.Series = pd.concat([stats.astype(object), rows])
+    return combined
+
+
+def simulate_perp(
+    data: SignalData,
+    signals: Signals,
+    params: np.recarray[Any, Any],
+    settings: FastSettings,
+    series: BarSeries,
+) -> _Raw:
+    """Run one perpetual's signals through `kernel_perp.simulate_perp`.
+
+    Args:
+        data: The trade bars as arrays.
+        signals: The signals.
+        params: The kernel's settings record.
+        settings: The run's settings (its market carries the perpetual spec).
+        series: The trade bars (open times for the marks and funding).
+
+    Returns:
+        The raw arrays, with the `PerpOutcome`.
+    """
+    from quantkit.vector import kernel_perp  # noqa: PLC0415 - numba loads only when used
+    from quantkit.vector.layout import FILL_COLUMNS, TRADE_COLUMNS  # noqa: PLC0415
+    from quantkit.vector.run import _Raw  # noqa: PLC0415 - import cycle
+
+    market = settings.market
+    assert market is not None
+    inputs = perp_inputs(
+        market,
+        series,
+        leverage=settings.leverage,
+        margin_mode=settings.margin_mode,
+        marks=settings.marks,
+        funding=settings.funding,
+    )
+    bars = len(data)
+    fills = np.empty((3 * bars + 3, len(FILL_COLUMNS)))
+    trades = np.zeros((bars + 1, len(TRADE_COLUMNS)))
+    equity, funding = np.empty(bars), np.empty(bars)
+    exposed = np.empty(bars, np.bool_)
+    state = np.zeros(len(kernel_perp.PERP_STATE))
+    assert signals.short_entries is not None
+    assert signals.short_exits is not None
+    flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
+        np.vstack([data.open, data.high, data.low, data.close]).astype(np.float64),
+        inputs.marks,
+        inputs.rates,
+        np.vstack(flags).astype(np.bool_),
+        params,
+        inputs.perp,
+        inputs.brackets,
+        fills,
+        trades,
+        equity,
+        exposed,
+        funding,
+        state,
+    )
+    outcome = PerpOutcome(
+        funding=funding,
+        liquidations=int(state[3]),
+        liquidation_fees=float(state[4]),
+        deficit=float(state[5]),
+        source=inputs.source,
+    )
+    return _Raw(
+        fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected), outcome
+    )
