@@ -47,8 +47,16 @@ LIQUIDATION_KIND = 5.0
 """The ``kind`` of a liquidation fill in the fill table."""
 
 # Slots of the perpetual state vector.
-ENTRY, EXTRA, FUNDING, LIQUIDATIONS, LIQUIDATION_FEES, DEFICIT = 0, 1, 2, 3, 4, 5
-PERP_STATE = ("entry", "extra", "funding", "liquidations", "liquidation_fees", "deficit")
+ENTRY, EXTRA, FUNDING, LIQUIDATIONS, LIQUIDATION_FEES, DEFICIT, PRICE = 0, 1, 2, 3, 4, 5, 6
+PERP_STATE = (
+    "entry",
+    "extra",
+    "funding",
+    "liquidations",
+    "liquidation_fees",
+    "deficit",
+    "price",  # the liquidation price while nothing it depends on changed, else nan
+)
 
 _funding_payment = numba.njit(cache=True, nogil=True)(perp_math.funding_payment)
 _liquidation_price_linear = numba.njit(cache=True, nogil=True)(perp_math.liquidation_price_linear)
@@ -104,6 +112,7 @@ def _liquidate(
     book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, total * scale,
          LIQUIDATION_KIND, 0.0, False)  # fmt: skip
     q[EXTRA] = 0.0
+    q[PRICE] = math.nan
     q[LIQUIDATIONS] += 1.0
     q[LIQUIDATION_FEES] += total * scale
     if not isolated and s.cash < 0.0:  # a gap through the price: the insurance fund absorbs it
@@ -140,10 +149,15 @@ def _margin_check(
 
 @register_jitable
 def _liquidation_price(s: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarray) -> float:
+    """The liquidation price, solved again only after a fill or a funding payment."""
+    if not math.isnan(q[PRICE]):
+        return float(q[PRICE])
     wallet = _wallet(s, q, pp[0], pp[1] != 0.0)
-    return bracket_liquidation_price(
+    price = bracket_liquidation_price(
         wallet, s.pos, q[ENTRY], brackets[0], brackets[1], brackets[2], brackets[3]
     )
+    q[PRICE] = price
+    return price
 
 
 @register_jitable
@@ -159,6 +173,7 @@ def _at_open(
             q[EXTRA] -= paid
         q[FUNDING] += paid
         funding[bar] = paid
+        q[PRICE] = math.nan
     price = _liquidation_price(s, q, pp, brackets)
     beyond = mark_open <= price if s.pos > 0 else mark_open >= price
     if beyond and 0 < price < math.inf:
@@ -187,12 +202,14 @@ def run_perp_bars(
         funding[i] = 0.0
         if s.pos != 0.0:
             _at_open(s, q, i, marks[0, i], rates[i], pp, brackets, fills, trades, funding)
-        before = s.pos
+        before, n_fills = s.pos, s.n_fills
         realized = _realized_so_far(s, q, trades) if before != 0.0 else 0.0
         if s.pending != NO_ORDER or s.ent_on or s.sl_on or s.tp_on or s.trail_on:
             fill_at_open(s, p, i, o, h, lo, fills, trades)
         if working_inside(s, lo, h):
             fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
+        if s.n_fills != n_fills:
+            q[PRICE] = math.nan
         if s.pos != 0.0 or before != 0.0:
             if before != 0.0 and s.trade_open:
                 realized = _realized_so_far(s, q, trades) - realized

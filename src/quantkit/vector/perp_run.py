@@ -106,13 +106,11 @@ def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArr
         counts = np.diff(times // rates.interval_ns)
         out[1:] = counts * rates.constant_rate
         return out
+    # the bar that pays a rate at t is the first opening at or after t, unless it is the first
     values = np.asarray(rates.rates, dtype=np.float64)
-    upto = np.searchsorted(np.asarray(rates.times, dtype=np.int64), times, "right")
-    counts = np.diff(upto)
-    one = np.flatnonzero(counts == 1)
-    out[one + 1] = values[upto[one + 1] - 1]
-    for k in np.flatnonzero(counts > 1).tolist():  # a bar longer than the funding interval
-        out[k + 1] = math.fsum(values[upto[k] : upto[k + 1]].tolist())
+    paying = np.searchsorted(times, np.asarray(rates.times, dtype=np.int64), "left")
+    inside = (paying > 0) & (paying < len(times))
+    np.add.at(out, paying[inside], values[inside])  # in time order where a bar pays several
     return out
 
 
@@ -173,7 +171,9 @@ def perp_inputs(
         )
     mark = _one(marks, symbol, "marks", BarSeries)
     columns = (series.open, series.high, series.low, series.close)
-    if mark is not None:
+    if mark is not None and np.array_equal(mark.open_time, series.open_time):
+        columns = (mark.open, mark.high, mark.low, mark.close)
+    elif mark is not None:
         columns = align_marks({symbol: series}, {symbol: mark})[symbol]
     rates = _one(funding, symbol, "funding", FundingRates)
     brackets = np.array(
@@ -262,6 +262,7 @@ def simulate_perp(
     equity, funding = np.empty(bars), np.empty(bars)
     exposed = np.empty(bars, np.bool_)
     state = np.zeros(len(kernel_perp.PERP_STATE))
+    state[kernel_perp.PERP_STATE.index("price")] = np.nan  # not solved yet
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
