@@ -58,6 +58,10 @@ PERP_STATE = (
     "price",  # the liquidation price while nothing it depends on changed, else nan
 )
 
+# Phases run at every bar are inlined into the loop (as in `kernel`): a call per bar costs
+# more than the phase (argument passing, array reference counts).
+_per_bar = register_jitable(inline="always")
+
 _funding_payment = numba.njit(cache=True, nogil=True)(perp_math.funding_payment)
 _liquidation_price_linear = numba.njit(cache=True, nogil=True)(perp_math.liquidation_price_linear)
 
@@ -88,7 +92,7 @@ def bracket_liquidation_price(
     return float(first)
 
 
-@register_jitable
+@_per_bar
 def _wallet(s: Any, q: np.ndarray, leverage: float, isolated: bool) -> float:
     """The position's isolated wallet, or the cross wallet balance."""
     if isolated:
@@ -120,7 +124,7 @@ def _liquidate(
         s.cash = 0.0
 
 
-@register_jitable
+@_per_bar
 def _settle(s: Any, q: np.ndarray, before: float, realized: float, trades: np.ndarray) -> None:
     """After the bar's fills: the entry price, and the isolated margin settled."""
     after = s.pos
@@ -129,16 +133,17 @@ def _settle(s: Any, q: np.ndarray, before: float, realized: float, trades: np.nd
     elif before != 0.0 and abs(after) < abs(before):
         q[EXTRA] = (q[EXTRA] + realized) * abs(after) / abs(before)
     if after != 0.0 and s.trade_open:
-        t = trades[s.n_trades]
-        q[ENTRY] = t[4] / t[5]
+        q[ENTRY] = trades[s.n_trades, 4] / trades[s.n_trades, 5]
 
 
-@register_jitable
+@_per_bar
 def _margin_check(
-    s: Any, q: np.ndarray, bar: int, before: float, realized: float, mark_high: float,
+    s: Any, q: np.ndarray, bar: int, filled: bool, before: float, realized: float,
+    mark_high: float,
     mark_low: float, pp: np.ndarray, brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray,
 ) -> None:  # fmt: skip
-    _settle(s, q, before, realized, trades)
+    if filled:  # nothing else changes the position or its margin
+        _settle(s, q, before, realized, trades)
     if s.pos == 0.0:
         return
     price = _liquidation_price(s, q, pp, brackets)
@@ -147,7 +152,7 @@ def _margin_check(
         _liquidate(s, q, bar, price, pp, fills, trades)
 
 
-@register_jitable
+@_per_bar
 def _liquidation_price(s: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarray) -> float:
     """The liquidation price, solved again only after a fill or a funding payment."""
     if not math.isnan(q[PRICE]):
@@ -160,7 +165,7 @@ def _liquidation_price(s: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarr
     return price
 
 
-@register_jitable
+@_per_bar
 def _at_open(
     s: Any, q: np.ndarray, bar: int, mark_open: float, rate: float, pp: np.ndarray,
     brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray, funding: np.ndarray,
@@ -180,13 +185,13 @@ def _at_open(
         _liquidate(s, q, bar, price, pp, fills, trades)
 
 
-@register_jitable
+@_per_bar
 def _realized_so_far(s: Any, q: np.ndarray, trades: np.ndarray) -> float:
     """The open trade's P&L realised by its reductions so far (before fees)."""
     if not s.trade_open:
         return 0.0
-    t = trades[s.n_trades]
-    return float(t[2] * (t[6] - q[ENTRY] * t[7]))
+    n = s.n_trades
+    return float(trades[n, 2] * (trades[n, 6] - q[ENTRY] * trades[n, 7]))
 
 
 @register_jitable
@@ -208,12 +213,13 @@ def run_perp_bars(
             fill_at_open(s, p, i, o, h, lo, fills, trades)
         if working_inside(s, lo, h):
             fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
-        if s.n_fills != n_fills:
+        filled = s.n_fills != n_fills
+        if filled:
             q[PRICE] = math.nan
         if s.pos != 0.0 or before != 0.0:
-            if before != 0.0 and s.trade_open:
+            if filled and before != 0.0 and s.trade_open:
                 realized = _realized_so_far(s, q, trades) - realized
-            _margin_check(s, q, i, before, realized, marks[1, i], marks[2, i], pp, brackets,
+            _margin_check(s, q, i, filled, before, realized, marks[1, i], marks[2, i], pp, brackets,
                           fills, trades)  # fmt: skip
         equity[i] = s.cash + s.pos * marks[3, i]
         exposed[i] = s.pos != 0.0
