@@ -47,16 +47,8 @@ LIQUIDATION_KIND = 5.0
 """The ``kind`` of a liquidation fill in the fill table."""
 
 # Slots of the perpetual state vector.
-ENTRY, EXTRA, FUNDING, LIQUIDATIONS, LIQUIDATION_FEES, DEFICIT, PRICE = 0, 1, 2, 3, 4, 5, 6
-PERP_STATE = (
-    "entry",
-    "extra",
-    "funding",
-    "liquidations",
-    "liquidation_fees",
-    "deficit",
-    "price",  # the liquidation price while nothing it depends on changed, else nan
-)
+ENTRY, EXTRA, FUNDING, LIQUIDATIONS, LIQUIDATION_FEES, DEFICIT = 0, 1, 2, 3, 4, 5
+PERP_STATE = ("entry", "extra", "funding", "liquidations", "liquidation_fees", "deficit")
 
 # Phases run at every bar are inlined into the loop (as in `kernel`): a call per bar costs
 # more than the phase (argument passing, array reference counts).
@@ -116,7 +108,6 @@ def _liquidate(
     book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, total * scale,
          LIQUIDATION_KIND, 0.0, False)  # fmt: skip
     q[EXTRA] = 0.0
-    q[PRICE] = math.nan
     q[LIQUIDATIONS] += 1.0
     q[LIQUIDATION_FEES] += total * scale
     if not isolated and s.cash < 0.0:  # a gap through the price: the insurance fund absorbs it
@@ -137,52 +128,47 @@ def _settle(s: Any, q: np.ndarray, before: float, realized: float, trades: np.nd
 
 
 @_per_bar
-def _margin_check(
-    s: Any, q: np.ndarray, bar: int, filled: bool, before: float, realized: float,
-    mark_high: float,
-    mark_low: float, pp: np.ndarray, brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray,
-) -> None:  # fmt: skip
-    if filled:  # nothing else changes the position or its margin
-        _settle(s, q, before, realized, trades)
-    if s.pos == 0.0:
-        return
-    price = _liquidation_price(s, q, pp, brackets)
-    crossed = mark_low <= price if s.pos > 0 else mark_high >= price
-    if crossed and 0 < price < math.inf:
-        _liquidate(s, q, bar, price, pp, fills, trades)
-
-
-@_per_bar
 def _liquidation_price(s: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarray) -> float:
-    """The liquidation price, solved again only after a fill or a funding payment."""
-    if not math.isnan(q[PRICE]):
-        return float(q[PRICE])
+    """The position's liquidation price (the venue's formula, across the brackets)."""
     wallet = _wallet(s, q, pp[0], pp[1] != 0.0)
-    price = bracket_liquidation_price(
+    return bracket_liquidation_price(
         wallet, s.pos, q[ENTRY], brackets[0], brackets[1], brackets[2], brackets[3]
     )
-    q[PRICE] = price
-    return price
 
 
 @_per_bar
-def _at_open(
+def _pay_funding(
     s: Any, q: np.ndarray, bar: int, mark_open: float, rate: float, pp: np.ndarray,
-    brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray, funding: np.ndarray,
+    funding: np.ndarray,
 ) -> None:  # fmt: skip
-    """Funding due at this open, then liquidation if the mark opened beyond the price."""
-    if rate != 0.0:
-        paid = _funding_payment(s.pos, mark_open, rate, 1.0, False)
-        s.cash = s.cash - paid
-        if pp[1] != 0.0:
-            q[EXTRA] -= paid
-        q[FUNDING] += paid
-        funding[bar] = paid
-        q[PRICE] = math.nan
-    price = _liquidation_price(s, q, pp, brackets)
-    beyond = mark_open <= price if s.pos > 0 else mark_open >= price
-    if beyond and 0 < price < math.inf:
-        _liquidate(s, q, bar, price, pp, fills, trades)
+    """Funding due at this open on the position held, valued at the mark open."""
+    paid = _funding_payment(s.pos, mark_open, rate, 1.0, False)
+    s.cash = s.cash - paid
+    if pp[1] != 0.0:
+        q[EXTRA] -= paid
+    q[FUNDING] += paid
+    funding[bar] = paid
+
+
+@_per_bar
+def _beyond(pos: float, price: float, low: float, high: float) -> bool:
+    """Whether the mark range ``[low, high]`` reached the liquidation price on the adverse side."""
+    crossed = low <= price if pos > 0 else high >= price
+    return bool(crossed and 0 < price < math.inf)
+
+
+@_per_bar
+def _check(
+    s: Any, q: np.ndarray, bar: int, lp: float, low: float, high: float, pp: np.ndarray,
+    brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray,
+) -> float:  # fmt: skip
+    """Liquidate if the mark reached ``lp`` (solved first if unknown); return what is known."""
+    if math.isnan(lp):
+        lp = _liquidation_price(s, q, pp, brackets)
+    if not _beyond(s.pos, lp, low, high):
+        return lp
+    _liquidate(s, q, bar, lp, pp, fills, trades)
+    return math.nan
 
 
 @_per_bar
@@ -201,26 +187,34 @@ def run_perp_bars(
     fills: np.ndarray, trades: np.ndarray, equity: np.ndarray, exposed: np.ndarray,
     funding: np.ndarray,
 ) -> None:  # fmt: skip
-    """The loop: funding, the fills at the open and inside the bar, margin, close, decision."""
+    """The loop: funding, the fills at the open and inside the bar, margin, close, decision.
+
+    The liquidation price is kept in a local (``lp``) and solved again only after a fill, a
+    funding payment or a liquidation: nothing else changes it.
+    """
+    lp = math.nan
     for i in range(bars.shape[1]):
         o, h, lo, c = bars[0, i], bars[1, i], bars[2, i], bars[3, i]
         funding[i] = 0.0
         if s.pos != 0.0:
-            _at_open(s, q, i, marks[0, i], rates[i], pp, brackets, fills, trades, funding)
+            if rates[i] != 0.0:
+                _pay_funding(s, q, i, marks[0, i], rates[i], pp, funding)
+                lp = math.nan
+            # a mark opening beyond the liquidation price liquidates before the fills
+            lp = _check(s, q, i, lp, marks[0, i], marks[0, i], pp, brackets, fills, trades)
         before, n_fills = s.pos, s.n_fills
         realized = _realized_so_far(s, q, trades) if before != 0.0 else 0.0
         if s.pending != NO_ORDER or s.ent_on or s.sl_on or s.tp_on or s.trail_on:
             fill_at_open(s, p, i, o, h, lo, fills, trades)
         if working_inside(s, lo, h):
             fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
-        filled = s.n_fills != n_fills
-        if filled:
-            q[PRICE] = math.nan
-        if s.pos != 0.0 or before != 0.0:
-            if filled and before != 0.0 and s.trade_open:
+        if s.n_fills != n_fills:  # nothing else changes the position or its margin
+            lp = math.nan
+            if before != 0.0 and s.trade_open:
                 realized = _realized_so_far(s, q, trades) - realized
-            _margin_check(s, q, i, filled, before, realized, marks[1, i], marks[2, i], pp, brackets,
-                          fills, trades)  # fmt: skip
+            _settle(s, q, before, realized, trades)
+        if s.pos != 0.0:
+            lp = _check(s, q, i, lp, marks[2, i], marks[1, i], pp, brackets, fills, trades)
         equity[i] = s.cash + s.pos * marks[3, i]
         exposed[i] = s.pos != 0.0
         if s.pos != 0.0:

@@ -262,7 +262,6 @@ def simulate_perp(
     equity, funding = np.empty(bars), np.empty(bars)
     exposed = np.empty(bars, np.bool_)
     state = np.zeros(len(kernel_perp.PERP_STATE))
-    state[kernel_perp.PERP_STATE.index("price")] = np.nan  # not solved yet
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
