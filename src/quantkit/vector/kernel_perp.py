@@ -183,7 +183,7 @@ def _realized_so_far(s: Any, q: np.ndarray, trades: np.ndarray) -> float:
 @register_jitable
 def run_perp_bars(
     s: Any, up: Any, down: Any, p: Any, q: np.ndarray, pp: np.ndarray, brackets: np.ndarray,
-    bars: np.ndarray, marks: np.ndarray, rates: np.ndarray, signals: np.ndarray,
+    bars: Any, marks: Any, rates: np.ndarray, signals: Any,
     fills: np.ndarray, trades: np.ndarray, equity: np.ndarray, exposed: np.ndarray,
     funding: np.ndarray,
 ) -> None:  # fmt: skip
@@ -193,15 +193,15 @@ def run_perp_bars(
     funding payment or a liquidation: nothing else changes it.
     """
     lp = math.nan
-    for i in range(bars.shape[1]):
-        o, h, lo, c = bars[0, i], bars[1, i], bars[2, i], bars[3, i]
+    for i in range(len(bars[3])):
+        o, h, lo, c = bars[0][i], bars[1][i], bars[2][i], bars[3][i]
         funding[i] = 0.0
         if s.pos != 0.0:
             if rates[i] != 0.0:
-                _pay_funding(s, q, i, marks[0, i], rates[i], pp, funding)
+                _pay_funding(s, q, i, marks[0][i], rates[i], pp, funding)
                 lp = math.nan
             # a mark opening beyond the liquidation price liquidates before the fills
-            lp = _check(s, q, i, lp, marks[0, i], marks[0, i], pp, brackets, fills, trades)
+            lp = _check(s, q, i, lp, marks[0][i], marks[0][i], pp, brackets, fills, trades)
         before, n_fills = s.pos, s.n_fills
         realized = _realized_so_far(s, q, trades) if before != 0.0 else 0.0
         if s.pending != NO_ORDER or s.ent_on or s.sl_on or s.tp_on or s.trail_on:
@@ -214,18 +214,18 @@ def run_perp_bars(
                 realized = _realized_so_far(s, q, trades) - realized
             _settle(s, q, before, realized, trades)
         if s.pos != 0.0:
-            lp = _check(s, q, i, lp, marks[2, i], marks[1, i], pp, brackets, fills, trades)
-        equity[i] = s.cash + s.pos * marks[3, i]
+            lp = _check(s, q, i, lp, marks[2][i], marks[1][i], pp, brackets, fills, trades)
+        equity[i] = s.cash + s.pos * marks[3][i]
         exposed[i] = s.pos != 0.0
         if s.pos != 0.0:
             s.exposed_bars += 1
         if i >= p.warmup:
-            decide(s, p, i, h, lo, c, signals[0, i], signals[1, i], signals[2, i], signals[3, i])
+            decide(s, p, i, h, lo, c, signals[0][i], signals[1][i], signals[2][i], signals[3][i])
 
 
 @numba.njit(cache=True, nogil=True)
 def simulate_perp(
-    bars: np.ndarray, marks: np.ndarray, rates: np.ndarray, signals: np.ndarray,
+    bars: Any, marks: Any, rates: np.ndarray, signals: Any,
     params: np.ndarray, perp: np.ndarray, brackets: np.ndarray, fills: np.ndarray,
     trades: np.ndarray, equity: np.ndarray, exposed: np.ndarray, funding: np.ndarray,
     q: np.ndarray,
@@ -233,10 +233,10 @@ def simulate_perp(
     """Run one perpetual's signals through the simulator's rules with marks and funding.
 
     Args:
-        bars: Trade prices, ``(4, bars)``: open, high, low, close.
-        marks: Mark prices, ``(4, bars)``.
+        bars: Trade prices: a tuple of the open, high, low and close arrays.
+        marks: Mark prices: the same tuple for the mark.
         rates: Per bar, the sum of the funding rates due at its open (0 for none).
-        signals: ``(4, bars)`` booleans: entries, exits, short entries, short exits.
+        signals: Tuple of boolean arrays: entries, exits, short entries, short exits.
         params: One record of `layout.PARAM_DTYPE`.
         perp: ``[leverage, isolated (0/1), liquidation fee rate]``.
         brackets: ``(4, n)``: floors, caps, maintenance rates and amounts of the brackets.

@@ -76,7 +76,7 @@ class PerpOutcome:
 class PerpInputs:
     """The perpetual arrays of one run (see `kernel_perp.simulate_perp`)."""
 
-    marks: FloatArray
+    marks: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
     rates: FloatArray
     perp: FloatArray
     brackets: FloatArray
@@ -112,6 +112,12 @@ def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArr
     inside = (paying > 0) & (paying < len(times))
     np.add.at(out, paying[inside], values[inside])  # in time order where a bar pays several
     return out
+
+
+def _floats(columns: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Four float64 columns as they are (a copy only where one is of another type)."""
+    o, h, lo, c = (np.ascontiguousarray(column, np.float64) for column in columns)
+    return o, h, lo, c
 
 
 def _one(value: Any, symbol: str, name: str, kind: type) -> Any:
@@ -186,7 +192,7 @@ def perp_inputs(
         dtype=np.float64,
     )
     return PerpInputs(
-        marks=np.ascontiguousarray(np.vstack([np.asarray(c, np.float64) for c in columns])),
+        marks=_floats(columns),
         rates=funding_per_bar(rates, series.open_time),
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
@@ -266,10 +272,10 @@ def simulate_perp(
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
-        np.vstack([data.open, data.high, data.low, data.close]).astype(np.float64),
+        _floats((data.open, data.high, data.low, data.close)),
         inputs.marks,
         inputs.rates,
-        np.vstack(flags).astype(np.bool_),
+        tuple(np.ascontiguousarray(flag, np.bool_) for flag in flags),
         params,
         inputs.perp,
         inputs.brackets,
