@@ -195,7 +195,6 @@ def run_perp_bars(
     lp = math.nan
     for i in range(len(bars[3])):
         o, h, lo, c = bars[0][i], bars[1][i], bars[2][i], bars[3][i]
-        funding[i] = 0.0
         if s.pos != 0.0:
             if rates[i] != 0.0:
                 _pay_funding(s, q, i, marks[0][i], rates[i], pp, funding)
@@ -244,7 +243,7 @@ def simulate_perp(
         trades: Output trade table.
         equity: Output, equity at each close, valued at the mark close.
         exposed: Output, whether a position is open at each close.
-        funding: Output, funding paid at each bar (negative: received).
+        funding: Output, funding paid at each bar (negative: received); give zeros.
         q: Output, the perpetual state (slots named by `PERP_STATE`).
 
     Returns:

@@ -265,7 +265,7 @@ def simulate_perp(
     bars = len(data)
     fills = np.empty((3 * bars + 3, len(FILL_COLUMNS)))
     trades = np.zeros((bars + 1, len(TRADE_COLUMNS)))
-    equity, funding = np.empty(bars), np.empty(bars)
+    equity, funding = np.empty(bars), np.zeros(bars)
     exposed = np.empty(bars, np.bool_)
     state = np.zeros(len(kernel_perp.PERP_STATE))
     assert signals.short_entries is not None
