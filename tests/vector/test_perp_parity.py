@@ -94,6 +94,20 @@ def assert_perp_parity(
     for name in ("Final equity", "Fees paid", "Funding paid", "Funding received", "Net funding"):
         assert np.isclose(float(fast.stats[name]), float(result.stats[name]), rtol=1e-9, atol=1e-9)
     assert fast.stats["Liquidations"] == result.stats["Liquidations"]
+    # round trips net of the funding they paid, and every figure built on them
+    assert len(fast.trades) == len(result.trades)
+    for column in ("funding", "pnl"):
+        np.testing.assert_allclose(
+            fast.trades[column].to_numpy(np.float64),
+            result.trades[column].to_numpy(np.float64),
+            rtol=1e-9,
+            atol=1e-9,
+        )
+    for name in ("Expectancy", "Best trade", "Worst trade", "Win rate [%]", "Profit factor"):
+        assert np.isclose(
+            float(fast.stats[name]), float(result.stats[name]), rtol=1e-9, atol=1e-9,
+            equal_nan=True,
+        ), name  # fmt: skip
     assert fast.stats["Funding source"] == result.stats["Funding source"]
 
 

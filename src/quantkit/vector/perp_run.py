@@ -40,6 +40,7 @@ __all__ = [
     "perp_inputs",
     "perp_stats_rows",
     "simulate_perp",
+    "trade_funding",
 ]
 
 
@@ -112,6 +113,27 @@ def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArr
     inside = (paying > 0) & (paying < len(times))
     np.add.at(out, paying[inside], values[inside])  # in time order where a bar pays several
     return out
+
+
+def trade_funding(trades: FloatArray, funding: FloatArray) -> FloatArray:
+    """What each closed round trip paid in funding (negative: received).
+
+    The event backtest's attribution (`engine.perp_stats.trade_funding`): a payment booked at
+    the open of bar ``k`` belongs to the trade entered before that open and exited at it or
+    later, so a trade from bar ``e`` to bar ``x`` pays ``funding[e + 1 : x + 1]``.
+
+    Args:
+        trades: The kernel's trade table (closed trades).
+        funding: Funding paid at each bar.
+
+    Returns:
+        One amount per trade.
+    """
+    total = np.concatenate(([0.0], np.cumsum(funding)))
+    entry = trades[:, 0].astype(np.int64)
+    exit_ = trades[:, 1].astype(np.int64)
+    paid: FloatArray = total[exit_ + 1] - total[entry + 1]
+    return paid
 
 
 def _floats(columns: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:

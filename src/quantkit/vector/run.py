@@ -246,9 +246,16 @@ class FastResult:
     def trades(self) -> pd.DataFrame:
         """Closed round trips.
 
-        The columns of `Result.trades` (but ``orders``), plus ``entry_bar`` and ``exit_bar``.
+        The columns of `Result.trades` (but ``orders``), plus ``entry_bar`` and ``exit_bar``;
+        on a perpetual also ``funding`` (what the trade paid), its ``pnl`` net of it.
         """
-        return _trades_frame(self._raw.trades, self._series)
+        frame = _trades_frame(self._raw.trades, self._series)
+        if self.perp is not None:
+            from quantkit.vector.perp_run import trade_funding  # noqa: PLC0415
+
+            frame["funding"] = trade_funding(self._raw.trades, self.perp.funding)
+            frame["pnl"] = frame["pnl"] - frame["funding"]
+        return frame
 
     @cached_property
     def drawdowns(self) -> pd.DataFrame:
@@ -532,10 +539,16 @@ def _stats_vector(raw: _Raw, series: BarSeries) -> FloatArray:
     from quantkit.metrics.stats import periods_per_year  # noqa: PLC0415
     from quantkit.vector.stats_numpy import numpy_stats_vector  # noqa: PLC0415
 
+    trades = raw.trades
+    if raw.perp is not None:  # trade figures net of funding, as the event backtest's
+        from quantkit.vector.perp_run import trade_funding  # noqa: PLC0415
+
+        trades = trades.copy()
+        trades[:, 8] += trade_funding(raw.trades, raw.perp.funding)
     return numpy_stats_vector(
         raw.equity,
         raw.exposed,
-        raw.trades,
+        trades,
         raw.fills,
         series.open_time,
         series.close_time,
