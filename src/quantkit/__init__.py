@@ -139,6 +139,7 @@ if _TYPE_CHECKING:
     from quantkit.engine.tape import EventTape as EventTape
     from quantkit.engine.tape import read_tape as read_tape
     from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
+    from quantkit.exchanges.perpetuals import CcxtPerpetualExchange as CcxtPerpetualExchange
     from quantkit.log import configure_logging as configure_logging
     from quantkit.metrics.benchmark import buy_and_hold as buy_and_hold
     from quantkit.metrics.stats import compute_stats as compute_stats
@@ -199,6 +200,7 @@ if _TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AccountDivergence": "quantkit.brokers.live_reconcile",
     "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
+    "CcxtPerpetualExchange": "quantkit.exchanges.perpetuals",
     "Choice": "quantkit.optimize.space",
     "CircuitBreaker": "quantkit.brokers.breaker",
     "ConsecutiveLosses": "quantkit.risk.breakers",
@@ -309,6 +311,7 @@ __all__ = [
     "BarSeries",
     "Broker",
     "CcxtExchange",
+    "CcxtPerpetualExchange",
     "Choice",
     "CircuitBreaker",
     "ConfigError",
