@@ -45,6 +45,7 @@ from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
+from quantkit.domain.venue import VenueTrade
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ class LiveBroker(Broker):
     Raises:
         ConfigError: If a setting is invalid.
     """
+
+    reconciler_type: type[Reconciler] = Reconciler
+    """What follows the venue's account (`quantkit.brokers.live_perpetual` extends it)."""
 
     def __init__(
         self,
@@ -155,7 +159,7 @@ class LiveBroker(Broker):
                 "confirm_live=True (set it only when you mean to trade real money)"
             )
         sync = OrderSync(self, unknown_deadline=self.safety.unknown_deadline)
-        reconciler = Reconciler(sync, self.safety)
+        reconciler = self.reconciler_type(sync, self.safety)
         try:
             markets = await reconciler.retrying(self.venue.markets, "markets")
             self._check_markets(markets)
@@ -495,6 +499,19 @@ class LiveBroker(Broker):
             if position.is_dust:
                 _log.info("position_dust", symbol=symbol, amount=amount,
                           minimum=position.dust_below)  # fmt: skip
+
+    def adopt_trade(self, trade: VenueTrade) -> bool | None:
+        """Take a trade of no journaled order as the broker's own (a venue's forced close).
+
+        Args:
+            trade: The venue's execution.
+
+        Returns:
+            ``True`` if booked now, ``False`` to hold it back and ask again next round,
+            ``None`` if it is a stranger's (the spot broker never adopts one).
+        """
+        del trade
+        return None
 
     def __repr__(self) -> str:
         return f"LiveBroker(venue={self.venue.id!r}, run_id={self.run_id!r})"

@@ -22,9 +22,11 @@ from typing import Any
 
 from quantkit.domain.market import Market
 from quantkit.domain.perpetual import MarginMode, check_margin_mode
+from quantkit.domain.venue import VenueOrder
 from quantkit.domain.venue_positions import VenueFunding, VenuePosition
 from quantkit.errors import ConfigError, DataError, ExchangeError
 from quantkit.exchanges.ccxt_exchange import CcxtExchange
+from quantkit.exchanges.orders import parse_order
 from quantkit.exchanges.parse import parse_market
 from quantkit.exchanges.perp_markets import parse_perpetual_market
 from quantkit.exchanges.perp_parse import parse_funding_history, parse_positions, parse_wallet
@@ -216,6 +218,32 @@ class CcxtPerpetualExchange(CcxtExchange):
         self._require(client, symbol, "fetchFundingHistory")
         raw = await self._call(client, client.fetch_funding_history, symbol, since_ms)
         return parse_funding_history(raw, exchange=self._id)
+
+    async def fetch_order_by_id(self, exchange_id: str, symbol: str) -> VenueOrder | None:
+        """Look an order up by the venue's id (orders the venue placed itself, liquidations).
+
+        Args:
+            exchange_id: The venue's order id.
+            symbol: Its unified symbol.
+
+        Returns:
+            The order with the client id the venue gave it, or ``None`` if unknown.
+
+        Raises:
+            ExchangeError: If the venue refused.
+            TransientError: If the venue could not answer.
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        self._require(client, symbol, "fetchOrder")
+        try:
+            raw = await self._call(client, client.fetch_order, exchange_id, symbol)
+        except ExchangeError as exc:
+            if exc.reason == "order_not_found":
+                return None
+            raise
+        found = raw.get("clientOrderId") if isinstance(raw, dict) else None
+        return parse_order(raw, exchange=self._id, client_id=str(found or ""))
 
     async def wallet_balance(self, asset: str) -> float:
         """The futures wallet balance of the margin ``asset`` (no unrealised P&L).

@@ -1,0 +1,174 @@
+"""The live broker follows a perpetuals account: positions, wallet, funding, forced closes.
+
+`PerpetualReconciler` is the spot `Reconciler` with the venue's positions (Binance USD-M:
+``positionRisk``) and futures wallet in place of the asset balances:
+
+* a settled check (no order in flight, the account read twice around booking the latest
+  trades and funding, unchanged) compares the wallet with the portfolio's wallet balance and
+  each traded symbol's signed position with the portfolio's; a difference found at two
+  settled checks in a row is a divergence naming the symbol (or the asset), both figures
+  and the difference; the portfolio then takes the venue's figures;
+* funding the venue booked (income ``FUNDING_FEE``) since the run's last settled read is
+  booked into the cash ledger and the portfolio's funding list, and journaled (record
+  ``funding``), once each (by the venue's income id);
+* a trade of no journaled order on a perpetual is looked up: the venue's liquidation
+  (client id ``autoclose-...``, ADL ``adl_autoclose``) is booked as a forced close and
+  journaled (record ``liquidation``), never reported as a stranger; any other is one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+
+from quantkit.brokers.live_reconcile import Reconciler
+from quantkit.domain.venue_positions import VenueFunding, VenuePosition
+
+if TYPE_CHECKING:
+    from quantkit.brokers.journal import JournalState
+    from quantkit.brokers.live_perpetual import PerpetualLiveBroker
+
+__all__ = ["AccountSnapshot", "PerpetualReconciler", "PerpetualVenueReads"]
+
+_log = structlog.get_logger("quantkit.live")
+_FUNDING_MARGIN_MS = 60_000
+
+
+class PerpetualVenueReads(Protocol):
+    """The account reads a perpetuals venue offers (`CcxtPerpetualExchange` has them)."""
+
+    async def positions(self, symbols: list[str] | None = None) -> dict[str, VenuePosition]:
+        """The account's positions by symbol."""
+        ...
+
+    async def wallet_balance(self, asset: str) -> float:
+        """The wallet balance of the margin asset (no unrealised P&L)."""
+        ...
+
+    async def funding_payments(
+        self, symbol: str, since_ms: int | None = None
+    ) -> list[VenueFunding]:
+        """Funding paid or received since ``since_ms``, oldest first."""
+        ...
+
+
+AccountSnapshot = tuple[float, dict[str, VenuePosition]]
+"""The wallet balance and the traded symbols' positions, as read together."""
+
+
+class PerpetualReconciler(Reconciler):
+    """`Reconciler` for a `PerpetualLiveBroker`: positions and wallet instead of balances."""
+
+    @property
+    def _broker(self) -> PerpetualLiveBroker:
+        return self.sync.broker  # type: ignore[return-value]
+
+    async def reconcile(self, state: JournalState) -> None:
+        """Resume as for spot, knowing the forced closes and funding already journaled.
+
+        Args:
+            state: The replayed journal.
+        """
+        broker = self._broker
+        for record in broker.journal.records():
+            if record.kind == "liquidation":
+                self.sync.trade_ids.add(str(record.data["trade_id"]))
+            elif record.kind == "funding":
+                broker.funding_ids.add(str(record.data["funding_id"]))
+        await super().reconcile(state)
+
+    async def snapshot(self) -> AccountSnapshot:
+        """Read the wallet and the traded symbols' positions.
+
+        Returns:
+            The wallet balance and the positions (flat symbols as 0).
+        """
+        broker = self._broker
+        symbols = list(broker.traded_symbols)
+        positions = await broker.perp_venue.positions(symbols)
+        wallet = await broker.perp_venue.wallet_balance(broker.currency)
+        return wallet, positions
+
+    async def refresh_balances(self, *, check: bool = True) -> bool:
+        """Compare the venue's wallet and positions with the portfolio, then take the venue's.
+
+        As the spot check (see `Reconciler.refresh_balances`), with funding booked between
+        the two reads.
+
+        Args:
+            check: Compare first (``False`` on start: take the venue's figures as they are).
+
+        Returns:
+            Whether the portfolio now holds the venue's figures.
+        """
+        sync = self.sync
+        sync.balances_behind = True
+        if check and self._busy():
+            return False
+        known = len(sync.orders)
+        read_ms = time.time_ns() // 1_000_000
+        await self._book_funding(known_only=not check)  # on start: in the wallet already
+        before = await self.snapshot()
+        await self._book_latest()
+        after = await self.snapshot()
+        if check:
+            if _amounts(before) != _amounts(after) or self._busy() or len(sync.orders) != known:
+                return False
+            if not self._confirmed(self._account_gaps(after)):
+                return False
+        self._take(after)
+        self._settled_ms = read_ms
+        return True
+
+    def _account_gaps(self, snapshot: AccountSnapshot) -> list[tuple[str, float, float, float]]:
+        broker = self._broker
+        wallet, positions = snapshot
+        local_wallet = broker.futures.wallet_balance()
+        noise = self.safety.balance_tolerance * max(abs(wallet), abs(local_wallet))
+        slack = 1e-6 + noise  # the venue books to 8 decimals
+        gaps = []
+        if abs(wallet - local_wallet) > slack:
+            gaps.append((broker.currency, wallet, local_wallet, slack))
+        for symbol in broker.traded_symbols:
+            held = positions.get(symbol)
+            venue = held.amount if held is not None else 0.0
+            local = broker.portfolio.position(symbol).amount
+            tolerance = broker.market(symbol).amount_increment / 2
+            if abs(venue - local) > tolerance:
+                gaps.append((f"{symbol} position", venue, local, tolerance))
+        return gaps
+
+    def _take(self, snapshot: AccountSnapshot) -> None:
+        sync = self.sync
+        sync.balances_behind = False
+        sync.fee_slack.clear()
+        wallet, positions = snapshot
+        self._broker.take_account(wallet, positions)
+
+    async def _book_funding(self, *, known_only: bool = False) -> None:
+        """Book the funding the venue charged or paid since the last settled read.
+
+        With ``known_only`` (on start, when the wallet about to be taken holds them) the
+        payments are only remembered as booked.
+        """
+        broker = self._broker
+        since = self._settled_ms - _FUNDING_MARGIN_MS
+        for symbol in broker.traded_symbols:
+            for payment in await broker.perp_venue.funding_payments(symbol, since):
+                if known_only:
+                    broker.funding_ids.add(payment.funding_id)
+                else:
+                    broker.book_funding(payment)
+
+    async def check_account(self) -> None:
+        """One periodic check: forced closes looked up, then the spot check's steps."""
+        await self._broker.look_up_forced()
+        await super().check_account()
+
+
+def _amounts(snapshot: AccountSnapshot) -> tuple[float, dict[str, float]]:
+    wallet, positions = snapshot
+    return wallet, {s: p.amount for s, p in positions.items() if not math.isclose(p.amount, 0)}
