@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import TYPE_CHECKING, Protocol
@@ -26,6 +27,7 @@ import structlog
 
 from quantkit.brokers.live_reconcile import Reconciler
 from quantkit.domain.venue_positions import VenueFunding, VenuePosition
+from quantkit.errors import ReconciliationError
 
 if TYPE_CHECKING:
     from quantkit.brokers.journal import JournalState
@@ -69,8 +71,16 @@ class PerpetualReconciler(Reconciler):
     async def reconcile(self, state: JournalState) -> None:
         """Resume as for spot, knowing the forced closes and funding already journaled.
 
+        Trades of no journaled order are looked up before the start completes: the venue's
+        liquidations are booked, any other trade fails the start as for spot.
+
         Args:
             state: The replayed journal.
+
+        Raises:
+            ReconciliationError: If the account holds orders or trades (since the journal
+                began) that the journal does not know and the venue did not place itself.
+            TransientError: If the venue kept failing past the startup deadline.
         """
         broker = self._broker
         for record in broker.journal.records():
@@ -79,6 +89,17 @@ class PerpetualReconciler(Reconciler):
             elif record.kind == "funding":
                 broker.funding_ids.add(str(record.data["funding_id"]))
         await super().reconcile(state)
+        if not broker.lookups_pending:
+            return
+        await self.retrying(broker.look_up_forced, "forced closes")
+        for symbol in broker.traded_symbols:
+            book = functools.partial(self.sync.tracker.book_trades, symbol, latest=True)
+            await self.retrying(book, "trades")
+        if self.divergences:
+            raise ReconciliationError(
+                "the account holds trades this run's journal does not know; a second client "
+                "may be trading it: " + "; ".join(d.detail for d in self.divergences)
+            )
 
     async def snapshot(self) -> AccountSnapshot:
         """Read the wallet and the traded symbols' positions.

@@ -255,6 +255,11 @@ class PerpetualLiveBroker(LiveBroker):
         self._book_forced(forced, trade)
         return True
 
+    @property
+    def lookups_pending(self) -> bool:
+        """Whether trades of no journaled order wait for their order to be looked up."""
+        return bool(self._pending_lookups)
+
     async def look_up_forced(self) -> None:
         """Look the orders of held unknown trades up on the venue (forced close or not)."""
         for exchange_id, symbol in sorted(self._pending_lookups):
