@@ -98,6 +98,7 @@ if _TYPE_CHECKING:
     from quantkit.analysis.montecarlo import monte_carlo as monte_carlo
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
+    from quantkit.brokers.live_perpetual import PerpetualLiveBroker as PerpetualLiveBroker
     from quantkit.brokers.live_reconcile import AccountDivergence as AccountDivergence
     from quantkit.brokers.live_reconcile import LiveSafety as LiveSafety
     from quantkit.config import RunConfig as RunConfig
@@ -223,6 +224,7 @@ _LAZY: dict[str, str] = {
     "KellySizer": "quantkit.risk.kelly",
     "LiveBarStream": "quantkit.data.live",
     "LiveBroker": "quantkit.brokers.live",
+    "PerpetualLiveBroker": "quantkit.brokers.live_perpetual",
     "LiveSafety": "quantkit.brokers.live_reconcile",
     "LiveEngine": "quantkit.engine.live",
     "LiveSummary": "quantkit.engine.live",
@@ -384,6 +386,7 @@ __all__ = [
     "ParameterError",
     "ParquetFeed",
     "ParquetStore",
+    "PerpetualLiveBroker",
     "PerpetualSpec",
     "Portfolio",
     "Position",
