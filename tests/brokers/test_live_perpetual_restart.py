@@ -133,6 +133,9 @@ async def test_a_position_the_journal_does_not_explain_is_a_divergence(
             await broker.reconciler.check_account()
         kinds = {(d.kind, d.subject) for d in broker.divergences}
         assert ("unknown_trade", BTC) in kinds
+        position = next(d for d in broker.divergences if d.kind == "position")
+        assert (position.subject, position.venue, position.local) == (BTC, -0.2, 0.1)
+        assert broker.portfolio.position(BTC).amount == pytest.approx(-0.2)  # the venue's, now
         detail = " ".join(d.detail for d in broker.divergences)
         assert "belongs to no order in this run's journal" in detail
         assert broker.halted  # new entries stop after a divergence

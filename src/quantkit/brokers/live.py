@@ -81,8 +81,7 @@ class LiveBroker(Broker):
         ConfigError: If a setting is invalid.
     """
 
-    reconciler_type: type[Reconciler] = Reconciler
-    """What follows the venue's account (`quantkit.brokers.live_perpetual` extends it)."""
+    reconciler_type: type[Reconciler] = Reconciler  # follows the venue's account
 
     def __init__(
         self,
@@ -501,14 +500,10 @@ class LiveBroker(Broker):
                           minimum=position.dust_below)  # fmt: skip
 
     def adopt_trade(self, trade: VenueTrade) -> bool | None:
-        """Take a trade of no journaled order as the broker's own (a venue's forced close).
+        """Whether the broker books a trade of no journaled order itself (a forced close).
 
-        Args:
-            trade: The venue's execution.
-
-        Returns:
-            ``True`` if booked now, ``False`` to hold it back and ask again next round,
-            ``None`` if it is a stranger's (the spot broker never adopts one).
+        Returns ``True`` if booked now, ``False`` to hold it back for a lookup, ``None`` for
+        a stranger's trade (the spot broker adopts none).
         """
         del trade
         return None

@@ -159,8 +159,32 @@ class PerpetualReconciler(Reconciler):
             local = broker.portfolio.position(symbol).amount
             tolerance = broker.market(symbol).amount_increment / 2
             if abs(venue - local) > tolerance:
-                gaps.append((f"{symbol} position", venue, local, tolerance))
+                gaps.append((symbol, venue, local, tolerance))
         return gaps
+
+    def _confirmed(self, gaps: list[tuple[str, float, float, float]]) -> bool:
+        """Report the gaps a previous settled check found as well; hold back new ones."""
+        suspected, self._suspected = self._suspected, {subject for subject, *_ in gaps}
+        if not self._suspected <= suspected:
+            _log.info("account_gap_unconfirmed", subjects=sorted(self._suspected))
+            return False
+        self._suspected = set()
+        for subject, venue, local, tolerance in gaps:
+            if subject == self._broker.currency:
+                kind, what = "balance", f"{subject} wallet balance"
+            else:
+                kind, what = "position", f"{subject} position (positionRisk)"
+            self.diverged(
+                kind,
+                subject,
+                venue=venue,
+                local=local,
+                detail=(
+                    f"{what} on the venue {venue:.10g}, in the portfolio {local:.10g}: "
+                    f"{venue - local:+.10g} the journal does not explain (beyond {tolerance:.3g})"
+                ),
+            )
+        return True
 
     def _take(self, snapshot: AccountSnapshot) -> None:
         sync = self.sync
