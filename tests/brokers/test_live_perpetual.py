@@ -125,3 +125,21 @@ async def test_hedge_mode_is_refused_before_anything_is_set_or_sent(
     assert local.requests("/fapi/v1/marginType") == []
     assert order_posts(local) == 0
     assert not (tmp_path / "j.jsonl").exists()
+
+
+async def test_an_entry_beyond_the_available_margin_is_rejected_by_the_venue_once(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(perp_broker(venue, tmp_path / "j.jsonl", leverage=5), tasks)
+        # 1.3 x 40,000 / 5 = 10,400 of margin: more than the 10,000 wallet (-2019)
+        too_big = broker.submit(market(Side.SELL, 1.3), "perp-run-000001", 40_000)
+        await until(broker, lambda: too_big.status is OrderStatus.REJECTED)
+        assert "insufficient" in too_big.reason.lower() or "margin" in too_big.reason.lower()
+        # 0.3 x 40,000 / 5 = 2,400 fits
+        fits = broker.submit(market(Side.SELL, 0.3), "perp-run-000002", 40_000)
+        await until(broker, lambda: fits.status is OrderStatus.FILLED)
+        await broker.ashutdown(cancel_open=True)
+        tasks.cancel_scope.cancel()
+    assert order_posts(local) == 2  # the refusal is final: not sent again
+    assert float(local.trading.accounts.account(KEY).positions["BTCUSDT"].amount) == -0.3
