@@ -105,15 +105,22 @@ async def test_restart_takes_positions_from_position_risk(
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     local.trading.move(BTC, last=41_000, mark=41_500)
+    local.trading.settle_funding(BTC, "0.0001")  # while it is down: the long pays 0.83
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         again = await started(perp_broker(venue, path, leverage=5), tasks)
         position = again.portfolio.position(BTC)
         assert (position.amount, position.entry_price) == (pytest.approx(0.2), 40_000)
         assert again.futures.unrealized(BTC) == pytest.approx(0.2 * 1_500)  # at the mark
-        # the wallet: 10,000 less the taker fee 0.05 % of 8,000
-        assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0)
+        # the wallet: 10,000 less the taker fee 0.05 % of 8,000 and 0.2 x 41,500 x 0.0001
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83)
         assert again.resume_state()["seq"] == 1
         await again.reconciler.check_account()
+        assert again.futures.funding == []  # in the wallet taken on start: not booked again
+        local.trading.settle_funding(BTC, "0.0001")  # while it runs: booked once
+        await again.reconciler.check_account()
+        await again.reconciler.check_account()
+        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83])
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83 - 0.83)
         assert again.divergences == []
         await again.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
