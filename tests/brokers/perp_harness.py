@@ -53,7 +53,7 @@ def perp_broker(venue: CcxtPerpetualExchange, path: Path, **kwargs: Any) -> Perp
         retry=FAST_RETRY,
         poll_interval=kwargs.pop("poll_interval", 0.05),
         safety=kwargs.pop("safety", FAST_SAFETY),
-        watch_trades=False,
+        watch_trades=kwargs.pop("watch_trades", False),
         **kwargs,
     )
 

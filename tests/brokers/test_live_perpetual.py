@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from quantkit.brokers.journal import Journal
-from quantkit.domain.order import OrderStatus, Side
+from quantkit.domain.order import OrderRequest, OrderStatus, OrderType, Side
 from quantkit.errors import ConfigError
 from quantkit.testing.futures import LocalFuturesExchange
 from tests.brokers.perp_harness import (
@@ -143,3 +143,26 @@ async def test_an_entry_beyond_the_available_margin_is_rejected_by_the_venue_onc
         tasks.cancel_scope.cancel()
     assert order_posts(local) == 2  # the refusal is final: not sent again
     assert float(local.trading.accounts.account(KEY).positions["BTCUSDT"].amount) == -0.3
+
+
+async def test_a_resting_limit_is_booked_with_the_user_data_stream_on(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        broker = perp_broker(venue, path, leverage=5, watch_trades=True, poll_interval=120)
+        broker = await started(broker, tasks)
+        limit = OrderRequest(BTC, Side.SELL, OrderType.LIMIT, 0.1, limit_price=40_500.0)
+        resting = broker.submit(limit, "perp-run-000001", 40_000)
+        await until(broker, lambda: resting.status is OrderStatus.OPEN)
+        with anyio.fail_after(60):
+            while not local.requests("/private/ws"):  # subscribed to the account's stream
+                await anyio.sleep(0.01)
+        local.trading.move(BTC, last=40_600, mark=40_600)  # the limit fills at 40,500
+        await until(broker, lambda: resting.status is OrderStatus.FILLED, timeout=60)
+        assert resting.average_price == 40_500
+        assert broker.portfolio.position(BTC).amount == pytest.approx(-0.1)
+        assert broker.portfolio.fees_paid == pytest.approx(0.0002 * 4_050)  # maker 0.02 %
+        await broker.ashutdown(cancel_open=True)
+        tasks.cancel_scope.cancel()
+    assert [r.method for r in local.requests("/fapi/v1/listenKey")][:1] == ["POST"]
