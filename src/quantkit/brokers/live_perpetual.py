@@ -134,9 +134,15 @@ class PerpetualLiveBroker(LiveBroker):
         super()._check_markets(markets)
         specs = {}
         for symbol, market in self._markets.items():
-            if market.perpetual is None:
+            spec = market.perpetual
+            if spec is None:
                 raise ConfigError(f"PerpetualLiveBroker: {symbol} is not a perpetual market")
-            specs[symbol] = market.perpetual
+            if spec.inverse or spec.contract_size != 1.0:
+                raise ConfigError(
+                    f"PerpetualLiveBroker: {symbol} is inverse or has contract size "
+                    f"{spec.contract_size:g}; only linear perpetuals of size 1 are traded live"
+                )
+            specs[symbol] = spec
         top = max([1.0, *self._leverages.values()])
         portfolio = FuturesPortfolio(
             self.currency,
