@@ -181,6 +181,15 @@ async def test_a_liquidation_by_the_venue_is_booked_and_reported_not_a_stranger(
         assert not broker.halted
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
+    # a restart knows the forced close from its journal: no stranger, nothing booked twice
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        again = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
+        await again.reconciler.check_account()
+        assert again.portfolio.position(BTC).amount == 0
+        assert again.futures.liquidations == 0 and again.divergences == []
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 200 - 2.0)
+        await again.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
     with Journal(path, run_id="reader") as journal:
         forced = [r.data for r in journal.records() if r.kind == "liquidation"]
     assert len(forced) == 1 and str(forced[0]["client_id"]).startswith("autoclose-")
