@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.portfolio import Portfolio
-from quantkit.engine.trades import Trade
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -18,7 +18,20 @@ if TYPE_CHECKING:
 __all__ = ["add_perpetual_stats", "trade_funding"]
 
 
-def trade_funding(trades: list[Trade], portfolio: Portfolio) -> npt.NDArray[np.float64] | None:
+class _Held(Protocol):
+    """What funding is attributed by: a `Trade`, or a row of the trades table."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def entry_time(self) -> int: ...
+
+    @property
+    def exit_time(self) -> int: ...
+
+
+def trade_funding(trades: Sequence[_Held], portfolio: Portfolio) -> npt.NDArray[np.float64] | None:
     """What each round trip paid in funding (``None`` for a spot account).
 
     A payment belongs to the trade holding the symbol when it was booked: booked after the
