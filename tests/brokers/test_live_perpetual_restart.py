@@ -143,6 +143,10 @@ async def test_a_position_the_journal_does_not_explain_is_a_divergence(
         position = next(d for d in broker.divergences if d.kind == "position")
         assert (position.subject, position.venue, position.local) == (BTC, -0.2, 0.1)
         assert broker.portfolio.position(BTC).amount == pytest.approx(-0.2)  # the venue's, now
+        # the stranger's taker fee, 0.05 % of 0.3 x 40,000, left the wallet unexplained
+        wallet = next(d for d in broker.divergences if d.kind == "balance")
+        assert wallet.subject == "USDT"
+        assert wallet.venue - wallet.local == pytest.approx(-6.0)
         detail = " ".join(d.detail for d in broker.divergences)
         assert "belongs to no order in this run's journal" in detail
         assert broker.halted  # new entries stop after a divergence

@@ -149,7 +149,8 @@ class PerpetualReconciler(Reconciler):
         wallet, positions = snapshot
         local_wallet = broker.futures.wallet_balance()
         noise = self.safety.balance_tolerance * max(abs(wallet), abs(local_wallet))
-        slack = 1e-6 + noise  # the venue books to 8 decimals
+        size = sum(abs(p.amount) for p in broker.portfolio.positions.values())
+        slack = 1e-6 + 1e-8 * size + noise  # the venue books (and rounds entries) to 8 decimals
         gaps = []
         if abs(wallet - local_wallet) > slack:
             gaps.append((broker.currency, wallet, local_wallet, slack))
