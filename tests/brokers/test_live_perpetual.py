@@ -166,3 +166,21 @@ async def test_a_resting_limit_is_booked_with_the_user_data_stream_on(
         await broker.ashutdown(cancel_open=True)
         tasks.cancel_scope.cancel()
     assert [r.method for r in local.requests("/fapi/v1/listenKey")][:1] == ["POST"]
+
+
+async def test_account_settings_are_retried_after_server_errors(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    local.faults.server_error("/fapi/v1/leverage", acted=True, status=502)  # set, answer lost
+    local.faults.server_error("/fapi/v1/marginType", status=503)
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(
+            perp_broker(venue, tmp_path / "j.jsonl", leverage=7, margin_mode="isolated"), tasks
+        )
+        assert broker.futures.leverage[BTC] == 7.0
+        await broker.ashutdown(cancel_open=True)
+        tasks.cancel_scope.cancel()
+    assert len(local.requests("/fapi/v1/leverage")) == 2
+    assert len(local.requests("/fapi/v1/marginType")) == 2
+    settings = local.trading.accounts.account(KEY).positions["BTCUSDT"]
+    assert (settings.leverage, settings.margin_type) == (7, "ISOLATED")

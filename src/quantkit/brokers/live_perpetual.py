@@ -17,9 +17,11 @@ one-way account. What changes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
+import anyio
 import structlog
 
 from quantkit.brokers.live import LiveBroker
@@ -34,7 +36,7 @@ from quantkit.domain.portfolio import MarginConfig
 from quantkit.domain.position import Position
 from quantkit.domain.venue import VenueOrder, VenueTrade
 from quantkit.domain.venue_positions import VenueFunding, VenuePosition
-from quantkit.errors import ConfigError
+from quantkit.errors import ConfigError, TransientError
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["FORCED_CLOSE_PREFIXES", "PerpetualLiveBroker", "PerpetualVenue"]
 
 _log = structlog.get_logger("quantkit.live")
+_T = TypeVar("_T")
 
 FORCED_CLOSE_PREFIXES = ("autoclose-", "adl_autoclose")
 """Client ids Binance USD-M gives the orders it places itself: liquidation and ADL."""
@@ -122,13 +125,27 @@ class PerpetualLiveBroker(LiveBroker):
         """
         if self.confirm_live is True:  # (LiveBroker refuses otherwise, before any order)
             venue = self.perp_venue
-            await venue.check_one_way()
+            await self._retrying(venue.check_one_way)
             for symbol in self._symbols:
-                await venue.set_margin_mode(symbol, self.margin_mode)
-                self._leverages[symbol] = await venue.set_leverage(
-                    symbol, self._leverage_of(symbol)
+                mode, leverage = self.margin_mode, self._leverage_of(symbol)
+                await self._retrying(functools.partial(venue.set_margin_mode, symbol, mode))
+                self._leverages[symbol] = await self._retrying(
+                    functools.partial(venue.set_leverage, symbol, leverage)
                 )
         await super().astart(tasks)
+
+    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Run an idempotent account setting, retrying transient failures by `retry`."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except TransientError as exc:
+                if attempt >= self.retry.max_attempts:
+                    raise
+                _log.warning("account_setup_retry", attempt=attempt, error=str(exc))
+                await anyio.sleep(self.retry.delay(attempt))
 
     def _check_markets(self, markets: Mapping[str, Market]) -> None:
         super()._check_markets(markets)
