@@ -199,3 +199,32 @@ async def test_a_liquidation_by_the_venue_is_booked_and_reported_not_a_stranger(
     assert len(forced) == 1 and str(forced[0]["client_id"]).startswith("autoclose-")
     assert forced[0]["amount"] == pytest.approx(0.1)
     assert Decimal(str(forced[0]["price"])) == Decimal("38000")  # the bankruptcy price
+
+
+async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(perp_broker(venue, path, leverage=20), tasks)  # cross margin
+        long = broker.submit(market(Side.BUY, 4.0), "perp-run-000001", 40_000)
+        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await broker.reconciler.check_account()
+        assert 37_000 < broker.liquidation_price(BTC) < 40_000
+        local.trading.move(BTC, last=37_000, mark=37_000)
+        with anyio.fail_after(30):
+            while broker.futures.liquidations == 0:
+                await broker.reconciler.check_account()
+        for _ in range(2):
+            await broker.reconciler.check_account()
+        # closed at the mark: -12,000 realised, fee 80 (0.05 % of 160,000): the wallet would
+        # be -2,080; the venue clears it to zero (INSURANCE_CLEAR +2,080)
+        assert broker.portfolio.position(BTC).amount == 0
+        assert broker.futures.wallet_balance() == pytest.approx(0.0, abs=1e-9)
+        assert venue_wallet(local) == 0
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    with Journal(path, run_id="reader") as journal:
+        cleared = [r.data["amount"] for r in journal.records() if r.kind == "insurance_clear"]
+    assert cleared == [pytest.approx(2_080.0)]

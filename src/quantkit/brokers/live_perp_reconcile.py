@@ -10,7 +10,8 @@
   and the difference; the portfolio then takes the venue's figures;
 * funding the venue booked (income ``FUNDING_FEE``) since the run's last settled read is
   booked into the cash ledger and the portfolio's funding list, and journaled (record
-  ``funding``), once each (by the venue's income id);
+  ``funding``), once each (by the venue's income id); so is what a cross liquidation cleared
+  from the wallet (``INSURANCE_CLEAR``, record ``insurance_clear``);
 * a trade of no journaled order on a perpetual is looked up: the venue's liquidation
   (client id ``autoclose-...``, ADL ``adl_autoclose``) is booked as a forced close and
   journaled (record ``liquidation``), never reported as a stranger; any other is one.
@@ -56,6 +57,12 @@ class PerpetualVenueReads(Protocol):
         """Funding paid or received since ``since_ms``, oldest first."""
         ...
 
+    async def insurance_clearances(
+        self, symbol: str, since_ms: int | None = None
+    ) -> list[VenueFunding]:
+        """What cross liquidations cleared from the wallet since ``since_ms``."""
+        ...
+
 
 AccountSnapshot = tuple[float, dict[str, VenuePosition]]
 """The wallet balance and the traded symbols' positions, as read together."""
@@ -86,7 +93,7 @@ class PerpetualReconciler(Reconciler):
         for record in broker.journal.records():
             if record.kind == "liquidation":
                 self.sync.trade_ids.add(str(record.data["trade_id"]))
-            elif record.kind == "funding":
+            elif record.kind in ("funding", "insurance_clear"):
                 broker.funding_ids.add(str(record.data["funding_id"]))
         await super().reconcile(state)
         if not broker.lookups_pending:
@@ -202,12 +209,18 @@ class PerpetualReconciler(Reconciler):
         """
         broker = self._broker
         since = self._settled_ms - _FUNDING_MARGIN_MS
+        venue = broker.perp_venue
         for symbol in broker.traded_symbols:
-            for payment in await broker.perp_venue.funding_payments(symbol, since):
+            for payment in await venue.funding_payments(symbol, since):
                 if known_only:
                     broker.funding_ids.add(payment.funding_id)
                 else:
                     broker.book_funding(payment)
+            for clearance in await venue.insurance_clearances(symbol, since):
+                if known_only:
+                    broker.funding_ids.add(clearance.funding_id)
+                else:
+                    broker.book_clearance(clearance)
 
     async def check_account(self) -> None:
         """One periodic check: forced closes looked up, then the spot check's steps."""

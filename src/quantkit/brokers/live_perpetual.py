@@ -252,6 +252,23 @@ class PerpetualLiveBroker(LiveBroker):
         )  # fmt: skip
         _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount)
 
+    def book_clearance(self, entry: VenueFunding) -> None:
+        """Book once what a cross liquidation cleared from the wallet (``INSURANCE_CLEAR``).
+
+        Args:
+            entry: The venue's income entry (amount > 0 credited, < 0 debited).
+        """
+        if entry.funding_id in self.funding_ids or entry.symbol not in self._markets:
+            return
+        self.funding_ids.add(entry.funding_id)
+        self.futures.cash[self.currency] = self.futures.balance + entry.amount
+        self.journal.append(
+            "insurance_clear",
+            {"funding_id": entry.funding_id, "symbol": entry.symbol, "amount": entry.amount,
+             "currency": entry.currency, "time": entry.timestamp},
+        )  # fmt: skip
+        _log.warning("wallet_cleared_by_liquidation", symbol=entry.symbol, amount=entry.amount)
+
     # -- forced closes -----------------------------------------------------------------------
 
     def adopt_trade(self, trade: VenueTrade) -> bool | None:

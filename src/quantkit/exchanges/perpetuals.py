@@ -245,6 +245,32 @@ class CcxtPerpetualExchange(CcxtExchange):
         found = raw.get("clientOrderId") if isinstance(raw, dict) else None
         return parse_order(raw, exchange=self._id, client_id=str(found or ""))
 
+    async def insurance_clearances(
+        self, symbol: str, since_ms: int | None = None
+    ) -> list[VenueFunding]:
+        """What a cross liquidation in ``symbol`` cleared from the wallet (``INSURANCE_CLEAR``).
+
+        Binance clears the rest of a liquidated cross wallet to the insurance fund (or makes a
+        loss beyond zero good) with an ``income`` entry of this type.
+
+        Args:
+            symbol: A perpetual's unified symbol.
+            since_ms: Earliest time wanted; ``None`` for the venue's default window.
+
+        Returns:
+            The entries, oldest first (amount > 0 credited, < 0 debited).
+
+        Raises:
+            ExchangeError: If the venue refused.
+            TransientError: If the venue could not answer.
+            DataError: If the answer is malformed.
+        """
+        client = await self._ready()
+        self._require(client, symbol, "fetchFundingHistory")
+        params = {"incomeType": "INSURANCE_CLEAR"}
+        raw = await self._call(client, client.fetch_funding_history, symbol, since_ms, None, params)
+        return parse_funding_history(raw, exchange=self._id)
+
     async def wallet_balance(self, asset: str) -> float:
         """The futures wallet balance of the margin ``asset`` (no unrealised P&L).
 
