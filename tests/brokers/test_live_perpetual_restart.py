@@ -48,9 +48,9 @@ def venue_wallet(local: LocalFuturesExchange) -> float:
 async def test_an_order_accepted_but_unanswered_is_found_never_sent_twice(
     local: LocalFuturesExchange, tmp_path: Path
 ) -> None:
-    async with perp_venue(local, timeout=1.0) as venue, anyio.create_task_group() as tasks:
+    async with perp_venue(local, timeout=2.0) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, tmp_path / "j.jsonl", leverage=5), tasks)
-        local.faults.timeout(ORDER, method="POST", acted=True, seconds=3.0)
+        local.faults.timeout(ORDER, method="POST", acted=True, seconds=6.0)
         short = broker.submit(market(Side.SELL, 0.1), "perp-run-000001", 40_000)
         await until(broker, lambda: short.status is OrderStatus.FILLED)
         assert broker.portfolio.position(BTC).amount == pytest.approx(-0.1)
@@ -65,7 +65,7 @@ async def test_a_crash_mid_order_then_restart_books_it_once_from_the_venue(
     local: LocalFuturesExchange, tmp_path: Path
 ) -> None:
     path = tmp_path / "j.jsonl"
-    async with perp_venue(local, timeout=1.0) as venue:
+    async with perp_venue(local, timeout=2.0) as venue:
         with anyio.CancelScope() as crash:  # the process dies with the order in doubt
             async with anyio.create_task_group() as tasks:
                 broker = await started(perp_broker(venue, path, leverage=5), tasks)
