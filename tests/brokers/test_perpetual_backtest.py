@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quantkit import BacktestBroker, Engine
 from quantkit.brokers.paper import PaperBroker
+from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.data.replay import ReplayStream
 from quantkit.data.series_feed import SeriesFeed
 from quantkit.domain.bars import BarSeries
@@ -108,10 +109,24 @@ def test_funding_and_the_mark_reach_the_equity_curve_and_the_statistics() -> Non
         st.integers(0, 10), st.floats(-1_800.0, 1_800.0), min_size=1, max_size=6
     ),
     rate=st.floats(-0.002, 0.002),
+    hours=st.sampled_from([1, 2, 8]),
     mode=st.sampled_from(["isolated", "cross"]),
 )
+@example(  # found by hypothesis: a gap through the liquidation price with a reduce-only fill
+    steps=[0.0, 0.0, 0.0, 0.03125, 0.03125] + [0.0] * 7,
+    basis=[0.0] * 30,
+    orders={0: -1800.0, 3: 668.0},
+    rate=0.0,
+    hours=1,
+    mode="isolated",
+)
 def test_equity_is_cash_plus_unrealised_at_the_mark_every_bar(
-    steps: list[float], basis: list[float], orders: dict[int, float], rate: float, mode: str
+    steps: list[float],
+    basis: list[float],
+    orders: dict[int, float],
+    rate: float,
+    hours: int,
+    mode: str,
 ) -> None:
     closes = list(100.0 * np.cumprod(1.0 + np.asarray(steps)))
     marks = [c * (1.0 + b) for c, b in zip(closes, basis, strict=False)]
@@ -228,3 +243,51 @@ def test_paper_trading_funds_and_liquidates_like_the_backtest() -> None:
         assert [p.amount for p in portfolio.funding] == pytest.approx([0.19, 0.19, 0.19])
     assert summary.equity == pytest.approx(10_000 - 95)
     assert backtest.portfolio.equity() == pytest.approx(summary.equity)
+
+
+class EveryBarBroker(BacktestBroker):
+    """The backtest broker without the perpetual bar gate: every held bar is processed."""
+
+    def working(self, symbol: str) -> Any:
+        return SimulatedBroker.working(self, symbol)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(st.floats(-0.03, 0.03), min_size=60, max_size=120),
+    orders=st.dictionaries(st.integers(0, 50), st.floats(-900.0, 900.0), min_size=1, max_size=4),
+    hours=st.sampled_from([1, 8, 24]),
+    mode=st.sampled_from(["isolated", "cross"]),
+    leverage=st.sampled_from([5.0, 20.0, 50.0]),
+)
+def test_skipping_quiet_bars_changes_nothing(
+    steps: list[float], orders: dict[int, float], hours: int, mode: str, leverage: float
+) -> None:
+    closes = 100.0 * np.cumprod(1.0 + np.asarray(steps))
+    trade = make_series([(c, c * 1.004, c * 0.996, c, 1e6) for c in closes], SYM)
+    mark = make_series([(c, c * 1.006, c * 0.994, c, 0.0) for c in closes * 1.001], SYM)
+    script = {
+        k: (lambda s, a=a: s.buy(amount=a) if a > 0 else s.sell(amount=-a))
+        for k, a in orders.items()
+        if abs(a) >= 0.01
+    }
+    outcomes = []
+    for kind in (BacktestBroker, EveryBarBroker):
+        broker = kind(
+            cash=10_000.0,
+            markets={SYM: PERP},
+            marks={SYM: mark},
+            funding={SYM: FundingRates.constant(0.0003, hours * HOUR)},
+            margin_mode=mode,
+            leverage=leverage,
+        )
+        result = Engine(feed=SeriesFeed([trade]), strategy=Scripted(script), broker=broker).run()
+        portfolio = broker.portfolio
+        assert isinstance(portfolio, FuturesPortfolio)
+        fills = [(f.timestamp, f.side, f.price, f.amount, f.fee) for f in broker.fills]
+        outcomes.append((fills, portfolio.funding, portfolio.liquidations, result.equity))
+    (fills, funding, liquidations, equity), (fills2, funding2, liquidations2, equity2) = outcomes
+    assert fills == fills2
+    assert funding == funding2
+    assert liquidations == liquidations2
+    np.testing.assert_array_equal(equity.to_numpy(), equity2.to_numpy())

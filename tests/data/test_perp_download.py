@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import anyio
 import numpy as np
 import pytest
 
@@ -233,3 +234,88 @@ async def test_async_downloads_share_the_servers_event_loop(tmp_path: Path) -> N
         )
     assert (funding.added, funding.complete) == (9, True)
     assert (marks.added, marks.symbol) == (72, "ETH/USDT:USDT#mark")
+
+
+class _StubbornVenue:
+    """A funding venue that ignores ``since`` and always answers its first rates (a broken
+    venue), listed from 2024-01-02 only."""
+
+    id = "stubborn"
+    funding_limit = 2
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def fetch_funding_rates(
+        self, symbol: str, since_ms: int, limit: int
+    ) -> list[tuple[int, float, float | None]]:
+        self.calls += 1
+        first = JAN_1_MS + 3 * H8_MS
+        return [(first + k * H8_MS, 1e-4, None) for k in range(limit)]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_a_venue_that_ignores_the_cursor_cannot_loop_forever(tmp_path: Path) -> None:
+    venue, store = _StubbornVenue(), FundingStore(tmp_path)
+    report = anyio.run(adownload_funding, venue, store, BTC, "2024-01-01", "2024-01-04")
+    assert store.read("stubborn", BTC).time.tolist() == [
+        (JAN_1_MS + k * H8_MS) * 1_000_000 for k in (3, 4)
+    ]
+    assert venue.calls == report.requests == 2  # the second page made no progress: stop
+    assert [r.start.isoformat() for r in report.still_missing] == [
+        "2024-01-01T00:00:00+00:00",  # before the listing: asked again next time
+        "2024-01-02T08:00:00.000000001+00:00",
+    ]
+
+
+def test_reading_last_prices_that_are_not_stored(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="holds no bars") as caught:
+        read_price_bars(ParquetStore(tmp_path), EX, BTC, "1h", price="last")
+    assert "download_prices" not in str(caught.value)
+
+
+def test_stored_series_drive_a_perpetual_backtest(
+    fortnight: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    """Download last, mark and funding; hand them to the event backtest as stored: each funding
+    payment is the position times the stored mark times the stored rate."""
+    from quantkit import BacktestBroker, Engine
+    from quantkit.data.series_feed import SeriesFeed
+    from quantkit.domain.funding import FundingRates
+    from quantkit.domain.futures_portfolio import FuturesPortfolio
+    from quantkit.domain.market import Market
+    from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
+    from tests.strategy.helpers import Scripted
+
+    bars, funding = ParquetStore(tmp_path), FundingStore(tmp_path)
+    window = ("2024-01-01", "2024-01-03")
+    kinds: tuple[PriceKind, ...] = ("last", "mark")
+    for price in kinds:
+        download_prices(fortnight.ccxt_exchange(), bars, BTC, "1h", *window, price=price)
+    download_funding(fortnight.ccxt_exchange(), funding, BTC, *window)
+    last = bars.read_series(EX, BTC, "1h")
+    mark = read_price_bars(bars, EX, BTC, "1h")
+    rates = funding.read(EX, BTC)
+    spec = PerpetualSpec("USDT", brackets=brackets_with_cum([(0, 1e7, 50, 0.01)]))
+    broker = BacktestBroker(
+        cash=100_000.0,
+        markets={BTC: Market(BTC, "BTC", "USDT", amount_increment=0.001, perpetual=spec)},
+        marks={BTC: mark},
+        funding={BTC: FundingRates.history(rates.time.tolist(), rates.rate.tolist())},
+    )
+    script = {0: lambda s: s.sell(amount=0.5)}
+    Engine(feed=SeriesFeed([last]), strategy=Scripted(script), broker=broker).run()
+    portfolio = broker.portfolio
+    assert isinstance(portfolio, FuturesPortfolio)
+    payments = portfolio.funding
+    held_from = int(last.open_time[1])  # the short fills at the second bar's open
+    due = [(int(t), float(r)) for t, r in zip(rates.time, rates.rate, strict=True)
+           if t >= held_from]  # fmt: skip
+    assert [(p.time, p.rate) for p in payments] == due
+    mark_open = dict(zip(mark.open_time.tolist(), mark.open.tolist(), strict=True))
+    for payment in payments:
+        assert payment.position == -0.5
+        assert payment.mark == mark_open[payment.time]
+        assert payment.amount == pytest.approx(-0.5 * mark_open[payment.time] * payment.rate)

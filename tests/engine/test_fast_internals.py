@@ -84,7 +84,7 @@ def test_trade_figures_are_the_properties_bit_for_bit() -> None:
 
 
 def test_trade_figures_of_no_trades_are_empty() -> None:
-    assert all(len(column) == 0 for column in TradeColumns().figures().values())
+    assert all(len(column) == 0 for column in TradeColumns.of([]).figures().values())
 
 
 def _returns(values: list[float], start: int = 0) -> pd.Series:

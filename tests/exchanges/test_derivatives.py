@@ -19,7 +19,7 @@ JAN_1_MS = 1_704_067_200_000
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalFuturesExchange]:
-    with LocalFuturesExchange(end="2024-01-03") as exchange:
+    with LocalFuturesExchange(end="2024-01-03", accounts={"k": ("s", {"USDT": 100})}) as exchange:
         yield exchange
 
 
@@ -68,3 +68,30 @@ def test_malformed_funding_answers_name_the_row() -> None:
     bad_mark = {"timestamp": 0, "fundingRate": 0.0, "info": {"markPrice": "abc"}}
     with pytest.raises(DataError, match="row 0: mark 'abc' is not a number"):
         parse_funding_rates([bad_mark], exchange="x", symbol="y")
+
+
+def test_the_local_venues_markets_parse_into_perpetual_specs(local: LocalFuturesExchange) -> None:
+    """Server (exchangeInfo, leverageBracket, fundingInfo) -> real ccxt -> quantkit's parser."""
+    import ccxt
+
+    from quantkit.exchanges.client import rewrite_api_urls
+    from quantkit.exchanges.perp_markets import parse_perpetual_market
+
+    client = ccxt.binanceusdm({**local.ccxt_options(), "apiKey": "k", "secret": "s"})
+    client.urls["api"] = rewrite_api_urls(client.urls["api"], local.url)
+    client.load_markets()
+    tiers = client.fetch_leverage_tiers()
+    intervals = client.fetch_funding_intervals()
+    raw = client.markets[BTC]
+    market = parse_perpetual_market(
+        raw, tiers[BTC], precision_mode=client.precisionMode, exchange="binanceusdm",
+        funding_interval=intervals[BTC]["interval"],
+        liquidation_fee=float(raw["info"]["liquidationFee"]),
+    )  # fmt: skip
+    spec = market.perpetual
+    assert spec is not None and not spec.inverse and spec.settle == "USDT"
+    assert (spec.contract_size, spec.funding_interval_ns) == (1.0, 8 * 3_600 * 10**9)
+    assert (spec.max_leverage, spec.liquidation_fee) == (125.0, 0.0125)
+    assert [b.maintenance_amount for b in spec.brackets[:3]] == [0.0, 50.0, 950.0]
+    # maintenance margin of 2 BTC at 50,000 (notional 100,000, bracket 2): 100,000 x 0.5 % - 50
+    assert spec.maintenance(2.0, 50_000.0) == pytest.approx(450.0, abs=1e-9)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,9 +34,9 @@ from quantkit.risk.policy import (
     ScreenedPolicy,
 )
 from quantkit.risk.reset import Breaker
-from quantkit.risk.validation import SaneOrder
+from quantkit.risk.validation import PriceBand, ReduceOnlyCheck, SaneOrder, StaleSignal
 from quantkit.strategy.library.sma_cross import SmaCross
-from tests.risk.helpers import SYMBOL, FakeContext, make_series, run_engine
+from tests.risk.helpers import HOUR, SYMBOL, FakeContext, make_series, run_engine
 from tests.risk.test_fast_paths import GeneralDailyLoss, Toy, reference_chain
 
 
@@ -51,6 +54,17 @@ def tripped() -> Tripped:
     return breaker
 
 
+OTHER = "ETH/USDT"
+
+
+class Elsewhere(RiskPolicy):
+    """Approves by handing on the order as one on another symbol (priced differently)."""
+
+    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+        moved = OrderRequest(OTHER, request.side, amount=request.amount, cost=request.cost)
+        return Decision.approve(moved, self.name)
+
+
 POLICIES: dict[str, Any] = {
     "sane": SaneOrder,
     "sane_cap": lambda: SaneOrder(max_amount=3.0),
@@ -63,6 +77,10 @@ POLICIES: dict[str, Any] = {
     "leverage": lambda: MaxLeverage(max_leverage=1.0),
     "daily": lambda: DailyLossLimit(0.1),
     "halted": tripped,
+    "band": lambda: PriceBand(max_deviation=0.2),
+    "stale": lambda: StaleSignal(max_bars=0),
+    "reduce_only": ReduceOnlyCheck,
+    "elsewhere": Elsewhere,
     "approve": lambda: Toy("approve", "a"),
     "swap": lambda: Toy("swap", "s"),
     "resize": lambda: Toy("resize", "r"),
@@ -94,14 +112,18 @@ requests = st.builds(
     st.sampled_from([-3.0, -1.0, 0.0, 1.0, 3.0]),
     st.sampled_from([100.0, math.nan]),
     st.sampled_from([100.0, 10_000.0, -50.0]),
+    st.booleans(),
 )
 def test_a_chain_of_screened_policies_decides_as_their_checks_do(
-    names: list[str], request: OrderRequest, held: float, price: float, cash: float
+    names: list[str], request: OrderRequest, held: float, price: float, cash: float, stale: bool
 ) -> None:
     chain = RiskChain([POLICIES[name]() for name in names])
-    context = FakeContext({SYMBOL: price}, cash=cash)
+    context = FakeContext({SYMBOL: price, OTHER: 4.0}, cash=cash)
     if held:
         context.hold(held)
+        context.hold(-held / 2, symbol=OTHER)
+    if stale:
+        context.bar_times[SYMBOL] = context.now - 2 * HOUR
     assert chain.check(request, context) == reference_chain(chain, request, context)
 
 
@@ -165,7 +187,7 @@ def test_a_subclass_overriding_check_is_called_through_it_in_a_chain() -> None:
 
 
 def test_shipped_screened_policies_screen_their_checks() -> None:
-    toys = {"approve", "swap", "resize", "reject"}
+    toys = {"approve", "swap", "resize", "reject", "elsewhere"}
     shipped: list[RiskPolicy] = [make() for name, make in POLICIES.items() if name not in toys]
     assert len(shipped) == len(POLICIES) - len(toys)
     assert all(isinstance(p, ScreenedPolicy) and type(p).screens_its_check() for p in shipped)
@@ -228,3 +250,13 @@ def test_an_engine_run_decides_as_with_checks_and_the_general_breaker() -> None:
     pd.testing.assert_frame_equal(events, checked.risk_events)
     pd.testing.assert_frame_equal(screened.orders, checked.orders)
     pd.testing.assert_series_equal(screened.stats, checked.stats)
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))])
+def test_a_copied_chain_screens_through_its_own_policies(duplicate: Any) -> None:
+    original = RiskChain([SaneOrder(), Tripped()])
+    twin = duplicate(original)
+    twin.policies[1].on_bar(FakeContext())  # only the copy's breaker trips
+    order = OrderRequest(SYMBOL, Side.BUY, amount=1.0)
+    assert original.check(order, FakeContext()).action is RiskAction.APPROVE
+    assert twin.check(order, FakeContext()).action is RiskAction.REJECT

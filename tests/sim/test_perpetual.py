@@ -164,10 +164,10 @@ def test_the_trade_price_alone_does_not_liquidate() -> None:
 
 def test_averaging_in_moves_the_liquidation_price_down() -> None:
     ex = opened_long(cash=100_000.0)
-    ex.submit(buy(1.0), T0 + HOUR, 9_000.0)
-    bar(ex, 1, 9_000.0)
-    # entry 9,500, isolated margin 2 * 9,500 / 10 = 1,900: LP = (1,900 - 19,000) / (0.008 - 2)
-    assert ex.futures.liquidation_price(SYM) == pytest.approx(17_100 / 1.992)  # 8,584.34
+    ex.submit(buy(1.0), T0 + HOUR, 9_100.0)
+    bar(ex, 1, 9_100.0)  # above the first liquidation price 9,036.14: no liquidation
+    # entry 9,550, isolated margin 2 * 9,550 / 10 = 1,910: LP = (1,910 - 19,100) / (0.008 - 2)
+    assert ex.futures.liquidation_price(SYM) == pytest.approx(17_190 / 1.992)  # 8,629.52
     bar(ex, 2, 9_000.0, mark=(9_000.0, 9_000.0, 8_700.0, 8_800.0))  # below the old 9,036
     assert ex.liquidations == []
 
@@ -218,6 +218,28 @@ def test_reducing_is_always_admitted() -> None:
     assert ex.futures.position(SYM).amount == 0.5
     # realised 0.5 * (9,700 - 10,000) = -150: wallet 850
     assert ex.futures.wallet_balance() == pytest.approx(850.0)
+
+
+def test_an_isolated_reduction_settles_its_loss_through_the_positions_margin() -> None:
+    ex = opened_long(cash=10_000.0)  # isolated margin 1,000
+    ex.submit(sell(0.5), T0 + HOUR, 9_700.0)
+    bar(ex, 1, 9_700.0)
+    # the -150 realised comes out of the margin, then half of it is released: (1,000 - 150) / 2
+    assert ex.futures.isolated_wallet(SYM) == pytest.approx(425.0)
+    # LP = (425 - 0.5 * 10,000) / (0.5 * 0.004 - 0.5) = 9,186.75
+    assert ex.futures.liquidation_price(SYM) == pytest.approx(4_575 / 0.498)
+
+
+def test_a_mark_opening_beyond_the_price_liquidates_before_the_bars_fills() -> None:
+    ex = opened_long()
+    ex.submit(sell(0.5), T0 + HOUR, 9_000.0)  # would fill at the open, at a worse price
+    bar(ex, 1, 8_900.0, mark=(8_900.0, 9_100.0, 8_800.0, 9_000.0))
+    (event,) = ex.liquidations
+    assert event.price == pytest.approx(9_000 / 0.996)
+    assert [f.client_id for f in ex.fills][-1].startswith("qk-liquidation")
+    canceled = [o for o in ex.orders.values() if o.status is OrderStatus.CANCELED]
+    assert [o.request.amount for o in canceled] == [0.5]
+    assert ex.futures.equity() == pytest.approx(9_000.0)  # the margin, no more
 
 
 @pytest.mark.parametrize(

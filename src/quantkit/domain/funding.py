@@ -119,6 +119,20 @@ class FundingRates:
             return f"constant {self.constant_rate:g} every {hours:g}h"
         return f"history of {len(self.times)} rates"
 
+    def next_after(self, time: int) -> int:
+        """The first funding timestamp strictly after ``time`` (``2**63 - 1`` if none).
+
+        Args:
+            time: A time, ns.
+
+        Returns:
+            The timestamp, ns.
+        """
+        if self.constant_rate is not None:
+            return (time // self.interval_ns + 1) * self.interval_ns
+        k = bisect.bisect_right(self.times, time)
+        return self.times[k] if k < len(self.times) else 2**63 - 1
+
     def due(self, after: int, upto: int) -> list[tuple[int, float]]:
         """Funding timestamps in ``(after, upto]`` with their rates.
 

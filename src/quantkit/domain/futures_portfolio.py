@@ -211,21 +211,27 @@ class FuturesPortfolio(Portfolio):
             other_upnl=sum(self.unrealized(s) for s in others),
         )
 
-    def settle_isolated(self, symbol: str, before: float) -> None:
-        """Scale the position's booked funding after its amount changed from ``before``.
+    def settle_isolated(self, symbol: str, before: float, realized: float = 0.0) -> None:
+        """Settle an isolated position's margin after its amount changed from ``before``.
+
+        A reduction settles its realised P&L through the position's isolated margin, then
+        releases the margin in proportion to what was closed, so an isolated position never
+        loses more than the margin it was given:
+        ``extra' = (extra + realized) * |after| / |before|``. A close or a flip starts afresh.
 
         Args:
             symbol: The perpetual symbol.
             before: Its amount before the change.
+            realized: The P&L the change realised.
         """
-        extra = self.isolated_extra.get(symbol)
-        if not extra:
+        if self.margin_mode != "isolated":
             return
+        extra = self.isolated_extra.get(symbol, 0.0)
         after = self.position(symbol).amount
         if after == 0.0 or (after > 0) != (before > 0):
             self.isolated_extra[symbol] = 0.0
         elif abs(after) < abs(before):
-            self.isolated_extra[symbol] = extra * abs(after) / abs(before)
+            self.isolated_extra[symbol] = (extra + realized) * abs(after) / abs(before)
 
     # -- admission -----------------------------------------------------------------------------
 

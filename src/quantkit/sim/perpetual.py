@@ -39,6 +39,7 @@ from quantkit.sim.rules import FillRules
 __all__ = ["PerpetualExchange", "PerpetualLiquidation"]
 
 _Mark = tuple[float, float, float, float]
+_NEVER = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,9 @@ class PerpetualExchange(SimulatedExchange):
         self._mark: _Mark = (math.nan,) * 4
         self._last_open: dict[str, int] = {}
         self._before = 0.0
+        self._realized = 0.0
+        self._next_due: dict[str, int] = {}
+        self._lp_cache: dict[str, tuple[tuple[float, float, float, float], float]] = {}
 
     def set_mark(self, symbol: str, open_: float, high: float, low: float, close: float) -> None:
         """Give the mark price bar of ``symbol``'s next bar (else the trade bar is used).
@@ -145,8 +149,19 @@ class PerpetualExchange(SimulatedExchange):
         mark = self._pending.pop(symbol, None) or (open_, high, low, close)
         self._mark = mark
         self._pay_funding(symbol, open_time, mark[0])
-        self._before = self.futures.position(symbol).amount
-        super().process_bar(symbol, open_time, open_, high, low, close, volume)
+        pos = self.futures.position(symbol)
+        if pos.amount:  # a mark that opens beyond the liquidation price liquidates first
+            price = self._liquidation_price(symbol, pos.amount, pos.entry_price)
+            beyond = mark[0] <= price if pos.amount > 0 else mark[0] >= price
+            if beyond and 0 < price < math.inf:
+                self._liquidate(symbol, price, open_time)
+                pos = self.futures.position(symbol)
+        self._before, self._realized = pos.amount, pos.realized_pnl
+        book = self.books[symbol]
+        if book.working or book.trails:
+            super().process_bar(symbol, open_time, open_, high, low, close, volume)
+        else:  # nothing to match (most bars of a held position): mark and margin only
+            self._check_margin(symbol, open_time, open_, high, low)
 
     def _intrabar(self, book: Book, open_: float, high: float, low: float, close: float) -> None:
         """The base rule, without deep-copying the run-long mark and funding records."""
@@ -158,19 +173,19 @@ class PerpetualExchange(SimulatedExchange):
         finally:
             futures.mark_close, futures.funding = marks, funding
 
-    def needs_bar(self, symbol: str) -> bool:
-        """Whether ``symbol``'s next bar must be processed (orders work or a position is open)."""
-        if super().needs_bar(symbol):
-            return True
-        return any(p.amount for p in self.portfolio.positions.values())
-
     def _pay_funding(self, symbol: str, open_time: int, mark: float) -> None:
         last = self._last_open.get(symbol)
         self._last_open[symbol] = open_time
+        if open_time < self._next_due.get(symbol, -1):
+            return  # no funding timestamp since the previous bar (most bars)
         rates = self.funding.get(symbol)
+        if rates is None:
+            self._next_due[symbol] = _NEVER
+            return
+        self._next_due[symbol] = rates.next_after(open_time)
         futures = self.futures
         amount = futures.position(symbol).amount
-        if last is None or rates is None or not amount:
+        if last is None or not amount:
             return  # flat: nothing is paid for the timestamps passed
         for time, rate in rates.due(last, open_time):
             paid = funding_payment(amount, mark, rate, 1.0, False)
@@ -188,15 +203,53 @@ class PerpetualExchange(SimulatedExchange):
             return  # spot held in a futures account is cash-only: nothing to liquidate
         _, mark_high, mark_low, mark_close = self._mark
         futures.last_price[symbol] = mark_close
-        futures.settle_isolated(symbol, self._before)
         pos = futures.position(symbol)
+        futures.settle_isolated(symbol, self._before, pos.realized_pnl - self._realized)
         if not pos.amount:
             return
-        price = futures.liquidation_price(symbol)
+        price = self._liquidation_price(symbol, pos.amount, pos.entry_price)
         crossed = mark_low <= price if pos.amount > 0 else mark_high >= price
         if not crossed or not 0 < price < math.inf:
             return
         self._liquidate(symbol, price, time)
+
+    def _liquidation_price(self, symbol: str, amount: float, entry: float) -> float:
+        """`FuturesPortfolio.liquidation_price`, kept while nothing it depends on changed.
+
+        It depends on the position, the wallet (cash) and the isolated margin, and in cross
+        margin on the other positions' marks: with another position open it is recomputed.
+        """
+        futures = self.futures
+        key = (amount, entry, futures.balance, futures.isolated_extra.get(symbol, 0.0))
+        cached = self._lp_cache.get(symbol)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        price = futures.liquidation_price(symbol)
+        alone = futures.margin_mode == "isolated" or len(futures._open_perps()) == 1
+        if alone:
+            self._lp_cache[symbol] = (key, price)
+        return price
+
+    def cached_liquidation_price(self, symbol: str) -> float | None:
+        """The liquidation price computed at the latest bar, if the account has not changed.
+
+        Args:
+            symbol: A perpetual symbol with a position.
+
+        Returns:
+            The price, or ``None`` when it must be recomputed (the position, the cash or the
+            isolated margin changed, or cross margin holds other positions).
+        """
+        cached = self._lp_cache.get(symbol)
+        if cached is None:
+            return None
+        futures = self.futures
+        pos = futures.positions.get(symbol)
+        if pos is None:
+            return None
+        extra = futures.isolated_extra.get(symbol, 0.0)
+        key = (pos.amount, pos.entry_price, futures.balance, extra)
+        return cached[1] if cached[0] == key else None
 
     def _liquidate(self, symbol: str, price: float, time: int) -> None:
         futures = self.futures

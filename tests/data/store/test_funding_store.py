@@ -226,3 +226,33 @@ def test_any_overlapping_writes_in_any_order_store_each_rate_once(
 
 def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(ns, unit="ns", tz="UTC")
+
+
+def test_a_hand_built_series_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    store = FundingStore(tmp_path)
+    h8 = H8_MS * 1_000_000
+    unordered = FundingSeries(np.array([2 * h8, h8]), np.zeros(2), np.full(2, np.nan))
+    with pytest.raises(DataError, match=r"row 1: funding time .* is not after"):
+        store.write(EX, SYM, unordered)
+    assert len(store.read(EX, SYM)) == 0
+
+
+def test_a_failed_commit_leaves_the_store_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    store = FundingStore(tmp_path)
+    store.write(EX, SYM, rates(JAN_1_MS, 3))
+    files_before = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(StoreError, match=r"cannot write .*read-only file system"):
+        store.write(EX, SYM, rates(JAN_1_MS, 6))
+    monkeypatch.undo()
+    assert len(store.read(EX, SYM)) == 3
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == files_before
+    assert repr(store) == f"FundingStore({str(tmp_path)!r})" and store.root == tmp_path

@@ -12,6 +12,7 @@ from quantkit.testing.futures.contracts import ContractRules
 from quantkit.testing.futures.events import VenueEvent
 from quantkit.testing.futures.liquidation import liquidation_price
 from quantkit.testing.futures.orders import VenueRejectionError
+from quantkit.testing.futures.partial_fills import FuturesPartialFills
 
 D = Decimal
 BTC, ETH = "BTCUSDT", "ETHUSDT"
@@ -320,6 +321,12 @@ def test_cross_liquidation_clears_the_cross_wallet(v: Venue) -> None:
     assert pnl.type == "REALIZED_PNL"
     assert pnl.amount == ((lp - D("0.01") - 40_000) * 10).quantize(D("0.00000001"))
     assert clear.type == "INSURANCE_CLEAR" and clear.amount == -(wallet + pnl.amount)
+    cleared = v.events[-1]["a"]
+    assert (cleared["m"], cleared["B"][0]["wb"], cleared["P"][0]["pa"]) == (
+        "INSURANCE_CLEAR",
+        "0",
+        "0",
+    )
 
 
 def test_market_orders_have_their_own_lot_cap(v: Venue) -> None:
@@ -342,3 +349,93 @@ def test_a_buy_above_the_mark_needs_its_open_loss_as_margin(v: Venue) -> None:
     rejected(-2019, v.order, "BUY", "MARKET", "1")
     v.venue.account("k").wallet = D(3_050)
     assert v.order("BUY", "MARKET", "1").status == "FILLED"
+
+
+def test_cross_liquidation_price_counts_the_other_position_and_is_where_the_venue_acts() -> None:
+    v = Venue()
+    v.venue.set_leverage("k", BTC, 50, now=1)
+    v.order("BUY", "MARKET", "5")  # 200,000 notional: level 2 (0.5 %, cum 50)
+    eth = OrderRequest(ETH, "SELL", "MARKET", D("10"))
+    v.venue.place("k", eth, now=v.tick())  # 20,000 short, level 1 (0.4 %)
+    v.venue.move(ETH, mark=2_100, now=v.tick())  # ETH short loses 1,000
+    account, brackets = v.account, ContractRules(BTC).brackets
+    tmm1 = D(10) * 2_100 * D("0.004")
+    upnl1 = D(-1_000)
+    lp = liquidation_price(
+        D(5),
+        D(40_000),
+        account.cross_wallet,
+        brackets,
+        other_maintenance=tmm1,
+        other_unrealized=upnl1,
+    )
+    assert lp == (account.cross_wallet - tmm1 + upnl1 + 50 - 5 * 40_000) / (5 * D("0.005") - 5)
+    v.venue.move(BTC, mark=lp + D("0.01"), now=v.tick())
+    assert account.position(BTC).amount == 5 and account.position(ETH).amount == -10
+    v.venue.move(BTC, mark=lp - D("0.01"), now=v.tick())
+    assert account.position(BTC).amount == 0 and account.position(ETH).amount == 0
+    assert account.wallet == 0
+
+
+def test_setting_changes_are_pushed_as_binance_does(v: Venue) -> None:
+    v.venue.set_leverage("k", BTC, 10, now=5)
+    assert v.events[-1] == {"e": "ACCOUNT_CONFIG_UPDATE", "E": 5, "T": 5, "ac": {"s": BTC, "l": 10}}
+    v.venue.set_margin_type("k", BTC, "ISOLATED", now=6)
+    update = v.events[-1]["a"]
+    assert (update["m"], update["P"][0]["mt"], update["P"][0]["pa"]) == (
+        "MARGIN_TYPE_CHANGE",
+        "isolated",
+        "0",
+    )
+    before = len(v.events)
+    rejected(-4046, v.venue.set_margin_type, "k", BTC, "ISOLATED", now=7)
+    assert len(v.events) == before  # a refusal pushes nothing
+
+
+def test_partial_fills_fill_a_resting_order_one_part_per_step(v: Venue) -> None:
+    v.venue.partial_fills = FuturesPartialFills(parts=3)
+    order = v.order("BUY", "LIMIT", "0.1", price=D(39_000))
+    v.venue.move(BTC, last=38_900, now=v.tick())
+    assert (order.status, order.executed_qty, v.position.amount) == (
+        "PARTIALLY_FILLED",
+        D("0.033"),
+        D("0.033"),
+    )
+    v.venue.move(BTC, last=38_800, now=v.tick())
+    v.venue.move(BTC, last=38_700, now=v.tick())
+    assert (order.status, order.executed_qty, order.avg_price) == ("FILLED", D("0.1"), D(39_000))
+    trades = v.venue.trades("k", BTC)
+    assert [t.qty for t in trades] == [D("0.033"), D("0.033"), D("0.034")]
+    assert all(t.maker and t.price == 39_000 for t in trades)
+    updates = [
+        e["o"] for e in v.events if e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE"
+    ]
+    assert [(u["l"], u["z"], u["X"]) for u in updates] == [
+        ("0.033", "0.033", "PARTIALLY_FILLED"),
+        ("0.033", "0.066", "PARTIALLY_FILLED"),
+        ("0.034", "0.1", "FILLED"),
+    ]
+    assert v.order("BUY", "MARKET", "0.1").status == "FILLED"  # takers still fill whole
+
+
+def test_seeded_parts_are_drawn_the_same_way_each_time() -> None:
+    def parts() -> list[Decimal]:
+        v = Venue()
+        v.venue.partial_fills = FuturesPartialFills(parts=4, seed="x")
+        v.order("SELL", "LIMIT", "0.5", price=D(41_000))
+        for price in (41_000, 41_100, 41_200, 41_300):
+            v.venue.move(BTC, last=price, now=v.tick())
+        return [t.qty for t in v.venue.trades("k", BTC)]
+
+    first = parts()
+    assert first == parts() and sum(first) == D("0.5") and len(first) == 4
+    assert len(set(first)) > 1
+
+
+def test_waiting_conditional_orders_count_as_open_orders_for_settings(v: Venue) -> None:
+    v.order("BUY", "STOP_MARKET", "0.01", stop_price=D(41_000))
+    rejected(-4047, v.venue.set_margin_type, "k", BTC, "ISOLATED", now=1)
+    rejected(-4067, v.venue.set_dual_side, "k", True)
+    v.venue.cancel_algo("k", v.account.open_algo_orders(BTC)[0], now=2)
+    v.venue.set_margin_type("k", BTC, "ISOLATED", now=3)
+    assert v.position.margin_type == "ISOLATED"

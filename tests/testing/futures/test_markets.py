@@ -110,3 +110,15 @@ def test_supplied_series_are_served_as_given() -> None:
     bad = pd.DataFrame({"rate": [0.001, float("nan")]}, index=times[1:])
     with pytest.raises(DataError, match="BTC/USDT:USDT funding: row 1: funding rate nan"):
         LocalFuturesExchange(end="2024-01-02", funding={"BTCUSDT": bad}).funding_rates("BTCUSDT")
+
+
+def test_supplied_candles_must_hold_some() -> None:
+    import pandas as pd
+
+    from quantkit.errors import DataError
+
+    empty = pd.DataFrame(
+        {c: [] for c in ("open", "high", "low", "close")}, index=pd.DatetimeIndex([], tz="UTC")
+    )
+    with pytest.raises(DataError, match="BTC/USDT:USDT mark candles: the frame holds no candles"):
+        FuturesVenue(mark={"BTCUSDT": empty})

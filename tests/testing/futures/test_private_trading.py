@@ -264,3 +264,91 @@ def test_an_order_accepted_but_unanswered_is_on_the_venue(
     assert (order["clientOrderId"], order["price"], order["amount"]) == ("lost-1", 39_000, 0.01)
     with pytest.raises(ccxt_errors.InvalidOrder, match="ClientOrderId is duplicated"):
         client.create_order(BTC, "limit", "buy", 0.01, 39_000, {"clientOrderId": "lost-1"})
+
+
+def test_hedge_mode_and_leverage_caps_through_ccxt(client: Any) -> None:
+    client.set_position_mode(True, BTC)
+    assert client.fetch_position_mode(BTC)["hedged"] is True
+    with pytest.raises(ccxt_errors.OperationRejected, match="position side does not match"):
+        client.create_order(BTC, "market", "buy", 0.01)  # the venue trades one-way only
+    client.set_position_mode(False, BTC)
+    with pytest.raises(ccxt_errors.OperationRejected, match="No need to change position side"):
+        client.set_position_mode(False, BTC)
+    client.set_leverage(125, BTC)
+    with pytest.raises(ccxt_errors.OperationRejected, match="maximum allowable position"):
+        client.create_order(BTC, "market", "buy", 1.3)  # 52,000 > the 50,000 125x allows
+    client.create_order(BTC, "market", "buy", 1)  # 40,000 at 125x
+    with pytest.raises(ccxt_errors.OperationRejected, match="insufficient margin balance"):
+        client.set_leverage(4, BTC)  # 10,000 of margin on a 9,980 wallet
+
+
+def test_all_orders_lists_closed_and_canceled_orders(client: Any) -> None:
+    filled = client.create_order(BTC, "market", "buy", 0.01)
+    canceled = client.cancel_order(
+        client.create_order(BTC, "limit", "buy", 0.01, 30_000)["id"], BTC
+    )
+    waiting = client.create_order(BTC, "limit", "buy", 0.01, 31_000)
+    orders = client.fetch_orders(BTC)
+    assert [(o["id"], o["status"]) for o in orders] == [
+        (filled["id"], "closed"),
+        (canceled["id"], "canceled"),
+        (waiting["id"], "open"),
+    ]
+    assert [o["id"] for o in client.fetch_closed_orders(BTC)] == [filled["id"]]
+
+
+def test_an_order_of_unknown_outcome_takes_effect_later(
+    client: Any, exchange: LocalFuturesExchange
+) -> None:
+    exchange.faults.unknown_outcome("/fapi/v1/order", method="POST", execute_after=None)
+    with pytest.raises(ccxt_errors.RequestTimeout, match="-1007"):
+        client.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "maybe-1"})
+    with pytest.raises(ccxt_errors.OrderNotFound):  # not (yet) on the venue
+        client.fetch_order(None, BTC, {"origClientOrderId": "maybe-1"})
+    assert exchange.server.run_in_loop(exchange.pending.run_all()) == 1
+    order = client.fetch_order(None, BTC, {"origClientOrderId": "maybe-1"})
+    assert (order["status"], order["filled"]) == ("closed", 0.01)
+    [position] = client.fetch_positions([BTC])
+    assert position["contracts"] == 0.01
+
+
+def test_malformed_orders_are_refused_binance_style(client: Any) -> None:
+    def post(**params: str) -> Any:
+        return client.fapiPrivatePostOrder(
+            {"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.01", **params}
+        )
+
+    with pytest.raises(ccxt_errors.BadRequest, match="'timeInForce'"):
+        post(type="LIMIT", price="39000")
+    with pytest.raises(ccxt_errors.BadRequest, match="Invalid orderType"):
+        post(type="TRAILING")
+    with pytest.raises(ccxt_errors.BadRequest, match="'price' sent when not required"):
+        post(type="MARKET", price="39000")
+    with pytest.raises(ccxt_errors.BadRequest, match="Price not increased by tick size"):
+        post(type="LIMIT", price="39000.05", timeInForce="GTC")
+    with pytest.raises(ccxt_errors.BadSymbol):
+        client.fapiPrivatePostOrder(
+            {"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
+        )
+    assert client.fetch_open_orders(BTC) == [] and client.fetch_my_trades(BTC) == []
+
+
+def test_isolated_margin_added_and_taken_back_moves_the_liquidation_price(
+    client: Any, exchange: LocalFuturesExchange
+) -> None:
+    with pytest.raises(ccxt_errors.OperationRejected, match="position is 0"):
+        client.add_margin(BTC, 100)
+    client.set_leverage(10, BTC)
+    client.set_margin_mode("isolated", BTC)
+    client.create_order(BTC, "market", "buy", 1)  # isolated wallet 4,000
+    client.add_margin(BTC, 1_000)
+    [position] = client.fetch_positions([BTC])
+    lp = (D(5_000) - D(40_000)) / (D("0.004") - 1)  # WB 5,000 now
+    assert position["liquidationPrice"] == float(lp.quantize(D("0.00000001")))
+    with pytest.raises(ccxt_errors.InsufficientFunds, match="Isolated balance insufficient"):
+        client.reduce_margin(BTC, 1_000.001)  # only the 1,000 above the initial margin
+    client.reduce_margin(BTC, 1_000)
+    with pytest.raises(ccxt_errors.InsufficientFunds, match="Cross balance insufficient"):
+        client.add_margin(BTC, 6_000)  # 10,000 - 20 fee - 4,000 isolated = 5,980 available
+    state = exchange.trading.accounts.account(KEY)
+    assert (state.position("BTCUSDT").isolated_wallet, state.wallet) == (D(4_000), D(9_980))

@@ -209,3 +209,41 @@ async def test_a_lapsed_listen_key_ends_its_socket(exchange: LocalFuturesExchang
                 closing = await socket.receive()
     assert (message["e"], message["listenKey"]) == ("listenKeyExpired", key["listenKey"])
     assert closing.type == aiohttp.WSMsgType.CLOSE
+
+
+async def test_events_made_in_another_thread_reach_a_threaded_server_s_socket() -> None:
+    accounts = {KEY: (SECRET, {"USDT": 10_000})}
+    with LocalFuturesExchange(end="2024-01-02", accounts=accounts) as exchange:  # own thread
+        await anyio.to_thread.run_sync(lambda: exchange.trading.move(BTC, last=40_000, mark=40_000))
+        client = pro_usdm(exchange)
+        try:
+            await client.load_markets()
+            seen: list[tuple[str, str]] = []
+
+            async def watch() -> None:
+                while "closed" not in {s for _, s in seen}:
+                    seen.extend((o["id"], o["status"]) for o in await client.watch_orders(BTC))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch)
+                await subscribed(exchange, client, "orders:")
+                placed = await client.create_order(BTC, "limit", "sell", 0.01, 40_500)
+                # the price moves in a worker thread, neither the server's nor this loop's
+                await anyio.to_thread.run_sync(lambda: exchange.trading.move(BTC, last=40_600))
+                with anyio.fail_after(DEADLINE):
+                    while "closed" not in {s for _, s in seen}:
+                        await anyio.sleep(0.01)
+        finally:
+            await client.close()
+    assert seen[0] == (placed["id"], "open") and seen[-1] == (placed["id"], "closed")
+
+
+async def test_a_socket_with_an_unknown_listen_key_is_refused(
+    exchange: LocalFuturesExchange,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"ws://127.0.0.1:{exchange.port}/private/ws?listenKey=never-issued"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url)
+    assert refused.value.status == 400
+    assert exchange.trading.user_stream.connections == 0

@@ -183,7 +183,10 @@ class FundingStore:
         """
         key = self._key(exchange, symbol)
         source = f"{exchange} {symbol} funding"
-        series = rates if isinstance(rates, FundingSeries) else _from_frame(rates, source)
+        if isinstance(rates, FundingSeries):  # checked again: it may have been built by hand
+            series = validate_funding(rates.time, rates.rate, rates.mark_price, source=source)
+        else:
+            series = _from_frame(rates, source)
         step = _interval_ns(interval)
         with self._lock, _locking.writing(self._root, key, self._lock_timeout):
             added, replaced, written = self._merge_and_commit(key, series, overwrite, source)

@@ -25,6 +25,7 @@ from quantkit.testing.futures.markets import FuturesMarket as FuturesMarket
 from quantkit.testing.futures.markets import LeverageBracket as LeverageBracket
 from quantkit.testing.futures.markets import brackets_from_table as brackets_from_table
 from quantkit.testing.futures.orders import VenueRejectionError as VenueRejectionError
+from quantkit.testing.futures.partial_fills import FuturesPartialFills as FuturesPartialFills
 from quantkit.testing.futures.public_api import BinanceFuturesApi as BinanceFuturesApi
 from quantkit.testing.futures.series import FundingRates as FundingRates
 from quantkit.testing.futures.signed_api import FuturesSignedApi as FuturesSignedApi
@@ -42,6 +43,7 @@ __all__ = [
     "FundingRates",
     "FuturesAccounts",
     "FuturesMarket",
+    "FuturesPartialFills",
     "FuturesSignedApi",
     "FuturesTrading",
     "FuturesVenue",

@@ -35,6 +35,7 @@ from quantkit.testing.futures.events import VenueEvent, VenueListener
 from quantkit.testing.futures.ledger import FuturesAccount
 from quantkit.testing.futures.matching import OrderRequest
 from quantkit.testing.futures.orders import FuturesOrder, FuturesTrade, Income, VenueRejectionError
+from quantkit.testing.futures.partial_fills import FuturesPartialFills
 from quantkit.testing.futures.positions import FuturesPosition, MarginType
 from quantkit.testing.futures.wire import account_update, algo_update, order_trade_update
 
@@ -79,6 +80,8 @@ class FuturesAccounts:
             if amount < 0:
                 raise ConfigError(f"the wallet of futures account {key!r} is negative")
             self.accounts[key] = FuturesAccount(secret, amount)
+        self.partial_fills: FuturesPartialFills | None = None
+        """Fill resting orders in parts (see `FuturesPartialFills`); whole when ``None``."""
         self.insurance_fund = Decimal(0)
         """What liquidations left to (positive) or took from (negative) the insurance fund."""
         self._order_ids = itertools.count(1_000_001)
@@ -260,6 +263,8 @@ class FuturesAccounts:
                     )
             position.leverage = leverage
             position.update_time = now
+            config = {"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now}
+            self._emit(VenueEvent(api_key, config | {"ac": {"s": symbol, "l": leverage}}))
             return leverage, cap if cap is not None else Decimal("9223372036854775807")
 
     def set_margin_type(self, api_key: str, symbol: str, margin_type: str, *, now: int) -> None:
@@ -282,12 +287,13 @@ class FuturesAccounts:
                 raise VenueRejectionError(
                     -4048, "Margin type cannot be changed if there exists position."
                 )
-            if account.open_orders(symbol):
+            if account.open_orders(symbol) or account.open_algo_orders(symbol):
                 raise VenueRejectionError(
                     -4047, "Margin type cannot be changed if there exists open orders."
                 )
             position.margin_type = kind
             position.update_time = now
+            self.emit_account(api_key, "MARGIN_TYPE_CHANGE", [symbol], now, Decimal(0))
 
     def set_dual_side(self, api_key: str, dual: bool) -> None:
         """Switch hedge mode on or off (``POST /fapi/v1/positionSide/dual``).
@@ -304,11 +310,41 @@ class FuturesAccounts:
                 raise VenueRejectionError(
                     -4068, "Position side cannot be changed if there exists position."
                 )
-            if account.open_orders():
+            if account.open_orders() or account.open_algo_orders():
                 raise VenueRejectionError(
                     -4067, "Position side cannot be changed if there exists open orders."
                 )
             account.dual_side = dual
+
+    def modify_isolated_margin(
+        self, api_key: str, symbol: str, amount: Decimal, *, add: bool, now: int
+    ) -> None:
+        """Add margin to an isolated position, or take some back (``POST /fapi/v1/positionMargin``).
+
+        Raises:
+            VenueRejectionError: ``-4055`` for an amount not above 0, ``-4054`` without an
+                isolated position, ``-4050`` adding more than is available, ``-4051`` taking
+                back more than the margin balance above the initial margin.
+        """
+        self.contract(symbol)
+        if amount <= 0:
+            raise VenueRejectionError(-4055, "Amount must be positive.")
+        with self.lock:
+            account = self.account(api_key)
+            position = account.position(symbol)
+            if not (position.isolated and position.amount):
+                raise VenueRejectionError(-4054, "Cannot add position margin: position is 0.")
+            mark = self.marks[symbol]
+            if add and amount > account.available(self.marks, self.lasts):
+                raise VenueRejectionError(-4050, "Cross balance insufficient.")
+            initial = abs(position.amount) * mark / position.leverage
+            spare = position.isolated_wallet + position.unrealized(mark) - initial
+            if not add and amount > min(spare, position.isolated_wallet):
+                raise VenueRejectionError(-4051, "Isolated balance insufficient.")
+            position.isolated_wallet += amount if add else -amount
+            position.update_time = now
+            self.emit_account(api_key, "MARGIN_TRANSFER", [symbol], now, Decimal(0))
+            settlement.liquidate_if_due(self, api_key, now)
 
     # ---------------------------------------------------------------------- orders
 

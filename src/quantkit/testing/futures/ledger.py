@@ -77,19 +77,35 @@ class FuturesAccount:
             found = self.positions[symbol] = FuturesPosition(symbol, self.default_leverage)
         return found
 
+    _live: dict[int, FuturesOrder] = field(
+        default_factory=dict, init=False, repr=False
+    )  # open, or closed since
+    _waiting: dict[int, FuturesOrder] = field(
+        default_factory=dict, init=False, repr=False
+    )  # the same for algo orders
+
+    def add_order(self, order: FuturesOrder) -> None:
+        """Book a new order."""
+        self.orders[order.order_id] = order
+        if order.is_open:
+            self._live[order.order_id] = order
+
+    def add_algo(self, order: FuturesOrder) -> None:
+        """Book a new conditional order."""
+        self.algo_orders[order.order_id] = order
+        self._waiting[order.order_id] = order
+
     def open_orders(self, symbol: str | None = None) -> list[FuturesOrder]:
         """Return the open orders, oldest first, of one symbol or all."""
-        return [
-            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        for order_id in [i for i, o in self._live.items() if not o.is_open]:
+            del self._live[order_id]  # closed since: dropped from the index, kept in `orders`
+        return [o for o in self._live.values() if symbol is None or o.symbol == symbol]
 
     def open_algo_orders(self, symbol: str | None = None) -> list[FuturesOrder]:
         """Return the conditional orders waiting for their trigger, oldest first."""
-        return [
-            o
-            for o in self.algo_orders.values()
-            if o.status == "NEW" and (symbol is None or o.symbol == symbol)
-        ]
+        for order_id in [i for i, o in self._waiting.items() if o.status != "NEW"]:
+            del self._waiting[order_id]
+        return [o for o in self._waiting.values() if symbol is None or o.symbol == symbol]
 
     @property
     def isolated_wallets(self) -> Decimal:

@@ -5,7 +5,8 @@ The venue trades against its last price, not against other orders, like the spot
 * ``MARKET`` orders, and ``LIMIT`` orders that cross the last price, fill at once in full at
   the last price (taker fee). ``IOC``/``FOK`` limits that do not cross expire; ``GTX``
   (post-only) limits that would cross are refused (``-5022``); other limits rest and fill in
-  full at their limit price (maker fee) once the last price reaches it.
+  full at their limit price (maker fee) once the last price reaches it, or in parts, one per
+  price step, under the `FuturesPartialFills` rule (``venue.partial_fills``).
 * ``STOP_MARKET`` and ``TAKE_PROFIT_MARKET`` are conditional ("algo") orders, as on Binance
   since its conditional orders moved to the Algo Order API: the order endpoint refuses them
   (``-4120``) and `place` with ``algo=True`` books them apart, under algo ids. They wait for
@@ -205,25 +206,8 @@ def place(
             "Due to the order could not be executed as maker, the Post Only order will be "
             "rejected. The order will not be recorded in the order history",
         )
-    order_id = venue.next_order_id()
-    order = FuturesOrder(
-        order_id,
-        request.client_id or f"local-{order_id}",
-        request.symbol,
-        request.side,
-        request.type,
-        request.type,
-        request.qty if request.qty is not None else Decimal(0),
-        request.price if request.type == "LIMIT" and request.price is not None else Decimal(0),
-        request.stop_price if request.stop_price is not None else Decimal(0),
-        request.time_in_force if request.type == "LIMIT" else "GTC",
-        request.reduce_only,
-        request.close_position,
-        request.working_type,
-        now,
-        now,
-    )
-    venue.account(api_key).orders[order_id] = order
+    order = _new_order(venue.next_order_id(), request, now)
+    venue.account(api_key).add_order(order)
     venue.emit_order(api_key, order, None, "NEW", now)
     if request.type == "MARKET" or crosses:
         fill(venue, api_key, order, last, maker=False, now=now)
@@ -232,28 +216,35 @@ def place(
     return order
 
 
-def _place_algo(
-    venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int
+def _new_order(
+    order_id: int, request: OrderRequest, now: int, prefix: str = "local"
 ) -> FuturesOrder:
-    algo_id = venue.next_order_id()
-    order = FuturesOrder(
-        algo_id,
-        request.client_id or f"local-algo-{algo_id}",
+    """The book's record of a new (or conditional) order."""
+    limit = request.type == "LIMIT"
+    return FuturesOrder(
+        order_id,
+        request.client_id or f"{prefix}-{order_id}",
         request.symbol,
         request.side,
         request.type,
         request.type,
         request.qty if request.qty is not None else Decimal(0),
-        Decimal(0),
+        request.price if limit and request.price is not None else Decimal(0),
         request.stop_price if request.stop_price is not None else Decimal(0),
-        "GTC",
+        request.time_in_force if limit else "GTC",
         request.reduce_only,
         request.close_position,
         request.working_type,
         now,
         now,
     )
-    venue.account(api_key).algo_orders[algo_id] = order
+
+
+def _place_algo(
+    venue: FuturesAccounts, api_key: str, request: OrderRequest, now: int
+) -> FuturesOrder:
+    order = _new_order(venue.next_order_id(), request, now, "local-algo")
+    venue.account(api_key).add_algo(order)
     venue.emit_algo(api_key, order, now)
     return order
 
@@ -272,8 +263,11 @@ def fill(
     *,
     maker: bool,
     now: int,
+    part: Decimal | None = None,
 ) -> None:
-    """Fill the rest of an order at ``price`` (cut to the position if it only reduces).
+    """Fill the rest of an order (or ``part`` of it) at ``price``.
+
+    A reduce-only or closing order is cut to the position (and expires with nothing to close).
 
     Args:
         venue: The venue (its lock held).
@@ -282,18 +276,11 @@ def fill(
         price: The fill price.
         maker: Whether it rested (maker fee) or took (taker fee).
         now: Server time (ms).
+        part: Fill only this much (a `FuturesPartialFills` part); the rest when ``None``.
     """
     account = venue.account(api_key)
     position = account.position(order.symbol)
-    qty = order.qty - order.executed_qty
-    if order.reduce_only or order.close_position:
-        closing = position.amount < 0 if order.side == "BUY" else position.amount > 0
-        qty = min(qty, abs(position.amount)) if closing and not order.close_position else qty
-        qty = abs(position.amount) if closing and order.close_position else qty
-        if not closing:
-            qty = Decimal(0)
-        if order.close_position:
-            order.qty = qty
+    qty = _fill_quantity(order, position.amount, part)
     if not qty:
         _expire(venue, api_key, order, now)
         return
@@ -306,17 +293,14 @@ def fill(
         effect.realized_pnl, fee, maker, now,
     )  # fmt: skip
     account.trades.append(trade)
+    trade_id = str(trade.trade_id)
     if effect.closed:
         account.book(
-            venue.next_tran_id(),
-            order.symbol,
-            "REALIZED_PNL",
-            effect.realized_pnl,
-            now,
-            str(trade.trade_id),
+            venue.next_tran_id(), order.symbol, "REALIZED_PNL", effect.realized_pnl, now, trade_id
         )
-    account.book(venue.next_tran_id(), order.symbol, "COMMISSION", -fee, now, str(trade.trade_id))
+    account.book(venue.next_tran_id(), order.symbol, "COMMISSION", -fee, now, trade_id)
     order.executed_qty += qty
+    order.trade_count += 1
     order.cum_quote += qty * price
     order.realized_pnl += effect.realized_pnl
     order.status = "FILLED" if order.executed_qty >= order.qty else "PARTIALLY_FILLED"
@@ -325,6 +309,23 @@ def fill(
     venue.emit_order(api_key, order, trade, "TRADE", now)
     if order.is_open and order.reduce_only and not position.amount:
         _expire(venue, api_key, order, now)  # nothing left to reduce
+
+
+def _fill_quantity(order: FuturesOrder, position: Decimal, part: Decimal | None) -> Decimal:
+    """How much of an order fills now: the rest (or ``part``), cut for reducing orders."""
+    qty = order.qty - order.executed_qty if part is None else part
+    if not (order.reduce_only or order.close_position):
+        return qty
+    closing = position < 0 if order.side == "BUY" else position > 0
+    if not closing:
+        qty = Decimal(0)
+    elif order.close_position:
+        qty = abs(position)
+    else:
+        qty = min(qty, abs(position))
+    if order.close_position:
+        order.qty = qty
+    return qty
 
 
 def on_last_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
@@ -342,7 +343,10 @@ def on_last_price(venue: FuturesAccounts, symbol: str, now: int) -> None:
                 continue  # filled or expired by an earlier order of this pass
             reached = last <= order.price if order.side == "BUY" else last >= order.price
             if order.type == "LIMIT" and reached:
-                fill(venue, api_key, order, order.price, maker=True, now=now)
+                rule = venue.partial_fills
+                step = venue.contracts[symbol].step_size
+                part = None if rule is None else rule.next_part(order, step)
+                fill(venue, api_key, order, order.price, maker=True, now=now, part=part)
         for algo in account.open_algo_orders(symbol):
             if algo.working_type != "MARK_PRICE" and _triggered(algo, last):
                 _trigger(venue, api_key, algo, now)
@@ -375,7 +379,7 @@ def _trigger(venue: FuturesAccounts, api_key: str, algo: FuturesOrder, now: int)
         algo.working_type, now, now,
     )  # fmt: skip
     algo.child_id = child_id
-    venue.account(api_key).orders[child_id] = child
+    venue.account(api_key).add_order(child)
     venue.emit_algo(api_key, algo, now)
     venue.emit_order(api_key, child, None, "NEW", now)
     fill(venue, api_key, child, venue.lasts[algo.symbol], maker=False, now=now)

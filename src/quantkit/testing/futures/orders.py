@@ -68,6 +68,7 @@ class FuturesOrder:
         executed_qty: Amount filled.
         cum_quote: Quote value filled.
         realized_pnl: Realised P&L of its fills.
+        trade_count: How many trades it made.
         child_id: For a conditional (algo) order: the order it placed when triggered.
         trigger_time: For a conditional order: when it triggered (ms; 0 before).
     """
@@ -91,6 +92,7 @@ class FuturesOrder:
     executed_qty: Decimal = field(default_factory=Decimal)
     cum_quote: Decimal = field(default_factory=Decimal)
     realized_pnl: Decimal = field(default_factory=Decimal)
+    trade_count: int = 0
     child_id: int = 0
     trigger_time: int = 0
 

@@ -99,7 +99,8 @@ class FuturesPosition:
         pnl = ((price - self.entry) * closed * sign).quantize(_CENT, ROUND_HALF_UP)
         released = _ZERO
         if closed and self.isolated:
-            released = self.isolated_wallet * closed / abs(old)
+            share = self.isolated_wallet * closed / abs(old)
+            released = self.isolated_wallet if closed == abs(old) else share.quantize(_CENT)
             self.isolated_wallet -= released
         new = old + signed_qty
         if opened:

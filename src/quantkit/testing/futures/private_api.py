@@ -2,14 +2,17 @@
 
 * ``POST /fapi/v1/leverage`` (``set_leverage``): ``{"leverage", "maxNotionalValue", "symbol"}``;
 * ``POST /fapi/v1/marginType`` (``set_margin_mode``): ``ISOLATED`` or ``CROSSED``;
+* ``POST /fapi/v1/positionMargin`` (``add_margin``/``reduce_margin``): an isolated position's
+  margin, ``type`` 1 adds and 2 takes back;
 * ``GET``/``POST /fapi/v1/positionSide/dual`` (``fetch_position_mode``/``set_position_mode``);
 * ``POST /fapi/v1/order`` (form body): ``MARKET``, ``LIMIT`` (``GTC``/``IOC``/``FOK``/``GTX``),
   ``STOP_MARKET`` and ``TAKE_PROFIT_MARKET`` (``stopPrice``, ``closePosition``,
   ``workingType``), ``reduceOnly``, ``newClientOrderId`` echoed, ``newOrderRespType`` ``ACK``
   or ``RESULT``;
 * ``GET``/``DELETE /fapi/v1/order`` by ``orderId`` or ``origClientOrderId`` (``-2013`` and
-  ``-2011`` when unknown), ``GET /fapi/v1/openOrders``, ``GET /fapi/v1/userTrades`` (the
-  last 7 days when neither a window nor ``fromId`` is sent, as Binance answers).
+  ``-2011`` when unknown), ``GET /fapi/v1/openOrders``, ``GET /fapi/v1/allOrders`` and
+  ``GET /fapi/v1/userTrades`` (the last 7 days when neither a window nor a starting id is
+  sent, as Binance answers).
 
 The rules behind the answers are `FuturesAccounts`'s; a `VenueRejectionError` becomes Binance's
 ``{"code", "msg"}`` with HTTP 400.
@@ -140,6 +143,8 @@ def order_request(params: dict[str, str]) -> OrderRequest:
         raise _missing("quantity")
     if kind == "LIMIT" and price is None:
         raise _missing("price")
+    if kind == "LIMIT" and "timeInForce" not in params:
+        raise _missing("timeInForce")
     if kind != "LIMIT" and price is not None:
         raise BinanceApiError(-1106, "Parameter 'price' sent when not required.")
     if kind in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and stop is None:
@@ -168,8 +173,9 @@ class FuturesPrivateApi:
         """Return the aiohttp routes.
 
         Returns:
-            leverage, marginType, positionSide/dual, order (POST, GET, DELETE), openOrders
-            and userTrades.
+            leverage, marginType, positionMargin, positionSide/dual, order (POST, GET, DELETE),
+            openOrders,
+            allOrders and userTrades.
         """
 
         def wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -178,12 +184,14 @@ class FuturesPrivateApi:
         return [
             web.post("/fapi/v1/leverage", wrap(self._leverage)),
             web.post("/fapi/v1/marginType", wrap(self._margin_type)),
+            web.post("/fapi/v1/positionMargin", wrap(self._position_margin)),
             web.get("/fapi/v1/positionSide/dual", wrap(self._get_dual)),
             web.post("/fapi/v1/positionSide/dual", wrap(self._set_dual)),
             web.post("/fapi/v1/order", wrap(self._new_order)),
             web.get("/fapi/v1/order", wrap(self._query_order)),
             web.delete("/fapi/v1/order", wrap(self._cancel_order)),
             web.get("/fapi/v1/openOrders", wrap(self._open_orders)),
+            web.get("/fapi/v1/allOrders", wrap(self._all_orders)),
             web.get("/fapi/v1/userTrades", wrap(self._user_trades)),
         ]
 
@@ -214,6 +222,25 @@ class FuturesPrivateApi:
             raise _missing("marginType")
         self.venue.set_margin_type(api_key, symbol, kind.upper(), now=self.now_ms())
         return web.json_response({"code": 200, "msg": "success"})
+
+    async def _position_margin(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        symbol = self._symbol(params)
+        amount = _decimal(params, "amount")
+        if amount is None:
+            raise _missing("amount")
+        kind = int_param(params, "type")
+        if kind not in (1, 2):
+            raise BinanceApiError(-1130, "Data sent for parameter 'type' is not valid.")
+        self.venue.modify_isolated_margin(api_key, symbol, amount, add=kind == 1, now=self.now_ms())
+        answer = {
+            "amount": float(amount),
+            "code": 200,
+            "msg": "Successfully modify position margin.",
+            "type": kind,
+        }
+        return web.json_response(answer)
 
     async def _get_dual(
         self, request: web.Request, api_key: str, params: dict[str, str]
@@ -276,6 +303,30 @@ class FuturesPrivateApi:
         symbol = self._symbol(params) if params.get("symbol") else None
         with self.venue.lock:
             rows = [order_json(o) for o in self.venue.open_orders(api_key, symbol)]
+        return json_list(request, rows)
+
+    async def _all_orders(
+        self, request: web.Request, api_key: str, params: dict[str, str]
+    ) -> web.Response:
+        symbol = self._symbol(params)
+        start, end = int_param(params, "startTime"), int_param(params, "endTime")
+        from_id = int_param(params, "orderId")
+        limit = int_param(params, "limit") or 500
+        if not 1 <= limit <= 1000:
+            raise BinanceApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        if start is None and end is None and from_id is None:
+            start = self.now_ms() - _WEEK_MS  # Binance: the last 7 days when no window is sent
+        with self.venue.lock:
+            orders = [
+                o
+                for o in self.venue.account(api_key).orders.values()
+                if o.symbol == symbol
+                and (from_id is None or o.order_id >= from_id)
+                and (start is None or o.time >= start)
+                and (end is None or o.time <= end)
+            ]
+            chosen = orders[:limit] if from_id is not None else orders[-limit:]
+            rows = [order_json(o) for o in chosen]
         return json_list(request, rows)
 
     async def _user_trades(

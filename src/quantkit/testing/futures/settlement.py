@@ -93,7 +93,7 @@ def liquidate_if_due(venue: FuturesAccounts, api_key: str, now: int) -> None:
     account.wallet -= left
     venue.insurance_fund += left
     account.book(venue.next_tran_id(), cross[0].symbol, "INSURANCE_CLEAR", -left, now, "")
-    venue.emit_account(api_key, "ORDER", [p.symbol for p in cross], now, -left)
+    venue.emit_account(api_key, "INSURANCE_CLEAR", [p.symbol for p in cross], now, -left)
 
 
 def _close(
@@ -108,7 +108,7 @@ def _close(
         order_id, f"autoclose-{now}", position.symbol, side, "LIQUIDATION", "LIQUIDATION",
         qty, price, Decimal(0), "IOC", True, False, "CONTRACT_PRICE", now, now,
     )  # fmt: skip
-    account.orders[order_id] = order
+    account.add_order(order)
     effect = position.apply(-position.amount, price, now)
     account.wallet += effect.realized_pnl
     trade = FuturesTrade(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from quantkit.data._timestamps import TimeLike, parse_instant
 from quantkit.domain.timeframe import parse_timeframe
-from quantkit.errors import ConfigError
+from quantkit.errors import ConfigError, DataError
 from quantkit.testing.futures.markets import DEFAULT_FUTURES_MARKETS, FuturesMarket
 from quantkit.testing.futures.series import (
     FundingRates,
@@ -208,6 +208,8 @@ class FuturesVenue:
             market = self.market(symbol)
             frame = given if "volume" in given.columns else given.assign(volume=0.0)
             source = f"{market.symbol} {kind}"
+            if not len(frame):
+                raise DataError("the frame holds no candles", source=f"{source} candles")
             supplied[market.symbol] = candles_from_frame(frame, self._timeframe, source=source)
         return supplied
 
