@@ -228,3 +228,25 @@ async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
     with Journal(path, run_id="reader") as journal:
         cleared = [r.data["amount"] for r in journal.records() if r.kind == "insurance_clear"]
     assert cleared == [pytest.approx(2_080.0)]
+
+
+async def test_a_liquidation_found_by_one_check_is_settled_by_the_tracker_without_divergence(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    # production cadence: one account check notices, the tracker's polls (every 0.05 s here)
+    # settle the account; the two settled checks a divergence needs must not come first
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
+        long = broker.submit(market(Side.BUY, 0.1), "perp-run-000001", 40_000)
+        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        local.trading.move(BTC, last=37_000, mark=37_000)
+        await broker.reconciler.check_account()
+        with anyio.fail_after(30):
+            while broker.futures.liquidations == 0 or broker.sync.balances_behind:
+                await anyio.sleep(0.01)
+        assert broker.divergences == []
+        assert broker.portfolio.position(BTC).amount == 0
+        assert broker.futures.wallet_balance() == pytest.approx(venue_wallet(local))
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()

@@ -123,8 +123,9 @@ class PerpetualReconciler(Reconciler):
     async def refresh_balances(self, *, check: bool = True) -> bool:
         """Compare the venue's wallet and positions with the portfolio, then take the venue's.
 
-        As the spot check (see `Reconciler.refresh_balances`), with funding booked between
-        the two reads.
+        As the spot check (see `Reconciler.refresh_balances`), with funding booked before the
+        reads; trades of no journaled order are looked up first (a liquidation is booked as
+        the forced close it is), and a check that found a new one is not a settled check.
 
         Args:
             check: Compare first (``False`` on start: take the venue's figures as they are).
@@ -136,6 +137,9 @@ class PerpetualReconciler(Reconciler):
         sync.balances_behind = True
         if check and self._busy():
             return False
+        broker = self._broker
+        if broker.lookups_pending:  # unknown trades seen: forced closes are booked first
+            await broker.look_up_forced()
         known = len(sync.orders)
         read_ms = time.time_ns() // 1_000_000
         await self._book_funding(known_only=not check)  # on start: in the wallet already
@@ -143,8 +147,9 @@ class PerpetualReconciler(Reconciler):
         await self._book_latest()
         after = await self.snapshot()
         if check:
-            if _amounts(before) != _amounts(after) or self._busy() or len(sync.orders) != known:
-                return False
+            changed = _amounts(before) != _amounts(after) or len(sync.orders) != known
+            if changed or self._busy() or broker.lookups_pending:
+                return False  # not settled: an unknown trade's order is still to be looked up
             if not self._confirmed(self._account_gaps(after)):
                 return False
         self._take(after)
