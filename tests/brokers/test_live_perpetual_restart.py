@@ -250,3 +250,27 @@ async def test_a_liquidation_found_by_one_check_is_settled_by_the_tracker_withou
         assert broker.futures.wallet_balance() == pytest.approx(venue_wallet(local))
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
+
+
+async def test_a_liquidation_while_down_is_recognised_on_restart(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        broker = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
+        short = broker.submit(market(Side.SELL, 0.1), "perp-run-000001", 40_000)
+        await until(broker, lambda: short.status is OrderStatus.FILLED)
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    local.trading.move(BTC, last=43_000, mark=43_000)  # the short is liquidated meanwhile
+    assert venue_amount(local) == 0
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        again = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
+        assert again.futures.liquidations == 1  # booked as a forced close, not a stranger
+        assert again.portfolio.position(BTC).amount == 0
+        # isolated 20x: the 200 of margin and the 2.0 fee are gone
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 200 - 2.0)
+        await again.reconciler.check_account()
+        assert again.divergences == []
+        await again.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
