@@ -36,6 +36,8 @@ class EquityContext(FakeContext):
 class GeneralDailyLoss(DailyLossLimit):
     """`DailyLossLimit.on_bar` as it was before the fast path: integer days, the base class."""
 
+    _previous = math.nan  # equity at the previous bar (this reference keeps its own)
+
     @property
     def name(self) -> str:
         return "DailyLossLimit"
@@ -145,6 +147,71 @@ def test_daily_loss_rolls_the_day_at_midnight_utc() -> None:
     breaker.on_bar(context)
     assert breaker.halted
     assert "against 100.00" in breaker.why
+
+
+class CountedDailyLoss(DailyLossLimit):
+    """Counts the bars that took the general way (``_on_bar``) instead of the two comparisons."""
+
+    general = 0
+
+    def _on_bar(self, context: RiskContext, equity: float, now: int) -> Sequence[OrderRequest]:
+        self.general += 1
+        return super()._on_bar(context, equity, now)
+
+
+def test_daily_loss_takes_the_general_way_only_when_a_bar_has_more_to_do() -> None:
+    breaker = CountedDailyLoss(500.0, relative=False)
+    context = EquityContext()
+    context.now = 20 * DAY
+    for k in range(100):  # a quiet day: the first bar and the one after it go the general way
+        context.now += 60_000_000_000
+        context.value = 10_000.0 - k
+        breaker.on_bar(context)
+    assert (breaker.general, breaker.halted) == (2, False)
+    breaker.reset()  # not halted: it restarts the day's reference, so the next bar goes in full
+    breaker.on_bar(context)
+    assert breaker.general == 3
+    context.now = 21 * DAY  # a new day, and the bar after it
+    breaker.on_bar(context)
+    context.now += 1
+    breaker.on_bar(context)
+    assert breaker.general == 5
+    context.now += 1
+    breaker.on_bar(context)
+    assert breaker.general == 5
+
+
+def test_daily_loss_measures_against_a_limit_changed_between_bars() -> None:
+    breaker = DailyLossLimit(500.0, relative=False)
+    context = EquityContext()
+    context.now = 20 * DAY + HOUR
+    for equity in (10_000.0, 9_800.0, 9_800.0):  # 200 lost: within 500
+        context.now += HOUR
+        context.value = equity
+        breaker.on_bar(context)
+    assert not breaker.halted
+    breaker.max_loss = 100.0
+    context.now += HOUR
+    breaker.on_bar(context)
+    assert breaker.halted
+    assert "lost 200.00" in breaker.why
+    assert "limit 100.00" in breaker.why
+
+
+def test_daily_loss_measures_against_a_relative_switch_between_bars() -> None:
+    breaker = DailyLossLimit(0.05, relative=True)  # 5 % of the day's start: 5 of 100
+    context = EquityContext()
+    context.now = 20 * DAY + HOUR
+    for equity in (100.0, 99.0, 99.0):  # 1 lost: within 5
+        context.now += HOUR
+        context.value = equity
+        breaker.on_bar(context)
+    assert not breaker.halted
+    breaker.relative = False  # now 0.05 of the account currency: 1 lost is beyond it
+    context.now += HOUR
+    breaker.on_bar(context)
+    assert breaker.halted
+    assert "limit 0.05" in breaker.why
 
 
 def reference_sane(policy: SaneOrder, request: OrderRequest, context: RiskContext) -> Decision:

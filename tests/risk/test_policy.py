@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -88,6 +89,20 @@ def test_decisions_are_frozen() -> None:
     decision = Decision.reject("P", "no")
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.reason = "yes"  # type: ignore[misc]
+
+
+def test_decisions_built_field_by_field_behave_as_dataclasses() -> None:
+    by_keyword = Decision(action=RiskAction.REJECT, request=None, policy="P", reason="no")
+    by_position = Decision(RiskAction.REJECT, None, "P", "no")
+    assert by_keyword == by_position == pickle.loads(pickle.dumps(by_position))
+    assert hash(by_keyword) == hash(by_position)
+    assert Decision(RiskAction.APPROVE, None) == Decision(RiskAction.APPROVE, None, "", "")
+    assert dataclasses.replace(by_keyword, reason="yes").reason == "yes"
+    assert repr(by_keyword) == (
+        "Decision(action=<RiskAction.REJECT: 'reject'>, request=None, policy='P', reason='no')"
+    )
+    with pytest.raises(TypeError):
+        Decision(RiskAction.APPROVE)  # type: ignore[call-arg]
 
 
 def test_risk_actions_are_strings() -> None:

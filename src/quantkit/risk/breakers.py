@@ -157,16 +157,38 @@ class DailyLossLimit(Breaker):
         else:
             finite_or_none(max_loss, "DailyLossLimit", "max_loss")
         super().__init__(flatten=flatten, reset=reset, cooldown=cooldown)
-        self.max_loss = max_loss
-        self.relative = relative
+        self._max_loss = max_loss
+        self._relative = relative
         self._day = -1
         self._day_start = -DAY_NS  # the UTC day ``self._day`` is [start, end) in ns
         self._day_end = 0
         self._plain = type(self).evaluate is DailyLossLimit.evaluate
         self._new_day = False
         self._start = math.nan  # the day's starting equity (nan: the next sample)
-        self._previous = math.nan  # equity at the previous bar
-        self._equity = math.nan  # equity at this bar
+        self._equity = math.nan  # equity at the latest bar (the previous one, until sampled)
+        # The allowed loss while a bar has nothing to do but compare the loss with it (same
+        # day, trading, this class's `evaluate`); nan sends the next bar the general way.
+        self._gate = math.nan
+
+    @property
+    def max_loss(self) -> float:
+        """Largest allowed loss (a fraction of the day's start when `relative`, else an amount)."""
+        return self._max_loss
+
+    @max_loss.setter
+    def max_loss(self, value: float) -> None:
+        self._max_loss = value
+        self._gate = math.nan  # the next bar measures against the new value
+
+    @property
+    def relative(self) -> bool:
+        """Whether `max_loss` is a fraction of the day's starting equity."""
+        return self._relative
+
+    @relative.setter
+    def relative(self, value: bool) -> None:
+        self._relative = value
+        self._gate = math.nan
 
     def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
         """Roll the day if it changed, then run the breaker (see `Breaker.on_bar`).
@@ -179,15 +201,24 @@ class DailyLossLimit(Breaker):
         """
         equity = context.equity()
         now = context.now
-        # ``utc_day(now) != self._day``, without the division on every bar
+        # The common bar, in two comparisons: the same UTC day, and a loss (nan: no mark, or
+        # no start) within the gate, which is the limit only while nothing else is to be done.
+        if self._day_start <= now < self._day_end and self._start - equity <= self._gate:
+            self._equity = equity
+            return ()
+        return self._on_bar(context, equity, now)
+
+    def _on_bar(self, context: RiskContext, equity: float, now: int) -> Sequence[OrderRequest]:
+        """`on_bar` in full: roll the day, run the breaker, then set the gate for the next bar."""
         new_day = self._new_day = not self._day_start <= now < self._day_end
         if new_day:
             day = self._day = utc_day(now)
             self._day_start = day * DAY_NS
             self._day_end = self._day_start + DAY_NS
-            self._start = self._previous
+            self._start = self._equity  # the previous bar's equity
         self._equity = equity
-        if self._halted or self._resumed_by_hand or not self._plain:
+        trading = not (self._halted or self._resumed_by_hand) and self._plain
+        if not trading:
             orders = Breaker.on_bar(self, context)
         else:  # trading, and `evaluate` is this class's: its test inline, the reason on a trip
             orders = ()
@@ -195,11 +226,17 @@ class DailyLossLimit(Breaker):
                 start = self._start
                 if start != start:  # noqa: PLR0124 - nan: no start yet
                     start = self._start = equity
-                max_loss = self.max_loss
-                if not start - equity <= (max_loss * start if self.relative else max_loss):
+                if not start - equity <= self._limit(start):
                     orders = self._trip(context, self.evaluate(context))
-        self._previous = equity
+        # The next bar may take the short way if this one left nothing else to do; never the
+        # bar after a day's first (``restart`` must see that the day did not just begin).
+        quiet = trading and not self._halted and not new_day
+        self._gate = self._limit(self._start) if quiet else math.nan
         return orders
+
+    def _limit(self, start: float) -> float:
+        """The allowed loss from ``start``, exactly as `evaluate` computes it."""
+        return self._max_loss * start if self._relative else self._max_loss
 
     def evaluate(self, context: RiskContext) -> str:
         """Trip if the equity is more than the limit below the day's starting equity.
@@ -217,7 +254,7 @@ class DailyLossLimit(Breaker):
             self._start = equity
         start = self._start
         loss = start - equity
-        limit = self.max_loss * start if self.relative else self.max_loss
+        limit = self._limit(start)
         if loss <= limit:
             return ""
         share = f" ({loss / start:.2%})" if start > 0 else ""
@@ -230,7 +267,7 @@ class DailyLossLimit(Breaker):
     def restart(self) -> None:
         """Restart the reference at the next sampled equity, unless the day just began."""
         if not self._new_day:
-            self._start = math.nan
+            self._start = math.nan  # also closes the gate: nan never compares
 
     def __repr__(self) -> str:
         return (

@@ -18,15 +18,12 @@ from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import (
     Decision,
-    RiskAction,
     RiskContext,
-    RiskPolicy,
+    ScreenedPolicy,
     positive_required,
 )
 
 __all__ = ["MaxConcentration", "MaxGrossExposure", "MaxLeverage", "MaxNetExposure"]
-
-_APPROVE = RiskAction.APPROVE
 
 _TOL = 1e-12
 _isfinite = math.isfinite
@@ -46,7 +43,7 @@ class _Book(NamedTuple):
     net: float
 
 
-def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
+def _mark_book(context: RiskContext, portfolio: Portfolio, symbol: str, price: float) -> _Book:
     """Value the account at the latest prices.
 
     A symbol without a latest price is marked at the portfolio's last mark, else its entry
@@ -55,6 +52,8 @@ def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
     Args:
         context: Account and prices now.
         portfolio: ``context.portfolio``, already fetched.
+        symbol: A symbol whose latest price is known already (the order's).
+        price: ``context.price(symbol)``.
 
     Returns:
         Equity, gross and net exposure.
@@ -63,14 +62,14 @@ def _mark_book(context: RiskContext, portfolio: Portfolio) -> _Book:
     equity = portfolio.balance
     gross = net = 0.0
     price_of = context.price
-    for symbol, position in portfolio.positions.items():
+    for held, position in portfolio.positions.items():
         amount = position.amount
         if not amount:
             continue
-        price = price_of(symbol)
-        if not (_isfinite(price) and price > 0):
-            price = last.get(symbol, position.entry_price)
-        value = amount * price
+        mark = price if held == symbol else price_of(held)
+        if not (_isfinite(mark) and mark > 0):
+            mark = last.get(held, position.entry_price)
+        value = amount * mark
         net += value
         gross += abs(value)
     equity += net
@@ -91,7 +90,7 @@ class _Room(NamedTuple):
     limit: float
 
 
-class _ExposureLimit(RiskPolicy):
+class _ExposureLimit(ScreenedPolicy):
     """Base of the exposure limits: resize entries down to the limit, never block reductions.
 
     Subclasses say how much room an order has (`_room`); this class handles reduce-only and
@@ -136,23 +135,26 @@ class _ExposureLimit(RiskPolicy):
         """
         return ""
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve, resize or reject ``request`` against the limit.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            The decision.
+            ``None`` (approved as it is), or the resize or rejection.
         """
         if request.reduce_only:
-            return Decision(_APPROVE, request, self.name)
+            return None
         symbol = request.symbol
-        portfolio = context.portfolio
         held = portfolio.position(symbol).amount
         sign = request.sign
-        mark = context.price(symbol)
+        mark = price
         priced = _isfinite(mark) and mark > 0
         if request.amount is not None:
             amount = request.amount
@@ -161,10 +163,10 @@ class _ExposureLimit(RiskPolicy):
         else:
             amount = math.nan
         if held * sign < 0 and amount <= abs(held) * (1 + _TOL):
-            return Decision(_APPROVE, request, self.name)  # reduces (nan: not known to)
+            return None  # reduces (nan: not known to)
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
-        book = _mark_book(context, portfolio)
+        book = _mark_book(context, portfolio, symbol, mark)
         refusal = self._refuse(book)
         if refusal:
             return Decision.reject(self.name, refusal)
@@ -173,7 +175,7 @@ class _ExposureLimit(RiskPolicy):
         if held * sign < 0:
             allowed_raw = max(allowed_raw, abs(held))  # closing is always allowed
         if amount <= allowed_raw * (1 + _TOL) + _TOL * abs(held):
-            return Decision(_APPROVE, request, self.name)
+            return None
         market = context.market(symbol)
         allowed = market.round_amount(max(allowed_raw, 0.0))
         limit = f"{room.limit:,.2f} ({self._describe(book)})"

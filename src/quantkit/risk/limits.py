@@ -6,15 +6,14 @@ import dataclasses
 import math
 
 from quantkit.domain.order import OrderRequest
+from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy, finite_or_none
+from quantkit.risk.policy import Decision, RiskContext, ScreenedPolicy, finite_or_none
 
 __all__ = ["MaxPositionSize"]
 
-_APPROVE = RiskAction.APPROVE
 
-
-class MaxPositionSize(RiskPolicy):
+class MaxPositionSize(ScreenedPolicy):
     """Cap the absolute position per symbol, in base amount and/or quote notional.
 
     An order that would take the position past the cap is resized down to reach it exactly;
@@ -40,30 +39,34 @@ class MaxPositionSize(RiskPolicy):
         self.max_amount = max_amount
         self.max_notional = max_notional
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve, resize or reject ``request`` against the caps.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            The decision.
+            ``None`` (approved as it is), or the resize or rejection.
         """
         symbol = request.symbol
-        price = request.limit_price or request.stop_price or context.price(symbol)
-        held = context.portfolio.position(symbol).amount
+        price = request.limit_price or request.stop_price or price
+        held = portfolio.position(symbol).amount
         sign = request.sign
         priced = math.isfinite(price) and price > 0
         if request.reduce_only:
-            return Decision(_APPROVE, request, self.name)
+            return None
         if not priced and (request.amount is None or self.max_notional is not None):
             return Decision.reject(
                 self.name, f"no price for {symbol} yet to value the order against the cap"
             )
         amount = request.amount if request.amount is not None else (request.cost or 0.0) / price
         if held * sign < 0 and amount <= abs(held):
-            return Decision(_APPROVE, request, self.name)
+            return None
         cap = math.inf
         if self.max_amount is not None:
             cap = self.max_amount
@@ -71,7 +74,7 @@ class MaxPositionSize(RiskPolicy):
             cap = min(cap, self.max_notional / price)
         room = cap - held * sign  # how much more may be added in this direction
         if amount <= room * (1 + 1e-12):
-            return Decision(_APPROVE, request, self.name)
+            return None
         allowed = context.market(symbol).round_amount(max(room, 0.0))
         if allowed <= 0:
             return Decision.reject(

@@ -8,12 +8,14 @@ from collections import deque
 from datetime import UTC, datetime
 
 from quantkit.domain.order import OrderRequest, OrderType, TimeInForce
+from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import (
     Decision,
     RiskAction,
     RiskContext,
     RiskPolicy,
+    ScreenedPolicy,
     positive_required,
 )
 
@@ -26,7 +28,7 @@ _NS = 1_000_000_000
 _MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
 
 
-class MaxOrderNotional(RiskPolicy):
+class MaxOrderNotional(ScreenedPolicy):
     """Cap the value of each entry order, in quote currency.
 
     An order worth more than ``max_notional`` (amount x its limit or stop price, or the
@@ -50,32 +52,36 @@ class MaxOrderNotional(RiskPolicy):
         positive_required(max_notional, "MaxOrderNotional", "max_notional")
         self.max_notional = max_notional
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve, resize or reject ``request`` against the cap.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            The decision.
+            ``None`` (approved as it is), or the resize or rejection.
         """
         symbol = request.symbol
         if request.reduce_only:
-            return Decision(_APPROVE, request, self.name)
-        price = request.limit_price or request.stop_price or context.price(symbol)
+            return None
+        price = request.limit_price or request.stop_price or price
         priced = math.isfinite(price) and price > 0
-        held = context.portfolio.position(symbol).amount
+        held = portfolio.position(symbol).amount
         cap = self.max_notional
         if request.amount is None:
             return self._check_cost(request, context, price if priced else math.nan, held)
         if held * request.sign < 0 and request.amount <= abs(held) * (1 + _TOL):
-            return Decision(_APPROVE, request, self.name)
+            return None
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
         notional = request.amount * price
         if notional <= cap * (1 + _TOL):
-            return Decision(_APPROVE, request, self.name)
+            return None
         market = context.market(symbol)
         allowed = market.round_amount(cap / price)
         if allowed <= 0 or allowed < market.min_amount or allowed * price < market.min_notional:
@@ -93,13 +99,13 @@ class MaxOrderNotional(RiskPolicy):
 
     def _check_cost(
         self, request: OrderRequest, context: RiskContext, price: float, held: float
-    ) -> Decision:
+    ) -> Decision | None:
         """The cap for a cost-sized market order (its value is its cost)."""
         cost = request.cost or 0.0
         if cost <= self.max_notional * (1 + _TOL) or (  # nan price: not reducing
             held * request.sign < 0 and cost / price <= abs(held) * (1 + _TOL)
         ):
-            return Decision(_APPROVE, request, self.name)
+            return None
         market = context.market(request.symbol)
         too_small = self.max_notional < market.min_notional or (
             math.isfinite(price) and self.max_notional / price < market.min_amount

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ __all__ = [
     "RiskChain",
     "RiskContext",
     "RiskPolicy",
+    "ScreenedPolicy",
     "hook",
     "overrides",
 ]
@@ -37,7 +38,10 @@ class RiskAction(StrEnum):
     RESUME = "resume"
 
 
-@dataclass(frozen=True, slots=True)
+_APPROVE, _RESIZE = RiskAction.APPROVE, RiskAction.RESIZE
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Decision:
     """A policy's verdict on one order intent.
 
@@ -52,6 +56,17 @@ class Decision:
     request: OrderRequest | None
     policy: str = ""
     reason: str = ""
+
+    def __init__(
+        self, action: RiskAction, request: OrderRequest | None, policy: str = "", reason: str = ""
+    ) -> None:
+        # A frozen dataclass's generated __init__ assigns each field with object.__setattr__;
+        # the slots' own setters cost less than half (a chain builds one decision per order).
+        # Assignment from outside still raises FrozenInstanceError.
+        _set_action(self, action)
+        _set_request(self, request)
+        _set_policy(self, policy)
+        _set_reason(self, reason)
 
     @classmethod
     def approve(cls, request: OrderRequest, policy: str = "") -> Decision:
@@ -77,6 +92,12 @@ class Decision:
     def allowed(self) -> bool:
         """Whether a request goes on to the broker."""
         return self.request is not None
+
+
+# The slots' setters of Decision's fields, in field order (see Decision.__init__).
+_set_action, _set_request, _set_policy, _set_reason = (
+    vars(Decision)[f.name].__set__ for f in fields(Decision)
+)
 
 
 class RiskContext(Protocol):
@@ -195,6 +216,62 @@ class RiskPolicy(ABC):
         """
 
 
+class ScreenedPolicy(RiskPolicy):
+    """A policy whose check has a cheaper form for chains: `screen`. Subclass it.
+
+    `screen` returns ``None`` for a plain approval of the request as it is (no `Decision`
+    built) and receives the marked account and the order's symbol's latest price from its
+    caller, so a `RiskChain` of screened policies reads them once per order and builds one
+    decision, its own. ``check``
+    is ``screen`` with the account fetched from the context. A subclass that overrides
+    ``check`` is called through its ``check``, in chains too.
+    """
+
+    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+        """Decide about one order intent (`screen`, with a built approval for ``None``).
+
+        Args:
+            request: What the strategy asks for.
+            context: Account and prices now.
+
+        Returns:
+            The decision.
+        """
+        price = context.price(request.symbol)
+        decision = self.screen(request, context, context.portfolio, price)
+        return Decision(_APPROVE, request, self.name) if decision is None else decision
+
+    @abstractmethod
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
+        """Decide about one order intent; ``None`` approves it unchanged.
+
+        Args:
+            request: What the strategy asks for.
+            context: Account and prices now.
+            portfolio: ``context.portfolio``, fetched (and marked) once by the caller.
+            price: ``context.price(request.symbol)``, fetched once by the caller (``nan``
+                before the symbol's first bar).
+
+        Returns:
+            ``None`` to approve ``request`` as it is, else the decision.
+        """
+
+    @classmethod
+    def screens_its_check(cls) -> bool:
+        """Whether ``check`` is `screen` plus a built approval, so a chain may call `screen`.
+
+        False when a subclass overrides ``check``: its own code then decides, in chains too.
+        A class that replaces ``check`` with an equivalent of its own (a cheaper one) says
+        so by overriding this.
+
+        Returns:
+            Whether calling `screen` decides exactly as calling ``check``.
+        """
+        return cls.check is ScreenedPolicy.check
+
+
 def overrides(policy: RiskPolicy, hook: str) -> bool:
     """Whether ``policy`` overrides the hook ``hook`` of `RiskPolicy` (engines skip it if not).
 
@@ -232,7 +309,11 @@ def hook(policy: RiskPolicy | None, name: str) -> Any:
     return getattr(policy, name)
 
 
-_APPROVE, _RESIZE = RiskAction.APPROVE, RiskAction.RESIZE
+def _screen_of(policy: RiskPolicy) -> Any:
+    """``policy``'s bound `ScreenedPolicy.screen` if it decides as its check does, else None."""
+    if isinstance(policy, ScreenedPolicy) and type(policy).screens_its_check():
+        return policy.screen
+    return None
 
 
 class RiskChain(RiskPolicy):
@@ -250,6 +331,9 @@ class RiskChain(RiskPolicy):
             if not isinstance(policy, RiskPolicy):
                 raise ConfigError(f"RiskChain: {policy!r} is not a RiskPolicy")
         self.policies = tuple(policies)
+        # each member with its screen when that may be called instead of its check, else None
+        self._steps = tuple((_screen_of(policy), policy) for policy in self.policies)
+        self._screened = any(screen is not None for screen, _ in self._steps)
         self._bar_policies = tuple(p for p in self.policies if overrides(p, "on_bar"))
         self._fill_policies = tuple(p for p in self.policies if overrides(p, "on_fill"))
 
@@ -263,6 +347,36 @@ class RiskChain(RiskPolicy):
         Returns:
             The first refusal, else the last resize, else an approval.
         """
+        if not self._screened:
+            return self._fold(request, context)
+        original = request
+        final: Decision | None = None  # the last resize
+        portfolio = context.portfolio  # marked once for every screened member
+        symbol = request.symbol
+        price = context.price(symbol)
+        for screen, policy in self._steps:
+            if screen is None:
+                decision = policy.check(request, context)
+            else:
+                screened = screen(request, context, portfolio, price)
+                if screened is None:  # approved as it is
+                    continue
+                decision = screened
+            sent = decision.request
+            if sent is None:
+                return decision
+            if decision.action is _RESIZE:
+                final = decision
+            request = sent
+            if sent.symbol != symbol:  # handed on as an order on another symbol
+                symbol = sent.symbol
+                price = context.price(symbol)
+        if final is None:
+            return Decision(_APPROVE, original, self.name)
+        return final
+
+    def _fold(self, request: OrderRequest, context: RiskContext) -> Decision:
+        """`check` for a chain without screened members: every member's ``check`` in turn."""
         original = request
         final: Decision | None = None  # the last resize
         for policy in self.policies:

@@ -18,7 +18,7 @@ import structlog
 from quantkit.domain.order import OrderRequest, Side
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
-from quantkit.risk.policy import Decision, RiskAction, RiskContext, RiskPolicy
+from quantkit.risk.policy import Decision, RiskAction, RiskContext, ScreenedPolicy
 
 __all__ = ["DAY_NS", "Breaker", "ResetKind", "ResetRule", "flatten_orders", "utc_day"]
 
@@ -133,7 +133,7 @@ class ResetRule:
         return ""
 
 
-class Breaker(RiskPolicy):
+class Breaker(ScreenedPolicy):
     """Base class of circuit breakers: halt on a condition, resume by a reset rule. Subclass it.
 
     A subclass only says when to trip, in `evaluate`. The base class does the rest:
@@ -225,18 +225,47 @@ class Breaker(RiskPolicy):
         Returns:
             The decision.
         """
-        if not self._halted or request.reduce_only:
+        if not self._halted or request.reduce_only:  # the account is not needed
             return Decision(_APPROVE, request, self.name)
+        price = context.price(request.symbol)
+        decision = self.screen(request, context, context.portfolio, price)
+        return Decision(_APPROVE, request, self.name) if decision is None else decision
+
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
+        """`check` for chains: ``None`` approves the request as it is.
+
+        Args:
+            request: What the strategy asks for.
+            context: Account and prices now.
+            portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
+
+        Returns:
+            ``None`` (approved), or the rejection while halted.
+        """
+        if not self._halted or request.reduce_only:
+            return None
         symbol = request.symbol
-        held = context.portfolio.position(symbol).amount
+        held = portfolio.position(symbol).amount
         if held * request.sign < 0:
             amount = request.amount
             if amount is None:
-                price = request.limit_price or request.stop_price or context.price(symbol)
+                price = request.limit_price or request.stop_price or price
                 amount = (request.cost or 0.0) / price if price > 0 else math.nan
             if amount <= abs(held):
-                return Decision(_APPROVE, request, self.name)
+                return None
         return Decision.reject(self.name, f"halted by {self.name}: {self._why}")
+
+    @classmethod
+    def screens_its_check(cls) -> bool:
+        """Whether ``check`` is this class's (the same decisions as `screen`).
+
+        Returns:
+            False when a subclass overrides ``check``.
+        """
+        return cls.check is Breaker.check
 
     def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
         """Apply the reset rule, then check whether to trip; flatten on a trip if asked.

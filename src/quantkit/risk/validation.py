@@ -10,19 +10,17 @@ import dataclasses
 import math
 
 from quantkit.domain.order import OrderRequest
+from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import (
     Decision,
-    RiskAction,
     RiskContext,
-    RiskPolicy,
+    ScreenedPolicy,
     finite_or_none,
     positive_required,
 )
 
 __all__ = ["PriceBand", "ReduceOnlyCheck", "SaneOrder", "StaleSignal"]
-
-_APPROVE = RiskAction.APPROVE
 
 _TOL = 1e-12
 _INF = math.inf
@@ -46,7 +44,7 @@ def _reduces(request: OrderRequest, held: float, price: float) -> bool:
     return _priced(price) and (request.cost or 0.0) / price <= abs(held) * (1 + _TOL)
 
 
-class PriceBand(RiskPolicy):
+class PriceBand(ScreenedPolicy):
     """Refuse limit and stop prices too far from the last price (fat fingers, bad signals).
 
     Every limit and stop price of the order must lie within ``max_deviation`` (a fraction)
@@ -69,41 +67,45 @@ class PriceBand(RiskPolicy):
     def __init__(self, *, max_deviation: float) -> None:
         self.max_deviation = positive_required(max_deviation, "PriceBand", "max_deviation")
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve ``request`` if its prices lie within the band around the last price.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account (not needed here).
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            An approval, or a rejection naming the price, its distance and the band.
+            ``None`` (approved), or a rejection naming the price, its distance and the band.
         """
         symbol = request.symbol
-        last = context.price(symbol)
+        last = price
         if not _priced(last):
             return Decision.reject(
                 self.name, f"no last price for {symbol} yet to check the order's price against"
             )
         for name in ("limit_price", "stop_price"):
-            price = getattr(request, name)
-            if price is None:
+            value = getattr(request, name)
+            if value is None:
                 continue
-            deviation = abs(price / last - 1.0)
+            deviation = abs(value / last - 1.0)
             if deviation > self.max_deviation * (1 + 1e-9):
                 label = name.replace("_", " ")
                 return Decision.reject(
                     self.name,
-                    f"{label} {price:g} is {deviation:.2%} from the last price {last:g} of "
+                    f"{label} {value:g} is {deviation:.2%} from the last price {last:g} of "
                     f"{symbol}; the band is {self.max_deviation:.2%}",
                 )
-        return Decision(_APPROVE, request, self.name)
+        return None
 
     def __repr__(self) -> str:
         return f"PriceBand(max_deviation={self.max_deviation!r})"
 
 
-class StaleSignal(RiskPolicy):
+class StaleSignal(ScreenedPolicy):
     """Refuse entries on a symbol whose latest bar lags the run's clock.
 
     In a multi-symbol or live run a strategy can act on a symbol whose data stopped coming
@@ -128,20 +130,24 @@ class StaleSignal(RiskPolicy):
             raise ConfigError(f"StaleSignal: max_bars must be an integer >= 0, got {max_bars!r}")
         self.max_bars = max_bars
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve ``request`` unless it opens or adds on stale data.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            An approval, or a rejection saying how far behind the symbol's data is.
+            ``None`` (approved), or a rejection saying how far behind the symbol's data is.
         """
         symbol = request.symbol
-        held = context.portfolio.position(symbol).amount
-        if held and _reduces(request, held, context.price(symbol)):
-            return Decision(_APPROVE, request, self.name)
+        held = portfolio.position(symbol).amount
+        if held and _reduces(request, held, price):
+            return None
         bar_time = context.bar_time(symbol)
         if bar_time < 0:
             return Decision.reject(self.name, f"no bar for {symbol} yet; entry refused")
@@ -153,13 +159,13 @@ class StaleSignal(RiskPolicy):
                 f"latest {symbol} bar closed {lag / timeframe:g} bars before now "
                 f"(limit {self.max_bars}); entry refused on stale data",
             )
-        return Decision(_APPROVE, request, self.name)
+        return None
 
     def __repr__(self) -> str:
         return f"StaleSignal(max_bars={self.max_bars!r})"
 
 
-class ReduceOnlyCheck(RiskPolicy):
+class ReduceOnlyCheck(ScreenedPolicy):
     """Make reduce-only orders honest: on the reducing side, and no larger than the position.
 
     A reduce-only order whose side would not reduce the position (a sell while flat or
@@ -172,20 +178,24 @@ class ReduceOnlyCheck(RiskPolicy):
         ReduceOnlyCheck()
     """
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve, resize or reject a reduce-only ``request``.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account.
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            The decision.
+            ``None`` (approved as it is), or the resize or rejection.
         """
         if not request.reduce_only:
-            return Decision(_APPROVE, request, self.name)
+            return None
         symbol = request.symbol
-        held = context.portfolio.position(symbol).amount
+        held = portfolio.position(symbol).amount
         if held * request.sign >= 0:
             return Decision.reject(
                 self.name,
@@ -194,15 +204,14 @@ class ReduceOnlyCheck(RiskPolicy):
             )
         if request.amount is not None:
             amount = request.amount
-        else:
-            price = context.price(symbol)
-            if not _priced(price):
-                return Decision.reject(
-                    self.name, f"no price for {symbol} yet to size the reduce-only cost order"
-                )
+        elif _priced(price):
             amount = (request.cost or 0.0) / price
+        else:
+            return Decision.reject(
+                self.name, f"no price for {symbol} yet to size the reduce-only cost order"
+            )
         if amount <= abs(held) * (1 + _TOL):
-            return Decision(_APPROVE, request, self.name)
+            return None
         market = context.market(symbol)
         allowed = market.round_amount(abs(held))
         if allowed <= 0 or allowed < market.min_amount:
@@ -223,7 +232,7 @@ class ReduceOnlyCheck(RiskPolicy):
         return "ReduceOnlyCheck()"
 
 
-class SaneOrder(RiskPolicy):
+class SaneOrder(ScreenedPolicy):
     """Refuse orders no strategy means to send: bad numbers, dust, or absurd sizes.
 
     `OrderRequest` already refuses non-finite and non-positive numbers when it is built;
@@ -248,15 +257,19 @@ class SaneOrder(RiskPolicy):
         finite_or_none(max_amount, "SaneOrder", "max_amount")
         self.max_amount = max_amount
 
-    def check(self, request: OrderRequest, context: RiskContext) -> Decision:
+    def screen(
+        self, request: OrderRequest, context: RiskContext, portfolio: Portfolio, price: float
+    ) -> Decision | None:
         """Approve ``request`` if its numbers are sane for its market.
 
         Args:
             request: What the strategy asks for.
             context: Account and prices now.
+            portfolio: The marked account (not needed here).
+            price: ``context.price(request.symbol)``, the order's symbol's latest price.
 
         Returns:
-            An approval, or a rejection naming the offending value.
+            ``None`` (approved), or a rejection naming the offending value.
         """
         symbol = request.symbol
         given = amount = request.amount
@@ -276,7 +289,7 @@ class SaneOrder(RiskPolicy):
             problem = self._number_problem(request)
             if problem:
                 return Decision.reject(self.name, f"order on {symbol}: {problem}")
-        price = limit_price or stop_price or context.price(symbol)
+        price = limit_price or stop_price or price
         market = context.market(symbol)
         if amount is None and _isfinite(price) and price > 0:
             amount = (cost or 0.0) / price
@@ -307,7 +320,7 @@ class SaneOrder(RiskPolicy):
                 f"order value {notional:g} on {symbol} is below the market's minimum "
                 f"{market.min_notional:g} {market.quote}",
             )
-        return Decision(_APPROVE, request, self.name)
+        return None
 
     @staticmethod
     def _number_problem(request: OrderRequest) -> str:
