@@ -494,3 +494,30 @@ def return_streams(
     value = st.floats(-scale, scale, allow_nan=False, allow_infinity=False)
     flat = draw(st.lists(value, min_size=rows * assets, max_size=rows * assets))
     return np.asarray(flat, dtype=np.float64).reshape(rows, assets)
+
+
+FUNDING_STEP_NS = 8 * 3_600 * 10**9
+FUNDING_ORIGIN_NS = 1_703_980_800 * 10**9  # 2023-12-31 00:00 UTC: chunks cross a year
+
+
+@st.composite
+def funding_chunks(
+    draw: st.DrawFn, max_slots: int = 12
+) -> tuple[list[int], list[float], list[tuple[int, int]]]:
+    """Funding slots on the 8-hour grid (some left out), their rates, and overlapping chunks
+    of them (``(first, stop)`` positions) in the order they are written."""
+    slots = sorted(draw(st.sets(st.integers(0, max_slots - 1), min_size=1, max_size=max_slots)))
+    times = [FUNDING_ORIGIN_NS + k * FUNDING_STEP_NS for k in slots]
+    rates = draw(
+        st.lists(
+            st.floats(-0.003, 0.003, allow_nan=False).map(lambda r: round(r, 8)),
+            min_size=len(times),
+            max_size=len(times),
+        )
+    )
+    bounds = st.tuples(st.integers(0, len(times) - 1), st.integers(1, len(times)))
+    chunks = [
+        (min(a, b - 1), max(a + 1, b)) for a, b in draw(st.lists(bounds, min_size=1, max_size=6))
+    ]
+    chunks.append((0, len(times)))  # everything is written at least once
+    return times, rates, draw(st.permutations(chunks))

@@ -315,3 +315,44 @@ def test_a_strategy_file_with_a_syntax_error_is_one_line(
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("error: cannot import strategy 'broken_strategy:Broken': '(' was never")
     assert "broken_strategy.py, line 1" in err
+
+
+def test_exchange_serves_usdm_futures(capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from quantkit.cli import cli
+
+    stop = threading.Event()
+    stop.set()
+    args = ["exchange", "--futures", "--port", "0", "--end", "2024-01-02", "--account", "k:s3"]
+    cli.main(args=args, obj={"stop": stop}, standalone_mode=False, prog_name="quantkit")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("http://127.0.0.1:")
+    assert lines[1:] == ["USD-M perpetuals: BTC/USDT:USDT, ETH/USDT:USDT", "account: k"]
+    code, _, err = run(capsys, "exchange", "--futures", "--live")
+    assert code == 1 and "--live is not offered with --futures" in err
+
+
+def test_download_mark_candles_and_funding_of_a_perpetual(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from quantkit.data import FundingStore, read_price_bars
+    from quantkit.testing import LocalFuturesExchange
+
+    store = str(tmp_path / "store")
+    with LocalFuturesExchange(start="2024-01-01", end="2024-01-03", timeframe="1h") as local:
+        common = ("--since", "2024-01-01", "--until", "2024-01-03", "--store", store)
+        common += ("--api-url", local.url, "--no-progress")
+        code, out, err = run(capsys, "download", "binanceusdm", "BTC/USDT:USDT", *common,
+                             "--price", "mark")  # fmt: skip
+        assert code == 0, err
+        assert "binanceusdm BTC/USDT:USDT#mark 1h: 48 bars added" in out
+        code, out, err = run(capsys, "download", "binanceusdm", "BTC/USDT:USDT", *common,
+                             "--funding")  # fmt: skip
+        assert code == 0, err
+        assert "binanceusdm BTC/USDT:USDT funding: 6 rates added" in out
+        marks = local.candles("BTC/USDT:USDT", "1h", "mark")["close"].tolist()
+        rates = local.funding_rates("BTC/USDT:USDT")["rate"].tolist()
+    bars = read_price_bars(ParquetStore(store), "binanceusdm", "BTC/USDT:USDT", "1h")
+    assert bars.close.tolist() == marks
+    assert FundingStore(store).read("binanceusdm", "BTC/USDT:USDT").rate.tolist() == rates

@@ -29,6 +29,8 @@ from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
 from quantkit.domain.fill import Fill as Fill
+from quantkit.domain.funding import FundingRates as FundingRates
+from quantkit.domain.futures_portfolio import FuturesPortfolio as FuturesPortfolio
 from quantkit.domain.market import Market as Market
 from quantkit.domain.order import Order as Order
 from quantkit.domain.order import OrderRequest as OrderRequest
@@ -36,6 +38,8 @@ from quantkit.domain.order import OrderStatus as OrderStatus
 from quantkit.domain.order import OrderType as OrderType
 from quantkit.domain.order import Side as Side
 from quantkit.domain.order import TimeInForce as TimeInForce
+from quantkit.domain.perpetual import MarginBracket as MarginBracket
+from quantkit.domain.perpetual import PerpetualSpec as PerpetualSpec
 from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
@@ -103,6 +107,7 @@ if _TYPE_CHECKING:
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
     from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
     from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+    from quantkit.data.funding import FundingSeries as FundingSeries
     from quantkit.data.fusion import FusedFeed as FusedFeed
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import apply_gap_policy as apply_gap_policy
@@ -110,12 +115,16 @@ if _TYPE_CHECKING:
     from quantkit.data.live import StreamStatus as StreamStatus
     from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
     from quantkit.data.panel import bar_panel as bar_panel
+    from quantkit.data.perp_download import download_funding as download_funding
+    from quantkit.data.perp_download import download_prices as download_prices
+    from quantkit.data.perp_download import read_price_bars as read_price_bars
     from quantkit.data.quality import QualityReport as QualityReport
     from quantkit.data.quality import SymbolQuality as SymbolQuality
     from quantkit.data.quality import quality_report as quality_report
     from quantkit.data.replay import ReplayStream as ReplayStream
     from quantkit.data.resample import ResampledFeed as ResampledFeed
     from quantkit.data.resample import resample_bars as resample_bars
+    from quantkit.data.store import FundingStore as FundingStore
     from quantkit.data.store import ParquetStore as ParquetStore
     from quantkit.data.store import StoreFeed as StoreFeed
     from quantkit.data.store import StoreSnapshot as StoreSnapshot
@@ -160,6 +169,8 @@ if _TYPE_CHECKING:
     from quantkit.risk.order_limits import MaxOrderNotional as MaxOrderNotional
     from quantkit.risk.order_limits import MaxSlippage as MaxSlippage
     from quantkit.risk.order_limits import OrderRateLimit as OrderRateLimit
+    from quantkit.risk.perp_limits import MaxMarginUsage as MaxMarginUsage
+    from quantkit.risk.perp_limits import MinLiquidationDistance as MinLiquidationDistance
     from quantkit.risk.sizing import FixedAmount as FixedAmount
     from quantkit.risk.sizing import FixedFraction as FixedFraction
     from quantkit.risk.sizing import FixedNotional as FixedNotional
@@ -202,6 +213,8 @@ _LAZY: dict[str, str] = {
     "FixedFraction": "quantkit.risk.sizing",
     "FixedNotional": "quantkit.risk.sizing",
     "FloatRange": "quantkit.optimize.space",
+    "FundingSeries": "quantkit.data.funding",
+    "FundingStore": "quantkit.data.store",
     "FusedFeed": "quantkit.data.fusion",
     "FusionRules": "quantkit.data.fusion",
     "IntRange": "quantkit.optimize.space",
@@ -216,9 +229,11 @@ _LAZY: dict[str, str] = {
     "MaxDrawdownBreaker": "quantkit.risk.breakers",
     "MaxGrossExposure": "quantkit.risk.exposure",
     "MaxLeverage": "quantkit.risk.exposure",
+    "MaxMarginUsage": "quantkit.risk.perp_limits",
     "MaxNetExposure": "quantkit.risk.exposure",
     "MaxOrderNotional": "quantkit.risk.order_limits",
     "MaxSlippage": "quantkit.risk.order_limits",
+    "MinLiquidationDistance": "quantkit.risk.perp_limits",
     "MonteCarloReport": "quantkit.analysis.montecarlo",
     "MultiTimeframeFeed": "quantkit.data.multi",
     "OptimizationResult": "quantkit.optimize.report",
@@ -260,6 +275,8 @@ _LAZY: dict[str, str] = {
     "deflated_sharpe_ratio": "quantkit.optimize.overfitting",
     "divergence_report": "quantkit.analysis.divergence",
     "download": "quantkit.data.downloader",
+    "download_funding": "quantkit.data.perp_download",
+    "download_prices": "quantkit.data.perp_download",
     "drawdown": "quantkit.metrics.stats",
     "fetch_ohlcv_range": "quantkit.data.fetch",
     "fetch_trades_range": "quantkit.data.trades",
@@ -271,6 +288,7 @@ _LAZY: dict[str, str] = {
     "periods_per_year": "quantkit.metrics.stats",
     "probability_of_backtest_overfitting": "quantkit.optimize.overfitting",
     "quality_report": "quantkit.data.quality",
+    "read_price_bars": "quantkit.data.perp_download",
     "read_tape": "quantkit.engine.tape",
     "resample_bars": "quantkit.data.resample",
     "run_signals": "quantkit.vector.run",
@@ -318,8 +336,12 @@ __all__ = [
     "FixedNotional",
     "FlatFees",
     "FloatRange",
+    "FundingRates",
+    "FundingSeries",
+    "FundingStore",
     "FusedFeed",
     "FusionRules",
+    "FuturesPortfolio",
     "Indicator",
     "IntRange",
     "InvalidTransitionError",
@@ -331,6 +353,7 @@ __all__ = [
     "LiveSummary",
     "LookAheadError",
     "LookAheadReport",
+    "MarginBracket",
     "MarginConfig",
     "Market",
     "MarketFees",
@@ -338,10 +361,12 @@ __all__ = [
     "MaxDrawdownBreaker",
     "MaxGrossExposure",
     "MaxLeverage",
+    "MaxMarginUsage",
     "MaxNetExposure",
     "MaxOrderNotional",
     "MaxPositionSize",
     "MaxSlippage",
+    "MinLiquidationDistance",
     "MonteCarloReport",
     "MultiTimeframeFeed",
     "NoSlippage",
@@ -356,6 +381,7 @@ __all__ = [
     "ParameterError",
     "ParquetFeed",
     "ParquetStore",
+    "PerpetualSpec",
     "Portfolio",
     "Position",
     "PriceBand",
@@ -422,6 +448,8 @@ __all__ = [
     "deflated_sharpe_ratio",
     "divergence_report",
     "download",
+    "download_funding",
+    "download_prices",
     "drawdown",
     "fetch_ohlcv_range",
     "fetch_trades_range",
@@ -436,6 +464,7 @@ __all__ = [
     "periods_per_year",
     "probability_of_backtest_overfitting",
     "quality_report",
+    "read_price_bars",
     "read_tape",
     "register_strategy",
     "resample_bars",

@@ -11,11 +11,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from quantkit.errors import QuantkitError
+from quantkit.errors import ConfigError, QuantkitError
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from quantkit.data.perp_download import PriceKind
 
 __all__ = ["main"]
 
@@ -71,6 +76,14 @@ def cli(ctx: click.Context, debug: bool, log_level: str | None, log_json: bool) 
 @_store_option
 @click.option("--api-url", default=None, help="Send requests to this server (e.g. a local one).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@click.option(
+    "--price",
+    type=click.Choice(["last", "mark", "index"]),
+    default="last",
+    show_default=True,
+    help="Candles of the trade price, or a perpetual's mark or index price.",
+)
+@click.option("--funding", is_flag=True, help="Download a perpetual's funding rates instead.")
 def download(
     exchange: str,
     symbol: str,
@@ -80,19 +93,45 @@ def download(
     store_path: Path | None,
     api_url: str | None,
     progress: bool | None,
+    price: str,
+    funding: bool,
 ) -> None:
-    """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched."""
-    from quantkit.data.downloader import download as run_download  # noqa: PLC0415
+    """Download EXCHANGE SYMBOL candles into the store; only what is missing is fetched.
+
+    With --price mark or index, a perpetual's mark or index candles (stored as SYMBOL#mark);
+    with --funding, its funding-rate history.
+    """
+    from quantkit.data.perp_download import download_prices  # noqa: PLC0415
     from quantkit.exchanges import CcxtExchange  # noqa: PLC0415 - ccxt loads on use
     from quantkit.run_builder import SPOT_ONLY_OPTIONS  # noqa: PLC0415
 
     store = _open_store(store_path)
-    options = SPOT_ONLY_OPTIONS if api_url else None
+    spot = price == "last" and not funding  # a derivatives class keeps its own market types
+    options = SPOT_ONLY_OPTIONS if api_url and spot else None
     source = CcxtExchange(exchange, api_url=api_url, options=options)
-    report = run_download(source, store, symbol, timeframe, since, until, progress=progress)
+    if funding:
+        _download_funding(source, store.root, symbol, since, until)
+        return
+    kind = cast("PriceKind", price)  # click.Choice checked it
+    report = download_prices(
+        source, store, symbol, timeframe, since, until, price=kind, progress=progress
+    )
     click.echo(
         f"{report.exchange} {report.symbol} {report.timeframe}: {report.added} bars added "
         f"({report.rows} received in {report.requests} requests) into {store.root}"
+    )
+    for hole in report.still_missing:
+        click.echo(f"  still missing: {hole.start} .. {hole.end}")
+
+
+def _download_funding(source: Any, root: Path, symbol: str, since: str, until: str | None) -> None:
+    from quantkit.data.perp_download import download_funding  # noqa: PLC0415
+    from quantkit.data.store import FundingStore  # noqa: PLC0415
+
+    report = download_funding(source, FundingStore(root), symbol, since, until)
+    click.echo(
+        f"{report.exchange} {report.symbol} funding: {report.added} rates added "
+        f"({report.rows} received in {report.requests} requests) into {root}"
     )
     for hole in report.still_missing:
         click.echo(f"  still missing: {hole.start} .. {hole.end}")
@@ -156,6 +195,12 @@ def data(
 )
 @click.option("--end", default=None, help="End, exclusive (UTC). Default: START + 14 days.")
 @click.option("--seed", default="quantkit", show_default=True, help="Key of the synthetic data.")
+@click.option(
+    "--futures/--spot",
+    default=False,
+    show_default=True,
+    help="Serve Binance USD-M perpetuals (/fapi) instead of spot (/api); not with --live.",
+)
 @click.pass_context
 def exchange(
     ctx: click.Context,
@@ -169,10 +214,12 @@ def exchange(
     start: str | None,
     end: str | None,
     seed: str,
+    futures: bool,
 ) -> None:
     """Run a local Binance-spot-compatible exchange on 127.0.0.1 until Ctrl-C.
 
-    It prints its URL and each account's API key (never the secret).
+    With --futures it serves Binance USD-M perpetuals instead (market data, funding rates,
+    leverage brackets). It prints its URL and each account's API key (never the secret).
     """
     import pandas as pd  # noqa: PLC0415
 
@@ -190,6 +237,9 @@ def exchange(
         start = str(now - warmup * step) if live and end is None else "2024-01-01"
     if end is None:
         end = str(pd.Timestamp(start) + pd.Timedelta(days=14))
+    if futures:
+        _serve_futures(ctx, live, timeframe, start, end, seed, port, parsed)
+        return
     local = LocalExchange(
         timeframe=timeframe,
         start=start,
@@ -202,6 +252,28 @@ def exchange(
         publish_every=every if live else 0.0,
     )
     serve(local, echo=click.echo, keys=list(parsed), stop=ctx.obj.get("stop"))
+
+
+def _serve_futures(
+    ctx: click.Context,
+    live: bool,
+    timeframe: str,
+    start: str,
+    end: str,
+    seed: str,
+    port: int,
+    accounts: dict[str, tuple[str, dict[str, Decimal]]],
+) -> None:
+    """``quantkit exchange --futures``: a local USD-M futures exchange until Ctrl-C."""
+    from quantkit.testing.exchange_server import serve  # noqa: PLC0415 - aiohttp loads on use
+    from quantkit.testing.futures import LocalFuturesExchange  # noqa: PLC0415
+
+    if live:
+        raise ConfigError("--live is not offered with --futures: its data is served all at once")
+    local = LocalFuturesExchange(
+        timeframe=timeframe, start=start, end=end, seed=seed, port=port, accounts=accounts
+    )
+    serve(local, echo=click.echo, keys=list(accounts), stop=ctx.obj.get("stop"))
 
 
 def _import_from_cwd() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from quantkit import Engine, Strategy, sample_feed
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.engine.result import _trade_figures
+from quantkit.engine.trade_table import TradeColumns
 from quantkit.engine.trades import Trade
 from quantkit.metrics.benchmark import alpha_beta, information_ratio
 from quantkit.strategy.data import SymbolData
@@ -68,7 +68,7 @@ def test_trade_figures_are_the_properties_bit_for_bit() -> None:
         _trade("long", (0.0, 0.0), (5.0, 1.0), 0.0),  # dust carried without a price
         _trade("long", (1.0 / 3.0, 0.7), (0.1 + 0.2, 0.7), 1e-9),  # float noise kept as is
     ]
-    figures = _trade_figures(trades)
+    figures = TradeColumns.of(trades).figures()
     assert figures["pnl"][0] == pytest.approx(29.57, abs=1e-12)
     assert figures["pnl"][1] == pytest.approx(29.43, abs=1e-12)
     assert figures["return_pct"][0] == pytest.approx(100 * 29.57 / 200.0, abs=1e-12)
@@ -84,7 +84,7 @@ def test_trade_figures_are_the_properties_bit_for_bit() -> None:
 
 
 def test_trade_figures_of_no_trades_are_empty() -> None:
-    assert all(len(column) == 0 for column in _trade_figures([]).values())
+    assert all(len(column) == 0 for column in TradeColumns.of([]).figures().values())
 
 
 def _returns(values: list[float], start: int = 0) -> pd.Series:

@@ -113,3 +113,17 @@ def test_tiny_trades_are_still_trades() -> None:
     assert not position.is_flat
     position.apply(-tiny, 101.0)
     assert position.is_flat and position.amount == 0.0
+
+
+def test_the_equity_index_is_the_bars_close_times_in_utc_without_a_copy() -> None:
+    import pandas as pd
+
+    rows = [(100.0 + k, 101.0 + k, 99.0 + k, 100.5 + k, 10.0) for k in range(40)]
+    series = make_series(rows)
+    result = Engine(feed=SeriesFeed(series), strategy=SmaCross(fast=2, slow=5)).run()
+    index = result.equity.index
+    expected = pd.to_datetime(series.close_time, unit="ns", utc=True)
+    assert index.equals(expected)
+    assert str(index.dtype) == "datetime64[ns, UTC]"
+    assert index.name == "time"
+    assert np.shares_memory(index.asi8, series.close_time)  # 8 bytes a bar saved

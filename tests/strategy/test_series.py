@@ -206,3 +206,30 @@ def test_views_of_arrays_with_an_explicit_byte_order_read_as_python_scalars() ->
     assert native_view(floats)[1] == 1.5
     assert type(native_view(floats)[1]) is float
     assert list(native_view(np.arange(6, dtype=np.int64)[::2])) == [0, 2, 4]
+
+
+def test_a_strided_column_reads_its_own_values_and_is_copied_only_when_read() -> None:
+    block = np.arange(12, dtype=np.float64).reshape(4, 3)  # column 1 of a row-major block
+    column = block[:, 1]
+    assert not column.flags.c_contiguous
+    cursor = Cursor()
+    view = SeriesView("mid", column, cursor)
+    cursor.i = 2
+    assert view._scalars.__class__.__name__ == "_Deferred"  # no copy before the first read
+    assert (view[-1], view[0], len(view)) == (7.0, 1.0, 3)
+    assert type(view[-1]) is float
+    with pytest.raises(LookAheadError):
+        view[3]
+
+
+def test_a_view_survives_pickling_after_scalar_reads(array: np.ndarray) -> None:
+    import pickle
+
+    view = view_at(array, 2)
+    assert view[-1] == 12.0
+    copy = pickle.loads(pickle.dumps(view))
+    assert (copy[-1], copy[0], len(copy)) == (12.0, 10.0, 3)
+    copy._cursor.i = 4
+    assert copy[-1] == 14.0
+    with pytest.raises(LookAheadError):
+        copy[5]

@@ -215,6 +215,8 @@ def test_the_sweep_kernels_run_as_plain_python_give_the_compiled_table(
     compiled_user = sweep(Momentum, series, user_grid, slippage_bps=2.0)
     monkeypatch.setattr(sweep_kernel, "sweep_sma", _uncompiled(sweep_kernel.sweep_sma))
     monkeypatch.setattr(sweep_kernel, "sweep_signals", _uncompiled(sweep_kernel.sweep_signals))
+    monkeypatch.setattr(sweep_kernel, "run_one", sweep_kernel.run_one.py_func)  # their callees
+    monkeypatch.setattr(sweep_kernel, "_benchmark", sweep_kernel._benchmark.py_func)
     plain_sma = sweep(SmaCrossSignals, series, sma_grid, slippage_bps=2.0)
     plain_user = sweep(Momentum, series, user_grid, slippage_bps=2.0)
     assert len(plain_sma) == 8 and len(plain_user) == 2

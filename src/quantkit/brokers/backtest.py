@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from typing import Any
 
 import numpy as np
 
 from quantkit.brokers.base import Clock
+from quantkit.brokers.perp_gate import PerpetualBarGate, funding_bars
+from quantkit.brokers.perpetual_setup import align_marks
 from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.domain.bars import BarSeries
+from quantkit.domain.futures_portfolio import FuturesPortfolio
+from quantkit.sim.perpetual import PerpetualExchange
 from quantkit.strategy.series import native_view
 
 __all__ = ["BacktestBroker"]
@@ -34,6 +38,8 @@ class BacktestBroker(SimulatedBroker):
 
     _history: Mapping[str, BarSeries]
     _bars: dict[str, tuple[Sequence[Any], ...]]
+    _marks: dict[str, Any]
+    _mark_views: dict[str, tuple[Sequence[float], ...]]
 
     def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
         """Build the simulated exchange for the run's symbols.
@@ -47,17 +53,56 @@ class BacktestBroker(SimulatedBroker):
         """
         super().prepare(history, clock)
         self._history = history
+        self._marks = align_marks(history, self.settings.marks or {})
+        portfolio = self._portfolio
+        if isinstance(portfolio, FuturesPortfolio):
+            for symbol, columns in self._marks.items():
+                portfolio.mark_close[symbol] = columns[3]
         self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
+        self._mark_views = _mark_views(self._marks)
+
+    def working(self, symbol: str) -> Sized:
+        """Non-empty while the symbol's bars must be matched by this broker.
+
+        A held perpetual's bar is skipped when nothing can happen in it (see
+        `quantkit.brokers.perp_gate`); other symbols follow `SimulatedBroker.working`.
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            A live container to test for emptiness.
+        """
+        exchange = self.exchange
+        series = self._history.get(symbol)
+        if not isinstance(exchange, PerpetualExchange) or symbol not in exchange.futures.specs:
+            return super().working(symbol)
+        assert series is not None
+        marks = self._marks.get(symbol)
+        if marks is None:
+            low, high, close = series.low, series.high, series.close
+        else:
+            _, high, low, close = marks
+        return PerpetualBarGate(
+            exchange,
+            symbol,
+            self._clock,
+            native_view(series.close_time),
+            (low, high, close),
+            funding_bars(series, exchange.funding.get(symbol)),
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_bars"] = {}  # memoryviews cannot be pickled or copied; rebuilt on load
+        state["_mark_views"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         history: Mapping[str, BarSeries] = state.get("_history", {})
         self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
+        self._mark_views = _mark_views(state.get("_marks", {}))
 
     def on_bar(self, symbol: str, index: int) -> None:
         """Match the symbol's working orders against bar ``index``.
@@ -67,6 +112,10 @@ class BacktestBroker(SimulatedBroker):
             index: Bar position in the run's history.
         """
         exchange = self._exchange or self.exchange  # the property raises if not prepared
+        marks = self._mark_views.get(symbol) if self._mark_views else None
+        if marks is not None and isinstance(exchange, PerpetualExchange):
+            mo, mh, ml, mc = marks
+            exchange.set_mark(symbol, mo[index], mh[index], ml[index], mc[index])
         open_time, open_, high, low, close, volume = self._bars[symbol]
         exchange.process_bar(
             symbol,
@@ -77,6 +126,11 @@ class BacktestBroker(SimulatedBroker):
             close[index],
             volume[index],
         )
+
+
+def _mark_views(marks: Mapping[str, Any]) -> dict[str, tuple[Sequence[float], ...]]:
+    """Readers of each symbol's aligned mark columns, giving Python floats by index."""
+    return {symbol: tuple(native_view(c) for c in columns) for symbol, columns in marks.items()}
 
 
 def _bar_columns(series: BarSeries) -> tuple[Sequence[Any], ...]:

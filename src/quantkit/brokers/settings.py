@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, TypedDict
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
+    from quantkit.domain.bars import BarSeries
+    from quantkit.domain.funding import FundingRates
     from quantkit.domain.market import Market
+    from quantkit.domain.perpetual import MarginMode, PositionMode
     from quantkit.sim.fees import FeeAsset, FeeModel
     from quantkit.sim.rules import IntrabarAssumption
     from quantkit.sim.slippage import SlippageModel
@@ -43,7 +46,15 @@ class SimSettings:
         participation: Largest fraction of a bar's volume one symbol's fills may take.
         intrabar: Assumption for outcomes that depend on the order of prices inside a bar.
         allow_short: Whether positions may go short.
-        leverage: Largest gross exposure as a multiple of equity.
+        leverage: Largest gross exposure as a multiple of equity; for perpetual markets,
+            the leverage of every symbol not in ``leverages``.
+        margin_mode: Perpetuals: ``"cross"`` (default) or ``"isolated"`` margin.
+        position_mode: Perpetuals: ``"one-way"`` (hedge mode is not supported yet).
+        leverages: Perpetuals: leverage by symbol (at most the first bracket's maximum).
+        marks: Perpetuals: mark price bars by symbol, one for each bar of the run (symbols
+            without one are marked at the trade price).
+        funding: Perpetuals: funding rates by symbol (`FundingRates.history` or
+            `FundingRates.constant`); a symbol without any pays no funding.
 
     Examples:
         >>> from quantkit.brokers.backtest import BacktestBroker
@@ -63,6 +74,11 @@ class SimSettings:
     allow_short: bool = False
     leverage: float = 1.0
     fees_charged_in: FeeAsset | None = None
+    margin_mode: MarginMode = "cross"
+    position_mode: PositionMode = "one-way"
+    leverages: Mapping[str, float] | None = None
+    marks: Mapping[str, BarSeries] | None = None
+    funding: Mapping[str, FundingRates] | None = None
 
     def fee_model(self) -> FeeModel | None:
         """The fee model with `fees_charged_in` applied (``None``: the simulator's default).
@@ -122,3 +138,8 @@ class SimOptions(TypedDict, total=False):
     allow_short: bool
     leverage: float
     fees_charged_in: FeeAsset | None
+    margin_mode: MarginMode
+    position_mode: PositionMode
+    leverages: Mapping[str, float] | None
+    marks: Mapping[str, BarSeries] | None
+    funding: Mapping[str, FundingRates] | None

@@ -7,14 +7,17 @@ from collections.abc import Mapping, Sized
 from typing import TYPE_CHECKING, Unpack
 
 from quantkit.brokers.base import Broker, Clock
+from quantkit.brokers.perpetual_setup import check_leverage, futures_account
 from quantkit.brokers.settings import SimOptions, SimSettings
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
+from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.errors import ConfigError
 from quantkit.sim.exchange import SimulatedExchange
+from quantkit.sim.perpetual import PerpetualExchange
 from quantkit.sim.rules import FillRules
 
 if TYPE_CHECKING:
@@ -64,7 +67,9 @@ class SimulatedBroker(Broker):
         self.initial_cash = float(cash)
         self._markets = dict(settings.markets or {})
         margin = MarginConfig(settings.allow_short, settings.leverage)
-        self._portfolio = Portfolio(currency, {currency: float(cash)}, margin)
+        self._portfolio = futures_account(settings, cash) or Portfolio(
+            currency, {currency: float(cash)}, margin
+        )
         self._exchange: SimulatedExchange | None = None
         self.events = []
 
@@ -83,9 +88,40 @@ class SimulatedBroker(Broker):
         if self._exchange is not None:
             raise ConfigError(f"{type(self).__name__}: a broker serves one run; create a new one")
         markets = {s: self._markets.get(s) or Market.from_symbol(s) for s in history}
-        self._exchange = SimulatedExchange(markets, self._portfolio, self.rules)
+        self._exchange = self._new_exchange(markets)
         self.events = self._exchange.events
         self._clock = clock
+
+    def _new_exchange(self, markets: dict[str, Market]) -> SimulatedExchange:
+        portfolio = self._portfolio
+        if isinstance(portfolio, FuturesPortfolio):  # perpetual markets: funding, liquidation
+            funding = self.settings.funding
+            return PerpetualExchange(markets, portfolio, self.rules, funding=funding)
+        return SimulatedExchange(markets, portfolio, self.rules)
+
+    def set_leverage(self, symbol: str, leverage: float) -> None:
+        """Set the leverage of a perpetual symbol (Binance's ``POST /fapi/v1/leverage``).
+
+        Args:
+            symbol: A perpetual market of the run.
+            leverage: From 1 to the symbol's first bracket's maximum.
+
+        Raises:
+            ConfigError: If the symbol is not a perpetual market, the leverage is out of
+                range, or the symbol has a position or working orders (change it when flat).
+        """
+        portfolio = self._portfolio
+        spec = portfolio.specs.get(symbol) if isinstance(portfolio, FuturesPortfolio) else None
+        if spec is None or not isinstance(portfolio, FuturesPortfolio):
+            raise ConfigError(f"set_leverage: {symbol!r} is not a perpetual market of this broker")
+        value = check_leverage(symbol, spec, leverage)
+        busy = self._exchange is not None and self._exchange.books[symbol].working
+        if portfolio.position(symbol).amount or busy:
+            raise ConfigError(
+                f"set_leverage: {symbol} has a position or working orders; change its leverage "
+                "when it is flat"
+            )
+        portfolio.leverage[symbol] = value
 
     @property
     def exchange(self) -> SimulatedExchange:
@@ -229,13 +265,19 @@ class SimulatedBroker(Broker):
 
 
 class _BookActive:
-    """A live container whose length is non-zero while orders work or a trailing stop follows."""
+    """A live container whose length is non-zero while orders work or a trailing stop follows.
 
-    __slots__ = ("_trails", "_working")
+    ``parts`` are the book's own list of working orders and dict of trailing stops (updated in
+    place, never replaced), for a loop that tests them directly (see
+    `quantkit.engine.step.working_parts`).
+    """
+
+    __slots__ = ("_trails", "_working", "parts")
 
     def __init__(self, book: Book) -> None:
         self._working = book.working  # the list object itself: updated in place
         self._trails = book.trails
+        self.parts: tuple[Sized, Sized] = (book.working, book.trails)
 
     def __len__(self) -> int:
         return len(self._working) or len(self._trails)

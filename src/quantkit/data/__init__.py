@@ -26,6 +26,7 @@ if _TYPE_CHECKING:
     from quantkit.data.fetch import RetryPolicy as RetryPolicy
     from quantkit.data.fetch import afetch_ohlcv_range as afetch_ohlcv_range
     from quantkit.data.fetch import fetch_ohlcv_range as fetch_ohlcv_range
+    from quantkit.data.funding import FundingSeries as FundingSeries
     from quantkit.data.fusion import FusedFeed as FusedFeed
     from quantkit.data.fusion import FusionRules as FusionRules
     from quantkit.data.gaps import GapPolicy as GapPolicy
@@ -34,6 +35,13 @@ if _TYPE_CHECKING:
     from quantkit.data.live import LiveOhlcvSource as LiveOhlcvSource
     from quantkit.data.live import StreamStatus as StreamStatus
     from quantkit.data.multi import MultiTimeframeFeed as MultiTimeframeFeed
+    from quantkit.data.perp_download import FundingDownloadReport as FundingDownloadReport
+    from quantkit.data.perp_download import adownload_funding as adownload_funding
+    from quantkit.data.perp_download import adownload_prices as adownload_prices
+    from quantkit.data.perp_download import download_funding as download_funding
+    from quantkit.data.perp_download import download_prices as download_prices
+    from quantkit.data.perp_download import price_symbol as price_symbol
+    from quantkit.data.perp_download import read_price_bars as read_price_bars
     from quantkit.data.quality import QualityReport as QualityReport
     from quantkit.data.quality import SymbolQuality as SymbolQuality
     from quantkit.data.quality import quality_report as quality_report
@@ -41,6 +49,7 @@ if _TYPE_CHECKING:
     from quantkit.data.resample import ResampledFeed as ResampledFeed
     from quantkit.data.resample import resample_bars as resample_bars
     from quantkit.data.store import CacheInfo as CacheInfo
+    from quantkit.data.store import FundingStore as FundingStore
     from quantkit.data.store import ParquetStore as ParquetStore
     from quantkit.data.store import StoreFeed as StoreFeed
     from quantkit.data.store import TimeRange as TimeRange
@@ -54,6 +63,9 @@ if _TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "CacheInfo": "quantkit.data.store",
     "DownloadReport": "quantkit.data.downloader",
+    "FundingDownloadReport": "quantkit.data.perp_download",
+    "FundingSeries": "quantkit.data.funding",
+    "FundingStore": "quantkit.data.store",
     "FusedFeed": "quantkit.data.fusion",
     "FusionRules": "quantkit.data.fusion",
     "GapPolicy": "quantkit.data.gaps",
@@ -71,13 +83,19 @@ _LAZY: dict[str, str] = {
     "TimeRange": "quantkit.data.store",
     "WriteReport": "quantkit.data.store",
     "adownload": "quantkit.data.downloader",
+    "adownload_funding": "quantkit.data.perp_download",
+    "adownload_prices": "quantkit.data.perp_download",
     "afetch_ohlcv_range": "quantkit.data.fetch",
     "afetch_trades_range": "quantkit.data.trades",
     "apply_gap_policy": "quantkit.data.gaps",
     "download": "quantkit.data.downloader",
+    "download_funding": "quantkit.data.perp_download",
+    "download_prices": "quantkit.data.perp_download",
     "fetch_ohlcv_range": "quantkit.data.fetch",
     "fetch_trades_range": "quantkit.data.trades",
+    "price_symbol": "quantkit.data.perp_download",
     "quality_report": "quantkit.data.quality",
+    "read_price_bars": "quantkit.data.perp_download",
     "resample_bars": "quantkit.data.resample",
     "trades_to_bars": "quantkit.data.trades",
 }
@@ -92,6 +110,9 @@ __all__ = [
     "DataFeed",
     "DataFrameFeed",
     "DownloadReport",
+    "FundingDownloadReport",
+    "FundingSeries",
+    "FundingStore",
     "FusedFeed",
     "FusionRules",
     "GapPolicy",
@@ -111,14 +132,20 @@ __all__ = [
     "TimeRange",
     "WriteReport",
     "adownload",
+    "adownload_funding",
+    "adownload_prices",
     "afetch_ohlcv_range",
     "afetch_trades_range",
     "apply_gap_policy",
     "download",
+    "download_funding",
+    "download_prices",
     "fetch_ohlcv_range",
     "fetch_trades_range",
     "load_sample",
+    "price_symbol",
     "quality_report",
+    "read_price_bars",
     "resample_bars",
     "sample_feed",
     "trades_to_bars",

@@ -10,6 +10,8 @@ from quantkit.domain.order import OrderStatus as OrderStatus
 from quantkit.domain.order import OrderType as OrderType
 from quantkit.domain.order import Side as Side
 from quantkit.domain.order import TimeInForce as TimeInForce
+from quantkit.domain.perpetual import MarginBracket as MarginBracket
+from quantkit.domain.perpetual import PerpetualSpec as PerpetualSpec
 from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
@@ -20,12 +22,14 @@ __all__ = [
     "Bar",
     "BarSeries",
     "Fill",
+    "MarginBracket",
     "MarginConfig",
     "Market",
     "Order",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
+    "PerpetualSpec",
     "Portfolio",
     "Position",
     "Side",

@@ -58,22 +58,26 @@ class Fill:
         is_maker: bool = False,
         ambiguous: bool = False,
     ) -> None:
-        # As in OrderRequest.__init__: the slots' own setters, cheaper than the object.__setattr__
-        # calls of a generated frozen __init__; assignment from outside still raises.
-        (
-            set_client_id, set_symbol, set_side, set_price, set_amount, set_fee,
-            set_fee_currency, set_timestamp, set_is_maker, set_ambiguous,
-        ) = _FILL_SETTERS  # fmt: skip
-        set_client_id(self, client_id)
-        set_symbol(self, symbol)
-        set_side(self, side)
-        set_price(self, price)
-        set_amount(self, amount)
-        set_fee(self, fee)
-        set_fee_currency(self, fee_currency)
-        set_timestamp(self, timestamp)
-        set_is_maker(self, is_maker)
-        set_ambiguous(self, ambiguous)
+        if self.__class__ is Fill:
+            # As in OrderRequest.__init__: stored while the instance is an _OpenFill (the same
+            # slots without the frozen __setattr__), a Fill again before anything can see it.
+            _set_attribute(self, "__class__", _OpenFill)
+            plain: Any = self
+            plain.client_id = client_id
+            plain.symbol = symbol
+            plain.side = side
+            plain.price = price
+            plain.amount = amount
+            plain.fee = fee
+            plain.fee_currency = fee_currency
+            plain.timestamp = timestamp
+            plain.is_maker = is_maker
+            plain.ambiguous = ambiguous
+            plain.__class__ = Fill
+            return
+        values = (client_id, symbol, side, price, amount, fee, fee_currency, timestamp)
+        for setter, value in zip(_FILL_SETTERS, (*values, is_maker, ambiguous), strict=True):
+            setter(self, value)  # a subclass (other slots): the slots' own setters
 
     @property
     def notional(self) -> float:
@@ -106,3 +110,12 @@ class Fill:
 _FILL_SETTERS: tuple[Callable[[Fill, Any], None], ...] = tuple(
     vars(Fill)[f.name].__set__ for f in fields(Fill)
 )
+
+
+class _OpenFill:
+    """Fill's slots without its frozen ``__setattr__``, while a `Fill` is built."""
+
+    __slots__ = Fill.__slots__  # same layout: an instance can change between the two
+
+
+_set_attribute = object.__setattr__

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from quantkit.domain.amounts import round_amount_down
+from quantkit.domain.perpetual import PerpetualSpec
 from quantkit.errors import ConfigError, UnknownSymbolError
 
 if TYPE_CHECKING:
@@ -56,9 +57,12 @@ class Market:
         min_notional: Smallest accepted order value (amount x price) in quote currency.
         maker_fee: Fee rate for fills that add liquidity; negative for a rebate.
         taker_fee: Fee rate for fills that take liquidity.
+        perpetual: The contract spec of a perpetual swap (``None``: a spot market). Amounts
+            of a perpetual market are in contracts.
 
     Raises:
-        ConfigError: If a field is negative or non-finite, or the symbol is empty.
+        ConfigError: If a field is negative or non-finite, the symbol is empty, or a
+            perpetual's settle currency is not the quote (linear) or the base (inverse).
 
     Examples:
         >>> m = Market("BTC/USDT", "BTC", "USDT", price_increment=0.01, amount_increment=0.001)
@@ -75,8 +79,17 @@ class Market:
     min_notional: float = 0.0
     maker_fee: float = 0.001
     taker_fee: float = 0.001
+    perpetual: PerpetualSpec | None = None
 
     def __post_init__(self) -> None:
+        spec = self.perpetual
+        if spec is not None:
+            settle = self.base if spec.inverse else self.quote
+            if spec.settle != settle:
+                kind = "an inverse" if spec.inverse else "a linear"
+                raise ConfigError(
+                    f"market {self.symbol}: {kind} perpetual settles in {settle}, not {spec.settle}"
+                )
         if not self.symbol or not self.base or not self.quote:
             raise ConfigError(f"market {self.symbol!r}: symbol, base and quote must be non-empty")
         for name in ("price_increment", "amount_increment", "min_amount", "min_notional"):
@@ -90,8 +103,13 @@ class Market:
                     f"market {self.symbol}: {name} must be a rate in [-0.01, 1), got {value!r}"
                 )
 
+    @property
+    def is_perpetual(self) -> bool:
+        """Whether this market is a perpetual swap (it carries a `PerpetualSpec`)."""
+        return self.perpetual is not None
+
     @classmethod
-    def from_symbol(cls, symbol: str, **fields: float) -> Market:
+    def from_symbol(cls, symbol: str, **fields: Any) -> Market:
         """Build a market from a ``BASE/QUOTE`` symbol.
 
         Args:

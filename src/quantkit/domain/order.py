@@ -165,39 +165,7 @@ class OrderRequest:
         tag: str = "",
         trail_pct: float | None = None,
     ) -> None:
-        # The generated __init__ of a frozen dataclass assigns each field with a call to
-        # object.__setattr__; calling the slots' own setters directly costs half as much. The
-        # class stays frozen: assignment from outside raises FrozenInstanceError.
-        (
-            set_symbol, set_side, set_type, set_amount, set_cost, set_limit_price,
-            set_stop_price, set_time_in_force, set_post_only, set_reduce_only, set_stop_loss,
-            set_take_profit, set_stop_loss_pct, set_take_profit_pct, set_tag, set_trail_pct,
-            set_sign, set_has_bracket,
-        ) = _REQUEST_SETTERS  # fmt: skip
-        set_symbol(self, symbol)
-        set_side(self, side)
-        set_type(self, type)
-        set_amount(self, amount)
-        set_cost(self, cost)
-        set_limit_price(self, limit_price)
-        set_stop_price(self, stop_price)
-        set_time_in_force(self, time_in_force)
-        set_post_only(self, post_only)
-        set_reduce_only(self, reduce_only)
-        set_stop_loss(self, stop_loss)
-        set_take_profit(self, take_profit)
-        set_stop_loss_pct(self, stop_loss_pct)
-        set_take_profit_pct(self, take_profit_pct)
-        set_tag(self, tag)
-        set_trail_pct(self, trail_pct)
-        if (amount is None) == (cost is None):
-            raise OrderError(f"order on {symbol}: give exactly one of amount= and cost=")
-        if side is _BUY:
-            set_sign(self, 1)
-        elif side is _SELL:
-            set_sign(self, -1)
-        else:
-            raise OrderError(f"order on {symbol}: side must be Side.BUY or Side.SELL, got {side!r}")
+        sign = 1 if side is _BUY else -1 if side is _SELL else 0  # 0: refused below
         bracket = not (
             stop_loss is None
             and take_profit is None
@@ -205,19 +173,57 @@ class OrderRequest:
             and take_profit_pct is None
             and trail_pct is None
         )
-        set_has_bracket(self, bracket)
-        self._check(bracket)
-
-    def _check(self, bracket: bool) -> None:
-        sym = self.symbol
-        _store_checked(self, "amount")
-        _store_checked(self, "cost")
-        if self.type is _MARKET and not bracket and self.limit_price is None:
-            if self.stop_price is not None:
-                raise OrderError(f"order on {sym}: a market order takes no stop price")
-            if self.post_only:
-                raise OrderError(f"order on {sym}: post_only applies to limit orders only")
+        if self.__class__ is OrderRequest:
+            # The generated __init__ of a frozen dataclass stores each field with a call to
+            # object.__setattr__. Here the instance is an _OpenRequest (the same slots, without
+            # the frozen __setattr__) while its fields are stored, plain attribute stores that
+            # cost a fraction of a call, and an OrderRequest again before anything can see it.
+            _set_attribute(self, "__class__", _OpenRequest)
+            plain: Any = self
+            plain.symbol = symbol
+            plain.side = side
+            plain.type = type
+            plain.amount = amount
+            plain.cost = cost
+            plain.limit_price = limit_price
+            plain.stop_price = stop_price
+            plain.time_in_force = time_in_force
+            plain.post_only = post_only
+            plain.reduce_only = reduce_only
+            plain.stop_loss = stop_loss
+            plain.take_profit = take_profit
+            plain.stop_loss_pct = stop_loss_pct
+            plain.take_profit_pct = take_profit_pct
+            plain.tag = tag
+            plain.trail_pct = trail_pct
+            plain.sign = sign
+            plain.has_bracket = bracket
+            plain.__class__ = OrderRequest
+        else:  # a subclass (other slots): the slots' own setters
+            values: tuple[Any, ...] = (symbol, side, type, amount, cost, limit_price, stop_price)
+            values += (time_in_force, post_only, reduce_only, stop_loss, take_profit)
+            values += (stop_loss_pct, take_profit_pct, tag, trail_pct, sign, bracket)
+            for setter, value in zip(_REQUEST_SETTERS, values, strict=True):
+                setter(self, value)
+        if (amount is None) == (cost is None):
+            raise OrderError(f"order on {symbol}: give exactly one of amount= and cost=")
+        if not sign:
+            raise OrderError(f"order on {symbol}: side must be Side.BUY or Side.SELL, got {side!r}")
+        # A plain float in range is the common case: checked here without a call.
+        if not (amount is None or (amount.__class__ is float and 0.0 < amount < _INF)):
+            _store_checked(self, "amount")
+        if not (cost is None or (cost.__class__ is float and 0.0 < cost < _INF)):
+            _store_checked(self, "cost")
+        if type is _MARKET and not bracket and limit_price is None:
+            if stop_price is not None:
+                raise OrderError(f"order on {symbol}: a market order takes no stop price")
+            if post_only:
+                raise OrderError(f"order on {symbol}: post_only applies to limit orders only")
             return  # the common case, checked
+        self._check()
+
+    def _check(self) -> None:
+        """The checks of everything but a plain market order (amount and cost are checked)."""
         for name in ("limit_price", "stop_price", "stop_loss", "take_profit"):
             _store_checked(self, name)
         self._check_bracket()
@@ -269,6 +275,15 @@ class OrderRequest:
 _REQUEST_SETTERS: tuple[Callable[[OrderRequest, Any], None], ...] = tuple(
     vars(OrderRequest)[f.name].__set__ for f in fields(OrderRequest)
 )
+
+
+class _OpenRequest:
+    """OrderRequest's slots without its frozen ``__setattr__``, while `OrderRequest` is built."""
+
+    __slots__ = OrderRequest.__slots__  # same layout: an instance can change between the two
+
+
+_set_attribute = object.__setattr__
 
 
 @dataclass(slots=True, eq=False, init=False)
@@ -417,8 +432,7 @@ class Order:
         Raises:
             InvalidTransitionError: If the change is not allowed from the current status.
         """
-        allowed = self.TRANSITIONS.get(self.status, _NONE)
-        if status not in allowed:
+        if status not in _TRANSITIONS.get(self.status, _NONE):
             raise InvalidTransitionError(
                 f"order {self.client_id}: cannot go from {self.status} to {status}"
             )
@@ -448,8 +462,16 @@ class Order:
             raise OrderError(
                 f"order {self.client_id}: fill of {amount} exceeds the remaining {self.remaining}"
             )
+        status = _FILLED if total >= self.amount * (1 - 1e-12) else _PARTIALLY_FILLED
+        if status not in _TRANSITIONS.get(self.status, _NONE):
+            self.transition(status, at)  # raises InvalidTransitionError
         self.average_price = (self.average_price * self.filled + price * amount) / total
         self.filled = total
         self.fee += fee
-        done = total >= self.amount * (1 - 1e-12)
-        self.transition(_FILLED if done else _PARTIALLY_FILLED, at)
+        self.status = status  # what `transition` does, its check made above
+        self.updated_at = at
+        self.history.append((at, status))
+
+
+# The status machine as a module constant: ``self.TRANSITIONS`` is a class-attribute lookup.
+_TRANSITIONS = Order.TRANSITIONS

@@ -139,10 +139,11 @@ class Portfolio:
         Returns:
             A rejection reason, or an empty string.
         """
-        pos = self.position(market.symbol).amount
+        position = self.positions.get(market.symbol)
+        pos = (position or self.position(market.symbol)).amount
         new = pos + signed_amount
         margin = self.margin
-        if not margin.allow_short and new < -_TOL * max(1.0, abs(pos)):
+        if not margin.allow_short and new < 0.0 and new < -_TOL * max(1.0, abs(pos)):
             return (
                 f"insufficient {market.base}: selling {abs(signed_amount):g} but holding "
                 f"{max(pos, 0.0):g} (shorting is off)"
@@ -205,4 +206,5 @@ class Portfolio:
             self.fees_paid += fee * price
             signed -= fee
         self.last_price.setdefault(symbol, price)
-        return self.position(symbol).apply(signed, price)
+        position = self.positions.get(symbol)
+        return (position or self.position(symbol)).apply(signed, price)

@@ -67,8 +67,9 @@ class Position:
         new = old + signed_amount
         realized = 0.0
         if old == 0.0 or (old > 0) == (signed_amount > 0):
-            total = abs(old) + abs(signed_amount)
-            self.entry_price = (abs(old) * self.entry_price + abs(signed_amount) * price) / total
+            held = old if old >= 0.0 else -old  # abs(), without the calls
+            added = signed_amount if signed_amount >= 0.0 else -signed_amount
+            self.entry_price = (held * self.entry_price + added * price) / (held + added)
         else:
             closed = min(abs(signed_amount), abs(old))
             realized = closed * (price - self.entry_price) * (1.0 if old > 0 else -1.0)

@@ -13,11 +13,9 @@ from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
-from quantkit.domain.fill import Fill
-from quantkit.domain.order import Order
 from quantkit.engine.context import RunContext
 from quantkit.engine.preflight import check_indicators, check_warmup
-from quantkit.engine.record import RunRecord
+from quantkit.engine.record import RunRecord, RunRecorder
 from quantkit.engine.step import Step
 from quantkit.errors import ConfigError, StrategyError
 from quantkit.risk.policy import RiskPolicy
@@ -227,7 +225,7 @@ class Engine:
             risk=self.risk,
             match=match,
             working={symbol: broker.working(symbol) for symbol in history},
-            recorder=_Recorder(record, context, {symbol: j for j, symbol in enumerate(history)}),
+            recorder=RunRecorder(record, context, {symbol: j for j, symbol in enumerate(history)}),
         )
         self._step = step
         self.strategy._bind(context, datas, self._tradable)
@@ -307,47 +305,3 @@ class Engine:
                     if events:
                         step.deliver()
             start = end
-
-
-class _Recorder:
-    """What a backtest keeps of the events: orders, fills and position snapshots."""
-
-    def __init__(self, record: RunRecord, context: RunContext, columns: dict[str, int]) -> None:
-        self.record = record
-        self.context = context
-        self.columns = columns
-        self.touched: list[str] = []
-
-    def fill(self, fill: Fill) -> None:
-        record = self.record
-        record.fills.append(fill)
-        record.fill_steps.append(self.context.timeline.i)
-        if fill.symbol not in self.touched:
-            self.touched.append(fill.symbol)
-
-    def order(self, order: Order) -> None:
-        orders = self.record.orders
-        if order.client_id not in orders:
-            orders[order.client_id] = order
-
-    def delivered(self) -> None:
-        if self.touched:
-            self._snapshot(self.context.timeline.i, self.touched)
-            self.touched.clear()
-
-    def _snapshot(self, step: int, symbols: list[str]) -> None:
-        """Record cash and the positions of ``symbols`` after ``step``'s fills."""
-        record = self.record
-        portfolio = self.context.broker.portfolio
-        steps = record.snapshot_steps
-        if steps and steps[-1] == step:
-            record.snapshot_cash[-1] = portfolio.balance
-        else:
-            steps.append(step)
-            record.snapshot_cash.append(portfolio.balance)
-        row = len(steps) - 1
-        columns = self.columns
-        for symbol in symbols:
-            record.position_rows.append(row)
-            record.position_columns.append(columns[symbol])
-            record.position_amounts.append(portfolio.position(symbol).amount)

@@ -9,12 +9,13 @@ import numpy as np
 
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
+from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.order import Order
 from quantkit.domain.portfolio import Portfolio
-from quantkit.engine.context import RiskEvent
+from quantkit.engine.context import RiskEvent, RunContext
 from quantkit.strategy.indicators import Indicator
 
-__all__ = ["RunRecord"]
+__all__ = ["RunRecord", "RunRecorder"]
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -97,7 +98,9 @@ class RunRecord:
     def equity_and_exposure(self) -> tuple[FloatArray, BoolArray]:
         """Equity at the close of each timeline step, and whether a position was open then.
 
-        Equity is cash plus every position marked at its symbol's latest close.
+        Equity is cash plus every position marked at its symbol's latest close (a perpetual's
+        mark close when the run had a mark series), with funding booked since the latest
+        snapshot.
 
         Returns:
             Two arrays with one value per step.
@@ -106,19 +109,42 @@ class RunRecord:
         cash = np.concatenate(([self.initial_cash], np.asarray(self.snapshot_cash, np.float64)))
         equity = cash[row]
         timeline = self.times
-        for j, series in enumerate(self.history.values()):
+        marks = self.portfolio.mark_close if isinstance(self.portfolio, FuturesPortfolio) else {}
+        if isinstance(self.portfolio, FuturesPortfolio):
+            equity = equity - _funding_since_snapshot(self, row)
+        for j, (symbol, series) in enumerate(self.history.items()):
             amounts = held[:, j][row]
             if not amounts.any():
                 continue
+            closes = marks.get(symbol, series.close)
             if len(series) == len(timeline) and np.array_equal(series.close_time, timeline):
-                price = series.close
+                price = closes
             else:
                 bar = np.searchsorted(series.close_time, timeline, side="right") - 1
-                price = np.where(bar >= 0, series.close[np.maximum(bar, 0)], 0.0)
+                price = np.where(bar >= 0, closes[np.maximum(bar, 0)], 0.0)
             # equity + amounts * price, in place: no step-long temporaries
             equity += np.multiply(amounts, price, out=amounts)
         exposed = (held != 0.0).any(axis=1)[row]
         return equity, exposed
+
+
+def _funding_since_snapshot(record: RunRecord, row: IntArray) -> FloatArray:
+    """Funding paid at each step since the snapshot its cash comes from.
+
+    Funding moves cash without a fill, so no snapshot records it by itself.
+    """
+    portfolio = record.portfolio
+    steps = len(record.times)
+    paid = np.zeros(steps)
+    if isinstance(portfolio, FuturesPortfolio) and portfolio.funding:
+        booked = np.array([p.booked_at for p in portfolio.funding], dtype=np.int64)
+        amounts = np.array([p.amount for p in portfolio.funding], dtype=np.float64)
+        at = np.minimum(np.searchsorted(record.times, booked, side="right"), steps - 1)
+        np.add.at(paid, at, amounts)
+    total = np.cumsum(paid)
+    snapped = np.asarray(record.snapshot_steps, dtype=np.int64)
+    at_snapshot = np.concatenate(([0.0], total[snapped] if snapped.size else []))
+    return total - at_snapshot[row]
 
 
 def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
@@ -129,3 +155,80 @@ def _latest_rows(snapshot_steps: list[int], steps: int) -> IntArray:
     counts = np.zeros(steps, dtype=np.int64)
     counts[marks] = 1
     return np.cumsum(counts, out=counts)
+
+
+class RunRecorder:
+    """What a backtest keeps of the events a step delivers: orders, fills and position snapshots.
+
+    Each fill is kept with the timeline step it was delivered in; after each batch with fills,
+    cash and the positions of the symbols that filled are recorded (one snapshot per step).
+
+    Args:
+        record: Where to keep them (its ``orders``, ``fills`` and snapshot lists grow in place).
+        context: The run's context: its timeline gives the step, its broker the account.
+        columns: Index of each tradable symbol in ``record.history``.
+    """
+
+    __slots__ = (
+        "_add_fill",
+        "_add_step",
+        "_orders",
+        "_seen",
+        "_timeline",
+        "columns",
+        "context",
+        "record",
+    )
+
+    def __init__(self, record: RunRecord, context: RunContext, columns: dict[str, int]) -> None:
+        self.record = record
+        self.context = context
+        self.columns = columns
+        self._orders = record.orders
+        self._add_fill = record.fills.append
+        self._add_step = record.fill_steps.append
+        self._timeline = context.timeline
+        self._seen = len(record.fills)  # fills already in a snapshot
+
+    def fill(self, fill: Fill) -> None:
+        """Keep a fill with its step."""
+        self._add_fill(fill)
+        self._add_step(self._timeline.i)
+
+    def order(self, order: Order) -> None:
+        """Keep an order the first time it is seen (later updates change the same object)."""
+        self._orders.setdefault(order.client_id, order)
+
+    def delivered(self) -> None:
+        """After a batch: snapshot cash and the positions of the symbols that filled in it."""
+        fills = self.record.fills
+        seen = self._seen
+        if len(fills) == seen:
+            return
+        self._seen = len(fills)
+        fresh = fills[seen:]
+        symbols = [fresh[0].symbol]  # first seen first, as they filled
+        for fill in fresh:
+            if fill.symbol not in symbols:
+                symbols.append(fill.symbol)
+        self._snapshot(self._timeline.i, symbols)
+
+    def _snapshot(self, step: int, symbols: list[str]) -> None:
+        """Record cash and the positions of ``symbols`` after ``step``'s fills."""
+        record = self.record
+        portfolio = self.context.broker.portfolio
+        balance = portfolio.cash.get(portfolio.currency, 0.0)  # portfolio.balance
+        positions = portfolio.positions
+        steps = record.snapshot_steps
+        if steps and steps[-1] == step:
+            record.snapshot_cash[-1] = balance
+        else:
+            steps.append(step)
+            record.snapshot_cash.append(balance)
+        row = len(steps) - 1
+        columns = self.columns
+        for symbol in symbols:
+            record.position_rows.append(row)
+            record.position_columns.append(columns[symbol])
+            position = positions.get(symbol) or portfolio.position(symbol)
+            record.position_amounts.append(position.amount)

@@ -12,8 +12,10 @@ import numpy as np
 
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
+from quantkit.engine.perp_stats import add_perpetual_stats, trade_funding
 from quantkit.engine.record import RunRecord
-from quantkit.engine.trades import Trade, round_trips
+from quantkit.engine.trade_table import TradeColumns
+from quantkit.engine.trades import round_trips
 from quantkit.metrics.stats import compute_stats, drawdown, format_stats, periods_per_year
 
 if TYPE_CHECKING:
@@ -158,10 +160,15 @@ class Result:
 
 
 def _time(values: npt.ArrayLike) -> pd.DatetimeIndex:
+    """A UTC index over int64 ns stamps, sharing their memory (a bar-long index is 8 bytes a bar).
+
+    The stamps are the run's own close times, which nothing modifies, and an index is
+    immutable.
+    """
     import pandas as pd  # noqa: PLC0415
 
-    stamps = np.asarray(values, dtype=np.int64).view("datetime64[ns]")
-    return pd.DatetimeIndex(stamps).tz_localize("UTC")
+    stamps = np.asarray(values, dtype=np.int64)
+    return pd.DatetimeIndex(stamps, dtype="datetime64[ns, UTC]", copy=False)
 
 
 def _frame(columns: dict[str, Any], rows: int) -> pd.DataFrame:
@@ -245,60 +252,6 @@ def _fills_frame(record: RunRecord) -> pd.DataFrame:
     return frame
 
 
-def _trade_figures(trades: list[Trade]) -> dict[str, FloatArray]:
-    """Entry and exit prices, PnL and return of each trade, computed on whole columns.
-
-    The same IEEE operations in the same order as `Trade`'s properties, so the same values.
-    """
-    entry_value = np.array([t.entry_value for t in trades], dtype=np.float64)
-    entry_amount = np.array([t.entry_amount for t in trades], dtype=np.float64)
-    exit_value = np.array([t.exit_value for t in trades], dtype=np.float64)
-    exit_amount = np.array([t.exit_amount for t in trades], dtype=np.float64)
-    fees = np.array([t.fees for t in trades], dtype=np.float64)
-    sign = np.array([1.0 if t.direction == "long" else -1.0 for t in trades], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entry_price = np.where(entry_amount != 0.0, entry_value / entry_amount, np.nan)
-        exit_price = np.where(exit_amount != 0.0, exit_value / exit_amount, np.nan)
-        closed = np.minimum(exit_amount, entry_amount)
-        gross = np.where(closed != 0.0, sign * (exit_value - entry_price * closed), 0.0)
-        pnl = gross - fees
-        basis = entry_price * exit_amount
-        ok = (basis != 0.0) & ~np.isnan(basis)  # a NaN basis is truthy in Python: NaN either way
-        return_pct = np.where(ok, 100.0 * pnl / basis, np.nan)
-    return {
-        "entry_price": entry_price,
-        "exit_price": exit_price,
-        "pnl": pnl,
-        "return_pct": return_pct,
-        "fees": fees,
-    }
-
-
-def _trades_frame(trades: list[Trade]) -> pd.DataFrame:
-    import pandas as pd  # noqa: PLC0415
-
-    figures = _trade_figures(trades)
-    columns: dict[str, Any] = {
-        "symbol": [t.symbol for t in trades],
-        "direction": [t.direction for t in trades],
-        "entry_time": [t.entry_time for t in trades],
-        "exit_time": [t.exit_time if t.exit_time >= 0 else None for t in trades],
-        "size": [t.size for t in trades],
-        "entry_price": figures["entry_price"],
-        "exit_price": figures["exit_price"],
-        "pnl": figures["pnl"],
-        "return_pct": figures["return_pct"],
-        "fees": figures["fees"],
-        "ambiguous": [t.ambiguous for t in trades],
-        "orders": [",".join(t.client_ids) for t in trades],
-    }
-    frame = _frame(columns, len(trades))
-    for column in ("entry_time", "exit_time"):
-        frame[column] = pd.to_datetime(frame[column], unit="ns", utc=True)
-    frame["duration"] = frame["exit_time"] - frame["entry_time"]
-    return frame
-
-
 def _positions_frame(record: RunRecord) -> pd.DataFrame:
     import pandas as pd  # noqa: PLC0415
 
@@ -339,8 +292,14 @@ def _risk_frame(record: RunRecord) -> pd.DataFrame:
     return frame
 
 
-def _buy_and_hold(record: RunRecord, equity: pd.Series) -> pd.Series | None:
-    """The starting equity put into the first tradable symbol at its first close, and held."""
+def _benchmark(record: RunRecord, equity: pd.Series) -> pd.Series | None:
+    """The first tradable symbol's closes on the equity's index: the buy-and-hold benchmark.
+
+    `compute_stats` rescales a benchmark to its first value (`quantkit.metrics.benchmark.
+    buy_and_hold`), so the closes themselves give the same rows as a curve that starts at the
+    starting equity; with one symbol they are passed without a copy (a bar-long curve fewer at
+    the statistics' memory peak).
+    """
     import pandas as pd  # noqa: PLC0415
 
     if equity.empty:
@@ -355,8 +314,7 @@ def _buy_and_hold(record: RunRecord, equity: pd.Series) -> pd.Series | None:
         closes = closes.bfill()
     if closes.isna().any() or not closes.iloc[0] > 0:
         return None
-    held: pd.Series = closes / closes.iloc[0] * float(equity.iloc[0])
-    return held.rename("buy and hold")
+    return closes
 
 
 def build_result(record: RunRecord) -> Result:
@@ -373,26 +331,31 @@ def build_result(record: RunRecord) -> Result:
     index = _time(record.times)
     index.name = "time"
     equity_values, exposed = record.equity_and_exposure()
+    exposure = float(exposed.mean()) if len(exposed) else 0.0
+    del exposed  # a bool a bar: gone before the tables and statistics
     equity = pd.Series(equity_values, index=index, name="equity", copy=False)  # ours: no copy
-    closed, still_open = round_trips(
-        record.fills, record.ambiguous_orders, record.portfolio.dust_below
+    closed = TradeColumns()  # each trade's row, taken as it closes: no object per trade
+    _, still_open = round_trips(
+        record.fills, record.ambiguous_orders, record.portfolio.dust_below, on_close=closed.add
     )
-    trades = _trades_frame(closed)
-    open_trades = _trades_frame(still_open)
-    del closed, still_open  # one Python object per trade: gone before the statistics run
+    trades = closed.frame(trade_funding(closed.spans(), record.portfolio))
+    opened = TradeColumns.of(still_open)
+    open_trades = opened.frame(trade_funding(opened.spans(), record.portfolio))
+    del closed, still_open, opened
     timeframe = next(iter(record.history.values())).timeframe
     flagged = record.ambiguous_orders  # as the fills table's "ambiguous" column counts them
     ambiguous_fills = sum(1 for f in record.fills if f.ambiguous or f.client_id in flagged)
     stats = compute_stats(
         equity,
         trades,
-        benchmark=_buy_and_hold(record, equity),
+        benchmark=_benchmark(record, equity),
         periods_per_year=periods_per_year(timeframe),
-        exposure=float(exposed.mean()) if len(equity) else 0.0,
+        exposure=exposure,
         fees=record.portfolio.fees_paid,
         ambiguous_fills=ambiguous_fills,
         ambiguous_trades=int(trades["ambiguous"].sum()),
     )
+    stats = add_perpetual_stats(stats, record.portfolio)
     return Result(
         strategy=record.strategy,
         symbols=tuple(record.history),

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from quantkit.engine.context import RunContext
     from quantkit.strategy.data import SymbolData
 
-__all__ = ["BrokerWorking", "Step", "StepRecorder"]
+__all__ = ["BrokerWorking", "Step", "StepRecorder", "working_parts"]
 
 
 class StepRecorder(Protocol):
@@ -43,6 +43,24 @@ class StepRecorder(Protocol):
     def delivered(self) -> None:
         """The end of a batch of events."""
         ...
+
+
+def working_parts(working: Sized) -> tuple[Sized, Sized]:
+    """Two containers whose emptiness together is that of ``working``.
+
+    A container may offer ``parts``: a pair of plain containers (lists, dicts) that are both
+    empty exactly when it is. Testing those is a C-level truth test, where ``len(working)``
+    would be a Python call on every bar. Other containers are returned as they are, with an
+    empty tuple.
+
+    Args:
+        working: What `Broker.working` returned.
+
+    Returns:
+        The pair to test with ``first or second``.
+    """
+    parts: tuple[Sized, Sized] | None = getattr(working, "parts", None)
+    return parts if parts is not None else (working, ())
 
 
 class BrokerWorking(Mapping[str, Sized]):
@@ -108,6 +126,9 @@ class Step:
         self.risk_bar: Any = hook(risk, "on_bar")
         self.risk_fill: Any = hook(risk, "on_fill")
         self.risk_history: Any = hook(risk, "on_history")
+        if self.on_fill is None and self.on_order is None and self.risk_fill is None:
+            # Only the recorder takes the events: no hook can raise or add any.
+            self.deliver = self._record_only  # type: ignore[method-assign]
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -151,7 +172,7 @@ class Step:
             StrategyError: If the strategy raised.
         """
         cursor = data.cursor
-        working = self._working[data.symbol]
+        working, also_working = working_parts(self._working[data.symbol])
         match = self._match
         events = self.events
         deliver = self.deliver
@@ -160,7 +181,7 @@ class Step:
         on_bar = self.on_bar
         for i in range(start, stop):
             cursor.i = i
-            if working:
+            if working or also_working:  # plain containers: no Python call per bar
                 match(data)
                 if events:
                     deliver()
@@ -223,9 +244,6 @@ class Step:
         on_fill = self.on_fill
         on_order = self.on_order
         risk_fill = self.risk_fill
-        if on_fill is None and on_order is None and risk_fill is None:
-            self._record_only()  # nothing else sees the events: no new ones can arrive
-            return
         k = 0
         while k < len(events):
             event = events[k]
@@ -255,13 +273,11 @@ class Step:
         """`deliver` when only the recorder takes the events (no hook can raise or add any)."""
         events = self.events
         recorder = self.recorder
-        record_fill = recorder.fill
-        record_order = recorder.order
         for event in events:
             if isinstance(event, Fill):
-                record_fill(event)
+                recorder.fill(event)
             else:
-                record_order(event)
+                recorder.order(event)
         events.clear()
         recorder.delivered()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from quantkit.domain.amounts import SNAP_RTOL
@@ -12,6 +12,7 @@ from quantkit.domain.order import Side
 __all__ = ["Trade", "round_trips"]
 
 _EPS = SNAP_RTOL  # as `Position.apply` and the fast path's `_book`
+_BUY = Side.BUY
 
 
 @dataclass(slots=True)
@@ -99,6 +100,8 @@ def round_trips(
     fills: Iterable[Fill],
     ambiguous_orders: frozenset[str] = frozenset(),
     dust_below: Mapping[str, float] | None = None,
+    *,
+    on_close: Callable[[Trade], None] | None = None,
 ) -> tuple[list[Trade], list[Trade]]:
     """Group fills into round trips.
 
@@ -110,21 +113,24 @@ def round_trips(
         fills: Fills in execution order.
         ambiguous_orders: Client ids whose outcome rested on an intrabar assumption.
         dust_below: Per symbol, the smallest tradable amount (default: none).
+        on_close: Called with each trade as it closes, instead of keeping it in ``closed``
+            (a long run's result then never holds one object per trade).
 
     Returns:
-        ``(closed, still_open)`` trades, each in entry order.
+        ``(closed, still_open)`` trades, each in entry order (``closed`` is empty when
+        ``on_close`` takes them).
     """
     dust = dust_below or {}
     carried: dict[str, float] = {}  # entry price of the dust a closed trade left
     held: dict[str, float] = {}
     current: dict[str, Trade] = {}
     closed: list[Trade] = []
-    buy = Side.BUY
+    finish = closed.append if on_close is None else on_close
     in_base: dict[tuple[str, str], bool] = {}  # fill.fee_in_base by (fee currency, symbol)
     for fill in fills:
         symbol, amount, price, client_id = fill.symbol, fill.amount, fill.price, fill.client_id
         before = held.get(symbol, 0.0)
-        signed = amount if fill.side is buy else -amount  # fill.signed_amount
+        signed = amount if fill.side is _BUY else -amount  # fill.signed_amount
         fee = fill.fee
         if fee and _fee_in_base(in_base, fill):
             signed -= fee  # charged in the base asset received: the position moved less
@@ -149,7 +155,7 @@ def round_trips(
             _note_order(trade, client_id)
             if after == 0.0 or reverses or abs(after) < dust.get(symbol, 0.0):
                 trade.exit_time = fill.timestamp
-                closed.append(current.pop(symbol))
+                finish(current.pop(symbol))
                 if after != 0.0 and not reverses:
                     carried[symbol] = trade.entry_price
         if opening > _EPS * moved:

@@ -1,10 +1,11 @@
 """CcxtExchange: any venue ccxt supports, as an `OhlcvSource` and a `TradingVenue`.
 
-The adapter is built in three layers, one concern each: `CcxtSession`
+The adapter is built in layers, one concern each: `CcxtSession`
 (``quantkit.exchanges.session``: the client, error mapping, clock and reachability),
-`CcxtTrading` (``quantkit.exchanges.trading``: orders, trades, balances) and this module's
-market data. The client binds to the event loop running at its first request, so a
-`CcxtExchange` can be built anywhere (even outside async code).
+`CcxtTrading` (``quantkit.exchanges.trading``: orders, trades, balances),
+`CcxtDerivativesData` (``quantkit.exchanges.derivatives``: funding rates, mark and index
+candles) and this module's market data. The client binds to the event loop running at its
+first request, so a `CcxtExchange` can be built anywhere (even outside async code).
 
 Rate limits are ccxt's business: with ``rate_limit=True`` (the default) ccxt's own token bucket
 spaces the requests by the venue's published weights. All tasks trading one account share one
@@ -24,6 +25,7 @@ from quantkit.data.source import OhlcvRow, TradeRow
 from quantkit.domain.market import Market
 from quantkit.errors import DataError, ExchangeError
 from quantkit.exchanges.client import LOOPBACK_HOSTS, rewrite_api_urls
+from quantkit.exchanges.derivatives import CcxtDerivativesData
 from quantkit.exchanges.parse import parse_market, parse_ohlcv, parse_trades
 from quantkit.exchanges.session import DEFAULT_OHLCV_LIMIT, suggest
 from quantkit.exchanges.trading import CcxtTrading
@@ -31,7 +33,7 @@ from quantkit.exchanges.trading import CcxtTrading
 __all__ = ["DEFAULT_OHLCV_LIMIT", "LOOPBACK_HOSTS", "CcxtExchange", "rewrite_api_urls"]
 
 
-class CcxtExchange(CcxtTrading):
+class CcxtExchange(CcxtDerivativesData, CcxtTrading):
     """A venue reached through ccxt's async client; implements `OhlcvSource` and `TradingVenue`.
 
     Args:

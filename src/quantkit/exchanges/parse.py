@@ -116,7 +116,7 @@ def parse_market(raw: Mapping[str, Any], *, precision_mode: int, exchange: str =
     symbol = raw.get("symbol")
     source = f"{exchange} market {symbol!r}" if exchange else f"market {symbol!r}"
     try:
-        fields: dict[str, float] = {
+        fields: dict[str, Any] = {
             "price_increment": increment_from_precision(
                 _get(raw, "precision", "price"), precision_mode
             ),

@@ -30,6 +30,8 @@ if _TYPE_CHECKING:
     from quantkit.risk.order_limits import MaxOrderNotional as MaxOrderNotional
     from quantkit.risk.order_limits import MaxSlippage as MaxSlippage
     from quantkit.risk.order_limits import OrderRateLimit as OrderRateLimit
+    from quantkit.risk.perp_limits import MaxMarginUsage as MaxMarginUsage
+    from quantkit.risk.perp_limits import MinLiquidationDistance as MinLiquidationDistance
     from quantkit.risk.reset import Breaker as Breaker
     from quantkit.risk.reset import ResetRule as ResetRule
     from quantkit.risk.sizing import FixedAmount as FixedAmount
@@ -59,9 +61,11 @@ _LAZY: dict[str, str] = {
     "MaxDrawdownBreaker": "quantkit.risk.breakers",
     "MaxGrossExposure": "quantkit.risk.exposure",
     "MaxLeverage": "quantkit.risk.exposure",
+    "MaxMarginUsage": "quantkit.risk.perp_limits",
     "MaxNetExposure": "quantkit.risk.exposure",
     "MaxOrderNotional": "quantkit.risk.order_limits",
     "MaxSlippage": "quantkit.risk.order_limits",
+    "MinLiquidationDistance": "quantkit.risk.perp_limits",
     "OrderRateLimit": "quantkit.risk.order_limits",
     "PriceBand": "quantkit.risk.validation",
     "ReduceOnlyCheck": "quantkit.risk.validation",
@@ -95,10 +99,12 @@ __all__ = [
     "MaxDrawdownBreaker",
     "MaxGrossExposure",
     "MaxLeverage",
+    "MaxMarginUsage",
     "MaxNetExposure",
     "MaxOrderNotional",
     "MaxPositionSize",
     "MaxSlippage",
+    "MinLiquidationDistance",
     "OrderRateLimit",
     "PriceBand",
     "ReduceOnlyCheck",

@@ -10,7 +10,9 @@ from quantkit.domain.fill import Fill
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.portfolio import Portfolio
 from quantkit.domain.trailing import TrailingStop
+from quantkit.sim.fees import MarketFees
 from quantkit.sim.rules import FillRules
+from quantkit.sim.slippage import NoSlippage
 from quantkit.sim.trailing import TrailSlot, trail_child, trail_problem
 from quantkit.sim.working import Working
 
@@ -22,6 +24,8 @@ _MAX_STEPS_PER_ORDER = 8
 _MARKET = OrderType.MARKET
 _FOK = TimeInForce.FOK
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
+_NO_SLIPPAGE = NoSlippage
+_MARKET_FEES = MarketFees
 
 
 class Book:
@@ -61,8 +65,16 @@ class Book:
     def at_open(self, price: float) -> None:
         """Execute what executes at the open, then expire unfilled IOC/FOK remainders."""
         terminal = _TERMINAL
+        slipped = price if self.rules.slippage.__class__ is _NO_SLIPPAGE else None
+        if slipped is not None:  # clamped into the bar, as `_slipped` does
+            slipped = self.low if self.low > slipped else slipped
+            slipped = self.high if self.high < slipped else slipped
         for w in list(self.working):
-            if w.order.status not in terminal:  # w.order.is_active
+            if w.order.status in terminal:  # not w.order.is_active
+                continue
+            if w.kind is _MARKET and slipped is not None:  # `_at_price`'s common case
+                self._fill(w, slipped, is_maker=False)
+            else:
                 self._at_price(w, price)
         if not self.working:
             return
@@ -189,8 +201,12 @@ class Book:
         self._fill(w, self._slipped(w, price), is_maker=False)
 
     def _slipped(self, w: Working, price: float) -> float:
-        amount = w.order.remaining or (w.order.request.cost or 0.0) / price
-        moved = price * (1.0 + w.sign * self.rules.slippage.fraction(amount, self.volume))
+        slippage = self.rules.slippage
+        if slippage.__class__ is _NO_SLIPPAGE:  # the default: no model to ask
+            moved = price
+        else:
+            amount = w.order.remaining or (w.order.request.cost or 0.0) / price
+            moved = price * (1.0 + w.sign * slippage.fraction(amount, self.volume))
         low, high = self.low, self.high
         moved = low if low > moved else moved  # min(max(moved, low), high), without the calls
         return high if high < moved else moved
@@ -219,14 +235,17 @@ class Book:
         order = w.order
         if order.amount is None and not self._size_by_cost(w, price, is_maker):
             return
-        remaining, capacity = order.remaining, self.capacity
+        left = order.amount - order.filled  # type: ignore[operator]  # sized just above
+        remaining = left if left > 0.0 else 0.0  # order.remaining
+        capacity = self.capacity
         amount = capacity if capacity < remaining else remaining  # min(remaining, capacity)
         if w.reduce_only:
             held = self.portfolio.position(self.symbol).amount
             if held * w.sign >= 0:
                 self._finish(w, OrderStatus.CANCELED, "reduce-only: no position to reduce")
                 return
-            amount = min(amount, abs(held))
+            held = held if held >= 0.0 else -held  # abs(held)
+            amount = held if held < amount else amount  # min(amount, abs(held))
         if amount <= 0:
             return
         if w.fresh and w.immediate and order.request.time_in_force is _FOK and amount < remaining:
@@ -235,9 +254,16 @@ class Book:
             return
         market = w.market
         first = order.filled == 0.0
-        fee, fee_asset = self.rules.fees.charge(market, w.sign > 0, price, amount, is_maker, first)
-        quote_fee = fee if fee_asset == market.quote else fee * price
-        cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
+        fees = self.rules.fees
+        if fees.__class__ is _MARKET_FEES and fees.charged_in == "quote" and not fees.per_order:
+            # MarketFees' own charge without its three calls (+ 0.0 as there: -0.0 becomes 0.0)
+            fee = (market.maker_fee if is_maker else market.taker_fee) * (price * amount) + 0.0
+            fee_asset = market.quote
+            quote_fee = cash_fee = fee
+        else:
+            fee, fee_asset = fees.charge(market, w.sign > 0, price, amount, is_maker, first)
+            quote_fee = fee if fee_asset == market.quote else fee * price
+            cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
         reason = self.portfolio.check_fill(market, w.sign * amount, price, cash_fee)
         if reason:
             self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
@@ -266,11 +292,12 @@ class Book:
     def _after_fill(self, w: Working, amount: float) -> None:
         """Retire a finished order, attach or settle bracket exits, drop stale reduce-only."""
         order = w.order
-        if not order.is_active:
+        if order.status in _TERMINAL:  # not order.is_active
             self.working.remove(w)
-        if order.request.has_bracket:
+        request = order.request
+        if request.has_bracket:
             self._attach_exits(w, amount)
-            if order.request.trail_pct is not None:
+            if request.trail_pct is not None:
                 self._grow_trail(w, amount)
         if w.sibling is not None:
             self._settle_sibling(w, amount)

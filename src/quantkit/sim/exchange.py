@@ -166,6 +166,7 @@ class SimulatedExchange:
         orders = self.orders
         if client_id in orders:
             raise OrderError(f"client id {client_id!r} is already in use")
+        made_here = order is None
         if order is None:
             order = Order(client_id, request, now)
         orders[client_id] = order
@@ -174,19 +175,20 @@ class SimulatedExchange:
         reason = (
             f"the account was liquidated ({liquidated.reason}); no new orders"
             if liquidated is not None
-            else self._check(working, reference_price)
+            else admission_problem(working, self.portfolio, reference_price)
         )
         if reason:
             order.transition(_REJECTED, now, reason)
+        elif made_here:  # NEW -> OPEN, always allowed: what `transition` does, without the check
+            order.status = _OPEN
+            order.updated_at = now
+            order.history.append((now, _OPEN))
+            self.books[request.symbol].working.append(working)
         else:
             order.transition(_OPEN, now)
             self.books[request.symbol].working.append(working)
         self.events.append(order)
         return order
-
-    def _check(self, w: Working, reference_price: float) -> str:
-        """Round the order to the market's precision and apply the market's minimums."""
-        return admission_problem(w, self.portfolio, reference_price)
 
     def cancel(self, client_id: str, now: int, reason: str = "canceled by the strategy") -> bool:
         """Cancel a working order.

@@ -1,9 +1,11 @@
-"""Forced liquidation of a margin account whose equity would cross zero inside a bar.
+"""Forced liquidation of a spot margin account whose equity would cross zero inside a bar.
 
-The rule until the perpetual-futures issue defines maintenance margin: after a bar's orders
-have matched, the simulator asks whether the account's equity, with the positions held at the
-end of the bar, touches zero anywhere inside the bar (a long at the bar's low, a short at its
-high; other symbols at their latest marks). If it does, every position is closed at once:
+Perpetual markets are liquidated by the venue's maintenance-margin rule instead
+(`quantkit.sim.perpetual`); this module keeps the rule of spot margin accounts (shorting or
+leverage without a perpetual spec): after a bar's orders have matched, the simulator asks
+whether the account's equity, with the positions held at the end of the bar, touches zero
+anywhere inside the bar (a long at the bar's low, a short at its high; other symbols at their
+latest marks). If it does, every position is closed at once:
 
 - the bar's symbol at the price where equity reaches zero, or at the bar's open when the price
   opened beyond it (a gap); other symbols at their latest marks; no fee is charged;

@@ -378,10 +378,11 @@ class Strategy(ABC):
         if isinstance(target, bool) or not math.isfinite(target):
             raise OrderError(f"order_target_amount: target must be a finite number, got {target!r}")
         sym = symbol or self._primary.symbol
-        position = self.position(sym)
+        context = self._ctx
+        position = context.portfolio.position(sym)  # self.position(sym)
         held = position.amount
         delta = target - held
-        amount = self._ctx.market(sym).round_amount(abs(delta))
+        amount = context.market(sym).round_amount(delta if delta >= 0.0 else -delta)
         if amount <= 0:
             return None
         if target == 0.0 and position.is_dust:

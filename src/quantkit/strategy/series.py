@@ -44,21 +44,18 @@ class SeriesView:
 
     __slots__ = ("_array", "_buffer", "_cursor", "_scalars", "name")
 
+    # No ``__getattr__`` on this class: defining one turns every attribute read of an instance
+    # into the slow generic lookup, and ``view[-1]`` runs once per bar and indicator.
+
     def __init__(self, name: str, array: npt.NDArray[np.float64], cursor: Cursor) -> None:
         self.name = name
         self._array = array
         self._cursor = cursor
-
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute == "_scalars":  # built on first scalar read
-            scalars = _scalar_reader(self._array)
-            self._scalars = scalars
-            return scalars
-        raise AttributeError(attribute)
+        self._scalars = _scalar_reader(self)
 
     def __getstate__(self) -> dict[str, Any]:
         # The scalar reader may be a memoryview, which cannot be pickled or copied; it is only a
-        # cache, rebuilt on the next read.
+        # cache of ``_array``, rebuilt on load.
         state: dict[str, Any] = {}
         for kind in type(self).__mro__:
             for name in getattr(kind, "__slots__", ()):
@@ -72,6 +69,7 @@ class SeriesView:
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
+        self._scalars = _scalar_reader(self)
 
     @overload
     def __getitem__(self, key: int) -> float: ...
@@ -80,8 +78,9 @@ class SeriesView:
     def __getitem__(self, key: slice) -> npt.NDArray[np.float64]: ...
 
     def __getitem__(self, key: int | slice) -> float | npt.NDArray[np.float64]:
-        i = self._cursor.i
+        # The per-bar read: as few operations as possible for a plain int.
         if type(key) is int:
+            i = self._cursor.i
             if key < 0:
                 j = i + 1 + key
                 if j >= 0:
@@ -95,11 +94,15 @@ class SeriesView:
                 f"{self.name}[{key}] is after the current bar (index {i}); "
                 "use negative indices: [-1] is the current bar"
             )
+        return self._other_key(key)
+
+    def _other_key(self, key: object) -> float | npt.NDArray[np.float64]:
+        """A slice, or an int-like that is not an ``int`` (numpy integers)."""
         if isinstance(key, slice):
             return self.values[key]
         if not isinstance(key, bool):
             try:
-                position = operator.index(key)  # numpy integers and other int-likes
+                position = operator.index(key)  # type: ignore[arg-type]
             except TypeError:
                 pass
             else:
@@ -145,25 +148,54 @@ class SeriesView:
             self._buffer = buffer
         buffer[have:total] = values
         self._array = buffer[:total]
-        try:
-            object.__getattribute__(self, "_scalars")
-        except AttributeError:
-            return
-        self._scalars = _scalar_reader(self._array)
+        self._scalars = _scalar_reader(self)
 
 
-def _scalar_reader(array: npt.NDArray[Any]) -> Sequence[Any]:
-    """Return an indexable reader of ``array``'s values as Python scalars.
+def _scalar_reader(view: SeriesView) -> Sequence[Any]:
+    """Return an indexable reader of ``view``'s values as Python scalars.
 
-    A float64 column is read through a memoryview: no copy, and each read returns a Python
-    float (what ``tolist()`` would give). A list of a million floats would cost 32 MB per column
-    and, being a container the garbage collector traverses, time in every full collection.
-    Other dtypes fall back to ``tolist()``.
+    A contiguous float64 column is read through a memoryview: no copy, and each read returns a
+    Python float (what ``tolist()`` would give). A list of a million floats would cost 32 MB
+    per column and, being a container the garbage collector traverses, time in every full
+    collection. Any other column gets a reader that converts it on its first read (a copy or
+    a list then, only for columns a strategy reads by index).
     """
-    if array.dtype == np.float64 and array.ndim == 1:
+    array = view._array
+    if array.dtype == np.float64 and array.ndim == 1 and array.flags.c_contiguous:
         return native_view(array)
-    values: list[Any] = array.tolist()
-    return values
+    return _Deferred(view)
+
+
+class _Deferred(Sequence[Any]):
+    """A scalar reader that builds the real one on the first read and puts it in its place."""
+
+    __slots__ = ("_view",)
+
+    def __init__(self, view: SeriesView) -> None:
+        self._view = view
+
+    def _build(self) -> Sequence[Any]:
+        view = self._view
+        array = view._array
+        reader: Sequence[Any]
+        if array.dtype == np.float64 and array.ndim == 1:
+            reader = native_view(array)  # copied once to contiguous memory
+        else:
+            reader = array.tolist()
+        view._scalars = reader
+        return reader
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._build()[index]
+
+    def __len__(self) -> int:
+        return len(self._view._array)
 
 
 def native_view(array: npt.NDArray[Any]) -> Sequence[Any]:

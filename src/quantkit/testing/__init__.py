@@ -10,6 +10,9 @@ In live mode (``LocalExchange(live=True)``) a `LiveClock` reveals the data candl
 (`LocalExchange.publish`), and `BinanceWebsocketApi` pushes each candle to the kline streams
 ccxt.pro's ``watch_ohlcv`` subscribes to.
 
+`LocalFuturesExchange` (``quantkit.testing.futures``) does the same for Binance USD-M
+perpetuals: markets, last/mark/index candles, funding rates and leverage brackets.
+
 Importing this package imports aiohttp (not ccxt, which loads when a client is built); plain
 ``import quantkit`` never imports it.
 """
@@ -21,6 +24,9 @@ from quantkit.testing.faults import ORDER_PATHS as ORDER_PATHS
 from quantkit.testing.faults import Fault as Fault
 from quantkit.testing.faults import FaultPlan as FaultPlan
 from quantkit.testing.fees import Commission as Commission
+from quantkit.testing.futures import LOCAL_USDM_CCXT_OPTIONS as LOCAL_USDM_CCXT_OPTIONS
+from quantkit.testing.futures import FuturesMarket as FuturesMarket
+from quantkit.testing.futures import LocalFuturesExchange as LocalFuturesExchange
 from quantkit.testing.live_clock import LiveClock as LiveClock
 from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS as LOCAL_CCXT_OPTIONS
 from quantkit.testing.local_exchange import LocalExchange as LocalExchange
@@ -36,6 +42,7 @@ from quantkit.testing.ws_api import BinanceWebsocketApi as BinanceWebsocketApi
 __all__ = [
     "DEFAULT_MARKETS",
     "LOCAL_CCXT_OPTIONS",
+    "LOCAL_USDM_CCXT_OPTIONS",
     "LOOKUP_PATHS",
     "ORDER_PATHS",
     "BinancePrivateApi",
@@ -44,9 +51,11 @@ __all__ = [
     "Commission",
     "Fault",
     "FaultPlan",
+    "FuturesMarket",
     "LiveClock",
     "LocalAccounts",
     "LocalExchange",
+    "LocalFuturesExchange",
     "LocalMarket",
     "LocalVenue",
     "PartialFills",

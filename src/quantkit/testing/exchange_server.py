@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from types import FrameType
 
 from quantkit.errors import ConfigError
+from quantkit.testing.futures.exchange import LocalFuturesExchange
 from quantkit.testing.local_exchange import LOCAL_CCXT_OPTIONS, LocalExchange
 
 __all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange", "main", "parse_accounts", "serve"]
@@ -100,7 +101,7 @@ def _interrupt_on_signals(wanted: bool) -> Iterator[None]:
 
 
 def serve(
-    exchange: LocalExchange,
+    exchange: LocalExchange | LocalFuturesExchange,
     *,
     echo: Callable[[str], None],
     keys: Sequence[str] = (),
@@ -108,11 +109,12 @@ def serve(
 ) -> None:
     """Run an exchange until interrupted (Ctrl-C, SIGTERM) or ``stop`` is set, announcing it first.
 
-    The first line announced is the URL; then, in live mode, how much is published, and the
-    API key of each account (never its secret).
+    The first line announced is the URL; then, in live mode, how much is published (for a
+    futures exchange, the perpetuals it lists), and the API key of each account (never its
+    secret).
 
     Args:
-        exchange: The exchange, not yet started.
+        exchange: The exchange (spot or USD-M futures), not yet started.
         echo: Where the lines go, e.g. ``print`` or ``click.echo``.
         keys: API keys of the exchange's accounts, to announce.
         stop: Stop when this event is set instead of waiting for Ctrl-C (for embedding).
@@ -122,9 +124,10 @@ def serve(
     """
     with exchange, contextlib.suppress(KeyboardInterrupt), _interrupt_on_signals(stop is None):
         echo(exchange.url)
-        clock = exchange.clock
-        if clock is not None:
-            every = exchange.publish_every
+        if isinstance(exchange, LocalFuturesExchange):
+            echo(f"USD-M perpetuals: {', '.join(m.symbol for m in exchange.markets)}")
+        elif exchange.clock is not None:
+            clock, every = exchange.clock, exchange.publish_every
             pace = f"one more every {every:g}s" if every else "none more until published"
             echo(f"live: {clock.published} of {clock.total} candles published, {pace}")
         for key in keys:

@@ -6,7 +6,12 @@ trade and fill tables) into the float vector of `quantkit.vector.stats_table` (s
 per combination, in parallel and without the GIL; `stats_series` turns it into the table
 `quantkit.metrics.compute_stats` returns for the same run. The code follows the metric functions
 of `quantkit.metrics` step by step (the same formulas, thresholds and order of operations) over
-plain arrays, with loops instead of whole-array temporaries.
+plain arrays, with loops instead of whole-array temporaries. Sums that the metric functions take
+in separate passes are taken together when they do not depend on each other (one pass for the
+sums, one for the sums about the means), each still added in index order: the same values, with
+two passes over the returns instead of a dozen. Quantiles are selected, not sorted
+(`quantkit.vector.stats_select`). A sweep calls `reduce_into` with its own scratch and the
+benchmark's returns computed once for all its runs.
 
 One run uses `quantkit.vector.stats_numpy` instead: the same vector from whole-array numpy,
 with nothing to compile (compiling this module costs seconds on a cold numba cache).
@@ -26,6 +31,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from quantkit.vector import stats_table as _t
+from quantkit.vector.stats_select import quantile_levels, quantiles
 from quantkit.vector.stats_table import STAT_NAMES, run_arrays, stats_series
 
 if TYPE_CHECKING:
@@ -37,10 +43,19 @@ if TYPE_CHECKING:
     from quantkit.vector.stats_table import RunArrays
 
 
-__all__ = ["STAT_NAMES", "reduce_run", "reduce_stats", "stats_series", "stats_vector"]
+__all__ = [
+    "STAT_NAMES",
+    "benchmark_returns",
+    "reduce_into",
+    "reduce_run",
+    "reduce_stats",
+    "stats_series",
+    "stats_vector",
+]
 
 _jit = register_jitable  # helpers: compiled into `reduce_stats`, one cached function
-_SAMPLE = 4096  # values sampled to narrow a quantile's search (see `_order_pair`)
+# numpy's quantiles the tail rows need, in increasing order: 5 %, the VaR's, 95 %
+_LEVELS = quantile_levels(0.05, _t._VAR_Q, 0.95)
 
 
 @_jit
@@ -50,16 +65,6 @@ def _mean(x: Any, shift: float) -> float:
     for k in range(x.size):
         total += x[k] - shift
     return total / x.size if x.size else math.nan
-
-
-@_jit
-def _std(x: Any, shift: float, ddof: int) -> float:
-    """``np.std(x - shift, ddof=ddof)`` (two passes; at least ``ddof + 1`` values)."""
-    mean = _mean(x, shift)
-    total = 0.0
-    for k in range(x.size):
-        total += (x[k] - shift - mean) ** 2
-    return math.sqrt(total / (x.size - ddof))
 
 
 @_jit
@@ -76,120 +81,72 @@ def _growth(start: float, final: float, years: float) -> float:
 
 
 @_jit
-def _select(a: Any, k: int) -> float:
-    """Return the ``k``-th smallest value, moving smaller ones before it and larger after it.
+def _first_sums(equity: Any, r: Any, b: Any, rf: float) -> tuple[float, ...]:
+    """Make the returns ``r`` of the equity, with the sums that need no mean, in one pass.
 
-    Wirth's selection (Hoare's partition with a middle pivot): linear on average, in place,
-    and quick on the long runs of equal returns of a strategy that is often flat.
+    The sums of ``r``, ``r - rf``, ``min(r - rf, 0) ** 2``, gains, losses and (with a
+    benchmark ``b``) ``r - b``, each added in index order, as the one-sum-per-pass loops of
+    `quantkit.metrics` would: independent sums in one loop give the very same values.
     """
-    lo, hi = 0, a.size - 1
-    while lo < hi:
-        pivot = a[(lo + hi) // 2]
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while pivot < a[j]:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return float(a[k])
-
-
-@_jit
-def _pair(a: Any, k: int, k1: int) -> tuple[float, float]:
-    """The ``k``-th and ``k1``-th (``k`` or ``k + 1``) smallest values; reorders ``a``."""
-    low = _select(a, k)
-    high = low
-    if k1 > k:  # the least value after the k-th: the next order statistic
-        high = a[k1]
-        for i in range(k1 + 1, a.size):
-            high = min(high, a[i])
-    return low, float(high)
-
-
-@_jit
-def _order_pair(a: Any, k: int, k1: int, buf: Any) -> tuple[float, float]:
-    """The ``k``-th and ``k1``-th smallest values of ``a`` (untouched), ``buf`` as scratch.
-
-    A long array is first narrowed with a strided sample (as Floyd and Rivest's selection
-    does): order statistics of the sample, a few standard deviations of rank either side of
-    ``k``, bound the values worth keeping; one pass counts the values below the lower bound
-    and copies those between the bounds, and only these are selected from. When the bounds
-    miss (an unlucky sample), every value is selected from instead: the result is exact either
-    way.
-    """
-    n = a.size
-    if n > 8 * _SAMPLE:
-        step = n // _SAMPLE
-        size = 0
-        for i in range(0, n, step):
-            buf[size] = a[i]
-            size += 1
-        share = k / n
-        margin = 4 * int(math.sqrt(size * share * (1.0 - share))) + 8
-        centre = int(share * size)
-        lower = _select(buf[:size], max(centre - margin, 0))
-        upper = _select(buf[:size], min(centre + margin, size - 1))
-        below = kept = 0
-        for i in range(n):
-            if a[i] < lower:
-                below += 1
-            elif a[i] <= upper:
-                buf[kept] = a[i]
-                kept += 1
-        if below <= k and k1 < below + kept:
-            return _pair(buf[:kept], k - below, k1 - below)
-    for i in range(n):
-        buf[i] = a[i]
-    return _pair(buf[:n], k, k1)
-
-
-@_jit
-def _quantile(a: Any, q: float, buf: Any) -> float:
-    """The default ("linear") quantile of numpy, its ``_lerp`` to the bit (``a`` untouched)."""
-    position = (a.size - 1) * q
-    below = math.floor(position)
-    low, high = _order_pair(a, below, min(below + 1, a.size - 1), buf)
-    gamma = position - below
-    if gamma >= 0.5:
-        return float(high - (high - low) * (1.0 - gamma))
-    return float(low + (high - low) * gamma)
-
-
-@_jit
-def _returns_rows(r: Any, ppy: float, rf: float, out: Any) -> None:
-    """Volatility, Sharpe, Sortino, Omega (`quantkit.metrics.returns`); ``x = r - rf``."""
-    root = math.sqrt(ppy)
-    if r.size >= 2:
-        out[_t._VOL] = 100.0 * _std(r, 0.0, 1) * root
-        out[_t._SHARPE] = _ratio(_mean(r, rf), _std(r, rf, 1)) * root
-    shortfall = gains = losses = 0.0
+    total = excess = shortfall = gains = losses = active = 0.0
+    with_b = b.size == r.size
     for k in range(r.size):
-        shortfall += min(r[k] - rf, 0.0) ** 2
-        gains += max(r[k], 0.0)
-        losses += max(-r[k], 0.0)
-    out[_t._SORTINO] = _ratio(_mean(r, rf), math.sqrt(shortfall / r.size)) * root
-    out[_t._OMEGA] = gains / losses if losses > 0 else math.nan
+        x = equity[k + 1] / equity[k] - 1.0
+        r[k] = x
+        total += x
+        excess += x - rf
+        shortfall += min(x - rf, 0.0) ** 2
+        gains += max(x, 0.0)
+        losses += max(-x, 0.0)
+        if with_b:
+            active += x - b[k]
+    return total, excess, shortfall, gains, losses, active
 
 
 @_jit
-def _moment_rows(r: Any, out: Any) -> None:
-    """Skew and excess kurtosis (`quantkit.metrics.distribution`)."""
-    n = r.size
-    mean = _mean(r, 0.0)
-    m2 = m3 = m4 = 0.0
-    for k in range(n):
+def _second_sums(r: Any, b: Any, rf: float, means: Any) -> tuple[float, ...]:
+    """The sums about the means ``(mean r, mean r - rf, mean b - rf, mean r - b)``, one pass.
+
+    The squares, cubes and fourth powers of ``r - mean`` (variance and moments), the squares of
+    ``r - rf`` about its mean (the Sharpe ratio's deviation) and, with a benchmark, the
+    cross-products with ``b - rf`` about its mean and the squares of ``r - b`` about its mean.
+    """
+    mean, mx, my, ma = means
+    m2 = m3 = m4 = spread = cross = error = 0.0
+    with_b = b.size == r.size
+    for k in range(r.size):
         d = r[k] - mean
         m2 += d**2
         m3 += d**3
         m4 += d**4
+        spread += (r[k] - rf - mx) ** 2
+        if with_b:
+            cross += (r[k] - rf - mx) * (b[k] - rf - my)
+            error += (r[k] - b[k] - ma) ** 2
+    return m2, m3, m4, spread, cross, error
+
+
+@_jit
+def _returns_rows(
+    r: Any, sums: Any, b: Any, b_mean: float, b_spread: float, ppy: float, rf: float, out: Any
+) -> None:
+    """The figures of the returns: two passes over them for every one.
+
+    Volatility, Sharpe, Sortino, Omega (`quantkit.metrics.returns`), skew and excess kurtosis
+    (`quantkit.metrics.distribution`), alpha, beta and information ratio (`metrics.benchmark`).
+    ``r`` holds the returns and ``sums`` their sums (`_first_sums`); ``b`` the benchmark's
+    returns or nothing, ``b_mean`` and ``b_spread`` from `benchmark_returns`.
+    """
+    n = r.size
+    total, excess, shortfall, gains, losses, active = sums
+    means = (total / n, excess / n, b_mean, active / n)
+    m2, m3, m4, spread, cross, error = _second_sums(r, b, rf, means)
+    root = math.sqrt(ppy)
+    if n >= 2:
+        out[_t._VOL] = 100.0 * math.sqrt(m2 / (n - 1)) * root
+        out[_t._SHARPE] = _ratio(means[1], math.sqrt(spread / (n - 1))) * root
+    out[_t._SORTINO] = _ratio(means[1], math.sqrt(shortfall / n)) * root
+    out[_t._OMEGA] = gains / losses if losses > 0 else math.nan
     m2, m3, m4 = m2 / n, m3 / n, m4 / n
     if math.sqrt(m2) > _t._ZERO:
         if n >= 3:
@@ -197,13 +154,20 @@ def _moment_rows(r: Any, out: Any) -> None:
         if n >= 4:
             g2 = m4 / m2**2 - 3.0
             out[_t._KURT] = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+    if b.size == n:
+        if math.sqrt(b_spread / n) > _t._ZERO:
+            beta = cross / b_spread
+            out[_t._BETA] = beta
+            out[_t._ALPHA] = 100.0 * ((1.0 + (means[1] - beta * means[2])) ** ppy - 1.0)
+        out[_t._INFO] = _ratio(means[3], math.sqrt(error / (n - 1))) * math.sqrt(ppy)
 
 
 @_jit
-def _tail_rows(r: Any, out: Any) -> None:
-    """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`)."""
-    buf = np.empty(r.size)
-    cutoff = _quantile(r, _t._VAR_Q, buf)
+def _tail_rows(r: Any, buf: Any, out: Any) -> None:
+    """VaR, CVaR and tail ratio (`quantkit.metrics.distribution`); ``buf`` is scratch."""
+    values = np.empty(len(_LEVELS))
+    quantiles(r, _LEVELS, buf, values)
+    low, cutoff, high = values[0], values[1], values[2]  # (levels in the order of _LEVELS)
     out[_t._VAR] = 100.0 * cutoff
     tail = 0.0
     count = 0
@@ -212,25 +176,26 @@ def _tail_rows(r: Any, out: Any) -> None:
             tail += r[k]
             count += 1
     out[_t._CVAR] = 100.0 * tail / count
-    low, high = _quantile(r, 0.05, buf), _quantile(r, 0.95, buf)
     out[_t._TAIL] = abs(high) / abs(low) if low != 0 else math.nan
 
 
 @_jit
-def _drawdown_rows(equity: Any, times: Any, years: float, out: Any) -> None:
+def _drawdown_rows(equity: Any, times: Any, years: float, out: Any) -> float:
     """Max drawdown, its spell, the longest spell, Calmar, Ulcer (`quantkit.metrics.drawdowns`).
 
     One pass over the curve: the running peak, the deepest point (the first on a tie) and each
     spell below the peak (a bar more than one part in 10**12 below it), with its duration.
+    Returns the sum of the equity (in index order: for its mean).
     """
     n = equity.size
     peak = equity[0]
     deepest, deepest_at = 0.0, 0
-    squares = 0.0
+    squares = total = 0.0
     longest = -1
     spell_from = -1  # the peak bar of the spell in progress, -1 when at a peak
     for t in range(n):
         value = equity[t]
+        total += value
         peak = max(peak, value)
         depth = value / peak - 1.0
         squares += (100.0 * depth) ** 2
@@ -255,6 +220,7 @@ def _drawdown_rows(equity: Any, times: Any, years: float, out: Any) -> None:
     out[_t._ULCER] = math.sqrt(squares / n)
     if not math.isnan(out[_t._LONG_FROM]):
         out[_t._CALMAR] = _growth(equity[0], equity[n - 1], years) / abs(deepest)
+    return total
 
 
 @_jit
@@ -307,35 +273,94 @@ def _trade_rows(trades: Any, open_time: Any, equity_mean: float, years: float, o
 
 
 @_jit
-def _benchmark_rows(r: Any, close: Any, start: float, ppy: float, rf: float, out: Any) -> None:
-    """Alpha, beta and information ratio against holding the traded asset (`metrics.benchmark`).
+def benchmark_returns(close: Any, start: float, rf: float, b: Any) -> tuple[float, float]:
+    """Fill ``b`` with the returns of holding the traded asset; their mean and spread.
 
     The benchmark's equity is the fast path's buy-and-hold, ``close_t / close_0 * start``,
-    rescaled to start at 1 as `quantkit.metrics.benchmark.buy_and_hold` does.
+    rescaled to start at 1 as `quantkit.metrics.benchmark.buy_and_hold` does (``b`` has one
+    value fewer than ``close``). Returns the mean of ``b - rf`` and the sum of the squares
+    about it (`metrics.benchmark` asks for both): a sweep computes them once for every run.
     """
-    b = np.empty(r.size)
     before = 1.0
-    for k in range(r.size):
+    for k in range(b.size):
         hold = close[k + 1] / close[0] * start / start
         b[k] = hold / before - 1.0
         before = hold
-    if _std(b, rf, 0) > _t._ZERO:
-        mx, my = _mean(r, rf), _mean(b, rf)
-        cross = spread = 0.0
-        for k in range(b.size):
-            dy = b[k] - rf - my
-            cross += (r[k] - rf - mx) * dy
-            spread += dy**2
-        beta = cross / spread
-        out[_t._BETA] = beta
-        out[_t._ALPHA] = 100.0 * ((1.0 + (mx - beta * my)) ** ppy - 1.0)
-    mean = error = 0.0
+    mean = _mean(b, rf)
+    spread = 0.0
     for k in range(b.size):
-        mean += r[k] - b[k]
-    mean /= b.size
-    for k in range(b.size):
-        error += (r[k] - b[k] - mean) ** 2
-    out[_t._INFO] = _ratio(mean, math.sqrt(error / (b.size - 1))) * math.sqrt(ppy)
+        spread += (b[k] - rf - mean) ** 2
+    return mean, spread
+
+
+@_jit
+def _alive(equity: Any) -> bool:
+    """Whether the returns are defined: no ruin (a value <= 0), at least two values."""
+    for k in range(equity.size):
+        if equity[k] <= 0:
+            return False
+    return bool(equity.size >= 2)
+
+
+@_jit
+def reduce_into(
+    equity: Any, exposed: Any, trades: Any, open_time: Any, close_time: Any, close: Any,
+    ppy: float, fees: float, risk_free: float, bench: Any, work: Any, out: Any,
+) -> None:  # fmt: skip
+    """`reduce_stats` with its scratch given, and the benchmark's returns computed already.
+
+    Args:
+        equity: As `reduce_stats` (the first nine arguments are its, but for the fills:
+            ``out``'s ambiguous-fill slot is left NaN for the caller).
+        exposed: See `reduce_stats`.
+        trades: See `reduce_stats`.
+        open_time: See `reduce_stats`.
+        close_time: See `reduce_stats`.
+        close: See `reduce_stats`.
+        ppy: See `reduce_stats`.
+        fees: See `reduce_stats`.
+        risk_free: See `reduce_stats`.
+        bench: ``[start, mean, spread, b_0, b_1, ...]``: `benchmark_returns` of ``close``
+            from ``start``; used when ``start`` is this equity's first value, else the
+            benchmark is computed into ``work[2]``.
+        work: Float64 scratch of shape ``(3, len(equity))``, overwritten.
+        out: As `reduce_stats`.
+    """
+    for k in range(out.size):
+        out[k] = math.nan
+    n = equity.size
+    out[_t._BARS], out[_t._START], out[_t._FINAL] = n, equity[0], equity[n - 1]
+    out[_t._TOTAL] = 100.0 * (equity[n - 1] / equity[0] - 1.0)
+    years = (close_time[n - 1] - close_time[0]) / _t._NS_PER_YEAR
+    out[_t._CAGR] = 100.0 * _growth(equity[0], equity[n - 1], years)
+    equity_sum = _drawdown_rows(equity, close_time, years, out)
+    out[_t._AMBIGUOUS_TRADES] = 0.0
+    _trade_rows(trades, open_time, equity_sum / n, years, out)
+    exposed_bars = 0
+    for k in range(exposed.size):
+        exposed_bars += exposed[k]
+    out[_t._EXPOSURE] = 100.0 * (exposed_bars / exposed.size) if exposed.size else 0.0
+    out[_t._FEES] = fees
+    net = equity[n - 1] - equity[0]
+    out[_t._GROSS] = net + fees
+    out[_t._FEES_GROSS] = 100.0 * fees / abs(out[_t._GROSS]) if out[_t._GROSS] else math.nan
+    out[_t._FEES_NET] = 100.0 * fees / abs(net) if net else math.nan
+    if close.size:
+        out[_t._HOLD] = 100.0 * (close[n - 1] / close[0] * equity[0] / equity[0] - 1.0)
+    if not _alive(equity):
+        return
+    r, b = work[0, : n - 1], work[2, :0]
+    rf = math.expm1(math.log1p(risk_free) / ppy)
+    b_mean = b_spread = math.nan
+    if close.size and n - 1 >= 2 and math.isfinite(ppy):  # the benchmark rows
+        if bench.size == n + 2 and bench[0] == equity[0]:
+            b, b_mean, b_spread = bench[3:], bench[1], bench[2]
+        else:
+            b = work[2, : n - 1]
+            b_mean, b_spread = benchmark_returns(close, equity[0], rf, b)
+    sums = _first_sums(equity, r, b, rf)
+    _returns_rows(r, sums, b, b_mean, b_spread, ppy, rf, out)
+    _tail_rows(r, work[1], out)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -368,40 +393,9 @@ def reduce_stats(
         risk_free: Annual risk-free rate (a fraction above -1).
         out: Float64 vector of ``len(STAT_NAMES)``, overwritten.
     """
-    for k in range(out.size):
-        out[k] = math.nan
-    n = equity.size
-    out[_t._BARS], out[_t._START], out[_t._FINAL] = n, equity[0], equity[n - 1]
-    out[_t._TOTAL] = 100.0 * (equity[n - 1] / equity[0] - 1.0)
-    years = (close_time[n - 1] - close_time[0]) / _t._NS_PER_YEAR
-    out[_t._CAGR] = 100.0 * _growth(equity[0], equity[n - 1], years)
-    _drawdown_rows(equity, close_time, years, out)
-    out[_t._AMBIGUOUS_TRADES] = 0.0
-    _trade_rows(trades, open_time, _mean(equity, 0.0), years, out)
-    exposed_bars = 0
-    for k in range(exposed.size):
-        exposed_bars += exposed[k]
-    out[_t._EXPOSURE] = 100.0 * (exposed_bars / exposed.size) if exposed.size else 0.0
-    out[_t._FEES] = fees
-    net = equity[n - 1] - equity[0]
-    out[_t._GROSS] = net + fees
-    out[_t._FEES_GROSS] = 100.0 * fees / abs(out[_t._GROSS]) if out[_t._GROSS] else math.nan
-    out[_t._FEES_NET] = 100.0 * fees / abs(net) if net else math.nan
-    if close.size:
-        out[_t._HOLD] = 100.0 * (close[n - 1] / close[0] * equity[0] / equity[0] - 1.0)
-    alive = n >= 2
-    for k in range(n):
-        alive = alive and equity[k] > 0
-    if alive:  # the returns are defined: no ruin, at least one
-        r = np.empty(n - 1)
-        for k in range(n - 1):
-            r[k] = equity[k + 1] / equity[k] - 1.0
-        rf = math.expm1(math.log1p(risk_free) / ppy)
-        _returns_rows(r, ppy, rf, out)
-        if close.size and r.size >= 2 and math.isfinite(ppy):
-            _benchmark_rows(r, close, equity[0], ppy, rf, out)
-        _moment_rows(r, out)
-        _tail_rows(r, out)
+    work = np.empty((3, equity.size))
+    reduce_into(equity, exposed, trades, open_time, close_time, close, ppy, fees, risk_free,
+                np.empty(0), work, out)  # fmt: skip
     ambiguous = 0
     for k in range(fills.shape[0]):
         ambiguous += fills[k, _t._F_AMBIGUOUS] != 0.0

@@ -42,6 +42,11 @@ __all__ = ["sweep"]
 # Signal rows of the generic path held at once: 4 boolean arrays per combination.
 _SIGNAL_BYTES = 256 * 2**20
 _SIGNAL_NAMES = ("entries", "exits", "short_entries", "short_exits")
+# The parameters of `SmaCrossSignals` that set its orders (the `Signals` fields of the same
+# names), not its signals.
+_ORDER_SETTINGS = (
+    "size", "sl_pct", "tp_pct", "entry_type", "entry_offset", "entry_valid_bars", "trail_pct",
+)  # fmt: skip
 
 
 def _combinations(
@@ -83,21 +88,31 @@ def _is_builtin_sma(strategies: Sequence[SignalStrategy]) -> bool:
     )
 
 
-def _settings_of(strategy: SignalStrategy) -> Signals:
-    """The order settings a `SmaCrossSignals` puts in its signals (no signal arrays)."""
+def _settings_of(attrs: Mapping[str, Any]) -> Signals:
+    """The order settings a `SmaCrossSignals` with parameters ``attrs`` puts in its signals."""
     none = np.zeros(0, np.bool_)
-    attrs = strategy.params
-    return Signals(
-        entries=none,
-        exits=none,
-        size=attrs["size"],
-        sl_pct=attrs["sl_pct"],
-        tp_pct=attrs["tp_pct"],
-        entry_type=attrs["entry_type"],
-        entry_offset=attrs["entry_offset"],
-        entry_valid_bars=attrs["entry_valid_bars"],
-        trail_pct=attrs["trail_pct"],
-    )
+    return Signals(entries=none, exits=none, **{name: attrs[name] for name in _ORDER_SETTINGS})
+
+
+def _sma_params(
+    config: FastSettings, symbol: str, attrs: Sequence[Mapping[str, Any]]
+) -> np.recarray[Any, Any]:
+    """The settings records of the crossover combinations, one per combination.
+
+    A grid varies the averages far more often than the order settings: each distinct set of
+    settings is checked and made into a record once (`FastSettings.params`), then shared.
+    """
+    made: dict[tuple[Any, ...], int] = {}
+    records: list[np.recarray[Any, Any]] = []
+    rows = np.empty(len(attrs), np.int64)
+    for k, values in enumerate(attrs):
+        key = tuple(values[name] for name in _ORDER_SETTINGS)
+        if key not in made:
+            made[key] = len(records)
+            records.append(config.params(symbol, _settings_of(values)))
+        rows[k] = made[key]
+    chosen: np.recarray[Any, Any] = np.concatenate(records)[rows].view(np.recarray)
+    return chosen
 
 
 class _Block:
@@ -129,17 +144,17 @@ def _run_sma(block: _Block, strategies: Sequence[SignalStrategy], config: FastSe
 
     from quantkit.vector import sweep_kernel  # noqa: PLC0415 - numba loads only when used
 
-    symbol = block.series.symbol
-    params = np.concatenate([config.params(symbol, _settings_of(s)) for s in strategies])
-    windows = sorted({w for s in strategies for w in (s.params["fast"], s.params["slow"])})
+    attrs = [strategy.params for strategy in strategies]
+    params = _sma_params(config, block.series.symbol, attrs)
+    windows = sorted({w for values in attrs for w in (values["fast"], values["slow"])})
     row = {window: k for k, window in enumerate(windows)}
     close = np.ascontiguousarray(block.data.close, np.float64)
     averages = np.empty((len(windows), len(close)))
     for window, k in row.items():
         averages[k] = talib.SMA(close, timeperiod=window)
-    fast = np.array([row[s.params["fast"]] for s in strategies], np.int64)
-    slow = np.array([row[s.params["slow"]] for s in strategies], np.int64)
-    short = np.array([bool(s.params["short"]) for s in strategies], np.bool_)
+    fast = np.array([row[values["fast"]] for values in attrs], np.int64)
+    slow = np.array([row[values["slow"]] for values in attrs], np.int64)
+    short = np.array([bool(values["short"]) for values in attrs], np.bool_)
     states = new_states(params)
     run: Any = sweep_kernel.sweep_sma  # (a numba dispatcher: typed by its own signature)
     run(*block.bars(), averages, fast, slow, short, params, states, *block.tail(), block.stats)

@@ -22,6 +22,7 @@ MODULES = [
     "quantkit.data.store._reader",
     "quantkit.data.store._writer",
     "quantkit.data.store.cache",
+    "quantkit.data.store.funding_store",
     "quantkit.data.store.layout",
     "quantkit.data.store.parquet_store",
     "quantkit.data.store.ranges",
@@ -31,6 +32,7 @@ MODULES = [
 WITH_EXAMPLES = [
     "quantkit.data.downloader",
     "quantkit.data.store.cache",
+    "quantkit.data.store.funding_store",
     "quantkit.data.store.layout",
     "quantkit.data.store.parquet_store",
     "quantkit.data.store.ranges",
@@ -42,6 +44,8 @@ WITH_EXAMPLES = [
 def test_all_lists_exactly_the_public_names() -> None:
     assert quantkit.data.store.__all__ == [
         "CacheInfo",
+        "FundingStore",
+        "FundingWriteReport",
         "ParquetStore",
         "StoreFeed",
         "StoreSnapshot",
