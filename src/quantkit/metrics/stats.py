@@ -25,7 +25,10 @@ from quantkit.metrics.drawdowns import drawdown
 from quantkit.metrics.formatting import format_value as _format_value
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
+
+    FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["compute_stats", "drawdown", "format_stats", "metrics_table", "periods_per_year"]
 
@@ -298,25 +301,27 @@ def _rows(
         "CAGR [%]": 100.0 * _metrics.cagr(equity),  # elapsed calendar time, never bar counts
     }
     alive = bool(np.all(values > 0)) and values.size >= 2
-    rows.update(_return_rows(equity, ppy_value, risk_free, alive=alive))
+    # The returns once, for every row that reads them (as `returns.returns` computes them).
+    r = _metrics._checked_returns(values[1:] / values[:-1] - 1.0) if alive else None
+    rows.update(_return_rows(r, ppy_value, risk_free))
     rows.update(_drawdown_rows(equity))
-    rows.update(_distribution_rows(equity, alive=alive))
+    rows.update(_distribution_rows(r))
     rows.update(_trade_rows(equity, trades))
     rows.update(_benchmark_rows(equity, benchmark, ppy_value, risk_free, alive=alive))
     return rows
 
 
-def _return_rows(equity: pd.Series, ppy: float, risk_free: float, *, alive: bool) -> dict[str, Any]:
-    """Volatility, Sharpe, Sortino and Omega (NaN for a ruined or one-bar curve)."""
+def _return_rows(r: FloatArray | None, ppy: float, risk_free: float) -> dict[str, Any]:
+    """Volatility, Sharpe, Sortino and Omega (NaN for a ruined or one-bar curve: no ``r``)."""
     labels = ("Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio", "Omega ratio")
-    if not alive:
+    if r is None:
         return dict.fromkeys(labels, math.nan)
-    r = _metrics.returns(equity)
+    # ppy is positive and finite here: checked by the callers, or inferred from >= 2 bars.
     return {
-        labels[0]: 100.0 * _metrics.annualised_volatility(r, periods_per_year=ppy),
-        labels[1]: _metrics.sharpe_ratio(r, risk_free=risk_free, periods_per_year=ppy),
-        labels[2]: _metrics.sortino_ratio(r, target=risk_free, periods_per_year=ppy),
-        labels[3]: _metrics.omega_ratio(r),
+        labels[0]: 100.0 * _metrics._volatility_of(r, ppy),
+        labels[1]: _metrics._sharpe_of(r, risk_free, ppy),
+        labels[2]: _metrics._sortino_of(r, risk_free, ppy),
+        labels[3]: _metrics._omega_of(r, 0.0),
     }
 
 
@@ -340,19 +345,19 @@ def _drawdown_rows(equity: pd.Series) -> dict[str, Any]:
     }
 
 
-def _distribution_rows(equity: pd.Series, *, alive: bool) -> dict[str, Any]:
-    """VaR, CVaR, skew, kurtosis and tail ratio of the returns."""
+def _distribution_rows(r: FloatArray | None) -> dict[str, Any]:
+    """VaR, CVaR, skew, kurtosis and tail ratio of the returns (NaN without ``r``)."""
     labels = ("VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio")
-    if not alive:
+    if r is None:
         return dict.fromkeys(labels, math.nan)
-    r = _metrics.returns(equity)
-    skew, kurtosis = _dist._skew_and_kurtosis(r)  # the moments once for both
+    skew, kurtosis = _dist._skew_and_kurtosis_of(r)  # the moments once for both
+    var, cvar, tail = _dist._tail_figures(r, _CONFIDENCE)  # the quantiles from one partition
     return {
-        labels[0]: 100.0 * _dist.value_at_risk(r, confidence=_CONFIDENCE),
-        labels[1]: 100.0 * _dist.conditional_value_at_risk(r, confidence=_CONFIDENCE),
+        labels[0]: 100.0 * var,
+        labels[1]: 100.0 * cvar,
         labels[2]: skew,
         labels[3]: kurtosis,
-        labels[4]: _dist.tail_ratio(r),
+        labels[4]: tail,
     }
 
 
