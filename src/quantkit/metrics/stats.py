@@ -304,7 +304,7 @@ def _rows(
     # The returns once, for every row that reads them (as `returns.returns` computes them).
     r = _metrics._checked_returns(values[1:] / values[:-1] - 1.0) if alive else None
     rows.update(_return_rows(r, ppy_value, risk_free))
-    rows.update(_drawdown_rows(equity))
+    rows.update(_drawdown_rows(values, index))
     rows.update(_distribution_rows(r))
     rows.update(_trade_rows(equity, trades))
     rows.update(_benchmark_rows(equity, benchmark, ppy_value, risk_free, alive=alive))
@@ -325,23 +325,24 @@ def _return_rows(r: FloatArray | None, ppy: float, risk_free: float) -> dict[str
     }
 
 
-def _drawdown_rows(equity: pd.Series) -> dict[str, Any]:
+def _drawdown_rows(values: FloatArray, index: pd.DatetimeIndex) -> dict[str, Any]:
     """Calmar, max drawdown, its spell, the longest spell and the Ulcer index."""
     import pandas as pd  # noqa: PLC0415
 
-    deepest = _dd.max_drawdown_period(equity)
+    figures = _dd._figures(values, index)  # the running peak and the spells once for all
+    deepest = figures.deepest
     recovery: Any = pd.NaT
     if deepest is not None:
         recovery = deepest.recovery if deepest.recovered else _NOT_RECOVERED
     return {
-        "Calmar ratio": _dd.calmar_ratio(equity),  # CAGR over elapsed calendar time
-        "Max drawdown [%]": 100.0 * _dd.max_drawdown(equity),
-        "Max drawdown duration": _dd.max_drawdown_duration(equity),
+        "Calmar ratio": figures.calmar,  # CAGR over elapsed calendar time
+        "Max drawdown [%]": 100.0 * figures.max_drawdown,
+        "Max drawdown duration": figures.longest,
         "Max drawdown peak": pd.NaT if deepest is None else deepest.peak,
         "Max drawdown trough": pd.NaT if deepest is None else deepest.trough,
         "Max drawdown recovery": recovery,
         "Max drawdown length": pd.Timedelta(0) if deepest is None else deepest.duration,
-        "Ulcer index": _dd.ulcer_index(equity),
+        "Ulcer index": figures.ulcer,
     }
 
 
