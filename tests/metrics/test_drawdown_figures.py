@@ -1,4 +1,4 @@
-"""The table's drawdown rows, computed together, equal the drawdown functions called apart."""
+"""The table's drawdown and growth rows, computed together, equal the functions called apart."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from quantkit.metrics import drawdowns as dd
+from quantkit.metrics.returns import cagr, total_return
 from quantkit.metrics.stats import compute_stats
 
 
@@ -46,6 +47,8 @@ def test_together_equals_apart(values: np.ndarray) -> None:
     stats = compute_stats(equity, pd.DataFrame({"pnl": []}), periods_per_year=8760.0)
     assert _same(stats["Max drawdown [%]"], 100.0 * dd.max_drawdown(equity))
     assert _same(stats["Calmar ratio"], dd.calmar_ratio(equity))
+    assert stats["Total return [%]"] == 100.0 * total_return(equity)
+    assert _same(stats["CAGR [%]"], 100.0 * cagr(equity))
 
 
 def test_hand_computed_figures() -> None:

@@ -157,7 +157,7 @@ def compute_stats(
     """
     import pandas as pd  # noqa: PLC0415  (lazy: `import quantkit` must not load pandas)
 
-    _metrics._validated_equity(equity)
+    checked = _metrics._validated_equity(equity)
     _trade.win_rate(trades)  # checks the pnl column first, as the table always reads it
     _check_arguments(
         ppy=periods_per_year,
@@ -167,7 +167,7 @@ def compute_stats(
         ambiguous_trades=ambiguous_trades,
         risk_free=risk_free,
     )
-    rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
+    rows = _rows(equity, checked, trades, benchmark, periods_per_year, risk_free)
     rows["Exposure time [%]"] = math.nan if exposure is None else float(exposure) * 100.0
     rows["Fees paid"] = math.nan if fees is None else float(fees)
     rows.update(_fee_rows(equity, rows["Fees paid"]))
@@ -219,11 +219,11 @@ def metrics_table(
     """
     import pandas as pd  # noqa: PLC0415
 
-    _metrics._validated_equity(equity)
+    checked = _metrics._validated_equity(equity)
     if periods_per_year is not None:
         _metrics._resolve_ppy(periods_per_year, equity.index)
     _metrics._per_period_rate(risk_free, 1.0, "risk_free")
-    rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
+    rows = _rows(equity, checked, trades, benchmark, periods_per_year, risk_free)
     rows = {label: value for label, value in rows.items() if label not in _HEADER}
     if trades is not None:
         rows["Exposure time [%]"] = _optional(lambda: 100.0 * _trade.exposure(equity, trades))
@@ -278,13 +278,17 @@ def _optional(compute: Any, missing: Any = math.nan) -> Any:
 
 def _rows(
     equity: pd.Series,
+    checked: tuple[FloatArray, pd.DatetimeIndex],
     trades: pd.DataFrame | None,
     benchmark: pd.Series | None,
     periods_per_year: float | None,
     risk_free: float,
 ) -> dict[str, Any]:
-    """Return every row of the tables, in `_LABELS` order, but the engine's counts."""
-    values, index = _metrics._validated_equity(equity)
+    """Return every row of the tables, in `_LABELS` order, but the engine's counts.
+
+    ``checked`` is ``equity`` as `returns._validated_equity` returned it (values, index).
+    """
+    values, index = checked
     ppy = periods_per_year
     if ppy is None and len(index) >= 2:
         ppy_value = _metrics.infer_periods_per_year(index)
@@ -297,8 +301,8 @@ def _rows(
         "Bars": int(values.size),
         "Start equity": float(values[0]),
         "Final equity": float(values[-1]),
-        "Total return [%]": 100.0 * _metrics.total_return(equity),
-        "CAGR [%]": 100.0 * _metrics.cagr(equity),  # elapsed calendar time, never bar counts
+        "Total return [%]": 100.0 * float(values[-1] / values[0] - 1.0),  # as `total_return`
+        "CAGR [%]": 100.0 * _cagr(values, index),
     }
     alive = bool(np.all(values > 0)) and values.size >= 2
     # The returns once, for every row that reads them (as `returns.returns` computes them).
@@ -309,6 +313,12 @@ def _rows(
     rows.update(_trade_rows(equity, trades))
     rows.update(_benchmark_rows(equity, benchmark, ppy_value, risk_free, alive=alive))
     return rows
+
+
+def _cagr(values: FloatArray, index: pd.DatetimeIndex) -> float:
+    """`returns.cagr` of a validated curve: over elapsed calendar time, never bar counts."""
+    years = _metrics._years(values, index, None)
+    return _metrics._growth_rate(float(values[0]), float(values[-1]), years)
 
 
 def _return_rows(r: FloatArray | None, ppy: float, risk_free: float) -> dict[str, Any]:
