@@ -98,6 +98,7 @@ if _TYPE_CHECKING:
     from quantkit.analysis.montecarlo import monte_carlo as monte_carlo
     from quantkit.brokers.breaker import CircuitBreaker as CircuitBreaker
     from quantkit.brokers.live import LiveBroker as LiveBroker
+    from quantkit.brokers.live_perpetual import PerpetualLiveBroker as PerpetualLiveBroker
     from quantkit.brokers.live_reconcile import AccountDivergence as AccountDivergence
     from quantkit.brokers.live_reconcile import LiveSafety as LiveSafety
     from quantkit.config import RunConfig as RunConfig
@@ -139,6 +140,7 @@ if _TYPE_CHECKING:
     from quantkit.engine.tape import EventTape as EventTape
     from quantkit.engine.tape import read_tape as read_tape
     from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
+    from quantkit.exchanges.perpetuals import CcxtPerpetualExchange as CcxtPerpetualExchange
     from quantkit.log import configure_logging as configure_logging
     from quantkit.metrics.benchmark import buy_and_hold as buy_and_hold
     from quantkit.metrics.stats import compute_stats as compute_stats
@@ -199,6 +201,7 @@ if _TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AccountDivergence": "quantkit.brokers.live_reconcile",
     "CcxtExchange": "quantkit.exchanges.ccxt_exchange",
+    "CcxtPerpetualExchange": "quantkit.exchanges.perpetuals",
     "Choice": "quantkit.optimize.space",
     "CircuitBreaker": "quantkit.brokers.breaker",
     "ConsecutiveLosses": "quantkit.risk.breakers",
@@ -221,6 +224,7 @@ _LAZY: dict[str, str] = {
     "KellySizer": "quantkit.risk.kelly",
     "LiveBarStream": "quantkit.data.live",
     "LiveBroker": "quantkit.brokers.live",
+    "PerpetualLiveBroker": "quantkit.brokers.live_perpetual",
     "LiveSafety": "quantkit.brokers.live_reconcile",
     "LiveEngine": "quantkit.engine.live",
     "LiveSummary": "quantkit.engine.live",
@@ -309,6 +313,7 @@ __all__ = [
     "BarSeries",
     "Broker",
     "CcxtExchange",
+    "CcxtPerpetualExchange",
     "Choice",
     "CircuitBreaker",
     "ConfigError",
@@ -381,6 +386,7 @@ __all__ = [
     "ParameterError",
     "ParquetFeed",
     "ParquetStore",
+    "PerpetualLiveBroker",
     "PerpetualSpec",
     "Portfolio",
     "Position",

@@ -45,6 +45,7 @@ from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.domain.portfolio import MarginConfig, Portfolio
 from quantkit.domain.position import Position
+from quantkit.domain.venue import VenueTrade
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class LiveBroker(Broker):
     Raises:
         ConfigError: If a setting is invalid.
     """
+
+    reconciler_type: type[Reconciler] = Reconciler  # follows the venue's account
 
     def __init__(
         self,
@@ -155,7 +158,7 @@ class LiveBroker(Broker):
                 "confirm_live=True (set it only when you mean to trade real money)"
             )
         sync = OrderSync(self, unknown_deadline=self.safety.unknown_deadline)
-        reconciler = Reconciler(sync, self.safety)
+        reconciler = self.reconciler_type(sync, self.safety)
         try:
             markets = await reconciler.retrying(self.venue.markets, "markets")
             self._check_markets(markets)
@@ -495,6 +498,15 @@ class LiveBroker(Broker):
             if position.is_dust:
                 _log.info("position_dust", symbol=symbol, amount=amount,
                           minimum=position.dust_below)  # fmt: skip
+
+    def adopt_trade(self, trade: VenueTrade) -> bool | None:
+        """Whether the broker books a trade of no journaled order itself (a forced close).
+
+        Returns ``True`` if booked now, ``False`` to hold it back for a lookup, ``None`` for
+        a stranger's trade (the spot broker adopts none).
+        """
+        del trade
+        return None
 
     def __repr__(self) -> str:
         return f"LiveBroker(venue={self.venue.id!r}, run_id={self.run_id!r})"

@@ -239,6 +239,9 @@ class Tracker:
         sync = self.sync
         if trade.timestamp // 1_000_000 < self.since_ms or trade.trade_id in self.strangers:
             return False
+        adopted = sync.broker.adopt_trade(trade)  # a venue's forced close (liquidation)
+        if adopted is not None:
+            return not adopted
         unsure = {o.symbol for o in sync.orders.values() if o.status is OrderStatus.NEW}
         if trade.symbol in unsure and not trade.client_id:
             return True  # may be of an order in flight or of unknown outcome: booked once known

@@ -6,5 +6,6 @@ cheap; ccxt is loaded when a `CcxtExchange` is built or a ccxt error is classifi
 
 from quantkit.exchanges.ccxt_exchange import CcxtExchange as CcxtExchange
 from quantkit.exchanges.errors import map_ccxt_errors as map_ccxt_errors
+from quantkit.exchanges.perpetuals import CcxtPerpetualExchange as CcxtPerpetualExchange
 
-__all__ = ["CcxtExchange", "map_ccxt_errors"]
+__all__ = ["CcxtExchange", "CcxtPerpetualExchange", "map_ccxt_errors"]

@@ -1,0 +1,334 @@
+"""The live broker on perpetual futures: the spot `LiveBroker` with a futures account.
+
+`PerpetualLiveBroker` is `LiveBroker` (journal before sending, client order ids, the
+never-twice rule on unknown outcomes, restart reconciliation) trading linear perpetuals on a
+one-way account. What changes:
+
+* before anything else, `astart` refuses an account in hedge mode, sets each traded symbol's
+  margin mode and leverage on the venue (leverage above the first bracket's maximum is
+  refused before sending);
+* the portfolio is a `FuturesPortfolio`: signed positions (longs and shorts), entry prices,
+  unrealised P&L at the venue's mark, margin and the venue's liquidation price
+  (`venue_positions`);
+* the account is followed by `PerpetualReconciler`: positions against ``positionRisk``, the
+  wallet against the portfolio's wallet balance, funding booked to the cash ledger and the
+  journal, the venue's liquidations booked as forced closes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+
+import anyio
+import structlog
+
+from quantkit.brokers.live import LiveBroker
+from quantkit.brokers.live_perp_reconcile import PerpetualReconciler, PerpetualVenueReads
+from quantkit.brokers.venue import TradingVenue
+from quantkit.domain.fill import Fill
+from quantkit.domain.funding import FundingPayment
+from quantkit.domain.futures_portfolio import FuturesPortfolio
+from quantkit.domain.market import Market
+from quantkit.domain.perpetual import MarginMode, check_margin_mode
+from quantkit.domain.portfolio import MarginConfig
+from quantkit.domain.position import Position
+from quantkit.domain.venue import VenueOrder, VenueTrade
+from quantkit.domain.venue_positions import VenueFunding, VenuePosition
+from quantkit.errors import ConfigError, TransientError
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+__all__ = ["FORCED_CLOSE_PREFIXES", "PerpetualLiveBroker", "PerpetualVenue"]
+
+_log = structlog.get_logger("quantkit.live")
+_T = TypeVar("_T")
+
+FORCED_CLOSE_PREFIXES = ("autoclose-", "adl_autoclose")
+"""Client ids Binance USD-M gives the orders it places itself: liquidation and ADL."""
+
+
+class PerpetualVenue(TradingVenue, PerpetualVenueReads, Protocol):
+    """A `TradingVenue` for perpetuals (`quantkit.exchanges.CcxtPerpetualExchange`)."""
+
+    async def check_one_way(self) -> None:
+        """Raise `ConfigError` if the account is in hedge mode."""
+        ...
+
+    async def set_leverage(self, symbol: str, leverage: float) -> float:
+        """Set a symbol's leverage (refused above its maximum)."""
+        ...
+
+    async def set_margin_mode(self, symbol: str, mode: str) -> MarginMode:
+        """Make a symbol's margin isolated or cross."""
+        ...
+
+    async def fetch_order_by_id(self, exchange_id: str, symbol: str) -> VenueOrder | None:
+        """Look an order up by the venue's id."""
+        ...
+
+
+class PerpetualLiveBroker(LiveBroker):
+    """Trades linear perpetuals on a one-way futures account (see the module docstring).
+
+    Args:
+        venue: The perpetuals venue (e.g. `CcxtPerpetualExchange` for ``"binanceusdm"``).
+        leverage: Leverage of every traded symbol, or per symbol (others: 1).
+        margin_mode: ``"cross"`` or ``"isolated"``, for every traded symbol.
+        **kwargs: `LiveBroker`'s arguments (journal, run_id, confirm_live, ...).
+
+    Raises:
+        ConfigError: If the margin mode is unknown.
+    """
+
+    reconciler_type = PerpetualReconciler
+
+    def __init__(
+        self,
+        venue: PerpetualVenue,
+        *,
+        leverage: float | Mapping[str, float] = 1,
+        margin_mode: str = "cross",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(venue, **kwargs)
+        self.perp_venue = venue
+        self.leverage = leverage
+        self.margin_mode: MarginMode = check_margin_mode(margin_mode, "margin_mode")
+        self.venue_positions: dict[str, VenuePosition] = {}
+        """The positions as the venue reported them at the last settled check."""
+        self.funding_ids: set[str] = set()
+        """The venue's ids of the funding payments booked (or in the wallet on start)."""
+        self._forced: dict[str, VenueOrder | None] = {}
+        """Venue order ids of trades no journaled order owns: the forced close, or ``None``."""
+        self._pending_lookups: set[tuple[str, str]] = set()
+        """(venue order id, symbol) of unknown trades whose order is still to be looked up."""
+        self._leverages: dict[str, float] = {}
+
+    def _leverage_of(self, symbol: str) -> float:
+        if isinstance(self.leverage, Mapping):
+            return float(self.leverage.get(symbol, 1))
+        return float(self.leverage)
+
+    async def astart(self, tasks: TaskGroup) -> None:
+        """Check the account mode, set margin mode and leverage, then start as `LiveBroker`.
+
+        Args:
+            tasks: The task group the broker's tasks run in.
+
+        Raises:
+            ConfigError: Without ``confirm_live``; for hedge mode; a symbol that is not a
+                perpetual of the venue; a leverage above the symbol's maximum.
+            ExchangeError: If the venue refuses (e.g. a margin mode change with a position).
+        """
+        if self.confirm_live is True:  # (LiveBroker refuses otherwise, before any order)
+            venue = self.perp_venue
+            await self._retrying(venue.check_one_way)
+            for symbol in self._symbols:
+                mode, leverage = self.margin_mode, self._leverage_of(symbol)
+                await self._retrying(functools.partial(venue.set_margin_mode, symbol, mode))
+                self._leverages[symbol] = await self._retrying(
+                    functools.partial(venue.set_leverage, symbol, leverage)
+                )
+        await super().astart(tasks)
+
+    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Run an idempotent account setting, retrying transient failures by `retry`."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except TransientError as exc:
+                if attempt >= self.retry.max_attempts:
+                    raise
+                _log.warning("account_setup_retry", attempt=attempt, error=str(exc))
+                await anyio.sleep(self.retry.delay(attempt))
+
+    def _check_markets(self, markets: Mapping[str, Market]) -> None:
+        super()._check_markets(markets)
+        specs = {}
+        for symbol, market in self._markets.items():
+            spec = market.perpetual
+            if spec is None:
+                raise ConfigError(f"PerpetualLiveBroker: {symbol} is not a perpetual market")
+            if spec.inverse or spec.contract_size != 1.0:
+                raise ConfigError(
+                    f"PerpetualLiveBroker: {symbol} is inverse or has contract size "
+                    f"{spec.contract_size:g}; only linear perpetuals of size 1 are traded live"
+                )
+            specs[symbol] = spec
+        top = max([1.0, *self._leverages.values()])
+        portfolio = FuturesPortfolio(
+            self.currency,
+            {self.currency: 0.0},
+            MarginConfig(True, min(top, 125.0)),
+            specs=specs,
+            leverage={s: self._leverages.get(s, self._leverage_of(s)) for s in specs},
+            margin_mode=self.margin_mode,
+        )
+        portfolio.set_markets(self._markets.values())
+        self._portfolio = portfolio
+
+    @property
+    def futures(self) -> FuturesPortfolio:
+        """The futures account (the `portfolio`)."""
+        return cast(FuturesPortfolio, self._portfolio)
+
+    def liquidation_price(self, symbol: str) -> float:
+        """The venue's liquidation price of ``symbol``'s position (0 when flat or none).
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The price, as the venue reported it at the last settled check.
+        """
+        held = self.venue_positions.get(symbol)
+        return held.liquidation_price if held is not None and held.amount else 0.0
+
+    # -- the account as the venue has it -----------------------------------------------------
+
+    def take_account(self, wallet: float, positions: Mapping[str, VenuePosition]) -> None:
+        """Make the portfolio the venue's: positions, entries, marks, then the wallet.
+
+        Args:
+            wallet: The venue's wallet balance.
+            positions: The venue's positions by symbol.
+        """
+        futures = self.futures
+        for symbol in self._symbols:
+            held = positions.get(symbol)
+            amount = held.amount if held is not None else 0.0
+            entry = held.entry_price if held is not None and amount else 0.0
+            old = futures.position(symbol)
+            futures.positions[symbol] = Position(
+                symbol, amount, entry, old.realized_pnl, old.dust_below
+            )
+            if held is not None and held.mark_price > 0:
+                futures.last_price[symbol] = held.mark_price
+            if held is not None:
+                self.venue_positions[symbol] = held
+        opened = sum(p.amount * p.entry_price for s, p in futures.positions.items() if p.amount)
+        futures.cash[self.currency] = wallet - opened
+
+    def set_position(self, symbol: str, amount: float) -> None:
+        """Not used for perpetuals: `take_account` sets positions with the venue's entries.
+
+        Args:
+            symbol: Market symbol.
+            amount: Ignored.
+        """
+        del symbol, amount
+
+    def book_funding(self, payment: VenueFunding) -> None:
+        """Book one venue funding payment once: cash ledger, funding list, journal, log.
+
+        Args:
+            payment: The venue's payment (amount > 0 received).
+        """
+        if payment.funding_id in self.funding_ids or payment.symbol not in self._markets:
+            return
+        self.funding_ids.add(payment.funding_id)
+        futures = self.futures
+        paid = -payment.amount
+        futures.cash[self.currency] = futures.balance - paid
+        if futures.margin_mode == "isolated":
+            extra = futures.isolated_extra.get(payment.symbol, 0.0)
+            futures.isolated_extra[payment.symbol] = extra - paid
+        held = futures.position(payment.symbol).amount
+        mark = futures.last_price.get(payment.symbol, 0.0)
+        rate = paid / (held * mark) if held and mark else 0.0
+        futures.funding.append(
+            FundingPayment(payment.timestamp, payment.symbol, held, mark, rate, paid,
+                           payment.timestamp)
+        )  # fmt: skip
+        self.journal.append(
+            "funding",
+            {"funding_id": payment.funding_id, "symbol": payment.symbol,
+             "amount": payment.amount, "currency": payment.currency, "time": payment.timestamp},
+        )  # fmt: skip
+        _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount)
+
+    def book_clearance(self, entry: VenueFunding) -> None:
+        """Book once what a cross liquidation cleared from the wallet (``INSURANCE_CLEAR``).
+
+        Args:
+            entry: The venue's income entry (amount > 0 credited, < 0 debited).
+        """
+        if entry.funding_id in self.funding_ids or entry.symbol not in self._markets:
+            return
+        self.funding_ids.add(entry.funding_id)
+        self.futures.cash[self.currency] = self.futures.balance + entry.amount
+        self.journal.append(
+            "insurance_clear",
+            {"funding_id": entry.funding_id, "symbol": entry.symbol, "amount": entry.amount,
+             "currency": entry.currency, "time": entry.timestamp},
+        )  # fmt: skip
+        _log.warning("wallet_cleared_by_liquidation", symbol=entry.symbol, amount=entry.amount)
+
+    # -- forced closes -----------------------------------------------------------------------
+
+    def adopt_trade(self, trade: VenueTrade) -> bool | None:
+        """Book the venue's liquidation of a position; hold other unknown trades for a lookup.
+
+        Args:
+            trade: A trade no journaled order owns.
+
+        Returns:
+            ``True`` if booked as a forced close, ``False`` while its order is being looked
+            up, ``None`` for a stranger's trade.
+        """
+        if trade.symbol not in self._markets:
+            return None
+        if trade.exchange_order_id not in self._forced:
+            self._forced[trade.exchange_order_id] = None
+            self._pending_lookups.add((trade.exchange_order_id, trade.symbol))
+            return False
+        if (trade.exchange_order_id, trade.symbol) in self._pending_lookups:
+            return False
+        forced = self._forced[trade.exchange_order_id]
+        if forced is None:
+            return None
+        self._book_forced(forced, trade)
+        return True
+
+    @property
+    def lookups_pending(self) -> bool:
+        """Whether trades of no journaled order wait for their order to be looked up."""
+        return bool(self._pending_lookups)
+
+    async def look_up_forced(self) -> None:
+        """Look the orders of held unknown trades up on the venue (forced close or not)."""
+        for exchange_id, symbol in sorted(self._pending_lookups):
+            order = await self.perp_venue.fetch_order_by_id(exchange_id, symbol)
+            forced = order is not None and order.client_id.startswith(FORCED_CLOSE_PREFIXES)
+            self._forced[exchange_id] = order if forced else None
+            self._pending_lookups.discard((exchange_id, symbol))
+
+    def _book_forced(self, order: VenueOrder, trade: VenueTrade) -> None:
+        fill = Fill(
+            order.client_id, trade.symbol, trade.side, trade.price, trade.amount, trade.fee,
+            self.currency, trade.timestamp, trade.is_maker,
+        )  # fmt: skip
+        sync = self.sync
+        sync.trade_ids.add(trade.trade_id)
+        sync.balances_behind = True
+        self.futures.apply_fill(fill)
+        self.futures.liquidations += 1
+        self.journal.append(
+            "liquidation",
+            {"trade_id": trade.trade_id, "client_id": order.client_id, "symbol": trade.symbol,
+             "side": trade.side.value, "price": trade.price, "amount": trade.amount,
+             "fee": trade.fee, "time": trade.timestamp},
+        )  # fmt: skip
+        _log.warning(
+            "position_liquidated",
+            symbol=trade.symbol,
+            client_id=order.client_id,
+            price=trade.price,
+            amount=trade.amount,
+        )
+        sync.emit(fill)
