@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quantkit.errors import ConfigError
+from quantkit.metrics.quantiles import linear_quantiles
 from quantkit.metrics.returns import _ZERO_DENOMINATOR, _returns_values
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def value_at_risk(returns: pd.Series, *, confidence: float = 0.95) -> float:
     """
     _check_confidence(confidence)
     r = _returns_values(returns)
-    return float(np.quantile(r, 1.0 - confidence)) if r.size else math.nan
+    return linear_quantiles(r, [1.0 - confidence])[0]
 
 
 def conditional_value_at_risk(returns: pd.Series, *, confidence: float = 0.95) -> float:
@@ -82,7 +83,11 @@ def conditional_value_at_risk(returns: pd.Series, *, confidence: float = 0.95) -
     r = _returns_values(returns)
     if not r.size:
         return math.nan
-    cutoff = float(np.quantile(r, 1.0 - confidence))
+    return _shortfall(r, linear_quantiles(r, [1.0 - confidence])[0])
+
+
+def _shortfall(r: FloatArray, cutoff: float) -> float:
+    """The mean of the returns at or below ``cutoff``, summed in their original order."""
     return float(np.mean(r[r <= cutoff], dtype=np.float64))
 
 
@@ -164,7 +169,11 @@ def _skew_and_kurtosis(returns: pd.Series) -> tuple[float, float]:
     Raises:
         DataError: If a return is not finite or below -1.
     """
-    r = _returns_values(returns)
+    return _skew_and_kurtosis_of(_returns_values(returns))
+
+
+def _skew_and_kurtosis_of(r: FloatArray) -> tuple[float, float]:
+    """`_skew_and_kurtosis` of checked return values."""
     n = r.size
     if n < 3:
         return math.nan, math.nan
@@ -188,7 +197,22 @@ def tail_ratio(returns: pd.Series) -> float:
         DataError: If a return is not finite or below -1.
     """
     r = _returns_values(returns)
+    low, high = linear_quantiles(r, [5.0 / 100, 95.0 / 100])  # as np.percentile divides
+    return _tail_ratio_of(low, high)
+
+
+def _tail_ratio_of(low: float, high: float) -> float:
+    """``|high| / |low|``, NaN when ``low`` is 0 or NaN (no returns)."""
+    return abs(high) / abs(low) if low != 0 and not math.isnan(low) else math.nan
+
+
+def _tail_figures(r: FloatArray, confidence: float) -> tuple[float, float, float]:
+    """VaR, CVaR and tail ratio of checked return values, from one partition.
+
+    The same values as `value_at_risk`, `conditional_value_at_risk` and `tail_ratio`.
+    """
+    _check_confidence(confidence)
     if not r.size:
-        return math.nan
-    low, high = np.percentile(r, [5.0, 95.0])
-    return float(abs(high) / abs(low)) if low != 0 else math.nan
+        return math.nan, math.nan, math.nan
+    var, low, high = linear_quantiles(r, [1.0 - confidence, 5.0 / 100, 95.0 / 100])
+    return var, _shortfall(r, var), _tail_ratio_of(low, high)

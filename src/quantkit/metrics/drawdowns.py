@@ -72,7 +72,12 @@ def _drawdown_values(values: FloatArray) -> FloatArray:
 
 def _spells(values: FloatArray) -> tuple[IntArray, IntArray]:
     """Return the first and last bar positions of each spell below the running peak."""
-    below = values < np.maximum.accumulate(values) * (1.0 - _NOISE)
+    return _spells_below(values, np.maximum.accumulate(values))
+
+
+def _spells_below(values: FloatArray, peaks: FloatArray) -> tuple[IntArray, IntArray]:
+    """`_spells` given the running peak ``peaks`` of ``values``."""
+    below = values < peaks * (1.0 - _NOISE)
     edges = np.diff(np.concatenate(([0], below.astype(np.int8), [0])))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
 
@@ -193,10 +198,15 @@ def max_drawdown_period(equity: pd.Series) -> DrawdownPeriod | None:
         (-0.2, False, Timedelta('3 days 00:00:00'))
     """
     values, index = _validated_equity(equity)
-    firsts, lasts = _spells(values)
+    return _deepest(_drawdown_values(values), index, *_spells(values))
+
+
+def _deepest(
+    depths: FloatArray, index: pd.Index, firsts: IntArray, lasts: IntArray
+) -> DrawdownPeriod | None:
+    """`max_drawdown_period` from the drawdowns and the spells."""
     if not firsts.size:
         return None
-    depths = _drawdown_values(values)
     spell = int(np.searchsorted(lasts, int(np.argmin(depths))))
     return _period(depths, index, int(firsts[spell]), int(lasts[spell]))
 
@@ -216,13 +226,17 @@ def max_drawdown_duration(equity: pd.Series) -> pd.Timedelta:
     Raises:
         DataError: If ``equity`` is unusable (see `drawdown`).
     """
+    values, index = _validated_equity(equity)
+    return _longest(index, *_spells(values))
+
+
+def _longest(index: pd.DatetimeIndex, firsts: IntArray, lasts: IntArray) -> pd.Timedelta:
+    """`max_drawdown_duration` from the timestamps and the spells."""
     import pandas as pd  # noqa: PLC0415
 
-    values, index = _validated_equity(equity)
-    firsts, lasts = _spells(values)
     if not firsts.size:
         return pd.Timedelta(0)
-    ends = np.minimum(lasts + 1, values.size - 1)
+    ends = np.minimum(lasts + 1, len(index) - 1)
     longest = int(np.max(index[ends].as_unit("ns").asi8 - index[firsts - 1].as_unit("ns").asi8))
     return pd.Timedelta(longest, unit="ns")
 
@@ -271,5 +285,45 @@ def ulcer_index(equity: pd.Series) -> float:
         DataError: If ``equity`` is unusable (see `drawdown`).
     """
     values, _ = _validated_equity(equity)
-    percent = 100.0 * _drawdown_values(values)
+    return _ulcer_of(_drawdown_values(values))
+
+
+def _ulcer_of(depths: FloatArray) -> float:
+    """`ulcer_index` from the drawdowns."""
+    percent = 100.0 * depths
     return math.sqrt(float(np.mean(percent**2)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    """The drawdown rows of the statistics table (see `_figures`)."""
+
+    max_drawdown: float
+    calmar: float
+    deepest: DrawdownPeriod | None
+    longest: pd.Timedelta
+    ulcer: float
+
+
+def _figures(values: FloatArray, index: pd.DatetimeIndex) -> _Figures:
+    """Max drawdown, Calmar (elapsed time), deepest spell, longest spell and Ulcer index at once.
+
+    The running peak, drawdowns and spells are computed once; each figure equals its public
+    function's (`max_drawdown`, `calmar_ratio`, `max_drawdown_period`,
+    `max_drawdown_duration`, `ulcer_index`) on the same validated curve.
+    """
+    peaks = np.maximum.accumulate(values)
+    depths: FloatArray = values / peaks - 1.0  # as `_drawdown_values`
+    firsts, lasts = _spells_below(values, peaks)
+    deepest_depth = float(np.min(depths))
+    calmar = math.nan
+    if firsts.size:
+        rate = _growth_rate(float(values[0]), float(values[-1]), _years(values, index, None))
+        calmar = rate / abs(deepest_depth)
+    return _Figures(
+        max_drawdown=deepest_depth,
+        calmar=calmar,
+        deepest=_deepest(depths, index, firsts, lasts),
+        longest=_longest(index, firsts, lasts),
+        ulcer=_ulcer_of(depths),
+    )

@@ -190,7 +190,25 @@ def _returns_values(series: pd.Series) -> FloatArray:
     Raises:
         DataError: If a value is not a finite number or is below -1 (a loss beyond everything).
     """
-    values = _float_values(series, "returns")
+    return _not_below_minus_one(_float_values(series, "returns"))
+
+
+def _checked_returns(values: FloatArray) -> FloatArray:
+    """Return ``values`` after checking them as returns: finite, none below -1.
+
+    Raises:
+        DataError: Naming the first value that is not finite or is below -1, with the
+            message `_returns_values` gives for a Series.
+    """
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(f"value {values[row]} is not a finite number", source="returns", row=row)
+    return _not_below_minus_one(values)
+
+
+def _not_below_minus_one(values: FloatArray) -> FloatArray:
+    """Return ``values`` after checking that none is below -1."""
     below = np.flatnonzero(values < -1.0)
     if below.size:
         row = int(below[0])
@@ -328,7 +346,11 @@ def annualised_volatility(returns: pd.Series, *, periods_per_year: float | None 
         ConfigError: If ``periods_per_year`` is not a positive finite number.
     """
     r = _returns_values(returns)
-    ppy = _resolve_ppy(periods_per_year, returns.index)
+    return _volatility_of(r, _resolve_ppy(periods_per_year, returns.index))
+
+
+def _volatility_of(r: FloatArray, ppy: float) -> float:
+    """`annualised_volatility` of checked return values."""
     if r.size < 2:
         return math.nan
     return float(np.std(r, ddof=1)) * math.sqrt(ppy)
@@ -362,7 +384,11 @@ def sharpe_ratio(
         8.3381
     """
     r = _returns_values(returns)
-    ppy = _resolve_ppy(periods_per_year, returns.index)
+    return _sharpe_of(r, risk_free, _resolve_ppy(periods_per_year, returns.index))
+
+
+def _sharpe_of(r: FloatArray, risk_free: float, ppy: float) -> float:
+    """`sharpe_ratio` of checked return values."""
     x = r - _per_period_rate(risk_free, ppy, "risk_free")
     if x.size < 2:
         return math.nan
@@ -393,7 +419,11 @@ def sortino_ratio(
         ConfigError: If ``periods_per_year`` or ``target`` is out of range.
     """
     r = _returns_values(returns)
-    ppy = _resolve_ppy(periods_per_year, returns.index)
+    return _sortino_of(r, target, _resolve_ppy(periods_per_year, returns.index))
+
+
+def _sortino_of(r: FloatArray, target: float, ppy: float) -> float:
+    """`sortino_ratio` of checked return values."""
     x = r - _per_period_rate(target, ppy, "target")
     if x.size == 0:
         return math.nan
@@ -427,6 +457,11 @@ def omega_ratio(
     if threshold != 0.0 or periods_per_year is not None:
         ppy = _resolve_ppy(periods_per_year, returns.index)
         tau = _per_period_rate(threshold, ppy, "threshold")
+    return _omega_of(r, tau)
+
+
+def _omega_of(r: FloatArray, tau: float) -> float:
+    """`omega_ratio` of checked return values at the per-period threshold ``tau``."""
     gains = float(np.sum(np.maximum(r - tau, 0.0)))
     losses = float(np.sum(np.maximum(tau - r, 0.0)))
     return gains / losses if losses > 0 else math.nan

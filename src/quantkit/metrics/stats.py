@@ -25,7 +25,10 @@ from quantkit.metrics.drawdowns import drawdown
 from quantkit.metrics.formatting import format_value as _format_value
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
+
+    FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["compute_stats", "drawdown", "format_stats", "metrics_table", "periods_per_year"]
 
@@ -154,7 +157,7 @@ def compute_stats(
     """
     import pandas as pd  # noqa: PLC0415  (lazy: `import quantkit` must not load pandas)
 
-    _metrics._validated_equity(equity)
+    checked = _metrics._validated_equity(equity)
     _trade.win_rate(trades)  # checks the pnl column first, as the table always reads it
     _check_arguments(
         ppy=periods_per_year,
@@ -164,7 +167,7 @@ def compute_stats(
         ambiguous_trades=ambiguous_trades,
         risk_free=risk_free,
     )
-    rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
+    rows = _rows(equity, checked, trades, benchmark, periods_per_year, risk_free)
     rows["Exposure time [%]"] = math.nan if exposure is None else float(exposure) * 100.0
     rows["Fees paid"] = math.nan if fees is None else float(fees)
     rows.update(_fee_rows(equity, rows["Fees paid"]))
@@ -216,11 +219,11 @@ def metrics_table(
     """
     import pandas as pd  # noqa: PLC0415
 
-    _metrics._validated_equity(equity)
+    checked = _metrics._validated_equity(equity)
     if periods_per_year is not None:
         _metrics._resolve_ppy(periods_per_year, equity.index)
     _metrics._per_period_rate(risk_free, 1.0, "risk_free")
-    rows = _rows(equity, trades, benchmark, periods_per_year, risk_free)
+    rows = _rows(equity, checked, trades, benchmark, periods_per_year, risk_free)
     rows = {label: value for label, value in rows.items() if label not in _HEADER}
     if trades is not None:
         rows["Exposure time [%]"] = _optional(lambda: 100.0 * _trade.exposure(equity, trades))
@@ -275,13 +278,17 @@ def _optional(compute: Any, missing: Any = math.nan) -> Any:
 
 def _rows(
     equity: pd.Series,
+    checked: tuple[FloatArray, pd.DatetimeIndex],
     trades: pd.DataFrame | None,
     benchmark: pd.Series | None,
     periods_per_year: float | None,
     risk_free: float,
 ) -> dict[str, Any]:
-    """Return every row of the tables, in `_LABELS` order, but the engine's counts."""
-    values, index = _metrics._validated_equity(equity)
+    """Return every row of the tables, in `_LABELS` order, but the engine's counts.
+
+    ``checked`` is ``equity`` as `returns._validated_equity` returned it (values, index).
+    """
+    values, index = checked
     ppy = periods_per_year
     if ppy is None and len(index) >= 2:
         ppy_value = _metrics.infer_periods_per_year(index)
@@ -294,65 +301,74 @@ def _rows(
         "Bars": int(values.size),
         "Start equity": float(values[0]),
         "Final equity": float(values[-1]),
-        "Total return [%]": 100.0 * _metrics.total_return(equity),
-        "CAGR [%]": 100.0 * _metrics.cagr(equity),  # elapsed calendar time, never bar counts
+        "Total return [%]": 100.0 * float(values[-1] / values[0] - 1.0),  # as `total_return`
+        "CAGR [%]": 100.0 * _cagr(values, index),
     }
     alive = bool(np.all(values > 0)) and values.size >= 2
-    rows.update(_return_rows(equity, ppy_value, risk_free, alive=alive))
-    rows.update(_drawdown_rows(equity))
-    rows.update(_distribution_rows(equity, alive=alive))
+    # The returns once, for every row that reads them (as `returns.returns` computes them).
+    r = _metrics._checked_returns(values[1:] / values[:-1] - 1.0) if alive else None
+    rows.update(_return_rows(r, ppy_value, risk_free))
+    rows.update(_drawdown_rows(values, index))
+    rows.update(_distribution_rows(r))
     rows.update(_trade_rows(equity, trades))
     rows.update(_benchmark_rows(equity, benchmark, ppy_value, risk_free, alive=alive))
     return rows
 
 
-def _return_rows(equity: pd.Series, ppy: float, risk_free: float, *, alive: bool) -> dict[str, Any]:
-    """Volatility, Sharpe, Sortino and Omega (NaN for a ruined or one-bar curve)."""
+def _cagr(values: FloatArray, index: pd.DatetimeIndex) -> float:
+    """`returns.cagr` of a validated curve: over elapsed calendar time, never bar counts."""
+    years = _metrics._years(values, index, None)
+    return _metrics._growth_rate(float(values[0]), float(values[-1]), years)
+
+
+def _return_rows(r: FloatArray | None, ppy: float, risk_free: float) -> dict[str, Any]:
+    """Volatility, Sharpe, Sortino and Omega (NaN for a ruined or one-bar curve: no ``r``)."""
     labels = ("Volatility (ann.) [%]", "Sharpe ratio", "Sortino ratio", "Omega ratio")
-    if not alive:
+    if r is None:
         return dict.fromkeys(labels, math.nan)
-    r = _metrics.returns(equity)
+    # ppy is positive and finite here: checked by the callers, or inferred from >= 2 bars.
     return {
-        labels[0]: 100.0 * _metrics.annualised_volatility(r, periods_per_year=ppy),
-        labels[1]: _metrics.sharpe_ratio(r, risk_free=risk_free, periods_per_year=ppy),
-        labels[2]: _metrics.sortino_ratio(r, target=risk_free, periods_per_year=ppy),
-        labels[3]: _metrics.omega_ratio(r),
+        labels[0]: 100.0 * _metrics._volatility_of(r, ppy),
+        labels[1]: _metrics._sharpe_of(r, risk_free, ppy),
+        labels[2]: _metrics._sortino_of(r, risk_free, ppy),
+        labels[3]: _metrics._omega_of(r, 0.0),
     }
 
 
-def _drawdown_rows(equity: pd.Series) -> dict[str, Any]:
+def _drawdown_rows(values: FloatArray, index: pd.DatetimeIndex) -> dict[str, Any]:
     """Calmar, max drawdown, its spell, the longest spell and the Ulcer index."""
     import pandas as pd  # noqa: PLC0415
 
-    deepest = _dd.max_drawdown_period(equity)
+    figures = _dd._figures(values, index)  # the running peak and the spells once for all
+    deepest = figures.deepest
     recovery: Any = pd.NaT
     if deepest is not None:
         recovery = deepest.recovery if deepest.recovered else _NOT_RECOVERED
     return {
-        "Calmar ratio": _dd.calmar_ratio(equity),  # CAGR over elapsed calendar time
-        "Max drawdown [%]": 100.0 * _dd.max_drawdown(equity),
-        "Max drawdown duration": _dd.max_drawdown_duration(equity),
+        "Calmar ratio": figures.calmar,  # CAGR over elapsed calendar time
+        "Max drawdown [%]": 100.0 * figures.max_drawdown,
+        "Max drawdown duration": figures.longest,
         "Max drawdown peak": pd.NaT if deepest is None else deepest.peak,
         "Max drawdown trough": pd.NaT if deepest is None else deepest.trough,
         "Max drawdown recovery": recovery,
         "Max drawdown length": pd.Timedelta(0) if deepest is None else deepest.duration,
-        "Ulcer index": _dd.ulcer_index(equity),
+        "Ulcer index": figures.ulcer,
     }
 
 
-def _distribution_rows(equity: pd.Series, *, alive: bool) -> dict[str, Any]:
-    """VaR, CVaR, skew, kurtosis and tail ratio of the returns."""
+def _distribution_rows(r: FloatArray | None) -> dict[str, Any]:
+    """VaR, CVaR, skew, kurtosis and tail ratio of the returns (NaN without ``r``)."""
     labels = ("VaR 95% [%]", "CVaR 95% [%]", "Skew", "Kurtosis (excess)", "Tail ratio")
-    if not alive:
+    if r is None:
         return dict.fromkeys(labels, math.nan)
-    r = _metrics.returns(equity)
-    skew, kurtosis = _dist._skew_and_kurtosis(r)  # the moments once for both
+    skew, kurtosis = _dist._skew_and_kurtosis_of(r)  # the moments once for both
+    var, cvar, tail = _dist._tail_figures(r, _CONFIDENCE)  # the quantiles from one partition
     return {
-        labels[0]: 100.0 * _dist.value_at_risk(r, confidence=_CONFIDENCE),
-        labels[1]: 100.0 * _dist.conditional_value_at_risk(r, confidence=_CONFIDENCE),
+        labels[0]: 100.0 * var,
+        labels[1]: 100.0 * cvar,
         labels[2]: skew,
         labels[3]: kurtosis,
-        labels[4]: _dist.tail_ratio(r),
+        labels[4]: tail,
     }
 
 
