@@ -41,6 +41,7 @@ __all__ = [
     "int_param",
     "json_list",
     "limit_param",
+    "missing_param",
 ]
 
 LOCAL_CCXT_OPTIONS: Mapping[str, Any] = {
@@ -86,6 +87,20 @@ class BinanceApiError(Exception):
             answer["data"] = self.data
         body = json.dumps(answer)
         return web.Response(status=self.status, text=body, content_type="application/json")
+
+
+def missing_param(name: str) -> BinanceApiError:
+    """Binance's ``-1102`` answer to a mandatory parameter not sent (or sent empty).
+
+    Args:
+        name: The parameter, e.g. ``"symbol"``.
+
+    Returns:
+        The error to raise.
+    """
+    return BinanceApiError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
 
 
 def int_param(query: Mapping[str, str], name: str) -> int | None:
@@ -192,9 +207,7 @@ class BinanceSpotApi:
     def _query_market(self, query: Mapping[str, str]) -> LocalMarket:
         venue_id = query.get("symbol")
         if not venue_id:
-            raise BinanceApiError(
-                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
+            raise missing_param("symbol")
         market = self.venue.market_by_id(venue_id)
         if market is None:
             raise BinanceApiError(-1121, "Invalid symbol.")

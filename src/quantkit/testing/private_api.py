@@ -40,7 +40,13 @@ from quantkit.testing.accounts import (
     OrderSide,
     TimeInForce,
 )
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, limit_param
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    int_param,
+    json_list,
+    limit_param,
+    missing_param,
+)
 from quantkit.testing.cancel_replace import cancel_replace
 from quantkit.testing.fault_middleware import DEFERRED, HALF_REPLACE
 from quantkit.testing.filters import FilterFailure, check_filters
@@ -70,12 +76,6 @@ def _text(value: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
-def _missing(name: str) -> BinanceApiError:
-    return BinanceApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
 def check_timestamp(params: Mapping[str, str], now: int | None = None) -> None:
     """Check a signed request's ``timestamp`` against ``recvWindow`` and the server's clock.
 
@@ -89,7 +89,7 @@ def check_timestamp(params: Mapping[str, str], now: int | None = None) -> None:
     """
     timestamp = int_param(params, "timestamp")
     if timestamp is None:
-        raise _missing("timestamp")
+        raise missing_param("timestamp")
     window = int_param(params, "recvWindow")
     window = 5000 if window is None else window
     if not 0 < window <= 60_000:
@@ -206,7 +206,7 @@ class BinancePrivateApi:
         """
         venue_id = params.get("symbol")
         if not venue_id:
-            raise _missing("symbol")
+            raise missing_param("symbol")
         market = self.venue.market_by_id(venue_id)
         if market is None:
             raise BinanceApiError(-1121, "Invalid symbol.")
@@ -302,7 +302,7 @@ class BinancePrivateApi:
                 rounding="ROUND_DOWN"
             ) * step
         if qty is None:
-            raise _missing("quantity")
+            raise missing_param("quantity")
         return qty
 
     def new_order_params(
@@ -330,7 +330,7 @@ class BinancePrivateApi:
             raise BinanceApiError(-1115, "Invalid timeInForce.")
         price = self._decimal_param(params, "price")
         if kind == "LIMIT" and price is None:
-            raise _missing("price")
+            raise missing_param("price")
         qty = self._order_quantity(params, market)
         try:
             check_filters(market, kind, qty, price, self.accounts.price(market.venue_id))

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list
+from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
 from quantkit.testing.futures.account_api import Endpoint, Signer
 from quantkit.testing.futures.accounts import FuturesAccounts
 from quantkit.testing.futures.orders import FuturesOrder
@@ -70,9 +70,7 @@ class FuturesAlgoApi:
     ) -> web.Response:
         kind = params.get("algoType")
         if not kind:
-            raise BinanceApiError(
-                -1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed."
-            )
+            raise missing_param("algoType")
         if kind != "CONDITIONAL":
             raise BinanceApiError(-1130, "Data sent for parameter 'algoType' is not valid.")
         if params.get("type") not in _CONDITIONAL:
@@ -84,10 +82,7 @@ class FuturesAlgoApi:
             translated["stopPrice"] = params["triggerPrice"]
         translated["newClientOrderId"] = params.get("clientAlgoId", "")
         if translated.get("stopPrice") in (None, ""):
-            raise BinanceApiError(
-                -1102,
-                "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.",
-            )
+            raise missing_param("triggerPrice")
         order = self.venue.place(api_key, order_request(translated), now=self.now_ms(), algo=True)
         with self.venue.lock:
             return web.json_response(algo_json(order))

@@ -26,7 +26,7 @@ from typing import get_args
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list
+from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
 from quantkit.testing.futures.account_api import Endpoint, Signer
 from quantkit.testing.futures.accounts import FuturesAccounts
 from quantkit.testing.futures.matching import OrderRequest
@@ -47,12 +47,6 @@ _SIDES: tuple[Side, ...] = ("BUY", "SELL")
 _TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 _WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 _WEEK_MS = 7 * 86_400_000
-
-
-def _missing(name: str) -> BinanceApiError:
-    return BinanceApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
 
 
 def rejected(endpoint: Endpoint) -> Endpoint:
@@ -118,7 +112,7 @@ def order_request(params: dict[str, str]) -> OrderRequest:
     """
     symbol = params.get("symbol", "")
     if not symbol:
-        raise _missing("symbol")
+        raise missing_param("symbol")
     if params.get("side") not in _SIDES:
         raise BinanceApiError(-1100, "Illegal characters found in parameter 'side'.")
     side: Side = "BUY" if params["side"] == "BUY" else "SELL"
@@ -140,15 +134,15 @@ def order_request(params: dict[str, str]) -> OrderRequest:
     if close:
         _check_close_position(kind, qty, reduce)
     elif qty is None:
-        raise _missing("quantity")
+        raise missing_param("quantity")
     if kind == "LIMIT" and price is None:
-        raise _missing("price")
+        raise missing_param("price")
     if kind == "LIMIT" and "timeInForce" not in params:
-        raise _missing("timeInForce")
+        raise missing_param("timeInForce")
     if kind != "LIMIT" and price is not None:
         raise BinanceApiError(-1106, "Parameter 'price' sent when not required.")
     if kind in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and stop is None:
-        raise _missing("stopPrice")
+        raise missing_param("stopPrice")
     return OrderRequest(
         symbol, side, kind, qty, price, stop, tif, reduce, close, working,
         params.get("newClientOrderId", ""), params.get("positionSide", "BOTH"),
@@ -198,7 +192,7 @@ class FuturesPrivateApi:
     def _symbol(self, params: dict[str, str]) -> str:
         symbol = params.get("symbol")
         if not symbol:
-            raise _missing("symbol")
+            raise missing_param("symbol")
         return self.venue.contract(symbol).symbol
 
     async def _leverage(
@@ -207,7 +201,7 @@ class FuturesPrivateApi:
         symbol = self._symbol(params)
         leverage = int_param(params, "leverage")
         if leverage is None:
-            raise _missing("leverage")
+            raise missing_param("leverage")
         value, cap = self.venue.set_leverage(api_key, symbol, leverage, now=self.now_ms())
         return web.json_response(
             {"leverage": value, "maxNotionalValue": text(cap), "symbol": symbol}
@@ -219,7 +213,7 @@ class FuturesPrivateApi:
         symbol = self._symbol(params)
         kind = params.get("marginType", "")
         if not kind:
-            raise _missing("marginType")
+            raise missing_param("marginType")
         self.venue.set_margin_type(api_key, symbol, kind.upper(), now=self.now_ms())
         return web.json_response({"code": 200, "msg": "success"})
 
@@ -229,7 +223,7 @@ class FuturesPrivateApi:
         symbol = self._symbol(params)
         amount = _decimal(params, "amount")
         if amount is None:
-            raise _missing("amount")
+            raise missing_param("amount")
         kind = int_param(params, "type")
         if kind not in (1, 2):
             raise BinanceApiError(-1130, "Data sent for parameter 'type' is not valid.")
@@ -253,7 +247,7 @@ class FuturesPrivateApi:
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
         if "dualSidePosition" not in params:
-            raise _missing("dualSidePosition")
+            raise missing_param("dualSidePosition")
         self.venue.set_dual_side(api_key, _flag(params, "dualSidePosition"))
         return web.json_response({"code": 200, "msg": "success"})
 
