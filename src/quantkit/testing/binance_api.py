@@ -20,8 +20,8 @@ belong in another class of the same shape, whose routes `LocalExchange.routes` a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -41,8 +41,11 @@ __all__ = [
     "int_param",
     "json_list",
     "limit_param",
+    "market_param",
     "missing_param",
 ]
+
+M = TypeVar("M")
 
 LOCAL_CCXT_OPTIONS: Mapping[str, Any] = {
     "fetchCurrencies": False,
@@ -101,6 +104,31 @@ def missing_param(name: str) -> BinanceApiError:
     return BinanceApiError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
     )
+
+
+def market_param(
+    query: Mapping[str, str], market_by_id: Callable[[str], M | None], name: str = "symbol"
+) -> M:
+    """Return the market a request names by venue id (``symbol=BTCUSDT``).
+
+    Args:
+        query: The request's parameters.
+        market_by_id: The venue's lookup by id (``None`` when unknown).
+        name: The parameter: ``"symbol"``, or ``"pair"`` for index klines.
+
+    Returns:
+        The market.
+
+    Raises:
+        BinanceApiError: ``-1102`` if the parameter is absent, ``-1121`` if the id is unknown.
+    """
+    venue_id = query.get(name)
+    if not venue_id:
+        raise missing_param(name)
+    market = market_by_id(venue_id)
+    if market is None:
+        raise BinanceApiError(-1121, "Invalid symbol.")
+    return market
 
 
 def int_param(query: Mapping[str, str], name: str) -> int | None:
@@ -205,13 +233,7 @@ class BinanceSpotApi:
         ]
 
     def _query_market(self, query: Mapping[str, str]) -> LocalMarket:
-        venue_id = query.get("symbol")
-        if not venue_id:
-            raise missing_param("symbol")
-        market = self.venue.market_by_id(venue_id)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_param(query, self.venue.market_by_id)
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.json_response({})

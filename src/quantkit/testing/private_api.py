@@ -45,6 +45,7 @@ from quantkit.testing.binance_api import (
     int_param,
     json_list,
     limit_param,
+    market_param,
     missing_param,
 )
 from quantkit.testing.cancel_replace import cancel_replace
@@ -204,13 +205,7 @@ class BinancePrivateApi:
         Raises:
             BinanceApiError: ``-1102`` without a symbol, ``-1121`` for an unknown one.
         """
-        venue_id = params.get("symbol")
-        if not venue_id:
-            raise missing_param("symbol")
-        market = self.venue.market_by_id(venue_id)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_param(params, self.venue.market_by_id)
 
     @staticmethod
     def order_json(order: LocalOrder) -> dict[str, Any]:

@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    int_param,
+    json_list,
+    market_param,
+    missing_param,
+)
 from quantkit.testing.futures.markets import FuturesMarket
 from quantkit.testing.futures.venue import FuturesVenue, PriceKind
 from quantkit.testing.market_data import Candles, format_number
@@ -134,13 +140,7 @@ class BinanceFuturesApi:
         Raises:
             BinanceApiError: ``-1102`` if absent, ``-1121`` if unknown.
         """
-        venue_id = query.get(name)
-        if not venue_id:
-            raise missing_param(name)
-        market = self.venue.market_by_id(venue_id)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_param(query, self.venue.market_by_id, name)
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.json_response({})
