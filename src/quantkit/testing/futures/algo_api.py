@@ -18,15 +18,12 @@ market order a trigger placed. ``ALGO_UPDATE`` events follow each change on the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
-from quantkit.testing.futures.account_api import Endpoint, Signer
-from quantkit.testing.futures.accounts import FuturesAccounts
+from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.orders import FuturesOrder
-from quantkit.testing.futures.private_api import order_request, rejected
+from quantkit.testing.futures.private_api import order_request
 from quantkit.testing.futures.wire import algo_json
 
 __all__ = ["FuturesAlgoApi"]
@@ -34,7 +31,7 @@ __all__ = ["FuturesAlgoApi"]
 _CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 
 
-class FuturesAlgoApi:
+class FuturesAlgoApi(SignedEndpoints):
     """Conditional-order endpoints over `FuturesAccounts`.
 
     Args:
@@ -43,26 +40,17 @@ class FuturesAlgoApi:
         now_ms: The server's clock.
     """
 
-    def __init__(self, venue: FuturesAccounts, signed: Signer, now_ms: Callable[[], int]) -> None:
-        self.venue = venue
-        self.signed = signed
-        self.now_ms = now_ms
-
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes.
 
         Returns:
             algoOrder (POST, GET, DELETE) and openAlgoOrders.
         """
-
-        def wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
-            return self.signed(rejected(endpoint))
-
         return [
-            web.post("/fapi/v1/algoOrder", wrap(self._new)),
-            web.get("/fapi/v1/algoOrder", wrap(self._query)),
-            web.delete("/fapi/v1/algoOrder", wrap(self._cancel)),
-            web.get("/fapi/v1/openAlgoOrders", wrap(self._open)),
+            web.post("/fapi/v1/algoOrder", self.wrap(self._new)),
+            web.get("/fapi/v1/algoOrder", self.wrap(self._query)),
+            web.delete("/fapi/v1/algoOrder", self.wrap(self._cancel)),
+            web.get("/fapi/v1/openAlgoOrders", self.wrap(self._open)),
         ]
 
     async def _new(

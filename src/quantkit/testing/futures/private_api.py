@@ -20,25 +20,22 @@ The rules behind the answers are `FuturesAccounts`'s; a `VenueRejectionError` be
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import get_args
 
 from aiohttp import web
 
 from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
-from quantkit.testing.futures.account_api import Endpoint, Signer
-from quantkit.testing.futures.accounts import FuturesAccounts
+from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.matching import OrderRequest
 from quantkit.testing.futures.orders import (
     FuturesOrder,
     FuturesOrderType,
     Side,
-    VenueRejectionError,
 )
 from quantkit.testing.futures.wire import order_json, text, trade_json
 
-__all__ = ["FuturesPrivateApi", "rejected"]
+__all__ = ["FuturesPrivateApi"]
 
 _TYPES: dict[str, FuturesOrderType] = {
     t: t for t in get_args(FuturesOrderType) if t != "LIQUIDATION"
@@ -47,25 +44,6 @@ _SIDES: tuple[Side, ...] = ("BUY", "SELL")
 _TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 _WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 _WEEK_MS = 7 * 86_400_000
-
-
-def rejected(endpoint: Endpoint) -> Endpoint:
-    """Answer a `VenueRejectionError` raised by an endpoint as Binance's error JSON.
-
-    Args:
-        endpoint: The signed endpoint.
-
-    Returns:
-        The same endpoint, raising `BinanceApiError` instead.
-    """
-
-    async def handler(request: web.Request, api_key: str, params: dict[str, str]) -> web.Response:
-        try:
-            return await endpoint(request, api_key, params)
-        except VenueRejectionError as exc:
-            raise BinanceApiError(exc.code, exc.msg) from None
-
-    return handler
 
 
 def _decimal(params: dict[str, str], name: str) -> Decimal | None:
@@ -149,7 +127,7 @@ def order_request(params: dict[str, str]) -> OrderRequest:
     )  # fmt: skip
 
 
-class FuturesPrivateApi:
+class FuturesPrivateApi(SignedEndpoints):
     """Settings and order endpoints over `FuturesAccounts`.
 
     Args:
@@ -157,11 +135,6 @@ class FuturesPrivateApi:
         signed: Wraps an endpoint with the signature checks (the server's).
         now_ms: The server's clock.
     """
-
-    def __init__(self, venue: FuturesAccounts, signed: Signer, now_ms: Callable[[], int]) -> None:
-        self.venue = venue
-        self.signed = signed
-        self.now_ms = now_ms
 
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes.
@@ -171,22 +144,18 @@ class FuturesPrivateApi:
             openOrders,
             allOrders and userTrades.
         """
-
-        def wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
-            return self.signed(rejected(endpoint))
-
         return [
-            web.post("/fapi/v1/leverage", wrap(self._leverage)),
-            web.post("/fapi/v1/marginType", wrap(self._margin_type)),
-            web.post("/fapi/v1/positionMargin", wrap(self._position_margin)),
-            web.get("/fapi/v1/positionSide/dual", wrap(self._get_dual)),
-            web.post("/fapi/v1/positionSide/dual", wrap(self._set_dual)),
-            web.post("/fapi/v1/order", wrap(self._new_order)),
-            web.get("/fapi/v1/order", wrap(self._query_order)),
-            web.delete("/fapi/v1/order", wrap(self._cancel_order)),
-            web.get("/fapi/v1/openOrders", wrap(self._open_orders)),
-            web.get("/fapi/v1/allOrders", wrap(self._all_orders)),
-            web.get("/fapi/v1/userTrades", wrap(self._user_trades)),
+            web.post("/fapi/v1/leverage", self.wrap(self._leverage)),
+            web.post("/fapi/v1/marginType", self.wrap(self._margin_type)),
+            web.post("/fapi/v1/positionMargin", self.wrap(self._position_margin)),
+            web.get("/fapi/v1/positionSide/dual", self.wrap(self._get_dual)),
+            web.post("/fapi/v1/positionSide/dual", self.wrap(self._set_dual)),
+            web.post("/fapi/v1/order", self.wrap(self._new_order)),
+            web.get("/fapi/v1/order", self.wrap(self._query_order)),
+            web.delete("/fapi/v1/order", self.wrap(self._cancel_order)),
+            web.get("/fapi/v1/openOrders", self.wrap(self._open_orders)),
+            web.get("/fapi/v1/allOrders", self.wrap(self._all_orders)),
+            web.get("/fapi/v1/userTrades", self.wrap(self._user_trades)),
         ]
 
     def _symbol(self, params: dict[str, str]) -> str:
