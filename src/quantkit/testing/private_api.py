@@ -21,13 +21,9 @@ InsufficientFunds, ``-2011``/``-2013`` OrderNotFound.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -49,11 +45,12 @@ from quantkit.testing.binance_api import (
     missing_param,
 )
 from quantkit.testing.cancel_replace import cancel_replace
-from quantkit.testing.fault_middleware import DEFERRED, HALF_REPLACE
+from quantkit.testing.fault_middleware import HALF_REPLACE
 from quantkit.testing.filters import FilterFailure, check_filters
 from quantkit.testing.market_data import LocalMarket
 from quantkit.testing.pending import PendingOutcomes
 from quantkit.testing.server_clock import ServerClock
+from quantkit.testing.signing import check_timestamp, verify_signed
 from quantkit.testing.stop_orders import STOP_TYPES, place_stop
 from quantkit.testing.venue import LocalVenue
 
@@ -75,33 +72,6 @@ def _text(value: Decimal) -> str:
     """Render a Decimal as plain text, without exponent and trailing zeros."""
     text = format(value.normalize(), "f")
     return text if text != "-0" else "0"
-
-
-def check_timestamp(params: Mapping[str, str], now: int | None = None) -> None:
-    """Check a signed request's ``timestamp`` against ``recvWindow`` and the server's clock.
-
-    Args:
-        params: The request's parameters.
-        now: The server's time in ms; the machine's clock when ``None``.
-
-    Raises:
-        BinanceApiError: ``-1102`` without a timestamp, ``-1131`` for a bad ``recvWindow``,
-            ``-1021`` when the timestamp is outside the window or more than a second ahead.
-    """
-    timestamp = int_param(params, "timestamp")
-    if timestamp is None:
-        raise missing_param("timestamp")
-    window = int_param(params, "recvWindow")
-    window = 5000 if window is None else window
-    if not 0 < window <= 60_000:
-        raise BinanceApiError(-1131, "recvWindow must be less than 60000")
-    now = int(time.time() * 1000) if now is None else now
-    if timestamp > now + 1000:
-        raise BinanceApiError(
-            -1021, "Timestamp for this request was 1000ms ahead of the server's time."
-        )
-    if now - timestamp > window:
-        raise BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 class BinancePrivateApi:
@@ -170,24 +140,7 @@ class BinancePrivateApi:
 
     async def _verify(self, request: web.Request) -> dict[str, str]:
         """Check key, signature and timestamp; return the parameters of query and body."""
-        api_key = request.headers.get("X-MBX-APIKEY", "")
-        if not api_key:
-            raise BinanceApiError(-2014, "API-key format invalid.", 401)
-        secret = self.accounts.secret(api_key)
-        if secret is None:
-            raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        query = request.raw_path.partition("?")[2]
-        body = (await request.read()).decode()  # cached: a deferred request reads it again
-        total = query + body
-        signed, sep, signature = total.rpartition("signature=")
-        if not sep or (signed and not signed.endswith("&")) or "&" in signature:
-            raise BinanceApiError(-1022, "Signature for this request is not valid.")
-        expected = hmac.new(secret.encode(), signed[:-1].encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise BinanceApiError(-1022, "Signature for this request is not valid.")
-        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        if not request.get(DEFERRED, False):  # a deferred request is not refused for its age
-            check_timestamp(params, self.clock.now_ms())
+        api_key, params = await verify_signed(request, self.accounts.secret, self.clock.now_ms)
         request[_API_KEY] = api_key
         return params
 
