@@ -5,7 +5,9 @@ Workload: the 1,000,000 one-minute GBM bars of ``bench_backtest.py``; SMA 10/30 
 
 1. One run through ``run_signals``: bars per second. The first call in a fresh process includes
    numba's compilation, or loading the compiled code from numba's cache (``cache=True``); a
-   second process shows the cached start.
+   second process shows the cached start. Then the same for a first small sweep (its kernels
+   compile on their own: they share no compiled code with ``simulate``), with its CPU time
+   (less sensitive to load).
 2. A 100-combination sweep (fast 5..50 step 5, slow 20..200 step 20) over the same bars, and a
    1,000-combination one (fast 4..42 step 2, slow 50..295 step 5), each in a fresh process
    (compiled code from numba's cache): seconds, combination-bars per second, the ratio to
@@ -112,6 +114,18 @@ def first_call() -> None:
     print(f"{timings[0]:.3f} {timings[1]:.3f}")
 
 
+def first_sweep() -> None:
+    """Child process: time a first small sweep (compiling or loading the sweep kernels)."""
+    from quantkit import Market
+    from quantkit.vector import sweep
+
+    series = gbm_series(BARS)
+    market = Market("BTC/USDT", "BTC", "USDT", maker_fee=0.001, taker_fee=0.001)
+    start, cpu = time.perf_counter(), time.process_time()
+    sweep(_strategy_class(), series, {"fast": [5, 10], "slow": [20]}, market=market)
+    print(f"{time.perf_counter() - start:.3f} {time.process_time() - cpu:.3f}")
+
+
 def _kernel_only(series, result, market) -> float:  # type: ignore[no-untyped-def]
     """Median time of the compiled simulator alone on the run's signals."""
     import numpy as np
@@ -145,10 +159,13 @@ def main() -> None:
     from quantkit.vector.strategy import SmaCrossSignals
 
     me = [sys.executable, __file__, str(BARS), "--first-call"]
+    sweep_me = [sys.executable, __file__, str(BARS), "--first-sweep"]
     with tempfile.TemporaryDirectory() as cache:  # an empty numba cache: the first compiles
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         cold = subprocess.check_output(me, text=True, env=env).split()
         warm = subprocess.check_output(me, text=True, env=env).split()
+        cold_sweep = subprocess.check_output(sweep_me, text=True, env=env).split()
+        warm_sweep = subprocess.check_output(sweep_me, text=True, env=env).split()
     series = gbm_series(BARS)
     market = Market("BTC/USDT", "BTC", "USDT", maker_fee=0.001, taker_fee=0.001)
     runs = []
@@ -175,6 +192,11 @@ def main() -> None:
     print(f"first call, empty numba cache (compiles):   {float(cold[0]):.2f} s")
     print(f"first call, second process (cache=True):    {float(warm[0]):.2f} s")
     print(f"second call in the same process:            {float(cold[1]):.2f} s")
+    print(
+        f"first sweep, sweep kernels not cached (compiles them): {float(cold_sweep[0]):.2f} s"
+        f" ({float(cold_sweep[1]):.2f} s CPU); next process: {float(warm_sweep[0]):.2f} s"
+        f" ({float(warm_sweep[1]):.2f} s CPU)"
+    )
     print(f"single run (median of 3, signals + check + kernel + tables + stats): {run_time:.3f} s")
     print(f"  = {BARS / run_time / 1e6:.2f}M bars/s")
     print(f"  of which the compiled simulator alone: {kernel_time * 1e3:.1f} ms")
@@ -191,6 +213,8 @@ def main() -> None:
 if __name__ == "__main__":
     if "--first-call" in sys.argv:
         first_call()
+    elif "--first-sweep" in sys.argv:
+        first_sweep()
     elif "--sweep" in sys.argv:
         sweep_child(int(sys.argv[sys.argv.index("--sweep") + 1]))
     else:

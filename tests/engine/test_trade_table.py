@@ -109,3 +109,28 @@ def test_spans_read_each_rows_symbol_and_times() -> None:
     (span,) = opened.spans()
     assert (span.symbol, span.entry_time, span.exit_time) == ("ETH/USDT", T0 + 2 * MINUTE, -1)
     assert len(closed.spans()) == 1 and closed.spans()[0:1] == [closed.spans()[0]]
+
+
+def test_rows_keep_their_order_across_the_blocks_trades_are_moved_in() -> None:
+    from quantkit.engine.trade_table import _BLOCK
+
+    count = 2 * _BLOCK + 5
+    trades = []
+    for k in range(count):
+        trade = Trade(
+            "BTC/USDT", "long", T0 + k, T0 + k + MINUTE, 1.0, 100.0 + k, 1.0, 101.0 + k, 1.0
+        )
+        trade.client_ids = [f"in{k}", f"out{k}"]
+        trades.append(trade)
+    columns = TradeColumns()
+    for trade in trades:
+        columns.add(trade)
+    assert len(columns) == count  # pending ones counted before they are moved
+    table = columns.frame()
+    assert len(table) == count
+    assert (table["entry_price"] == 100.0 + pd.RangeIndex(count)).all()
+    assert (table["pnl"] == 1.0).all()
+    assert table["orders"].iloc[_BLOCK] == f"in{_BLOCK},out{_BLOCK}"
+    assert table["entry_time"].iloc[-1] == pd.Timestamp(T0 + count - 1, unit="ns", tz="UTC")
+    spans = columns.spans()
+    assert spans[count - 1] == ("BTC/USDT", T0 + count - 1, T0 + count - 1 + MINUTE)

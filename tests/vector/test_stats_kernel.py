@@ -299,3 +299,37 @@ def test_every_reduction_equals_compute_stats(run: tuple[Any, ...]) -> None:
     _assert_same(_compiled(*run), want)
     _assert_same(_compiled(*run, numpy_stats_vector), want)
     _assert_same(_compiled(*run, plain_stats_vector), want)
+
+
+def test_a_shared_benchmark_gives_the_run_s_own_figures() -> None:
+    """`reduce_into` with the benchmark a sweep computes once equals `reduce_stats` exactly.
+
+    A shared benchmark made for another start or rate is not used: the run's own is made.
+    """
+    import numba
+
+    from quantkit.vector.stats_kernel import benchmark_returns, reduce_into
+
+    @numba.njit
+    def compiled(e: Any, x: Any, t: Any, o: Any, c: Any, p: Any, b: Any, w: Any, out: Any) -> None:
+        reduce_into(e, x, t, o, c, p, 8760.0, 1.5, 0.0, b, w, out)
+
+    rng = np.random.default_rng(5)
+    n = 300
+    equity = 1_000.0 * np.cumprod(1.0 + rng.normal(0.0, 0.01, n))
+    close = 50.0 * np.cumprod(1.0 + rng.normal(0.0, 0.02, n))
+    times = START + HOUR * np.arange(1, n + 1, dtype=np.int64)
+    exposed = rng.random(n) < 0.5
+    trades, fills = np.array([_trade(3, 40, 2.5)]), np.zeros((0, 8))
+    args = (equity, exposed, trades, fills, times - HOUR, times, close, 8760.0, 1.5, 0.0)
+    want = np.empty(len(STAT_NAMES))
+    reduce_stats(*args, want)
+    for start, rate in ((equity[0], 0.0), (equity[0] * 1.5, 0.0), (equity[0], 1e-6)):
+        bench = np.empty(n + 3)
+        bench[0], bench[1] = start, rate
+        bench[2], bench[3] = benchmark_returns(close, start, rate, bench[4:])  # (plain Python)
+        got = np.empty(len(STAT_NAMES))
+        compiled(equity, exposed, trades, times - HOUR, times, close, bench, np.empty((3, n)), got)
+        got[-2] = want[-2]  # (the ambiguous fills: the caller's slot)
+        assert np.array_equal(got, want, equal_nan=True), (start, rate)
+    assert math.isfinite(want[STAT_NAMES.index("Beta")])

@@ -3,7 +3,9 @@
 A long run closes hundreds of thousands of trades; keeping a `Trade` object (and its list of
 order ids) for each until the table is built costs several hundred bytes a trade at the
 result's memory peak. `TradeColumns.add` takes each trade as `round_trips` closes it and keeps
-only its row: numbers in typed arrays, the order ids joined into one string.
+only its row: numbers in typed arrays, the order ids joined into one string. Trades are moved
+into the columns a block at a time (one pass per column, not a dozen appends per trade), so
+at most `_BLOCK` of them are alive at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["TradeColumns", "TradeSpan"]
+
+_BLOCK = 4096  # trades kept as objects before they are moved into the columns
 
 
 class TradeSpan(NamedTuple):
@@ -44,6 +48,7 @@ class TradeColumns:
     """
 
     __slots__ = (
+        "_pending",
         "ambiguous",
         "direction",
         "entry_amount",
@@ -71,6 +76,7 @@ class TradeColumns:
         self.fees = array("d")
         self.ambiguous: list[bool] = []
         self.orders: list[str] = []
+        self._pending: list[Trade] = []
 
     @classmethod
     def of(cls, trades: Iterable[Trade]) -> TradeColumns:
@@ -93,21 +99,32 @@ class TradeColumns:
         Args:
             trade: A round trip (closed, or still open with ``exit_time == -1``).
         """
-        self.symbol.append(trade.symbol)
-        self.direction.append(trade.direction)
-        self.entry_time.append(trade.entry_time)
-        self.exit_time.append(trade.exit_time)
-        self.size.append(trade.size)
-        self.entry_value.append(trade.entry_value)
-        self.entry_amount.append(trade.entry_amount)
-        self.exit_value.append(trade.exit_value)
-        self.exit_amount.append(trade.exit_amount)
-        self.fees.append(trade.fees)
-        self.ambiguous.append(trade.ambiguous)
-        self.orders.append(",".join(trade.client_ids))
+        pending = self._pending
+        pending.append(trade)
+        if len(pending) >= _BLOCK:
+            self._move()
+
+    def _move(self) -> None:
+        """Move the pending trades into the columns, one pass per column."""
+        trades = self._pending
+        if not trades:
+            return
+        self.symbol.extend([t.symbol for t in trades])
+        self.direction.extend([t.direction for t in trades])
+        self.entry_time.extend([t.entry_time for t in trades])
+        self.exit_time.extend([t.exit_time for t in trades])
+        self.size.extend([t.size for t in trades])
+        self.entry_value.extend([t.entry_value for t in trades])
+        self.entry_amount.extend([t.entry_amount for t in trades])
+        self.exit_value.extend([t.exit_value for t in trades])
+        self.exit_amount.extend([t.exit_amount for t in trades])
+        self.fees.extend([t.fees for t in trades])
+        self.ambiguous.extend([t.ambiguous for t in trades])
+        self.orders.extend([",".join(t.client_ids) for t in trades])
+        trades.clear()
 
     def __len__(self) -> int:
-        return len(self.symbol)
+        return len(self.symbol) + len(self._pending)
 
     def spans(self) -> Sequence[TradeSpan]:
         """Each trade's symbol, entry and exit time, made on demand as it is read.
@@ -115,6 +132,7 @@ class TradeColumns:
         Returns:
             A sequence with one `TradeSpan` per row.
         """
+        self._move()
         return _Spans(self)
 
     def figures(self, funding: FloatArray | None = None) -> dict[str, FloatArray]:
@@ -128,6 +146,7 @@ class TradeColumns:
         Returns:
             ``entry_price``, ``exit_price``, ``pnl``, ``return_pct`` and ``fees`` by name.
         """
+        self._move()
         entry_value = np.array(self.entry_value, dtype=np.float64)
         entry_amount = np.array(self.entry_amount, dtype=np.float64)
         exit_value = np.array(self.exit_value, dtype=np.float64)
@@ -163,7 +182,7 @@ class TradeColumns:
         """
         import pandas as pd  # noqa: PLC0415
 
-        figures = self.figures(funding)
+        figures = self.figures(funding)  # moves the pending trades first
         exits: Any = np.array(self.exit_time, dtype=np.int64)
         if not (exits >= 0).all():  # open trades: no exit time yet
             exits = [t if t >= 0 else None for t in exits.tolist()]

@@ -110,10 +110,11 @@ def skewness(returns: pd.Series) -> float:
         DataError: If a return is not finite or below -1.
     """
     r = _returns_values(returns)
-    n = r.size
-    if n < 3:
-        return math.nan
-    m2, m3, _ = _central_moments(r)
+    return _skew_of(r.size, *_central_moments(r)) if r.size >= 3 else math.nan
+
+
+def _skew_of(n: int, m2: float, m3: float, _m4: float = math.nan) -> float:
+    """`skewness` from the biased central moments of ``n >= 3`` returns."""
     if math.sqrt(m2) <= _ZERO_DENOMINATOR:
         return math.nan
     return math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
@@ -138,14 +139,37 @@ def excess_kurtosis(returns: pd.Series) -> float:
         DataError: If a return is not finite or below -1.
     """
     r = _returns_values(returns)
-    n = r.size
-    if n < 4:
-        return math.nan
-    m2, _, m4 = _central_moments(r)
+    return _kurtosis_of(r.size, *_central_moments(r)) if r.size >= 4 else math.nan
+
+
+def _kurtosis_of(n: int, m2: float, _m3: float, m4: float) -> float:
+    """`excess_kurtosis` from the biased central moments of ``n >= 4`` returns."""
     if math.sqrt(m2) <= _ZERO_DENOMINATOR:
         return math.nan
     g2 = m4 / m2**2 - 3.0
     return (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+
+
+def _skew_and_kurtosis(returns: pd.Series) -> tuple[float, float]:
+    """`skewness` and `excess_kurtosis` of the same returns, the moments computed once.
+
+    The same values as the two functions called one after the other.
+
+    Args:
+        returns: Simple per-period returns (see `returns`).
+
+    Returns:
+        ``(skewness, excess kurtosis)``.
+
+    Raises:
+        DataError: If a return is not finite or below -1.
+    """
+    r = _returns_values(returns)
+    n = r.size
+    if n < 3:
+        return math.nan, math.nan
+    moments = _central_moments(r)
+    return _skew_of(n, *moments), _kurtosis_of(n, *moments) if n >= 4 else math.nan
 
 
 def tail_ratio(returns: pd.Series) -> float:

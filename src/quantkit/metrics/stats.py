@@ -346,11 +346,12 @@ def _distribution_rows(equity: pd.Series, *, alive: bool) -> dict[str, Any]:
     if not alive:
         return dict.fromkeys(labels, math.nan)
     r = _metrics.returns(equity)
+    skew, kurtosis = _dist._skew_and_kurtosis(r)  # the moments once for both
     return {
         labels[0]: 100.0 * _dist.value_at_risk(r, confidence=_CONFIDENCE),
         labels[1]: 100.0 * _dist.conditional_value_at_risk(r, confidence=_CONFIDENCE),
-        labels[2]: _dist.skewness(r),
-        labels[3]: _dist.excess_kurtosis(r),
+        labels[2]: skew,
+        labels[3]: kurtosis,
         labels[4]: _dist.tail_ratio(r),
     }
 

@@ -320,9 +320,9 @@ def reduce_into(
         ppy: See `reduce_stats`.
         fees: See `reduce_stats`.
         risk_free: See `reduce_stats`.
-        bench: ``[start, mean, spread, b_0, b_1, ...]``: `benchmark_returns` of ``close``
-            from ``start``; used when ``start`` is this equity's first value, else the
-            benchmark is computed into ``work[2]``.
+        bench: ``[start, rf, mean, spread, b_0, b_1, ...]``: `benchmark_returns` of ``close``
+            from ``start`` and per-bar rate ``rf``; used when these are this run's (its first
+            equity, its rate), else the benchmark is computed into ``work[2]``.
         work: Float64 scratch of shape ``(3, len(equity))``, overwritten.
         out: As `reduce_stats`.
     """
@@ -353,8 +353,8 @@ def reduce_into(
     rf = math.expm1(math.log1p(risk_free) / ppy)
     b_mean = b_spread = math.nan
     if close.size and n - 1 >= 2 and math.isfinite(ppy):  # the benchmark rows
-        if bench.size == n + 2 and bench[0] == equity[0]:
-            b, b_mean, b_spread = bench[3:], bench[1], bench[2]
+        if bench.size == n + 3 and bench[0] == equity[0] and bench[1] == rf:
+            b, b_mean, b_spread = bench[4:], bench[2], bench[3]
         else:
             b = work[2, : n - 1]
             b_mean, b_spread = benchmark_returns(close, equity[0], rf, b)

@@ -56,15 +56,15 @@ def threads(count: int) -> Iterator[None]:
 def _benchmark(benchmark: np.ndarray, params: np.ndarray, ppy: float) -> np.ndarray:
     """The buy-and-hold returns every combination shares, for the first one's cash.
 
-    ``[start, mean, spread, returns...]`` as `stats_kernel.reduce_into` takes it (a run that
+    ``[start, rf, mean, spread, returns...]`` as `stats_kernel.reduce_into` takes it (a run that
     starts from other equity gets its own); empty when there is no benchmark.
     """
     if benchmark.size < 3 or not math.isfinite(ppy) or len(params) == 0:
         return np.empty(0)
-    bench = np.empty(benchmark.size + 2)
+    bench = np.empty(benchmark.size + 3)
     start = params[0].cash
-    bench[0] = start
-    bench[1], bench[2] = benchmark_returns(benchmark, start, 0.0, bench[3:])
+    bench[0], bench[1] = start, 0.0  # a sweep's risk-free rate is 0
+    bench[2], bench[3] = benchmark_returns(benchmark, start, 0.0, bench[4:])
     return bench
 
 

@@ -188,12 +188,13 @@ def _run_generic(
 
 def _refuse_liquidations(states: Any, combos: Sequence[Mapping[str, Any]], symbol: str) -> None:
     """Raise as `run_signals` does when the engine would liquidate a margin run."""
-    hit = np.flatnonzero(states.liquidation_bar >= 0)
+    bars = np.asarray(states["liquidation_bar"])  # (by key: a record array's attribute is slow)
+    hit = np.flatnonzero(bars >= 0)
     if hit.size:
         k = int(hit[0])
         raise ConfigError(
             f"fast path: the margin account's equity would reach zero inside bar "
-            f"{int(states.liquidation_bar[k])} (combination {combos[k]} on {symbol}), where "
+            f"{int(bars[k])} (combination {combos[k]} on {symbol}), where "
             "the event engine liquidates it; the fast path does not simulate liquidation, run "
             "this on the Engine (or lower the leverage or size)"
         )
@@ -286,7 +287,7 @@ def _table(
     for symbol, (block, states) in zip(symbols, blocks, strict=True):
         part = stats_columns(block.stats, block.close_time, sweep_kernel.STAT_NAMES)
         part.insert(0, "symbol", symbol)
-        part["Rejected orders"] = np.asarray(states.rejected, np.int64)
+        part["Rejected orders"] = np.asarray(states["rejected"], np.int64)
         parts.append(part)
     # block j holds combination k at row k; the table wants it at row k * symbols + j
     source = np.arange(len(symbols))[None, :] * len(combos) + np.arange(len(combos))[:, None]
