@@ -43,6 +43,7 @@ __all__ = [
     "limit_param",
     "market_param",
     "missing_param",
+    "order_ids",
 ]
 
 M = TypeVar("M")
@@ -129,6 +130,31 @@ def market_param(
     if market is None:
         raise BinanceApiError(-1121, "Invalid symbol.")
     return market
+
+
+def order_ids(
+    query: Mapping[str, str], id_name: str = "orderId", client_name: str = "origClientOrderId"
+) -> tuple[int | None, str | None]:
+    """Return the order id and the client order id a query or cancel names, one at least.
+
+    Args:
+        query: The request's parameters.
+        id_name: The venue id's parameter (``"algoId"`` for algo orders).
+        client_name: The client id's parameter (``"clientAlgoId"`` for algo orders).
+
+    Returns:
+        ``(order_id, client_id)``, either possibly ``None``.
+
+    Raises:
+        BinanceApiError: ``-1102`` when neither is sent; ``-1100`` for a malformed id.
+    """
+    order_id = int_param(query, id_name)
+    client_id = query.get(client_name)
+    if order_id is None and not client_id:
+        raise BinanceApiError(
+            -1102, f"Param '{client_name}' or '{id_name}' must be sent, but both were empty/null!"
+        )
+    return order_id, client_id
 
 
 def int_param(query: Mapping[str, str], name: str) -> int | None:

@@ -43,6 +43,7 @@ from quantkit.testing.binance_api import (
     limit_param,
     market_param,
     missing_param,
+    order_ids,
 )
 from quantkit.testing.cancel_replace import cancel_replace
 from quantkit.testing.fault_middleware import HALF_REPLACE
@@ -377,13 +378,7 @@ class BinancePrivateApi:
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> LocalOrder:
         market = self.market_of(params)
-        order_id = int_param(params, "orderId")
-        client_id = params.get("origClientOrderId")
-        if order_id is None and not client_id:
-            raise BinanceApiError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
+        order_id, client_id = order_ids(params)
         found = self.accounts.find(api_key, market.venue_id, order_id=order_id, client_id=client_id)
         if found is None:
             raise BinanceApiError(code, msg)

@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    json_list,
+    missing_param,
+    order_ids,
+)
 from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.orders import FuturesOrder
 from quantkit.testing.futures.private_api import order_request
@@ -76,12 +81,7 @@ class FuturesAlgoApi(SignedEndpoints):
             return web.json_response(algo_json(order))
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> FuturesOrder:
-        algo_id = int_param(params, "algoId")
-        client_id = params.get("clientAlgoId")
-        if algo_id is None and not client_id:
-            raise BinanceApiError(
-                -1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!"
-            )
+        algo_id, client_id = order_ids(params, "algoId", "clientAlgoId")
         symbol = params.get("symbol") or None
         found = self.venue.find_algo(api_key, symbol, algo_id=algo_id, client_id=client_id)
         if found is None:

@@ -25,7 +25,13 @@ from typing import get_args
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, missing_param
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    int_param,
+    json_list,
+    missing_param,
+    order_ids,
+)
 from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.matching import OrderRequest
 from quantkit.testing.futures.orders import (
@@ -233,13 +239,7 @@ class FuturesPrivateApi(SignedEndpoints):
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> FuturesOrder:
         symbol = self._symbol(params)
-        order_id = int_param(params, "orderId")
-        client_id = params.get("origClientOrderId")
-        if order_id is None and not client_id:
-            raise BinanceApiError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
+        order_id, client_id = order_ids(params)
         found = self.venue.find(api_key, symbol, order_id=order_id, client_id=client_id)
         if found is None:
             raise BinanceApiError(code, msg)
