@@ -17,7 +17,7 @@ import pytest
 from ccxt.base import errors as ccxt_errors
 
 from quantkit.testing import LOOKUP_PATHS, LocalExchange
-from tests.testing.test_private_api import KEY, SECRET, free, make_client
+from tests.testing.clients import KEY, SECRET, free, loaded, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -38,11 +38,8 @@ def server() -> Iterator[LocalExchange]:
 async def client(server: LocalExchange) -> AsyncIterator[Any]:
     exchange = make_client(server)
     exchange.timeout = CLIENT_TIMEOUT_MS
-    try:
-        await exchange.load_markets()
+    async with loaded(exchange):
         yield exchange
-    finally:
-        await exchange.close()
 
 
 def body_of(error: Exception) -> dict[str, Any]:

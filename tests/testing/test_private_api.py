@@ -8,21 +8,18 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import ccxt.async_support as ccxt_async
 import pytest
 from ccxt.base import errors as ccxt_errors
 
 from quantkit.errors import ConfigError
-from quantkit.exchanges.ccxt_exchange import rewrite_api_urls
-from quantkit.testing import LOCAL_CCXT_OPTIONS, LocalAccounts, LocalExchange, LocalVenue
+from quantkit.testing import LocalAccounts, LocalExchange, LocalVenue
+from tests.testing.clients import KEY, SECRET, free, make_client
 
 pytestmark = pytest.mark.anyio
-
-KEY, SECRET = "test-key", "test-secret"
 
 
 @pytest.fixture
@@ -32,35 +29,6 @@ def server() -> Iterator[LocalExchange]:
     with LocalExchange(start="2024-01-01", end="2024-01-02", accounts=accounts) as exchange:
         exchange.set_price("BTC/USDT", 40_000)
         yield exchange
-
-
-def make_client(local: LocalExchange, *, secret: str = SECRET) -> Any:
-    """The unmodified ccxt async binance client, pointed at the local server."""
-    client = ccxt_async.binance(
-        {
-            "apiKey": KEY,
-            "secret": secret,
-            "enableRateLimit": False,
-            "options": {**LOCAL_CCXT_OPTIONS, "warnOnFetchOpenOrdersWithoutSymbol": False},
-        }
-    )
-    client.urls["api"] = rewrite_api_urls(client.urls["api"], local.url)
-    return client
-
-
-@pytest.fixture
-async def client(server: LocalExchange) -> AsyncIterator[Any]:
-    """A ccxt client of the account, markets loaded; closed after the test."""
-    exchange = make_client(server)
-    try:
-        await exchange.load_markets()
-        yield exchange
-    finally:
-        await exchange.close()
-
-
-def free(balance: dict[str, Any], asset: str) -> float:
-    return float(balance[asset]["free"] or 0)
 
 
 # ------------------------------------------------------------------------------ trading

@@ -5,7 +5,7 @@ Duplicate client order ids, commissions in the asset received or in BNB.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from ccxt.base import errors as ccxt_errors
 
 from quantkit.errors import ConfigError
 from quantkit.testing import Commission, LocalExchange, LocalMarket
-from tests.testing.test_private_api import KEY, SECRET, free, make_client
+from tests.testing.clients import KEY, SECRET, free, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -31,16 +31,6 @@ def server() -> Iterator[LocalExchange]:
         exchange.set_price("BTC/USDT", 40_000)
         exchange.set_price("BNB/USDT", 400)
         yield exchange
-
-
-@pytest.fixture
-async def client(server: LocalExchange) -> AsyncIterator[Any]:
-    exchange = make_client(server)
-    try:
-        await exchange.load_markets()
-        yield exchange
-    finally:
-        await exchange.close()
 
 
 # ------------------------------------------------------------------ duplicate client ids

@@ -17,7 +17,6 @@ still publish it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -25,13 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quantkit.data._timestamps import TimeLike, parse_instant
+from quantkit.data.source import _SourceView
 from quantkit.data.store.layout import SeriesKey
 from quantkit.data.store.ranges import NsRange, TimeRange, subtract, to_time_ranges
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
     from quantkit.data.fetch import RetryPolicy
-    from quantkit.data.source import OhlcvRow, OhlcvSource, TradeRow
+    from quantkit.data.source import OhlcvRow, OhlcvSource
     from quantkit.data.store.parquet_store import ParquetStore
 
 __all__ = ["DownloadReport", "adownload", "download"]
@@ -75,36 +75,18 @@ class DownloadReport:
         return not self.still_missing
 
 
-class _CountingSource:
+class _CountingSource(_SourceView):
     """An `OhlcvSource` that counts the candle requests it passes on."""
 
     def __init__(self, source: OhlcvSource) -> None:
-        self._source = source
+        super().__init__(source)
         self.requests = 0
-
-    @property
-    def id(self) -> str:
-        return self._source.id
-
-    @property
-    def timeframes(self) -> Sequence[str]:
-        return self._source.timeframes
-
-    @property
-    def ohlcv_limit(self) -> int:
-        return self._source.ohlcv_limit
 
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str, since_ms: int, limit: int
     ) -> list[OhlcvRow]:
         self.requests += 1
         return await self._source.fetch_ohlcv(symbol, timeframe, since_ms, limit)
-
-    async def fetch_trades(self, symbol: str, since_ms: int, limit: int) -> list[TradeRow]:
-        return await self._source.fetch_trades(symbol, since_ms, limit)  # pragma: no cover
-
-    async def aclose(self) -> None:
-        await self._source.aclose()  # pragma: no cover
 
 
 async def adownload(

@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -180,6 +180,22 @@ def _run_sync(name: str, call: Callable[[], Awaitable[T]]) -> T:
     except RuntimeError:
         return anyio.run(call)
     raise RuntimeError(f"{name}() cannot run inside an event loop; use `await a{name}(...)`")
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def _run_closing(name: str, source: _Closable, call: Callable[[], Awaitable[T]]) -> T:
+    """`_run_sync` ``call``, closing ``source`` when it ends (a `CcxtExchange` reopens on use)."""
+
+    async def run() -> T:
+        try:
+            return await call()
+        finally:
+            await source.aclose()
+
+    return _run_sync(name, run)
 
 
 def _log_retry(context: str, attempt: int, wait: float, exc: Exception) -> None:
@@ -369,13 +385,6 @@ def fetch_ohlcv_range(
         >>> len(bars), bars.index[0].isoformat(), list(bars.columns)
         (24, '2024-01-01T00:00:00+00:00', ['open', 'high', 'low', 'close', 'volume'])
     """
-
-    async def run() -> pd.DataFrame:
-        try:
-            return await afetch_ohlcv_range(
-                source, symbol, timeframe, start, end, progress=progress, retry=retry
-            )
-        finally:
-            await source.aclose()
-
-    return _run_sync("fetch_ohlcv_range", run)
+    call = partial(afetch_ohlcv_range, source, symbol, timeframe, start, end,
+                   progress=progress, retry=retry)  # fmt: skip
+    return _run_closing("fetch_ohlcv_range", source, call)

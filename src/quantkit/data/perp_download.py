@@ -20,15 +20,14 @@ and ``rate`` (float64) arrays.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from quantkit.data._timestamps import TimeLike
-from quantkit.data.fetch import RetryPolicy, _bounds, _Retrier, _run_sync
+from quantkit.data.fetch import RetryPolicy, _bounds, _Retrier, _run_closing
 from quantkit.data.funding import FundingSeries, FundingSource
-from quantkit.data.source import OhlcvRow, OhlcvSource, TradeRow
+from quantkit.data.source import OhlcvRow, OhlcvSource, TradeRow, _SourceView
 from quantkit.data.store.ranges import NsRange, TimeRange
 from quantkit.errors import ConfigError, DataError, ExchangeError
 
@@ -92,38 +91,24 @@ class PriceOhlcvSource(OhlcvSource, Protocol):
         ...
 
 
-class _PriceView:
+class _PriceView(_SourceView):
     """An `OhlcvSource` whose candles of ``symbol#price`` are the venue's ``price`` candles."""
 
     def __init__(self, source: PriceOhlcvSource, price: PriceKind) -> None:
-        self._source = source
+        super().__init__(source)
+        self._prices = source
         self._price = price
-
-    @property
-    def id(self) -> str:
-        return self._source.id
-
-    @property
-    def timeframes(self) -> Sequence[str]:
-        return self._source.timeframes
-
-    @property
-    def ohlcv_limit(self) -> int:
-        return self._source.ohlcv_limit
 
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str, since_ms: int, limit: int
     ) -> list[OhlcvRow]:
         market = symbol.removesuffix(f"#{self._price}")
-        return await self._source.fetch_price_ohlcv(market, timeframe, since_ms, limit, self._price)
+        return await self._prices.fetch_price_ohlcv(market, timeframe, since_ms, limit, self._price)
 
     async def fetch_trades(self, symbol: str, since_ms: int, limit: int) -> list[TradeRow]:
         raise ExchangeError(  # pragma: no cover - the bar downloader never asks
             f"{self._price} prices have no trades", exchange=self.id, reason="not_supported"
         )
-
-    async def aclose(self) -> None:
-        await self._source.aclose()  # pragma: no cover - the caller closes the source
 
 
 async def adownload_prices(
@@ -229,17 +214,9 @@ def download_prices(
         ConfigError: If an argument is invalid.
         StoreError: If the store cannot be written.
     """
-
-    async def run() -> DownloadReport:
-        try:
-            return await adownload_prices(
-                source, store, symbol, timeframe, start, end, price=price,
-                fallback_to_last=fallback_to_last, progress=progress, retry=retry,
-            )  # fmt: skip
-        finally:
-            await source.aclose()
-
-    return _run_sync("download_prices", run)
+    call = partial(adownload_prices, source, store, symbol, timeframe, start, end, price=price,
+                   fallback_to_last=fallback_to_last, progress=progress, retry=retry)  # fmt: skip
+    return _run_closing("download_prices", source, call)
 
 
 def read_price_bars(
@@ -454,13 +431,6 @@ def download_funding(
         >>> first.added, first.complete, again.requests
         (6, True, 0)
     """
-
-    async def run() -> FundingDownloadReport:
-        try:
-            return await adownload_funding(
-                source, store, symbol, start, end, interval=interval, retry=retry
-            )
-        finally:
-            await source.aclose()
-
-    return _run_sync("download_funding", run)
+    call = partial(adownload_funding, source, store, symbol, start, end, interval=interval,
+                   retry=retry)  # fmt: skip
+    return _run_closing("download_funding", source, call)

@@ -1,4 +1,8 @@
-"""What the data manager needs from a venue: a small async interface (adapters implement it)."""
+"""What the data manager needs from a venue: a small async interface (adapters implement it).
+
+`_SourceView` passes every call on to another source; the downloaders subclass it to count
+requests or to serve another price's candles.
+"""
 
 from __future__ import annotations
 
@@ -50,3 +54,33 @@ class OhlcvSource(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+class _SourceView:
+    """An `OhlcvSource` that passes every call on to ``source``; subclasses change some."""
+
+    def __init__(self, source: OhlcvSource) -> None:
+        self._source = source
+
+    @property
+    def id(self) -> str:
+        return self._source.id
+
+    @property
+    def timeframes(self) -> Sequence[str]:
+        return self._source.timeframes
+
+    @property
+    def ohlcv_limit(self) -> int:
+        return self._source.ohlcv_limit
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since_ms: int, limit: int
+    ) -> list[OhlcvRow]:
+        return await self._source.fetch_ohlcv(symbol, timeframe, since_ms, limit)
+
+    async def fetch_trades(self, symbol: str, since_ms: int, limit: int) -> list[TradeRow]:
+        return await self._source.fetch_trades(symbol, since_ms, limit)  # pragma: no cover
+
+    async def aclose(self) -> None:
+        await self._source.aclose()  # pragma: no cover - the caller closes the source

@@ -21,7 +21,7 @@ from quantkit.data.fetch import (
     _progress_bar,
     _refuse,
     _Retrier,
-    _run_sync,
+    _run_closing,
     _utc_index,
 )
 from quantkit.domain.timeframe import parse_timeframe
@@ -190,17 +190,9 @@ def fetch_trades_range(
         ConfigError: If the dates, ``limit`` or ``window`` are invalid.
         DataError: If the venue answers malformed trades.
     """
-
-    async def run() -> pd.DataFrame:
-        try:
-            return await afetch_trades_range(
-                source, symbol, start, end, limit=limit, window=window, progress=progress,
-                retry=retry,
-            )  # fmt: skip
-        finally:
-            await source.aclose()
-
-    return _run_sync("fetch_trades_range", run)
+    call = partial(afetch_trades_range, source, symbol, start, end, limit=limit, window=window,
+                   progress=progress, retry=retry)  # fmt: skip
+    return _run_closing("fetch_trades_range", source, call)
 
 
 def trades_to_bars(trades: pd.DataFrame, timeframe: str) -> pd.DataFrame:

@@ -20,8 +20,8 @@ belong in another class of the same shape, whose routes `LocalExchange.routes` a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -41,7 +41,12 @@ __all__ = [
     "int_param",
     "json_list",
     "limit_param",
+    "market_param",
+    "missing_param",
+    "order_ids",
 ]
+
+M = TypeVar("M")
 
 LOCAL_CCXT_OPTIONS: Mapping[str, Any] = {
     "fetchCurrencies": False,
@@ -86,6 +91,70 @@ class BinanceApiError(Exception):
             answer["data"] = self.data
         body = json.dumps(answer)
         return web.Response(status=self.status, text=body, content_type="application/json")
+
+
+def missing_param(name: str) -> BinanceApiError:
+    """Binance's ``-1102`` answer to a mandatory parameter not sent (or sent empty).
+
+    Args:
+        name: The parameter, e.g. ``"symbol"``.
+
+    Returns:
+        The error to raise.
+    """
+    return BinanceApiError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def market_param(
+    query: Mapping[str, str], market_by_id: Callable[[str], M | None], name: str = "symbol"
+) -> M:
+    """Return the market a request names by venue id (``symbol=BTCUSDT``).
+
+    Args:
+        query: The request's parameters.
+        market_by_id: The venue's lookup by id (``None`` when unknown).
+        name: The parameter: ``"symbol"``, or ``"pair"`` for index klines.
+
+    Returns:
+        The market.
+
+    Raises:
+        BinanceApiError: ``-1102`` if the parameter is absent, ``-1121`` if the id is unknown.
+    """
+    venue_id = query.get(name)
+    if not venue_id:
+        raise missing_param(name)
+    market = market_by_id(venue_id)
+    if market is None:
+        raise BinanceApiError(-1121, "Invalid symbol.")
+    return market
+
+
+def order_ids(
+    query: Mapping[str, str], id_name: str = "orderId", client_name: str = "origClientOrderId"
+) -> tuple[int | None, str | None]:
+    """Return the order id and the client order id a query or cancel names, one at least.
+
+    Args:
+        query: The request's parameters.
+        id_name: The venue id's parameter (``"algoId"`` for algo orders).
+        client_name: The client id's parameter (``"clientAlgoId"`` for algo orders).
+
+    Returns:
+        ``(order_id, client_id)``, either possibly ``None``.
+
+    Raises:
+        BinanceApiError: ``-1102`` when neither is sent; ``-1100`` for a malformed id.
+    """
+    order_id = int_param(query, id_name)
+    client_id = query.get(client_name)
+    if order_id is None and not client_id:
+        raise BinanceApiError(
+            -1102, f"Param '{client_name}' or '{id_name}' must be sent, but both were empty/null!"
+        )
+    return order_id, client_id
 
 
 def int_param(query: Mapping[str, str], name: str) -> int | None:
@@ -190,15 +259,7 @@ class BinanceSpotApi:
         ]
 
     def _query_market(self, query: Mapping[str, str]) -> LocalMarket:
-        venue_id = query.get("symbol")
-        if not venue_id:
-            raise BinanceApiError(
-                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
-        market = self.venue.market_by_id(venue_id)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_param(query, self.venue.market_by_id)
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.json_response({})

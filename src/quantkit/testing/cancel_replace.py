@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param
+from quantkit.testing.binance_api import BinanceApiError, int_param, missing_param
 from quantkit.testing.fault_middleware import timeout_response
 from quantkit.testing.faults import Fault
 from quantkit.testing.pending import Action
@@ -74,10 +74,7 @@ def cancel_replace(
     market = api.market_of(params)
     mode = params.get("cancelReplaceMode")
     if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
-        raise BinanceApiError(
-            -1102,
-            "Mandatory parameter 'cancelReplaceMode' was not sent, was empty/null, or malformed.",
-        )
+        raise missing_param("cancelReplaceMode")
     api.new_order_params(params, market)  # parameters and filters first: -1013 cancels nothing
     old = _order_to_cancel(api, api_key, market, params)
     if old is None:

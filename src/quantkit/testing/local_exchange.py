@@ -28,11 +28,8 @@ the foreground; it prints its URL.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import threading
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -40,6 +37,7 @@ from aiohttp import web
 from quantkit.data._timestamps import TimeLike
 from quantkit.errors import ConfigError
 from quantkit.testing.accounts import LocalAccounts
+from quantkit.testing.app_server import AppServer, ServedExchange
 from quantkit.testing.binance_api import LOCAL_CCXT_OPTIONS, BinanceSpotApi
 from quantkit.testing.fault_middleware import FaultMiddleware
 from quantkit.testing.faults import FaultPlan
@@ -66,7 +64,7 @@ __all__ = ["LOCAL_CCXT_OPTIONS", "LocalExchange"]
 _log = structlog.get_logger("quantkit.testing")
 
 
-class LocalExchange:
+class LocalExchange(ServedExchange):
     """A Binance-spot-compatible public REST server on 127.0.0.1, for tests and trials.
 
     Args:
@@ -167,12 +165,15 @@ class LocalExchange:
         """Faults to inject; set them at any time, even while the server runs."""
         self.log = RequestLog()
         """Every request received, in order of arrival."""
-        self._port = port
-        self._bound: int | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sleeping: set[asyncio.Future[None]] = set()
+        self.server = AppServer(
+            self._application,
+            port=port,
+            name="LocalExchange",
+            label="local exchange",
+            on_start=self._started,
+            on_close=self._closing,
+        )
+        """The HTTP server (lifecycle, port, URL)."""
 
     # ----------------------------------------------------------------------------- data
 
@@ -359,10 +360,23 @@ class LocalExchange:
     # ----------------------------------------------------------------------- lifecycle
 
     def _application(self) -> web.Application:
-        middleware = FaultMiddleware(self.faults, self.log, self.pending, self._sleep)
+        middleware = FaultMiddleware(self.faults, self.log, self.pending, self.server.sleep)
         app = web.Application(middlewares=[middleware.handle])
         app.add_routes(self.routes())
         return app
+
+    def _started(self) -> None:
+        if self.clock is not None and self._publish_every > 0:
+            self._publisher = asyncio.ensure_future(
+                self._publish_periodically(self.clock, self._publish_every)
+            )
+
+    async def _closing(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.cancel()
+        self.pending.drop_all()
+        await self.ws_api.aclose()  # open websockets would hold the shutdown up
 
     def execute_pending(self) -> int:
         """Carry out now every request answered ``-1007`` that has not taken effect yet.
@@ -376,13 +390,12 @@ class LocalExchange:
         Raises:
             RuntimeError: If the server does not run in a thread of its own.
         """
-        if self._loop is None:
+        if not self.server.threaded:
             raise RuntimeError(
                 "execute_pending needs a server started with `with`; "
                 "in the server's own event loop, `await aexecute_pending()`"
             )
-        done = asyncio.run_coroutine_threadsafe(self.pending.run_all(), self._loop)
-        return done.result(timeout=30)
+        return self.server.run_in_loop(self.pending.run_all(), timeout=30)
 
     async def aexecute_pending(self) -> int:
         """Carry out now every pending ``-1007`` request (server in this event loop).
@@ -391,144 +404,6 @@ class LocalExchange:
             How many requests were carried out.
         """
         return await self.pending.run_all()
-
-    async def _sleep(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(asyncio.sleep(seconds))
-        self._sleeping.add(sleeper)
-        try:
-            await sleeper  # cancelled by `aclose`: the answer is never sent
-        finally:
-            self._sleeping.discard(sleeper)
-
-    @property
-    def port(self) -> int:
-        """The bound port.
-
-        Raises:
-            RuntimeError: If the server is not running.
-        """
-        if self._bound is None:
-            raise RuntimeError("the local exchange is not running; use `with` or `async with`")
-        return self._bound
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server, e.g. ``"http://127.0.0.1:53123"``.
-
-        Raises:
-            RuntimeError: If the server is not running.
-        """
-        return f"http://127.0.0.1:{self.port}"
-
-    async def astart(self) -> Self:
-        """Start serving in the running event loop.
-
-        Returns:
-            The exchange itself.
-
-        Raises:
-            RuntimeError: If it is already running.
-            OSError: If the port cannot be bound.
-        """
-        if self._runner is not None:
-            raise RuntimeError("the local exchange is already running")
-        runner = web.AppRunner(self._application(), access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", self._port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._bound = int(runner.addresses[0][1])
-        if self.clock is not None and self._publish_every > 0:
-            self._publisher = asyncio.ensure_future(
-                self._publish_periodically(self.clock, self._publish_every)
-            )
-        return self
-
-    async def aclose(self) -> None:
-        """Stop serving (in-flight requests get half a second to finish)."""
-        runner, self._runner, self._bound = self._runner, None, None
-        publisher, self._publisher = self._publisher, None
-        if publisher is not None:
-            publisher.cancel()
-        for task in list(self._sleeping):  # delayed answers would hold the shutdown up
-            task.cancel()
-        self.pending.drop_all()
-        if runner is not None:
-            await self.ws_api.aclose()  # open websockets would hold the shutdown up
-            await runner.cleanup()
-
-    def start(self) -> Self:
-        """Start serving from a thread of its own, with its own event loop.
-
-        Returns:
-            The exchange itself, once it accepts connections.
-
-        Raises:
-            RuntimeError: If it is already running.
-            OSError: If the port cannot be bound.
-        """
-        if self._thread is not None or self._runner is not None:
-            raise RuntimeError("the local exchange is already running")
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=self._serve, args=(loop, ready), name="LocalExchange", daemon=True
-        )
-        thread.start()
-        try:
-            ready.result()
-        except BaseException:
-            thread.join()
-            raise
-        self._loop, self._thread = loop, thread
-        return self
-
-    def _serve(
-        self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]
-    ) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self.astart())
-        except BaseException as exc:  # reported to start()
-            ready.set_exception(exc)
-            loop.close()
-            return
-        ready.set_result(None)
-        loop.run_forever()
-        loop.run_until_complete(self.aclose())
-        loop.close()
-
-    def stop(self) -> None:
-        """Stop the server started by `start` and wait for its thread to end."""
-        loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await self.astart()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --------------------------------------------------------------------------- clients
 
@@ -571,5 +446,5 @@ class LocalExchange:
         )
 
     def __repr__(self) -> str:
-        where = f"url={self.url!r}" if self._bound is not None else "stopped"
+        where = f"url={self.url!r}" if self.server.running else "stopped"
         return f"LocalExchange({where}, markets={[m.symbol for m in self.markets]})"

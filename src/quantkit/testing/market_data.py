@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ __all__ = [
     "Trades",
     "aggregate_candles",
     "candles_from_frame",
+    "check_positive",
     "format_number",
     "forming_head",
     "interval_buckets",
@@ -67,6 +69,21 @@ def format_number(value: float) -> str:
         ('0.00001', '42000.5', '3')
     """
     return np.format_float_positional(value, trim="-")
+
+
+def check_positive(what: str, values: Mapping[str, float]) -> None:
+    """Refuse a market setting that is not a positive, finite number.
+
+    Args:
+        what: Names the market in the error (``"local market BTC/USDT"``).
+        values: The settings by name, checked in order.
+
+    Raises:
+        ConfigError: For the first that is zero, negative, infinite or NaN.
+    """
+    for name, value in values.items():
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{what}: {name} must be > 0, got {value}")
 
 
 def _decimals(increment: float) -> int:
@@ -118,10 +135,8 @@ class LocalMarket:
         base, sep, quote = self.symbol.partition("/")
         if not sep or not base.isalnum() or not quote.isalnum():
             raise ConfigError(f"local market symbol {self.symbol!r} is not BASE/QUOTE")
-        for name in ("price", "tick_size", "step_size", "min_qty", "max_qty", "min_notional"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"local market {self.symbol}: {name} must be > 0, got {value}")
+        names = ("price", "tick_size", "step_size", "min_qty", "max_qty", "min_notional")
+        check_positive(f"local market {self.symbol}", {n: getattr(self, n) for n in names})
 
     @property
     def base(self) -> str:

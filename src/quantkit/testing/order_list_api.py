@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param
+from quantkit.testing.binance_api import BinanceApiError, int_param, missing_param
 
 if TYPE_CHECKING:
     from quantkit.testing.market_data import LocalMarket
@@ -67,9 +67,7 @@ class BinanceOrderListApi:
         above, below = decimal(params, "abovePrice"), decimal(params, "belowStopPrice")
         if above is None or below is None:
             name = "abovePrice" if above is None else "belowStopPrice"
-            raise BinanceApiError(
-                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-            )
+            raise missing_param(name)
         _filtered(above, market.tick_size, "PRICE_FILTER")
         _filtered(below, market.tick_size, "PRICE_FILTER")
         return above, below

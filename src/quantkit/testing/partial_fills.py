@@ -31,7 +31,7 @@ from quantkit.errors import ConfigError
 if TYPE_CHECKING:
     from quantkit.testing.local_orders import LocalOrder
 
-__all__ = ["PartialFills"]
+__all__ = ["PartialFills", "part_size"]
 
 _LOW, _HIGH = 0.2, 0.8
 """With a seed, a part is this share of what is left (at random between the two)."""
@@ -75,14 +75,45 @@ class PartialFills:
             A positive multiple of ``step``, at most what is left (all of it for the last part,
             or when a part would round to zero).
         """
-        left = order.qty - order.executed_qty
-        done = len(order.fills)
-        if done >= self.parts - 1:
-            return left
-        if self.seed is None:
-            share = order.qty / self.parts
-        else:
-            draw = random.Random(f"{self.seed}:{order.order_id}:{done}").uniform(_LOW, _HIGH)
-            share = left * Decimal(str(round(draw, 6)))
-        part = (share / step).to_integral_value(rounding=ROUND_DOWN) * step
-        return part if Decimal(0) < part < left else left
+        return part_size(
+            self.parts, self.seed, order.order_id, order.qty, order.executed_qty,
+            len(order.fills), step,
+        )  # fmt: skip
+
+
+def part_size(
+    parts: int,
+    seed: str | None,
+    order_id: int,
+    qty: Decimal,
+    executed: Decimal,
+    done: int,
+    step: Decimal,
+) -> Decimal:
+    """The amount the next trade of a resting order fills, under a partial-fill rule.
+
+    The spot `PartialFills` and the futures `FuturesPartialFills` both size parts this way.
+
+    Args:
+        parts: How many trades the order fills in.
+        seed: ``None`` for equal parts; else the key the part sizes are drawn from.
+        order_id: The order's id (part of the draw's key).
+        qty: The order's amount.
+        executed: How much of it is filled.
+        done: How many trades it has filled in so far.
+        step: The market's amount step.
+
+    Returns:
+        A positive multiple of ``step``, at most what is left (all of it for the last part,
+        or when a part would round to zero).
+    """
+    left = qty - executed
+    if done >= parts - 1:
+        return left
+    if seed is None:
+        share = qty / parts
+    else:
+        draw = random.Random(f"{seed}:{order_id}:{done}").uniform(_LOW, _HIGH)
+        share = left * Decimal(str(round(draw, 6)))
+    part = (share / step).to_integral_value(rounding=ROUND_DOWN) * step
+    return part if Decimal(0) < part < left else left

@@ -21,13 +21,9 @@ InsufficientFunds, ``-2011``/``-2013`` OrderNotFound.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -40,13 +36,22 @@ from quantkit.testing.accounts import (
     OrderSide,
     TimeInForce,
 )
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list, limit_param
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    int_param,
+    json_list,
+    limit_param,
+    market_param,
+    missing_param,
+    order_ids,
+)
 from quantkit.testing.cancel_replace import cancel_replace
-from quantkit.testing.fault_middleware import DEFERRED, HALF_REPLACE
+from quantkit.testing.fault_middleware import HALF_REPLACE
 from quantkit.testing.filters import FilterFailure, check_filters
 from quantkit.testing.market_data import LocalMarket
 from quantkit.testing.pending import PendingOutcomes
 from quantkit.testing.server_clock import ServerClock
+from quantkit.testing.signing import check_timestamp, verify_signed
 from quantkit.testing.stop_orders import STOP_TYPES, place_stop
 from quantkit.testing.venue import LocalVenue
 
@@ -68,39 +73,6 @@ def _text(value: Decimal) -> str:
     """Render a Decimal as plain text, without exponent and trailing zeros."""
     text = format(value.normalize(), "f")
     return text if text != "-0" else "0"
-
-
-def _missing(name: str) -> BinanceApiError:
-    return BinanceApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
-def check_timestamp(params: Mapping[str, str], now: int | None = None) -> None:
-    """Check a signed request's ``timestamp`` against ``recvWindow`` and the server's clock.
-
-    Args:
-        params: The request's parameters.
-        now: The server's time in ms; the machine's clock when ``None``.
-
-    Raises:
-        BinanceApiError: ``-1102`` without a timestamp, ``-1131`` for a bad ``recvWindow``,
-            ``-1021`` when the timestamp is outside the window or more than a second ahead.
-    """
-    timestamp = int_param(params, "timestamp")
-    if timestamp is None:
-        raise _missing("timestamp")
-    window = int_param(params, "recvWindow")
-    window = 5000 if window is None else window
-    if not 0 < window <= 60_000:
-        raise BinanceApiError(-1131, "recvWindow must be less than 60000")
-    now = int(time.time() * 1000) if now is None else now
-    if timestamp > now + 1000:
-        raise BinanceApiError(
-            -1021, "Timestamp for this request was 1000ms ahead of the server's time."
-        )
-    if now - timestamp > window:
-        raise BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 class BinancePrivateApi:
@@ -169,24 +141,7 @@ class BinancePrivateApi:
 
     async def _verify(self, request: web.Request) -> dict[str, str]:
         """Check key, signature and timestamp; return the parameters of query and body."""
-        api_key = request.headers.get("X-MBX-APIKEY", "")
-        if not api_key:
-            raise BinanceApiError(-2014, "API-key format invalid.", 401)
-        secret = self.accounts.secret(api_key)
-        if secret is None:
-            raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        query = request.raw_path.partition("?")[2]
-        body = (await request.read()).decode()  # cached: a deferred request reads it again
-        total = query + body
-        signed, sep, signature = total.rpartition("signature=")
-        if not sep or (signed and not signed.endswith("&")) or "&" in signature:
-            raise BinanceApiError(-1022, "Signature for this request is not valid.")
-        expected = hmac.new(secret.encode(), signed[:-1].encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise BinanceApiError(-1022, "Signature for this request is not valid.")
-        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        if not request.get(DEFERRED, False):  # a deferred request is not refused for its age
-            check_timestamp(params, self.clock.now_ms())
+        api_key, params = await verify_signed(request, self.accounts.secret, self.clock.now_ms)
         request[_API_KEY] = api_key
         return params
 
@@ -204,13 +159,7 @@ class BinancePrivateApi:
         Raises:
             BinanceApiError: ``-1102`` without a symbol, ``-1121`` for an unknown one.
         """
-        venue_id = params.get("symbol")
-        if not venue_id:
-            raise _missing("symbol")
-        market = self.venue.market_by_id(venue_id)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_param(params, self.venue.market_by_id)
 
     @staticmethod
     def order_json(order: LocalOrder) -> dict[str, Any]:
@@ -302,7 +251,7 @@ class BinancePrivateApi:
                 rounding="ROUND_DOWN"
             ) * step
         if qty is None:
-            raise _missing("quantity")
+            raise missing_param("quantity")
         return qty
 
     def new_order_params(
@@ -330,7 +279,7 @@ class BinancePrivateApi:
             raise BinanceApiError(-1115, "Invalid timeInForce.")
         price = self._decimal_param(params, "price")
         if kind == "LIMIT" and price is None:
-            raise _missing("price")
+            raise missing_param("price")
         qty = self._order_quantity(params, market)
         try:
             check_filters(market, kind, qty, price, self.accounts.price(market.venue_id))
@@ -429,13 +378,7 @@ class BinancePrivateApi:
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> LocalOrder:
         market = self.market_of(params)
-        order_id = int_param(params, "orderId")
-        client_id = params.get("origClientOrderId")
-        if order_id is None and not client_id:
-            raise BinanceApiError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
+        order_id, client_id = order_ids(params)
         found = self.accounts.find(api_key, market.venue_id, order_id=order_id, client_id=client_id)
         if found is None:
             raise BinanceApiError(code, msg)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, get_args
 
-from quantkit.testing.binance_api import BinanceApiError
+from quantkit.testing.binance_api import BinanceApiError, missing_param
 from quantkit.testing.filters import FilterFailure, check_filters
 from quantkit.testing.local_orders import InsufficientBalanceError, LocalOrder
 
@@ -217,9 +217,7 @@ def place_stop(
     limit = kind.endswith("_LIMIT")
     for name, value in (("stopPrice", stop), ("price", price if limit else Decimal(1))):
         if value is None:
-            raise BinanceApiError(
-                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-            )
+            raise missing_param(name)
     if not limit and price is not None:
         raise BinanceApiError(-1106, "Parameter 'price' sent when not required.")
     tif = params.get("timeInForce", "GTC")

@@ -33,14 +33,13 @@ from quantkit.testing.market_data import (
     synthetic_trades,
     trades_from_frame,
 )
+from quantkit.testing.venue_lookup import find_market, serves_interval
 
 if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
 __all__ = ["LocalVenue"]
-
-_MS_PER_DAY = 86_400_000
 
 
 class LocalVenue:
@@ -130,15 +129,7 @@ class LocalVenue:
         Raises:
             ConfigError: If there is no such market.
         """
-        found = self._by_id.get(symbol) or next(
-            (m for m in self._markets if m.symbol == symbol), None
-        )
-        if found is None:
-            raise ConfigError(
-                f"the local exchange has no market {symbol!r}; "
-                f"it has {', '.join(m.symbol for m in self._markets)}"
-            )
-        return found
+        return find_market(self._markets, self._by_id, symbol, venue="local exchange")
 
     def market_by_id(self, venue_id: str) -> LocalMarket | None:
         """Return the market with this venue id (``"BTCUSDT"``), or ``None``.
@@ -163,11 +154,7 @@ class LocalVenue:
         Returns:
             ``True`` if it is served.
         """
-        if interval not in BINANCE_INTERVALS:
-            return False
-        if interval == "1M":
-            return _MS_PER_DAY % self._step_ms == 0
-        return (parse_timeframe(interval) // 1_000_000) % self._step_ms == 0
+        return serves_interval(interval, self._step_ms)
 
     def candles(self, market: LocalMarket, interval: str) -> Candles:
         """Return the candles of a market at an interval `serves` accepts.

@@ -41,7 +41,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from quantkit.testing.accounts import LocalAccounts, LocalFill, LocalOrder
 from quantkit.testing.binance_api import BinanceApiError
 from quantkit.testing.market_data import Candles, LocalMarket, format_number, interval_buckets
-from quantkit.testing.private_api import check_timestamp
+from quantkit.testing.signing import check_timestamp
 from quantkit.testing.venue import LocalVenue
 
 __all__ = ["BinanceWebsocketApi", "execution_report", "kline_event"]

@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from quantkit.testing.futures import LocalFuturesExchange, OrderRequest
+from tests.testing.clients import loaded
 from tests.testing.futures.usdm_clients import KEY, SECRET, pro_usdm
 
 pytestmark = pytest.mark.anyio
@@ -32,12 +33,8 @@ async def exchange() -> AsyncIterator[LocalFuturesExchange]:
 
 @pytest.fixture
 async def client(exchange: LocalFuturesExchange) -> AsyncIterator[Any]:
-    client = pro_usdm(exchange)
-    try:
-        await client.load_markets()
+    async with loaded(pro_usdm(exchange)) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def subscribed(exchange: LocalFuturesExchange, client: Any, *waits: str) -> None:

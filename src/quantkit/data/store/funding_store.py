@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from quantkit.data._tabular import PathLike
 from quantkit.data._timestamps import TimeLike, format_ns, parse_instant
 from quantkit.data.funding import FundingSeries, validate_funding
 from quantkit.data.store import _arrow, _locking, _manifest
+from quantkit.data.store._rooted import RootedStore
 from quantkit.data.store.layout import Partition, SeriesKey, encode_name, list_partitions
 from quantkit.data.store.ranges import NsRange, TimeRange, to_time_ranges
 from quantkit.domain.timeframe import parse_timeframe
@@ -105,7 +105,7 @@ def _interval_ns(interval: str) -> int:
     return length
 
 
-class FundingStore:
+class FundingStore(RootedStore):
     """Funding rates by exchange and symbol, in the directory tree of a bar store.
 
     Args:
@@ -129,20 +129,7 @@ class FundingStore:
     def __init__(
         self, root: PathLike, *, compression: str = "snappy", lock_timeout: float = 60.0
     ) -> None:
-        if not lock_timeout >= 0:
-            raise ConfigError(f"lock_timeout must be >= 0 seconds, got {lock_timeout!r}")
-        self._root = Path(root)
-        self._compression = compression
-        self._lock_timeout = float(lock_timeout)
-        self._lock = threading.RLock()
-
-    @property
-    def root(self) -> Path:
-        """The store's directory."""
-        return self._root
-
-    def __repr__(self) -> str:
-        return f"FundingStore({os.fspath(self._root)!r})"
+        super().__init__(root, compression=compression, lock_timeout=lock_timeout)
 
     @staticmethod
     def _key(exchange: str, symbol: str) -> SeriesKey:
@@ -188,7 +175,7 @@ class FundingStore:
         else:
             series = _from_frame(rates, source)
         step = _interval_ns(interval)
-        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
+        with self._writing(key):
             added, replaced, written = self._merge_and_commit(key, series, overwrite, source)
         return FundingWriteReport(
             exchange, symbol, len(series), added, replaced, tuple(written),

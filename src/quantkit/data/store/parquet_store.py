@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ from quantkit.data._timestamps import TimeLike, TimeUnit, format_ns, parse_insta
 from quantkit.data.gaps import DEFAULT_GAP_POLICY, GapPolicy
 from quantkit.data.store import _arrow, _catalog, _gaps, _locking, _reader
 from quantkit.data.store._columns import VALUE_COLUMNS, Columns
+from quantkit.data.store._rooted import RootedStore
 from quantkit.data.store._writer import WriteReport, delete_range, remove_empty, write_series
 from quantkit.data.store.cache import CacheInfo, CacheKey, FrameCache
 from quantkit.data.store.layout import Partition, SeriesKey, list_partitions, overlapping
@@ -42,7 +42,7 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 _Stamp = tuple[tuple[str, int, int, int], ...]
 
 
-class ParquetStore:
+class ParquetStore(RootedStore):
     """A local store of OHLCV bars in Parquet files, by exchange, symbol and timeframe.
 
     Bars are validated on the way in, merged with what is stored and written one calendar
@@ -95,26 +95,13 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         compression: str = "snappy",
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
-        if not lock_timeout >= 0:
-            raise ConfigError(f"lock_timeout must be >= 0 seconds, got {lock_timeout!r}")
+        super().__init__(root, compression=compression, lock_timeout=lock_timeout)
         if compression not in ("snappy", "zstd", "lz4", "gzip", "brotli", "none"):
             raise ConfigError(
                 "compression must be one of 'snappy', 'zstd', 'lz4', 'gzip', 'brotli', 'none', "
                 f"got {compression!r}"
             )
-        self._root = Path(root)
         self._cache: FrameCache[Columns] = FrameCache(cache_bytes)
-        self._compression = compression
-        self._lock_timeout = float(lock_timeout)
-        self._lock = threading.RLock()
-
-    @property
-    def root(self) -> Path:
-        """The store's directory."""
-        return self._root
-
-    def __repr__(self) -> str:
-        return f"ParquetStore({os.fspath(self._root)!r})"
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -230,7 +217,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
 
     def _write_series(self, key: SeriesKey, series: BarSeries, *, overwrite: bool) -> WriteReport:
         """Write validated bars under the series' lock and drop the series' cache entries."""
-        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
+        with self._writing(key):
             try:
                 return write_series(
                     self._root, key, series, overwrite=overwrite, compression=self._compression
@@ -562,7 +549,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         """
         key = SeriesKey.make(exchange, symbol, timeframe)
         pairs = [_bounded(start, end) for start, end in ranges]
-        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
+        with self._writing(key):
             _gaps.add_gaps(key.directory(self._root), pairs)
 
     # -- deleting and exporting ----------------------------------------------------------------
@@ -597,7 +584,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
         key = SeriesKey.make(exchange, symbol, timeframe)
         first, stop = _window(start, end)
         directory = key.directory(self._root)
-        with self._lock, _locking.writing(self._root, key, self._lock_timeout):
+        with self._writing(key):
             try:
                 deleted = delete_range(self._root, key, first, stop, compression=self._compression)
                 if directory.is_dir():

@@ -12,9 +12,9 @@ margin type, fees, funding, liquidation at Binance's `liquidation_price`), so it
 quantkit's futures rules independently.
 """
 
+from quantkit.testing.app_server import AppServer as AppServer
 from quantkit.testing.futures.accounts import FuturesAccounts as FuturesAccounts
 from quantkit.testing.futures.accounts import OrderRequest as OrderRequest
-from quantkit.testing.futures.app_server import AppServer as AppServer
 from quantkit.testing.futures.brackets import BracketTable as BracketTable
 from quantkit.testing.futures.contracts import ContractRules as ContractRules
 from quantkit.testing.futures.exchange import LOCAL_USDM_CCXT_OPTIONS as LOCAL_USDM_CCXT_OPTIONS

@@ -16,25 +16,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from quantkit.testing.binance_api import BinanceApiError, int_param, json_list
-from quantkit.testing.futures.accounts import FuturesAccounts, max_notional
+from quantkit.testing.futures.accounts import max_notional
+from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.ledger import FuturesAccount
 from quantkit.testing.futures.liquidation import liquidation_price, maintenance_margin
 from quantkit.testing.futures.positions import FuturesPosition
 from quantkit.testing.futures.wire import income_json, text
 
-__all__ = ["Endpoint", "FuturesAccountApi", "Signer"]
-
-Endpoint = Callable[[web.Request, str, dict[str, str]], Awaitable[web.Response]]
-"""A signed endpoint: called with the request, the caller's API key and its parameters."""
-Signer = Callable[[Endpoint], Callable[[web.Request], Awaitable[web.Response]]]
-"""Wraps a signed endpoint with the key, signature and timestamp checks."""
+__all__ = ["FuturesAccountApi"]
 
 _ZERO = Decimal(0)
 _WEEK_MS = 7 * 86_400_000
@@ -45,7 +40,7 @@ def _r(value: Decimal) -> str:
     return text(value.quantize(Decimal("0.00000001")))
 
 
-class FuturesAccountApi:
+class FuturesAccountApi(SignedEndpoints):
     """The account, balance, position and income endpoints over `FuturesAccounts`.
 
     Args:
@@ -54,11 +49,6 @@ class FuturesAccountApi:
             (``FuturesSignedApi.signed`` of the server).
         now_ms: The server's clock.
     """
-
-    def __init__(self, venue: FuturesAccounts, signed: Signer, now_ms: Callable[[], int]) -> None:
-        self.venue = venue
-        self.signed = signed
-        self.now_ms = now_ms
 
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes.

@@ -18,15 +18,17 @@ market order a trigger placed. ``ALGO_UPDATE`` events follow each change on the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list
-from quantkit.testing.futures.account_api import Endpoint, Signer
-from quantkit.testing.futures.accounts import FuturesAccounts
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    json_list,
+    missing_param,
+    order_ids,
+)
+from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.orders import FuturesOrder
-from quantkit.testing.futures.private_api import order_request, rejected
+from quantkit.testing.futures.private_api import order_request
 from quantkit.testing.futures.wire import algo_json
 
 __all__ = ["FuturesAlgoApi"]
@@ -34,7 +36,7 @@ __all__ = ["FuturesAlgoApi"]
 _CONDITIONAL = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 
 
-class FuturesAlgoApi:
+class FuturesAlgoApi(SignedEndpoints):
     """Conditional-order endpoints over `FuturesAccounts`.
 
     Args:
@@ -43,26 +45,17 @@ class FuturesAlgoApi:
         now_ms: The server's clock.
     """
 
-    def __init__(self, venue: FuturesAccounts, signed: Signer, now_ms: Callable[[], int]) -> None:
-        self.venue = venue
-        self.signed = signed
-        self.now_ms = now_ms
-
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes.
 
         Returns:
             algoOrder (POST, GET, DELETE) and openAlgoOrders.
         """
-
-        def wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
-            return self.signed(rejected(endpoint))
-
         return [
-            web.post("/fapi/v1/algoOrder", wrap(self._new)),
-            web.get("/fapi/v1/algoOrder", wrap(self._query)),
-            web.delete("/fapi/v1/algoOrder", wrap(self._cancel)),
-            web.get("/fapi/v1/openAlgoOrders", wrap(self._open)),
+            web.post("/fapi/v1/algoOrder", self.wrap(self._new)),
+            web.get("/fapi/v1/algoOrder", self.wrap(self._query)),
+            web.delete("/fapi/v1/algoOrder", self.wrap(self._cancel)),
+            web.get("/fapi/v1/openAlgoOrders", self.wrap(self._open)),
         ]
 
     async def _new(
@@ -70,9 +63,7 @@ class FuturesAlgoApi:
     ) -> web.Response:
         kind = params.get("algoType")
         if not kind:
-            raise BinanceApiError(
-                -1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed."
-            )
+            raise missing_param("algoType")
         if kind != "CONDITIONAL":
             raise BinanceApiError(-1130, "Data sent for parameter 'algoType' is not valid.")
         if params.get("type") not in _CONDITIONAL:
@@ -84,21 +75,13 @@ class FuturesAlgoApi:
             translated["stopPrice"] = params["triggerPrice"]
         translated["newClientOrderId"] = params.get("clientAlgoId", "")
         if translated.get("stopPrice") in (None, ""):
-            raise BinanceApiError(
-                -1102,
-                "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.",
-            )
+            raise missing_param("triggerPrice")
         order = self.venue.place(api_key, order_request(translated), now=self.now_ms(), algo=True)
         with self.venue.lock:
             return web.json_response(algo_json(order))
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> FuturesOrder:
-        algo_id = int_param(params, "algoId")
-        client_id = params.get("clientAlgoId")
-        if algo_id is None and not client_id:
-            raise BinanceApiError(
-                -1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!"
-            )
+        algo_id, client_id = order_ids(params, "algoId", "clientAlgoId")
         symbol = params.get("symbol") or None
         found = self.venue.find_algo(api_key, symbol, algo_id=algo_id, client_id=client_id)
         if found is None:

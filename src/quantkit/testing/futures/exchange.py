@@ -15,16 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from quantkit.data._timestamps import TimeLike
 from quantkit.errors import ConfigError
+from quantkit.testing.app_server import AppServer, ServedExchange
 from quantkit.testing.fault_middleware import FaultMiddleware
 from quantkit.testing.faults import FaultPlan
-from quantkit.testing.futures.app_server import AppServer
 from quantkit.testing.futures.markets import FuturesMarket
 from quantkit.testing.futures.public_api import BinanceFuturesApi
 from quantkit.testing.futures.signed_api import FuturesSignedApi
@@ -62,7 +61,7 @@ def _funds(key: str, balances: Mapping[str, float | str | Decimal]) -> dict[str,
     return funds
 
 
-class LocalFuturesExchange:
+class LocalFuturesExchange(ServedExchange):
     """A Binance-USD-M-compatible REST server on 127.0.0.1 (public data and leverage brackets).
 
     Args:
@@ -217,66 +216,6 @@ class LocalFuturesExchange:
     async def _closing(self) -> None:
         self.pending.drop_all()
         await self.trading.aclose()  # open user-data sockets would hold the shutdown up
-
-    # ----------------------------------------------------------------------- lifecycle
-
-    @property
-    def port(self) -> int:
-        """The bound port (`RuntimeError` when not running)."""
-        return self.server.port
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server, e.g. ``"http://127.0.0.1:53123"``."""
-        return self.server.url
-
-    async def astart(self) -> Self:
-        """Start serving in the running event loop.
-
-        Returns:
-            The exchange itself.
-        """
-        await self.server.astart()
-        return self
-
-    async def aclose(self) -> None:
-        """Stop serving."""
-        await self.server.aclose()
-
-    def start(self) -> Self:
-        """Start serving from a thread of its own.
-
-        Returns:
-            The exchange itself, once it accepts connections.
-        """
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the server started by `start`."""
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await self.astart()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --------------------------------------------------------------------------- clients
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from quantkit.errors import ConfigError
-from quantkit.testing.market_data import LocalMarket
+from quantkit.testing.market_data import LocalMarket, check_positive
 
 __all__ = [
     "BTC_BRACKETS",
@@ -172,11 +172,9 @@ class FuturesMarket:
                 f"futures market {self.symbol!r}: only linear perpetuals (settled in the quote "
                 f"asset, {base}/{quote}:{quote}) are served"
             )
-        numbers = ("price", "tick_size", "step_size", "min_qty", "max_qty", "market_max_qty")
-        for name in (*numbers, "min_notional"):
-            value = getattr(self, name)
-            if not value > 0 or value == float("inf"):
-                raise ConfigError(f"futures market {self.symbol}: {name} must be > 0, got {value}")
+        names = ("price", "tick_size", "step_size", "min_qty", "max_qty", "market_max_qty",
+                 "min_notional")  # fmt: skip
+        check_positive(f"futures market {self.symbol}", {n: getattr(self, n) for n in names})
         hours = self.funding_interval_hours
         if not 1 <= hours <= 24 or 24 % hours:
             raise ConfigError(

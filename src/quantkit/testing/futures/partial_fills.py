@@ -14,16 +14,14 @@ whole at once.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from quantkit.errors import ConfigError
 from quantkit.testing.futures.orders import FuturesOrder
+from quantkit.testing.partial_fills import part_size
 
 __all__ = ["FuturesPartialFills"]
-
-_LOW, _HIGH = 0.2, 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +54,7 @@ class FuturesPartialFills:
             A positive multiple of ``step``, at most what is left (all of it for the last
             part, or when a part would round to zero).
         """
-        left = order.qty - order.executed_qty
-        if order.trade_count >= self.parts - 1:
-            return left
-        if self.seed is None:
-            share = order.qty / self.parts
-        else:
-            key = f"{self.seed}:{order.order_id}:{order.trade_count}"
-            share = left * Decimal(str(round(random.Random(key).uniform(_LOW, _HIGH), 6)))
-        part = (share / step).to_integral_value(rounding=ROUND_DOWN) * step
-        return part if Decimal(0) < part < left else left
+        return part_size(
+            self.parts, self.seed, order.order_id, order.qty, order.executed_qty,
+            order.trade_count, step,
+        )  # fmt: skip

@@ -20,25 +20,28 @@ The rules behind the answers are `FuturesAccounts`'s; a `VenueRejectionError` be
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import get_args
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list
-from quantkit.testing.futures.account_api import Endpoint, Signer
-from quantkit.testing.futures.accounts import FuturesAccounts
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    int_param,
+    json_list,
+    missing_param,
+    order_ids,
+)
+from quantkit.testing.futures.endpoints import SignedEndpoints
 from quantkit.testing.futures.matching import OrderRequest
 from quantkit.testing.futures.orders import (
     FuturesOrder,
     FuturesOrderType,
     Side,
-    VenueRejectionError,
 )
 from quantkit.testing.futures.wire import order_json, text, trade_json
 
-__all__ = ["FuturesPrivateApi", "rejected"]
+__all__ = ["FuturesPrivateApi"]
 
 _TYPES: dict[str, FuturesOrderType] = {
     t: t for t in get_args(FuturesOrderType) if t != "LIQUIDATION"
@@ -47,31 +50,6 @@ _SIDES: tuple[Side, ...] = ("BUY", "SELL")
 _TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 _WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 _WEEK_MS = 7 * 86_400_000
-
-
-def _missing(name: str) -> BinanceApiError:
-    return BinanceApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
-def rejected(endpoint: Endpoint) -> Endpoint:
-    """Answer a `VenueRejectionError` raised by an endpoint as Binance's error JSON.
-
-    Args:
-        endpoint: The signed endpoint.
-
-    Returns:
-        The same endpoint, raising `BinanceApiError` instead.
-    """
-
-    async def handler(request: web.Request, api_key: str, params: dict[str, str]) -> web.Response:
-        try:
-            return await endpoint(request, api_key, params)
-        except VenueRejectionError as exc:
-            raise BinanceApiError(exc.code, exc.msg) from None
-
-    return handler
 
 
 def _decimal(params: dict[str, str], name: str) -> Decimal | None:
@@ -118,7 +96,7 @@ def order_request(params: dict[str, str]) -> OrderRequest:
     """
     symbol = params.get("symbol", "")
     if not symbol:
-        raise _missing("symbol")
+        raise missing_param("symbol")
     if params.get("side") not in _SIDES:
         raise BinanceApiError(-1100, "Illegal characters found in parameter 'side'.")
     side: Side = "BUY" if params["side"] == "BUY" else "SELL"
@@ -140,22 +118,22 @@ def order_request(params: dict[str, str]) -> OrderRequest:
     if close:
         _check_close_position(kind, qty, reduce)
     elif qty is None:
-        raise _missing("quantity")
+        raise missing_param("quantity")
     if kind == "LIMIT" and price is None:
-        raise _missing("price")
+        raise missing_param("price")
     if kind == "LIMIT" and "timeInForce" not in params:
-        raise _missing("timeInForce")
+        raise missing_param("timeInForce")
     if kind != "LIMIT" and price is not None:
         raise BinanceApiError(-1106, "Parameter 'price' sent when not required.")
     if kind in ("STOP_MARKET", "TAKE_PROFIT_MARKET") and stop is None:
-        raise _missing("stopPrice")
+        raise missing_param("stopPrice")
     return OrderRequest(
         symbol, side, kind, qty, price, stop, tif, reduce, close, working,
         params.get("newClientOrderId", ""), params.get("positionSide", "BOTH"),
     )  # fmt: skip
 
 
-class FuturesPrivateApi:
+class FuturesPrivateApi(SignedEndpoints):
     """Settings and order endpoints over `FuturesAccounts`.
 
     Args:
@@ -163,11 +141,6 @@ class FuturesPrivateApi:
         signed: Wraps an endpoint with the signature checks (the server's).
         now_ms: The server's clock.
     """
-
-    def __init__(self, venue: FuturesAccounts, signed: Signer, now_ms: Callable[[], int]) -> None:
-        self.venue = venue
-        self.signed = signed
-        self.now_ms = now_ms
 
     def routes(self) -> list[web.RouteDef]:
         """Return the aiohttp routes.
@@ -177,28 +150,24 @@ class FuturesPrivateApi:
             openOrders,
             allOrders and userTrades.
         """
-
-        def wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
-            return self.signed(rejected(endpoint))
-
         return [
-            web.post("/fapi/v1/leverage", wrap(self._leverage)),
-            web.post("/fapi/v1/marginType", wrap(self._margin_type)),
-            web.post("/fapi/v1/positionMargin", wrap(self._position_margin)),
-            web.get("/fapi/v1/positionSide/dual", wrap(self._get_dual)),
-            web.post("/fapi/v1/positionSide/dual", wrap(self._set_dual)),
-            web.post("/fapi/v1/order", wrap(self._new_order)),
-            web.get("/fapi/v1/order", wrap(self._query_order)),
-            web.delete("/fapi/v1/order", wrap(self._cancel_order)),
-            web.get("/fapi/v1/openOrders", wrap(self._open_orders)),
-            web.get("/fapi/v1/allOrders", wrap(self._all_orders)),
-            web.get("/fapi/v1/userTrades", wrap(self._user_trades)),
+            web.post("/fapi/v1/leverage", self.wrap(self._leverage)),
+            web.post("/fapi/v1/marginType", self.wrap(self._margin_type)),
+            web.post("/fapi/v1/positionMargin", self.wrap(self._position_margin)),
+            web.get("/fapi/v1/positionSide/dual", self.wrap(self._get_dual)),
+            web.post("/fapi/v1/positionSide/dual", self.wrap(self._set_dual)),
+            web.post("/fapi/v1/order", self.wrap(self._new_order)),
+            web.get("/fapi/v1/order", self.wrap(self._query_order)),
+            web.delete("/fapi/v1/order", self.wrap(self._cancel_order)),
+            web.get("/fapi/v1/openOrders", self.wrap(self._open_orders)),
+            web.get("/fapi/v1/allOrders", self.wrap(self._all_orders)),
+            web.get("/fapi/v1/userTrades", self.wrap(self._user_trades)),
         ]
 
     def _symbol(self, params: dict[str, str]) -> str:
         symbol = params.get("symbol")
         if not symbol:
-            raise _missing("symbol")
+            raise missing_param("symbol")
         return self.venue.contract(symbol).symbol
 
     async def _leverage(
@@ -207,7 +176,7 @@ class FuturesPrivateApi:
         symbol = self._symbol(params)
         leverage = int_param(params, "leverage")
         if leverage is None:
-            raise _missing("leverage")
+            raise missing_param("leverage")
         value, cap = self.venue.set_leverage(api_key, symbol, leverage, now=self.now_ms())
         return web.json_response(
             {"leverage": value, "maxNotionalValue": text(cap), "symbol": symbol}
@@ -219,7 +188,7 @@ class FuturesPrivateApi:
         symbol = self._symbol(params)
         kind = params.get("marginType", "")
         if not kind:
-            raise _missing("marginType")
+            raise missing_param("marginType")
         self.venue.set_margin_type(api_key, symbol, kind.upper(), now=self.now_ms())
         return web.json_response({"code": 200, "msg": "success"})
 
@@ -229,7 +198,7 @@ class FuturesPrivateApi:
         symbol = self._symbol(params)
         amount = _decimal(params, "amount")
         if amount is None:
-            raise _missing("amount")
+            raise missing_param("amount")
         kind = int_param(params, "type")
         if kind not in (1, 2):
             raise BinanceApiError(-1130, "Data sent for parameter 'type' is not valid.")
@@ -253,7 +222,7 @@ class FuturesPrivateApi:
         self, request: web.Request, api_key: str, params: dict[str, str]
     ) -> web.Response:
         if "dualSidePosition" not in params:
-            raise _missing("dualSidePosition")
+            raise missing_param("dualSidePosition")
         self.venue.set_dual_side(api_key, _flag(params, "dualSidePosition"))
         return web.json_response({"code": 200, "msg": "success"})
 
@@ -270,13 +239,7 @@ class FuturesPrivateApi:
 
     def _find(self, api_key: str, params: dict[str, str], code: int, msg: str) -> FuturesOrder:
         symbol = self._symbol(params)
-        order_id = int_param(params, "orderId")
-        client_id = params.get("origClientOrderId")
-        if order_id is None and not client_id:
-            raise BinanceApiError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
+        order_id, client_id = order_ids(params)
         found = self.venue.find(api_key, symbol, order_id=order_id, client_id=client_id)
         if found is None:
             raise BinanceApiError(code, msg)

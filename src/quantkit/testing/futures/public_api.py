@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError, int_param, json_list
+from quantkit.testing.binance_api import (
+    BinanceApiError,
+    int_param,
+    json_list,
+    market_param,
+    missing_param,
+)
 from quantkit.testing.futures.markets import FuturesMarket
 from quantkit.testing.futures.venue import FuturesVenue, PriceKind
 from quantkit.testing.market_data import Candles, format_number
@@ -91,12 +97,6 @@ def window(
     return low, max(low, min(high, low + limit))
 
 
-def _missing(name: str) -> BinanceApiError:
-    return BinanceApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
 class BinanceFuturesApi:
     """Binance USD-M futures' public market-data endpoints over a `FuturesVenue`.
 
@@ -140,13 +140,7 @@ class BinanceFuturesApi:
         Raises:
             BinanceApiError: ``-1102`` if absent, ``-1121`` if unknown.
         """
-        venue_id = query.get(name)
-        if not venue_id:
-            raise _missing(name)
-        market = self.venue.market_by_id(venue_id)
-        if market is None:
-            raise BinanceApiError(-1121, "Invalid symbol.")
-        return market
+        return market_param(query, self.venue.market_by_id, name)
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.json_response({})
@@ -257,7 +251,7 @@ class BinanceFuturesApi:
         market = self.market_of(query, "pair" if kind == "index" else "symbol")
         interval = query.get("interval", "")
         if not interval:
-            raise _missing("interval")
+            raise missing_param("interval")
         if not self.venue.serves(interval):
             raise BinanceApiError(-1120, "Invalid interval.")
         limit = futures_limit(query, *_KLINE_LIMITS)

@@ -13,21 +13,16 @@ endpoints (account, orders, positions) wrap their handlers with `FuturesSignedAp
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from quantkit.testing.binance_api import BinanceApiError
-from quantkit.testing.fault_middleware import DEFERRED
 from quantkit.testing.futures.markets import FuturesMarket
 from quantkit.testing.futures.public_api import BinanceFuturesApi
-from quantkit.testing.private_api import check_timestamp
 from quantkit.testing.server_clock import ServerClock
+from quantkit.testing.signing import verify_signed
 
 __all__ = ["API_KEY", "FuturesSignedApi", "SignedEndpoint", "bracket_json"]
 
@@ -124,23 +119,7 @@ class FuturesSignedApi:
             BinanceApiError: ``-2014``/``-2015`` (key), ``-1022`` (signature), ``-1021``,
                 ``-1102`` or ``-1131`` (timestamp and window).
         """
-        api_key = request.headers.get("X-MBX-APIKEY", "")
-        if not api_key:
-            raise BinanceApiError(-2014, "API-key format invalid.", 401)
-        secret = self.secret_of(api_key)
-        if secret is None:
-            raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        query = request.raw_path.partition("?")[2]
-        body = (await request.read()).decode()
-        signed, sep, signature = (query + body).rpartition("signature=")
-        if not sep or (signed and not signed.endswith("&")) or "&" in signature:
-            raise BinanceApiError(-1022, "Signature for this request is not valid.")
-        expected = hmac.new(secret.encode(), signed[:-1].encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise BinanceApiError(-1022, "Signature for this request is not valid.")
-        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        if not request.get(DEFERRED, False):
-            check_timestamp(params, self.clock.now_ms())
+        api_key, params = await verify_signed(request, self.secret_of, self.clock.now_ms)
         request[API_KEY] = api_key
         return params
 

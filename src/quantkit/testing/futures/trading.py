@@ -24,11 +24,12 @@ from aiohttp import web
 
 from quantkit.data._timestamps import TimeLike, parse_instant
 from quantkit.errors import ConfigError
-from quantkit.testing.futures.account_api import FuturesAccountApi, Signer
+from quantkit.testing.futures.account_api import FuturesAccountApi
 from quantkit.testing.futures.accounts import FuturesAccounts
 from quantkit.testing.futures.algo_api import FuturesAlgoApi
 from quantkit.testing.futures.brackets import BracketTable
 from quantkit.testing.futures.contracts import ContractRules
+from quantkit.testing.futures.endpoints import Signer
 from quantkit.testing.futures.markets import FuturesMarket
 from quantkit.testing.futures.private_api import FuturesPrivateApi
 from quantkit.testing.futures.user_stream import FuturesUserStream

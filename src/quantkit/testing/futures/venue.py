@@ -37,6 +37,7 @@ from quantkit.testing.market_data import (
     candles_from_frame,
     synthetic_candles,
 )
+from quantkit.testing.venue_lookup import find_market, serves_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +46,6 @@ __all__ = ["FuturesVenue", "PremiumIndex", "PriceKind"]
 
 PriceKind = Literal["last", "mark", "index"]
 """Which price a candle series follows."""
-_MS_PER_DAY = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +161,7 @@ class FuturesVenue:
         Raises:
             ConfigError: If there is no such market.
         """
-        found = self._by_id.get(symbol) or next(
-            (m for m in self._markets if m.symbol == symbol), None
-        )
-        if found is None:
-            raise ConfigError(
-                f"the local futures exchange has no market {symbol!r}; "
-                f"it has {', '.join(m.symbol for m in self._markets)}"
-            )
-        return found
+        return find_market(self._markets, self._by_id, symbol, venue="local futures exchange")
 
     def market_by_id(self, venue_id: str) -> FuturesMarket | None:
         """Return the market with this venue id (or pair, ``"BTCUSDT"``), or ``None``.
@@ -194,11 +186,7 @@ class FuturesVenue:
         Returns:
             ``True`` if it is served.
         """
-        if interval not in BINANCE_INTERVALS or interval == "1s":
-            return False
-        if interval == "1M":
-            return _MS_PER_DAY % self._step_ms == 0
-        return (parse_timeframe(interval) // 1_000_000) % self._step_ms == 0
+        return serves_interval(interval, self._step_ms, seconds=False)
 
     def _supplied_candles(
         self, kind: PriceKind, frames: Mapping[str, pd.DataFrame]

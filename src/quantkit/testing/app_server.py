@@ -1,10 +1,12 @@
 """AppServer: run an aiohttp application on 127.0.0.1, in the caller's loop or a thread of its own.
 
-The lifecycle `LocalExchange` has, as a part to compose: ``async with`` serves in the running
-event loop (`AppServer.astart` / `AppServer.aclose`), ``with`` serves from a daemon thread with
-its own loop (`AppServer.start` / `AppServer.stop`), which synchronous clients need. Port 0
-lets the system choose; `AppServer.port` reads the bound port back. Waits started through
-`AppServer.sleep` (delay faults) are cancelled on close so they never hold the shutdown up.
+The one lifecycle the local exchanges (spot `LocalExchange`, `LocalFuturesExchange`) share:
+``async with`` serves in the running event loop (`AppServer.astart` / `AppServer.aclose`),
+``with`` serves from a daemon thread with its own loop (`AppServer.start` / `AppServer.stop`),
+which synchronous clients need. Port 0 lets the system choose; `AppServer.port` reads the bound
+port back. Waits started through `AppServer.sleep` (delay faults) are cancelled on close so they
+never hold the shutdown up. `ServedExchange` gives a class that owns an `AppServer` the same
+methods and context managers.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-__all__ = ["AppServer"]
+__all__ = ["AppServer", "ServedExchange"]
 
 T = TypeVar("T")
 
@@ -28,7 +31,9 @@ class AppServer:
     Args:
         build: Builds the application when the server starts.
         port: Port to bind on 127.0.0.1; ``0`` lets the system choose.
-        name: Names the thread and the error messages.
+        name: Names the thread (and the error messages unless ``label`` is given).
+        label: Names the server in error messages (``"the {label} is not running"``).
+        on_start: Called in the server's loop once it accepts connections.
         on_close: Awaited when the server stops, before the application is cleaned up.
     """
 
@@ -38,11 +43,15 @@ class AppServer:
         *,
         port: int = 0,
         name: str = "AppServer",
+        label: str | None = None,
+        on_start: Callable[[], None] | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._build = build
         self._port = port
         self._name = name
+        self._label = label or name
+        self._on_start = on_start
         self._on_close = on_close
         self._bound: int | None = None
         self._runner: web.AppRunner | None = None
@@ -56,6 +65,11 @@ class AppServer:
         return self._bound is not None
 
     @property
+    def threaded(self) -> bool:
+        """Whether it serves from a thread of its own (started with `start`)."""
+        return self._loop is not None
+
+    @property
     def port(self) -> int:
         """The bound port.
 
@@ -63,7 +77,7 @@ class AppServer:
             RuntimeError: If the server is not running.
         """
         if self._bound is None:
-            raise RuntimeError(f"the {self._name} is not running; use `with` or `async with`")
+            raise RuntimeError(f"the {self._label} is not running; use `with` or `async with`")
         return self._bound
 
     @property
@@ -103,7 +117,7 @@ class AppServer:
         """
         if self._loop is None:
             work.close()
-            raise RuntimeError(f"the {self._name} does not run in a thread of its own")
+            raise RuntimeError(f"the {self._label} does not run in a thread of its own")
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=timeout)
 
     async def astart(self) -> None:
@@ -114,7 +128,7 @@ class AppServer:
             OSError: If the port cannot be bound.
         """
         if self._runner is not None:
-            raise RuntimeError(f"the {self._name} is already running")
+            raise RuntimeError(f"the {self._label} is already running")
         runner = web.AppRunner(self._build(), access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         try:
@@ -124,6 +138,8 @@ class AppServer:
             raise
         self._runner = runner
         self._bound = int(runner.addresses[0][1])
+        if self._on_start is not None:
+            self._on_start()
 
     async def aclose(self) -> None:
         """Stop serving (in-flight requests get half a second to finish)."""
@@ -143,7 +159,7 @@ class AppServer:
             OSError: If the port cannot be bound.
         """
         if self._thread is not None or self._runner is not None:
-            raise RuntimeError(f"the {self._name} is already running")
+            raise RuntimeError(f"the {self._label} is already running")
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         loop = asyncio.new_event_loop()
         thread = threading.Thread(
@@ -178,3 +194,88 @@ class AppServer:
         if loop is not None and thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
+
+
+class ServedExchange:
+    """Lifecycle methods and context managers for a class that serves through `server`.
+
+    Subclasses set ``self.server`` to their `AppServer` in ``__init__``; ``with`` and
+    ``async with`` then start and stop it, and `port` and `url` read it.
+    """
+
+    server: AppServer
+    """The HTTP server (lifecycle, port, URL)."""
+
+    @property
+    def port(self) -> int:
+        """The bound port.
+
+        Raises:
+            RuntimeError: If the server is not running.
+        """
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server, e.g. ``"http://127.0.0.1:53123"``.
+
+        Raises:
+            RuntimeError: If the server is not running.
+        """
+        return self.server.url
+
+    async def astart(self) -> Self:
+        """Start serving in the running event loop.
+
+        Returns:
+            The exchange itself.
+
+        Raises:
+            RuntimeError: If it is already running.
+            OSError: If the port cannot be bound.
+        """
+        await self.server.astart()
+        return self
+
+    async def aclose(self) -> None:
+        """Stop serving (in-flight requests get half a second to finish)."""
+        await self.server.aclose()
+
+    def start(self) -> Self:
+        """Start serving from a thread of its own, with its own event loop.
+
+        Returns:
+            The exchange itself, once it accepts connections.
+
+        Raises:
+            RuntimeError: If it is already running.
+            OSError: If the port cannot be bound.
+        """
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the server started by `start` and wait for its thread to end."""
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await self.astart()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
