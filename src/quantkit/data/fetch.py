@@ -178,8 +178,10 @@ def _run_sync(name: str, call: Callable[[], Awaitable[T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return anyio.run(call)
-    raise RuntimeError(f"{name}() cannot run inside an event loop; use `await a{name}(...)`")
+        pass  # no loop here: run one (outside the handler, so no error chains onto this one)
+    else:
+        raise RuntimeError(f"{name}() cannot run inside an event loop; use `await a{name}(...)`")
+    return anyio.run(call)
 
 
 class _Closable(Protocol):
