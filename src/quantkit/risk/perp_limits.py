@@ -21,24 +21,27 @@ _TOL = 1e-12
 
 
 def _entry(
-    request: OrderRequest, context: RiskContext
-) -> tuple[FuturesPortfolio, float, float] | None:
+    request: OrderRequest, context: RiskContext, policy: str
+) -> tuple[FuturesPortfolio, float, float] | Decision:
     """The futures account, the signed amount and the price of an order that adds exposure.
 
-    ``None`` when the policy has nothing to check: a spot market, a cost-sized order, or an
-    order that only reduces the position.
+    A `Decision` instead when the policy has nothing to check (an approval: a spot market, a
+    cost-sized order, or an order that only reduces the position) or cannot value the order
+    (a rejection: no price for the symbol yet).
     """
     portfolio = context.portfolio
     symbol = request.symbol
     if not isinstance(portfolio, FuturesPortfolio) or symbol not in portfolio.specs:
-        return None
+        return Decision(_APPROVE, request, policy)
     if request.amount is None or request.reduce_only:
-        return None
+        return Decision(_APPROVE, request, policy)
     held = portfolio.position(symbol).amount
     signed = request.amount * request.sign
     if held * signed < 0 and abs(signed) <= abs(held) * (1 + _TOL):
-        return None
+        return Decision(_APPROVE, request, policy)
     price = request.limit_price or request.stop_price or context.price(symbol)
+    if not (math.isfinite(price) and price > 0):
+        return Decision.reject(policy, f"no price for {symbol} yet to value the order")
     return portfolio, signed, price
 
 
@@ -73,13 +76,11 @@ class MaxMarginUsage(RiskPolicy):
         Returns:
             The decision.
         """
-        found = _entry(request, context)
-        if found is None:
-            return Decision(_APPROVE, request, self.name)
+        found = _entry(request, context, self.name)
+        if isinstance(found, Decision):
+            return found
         portfolio, signed, price = found
         symbol = request.symbol
-        if not (math.isfinite(price) and price > 0):
-            return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
         leverage = portfolio.leverage[symbol]
         held = portfolio.position(symbol).amount
         closing = min(abs(held), abs(signed)) if held * signed < 0 else 0.0
@@ -137,13 +138,11 @@ class MinLiquidationDistance(RiskPolicy):
         Returns:
             The decision.
         """
-        found = _entry(request, context)
-        if found is None:
-            return Decision(_APPROVE, request, self.name)
+        found = _entry(request, context, self.name)
+        if isinstance(found, Decision):
+            return found
         portfolio, signed, price = found
         symbol = request.symbol
-        if not (math.isfinite(price) and price > 0):
-            return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
         mark = portfolio.last_price.get(symbol, price)
         liquidation = portfolio.projected_liquidation_price(symbol, signed, price)
         if math.isnan(liquidation) or liquidation <= 0 or math.isinf(liquidation):
