@@ -120,3 +120,19 @@ def test_cross_margin_with_a_deep_wallet_is_never_close() -> None:
         request(symbol=PERP), futures_context()
     )
     assert decision.action is RiskAction.APPROVE
+
+
+@pytest.mark.parametrize(
+    "policy", [MaxMarginUsage(max_usage=0.5), MinLiquidationDistance(min_distance=0.2)]
+)
+def test_an_entry_with_no_price_yet_is_refused_and_a_reduction_is_not_checked(
+    policy: MaxMarginUsage | MinLiquidationDistance,
+) -> None:
+    context = futures_context()
+    context.prices[PERP] = float("nan")  # no bar of the symbol yet
+    decision = policy.check(request(symbol=PERP, amount=1.0), context)
+    assert decision.action is RiskAction.REJECT
+    assert f"no price for {PERP}" in decision.reason
+    hold(context, 5.0, 100.0, 100.0)  # a sell of what is held only reduces: nothing to check
+    decision = policy.check(request(symbol=PERP, amount=2.0, side="sell"), context)
+    assert decision.action is RiskAction.APPROVE
