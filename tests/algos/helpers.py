@@ -58,6 +58,8 @@ def run(
     return strategy, result
 
 
-def flat_rows(n: int, price: float = 100.0, volume: float = 10.0) -> list[tuple[float, ...]]:
+def flat_rows(
+    n: int, price: float = 100.0, volume: float = 10.0
+) -> list[tuple[float, float, float, float, float]]:
     """``n`` bars with open = close = ``price``, a 1 % range, ``volume`` each."""
     return [(price, price * 1.01, price * 0.99, price, volume) for _ in range(n)]
