@@ -17,8 +17,9 @@ added around the same phases (`fill_at_open`, `fill_inside_bar`, `decide`):
 3. **The close** is valued at the mark close.
 
 The formulas are `quantkit.domain.perp_math`'s own functions, compiled here (``numba.njit`` of
-the same source, never a copy): `funding_payment` and `liquidation_price_linear`, the latter
-solved per bracket as `PerpetualSpec.liquidation_price` does.
+the same source, never a copy): `funding_payment`, `liquidation_clearance` and
+`liquidation_price_linear`, the latter solved per bracket as `PerpetualSpec.liquidation_price`
+does.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _per_bar = register_jitable(inline="always")
 
 _funding_payment = numba.njit(cache=True, nogil=True)(perp_math.funding_payment)
 _liquidation_price_linear = numba.njit(cache=True, nogil=True)(perp_math.liquidation_price_linear)
+_liquidation_clearance = numba.njit(cache=True, nogil=True)(perp_math.liquidation_clearance)
 
 
 @register_jitable
@@ -102,14 +104,14 @@ def _liquidate(
     amount = abs(s.pos)
     margin_left = _wallet(s, q, pp[0], isolated) + s.pos * (price - q[ENTRY])
     total = pp[2] * amount * price
-    scale = min(1.0, max(margin_left, 0.0) / total) if total > 0 else 0.0
+    fee = _liquidation_clearance(total, margin_left)
     s.sl_on = s.tp_on = s.trail_on = s.ent_on = False  # working orders are canceled
     s.pending = NO_ORDER
-    book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, total * scale,
+    book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, fee,
          LIQUIDATION_KIND, 0.0, False)  # fmt: skip
     q[EXTRA] = 0.0
     q[LIQUIDATIONS] += 1.0
-    q[LIQUIDATION_FEES] += total * scale
+    q[LIQUIDATION_FEES] += fee
     if not isolated and s.cash < 0.0:  # a gap through the price: the insurance fund absorbs it
         q[DEFICIT] += -s.cash
         s.cash = 0.0
