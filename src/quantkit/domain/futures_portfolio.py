@@ -78,7 +78,7 @@ class FuturesPortfolio(Portfolio):
 
     # -- contracts -----------------------------------------------------------------------------
 
-    def _contract(self, symbol: str) -> PerpetualSpec | None:
+    def contract_spec(self, symbol: str) -> PerpetualSpec | None:
         """The spec of ``symbol`` when its contract is not one base unit of a linear one."""
         spec = self.specs.get(symbol)
         if spec is None or (not spec.inverse and spec.contract_size == 1.0):
@@ -96,7 +96,7 @@ class FuturesPortfolio(Portfolio):
         """
         pos = self.positions.get(symbol)
         if pos is None:
-            spec = self._contract(symbol)
+            spec = self.contract_spec(symbol)
             if spec is None:
                 return Portfolio.position(self, symbol)
             pos = self.positions[symbol] = ContractPosition(
@@ -117,7 +117,7 @@ class FuturesPortfolio(Portfolio):
         Returns:
             ``perp_math.contract_value`` for a contract market, else ``price``.
         """
-        spec = self._contract(symbol)
+        spec = self.contract_spec(symbol)
         return price if spec is None else contract_value(price, spec.contract_size, spec.inverse)
 
     def values(self, symbol: str, prices: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -130,7 +130,7 @@ class FuturesPortfolio(Portfolio):
         Returns:
             The values.
         """
-        spec = self._contract(symbol)
+        spec = self.contract_spec(symbol)
         if spec is None:
             return prices
         if spec.inverse:
@@ -146,7 +146,7 @@ class FuturesPortfolio(Portfolio):
         Returns:
             The P&L the fill realised, before fees.
         """
-        if self._contract(fill.symbol) is None:
+        if self.contract_spec(fill.symbol) is None:
             return Portfolio.apply_fill(self, fill)
         signed = fill.amount if fill.side is Side.BUY else -fill.amount
         currency = self.currency
