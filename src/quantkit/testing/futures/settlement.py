@@ -4,7 +4,9 @@ Funding (Binance: "Funding Amount = Nominal Value of Positions x Funding Rate", 
 value at the mark): at each funding timestamp every open position of the symbol pays
 ``amount x mark x rate``; a positive rate makes longs pay and shorts receive. It is booked as
 ``FUNDING_FEE`` income, taken from (or added to) the wallet, and from the isolated wallet of an
-isolated position, and pushed as an ``ACCOUNT_UPDATE`` with reason ``FUNDING_FEE``. Only the
+isolated position, and pushed as an ``ACCOUNT_UPDATE`` with reason ``FUNDING_FEE`` whose ``bc``
+is the payment: as Binance documents it, with the balance alone for a cross position (no ``P``:
+the event does not say which symbol paid) and with that one position for an isolated one. Only the
 position held at the timestamp pays: one opened after it pays nothing for it.
 
 Liquidation (Binance's rule: the margin balance falls to the maintenance margin, i.e. the mark
@@ -12,7 +14,8 @@ reaches the liquidation price of `liquidation_price`):
 
 * an isolated position is liquidated when ``isolated wallet + unrealised P&L <= maintenance
   margin`` at the mark. The venue takes it over with a ``LIQUIDATION`` order (client id
-  ``autoclose-<time>``, execution type ``CALCULATED``) that fills at the bankruptcy price, so
+  ``autoclose-<time>``, pushed first as ``NEW``, then filled with execution type
+  ``CALCULATED``) that fills at the bankruptcy price, so
   the account loses exactly its isolated wallet, never more; what the margin balance held at
   the mark goes to the insurance fund, and a mark past the bankruptcy price is absorbed by it.
 * cross positions are liquidated together when ``cross wallet + cross unrealised P&L <= cross
@@ -59,7 +62,10 @@ def settle_funding(venue: FuturesAccounts, symbol: str, rate: Decimal, now: int)
         if position.isolated:
             position.isolated_wallet += payment
         account.book(venue.next_tran_id(), symbol, "FUNDING_FEE", payment, now, "")
-        venue.emit_account(api_key, "FUNDING_FEE", [symbol], now, payment)
+        # Binance: a cross position's funding pushes the balance alone (no ``P``), an
+        # isolated one's the balance and that position only
+        pushed = [symbol] if position.isolated else []
+        venue.emit_account(api_key, "FUNDING_FEE", pushed, now, payment)
         liquidate_if_due(venue, api_key, now)
 
 
@@ -109,6 +115,7 @@ def _close(
         qty, price, Decimal(0), "IOC", True, False, "CONTRACT_PRICE", now, now,
     )  # fmt: skip
     account.add_order(order)
+    venue.emit_order(api_key, order, None, "NEW", now)  # Binance: ``autoclose-`` first as NEW
     effect = position.apply(-position.amount, price, now)
     account.wallet += effect.realized_pnl
     trade = FuturesTrade(
