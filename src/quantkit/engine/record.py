@@ -102,8 +102,9 @@ class RunRecord:
         """Equity at the close of each timeline step, and whether a position was open then.
 
         Equity is cash plus every position marked at its symbol's latest close (a perpetual's
-        mark close when the run had a mark series), with funding booked since the latest
-        snapshot.
+        mark close when the run had a mark series; a contract market's value there,
+        `FuturesPortfolio.values`), with funding booked since the latest snapshot. It is in
+        the account currency: the settle coin of a coin-margined account.
 
         Returns:
             Two arrays with one value per step.
@@ -120,6 +121,8 @@ class RunRecord:
             if not amounts.any():
                 continue
             closes = marks.get(symbol, series.close)
+            if isinstance(self.portfolio, FuturesPortfolio):  # a contract's value, not its price
+                closes = self.portfolio.values(symbol, closes)
             if len(series) == len(timeline) and np.array_equal(series.close_time, timeline):
                 price = closes
             else:

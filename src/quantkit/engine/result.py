@@ -12,8 +12,9 @@ import numpy as np
 
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
+from quantkit.engine.contract_trades import contract_symbols, restore_prices, value_fills
 from quantkit.engine.parent_table import parents_frame
-from quantkit.engine.perp_stats import add_perpetual_stats, trade_funding
+from quantkit.engine.perp_stats import add_perpetual_stats, quote_equity, trade_funding
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trade_table import TradeColumns
 from quantkit.engine.trades import round_trips
@@ -103,6 +104,17 @@ class Result:
             name = f"{symbol}:{indicator.name}" if many else indicator.name
             out[name] = pd.Series(indicator._array, index=index, name=name)
         return out
+
+    @cached_property
+    def equity_quote(self) -> pd.Series:
+        """The equity curve in the quote currency.
+
+        `equity` is in the account currency, which for a coin-margined (inverse perpetual)
+        account is its settle coin: a ``BTC/USD:BTC`` run's equity is in BTC. This is that
+        curve times the perpetual's mark close at each bar (USD); for any other account it is
+        `equity` itself.
+        """
+        return quote_equity(self.equity, self._record.portfolio, self._record.history)
 
     @property
     def liquidations(self) -> pd.DataFrame:
@@ -345,12 +357,15 @@ def build_result(record: RunRecord) -> Result:
     del exposed  # a bool a bar: gone before the tables and statistics
     equity = pd.Series(equity_values, index=index, name="equity", copy=False)  # ours: no copy
     closed = TradeColumns()  # each trade's row, taken as it closes: no object per trade
+    portfolio = record.portfolio
+    fills = value_fills(record.fills, portfolio) if contract_symbols(portfolio) else record.fills
     _, still_open = round_trips(
-        record.fills, record.ambiguous_orders, record.portfolio.dust_below, on_close=closed.add
+        fills, record.ambiguous_orders, portfolio.dust_below, on_close=closed.add
     )
-    trades = closed.frame(trade_funding(closed.spans(), record.portfolio))
+    trades = restore_prices(closed.frame(trade_funding(closed.spans(), portfolio)), portfolio)
     opened = TradeColumns.of(still_open)
-    open_trades = opened.frame(trade_funding(opened.spans(), record.portfolio))
+    open_trades = opened.frame(trade_funding(opened.spans(), portfolio))
+    open_trades = restore_prices(open_trades, portfolio)
     del closed, still_open, opened
     timeframe = next(iter(record.history.values())).timeframe
     flagged = record.ambiguous_orders  # as the fills table's "ambiguous" column counts them
