@@ -172,3 +172,24 @@ def test_a_parent_before_the_first_bar_is_one_order_error() -> None:
 def test_an_unknown_symbol_is_one_error_naming_it() -> None:
     with pytest.raises(OrderError, match="ETH/USDT"):
         run(RISING, lambda s: s.twap("buy", 1.0, horizon="4h", slices=2, symbol="ETH/USDT"))
+
+
+def test_the_journal_record_says_what_filled_what_is_left_and_the_next_slice_time() -> None:
+    from quantkit.algos.state import parent_from_json, parent_to_json
+
+    records: list[dict[str, object]] = []
+
+    def watch(strategy: StartsParent, index: int) -> None:
+        if index == 2:
+            assert strategy.parent is not None
+            records.append(parent_to_json(strategy.parent))
+
+    run(RISING, lambda s: s.twap("buy", 1.0, horizon="4h", slices=4), then=watch)  # type: ignore[arg-type]
+    record = records[0]
+    # at bar 2's close: slices 0-2 handled, 0.5 filled (bars 1 and 2), slice 3 due at T0 + 4h
+    assert record["slices_done"] == 3 and record["filled"] == 0.5 and record["remaining"] == 0.5
+    assert record["next_slice_at"] == T0 + 4 * HOUR
+    again = parent_from_json(record)
+    assert (again.id, again.amount, again.slices_done, again.spec) == (
+        "qk-000001", 1.0, 3, TwapSpec(horizon=4 * HOUR, slices=4)
+    )  # fmt: skip
