@@ -193,3 +193,17 @@ def test_the_journal_record_says_what_filled_what_is_left_and_the_next_slice_tim
     assert (again.id, again.amount, again.slices_done, again.spec) == (
         "qk-000001", 1.0, 3, TwapSpec(horizon=4 * HOUR, slices=4)
     )  # fmt: skip
+
+
+def test_the_parents_table_of_a_run_that_ends_mid_schedule_and_of_one_without_parents() -> None:
+    import pandas as pd
+
+    from quantkit.engine.parent_table import PARENT_COLUMNS
+
+    _, result = run(flat_rows(4), lambda s: s.twap("buy", 1.0, horizon="20h", slices=4))
+    row = result.parents.iloc[0]
+    assert row["status"] == "working" and pd.isna(row["ended_at"])
+    assert row["created_at"] == pd.Timestamp(T0 + HOUR, unit="ns", tz="UTC")
+    assert row["filled"] == 0.25 and row["remaining"] == 0.75  # slice 0 of 4 (every 5 h)
+    _, empty = run(flat_rows(3), lambda s: None)  # type: ignore[arg-type,return-value]
+    assert empty.parents.empty and list(empty.parents.columns) == PARENT_COLUMNS
