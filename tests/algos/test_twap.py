@@ -207,3 +207,16 @@ def test_the_parents_table_of_a_run_that_ends_mid_schedule_and_of_one_without_pa
     assert row["filled"] == 0.25 and row["remaining"] == 0.75  # slice 0 of 4 (every 5 h)
     _, empty = run(flat_rows(3), lambda s: None)  # type: ignore[arg-type,return-value]
     assert empty.parents.empty and list(empty.parents.columns) == PARENT_COLUMNS
+
+
+def test_a_timedelta_or_nanoseconds_horizon_is_the_same_schedule() -> None:
+    import datetime
+
+    made = []
+    for horizon in ("4h", datetime.timedelta(hours=4), 4 * HOUR):
+        strategy, _ = run(RISING, lambda s, h=horizon: s.twap("buy", 1.0, horizon=h, slices=4))  # type: ignore[misc]
+        assert strategy.parent is not None
+        made.append([(c.created_at, c.amount) for c in strategy.parent.children])
+    assert made[0] == made[1] == made[2]
+    with pytest.raises(OrderError, match="horizon must be positive"):
+        run(RISING, lambda s: s.twap("buy", 1.0, horizon=datetime.timedelta(0), slices=4))
