@@ -21,6 +21,7 @@ from quantkit.brokers.perpetual_setup import align_marks
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.funding import FundingRates
 from quantkit.domain.market import Market
+from quantkit.domain.perpetual import PerpetualSpec
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "PerpInputs",
     "PerpOutcome",
     "funding_per_bar",
+    "leverage_notional_cap",
     "perp_inputs",
     "perp_stats_rows",
     "simulate_perp",
@@ -82,6 +84,7 @@ class PerpInputs:
     perp: FloatArray
     brackets: FloatArray
     source: str
+    notional_cap: float = 0.0
 
 
 def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArray:
@@ -197,6 +200,7 @@ def perp_inputs(
         raise ConfigError(
             f"fast path: margin_mode must be 'isolated' or 'cross', got {margin_mode!r}"
         )
+    notional_cap = leverage_notional_cap(spec, leverage, symbol)
     mark = _one(marks, symbol, "marks", BarSeries)
     columns = (series.open, series.high, series.low, series.close)
     if mark is not None and np.array_equal(mark.open_time, series.open_time):
@@ -219,7 +223,40 @@ def perp_inputs(
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
         source=rates.description if rates is not None else "none given: no funding charged",
+        notional_cap=notional_cap,
     )
+
+
+def leverage_notional_cap(spec: PerpetualSpec, leverage: float, symbol: str) -> float:
+    """The notional from which the brackets allow less than ``leverage`` (0: never).
+
+    `FuturesPortfolio.check_fill` refuses an opening whose notional falls in a bracket with a
+    lower maximum leverage; with brackets whose maximum never rises, those notionals are the
+    ones from the first such bracket's floor on, which the kernel compares with.
+
+    Args:
+        spec: The perpetual's spec.
+        leverage: The run's leverage.
+        symbol: For the message.
+
+    Returns:
+        That floor, or 0 when every bracket allows the leverage.
+
+    Raises:
+        ConfigError: If a bracket allows more leverage than one before it (not a venue's
+            table; the event backtest handles it).
+    """
+    lowers = [b for b in spec.brackets if b.max_leverage < leverage]
+    if not lowers:
+        return 0.0
+    first = lowers[0]
+    if any(b.max_leverage >= leverage for b in spec.brackets if b.floor > first.floor):
+        raise ConfigError(
+            f"fast path: {symbol}'s brackets allow {leverage:g}x again above a notional of "
+            f"{first.floor:g}; the fast path needs maximum leverages that never rise (use the "
+            "event backtest)"
+        )
+    return first.floor
 
 
 def perp_stats_rows(stats: pd.Series, symbol: str, outcome: PerpOutcome) -> pd.Series:
@@ -293,6 +330,9 @@ def simulate_perp(
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    if inputs.notional_cap > 0.0:
+        params = params.copy()
+        params["notional_cap"] = inputs.notional_cap
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
         _floats((data.open, data.high, data.low, data.close)),
         inputs.marks,
