@@ -115,15 +115,28 @@ async def test_restart_takes_positions_from_position_risk(
         assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83)
         assert again.resume_state()["seq"] == 1
         await again.reconciler.check_account()
-        assert again.futures.funding == []  # in the wallet taken on start: not booked again
+        # paid while it was down: listed and journaled once, its cash in the wallet taken
+        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83])
+        assert again.futures.funding[0].position == pytest.approx(0.2)
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83)
         local.trading.settle_funding(BTC, "0.0001")  # while it runs: booked once
         await again.reconciler.check_account()
         await again.reconciler.check_account()
-        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83])
+        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83, 0.83])
         assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83 - 0.83)
         assert again.divergences == []
         await again.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        third = await started(perp_broker(venue, path, leverage=5), tasks)
+        await third.reconciler.check_account()
+        assert third.futures.funding == []  # both journaled: nothing booked again
+        assert third.divergences == []
+        await third.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    with Journal(path, run_id="reader") as journal:
+        funding = [r.data for r in journal.records() if r.kind == "funding"]
+    assert [(f["amount"], f["source"]) for f in funding] == [(-0.83, "restart"), (-0.83, "poll")]
 
 
 async def test_a_position_the_journal_does_not_explain_is_a_divergence(

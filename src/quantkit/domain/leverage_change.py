@@ -4,7 +4,8 @@ Binance lets ``POST /fapi/v1/leverage`` change a symbol's leverage with a positi
 refuses what its margin cannot carry (error codes as ccxt's ``binanceusdm`` maps them):
 
 - ``-2027`` "Exceeded the maximum allowable position at current leverage.": the position's
-  notional at the mark falls in a bracket whose maximum leverage is below the new one;
+  notional at the mark (`PerpetualSpec.notional`: linear or inverse, any contract size)
+  falls in a bracket whose maximum leverage is below the new one;
 - ``-4161`` "Leverage reduction is not supported in Isolated Margin Mode with open
   positions.": lowering an isolated position's leverage;
 - ``-2028`` "Leverage is smaller than permitted: insufficient margin balance": lowering a cross
@@ -42,9 +43,9 @@ def leverage_refusal(portfolio: FuturesPortfolio, symbol: str, leverage: float) 
     if not pos.amount:
         return ""
     old = portfolio.leverage[symbol]
-    mark = portfolio.last_price.get(symbol, pos.entry_price)
-    notional = abs(pos.amount) * mark
-    bracket = portfolio.specs[symbol].bracket(notional)
+    spec = portfolio.specs[symbol]
+    notional = spec.notional(pos.amount, portfolio.last_price.get(symbol, pos.entry_price))
+    bracket = spec.bracket(notional)
     if leverage > bracket.max_leverage:
         return (
             f"leverage {leverage:g}x for {symbol} refused: its position of notional "
@@ -78,7 +79,7 @@ def apply_leverage(portfolio: FuturesPortfolio, symbol: str, leverage: float) ->
     pos = portfolio.positions.get(symbol)
     old = portfolio.leverage.get(symbol, leverage)
     if pos is not None and pos.amount and portfolio.margin_mode == "isolated":
-        cost = abs(pos.amount) * pos.entry_price
+        cost = portfolio.specs[symbol].notional(pos.amount, pos.entry_price)
         extra = portfolio.isolated_extra.get(symbol, 0.0)
         portfolio.isolated_extra[symbol] = extra + cost / old - cost / leverage
     portfolio.leverage[symbol] = leverage

@@ -31,6 +31,7 @@ compiled kernel can reuse them unchanged. The rules are Binance USD-M's (linear)
 from __future__ import annotations
 
 __all__ = [
+    "contract_value",
     "funding_payment",
     "initial_margin",
     "liquidation_clearance",
@@ -62,6 +63,32 @@ def notional_value(size: float, price: float, contract_size: float, inverse: boo
     """
     size = abs(size)
     return size * contract_size / price if inverse else size * contract_size * price
+
+
+def contract_value(price: float, contract_size: float, inverse: bool) -> float:
+    """What one long contract is worth at ``price``, in the settle currency, up to a constant.
+
+    Linear: ``CS * price``; inverse: ``-CS / price``. The difference of two values is the
+    P&L of one long contract between the two prices (``CS * (1/entry - 1/exit)`` inverse), so
+    an account that moves ``-amount * contract_value(price)`` of cash per fill keeps
+    ``cash + sum(amount * contract_value(mark))`` equal to its equity, as a spot account
+    keeps ``cash + sum(amount * price)``.
+
+    Args:
+        price: Price (> 0).
+        contract_size: Contract size.
+        inverse: Whether the contract is inverse.
+
+    Returns:
+        The value.
+
+    Examples:
+        >>> contract_value(20_000.0, 100.0, True) - contract_value(25_000.0, 100.0, True)
+        -0.001
+    """
+    if inverse:
+        return -contract_size / price
+    return contract_size * price
 
 
 def unrealized_pnl(

@@ -9,7 +9,8 @@ price) with three additions for the symbols whose market carries a `PerpetualSpe
 - **Funding.** Before a bar is matched, every funding timestamp in ``(previous bar's open,
   this bar's open]`` is paid on the position held then (the position after the previous bar:
   one opened at the open of the bar at the timestamp pays nothing for it), valued at this
-  bar's mark open: ``amount * mark * rate``, longs pay a positive rate. It moves cash (and an
+  bar's mark open: ``amount * CS * mark * rate`` (inverse: ``amount * CS / mark * rate`` in
+  the coin), longs pay a positive rate. It moves cash (and an
   isolated position's margin) and is recorded in `FuturesPortfolio.funding`.
 - **Liquidation.** After the bar's fills, a position whose liquidation price (the venue's
   formula, `FuturesPortfolio.liquidation_price`) lies inside the mark's range on the adverse
@@ -189,8 +190,9 @@ class PerpetualExchange(SimulatedExchange):
         amount = futures.position(symbol).amount
         if last is None or not amount:
             return  # flat: nothing is paid for the timestamps passed
+        spec = futures.specs[symbol]
         for time, rate in rates.due(last, open_time):
-            paid = funding_payment(amount, mark, rate, 1.0, False)
+            paid = funding_payment(amount, mark, rate, spec.contract_size, spec.inverse)
             futures.cash[futures.currency] = futures.balance - paid
             if futures.margin_mode == "isolated":
                 futures.isolated_extra[symbol] = futures.isolated_extra.get(symbol, 0.0) - paid
@@ -265,7 +267,8 @@ class PerpetualExchange(SimulatedExchange):
             + sum(futures.position(s).unrealized_pnl(closes[s]) for s in held)
         )
         fees = {
-            s: futures.specs[s].liquidation_fee * abs(futures.position(s).amount) * closes[s]
+            s: futures.specs[s].liquidation_fee
+            * futures.specs[s].notional(futures.position(s).amount, closes[s])
             for s in held
         }
         total = sum(fees.values())

@@ -264,6 +264,20 @@ def test_a_position_opened_after_the_timestamp_pays_nothing_for_it(v: Venue) -> 
     )
 
 
+def test_funding_is_pushed_as_binance_documents_it_cross_without_the_position(v: Venue) -> None:
+    v.order("BUY", "MARKET", "0.1")
+    v.venue.settle_funding(BTC, "0.0001", now=v.tick())  # cross: 0.1 x 40,000 x 0.0001 = 0.4
+    cross = v.events[-1]["a"]
+    assert (cross["m"], cross["B"][0]["bc"], cross["P"]) == ("FUNDING_FEE", "-0.4", [])
+    v.order("SELL", "MARKET", "0.1")
+    v.venue.set_margin_type("k", BTC, "ISOLATED", now=v.tick())
+    v.order("SELL", "MARKET", "0.2")  # an isolated short receives 0.2 x 40,000 x 0.0001
+    v.venue.settle_funding(BTC, "0.0001", now=v.tick())
+    isolated = v.events[-1]["a"]
+    assert (isolated["m"], isolated["B"][0]["bc"]) == ("FUNDING_FEE", "0.8")
+    assert [(p["s"], p["pa"], p["mt"]) for p in isolated["P"]] == [("BTCUSDT", "-0.2", "isolated")]
+
+
 def test_isolated_funding_comes_out_of_the_isolated_wallet(v: Venue) -> None:
     v.venue.set_margin_type("k", BTC, "ISOLATED", now=1)
     v.order("BUY", "MARKET", "0.1")  # isolated wallet 200 at 20x
@@ -304,6 +318,10 @@ def test_isolated_liquidation_at_the_documented_price_loses_exactly_the_margin(v
     # the fund gets the fee and takes the position over at lp while the mark is 0.01 lower
     price = lp.quantize(D("0.00000001"))
     assert v.venue.insurance_fund == -clear.amount + (lp - D("0.01") - price)
+    # as Binance documents it: the autoclose- order is pushed as NEW first, then its fill
+    pushed = [e["o"] for e in v.events if e["e"] == "ORDER_TRADE_UPDATE"]
+    first = next(o for o in pushed if o["c"] == liquidation["c"])
+    assert (first["x"], first["X"], first["z"]) == ("NEW", "NEW", "0")
 
 
 def test_a_gap_past_bankruptcy_is_absorbed_by_the_insurance_fund(v: Venue) -> None:

@@ -4,7 +4,9 @@ Funding (Binance: "Funding Amount = Nominal Value of Positions x Funding Rate", 
 value at the mark): at each funding timestamp every open position of the symbol pays
 ``amount x mark x rate``; a positive rate makes longs pay and shorts receive. It is booked as
 ``FUNDING_FEE`` income, taken from (or added to) the wallet, and from the isolated wallet of an
-isolated position, and pushed as an ``ACCOUNT_UPDATE`` with reason ``FUNDING_FEE``. Only the
+isolated position, and pushed as an ``ACCOUNT_UPDATE`` with reason ``FUNDING_FEE`` whose ``bc``
+is the payment: as Binance documents it, with the balance alone for a cross position (no ``P``:
+the event does not say which symbol paid) and with that one position for an isolated one. Only the
 position held at the timestamp pays: one opened after it pays nothing for it.
 
 Liquidation (Binance's "Liquidation Protocols" FAQ: a position is liquidated once its margin
@@ -14,7 +16,8 @@ left, and an account left below zero is brought back to zero by the insurance fu
 
 * an isolated position is liquidated when ``isolated wallet + unrealised P&L <= maintenance
   margin`` at the mark. The venue takes it over with a ``LIQUIDATION`` order (client id
-  ``autoclose-<time>``, execution type ``CALCULATED``) filled at its liquidation price, where
+  ``autoclose-<time>``, pushed first as ``NEW``, then filled with execution type
+  ``CALCULATED``) at its liquidation price, where
   the margin balance equals the maintenance margin; the liquidation clearance fee
   (``exchangeInfo.liquidationFee`` x the notional at that price) is taken from what the
   position's margin holds there, never more (``INSURANCE_CLEAR`` income): with a maintenance
@@ -69,7 +72,10 @@ def settle_funding(venue: FuturesAccounts, symbol: str, rate: Decimal, now: int)
         if position.isolated:
             position.isolated_wallet += payment
         account.book(venue.next_tran_id(), symbol, "FUNDING_FEE", payment, now, "")
-        venue.emit_account(api_key, "FUNDING_FEE", [symbol], now, payment)
+        # Binance: a cross position's funding pushes the balance alone (no ``P``), an
+        # isolated one's the balance and that position only
+        pushed = [symbol] if position.isolated else []
+        venue.emit_account(api_key, "FUNDING_FEE", pushed, now, payment)
         liquidate_if_due(venue, api_key, now)
 
 
@@ -192,6 +198,7 @@ def _close(
         qty, price, Decimal(0), "IOC", True, False, "CONTRACT_PRICE", now, now,
     )  # fmt: skip
     account.add_order(order)
+    venue.emit_order(api_key, order, None, "NEW", now)  # Binance: ``autoclose-`` first as NEW
     effect = position.apply(-position.amount, price, now)
     account.wallet += effect.realized_pnl
     trade = FuturesTrade(
