@@ -108,3 +108,31 @@ def test_the_venue_model_agrees_on_the_isolated_raise_and_the_average_in() -> No
     assert float(lp) == pytest.approx(4_500 / 0.498)
     venue.place("k", OrderRequest("BTCUSDT", "BUY", "MARKET", Decimal("0.5")), now=4)
     assert position.isolated_wallet == 700
+
+
+def test_an_inverse_isolated_raise_keeps_its_coin_margin() -> None:
+    # 100 contracts of 100 USD at 40,000: notional 100 x 100 / 40,000 = 0.25 BTC, at 10x an
+    # isolated margin of 0.025 BTC; at 20x it stays 0.025 BTC, and so does the liquidation price
+    spec = PerpetualSpec(
+        "BTC", inverse=True, contract_size=100.0,
+        brackets=brackets_with_cum([(0, 5, 125, 0.004), (5, 1e12, 50, 0.005)]),
+    )  # fmt: skip
+    inverse = Market("BTC/USD:BTC", "BTC", "USD", maker_fee=0.0, taker_fee=0.0, perpetual=spec)
+    broker = BacktestBroker(
+        cash=1.0,
+        markets={inverse.symbol: inverse},
+        leverage=10,
+        margin_mode="isolated",
+        currency="BTC",
+    )
+    portfolio = broker.portfolio
+    assert isinstance(portfolio, FuturesPortfolio) and portfolio.currency == "BTC"
+    portfolio.apply_fill(Fill("o1", inverse.symbol, Side.BUY, 40_000.0, 100.0, 0.0, "BTC", 0))
+    portfolio.last_price[inverse.symbol] = 40_000.0
+    assert portfolio.isolated_wallet(inverse.symbol) == pytest.approx(0.025)
+    before = portfolio.liquidation_price(inverse.symbol)
+    broker.set_leverage(inverse.symbol, 20)
+    assert portfolio.isolated_wallet(inverse.symbol) == pytest.approx(0.025)
+    assert portfolio.liquidation_price(inverse.symbol) == pytest.approx(before, rel=1e-12)
+    with pytest.raises(ExchangeError, match="-4161"):
+        broker.set_leverage(inverse.symbol, 10)
