@@ -337,7 +337,7 @@ class PerpetualLiveBroker(LiveBroker):
         _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, source=source)
 
     def book_clearance(self, entry: VenueFunding) -> None:
-        """Book once what a cross liquidation cleared from the wallet (``INSURANCE_CLEAR``).
+        """Book once what a liquidation cleared from the wallet (``INSURANCE_CLEAR``).
 
         Args:
             entry: The venue's income entry (amount > 0 credited, < 0 debited).
