@@ -95,6 +95,12 @@ async def test_cross_lowering_beyond_the_available_margin_is_refused_as_the_venu
         with pytest.raises(ExchangeError):  # the venue says the same when asked directly
             await venue.set_leverage(BTC, 2)
         assert leverage_posts(local) == sent + 1
+        # to 125x: 80,000 of notional is in the second bracket (100x at most): -2027
+        with pytest.raises(ExchangeError, match="-2027"):
+            await broker.aset_leverage(BTC, 125)
+        assert leverage_posts(local) == sent + 1
+        with pytest.raises(ExchangeError, match="maximum allowable position"):
+            await venue.set_leverage(BTC, 125)  # the venue's own refusal
         # to 10x: 8,000 - 4,000 = 4,000 more, which the account has
         assert await broker.aset_leverage(BTC, 10) == 10
         assert venue_position(local).leverage == 10  # type: ignore[attr-defined]
