@@ -41,6 +41,15 @@ SPEC = PerpetualSpec(
     ),
 )
 PERP = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=SPEC)
+# Contracts of 0.01 BTC: amounts in contracts, P&L, fees and funding on 0.01 * price each.
+CONTRACTS = Market(
+    SYMBOL,
+    "BTC",
+    "USDT",
+    maker_fee=0.0002,
+    taker_fee=0.0005,
+    perpetual=PerpetualSpec("USDT", contract_size=0.01, brackets=SPEC.brackets),
+)
 
 
 def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
@@ -55,9 +64,12 @@ def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
 
 
 def event_run(
-    series: BarSeries, strategy: SmaCrossSignals, options: dict[str, Any]
+    series: BarSeries,
+    strategy: SmaCrossSignals,
+    options: dict[str, Any],
+    market: Market = PERP,
 ) -> tuple[Result, FuturesPortfolio]:
-    broker = BacktestBroker(markets={SYMBOL: PERP}, allow_short=True, **options)
+    broker = BacktestBroker(markets={SYMBOL: market}, allow_short=True, **options)
     result = Engine(feed=SeriesFeed(series), strategy=strategy, broker=broker).run()
     portfolio = broker.portfolio
     assert isinstance(portfolio, FuturesPortfolio)
@@ -139,6 +151,7 @@ def funding_schedules(draw: st.DrawFn, bars: int) -> FundingRates | None:
     margin_mode=st.sampled_from(["isolated", "cross"]),
     wick=st.sampled_from([0.0, 0.002, 0.03]),
     cash=st.sampled_from([1_000.0, 10_000.0, 100_000.0]),
+    market=st.sampled_from([PERP, CONTRACTS]),
 )
 def test_fast_path_gives_the_event_backtests_perpetual_run(
     data: st.DataObject,
@@ -150,6 +163,7 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
     margin_mode: str,
     wick: float,
     cash: float,
+    market: Market,
 ) -> None:
     series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close, SYMBOL)
     skew = np.asarray(
@@ -166,11 +180,12 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
         "marks": {SYMBOL: marks},
         "funding": {SYMBOL: funding} if funding is not None else None,
     }
-    result, portfolio = event_run(series, SmaCrossSignals(**params, sl_pct=sl_pct), options)
+    strategy = SmaCrossSignals(**params, sl_pct=sl_pct)
+    result, portfolio = event_run(series, strategy, options, market)
     fast = run_signals(
         SmaCrossSignals(**params, sl_pct=sl_pct),
         series,
-        market=PERP,
+        market=market,
         allow_short=True,
         check_causal=False,
         **options,
