@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from quantkit.algos.parent import ParentOrder
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.futures_portfolio import FuturesPortfolio
@@ -51,6 +52,7 @@ class RunRecord:
         indicators: ``(symbol, indicator)`` for each indicator the strategy declared.
         orders_before_stop: Client order ids numbered up to this were placed before
             ``on_stop`` (what a truncated run can compare).
+        parents: The run's parent orders (their children are in ``orders``).
     """
 
     strategy: str
@@ -71,6 +73,7 @@ class RunRecord:
     ambiguous_orders: frozenset[str] = frozenset()
     indicators: tuple[tuple[str, Indicator], ...] = ()
     orders_before_stop: int = 0
+    parents: list[ParentOrder] = field(default_factory=list)
 
     def _steps_and_positions(self) -> tuple[IntArray, FloatArray]:
         """Row of the position matrix at each step, and the matrix.

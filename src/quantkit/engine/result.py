@@ -13,6 +13,7 @@ import numpy as np
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
 from quantkit.engine.contract_trades import contract_symbols, restore_prices, value_fills
+from quantkit.engine.parent_table import parents_frame
 from quantkit.engine.perp_stats import add_perpetual_stats, quote_equity, trade_funding
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trade_table import TradeColumns
@@ -47,6 +48,7 @@ class Result:
         positions: Final positions.
         stats: The statistics table (see `quantkit.metrics.stats.compute_stats`).
         risk_events: Every risk decision.
+        parents: One row per parent order.
 
     ``orders``, ``fills`` and ``risk_events`` are built from the run's record when first read
     (one row per order: a run that only needs its statistics never pays for them), then kept.
@@ -72,6 +74,14 @@ class Result:
     def fills(self) -> pd.DataFrame:
         """One row per fill."""
         return _fills_frame(self._record)
+
+    @cached_property
+    def parents(self) -> pd.DataFrame:
+        """One row per parent order (TWAP, iceberg, participation).
+
+        Its children are ordinary rows of `orders`, tagged ``algo:<parent_id>``.
+        """
+        return parents_frame(self._record.parents)
 
     @cached_property
     def risk_events(self) -> pd.DataFrame:

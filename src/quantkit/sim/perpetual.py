@@ -14,8 +14,10 @@ price) with three additions for the symbols whose market carries a `PerpetualSpe
   isolated position's margin) and is recorded in `FuturesPortfolio.funding`.
 - **Liquidation.** After the bar's fills, a position whose liquidation price (the venue's
   formula, `FuturesPortfolio.liquidation_price`) lies inside the mark's range on the adverse
-  side is closed at the liquidation price, with the liquidation fee capped at the margin left,
-  so an isolated position never loses more than its isolated margin. Cross margin closes every
+  side is closed at the liquidation price, with the liquidation fee capped at the margin left
+  (`perp_math.liquidation_clearance`, Binance's liquidation protocol; see "The liquidation
+  rule and its source" in docs/perpetuals.md), so an isolated position never loses more than
+  its isolated margin. Cross margin closes every
   perpetual position (the others at their marks); a loss beyond zero after a gap is absorbed
   as the venue's insurance fund does. Each event is kept in `liquidations`; trading goes on.
 """
@@ -31,7 +33,7 @@ from quantkit.domain.funding import FundingPayment, FundingRates
 from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.domain.perp_math import funding_payment
+from quantkit.domain.perp_math import funding_payment, liquidation_clearance
 from quantkit.sim.book import Book
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.liquidation import LIQUIDATION_TAG
@@ -270,7 +272,8 @@ class PerpetualExchange(SimulatedExchange):
             for s in held
         }
         total = sum(fees.values())
-        scale = min(1.0, max(margin_left, 0.0) / total) if total > 0 else 0.0
+        taken = liquidation_clearance(total, margin_left)
+        scale = taken / total if total > 0 else 0.0
         for book in [self.books[s] for s in held]:
             for w in list(book.working):
                 w.order.transition(OrderStatus.CANCELED, time, "canceled: position liquidated")

@@ -1,0 +1,248 @@
+"""PerpetualLiveBroker books funding and liquidations from the user-data stream, each once.
+
+Real ccxt.pro ``binanceusdm`` against the local futures exchange. Each payment or forced close
+must be booked exactly once whether it arrives by the stream, by the account check's poll, by
+both in either order, or while the process was down. The position is opened on the venue
+before the broker starts (the broker takes it from ``positionRisk``), so no fill of the run
+pokes a poll round: what the broker books before an explicit check came from the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from quantkit.brokers.journal import Journal
+from quantkit.brokers.live_perpetual import PerpetualLiveBroker
+from quantkit.domain.order import Side
+from quantkit.exchanges.perpetuals import CcxtPerpetualExchange
+from quantkit.testing.futures import LocalFuturesExchange
+from tests.brokers.perp_harness import (
+    BTC,
+    KEY,
+    futures_exchange,
+    market,
+    perp_broker,
+    perp_venue,
+    started,
+    until,
+)
+
+pytestmark = pytest.mark.anyio
+
+DEADLINE = 30.0  # seconds; a loaded machine is slow, a broken stream never books
+
+
+@pytest.fixture
+async def local() -> AsyncIterator[LocalFuturesExchange]:
+    async with futures_exchange() as exchange:
+        exchange.trading.move(BTC, last=40_000, mark=40_000)
+        yield exchange
+
+
+def venue_wallet(local: LocalFuturesExchange) -> float:
+    return float(local.trading.accounts.account(KEY).wallet)
+
+
+def journal(path: Path, *kinds: str) -> list[dict[str, Any]]:
+    with Journal(path, run_id="reader") as reader:
+        return [dict(r.data) for r in reader.records() if r.kind in kinds]
+
+
+async def opened(venue: CcxtPerpetualExchange, side: Side, mode: str, leverage: int) -> None:
+    """Open 0.1 BTC on the venue before the broker starts (taker fee 0.05 % of 4,000: 2)."""
+    await venue.set_margin_mode(BTC, mode)
+    await venue.set_leverage(BTC, leverage)
+    await venue.create_order(market(side, 0.1), "before-the-run-1")
+
+
+async def streaming(
+    local: LocalFuturesExchange,
+    venue: CcxtPerpetualExchange,
+    path: Path,
+    tasks: Any,
+    **kwargs: Any,
+) -> Any:
+    """A started broker on the stream, once ccxt waits for balances, orders and trades.
+
+    ccxt resolves only the watches registered when a message arrives: the test acts once the
+    socket is open and the three futures exist (state, with a deadline; not a guessed time).
+    """
+    broker = perp_broker(venue, path, watch_trades=True, poll_interval=3600, **kwargs)
+    await started(broker, tasks)
+    client = venue._client  # the ccxt client the broker's venue drives
+
+    def ready() -> bool:
+        if local.trading.user_stream.connections == 0:
+            return False
+        futures = [k for u, c in client.clients.items() if "/private/ws" in u for k in c.futures]
+        wanted = ("linear:balance", "orders", "myTrades")
+        return all(any(k.startswith(w) for k in futures) for w in wanted)
+
+    with anyio.fail_after(DEADLINE):
+        while not ready():
+            await anyio.sleep(0.01)
+    return broker
+
+
+async def booked(broker: PerpetualLiveBroker, count: int) -> None:
+    await until(broker, lambda: broker.funding_ledger.pushes >= count, DEADLINE)
+
+
+async def test_pushed_funding_is_booked_at_once_and_the_poll_only_confirms_it(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.SELL, "cross", 5)
+        broker = await streaming(local, venue, path, tasks, leverage=5)
+        cash = broker.portfolio.balance
+        income_reads = len(local.requests("/fapi/v1/income"))
+        local.trading.move(BTC, mark=41_000)
+        local.trading.settle_funding(BTC, "0.0001")  # the short receives 0.1 x 41,000 x 0.0001
+        await booked(broker, 1)
+        assert len(local.requests("/fapi/v1/income")) == income_reads  # no poll: the stream
+        assert [p.amount for p in broker.futures.funding] == pytest.approx([-0.41])
+        assert broker.portfolio.balance == pytest.approx(cash + 0.41)
+        await broker.reconciler.check_account()
+        await broker.reconciler.check_account()  # the income entry confirms, books nothing
+        assert [p.amount for p in broker.futures.funding] == pytest.approx([-0.41])
+        assert broker.futures.wallet_balance() == pytest.approx(venue_wallet(local))
+        assert venue_wallet(local) == pytest.approx(10_000 - 2.0 + 0.41)
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    [funding] = journal(path, "funding")
+    assert (funding["amount"], funding["source"], funding["funding_id"]) == (0.41, "stream", "")
+    [confirmed] = journal(path, "funding_confirmed")
+    assert confirmed["funding_id"] and confirmed["amount"] == 0.41
+
+
+async def test_isolated_funding_pushed_with_its_position_comes_out_of_its_margin(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "isolated", 10)  # isolated wallet 400
+        broker = await streaming(local, venue, path, tasks, leverage=10, margin_mode="isolated")
+        local.trading.settle_funding(BTC, "0.0005")  # the long pays 0.1 x 40,000 x 0.0005 = 2
+        await booked(broker, 1)
+        assert [p.amount for p in broker.futures.funding] == pytest.approx([2.0])
+        assert broker.futures.isolated_extra[BTC] == pytest.approx(-2.0)
+        await broker.reconciler.check_account()
+        await broker.reconciler.check_account()
+        assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 2.0)
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert [(f["amount"], f["source"]) for f in journal(path, "funding")] == [(-2.0, "stream")]
+
+
+async def test_funding_the_poll_books_first_is_not_booked_again_when_the_push_arrives(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.SELL, "cross", 5)
+        broker = await streaming(local, venue, path, tasks, leverage=5)
+        local.trading.user_stream.hold()  # a slow network: the poll learns first
+        local.trading.settle_funding(BTC, "-0.0002")  # the short pays 0.1 x 40,000 x 0.0002
+        await broker.reconciler.check_account()
+        assert [p.amount for p in broker.futures.funding] == pytest.approx([0.8])
+        local.trading.user_stream.release()
+        await booked(broker, 1)  # the push is read ...
+        assert [p.amount for p in broker.futures.funding] == pytest.approx([0.8])  # ... once
+        await broker.reconciler.check_account()
+        assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 0.8)
+        assert broker.futures.wallet_balance() == pytest.approx(venue_wallet(local))
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert [(f["amount"], f["source"]) for f in journal(path, "funding")] == [(-0.8, "poll")]
+    assert journal(path, "funding_confirmed") == []
+
+
+async def test_funding_lost_on_the_stream_is_booked_by_the_poll_once(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.SELL, "cross", 5)
+        broker = await streaming(local, venue, path, tasks, leverage=5)
+        local.trading.user_stream.mute()  # pushed into the void
+        local.trading.settle_funding(BTC, "0.0001")  # +0.4 received
+        local.trading.user_stream.mute(False)
+        local.trading.settle_funding(BTC, "0.0003")  # +1.2 received, pushed
+        await booked(broker, 1)
+        assert [p.amount for p in broker.futures.funding] == pytest.approx([-1.2])
+        await broker.reconciler.check_account()
+        await broker.reconciler.check_account()
+        assert sorted(p.amount for p in broker.futures.funding) == pytest.approx([-1.2, -0.4])
+        assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 + 0.4 + 1.2)
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    rows = sorted((f["amount"], f["source"]) for f in journal(path, "funding"))
+    assert rows == [(0.4, "poll"), (1.2, "stream")]
+
+
+async def test_pushed_funding_is_not_booked_again_after_a_restart(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "cross", 5)
+        broker = await streaming(local, venue, path, tasks, leverage=5)
+        local.trading.settle_funding(BTC, "0.0001")  # the long pays 0.4
+        await booked(broker, 1)
+        tasks.cancel_scope.cancel()  # gone before any check confirmed it (a crash: no shutdown)
+    broker._close_failed_start(broker.sync)  # what the process's end releases: queues, journal
+    local.trading.settle_funding(BTC, "0.0002")  # while it is down: the long pays 0.8
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        again = await started(perp_broker(venue, path, leverage=5), tasks)
+        await again.reconciler.check_account()
+        # the pushed 0.4 is confirmed by its income entry; the 0.8 paid meanwhile is listed
+        assert [p.amount for p in again.futures.funding] == pytest.approx([0.8])
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 0.4 - 0.8)
+        assert again.divergences == []
+        await again.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    rows = [(f["amount"], f["source"]) for f in journal(path, "funding")]
+    assert rows == [(-0.4, "stream"), (-0.8, "restart")]
+    assert len(journal(path, "funding_confirmed")) == 1
+
+
+async def test_a_liquidation_pushed_by_the_venue_is_booked_at_once_without_a_lookup(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "isolated", 20)  # isolated wallet 200
+        broker = await streaming(local, venue, path, tasks, leverage=20, margin_mode="isolated")
+        lookups = len(local.requests("/fapi/v1/order"))
+        local.trading.move(BTC, last=37_000, mark=37_000)  # past the liquidation price
+        await until(broker, lambda: broker.futures.liquidations == 1, DEADLINE)
+        assert len(local.requests("/fapi/v1/order")) == lookups  # from the stream: no lookup
+        assert broker.portfolio.position(BTC).amount == 0
+        for _ in range(2):
+            await broker.reconciler.check_account()
+        assert broker.futures.liquidations == 1  # the poll's trade list adds nothing
+        # isolated 20x: the 200 of margin is lost at the bankruptcy price 38,000, no fee
+        assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 200)
+        assert venue_wallet(local) == pytest.approx(10_000 - 2.0 - 200)
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        again = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
+        await again.reconciler.check_account()
+        assert again.futures.liquidations == 0 and again.divergences == []
+        await again.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    [forced] = journal(path, "liquidation")
+    assert str(forced["client_id"]).startswith("autoclose-")
+    assert (forced["amount"], forced["price"], forced["side"]) == (0.1, 38_000.0, "sell")
