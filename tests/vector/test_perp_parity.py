@@ -49,6 +49,15 @@ TIERED = PerpetualSpec(
     ),
 )
 PERP_TIERED = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=TIERED)
+# Contracts of 0.01 BTC: amounts in contracts, P&L, fees and funding on 0.01 * price each.
+CONTRACTS = Market(
+    SYMBOL,
+    "BTC",
+    "USDT",
+    maker_fee=0.0002,
+    taker_fee=0.0005,
+    perpetual=PerpetualSpec("USDT", contract_size=0.01, brackets=SPEC.brackets),
+)
 
 
 def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
@@ -63,7 +72,10 @@ def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
 
 
 def event_run(
-    series: BarSeries, strategy: SmaCrossSignals, options: dict[str, Any], market: Market = PERP
+    series: BarSeries,
+    strategy: SmaCrossSignals,
+    options: dict[str, Any],
+    market: Market = PERP,
 ) -> tuple[Result, FuturesPortfolio]:
     broker = BacktestBroker(markets={SYMBOL: market}, allow_short=True, **options)
     result = Engine(feed=SeriesFeed(series), strategy=strategy, broker=broker).run()
@@ -147,7 +159,7 @@ def funding_schedules(draw: st.DrawFn, bars: int) -> FundingRates | None:
     margin_mode=st.sampled_from(["isolated", "cross"]),
     wick=st.sampled_from([0.0, 0.002, 0.03]),
     cash=st.sampled_from([1_000.0, 10_000.0, 100_000.0]),
-    market=st.sampled_from([PERP, PERP_TIERED]),
+    market=st.sampled_from([PERP, PERP_TIERED, CONTRACTS]),
 )
 def test_fast_path_gives_the_event_backtests_perpetual_run(
     data: st.DataObject,

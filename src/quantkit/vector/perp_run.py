@@ -197,17 +197,18 @@ def perp_inputs(
         The inputs.
 
     Raises:
-        ConfigError: For an inverse contract or a contract size other than 1 (not yet
-            simulated), a leverage above the first bracket's maximum, a margin mode that is
-            neither, or a mark series missing a trade bar (named).
+        ConfigError: For an inverse contract (not compiled yet), a leverage above the first
+            bracket's maximum, a margin mode that is neither, or a mark series missing a
+            trade bar (named).
     """
     spec = market.perpetual
     assert spec is not None
     symbol = series.symbol
-    if spec.inverse or spec.contract_size != 1.0:
+    if spec.inverse:
         raise ConfigError(
-            f"fast path: {symbol} is inverse or has a contract size other than 1; the "
-            "simulator trades linear contracts of size 1 for now"
+            f"fast path: {symbol} is an inverse (coin-margined) perpetual, which the compiled "
+            "kernel does not trade yet; run it with the Engine and BacktestBroker "
+            "(currency=the settle coin)"
         )
     if leverage > spec.brackets[0].max_leverage:
         raise ConfigError(
@@ -235,6 +236,9 @@ def perp_inputs(
         ],
         dtype=np.float64,
     )
+    size = spec.contract_size
+    if size != 1.0:  # the kernel trades one base unit a contract: prices scaled to a contract
+        columns = tuple(np.multiply(column, size) for column in columns)  # type: ignore[assignment]
     return PerpInputs(
         marks=_floats(columns),
         rates=funding_per_bar(rates, series.open_time),
@@ -351,8 +355,12 @@ def simulate_perp(
     if inputs.notional_cap > 0.0:
         params = params.copy()
         params["notional_cap"] = inputs.notional_cap
+    size = market.perpetual.contract_size if market.perpetual is not None else 1.0
+    prices = (data.open, data.high, data.low, data.close)
+    if size != 1.0:  # a contract of ``size`` base units is one unit at ``size * price``
+        prices = tuple(np.multiply(column, size) for column in prices)  # type: ignore[assignment]
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
-        _floats((data.open, data.high, data.low, data.close)),
+        _floats(prices),
         inputs.marks,
         inputs.rates,
         tuple(np.ascontiguousarray(flag, np.bool_) for flag in flags),
@@ -374,6 +382,9 @@ def simulate_perp(
         deficit=float(state[5]),
         source=inputs.source,
     )
-    return _Raw(
-        fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected), outcome
-    )
+    fills, trades = fills[:n_fills], trades[:n_trades]
+    if size != 1.0:  # back to prices: fills at the price, trades valued per base unit
+        fills[:, 2] /= size
+        trades[:, 5] *= size
+        trades[:, 7] *= size
+    return _Raw(fills, trades, equity, exposed, float(fees), int(rejected), outcome)
