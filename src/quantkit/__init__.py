@@ -14,6 +14,8 @@ Examples:
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from quantkit._lazy import attach as _attach
+from quantkit.algos.parent import ParentOrder as ParentOrder
+from quantkit.algos.parent import ParentStatus as ParentStatus
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
@@ -384,6 +386,8 @@ __all__ = [
     "OrderType",
     "PaperBroker",
     "ParameterError",
+    "ParentOrder",
+    "ParentStatus",
     "ParquetFeed",
     "ParquetStore",
     "PerpetualLiveBroker",

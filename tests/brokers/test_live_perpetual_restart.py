@@ -211,7 +211,12 @@ async def test_a_liquidation_by_the_venue_is_booked_and_reported_not_a_stranger(
         forced = [r.data for r in journal.records() if r.kind == "liquidation"]
     assert len(forced) == 1 and str(forced[0]["client_id"]).startswith("autoclose-")
     assert forced[0]["amount"] == pytest.approx(0.1)
-    assert Decimal(str(forced[0]["price"])) == Decimal("38000")  # the bankruptcy price
+    # the liquidation price (200 - 4,000) / (0.1 x (0.004 - 1)) = 38,152.61044177 by hand; the
+    # 0.4 % margin left there (15.26) is less than the 1.25 % clearance fee: taken whole
+    assert Decimal(str(forced[0]["price"])) == Decimal("38152.61044177")
+    with Journal(path, run_id="reader") as journal:
+        cleared = [r.data["amount"] for r in journal.records() if r.kind == "insurance_clear"]
+    assert cleared == [pytest.approx(-(200 + 0.1 * (38_152.61044177 - 40_000)))]
 
 
 async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
@@ -230,8 +235,9 @@ async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
                 await broker.reconciler.check_account()
         for _ in range(2):
             await broker.reconciler.check_account()
-        # closed at the mark: -12,000 realised, fee 80 (0.05 % of 160,000): the wallet would
-        # be -2,080; the venue clears it to zero (INSURANCE_CLEAR +2,080)
+        # fee 80 (0.05 % of 160,000) leaves 9,920; closed at the liquidation price
+        # (9,920 + 50 - 160,000) / (4 x (0.005 - 1)) = 37,695.97989950: -9,216.08 realised,
+        # 703.92 left (0.5 % x notional - 50), less than the 1.25 % clearance fee: all cleared
         assert broker.portfolio.position(BTC).amount == 0
         assert broker.futures.wallet_balance() == pytest.approx(0.0, abs=1e-9)
         assert venue_wallet(local) == 0
@@ -240,7 +246,7 @@ async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
         tasks.cancel_scope.cancel()
     with Journal(path, run_id="reader") as journal:
         cleared = [r.data["amount"] for r in journal.records() if r.kind == "insurance_clear"]
-    assert cleared == [pytest.approx(2_080.0)]
+    assert cleared == [pytest.approx(-(9_920 + 4 * (37_695.9798995 - 40_000)))]
 
 
 async def test_a_liquidation_found_by_one_check_is_settled_by_the_tracker_without_divergence(

@@ -244,6 +244,7 @@ class Engine:
             step.stop()
         finally:
             record.risk_events = context.risk_events
+            record.parents = context.algos.parents
             record.ambiguous_orders = self.broker.ambiguous_orders
             record.indicators = tuple(
                 (owner[id(ind._cursor)], ind) for ind in self.strategy.indicators
@@ -295,6 +296,8 @@ class Engine:
                     step.match(views[rank])
             if events:
                 step.deliver()
+            if step.algos.working:
+                step.parents_of([views[rank] for rank, _ in group if traded[rank]])
             if any(traded[rank] and bar >= warmup for rank, bar in group):
                 step.risk()
             else:  # a warm-up step: history for the risk policy, nothing else

@@ -118,6 +118,7 @@ class Step:
         self.recorder = recorder
         self._match = match
         self._working = working
+        self.algos = context.algos
         kind = type(strategy)
         # Hooks a strategy does not override are not called at all (they do nothing).
         self.on_bar = strategy.on_bar
@@ -148,6 +149,8 @@ class Step:
             self._match(data)
             if events:
                 self.deliver()
+        if self.algos.working:
+            self.parents(data)
         if self.risk_bar is not None:
             self.risk()
         try:
@@ -179,12 +182,15 @@ class Step:
         risk_bar = self.risk_bar
         context = self.context
         on_bar = self.on_bar
+        parents = self.algos.working
         for i in range(start, stop):
             cursor.i = i
             if working or also_working:  # plain containers: no Python call per bar
                 match(data)
                 if events:
                     deliver()
+            if parents:  # a plain list: parent orders work
+                self.parents(data)
             if risk_bar is not None:
                 orders = risk_bar(context)  # usually (): nothing else to do
                 if orders:
@@ -204,6 +210,25 @@ class Step:
         """
         if self._working[data.symbol]:
             self._match(data)
+
+    def parents(self, data: SymbolData) -> None:
+        """Let the working parent orders of ``data``'s symbol act on its new bar.
+
+        Args:
+            data: The symbol's data, on the bar that just closed (already matched).
+        """
+        self.algos.on_bar(data.symbol)
+        if self.events:
+            self.deliver()
+
+    def parents_of(self, datas: Sequence[SymbolData]) -> None:
+        """`parents` for each of ``datas`` in turn (the symbols whose bars closed at a step).
+
+        Args:
+            datas: The symbols' data, matched on their new bars.
+        """
+        for data in datas:
+            self.parents(data)
 
     def strategy_bar(self, data: SymbolData) -> None:
         """Call the strategy's ``on_bar``.

@@ -255,7 +255,14 @@ class Book:
         market = w.market
         first = order.filled == 0.0
         fees = self.rules.fees
-        if fees.__class__ is _MARKET_FEES and fees.charged_in == "quote" and not fees.per_order:
+        contract = market.perpetual
+        if contract is not None and (contract.inverse or contract.contract_size != 1.0):
+            # a contract's fee is on its notional, in the settle currency (the coin, inverse)
+            notional = contract.notional(amount, price)
+            fee = fees.fee(market, notional, is_maker, first) + 0.0
+            fee_asset = contract.settle
+            quote_fee = cash_fee = fee
+        elif fees.__class__ is _MARKET_FEES and fees.charged_in == "quote" and not fees.per_order:
             # MarketFees' own charge without its three calls (+ 0.0 as there: -0.0 becomes 0.0)
             fee = (market.maker_fee if is_maker else market.taker_fee) * (price * amount) + 0.0
             fee_asset = market.quote

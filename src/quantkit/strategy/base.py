@@ -12,6 +12,7 @@ from quantkit.domain.order import Order, OrderRequest, OrderType, Side, TimeInFo
 from quantkit.errors import ConfigError, OrderError, ParameterError, UsageError
 from quantkit.strategy.indicators import Indicator, compute_indicator
 from quantkit.strategy.params import parameter_model, validate_parameters
+from quantkit.strategy.parent_orders import ParentOrders
 
 if TYPE_CHECKING:
     from quantkit.domain.fill import Fill
@@ -34,7 +35,7 @@ _TIFS: dict[object, TimeInForce] = {
 }
 
 
-class Strategy(ABC):
+class Strategy(ParentOrders, ABC):
     """Base class of trading strategies; the same subclass runs in backtest, paper and live.
 
     Declare parameters as annotated class attributes (validated with pydantic when the

@@ -120,7 +120,7 @@ class FastResult:
         if self.perp is not None:
             from quantkit.vector.perp_run import trade_funding  # noqa: PLC0415
 
-            frame["funding"] = trade_funding(self._raw.trades, self.perp.funding)
+            frame["funding"] = trade_funding(self._raw.trades, self.perp.funding, self.perp.paying)
             frame["pnl"] = frame["pnl"] - frame["funding"]
         return frame
 
@@ -411,7 +411,7 @@ def _stats_vector(raw: _Raw, series: BarSeries) -> FloatArray:
         from quantkit.vector.perp_run import trade_funding  # noqa: PLC0415
 
         trades = trades.copy()
-        trades[:, 8] += trade_funding(raw.trades, raw.perp.funding)
+        trades[:, 8] += trade_funding(raw.trades, raw.perp.funding, raw.perp.paying)
     return numpy_stats_vector(
         raw.equity,
         raw.exposed,
