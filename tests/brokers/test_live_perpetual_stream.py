@@ -231,7 +231,8 @@ async def test_a_liquidation_pushed_by_the_venue_is_booked_at_once_without_a_loo
         for _ in range(2):
             await broker.reconciler.check_account()
         assert broker.futures.liquidations == 1  # the poll's trade list adds nothing
-        # isolated 20x: the 200 of margin is lost at the bankruptcy price 38,000, no fee
+        # isolated 20x: closed at the liquidation price, the margin left there taken as the
+        # clearance fee (pushed as INSURANCE_CLEAR, booked from income): the 200 is lost
         assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 200)
         assert venue_wallet(local) == pytest.approx(10_000 - 2.0 - 200)
         assert broker.divergences == []
@@ -245,4 +246,7 @@ async def test_a_liquidation_pushed_by_the_venue_is_booked_at_once_without_a_loo
         tasks.cancel_scope.cancel()
     [forced] = journal(path, "liquidation")
     assert str(forced["client_id"]).startswith("autoclose-")
-    assert (forced["amount"], forced["price"], forced["side"]) == (0.1, 38_000.0, "sell")
+    # the liquidation price (200 - 4,000) / (0.1 x (0.004 - 1)) = 38,152.61044177 by hand
+    assert (forced["amount"], forced["price"], forced["side"]) == (0.1, 38_152.61044177, "sell")
+    [cleared] = journal(path, "insurance_clear")  # once, though pushed and listed
+    assert cleared["amount"] == pytest.approx(-(200 + 0.1 * (38_152.61044177 - 40_000)))
