@@ -288,7 +288,8 @@ class PerpetualLiveBroker(LiveBroker):
         """Book a funding payment the user-data stream pushed, once (see `FundingLedger`).
 
         A cross position's payment comes without a symbol: it is the traded symbol holding
-        the only open position; with several open, the income history books it instead.
+        the only open position; with several open (or a symbol not traded), the income
+        history books it instead, at a poll round asked for now.
 
         Args:
             change: The pushed change (reason ``FUNDING_FEE``).
@@ -299,6 +300,10 @@ class PerpetualLiveBroker(LiveBroker):
         symbol = change.symbol or self._sole_holder()
         if symbol not in self._markets:
             _log.info("pushed_funding_left_to_poll", symbol=change.symbol, amount=change.amount)
+            self.funding_ledger.pushes += 1
+            self.sync.balances_behind = True
+            self.sync.poke()
+            self.sync.emit()
             return False
         booked = not self.funding_ledger.streamed(
             symbol, change.amount, change.timestamp // 1_000_000
