@@ -189,6 +189,7 @@ def test_the_journal_record_says_what_filled_what_is_left_and_the_next_slice_tim
     # at bar 2's close: slices 0-2 handled, 0.5 filled (bars 1 and 2), slice 3 due at T0 + 4h
     assert record["slices_done"] == 3 and record["filled"] == 0.5 and record["remaining"] == 0.5
     assert record["next_slice_at"] == T0 + 4 * HOUR
+    assert record["children"] == ["qk-000001-1", "qk-000001-2", "qk-000001-3"]
     again = parent_from_json(record)
     assert (again.id, again.amount, again.slices_done, again.spec) == (
         "qk-000001", 1.0, 3, TwapSpec(horizon=4 * HOUR, slices=4)
