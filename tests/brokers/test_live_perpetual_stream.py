@@ -318,3 +318,31 @@ async def test_cross_funding_pushed_without_a_symbol_goes_to_the_poll_when_two_a
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     assert [(f["amount"], f["source"]) for f in journal(path, "funding")] == [(0.4, "poll")]
+
+
+async def test_a_cross_liquidation_pushed_is_booked_once_and_its_clearance_from_income(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "cross", 20)
+        await venue.create_order(market(Side.BUY, 3.9), "before-the-run-2")  # 4 BTC long
+        broker = await streaming(local, venue, path, tasks, leverage=20)
+        lookups = len(local.requests("/fapi/v1/order"))
+        local.trading.move(BTC, last=37_000, mark=37_000)  # past the cross liquidation price
+        await until(broker, lambda: broker.futures.liquidations == 1, DEADLINE)
+        assert len(local.requests("/fapi/v1/order")) == lookups  # from the stream
+        for _ in range(2):  # (the pushed INSURANCE_CLEAR asked for a poll round too)
+            await broker.reconciler.check_account()
+        assert broker.futures.liquidations == 1
+        assert broker.portfolio.position(BTC).amount == 0
+        assert venue_wallet(local) == 0  # the cross wallet cleared to zero
+        assert broker.futures.wallet_balance() == pytest.approx(0.0, abs=1e-6)
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert len(journal(path, "liquidation")) == 1
+    [cleared] = journal(path, "insurance_clear")
+    # fees 0.05 % of 160,000 = 80; closed at the liquidation price 37,695.9798995 (by hand:
+    # (9,920 + 50 - 160,000) / (4 x (0.005 - 1))): what was left is cleared
+    assert cleared["amount"] == pytest.approx(-(9_920 + 4 * (37_695.9798995 - 40_000)))
