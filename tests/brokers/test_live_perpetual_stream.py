@@ -346,3 +346,33 @@ async def test_a_cross_liquidation_pushed_is_booked_once_and_its_clearance_from_
     # fees 0.05 % of 160,000 = 80; closed at the liquidation price 37,695.9798995 (by hand:
     # (9,920 + 50 - 160,000) / (4 x (0.005 - 1))): what was left is cleared
     assert cleared["amount"] == pytest.approx(-(9_920 + 4 * (37_695.9798995 - 40_000)))
+
+
+async def test_funding_paid_hours_into_a_long_outage_is_journaled_once_on_restart(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    # the journal holds no order (the position was opened before it): the restart reads the
+    # income history from the latest payment it journaled, not from a minute ago
+    path = tmp_path / "j.jsonl"
+    hour = 3_600_000
+    now = local.trading.now_ms()
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "cross", 5)
+        broker = await streaming(local, venue, path, tasks, leverage=5)
+        local.trading.settle_funding(BTC, "0.0001", at=now - 3 * hour)  # pays 0.4, pushed
+        await booked(broker, 1)
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    local.trading.settle_funding(BTC, "0.0003", at=now - 2 * hour)  # down: pays 1.2
+    local.trading.settle_funding(BTC, "0.0002", at=now - hour)  # down: pays 0.8
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        again = await started(perp_broker(venue, path, leverage=5), tasks)
+        await again.reconciler.check_account()
+        await again.reconciler.check_account()
+        assert [p.amount for p in again.futures.funding] == pytest.approx([1.2, 0.8])
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 0.4 - 1.2 - 0.8)
+        assert again.divergences == []
+        await again.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    rows = [(f["amount"], f["source"]) for f in journal(path, "funding")]
+    assert rows == [(-0.4, "stream"), (-1.2, "restart"), (-0.8, "restart")]
