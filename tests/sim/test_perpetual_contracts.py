@@ -205,12 +205,17 @@ def test_admission_is_by_available_margin_in_the_coin() -> None:
     assert "BTC" in (ex.orders[late.client_id].reason or "")
 
 
-def test_a_cost_sized_order_on_a_contract_market_is_refused_by_name() -> None:
+def test_a_cost_sized_order_buys_whole_contracts_of_that_notional() -> None:
     ex = exchange(INV_MARKET, "BTC", 1.0)
-    request = OrderRequest(INV, Side.BUY, OrderType.MARKET, cost=0.1)
-    placed = ex.submit(request, T0, 25_000.0)
-    assert placed.status is OrderStatus.REJECTED
-    assert "amount in contracts" in (placed.reason or "")
+    # spend 0.1 BTC, fee included: 0.1 / (100 / 25,000 * 1.0005) = 24.99 -> 24 contracts
+    ex.submit(OrderRequest(INV, Side.BUY, OrderType.MARKET, cost=0.1), T0, 25_000.0)
+    bar(ex, INV, 0, 25_000.0)
+    assert ex.fills[0].amount == 24.0
+    lin = exchange(LIN_MARKET, "USDT", 10_000.0)
+    # 1,000 USDT at 20,000 with 0.05 % fee: 1,000 / (0.001 * 20,000 * 1.0005) = 49.98 -> 49
+    lin.submit(OrderRequest(LIN, Side.BUY, OrderType.MARKET, cost=1_000.0), T0, 20_000.0)
+    bar(lin, LIN, 0, 20_000.0)
+    assert lin.fills[0].amount == 49.0
 
 
 def test_a_linear_contract_size_scales_pnl_fees_and_funding() -> None:

@@ -31,9 +31,8 @@ from tests.strategies import bar_series, sma_periods
 from tests.vector.test_parity import HOUR, START, walk
 
 SYMBOL = "BTC/USDT:USDT"
-# Every bracket allows 125x, so admission never depends on the bracket (the fast path does
-# not model a bracket's lower maximum leverage); the maintenance rates and amounts differ,
-# so the liquidation price is solved across brackets.
+# Every bracket allows 125x, so admission never depends on the bracket; the maintenance rates
+# and amounts differ, so the liquidation price is solved across brackets.
 SPEC = PerpetualSpec(
     "USDT",
     brackets=brackets_with_cum(
@@ -41,6 +40,24 @@ SPEC = PerpetualSpec(
     ),
 )
 PERP = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=SPEC)
+# Brackets whose maximum leverage falls (Binance's shape): an entry whose notional reaches a
+# bracket below the run's leverage is refused by both paths.
+TIERED = PerpetualSpec(
+    "USDT",
+    brackets=brackets_with_cum(
+        [(0, 2_000, 125, 0.004), (2_000, 20_000, 50, 0.01), (20_000, 1e12, 10, 0.025)]
+    ),
+)
+PERP_TIERED = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=TIERED)
+# Contracts of 0.01 BTC: amounts in contracts, P&L, fees and funding on 0.01 * price each.
+CONTRACTS = Market(
+    SYMBOL,
+    "BTC",
+    "USDT",
+    maker_fee=0.0002,
+    taker_fee=0.0005,
+    perpetual=PerpetualSpec("USDT", contract_size=0.01, brackets=SPEC.brackets),
+)
 
 
 def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
@@ -55,9 +72,12 @@ def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
 
 
 def event_run(
-    series: BarSeries, strategy: SmaCrossSignals, options: dict[str, Any]
+    series: BarSeries,
+    strategy: SmaCrossSignals,
+    options: dict[str, Any],
+    market: Market = PERP,
 ) -> tuple[Result, FuturesPortfolio]:
-    broker = BacktestBroker(markets={SYMBOL: PERP}, allow_short=True, **options)
+    broker = BacktestBroker(markets={SYMBOL: market}, allow_short=True, **options)
     result = Engine(feed=SeriesFeed(series), strategy=strategy, broker=broker).run()
     portfolio = broker.portfolio
     assert isinstance(portfolio, FuturesPortfolio)
@@ -139,6 +159,7 @@ def funding_schedules(draw: st.DrawFn, bars: int) -> FundingRates | None:
     margin_mode=st.sampled_from(["isolated", "cross"]),
     wick=st.sampled_from([0.0, 0.002, 0.03]),
     cash=st.sampled_from([1_000.0, 10_000.0, 100_000.0]),
+    market=st.sampled_from([PERP, PERP_TIERED, CONTRACTS]),
 )
 def test_fast_path_gives_the_event_backtests_perpetual_run(
     data: st.DataObject,
@@ -150,6 +171,7 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
     margin_mode: str,
     wick: float,
     cash: float,
+    market: Market,
 ) -> None:
     series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close, SYMBOL)
     skew = np.asarray(
@@ -166,16 +188,20 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
         "marks": {SYMBOL: marks},
         "funding": {SYMBOL: funding} if funding is not None else None,
     }
-    result, portfolio = event_run(series, SmaCrossSignals(**params, sl_pct=sl_pct), options)
+    strategy = SmaCrossSignals(**params, sl_pct=sl_pct)
+    result, portfolio = event_run(series, strategy, options, market)
     fast = run_signals(
         SmaCrossSignals(**params, sl_pct=sl_pct),
         series,
-        market=PERP,
+        market=market,
         allow_short=True,
         check_causal=False,
         **options,
     )
     assert_perp_parity(result, portfolio, fast, series)
+    by_bracket = result.orders["reason"].astype(str).str.contains("allows").sum()
+    assert fast.rejected == (result.orders["status"] == "rejected").sum()
+    event(f"refused by a bracket's leverage: {by_bracket > 0}")
     event(f"liquidated: {portfolio.liquidations > 0}")
     event(f"funding paid: {bool(portfolio.funding)}")
     if margin_mode == "isolated":

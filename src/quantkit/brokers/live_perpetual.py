@@ -30,6 +30,7 @@ import structlog
 
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.live_perp_funding import FundingLedger
+from quantkit.brokers.live_perp_leverage import change_leverage, journaled_leverages
 from quantkit.brokers.live_perp_reconcile import PerpetualReconciler, PerpetualVenueReads
 from quantkit.brokers.live_perp_stream import AccountStream, PerpetualVenueStream
 from quantkit.brokers.venue import TradingVenue
@@ -132,8 +133,10 @@ class PerpetualLiveBroker(LiveBroker):
         if self.confirm_live is True:  # (LiveBroker refuses otherwise, before any order)
             venue = self.perp_venue
             await self._retrying(venue.check_one_way)
+            changed = journaled_leverages(self.journal_path)  # a run's changes outlive it
             for symbol in self._symbols:
-                mode, leverage = self.margin_mode, self._leverage_of(symbol)
+                mode = self.margin_mode
+                leverage = changed.get(symbol, self._leverage_of(symbol))
                 await self._retrying(functools.partial(venue.set_margin_mode, symbol, mode))
                 self._leverages[symbol] = await self._retrying(
                     functools.partial(venue.set_leverage, symbol, leverage)
@@ -143,6 +146,29 @@ class PerpetualLiveBroker(LiveBroker):
             stream = AccountStream(self)
             tasks.start_soon(stream.funding_loop)
             tasks.start_soon(stream.fills_loop)
+
+    async def aset_leverage(self, symbol: str, leverage: float) -> float:
+        """Change a symbol's leverage on the venue, also with a position open.
+
+        Refused before sending when the venue would refuse it (Binance's ``-2027``,
+        ``-4161``, ``-2028``, by the simulator's rule), journaled before it is sent, applied
+        to the portfolio once the venue confirms; a restart keeps it. See
+        `quantkit.brokers.live_perp_leverage`.
+
+        Args:
+            symbol: A perpetual the broker trades.
+            leverage: A whole number from 1 to the first bracket's maximum.
+
+        Returns:
+            The leverage the venue confirmed.
+
+        Raises:
+            ConfigError: For a symbol not traded or a leverage out of range.
+            ExchangeError: If the position's margin cannot carry it
+                (``reason="leverage_refused"``) or the venue refused it.
+            TransientError: If the venue kept failing.
+        """
+        return await change_leverage(self, symbol, leverage, self._retrying)
 
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run an idempotent account setting, retrying transient failures by `retry`."""
@@ -316,7 +342,7 @@ class PerpetualLiveBroker(LiveBroker):
         _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, source=source)
 
     def book_clearance(self, entry: VenueFunding) -> None:
-        """Book once what a cross liquidation cleared from the wallet (``INSURANCE_CLEAR``).
+        """Book once what a liquidation cleared from the wallet (``INSURANCE_CLEAR``).
 
         Args:
             entry: The venue's income entry (amount > 0 credited, < 0 debited).

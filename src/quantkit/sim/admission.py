@@ -44,14 +44,8 @@ def admission_problem(w: Working, portfolio: Portfolio, reference_price: float) 
             notional = amount * contract.contract_size
         elif contract is not None:
             notional *= contract.contract_size
-    elif market.perpetual is not None and (
-        market.perpetual.inverse or market.perpetual.contract_size != 1.0
-    ):
-        return (
-            f"{market.symbol} trades in contracts of {market.perpetual.contract_size:g} "
-            f"{market.quote if market.perpetual.inverse else market.base}: give the order an "
-            "amount in contracts, not a cost"
-        )
+    elif market.perpetual is not None and market.perpetual.inverse:
+        notional = math.nan  # a cost in the coin: its quote value is known at the fill
     else:
         notional = request.cost or 0.0
     if math.isfinite(notional) and notional < market.min_notional:

@@ -217,13 +217,17 @@ class Book:
         """Fix a cost-sized market order's amount at its first fill price; False if too small."""
         order, market, fees = w.order, w.market, self.rules.fees
         cost = order.request.cost or 0.0
+        unit = price  # what one unit of the amount is worth, in the account currency
+        contract = market.perpetual
+        if contract is not None and (contract.inverse or contract.contract_size != 1.0):
+            unit = contract.notional(1.0, price)  # one contract's notional (the coin, inverse)
         if w.sign > 0 and fees.charged_in == "received":  # spend ``cost``; fee paid in base
             amount = market.round_amount(cost / price)
         elif w.sign > 0:  # spend exactly ``cost``, fee included
             rate = fees.rate(market, is_maker)
-            amount = market.round_amount((cost - fees.per_order) / (price * (1.0 + rate)))
+            amount = market.round_amount((cost - fees.per_order) / (unit * (1.0 + rate)))
         else:  # sell what is worth ``cost`` at this price
-            amount = market.round_amount(cost / price)
+            amount = market.round_amount(cost / unit)
         if amount <= 0 or amount < market.min_amount:
             reason = f"cost {cost:g} buys {amount:g}, below the minimum amount"
             self._finish(w, OrderStatus.REJECTED, reason)

@@ -21,6 +21,7 @@ from quantkit.brokers.perpetual_setup import align_marks
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.funding import FundingRates
 from quantkit.domain.market import Market
+from quantkit.domain.perpetual import PerpetualSpec
 from quantkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "PerpInputs",
     "PerpOutcome",
     "funding_per_bar",
+    "leverage_notional_cap",
     "perp_inputs",
     "perp_stats_rows",
     "simulate_perp",
@@ -87,6 +89,7 @@ class PerpInputs:
     perp: FloatArray
     brackets: FloatArray
     source: str
+    notional_cap: float = 0.0
 
 
 def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArray:
@@ -194,17 +197,18 @@ def perp_inputs(
         The inputs.
 
     Raises:
-        ConfigError: For an inverse contract or a contract size other than 1 (not yet
-            simulated), a leverage above the first bracket's maximum, a margin mode that is
-            neither, or a mark series missing a trade bar (named).
+        ConfigError: For an inverse contract (not compiled yet), a leverage above the first
+            bracket's maximum, a margin mode that is neither, or a mark series missing a
+            trade bar (named).
     """
     spec = market.perpetual
     assert spec is not None
     symbol = series.symbol
-    if spec.inverse or spec.contract_size != 1.0:
+    if spec.inverse:
         raise ConfigError(
-            f"fast path: {symbol} is inverse or has a contract size other than 1; the "
-            "simulator trades linear contracts of size 1 for now"
+            f"fast path: {symbol} is an inverse (coin-margined) perpetual, which the compiled "
+            "kernel does not trade yet; run it with the Engine and BacktestBroker "
+            "(currency=the settle coin)"
         )
     if leverage > spec.brackets[0].max_leverage:
         raise ConfigError(
@@ -215,6 +219,7 @@ def perp_inputs(
         raise ConfigError(
             f"fast path: margin_mode must be 'isolated' or 'cross', got {margin_mode!r}"
         )
+    notional_cap = leverage_notional_cap(spec, leverage, symbol)
     mark = _one(marks, symbol, "marks", BarSeries)
     columns = (series.open, series.high, series.low, series.close)
     if mark is not None and np.array_equal(mark.open_time, series.open_time):
@@ -231,13 +236,49 @@ def perp_inputs(
         ],
         dtype=np.float64,
     )
+    size = spec.contract_size
+    if size != 1.0:  # the kernel trades one base unit a contract: prices scaled to a contract
+        columns = tuple(np.multiply(column, size) for column in columns)  # type: ignore[assignment]
     return PerpInputs(
         marks=_floats(columns),
         rates=funding_per_bar(rates, series.open_time),
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
         source=rates.description if rates is not None else "none given: no funding charged",
+        notional_cap=notional_cap,
     )
+
+
+def leverage_notional_cap(spec: PerpetualSpec, leverage: float, symbol: str) -> float:
+    """The notional from which the brackets allow less than ``leverage`` (0: never).
+
+    `FuturesPortfolio.check_fill` refuses an opening whose notional falls in a bracket with a
+    lower maximum leverage; with brackets whose maximum never rises, those notionals are the
+    ones from the first such bracket's floor on, which the kernel compares with.
+
+    Args:
+        spec: The perpetual's spec.
+        leverage: The run's leverage.
+        symbol: For the message.
+
+    Returns:
+        That floor, or 0 when every bracket allows the leverage.
+
+    Raises:
+        ConfigError: If a bracket allows more leverage than one before it (not a venue's
+            table; the event backtest handles it).
+    """
+    lowers = [b for b in spec.brackets if b.max_leverage < leverage]
+    if not lowers:
+        return 0.0
+    first = lowers[0]
+    if any(b.max_leverage >= leverage for b in spec.brackets if b.floor > first.floor):
+        raise ConfigError(
+            f"fast path: {symbol}'s brackets allow {leverage:g}x again above a notional of "
+            f"{first.floor:g}; the fast path needs maximum leverages that never rise (use the "
+            "event backtest)"
+        )
+    return first.floor
 
 
 def perp_stats_rows(stats: pd.Series, symbol: str, outcome: PerpOutcome) -> pd.Series:
@@ -311,8 +352,15 @@ def simulate_perp(
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    if inputs.notional_cap > 0.0:
+        params = params.copy()
+        params["notional_cap"] = inputs.notional_cap
+    size = market.perpetual.contract_size if market.perpetual is not None else 1.0
+    prices = (data.open, data.high, data.low, data.close)
+    if size != 1.0:  # a contract of ``size`` base units is one unit at ``size * price``
+        prices = tuple(np.multiply(column, size) for column in prices)  # type: ignore[assignment]
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
-        _floats((data.open, data.high, data.low, data.close)),
+        _floats(prices),
         inputs.marks,
         inputs.rates,
         tuple(np.ascontiguousarray(flag, np.bool_) for flag in flags),
@@ -334,6 +382,9 @@ def simulate_perp(
         deficit=float(state[5]),
         source=inputs.source,
     )
-    return _Raw(
-        fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected), outcome
-    )
+    fills, trades = fills[:n_fills], trades[:n_trades]
+    if size != 1.0:  # back to prices: fills at the price, trades valued per base unit
+        fills[:, 2] /= size
+        trades[:, 5] *= size
+        trades[:, 7] *= size
+    return _Raw(fills, trades, equity, exposed, float(fees), int(rejected), outcome)
