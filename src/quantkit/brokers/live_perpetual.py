@@ -300,7 +300,7 @@ class PerpetualLiveBroker(LiveBroker):
         symbol = change.symbol or self._sole_holder()
         if symbol not in self._markets:
             _log.info("pushed_funding_left_to_poll", symbol=change.symbol, amount=change.amount)
-            self.funding_ledger.pushes += 1
+            self.funding_ledger.unattributed()
             self.sync.balances_behind = True
             self.sync.poke()
             self.sync.emit()
