@@ -376,3 +376,28 @@ async def test_funding_paid_hours_into_a_long_outage_is_journaled_once_on_restar
         tasks.cancel_scope.cancel()
     rows = [(f["amount"], f["source"]) for f in journal(path, "funding")]
     assert rows == [(-0.4, "stream"), (-1.2, "restart"), (-0.8, "restart")]
+
+
+async def test_a_liquidation_the_poll_found_first_is_not_booked_again_when_pushed(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.SELL, "isolated", 20)  # isolated wallet 200
+        broker = await streaming(local, venue, path, tasks, leverage=20, margin_mode="isolated")
+        local.trading.user_stream.hold()  # a slow network: the account check learns first
+        local.trading.move(BTC, last=43_000, mark=43_000)  # the short is liquidated
+        with anyio.fail_after(DEADLINE):
+            while broker.futures.liquidations == 0:  # looked up, then booked, by the checks
+                await broker.reconciler.check_account()
+        local.trading.user_stream.release()
+        await until(broker, lambda: broker.forced_pushes >= 1, DEADLINE)  # the push is read ...
+        assert broker.futures.liquidations == 1  # ... and books nothing
+        await broker.reconciler.check_account()
+        assert broker.portfolio.position(BTC).amount == 0
+        assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 200)
+        assert broker.futures.wallet_balance() == pytest.approx(venue_wallet(local))
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert len(journal(path, "liquidation")) == 1
