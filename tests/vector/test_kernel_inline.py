@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
 from quantkit import Market
 from quantkit.domain.bars import BarSeries
-from quantkit.vector import SignalData, Signals, kernel, run_signals, sweep
+from quantkit.vector import SignalData, Signals, kernel, run_signals, sweep, sweep_kernel
 from quantkit.vector.kernel_inline import inlined
 from quantkit.vector.strategy import SignalStrategy, SmaCrossSignals
 from tests.strategies import gbm_bars
@@ -60,7 +62,13 @@ class ReadOnlySignals(SmaCrossSignals):
         return made
 
 
+def _read_only_flags(signature: tuple[Any, ...]) -> tuple[bool, ...]:
+    """Whether each of the first (bar and signal) array arguments is typed read-only."""
+    return tuple(not kind.mutable for kind in signature[:8])
+
+
 def test_runs_and_sweeps_on_any_inputs_share_one_compiled_bar_loop() -> None:
+    before = set(kernel.simulate.signatures)  # (those compiled or loaded from the cache)
     strategies: list[SignalStrategy] = [
         SmaCrossSignals(fast=5, slow=20),
         ReadOnlySignals(fast=5, slow=20),
@@ -73,8 +81,15 @@ def test_runs_and_sweeps_on_any_inputs_share_one_compiled_bar_loop() -> None:
     table = sweep(SmaCrossSignals, _series(True), {"fast": [5], "slow": [20]}, market=MARKET)
     assert len({r.stats_vector.tobytes() for r in results}) == 1  # the same run each time
     assert table["Trades"].iloc[0] == results[0].stats["Trades"] > 0
-    # one signature of the loop serves read-only and writable bars and signals, and the sweep:
-    # a process that compiled it for a run loads it from numba's cache for a sweep
-    assert len(kernel.run_bars.signatures) == 1
+    # one signature of the loop serves read-only and writable bars and signals, and the sweep
+    # passes its loop the same array types: a sweep after a run loads it from numba's cache
+    # (other tests may have called `kernel.simulate` directly on writable bars before)
+    unified = (True, True, True, True, False, False, False, False)  # bars read-only
+    added = set(kernel.simulate.signatures) - before
+    assert len(added) <= 1 and {_read_only_flags(sig) for sig in added} <= {unified}
+    # the crossover sweep's bars (its signals are made inside it, writable)
+    swept = {tuple(sig[:4]) for sig in sweep_kernel.sweep_sma.signatures}
+    assert swept and {_read_only_flags(sig) for sig in swept} == {unified[:4]}
+    assert swept <= {tuple(sig[:4]) for sig in kernel.simulate.signatures}
     # the per-bar phases are inlined before typing: never compiled on their own
     assert kernel.fill_at_open.signatures == [] and kernel.decide.signatures == []
