@@ -62,7 +62,9 @@ def test_a_held_position_is_processed_only_at_its_funding_bars() -> None:
     broker, gate = run({5: 95.0})  # a dip that stays above the liquidation price
     assert [k for k, flag in enumerate(gate.due) if flag] == [2, 10, 18]
     assert funding_bars(broker) == [2, 10, 18]
-    assert [p.amount for p in broker.portfolio.funding] == pytest.approx([0.1, 0.1, 0.1])
+    portfolio = broker.portfolio
+    assert isinstance(portfolio, FuturesPortfolio)
+    assert [p.amount for p in portfolio.funding] == pytest.approx([0.1, 0.1, 0.1])
 
 
 def test_the_bar_whose_mark_reaches_the_liquidation_price_is_processed_and_liquidates() -> None:
