@@ -175,7 +175,10 @@ class Step:
             StrategyError: If the strategy raised.
         """
         cursor = data.cursor
-        working, also_working = working_parts(self._working[data.symbol])
+        container = self._working[data.symbol]
+        working, also_working = working_parts(container)
+        # a per-bar schedule of bars to match besides (a held perpetual: `perp_gate`)
+        due: Sequence[int] | None = getattr(container, "due", None)
         match = self._match
         events = self.events
         deliver = self.deliver
@@ -185,7 +188,7 @@ class Step:
         parents = self.algos.working
         for i in range(start, stop):
             cursor.i = i
-            if working or also_working:  # plain containers: no Python call per bar
+            if working or also_working or (due is not None and due[i]):  # no Python call
                 match(data)
                 if events:
                     deliver()
