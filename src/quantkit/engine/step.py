@@ -9,6 +9,7 @@ Every call into the strategy goes through here, so an exception it raises is tur
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -43,6 +44,9 @@ class StepRecorder(Protocol):
     def delivered(self) -> None:
         """The end of a batch of events."""
         ...
+
+    # A recorder may also offer ``take(events)``: keep a whole batch (fills, orders, then
+    # `delivered`) and clear ``events``; a step whose hooks take no events calls only that.
 
 
 def working_parts(working: Sized) -> tuple[Sized, Sized]:
@@ -129,7 +133,11 @@ class Step:
         self.risk_history: Any = hook(risk, "on_history")
         if self.on_fill is None and self.on_order is None and self.risk_fill is None:
             # Only the recorder takes the events: no hook can raise or add any.
-            self.deliver = self._record_only  # type: ignore[method-assign]
+            take: Callable[[list[Order | Fill]], None] | None = getattr(recorder, "take", None)
+            if take is None:
+                self.deliver = self._record_only  # type: ignore[method-assign]
+            else:  # the recorder keeps a whole batch in one call
+                self.deliver = functools.partial(take, self.events)  # type: ignore[method-assign]
 
     # -- the step --------------------------------------------------------------------------------
 
