@@ -24,6 +24,7 @@ from quantkit.domain.market import Market
 from quantkit.domain.order import OrderRequest
 from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
 from quantkit.engine.result import Result
+from quantkit.engine.risk_gate import close_band
 from quantkit.risk.breakers import DailyLossLimit, MaxDrawdownBreaker
 from quantkit.risk.policy import RiskChain, RiskContext, RiskPolicy
 from quantkit.risk.reset import Breaker
@@ -207,6 +208,34 @@ def test_a_funding_payment_trips_the_breaker_on_its_bar() -> None:
     assert breaker.calls == 4 + 6 + 1
     ungated = run(closes, {0: ("buy", 0.1)}, UngatedDaily(15.0, relative=False), perp=perp)
     assert_same_run(result, ungated)
+
+
+def test_a_new_peak_moves_the_drawdown_band_up() -> None:
+    # peak 10,000 (bar 0), then 10,989.01 at bar 2 (0.999 BTC at 11,000 and 0.01 cash); bar 4
+    # falls to 9,840.16: 10.45 % below the new peak (inside the first peak's band)
+    closes = [10_000.0, 10_000.0, 11_000.0, 11_000.0, 9_850.0, 9_850.0]
+    result = run(closes, {0: ("buy", 0.999)}, MaxDrawdownBreaker(0.1))
+    halts = result.risk_events[result.risk_events["action"] == "halt"]
+    assert list(halts["time"]) == [pd.Timestamp(T0 + 5 * HOUR, unit="ns", tz="UTC")]
+    assert "equity 9,840.16 is 10.45% below its peak 10,989.01" in halts["reason"].iloc[0]
+    assert_same_run(result, run(closes, {0: ("buy", 0.999)}, UngatedDrawdown(0.1)))
+
+
+@given(
+    cash=st.floats(-1e9, 1e9),
+    amount=st.floats(-1e4, 1e4).filter(lambda a: abs(a) > 1e-9),
+    low=st.floats(-1e9, 1e9),
+    width=st.floats(0.0, 1e6),
+    closes=st.lists(st.floats(0.0, 1e7), min_size=1, max_size=20),
+)
+def test_closes_inside_the_band_put_the_equity_inside_the_band(
+    cash: float, amount: float, low: float, width: float, closes: list[float]
+) -> None:
+    high = low + width
+    bottom, top = close_band(cash, amount, low, high)
+    for close in [bottom, top, *closes]:
+        if bottom <= close <= top:
+            assert low <= cash + amount * close <= high
 
 
 def test_a_reset_inside_a_quiet_stretch_restarts_the_day_on_the_next_bar() -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from quantkit.engine.context import RunContext
     from quantkit.risk.quiet import QuietBand
 
-__all__ = ["CLOSED", "RiskBarGate", "has_fill", "quiet_owner"]
+__all__ = ["CLOSED", "RiskBarGate", "close_band", "has_fill", "quiet_owner"]
 
 Window = tuple[int, float, float, "QuietBand | None"]
 """What the loop keeps between calls: last bar (exclusive) and close band to skip, the band."""
@@ -126,13 +126,36 @@ class RiskBarGate:
                 amount = position.amount
         if not amount:
             return (-math.inf, math.inf) if low <= cash <= high else None
-        first, second = (low - cash) / amount, (high - cash) / amount
-        bottom, top = (first, second) if amount > 0 else (second, first)
-        bottom = _inward(bottom, 1.0, cash, amount, low, high)
-        top = _inward(top, -1.0, cash, amount, low, high)
-        if bottom != bottom or top != top or bottom > top:  # noqa: PLR0124 - nan checks
-            return None
-        return bottom, top
+        bottom, top = close_band(cash, amount, low, high)
+        return (bottom, top) if bottom <= top else None
+
+
+def close_band(cash: float, amount: float, low: float, high: float) -> tuple[float, float]:
+    """Closes ``c`` for which ``cash + amount * c`` (as floats compute it) lies in ``[low, high]``.
+
+    Every close between the two bounds does: the equity only moves one way with the close
+    and rounding keeps that order, so bounds that pass make everything between them pass.
+
+    Args:
+        cash: The account's cash.
+        amount: The position (not zero).
+        low: Lowest equity wanted.
+        high: Highest equity wanted.
+
+    Returns:
+        ``(bottom, top)``; ``bottom > top`` (no close) when none was found.
+
+    Examples:
+        >>> close_band(100.0, 2.0, 150.0, 300.0)
+        (25.0, 100.0)
+    """
+    first, second = (low - cash) / amount, (high - cash) / amount
+    bottom, top = (first, second) if amount > 0 else (second, first)
+    bottom = _inward(bottom, 1.0, cash, amount, low, high)
+    top = _inward(top, -1.0, cash, amount, low, high)
+    if bottom != bottom or top != top:  # noqa: PLR0124 - nan: not found
+        return math.inf, -math.inf
+    return bottom, top
 
 
 def _inward(close: float, way: float, cash: float, amount: float, low: float, high: float) -> float:
