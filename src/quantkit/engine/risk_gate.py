@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 from quantkit.domain.fill import Fill
 from quantkit.risk.policy import RiskChain, RiskPolicy, overrides
-from quantkit.risk.reset import Breaker
 
 if TYPE_CHECKING:
     from quantkit.engine.context import RunContext
     from quantkit.risk.quiet import QuietBand
+    from quantkit.risk.reset import Breaker
 
 __all__ = ["CLOSED", "RiskBarGate", "close_band", "has_fill", "quiet_owner"]
 
@@ -55,8 +55,12 @@ def quiet_owner(policy: RiskPolicy | None) -> Breaker | None:
     if isinstance(policy, RiskChain):
         members = [member for member in policy.policies if overrides(member, "on_bar")]
         return quiet_owner(members[0]) if len(members) == 1 else None
-    if isinstance(policy, Breaker) and type(policy).gates_its_bars():
-        return policy
+    # `Breaker.gates_its_bars`, asked without importing the breakers (``import quantkit`` loads
+    # this module and stays light)
+    gates = getattr(type(policy), "gates_its_bars", None)
+    if gates is not None and gates() and hasattr(policy, "quiet_band"):
+        breaker: Breaker = policy  # type: ignore[assignment]
+        return breaker
     return None
 
 
