@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from quantkit.algos.book import AlgoBook
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["RiskEvent", "RunContext"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RiskEvent:
     """A risk decision, kept in the Result.
 
@@ -44,6 +44,24 @@ class RiskEvent:
     policy: str
     action: RiskAction
     reason: str
+
+    def __init__(
+        self, time: int, client_id: str, symbol: str, policy: str, action: RiskAction, reason: str
+    ) -> None:
+        # The slots' own setters instead of the generated object.__setattr__ calls: a third of
+        # the cost, one event per order (as `Decision` does). Assignment from outside still
+        # raises FrozenInstanceError.
+        _set_time(self, time)
+        _set_client_id(self, client_id)
+        _set_symbol(self, symbol)
+        _set_policy(self, policy)
+        _set_action(self, action)
+        _set_reason(self, reason)
+
+
+_set_time, _set_client_id, _set_symbol, _set_policy, _set_action, _set_reason = (
+    vars(RiskEvent)[f.name].__set__ for f in fields(RiskEvent)
+)
 
 
 class RunContext:

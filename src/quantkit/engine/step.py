@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import numpy as np
 
 from quantkit.domain.fill import Fill
+from quantkit.engine.risk_gate import CLOSED, RiskBarGate, has_fill, quiet_owner
 from quantkit.errors import QuantkitError, StrategyError
 from quantkit.risk.policy import RiskPolicy, hook
 from quantkit.strategy.base import Strategy
+from quantkit.strategy.series import native_view
 
 if TYPE_CHECKING:
     from quantkit.brokers.base import Broker
@@ -118,6 +120,7 @@ class Step:
         self.strategy = strategy
         self.broker = broker
         self.context = context
+        self._policy = risk
         self.events = broker.events
         self.recorder = recorder
         self._match = match
@@ -194,23 +197,37 @@ class Step:
         context = self.context
         on_bar = self.on_bar
         parents = self.algos.working
+        # The risk gate (`quantkit.engine.risk_gate`): bars before ``quiet`` whose close is in
+        # [low, high] skip the breaker's on_bar while it still holds ``band``.
+        owner: Any = quiet_owner(self._policy) if risk_bar is not None else None
+        gate = RiskBarGate(owner, context, data.symbol) if owner is not None else None
+        close_at = native_view(data._series.close)
+        quiet, low, high, band = CLOSED
         for i in range(start, stop):
             cursor.i = i
             if working or also_working or (due is not None and due[i]):  # no Python call
                 match(data)
+                quiet = 0  # fills, funding or a liquidation may have changed the account
                 if events:
                     deliver()
             if parents:  # a plain list: parent orders work
                 self.parents(data)
-            if risk_bar is not None:
+                quiet = 0  # their children may have been placed or canceled: check the bar
+            if risk_bar is not None and not (
+                i < quiet and owner.quiet is band and low <= close_at[i] <= high
+            ):
                 orders = risk_bar(context)  # usually (): nothing else to do
                 if orders:
                     self._place(orders)
+                if gate is not None:
+                    quiet, low, high, band = gate.window()
             try:
                 on_bar(data)
             except Exception as exc:
                 self.fail("on_bar", exc, data.symbol)
             if events:
+                if quiet and has_fill(events):
+                    quiet = 0
                 deliver()
 
     def match(self, data: SymbolData) -> None:
