@@ -136,6 +136,10 @@ def test_a_coin_margined_run_reports_equity_in_btc_and_in_usd() -> None:
     # return on the entry notional of 0.5 BTC
     assert trade.return_pct == pytest.approx(100 * (0.1 - 0.00045) / 0.5)
     assert set(result.fills["fee_currency"]) == {"BTC"}
+    # turnover on the notional in BTC (0.5 in, 0.4 out), not contracts times USD
+    years = (len(closes) - 1) * HOUR / (365 * 24 * HOUR)
+    turnover = 0.9 / result.equity.mean() / years
+    assert result.stats["Turnover (ann.)"] == pytest.approx(turnover)
     np.testing.assert_allclose(result.equity.to_numpy(), replay_equity(INV, broker, closes))
 
 
