@@ -19,6 +19,7 @@ from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
 from quantkit.errors import ConfigError
 from quantkit.vector import FastResult, run_signals
 from quantkit.vector.perp_run import funding_per_bar
+from quantkit.vector.strategy import SmaCrossSignals
 from tests.vector.test_parity import HOUR, START, Scripted, bars
 
 SYM = "BTC/USDT:USDT"
@@ -124,8 +125,11 @@ def test_funding_rates_line_up_with_bars_without_look_ahead() -> None:
 def test_settings_the_fast_path_does_not_simulate_are_refused() -> None:
     inverse = Market(SYM, "BTC", "USD", perpetual=PerpetualSpec("BTC", inverse=True,
                                                                  contract_size=100.0))  # fmt: skip
-    with pytest.raises(ConfigError, match="inverse"):
-        run_signals(Scripted(), flat(3), market=inverse, check_causal=False)
+    stopped = SmaCrossSignals(fast=2, slow=3, sl_pct=0.05)
+    with pytest.raises(ConfigError, match=r"inverse perpetual.*without sl_pct"):
+        run_signals(stopped, flat(3), market=inverse, check_causal=False)
+    with pytest.raises(ConfigError, match="without slippage_bps"):
+        run_signals(Scripted(), flat(3), market=inverse, slippage_bps=5, check_causal=False)
     capped = Market(SYM, "BTC", "USDT", perpetual=PerpetualSpec(
         "USDT", brackets=brackets_with_cum([(0, 1e12, 50, 0.004)])))  # fmt: skip
     with pytest.raises(ConfigError, match="above the 50x its first bracket allows"):
