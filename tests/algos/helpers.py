@@ -14,7 +14,7 @@ Starter = Callable[[Strategy], ParentOrder]
 
 
 class StartsParent(Strategy):
-    """Calls ``start(self)`` at bar ``at``; ``then(self, index)`` at every later bar."""
+    """Calls ``start(self)`` at bar ``at`` (once); ``then(self, index)`` at every later bar."""
 
     at: int = 0
 
@@ -26,7 +26,7 @@ class StartsParent(Strategy):
         self.parent: ParentOrder | None = None
 
     def on_bar(self, bar: SymbolData) -> None:
-        if bar.index == self.at:
+        if bar.index == self.at and self.parent is None:
             self.parent = self.start(self)
         elif self.then is not None and bar.index > self.at:
             self.then(self, bar.index)

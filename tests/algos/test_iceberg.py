@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from quantkit import Strategy
 from quantkit.algos import ParentStatus
 from quantkit.algos.schedule import display_size
 from quantkit.algos.specs import IcebergSpec
@@ -77,16 +78,41 @@ def test_display_jitter_stays_within_bounds_and_repeats_with_the_seed() -> None:
     assert sizes == [display_size(spec, k) for k in range(200)]
 
 
-def test_a_rejected_slice_ends_the_iceberg_with_the_reason() -> None:
-    broker = free_broker(cash=50.0)  # 0.4 x 100 = 40 fits, the second slice does not
+def test_three_refused_slices_in_a_row_end_the_iceberg_with_the_reason() -> None:
+    broker = free_broker(cash=50.0)  # 0.4 x 100 = 40 fits, the next slices do not
     strategy, _ = run(
-        flat_rows(6), lambda s: s.iceberg("buy", 1.0, display=0.4, limit=100.0), broker=broker
+        flat_rows(8), lambda s: s.iceberg("buy", 1.0, display=0.4, limit=100.0), broker=broker
     )
     parent = strategy.parent
     assert parent is not None
-    assert parent.status is ParentStatus.EXPIRED
+    # slice 1 at bar 0 fills in bar 1; slices 2-4 (bars 1-3) are refused; it ends at bar 4
+    assert [str(c.status) for c in parent.children] == ["filled"] + ["rejected"] * 3
+    assert parent.status is ParentStatus.EXPIRED and parent.ended_at == T0 + 5 * HOUR
     assert parent.filled == pytest.approx(0.4)
     assert parent.reason.startswith(f"child {parent.children[-1].client_id}: ")
+    assert parent.reason.endswith(parent.children[-1].reason)
+
+
+def test_a_refused_amend_of_the_working_slice_does_not_end_the_iceberg() -> None:
+    def amend_while_halted(strategy: Strategy, index: int) -> None:
+        parent = strategy.parent  # type: ignore[attr-defined]
+        if index == 1:
+            strategy._ctx.halted = "a test halt"  # type: ignore[attr-defined]
+            strategy.amend_parent(parent, limit=99.5)  # refused: trading is halted
+            strategy._ctx.halted = ""  # type: ignore[attr-defined]
+        if index == 2:
+            strategy.amend_parent(parent, limit=100.0)  # the slice can fill now
+
+    strategy, _ = run(
+        flat_rows(8),
+        lambda s: s.iceberg("buy", 0.8, display=0.4, limit=98.0),
+        then=amend_while_halted,
+    )
+    parent = strategy.parent
+    assert parent is not None
+    statuses = [str(c.status) for c in parent.children]
+    assert statuses == ["filled", "rejected", "filled"]  # slice, refused amend, slice
+    assert parent.status is ParentStatus.FILLED
 
 
 def test_bad_iceberg_arguments_are_one_order_error() -> None:

@@ -1,7 +1,8 @@
 """A TWAP on the live path (real ccxt against the local exchange), killed and resumed.
 
 The child process trades a TWAP through `LiveBroker`; the test kills it with SIGKILL in the
-middle of the schedule, restarts it on the same journal and lets it finish. No child is
+middle of the schedule, restarts it on the same journal and publishes bars until the parent
+has ended. No child is
 placed twice, every trade is booked once, and the parent ends filled with exactly its amount.
 """
 
@@ -49,11 +50,7 @@ CHILD = textwrap.dedent(
             if not self.parent_orders:  # a restart resumes the journaled parent instead
                 self.twap("buy", AMOUNT, horizon="6m", slices=6)
             parent = self.parent_orders[0]
-            print("BAR", parent.status, repr(parent.filled), flush=True)
-
-        def on_stop(self):
-            parent = self.parent_orders[0]
-            print("PARENT", parent.id, parent.status, repr(parent.filled), flush=True)
+            print("BAR", parent.id, parent.status, repr(parent.filled), flush=True)
 
     venue = CcxtExchange(
         "binance",
@@ -111,12 +108,18 @@ def test_a_twap_killed_mid_schedule_resumes_without_doubles_and_fills_its_amount
         local.publish()  # the next bar: the kill lands anywhere in its handling
         time.sleep(rng.uniform(0.0, 0.05))
         assert child.kill(), child.tail()
-        final = Child(script, local.url, journal, 6, log)
-        assert run_session(final, local, 6), final.tail()
-        line = final.until("PARENT")
-        assert line is not None, final.tail()
-        assert final.finish() == 0, final.tail()
+        final = Child(script, local.url, journal, 10_000, log)
+        assert final.until("READY") is not None, final.tail()
+        line = None
+        for _ in range(40):  # fills arrive between bars: publish until the parent has ended
+            local.publish()
+            line = final.until("BAR")
+            assert line is not None, final.tail()
+            if line.split()[2] != "working":
+                break
+        assert final.kill(), final.tail()
         placed = local.accounts.orders(KEY)
+    assert line is not None
     _, parent_id, status, filled = line.split()
     assert status == "filled"
     assert float(filled) == pytest.approx(float(AMOUNT), abs=1e-12)
@@ -140,3 +143,58 @@ def test_a_twap_killed_mid_schedule_resumes_without_doubles_and_fills_its_amount
     assert {r["id"] for r in records} == {parent_id}  # the restart started no second TWAP
     assert records[-1]["status"] == "filled"
     assert json.dumps(records[-1]["spec"]["kind"]) == '"twap"'  # type: ignore[index]
+
+
+RESTING = CHILD.replace(
+    'self.twap("buy", 0.05, horizon="6m", slices=6)',
+    'self.twap("buy", 0.05, horizon="6m", slices=6, limit_offset=0.5)',
+)
+
+
+def test_resting_twap_slices_are_canceled_across_a_restart_and_never_overcommit(
+    tmp_path: Path,
+) -> None:
+    # limit children half the price below the market never fill: every slice's child is
+    # canceled when the next is due (the last one at the horizon's end), across a kill -9
+    assert RESTING != CHILD
+    script = tmp_path / "child.py"
+    script.write_text(RESTING)
+    journal = tmp_path / "journal.jsonl"
+    start = (int(time.time()) // 60 - WARMUP) * 60
+    log = tmp_path / "child.log"
+    with LocalExchange(
+        live=True,
+        warmup=WARMUP,
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(start + 500 * 60, UTC),
+        accounts={KEY: (SECRET, {"USDT": 100_000})},
+        seed="twap-resting",
+    ) as local:
+        child = Child(script, local.url, journal, 10_000, log)
+        assert run_session(child, local, 3), child.tail()
+        deadline = time.monotonic() + 30
+        while len(local.accounts.orders(KEY)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the third slice reached the venue
+        assert child.kill(), child.tail()
+        assert [o.status for o in local.accounts.orders(KEY)][-1] == "NEW"  # still resting
+        final = Child(script, local.url, journal, 10_000, log)
+        assert final.until("READY") is not None, final.tail()
+        line = None
+        for _ in range(40):
+            local.publish()
+            line = final.until("BAR")
+            assert line is not None, final.tail()
+            if line.split()[2] != "working":
+                break
+        assert final.kill(), final.tail()
+        placed = local.accounts.orders(KEY)
+    assert line is not None
+    _, parent_id, status, filled = line.split()
+    assert status == "expired" and float(filled) == 0.0
+    counts = Counter(order.client_id for order in placed)
+    assert max(counts.values()) == 1 and all(c.startswith(f"{parent_id}-") for c in counts)
+    assert all(o.status == "CANCELED" and not o.fills for o in placed)
+    # never more working on the venue at once than the parent's amount
+    for order in placed:
+        overlapping = [o for o in placed if o.time <= order.time < o.update_time]
+        assert sum((o.qty for o in overlapping), Decimal(0)) <= Decimal("0.05"), overlapping

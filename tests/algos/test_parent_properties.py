@@ -114,3 +114,85 @@ def _head(series: BarSeries, n: int) -> BarSeries:
         series.close[:n].copy(),
         series.volume[:n].copy(),
     )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    amount=st.floats(0.5, 10.0),
+    display=st.floats(0.05, 3.0),
+    jitter=st.floats(0.0, 0.9),
+    offset=st.floats(-0.01, 0.01),
+    participation=st.none() | st.floats(0.005, 0.2),
+)
+def test_iceberg_children_work_one_at_a_time_and_never_exceed_the_rest(
+    seed: int,
+    amount: float,
+    display: float,
+    jitter: float,
+    offset: float,
+    participation: float | None,
+) -> None:
+    series = walk(40, seed)
+    limit = float(series.close[1]) * (1 + offset)
+    strategy = StartsParent(
+        lambda s: s.iceberg("buy", amount, display=display, limit=limit,
+                            display_jitter=jitter, seed=seed),
+        at=1,
+    )  # fmt: skip
+    result = Engine(
+        feed=SeriesFeed(series),
+        strategy=strategy,
+        broker=BacktestBroker(cash=1e7, markets=MARKET, participation=participation),
+    ).run()
+    parent = strategy.parent
+    assert parent is not None
+    fills = result.fills
+    assert abs(float(fills["amount"].sum()) - parent.filled) <= 1e-9 * amount
+    filled_before = 0.0
+    for k, child in enumerate(parent.children):
+        assert child.amount is not None
+        assert child.amount <= display * (1 + jitter) + 1e-12  # within the display bounds
+        assert child.amount <= amount - filled_before + 1e-9 * amount  # never beyond the rest
+        assert child.request.limit_price == limit
+        if k + 1 < len(parent.children):  # the next slice only once this one filled
+            assert str(child.status) == "filled"
+            assert parent.children[k + 1].created_at > child.created_at
+        filled_before += child.filled
+    assert parent.filled <= amount * (1 + 1e-12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    amount=st.floats(0.5, 50.0),
+    rate=st.floats(0.01, 1.0),
+    cap=st.none() | st.floats(0.1, 5.0),
+)
+def test_participation_children_follow_the_volume_of_the_bar_just_closed(
+    seed: int, amount: float, rate: float, cap: float | None
+) -> None:
+    series = walk(30, seed)
+    strategy = StartsParent(lambda s: s.participate("buy", amount, rate=rate, max_slice=cap), at=1)
+    result = Engine(
+        feed=SeriesFeed(series),
+        strategy=strategy,
+        broker=BacktestBroker(cash=1e7, markets=MARKET),
+    ).run()
+    parent = strategy.parent
+    assert parent is not None
+    closes = series.close_time.tolist()
+    volumes = series.volume.tolist()
+    filled_before = 0.0
+    for child in parent.children:
+        assert child.amount is not None
+        at = closes.index(child.created_at)  # placed at a bar close ...
+        assert at > 1  # ... after the bar the parent started on
+        expected = rate * volumes[at]  # the volume of that bar, never a later one
+        if cap is not None:
+            expected = min(expected, cap)
+        expected = min(expected, amount - filled_before)
+        assert abs(child.amount - expected) <= 1e-9 * amount
+        filled_before += child.filled
+    assert abs(float(result.fills["amount"].sum()) - parent.filled) <= 1e-9 * amount
+    assert parent.filled <= amount * (1 + 1e-12)

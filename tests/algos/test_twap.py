@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from quantkit import Engine, SeriesFeed
 from quantkit.algos import ParentStatus
 from quantkit.algos.schedule import twap_schedule
 from quantkit.algos.specs import TwapSpec
 from quantkit.errors import OrderError
-from tests.algos.helpers import flat_rows, run
-from tests.builders import HOUR, T0
+from tests.algos.helpers import StartsParent, flat_rows, free_broker, run
+from tests.builders import HOUR, T0, make_series
 
 # bar i: open 100+i, high 102+i, low 99+i, close 101+i, volume 10
 RISING = [(100.0 + i, 102.0 + i, 99.0 + i, 101.0 + i, 10.0) for i in range(8)]
@@ -156,3 +157,67 @@ def test_a_bad_amount_or_side_is_one_order_error() -> None:
         run(RISING, lambda s: s.twap("buy", -1.0, horizon="4h", slices=2))
     with pytest.raises(OrderError, match="side must be 'buy' or 'sell'"):
         run(RISING, lambda s: s.twap("hold", 1.0, horizon="4h", slices=2))
+
+
+def test_a_parent_before_the_first_bar_is_one_order_error() -> None:
+    class TooEarly(StartsParent):
+        def on_start(self) -> None:
+            self.twap("buy", 1.0, horizon="4h", slices=2)
+
+    with pytest.raises(OrderError, match="no bar of BTC/USDT has closed yet"):
+        Engine(feed=SeriesFeed(make_series(RISING)), strategy=TooEarly(lambda s: None),
+               broker=free_broker()).run()  # fmt: skip
+
+
+def test_an_unknown_symbol_is_one_error_naming_it() -> None:
+    with pytest.raises(OrderError, match="ETH/USDT"):
+        run(RISING, lambda s: s.twap("buy", 1.0, horizon="4h", slices=2, symbol="ETH/USDT"))
+
+
+def test_the_journal_record_says_what_filled_what_is_left_and_the_next_slice_time() -> None:
+    from quantkit.algos.state import parent_from_json, parent_to_json
+
+    records: list[dict[str, object]] = []
+
+    def watch(strategy: StartsParent, index: int) -> None:
+        if index == 2:
+            assert strategy.parent is not None
+            records.append(parent_to_json(strategy.parent))
+
+    run(RISING, lambda s: s.twap("buy", 1.0, horizon="4h", slices=4), then=watch)  # type: ignore[arg-type]
+    record = records[0]
+    # at bar 2's close: slices 0-2 handled, 0.5 filled (bars 1 and 2), slice 3 due at T0 + 4h
+    assert record["slices_done"] == 3 and record["filled"] == 0.5 and record["remaining"] == 0.5
+    assert record["next_slice_at"] == T0 + 4 * HOUR
+    assert record["children"] == ["qk-000001-1", "qk-000001-2", "qk-000001-3"]
+    again = parent_from_json(record)
+    assert (again.id, again.amount, again.slices_done, again.spec) == (
+        "qk-000001", 1.0, 3, TwapSpec(horizon=4 * HOUR, slices=4)
+    )  # fmt: skip
+
+
+def test_the_parents_table_of_a_run_that_ends_mid_schedule_and_of_one_without_parents() -> None:
+    import pandas as pd
+
+    from quantkit.engine.parent_table import PARENT_COLUMNS
+
+    _, result = run(flat_rows(4), lambda s: s.twap("buy", 1.0, horizon="20h", slices=4))
+    row = result.parents.iloc[0]
+    assert row["status"] == "working" and pd.isna(row["ended_at"])
+    assert row["created_at"] == pd.Timestamp(T0 + HOUR, unit="ns", tz="UTC")
+    assert row["filled"] == 0.25 and row["remaining"] == 0.75  # slice 0 of 4 (every 5 h)
+    _, empty = run(flat_rows(3), lambda s: None)  # type: ignore[arg-type,return-value]
+    assert empty.parents.empty and list(empty.parents.columns) == PARENT_COLUMNS
+
+
+def test_a_timedelta_or_nanoseconds_horizon_is_the_same_schedule() -> None:
+    import datetime
+
+    made = []
+    for horizon in ("4h", datetime.timedelta(hours=4), 4 * HOUR):
+        strategy, _ = run(RISING, lambda s, h=horizon: s.twap("buy", 1.0, horizon=h, slices=4))  # type: ignore[misc]
+        assert strategy.parent is not None
+        made.append([(c.created_at, c.amount) for c in strategy.parent.children])
+    assert made[0] == made[1] == made[2]
+    with pytest.raises(OrderError, match="horizon must be positive"):
+        run(RISING, lambda s: s.twap("buy", 1.0, horizon=datetime.timedelta(0), slices=4))

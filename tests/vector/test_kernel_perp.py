@@ -171,3 +171,41 @@ def test_an_inverse_long_in_the_kernel_is_paid_in_btc() -> None:
     assert trade.pnl == pytest.approx(0.2 - 0.0008)
     # bar 2 closes at 25,000 with the position open: 1 + 0.2 - 0.0008 BTC
     assert fast.equity.tolist() == pytest.approx([1.0, 1.0, 1.1992, 1.1992, 1.1992])
+
+
+TIERED = PerpetualSpec(
+    "USDT", brackets=brackets_with_cum([(0, 5_000, 125, 0.004), (5_000, 1e12, 10, 0.01)])
+)
+PERP_TIERED = Market(SYM, "BTC", "USDT", maker_fee=0.0, taker_fee=0.0, perpetual=TIERED)
+
+
+@pytest.mark.parametrize(("leverage", "size", "filled"), [(20.0, 1.0, False), (20.0, 0.2, True),
+                                                          (10.0, 1.0, True)])  # fmt: skip
+def test_an_entry_in_a_bracket_below_the_leverage_is_refused_as_the_event_backtest_does(
+    leverage: float, size: float, filled: bool
+) -> None:
+    # 10,000 USDT, an entry spending `size` of it at 100: 1.0 buys 100 contracts, 10,000 of
+    # notional, in the second bracket (10x at most): refused at 20x, filled at 10x; 0.2 buys
+    # 20 (2,000 of notional, first bracket, 125x): filled at 20x
+    series = flat(4)
+    fast = run_signals(
+        Scripted(entries=(0,), size=size), series, market=PERP_TIERED, cash=10_000.0,
+        allow_short=True, check_causal=False, leverage=leverage,
+    )  # fmt: skip
+    assert len(fast.fills) == (1 if filled else 0)
+    assert fast.rejected == (0 if filled else 1)
+    if filled:
+        assert float(fast.fills["amount"].iloc[0]) == pytest.approx(10_000.0 * size / 100.0)
+
+
+def test_brackets_whose_leverage_rises_again_are_refused_by_the_fast_path() -> None:
+    odd = PerpetualSpec(
+        "USDT",
+        brackets=brackets_with_cum(
+            [(0, 5_000, 125, 0.004), (5_000, 50_000, 10, 0.01), (50_000, 1e12, 50, 0.02)]
+        ),
+    )
+    market = Market(SYM, "BTC", "USDT", perpetual=odd)
+    with pytest.raises(ConfigError, match="never rise"):
+        run_signals(Scripted(entries=(0,)), flat(4), market=market, cash=1_000.0,
+                    leverage=20.0, check_causal=False)  # fmt: skip

@@ -31,9 +31,8 @@ from tests.strategies import bar_series, sma_periods
 from tests.vector.test_parity import HOUR, START, walk
 
 SYMBOL = "BTC/USDT:USDT"
-# Every bracket allows 125x, so admission never depends on the bracket (the fast path does
-# not model a bracket's lower maximum leverage); the maintenance rates and amounts differ,
-# so the liquidation price is solved across brackets.
+# Every bracket allows 125x, so admission never depends on the bracket; the maintenance rates
+# and amounts differ, so the liquidation price is solved across brackets.
 SPEC = PerpetualSpec(
     "USDT",
     brackets=brackets_with_cum(
@@ -41,6 +40,15 @@ SPEC = PerpetualSpec(
     ),
 )
 PERP = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=SPEC)
+# Brackets whose maximum leverage falls (Binance's shape): an entry whose notional reaches a
+# bracket below the run's leverage is refused by both paths.
+TIERED = PerpetualSpec(
+    "USDT",
+    brackets=brackets_with_cum(
+        [(0, 2_000, 125, 0.004), (2_000, 20_000, 50, 0.01), (20_000, 1e12, 10, 0.025)]
+    ),
+)
+PERP_TIERED = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=TIERED)
 # Contracts of 0.01 BTC: amounts in contracts, P&L, fees and funding on 0.01 * price each.
 CONTRACTS = Market(
     SYMBOL,
@@ -172,7 +180,7 @@ def funding_schedules(draw: st.DrawFn, bars: int) -> FundingRates | None:
     margin_mode=st.sampled_from(["isolated", "cross"]),
     wick=st.sampled_from([0.0, 0.002, 0.03]),
     cash=st.sampled_from([1_000.0, 10_000.0, 100_000.0]),
-    market=st.sampled_from([PERP, CONTRACTS, INVERSE]),
+    market=st.sampled_from([PERP, PERP_TIERED, CONTRACTS, INVERSE]),
 )
 def test_fast_path_gives_the_event_backtests_perpetual_run(
     data: st.DataObject,
@@ -216,6 +224,9 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
     )
     assert_perp_parity(result, portfolio, fast, series)
     event(f"market: {market.symbol} of size {market.perpetual.contract_size:g}")  # type: ignore[union-attr]
+    by_bracket = result.orders["reason"].astype(str).str.contains("allows").sum()
+    assert fast.rejected == (result.orders["status"] == "rejected").sum()
+    event(f"refused by a bracket's leverage: {by_bracket > 0}")
     event(f"liquidated: {portfolio.liquidations > 0}")
     event(f"funding paid: {bool(portfolio.funding)}")
     if margin_mode == "isolated":

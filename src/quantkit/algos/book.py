@@ -61,7 +61,8 @@ class AlgoBook:
             The parent handle (``REJECTED`` with the reason if the risk policy refused it).
 
         Raises:
-            OrderError: If the amount is not a finite number > 0 or the symbol is unknown.
+            OrderError: If the amount is not a finite number > 0, the symbol is unknown or has
+                no closed bar yet.
         """
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             raise OrderError(f"{spec.kind}: amount must be a number, got {amount!r}")
@@ -69,13 +70,18 @@ class AlgoBook:
             raise OrderError(f"{spec.kind}: amount must be a finite number > 0, got {amount!r}")
         context = self.context
         context.market(symbol)  # an unknown symbol fails here, naming it
+        if context.now < 0 or not math.isfinite(context.price(symbol)):
+            raise OrderError(
+                f"{spec.kind} on {symbol}: no bar of {symbol} has closed yet; start parent "
+                "orders from on_bar"
+            )
         parent_id = context.next_client_id()
         spec = with_seed(spec)
         limit = spec.limit
         kind = OrderType.MARKET if limit is None else OrderType.LIMIT
         request = OrderRequest(symbol, side, kind, amount=float(amount), limit_price=limit,
                                tag=f"{PARENT_TAG}{spec.kind}")  # fmt: skip
-        approved, reason = context.check_parent(request, parent_id)
+        approved, reason = context.risk_decision(request, parent_id)
         now = context.now
         parent = ParentOrder(parent_id, symbol, side, float(approved.amount or amount), spec,
                              now, context.price(symbol))  # fmt: skip

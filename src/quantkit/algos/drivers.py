@@ -14,7 +14,11 @@ from quantkit.algos.specs import IcebergSpec, ParticipationSpec, TwapSpec
 from quantkit.domain.bars import Bar
 from quantkit.domain.order import OrderStatus, Side
 
-__all__ = ["Slicer", "drive"]
+__all__ = ["MAX_REFUSED", "Slicer", "drive"]
+
+MAX_REFUSED = 3
+"""An iceberg ends after this many refused children in a row (a refused slice is retried at
+the next close: a passing refusal, or a refused amend of the working slice, does not end it)."""
 
 
 class Slicer(Protocol):
@@ -99,8 +103,13 @@ def _twap(book: Slicer, parent: ParentOrder, spec: TwapSpec, now: int, price: fl
 def _iceberg(book: Slicer, parent: ParentOrder, spec: IcebergSpec) -> None:
     if parent.working_children:
         return
-    last = parent.children[-1] if parent.children else None
-    if last is not None and last.status is OrderStatus.REJECTED:
+    refused = 0
+    for child in reversed(parent.children):
+        if child.status is not OrderStatus.REJECTED:
+            break
+        refused += 1
+    if refused >= MAX_REFUSED:
+        last = parent.children[-1]
         book.finish(parent, ParentStatus.EXPIRED, f"child {last.client_id}: {last.reason}")
         return
     if book.done(parent):

@@ -7,13 +7,16 @@ from enum import StrEnum
 from typing import Any
 
 from quantkit.algos.specs import ParentSpec, spec_to_json
-from quantkit.domain.order import Order, Side
+from quantkit.domain.order import Order, OrderStatus, Side
 
 __all__ = ["PARENT_TAG", "ParentOrder", "ParentStatus"]
 
 PARENT_TAG = "parent:"
 """Prefix of the tag of the request a risk policy sees for a parent's whole amount
 (``"parent:twap"``); a policy that counts venue orders (a rate limit) skips it."""
+
+
+_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.REJECTED})
 
 
 class ParentStatus(StrEnum):
@@ -70,16 +73,37 @@ class ParentOrder:
     bar_value: float = 0.0
     bar_volume: float = 0.0
     plan: tuple[list[int], list[float]] | None = field(default=None, repr=False)
+    _settled: int = field(default=0, repr=False)
+    _settled_filled: float = field(default=0.0, repr=False)
+    _settled_value: float = field(default=0.0, repr=False)
 
     @property
     def kind(self) -> str:
         """``"twap"``, ``"iceberg"`` or ``"participation"``."""
         return self.spec.kind
 
+    def _settle(self) -> list[Order]:
+        """The children after the settled prefix (whose fills can no longer change).
+
+        The prefix moves over children that are filled or rejected, so sums over a long run of
+        children stay cheap. A canceled or expired child stays unsettled: a live venue may
+        still report a fill it made before the cancel.
+        """
+        children = self.children
+        i = self._settled
+        while i < len(children) and children[i].status in _FINAL:
+            child = children[i]
+            self._settled_filled += child.filled
+            self._settled_value += child.filled * child.average_price
+            i += 1
+        self._settled = i
+        return children[i:]
+
     @property
     def filled(self) -> float:
         """Amount filled by all children."""
-        return sum(child.filled for child in self.children)
+        rest = self._settle()
+        return self._settled_filled + sum(child.filled for child in rest)
 
     @property
     def remaining(self) -> float:
@@ -89,7 +113,7 @@ class ParentOrder:
     @property
     def working_children(self) -> list[Order]:
         """Children still working (accepted or sent, not ended)."""
-        return [child for child in self.children if not child.status.is_terminal]
+        return [child for child in self._settle() if not child.status.is_terminal]
 
     @property
     def committed(self) -> float:
@@ -103,10 +127,12 @@ class ParentOrder:
     @property
     def average_price(self) -> float:
         """Volume-weighted fill price of the children (0.0 before any fill)."""
-        filled = self.filled
+        rest = self._settle()
+        filled = self._settled_filled + sum(child.filled for child in rest)
         if filled <= 0:
             return 0.0
-        return sum(c.filled * c.average_price for c in self.children) / filled
+        value = self._settled_value + sum(c.filled * c.average_price for c in rest)
+        return value / filled
 
     @property
     def fees(self) -> float:

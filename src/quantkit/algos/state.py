@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from quantkit.algos.parent import ParentOrder, ParentStatus
-from quantkit.algos.specs import spec_from_json, spec_to_json
+from quantkit.algos.schedule import twap_schedule
+from quantkit.algos.specs import TwapSpec, spec_from_json, spec_to_json
 from quantkit.domain.order import Side
 from quantkit.errors import DataError, OrderError
 
@@ -31,7 +32,21 @@ def parent_to_json(parent: ParentOrder) -> dict[str, Any]:
     data["status"] = str(parent.status)
     data["reason"] = parent.reason
     data["spec"] = spec_to_json(parent.spec)
+    # For whoever reads the journal (a restart derives them again): what filled by then, what
+    # is left, when a TWAP's next slice is due, and the children placed so far (a restart finds
+    # them, and any child sent after this record, by their ids in the journal).
+    data["filled"] = parent.filled
+    data["remaining"] = parent.remaining
+    data["next_slice_at"] = _next_slice_at(parent)
+    data["children"] = [child.client_id for child in parent.children]
     return data
+
+
+def _next_slice_at(parent: ParentOrder) -> int | None:
+    if not isinstance(parent.spec, TwapSpec) or parent.status.is_terminal:
+        return None
+    times, _ = parent.plan or twap_schedule(parent.created_at, parent.spec)
+    return times[parent.slices_done] if parent.slices_done < len(times) else None
 
 
 def parent_from_json(data: Mapping[str, Any]) -> ParentOrder:

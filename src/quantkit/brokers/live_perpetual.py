@@ -30,6 +30,7 @@ import structlog
 
 from quantkit.brokers.live import LiveBroker
 from quantkit.brokers.live_perp_funding import FundingLedger
+from quantkit.brokers.live_perp_leverage import change_leverage, journaled_leverages
 from quantkit.brokers.live_perp_reconcile import PerpetualReconciler, PerpetualVenueReads
 from quantkit.brokers.live_perp_stream import AccountStream, PerpetualVenueStream
 from quantkit.brokers.venue import TradingVenue
@@ -109,6 +110,8 @@ class PerpetualLiveBroker(LiveBroker):
         """The funding payments booked, by income id and as pushed (and clearances' ids)."""
         self._forced: dict[str, VenueOrder | None] = {}
         """Venue order ids of trades no journaled order owns: the forced close, or ``None``."""
+        self.forced_pushes = 0
+        """How many fills of the venue's own orders the stream pushed (booked now or before)."""
         self._pending_lookups: set[tuple[str, str]] = set()
         """(venue order id, symbol) of unknown trades whose order is still to be looked up."""
         self._leverages: dict[str, float] = {}
@@ -132,8 +135,10 @@ class PerpetualLiveBroker(LiveBroker):
         if self.confirm_live is True:  # (LiveBroker refuses otherwise, before any order)
             venue = self.perp_venue
             await self._retrying(venue.check_one_way)
+            changed = journaled_leverages(self.journal_path)  # a run's changes outlive it
             for symbol in self._symbols:
-                mode, leverage = self.margin_mode, self._leverage_of(symbol)
+                mode = self.margin_mode
+                leverage = changed.get(symbol, self._leverage_of(symbol))
                 await self._retrying(functools.partial(venue.set_margin_mode, symbol, mode))
                 self._leverages[symbol] = await self._retrying(
                     functools.partial(venue.set_leverage, symbol, leverage)
@@ -143,6 +148,29 @@ class PerpetualLiveBroker(LiveBroker):
             stream = AccountStream(self)
             tasks.start_soon(stream.funding_loop)
             tasks.start_soon(stream.fills_loop)
+
+    async def aset_leverage(self, symbol: str, leverage: float) -> float:
+        """Change a symbol's leverage on the venue, also with a position open.
+
+        Refused before sending when the venue would refuse it (Binance's ``-2027``,
+        ``-4161``, ``-2028``, by the simulator's rule), journaled before it is sent, applied
+        to the portfolio once the venue confirms; a restart keeps it. See
+        `quantkit.brokers.live_perp_leverage`.
+
+        Args:
+            symbol: A perpetual the broker trades.
+            leverage: A whole number from 1 to the first bracket's maximum.
+
+        Returns:
+            The leverage the venue confirmed.
+
+        Raises:
+            ConfigError: For a symbol not traded or a leverage out of range.
+            ExchangeError: If the position's margin cannot carry it
+                (``reason="leverage_refused"``) or the venue refused it.
+            TransientError: If the venue kept failing.
+        """
+        return await change_leverage(self, symbol, leverage, self._retrying)
 
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run an idempotent account setting, retrying transient failures by `retry`."""
@@ -262,7 +290,8 @@ class PerpetualLiveBroker(LiveBroker):
         """Book a funding payment the user-data stream pushed, once (see `FundingLedger`).
 
         A cross position's payment comes without a symbol: it is the traded symbol holding
-        the only open position; with several open, the income history books it instead.
+        the only open position; with several open (or a symbol not traded), the income
+        history books it instead, at a poll round asked for now.
 
         Args:
             change: The pushed change (reason ``FUNDING_FEE``).
@@ -273,6 +302,10 @@ class PerpetualLiveBroker(LiveBroker):
         symbol = change.symbol or self._sole_holder()
         if symbol not in self._markets:
             _log.info("pushed_funding_left_to_poll", symbol=change.symbol, amount=change.amount)
+            self.funding_ledger.unattributed()
+            self.sync.balances_behind = True
+            self.sync.poke()
+            self.sync.emit()
             return False
         booked = not self.funding_ledger.streamed(
             symbol, change.amount, change.timestamp // 1_000_000
@@ -311,7 +344,7 @@ class PerpetualLiveBroker(LiveBroker):
         _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, source=source)
 
     def book_clearance(self, entry: VenueFunding) -> None:
-        """Book once what a cross liquidation cleared from the wallet (``INSURANCE_CLEAR``).
+        """Book once what a liquidation cleared from the wallet (``INSURANCE_CLEAR``).
 
         Args:
             entry: The venue's income entry (amount > 0 credited, < 0 debited).
@@ -377,7 +410,9 @@ class PerpetualLiveBroker(LiveBroker):
         for order, trade in fills:
             if not order.client_id.startswith(FORCED_CLOSE_PREFIXES):
                 continue
+            self.forced_pushes += 1
             if trade.symbol not in self._markets or trade.trade_id in self.sync.trade_ids:
+                self.sync.emit()  # read, booked already (by a poll): wake whoever waits
                 continue
             self._forced[trade.exchange_order_id] = order
             self._pending_lookups.discard((trade.exchange_order_id, trade.symbol))

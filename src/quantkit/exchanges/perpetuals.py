@@ -252,10 +252,11 @@ class CcxtPerpetualExchange(CcxtExchange):
     async def insurance_clearances(
         self, symbol: str, since_ms: int | None = None
     ) -> list[VenueFunding]:
-        """What a cross liquidation in ``symbol`` cleared from the wallet (``INSURANCE_CLEAR``).
+        """What liquidations in ``symbol`` cleared from the wallet (``INSURANCE_CLEAR``).
 
-        Binance clears the rest of a liquidated cross wallet to the insurance fund (or makes a
-        loss beyond zero good) with an ``income`` entry of this type.
+        Binance books the liquidation clearance fee (taken from what the margin held at the
+        liquidation price, isolated or cross) and a cross deficit it makes good with an
+        ``income`` entry of this type.
 
         Args:
             symbol: A perpetual's unified symbol.

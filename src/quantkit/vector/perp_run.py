@@ -39,6 +39,7 @@ __all__ = [
     "PerpInputs",
     "PerpOutcome",
     "funding_per_bar",
+    "leverage_notional_cap",
     "perp_inputs",
     "perp_stats_rows",
     "simulate_perp",
@@ -92,6 +93,7 @@ class PerpInputs:
     perp: FloatArray
     brackets: FloatArray
     source: str
+    notional_cap: float = 0.0
 
 
 def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArray:
@@ -214,6 +216,7 @@ def perp_inputs(
         raise ConfigError(
             f"fast path: margin_mode must be 'isolated' or 'cross', got {margin_mode!r}"
         )
+    notional_cap = leverage_notional_cap(spec, leverage, symbol)
     mark = _one(marks, symbol, "marks", BarSeries)
     columns = (series.open, series.high, series.low, series.close)
     if mark is not None and np.array_equal(mark.open_time, series.open_time):
@@ -237,7 +240,40 @@ def perp_inputs(
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
         source=rates.description if rates is not None else "none given: no funding charged",
+        notional_cap=notional_cap,
     )
+
+
+def leverage_notional_cap(spec: PerpetualSpec, leverage: float, symbol: str) -> float:
+    """The notional from which the brackets allow less than ``leverage`` (0: never).
+
+    `FuturesPortfolio.check_fill` refuses an opening whose notional falls in a bracket with a
+    lower maximum leverage; with brackets whose maximum never rises, those notionals are the
+    ones from the first such bracket's floor on, which the kernel compares with.
+
+    Args:
+        spec: The perpetual's spec.
+        leverage: The run's leverage.
+        symbol: For the message.
+
+    Returns:
+        That floor, or 0 when every bracket allows the leverage.
+
+    Raises:
+        ConfigError: If a bracket allows more leverage than one before it (not a venue's
+            table; the event backtest handles it).
+    """
+    lowers = [b for b in spec.brackets if b.max_leverage < leverage]
+    if not lowers:
+        return 0.0
+    first = lowers[0]
+    if any(b.max_leverage >= leverage for b in spec.brackets if b.floor > first.floor):
+        raise ConfigError(
+            f"fast path: {symbol}'s brackets allow {leverage:g}x again above a notional of "
+            f"{first.floor:g}; the fast path needs maximum leverages that never rise (use the "
+            "event backtest)"
+        )
+    return first.floor
 
 
 def perp_stats_rows(stats: pd.Series, symbol: str, outcome: PerpOutcome) -> pd.Series:
@@ -314,10 +350,13 @@ def simulate_perp(
     spec = market.perpetual
     assert spec is not None
     prices = contract_columns(_floats((data.open, data.high, data.low, data.close)), spec)
+    if inputs.notional_cap > 0.0 or spec.inverse:
+        params = params.copy()
+    if inputs.notional_cap > 0.0:
+        params["notional_cap"] = inputs.notional_cap
     if spec.inverse:  # a long in prices is a short in y = CS / price
         check_inverse(signals, settings.slippage_bps / 10_000.0, series.symbol)
         flags = [flags[2], flags[3], flags[0], flags[1]]
-        params = params.copy()
         params[0].allow_short = True  # both ways, as a futures account in the event backtest
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
         prices,

@@ -64,6 +64,8 @@ class FuturesUserStream:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._muted = False
         self._held: list[VenueEvent] | None = None
+        self.accepted = 0
+        """How many user-data sockets were opened so far (a reconnect adds one)."""
         venue.add_listener(self._on_event)
 
     def routes(self) -> list[web.RouteDef]:
@@ -217,6 +219,7 @@ class FuturesUserStream:
         entry = _Socket(owner, listen_key, socket)
         with self._lock:
             self._sockets.append(entry)
+            self.accepted += 1
         writer = asyncio.ensure_future(self._write(entry))
         try:
             async for _message in socket:  # clients send nothing but pings/pongs here
