@@ -229,12 +229,16 @@ class Book:
         order, market, fees = w.order, w.market, self.rules.fees
         cost = order.request.cost or 0.0
         unit = price  # what one unit of the amount is worth, in the account currency
+        pays_fee = w.sign > 0  # R3: a buy's budget pays for the amount and its fee
         contract = market.perpetual
         if contract is not None and (contract.inverse or contract.contract_size != 1.0):
             unit = contract.notional(1.0, price)  # one contract's notional (the coin, inverse)
+            # inverse: a sell is the purchase of the coin notional (1/price rises as it
+            # falls), so the sell pays for its fee, as the fast path's kernel sizes it
+            pays_fee = (w.sign < 0) if contract.inverse else pays_fee
         if w.sign > 0 and fees.charged_in == "received":  # spend ``cost``; fee paid in base
             amount = market.round_amount(cost / price)
-        elif w.sign > 0:  # spend exactly ``cost``, fee included
+        elif pays_fee:  # spend exactly ``cost``, fee included
             rate = fees.rate(market, is_maker)
             amount = market.round_amount((cost - fees.per_order) / (unit * (1.0 + rate)))
         else:  # sell what is worth ``cost`` at this price

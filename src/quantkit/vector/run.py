@@ -118,8 +118,11 @@ class FastResult:
         """
         frame = _trades_frame(self._raw.trades, self._series)
         if self.perp is not None:
+            from quantkit.vector.perp_contracts import trades_frame_in_prices  # noqa: PLC0415
             from quantkit.vector.perp_run import trade_funding  # noqa: PLC0415
 
+            if self.perp.contract is not None:  # the kernel's table is in a contract's value
+                frame = trades_frame_in_prices(frame, self.perp.contract)
             frame["funding"] = trade_funding(self._raw.trades, self.perp.funding, self.perp.paying)
             frame["pnl"] = frame["pnl"] - frame["funding"]
         return frame
