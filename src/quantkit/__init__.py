@@ -20,6 +20,7 @@ from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
 from quantkit.brokers.settings import SimSettings as SimSettings
+from quantkit.brokers.venues import Venues as Venues
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
@@ -46,8 +47,12 @@ from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
 from quantkit.domain.timeframe import parse_timeframe as parse_timeframe
+from quantkit.domain.venue_symbol import qualify as qualify
+from quantkit.domain.venue_symbol import resolve_symbol as resolve_symbol
+from quantkit.domain.venue_symbol import split_venue as split_venue
 from quantkit.engine.engine import Engine as Engine
 from quantkit.engine.result import Result as Result
+from quantkit.engine.venue_table import venue_summary as venue_summary
 from quantkit.errors import ConfigError as ConfigError
 from quantkit.errors import DataError as DataError
 from quantkit.errors import ExchangeError as ExchangeError
@@ -440,6 +445,7 @@ __all__ = [
     "VaRResult",
     "VenueBusyError",
     "VenueUnavailableError",
+    "Venues",
     "VolatilityTarget",
     "VolumeImpact",
     "WalkForwardResult",
@@ -473,16 +479,20 @@ __all__ = [
     "parse_timeframe",
     "periods_per_year",
     "probability_of_backtest_overfitting",
+    "qualify",
     "quality_report",
     "read_price_bars",
     "read_tape",
     "register_strategy",
     "resample_bars",
+    "resolve_symbol",
     "run_signals",
     "sample_feed",
+    "split_venue",
     "sweep",
     "to_dataset",
     "trades_to_bars",
     "validate_bars",
+    "venue_summary",
     "walk_forward",
 ]
