@@ -19,6 +19,9 @@ from quantkit.algos.parent import ParentStatus as ParentStatus
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
+from quantkit.brokers.router import RoutedOrder as RoutedOrder
+from quantkit.brokers.router import Router as Router
+from quantkit.brokers.router import VenueHealth as VenueHealth
 from quantkit.brokers.settings import SimSettings as SimSettings
 from quantkit.brokers.venues import Venues as Venues
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
@@ -46,6 +49,10 @@ from quantkit.domain.perpetual import PerpetualSpec as PerpetualSpec
 from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
+from quantkit.domain.routing import RouteDecision as RouteDecision
+from quantkit.domain.routing import RouteLeg as RouteLeg
+from quantkit.domain.routing import VenueQuote as VenueQuote
+from quantkit.domain.routing import route as route
 from quantkit.domain.timeframe import parse_timeframe as parse_timeframe
 from quantkit.domain.venue_symbol import qualify as qualify
 from quantkit.domain.venue_symbol import resolve_symbol as resolve_symbol
@@ -415,6 +422,10 @@ __all__ = [
     "RiskChain",
     "RiskPolicy",
     "RollingVaR",
+    "RouteDecision",
+    "RouteLeg",
+    "RoutedOrder",
+    "Router",
     "RunConfig",
     "SaneOrder",
     "SeriesFeed",
@@ -444,6 +455,8 @@ __all__ = [
     "VaRLimit",
     "VaRResult",
     "VenueBusyError",
+    "VenueHealth",
+    "VenueQuote",
     "VenueUnavailableError",
     "Venues",
     "VolatilityTarget",
@@ -486,6 +499,7 @@ __all__ = [
     "register_strategy",
     "resample_bars",
     "resolve_symbol",
+    "route",
     "run_signals",
     "sample_feed",
     "split_venue",

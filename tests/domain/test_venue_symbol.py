@@ -6,6 +6,7 @@ import doctest
 
 import pytest
 
+import quantkit.brokers.router
 import quantkit.brokers.venues
 import quantkit.domain.venue_symbol
 import quantkit.engine.venue_table
@@ -57,7 +58,12 @@ def test_single_venue_symbols_resolve_as_before() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [quantkit.domain.venue_symbol, quantkit.brokers.venues, quantkit.engine.venue_table],
+    [
+        quantkit.domain.venue_symbol,
+        quantkit.brokers.venues,
+        quantkit.brokers.router,
+        quantkit.engine.venue_table,
+    ],
 )
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
