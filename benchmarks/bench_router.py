@@ -102,7 +102,7 @@ def main() -> None:
     per_order = (routed_s - direct_s) / orders * 1e6
     print(
         f"{BARS} bars x 2 venues, {orders} orders: direct {direct_s:.3f} s, routed {routed_s:.3f} s"
-    )  # noqa: E501
+    )
     print(f"Router.order overhead: {per_order:.1f} us per order")
 
 
