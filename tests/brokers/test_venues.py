@@ -5,8 +5,19 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from quantkit import BacktestBroker, Engine, Market, OrderStatus, SeriesFeed, Strategy, SymbolData
+from quantkit import (
+    BacktestBroker,
+    Engine,
+    Market,
+    OrderStatus,
+    PaperBroker,
+    SeriesFeed,
+    Strategy,
+    SymbolData,
+)
 from quantkit.brokers.venues import Venues
 from quantkit.engine.venue_table import venue_summary
 from quantkit.errors import ConfigError, UnknownSymbolError
@@ -149,6 +160,8 @@ def test_a_venue_without_series_is_refused() -> None:
 def test_margin_venues_and_shared_brokers_are_refused() -> None:
     with pytest.raises(ConfigError, match="venue 'kraken' trades on margin"):
         Venues({"binance": BacktestBroker(), "kraken": BacktestBroker(allow_short=True)})
+    with pytest.raises(ConfigError, match="venue 'kraken' needs a BacktestBroker"):
+        Venues({"binance": BacktestBroker(), "kraken": PaperBroker()})  # type: ignore[dict-item]
     shared = BacktestBroker()
     with pytest.raises(ConfigError, match="shares its broker"):
         Venues({"a": shared, "b": shared})
@@ -183,3 +196,59 @@ def test_trades_and_positions_stay_per_venue() -> None:
     assert summary.loc["binance", "trades"] == 1
     assert summary.loc["kraken", "positions"] == 0.0
     assert math.isclose(summary.loc["total", "equity"], result.equity.iloc[-1], rel_tol=1e-12)
+
+
+class RandomTrader(Strategy):
+    """Places a scripted list of (bar, venue, side, amount) market orders."""
+
+    def on_start(self) -> None:
+        self.plan: list[tuple[int, str, str, float]] = []
+
+    def on_bar(self, bar: SymbolData) -> None:
+        if bar.symbol != self.symbols[-1]:
+            return
+        for at, venue, side, amount in self.plan:
+            if at == len(bar) - 1:
+                self.order(side, symbol="BTC/USDT", venue=venue, amount=amount)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),
+            st.sampled_from(["binance", "kraken"]),
+            st.sampled_from(["buy", "sell"]),
+            st.floats(0.5, 40.0),
+        ),
+        max_size=8,
+    )
+)
+def test_the_venues_accounts_add_up_to_the_total(plan: list[tuple[int, str, str, float]]) -> None:
+    venues = Venues(_venues())
+    strategy = RandomTrader()
+    original = strategy.on_start
+
+    def start() -> None:
+        original()
+        strategy.plan = plan
+
+    strategy.on_start = start  # type: ignore[method-assign]
+    result = Engine(feed=_feed(), strategy=strategy, broker=venues).run()
+    binance, kraken = venues.brokers["binance"].portfolio, venues.brokers["kraken"].portfolio
+    total = venues.portfolio
+    assert total.balance == pytest.approx(binance.balance + kraken.balance, abs=1e-6)
+    for symbol in ("binance:BTC/USDT", "kraken:BTC/USDT"):
+        own = (binance if symbol.startswith("binance") else kraken).position(symbol).amount
+        assert total.position(symbol).amount == pytest.approx(own, abs=1e-9)
+        assert own >= -1e-9  # spot venues: never short, whatever the other venue holds
+    assert binance.balance >= -1e-6 and kraken.balance >= -1e-6  # each venue's own cash
+    # every fill is booked once, on its own venue: each venue's cash is its start less its fills
+    fills = result.fills
+    for name, start_cash, account in (("binance", 10_000.0, binance), ("kraken", 5_000.0, kraken)):
+        own = fills[fills["symbol"].str.startswith(f"{name}:")]
+        signed = own["amount"].where(own["side"] == "buy", -own["amount"])
+        spent = float((signed * own["price"]).sum() + own["fee"].sum())
+        assert account.balance == pytest.approx(start_cash - spent, abs=1e-6)
+    table = venue_summary(venues, result)
+    assert table.loc["total", "equity"] == pytest.approx(result.equity.iloc[-1], abs=1e-6)

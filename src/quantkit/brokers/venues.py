@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sized
 
+from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker, Clock
 from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.domain.bars import BarSeries
@@ -50,7 +51,7 @@ class VenuePortfolio(Portfolio):
 
 
 class Venues(Broker):
-    """Several simulated venues (backtest or paper brokers) as one broker.
+    """Several simulated venues (backtest brokers) as one broker.
 
     The run's series are keyed ``"venue:SYMBOL"``; each venue's broker matches, charges fees
     and checks balances with its own settings and account. Markets given to a venue's
@@ -59,11 +60,12 @@ class Venues(Broker):
 
     Args:
         brokers: Broker by venue name (letters, digits, ``_``, ``-``); each a
-            `BacktestBroker` or `PaperBroker` on a cash account, all in one currency.
+            `BacktestBroker` on a cash account, all in one currency.
 
     Raises:
-        ConfigError: If there are no venues, a name is invalid, a broker is not a simulated
-            one, is shared, trades on margin or perpetuals, or the currencies differ.
+        ConfigError: If there are no venues, a name is invalid, a broker is not a
+            `BacktestBroker`, is shared, trades on margin or perpetuals, or the currencies
+            differ.
 
     Examples:
         >>> from quantkit import BacktestBroker
@@ -254,10 +256,10 @@ class Venues(Broker):
 
 def _check_venue_broker(name: str, broker: object, seen: set[int]) -> None:
     """Refuse what a venue of a multi-venue run cannot be (yet), naming the venue."""
-    if not isinstance(broker, SimulatedBroker):
+    if not isinstance(broker, BacktestBroker):  # paper and live: not yet
         raise ConfigError(
-            f"Venues: venue {name!r} needs a BacktestBroker or PaperBroker, "
-            f"got {type(broker).__name__}"
+            f"Venues: venue {name!r} needs a BacktestBroker (several venues run in backtests "
+            f"only for now), got {type(broker).__name__}"
         )
     if id(broker) in seen:
         raise ConfigError(f"Venues: venue {name!r} shares its broker with another venue")
