@@ -214,7 +214,7 @@ class RunContext:
         client_id = client_id or self.next_client_id()
         i = self.timeline.i
         now = self._time_at[i] if i >= 0 else -1
-        request, reason = self.check_parent(request, client_id, now)
+        request, reason = self.risk_decision(request, client_id, now)
         if reason:
             order = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(order)
@@ -226,7 +226,7 @@ class RunContext:
         price = data.price if data is not None else math.nan
         return self.broker.submit(request, client_id, price)
 
-    def check_parent(
+    def risk_decision(
         self, request: OrderRequest, client_id: str, now: int | None = None
     ) -> tuple[OrderRequest, str]:
         """One risk decision on ``request`` (an order, or a parent order's whole amount).
