@@ -29,8 +29,10 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
+from quantkit.config_perp import PerpetualConfig, perpetual_problem
 from quantkit.domain.portfolio import MAX_LEVERAGE
 from quantkit.errors import ConfigError
 from quantkit.risk.config import PolicyConfig
@@ -301,6 +303,8 @@ class RunConfig(_Model):
         risk: Risk policies, first applied first (see `quantkit.risk.config`).
         costs: Fees and slippage of the simulated modes.
         output: Where results go.
+        perpetual: Trade the data's symbols as linear perpetual futures (see
+            `quantkit.config_perp.PerpetualConfig`); absent: spot.
     """
 
     strategy: StrategyConfig
@@ -309,6 +313,22 @@ class RunConfig(_Model):
     risk: tuple[SerializeAsAny[PolicyConfig], ...] = ()
     costs: CostsConfig = Field(default_factory=CostsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    perpetual: PerpetualConfig | None = None
+
+    @model_validator(mode="after")
+    def _perpetual_fits(self) -> RunConfig:
+        if self.perpetual is None:
+            return self
+        data = self.data
+        symbols = getattr(data, "symbols", None)
+        if symbols is None and getattr(data, "symbol", None):
+            symbols = [data.symbol]  # type: ignore[union-attr]
+        problem = perpetual_problem(
+            self.perpetual, self.broker.mode, data.type, symbols, getattr(data, "exchange", "")
+        )
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @field_validator("risk", mode="before")
     @classmethod
@@ -352,6 +372,8 @@ def _describe(error: ValidationError, source: str, env: EnvOverrides) -> str:
             message += suggest_field(RunConfig, problem["loc"])
         if variable is not None:
             lines.append(f"environment {variable} ({path}): {message}")
+        elif not problem["loc"]:  # a rule across sections: its message names the field
+            lines.append(f"{source}: {message.removeprefix('Value error, ')}")
         else:
             lines.append(f"{source}: {path}: {message}")
     return "; ".join(lines)

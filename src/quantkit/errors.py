@@ -221,7 +221,8 @@ class ExchangeError(QuantkitError):
         reason: What was refused, as a short code: ``"insufficient_funds"``,
             ``"invalid_order"`` (the venue refused the order's terms), ``"duplicate_order"``,
             ``"order_not_found"``, ``"bad_symbol"``, ``"authentication"``,
-            ``"not_supported"``, ``"bad_request"``, ``"invalid_nonce"``; ``""`` when the venue
+            ``"not_supported"``, ``"bad_request"``, ``"invalid_nonce"``, ``"leverage_refused"``
+            (a leverage change the position's margin cannot carry); ``""`` when the venue
             did not say. The first three mean "this order is rejected", not "the venue is
             broken".
     """

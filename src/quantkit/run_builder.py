@@ -99,12 +99,18 @@ def _simulated_broker(config: RunConfig) -> Broker:
     mode = config.broker
     if isinstance(mode, LiveMode):
         raise ConfigError("broker: a live account is not simulated")
+    perpetual: dict[str, Any] = {}
+    if config.perpetual is not None:
+        from quantkit.run_perp import simulated_perpetuals  # noqa: PLC0415
+
+        perpetual = simulated_perpetuals(config)
     settings = SimSettings(
         cash=mode.cash,
         currency=mode.currency,
         fees=fees,
         slippage=slippage,
         fees_charged_in=costs.fees_charged_in,
+        **perpetual,
     )
     if isinstance(mode, BacktestMode):
         margin = dataclasses.replace(settings, allow_short=mode.allow_short, leverage=mode.leverage)
@@ -162,8 +168,14 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
     data = config.data
     venue: Any = None
     stream: Any
+    broker: Broker | None = None
+    if isinstance(data, ExchangeData) and isinstance(mode, LiveMode) and config.perpetual:
+        from quantkit.run_perp import live_perpetuals  # noqa: PLC0415
+
+        venue, broker = live_perpetuals(config, _credentials(data, mode))
+    elif isinstance(data, ExchangeData):
+        venue = _venue(data, mode, linear_only=config.perpetual is not None)
     if isinstance(data, ExchangeData):
-        venue = _venue(data, mode)
         from quantkit.data.live import LiveBarStream  # noqa: PLC0415
 
         stream = LiveBarStream(venue, data.symbols, data.timeframe, websocket=data.websocket)
@@ -171,18 +183,8 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
         if isinstance(mode, LiveMode):
             raise ConfigError("data: live trading needs an exchange stream (type: exchange)")
         stream = _replay(_feed(data), mode.warmup)
-    if isinstance(mode, LiveMode):
-        from quantkit.brokers.live import LiveBroker  # noqa: PLC0415
-
-        broker: Broker = LiveBroker(
-            venue,
-            journal=mode.journal,
-            run_id=mode.run_id,
-            confirm_live=mode.confirm,
-            currency=mode.currency,
-        )
-    else:
-        broker = _simulated_broker(config)
+    if broker is None:  # (a live run on perpetuals built its broker with its venue)
+        broker = _account(config, venue)
     tape = None
     if config.output.tape is not None:
         tape = EventTape(config.output.tape, run_id=mode.run_id)
@@ -200,6 +202,22 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
     )
 
 
+def _account(config: RunConfig, venue: Any) -> Broker:
+    """The broker of a paper run (simulated) or a live run on spot."""
+    mode = config.broker
+    if not isinstance(mode, LiveMode):
+        return _simulated_broker(config)
+    from quantkit.brokers.live import LiveBroker  # noqa: PLC0415
+
+    return LiveBroker(
+        venue,
+        journal=mode.journal,
+        run_id=mode.run_id,
+        confirm_live=mode.confirm,
+        currency=mode.currency,
+    )
+
+
 def _replay(feed: DataFeed, warmup: int) -> Any:
     """Recorded bars for a paper run; a warm-up that swallows them all is refused up front."""
     from quantkit.data.multi import is_informative  # noqa: PLC0415
@@ -211,19 +229,27 @@ def _replay(feed: DataFeed, warmup: int) -> Any:
     return ReplayStream(feed)
 
 
-def _venue(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:
+def _credentials(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:
+    if not isinstance(mode, LiveMode):
+        return None
+    from quantkit.secrets import load_credentials  # noqa: PLC0415
+
+    return load_credentials(
+        data.exchange,
+        prefix=mode.credentials_prefix,
+        dotenv=mode.dotenv,
+        keyring_service=mode.keyring_service,
+    )
+
+
+def _venue(data: ExchangeData, mode: PaperMode | LiveMode, *, linear_only: bool = False) -> Any:
     from quantkit.exchanges import CcxtExchange  # noqa: PLC0415
+    from quantkit.run_perp import LINEAR_ONLY  # noqa: PLC0415
 
-    credentials = None
-    if isinstance(mode, LiveMode):
-        from quantkit.secrets import load_credentials  # noqa: PLC0415
-
-        credentials = load_credentials(
-            data.exchange,
-            prefix=mode.credentials_prefix,
-            dotenv=mode.dotenv,
-            keyring_service=mode.keyring_service,
-        )
     return CcxtExchange(  # with api_url, CcxtExchange needs no test options (issue 11 item 12)
-        data.exchange, credentials=credentials, sandbox=data.sandbox, api_url=data.api_url
+        data.exchange,
+        credentials=_credentials(data, mode),
+        sandbox=data.sandbox,
+        api_url=data.api_url,
+        options=LINEAR_ONLY if linear_only else None,  # perpetuals: the linear markets only
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from tests.brokers.perp_harness import (
     BTC,
     KEY,
     ORDER,
-    futures_exchange,
     market,
     order_posts,
     perp_broker,
@@ -27,13 +25,6 @@ from tests.brokers.perp_harness import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def local() -> AsyncIterator[LocalFuturesExchange]:
-    async with futures_exchange() as exchange:
-        exchange.trading.move(BTC, last=40_000, mark=40_000)
-        yield exchange
 
 
 def venue_amount(local: LocalFuturesExchange) -> float:
@@ -115,15 +106,28 @@ async def test_restart_takes_positions_from_position_risk(
         assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83)
         assert again.resume_state()["seq"] == 1
         await again.reconciler.check_account()
-        assert again.futures.funding == []  # in the wallet taken on start: not booked again
+        # paid while it was down: listed and journaled once, its cash in the wallet taken
+        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83])
+        assert again.futures.funding[0].position == pytest.approx(0.2)
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83)
         local.trading.settle_funding(BTC, "0.0001")  # while it runs: booked once
         await again.reconciler.check_account()
         await again.reconciler.check_account()
-        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83])
+        assert [p.amount for p in again.futures.funding] == pytest.approx([0.83, 0.83])
         assert again.futures.wallet_balance() == pytest.approx(10_000 - 4.0 - 0.83 - 0.83)
         assert again.divergences == []
         await again.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        third = await started(perp_broker(venue, path, leverage=5), tasks)
+        await third.reconciler.check_account()
+        assert third.futures.funding == []  # both journaled: nothing booked again
+        assert third.divergences == []
+        await third.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    with Journal(path, run_id="reader") as journal:
+        funding = [r.data for r in journal.records() if r.kind == "funding"]
+    assert [(f["amount"], f["source"]) for f in funding] == [(-0.83, "restart"), (-0.83, "poll")]
 
 
 async def test_a_position_the_journal_does_not_explain_is_a_divergence(
@@ -198,7 +202,12 @@ async def test_a_liquidation_by_the_venue_is_booked_and_reported_not_a_stranger(
         forced = [r.data for r in journal.records() if r.kind == "liquidation"]
     assert len(forced) == 1 and str(forced[0]["client_id"]).startswith("autoclose-")
     assert forced[0]["amount"] == pytest.approx(0.1)
-    assert Decimal(str(forced[0]["price"])) == Decimal("38000")  # the bankruptcy price
+    # the liquidation price (200 - 4,000) / (0.1 x (0.004 - 1)) = 38,152.61044177 by hand; the
+    # 0.4 % margin left there (15.26) is less than the 1.25 % clearance fee: taken whole
+    assert Decimal(str(forced[0]["price"])) == Decimal("38152.61044177")
+    with Journal(path, run_id="reader") as journal:
+        cleared = [r.data["amount"] for r in journal.records() if r.kind == "insurance_clear"]
+    assert cleared == [pytest.approx(-(200 + 0.1 * (38_152.61044177 - 40_000)))]
 
 
 async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
@@ -217,8 +226,9 @@ async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
                 await broker.reconciler.check_account()
         for _ in range(2):
             await broker.reconciler.check_account()
-        # closed at the mark: -12,000 realised, fee 80 (0.05 % of 160,000): the wallet would
-        # be -2,080; the venue clears it to zero (INSURANCE_CLEAR +2,080)
+        # fee 80 (0.05 % of 160,000) leaves 9,920; closed at the liquidation price
+        # (9,920 + 50 - 160,000) / (4 x (0.005 - 1)) = 37,695.97989950: -9,216.08 realised,
+        # 703.92 left (0.5 % x notional - 50), less than the 1.25 % clearance fee: all cleared
         assert broker.portfolio.position(BTC).amount == 0
         assert broker.futures.wallet_balance() == pytest.approx(0.0, abs=1e-9)
         assert venue_wallet(local) == 0
@@ -227,7 +237,7 @@ async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
         tasks.cancel_scope.cancel()
     with Journal(path, run_id="reader") as journal:
         cleared = [r.data["amount"] for r in journal.records() if r.kind == "insurance_clear"]
-    assert cleared == [pytest.approx(2_080.0)]
+    assert cleared == [pytest.approx(-(9_920 + 4 * (37_695.9798995 - 40_000)))]
 
 
 async def test_a_liquidation_found_by_one_check_is_settled_by_the_tracker_without_divergence(

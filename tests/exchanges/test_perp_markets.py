@@ -143,3 +143,54 @@ def test_funding_interval_forms() -> None:
         parse_funding_interval("0h")
     with pytest.raises(DataError, match="is not a number"):
         parse_funding_interval("daily")
+
+
+# Binance COIN-M's exchangeInfo entry for BTCUSD_PERP and its leverageBracket answer (brackets
+# in BTC: qtyFloor / qtyCap), as the venue documents them, parsed by ccxt's own binancecoinm.
+COINM_SYMBOL = {
+    "symbol": "BTCUSD_PERP", "pair": "BTCUSD", "contractType": "PERPETUAL",
+    "deliveryDate": 4133404800000, "onboardDate": 1597042800000, "contractStatus": "TRADING",
+    "contractSize": 100, "marginAsset": "BTC", "baseAsset": "BTC", "quoteAsset": "USD",
+    "pricePrecision": 1, "quantityPrecision": 0, "baseAssetPrecision": 8, "quotePrecision": 8,
+    "filters": [
+        {"filterType": "PRICE_FILTER", "minPrice": "1000", "maxPrice": "4520958",
+         "tickSize": "0.1"},
+        {"filterType": "LOT_SIZE", "stepSize": "1", "maxQty": "1000000", "minQty": "1"},
+        {"filterType": "MARKET_LOT_SIZE", "stepSize": "1", "maxQty": "60000", "minQty": "1"},
+    ],
+    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET"],
+    "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+}  # fmt: skip
+COINM_BRACKETS = {
+    "symbol": "BTCUSD_PERP",
+    "brackets": [
+        {"bracket": 1, "initialLeverage": 125, "qtyCap": 5, "qtyFloor": 0,
+         "maintMarginRatio": 0.004, "cum": 0.0},
+        {"bracket": 2, "initialLeverage": 100, "qtyCap": 10, "qtyFloor": 5,
+         "maintMarginRatio": 0.005, "cum": 0.005},
+    ],
+}  # fmt: skip
+
+
+def test_a_binance_coin_m_swap_from_ccxt_binancecoinm() -> None:
+    venue = ccxt.binancecoinm()  # parsing only: nothing is sent
+    raw = venue.parse_market(COINM_SYMBOL)
+    tiers = venue.parse_market_leverage_tiers(COINM_BRACKETS, raw)
+    market = parse_perpetual_market(
+        raw, tiers, precision_mode=venue.precisionMode, exchange="binancecoinm"
+    )
+    spec = market.perpetual
+    assert spec is not None
+    assert (market.symbol, market.base, market.quote) == ("BTC/USD:BTC", "BTC", "USD")
+    assert (spec.inverse, spec.contract_size, spec.settle) == (True, 100.0, "BTC")
+    # amounts in whole contracts, prices to the 0.1 tick
+    assert (market.amount_increment, market.min_amount, market.price_increment) == (1, 1, 0.1)
+    # the brackets are in the coin (qtyFloor / qtyCap): 5 BTC at 125x, then 0.5 % with cum
+    # 5 * (0.5 % - 0.4 %) = 0.005 BTC, as the venue sends it
+    assert [(b.floor, b.cap, b.max_leverage) for b in spec.brackets] == [
+        (0.0, 5.0, 125.0),
+        (5.0, 10.0, 100.0),
+    ]
+    assert spec.brackets[1].maintenance_amount == pytest.approx(0.005)
+    # 100 contracts at 25,000 are 0.4 BTC, in the first bracket: maintenance 0.0016 BTC
+    assert spec.maintenance(100.0, 25_000.0) == pytest.approx(0.0016)

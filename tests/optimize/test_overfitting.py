@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from quantkit.errors import ConfigError
-from quantkit.optimize import overfitting
+from quantkit.optimize import deflated_sharpe, pbo, sharpe
 from quantkit.optimize.overfitting import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
@@ -373,7 +373,7 @@ def test_combinations_are_capped_by_a_seeded_symmetric_sample() -> None:
     np.testing.assert_array_equal(first.logits, again.logits)
     assert not np.array_equal(first.logits, other.logits)
 
-    masks, exhaustive = overfitting._combinations(20, 501, seed=0)
+    masks, exhaustive = pbo._combinations(20, 501, seed=0)
     assert not exhaustive
     assert masks.shape == (500, 20)
     assert np.all(masks.sum(axis=1) == 10)
@@ -407,8 +407,9 @@ def test_pbo_rejects_a_metric_with_the_wrong_output(metric: object) -> None:
         probability_of_backtest_overfitting(_noise(0, 40, 4), 4, metric)  # type: ignore[arg-type]
 
 
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(overfitting, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [sharpe, deflated_sharpe, pbo])
+def test_docstring_examples_run(module: object) -> None:
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert result.attempted > 0
     assert result.failed == 0
 

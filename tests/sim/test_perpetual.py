@@ -257,10 +257,10 @@ def test_bad_futures_settings_are_one_config_error(options: dict[str, Any], mess
         futures_account(settings, 1_000.0)
 
 
-def test_inverse_perpetuals_are_not_simulated_yet() -> None:
+def test_an_inverse_perpetual_needs_its_settle_coin_as_the_account_currency() -> None:
     inverse = PerpetualSpec("BTC", inverse=True, contract_size=100.0)
     market = Market("BTC/USD:BTC", "BTC", "USD", perpetual=inverse)
-    with pytest.raises(ConfigError, match="inverse and other contract sizes"):
+    with pytest.raises(ConfigError, match=r"settled in BTC.*set currency='BTC'"):
         futures_account(SimSettings(markets={"BTC/USD:BTC": market}), 1.0)
 
 

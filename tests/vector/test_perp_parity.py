@@ -31,9 +31,8 @@ from tests.strategies import bar_series, sma_periods
 from tests.vector.test_parity import HOUR, START, walk
 
 SYMBOL = "BTC/USDT:USDT"
-# Every bracket allows 125x, so admission never depends on the bracket (the fast path does
-# not model a bracket's lower maximum leverage); the maintenance rates and amounts differ,
-# so the liquidation price is solved across brackets.
+# Every bracket allows 125x, so admission never depends on the bracket; the maintenance rates
+# and amounts differ, so the liquidation price is solved across brackets.
 SPEC = PerpetualSpec(
     "USDT",
     brackets=brackets_with_cum(
@@ -41,6 +40,41 @@ SPEC = PerpetualSpec(
     ),
 )
 PERP = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=SPEC)
+# Brackets whose maximum leverage falls (Binance's shape): an entry whose notional reaches a
+# bracket below the run's leverage is refused by both paths.
+TIERED = PerpetualSpec(
+    "USDT",
+    brackets=brackets_with_cum(
+        [(0, 2_000, 125, 0.004), (2_000, 20_000, 50, 0.01), (20_000, 1e12, 10, 0.025)]
+    ),
+)
+PERP_TIERED = Market(SYMBOL, "BTC", "USDT", maker_fee=0.0002, taker_fee=0.0005, perpetual=TIERED)
+# Contracts of 0.01 BTC: amounts in contracts, P&L, fees and funding on 0.01 * price each.
+CONTRACTS = Market(
+    SYMBOL,
+    "BTC",
+    "USDT",
+    maker_fee=0.0002,
+    taker_fee=0.0005,
+    perpetual=PerpetualSpec("USDT", contract_size=0.01, brackets=SPEC.brackets),
+)
+# Coin-margined: contracts of 100 USD, the account in BTC (brackets in BTC).
+INVERSE_SYMBOL = "BTC/USD:BTC"
+INVERSE = Market(
+    INVERSE_SYMBOL,
+    "BTC",
+    "USD",
+    maker_fee=0.0001,
+    taker_fee=0.0005,
+    perpetual=PerpetualSpec(
+        "BTC",
+        inverse=True,
+        contract_size=100.0,
+        brackets=brackets_with_cum(
+            [(0, 20, 125, 0.004), (20, 200, 125, 0.01), (200, 1e9, 125, 0.025)]
+        ),
+    ),
+)
 
 
 def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
@@ -55,9 +89,16 @@ def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
 
 
 def event_run(
-    series: BarSeries, strategy: SmaCrossSignals, options: dict[str, Any]
+    series: BarSeries,
+    strategy: SmaCrossSignals,
+    options: dict[str, Any],
+    market: Market = PERP,
 ) -> tuple[Result, FuturesPortfolio]:
-    broker = BacktestBroker(markets={SYMBOL: PERP}, allow_short=True, **options)
+    symbol = market.symbol
+    currency = market.perpetual.settle if market.perpetual is not None else "USDT"
+    broker = BacktestBroker(
+        markets={symbol: market}, currency=currency, allow_short=True, **options
+    )
     result = Engine(feed=SeriesFeed(series), strategy=strategy, broker=broker).run()
     portfolio = broker.portfolio
     assert isinstance(portfolio, FuturesPortfolio)
@@ -139,6 +180,7 @@ def funding_schedules(draw: st.DrawFn, bars: int) -> FundingRates | None:
     margin_mode=st.sampled_from(["isolated", "cross"]),
     wick=st.sampled_from([0.0, 0.002, 0.03]),
     cash=st.sampled_from([1_000.0, 10_000.0, 100_000.0]),
+    market=st.sampled_from([PERP, PERP_TIERED, CONTRACTS, INVERSE]),
 )
 def test_fast_path_gives_the_event_backtests_perpetual_run(
     data: st.DataObject,
@@ -150,8 +192,12 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
     margin_mode: str,
     wick: float,
     cash: float,
+    market: Market,
 ) -> None:
-    series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close, SYMBOL)
+    symbol = market.symbol
+    if market is INVERSE:  # market entries and signal exits only (perp_contracts)
+        sl_pct = None
+    series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close, symbol)
     skew = np.asarray(
         data.draw(st.lists(st.floats(-0.02, 0.02), min_size=len(series), max_size=len(series)))
     )
@@ -163,19 +209,24 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
         "cash": cash,
         "leverage": leverage,
         "margin_mode": margin_mode,
-        "marks": {SYMBOL: marks},
-        "funding": {SYMBOL: funding} if funding is not None else None,
+        "marks": {symbol: marks},
+        "funding": {symbol: funding} if funding is not None else None,
     }
-    result, portfolio = event_run(series, SmaCrossSignals(**params, sl_pct=sl_pct), options)
+    strategy = SmaCrossSignals(**params, sl_pct=sl_pct)
+    result, portfolio = event_run(series, strategy, options, market)
     fast = run_signals(
         SmaCrossSignals(**params, sl_pct=sl_pct),
         series,
-        market=PERP,
+        market=market,
         allow_short=True,
         check_causal=False,
         **options,
     )
     assert_perp_parity(result, portfolio, fast, series)
+    event(f"market: {market.symbol} of size {market.perpetual.contract_size:g}")  # type: ignore[union-attr]
+    by_bracket = result.orders["reason"].astype(str).str.contains("allows").sum()
+    assert fast.rejected == (result.orders["status"] == "rejected").sum()
+    event(f"refused by a bracket's leverage: {by_bracket > 0}")
     event(f"liquidated: {portfolio.liquidations > 0}")
     event(f"funding paid: {bool(portfolio.funding)}")
     if margin_mode == "isolated":

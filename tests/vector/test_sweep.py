@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quantkit.domain.market import Market
+from quantkit.domain.perpetual import PerpetualSpec
 from quantkit.errors import ConfigError
 from quantkit.vector import FastSettings, SignalData, Signals, run_signals, sweep, sweep_run
 from quantkit.vector.strategy import SignalStrategy, SmaCrossSignals
@@ -183,6 +185,13 @@ def test_a_sweep_refuses_a_combination_the_engine_would_liquidate() -> None:
     assert safe["Final equity"].iloc[0] > 0
     with pytest.raises(ConfigError, match=r"inside bar 4 \(combination .*'size': 1.0"):
         sweep(Scripted, series, {"short_entries": [(2,)], "size": [0.1, 1.0]}, **options)
+
+
+def test_a_perpetual_market_is_refused_rather_than_swept_as_spot() -> None:
+    series = _gbm(50, 7)
+    perp = Market(series.symbol, "BTC", "USDT", perpetual=PerpetualSpec("USDT"))
+    with pytest.raises(ConfigError, match="is a perpetual; sweeps do not simulate funding"):
+        sweep(SmaCrossSignals, series, {"fast": [3], "slow": [9]}, market=perp)
 
 
 def test_nothing_to_sweep_gives_an_empty_table() -> None:

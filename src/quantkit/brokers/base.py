@@ -17,6 +17,8 @@ from quantkit.sim.exchange import amend_problem, check_amend_request
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from quantkit.algos.context import ParentJournal
+
 __all__ = ["Broker", "Clock"]
 
 
@@ -215,6 +217,14 @@ class Broker(ABC):
             ``strategy`` (persistent attributes); empty when there is nothing to resume.
         """
         return {}
+
+    def parent_journal(self) -> ParentJournal | None:
+        """Where parent orders are kept so a restart resumes them (live brokers, once started).
+
+        Returns:
+            The journal, or ``None`` (simulating brokers: a run is not resumed).
+        """
+        return None
 
     def save_state(self, data: Mapping[str, Any]) -> None:
         """Keep the run's resumable state durably (live brokers journal it).

@@ -35,6 +35,7 @@ from quantkit.brokers.journal import Journal, JournalState, replay
 from quantkit.brokers.live_admission import as_amount, is_exit, order_problem
 from quantkit.brokers.live_amend import amend_command
 from quantkit.brokers.live_brackets import LiveBrackets
+from quantkit.brokers.live_parents import LiveParentJournal
 from quantkit.brokers.live_reconcile import AccountDivergence, LiveSafety, Reconciler
 from quantkit.brokers.live_sync import OrderSync
 from quantkit.brokers.venue import TradingVenue
@@ -470,6 +471,10 @@ class LiveBroker(Broker):
         numbers = [order_number(cid) for cid in self._resume.orders]
         state["seq"] = max([int(state.get("seq", 0)), *numbers])
         return state
+
+    def parent_journal(self) -> LiveParentJournal:
+        """The run's parent orders in this broker's journal (after `astart`)."""
+        return LiveParentJournal(self)
 
     def save_state(self, data: Mapping[str, Any]) -> None:
         """Journal the run's resumable state.

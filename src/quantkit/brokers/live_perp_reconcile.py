@@ -10,8 +10,11 @@
   and the difference; the portfolio then takes the venue's figures;
 * funding the venue booked (income ``FUNDING_FEE``) since the run's last settled read is
   booked into the cash ledger and the portfolio's funding list, and journaled (record
-  ``funding``), once each (by the venue's income id); so is what a cross liquidation cleared
-  from the wallet (``INSURANCE_CLEAR``, record ``insurance_clear``);
+  ``funding``), once each (by the venue's income id, or matched with the payment the stream
+  pushed first: record ``funding_confirmed``); so is what a cross liquidation cleared from
+  the wallet (``INSURANCE_CLEAR``, record ``insurance_clear``); on a restart, payments made
+  while the process was down are journaled and listed once (their cash is in the wallet
+  taken);
 * a trade of no journaled order on a perpetual is looked up: the venue's liquidation
   (client id ``autoclose-...``, ADL ``adl_autoclose``) is booked as a forced close and
   journaled (record ``liquidation``), never reported as a stranger; any other is one.
@@ -22,10 +25,12 @@ from __future__ import annotations
 import functools
 import math
 import time
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from quantkit.brokers.live_perp_funding import BookedFunding, FundingLedger
 from quantkit.brokers.live_reconcile import Reconciler
 from quantkit.domain.venue_positions import VenueFunding, VenuePosition
 from quantkit.errors import ReconciliationError
@@ -71,6 +76,9 @@ AccountSnapshot = tuple[float, dict[str, VenuePosition]]
 class PerpetualReconciler(Reconciler):
     """`Reconciler` for a `PerpetualLiveBroker`: positions and wallet instead of balances."""
 
+    _resumed_ms: int | None = None
+    """On a restart: when the journal began (ms); ``None`` for a fresh journal."""
+
     @property
     def _broker(self) -> PerpetualLiveBroker:
         return self.sync.broker  # type: ignore[return-value]
@@ -91,10 +99,12 @@ class PerpetualReconciler(Reconciler):
         """
         broker = self._broker
         for record in broker.journal.records():
+            if self._resumed_ms is None:
+                self._resumed_ms = record.time // 1_000_000  # the journal's first record
             if record.kind == "liquidation":
                 self.sync.trade_ids.add(str(record.data["trade_id"]))
-            elif record.kind in ("funding", "insurance_clear"):
-                broker.funding_ids.add(str(record.data["funding_id"]))
+            else:
+                _restore_funding(broker.funding_ledger, record.kind, record.data)
         await super().reconcile(state)
         if not broker.lookups_pending:
             return
@@ -142,7 +152,8 @@ class PerpetualReconciler(Reconciler):
             await broker.look_up_forced()
         known = len(sync.orders)
         read_ms = time.time_ns() // 1_000_000
-        await self._book_funding(known_only=not check)  # on start: in the wallet already
+        if check:
+            await self._book_funding()
         before = await self.snapshot()
         await self._book_latest()
         after = await self.snapshot()
@@ -153,6 +164,8 @@ class PerpetualReconciler(Reconciler):
             if not self._confirmed(self._account_gaps(after)):
                 return False
         self._take(after)
+        if not check:  # on start: in the wallet taken already; listed at the venue's position
+            await self._book_funding(known_only=True)
         self._settled_ms = read_ms
         return True
 
@@ -210,20 +223,26 @@ class PerpetualReconciler(Reconciler):
         """Book the funding the venue charged or paid since the last settled read.
 
         With ``known_only`` (on start, when the wallet about to be taken holds them) the
-        payments are only remembered as booked.
+        cash is left alone: a fresh run only remembers the payments as booked; a resumed one
+        journals and lists those since its journal's latest payment (or its first record)
+        that it has no record of (paid while the process was down), once.
         """
         broker = self._broker
+        ledger = broker.funding_ledger
         since = self._settled_ms - _FUNDING_MARGIN_MS
+        resumed = self._resumed_ms is not None
+        if known_only and self._resumed_ms is not None:  # from the latest payment journaled
+            since = (ledger.latest_ms or self._resumed_ms) - _FUNDING_MARGIN_MS
         venue = broker.perp_venue
         for symbol in broker.traded_symbols:
             for payment in await venue.funding_payments(symbol, since):
-                if known_only:
-                    broker.funding_ids.add(payment.funding_id)
+                if known_only and not resumed:
+                    ledger.ids.add(payment.funding_id)
                 else:
-                    broker.book_funding(payment)
+                    broker.book_funding(payment, in_wallet=known_only)
             for clearance in await venue.insurance_clearances(symbol, since):
                 if known_only:
-                    broker.funding_ids.add(clearance.funding_id)
+                    ledger.ids.add(clearance.funding_id)
                 else:
                     broker.book_clearance(clearance)
 
@@ -236,3 +255,19 @@ class PerpetualReconciler(Reconciler):
 def _amounts(snapshot: AccountSnapshot) -> tuple[float, dict[str, float]]:
     wallet, positions = snapshot
     return wallet, {s: p.amount for s, p in positions.items() if not math.isclose(p.amount, 0)}
+
+
+def _restore_funding(ledger: FundingLedger, kind: str, data: Mapping[str, Any]) -> None:
+    """Take a journaled payment, confirmation or clearance back into the ledger."""
+    if kind == "insurance_clear":
+        ledger.ids.add(str(data["funding_id"]))
+        return
+    if kind not in ("funding", "funding_confirmed"):
+        return
+    funding_id, symbol = str(data.get("funding_id") or ""), str(data["symbol"])
+    amount, time_ms = float(data["amount"]), int(data["time"]) // 1_000_000
+    if kind == "funding_confirmed":
+        ledger.confirm(funding_id, symbol, amount, time_ms)
+    else:
+        streamed = data.get("source") == "stream"
+        ledger.restore(BookedFunding(symbol, amount, time_ms, funding_id, streamed))

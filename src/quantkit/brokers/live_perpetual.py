@@ -12,20 +12,27 @@ one-way account. What changes:
   (`venue_positions`);
 * the account is followed by `PerpetualReconciler`: positions against ``positionRisk``, the
   wallet against the portfolio's wallet balance, funding booked to the cash ledger and the
-  journal, the venue's liquidations booked as forced closes.
+  journal, the venue's liquidations booked as forced closes;
+* with ``watch_trades`` (the default), funding and the venue's liquidations are booked as the
+  user-data stream pushes them (`AccountStream`), each once whether it arrives by the stream,
+  by the account check's poll, by both, or while the process was down (`FundingLedger`, trade
+  ids in the journal).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import anyio
 import structlog
 
 from quantkit.brokers.live import LiveBroker
+from quantkit.brokers.live_perp_funding import FundingLedger
+from quantkit.brokers.live_perp_leverage import change_leverage, journaled_leverages
 from quantkit.brokers.live_perp_reconcile import PerpetualReconciler, PerpetualVenueReads
+from quantkit.brokers.live_perp_stream import AccountStream, PerpetualVenueStream
 from quantkit.brokers.venue import TradingVenue
 from quantkit.domain.fill import Fill
 from quantkit.domain.funding import FundingPayment
@@ -35,7 +42,7 @@ from quantkit.domain.perpetual import MarginMode, check_margin_mode
 from quantkit.domain.portfolio import MarginConfig
 from quantkit.domain.position import Position
 from quantkit.domain.venue import VenueOrder, VenueTrade
-from quantkit.domain.venue_positions import VenueFunding, VenuePosition
+from quantkit.domain.venue_positions import VenueBalanceChange, VenueFunding, VenuePosition
 from quantkit.errors import ConfigError, TransientError
 
 if TYPE_CHECKING:
@@ -50,7 +57,7 @@ FORCED_CLOSE_PREFIXES = ("autoclose-", "adl_autoclose")
 """Client ids Binance USD-M gives the orders it places itself: liquidation and ADL."""
 
 
-class PerpetualVenue(TradingVenue, PerpetualVenueReads, Protocol):
+class PerpetualVenue(TradingVenue, PerpetualVenueReads, PerpetualVenueStream, Protocol):
     """A `TradingVenue` for perpetuals (`quantkit.exchanges.CcxtPerpetualExchange`)."""
 
     async def check_one_way(self) -> None:
@@ -99,10 +106,12 @@ class PerpetualLiveBroker(LiveBroker):
         self.margin_mode: MarginMode = check_margin_mode(margin_mode, "margin_mode")
         self.venue_positions: dict[str, VenuePosition] = {}
         """The positions as the venue reported them at the last settled check."""
-        self.funding_ids: set[str] = set()
-        """The venue's ids of the funding payments booked (or in the wallet on start)."""
+        self.funding_ledger = FundingLedger()
+        """The funding payments booked, by income id and as pushed (and clearances' ids)."""
         self._forced: dict[str, VenueOrder | None] = {}
         """Venue order ids of trades no journaled order owns: the forced close, or ``None``."""
+        self.forced_pushes = 0
+        """How many fills of the venue's own orders the stream pushed (booked now or before)."""
         self._pending_lookups: set[tuple[str, str]] = set()
         """(venue order id, symbol) of unknown trades whose order is still to be looked up."""
         self._leverages: dict[str, float] = {}
@@ -126,13 +135,42 @@ class PerpetualLiveBroker(LiveBroker):
         if self.confirm_live is True:  # (LiveBroker refuses otherwise, before any order)
             venue = self.perp_venue
             await self._retrying(venue.check_one_way)
+            changed = journaled_leverages(self.journal_path)  # a run's changes outlive it
             for symbol in self._symbols:
-                mode, leverage = self.margin_mode, self._leverage_of(symbol)
+                mode = self.margin_mode
+                leverage = changed.get(symbol, self._leverage_of(symbol))
                 await self._retrying(functools.partial(venue.set_margin_mode, symbol, mode))
                 self._leverages[symbol] = await self._retrying(
                     functools.partial(venue.set_leverage, symbol, leverage)
                 )
         await super().astart(tasks)
+        if self.watch_trades:  # the account's stream: funding and forced closes as they happen
+            stream = AccountStream(self)
+            tasks.start_soon(stream.funding_loop)
+            tasks.start_soon(stream.fills_loop)
+
+    async def aset_leverage(self, symbol: str, leverage: float) -> float:
+        """Change a symbol's leverage on the venue, also with a position open.
+
+        Refused before sending when the venue would refuse it (Binance's ``-2027``,
+        ``-4161``, ``-2028``, by the simulator's rule), journaled before it is sent, applied
+        to the portfolio once the venue confirms; a restart keeps it. See
+        `quantkit.brokers.live_perp_leverage`.
+
+        Args:
+            symbol: A perpetual the broker trades.
+            leverage: A whole number from 1 to the first bracket's maximum.
+
+        Returns:
+            The leverage the venue confirmed.
+
+        Raises:
+            ConfigError: For a symbol not traded or a leverage out of range.
+            ExchangeError: If the position's margin cannot carry it
+                (``reason="leverage_refused"``) or the venue refused it.
+            TransientError: If the venue kept failing.
+        """
+        return await change_leverage(self, symbol, leverage, self._retrying)
 
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run an idempotent account setting, retrying transient failures by `retry`."""
@@ -223,21 +261,73 @@ class PerpetualLiveBroker(LiveBroker):
         """
         del symbol, amount
 
-    def book_funding(self, payment: VenueFunding) -> None:
-        """Book one venue funding payment once: cash ledger, funding list, journal, log.
+    def book_funding(self, payment: VenueFunding, *, in_wallet: bool = False) -> None:
+        """Book one payment of the venue's income history once (see `FundingLedger`).
+
+        A payment the stream booked already is only confirmed (journal record
+        ``funding_confirmed``); any other is booked: cash ledger, funding list, journal, log.
 
         Args:
             payment: The venue's payment (amount > 0 received).
+            in_wallet: The payment is in the wallet about to be taken (found on restart): the
+                cash is left alone, the payment is journaled and listed.
         """
-        if payment.funding_id in self.funding_ids or payment.symbol not in self._markets:
+        ledger = self.funding_ledger
+        if ledger.known(payment.funding_id) or payment.symbol not in self._markets:
             return
-        self.funding_ids.add(payment.funding_id)
+        ms = payment.timestamp // 1_000_000
+        if ledger.listed(payment.funding_id, payment.symbol, payment.amount, ms):
+            self.journal.append(
+                "funding_confirmed",
+                {"funding_id": payment.funding_id, "symbol": payment.symbol,
+                 "amount": payment.amount, "time": payment.timestamp},
+            )  # fmt: skip
+            return
+        source = "restart" if in_wallet else "poll"
+        self._book_payment(payment, source=source, move_cash=not in_wallet)
+
+    def book_pushed_funding(self, change: VenueBalanceChange) -> bool:
+        """Book a funding payment the user-data stream pushed, once (see `FundingLedger`).
+
+        A cross position's payment comes without a symbol: it is the traded symbol holding
+        the only open position; with several open (or a symbol not traded), the income
+        history books it instead, at a poll round asked for now.
+
+        Args:
+            change: The pushed change (reason ``FUNDING_FEE``).
+
+        Returns:
+            Whether it was booked now.
+        """
+        symbol = change.symbol or self._sole_holder()
+        if symbol not in self._markets:
+            _log.info("pushed_funding_left_to_poll", symbol=change.symbol, amount=change.amount)
+            self.funding_ledger.unattributed()
+            self.sync.balances_behind = True
+            self.sync.poke()
+            self.sync.emit()
+            return False
+        booked = not self.funding_ledger.streamed(
+            symbol, change.amount, change.timestamp // 1_000_000
+        )
+        if booked:
+            payment = VenueFunding("", symbol, change.amount, change.currency, change.timestamp)
+            self._book_payment(payment, source="stream", move_cash=True)
+        self.sync.emit()  # wake whoever waits for the broker's news
+        return booked
+
+    def _sole_holder(self) -> str:
+        held = [s for s in self._symbols if self.futures.position(s).amount]
+        return held[0] if len(held) == 1 else ""
+
+    def _book_payment(self, payment: VenueFunding, *, source: str, move_cash: bool) -> None:
         futures = self.futures
         paid = -payment.amount
-        futures.cash[self.currency] = futures.balance - paid
-        if futures.margin_mode == "isolated":
-            extra = futures.isolated_extra.get(payment.symbol, 0.0)
-            futures.isolated_extra[payment.symbol] = extra - paid
+        if move_cash:
+            futures.cash[self.currency] = futures.balance - paid
+            if futures.margin_mode == "isolated":
+                extra = futures.isolated_extra.get(payment.symbol, 0.0)
+                futures.isolated_extra[payment.symbol] = extra - paid
         held = futures.position(payment.symbol).amount
         mark = futures.last_price.get(payment.symbol, 0.0)
         rate = paid / (held * mark) if held and mark else 0.0
@@ -248,19 +338,20 @@ class PerpetualLiveBroker(LiveBroker):
         self.journal.append(
             "funding",
             {"funding_id": payment.funding_id, "symbol": payment.symbol,
-             "amount": payment.amount, "currency": payment.currency, "time": payment.timestamp},
+             "amount": payment.amount, "currency": payment.currency, "time": payment.timestamp,
+             "source": source},
         )  # fmt: skip
-        _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount)
+        _log.info("funding_booked", symbol=payment.symbol, amount=payment.amount, source=source)
 
     def book_clearance(self, entry: VenueFunding) -> None:
-        """Book once what a cross liquidation cleared from the wallet (``INSURANCE_CLEAR``).
+        """Book once what a liquidation cleared from the wallet (``INSURANCE_CLEAR``).
 
         Args:
             entry: The venue's income entry (amount > 0 credited, < 0 debited).
         """
-        if entry.funding_id in self.funding_ids or entry.symbol not in self._markets:
+        if entry.funding_id in self.funding_ledger.ids or entry.symbol not in self._markets:
             return
-        self.funding_ids.add(entry.funding_id)
+        self.funding_ledger.ids.add(entry.funding_id)
         self.futures.cash[self.currency] = self.futures.balance + entry.amount
         self.journal.append(
             "insurance_clear",
@@ -294,6 +385,39 @@ class PerpetualLiveBroker(LiveBroker):
             return None
         self._book_forced(forced, trade)
         return True
+
+    def take_changes(self, changes: Sequence[VenueBalanceChange]) -> None:
+        """Book pushed wallet changes: funding now; others at the next check (a poll soon).
+
+        Args:
+            changes: What the venue pushed.
+        """
+        for change in changes:
+            if change.reason == "FUNDING_FEE":
+                self.book_pushed_funding(change)
+            else:  # INSURANCE_CLEAR and the like: the income history books them, with ids
+                self.sync.balances_behind = True
+                self.sync.poke()
+
+    def take_fills(self, fills: Sequence[tuple[VenueOrder, VenueTrade]]) -> None:
+        """Book the venue's forced closes among pushed fills, once (by trade id).
+
+        Fills of the run's own orders are the trade stream's and the tracker's to book.
+
+        Args:
+            fills: Pushed orders with their latest fill.
+        """
+        for order, trade in fills:
+            if not order.client_id.startswith(FORCED_CLOSE_PREFIXES):
+                continue
+            self.forced_pushes += 1
+            if trade.symbol not in self._markets or trade.trade_id in self.sync.trade_ids:
+                self.sync.emit()  # read, booked already (by a poll): wake whoever waits
+                continue
+            self._forced[trade.exchange_order_id] = order
+            self._pending_lookups.discard((trade.exchange_order_id, trade.symbol))
+            self._book_forced(order, trade)
+            self.sync.poke()  # settle the account from the venue soon
 
     @property
     def lookups_pending(self) -> bool:

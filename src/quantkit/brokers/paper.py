@@ -13,6 +13,7 @@ from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.order import Order, OrderRequest, OrderStatus
 from quantkit.errors import ConfigError
 from quantkit.sim.exchange import amend_problem, check_amend_request
+from quantkit.sim.perpetual import PerpetualExchange
 
 __all__ = ["PaperBroker"]
 
@@ -30,6 +31,10 @@ class PaperBroker(SimulatedBroker):
     holds the order back one more bar: with one-minute bars and ``latency=90``, an order sent
     after bar ``t`` is matched from bar ``t + 2``. Until then it is ``NEW`` and listed by
     `open_orders`; canceling it then cancels it before it reaches the venue.
+
+    On perpetual markets, a bar whose open time has a mark bar in ``settings.marks`` (a
+    replayed run) is valued, funded and liquidated at that mark, as in a backtest; other bars
+    use the trade bar.
 
     Args:
         settings: The account and its fill rules (default: `SimSettings()`).
@@ -60,6 +65,7 @@ class PaperBroker(SimulatedBroker):
         # Orders in flight: (bars still to wait, order handle, request, reference price).
         self._in_flight: list[tuple[int, Order, OrderRequest, float]] = []
         self._timeframes: dict[str, int] = {}
+        self._mark_bars: dict[str, dict[int, tuple[float, float, float, float]]] = {}
 
     def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
         """Build the simulated exchange for the symbols of ``history`` (the warm-up bars).
@@ -73,6 +79,12 @@ class PaperBroker(SimulatedBroker):
         """
         super().prepare(history, clock)
         self._timeframes = {symbol: series.timeframe for symbol, series in history.items()}
+        self._mark_bars = {  # perpetuals: a replayed run's mark bars, by the bar's open time
+            symbol: dict(zip(marks.open_time.tolist(), zip(marks.open.tolist(),
+                marks.high.tolist(), marks.low.tolist(), marks.close.tolist(), strict=True),
+                strict=True))
+            for symbol, marks in (self.settings.marks or {}).items()
+        }  # fmt: skip
 
     def submit(self, request: OrderRequest, client_id: str, reference_price: float) -> Order:
         """Send an order to the simulated venue (after ``latency``, in whole bars).
@@ -180,6 +192,9 @@ class PaperBroker(SimulatedBroker):
         """
         exchange = self.exchange
         symbol = bar.symbol
+        mark = self._mark_bars.get(symbol, {}).get(bar.open_time) if self._mark_bars else None
+        if mark is not None and isinstance(exchange, PerpetualExchange):
+            exchange.set_mark(symbol, *mark)  # valued, funded and liquidated at the mark
         if exchange.needs_bar(symbol):
             exchange.process_bar(
                 symbol, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume

@@ -72,9 +72,9 @@ def futures_account(settings: SimSettings, cash: float) -> FuturesPortfolio | No
         The account, when some market is a perpetual.
 
     Raises:
-        ConfigError: For hedge mode, an unknown margin mode, a perpetual the simulator does
-            not trade yet (inverse, contract size other than 1), a leverage out of range, or
-            a perpetual setting naming a symbol that is not a perpetual market.
+        ConfigError: For hedge mode, an unknown margin mode, an inverse perpetual whose
+            settle coin is not the account currency, a leverage out of range, or a perpetual
+            setting naming a symbol that is not a perpetual market.
     """
     check_position_mode(settings.position_mode, "SimSettings.position_mode")
     mode = check_margin_mode(settings.margin_mode, "SimSettings.margin_mode")
@@ -92,10 +92,11 @@ def futures_account(settings: SimSettings, cash: float) -> FuturesPortfolio | No
     if not specs:
         return None
     for symbol, spec in specs.items():
-        if spec.inverse or spec.contract_size != 1.0:
+        if spec.inverse and spec.settle != settings.currency:
             raise ConfigError(
-                f"{symbol}: the simulator trades linear perpetuals with contract size 1 "
-                "(Binance USD-M); inverse and other contract sizes are not supported yet"
+                f"{symbol} is an inverse (coin-margined) perpetual settled in {spec.settle}, "
+                f"but SimSettings.currency is {settings.currency!r}; a coin-margined account "
+                f"is kept in its settle coin: set currency={spec.settle!r}"
             )
     leverages = dict(settings.leverages or {})
     leverage = {

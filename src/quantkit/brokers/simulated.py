@@ -12,10 +12,11 @@ from quantkit.brokers.settings import SimOptions, SimSettings
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.futures_portfolio import FuturesPortfolio
+from quantkit.domain.leverage_change import apply_leverage, leverage_refusal
 from quantkit.domain.market import Market, unknown_symbol
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import MarginConfig, Portfolio
-from quantkit.errors import ConfigError
+from quantkit.errors import ConfigError, ExchangeError
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.perpetual import PerpetualExchange
 from quantkit.sim.rules import FillRules
@@ -102,26 +103,31 @@ class SimulatedBroker(Broker):
     def set_leverage(self, symbol: str, leverage: float) -> None:
         """Set the leverage of a perpetual symbol (Binance's ``POST /fapi/v1/leverage``).
 
+        With a position open the venue's rules apply (`quantkit.domain.leverage_change`): the
+        position's bracket must allow the new leverage, an isolated position's leverage may
+        only rise (its isolated wallet stays as it is), and lowering a cross position's needs
+        the extra initial margin available. Working orders are admitted at their fill with the
+        leverage then in force.
+
         Args:
             symbol: A perpetual market of the run.
             leverage: From 1 to the symbol's first bracket's maximum.
 
         Raises:
-            ConfigError: If the symbol is not a perpetual market, the leverage is out of
-                range, or the symbol has a position or working orders (change it when flat).
+            ConfigError: If the symbol is not a perpetual market or the leverage is out of
+                range.
+            ExchangeError: If the venue would refuse the change with the position held
+                (``reason="leverage_refused"``; the message names Binance's code).
         """
         portfolio = self._portfolio
         spec = portfolio.specs.get(symbol) if isinstance(portfolio, FuturesPortfolio) else None
         if spec is None or not isinstance(portfolio, FuturesPortfolio):
             raise ConfigError(f"set_leverage: {symbol!r} is not a perpetual market of this broker")
         value = check_leverage(symbol, spec, leverage)
-        busy = self._exchange is not None and self._exchange.books[symbol].working
-        if portfolio.position(symbol).amount or busy:
-            raise ConfigError(
-                f"set_leverage: {symbol} has a position or working orders; change its leverage "
-                "when it is flat"
-            )
-        portfolio.leverage[symbol] = value
+        refusal = leverage_refusal(portfolio, symbol, value)
+        if refusal:
+            raise ExchangeError(f"set_leverage: {refusal}", reason="leverage_refused")
+        apply_leverage(portfolio, symbol, value)
 
     @property
     def exchange(self) -> SimulatedExchange:

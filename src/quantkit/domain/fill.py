@@ -89,11 +89,15 @@ class Fill:
         """Whether the fee was charged in the base asset (the part of ``symbol`` before ``/``).
 
         Such a fee (Binance spot's, on a buy) is taken from the amount received: the position
-        grows by ``amount - fee``.
+        grows by ``amount - fee``. A contract's fee in its settle currency (``BTC`` of the
+        coin-margined ``BTC/USD:BTC``) is not: it is paid from the margin.
         """
         currency = self.fee_currency
         symbol = self.symbol
-        return bool(currency) and symbol.startswith(currency) and symbol[len(currency) :][:1] == "/"
+        if not (currency and symbol.startswith(currency) and symbol[len(currency) :][:1] == "/"):
+            return False
+        _, colon, settle = symbol.partition(":")
+        return not (colon and settle == currency)
 
     @property
     def fee_in_quote(self) -> float:

@@ -1,15 +1,21 @@
 """A futures account: the `Portfolio` with perpetual margin, leverage and funding.
 
 Bookkeeping stays the `Portfolio`'s (a fill moves ``amount * price`` of cash, so that
-``cash + sum(amount * mark)`` is the equity, the rule every result is built on). For a linear
-perpetual the venue's figures follow from it:
+``cash + sum(amount * mark)`` is the equity, the rule every result is built on). A perpetual
+whose contract is not one base unit of a linear contract (a contract size other than 1, or an
+inverse, coin-margined contract) keeps the same rule in the coordinate
+``v(price) = perp_math.contract_value(price, CS, inverse)`` (``CS * price``, or ``-CS / price``):
+a fill of ``amount`` contracts moves ``amount * v(price)`` of cash, its position is a
+`ContractPosition`, and the account's currency is the settle currency (the coin for inverse).
+The venue's figures follow from it:
 
-- wallet balance = cash + sum over perpetual positions of ``amount * entry_price`` (what was
-  deposited, plus realised P&L, minus fees and funding, minus what spot holdings cost);
-- unrealised P&L = ``amount * (mark - entry_price)``; equity = wallet + unrealised P&L
-  (+ spot holdings at their prices) = ``cash + sum(amount * mark)``;
-- isolated margin of a position = ``|amount| * entry_price / leverage`` plus the funding
-  booked to it since it opened (scaled down when the position is reduced).
+- wallet balance = cash + sum over perpetual positions of ``amount * v(entry_price)`` (what
+  was deposited, plus realised P&L, minus fees and funding, minus what spot holdings cost);
+- unrealised P&L = ``amount * (v(mark) - v(entry_price))``; equity = wallet + unrealised P&L
+  (+ spot holdings at their prices) = ``cash + sum(amount * v(mark))``;
+- isolated margin of a position = its notional at entry (``perp_math.notional_value``) over
+  the leverage, plus the funding booked to it since it opened (scaled down when the position
+  is reduced).
 
 Order admission by available margin replaces the `Portfolio`'s gross-exposure rule for
 perpetual fills; spot markets traded in the same account stay cash-only (no shorting, a buy
@@ -18,14 +24,20 @@ needs available margin).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from quantkit.domain.contract_position import ContractPosition
+from quantkit.domain.fill import Fill
 from quantkit.domain.funding import FundingPayment
 from quantkit.domain.market import Market
+from quantkit.domain.order import Side
+from quantkit.domain.perp_math import contract_value
 from quantkit.domain.perpetual import MarginMode, PerpetualSpec
 from quantkit.domain.portfolio import Portfolio
+from quantkit.domain.position import Position
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +50,10 @@ _TOL = 1e-9
 
 @dataclass(slots=True)
 class FuturesPortfolio(Portfolio):
-    """A `Portfolio` trading linear perpetuals (and spot) under one margin mode.
+    """A `Portfolio` trading perpetuals (and spot) under one margin mode.
+
+    Cash, margin, P&L, fees and funding are in the account currency, the settle currency of
+    its perpetuals (a coin-margined account is in the coin).
 
     Attributes:
         specs: Perpetual spec by symbol (symbols not here are spot).
@@ -61,6 +76,96 @@ class FuturesPortfolio(Portfolio):
     funding_sources: dict[str, str] = field(default_factory=dict)
     liquidations: int = 0
 
+    # -- contracts -----------------------------------------------------------------------------
+
+    def contract_spec(self, symbol: str) -> PerpetualSpec | None:
+        """The spec of ``symbol`` when its contract is not one base unit of a linear one."""
+        spec = self.specs.get(symbol)
+        if spec is None or (not spec.inverse and spec.contract_size == 1.0):
+            return None
+        return spec
+
+    def position(self, symbol: str) -> Position:
+        """Return the position of ``symbol`` (a `ContractPosition` for contract markets).
+
+        Args:
+            symbol: Market symbol.
+
+        Returns:
+            The live position object.
+        """
+        pos = self.positions.get(symbol)
+        if pos is None:
+            spec = self.contract_spec(symbol)
+            if spec is None:
+                return Portfolio.position(self, symbol)
+            pos = self.positions[symbol] = ContractPosition(
+                symbol,
+                dust_below=self.dust_below.get(symbol, 0.0),
+                contract_size=spec.contract_size,
+                inverse=spec.inverse,
+            )
+        return pos
+
+    def value(self, symbol: str, price: float) -> float:
+        """What one contract (or base unit) of ``symbol`` is worth at ``price``, for the cash rule.
+
+        Args:
+            symbol: A symbol of the account.
+            price: A price.
+
+        Returns:
+            ``perp_math.contract_value`` for a contract market, else ``price``.
+        """
+        spec = self.contract_spec(symbol)
+        return price if spec is None else contract_value(price, spec.contract_size, spec.inverse)
+
+    def values(self, symbol: str, prices: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`value` of an array of prices (the same array for a plain market).
+
+        Args:
+            symbol: A symbol of the account.
+            prices: Prices.
+
+        Returns:
+            The values.
+        """
+        spec = self.contract_spec(symbol)
+        if spec is None:
+            return prices
+        if spec.inverse:
+            return -spec.contract_size / prices
+        return spec.contract_size * prices
+
+    def apply_fill(self, fill: Fill) -> float:
+        """Book a fill; a contract market's moves ``amount * value(price)`` of cash.
+
+        Args:
+            fill: The execution to book (a contract market's fee in the account currency).
+
+        Returns:
+            The P&L the fill realised, before fees.
+        """
+        if self.contract_spec(fill.symbol) is None:
+            return Portfolio.apply_fill(self, fill)
+        signed = fill.amount if fill.side is Side.BUY else -fill.amount
+        currency = self.currency
+        value = self.value(fill.symbol, fill.price)
+        self.cash[currency] = self.cash.get(currency, 0.0) - signed * value - fill.fee
+        self.fees_paid += fill.fee
+        self.last_price.setdefault(fill.symbol, fill.price)
+        return self.position(fill.symbol).apply(signed, fill.price)
+
+    def equity(self) -> float:
+        """Cash plus every position at its latest mark, in the account currency."""
+        value = self.balance
+        for symbol, pos in self.positions.items():
+            if pos.amount:
+                value += pos.amount * self.value(
+                    symbol, self.last_price.get(symbol, pos.entry_price)
+                )
+        return value
+
     # -- the venue's figures -------------------------------------------------------------------
 
     def _mark(self, symbol: str, entry: float) -> float:
@@ -76,18 +181,19 @@ class FuturesPortfolio(Portfolio):
         value = self.balance
         for symbol, pos in self.positions.items():
             if pos.amount and symbol in self.specs:
-                value += pos.amount * pos.entry_price
+                value += pos.amount * self.value(symbol, pos.entry_price)
         return value
 
     def unrealized(self, symbol: str) -> float:
         """Unrealised P&L of a perpetual position at the latest mark."""
         pos = self.position(symbol)
-        return pos.amount * (self._mark(symbol, pos.entry_price) - pos.entry_price)
+        return pos.unrealized_pnl(self._mark(symbol, pos.entry_price))
 
     def initial_margin(self, symbol: str) -> float:
-        """Initial margin of a position at the latest mark: ``|amount| * mark / leverage``."""
+        """Initial margin of a position at the latest mark: its notional over the leverage."""
         pos = self.position(symbol)
-        return abs(pos.amount) * self._mark(symbol, pos.entry_price) / self.leverage[symbol]
+        notional = self.specs[symbol].notional(pos.amount, self._mark(symbol, pos.entry_price))
+        return notional / self.leverage[symbol]
 
     def maintenance(self, symbol: str) -> float:
         """Maintenance margin of a position at the latest mark (its bracket's rate and cum)."""
@@ -101,7 +207,7 @@ class FuturesPortfolio(Portfolio):
         pos = self.position(symbol)
         if not pos.amount:
             return 0.0
-        margin = abs(pos.amount) * pos.entry_price / self.leverage[symbol]
+        margin = self.specs[symbol].notional(pos.amount, pos.entry_price) / self.leverage[symbol]
         return margin + self.isolated_extra.get(symbol, 0.0)
 
     def _open_perps(self) -> list[str]:
@@ -186,21 +292,18 @@ class FuturesPortfolio(Portfolio):
             fill leaves the position flat).
         """
         pos = self.position(symbol)
-        old, entry = pos.amount, pos.entry_price
+        old = pos.amount
         new = old + signed_amount
         if abs(new) <= _TOL * max(1.0, abs(old)):
             return math.nan
-        realized = 0.0
-        if old == 0.0 or (old > 0) == (signed_amount > 0):
-            entry = (abs(old) * entry + abs(signed_amount) * price) / abs(new)
-        else:
-            realized = min(abs(old), abs(signed_amount)) * (price - entry) * (1 if old > 0 else -1)
-            entry = price if (new > 0) != (old > 0) else entry
+        after = copy.copy(pos)  # the position's own rule (entry average, P&L in contracts)
+        realized = after.apply(signed_amount, price)
+        entry = after.entry_price
         spec = self.specs[symbol]
         if self.margin_mode == "isolated":
             kept = old != 0.0 and (new > 0) == (old > 0)  # funding booked stays, scaled down
             extra = self.isolated_extra.get(symbol, 0.0) * min(1.0, abs(new / old)) if kept else 0.0
-            wallet = abs(new) * entry / self.leverage[symbol] + extra
+            wallet = spec.notional(new, entry) / self.leverage[symbol] + extra
             return spec.liquidation_price(wallet, new, entry)
         others = [s for s in self._open_perps() if s != symbol]
         return spec.liquidation_price(
@@ -239,9 +342,9 @@ class FuturesPortfolio(Portfolio):
         """Return why the account cannot take a fill, or ``""`` if it can.
 
         Perpetuals: reducing is always allowed; opening needs the bracket of the new notional
-        to allow the symbol's leverage and ``opened * price / leverage + fee`` of available
-        margin (a flip first releases the closed position's margin and P&L). Spot: no
-        shorting, a buy needs ``amount * price + fee`` of available margin.
+        to allow the symbol's leverage and the opened notional over the leverage, plus the
+        fee, of available margin (a flip first releases the closed position's margin and
+        P&L). Spot: no shorting, a buy needs ``amount * price + fee`` of available margin.
 
         Args:
             market: The fill's market.
@@ -261,7 +364,7 @@ class FuturesPortfolio(Portfolio):
         if abs(new) <= abs(pos.amount) and (new == 0.0 or (new > 0) == (pos.amount > 0)):
             return ""  # a reduction or a close (of a short as of a long)
         leverage = self.leverage[symbol]
-        notional = abs(new) * price
+        notional = spec.notional(new, price)
         bracket = spec.bracket(notional)
         if leverage > bracket.max_leverage:
             return (
@@ -272,8 +375,8 @@ class FuturesPortfolio(Portfolio):
         flipped = pos.amount != 0.0 and (new > 0) != (pos.amount > 0)
         opened = abs(new) if flipped else abs(signed_amount)
         if flipped:
-            have += abs(pos.amount) * price / leverage + pos.amount * (price - pos.entry_price)
-        need = opened * price / leverage + fee
+            have += spec.notional(pos.amount, price) / leverage + pos.unrealized_pnl(price)
+        need = spec.notional(opened, price) / leverage + fee
         if need > have * (1 + _TOL) + _TOL:
             return (
                 f"insufficient margin: {symbol} needs {need:.8g} {self.currency} (initial "

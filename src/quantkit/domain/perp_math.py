@@ -21,6 +21,9 @@ compiled kernel can reuse them unchanged. The rules are Binance USD-M's (linear)
   balance (isolated margin, with ``TMM1 = UPNL1 = 0``), ``TMM1`` and ``UPNL1`` the maintenance
   margin and unrealised P&L of every other position, ``side`` +1 long / -1 short and ``size``
   the absolute position size;
+- liquidation clearance: the position closes at its liquidation price and the fee
+  ``liquidation_fee x notional`` there is taken from the margin left, never more
+  (`liquidation_clearance`);
 - funding: ``signed_size * contract_size * mark * rate`` (linear; inverse divides by the mark)
   is what the account pays: longs pay when the rate is positive, shorts receive.
 """
@@ -28,8 +31,10 @@ compiled kernel can reuse them unchanged. The rules are Binance USD-M's (linear)
 from __future__ import annotations
 
 __all__ = [
+    "contract_value",
     "funding_payment",
     "initial_margin",
+    "liquidation_clearance",
     "liquidation_price_inverse",
     "liquidation_price_linear",
     "maintenance_margin",
@@ -58,6 +63,32 @@ def notional_value(size: float, price: float, contract_size: float, inverse: boo
     """
     size = abs(size)
     return size * contract_size / price if inverse else size * contract_size * price
+
+
+def contract_value(price: float, contract_size: float, inverse: bool) -> float:
+    """What one long contract is worth at ``price``, in the settle currency, up to a constant.
+
+    Linear: ``CS * price``; inverse: ``-CS / price``. The difference of two values is the
+    P&L of one long contract between the two prices (``CS * (1/entry - 1/exit)`` inverse), so
+    an account that moves ``-amount * contract_value(price)`` of cash per fill keeps
+    ``cash + sum(amount * contract_value(mark))`` equal to its equity, as a spot account
+    keeps ``cash + sum(amount * price)``.
+
+    Args:
+        price: Price (> 0).
+        contract_size: Contract size.
+        inverse: Whether the contract is inverse.
+
+    Returns:
+        The value.
+
+    Examples:
+        >>> contract_value(20_000.0, 100.0, True) - contract_value(25_000.0, 100.0, True)
+        -0.001
+    """
+    if inverse:
+        return -contract_size / price
+    return contract_size * price
 
 
 def unrealized_pnl(
@@ -204,3 +235,29 @@ def funding_payment(
     if inverse:
         return signed_size * contract_size / mark * rate
     return signed_size * contract_size * mark * rate
+
+
+def liquidation_clearance(fee_due: float, margin_left: float) -> float:
+    """The liquidation clearance fee actually taken: what is due, at most the margin left.
+
+    Binance's liquidation protocol charges the clearance fee on what is liquidated, out of
+    the collateral left at the liquidation price, and never makes the account pay beyond it
+    (the insurance fund takes any shortfall). quantkit's simulator and fast path both call
+    this; the local venue model applies the same rule on its own.
+
+    Args:
+        fee_due: ``liquidation_fee x notional`` of what is closed, at the liquidation price.
+        margin_left: The margin balance left once the position is closed at that price
+            (isolated: the isolated wallet plus the P&L there; cross: the wallet after the
+            closes); below zero only after a gap.
+
+    Returns:
+        ``min(fee_due, max(margin_left, 0))``.
+
+    Examples:
+        >>> liquidation_clearance(451.8, 144.6)  # first bracket: the fee takes it all
+        144.6
+        >>> liquidation_clearance(48_509.0, 80_718.0)  # 2.5 % bracket: 32,209 is kept
+        48509.0
+    """
+    return min(fee_due, max(margin_left, 0.0))

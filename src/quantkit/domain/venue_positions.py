@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["VenueFunding", "VenuePosition"]
+__all__ = ["VenueBalanceChange", "VenueFunding", "VenuePosition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,29 @@ class VenueFunding:
     """
 
     funding_id: str
+    symbol: str
+    amount: float
+    currency: str
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueBalanceChange:
+    """A wallet change the venue pushed on its user-data stream (not a trade's P&L or fee).
+
+    Binance USD-M pushes one ``ACCOUNT_UPDATE`` per change, with its reason (``m``) and the
+    balance change (``bc``); it carries no income id, and for a cross position's funding no
+    symbol either.
+
+    Attributes:
+        reason: The venue's reason, e.g. ``"FUNDING_FEE"`` or ``"INSURANCE_CLEAR"``.
+        symbol: Unified market symbol, ``""`` when the venue did not say which.
+        amount: What the wallet received (negative: paid), in ``currency``.
+        currency: The margin asset.
+        timestamp: The venue's transaction time, ns since the epoch.
+    """
+
+    reason: str
     symbol: str
     amount: float
     currency: str

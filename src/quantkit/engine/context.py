@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from quantkit.algos.book import AlgoBook
 from quantkit.brokers.base import Broker
 from quantkit.domain.bars import Bar
 from quantkit.domain.client_ids import client_id_format
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["RiskEvent", "RunContext"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RiskEvent:
     """A risk decision, kept in the Result.
 
@@ -43,6 +44,24 @@ class RiskEvent:
     policy: str
     action: RiskAction
     reason: str
+
+    def __init__(
+        self, time: int, client_id: str, symbol: str, policy: str, action: RiskAction, reason: str
+    ) -> None:
+        # The slots' own setters instead of the generated object.__setattr__ calls: a third of
+        # the cost, one event per order (as `Decision` does). Assignment from outside still
+        # raises FrozenInstanceError.
+        _set_time(self, time)
+        _set_client_id(self, client_id)
+        _set_symbol(self, symbol)
+        _set_policy(self, policy)
+        _set_action(self, action)
+        _set_reason(self, reason)
+
+
+_set_time, _set_client_id, _set_symbol, _set_policy, _set_action, _set_reason = (
+    vars(RiskEvent)[f.name].__set__ for f in fields(RiskEvent)
+)
 
 
 class RunContext:
@@ -76,6 +95,7 @@ class RunContext:
         self.halted = ""
         self.risk_events: list[RiskEvent] = []
         self._seq = 0
+        self.algos = AlgoBook(self)
         self._id_format = client_id_format(id_prefix)
         self._formatted_prefix = id_prefix  # the prefix `_id_format` was made for
 
@@ -206,44 +226,25 @@ class RunContext:
             self._formatted_prefix = self.id_prefix
         return self._id_format(self._seq)
 
-    def submit(self, request: OrderRequest) -> Order:
+    def submit(self, request: OrderRequest, client_id: str | None = None) -> Order:
         """Pass ``request`` through risk, then to the broker.
 
         Args:
             request: What the strategy asks for.
+            client_id: The id to send it under (a parent order's child); default: the next.
 
         Returns:
             The order: from the broker, or ``REJECTED`` here when risk refused it.
         """
-        self._seq += 1  # `next_client_id`, inline
-        if self.id_prefix != self._formatted_prefix:
-            self._id_format = client_id_format(self.id_prefix)
-            self._formatted_prefix = self.id_prefix
-        client_id = self._id_format(self._seq)
+        if client_id is None:
+            self._seq += 1  # `next_client_id`, inline
+            if self.id_prefix != self._formatted_prefix:
+                self._id_format = client_id_format(self.id_prefix)
+                self._formatted_prefix = self.id_prefix
+            client_id = self._id_format(self._seq)
         i = self.timeline.i
         now = self._time_at[i] if i >= 0 else -1
-        reason = ""
-        if self.halted and not request.reduce_only:
-            reason = f"risk: trading halted ({self.halted})"
-        elif self.risk is not None:
-            self.market(request.symbol)  # unknown symbols fail before risk sees them
-            decision = self.risk.check(request, self)
-            self.risk_events.append(
-                RiskEvent(
-                    now,
-                    client_id,
-                    request.symbol,
-                    decision.policy,
-                    decision.action,
-                    decision.reason,
-                )
-            )
-            if decision.action is RiskAction.HALT:
-                self.halted = f"{decision.policy}: {decision.reason}"
-            if decision.request is None:
-                reason = f"risk: {decision.policy}: {decision.reason}"
-            else:
-                request = decision.request
+        request, reason = self.risk_decision(request, client_id, now)
         if reason:
             order = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(order)
@@ -257,7 +258,43 @@ class RunContext:
         price = data.price if data is not None else math.nan
         return self.broker.submit(request, client_id, price)
 
-    def amend(self, order: Order, request: OrderRequest) -> Order:
+    def risk_decision(
+        self, request: OrderRequest, client_id: str, now: int | None = None
+    ) -> tuple[OrderRequest, str]:
+        """One risk decision on ``request`` (an order, or a parent order's whole amount).
+
+        Args:
+            request: The request.
+            client_id: Its id, kept with the decision.
+            now: The current step's time (default: `now`).
+
+        Returns:
+            The approved (possibly resized) request and ``""``, or the request and the reason
+            it was refused.
+        """
+        if self.halted and not request.reduce_only:
+            return request, f"risk: trading halted ({self.halted})"
+        if self.risk is None:
+            return request, ""
+        self.market(request.symbol)  # unknown symbols fail before risk sees them
+        decision = self.risk.check(request, self)
+        self.risk_events.append(
+            RiskEvent(
+                self.now if now is None else now,
+                client_id,
+                request.symbol,
+                decision.policy,
+                decision.action,
+                decision.reason,
+            )
+        )
+        if decision.action is RiskAction.HALT:
+            self.halted = f"{decision.policy}: {decision.reason}"
+        if decision.request is None:
+            return request, f"risk: {decision.policy}: {decision.reason}"
+        return decision.request, ""
+
+    def amend(self, order: Order, request: OrderRequest, client_id: str | None = None) -> Order:
         """Forward an amend to the broker under a fresh client id.
 
         Amends do not pass the risk policies again; while trading is halted only reduce-only
@@ -266,11 +303,12 @@ class RunContext:
         Args:
             order: The working order.
             request: The amended request.
+            client_id: The id of a replacement (a parent order's child); default: the next.
 
         Returns:
             The order that now works, or a ``REJECTED`` order with the reason.
         """
-        client_id = self.next_client_id()
+        client_id = client_id or self.next_client_id()
         if self.halted and not request.reduce_only:
             now = self.now
             reason = f"amend of {order.client_id} refused: risk: trading halted ({self.halted})"

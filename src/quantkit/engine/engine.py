@@ -11,6 +11,8 @@ import numpy as np
 
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker
+from quantkit.brokers.simulated import SimulatedBroker
+from quantkit.brokers.venues import Venues
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
 from quantkit.engine.context import RunContext
@@ -69,6 +71,8 @@ class Engine:
         feed: Where the bars come from.
         strategy: The strategy instance (one run per instance).
         broker: Where orders go (default: a `BacktestBroker` with 100,000 USDT).
+        brokers: Several venues' brokers by venue name instead of ``broker`` (a `Venues`
+            broker is built from them; the feed's series are keyed ``"venue:SYMBOL"``).
         risk: Policy (or chain) every order intent passes through.
         id_prefix: Prefix of the client order ids the run generates.
         warmup: Leading bars of each symbol that are history only: indicators see them,
@@ -93,7 +97,12 @@ class Engine:
         risk: RiskPolicy | None = None,
         id_prefix: str = "qk",
         warmup: int = 0,
+        brokers: Mapping[str, SimulatedBroker] | None = None,
     ) -> None:
+        if brokers is not None:
+            if broker is not None:
+                raise ConfigError("Engine: give broker= or brokers=, not both")
+            broker = Venues(brokers)
         if not isinstance(feed, DataFeed):
             raise ConfigError(f"Engine: feed must be a DataFeed, got {type(feed).__name__}")
         if not isinstance(strategy, Strategy):
@@ -244,6 +253,7 @@ class Engine:
             step.stop()
         finally:
             record.risk_events = context.risk_events
+            record.parents = context.algos.parents
             record.ambiguous_orders = self.broker.ambiguous_orders
             record.indicators = tuple(
                 (owner[id(ind._cursor)], ind) for ind in self.strategy.indicators
@@ -295,6 +305,8 @@ class Engine:
                     step.match(views[rank])
             if events:
                 step.deliver()
+            if step.algos.working:
+                step.parents_of([views[rank] for rank, _ in group if traded[rank]])
             if any(traded[rank] and bar >= warmup for rank, bar in group):
                 step.risk()
             else:  # a warm-up step: history for the risk policy, nothing else

@@ -26,6 +26,7 @@ import structlog
 from quantkit.brokers.base import Broker
 from quantkit.data.live import StreamStatus
 from quantkit.domain.bars import Bar, BarSeries
+from quantkit.domain.client_ids import order_number
 from quantkit.engine.live_context import LiveContext
 from quantkit.engine.live_state import (
     LiveRecorder,
@@ -309,6 +310,7 @@ class LiveEngine:
             working=BrokerWorking(broker, tuple(self.datas)),
             recorder=LiveRecorder(self._counts, self.tape, self._bar_clock),
         )
+        self._resume_parents()
         strategy._bind(context, self.datas, tuple(self.datas))
         self._step.learn_history(self._history, len(self._history_times))
         self._step.start()
@@ -327,6 +329,18 @@ class LiveEngine:
             warmup=self.warmup,
             resumed_orders=int(resume.get("seq", 0)),
         )
+
+    def _resume_parents(self) -> None:
+        """Give the parent orders the broker's journal and resume those it holds (restarts)."""
+        journal = self.broker.parent_journal()
+        if journal is None:
+            return
+        algos = self.context.algos
+        algos.journal = journal
+        algos.restore()
+        numbers = [order_number(parent.id) for parent in algos.parents]
+        if numbers and max(numbers) > self.context.sent_seq:  # never reuse a parent's id
+            self.context.set_run(self.run_id, max(numbers))
 
     def _bar_clock(self, symbol: str) -> tuple[int, int] | None:
         """The run's bar-clock reading: latest close plus the time since that bar arrived."""

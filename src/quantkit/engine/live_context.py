@@ -89,17 +89,18 @@ class LiveContext(RunContext):
         super().record(policy, action, reason, symbol)
         _log_risk(self.risk_events[-1])
 
-    def submit(self, request: OrderRequest) -> Order:
+    def submit(self, request: OrderRequest, client_id: str | None = None) -> Order:
         """Pass ``request`` through risk to the broker, then count, log and tape it.
 
         Args:
             request: What the strategy asks for.
+            client_id: The id to send it under (a parent order's child); default: the next.
 
         Returns:
             The order.
         """
         events = len(self.risk_events)
-        order = super().submit(request)
+        order = super().submit(request, client_id)
         for event in self.risk_events[events:]:
             _log_risk(event)
         self.sent += 1

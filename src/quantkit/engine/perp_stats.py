@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-__all__ = ["add_perpetual_stats", "trade_funding"]
+    from quantkit.domain.bars import BarSeries
+
+__all__ = ["add_perpetual_stats", "quote_equity", "trade_funding"]
 
 
 class _Held(Protocol):
@@ -99,3 +101,39 @@ def add_perpetual_stats(stats: pd.Series, portfolio: Portfolio) -> pd.Series:
     )
     combined: pd.Series = pd.concat([stats.astype(object), rows])
     return combined
+
+
+def quote_equity(
+    equity: pd.Series, portfolio: Portfolio, history: Mapping[str, BarSeries]
+) -> pd.Series:
+    """The equity curve valued in the quote currency.
+
+    A coin-margined account keeps its equity in its settle coin (BTC for ``BTC/USD:BTC``);
+    its quote value at each close is that equity times the mark close (the trade close
+    without a mark series) of its first inverse perpetual settled in that coin. Any other
+    account is already in the quote currency: its curve is returned as it is.
+
+    Args:
+        equity: The run's equity curve (`Result.equity`).
+        portfolio: The account at the end of the run.
+        history: The run's trade bars by symbol.
+
+    Returns:
+        The curve in the quote currency (named ``"equity_quote"`` for a coin-margined one).
+    """
+    if not isinstance(portfolio, FuturesPortfolio):
+        return equity
+    coins = [
+        s
+        for s, spec in portfolio.specs.items()
+        if spec.inverse and spec.settle == portfolio.currency and s in history
+    ]
+    if not coins:
+        return equity
+    series = history[coins[0]]
+    closes = portfolio.mark_close.get(coins[0], series.close)
+    times = equity.index.asi8 if hasattr(equity.index, "asi8") else np.asarray(equity.index)
+    bar = np.searchsorted(series.close_time, np.asarray(times, dtype=np.int64), side="right") - 1
+    price = np.where(bar >= 0, closes[np.maximum(bar, 0)], np.nan)
+    out: pd.Series = equity * price
+    return out.rename("equity_quote")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from quantkit.algos.parent import ParentOrder
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.fill import Fill
 from quantkit.domain.futures_portfolio import FuturesPortfolio
@@ -51,6 +52,7 @@ class RunRecord:
         indicators: ``(symbol, indicator)`` for each indicator the strategy declared.
         orders_before_stop: Client order ids numbered up to this were placed before
             ``on_stop`` (what a truncated run can compare).
+        parents: The run's parent orders (their children are in ``orders``).
     """
 
     strategy: str
@@ -71,6 +73,7 @@ class RunRecord:
     ambiguous_orders: frozenset[str] = frozenset()
     indicators: tuple[tuple[str, Indicator], ...] = ()
     orders_before_stop: int = 0
+    parents: list[ParentOrder] = field(default_factory=list)
 
     def _steps_and_positions(self) -> tuple[IntArray, FloatArray]:
         """Row of the position matrix at each step, and the matrix.
@@ -99,8 +102,9 @@ class RunRecord:
         """Equity at the close of each timeline step, and whether a position was open then.
 
         Equity is cash plus every position marked at its symbol's latest close (a perpetual's
-        mark close when the run had a mark series), with funding booked since the latest
-        snapshot.
+        mark close when the run had a mark series; a contract market's value there,
+        `FuturesPortfolio.values`), with funding booked since the latest snapshot. It is in
+        the account currency: the settle coin of a coin-margined account.
 
         Returns:
             Two arrays with one value per step.
@@ -117,6 +121,8 @@ class RunRecord:
             if not amounts.any():
                 continue
             closes = marks.get(symbol, series.close)
+            if isinstance(self.portfolio, FuturesPortfolio):  # a contract's value, not its price
+                closes = self.portfolio.values(symbol, closes)
             if len(series) == len(timeline) and np.array_equal(series.close_time, timeline):
                 price = closes
             else:

@@ -12,11 +12,19 @@ import numpy as np
 
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
-from quantkit.engine.perp_stats import add_perpetual_stats, trade_funding
+from quantkit.engine.contract_trades import (
+    contract_symbols,
+    notional_trades,
+    restore_prices,
+    value_fills,
+)
+from quantkit.engine.parent_table import parents_frame
+from quantkit.engine.perp_stats import add_perpetual_stats, quote_equity, trade_funding
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trade_table import TradeColumns
 from quantkit.engine.trades import round_trips
 from quantkit.metrics.stats import compute_stats, drawdown, format_stats, periods_per_year
+from quantkit.metrics.trades import turnover
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,6 +54,7 @@ class Result:
         positions: Final positions.
         stats: The statistics table (see `quantkit.metrics.stats.compute_stats`).
         risk_events: Every risk decision.
+        parents: One row per parent order.
 
     ``orders``, ``fills`` and ``risk_events`` are built from the run's record when first read
     (one row per order: a run that only needs its statistics never pays for them), then kept.
@@ -73,6 +82,14 @@ class Result:
         return _fills_frame(self._record)
 
     @cached_property
+    def parents(self) -> pd.DataFrame:
+        """One row per parent order (TWAP, iceberg, participation).
+
+        Its children are ordinary rows of `orders`, tagged ``algo:<parent_id>``.
+        """
+        return parents_frame(self._record.parents)
+
+    @cached_property
     def risk_events(self) -> pd.DataFrame:
         """Every risk decision."""
         return _risk_frame(self._record)
@@ -93,6 +110,17 @@ class Result:
             name = f"{symbol}:{indicator.name}" if many else indicator.name
             out[name] = pd.Series(indicator._array, index=index, name=name)
         return out
+
+    @cached_property
+    def equity_quote(self) -> pd.Series:
+        """The equity curve in the quote currency.
+
+        `equity` is in the account currency, which for a coin-margined (inverse perpetual)
+        account is its settle coin: a ``BTC/USD:BTC`` run's equity is in BTC. This is that
+        curve times the perpetual's mark close at each bar (USD); for any other account it is
+        `equity` itself.
+        """
+        return quote_equity(self.equity, self._record.portfolio, self._record.history)
 
     @property
     def liquidations(self) -> pd.DataFrame:
@@ -335,12 +363,15 @@ def build_result(record: RunRecord) -> Result:
     del exposed  # a bool a bar: gone before the tables and statistics
     equity = pd.Series(equity_values, index=index, name="equity", copy=False)  # ours: no copy
     closed = TradeColumns()  # each trade's row, taken as it closes: no object per trade
+    portfolio = record.portfolio
+    fills = value_fills(record.fills, portfolio) if contract_symbols(portfolio) else record.fills
     _, still_open = round_trips(
-        record.fills, record.ambiguous_orders, record.portfolio.dust_below, on_close=closed.add
+        fills, record.ambiguous_orders, portfolio.dust_below, on_close=closed.add
     )
-    trades = closed.frame(trade_funding(closed.spans(), record.portfolio))
+    trades = restore_prices(closed.frame(trade_funding(closed.spans(), portfolio)), portfolio)
     opened = TradeColumns.of(still_open)
-    open_trades = opened.frame(trade_funding(opened.spans(), record.portfolio))
+    open_trades = opened.frame(trade_funding(opened.spans(), portfolio))
+    open_trades = restore_prices(open_trades, portfolio)
     del closed, still_open, opened
     timeframe = next(iter(record.history.values())).timeframe
     flagged = record.ambiguous_orders  # as the fills table's "ambiguous" column counts them
@@ -355,6 +386,8 @@ def build_result(record: RunRecord) -> Result:
         ambiguous_fills=ambiguous_fills,
         ambiguous_trades=int(trades["ambiguous"].sum()),
     )
+    if contract_symbols(portfolio):  # traded notional in the account currency
+        stats["Turnover (ann.)"] = turnover(equity, notional_trades(trades, portfolio))
     stats = add_perpetual_stats(stats, record.portfolio)
     return Result(
         strategy=record.strategy,

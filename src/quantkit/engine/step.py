@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import numpy as np
 
 from quantkit.domain.fill import Fill
+from quantkit.engine.risk_gate import CLOSED, RiskBarGate, has_fill, quiet_owner
 from quantkit.errors import QuantkitError, StrategyError
 from quantkit.risk.policy import RiskPolicy, hook
 from quantkit.strategy.base import Strategy
+from quantkit.strategy.series import native_view
 
 if TYPE_CHECKING:
     from quantkit.brokers.base import Broker
@@ -118,10 +120,12 @@ class Step:
         self.strategy = strategy
         self.broker = broker
         self.context = context
+        self._policy = risk
         self.events = broker.events
         self.recorder = recorder
         self._match = match
         self._working = working
+        self.algos = context.algos
         kind = type(strategy)
         # Hooks a strategy does not override are not called at all (they do nothing).
         self.on_bar = strategy.on_bar
@@ -156,6 +160,8 @@ class Step:
             self._match(data)
             if events:
                 self.deliver()
+        if self.algos.working:
+            self.parents(data)
         if self.risk_bar is not None:
             self.risk()
         try:
@@ -180,28 +186,48 @@ class Step:
             StrategyError: If the strategy raised.
         """
         cursor = data.cursor
-        working, also_working = working_parts(self._working[data.symbol])
+        container = self._working[data.symbol]
+        working, also_working = working_parts(container)
+        # a per-bar schedule of bars to match besides (a held perpetual: `perp_gate`)
+        due: Sequence[int] | None = getattr(container, "due", None)
         match = self._match
         events = self.events
         deliver = self.deliver
         risk_bar = self.risk_bar
         context = self.context
         on_bar = self.on_bar
+        parents = self.algos.working
+        # The risk gate (`quantkit.engine.risk_gate`): bars before ``quiet`` whose close is in
+        # [low, high] skip the breaker's on_bar while it still holds ``band``.
+        owner: Any = quiet_owner(self._policy) if risk_bar is not None else None
+        gate = RiskBarGate(owner, context, data.symbol) if owner is not None else None
+        close_at = native_view(data._series.close)
+        quiet, low, high, band = CLOSED
         for i in range(start, stop):
             cursor.i = i
-            if working or also_working:  # plain containers: no Python call per bar
+            if working or also_working or (due is not None and due[i]):  # no Python call
                 match(data)
+                quiet = 0  # fills, funding or a liquidation may have changed the account
                 if events:
                     deliver()
-            if risk_bar is not None:
+            if parents:  # a plain list: parent orders work
+                self.parents(data)
+                quiet = 0  # their children may have been placed or canceled: check the bar
+            if risk_bar is not None and not (
+                i < quiet and owner.quiet is band and low <= close_at[i] <= high
+            ):
                 orders = risk_bar(context)  # usually (): nothing else to do
                 if orders:
                     self._place(orders)
+                if gate is not None:
+                    quiet, low, high, band = gate.window()
             try:
                 on_bar(data)
             except Exception as exc:
                 self.fail("on_bar", exc, data.symbol)
             if events:
+                if quiet and has_fill(events):
+                    quiet = 0
                 deliver()
 
     def match(self, data: SymbolData) -> None:
@@ -212,6 +238,25 @@ class Step:
         """
         if self._working[data.symbol]:
             self._match(data)
+
+    def parents(self, data: SymbolData) -> None:
+        """Let the working parent orders of ``data``'s symbol act on its new bar.
+
+        Args:
+            data: The symbol's data, on the bar that just closed (already matched).
+        """
+        self.algos.on_bar(data.symbol)
+        if self.events:
+            self.deliver()
+
+    def parents_of(self, datas: Sequence[SymbolData]) -> None:
+        """`parents` for each of ``datas`` in turn (the symbols whose bars closed at a step).
+
+        Args:
+            datas: The symbols' data, matched on their new bars.
+        """
+        for data in datas:
+            self.parents(data)
 
     def strategy_bar(self, data: SymbolData) -> None:
         """Call the strategy's ``on_bar``.

@@ -8,7 +8,10 @@ It is `CcxtExchange` plus what trading perpetuals needs from the account:
   `set_margin_mode` (isolated or cross; "no need to change" is success) and `check_one_way`
   (an account in hedge mode is refused: quantkit trades one-way positions only);
 * `positions` (``fetch_positions``: Binance's ``positionRisk``), `funding_payments`
-  (``fetch_funding_history``: ``income`` of type ``FUNDING_FEE``) and `wallet_balance`.
+  (``fetch_funding_history``: ``income`` of type ``FUNDING_FEE``) and `wallet_balance`;
+* the user-data stream's account changes as they happen: `watch_balance_changes` (funding and
+  other wallet changes, ccxt.pro ``watch_balance``) and `watch_order_fills` (fills of any
+  order, the venue's liquidations included, ccxt.pro ``watch_orders``).
 
 Orders, client order ids, reduce-only exits and the never-twice rule on unknown outcomes are
 `CcxtTrading`'s, the same as for spot.
@@ -22,14 +25,15 @@ from typing import Any
 
 from quantkit.domain.market import Market
 from quantkit.domain.perpetual import MarginMode, check_margin_mode
-from quantkit.domain.venue import VenueOrder
-from quantkit.domain.venue_positions import VenueFunding, VenuePosition
+from quantkit.domain.venue import VenueOrder, VenueTrade
+from quantkit.domain.venue_positions import VenueBalanceChange, VenueFunding, VenuePosition
 from quantkit.errors import ConfigError, DataError, ExchangeError
 from quantkit.exchanges.ccxt_exchange import CcxtExchange
 from quantkit.exchanges.orders import parse_order
 from quantkit.exchanges.parse import parse_market
 from quantkit.exchanges.perp_markets import parse_perpetual_market
 from quantkit.exchanges.perp_parse import parse_funding_history, parse_positions, parse_wallet
+from quantkit.exchanges.perp_stream import parse_balance_changes, parse_order_fills
 
 __all__ = ["CcxtPerpetualExchange"]
 
@@ -248,10 +252,11 @@ class CcxtPerpetualExchange(CcxtExchange):
     async def insurance_clearances(
         self, symbol: str, since_ms: int | None = None
     ) -> list[VenueFunding]:
-        """What a cross liquidation in ``symbol`` cleared from the wallet (``INSURANCE_CLEAR``).
+        """What liquidations in ``symbol`` cleared from the wallet (``INSURANCE_CLEAR``).
 
-        Binance clears the rest of a liquidated cross wallet to the insurance fund (or makes a
-        loss beyond zero good) with an ``income`` entry of this type.
+        Binance books the liquidation clearance fee (taken from what the margin held at the
+        liquidation price, isolated or cross) and a cross deficit it makes good with an
+        ``income`` entry of this type.
 
         Args:
             symbol: A perpetual's unified symbol.
@@ -288,3 +293,60 @@ class CcxtPerpetualExchange(CcxtExchange):
         client = await self._ready()
         raw = await self._call(client, client.fetch_balance)
         return parse_wallet(raw, asset, exchange=self._id)
+
+    def _watchable(self, feature: str) -> None:
+        if not self._has.get(feature):
+            raise ExchangeError(
+                f"the venue offers no websocket for this ({feature}); poll instead",
+                exchange=self._id,
+                reason="not_supported",
+            )
+
+    async def watch_balance_changes(self) -> list[VenueBalanceChange]:
+        """Wait for the next wallet change the venue pushes (funding, insurance clearance, ...).
+
+        The first call subscribes to the user-data stream (a listen key, then the socket).
+        Each call returns what the next ``ACCOUNT_UPDATE`` changed other than a trade; an
+        update that arrives while no call waits is not returned (ccxt keeps only the latest
+        balance): the income history (`funding_payments`) is the complete record.
+
+        Returns:
+            The changes of one update (often none: a trade's update).
+
+        Raises:
+            ExchangeError: If the venue has no balance websocket (``reason``
+                ``"not_supported"``, before any request) or refused the subscription.
+            TransientError: If the connection failed or was closed: call again to reconnect.
+            DataError: If the event is malformed.
+        """
+        self._watchable("watchBalance")
+        client = await self._ready()
+        with self._errors(client):
+            raw = await client.watch_balance()
+
+        def symbol_of(market_id: str) -> str:
+            return str(client.safe_symbol(market_id, None, None, "swap"))
+
+        return parse_balance_changes(raw, exchange=self._id, symbol_of=symbol_of)
+
+    async def watch_order_fills(self) -> list[tuple[VenueOrder, VenueTrade]]:
+        """Wait for the next fills of the account's orders, the venue's own included.
+
+        ccxt keeps every order's latest update until read, so orders updated between calls
+        are returned by the next; an order filled twice meanwhile shows its latest fill only
+        (`my_trades` has every trade).
+
+        Returns:
+            Orders whose latest update was a fill, each with that fill, oldest first.
+
+        Raises:
+            ExchangeError: If the venue has no order websocket (``reason`` ``"not_supported"``,
+                before any request) or refused the subscription.
+            TransientError: If the connection failed or was closed: call again to reconnect.
+            DataError: If an order is malformed.
+        """
+        self._watchable("watchOrders")
+        client = await self._ready()
+        with self._errors(client):
+            raw = await client.watch_orders()
+        return parse_order_fills(raw, exchange=self._id)

@@ -7,6 +7,7 @@ import math
 from collections import deque
 from datetime import UTC, datetime
 
+from quantkit.algos.parent import PARENT_TAG
 from quantkit.domain.order import OrderRequest, OrderType, TimeInForce
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
@@ -136,6 +137,7 @@ class OrderRateLimit(RiskPolicy):
     frees. The policy keeps the approval times of the current window in a deque, so a
     check costs O(1) amortised.
 
+    A parent order's whole amount (tag ``"parent:..."``) takes no slot: its children do.
     It counts the orders *it* approved: put it last in a `RiskChain` so that orders a later
     policy refuses do not use up slots. Call `reset` between runs.
 
@@ -173,6 +175,8 @@ class OrderRateLimit(RiskPolicy):
         Returns:
             An approval (which takes a slot), or a rejection saying when a slot frees.
         """
+        if request.tag.startswith(PARENT_TAG):
+            return Decision(_APPROVE, request, self.name)  # a parent is no venue order
         now = context.now
         sent = self._sent
         start = now - self._window  # approvals at or before ``start`` have left the window

@@ -39,6 +39,13 @@ def admission_problem(w: Working, portfolio: Portfolio, reference_price: float) 
         order.amount = amount
         reference = w.limit or w.stop or reference_price
         notional = amount * reference
+        contract = market.perpetual
+        if contract is not None and contract.inverse:  # a contract is worth CS quote units
+            notional = amount * contract.contract_size
+        elif contract is not None:
+            notional *= contract.contract_size
+    elif market.perpetual is not None and market.perpetual.inverse:
+        notional = math.nan  # a cost in the coin: its quote value is known at the fill
     else:
         notional = request.cost or 0.0
     if math.isfinite(notional) and notional < market.min_notional:

@@ -228,13 +228,21 @@ class Book:
         """Fix a cost-sized market order's amount at its first fill price; False if too small."""
         order, market, fees = w.order, w.market, self.rules.fees
         cost = order.request.cost or 0.0
+        unit = price  # what one unit of the amount is worth, in the account currency
+        pays_fee = w.sign > 0  # R3: a buy's budget pays for the amount and its fee
+        contract = market.perpetual
+        if contract is not None and (contract.inverse or contract.contract_size != 1.0):
+            unit = contract.notional(1.0, price)  # one contract's notional (the coin, inverse)
+            # inverse: a sell is the purchase of the coin notional (1/price rises as it
+            # falls), so the sell pays for its fee, as the fast path's kernel sizes it
+            pays_fee = (w.sign < 0) if contract.inverse else pays_fee
         if w.sign > 0 and fees.charged_in == "received":  # spend ``cost``; fee paid in base
             amount = market.round_amount(cost / price)
-        elif w.sign > 0:  # spend exactly ``cost``, fee included
+        elif pays_fee:  # spend exactly ``cost``, fee included
             rate = fees.rate(market, is_maker)
-            amount = market.round_amount((cost - fees.per_order) / (price * (1.0 + rate)))
+            amount = market.round_amount((cost - fees.per_order) / (unit * (1.0 + rate)))
         else:  # sell what is worth ``cost`` at this price
-            amount = market.round_amount(cost / price)
+            amount = market.round_amount(cost / unit)
         if amount <= 0 or amount < market.min_amount:
             reason = f"cost {cost:g} buys {amount:g}, below the minimum amount"
             self._finish(w, OrderStatus.REJECTED, reason)
@@ -265,16 +273,7 @@ class Book:
             return
         market = w.market
         first = order.filled == 0.0
-        fees = self.rules.fees
-        if fees.__class__ is _MARKET_FEES and fees.charged_in == "quote" and not fees.per_order:
-            # MarketFees' own charge without its three calls (+ 0.0 as there: -0.0 becomes 0.0)
-            fee = (market.maker_fee if is_maker else market.taker_fee) * (price * amount) + 0.0
-            fee_asset = market.quote
-            quote_fee = cash_fee = fee
-        else:
-            fee, fee_asset = fees.charge(market, w.sign > 0, price, amount, is_maker, first)
-            quote_fee = fee if fee_asset == market.quote else fee * price
-            cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
+        fee, fee_asset, quote_fee, cash_fee = self._fee(w, amount, price, is_maker, first)
         reason = self.portfolio.check_fill(market, w.sign * amount, price, cash_fee)
         if reason:
             self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
@@ -306,6 +305,30 @@ class Book:
             working.clear()
         else:
             self._after_fill(w, amount)
+
+    def _fee(
+        self, w: Working, amount: float, price: float, is_maker: bool, first: bool
+    ) -> tuple[float, str, float, float]:
+        """The fill's fee, its asset, its value in the quote and the cash it costs."""
+        market = w.market
+        fees = self.rules.fees
+        contract = market.perpetual
+        if contract is not None and (contract.inverse or contract.contract_size != 1.0):
+            # a contract's fee is on its notional, in the settle currency (the coin, inverse)
+            notional = contract.notional(amount, price)
+            fee = fees.fee(market, notional, is_maker, first) + 0.0
+            fee_asset = contract.settle
+            quote_fee = cash_fee = fee
+        elif fees.__class__ is _MARKET_FEES and fees.charged_in == "quote" and not fees.per_order:
+            # MarketFees' own charge without its three calls (+ 0.0 as there: -0.0 becomes 0.0)
+            fee = (market.maker_fee if is_maker else market.taker_fee) * (price * amount) + 0.0
+            fee_asset = market.quote
+            quote_fee = cash_fee = fee
+        else:
+            fee, fee_asset = fees.charge(market, w.sign > 0, price, amount, is_maker, first)
+            quote_fee = fee if fee_asset == market.quote else fee * price
+            cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
+        return fee, fee_asset, quote_fee, cash_fee
 
     def _after_fill(self, w: Working, amount: float) -> None:
         """Retire a finished order, attach or settle bracket exits, drop stale reduce-only."""

@@ -106,7 +106,16 @@ class SimulatedExchange:
         id_prefix: str = "qk",
     ) -> None:
         for market in markets.values():
-            if market.quote != portfolio.currency:
+            perpetual = market.perpetual
+            if perpetual is not None and perpetual.inverse:  # coin-margined: settled in the coin
+                if perpetual.settle != portfolio.currency:
+                    raise ConfigError(
+                        f"market {market.symbol} is an inverse perpetual settled in "
+                        f"{perpetual.settle} but the account is in {portfolio.currency}; a "
+                        f"coin-margined run's account currency is its settle coin "
+                        f"(currency={perpetual.settle!r})"
+                    )
+            elif market.quote != portfolio.currency:
                 raise ConfigError(
                     f"market {market.symbol} is quoted in {market.quote} but the account is in "
                     f"{portfolio.currency}; all markets of a run must be quoted in the account "

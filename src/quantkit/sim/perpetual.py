@@ -9,12 +9,15 @@ price) with three additions for the symbols whose market carries a `PerpetualSpe
 - **Funding.** Before a bar is matched, every funding timestamp in ``(previous bar's open,
   this bar's open]`` is paid on the position held then (the position after the previous bar:
   one opened at the open of the bar at the timestamp pays nothing for it), valued at this
-  bar's mark open: ``amount * mark * rate``, longs pay a positive rate. It moves cash (and an
+  bar's mark open: ``amount * CS * mark * rate`` (inverse: ``amount * CS / mark * rate`` in
+  the coin), longs pay a positive rate. It moves cash (and an
   isolated position's margin) and is recorded in `FuturesPortfolio.funding`.
 - **Liquidation.** After the bar's fills, a position whose liquidation price (the venue's
   formula, `FuturesPortfolio.liquidation_price`) lies inside the mark's range on the adverse
-  side is closed at the liquidation price, with the liquidation fee capped at the margin left,
-  so an isolated position never loses more than its isolated margin. Cross margin closes every
+  side is closed at the liquidation price, with the liquidation fee capped at the margin left
+  (`perp_math.liquidation_clearance`, Binance's liquidation protocol; see "The liquidation
+  rule and its source" in docs/perpetuals.md), so an isolated position never loses more than
+  its isolated margin. Cross margin closes every
   perpetual position (the others at their marks); a loss beyond zero after a gap is absorbed
   as the venue's insurance fund does. Each event is kept in `liquidations`; trading goes on.
 """
@@ -30,7 +33,7 @@ from quantkit.domain.funding import FundingPayment, FundingRates
 from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
-from quantkit.domain.perp_math import funding_payment
+from quantkit.domain.perp_math import funding_payment, liquidation_clearance
 from quantkit.sim.book import Book
 from quantkit.sim.exchange import SimulatedExchange
 from quantkit.sim.liquidation import LIQUIDATION_TAG
@@ -187,8 +190,9 @@ class PerpetualExchange(SimulatedExchange):
         amount = futures.position(symbol).amount
         if last is None or not amount:
             return  # flat: nothing is paid for the timestamps passed
+        spec = futures.specs[symbol]
         for time, rate in rates.due(last, open_time):
-            paid = funding_payment(amount, mark, rate, 1.0, False)
+            paid = funding_payment(amount, mark, rate, spec.contract_size, spec.inverse)
             futures.cash[futures.currency] = futures.balance - paid
             if futures.margin_mode == "isolated":
                 futures.isolated_extra[symbol] = futures.isolated_extra.get(symbol, 0.0) - paid
@@ -263,11 +267,13 @@ class PerpetualExchange(SimulatedExchange):
             + sum(futures.position(s).unrealized_pnl(closes[s]) for s in held)
         )
         fees = {
-            s: futures.specs[s].liquidation_fee * abs(futures.position(s).amount) * closes[s]
+            s: futures.specs[s].liquidation_fee
+            * futures.specs[s].notional(futures.position(s).amount, closes[s])
             for s in held
         }
         total = sum(fees.values())
-        scale = min(1.0, max(margin_left, 0.0) / total) if total > 0 else 0.0
+        taken = liquidation_clearance(total, margin_left)
+        scale = taken / total if total > 0 else 0.0
         for book in [self.books[s] for s in held]:
             for w in list(book.working):
                 w.order.transition(OrderStatus.CANCELED, time, "canceled: position liquidated")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
+
+if TYPE_CHECKING:
+    from quantkit.algos.book import AlgoBook
 
 __all__ = ["StrategyContext"]
 
@@ -17,6 +20,11 @@ class StrategyContext(Protocol):
     @property
     def now(self) -> int:
         """Current time: close time of the latest closed bar, ns since the epoch."""
+        ...
+
+    @property
+    def algos(self) -> AlgoBook:
+        """The run's parent orders."""
         ...
 
     @property

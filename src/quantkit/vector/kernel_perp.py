@@ -17,8 +17,9 @@ added around the same phases (`fill_at_open`, `fill_inside_bar`, `decide`):
 3. **The close** is valued at the mark close.
 
 The formulas are `quantkit.domain.perp_math`'s own functions, compiled here (``numba.njit`` of
-the same source, never a copy): `funding_payment` and `liquidation_price_linear`, the latter
-solved per bracket as `PerpetualSpec.liquidation_price` does.
+the same source, never a copy): `funding_payment`, `liquidation_clearance` and
+`liquidation_price_linear`, the latter solved per bracket as `PerpetualSpec.liquidation_price`
+does.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _per_bar = register_jitable(inline="always")
 
 _funding_payment = numba.njit(cache=True, nogil=True)(perp_math.funding_payment)
 _liquidation_price_linear = numba.njit(cache=True, nogil=True)(perp_math.liquidation_price_linear)
+_liquidation_clearance = numba.njit(cache=True, nogil=True)(perp_math.liquidation_clearance)
 
 
 @register_jitable
@@ -102,14 +104,14 @@ def _liquidate(
     amount = abs(s.pos)
     margin_left = _wallet(s, q, pp[0], isolated) + s.pos * (price - q[ENTRY])
     total = pp[2] * amount * price
-    scale = min(1.0, max(margin_left, 0.0) / total) if total > 0 else 0.0
+    fee = _liquidation_clearance(total, margin_left)
     s.sl_on = s.tp_on = s.trail_on = s.ent_on = False  # working orders are canceled
     s.pending = NO_ORDER
-    book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, total * scale,
+    book(s, fills, trades, bar, -1.0 if s.pos > 0 else 1.0, price, amount, fee,
          LIQUIDATION_KIND, 0.0, False)  # fmt: skip
     q[EXTRA] = 0.0
     q[LIQUIDATIONS] += 1.0
-    q[LIQUIDATION_FEES] += total * scale
+    q[LIQUIDATION_FEES] += fee
     if not isolated and s.cash < 0.0:  # a gap through the price: the insurance fund absorbs it
         q[DEFICIT] += -s.cash
         s.cash = 0.0
@@ -157,18 +159,31 @@ def _beyond(pos: float, price: float, low: float, high: float) -> bool:
     return bool(crossed and 0 < price < math.inf)
 
 
-@_per_bar
+@register_jitable
 def _check(
     s: Any, q: np.ndarray, bar: int, lp: float, low: float, high: float, pp: np.ndarray,
     brackets: np.ndarray, fills: np.ndarray, trades: np.ndarray,
 ) -> float:  # fmt: skip
-    """Liquidate if the mark reached ``lp`` (solved first if unknown); return what is known."""
+    """Liquidate if the mark reached ``lp`` (solved first if unknown); return what is known.
+
+    Not inlined: the loop calls it only when ``lp`` is unknown or reached (`_quiet`), so
+    the bars between pay one comparison, not this function's array arguments.
+    """
     if math.isnan(lp):
         lp = _liquidation_price(s, q, pp, brackets)
     if not _beyond(s.pos, lp, low, high):
         return lp
     _liquidate(s, q, bar, lp, pp, fills, trades)
     return math.nan
+
+
+@_per_bar
+def _quiet(pos: float, lp: float, low: float, high: float) -> bool:
+    """Whether a known liquidation price ``lp`` lies outside the mark range ``[low, high]``.
+
+    A comparison with ``nan`` is False, so an unknown price is never quiet.
+    """
+    return bool(low > lp if pos > 0 else high < lp)
 
 
 @_per_bar
@@ -190,7 +205,10 @@ def run_perp_bars(
     """The loop: funding, the fills at the open and inside the bar, margin, close, decision.
 
     The liquidation price is kept in a local (``lp``) and solved again only after a fill, a
-    funding payment or a liquidation: nothing else changes it.
+    funding payment or a liquidation: nothing else changes it. A bar of a held position with
+    no order working costs two comparisons against it (`_quiet`) and no call: the fills, their
+    settlement and the realised P&L they need run only when an order works (``working_inside``
+    needs one too).
     """
     lp = math.nan
     for i in range(len(bars[3])):
@@ -200,19 +218,20 @@ def run_perp_bars(
                 _pay_funding(s, q, i, marks[0][i], rates[i], pp, funding)
                 lp = math.nan
             # a mark opening beyond the liquidation price liquidates before the fills
-            lp = _check(s, q, i, lp, marks[0][i], marks[0][i], pp, brackets, fills, trades)
-        before, n_fills = s.pos, s.n_fills
-        realized = _realized_so_far(s, q, trades) if before != 0.0 else 0.0
+            if not _quiet(s.pos, lp, marks[0][i], marks[0][i]):
+                lp = _check(s, q, i, lp, marks[0][i], marks[0][i], pp, brackets, fills, trades)
         if s.pending != NO_ORDER or s.ent_on or s.sl_on or s.tp_on or s.trail_on:
+            before, n_fills = s.pos, s.n_fills
+            realized = _realized_so_far(s, q, trades) if before != 0.0 else 0.0
             fill_at_open(s, p, i, o, h, lo, fills, trades)
-        if working_inside(s, lo, h):
-            fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
-        if s.n_fills != n_fills:  # nothing else changes the position or its margin
-            lp = math.nan
-            if before != 0.0 and s.trade_open:
-                realized = _realized_so_far(s, q, trades) - realized
-            _settle(s, q, before, realized, trades)
-        if s.pos != 0.0:
+            if working_inside(s, lo, h):
+                fill_inside_bar(s, p, i, o, h, lo, c, fills, trades, up, down)
+            if s.n_fills != n_fills:  # nothing else changes the position or its margin
+                lp = math.nan
+                if before != 0.0 and s.trade_open:
+                    realized = _realized_so_far(s, q, trades) - realized
+                _settle(s, q, before, realized, trades)
+        if s.pos != 0.0 and not _quiet(s.pos, lp, marks[2][i], marks[1][i]):
             lp = _check(s, q, i, lp, marks[2][i], marks[1][i], pp, brackets, fills, trades)
         equity[i] = s.cash + s.pos * marks[3][i]
         exposed[i] = s.pos != 0.0

@@ -54,7 +54,12 @@ def slipped(price: float, sign: float, slip: float, low: float, high: float) -> 
 
 @register_jitable
 def refused(pos: float, cash: float, signed: float, price: float, fee: float, p: Any) -> bool:
-    """`Portfolio.check_fill` for one symbol: whether the account refuses the fill."""
+    """`Portfolio.check_fill` for one symbol: whether the account refuses the fill.
+
+    On a perpetual, `FuturesPortfolio.check_fill`'s bracket rule too: an opening whose
+    notional reaches ``p.notional_cap`` (where the brackets' maximum leverage falls below the
+    run's leverage) is refused.
+    """
     new = pos + signed
     if not p.allow_short and new < -_TOL * max(1.0, abs(pos)):
         return True
@@ -65,6 +70,8 @@ def refused(pos: float, cash: float, signed: float, price: float, fee: float, p:
         return False
     if abs(new) <= abs(pos) and (new >= 0) == (pos >= 0):
         return False
+    if p.notional_cap > 0.0 and abs(new) * price >= p.notional_cap:
+        return True  # a perpetual's bracket at that notional allows less than the leverage
     equity = cash - signed * price - fee
     value = new * price
     equity += value

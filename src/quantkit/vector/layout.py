@@ -67,6 +67,8 @@ PARAM_DTYPE = np.dtype(
         ("entry_offset", np.float64),  # limit / stop entry distance from the signal's close
         ("entry_valid", np.int64),  # bars a limit / stop entry works
         ("entry_fee", np.float64),  # the market's taker rate, to size limit / stop entries
+        # a perpetual's notional from which the brackets allow less than `leverage` (0: none)
+        ("notional_cap", np.float64),
     ],
     align=True,
 )

@@ -21,7 +21,9 @@ from quantkit.brokers.perpetual_setup import align_marks
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.funding import FundingRates
 from quantkit.domain.market import Market
+from quantkit.domain.perpetual import PerpetualSpec
 from quantkit.errors import ConfigError
+from quantkit.vector.perp_contracts import check_inverse, contract_columns, fills_in_prices
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -37,6 +39,7 @@ __all__ = [
     "PerpInputs",
     "PerpOutcome",
     "funding_per_bar",
+    "leverage_notional_cap",
     "perp_inputs",
     "perp_stats_rows",
     "simulate_perp",
@@ -50,27 +53,35 @@ class PerpOutcome:
 
     Attributes:
         funding: Funding paid at each bar (negative: received), settle currency.
+        paying: The bars where funding was booked (``funding``'s non-zero positions), so the
+            totals read a few thousand values instead of every bar.
         liquidations: Forced closes.
         liquidation_fees: Liquidation fees charged (included in the fees paid).
         deficit: Loss beyond zero absorbed after a gap (cross margin).
         source: Where the funding rates came from.
+        contract: The perpetual's spec (the kernel's trade table is in one contract's
+            notional: `perp_contracts.trades_frame_in_prices`).
     """
 
     funding: FloatArray = field(repr=False)
+    paying: IntArray = field(repr=False)
     liquidations: int
     liquidation_fees: float
     deficit: float
     source: str
+    contract: PerpetualSpec | None = None
 
     @property
     def funding_paid(self) -> float:
         """Funding paid over the run (>= 0)."""
-        return math.fsum(self.funding[self.funding > 0].tolist())
+        booked = self.funding[self.paying]
+        return math.fsum(booked[booked > 0].tolist())
 
     @property
     def funding_received(self) -> float:
         """Funding received over the run (>= 0)."""
-        return -math.fsum(self.funding[self.funding < 0].tolist())
+        booked = self.funding[self.paying]
+        return -math.fsum(booked[booked < 0].tolist())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,7 @@ class PerpInputs:
     perp: FloatArray
     brackets: FloatArray
     source: str
+    notional_cap: float = 0.0
 
 
 def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArray:
@@ -115,24 +127,37 @@ def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArr
     return out
 
 
-def trade_funding(trades: FloatArray, funding: FloatArray) -> FloatArray:
+def trade_funding(
+    trades: FloatArray, funding: FloatArray, paying: IntArray | None = None
+) -> FloatArray:
     """What each closed round trip paid in funding (negative: received).
 
     The event backtest's attribution (`engine.perp_stats.trade_funding`): a payment booked at
     the open of bar ``k`` belongs to the trade entered before that open and exited at it or
-    later, so a trade from bar ``e`` to bar ``x`` pays ``funding[e + 1 : x + 1]``.
+    later, so a trade from bar ``e`` to bar ``x`` pays ``funding[e + 1 : x + 1]``. The sums
+    run over the bars that booked a payment only (the others add exact zeros), in bar order:
+    the same floats as a running sum over every bar.
 
     Args:
         trades: The kernel's trade table (closed trades).
         funding: Funding paid at each bar.
+        paying: The bars with a payment, increasing (default: ``funding``'s non-zeros).
 
     Returns:
         One amount per trade.
+
+    Examples:
+        >>> trades = np.array([[0.0, 2.0], [2.0, 4.0]])  # entry and exit bars
+        >>> trade_funding(trades, np.array([0.0, 1.0, 2.0, 0.0, 4.0])).tolist()
+        [3.0, 4.0]
     """
-    total = np.concatenate(([0.0], np.cumsum(funding)))
+    bars = np.flatnonzero(funding) if paying is None else paying
+    total = np.concatenate(([0.0], np.cumsum(funding[bars])))
     entry = trades[:, 0].astype(np.int64)
     exit_ = trades[:, 1].astype(np.int64)
-    paid: FloatArray = total[exit_ + 1] - total[entry + 1]
+    upto = np.searchsorted(bars, exit_ + 1)  # payments at bars <= exit
+    after = np.searchsorted(bars, entry + 1)  # payments at bars <= entry
+    paid: FloatArray = total[upto] - total[after]
     return paid
 
 
@@ -176,18 +201,12 @@ def perp_inputs(
         The inputs.
 
     Raises:
-        ConfigError: For an inverse contract or a contract size other than 1 (not yet
-            simulated), a leverage above the first bracket's maximum, a margin mode that is
+        ConfigError: For a leverage above the first bracket's maximum, a margin mode that is
             neither, or a mark series missing a trade bar (named).
     """
     spec = market.perpetual
     assert spec is not None
     symbol = series.symbol
-    if spec.inverse or spec.contract_size != 1.0:
-        raise ConfigError(
-            f"fast path: {symbol} is inverse or has a contract size other than 1; the "
-            "simulator trades linear contracts of size 1 for now"
-        )
     if leverage > spec.brackets[0].max_leverage:
         raise ConfigError(
             f"fast path: leverage {leverage:g}x for {symbol} is above the "
@@ -197,6 +216,7 @@ def perp_inputs(
         raise ConfigError(
             f"fast path: margin_mode must be 'isolated' or 'cross', got {margin_mode!r}"
         )
+    notional_cap = leverage_notional_cap(spec, leverage, symbol)
     mark = _one(marks, symbol, "marks", BarSeries)
     columns = (series.open, series.high, series.low, series.close)
     if mark is not None and np.array_equal(mark.open_time, series.open_time):
@@ -213,13 +233,47 @@ def perp_inputs(
         ],
         dtype=np.float64,
     )
-    return PerpInputs(
-        marks=_floats(columns),
-        rates=funding_per_bar(rates, series.open_time),
+    per_bar = funding_per_bar(rates, series.open_time)
+    return PerpInputs(  # a contract's notional (`perp_contracts`): an inverse long is a y-short
+        marks=contract_columns(_floats(columns), spec),
+        rates=-per_bar if spec.inverse else per_bar,
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
         source=rates.description if rates is not None else "none given: no funding charged",
+        notional_cap=notional_cap,
     )
+
+
+def leverage_notional_cap(spec: PerpetualSpec, leverage: float, symbol: str) -> float:
+    """The notional from which the brackets allow less than ``leverage`` (0: never).
+
+    `FuturesPortfolio.check_fill` refuses an opening whose notional falls in a bracket with a
+    lower maximum leverage; with brackets whose maximum never rises, those notionals are the
+    ones from the first such bracket's floor on, which the kernel compares with.
+
+    Args:
+        spec: The perpetual's spec.
+        leverage: The run's leverage.
+        symbol: For the message.
+
+    Returns:
+        That floor, or 0 when every bracket allows the leverage.
+
+    Raises:
+        ConfigError: If a bracket allows more leverage than one before it (not a venue's
+            table; the event backtest handles it).
+    """
+    lowers = [b for b in spec.brackets if b.max_leverage < leverage]
+    if not lowers:
+        return 0.0
+    first = lowers[0]
+    if any(b.max_leverage >= leverage for b in spec.brackets if b.floor > first.floor):
+        raise ConfigError(
+            f"fast path: {symbol}'s brackets allow {leverage:g}x again above a notional of "
+            f"{first.floor:g}; the fast path needs maximum leverages that never rise (use the "
+            "event backtest)"
+        )
+    return first.floor
 
 
 def perp_stats_rows(stats: pd.Series, symbol: str, outcome: PerpOutcome) -> pd.Series:
@@ -237,17 +291,17 @@ def perp_stats_rows(stats: pd.Series, symbol: str, outcome: PerpOutcome) -> pd.S
     import pandas as pd  # noqa: PLC0415 - pandas at the edge
 
     paid, received = outcome.funding_paid, outcome.funding_received
-    rows = pd.Series(
-        {
-            "Funding paid": paid,
-            "Funding received": received,
-            "Net funding": paid - received,
-            "Liquidations": outcome.liquidations,
-            "Funding source": f"{symbol}: {outcome.source}",
-        },
-        dtype=object,
-    )
-    combined: pd.Series = pd.concat([stats.astype(object), rows])
+    rows: dict[Any, Any] = stats.to_dict()
+    rows |= {
+        "Funding paid": paid,
+        "Funding received": received,
+        "Net funding": paid - received,
+        "Liquidations": outcome.liquidations,
+        "Funding source": f"{symbol}: {outcome.source}",
+    }
+    # one Series from the values (what concatenating two Series gives, unnamed, a tenth
+    # of the time)
+    combined: pd.Series = pd.Series(rows, dtype=object)
     return combined
 
 
@@ -293,8 +347,19 @@ def simulate_perp(
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
+    spec = market.perpetual
+    assert spec is not None
+    prices = contract_columns(_floats((data.open, data.high, data.low, data.close)), spec)
+    if inputs.notional_cap > 0.0 or spec.inverse:
+        params = params.copy()
+    if inputs.notional_cap > 0.0:
+        params["notional_cap"] = inputs.notional_cap
+    if spec.inverse:  # a long in prices is a short in y = CS / price
+        check_inverse(signals, settings.slippage_bps / 10_000.0, series.symbol)
+        flags = [flags[2], flags[3], flags[0], flags[1]]
+        params[0].allow_short = True  # both ways, as a futures account in the event backtest
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
-        _floats((data.open, data.high, data.low, data.close)),
+        prices,
         inputs.marks,
         inputs.rates,
         tuple(np.ascontiguousarray(flag, np.bool_) for flag in flags),
@@ -310,11 +375,13 @@ def simulate_perp(
     )
     outcome = PerpOutcome(
         funding=funding,
+        paying=np.flatnonzero(funding),
         liquidations=int(state[3]),
         liquidation_fees=float(state[4]),
         deficit=float(state[5]),
         source=inputs.source,
+        contract=spec,
     )
-    return _Raw(
-        fills[:n_fills], trades[:n_trades], equity, exposed, float(fees), int(rejected), outcome
-    )
+    fills, trades = fills[:n_fills], trades[:n_trades]
+    fills_in_prices(fills, spec)  # the trade table stays in y: P&L and notional are right
+    return _Raw(fills, trades, equity, exposed, float(fees), int(rejected), outcome)

@@ -28,6 +28,7 @@ from quantkit.vector.run import (
     _data_of,
     _one_series,
     _pick,
+    _read_only,
     _settings,
 )
 from quantkit.vector.signals import Signals
@@ -131,8 +132,9 @@ class _Block:
         self.stats = np.empty((combos, names))
 
     def bars(self) -> tuple[np.ndarray, ...]:
+        """The bars read-only, as `run_signals` passes them: one compiled `kernel.run_bars`."""
         data = self.data
-        return data.open, data.high, data.low, data.close
+        return tuple(map(_read_only, (data.open, data.high, data.low, data.close)))
 
     def tail(self) -> tuple[Any, ...]:
         return self.open_time, self.close_time, self.benchmark, self.ppy
@@ -235,7 +237,8 @@ def sweep(
 
     Raises:
         ConfigError: If a parameter combination is invalid, the strategy or a setting is not
-            supported, a symbol is not in the data, or the engine would liquidate a margin run.
+            supported (a perpetual market among them), a symbol is not in the data, or the
+            engine would liquidate a margin run.
         LookAheadError: If the signals use later bars.
 
     Examples:
@@ -250,6 +253,11 @@ def sweep(
             f"sweep: strategy_class must be a SignalStrategy class, got {strategy_class!r}"
         )
     config = _settings(settings, options)
+    if config.market is not None and config.market.perpetual is not None:
+        raise ConfigError(
+            f"sweep: {config.market.symbol} is a perpetual; sweeps do not simulate funding, "
+            "liquidation or margin brackets yet (run_signals does, one combination at a time)"
+        )
     loaded = _one_series(data)
     chosen = list(loaded) if symbols is None else [_pick(loaded, s).symbol for s in symbols]
     combos = _combinations(params)

@@ -264,6 +264,20 @@ def test_a_position_opened_after_the_timestamp_pays_nothing_for_it(v: Venue) -> 
     )
 
 
+def test_funding_is_pushed_as_binance_documents_it_cross_without_the_position(v: Venue) -> None:
+    v.order("BUY", "MARKET", "0.1")
+    v.venue.settle_funding(BTC, "0.0001", now=v.tick())  # cross: 0.1 x 40,000 x 0.0001 = 0.4
+    cross = v.events[-1]["a"]
+    assert (cross["m"], cross["B"][0]["bc"], cross["P"]) == ("FUNDING_FEE", "-0.4", [])
+    v.order("SELL", "MARKET", "0.1")
+    v.venue.set_margin_type("k", BTC, "ISOLATED", now=v.tick())
+    v.order("SELL", "MARKET", "0.2")  # an isolated short receives 0.2 x 40,000 x 0.0001
+    v.venue.settle_funding(BTC, "0.0001", now=v.tick())
+    isolated = v.events[-1]["a"]
+    assert (isolated["m"], isolated["B"][0]["bc"]) == ("FUNDING_FEE", "0.8")
+    assert [(p["s"], p["pa"], p["mt"]) for p in isolated["P"]] == [("BTCUSDT", "-0.2", "isolated")]
+
+
 def test_isolated_funding_comes_out_of_the_isolated_wallet(v: Venue) -> None:
     v.venue.set_margin_type("k", BTC, "ISOLATED", now=1)
     v.order("BUY", "MARKET", "0.1")  # isolated wallet 200 at 20x
@@ -286,17 +300,28 @@ def test_isolated_liquidation_at_the_documented_price_loses_exactly_the_margin(v
     assert v.position.amount == 1
     v.venue.move(BTC, mark=lp - D("0.01"), now=v.tick())
     assert v.position.amount == 0
-    assert v.account.wallet == wallet - 4_000  # the isolated wallet, no more
-    liquidation = v.events[-1]["o"]
+    # filled at the liquidation price: 4,000 + (lp - 40,000) = 144.58 left (0.4 % of lp), less
+    # than the 1.25 % clearance fee (451.81): the fee takes it all, the isolated wallet is lost
+    assert v.account.wallet == wallet - 4_000
+    liquidation = v.events[-2]["o"]
     assert (liquidation["o"], liquidation["x"], liquidation["X"]) == (
         "LIQUIDATION",
         "CALCULATED",
         "FILLED",
     )
     assert liquidation["c"].startswith("autoclose-")
-    assert D(liquidation["ap"]) == 36_000  # bankruptcy price: 40,000 - 4,000 / 1
-    # what the margin held at the mark (4,000 + (lp - 0.01 - 40,000)) goes to the insurance fund
-    assert v.venue.insurance_fund == 4_000 + (lp - D("0.01") - 40_000)
+    assert D(liquidation["ap"]) == lp.quantize(D("0.00000001"))
+    pnl, clear = v.venue.income("k")[-2:]
+    assert pnl.type == "REALIZED_PNL" and clear.type == "INSURANCE_CLEAR"
+    assert clear.amount == -(4_000 + pnl.amount)  # what was left, not the whole fee
+    assert v.events[-1]["a"]["m"] == "INSURANCE_CLEAR"
+    # the fund gets the fee and takes the position over at lp while the mark is 0.01 lower
+    price = lp.quantize(D("0.00000001"))
+    assert v.venue.insurance_fund == -clear.amount + (lp - D("0.01") - price)
+    # as Binance documents it: the autoclose- order is pushed as NEW first, then its fill
+    pushed = [e["o"] for e in v.events if e["e"] == "ORDER_TRADE_UPDATE"]
+    first = next(o for o in pushed if o["c"] == liquidation["c"])
+    assert (first["x"], first["X"], first["z"]) == ("NEW", "NEW", "0")
 
 
 def test_a_gap_past_bankruptcy_is_absorbed_by_the_insurance_fund(v: Venue) -> None:
@@ -305,7 +330,28 @@ def test_a_gap_past_bankruptcy_is_absorbed_by_the_insurance_fund(v: Venue) -> No
     wallet = v.account.wallet
     v.venue.move(BTC, mark=45_000, now=v.tick())  # far past bankruptcy (42,000)
     assert v.account.wallet == wallet - 2_000
-    assert v.venue.insurance_fund == 2_000 - 5_000
+    # closed at its liquidation price, the fee taking what the margin held there; the fund
+    # bought the short back at that price with the mark at 45,000
+    assert abs(v.venue.insurance_fund - (2_000 - 5_000)) < D("0.0000001")
+
+
+def test_a_high_bracket_isolated_liquidation_keeps_what_the_fee_leaves(v: Venue) -> None:
+    big = Venue(wallet="1000000")
+    big.venue.set_leverage("k", BTC, 20, now=1)
+    big.venue.set_margin_type("k", BTC, "ISOLATED", now=1)
+    big.order("BUY", "MARKET", "100")  # 4,000,000 notional: level 4 (2.5 %, cum 16,300)
+    assert big.position.isolated_wallet == 200_000
+    wallet = big.account.wallet
+    # by hand: (200,000 + 16,300 - 4,000,000) / (100 x (0.025 - 1)) = 38,807.17948717...
+    lp = (D(200_000) + 16_300 - 4_000_000) / (100 * (D("0.025") - 1))
+    big.venue.move(BTC, mark=lp - 1, now=big.tick())
+    assert big.position.amount == 0
+    price = lp.quantize(D("0.00000001"))
+    left = 200_000 + ((price - 40_000) * 100).quantize(D("0.00000001"))  # 2.5 % x N - 16,300
+    fee = (100 * price * D("0.0125")).quantize(D("0.00000001"))
+    assert round(left) == 80_718 and round(fee) == 48_509
+    assert big.account.wallet == wallet - 200_000 + left - fee  # keeps 32,209
+    assert big.venue.income("k")[-1].amount == -fee
 
 
 def test_cross_liquidation_clears_the_cross_wallet(v: Venue) -> None:
@@ -316,10 +362,12 @@ def test_cross_liquidation_clears_the_cross_wallet(v: Venue) -> None:
     v.venue.move(BTC, mark=lp + D("0.01"), now=v.tick())
     assert v.position.amount == 10
     v.venue.move(BTC, mark=lp - D("0.01"), now=v.tick())
+    # closed at lp, the margin left there (1 % x N - 1,300) below the 1.25 % fee: all taken
     assert (v.position.amount, v.account.wallet) == (0, 0)
     pnl, clear = v.venue.income("k")[-2:]
     assert pnl.type == "REALIZED_PNL"
-    assert pnl.amount == ((lp - D("0.01") - 40_000) * 10).quantize(D("0.00000001"))
+    price = lp.quantize(D("0.00000001"))
+    assert pnl.amount == ((price - 40_000) * 10).quantize(D("0.00000001"))
     assert clear.type == "INSURANCE_CLEAR" and clear.amount == -(wallet + pnl.amount)
     cleared = v.events[-1]["a"]
     assert (cleared["m"], cleared["B"][0]["wb"], cleared["P"][0]["pa"]) == (

@@ -14,11 +14,12 @@ from quantkit.data._timestamps import TimeLike, TimeUnit, format_ns, parse_insta
 from quantkit.data.gaps import DEFAULT_GAP_POLICY, GapPolicy
 from quantkit.data.store import _arrow, _catalog, _gaps, _locking, _reader
 from quantkit.data.store._columns import VALUE_COLUMNS, Columns
-from quantkit.data.store._rooted import RootedStore
+from quantkit.data.store._windows import edges, parse_window
 from quantkit.data.store._writer import WriteReport, delete_range, remove_empty, write_series
 from quantkit.data.store.cache import CacheInfo, CacheKey, FrameCache
+from quantkit.data.store.holdings import StoreHoldings
 from quantkit.data.store.layout import Partition, SeriesKey, list_partitions, overlapping
-from quantkit.data.store.ranges import NsRange, TimeRange, runs, subtract, to_time_ranges
+from quantkit.data.store.ranges import TimeRange
 from quantkit.data.validation import BarLabel, check_series, validate_bars
 from quantkit.domain.bars import BarSeries
 from quantkit.domain.timeframe import format_timeframe
@@ -42,7 +43,7 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 _Stamp = tuple[tuple[str, int, int, int], ...]
 
 
-class ParquetStore(RootedStore):
+class ParquetStore(StoreHoldings):
     """A local store of OHLCV bars in Parquet files, by exchange, symbol and timeframe.
 
     Bars are validated on the way in, merged with what is stored and written one calendar
@@ -394,7 +395,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
 
         Returns the bars and whether the cache holds them (then they must stay unchanged).
         """
-        window = _window(start, end)
+        window = parse_window(start, end)
         cache_key: CacheKey = (key.exchange, key.symbol, key.timeframe, *window)
         with _locking.reading(self._root, key):  # pins the version: its files stay
             partitions = self._partitions(key)
@@ -403,7 +404,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
             if cached is not None:
                 return cached, True
             chosen = overlapping(partitions, window)
-            first, last = _edges(chosen, window)
+            first, last = edges(chosen, window)
             columns = _reader.read_columns(
                 chosen, first, last, timeframe=key.timeframe_ns, source=key.describe()
             )
@@ -420,137 +421,6 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
                 source=key.describe(),
             )
         return partitions
-
-    # -- what is held --------------------------------------------------------------------------
-
-    def coverage(
-        self,
-        exchange: str,
-        symbol: str,
-        timeframe: str | int,
-        start: TimeLike | None = None,
-        end: TimeLike | None = None,
-    ) -> list[TimeRange]:
-        """The contiguous ranges of bars held, each from the first open to the last close.
-
-        Args:
-            exchange: Exchange id.
-            symbol: Market symbol.
-            timeframe: Bar length such as ``"1h"``.
-            start: Consider bars opening at or after this instant only.
-            end: Consider bars opening before this instant only.
-
-        Returns:
-            One range per run of consecutive bars, oldest first; empty if nothing is held.
-
-        Raises:
-            ConfigError: If the key or the range is invalid.
-            StoreError: If a file is corrupt.
-        """
-        key = SeriesKey.make(exchange, symbol, timeframe)
-        return to_time_ranges(self._runs(key, _window(start, end)))
-
-    def missing(
-        self,
-        exchange: str,
-        symbol: str,
-        timeframe: str | int,
-        start: TimeLike,
-        end: TimeLike,
-    ) -> list[TimeRange]:
-        """The parts of ``[start, end)`` that no stored bar covers: both ends and the holes.
-
-        A bar covers the time from its open to its close.
-
-        Args:
-            exchange: Exchange id.
-            symbol: Market symbol.
-            timeframe: Bar length such as ``"1h"``.
-            start: First instant of interest.
-            end: First instant after the range of interest.
-
-        Returns:
-            The uncovered ranges, oldest first; ``[start, end)`` whole if nothing is held.
-
-        Raises:
-            ConfigError: If the key or the range is invalid.
-            StoreError: If a file is corrupt.
-        """
-        key = SeriesKey.make(exchange, symbol, timeframe)
-        first, stop = _bounded(start, end)
-        covered = self._runs(key, (first - key.timeframe_ns + 1, stop))
-        return to_time_ranges(subtract((first, stop), covered))
-
-    def _runs(self, key: SeriesKey, window: tuple[int | None, int | None]) -> list[NsRange]:
-        """Runs of consecutive bars opening in the window."""
-        with _locking.reading(self._root, key):
-            chosen = overlapping(list_partitions(key, self._root), window)
-            first, last = _edges(chosen, window)
-            times = _reader.read_times(
-                [p.path for p in chosen],
-                first,
-                last,
-                timeframe=key.timeframe_ns,
-                source=key.describe(),
-            )
-        return runs(times, key.timeframe_ns)
-
-    def entries(self) -> pd.DataFrame:
-        """What the store holds: one row per series.
-
-        Returns:
-            Columns ``exchange``, ``symbol``, ``timeframe``, ``first`` (first open time),
-            ``last`` (last open time), ``rows``, ``gaps`` (holes between runs of consecutive
-            bars), ``partitions`` (files) and ``bytes`` (on disk), sorted by the first three.
-
-        Raises:
-            StoreError: If a file is corrupt.
-        """
-        return _catalog.entries(self._root)
-
-    # -- known gaps ------------------------------------------------------------------------------
-
-    def known_gaps(self, exchange: str, symbol: str, timeframe: str | int) -> list[TimeRange]:
-        """Ranges the venue was asked for and had no bars, as recorded by downloads.
-
-        Args:
-            exchange: Exchange id.
-            symbol: Market symbol.
-            timeframe: Bar length such as ``"1h"``.
-
-        Returns:
-            The ranges, oldest first.
-
-        Raises:
-            ConfigError: If the key is invalid.
-            StoreError: If the record is corrupt.
-        """
-        key = SeriesKey.make(exchange, symbol, timeframe)
-        return to_time_ranges(_gaps.load_gaps(key.directory(self._root)))
-
-    def add_known_gaps(
-        self,
-        exchange: str,
-        symbol: str,
-        timeframe: str | int,
-        ranges: Sequence[tuple[TimeLike, TimeLike]],
-    ) -> None:
-        """Record ranges the venue has no bars for, so that downloads skip them.
-
-        Args:
-            exchange: Exchange id.
-            symbol: Market symbol.
-            timeframe: Bar length such as ``"1h"``.
-            ranges: ``(start, end)`` pairs.
-
-        Raises:
-            ConfigError: If the key or a range is invalid.
-            StoreError: If the record cannot be written.
-        """
-        key = SeriesKey.make(exchange, symbol, timeframe)
-        pairs = [_bounded(start, end) for start, end in ranges]
-        with self._writing(key):
-            _gaps.add_gaps(key.directory(self._root), pairs)
 
     # -- deleting and exporting ----------------------------------------------------------------
 
@@ -582,7 +452,7 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
             StoreError: If the files cannot be read or written.
         """
         key = SeriesKey.make(exchange, symbol, timeframe)
-        first, stop = _window(start, end)
+        first, stop = parse_window(start, end)
         directory = key.directory(self._root)
         with self._writing(key):
             try:
@@ -656,35 +526,6 @@ end=Timestamp('2024-01-04 00:00:00+0000', tz='UTC'))]
 
 def _values(series: BarSeries) -> tuple[npt.NDArray[np.float64], ...]:
     return series.open, series.high, series.low, series.close, series.volume
-
-
-def _window(start: TimeLike | None, end: TimeLike | None) -> tuple[int | None, int | None]:
-    """Parse a ``[start, end)`` window into nanoseconds; raise if it is empty."""
-    first = None if start is None else parse_instant(start, name="start")
-    stop = None if end is None else parse_instant(end, name="end")
-    if first is not None and stop is not None and first >= stop:
-        raise ConfigError(f"start ({start!r}) must be before end ({end!r})")
-    return first, stop
-
-
-def _bounded(start: TimeLike, end: TimeLike) -> NsRange:
-    """Parse a window whose both ends are given."""
-    first, stop = _window(start, end)
-    if first is None or stop is None:
-        raise ConfigError("a range needs both a start and an end")
-    return first, stop
-
-
-def _edges(
-    chosen: list[Partition], window: tuple[int | None, int | None]
-) -> tuple[int | None, int | None]:
-    """The window's bounds that cut into the chosen partitions (others need no filter)."""
-    start, end = window
-    if not chosen:
-        return start, end
-    first = start if start is not None and start > chosen[0].start else None
-    last = end if end is not None and end < chosen[-1].end else None
-    return first, last
 
 
 def _stamp(partitions: list[Partition]) -> _Stamp:

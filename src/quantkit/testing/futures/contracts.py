@@ -31,6 +31,8 @@ class ContractRules:
         min_notional: Smallest ``price x quantity`` of an order that is not reduce-only.
         brackets: Leverage and maintenance brackets.
         funding_interval_ms: Time between funding timestamps (8 hours).
+        liquidation_fee: Liquidation clearance fee rate on the notional liquidated
+            (``exchangeInfo.liquidationFee``).
     """
 
     symbol: str
@@ -42,6 +44,7 @@ class ContractRules:
     min_notional: Decimal = Decimal("100")
     brackets: BracketTable = field(default=DEFAULT_BRACKETS)
     funding_interval_ms: int = 8 * 3_600_000
+    liquidation_fee: Decimal = Decimal("0.0125")
 
     def check_quantity(self, qty: Decimal, *, market: bool = False) -> None:
         """Check an order quantity against the lot rules.

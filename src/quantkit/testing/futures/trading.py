@@ -62,6 +62,7 @@ def contract_rules(market: FuturesMarket) -> ContractRules:
         min_notional=_dec(market.min_notional),
         brackets=BracketTable.from_rows(rows),
         funding_interval_ms=market.funding_interval_ms,
+        liquidation_fee=market.liquidation_fee,
     )
 
 

@@ -13,7 +13,8 @@ its lifetime, or when a test calls `expire`.
 
 The stream pushes each account's `VenueEvent` s (``ORDER_TRADE_UPDATE``, ``ACCOUNT_UPDATE``) in
 the order the venue made them, whatever thread made them. `drop` closes every socket (clients
-must reconnect) and `mute` keeps them open but silent.
+must reconnect), `mute` keeps them open but silent (events are lost) and `hold` keeps them
+open and holds the events back until `release` (a slow network: a poll may learn first).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class FuturesUserStream:
         self._sockets: list[_Socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._muted = False
+        self._held: list[VenueEvent] | None = None
+        self.accepted = 0
+        """How many user-data sockets were opened so far (a reconnect adds one)."""
         venue.add_listener(self._on_event)
 
     def routes(self) -> list[web.RouteDef]:
@@ -90,6 +94,19 @@ class FuturesUserStream:
         """Push nothing while muted (events made meanwhile are lost)."""
         self._muted = muted
 
+    def hold(self) -> None:
+        """Hold every event back (in order) until `release`."""
+        with self._lock:
+            if self._held is None:
+                self._held = []
+
+    def release(self) -> None:
+        """Push the held events, oldest first, and stop holding."""
+        with self._lock:
+            held, self._held = self._held or [], None
+        for event in held:
+            self._on_event(event)
+
     def drop(self) -> None:
         """Close every socket (code 1001); clients must reconnect."""
         with self._lock:
@@ -116,6 +133,10 @@ class FuturesUserStream:
     def _on_event(self, event: VenueEvent) -> None:
         if self._muted:
             return
+        with self._lock:
+            if self._held is not None:
+                self._held.append(event)
+                return
         text = json.dumps(event.payload)
         now = self.now_ms()
         with self._lock:
@@ -198,6 +219,7 @@ class FuturesUserStream:
         entry = _Socket(owner, listen_key, socket)
         with self._lock:
             self._sockets.append(entry)
+            self.accepted += 1
         writer = asyncio.ensure_future(self._write(entry))
         try:
             async for _message in socket:  # clients send nothing but pings/pongs here
