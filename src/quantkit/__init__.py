@@ -34,6 +34,7 @@ from quantkit.data.series_feed import SeriesFeed as SeriesFeed
 from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
+from quantkit.domain.contract_position import ContractPosition as ContractPosition
 from quantkit.domain.fill import Fill as Fill
 from quantkit.domain.funding import FundingRates as FundingRates
 from quantkit.domain.futures_portfolio import FuturesPortfolio as FuturesPortfolio
@@ -332,6 +333,7 @@ __all__ = [
     "CircuitBreaker",
     "ConfigError",
     "ConsecutiveLosses",
+    "ContractPosition",
     "Credentials",
     "CsvFeed",
     "DailyLossLimit",
