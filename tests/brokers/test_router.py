@@ -122,3 +122,26 @@ def test_health_recovers_after_the_window_or_a_success() -> None:
     assert health.is_up("x", 116)  # the older error is more than 10 ns before
     health.record_success("x")
     assert health.is_up("x", 110)
+
+
+def test_orders_working_on_a_venue_claim_its_cash_for_the_next_decision() -> None:
+    holder: dict[str, Router] = {}
+
+    def make(venues: Venues) -> Router:
+        holder["r"] = Router(venues, cash_buffer=0.02)
+        return holder["r"]
+
+    def plan(s: Routed) -> None:
+        holder["r"].order(s, "buy", "BTC/USDT", 60.0)
+        holder["r"].order(s, "buy", "BTC/USDT", 60.0)  # in the same bar, before any fill
+
+    router = _run(make, plan)
+    first, second = router.decisions
+    assert [(o.symbol, o.amount) for o in first.orders] == [("binance:BTC/USDT", 60.0)]
+    # binance: 10,000 x 0.98 - 60 x 100.1 (the working buy) = 3,794 free -> 3,794 / 100.1
+    on_binance = (10_000 * 0.98 - 60 * 100.1) / 100.1
+    amounts = {o.symbol: o.amount for o in second.orders}
+    assert amounts["binance:BTC/USDT"] == pytest.approx(on_binance)
+    assert amounts["kraken:BTC/USDT"] == pytest.approx(60.0 - on_binance)
+    # every leg fills: no venue was asked for more than its cash
+    assert all(o.filled == o.amount for d in router.decisions for o in d.orders)

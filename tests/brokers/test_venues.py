@@ -252,3 +252,36 @@ def test_the_venues_accounts_add_up_to_the_total(plan: list[tuple[int, str, str,
         assert account.balance == pytest.approx(start_cash - spent, abs=1e-6)
     table = venue_summary(venues, result)
     assert table.loc["total", "equity"] == pytest.approx(result.equity.iloc[-1], abs=1e-6)
+
+
+class Resting(Strategy):
+    """Rests limits on both venues at bar 0; at bar 1 cancels kraken's and moves binance's."""
+
+    def on_start(self) -> None:
+        self.seen_open: list[list[str]] = []
+
+    def on_bar(self, bar: SymbolData) -> None:
+        if bar.symbol != self.symbols[-1]:
+            return
+        if len(bar) == 1:
+            self.kraken = self.buy(symbol="BTC/USDT", venue="kraken", amount=1.0, limit=90.0)
+            self.binance = self.buy(symbol="BTC/USDT", venue="binance", amount=1.0, limit=90.0)
+        elif len(bar) == 2:
+            self.seen_open.append([o.symbol for o in self.open_orders()])
+            self.seen_open.append([o.symbol for o in self.open_orders("binance:BTC/USDT")])
+            self.cancel(self.kraken)
+            self.amend(self.binance, price=103.0)  # binance's bar 2 opens at 102: it fills
+
+
+def test_cancel_amend_and_open_orders_reach_each_venue() -> None:
+    strategy = Resting()
+    venues = Venues(_venues())
+    result = Engine(feed=_feed(), strategy=strategy, broker=venues).run()
+    # oldest first across venues, and per symbol on its venue
+    assert strategy.seen_open == [["kraken:BTC/USDT", "binance:BTC/USDT"], ["binance:BTC/USDT"]]
+    assert strategy.kraken.status is OrderStatus.CANCELED
+    assert strategy.binance.status is OrderStatus.FILLED
+    assert strategy.binance.average_price == 102.0  # a buy limit at 103 fills at the open
+    assert list(result.fills["symbol"]) == ["binance:BTC/USDT"]
+    assert venues.brokers["kraken"].portfolio.balance == 5_000.0
+    assert venues.brokers["binance"].portfolio.balance == pytest.approx(10_000 - 102 * 1.001)

@@ -126,6 +126,10 @@ class Router:
     def quotes(self, strategy: Strategy, side: str, symbol: str) -> list[VenueQuote]:
         """Each venue's quote for ``symbol`` now (venues without a price yet are left out).
 
+        A venue's free balance is its cash (less `cash_buffer`) for a buy, the base held there
+        for a sell, less what its working orders of the same side already claim (a buy's
+        remaining amount at its limit, or at the latest price, fee included).
+
         Args:
             strategy: The running strategy (its data gives the prices).
             side: ``"buy"`` or ``"sell"``.
@@ -147,10 +151,11 @@ class Router:
             market = broker.market(qualified)
             account = broker.portfolio
             held = account.positions.get(qualified)
+            reserved = _reserved(broker.open_orders(qualified), side, price, market.taker_fee)
             if side == "buy":
-                available = account.balance * (1.0 - self.cash_buffer)
+                available = account.balance * (1.0 - self.cash_buffer) - reserved
             else:
-                available = held.amount if held else 0.0
+                available = (held.amount if held else 0.0) - reserved
             up = self.health.is_up(name, now)
             fee, least = market.taker_fee, market.min_amount
             quotes.append(VenueQuote(name, price, fee, max(available, 0.0), up, least))
@@ -201,3 +206,17 @@ class Router:
             }
             for d in self.decisions
         ]
+
+
+def _reserved(orders: Sequence[Order], side: str, price: float, fee: float) -> float:
+    """What a venue's working orders of ``side`` claim: quote for buys, base for sells."""
+    claimed = 0.0
+    for order in orders:
+        if order.side.value != side:
+            continue
+        if side == "buy":
+            limit = order.request.limit_price
+            claimed += order.remaining * (limit if limit is not None else price) * (1.0 + fee)
+        else:
+            claimed += order.remaining
+    return claimed
