@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -13,6 +12,7 @@ from quantkit.errors import ConfigError, OrderError, ParameterError, UsageError
 from quantkit.strategy.indicators import Indicator, compute_indicator
 from quantkit.strategy.params import parameter_model, validate_parameters
 from quantkit.strategy.parent_orders import ParentOrders
+from quantkit.strategy.targets import TargetOrders
 
 if TYPE_CHECKING:
     from quantkit.domain.fill import Fill
@@ -35,7 +35,7 @@ _TIFS: dict[object, TimeInForce] = {
 }
 
 
-class Strategy(ParentOrders, ABC):
+class Strategy(ParentOrders, TargetOrders, ABC):
     """Base class of trading strategies; the same subclass runs in backtest, paper and live.
 
     Declare parameters as annotated class attributes (validated with pydantic when the
@@ -379,86 +379,6 @@ class Strategy(ParentOrders, ABC):
         except TypeError as exc:
             raise OrderError(f"order: {exc}") from exc
         return self._ctx.submit(request)
-
-    def close(self, symbol: str | None = None, *, venue: str | None = None) -> Order | None:
-        """Close the whole position in ``symbol`` with a reduce-only market order.
-
-        Args:
-            symbol: Market symbol (default: the primary symbol).
-            venue: The venue, in a run over several venues (see `symbol_on`).
-
-        Returns:
-            The order, or ``None`` if the position is already flat.
-        """
-        return self.order_target_amount(0.0, symbol=symbol, venue=venue)
-
-    def order_target_amount(
-        self, target: float, *, symbol: str | None = None, venue: str | None = None
-    ) -> Order | None:
-        """Trade the position in ``symbol`` to ``target`` (signed base amount) at market.
-
-        Args:
-            target: Wanted position; negative for short (needs shorting enabled).
-            symbol: Market symbol (default: the primary symbol).
-            venue: The venue, in a run over several venues (see `symbol_on`).
-
-        Returns:
-            The order, or ``None`` if nothing needs to trade.
-
-        Raises:
-            OrderError: If ``target`` is not finite.
-        """
-        if isinstance(target, bool) or not math.isfinite(target):
-            raise OrderError(f"order_target_amount: target must be a finite number, got {target!r}")
-        sym = self.symbol_on(symbol, venue)
-        context = self._ctx
-        position = context.portfolio.position(sym)  # self.position(sym)
-        held = position.amount
-        delta = target - held
-        amount = context.market(sym).round_amount(delta if delta >= 0.0 else -delta)
-        if amount <= 0:
-            return None
-        if target == 0.0 and position.is_dust:
-            # Below the market's minimum: the venue would refuse to sell it; it counts as flat.
-            import structlog  # noqa: PLC0415 - rare path; `import quantkit` stays light
-
-            structlog.get_logger("quantkit.strategy").info(
-                "dust_not_closed", symbol=sym, amount=held, minimum=position.dust_below
-            )
-            return None
-        side = _BUY if delta > 0 else _SELL
-        reducing = target * held >= 0 and abs(target) < abs(held)
-        return self.order(side, symbol=sym, amount=amount, reduce_only=reducing)
-
-    def order_target_percent(
-        self, target: float, *, symbol: str | None = None, venue: str | None = None
-    ) -> Order | None:
-        """Trade the position in ``symbol`` to ``target`` x equity at the latest close.
-
-        Args:
-            target: Fraction of equity, e.g. ``0.5``; negative for short.
-            symbol: Market symbol (default: the primary symbol).
-            venue: The venue, in a run over several venues (see `symbol_on`).
-
-        Returns:
-            The order, or ``None`` if nothing needs to trade.
-
-        Raises:
-            OrderError: If ``target`` is not finite or no price is known yet.
-        """
-        if isinstance(target, bool) or not math.isfinite(target):
-            raise OrderError(
-                f"order_target_percent: target must be a finite number, got {target!r}"
-            )
-        sym = self.symbol_on(symbol, venue)
-        data = self._datas.get(sym)
-        if data is None:
-            self._ctx.market(sym)  # raises OrderError naming the unknown symbol
-            raise OrderError(f"order_target_percent: {sym} has no data in this run")
-        price = data.price
-        if not math.isfinite(price) or price <= 0:
-            raise OrderError(f"order_target_percent: no price for {sym} yet")
-        return self.order_target_amount(target * self.equity / price, symbol=sym)
 
     def cancel(self, order: Order) -> None:
         """Cancel a working order (nothing happens if it already ended).
