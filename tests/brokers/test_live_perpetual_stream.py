@@ -9,7 +9,6 @@ pokes a poll round: what the broker books before an explicit check came from the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from tests.brokers.perp_harness import (
     KEY,
     _Clock,
     _no_bars,
-    futures_exchange,
     market,
     perp_broker,
     perp_venue,
@@ -37,13 +35,6 @@ from tests.brokers.perp_harness import (
 pytestmark = pytest.mark.anyio
 
 DEADLINE = 30.0  # seconds; a loaded machine is slow, a broken stream never books
-
-
-@pytest.fixture
-async def local() -> AsyncIterator[LocalFuturesExchange]:
-    async with futures_exchange() as exchange:
-        exchange.trading.move(BTC, last=40_000, mark=40_000)
-        yield exchange
 
 
 def venue_wallet(local: LocalFuturesExchange) -> float:

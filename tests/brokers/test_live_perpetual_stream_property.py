@@ -30,8 +30,7 @@ steps = st.lists(
 
 async def _run(ops: list[Step], side: Side, mode: str, folder: Path) -> None:
     path = folder / "j.jsonl"
-    async with futures_exchange() as local:
-        local.trading.move(BTC, last=40_000, mark=40_000)
+    async with futures_exchange(price=40_000) as local:
         stream = local.trading.user_stream
         async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
             await opened(venue, side, mode, 5)

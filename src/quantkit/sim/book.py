@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 import math
 
-from quantkit.domain.fill import Fill
+from quantkit.domain.fill import Fill, make_fill
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.portfolio import Portfolio
 from quantkit.domain.trailing import TrailingStop
@@ -50,6 +50,17 @@ class Book:
         self.high = 0.0
         self.low = 0.0
         self.volume = 0.0
+        # A cash account with the default fills (market fees in quote, no slippage, no volume
+        # cap) books a fill in a straight line (`_fill`): fixed for the run.
+        self.straight = (
+            rules.fees.__class__ is _MARKET_FEES
+            and rules.fees.charged_in == "quote"
+            and not rules.fees.per_order
+            and rules.slippage.__class__ is _NO_SLIPPAGE
+            and rules.participation is None
+            and portfolio.__class__ is Portfolio
+            and portfolio.margin.is_spot
+        )
 
     # -- bar lifecycle -------------------------------------------------------------------------
 
@@ -284,25 +295,32 @@ class Book:
             self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
             return
         bar_time = self.bar_time
-        fill = Fill(
-            order.client_id,
-            self.symbol,
-            order.request.side,
-            price,
-            amount,
-            fee,
-            fee_asset,
-            bar_time,
-            is_maker,
+        symbol = self.symbol
+        request = order.request
+        fill = make_fill(
+            order.client_id, symbol, request.side, price, amount, fee, fee_asset, bar_time, is_maker
         )
-        self.portfolio.apply_fill(fill)
+        if self.straight:  # a quote fee on a cash account: booked from the figures
+            self.portfolio.apply_quote_fill(symbol, w.sign * amount, price, fee)
+        else:
+            self.portfolio.apply_fill(fill)
         order.record_fill(price, amount, quote_fee, bar_time)
         self.capacity = capacity - amount
         self.fills.append(fill)
         events = self.events
         events.append(fill)
         events.append(order)
-        self._after_fill(w, amount)
+        working = self.working
+        if (
+            order.status in _TERMINAL
+            and len(working) == 1
+            and working[0] is w
+            and not request.has_bracket
+            and w.sibling is None
+        ):  # what `_after_fill` comes to when a plain order finishes alone: retire it
+            working.clear()
+        else:
+            self._after_fill(w, amount)
 
     def _after_fill(self, w: Working, amount: float) -> None:
         """Retire a finished order, attach or settle bracket exits, drop stale reduce-only."""
