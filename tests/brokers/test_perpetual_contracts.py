@@ -254,3 +254,11 @@ def test_paper_trading_a_coin_margined_perpetual_matches_the_backtest() -> None:
         assert {f.fee_currency for f in broker.fills} == {"BTC"}
     assert summary.equity == pytest.approx(1.0 - 0.04)
     assert backtest.portfolio.equity() == pytest.approx(summary.equity)
+
+
+def test_order_target_percent_sizes_coin_margined_contracts_by_their_notional() -> None:
+    # half of the 1 BTC equity at the close 20,000: 0.5 BTC / (100 / 20,000) = 100 contracts
+    closes = [20_000.0] * 4
+    script = {0: lambda s: s.order_target_percent(0.5)}
+    result, _ = run(INV, closes, closes, script, leverage=2.0)
+    assert result.fills["amount"].tolist() == [100.0]

@@ -10,7 +10,13 @@ from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market
 from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
 from quantkit.errors import ConfigError
-from quantkit.risk import MaxMarginUsage, MinLiquidationDistance, RiskAction
+from quantkit.risk import (
+    FixedFraction,
+    FixedNotional,
+    MaxMarginUsage,
+    MinLiquidationDistance,
+    RiskAction,
+)
 from tests.risk.helpers import FakeContext, request
 
 PERP = "BTC/USDT:USDT"
@@ -156,3 +162,26 @@ def test_margin_usage_counts_an_inverse_contract_by_its_coin_notional() -> None:
     decision = policy.check(request(symbol=symbol, amount=2_000.0), context)
     assert decision.action is RiskAction.RESIZE
     assert decision.request is not None and decision.request.amount == 1_250.0
+
+
+def coin_m_context() -> FakeContext:
+    """A 1 BTC COIN-M account at 10x, 100-USD contracts priced at 25,000 (0.004 BTC each)."""
+    symbol = "BTC/USD:BTC"
+    spec = PerpetualSpec("BTC", inverse=True, contract_size=100.0)
+    market = Market(symbol, "BTC", "USD", amount_increment=1.0, perpetual=spec)
+    settings = SimSettings(currency="BTC", markets={symbol: market}, leverage=10.0)
+    account = futures_account(settings, 1.0)
+    assert isinstance(account, FuturesPortfolio)
+    context = FakeContext({symbol: 25_000.0}, markets={symbol: market})
+    context.portfolio = account
+    return context
+
+
+def test_sizers_size_contracts_by_their_notional_in_the_coin() -> None:
+    symbol = "BTC/USD:BTC"
+    # half of the 1 BTC equity = 0.5 BTC of notional = 0.5 / 0.004 = 125 contracts
+    decision = FixedFraction(0.5).check(request(symbol=symbol), coin_m_context())
+    assert decision.request is not None and decision.request.amount == pytest.approx(125.0)
+    # 0.2 BTC of notional = 50 contracts
+    decision = FixedNotional(0.2).check(request(symbol=symbol), coin_m_context())
+    assert decision.request is not None and decision.request.amount == pytest.approx(50.0)

@@ -128,6 +128,30 @@ class Market:
         quote = quote.split(":")[0]
         return cls(symbol, base, quote, **fields)
 
+    def unit_value(self, price: float) -> float:
+        """What one unit of an order's amount is worth at ``price``, in the account currency.
+
+        ``price`` for spot and linear contracts of size 1; one contract's notional for other
+        perpetuals (``CS * price``, or ``CS / price`` in the coin for inverse), so that
+        ``value / unit_value(price)`` is the amount a sizing rule asks for.
+
+        Args:
+            price: A price.
+
+        Returns:
+            The value.
+
+        Examples:
+            >>> from quantkit.domain.perpetual import PerpetualSpec
+            >>> coin_m = PerpetualSpec("BTC", inverse=True, contract_size=100.0)
+            >>> Market("BTC/USD:BTC", "BTC", "USD", perpetual=coin_m).unit_value(25_000.0)
+            0.004
+        """
+        spec = self.perpetual
+        if spec is None or (not spec.inverse and spec.contract_size == 1.0):
+            return price
+        return spec.notional(1.0, price)
+
     def round_amount(self, amount: float) -> float:
         """Round an amount down to the step size, as exchanges truncate amounts.
 

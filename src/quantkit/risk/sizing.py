@@ -254,7 +254,8 @@ class FixedNotional(Sizer):
         Returns:
             The order amount.
         """
-        amount = self.cover(request, context) + self.notional / price
+        unit = context.market(request.symbol).unit_value(price)  # a contract's notional
+        amount = self.cover(request, context) + self.notional / unit
         return Size(amount, f"fixed notional {self.notional:g} at {price:g}")
 
     def __repr__(self) -> str:
@@ -298,7 +299,8 @@ class FixedFraction(Sizer):
         if equity <= 0:
             return f"equity is {equity:g}: nothing to size against"
         basis = f"{self.fraction:g} of equity {equity:g} at {price:g}"
-        return self.to_target(request, context, self.fraction * equity / price, basis)
+        unit = context.market(request.symbol).unit_value(price)  # a contract's notional
+        return self.to_target(request, context, self.fraction * equity / unit, basis)
 
     def __repr__(self) -> str:
         return f"FixedFraction(fraction={self.fraction!r})"

@@ -250,6 +250,21 @@ class Book:
         order.amount = amount
         return True
 
+    def _charge(
+        self, w: Working, price: float, amount: float, is_maker: bool, first: bool
+    ) -> tuple[float, str, float, float]:
+        """A fill's fee, its asset, its value in the quote (settle) currency and its cash cost."""
+        market, fees = w.market, self.rules.fees
+        contract = market.perpetual
+        if contract is not None and (contract.inverse or contract.contract_size != 1.0):
+            # a contract's fee is on its notional, in the settle currency (the coin, inverse)
+            fee = fees.fee(market, contract.notional(amount, price), is_maker, first) + 0.0
+            return fee, contract.settle, fee, fee
+        fee, fee_asset = fees.charge(market, w.sign > 0, price, amount, is_maker, first)
+        quote_fee = fee if fee_asset == market.quote else fee * price
+        cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
+        return fee, fee_asset, quote_fee, cash_fee
+
     def _fill(self, w: Working, price: float, *, is_maker: bool) -> None:
         order = w.order
         if order.amount is None and not self._size_by_cost(w, price, is_maker):
@@ -273,7 +288,21 @@ class Book:
             return
         market = w.market
         first = order.filled == 0.0
-        fee, fee_asset, quote_fee, cash_fee = self._fee(w, amount, price, is_maker, first)
+        fees = self.rules.fees
+        contract = market.perpetual
+        plain = contract is None or (not contract.inverse and contract.contract_size == 1.0)
+        if (
+            plain
+            and fees.__class__ is _MARKET_FEES
+            and fees.charged_in == "quote"
+            and not (fees.per_order)
+        ):
+            # MarketFees' own charge without its three calls (+ 0.0 as there: -0.0 becomes 0.0)
+            fee = (market.maker_fee if is_maker else market.taker_fee) * (price * amount) + 0.0
+            fee_asset = market.quote
+            quote_fee = cash_fee = fee
+        else:
+            fee, fee_asset, quote_fee, cash_fee = self._charge(w, price, amount, is_maker, first)
         reason = self.portfolio.check_fill(market, w.sign * amount, price, cash_fee)
         if reason:
             self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
@@ -305,30 +334,6 @@ class Book:
             working.clear()
         else:
             self._after_fill(w, amount)
-
-    def _fee(
-        self, w: Working, amount: float, price: float, is_maker: bool, first: bool
-    ) -> tuple[float, str, float, float]:
-        """The fill's fee, its asset, its value in the quote and the cash it costs."""
-        market = w.market
-        fees = self.rules.fees
-        contract = market.perpetual
-        if contract is not None and (contract.inverse or contract.contract_size != 1.0):
-            # a contract's fee is on its notional, in the settle currency (the coin, inverse)
-            notional = contract.notional(amount, price)
-            fee = fees.fee(market, notional, is_maker, first) + 0.0
-            fee_asset = contract.settle
-            quote_fee = cash_fee = fee
-        elif fees.__class__ is _MARKET_FEES and fees.charged_in == "quote" and not fees.per_order:
-            # MarketFees' own charge without its three calls (+ 0.0 as there: -0.0 becomes 0.0)
-            fee = (market.maker_fee if is_maker else market.taker_fee) * (price * amount) + 0.0
-            fee_asset = market.quote
-            quote_fee = cash_fee = fee
-        else:
-            fee, fee_asset = fees.charge(market, w.sign > 0, price, amount, is_maker, first)
-            quote_fee = fee if fee_asset == market.quote else fee * price
-            cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
-        return fee, fee_asset, quote_fee, cash_fee
 
     def _after_fill(self, w: Working, amount: float) -> None:
         """Retire a finished order, attach or settle bracket exits, drop stale reduce-only."""

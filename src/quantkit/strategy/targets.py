@@ -125,4 +125,5 @@ class TargetOrders:
         price = data.price
         if not math.isfinite(price) or price <= 0:
             raise OrderError(f"order_target_percent: no price for {sym} yet")
-        return self.order_target_amount(target * self.equity / price, symbol=sym)
+        unit = self._ctx.market(sym).unit_value(price)  # a contract's notional, perpetuals
+        return self.order_target_amount(target * self.equity / unit, symbol=sym)
