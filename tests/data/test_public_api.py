@@ -31,6 +31,7 @@ MODULES = [
     "quantkit.data.parquet_feed",
     "quantkit.data.perp_download",
     "quantkit.data.quality",
+    "quantkit.data.quality_results",
     "quantkit.data.resample",
     "quantkit.data.samples",
     "quantkit.data.samples.generate",
