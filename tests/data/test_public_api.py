@@ -32,6 +32,8 @@ MODULES = [
     "quantkit.data.perp_download",
     "quantkit.data.quality",
     "quantkit.data.quality_results",
+    "quantkit.data.live_merge",
+    "quantkit.data.live_types",
     "quantkit.data.resample",
     "quantkit.data.samples",
     "quantkit.data.samples.generate",
