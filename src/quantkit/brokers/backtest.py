@@ -40,6 +40,7 @@ class BacktestBroker(SimulatedBroker):
     _bars: dict[str, tuple[Sequence[Any], ...]]
     _marks: dict[str, Any]
     _mark_views: dict[str, tuple[Sequence[float], ...]]
+    _gates: dict[str, PerpetualBarGate]
 
     def prepare(self, history: Mapping[str, BarSeries], clock: Clock) -> None:
         """Build the simulated exchange for the run's symbols.
@@ -60,6 +61,7 @@ class BacktestBroker(SimulatedBroker):
                 portfolio.mark_close[symbol] = columns[3]
         self._bars = {symbol: _bar_columns(series) for symbol, series in history.items()}
         self._mark_views = _mark_views(self._marks)
+        self._gates = {}
 
     def working(self, symbol: str) -> Sized:
         """Non-empty while the symbol's bars must be matched by this broker.
@@ -83,7 +85,7 @@ class BacktestBroker(SimulatedBroker):
             low, high, close = series.low, series.high, series.close
         else:
             _, high, low, close = marks
-        return PerpetualBarGate(
+        gate = PerpetualBarGate(
             exchange,
             symbol,
             self._clock,
@@ -91,11 +93,14 @@ class BacktestBroker(SimulatedBroker):
             (low, high, close),
             funding_bars(series, exchange.funding.get(symbol)),
         )
+        self._gates[symbol] = gate  # planned after each processed bar (`on_bar`)
+        return gate
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_bars"] = {}  # memoryviews cannot be pickled or copied; rebuilt on load
         state["_mark_views"] = {}
+        state["_gates"] = {}  # hold memoryviews too; a copy plans nothing until asked again
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -126,6 +131,9 @@ class BacktestBroker(SimulatedBroker):
             close[index],
             volume[index],
         )
+        gate = self._gates.get(symbol) if self._gates else None
+        if gate is not None:
+            gate.plan(index)
 
 
 def _mark_views(marks: Mapping[str, Any]) -> dict[str, tuple[Sequence[float], ...]]:

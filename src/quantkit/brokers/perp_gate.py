@@ -8,6 +8,16 @@ the symbol, when a funding timestamp falls in it, when its mark range reaches th
 liquidation price, or whenever that price may have moved (cross margin with other positions,
 or the account changed since it was computed). A skipped bar still moves the symbol's mark
 (``portfolio.last_price``) to its mark close, as processing it would.
+
+The backtest's single-symbol loop (`quantkit.engine.step.Step.run`) does not ask the gate at
+every bar: the gate offers the book's own containers as ``parts`` and a per-bar schedule
+``due`` (a bytearray: 1 marks a bar to process). After each processed bar the broker calls
+`PerpetualBarGate.plan`, which marks the next bar that must be processed (the next funding
+bar, the first bar whose mark range reaches the liquidation price, or the next bar when that
+price is not known); the bars between cost the loop one index, no Python call. There the
+mark of a skipped bar reaches ``portfolio.last_price`` at the next processed bar (the
+strategy's and risk policies' view of the account is marked at the closes in any case:
+`RunContext.portfolio`).
 """
 
 from __future__ import annotations
@@ -90,6 +100,8 @@ class PerpetualBarGate:
         "_stop",
         "_symbol",
         "_times",
+        "due",
+        "parts",
     )
 
     def __init__(
@@ -118,6 +130,40 @@ class PerpetualBarGate:
         self._i = -1
         self._stop = -1
         self._seen = -1
+        self.parts = (self._book.working, self._book.trails)
+        """The book's working orders and trailing stops (`quantkit.engine.step.working_parts`)."""
+        self.due = bytearray(self._n)
+        """Per bar, 1 where `plan` found the bar must be processed (never cleared)."""
+
+    def plan(self, i: int) -> None:
+        """After bar ``i`` was processed: mark in ``due`` the next bar that must be.
+
+        Flat: none (the position opens only through an order, whose bars are processed).
+        Otherwise the next funding bar or the first whose mark range reaches the cached
+        liquidation price, whichever comes first; the next bar when the price is not cached.
+        A mark is never removed, so a stale one only processes a bar more (always correct).
+
+        Args:
+            i: The processed bar.
+        """
+        start = i + 1
+        if start >= self._n:
+            return
+        pos = self._futures.positions.get(self._symbol)
+        if pos is None or not pos.amount:
+            return
+        price = self._exchange.cached_liquidation_price(self._symbol)
+        if price is None:
+            self.due[start] = 1
+            return
+        end = int(self._next_due[start])
+        if pos.amount > 0:
+            reached = np.flatnonzero(self._low[start:end] <= price)
+        else:
+            reached = np.flatnonzero(self._high[start:end] >= price)
+        stop = start + int(reached[0]) if reached.size else end
+        if stop < self._n:
+            self.due[stop] = 1
 
     def __len__(self) -> int:
         book = self._book
