@@ -14,7 +14,7 @@ from quantkit.brokers.live_perpetual import PerpetualLiveBroker
 from quantkit.brokers.live_reconcile import LiveSafety
 from quantkit.data.fetch import RetryPolicy
 from quantkit.domain.bars import BarSeries
-from quantkit.domain.order import OrderRequest, OrderType, Side
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side
 from quantkit.exchanges.perpetuals import CcxtPerpetualExchange
 from quantkit.secrets import Credentials
 from quantkit.testing.futures import LOCAL_USDM_CCXT_OPTIONS, LocalFuturesExchange
@@ -85,6 +85,15 @@ async def until(broker: LiveBroker, done: Callable[[], bool], timeout: float = 6
 
 def market(side: Side, amount: float, *, reduce_only: bool = False) -> OrderRequest:
     return OrderRequest(BTC, side, OrderType.MARKET, amount, reduce_only=reduce_only)
+
+
+async def filled(
+    broker: PerpetualLiveBroker, side: Side, amount: float, client_id: str = "perp-run-000001"
+) -> Order:
+    """A market order of ``amount`` BTC submitted at 40,000, once the broker has it filled."""
+    order = broker.submit(market(side, amount), client_id, 40_000)
+    await until(broker, lambda: order.status is OrderStatus.FILLED)
+    return order
 
 
 def order_posts(local: LocalFuturesExchange) -> int:

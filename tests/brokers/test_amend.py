@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker
@@ -60,6 +61,14 @@ async def resting_buy(broker: LiveBroker, local: LocalExchange, cid: str) -> Ord
     return order
 
 
+async def with_resting_buy(
+    venue: CcxtExchange, path: Path, tasks: TaskGroup, local: LocalExchange
+) -> tuple[LiveBroker, Order]:
+    """A started broker journaling to ``path`` and its resting buy ``qk-test-000001``."""
+    broker = await started(broker_for(venue, path), tasks, local)
+    return broker, await resting_buy(broker, local, "qk-test-000001")
+
+
 def amended(order: Order, price: float, amount: float) -> OrderRequest:
     return OrderRequest(
         SYM, order.side, OrderType.LIMIT, amount=amount, limit_price=price, tag=order.request.tag
@@ -87,8 +96,7 @@ async def test_live_amend_uses_cancel_replace_and_account_and_journal_agree(
 ) -> None:
     path = tmp_path / "j.jsonl"
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, path), tasks, local)
-        order = await resting_buy(broker, local, "qk-test-000001")
+        broker, order = await with_resting_buy(venue, path, tasks, local)
         price = broker.market(SYM).round_price(price_of(local) * 0.8)
         new = broker.amend(order, amended(order, price, 0.02), "qk-test-000002", price)
         assert new is not order and new.status is OrderStatus.NEW and new.amount == 0.02
@@ -136,8 +144,7 @@ async def test_live_amend_without_edit_cancels_then_places_the_rest(
         rate_limit=False,
     )
     async with venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
-        order = await resting_buy(broker, local, "qk-test-000001")
+        broker, order = await with_resting_buy(venue, tmp_path / "j.jsonl", tasks, local)
         price = broker.market(SYM).round_price(price_of(local) * 0.85)
         new = broker.amend(order, amended(order, price, 0.03), "qk-test-000002", price)
         await until(broker, lambda: new.status is not OrderStatus.NEW and not order.is_active)
@@ -156,8 +163,7 @@ async def test_live_amend_whose_answer_was_lost_is_found_by_client_id(
     local: LocalExchange, tmp_path: Path
 ) -> None:
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
-        order = await resting_buy(broker, local, "qk-test-000001")
+        broker, order = await with_resting_buy(venue, tmp_path / "j.jsonl", tasks, local)
         local.faults.accept_then_fail(REPLACE, status=503)
         price = broker.market(SYM).round_price(price_of(local) * 0.8)
         new = broker.amend(order, amended(order, price, 0.01), "qk-test-000002", price)
@@ -173,8 +179,7 @@ async def test_live_amend_refusals_leave_the_order_alone(
     local: LocalExchange, tmp_path: Path
 ) -> None:
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
-        order = await resting_buy(broker, local, "qk-test-000001")
+        broker, order = await with_resting_buy(venue, tmp_path / "j.jsonl", tasks, local)
         price = order.request.limit_price or 0.0
         tiny = broker.amend(order, amended(order, price, 1e-9), "qk-test-000002", price)
         assert tiny.status is OrderStatus.REJECTED and "minimum" in tiny.reason
@@ -200,8 +205,7 @@ async def test_live_amend_retries_transient_failures_and_gives_up_on_silence(
     local: LocalExchange, tmp_path: Path
 ) -> None:
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
-        order = await resting_buy(broker, local, "qk-test-000001")
+        broker, order = await with_resting_buy(venue, tmp_path / "j.jsonl", tasks, local)
         price = order.request.limit_price or 0.0
         local.faults.rate_limit(REPLACE, times=1, retry_after=0.01)
         new = broker.amend(order, amended(order, price, 0.02), "qk-test-000002", price)
@@ -222,8 +226,7 @@ async def test_a_second_amend_of_an_order_already_replaced_is_refused(
     local: LocalExchange, tmp_path: Path
 ) -> None:
     async with venue_for(local) as venue, anyio.create_task_group() as tasks:
-        broker = await started(broker_for(venue, tmp_path / "j.jsonl"), tasks, local)
-        order = await resting_buy(broker, local, "qk-test-000001")
+        broker, order = await with_resting_buy(venue, tmp_path / "j.jsonl", tasks, local)
         price = order.request.limit_price or 0.0
         first = broker.amend(order, amended(order, price, 0.02), "qk-test-000002", price)
         second = broker.amend(order, amended(order, price, 0.03), "qk-test-000003", price)

@@ -24,6 +24,7 @@ import quantkit as qk
 from quantkit.brokers.journal import replay
 from quantkit.domain.order import OrderStatus
 from quantkit.engine.live import LiveEngine, LiveSummary
+from quantkit.exchanges import CcxtExchange
 from quantkit.testing import LocalExchange
 from tests.brokers.test_live_broker import KEY, SECRET, broker_for, stream_for, venue_for
 
@@ -70,6 +71,19 @@ def local_with(live_rows: list[tuple[float, float, float, float]]) -> LocalExcha
     )
 
 
+def live_engine(
+    local: LocalExchange, journal: Path, strategy: qk.Strategy, *, max_bars: int, **kwargs: Any
+) -> tuple[CcxtExchange, qk.LiveBroker, LiveEngine]:
+    """The venue, a broker journaling to ``journal`` and a LiveEngine running ``strategy``."""
+    venue = venue_for(local)
+    broker = broker_for(venue, journal)
+    engine = LiveEngine(
+        stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
+        max_bars=max_bars, handle_signals=False, run_id="run-1", **kwargs,
+    )  # fmt: skip
+    return venue, broker, engine
+
+
 async def until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
     """Wait for ``condition`` (state the background tasks change), failing after a deadline."""
     with anyio.fail_after(seconds):
@@ -90,13 +104,8 @@ async def test_readme_breakout_runs_live_with_its_brackets_as_a_venue_oco(tmp_pa
     ] + [(40_100.0, 40_120.0, 40_080.0, 40_100.0)] * 6
     journal = tmp_path / "journal.jsonl"
     async with local_with(live_rows) as local:
-        venue = venue_for(local)
         strategy = breakout(period=72)
-        broker = broker_for(venue, journal)
-        engine = LiveEngine(
-            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
-            max_bars=4, handle_signals=False, run_id="run-1",
-        )  # fmt: skip
+        venue, broker, engine = live_engine(local, journal, strategy, max_bars=4)
         summary: list[LiveSummary] = []
         async with venue, anyio.create_task_group() as tasks:
 
@@ -200,13 +209,8 @@ async def test_a_held_bracket_is_journaled_restored_after_a_restart_and_still_tr
     journal = tmp_path / "journal.jsonl"
     async with local_with(live_rows) as local:
         # -- first run: the entry fills, its stop is held by the broker and journaled
-        venue = venue_for(local)
         strategy = OneStop()
-        broker = broker_for(venue, journal)
-        engine = LiveEngine(
-            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
-            max_bars=2, handle_signals=False, run_id="run-1",
-        )  # fmt: skip
+        venue, broker, engine = live_engine(local, journal, strategy, max_bars=2)
 
         async def first() -> None:
             await until(lambda: hasattr(strategy, "entered"), "the engine started")
@@ -223,13 +227,8 @@ async def test_a_held_bracket_is_journaled_restored_after_a_restart_and_still_tr
         assert local.accounts.open_orders(KEY) == []  # nothing rests on the venue for it
 
         # -- restart: a new broker and engine on the same journal
-        venue = venue_for(local)
         strategy = OneStop()
-        broker = broker_for(venue, journal)
-        engine = LiveEngine(
-            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
-            max_bars=2, handle_signals=False, run_id="run-1",
-        )  # fmt: skip
+        venue, broker, engine = live_engine(local, journal, strategy, max_bars=2)
         exit_id = f"{held.entry_id}-sl"
 
         async def second() -> None:
@@ -313,13 +312,10 @@ async def test_venue_oco_legs_resume_after_a_restart_and_the_stop_still_closes(
     quiet = (40_000.0, 40_010.0, 39_990.0, 40_000.0)
     journal = tmp_path / "journal.jsonl"
     async with local_with([quiet] * 8) as local:
-        venue = venue_for(local)
         strategy = OneBracket()
-        broker = broker_for(venue, journal)
-        engine = LiveEngine(
-            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
-            max_bars=2, handle_signals=False, run_id="run-1", cancel_on_shutdown=False,
-        )  # fmt: skip
+        venue, broker, engine = live_engine(
+            local, journal, strategy, max_bars=2, cancel_on_shutdown=False
+        )
         lists = local.accounts.order_lists.lists
 
         async def first() -> None:
@@ -335,13 +331,8 @@ async def test_venue_oco_legs_resume_after_a_restart_and_the_stop_still_closes(
         assert [o.status for o in made.legs] == ["NEW", "NEW"]  # left working on the venue
 
         # -- restart: the legs come back from the journal, still tracked
-        venue = venue_for(local)
         strategy = OneBracket()
-        broker = broker_for(venue, journal)
-        engine = LiveEngine(
-            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
-            max_bars=2, handle_signals=False, run_id="run-1",
-        )  # fmt: skip
+        venue, broker, engine = live_engine(local, journal, strategy, max_bars=2)
 
         async def second() -> None:
             await until(lambda: hasattr(strategy, "entered"), "the engine restarted")
@@ -381,13 +372,8 @@ async def test_closing_a_position_its_venue_oco_holds_cancels_the_list_first(
 ) -> None:
     quiet = (40_000.0, 40_010.0, 39_990.0, 40_000.0)
     async with local_with([quiet] * 6) as local:
-        venue = venue_for(local)
         strategy = BracketThenClose()
-        broker = broker_for(venue, tmp_path / "journal.jsonl")
-        engine = LiveEngine(
-            stream=stream_for(venue), strategy=strategy, broker=broker, warmup=WARMUP,
-            max_bars=4, handle_signals=False, run_id="run-1",
-        )  # fmt: skip
+        venue, broker, engine = live_engine(local, tmp_path / "journal.jsonl", strategy, max_bars=4)
         lists = local.accounts.order_lists.lists
 
         async def steps() -> None:

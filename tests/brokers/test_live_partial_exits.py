@@ -137,23 +137,28 @@ def trail_of(broker: qk.LiveBroker) -> tuple[float, float] | None:
     return None if trail is None else (trail.extreme, trail.level)
 
 
+async def trailing_part_one(broker: qk.LiveBroker, local: LocalExchange) -> str:
+    """A limit buy of 0.03 at 39,000 with a 5 % trail, its first part (0.00999) held; its id."""
+    request = qk.OrderRequest(
+        SYM, qk.Side.BUY, OrderType.LIMIT, amount=0.03, limit_price=39_000.0, trail_pct=0.05
+    )
+    entry = broker.submit(request, "qk-test-000001", 40_000.0)
+    await until(lambda: entry.status is OrderStatus.OPEN, "entry resting")
+    local.set_price(SYM, 39_000)  # part 1
+    await until(lambda: held_amount(broker) == pytest.approx(0.00999), "part 1 held")
+    return entry.client_id
+
+
 async def test_a_trailing_stop_grows_with_each_part_keeps_its_level_and_sells_what_is_held(
     tmp_path: Path,
 ) -> None:
     """5 % trail: extreme 41,000 -> level 38,950; extreme 42,000 -> 39,900 (on the 0.01 tick)."""
     journal = tmp_path / "journal.jsonl"
-    request = qk.OrderRequest(
-        SYM, qk.Side.BUY, OrderType.LIMIT, amount=0.03, limit_price=39_000.0, trail_pct=0.05
-    )
     async with partial_local() as local:
         local.publish()
         async with venue_for(local) as venue, anyio.create_task_group() as tasks:
             broker = await started(broker_for(venue, journal), tasks, local)
-            entry = broker.submit(request, "qk-test-000001", 40_000.0)
-            cid = entry.client_id
-            await until(lambda: entry.status is OrderStatus.OPEN, "entry resting")
-            local.set_price(SYM, 39_000)  # part 1
-            await until(lambda: held_amount(broker) == pytest.approx(0.00999), "part 1 held")
+            cid = await trailing_part_one(broker, local)
             assert trail_of(broker) is None  # starts at the first close
             broker.on_bar_closed(bar(41_000, 39_000, 40_500))
             assert trail_of(broker) == (41_000, 38_950)
@@ -202,18 +207,11 @@ async def test_a_part_arriving_after_the_trailing_stop_fired_starts_from_the_fir
 ) -> None:
     """Level 39,900 (extreme 42,000) fires on part 1; part 2 is held at 39,900, not afresh."""
     journal = tmp_path / "journal.jsonl"
-    request = qk.OrderRequest(
-        SYM, qk.Side.BUY, OrderType.LIMIT, amount=0.03, limit_price=39_000.0, trail_pct=0.05
-    )
     async with partial_local() as local:
         local.publish()
         async with venue_for(local) as venue, anyio.create_task_group() as tasks:
             broker = await started(broker_for(venue, journal), tasks, local)
-            entry = broker.submit(request, "qk-test-000001", 40_000.0)
-            cid = entry.client_id
-            await until(lambda: entry.status is OrderStatus.OPEN, "entry resting")
-            local.set_price(SYM, 39_000)  # part 1
-            await until(lambda: held_amount(broker) == pytest.approx(0.00999), "part 1 held")
+            cid = await trailing_part_one(broker, local)
             broker.on_bar_closed(bar(42_000, 40_000, 41_000))
             assert trail_of(broker) == (42_000, 39_900)
             broker.on_bar_closed(bar(40_000, 39_800, 39_000))  # fires: sells part 1

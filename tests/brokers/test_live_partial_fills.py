@@ -60,6 +60,17 @@ def rest_guard(broker: qk.LiveBroker) -> float:
     return sum(b.amount for b in held if b.entry_id.endswith("-rest"))
 
 
+async def market_entry(broker: qk.LiveBroker, local: LocalExchange) -> qk.Order:
+    """A market buy of 0.03 (filled whole) whose OCO (stop 37,000, target 42,000) is working."""
+    request = qk.OrderRequest(
+        SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
+    )
+    entry = broker.submit(request, "qk-test-000001", 40_000.0)
+    lists = local.accounts.order_lists.lists
+    await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+    return entry
+
+
 def assert_booked_once(local: LocalExchange, journal: Path) -> None:
     state = replay(journal)
     venue_trades = sorted(str(f.trade_id) for o in local.accounts.orders(KEY) for f in o.fills)
@@ -181,12 +192,7 @@ async def test_a_take_profit_leg_filling_in_parts_is_booked_part_by_part_and_its
         local.publish()
         async with venue_for(local) as venue, anyio.create_task_group() as tasks:
             broker = await started(broker_for(venue, journal), tasks, local)
-            request = qk.OrderRequest(
-                SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
-            )
-            entry = broker.submit(request, "qk-test-000001", 40_000.0)  # a market buy: whole
-            lists = local.accounts.order_lists.lists
-            await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+            entry = await market_entry(broker, local)
             tp, sl = (broker.sync.orders[f"{entry.client_id}-{r}"] for r in ("tp", "sl"))
             await until(lambda: tp.status is OrderStatus.OPEN, "legs acknowledged")
             assert tp.amount == 0.02997  # 0.03 less the 0.1 % fee kept in BTC
@@ -228,12 +234,7 @@ async def test_the_held_stop_of_a_partly_filled_take_profit_cancels_the_leg_and_
         local.publish()
         async with venue_for(local) as venue, anyio.create_task_group() as tasks:
             broker = await started(broker_for(venue, journal), tasks, local)
-            request = qk.OrderRequest(
-                SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
-            )
-            entry = broker.submit(request, "qk-test-000001", 40_000.0)
-            lists = local.accounts.order_lists.lists
-            await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+            entry = await market_entry(broker, local)
             tp = broker.sync.orders[f"{entry.client_id}-tp"]
             await until(lambda: tp.status is OrderStatus.OPEN, "legs acknowledged")
             local.set_price(SYM, 42_000)  # one part of the take-profit: 0.00999
@@ -268,12 +269,7 @@ async def test_a_rest_stop_is_restored_after_a_restart_and_dropped_if_its_leg_en
         local.publish()
         async with venue_for(local) as venue, anyio.create_task_group() as tasks:
             broker = await started(broker_for(venue, journal), tasks, local)
-            request = qk.OrderRequest(
-                SYM, qk.Side.BUY, amount=0.03, stop_loss=37_000.0, take_profit=42_000.0
-            )
-            entry = broker.submit(request, "qk-test-000001", 40_000.0)
-            lists = local.accounts.order_lists.lists
-            await until(lambda: len(lists) == 1, "the entry's list is on the venue")
+            entry = await market_entry(broker, local)
             local.set_price(SYM, 42_000)  # first part of the take-profit
             await until(lambda: rest_guard(broker) == pytest.approx(0.01998), "rest guarded")
             await broker.ashutdown(cancel_open=False)

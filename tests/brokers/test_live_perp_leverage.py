@@ -8,17 +8,16 @@ import anyio
 import pytest
 
 from quantkit.brokers.journal import Journal
-from quantkit.domain.order import OrderStatus, Side
+from quantkit.domain.order import Side
 from quantkit.errors import ExchangeError
 from quantkit.testing.futures import LocalFuturesExchange
 from tests.brokers.perp_harness import (
     BTC,
     KEY,
-    market,
+    filled,
     perp_broker,
     perp_venue,
     started,
-    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -39,8 +38,7 @@ async def test_isolated_raise_is_sent_journaled_and_kept_lowering_is_refused_bef
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=5, margin_mode="isolated"), tasks)
-        long = broker.submit(market(Side.BUY, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 0.1)
         position = venue_position(local)
         assert position.isolated_wallet == 800  # type: ignore[attr-defined]  # 4,000 / 5
         sent = leverage_posts(local)
@@ -75,8 +73,7 @@ async def test_cross_lowering_beyond_the_available_margin_is_refused_as_the_venu
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=20), tasks)  # cross margin
-        long = broker.submit(market(Side.BUY, 2.0), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 2.0)
         await broker.reconciler.check_account()
         sent = leverage_posts(local)
         # to 2x: 80,000 / 2 - 80,000 / 20 = 36,000 more initial margin; about 6,000 available

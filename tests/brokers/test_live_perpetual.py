@@ -14,6 +14,7 @@ from quantkit.testing.futures import LocalFuturesExchange
 from tests.brokers.perp_harness import (
     BTC,
     KEY,
+    filled,
     market,
     order_posts,
     perp_broker,
@@ -40,8 +41,7 @@ async def test_a_short_opened_and_closed_with_hand_computed_pnl_and_fees(
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, tmp_path / "j.jsonl", leverage=5), tasks)
         assert broker.futures.leverage[BTC] == 5.0
-        short = broker.submit(market(Side.SELL, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: short.status is OrderStatus.FILLED)
+        await filled(broker, Side.SELL, 0.1)
         position = broker.portfolio.position(BTC)
         assert (position.amount, position.entry_price) == (pytest.approx(-0.1), 40_000)
         local.trading.move(BTC, last=39_000, mark=39_000)
@@ -74,8 +74,7 @@ async def test_funding_received_and_paid_reaches_the_ledger_and_the_journal(
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=5), tasks)
-        short = broker.submit(market(Side.SELL, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: short.status is OrderStatus.FILLED)
+        await filled(broker, Side.SELL, 0.1)
         await broker.reconciler.check_account()
         cash = broker.portfolio.balance
         local.trading.move(BTC, mark=41_000)
@@ -128,8 +127,7 @@ async def test_an_entry_beyond_the_available_margin_is_rejected_by_the_venue_onc
         await until(broker, lambda: too_big.status is OrderStatus.REJECTED)
         assert "insufficient" in too_big.reason.lower() or "margin" in too_big.reason.lower()
         # 0.3 x 40,000 / 5 = 2,400 fits
-        fits = broker.submit(market(Side.SELL, 0.3), "perp-run-000002", 40_000)
-        await until(broker, lambda: fits.status is OrderStatus.FILLED)
+        await filled(broker, Side.SELL, 0.3, "perp-run-000002")
         await broker.ashutdown(cancel_open=True)
         tasks.cancel_scope.cancel()
     assert order_posts(local) == 2  # the refusal is final: not sent again

@@ -16,6 +16,7 @@ from tests.brokers.perp_harness import (
     BTC,
     KEY,
     ORDER,
+    filled,
     market,
     order_posts,
     perp_broker,
@@ -42,8 +43,7 @@ async def test_an_order_accepted_but_unanswered_is_found_never_sent_twice(
     async with perp_venue(local, timeout=2.0) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, tmp_path / "j.jsonl", leverage=5), tasks)
         local.faults.timeout(ORDER, method="POST", acted=True, seconds=6.0)
-        short = broker.submit(market(Side.SELL, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: short.status is OrderStatus.FILLED)
+        await filled(broker, Side.SELL, 0.1)
         assert broker.portfolio.position(BTC).amount == pytest.approx(-0.1)
         assert broker.unknown_orders() == []
         await broker.ashutdown(cancel_open=True)
@@ -91,8 +91,7 @@ async def test_restart_takes_positions_from_position_risk(
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=5), tasks)
-        long = broker.submit(market(Side.BUY, 0.2), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 0.2)
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     local.trading.move(BTC, last=41_000, mark=41_500)
@@ -136,8 +135,7 @@ async def test_a_position_the_journal_does_not_explain_is_a_divergence(
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=5), tasks)
-        long = broker.submit(market(Side.BUY, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 0.1)
         # a second client trades the same account: a short of 0.3 the journal knows nothing of
         await venue.create_order(market(Side.SELL, 0.3), "someone-else-1")
         for _ in range(3):  # looked up (not a liquidation), then reported
@@ -169,8 +167,7 @@ async def test_a_liquidation_by_the_venue_is_booked_and_reported_not_a_stranger(
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
-        long = broker.submit(market(Side.BUY, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 0.1)
         await broker.reconciler.check_account()
         liquidation = broker.liquidation_price(BTC)
         assert 37_000 < liquidation < 40_000
@@ -216,8 +213,7 @@ async def test_a_cross_liquidation_with_the_wallet_cleared_is_no_divergence(
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=20), tasks)  # cross margin
-        long = broker.submit(market(Side.BUY, 4.0), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 4.0)
         await broker.reconciler.check_account()
         assert 37_000 < broker.liquidation_price(BTC) < 40_000
         local.trading.move(BTC, last=37_000, mark=37_000)
@@ -248,8 +244,7 @@ async def test_a_liquidation_found_by_one_check_is_settled_by_the_tracker_withou
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
-        long = broker.submit(market(Side.BUY, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: long.status is OrderStatus.FILLED)
+        await filled(broker, Side.BUY, 0.1)
         local.trading.move(BTC, last=37_000, mark=37_000)
         await broker.reconciler.check_account()
         with anyio.fail_after(30):
@@ -268,8 +263,7 @@ async def test_a_liquidation_while_down_is_recognised_on_restart(
     path = tmp_path / "j.jsonl"
     async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
         broker = await started(perp_broker(venue, path, leverage=20, margin_mode="isolated"), tasks)
-        short = broker.submit(market(Side.SELL, 0.1), "perp-run-000001", 40_000)
-        await until(broker, lambda: short.status is OrderStatus.FILLED)
+        await filled(broker, Side.SELL, 0.1)
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     local.trading.move(BTC, last=43_000, mark=43_000)  # the short is liquidated meanwhile

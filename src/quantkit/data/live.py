@@ -26,22 +26,21 @@ Everything is logged on the ``"quantkit.live"`` structlog logger.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Self
 
 import anyio
 import numpy as np
 
 from quantkit.data.fetch import RetryPolicy, _Retrier
+from quantkit.data.live_merge import BarMerge
 from quantkit.data.live_rows import REMEMBERED, LiveRow, SymbolRows, clean_row, live_log
+from quantkit.data.live_types import LiveOhlcvSource, StreamStatus, TaskFailure
 from quantkit.data.validation import validate_bars
 from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.timeframe import parse_timeframe
@@ -59,55 +58,6 @@ __all__ = ["LiveBarStream", "LiveOhlcvSource", "LiveRow", "StreamStatus"]
 _MS = 1_000_000  # nanoseconds per millisecond
 _MERGE_GRACE_S = 0.2  # how long a bar waits for other symbols' bars of the same close time
 _CONNECTION_ERRORS = (TransientError, ExchangeError, DataError, OSError)
-
-
-class LiveOhlcvSource(Protocol):
-    """What the bar stream needs from a venue (``CcxtExchange`` and the live venue match it).
-
-    Errors are quantkit errors (`TransientError` for passing failures, `ExchangeError` for
-    refusals) or `OSError` from a dropped connection.
-    """
-
-    @property
-    def id(self) -> str:
-        """The venue's id, e.g. ``"binance"``."""
-        ...
-
-    async def fetch_ohlcv(
-        self, symbol: str, timeframe: str, since_ms: int, limit: int
-    ) -> list[LiveRow]:
-        """Candles opening at or after ``since_ms``, oldest first (the last may be forming)."""
-        ...
-
-    async def watch_ohlcv(self, symbol: str, timeframe: str) -> list[LiveRow]:
-        """Wait for the next websocket update; recent candles, the last possibly forming.
-
-        Raises `ExchangeError` on the first call if the venue has no websocket.
-        """
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStatus:
-    """A change in the health of a live bar stream, yielded between bars.
-
-    Attributes:
-        stale: ``True`` when no new closed bar arrived for the stale timeout (the engine stops
-            opening positions), ``False`` when bars flow again.
-        reason: What happened, in words.
-        symbol: The symbol concerned, or ``None`` for the whole stream.
-    """
-
-    stale: bool
-    reason: str
-    symbol: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """An error raised in a symbol's task, re-raised to the consumer."""
-
-    error: Exception
 
 
 class LiveBarStream:
@@ -184,19 +134,18 @@ class LiveBarStream:
         self._wall_clock = wall_clock
         self._page_size = page_size
         self._group: TaskGroup | None = None
-        self._send: MemoryObjectSendStream[Bar | StreamStatus | _Failure] | None = None
-        self._receive: MemoryObjectReceiveStream[Bar | StreamStatus | _Failure] | None = None
+        self._send: MemoryObjectSendStream[Bar | StreamStatus | TaskFailure] | None = None
+        self._receive: MemoryObjectReceiveStream[Bar | StreamStatus | TaskFailure] | None = None
         self._started = False
         self._closed = False
         self._ready: deque[StreamStatus] = deque()
-        self._heap: list[tuple[int, int, int, float, Bar]] = []
-        self._order = itertools.count()
+        self._merge = BarMerge(_MERGE_GRACE_S)
 
     # -- lifecycle --
 
     async def __aenter__(self) -> Self:
         self._send, self._receive = anyio.create_memory_object_stream[
-            Bar | StreamStatus | _Failure
+            Bar | StreamStatus | TaskFailure
         ](math.inf)
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
@@ -301,9 +250,9 @@ class LiveBarStream:
             self._drain()
             if self._ready:
                 return self._ready.popleft()
-            wait = self._release_wait()
+            wait = self._merge.wait(self._symbols)
             if wait is not None and wait <= 0:
-                return heapq.heappop(self._heap)[-1]
+                return self._merge.pop()
             with anyio.move_on_after(math.inf if wait is None else wait):
                 try:
                     self._accept(await self._receive.receive())
@@ -320,32 +269,15 @@ class LiveBarStream:
                 return
             self._accept(item)
 
-    def _accept(self, item: Bar | StreamStatus | _Failure) -> None:
-        if isinstance(item, _Failure):
+    def _accept(self, item: Bar | StreamStatus | TaskFailure) -> None:
+        if isinstance(item, TaskFailure):
             self._closed = True  # a symbol's task died: the stream ends with its error
             raise item.error
         if isinstance(item, StreamStatus):
             self._ready.append(item)
             return
         index = next(state.index for state in self._symbols if state.name == item.symbol)
-        entry = (item.close_time, index, next(self._order), anyio.current_time(), item)
-        heapq.heappush(self._heap, entry)
-
-    def _release_wait(self) -> float | None:
-        """Seconds until the first buffered bar may go out (``None``: nothing buffered)."""
-        if not self._heap:
-            return None
-        close_time, index, _, arrived, _ = self._heap[0]
-        behind = [
-            state
-            for state in self._symbols
-            if state.index != index
-            and not state.stale
-            and (state.last is None or (state.last + state.step_ms) * _MS < close_time)
-        ]
-        if not behind:
-            return 0.0
-        return arrived + _MERGE_GRACE_S - anyio.current_time()
+        self._merge.push(item, index)
 
     # -- one task per symbol --
 
@@ -362,7 +294,7 @@ class LiveBarStream:
                     await anyio.sleep(self._interval)
                 await self._check_stale(state)
         except Exception as exc:  # handed to the consumer, which re-raises it
-            self._send.send_nowait(_Failure(exc))
+            self._send.send_nowait(TaskFailure(exc))
 
     async def _start_after_latest(self, state: SymbolRows) -> None:
         try:
