@@ -222,3 +222,18 @@ async def test_a_live_yaml_run_sets_margin_mode_and_leverage_on_binanceusdm(
             await broker.ashutdown(cancel_open=False)
             tasks.cancel_scope.cancel()
         await broker.perp_venue.aclose()
+
+
+def test_the_live_example_yaml_builds_a_perpetual_broker_on_binanceusdm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QUANTKIT_BINANCEUSDM_API_KEY", "demo-key")
+    monkeypatch.setenv("QUANTKIT_BINANCEUSDM_SECRET", "demo-secret")
+    config = load_config(ROOT / "examples" / "configs" / "perpetual_live.yaml", environ={})
+    broker = build_run(config).engine.broker
+    assert isinstance(broker, PerpetualLiveBroker)  # nothing is sent before the run starts
+    assert (broker.perp_venue.id, broker.margin_mode, broker.leverage) == (
+        "binanceusdm",
+        "isolated",
+        {PERP: 3.0},
+    )

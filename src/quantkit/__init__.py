@@ -19,7 +19,11 @@ from quantkit.algos.parent import ParentStatus as ParentStatus
 from quantkit.brokers.backtest import BacktestBroker as BacktestBroker
 from quantkit.brokers.base import Broker as Broker
 from quantkit.brokers.paper import PaperBroker as PaperBroker
+from quantkit.brokers.router import RoutedOrder as RoutedOrder
+from quantkit.brokers.router import Router as Router
+from quantkit.brokers.router import VenueHealth as VenueHealth
 from quantkit.brokers.settings import SimSettings as SimSettings
+from quantkit.brokers.venues import Venues as Venues
 from quantkit.data.csv_feed import CsvFeed as CsvFeed
 from quantkit.data.feed import DataFeed as DataFeed
 from quantkit.data.frame_feed import DataFrameFeed as DataFrameFeed
@@ -30,6 +34,7 @@ from quantkit.data.series_feed import SeriesFeed as SeriesFeed
 from quantkit.data.validation import validate_bars as validate_bars
 from quantkit.domain.bars import Bar as Bar
 from quantkit.domain.bars import BarSeries as BarSeries
+from quantkit.domain.contract_position import ContractPosition as ContractPosition
 from quantkit.domain.fill import Fill as Fill
 from quantkit.domain.funding import FundingRates as FundingRates
 from quantkit.domain.futures_portfolio import FuturesPortfolio as FuturesPortfolio
@@ -45,9 +50,17 @@ from quantkit.domain.perpetual import PerpetualSpec as PerpetualSpec
 from quantkit.domain.portfolio import MarginConfig as MarginConfig
 from quantkit.domain.portfolio import Portfolio as Portfolio
 from quantkit.domain.position import Position as Position
+from quantkit.domain.routing import RouteDecision as RouteDecision
+from quantkit.domain.routing import RouteLeg as RouteLeg
+from quantkit.domain.routing import VenueQuote as VenueQuote
+from quantkit.domain.routing import route as route
 from quantkit.domain.timeframe import parse_timeframe as parse_timeframe
+from quantkit.domain.venue_symbol import qualify as qualify
+from quantkit.domain.venue_symbol import resolve_symbol as resolve_symbol
+from quantkit.domain.venue_symbol import split_venue as split_venue
 from quantkit.engine.engine import Engine as Engine
 from quantkit.engine.result import Result as Result
+from quantkit.engine.venue_table import venue_summary as venue_summary
 from quantkit.errors import ConfigError as ConfigError
 from quantkit.errors import DataError as DataError
 from quantkit.errors import ExchangeError as ExchangeError
@@ -320,6 +333,7 @@ __all__ = [
     "CircuitBreaker",
     "ConfigError",
     "ConsecutiveLosses",
+    "ContractPosition",
     "Credentials",
     "CsvFeed",
     "DailyLossLimit",
@@ -410,6 +424,10 @@ __all__ = [
     "RiskChain",
     "RiskPolicy",
     "RollingVaR",
+    "RouteDecision",
+    "RouteLeg",
+    "RoutedOrder",
+    "Router",
     "RunConfig",
     "SaneOrder",
     "SeriesFeed",
@@ -439,7 +457,10 @@ __all__ = [
     "VaRLimit",
     "VaRResult",
     "VenueBusyError",
+    "VenueHealth",
+    "VenueQuote",
     "VenueUnavailableError",
+    "Venues",
     "VolatilityTarget",
     "VolumeImpact",
     "WalkForwardResult",
@@ -473,16 +494,21 @@ __all__ = [
     "parse_timeframe",
     "periods_per_year",
     "probability_of_backtest_overfitting",
+    "qualify",
     "quality_report",
     "read_price_bars",
     "read_tape",
     "register_strategy",
     "resample_bars",
+    "resolve_symbol",
+    "route",
     "run_signals",
     "sample_feed",
+    "split_venue",
     "sweep",
     "to_dataset",
     "trades_to_bars",
     "validate_bars",
+    "venue_summary",
     "walk_forward",
 ]

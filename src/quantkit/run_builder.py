@@ -174,7 +174,7 @@ def _live_engine(config: RunConfig, strategy: Strategy, risk: RiskChain | None) 
 
         venue, broker = live_perpetuals(config, _credentials(data, mode))
     elif isinstance(data, ExchangeData):
-        venue = _venue(data, mode)
+        venue = _venue(data, mode, linear_only=config.perpetual is not None)
     if isinstance(data, ExchangeData):
         from quantkit.data.live import LiveBarStream  # noqa: PLC0415
 
@@ -242,10 +242,14 @@ def _credentials(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:
     )
 
 
-def _venue(data: ExchangeData, mode: PaperMode | LiveMode) -> Any:
+def _venue(data: ExchangeData, mode: PaperMode | LiveMode, *, linear_only: bool = False) -> Any:
     from quantkit.exchanges import CcxtExchange  # noqa: PLC0415
+    from quantkit.run_perp import LINEAR_ONLY  # noqa: PLC0415
 
-    credentials = _credentials(data, mode)
     return CcxtExchange(  # with api_url, CcxtExchange needs no test options (issue 11 item 12)
-        data.exchange, credentials=credentials, sandbox=data.sandbox, api_url=data.api_url
+        data.exchange,
+        credentials=_credentials(data, mode),
+        sandbox=data.sandbox,
+        api_url=data.api_url,
+        options=LINEAR_ONLY if linear_only else None,  # perpetuals: the linear markets only
     )

@@ -143,3 +143,58 @@ def test_a_twap_killed_mid_schedule_resumes_without_doubles_and_fills_its_amount
     assert {r["id"] for r in records} == {parent_id}  # the restart started no second TWAP
     assert records[-1]["status"] == "filled"
     assert json.dumps(records[-1]["spec"]["kind"]) == '"twap"'  # type: ignore[index]
+
+
+RESTING = CHILD.replace(
+    'self.twap("buy", 0.05, horizon="6m", slices=6)',
+    'self.twap("buy", 0.05, horizon="6m", slices=6, limit_offset=0.5)',
+)
+
+
+def test_resting_twap_slices_are_canceled_across_a_restart_and_never_overcommit(
+    tmp_path: Path,
+) -> None:
+    # limit children half the price below the market never fill: every slice's child is
+    # canceled when the next is due (the last one at the horizon's end), across a kill -9
+    assert RESTING != CHILD
+    script = tmp_path / "child.py"
+    script.write_text(RESTING)
+    journal = tmp_path / "journal.jsonl"
+    start = (int(time.time()) // 60 - WARMUP) * 60
+    log = tmp_path / "child.log"
+    with LocalExchange(
+        live=True,
+        warmup=WARMUP,
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(start + 500 * 60, UTC),
+        accounts={KEY: (SECRET, {"USDT": 100_000})},
+        seed="twap-resting",
+    ) as local:
+        child = Child(script, local.url, journal, 10_000, log)
+        assert run_session(child, local, 3), child.tail()
+        deadline = time.monotonic() + 30
+        while len(local.accounts.orders(KEY)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the third slice reached the venue
+        assert child.kill(), child.tail()
+        assert [o.status for o in local.accounts.orders(KEY)][-1] == "NEW"  # still resting
+        final = Child(script, local.url, journal, 10_000, log)
+        assert final.until("READY") is not None, final.tail()
+        line = None
+        for _ in range(40):
+            local.publish()
+            line = final.until("BAR")
+            assert line is not None, final.tail()
+            if line.split()[2] != "working":
+                break
+        assert final.kill(), final.tail()
+        placed = local.accounts.orders(KEY)
+    assert line is not None
+    _, parent_id, status, filled = line.split()
+    assert status == "expired" and float(filled) == 0.0
+    counts = Counter(order.client_id for order in placed)
+    assert max(counts.values()) == 1 and all(c.startswith(f"{parent_id}-") for c in counts)
+    assert all(o.status == "CANCELED" and not o.fills for o in placed)
+    # never more working on the venue at once than the parent's amount
+    for order in placed:
+        overlapping = [o for o in placed if o.time <= order.time < o.update_time]
+        assert sum((o.qty for o in overlapping), Decimal(0)) <= Decimal("0.05"), overlapping

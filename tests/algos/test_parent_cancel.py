@@ -91,3 +91,41 @@ def test_bad_amends_and_handles_are_one_clear_error() -> None:
 
     with pytest.raises(UsageError, match="cancel_parent\\(\\) takes the ParentOrder"):
         run(flat_rows(3), cancel_string)
+
+
+def _cancel_child_at(index: int):  # type: ignore[no-untyped-def]
+    def then(strategy: Strategy, bar: int) -> None:
+        if bar == index:
+            parent = strategy.parent  # type: ignore[attr-defined]
+            strategy.cancel(parent.working_children[0])
+
+    return then
+
+
+def test_a_child_canceled_outside_its_parent_is_replaced_by_the_next_slice() -> None:
+    # an iceberg's slice canceled (as a shutdown's cancel would) is placed again at the next
+    # close; the parent keeps working
+    strategy, _ = run(
+        flat_rows(5),
+        lambda s: s.iceberg("buy", 1.0, display=0.4, limit=98.0),
+        then=_cancel_child_at(1),
+    )
+    parent = strategy.parent
+    assert parent is not None
+    assert [str(c.status) for c in parent.children] == ["canceled", "open"]
+    assert [c.created_at for c in parent.children] == [T0 + HOUR, T0 + 3 * HOUR]
+    assert parent.status is ParentStatus.WORKING and parent.remaining == 1.0
+
+
+def test_a_twap_catches_up_a_child_canceled_outside_it_at_the_next_slice() -> None:
+    strategy, _ = run(
+        flat_rows(8),
+        lambda s: s.twap("buy", 1.0, horizon="6h", slices=3, limit_offset=0.02),
+        then=_cancel_child_at(1),
+    )
+    parent = strategy.parent
+    assert parent is not None
+    # slice 0 (1/3 at 98) canceled at bar 1; slice 1 at bar 2 asks 2/3 (its third and the
+    # canceled one); slice 2 at bar 4 asks the rest
+    amounts = [c.amount for c in parent.children]
+    assert amounts == pytest.approx([1 / 3, 2 / 3, 1.0])

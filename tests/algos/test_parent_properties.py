@@ -160,3 +160,39 @@ def test_iceberg_children_work_one_at_a_time_and_never_exceed_the_rest(
             assert parent.children[k + 1].created_at > child.created_at
         filled_before += child.filled
     assert parent.filled <= amount * (1 + 1e-12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    amount=st.floats(0.5, 50.0),
+    rate=st.floats(0.01, 1.0),
+    cap=st.none() | st.floats(0.1, 5.0),
+)
+def test_participation_children_follow_the_volume_of_the_bar_just_closed(
+    seed: int, amount: float, rate: float, cap: float | None
+) -> None:
+    series = walk(30, seed)
+    strategy = StartsParent(lambda s: s.participate("buy", amount, rate=rate, max_slice=cap), at=1)
+    result = Engine(
+        feed=SeriesFeed(series),
+        strategy=strategy,
+        broker=BacktestBroker(cash=1e7, markets=MARKET),
+    ).run()
+    parent = strategy.parent
+    assert parent is not None
+    closes = series.close_time.tolist()
+    volumes = series.volume.tolist()
+    filled_before = 0.0
+    for child in parent.children:
+        assert child.amount is not None
+        at = closes.index(child.created_at)  # placed at a bar close ...
+        assert at > 1  # ... after the bar the parent started on
+        expected = rate * volumes[at]  # the volume of that bar, never a later one
+        if cap is not None:
+            expected = min(expected, cap)
+        expected = min(expected, amount - filled_before)
+        assert abs(child.amount - expected) <= 1e-9 * amount
+        filled_before += child.filled
+    assert abs(float(result.fills["amount"].sum()) - parent.filled) <= 1e-9 * amount
+    assert parent.filled <= amount * (1 + 1e-12)

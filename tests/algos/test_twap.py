@@ -189,7 +189,35 @@ def test_the_journal_record_says_what_filled_what_is_left_and_the_next_slice_tim
     # at bar 2's close: slices 0-2 handled, 0.5 filled (bars 1 and 2), slice 3 due at T0 + 4h
     assert record["slices_done"] == 3 and record["filled"] == 0.5 and record["remaining"] == 0.5
     assert record["next_slice_at"] == T0 + 4 * HOUR
+    assert record["children"] == ["qk-000001-1", "qk-000001-2", "qk-000001-3"]
     again = parent_from_json(record)
     assert (again.id, again.amount, again.slices_done, again.spec) == (
         "qk-000001", 1.0, 3, TwapSpec(horizon=4 * HOUR, slices=4)
     )  # fmt: skip
+
+
+def test_the_parents_table_of_a_run_that_ends_mid_schedule_and_of_one_without_parents() -> None:
+    import pandas as pd
+
+    from quantkit.engine.parent_table import PARENT_COLUMNS
+
+    _, result = run(flat_rows(4), lambda s: s.twap("buy", 1.0, horizon="20h", slices=4))
+    row = result.parents.iloc[0]
+    assert row["status"] == "working" and pd.isna(row["ended_at"])
+    assert row["created_at"] == pd.Timestamp(T0 + HOUR, unit="ns", tz="UTC")
+    assert row["filled"] == 0.25 and row["remaining"] == 0.75  # slice 0 of 4 (every 5 h)
+    _, empty = run(flat_rows(3), lambda s: None)  # type: ignore[arg-type,return-value]
+    assert empty.parents.empty and list(empty.parents.columns) == PARENT_COLUMNS
+
+
+def test_a_timedelta_or_nanoseconds_horizon_is_the_same_schedule() -> None:
+    import datetime
+
+    made = []
+    for horizon in ("4h", datetime.timedelta(hours=4), 4 * HOUR):
+        strategy, _ = run(RISING, lambda s, h=horizon: s.twap("buy", 1.0, horizon=h, slices=4))  # type: ignore[misc]
+        assert strategy.parent is not None
+        made.append([(c.created_at, c.amount) for c in strategy.parent.children])
+    assert made[0] == made[1] == made[2]
+    with pytest.raises(OrderError, match="horizon must be positive"):
+        run(RISING, lambda s: s.twap("buy", 1.0, horizon=datetime.timedelta(0), slices=4))

@@ -28,8 +28,11 @@ FAST_SAFETY = LiveSafety(
 )
 
 
-def futures_exchange(usdt: float = 10_000.0) -> LocalFuturesExchange:
+def futures_exchange(usdt: float = 10_000.0, *, price: float | None = None) -> LocalFuturesExchange:
+    """The local USD-M venue with one account; at ``price`` (last and mark) when given."""
     exchange = LocalFuturesExchange(end="2024-01-02", accounts={KEY: (SECRET, {"USDT": usdt})})
+    if price is not None:
+        exchange.trading.move(BTC, last=price, mark=price)
     return exchange
 
 

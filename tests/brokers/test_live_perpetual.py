@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -15,7 +14,6 @@ from quantkit.testing.futures import LocalFuturesExchange
 from tests.brokers.perp_harness import (
     BTC,
     KEY,
-    futures_exchange,
     market,
     order_posts,
     perp_broker,
@@ -25,13 +23,6 @@ from tests.brokers.perp_harness import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def local() -> AsyncIterator[LocalFuturesExchange]:
-    async with futures_exchange() as exchange:
-        exchange.trading.move(BTC, last=40_000, mark=40_000)
-        yield exchange
 
 
 def venue_wallet(local: LocalFuturesExchange) -> float:

@@ -72,8 +72,8 @@ CHILD = textwrap.dedent(
 async def test_kill_9_with_an_order_in_doubt_then_restart_books_it_once(tmp_path: Path) -> None:
     script, journal = tmp_path / "child.py", tmp_path / "j.jsonl"
     script.write_text(CHILD)
-    with futures_exchange() as local:  # the venue runs in its own thread, outliving the child
-        local.trading.move(BTC, last=40_000, mark=40_000)
+    # the venue runs in its own thread, outliving the child
+    with futures_exchange(price=40_000) as local:
         local.faults.timeout(ORDER, method="POST", acted=True, seconds=20.0)
         child = Child(script, local.url, journal, 0, tmp_path / "child.err")
         assert child.until("SUBMITTED") is not None, child.tail()

@@ -38,39 +38,41 @@ steps = st.lists(
 
 
 async def _run(ops: list[Step], folder: Path) -> None:
-    async with futures_exchange() as local:
-        local.trading.move(BTC, last=40_000, mark=40_000)
-        async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
-            broker = await started(perp_broker(venue, folder / "j.jsonl", leverage=10), tasks)
-            price = 40_000.0
-            for n, (side, amount, reduce_only, move, rate) in enumerate(ops, 1):
-                order: Order = broker.submit(
-                    market(side, amount, reduce_only=reduce_only), f"perp-run-{n:06d}", price
-                )
-                await until(broker, lambda o=order: not o.is_active)
-                price = move
-                local.trading.move(BTC, last=move, mark=move)
-                if rate != "0":
-                    local.trading.settle_funding(BTC, rate)
-                    await broker.reconciler.check_account()  # books the funding
-            account = local.trading.accounts.account(KEY)
-            held = account.positions.get("BTCUSDT")
-            venue_amount = float(held.amount) if held is not None else 0.0
-            position = broker.portfolio.position(BTC)
-            # the broker's own books, before any figure is taken from the venue
-            assert abs(position.amount - venue_amount) < 1e-12, (position, held)
-            if venue_amount:
-                assert held is not None
-                assert abs(position.entry_price - float(held.entry)) < 1e-6
-            assert abs(broker.futures.wallet_balance() - float(account.wallet)) < 1e-6
-            assert len(broker.sync.trade_ids) == len(account.trades)  # each booked once
-            filled = sum(o.filled for o in broker.sync.orders.values())
-            assert abs(filled - sum(float(t.qty) for t in account.trades)) < 1e-12
-            for _ in range(2):
-                await broker.reconciler.check_account()
-            assert broker.divergences == []
-            await broker.ashutdown(cancel_open=True)
-            tasks.cancel_scope.cancel()
+    async with (
+        futures_exchange(price=40_000) as local,
+        perp_venue(local) as venue,
+        anyio.create_task_group() as tasks,
+    ):
+        broker = await started(perp_broker(venue, folder / "j.jsonl", leverage=10), tasks)
+        price = 40_000.0
+        for n, (side, amount, reduce_only, move, rate) in enumerate(ops, 1):
+            order: Order = broker.submit(
+                market(side, amount, reduce_only=reduce_only), f"perp-run-{n:06d}", price
+            )
+            await until(broker, lambda o=order: not o.is_active)
+            price = move
+            local.trading.move(BTC, last=move, mark=move)
+            if rate != "0":
+                local.trading.settle_funding(BTC, rate)
+                await broker.reconciler.check_account()  # books the funding
+        account = local.trading.accounts.account(KEY)
+        held = account.positions.get("BTCUSDT")
+        venue_amount = float(held.amount) if held is not None else 0.0
+        position = broker.portfolio.position(BTC)
+        # the broker's own books, before any figure is taken from the venue
+        assert abs(position.amount - venue_amount) < 1e-12, (position, held)
+        if venue_amount:
+            assert held is not None
+            assert abs(position.entry_price - float(held.entry)) < 1e-6
+        assert abs(broker.futures.wallet_balance() - float(account.wallet)) < 1e-6
+        assert len(broker.sync.trade_ids) == len(account.trades)  # each booked once
+        filled = sum(o.filled for o in broker.sync.orders.values())
+        assert abs(filled - sum(float(t.qty) for t in account.trades)) < 1e-12
+        for _ in range(2):
+            await broker.reconciler.check_account()
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=True)
+        tasks.cancel_scope.cancel()
 
 
 @settings(max_examples=8, deadline=None)
@@ -81,34 +83,36 @@ def test_the_broker_books_equal_the_venue_account(ops: list[Step]) -> None:
 
 
 async def _run_isolated(ops: list[Step], folder: Path) -> None:
-    async with futures_exchange() as local:
-        local.trading.move(BTC, last=40_000, mark=40_000)
-        async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
-            broker = perp_broker(venue, folder / "j.jsonl", leverage=10, margin_mode="isolated")
-            broker = await started(broker, tasks)
-            price = 40_000.0
-            for n, (side, amount, reduce_only, move, rate) in enumerate(ops, 1):
-                order: Order = broker.submit(
-                    market(side, amount, reduce_only=reduce_only), f"perp-run-{n:06d}", price
-                )
-                await until(broker, lambda o=order: not o.is_active)
-                price = move
-                local.trading.move(BTC, last=move, mark=move)  # may liquidate
-                if rate != "0":
-                    local.trading.settle_funding(BTC, rate)
-                await broker.reconciler.check_account()
-            for _ in range(3):
-                await broker.reconciler.check_account()
-            account = local.trading.accounts.account(KEY)
-            held = account.positions.get("BTCUSDT")
-            venue_amount = float(held.amount) if held is not None else 0.0
-            assert broker.divergences == []  # liquidations and funding all explained
-            assert abs(broker.portfolio.position(BTC).amount - venue_amount) < 1e-12
-            assert abs(broker.futures.wallet_balance() - float(account.wallet)) < 1e-6
-            forced = sum(1 for o in account.orders.values() if o.client_id.startswith("autoclose"))
-            assert broker.futures.liquidations == forced
-            await broker.ashutdown(cancel_open=True)
-            tasks.cancel_scope.cancel()
+    async with (
+        futures_exchange(price=40_000) as local,
+        perp_venue(local) as venue,
+        anyio.create_task_group() as tasks,
+    ):
+        broker = perp_broker(venue, folder / "j.jsonl", leverage=10, margin_mode="isolated")
+        broker = await started(broker, tasks)
+        price = 40_000.0
+        for n, (side, amount, reduce_only, move, rate) in enumerate(ops, 1):
+            order: Order = broker.submit(
+                market(side, amount, reduce_only=reduce_only), f"perp-run-{n:06d}", price
+            )
+            await until(broker, lambda o=order: not o.is_active)
+            price = move
+            local.trading.move(BTC, last=move, mark=move)  # may liquidate
+            if rate != "0":
+                local.trading.settle_funding(BTC, rate)
+            await broker.reconciler.check_account()
+        for _ in range(3):
+            await broker.reconciler.check_account()
+        account = local.trading.accounts.account(KEY)
+        held = account.positions.get("BTCUSDT")
+        venue_amount = float(held.amount) if held is not None else 0.0
+        assert broker.divergences == []  # liquidations and funding all explained
+        assert abs(broker.portfolio.position(BTC).amount - venue_amount) < 1e-12
+        assert abs(broker.futures.wallet_balance() - float(account.wallet)) < 1e-6
+        forced = sum(1 for o in account.orders.values() if o.client_id.startswith("autoclose"))
+        assert broker.futures.liquidations == forced
+        await broker.ashutdown(cancel_open=True)
+        tasks.cancel_scope.cancel()
 
 
 isolated_steps = st.lists(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from tests.brokers.perp_harness import (
     BTC,
     KEY,
     ORDER,
-    futures_exchange,
     market,
     order_posts,
     perp_broker,
@@ -27,13 +25,6 @@ from tests.brokers.perp_harness import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def local() -> AsyncIterator[LocalFuturesExchange]:
-    async with futures_exchange() as exchange:
-        exchange.trading.move(BTC, last=40_000, mark=40_000)
-        yield exchange
 
 
 def venue_amount(local: LocalFuturesExchange) -> float:

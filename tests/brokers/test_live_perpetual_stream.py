@@ -9,7 +9,6 @@ pokes a poll round: what the broker books before an explicit check came from the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from tests.brokers.perp_harness import (
     KEY,
     _Clock,
     _no_bars,
-    futures_exchange,
     market,
     perp_broker,
     perp_venue,
@@ -37,13 +35,6 @@ from tests.brokers.perp_harness import (
 pytestmark = pytest.mark.anyio
 
 DEADLINE = 30.0  # seconds; a loaded machine is slow, a broken stream never books
-
-
-@pytest.fixture
-async def local() -> AsyncIterator[LocalFuturesExchange]:
-    async with futures_exchange() as exchange:
-        exchange.trading.move(BTC, last=40_000, mark=40_000)
-        yield exchange
 
 
 def venue_wallet(local: LocalFuturesExchange) -> float:
@@ -318,3 +309,86 @@ async def test_cross_funding_pushed_without_a_symbol_goes_to_the_poll_when_two_a
         await broker.ashutdown(cancel_open=False)
         tasks.cancel_scope.cancel()
     assert [(f["amount"], f["source"]) for f in journal(path, "funding")] == [(0.4, "poll")]
+
+
+async def test_a_cross_liquidation_pushed_is_booked_once_and_its_clearance_from_income(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "cross", 20)
+        await venue.create_order(market(Side.BUY, 3.9), "before-the-run-2")  # 4 BTC long
+        broker = await streaming(local, venue, path, tasks, leverage=20)
+        lookups = len(local.requests("/fapi/v1/order"))
+        local.trading.move(BTC, last=37_000, mark=37_000)  # past the cross liquidation price
+        await until(broker, lambda: broker.futures.liquidations == 1, DEADLINE)
+        assert len(local.requests("/fapi/v1/order")) == lookups  # from the stream
+        for _ in range(2):  # (the pushed INSURANCE_CLEAR asked for a poll round too)
+            await broker.reconciler.check_account()
+        assert broker.futures.liquidations == 1
+        assert broker.portfolio.position(BTC).amount == 0
+        assert venue_wallet(local) == 0  # the cross wallet cleared to zero
+        assert broker.futures.wallet_balance() == pytest.approx(0.0, abs=1e-6)
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert len(journal(path, "liquidation")) == 1
+    [cleared] = journal(path, "insurance_clear")
+    # fees 0.05 % of 160,000 = 80; closed at the liquidation price 37,695.9798995 (by hand:
+    # (9,920 + 50 - 160,000) / (4 x (0.005 - 1))): what was left is cleared
+    assert cleared["amount"] == pytest.approx(-(9_920 + 4 * (37_695.9798995 - 40_000)))
+
+
+async def test_funding_paid_hours_into_a_long_outage_is_journaled_once_on_restart(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    # the journal holds no order (the position was opened before it): the restart reads the
+    # income history from the latest payment it journaled, not from a minute ago
+    path = tmp_path / "j.jsonl"
+    hour = 3_600_000
+    now = local.trading.now_ms()
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.BUY, "cross", 5)
+        broker = await streaming(local, venue, path, tasks, leverage=5)
+        local.trading.settle_funding(BTC, "0.0001", at=now - 3 * hour)  # pays 0.4, pushed
+        await booked(broker, 1)
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    local.trading.settle_funding(BTC, "0.0003", at=now - 2 * hour)  # down: pays 1.2
+    local.trading.settle_funding(BTC, "0.0002", at=now - hour)  # down: pays 0.8
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        again = await started(perp_broker(venue, path, leverage=5), tasks)
+        await again.reconciler.check_account()
+        await again.reconciler.check_account()
+        assert [p.amount for p in again.futures.funding] == pytest.approx([1.2, 0.8])
+        assert again.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 0.4 - 1.2 - 0.8)
+        assert again.divergences == []
+        await again.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    rows = [(f["amount"], f["source"]) for f in journal(path, "funding")]
+    assert rows == [(-0.4, "stream"), (-1.2, "restart"), (-0.8, "restart")]
+
+
+async def test_a_liquidation_the_poll_found_first_is_not_booked_again_when_pushed(
+    local: LocalFuturesExchange, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.jsonl"
+    async with perp_venue(local) as venue, anyio.create_task_group() as tasks:
+        await opened(venue, Side.SELL, "isolated", 20)  # isolated wallet 200
+        broker = await streaming(local, venue, path, tasks, leverage=20, margin_mode="isolated")
+        local.trading.user_stream.hold()  # a slow network: the account check learns first
+        local.trading.move(BTC, last=43_000, mark=43_000)  # the short is liquidated
+        with anyio.fail_after(DEADLINE):
+            while broker.futures.liquidations == 0:  # looked up, then booked, by the checks
+                await broker.reconciler.check_account()
+        local.trading.user_stream.release()
+        await until(broker, lambda: broker.forced_pushes >= 1, DEADLINE)  # the push is read ...
+        assert broker.futures.liquidations == 1  # ... and books nothing
+        await broker.reconciler.check_account()
+        assert broker.portfolio.position(BTC).amount == 0
+        assert broker.futures.wallet_balance() == pytest.approx(10_000 - 2.0 - 200)
+        assert broker.futures.wallet_balance() == pytest.approx(venue_wallet(local))
+        assert broker.divergences == []
+        await broker.ashutdown(cancel_open=False)
+        tasks.cancel_scope.cancel()
+    assert len(journal(path, "liquidation")) == 1

@@ -16,12 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantkit import BacktestBroker, Engine
+from quantkit.brokers.paper import PaperBroker
+from quantkit.data.replay import ReplayStream
 from quantkit.data.series_feed import SeriesFeed
 from quantkit.domain.funding import FundingRates
 from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.domain.market import Market
 from quantkit.domain.order import Side
 from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
+from quantkit.engine.live import LiveEngine
 from quantkit.engine.result import Result
 from tests.builders import HOUR, T0, make_series
 from tests.strategy.helpers import Scripted
@@ -136,6 +139,10 @@ def test_a_coin_margined_run_reports_equity_in_btc_and_in_usd() -> None:
     # return on the entry notional of 0.5 BTC
     assert trade.return_pct == pytest.approx(100 * (0.1 - 0.00045) / 0.5)
     assert set(result.fills["fee_currency"]) == {"BTC"}
+    # turnover on the notional in BTC (0.5 in, 0.4 out), not contracts times USD
+    years = (len(closes) - 1) * HOUR / (365 * 24 * HOUR)
+    turnover = 0.9 / result.equity.mean() / years
+    assert result.stats["Turnover (ann.)"] == pytest.approx(turnover)
     np.testing.assert_allclose(result.equity.to_numpy(), replay_equity(INV, broker, closes))
 
 
@@ -204,3 +211,46 @@ def test_equity_is_wallet_plus_unrealised_at_the_mark_every_bar(
     if portfolio.position(symbol).amount == 0.0 and not result.trades.empty:
         total = result.trades["pnl"].sum()
         assert total == pytest.approx(result.equity.iloc[-1] - cash, abs=cash * 1e-9)
+
+
+def test_paper_trading_a_coin_margined_perpetual_matches_the_backtest() -> None:
+    # no fees, no mark series. Isolated 10x long of 100 contracts at 25,000: 0.4 BTC of
+    # notional, margin 0.04 BTC; funding 0.0001 every hour on 100 * 100 / 25,000 = 0.4 BTC,
+    # 0.00004 BTC a time, paid out of the isolated margin; the bar at index 4 trades down to
+    # 20,000, through the inverse liquidation price: the account loses exactly its 0.04 BTC
+    free = Market(INV, "BTC", "USD", amount_increment=1.0, maker_fee=0.0, taker_fee=0.0,
+                  perpetual=INV_SPEC)  # fmt: skip
+    rows = [(25_000.0, 25_000.0, 25_000.0, 25_000.0, 1e9)] * 4 + [
+        (25_000.0, 25_000.0, 20_000.0, 21_000.0, 1e9)
+    ] * 2
+    series = make_series(rows, INV)
+    options: dict[str, Any] = {
+        "cash": 1.0,
+        "currency": "BTC",
+        "markets": {INV: free},
+        "leverage": 10.0,
+        "margin_mode": "isolated",
+        "funding": {INV: FundingRates.constant(0.0001, HOUR)},
+    }
+    paper = PaperBroker(**options)
+    summary = LiveEngine(
+        stream=ReplayStream({INV: series}),
+        strategy=Scripted({0: lambda s: s.buy(amount=100.0)}),
+        broker=paper,
+        warmup=0,
+        handle_signals=False,
+    ).run()
+    backtest = BacktestBroker(**options)
+    Engine(
+        feed=SeriesFeed([series]),
+        strategy=Scripted({0: lambda s: s.buy(amount=100.0)}),
+        broker=backtest,
+    ).run()
+    for broker in (paper, backtest):
+        portfolio = broker.portfolio
+        assert isinstance(portfolio, FuturesPortfolio)
+        assert portfolio.liquidations == 1
+        assert [p.amount for p in portfolio.funding] == pytest.approx([0.00004] * 3)
+        assert {f.fee_currency for f in broker.fills} == {"BTC"}
+    assert summary.equity == pytest.approx(1.0 - 0.04)
+    assert backtest.portfolio.equity() == pytest.approx(summary.equity)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantkit.brokers import journal
 from quantkit.domain.client_ids import (
+    client_id_format,
     client_order_id,
     format_client_id,
     is_run_order,
@@ -36,3 +39,13 @@ def test_the_id_fits_binance_rules() -> None:
     assert len(cid) <= 36
     with pytest.raises(ConfigError, match="seq"):
         client_order_id("r", -1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.text(max_size=12), seq=st.integers(min_value=0, max_value=10**12))
+def test_the_bound_format_gives_format_client_id(prefix: str, seq: int) -> None:
+    assert client_id_format(prefix)(seq) == format_client_id(prefix, seq)
+
+
+def test_the_bound_format_keeps_braces_in_the_prefix() -> None:
+    assert client_id_format("a{0}b}")(42) == "a{0}b}-000042"

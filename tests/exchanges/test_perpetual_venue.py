@@ -9,37 +9,21 @@ import pytest
 from quantkit.domain.order import OrderRequest, OrderType, Side
 from quantkit.errors import ConfigError, ExchangeError
 from quantkit.exchanges.perpetuals import CcxtPerpetualExchange
-from quantkit.secrets import Credentials
-from quantkit.testing.futures import LOCAL_USDM_CCXT_OPTIONS, LocalFuturesExchange
+from quantkit.testing.futures import LocalFuturesExchange
+from tests.brokers.perp_harness import BTC, KEY, futures_exchange, perp_venue
 
 pytestmark = pytest.mark.anyio
-
-KEY, SECRET = "perp-key", "perp-secret"
-BTC = "BTC/USDT:USDT"
 
 
 @pytest.fixture
 def local() -> Iterator[LocalFuturesExchange]:
-    accounts = {KEY: (SECRET, {"USDT": 10_000})}
-    with LocalFuturesExchange(end="2024-01-02", accounts=accounts) as exchange:
-        exchange.trading.move(BTC, last=40_000, mark=40_000)
+    with futures_exchange(price=40_000) as exchange:
         yield exchange
-
-
-def perpetual_venue(local: LocalFuturesExchange) -> CcxtPerpetualExchange:
-    return CcxtPerpetualExchange(
-        "binanceusdm",
-        credentials=Credentials(exchange="binanceusdm", api_key=KEY, secret=SECRET),
-        api_url=local.url,
-        options=dict(LOCAL_USDM_CCXT_OPTIONS),
-        rate_limit=False,
-        timeout=10.0,
-    )
 
 
 @pytest.fixture
 async def venue(local: LocalFuturesExchange) -> AsyncIterator[CcxtPerpetualExchange]:
-    async with perpetual_venue(local) as exchange:
+    async with perp_venue(local) as exchange:
         yield exchange
 
 

@@ -136,3 +136,23 @@ def test_an_entry_with_no_price_yet_is_refused_and_a_reduction_is_not_checked(
     hold(context, 5.0, 100.0, 100.0)  # a sell of what is held only reduces: nothing to check
     decision = policy.check(request(symbol=PERP, amount=2.0, side="sell"), context)
     assert decision.action is RiskAction.APPROVE
+
+
+def test_margin_usage_counts_an_inverse_contract_by_its_coin_notional() -> None:
+    # a 1 BTC COIN-M account at 10x, contracts of 100 USD marked at 25,000 (0.004 BTC each):
+    # half the margin balance, 0.5 BTC, carries 5 BTC of notional = 1,250 contracts
+    symbol = "BTC/USD:BTC"
+    spec = PerpetualSpec("BTC", inverse=True, contract_size=100.0)
+    market = Market(symbol, "BTC", "USD", amount_increment=1.0, perpetual=spec)
+    settings = SimSettings(currency="BTC", markets={symbol: market}, leverage=10.0)
+    account = futures_account(settings, 1.0)
+    assert isinstance(account, FuturesPortfolio)
+    context = FakeContext({symbol: 25_000.0}, markets={symbol: market})
+    context.portfolio = account
+    policy = MaxMarginUsage(max_usage=0.5)
+    assert policy.check(request(symbol=symbol, amount=1_000.0), context).action is (
+        RiskAction.APPROVE
+    )
+    decision = policy.check(request(symbol=symbol, amount=2_000.0), context)
+    assert decision.action is RiskAction.RESIZE
+    assert decision.request is not None and decision.request.amount == 1_250.0

@@ -207,10 +207,16 @@ def test_admission_is_by_available_margin_in_the_coin() -> None:
 
 def test_a_cost_sized_order_buys_whole_contracts_of_that_notional() -> None:
     ex = exchange(INV_MARKET, "BTC", 1.0)
-    # spend 0.1 BTC, fee included: 0.1 / (100 / 25,000 * 1.0005) = 24.99 -> 24 contracts
+    # inverse: a buy gets 0.1 BTC of notional, 0.1 / (100 / 25,000) = 25 contracts; a sell
+    # pays its fee from the budget (the kernel's rule in 1/price): 0.1 / (0.004 * 1.0005)
+    # = 24.99 -> 24 contracts
     ex.submit(OrderRequest(INV, Side.BUY, OrderType.MARKET, cost=0.1), T0, 25_000.0)
     bar(ex, INV, 0, 25_000.0)
-    assert ex.fills[0].amount == 24.0
+    assert ex.fills[0].amount == 25.0
+    short = exchange(INV_MARKET, "BTC", 1.0)
+    short.submit(OrderRequest(INV, Side.SELL, OrderType.MARKET, cost=0.1), T0, 25_000.0)
+    bar(short, INV, 0, 25_000.0)
+    assert short.fills[0].amount == 24.0
     lin = exchange(LIN_MARKET, "USDT", 10_000.0)
     # 1,000 USDT at 20,000 with 0.05 % fee: 1,000 / (0.001 * 20,000 * 1.0005) = 49.98 -> 49
     lin.submit(OrderRequest(LIN, Side.BUY, OrderType.MARKET, cost=1_000.0), T0, 20_000.0)

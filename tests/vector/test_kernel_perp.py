@@ -19,6 +19,7 @@ from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
 from quantkit.errors import ConfigError
 from quantkit.vector import FastResult, run_signals
 from quantkit.vector.perp_run import funding_per_bar
+from quantkit.vector.strategy import SmaCrossSignals
 from tests.vector.test_parity import HOUR, START, Scripted, bars
 
 SYM = "BTC/USDT:USDT"
@@ -124,8 +125,11 @@ def test_funding_rates_line_up_with_bars_without_look_ahead() -> None:
 def test_settings_the_fast_path_does_not_simulate_are_refused() -> None:
     inverse = Market(SYM, "BTC", "USD", perpetual=PerpetualSpec("BTC", inverse=True,
                                                                  contract_size=100.0))  # fmt: skip
-    with pytest.raises(ConfigError, match="inverse"):
-        run_signals(Scripted(), flat(3), market=inverse, check_causal=False)
+    stopped = SmaCrossSignals(fast=2, slow=3, sl_pct=0.05)
+    with pytest.raises(ConfigError, match=r"inverse perpetual.*without sl_pct"):
+        run_signals(stopped, flat(3), market=inverse, check_causal=False)
+    with pytest.raises(ConfigError, match="without slippage_bps"):
+        run_signals(Scripted(), flat(3), market=inverse, slippage_bps=5, check_causal=False)
     capped = Market(SYM, "BTC", "USDT", perpetual=PerpetualSpec(
         "USDT", brackets=brackets_with_cum([(0, 1e12, 50, 0.004)])))  # fmt: skip
     with pytest.raises(ConfigError, match="above the 50x its first bracket allows"):
@@ -135,6 +139,38 @@ def test_settings_the_fast_path_does_not_simulate_are_refused() -> None:
     short_marks = bars([(100.0, 100.0, 100.0, 100.0)] * 2, SYM)
     with pytest.raises(ConfigError, match="no mark bar opening"):
         run(flat(3), Scripted(), marks=short_marks)
+
+
+def test_an_inverse_long_in_the_kernel_is_paid_in_btc() -> None:
+    # BTC/USD:BTC, 100 USD a contract, no fees, 1 BTC; entry signal at bar 0 -> at bar 1's
+    # open 20,000 the budget of 1 BTC buys 1 / (100 / 20,000) = 200 contracts; exit signal
+    # at bar 2 -> sold at bar 3's open 25,000: P&L 200 * 100 * (1/20,000 - 1/25,000) = 0.2 BTC.
+    # Funding every 2 h at 0.001 on the mark open of bar 2 (25,000): 200 * 100 / 25,000 * 0.001
+    # = 0.0008 BTC, paid by the long.
+    symbol = "BTC/USD:BTC"
+    spec = PerpetualSpec("BTC", inverse=True, contract_size=100.0)
+    inverse = Market(symbol, "BTC", "USD", maker_fee=0.0, taker_fee=0.0, perpetual=spec)
+    prices = [20_000.0, 20_000.0, 25_000.0, 25_000.0, 25_000.0]
+    series = bars([(p, p, p, p) for p in prices], symbol)
+    fast = run_signals(
+        Scripted(entries=(0,), exits=(2,)), series, market=inverse, cash=1.0, leverage=2.0,
+        funding=EVERY_2H, check_causal=False,
+    )  # fmt: skip
+    fills = fast.fills
+    assert list(fills["side"]) == ["buy", "sell"]
+    assert fills["price"].tolist() == [pytest.approx(20_000.0), pytest.approx(25_000.0)]
+    assert fills["amount"].tolist() == [pytest.approx(200.0), pytest.approx(200.0)]
+    assert fast.perp is not None
+    assert fast.perp.funding.tolist() == [0.0, 0.0, pytest.approx(0.0008), 0.0, 0.0]
+    (trade,) = fast.trades.itertuples()
+    assert (trade.direction, trade.entry_price, trade.exit_price) == (
+        "long",
+        pytest.approx(20_000.0),
+        pytest.approx(25_000.0),
+    )
+    assert trade.pnl == pytest.approx(0.2 - 0.0008)
+    # bar 2 closes at 25,000 with the position open: 1 + 0.2 - 0.0008 BTC
+    assert fast.equity.tolist() == pytest.approx([1.0, 1.0, 1.1992, 1.1992, 1.1992])
 
 
 TIERED = PerpetualSpec(

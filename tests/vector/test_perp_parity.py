@@ -58,6 +58,23 @@ CONTRACTS = Market(
     taker_fee=0.0005,
     perpetual=PerpetualSpec("USDT", contract_size=0.01, brackets=SPEC.brackets),
 )
+# Coin-margined: contracts of 100 USD, the account in BTC (brackets in BTC).
+INVERSE_SYMBOL = "BTC/USD:BTC"
+INVERSE = Market(
+    INVERSE_SYMBOL,
+    "BTC",
+    "USD",
+    maker_fee=0.0001,
+    taker_fee=0.0005,
+    perpetual=PerpetualSpec(
+        "BTC",
+        inverse=True,
+        contract_size=100.0,
+        brackets=brackets_with_cum(
+            [(0, 20, 125, 0.004), (20, 200, 125, 0.01), (200, 1e9, 125, 0.025)]
+        ),
+    ),
+)
 
 
 def mark_bars(series: BarSeries, skew: np.ndarray, wick: float) -> BarSeries:
@@ -77,7 +94,11 @@ def event_run(
     options: dict[str, Any],
     market: Market = PERP,
 ) -> tuple[Result, FuturesPortfolio]:
-    broker = BacktestBroker(markets={SYMBOL: market}, allow_short=True, **options)
+    symbol = market.symbol
+    currency = market.perpetual.settle if market.perpetual is not None else "USDT"
+    broker = BacktestBroker(
+        markets={symbol: market}, currency=currency, allow_short=True, **options
+    )
     result = Engine(feed=SeriesFeed(series), strategy=strategy, broker=broker).run()
     portfolio = broker.portfolio
     assert isinstance(portfolio, FuturesPortfolio)
@@ -159,7 +180,7 @@ def funding_schedules(draw: st.DrawFn, bars: int) -> FundingRates | None:
     margin_mode=st.sampled_from(["isolated", "cross"]),
     wick=st.sampled_from([0.0, 0.002, 0.03]),
     cash=st.sampled_from([1_000.0, 10_000.0, 100_000.0]),
-    market=st.sampled_from([PERP, PERP_TIERED, CONTRACTS]),
+    market=st.sampled_from([PERP, PERP_TIERED, CONTRACTS, INVERSE]),
 )
 def test_fast_path_gives_the_event_backtests_perpetual_run(
     data: st.DataObject,
@@ -173,7 +194,10 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
     cash: float,
     market: Market,
 ) -> None:
-    series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close, SYMBOL)
+    symbol = market.symbol
+    if market is INVERSE:  # market entries and signal exits only (perp_contracts)
+        sl_pct = None
+    series = walk(walk_bars.open, walk_bars.high, walk_bars.low, walk_bars.close, symbol)
     skew = np.asarray(
         data.draw(st.lists(st.floats(-0.02, 0.02), min_size=len(series), max_size=len(series)))
     )
@@ -185,8 +209,8 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
         "cash": cash,
         "leverage": leverage,
         "margin_mode": margin_mode,
-        "marks": {SYMBOL: marks},
-        "funding": {SYMBOL: funding} if funding is not None else None,
+        "marks": {symbol: marks},
+        "funding": {symbol: funding} if funding is not None else None,
     }
     strategy = SmaCrossSignals(**params, sl_pct=sl_pct)
     result, portfolio = event_run(series, strategy, options, market)
@@ -199,6 +223,7 @@ def test_fast_path_gives_the_event_backtests_perpetual_run(
         **options,
     )
     assert_perp_parity(result, portfolio, fast, series)
+    event(f"market: {market.symbol} of size {market.perpetual.contract_size:g}")  # type: ignore[union-attr]
     by_bracket = result.orders["reason"].astype(str).str.contains("allows").sum()
     assert fast.rejected == (result.orders["status"] == "rejected").sum()
     event(f"refused by a bracket's leverage: {by_bracket > 0}")

@@ -81,7 +81,7 @@ class AlgoBook:
         kind = OrderType.MARKET if limit is None else OrderType.LIMIT
         request = OrderRequest(symbol, side, kind, amount=float(amount), limit_price=limit,
                                tag=f"{PARENT_TAG}{spec.kind}")  # fmt: skip
-        approved, reason = context.check_parent(request, parent_id)
+        approved, reason = context.risk_decision(request, parent_id)
         now = context.now
         parent = ParentOrder(parent_id, symbol, side, float(approved.amount or amount), spec,
                              now, context.price(symbol))  # fmt: skip

@@ -36,7 +36,7 @@ class AlgoContext(Protocol):
         """A new client id of the run."""
         ...
 
-    def check_parent(self, request: OrderRequest, client_id: str) -> tuple[OrderRequest, str]:
+    def risk_decision(self, request: OrderRequest, client_id: str) -> tuple[OrderRequest, str]:
         """One risk decision on a parent's whole amount.
 
         Returns the approved request and ``""``, or the request and why it was refused.

@@ -33,10 +33,12 @@ def parent_to_json(parent: ParentOrder) -> dict[str, Any]:
     data["reason"] = parent.reason
     data["spec"] = spec_to_json(parent.spec)
     # For whoever reads the journal (a restart derives them again): what filled by then, what
-    # is left, and when a TWAP's next slice is due.
+    # is left, when a TWAP's next slice is due, and the children placed so far (a restart finds
+    # them, and any child sent after this record, by their ids in the journal).
     data["filled"] = parent.filled
     data["remaining"] = parent.remaining
     data["next_slice_at"] = _next_slice_at(parent)
+    data["children"] = [child.client_id for child in parent.children]
     return data
 
 

@@ -25,11 +25,15 @@ from __future__ import annotations
 import html
 import math
 import os
-import re
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from quantkit.analysis.divergence_orders import (
+    OrderView,
+    backtest_orders,
+    live_orders,
+    order_sequence,
+)
 from quantkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -66,169 +70,13 @@ _NAN = math.nan
 _NS_PER_S = 1e9
 _FEE_RATE_TOLERANCE = 1e-9  # fees per unit of notional closer than this are the same rate
 _AMOUNT_TOLERANCE = 1e-9  # relative
-_DIGITS = re.compile(r"\d+")
 _NOT_TRADED = frozenset({"rejected", "canceled", "expired"})
-
-
-def order_sequence(client_id: str) -> tuple[int, str]:
-    """Split a client order id into the order's sequence number and its leg.
-
-    The number is the last ``-``-separated part made only of digits; what follows it is the
-    leg (``"sl"``/``"tp"`` for bracket exits, ``""`` otherwise). Whatever precedes it is the
-    mode's prefix, which the comparison ignores.
-
-    Args:
-        client_id: E.g. ``"qk-000012"``, ``"qk3f2a9c1b0d-12"`` or ``"qk-000012-sl"``.
-
-    Returns:
-        ``(number, leg)``.
-
-    Raises:
-        DataError: If the id holds no ``-``-separated number.
-
-    Examples:
-        >>> order_sequence("qk-000012"), order_sequence("live-7-sl")
-        ((12, ''), (7, 'sl'))
-    """
-    parts = client_id.split("-")
-    for k in range(len(parts) - 1, 0, -1):
-        if _DIGITS.fullmatch(parts[k]):
-            return int(parts[k]), "-".join(parts[k + 1 :])
-    raise DataError(
-        f"client id {client_id!r} has no sequence number after a '-'", source="event tape"
-    )
-
-
-@dataclass(slots=True)
-class _OrderView:
-    """One order of one mode, reduced to what the comparison needs."""
-
-    client_id: str
-    symbol: str
-    side: str
-    status: str = ""
-    reason: str = ""
-    ordered: float = _NAN
-    cost: float = _NAN
-    filled: float = 0.0
-    fee: float = 0.0
-    first_fill: int | None = None
-    fills: list[tuple[float, float, float]] = field(default_factory=list)
-
-    @property
-    def price(self) -> float:
-        """Volume-weighted average fill price (NaN without fills)."""
-        amount = sum(a for a, _, _ in self.fills)
-        return sum(a * p for a, p, _ in self.fills) / amount if amount > 0 else _NAN
-
-    @property
-    def partial(self) -> bool:
-        """Whether the order filled, but less than its ordered amount."""
-        ordered = self.ordered
-        return self.filled > 0 and self.filled < ordered * (1 - _AMOUNT_TOLERANCE)
-
-    def add_fill(self, amount: float, price: float, fee: float, at: int) -> None:
-        self.fills.append((amount, price, fee))
-        self.first_fill = at if self.first_fill is None else min(self.first_fill, at)
-
-
-def _fee_in_quote(fee: float, currency: str, symbol: str, price: float) -> float:
-    """A fee in the market's quote currency (a fee in the base currency is valued at ``price``)."""
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    if currency in ("", quote, settle):
-        return fee
-    if currency == base:
-        return fee * price
-    warnings.warn(
-        f"divergence: a fee of {fee} {currency} on {symbol} is neither in {base} nor {quote}; "
-        "it is compared as if it were in the quote currency",
-        stacklevel=4,
-    )
-    return fee
-
-
-def _keyed(views: dict[str, _OrderView], mode: str) -> dict[tuple[int, str], _OrderView]:
-    keyed: dict[tuple[int, str], _OrderView] = {}
-    for view in views.values():
-        key = order_sequence(view.client_id)
-        other = keyed.get(key)
-        if other is not None:
-            raise DataError(
-                f"{mode} orders {other.client_id!r} and {view.client_id!r} share sequence "
-                f"number {key[0]}; orders are matched by that number",
-                source="event tape",
-            )
-        keyed[key] = view
-    return keyed
-
-
-def _live_orders(frame: pd.DataFrame) -> dict[tuple[int, str], _OrderView]:
-    """The live run's orders: intents, then status updates (last wins), then fills."""
-    rows = frame[frame["kind"].isin(("intent", "order", "fill"))].sort_values("seq", kind="stable")
-    views: dict[str, _OrderView] = {}
-    fee_rows: dict[str, float] = {}
-    for row in rows.to_dict("records"):
-        client_id = str(row["client_id"])
-        view = views.get(client_id)
-        if view is None:
-            view = views[client_id] = _OrderView(client_id, str(row["symbol"]), str(row["side"]))
-        price, amount = float(row["price"]), float(row["amount"])
-        if row["kind"] == "fill":
-            fee = _fee_in_quote(float(row["fee"]), str(row["fee_currency"]), view.symbol, price)
-            view.add_fill(amount, price, fee, int(row["time"]))
-            continue
-        view.status, view.reason = str(row["status"]), str(row["reason"])
-        if not math.isnan(amount):
-            view.ordered = amount
-        if not math.isnan(row["cost"]):
-            view.cost = float(row["cost"])
-        if row["kind"] == "order":
-            view.filled = float(row["filled"])
-            fee_rows[client_id] = float(row["fee"])
-    for client_id, view in views.items():
-        if view.fills:
-            view.filled = sum(a for a, _, _ in view.fills)
-            view.fee = sum(f for _, _, f in view.fills)
-            view.status = view.status or "filled"
-        else:
-            view.fee = fee_rows.get(client_id, 0.0)
-    return _keyed(views, "live")
-
-
-def _backtest_orders(result: Result) -> dict[tuple[int, str], _OrderView]:
-    import pandas as pd  # noqa: PLC0415
-
-    views: dict[str, _OrderView] = {}
-    for row in result.orders.to_dict("records"):
-        views[str(row["client_id"])] = _OrderView(
-            str(row["client_id"]),
-            str(row["symbol"]),
-            str(row["side"]),
-            status=str(row["status"]),
-            reason=str(row["reason"]),
-            ordered=float(row["amount"]),
-            cost=float(row["cost"]),
-            filled=float(row["filled"]),
-            fee=float(row["fee"]),
-        )
-    fills = result.fills
-    times: list[int] = pd.DatetimeIndex(fills["time"]).as_unit("ns").asi8.tolist()
-    for row, at in zip(fills.to_dict("records"), times, strict=True):
-        view = views[str(row["client_id"])]
-        price = float(row["price"])
-        fee = _fee_in_quote(float(row["fee"]), str(row["fee_currency"]), view.symbol, price)
-        view.add_fill(float(row["amount"]), price, fee, at)
-    for view in views.values():
-        if view.fills:
-            view.fee = sum(f for _, _, f in view.fills)
-    return _keyed(views, "backtest")
 
 
 # -- comparing one order ---------------------------------------------------------------------
 
 
-def _slippage_bps(live: _OrderView, backtest: _OrderView) -> float:
+def _slippage_bps(live: OrderView, backtest: OrderView) -> float:
     """Live average price against the backtest's, in bps; positive = worse for the trader."""
     live_price, backtest_price = live.price, backtest.price
     if math.isnan(live_price) or math.isnan(backtest_price):
@@ -237,7 +85,7 @@ def _slippage_bps(live: _OrderView, backtest: _OrderView) -> float:
     return sign * (live_price - backtest_price) / backtest_price * 1e4 + 0.0  # no -0.0
 
 
-def _fee_rates_differ(live: _OrderView, backtest: _OrderView) -> bool:
+def _fee_rates_differ(live: OrderView, backtest: OrderView) -> bool:
     live_notional, backtest_notional = _notional(live), _notional(backtest)
     if live_notional > 0 and backtest_notional > 0:
         rate_gap = live.fee / live_notional - backtest.fee / backtest_notional
@@ -245,11 +93,11 @@ def _fee_rates_differ(live: _OrderView, backtest: _OrderView) -> bool:
     return abs(live.fee - backtest.fee) > 1e-12
 
 
-def _notional(view: _OrderView) -> float:
+def _notional(view: OrderView) -> float:
     return sum(a * p for a, p, _ in view.fills)
 
 
-def _sizes_differ(live: _OrderView, backtest: _OrderView, tolerance: float) -> bool:
+def _sizes_differ(live: OrderView, backtest: OrderView, tolerance: float) -> bool:
     """Whether one mode filled in part only, or the two filled different sizes.
 
     Orders sized by cost (quote currency) compare their notional, amounts otherwise.
@@ -270,8 +118,8 @@ def _with_reason(status: str, reason: str) -> str:
 
 
 def _categorise(
-    live: _OrderView,
-    backtest: _OrderView,
+    live: OrderView,
+    backtest: OrderView,
     slippage: float,
     latency: float,
     tolerances: tuple[float, float],
@@ -305,8 +153,8 @@ def _categorise(
 
 def _row(
     key: tuple[int, str],
-    live: _OrderView | None,
-    backtest: _OrderView | None,
+    live: OrderView | None,
+    backtest: OrderView | None,
     tolerances: tuple[float, float],
 ) -> dict[str, Any]:
     either = live if live is not None else backtest
@@ -345,7 +193,7 @@ def _row(
 # -- the report --------------------------------------------------------------------------------
 
 
-def _pnl(views: list[_OrderView], last_close: dict[str, float]) -> float:
+def _pnl(views: list[OrderView], last_close: dict[str, float]) -> float:
     """Cash flows of the orders' fills (fees included) plus the net amount at the last close."""
     total = 0.0
     held: dict[str, float] = {}
@@ -363,7 +211,7 @@ def _mean(values: list[float]) -> float:
 
 def _summary(
     rows: list[dict[str, Any]],
-    pairs: list[tuple[_OrderView, _OrderView]],
+    pairs: list[tuple[OrderView, OrderView]],
     last_close: dict[str, float],
 ) -> dict[str, float | int]:
     summary: dict[str, float | int] = {"orders": len(rows)}
@@ -532,7 +380,7 @@ def divergence_report(
     if latency_tolerance_s is None:
         latency_tolerance_s = next(iter(bars.values())).timeframe / _NS_PER_S / 2
     tolerances = (float(price_tolerance_bps), float(latency_tolerance_s))
-    live, backtest = _live_orders(frame), _backtest_orders(result)
+    live, backtest = live_orders(frame), backtest_orders(result)
     rows = [
         _row(key, live.get(key), backtest.get(key), tolerances)
         for key in sorted(live.keys() | backtest.keys())

@@ -103,6 +103,10 @@ class FundingLedger:
         self.booked.append(BookedFunding(symbol, amount, time_ms, streamed=True))
         return False
 
+    def unattributed(self) -> None:
+        """Note a pushed payment that names no symbol the run can book (the poll books it)."""
+        self.pushes += 1
+
     def restore(self, entry: BookedFunding) -> None:
         """Take back a payment from the journal (on restart)."""
         if entry.funding_id:

@@ -76,8 +76,8 @@ AccountSnapshot = tuple[float, dict[str, VenuePosition]]
 class PerpetualReconciler(Reconciler):
     """`Reconciler` for a `PerpetualLiveBroker`: positions and wallet instead of balances."""
 
-    _resumed = False
-    """Whether the journal held records on start (a restart)."""
+    _resumed_ms: int | None = None
+    """On a restart: when the journal began (ms); ``None`` for a fresh journal."""
 
     @property
     def _broker(self) -> PerpetualLiveBroker:
@@ -99,7 +99,8 @@ class PerpetualReconciler(Reconciler):
         """
         broker = self._broker
         for record in broker.journal.records():
-            self._resumed = True
+            if self._resumed_ms is None:
+                self._resumed_ms = record.time // 1_000_000  # the journal's first record
             if record.kind == "liquidation":
                 self.sync.trade_ids.add(str(record.data["trade_id"]))
             else:
@@ -223,18 +224,19 @@ class PerpetualReconciler(Reconciler):
 
         With ``known_only`` (on start, when the wallet about to be taken holds them) the
         cash is left alone: a fresh run only remembers the payments as booked; a resumed one
-        journals and lists those since its journal's latest payment (or first order) that it
-        has no record of (paid while the process was down), once.
+        journals and lists those since its journal's latest payment (or its first record)
+        that it has no record of (paid while the process was down), once.
         """
         broker = self._broker
         ledger = broker.funding_ledger
         since = self._settled_ms - _FUNDING_MARGIN_MS
-        if known_only and self._resumed:
-            since = max(self.sync.tracker.since_ms, ledger.latest_ms or 0) - _FUNDING_MARGIN_MS
+        resumed = self._resumed_ms is not None
+        if known_only and self._resumed_ms is not None:  # from the latest payment journaled
+            since = (ledger.latest_ms or self._resumed_ms) - _FUNDING_MARGIN_MS
         venue = broker.perp_venue
         for symbol in broker.traded_symbols:
             for payment in await venue.funding_payments(symbol, since):
-                if known_only and not self._resumed:
+                if known_only and not resumed:
                     ledger.ids.add(payment.funding_id)
                 else:
                     broker.book_funding(payment, in_wallet=known_only)

@@ -110,6 +110,8 @@ class PerpetualLiveBroker(LiveBroker):
         """The funding payments booked, by income id and as pushed (and clearances' ids)."""
         self._forced: dict[str, VenueOrder | None] = {}
         """Venue order ids of trades no journaled order owns: the forced close, or ``None``."""
+        self.forced_pushes = 0
+        """How many fills of the venue's own orders the stream pushed (booked now or before)."""
         self._pending_lookups: set[tuple[str, str]] = set()
         """(venue order id, symbol) of unknown trades whose order is still to be looked up."""
         self._leverages: dict[str, float] = {}
@@ -300,7 +302,7 @@ class PerpetualLiveBroker(LiveBroker):
         symbol = change.symbol or self._sole_holder()
         if symbol not in self._markets:
             _log.info("pushed_funding_left_to_poll", symbol=change.symbol, amount=change.amount)
-            self.funding_ledger.pushes += 1
+            self.funding_ledger.unattributed()
             self.sync.balances_behind = True
             self.sync.poke()
             self.sync.emit()
@@ -408,7 +410,9 @@ class PerpetualLiveBroker(LiveBroker):
         for order, trade in fills:
             if not order.client_id.startswith(FORCED_CLOSE_PREFIXES):
                 continue
+            self.forced_pushes += 1
             if trade.symbol not in self._markets or trade.trade_id in self.sync.trade_ids:
+                self.sync.emit()  # read, booked already (by a poll): wake whoever waits
                 continue
             self._forced[trade.exchange_order_id] = order
             self._pending_lookups.discard((trade.exchange_order_id, trade.symbol))

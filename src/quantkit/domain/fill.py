@@ -8,7 +8,7 @@ from typing import Any
 
 from quantkit.domain.order import Side
 
-__all__ = ["Fill"]
+__all__ = ["Fill", "make_fill"]
 
 _BUY = Side.BUY  # a module constant: ``Side.BUY`` is a slow class-attribute lookup
 
@@ -123,3 +123,38 @@ class _OpenFill:
 
 
 _set_attribute = object.__setattr__
+
+
+def make_fill(
+    client_id: str,
+    symbol: str,
+    side: Side,
+    price: float,
+    amount: float,
+    fee: float,
+    fee_currency: str,
+    timestamp: int,
+    is_maker: bool,
+) -> Fill:
+    """``Fill(...)`` (not ambiguous) for the simulator's hot path: the same frozen value, faster.
+
+    `Fill.__init__` changes the new instance's class twice (to `_OpenFill` and back); this
+    makes an `_OpenFill`, stores the fields and changes its class once, without the generic
+    constructor's dispatch: about half the work.
+
+    Returns:
+        The fill, equal to ``Fill(client_id, symbol, side, ..., is_maker)``.
+    """
+    fill: Any = _OpenFill()
+    fill.client_id = client_id
+    fill.symbol = symbol
+    fill.side = side
+    fill.price = price
+    fill.amount = amount
+    fill.fee = fee
+    fill.fee_currency = fee_currency
+    fill.timestamp = timestamp
+    fill.is_maker = is_maker
+    fill.ambiguous = False
+    fill.__class__ = Fill
+    return fill  # type: ignore[no-any-return]

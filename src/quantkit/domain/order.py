@@ -18,6 +18,8 @@ __all__ = [
     "OrderType",
     "Side",
     "TimeInForce",
+    "make_request",
+    "new_order",
 ]
 
 
@@ -173,12 +175,14 @@ class OrderRequest:
             and take_profit_pct is None
             and trail_pct is None
         )
-        if self.__class__ is OrderRequest:
+        kind: Any = self.__class__
+        if kind is OrderRequest or kind is _OpenRequest:  # _OpenRequest: from `make_request`
             # The generated __init__ of a frozen dataclass stores each field with a call to
             # object.__setattr__. Here the instance is an _OpenRequest (the same slots, without
             # the frozen __setattr__) while its fields are stored, plain attribute stores that
             # cost a fraction of a call, and an OrderRequest again before anything can see it.
-            _set_attribute(self, "__class__", _OpenRequest)
+            if kind is OrderRequest:
+                _set_attribute(self, "__class__", _OpenRequest)
             plain: Any = self
             plain.symbol = symbol
             plain.side = side
@@ -475,3 +479,85 @@ class Order:
 
 # The status machine as a module constant: ``self.TRANSITIONS`` is a class-attribute lookup.
 _TRANSITIONS = Order.TRANSITIONS
+_NEW = OrderStatus.NEW
+_new_object = object.__new__
+
+
+def new_order(client_id: str, request: OrderRequest, created_at: int) -> Order:
+    """``Order(client_id, request, created_at)``: a ``NEW`` order, without the generic call.
+
+    For the simulated exchange, once per order placed.
+
+    Returns:
+        The order, equal field by field to ``Order(client_id, request, created_at)``.
+    """
+    order: Order = _new_object(Order)
+    order.client_id = client_id
+    order.request = request
+    order.created_at = created_at
+    order.status = _NEW
+    order.filled = 0.0
+    order.average_price = 0.0
+    order.fee = 0.0
+    order.reason = ""
+    order.parent_id = ""
+    order.amount = request.amount
+    order.updated_at = created_at
+    order.history = [(created_at, _NEW)]
+    return order
+
+
+_REQUEST_INIT = OrderRequest.__init__
+
+
+def make_request(
+    symbol: str,
+    side: Side,
+    type: OrderType,
+    amount: float | None,
+    cost: float | None,
+    limit_price: float | None,
+    stop_price: float | None,
+    time_in_force: TimeInForce,
+    post_only: bool,
+    reduce_only: bool,
+    stop_loss: float | None,
+    take_profit: float | None,
+    stop_loss_pct: float | None,
+    take_profit_pct: float | None,
+    tag: str,
+    trail_pct: float | None,
+) -> OrderRequest:
+    """``OrderRequest(...)`` with every field given in order: the same checked, frozen value.
+
+    For the strategy's order call, once per order: the fields are stored into an
+    `_OpenRequest` that becomes an `OrderRequest` (one class change where ``OrderRequest()``
+    makes two), then checked by the same code.
+
+    Returns:
+        The request.
+
+    Raises:
+        OrderError: If the request is malformed, as ``OrderRequest(...)`` raises.
+    """
+    request: Any = _OpenRequest()
+    _REQUEST_INIT(
+        request,
+        symbol,
+        side,
+        type,
+        amount,
+        cost,
+        limit_price,
+        stop_price,
+        time_in_force,
+        post_only,
+        reduce_only,
+        stop_loss,
+        take_profit,
+        stop_loss_pct,
+        take_profit_pct,
+        tag,
+        trail_pct,
+    )
+    return request  # type: ignore[no-any-return]

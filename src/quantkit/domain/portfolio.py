@@ -208,3 +208,23 @@ class Portfolio:
         self.last_price.setdefault(symbol, price)
         position = self.positions.get(symbol)
         return (position or self.position(symbol)).apply(signed, price)
+
+    def apply_quote_fill(self, symbol: str, signed_amount: float, price: float, fee: float) -> None:
+        """`apply_fill` of a fill whose fee is in the account currency, from its figures.
+
+        The same booking as ``apply_fill(fill)`` for such a fill (the simulator's common case),
+        without a `Fill` to read.
+
+        Args:
+            symbol: The fill's market symbol.
+            signed_amount: Amount, positive for a buy, negative for a sell.
+            price: Fill price.
+            fee: Fee in the account currency.
+        """
+        cash = self.cash
+        currency = self.currency
+        cash[currency] = cash.get(currency, 0.0) - signed_amount * price - fee
+        self.fees_paid += fee
+        self.last_price.setdefault(symbol, price)
+        position = self.positions.get(symbol)
+        (position or self.position(symbol)).apply(signed_amount, price)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from quantkit.algos.book import AlgoBook
 from quantkit.brokers.base import Broker
 from quantkit.domain.bars import Bar
-from quantkit.domain.client_ids import format_client_id
+from quantkit.domain.client_ids import client_id_format
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["RiskEvent", "RunContext"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RiskEvent:
     """A risk decision, kept in the Result.
 
@@ -44,6 +44,24 @@ class RiskEvent:
     policy: str
     action: RiskAction
     reason: str
+
+    def __init__(
+        self, time: int, client_id: str, symbol: str, policy: str, action: RiskAction, reason: str
+    ) -> None:
+        # The slots' own setters instead of the generated object.__setattr__ calls: a third of
+        # the cost, one event per order (as `Decision` does). Assignment from outside still
+        # raises FrozenInstanceError.
+        _set_time(self, time)
+        _set_client_id(self, client_id)
+        _set_symbol(self, symbol)
+        _set_policy(self, policy)
+        _set_action(self, action)
+        _set_reason(self, reason)
+
+
+_set_time, _set_client_id, _set_symbol, _set_policy, _set_action, _set_reason = (
+    vars(RiskEvent)[f.name].__set__ for f in fields(RiskEvent)
+)
 
 
 class RunContext:
@@ -78,6 +96,8 @@ class RunContext:
         self.risk_events: list[RiskEvent] = []
         self._seq = 0
         self.algos = AlgoBook(self)
+        self._id_format = client_id_format(id_prefix)
+        self._formatted_prefix = id_prefix  # the prefix `_id_format` was made for
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -93,11 +113,13 @@ class RunContext:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_time_at"]  # a memoryview cannot be pickled or copied; rebuilt on load
+        del state["_id_format"]  # a bound method of a string: rebuilt on load
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._time_at = self.times.data
+        self._id_format = client_id_format(self._formatted_prefix)
 
     @property
     def portfolio(self) -> Portfolio:
@@ -199,7 +221,10 @@ class RunContext:
     def next_client_id(self) -> str:
         """A new client order id, deterministic within the run."""
         self._seq += 1
-        return format_client_id(self.id_prefix, self._seq)
+        if self.id_prefix != self._formatted_prefix:  # a live run names its prefix later
+            self._id_format = client_id_format(self.id_prefix)
+            self._formatted_prefix = self.id_prefix
+        return self._id_format(self._seq)
 
     def submit(self, request: OrderRequest, client_id: str | None = None) -> Order:
         """Pass ``request`` through risk, then to the broker.
@@ -211,22 +236,29 @@ class RunContext:
         Returns:
             The order: from the broker, or ``REJECTED`` here when risk refused it.
         """
-        client_id = client_id or self.next_client_id()
+        if client_id is None:
+            self._seq += 1  # `next_client_id`, inline
+            if self.id_prefix != self._formatted_prefix:
+                self._id_format = client_id_format(self.id_prefix)
+                self._formatted_prefix = self.id_prefix
+            client_id = self._id_format(self._seq)
         i = self.timeline.i
         now = self._time_at[i] if i >= 0 else -1
-        request, reason = self.check_parent(request, client_id, now)
+        request, reason = self.risk_decision(request, client_id, now)
         if reason:
             order = Order.rejected(client_id, request, now, reason)
             self.broker.events.append(order)
             return order
         # Rounded to the market's precision after risk (sizers included), before any broker
         # sees it: the request the broker journals and sends is the one the venue receives.
-        request = self.broker.market(request.symbol).round_request(request)
+        market = self.broker.market(request.symbol)
+        if market.amount_increment > 0 or market.price_increment > 0:  # else nothing rounds
+            request = market.round_request(request)
         data = self.datas.get(request.symbol)
         price = data.price if data is not None else math.nan
         return self.broker.submit(request, client_id, price)
 
-    def check_parent(
+    def risk_decision(
         self, request: OrderRequest, client_id: str, now: int | None = None
     ) -> tuple[OrderRequest, str]:
         """One risk decision on ``request`` (an order, or a parent order's whole amount).

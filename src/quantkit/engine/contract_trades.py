@@ -22,7 +22,7 @@ from quantkit.domain.portfolio import Portfolio
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["contract_symbols", "restore_prices", "value_fills"]
+__all__ = ["contract_symbols", "notional_trades", "restore_prices", "value_fills"]
 
 
 def contract_symbols(portfolio: Portfolio) -> frozenset[str]:
@@ -78,3 +78,32 @@ def restore_prices(table: pd.DataFrame, portfolio: Portfolio) -> pd.DataFrame:
             table.loc[rows, "pnl"].to_numpy(dtype=np.float64)
         )
     return table
+
+
+def notional_trades(table: pd.DataFrame, portfolio: Portfolio) -> pd.DataFrame:
+    """A copy of a trades table whose ``size * price`` is each trade's notional.
+
+    `quantkit.metrics.trades.turnover` counts ``size * (entry_price + exit_price)``: for a
+    contract market that is contracts times USD, not the notional in the account currency.
+    Here a contract market's rows carry ``size * CS`` and the prices (linear) or their
+    reciprocals (inverse: ``contracts * CS / price`` is the notional in the coin).
+
+    Args:
+        table: `Result.trades`.
+        portfolio: The account.
+
+    Returns:
+        The copy (the table itself when no row is a contract market's).
+    """
+    contracts = contract_symbols(portfolio)
+    if not contracts or table.empty or not isinstance(portfolio, FuturesPortfolio):
+        return table
+    out = table.copy()
+    for symbol in contracts:
+        rows = (out["symbol"] == symbol).to_numpy()
+        spec = portfolio.specs[symbol]
+        out.loc[rows, "size"] = out.loc[rows, "size"] * spec.contract_size
+        if spec.inverse:
+            for column in ("entry_price", "exit_price"):
+                out.loc[rows, column] = 1.0 / out.loc[rows, column]
+    return out

@@ -11,6 +11,8 @@ import numpy as np
 
 from quantkit.brokers.backtest import BacktestBroker
 from quantkit.brokers.base import Broker
+from quantkit.brokers.simulated import SimulatedBroker
+from quantkit.brokers.venues import Venues
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
 from quantkit.engine.context import RunContext
@@ -69,6 +71,8 @@ class Engine:
         feed: Where the bars come from.
         strategy: The strategy instance (one run per instance).
         broker: Where orders go (default: a `BacktestBroker` with 100,000 USDT).
+        brokers: Several venues' brokers by venue name instead of ``broker`` (a `Venues`
+            broker is built from them; the feed's series are keyed ``"venue:SYMBOL"``).
         risk: Policy (or chain) every order intent passes through.
         id_prefix: Prefix of the client order ids the run generates.
         warmup: Leading bars of each symbol that are history only: indicators see them,
@@ -93,7 +97,12 @@ class Engine:
         risk: RiskPolicy | None = None,
         id_prefix: str = "qk",
         warmup: int = 0,
+        brokers: Mapping[str, SimulatedBroker] | None = None,
     ) -> None:
+        if brokers is not None:
+            if broker is not None:
+                raise ConfigError("Engine: give broker= or brokers=, not both")
+            broker = Venues(brokers)
         if not isinstance(feed, DataFeed):
             raise ConfigError(f"Engine: feed must be a DataFeed, got {type(feed).__name__}")
         if not isinstance(strategy, Strategy):

@@ -178,6 +178,7 @@ class RunRecorder:
     __slots__ = (
         "_add_fill",
         "_add_step",
+        "_fills",
         "_orders",
         "_seen",
         "_timeline",
@@ -191,6 +192,7 @@ class RunRecorder:
         self.context = context
         self.columns = columns
         self._orders = record.orders
+        self._fills = record.fills
         self._add_fill = record.fills.append
         self._add_step = record.fill_steps.append
         self._timeline = context.timeline
@@ -205,9 +207,34 @@ class RunRecorder:
         """Keep an order the first time it is seen (later updates change the same object)."""
         self._orders.setdefault(order.client_id, order)
 
+    def take(self, events: list[Order | Fill]) -> None:
+        """Keep a whole batch of events and empty ``events``: `fill`, `order`, `delivered` in one.
+
+        What a step's delivery does when no hook takes the events (one call per batch instead
+        of one per event); the record is the same.
+
+        Args:
+            events: The broker's pending events, in order; cleared once kept.
+        """
+        orders = self._orders
+        step = self._timeline.i
+        symbols: list[str] = []  # of the fills, first seen first (as `delivered` lists them)
+        for event in events:
+            if isinstance(event, Fill):
+                self._add_fill(event)
+                self._add_step(step)
+                if event.symbol not in symbols:
+                    symbols.append(event.symbol)
+            else:
+                orders.setdefault(event.client_id, event)
+        events.clear()
+        if symbols:  # `delivered`, knowing the symbols
+            self._seen = len(self._fills)
+            self._snapshot(step, symbols)
+
     def delivered(self) -> None:
         """After a batch: snapshot cash and the positions of the symbols that filled in it."""
-        fills = self.record.fills
+        fills = self._fills
         seen = self._seen
         if len(fills) == seen:
             return

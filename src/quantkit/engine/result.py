@@ -12,13 +12,19 @@ import numpy as np
 
 from quantkit.domain.order import OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.timeframe import format_timeframe
-from quantkit.engine.contract_trades import contract_symbols, restore_prices, value_fills
+from quantkit.engine.contract_trades import (
+    contract_symbols,
+    notional_trades,
+    restore_prices,
+    value_fills,
+)
 from quantkit.engine.parent_table import parents_frame
 from quantkit.engine.perp_stats import add_perpetual_stats, quote_equity, trade_funding
 from quantkit.engine.record import RunRecord
 from quantkit.engine.trade_table import TradeColumns
 from quantkit.engine.trades import round_trips
 from quantkit.metrics.stats import compute_stats, drawdown, format_stats, periods_per_year
+from quantkit.metrics.trades import turnover
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -380,6 +386,8 @@ def build_result(record: RunRecord) -> Result:
         ambiguous_fills=ambiguous_fills,
         ambiguous_trades=int(trades["ambiguous"].sum()),
     )
+    if contract_symbols(portfolio):  # traded notional in the account currency
+        stats["Turnover (ann.)"] = turnover(equity, notional_trades(trades, portfolio))
     stats = add_perpetual_stats(stats, record.portfolio)
     return Result(
         strategy=record.strategy,

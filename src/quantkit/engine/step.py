@@ -9,15 +9,18 @@ Every call into the strategy goes through here, so an exception it raises is tur
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import numpy as np
 
 from quantkit.domain.fill import Fill
+from quantkit.engine.risk_gate import CLOSED, RiskBarGate, has_fill, quiet_owner
 from quantkit.errors import QuantkitError, StrategyError
 from quantkit.risk.policy import RiskPolicy, hook
 from quantkit.strategy.base import Strategy
+from quantkit.strategy.series import native_view
 
 if TYPE_CHECKING:
     from quantkit.brokers.base import Broker
@@ -43,6 +46,9 @@ class StepRecorder(Protocol):
     def delivered(self) -> None:
         """The end of a batch of events."""
         ...
+
+    # A recorder may also offer ``take(events)``: keep a whole batch (fills, orders, then
+    # `delivered`) and clear ``events``; a step whose hooks take no events calls only that.
 
 
 def working_parts(working: Sized) -> tuple[Sized, Sized]:
@@ -114,6 +120,7 @@ class Step:
         self.strategy = strategy
         self.broker = broker
         self.context = context
+        self._policy = risk
         self.events = broker.events
         self.recorder = recorder
         self._match = match
@@ -129,7 +136,11 @@ class Step:
         self.risk_history: Any = hook(risk, "on_history")
         if self.on_fill is None and self.on_order is None and self.risk_fill is None:
             # Only the recorder takes the events: no hook can raise or add any.
-            self.deliver = self._record_only  # type: ignore[method-assign]
+            take: Callable[[list[Order | Fill]], None] | None = getattr(recorder, "take", None)
+            if take is None:
+                self.deliver = self._record_only  # type: ignore[method-assign]
+            else:  # the recorder keeps a whole batch in one call
+                self.deliver = functools.partial(take, self.events)  # type: ignore[method-assign]
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -186,23 +197,37 @@ class Step:
         context = self.context
         on_bar = self.on_bar
         parents = self.algos.working
+        # The risk gate (`quantkit.engine.risk_gate`): bars before ``quiet`` whose close is in
+        # [low, high] skip the breaker's on_bar while it still holds ``band``.
+        owner: Any = quiet_owner(self._policy) if risk_bar is not None else None
+        gate = RiskBarGate(owner, context, data.symbol) if owner is not None else None
+        close_at = native_view(data._series.close)
+        quiet, low, high, band = CLOSED
         for i in range(start, stop):
             cursor.i = i
             if working or also_working or (due is not None and due[i]):  # no Python call
                 match(data)
+                quiet = 0  # fills, funding or a liquidation may have changed the account
                 if events:
                     deliver()
             if parents:  # a plain list: parent orders work
                 self.parents(data)
-            if risk_bar is not None:
+                quiet = 0  # their children may have been placed or canceled: check the bar
+            if risk_bar is not None and not (
+                i < quiet and owner.quiet is band and low <= close_at[i] <= high
+            ):
                 orders = risk_bar(context)  # usually (): nothing else to do
                 if orders:
                     self._place(orders)
+                if gate is not None:
+                    quiet, low, high, band = gate.window()
             try:
                 on_bar(data)
             except Exception as exc:
                 self.fail("on_bar", exc, data.symbol)
             if events:
+                if quiet and has_fill(events):
+                    quiet = 0
                 deliver()
 
     def match(self, data: SymbolData) -> None:

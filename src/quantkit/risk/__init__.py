@@ -32,6 +32,7 @@ if _TYPE_CHECKING:
     from quantkit.risk.order_limits import OrderRateLimit as OrderRateLimit
     from quantkit.risk.perp_limits import MaxMarginUsage as MaxMarginUsage
     from quantkit.risk.perp_limits import MinLiquidationDistance as MinLiquidationDistance
+    from quantkit.risk.quiet import QuietBand as QuietBand
     from quantkit.risk.reset import Breaker as Breaker
     from quantkit.risk.reset import ResetRule as ResetRule
     from quantkit.risk.sizing import FixedAmount as FixedAmount
@@ -68,6 +69,7 @@ _LAZY: dict[str, str] = {
     "MinLiquidationDistance": "quantkit.risk.perp_limits",
     "OrderRateLimit": "quantkit.risk.order_limits",
     "PriceBand": "quantkit.risk.validation",
+    "QuietBand": "quantkit.risk.quiet",
     "ReduceOnlyCheck": "quantkit.risk.validation",
     "ResetRule": "quantkit.risk.reset",
     "RollingVaR": "quantkit.risk.var",
@@ -107,6 +109,7 @@ __all__ = [
     "MinLiquidationDistance",
     "OrderRateLimit",
     "PriceBand",
+    "QuietBand",
     "ReduceOnlyCheck",
     "ResetRule",
     "RiskAction",

@@ -14,6 +14,7 @@ from quantkit.domain.order import OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import RiskContext, finite_or_none
+from quantkit.risk.quiet import NEVER, QuietBand, lowest_within
 from quantkit.risk.reset import DAY_NS, Breaker, ResetKind, utc_day
 
 __all__ = ["ConsecutiveLosses", "DailyLossLimit", "MaxDrawdownBreaker"]
@@ -50,9 +51,36 @@ class MaxDrawdownBreaker(Breaker):
     ) -> None:
         _check_fraction(max_drawdown, "MaxDrawdownBreaker", "max_drawdown")
         super().__init__(flatten=flatten, reset=reset, cooldown=cooldown)
-        self.max_drawdown = max_drawdown
+        self._max_drawdown = max_drawdown
         self._peak = math.nan
         self._plain = type(self).evaluate is MaxDrawdownBreaker.evaluate
+
+    @property
+    def max_drawdown(self) -> float:
+        """Largest allowed fall from the peak, as a fraction."""
+        return self._max_drawdown
+
+    @max_drawdown.setter
+    def max_drawdown(self, value: float) -> None:
+        self._max_drawdown = value
+        self.quiet = None  # the band was measured against the old value
+
+    @classmethod
+    def gates_its_bars(cls) -> bool:
+        """Whether the class keeps this class's per-bar test, so its quiet bands are exact.
+
+        Returns:
+            False for subclasses that change ``on_bar``, ``evaluate`` or ``restart``.
+        """
+        return _keeps(cls, MaxDrawdownBreaker, ("on_bar", "evaluate", "restart", "_judge"))
+
+    def _quiet_band(self) -> QuietBand | None:
+        """Quiet while trading with equity from the drawdown limit up to the peak (no new peak)."""
+        peak = self._peak
+        if self._halted or self._resumed_by_hand or not self._plain or peak != peak:  # noqa: PLR0124
+            return None
+        low = lowest_within(peak, self._max_drawdown * peak) if peak > 0 else -math.inf
+        return None if low != low else QuietBand(low, peak, NEVER)  # noqa: PLR0124 - nan
 
     def evaluate(self, context: RiskContext) -> str:
         """Update the peak; trip if equity is more than ``max_drawdown`` below it.
@@ -75,14 +103,16 @@ class MaxDrawdownBreaker(Breaker):
             Flatten orders on a trip with ``flatten=True``; otherwise nothing.
         """
         if self._halted or self._resumed_by_hand or not self._plain:
+            self.quiet = None
             return Breaker.on_bar(self, context)
         equity = context.equity()
         peak = self._peak
         if not equity <= peak:  # a new peak, the first mark (nan peak), or no mark (nan)
             if equity == equity:  # noqa: PLR0124 - not nan: a mark exists
                 self._peak = equity
+                self.quiet = None
             return ()
-        if peak <= 0 or peak - equity <= self.max_drawdown * peak:
+        if peak <= 0 or peak - equity <= self._max_drawdown * peak:
             return ()
         return self._trip(context, self._judge(equity))
 
@@ -94,7 +124,7 @@ class MaxDrawdownBreaker(Breaker):
         if not equity <= peak:  # also true while the peak is unset (nan)
             self._peak = equity
             return ""
-        if peak <= 0 or peak - equity <= self.max_drawdown * peak:
+        if peak <= 0 or peak - equity <= self._max_drawdown * peak:
             return ""
         drawdown = (peak - equity) / peak
         return (
@@ -105,6 +135,7 @@ class MaxDrawdownBreaker(Breaker):
     def restart(self) -> None:
         """Forget the peak: it restarts at the next sampled equity."""
         self._peak = math.nan
+        self.quiet = None
 
     def __repr__(self) -> str:
         return f"MaxDrawdownBreaker(max_drawdown={self.max_drawdown!r}, {self._settings()})"
@@ -179,6 +210,7 @@ class DailyLossLimit(Breaker):
     def max_loss(self, value: float) -> None:
         self._max_loss = value
         self._gate = math.nan  # the next bar measures against the new value
+        self.quiet = None
 
     @property
     def relative(self) -> bool:
@@ -189,6 +221,24 @@ class DailyLossLimit(Breaker):
     def relative(self, value: bool) -> None:
         self._relative = value
         self._gate = math.nan
+        self.quiet = None
+
+    @classmethod
+    def gates_its_bars(cls) -> bool:
+        """Whether the class keeps this class's per-bar test, so its quiet bands are exact.
+
+        Returns:
+            False for subclasses that change ``on_bar``, ``evaluate`` or ``restart``.
+        """
+        return _keeps(cls, DailyLossLimit, ("on_bar", "_on_bar", "evaluate", "restart", "_limit"))
+
+    def _quiet_band(self) -> QuietBand | None:
+        """Quiet within the day's limit until the UTC day ends, while the short way is open."""
+        gate = self._gate
+        if gate != gate:  # noqa: PLR0124 - nan: the next bar goes the general way
+            return None
+        low = lowest_within(self._start, gate)
+        return None if low != low else QuietBand(low, math.inf, self._day_end)  # noqa: PLR0124
 
     def on_bar(self, context: RiskContext) -> Sequence[OrderRequest]:
         """Roll the day if it changed, then run the breaker (see `Breaker.on_bar`).
@@ -210,6 +260,7 @@ class DailyLossLimit(Breaker):
 
     def _on_bar(self, context: RiskContext, equity: float, now: int) -> Sequence[OrderRequest]:
         """`on_bar` in full: roll the day, run the breaker, then set the gate for the next bar."""
+        self.quiet = None
         new_day = self._new_day = not self._day_start <= now < self._day_end
         if new_day:
             day = self._day = utc_day(now)
@@ -374,6 +425,11 @@ class ConsecutiveLosses(Breaker):
 
     def __repr__(self) -> str:
         return f"ConsecutiveLosses(max_losses={self.max_losses!r}, {self._settings()})"
+
+
+def _keeps(kind: type[Breaker], owner: type[Breaker], hooks: tuple[str, ...]) -> bool:
+    """Whether ``kind`` has ``owner``'s own version of every one of ``hooks``."""
+    return all(getattr(kind, name) is getattr(owner, name) for name in hooks)
 
 
 def _check_fraction(value: float, owner: str, name: str) -> None:

@@ -27,6 +27,9 @@ __all__ = ["MaxConcentration", "MaxGrossExposure", "MaxLeverage", "MaxNetExposur
 
 _TOL = 1e-12
 _isfinite = math.isfinite
+# Builds a named tuple from a tuple of its fields without its generated Python ``__new__``
+# (``_new(_Book, (equity, gross, net))``): a third of the cost, the same object.
+_new = tuple.__new__
 
 
 class _Book(NamedTuple):
@@ -73,7 +76,7 @@ def _mark_book(context: RiskContext, portfolio: Portfolio, symbol: str, price: f
         net += value
         gross += abs(value)
     equity += net
-    return _Book(equity, gross, net)
+    return _new(_Book, (equity, gross, net))
 
 
 class _Room(NamedTuple):
@@ -241,7 +244,7 @@ class MaxGrossExposure(_ExposureLimit):
         limit = self.max_multiple * book.equity
         others = book.gross - abs(held) * mark
         # after the order the position is held + sign * a, with |.| = sign * held + a
-        return _Room((limit - others) / mark - sign * held, book.gross, limit)
+        return _new(_Room, ((limit - others) / mark - sign * held, book.gross, limit))
 
     def _describe(self, book: _Book) -> str:
         """The limit's setting, for reasons.
@@ -352,7 +355,7 @@ class MaxNetExposure(_ExposureLimit):
         toward = sign * book.net  # net exposure in the order's direction
         # the order may take the net up to +limit (up to zero while equity is negative); from
         # below -limit it first brings the net back towards zero
-        return _Room((max(limit, 0.0) - toward) / mark, abs(book.net), limit)
+        return _new(_Room, ((max(limit, 0.0) - toward) / mark, abs(book.net), limit))
 
     def _describe(self, book: _Book) -> str:
         """The limit's setting, for reasons.
@@ -404,7 +407,7 @@ class MaxConcentration(_ExposureLimit):
             The room.
         """
         limit = self.max_fraction * book.equity
-        return _Room(limit / mark - sign * held, abs(held) * mark, limit)
+        return _new(_Room, (limit / mark - sign * held, abs(held) * mark, limit))
 
     def _describe(self, book: _Book) -> str:
         """The limit's setting, for reasons.

@@ -48,7 +48,7 @@ def _entry(
 class MaxMarginUsage(RiskPolicy):
     """Cap the initial margin in use as a fraction of the margin balance.
 
-    Rule, after the order: ``(used margin + opened * price / leverage) <= max_usage * (wallet
+    Rule, after the order: ``(used margin + opened notional / leverage) <= max_usage * (wallet
     + unrealised P&L)``. A larger order is resized down to what fits (rounded down to the
     market's step), or rejected when nothing tradable fits.
 
@@ -82,20 +82,23 @@ class MaxMarginUsage(RiskPolicy):
         portfolio, signed, price = found
         symbol = request.symbol
         leverage = portfolio.leverage[symbol]
+        spec = portfolio.specs[symbol]
+        unit = spec.notional(1.0, price)  # one contract's notional, in the account currency
         held = portfolio.position(symbol).amount
         closing = min(abs(held), abs(signed)) if held * signed < 0 else 0.0
-        used = portfolio.used_margin() - closing * price / leverage
+        used = portfolio.used_margin() - closing * unit / leverage
         room = self.max_usage * portfolio.margin_balance() - used
         opened = abs(signed) - closing
-        if opened * price / leverage <= room * (1 + _TOL) + _TOL:
+        if opened * unit / leverage <= room * (1 + _TOL) + _TOL:
             return Decision(_APPROVE, request, self.name)
         market = context.market(symbol)
-        allowed = market.round_amount(closing + max(room, 0.0) * leverage / price)
+        allowed = market.round_amount(closing + max(room, 0.0) * leverage / unit)
+        quote = allowed * spec.contract_size * (1.0 if spec.inverse else price)
         why = (
             f"margin usage would exceed {self.max_usage:g} of the margin balance "
             f"{portfolio.margin_balance():,.2f}"
         )
-        if allowed <= 0 or allowed < market.min_amount or allowed * price < market.min_notional:
+        if allowed <= 0 or allowed < market.min_amount or quote < market.min_notional:
             return Decision.reject(self.name, why)
         resized = dataclasses.replace(request, amount=allowed)
         return Decision.resize(resized, self.name, f"{why}: resized to {allowed:g}")

@@ -19,6 +19,7 @@ from quantkit.domain.order import OrderRequest, Side
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError
 from quantkit.risk.policy import Decision, RiskAction, RiskContext, ScreenedPolicy
+from quantkit.risk.quiet import QuietBand
 
 __all__ = ["DAY_NS", "Breaker", "ResetKind", "ResetRule", "flatten_orders", "utc_day"]
 
@@ -147,7 +148,10 @@ class Breaker(ScreenedPolicy):
       opposite side for at most the position held) pass;
     - the reset rule (``reset="manual"``, ``"next_day"``, or ``cooldown=N`` bars; see
       `ResetRule`) lifts the halt and records a ``RESUME`` event; `reset` lifts it under any
-      rule, its ``RESUME`` event is recorded at the next bar.
+      rule, its ``RESUME`` event is recorded at the next bar;
+    - a breaker that knows on which equities its next bars are quiet says so in `quiet_band`
+      (`quantkit.risk.quiet`), so that engines skip those bars' ``on_bar``; a subclass that
+      changes ``on_bar`` or ``evaluate`` gets no band unless it says how (`gates_its_bars`).
 
     Args:
         flatten: Close every open position when tripping.
@@ -186,6 +190,9 @@ class Breaker(ScreenedPolicy):
         self._trip_time = -1
         self._bars_since_trip = 0
         self._resumed_by_hand = False
+        self._gates = type(self).gates_its_bars()
+        self.quiet: QuietBand | None = None
+        """The band `quiet_band` last handed out; ``None`` once anything it relied on changed."""
 
     @property
     def halted(self) -> bool:
@@ -214,6 +221,37 @@ class Breaker(ScreenedPolicy):
 
     def restart(self) -> None:
         """Forget what the trip condition tracked, so it starts afresh (on resume and reset)."""
+
+    @classmethod
+    def gates_its_bars(cls) -> bool:
+        """Whether `quiet_band` describes this class's ``on_bar`` exactly (default: no band).
+
+        A class that offers bands says so for itself and returns False for subclasses that
+        change the hooks the band was derived from.
+
+        Returns:
+            Whether engines may skip ``on_bar`` on the bars its bands call quiet.
+        """
+        return False
+
+    def quiet_band(self) -> QuietBand | None:
+        """The equities on which the next bars' ``on_bar`` would do nothing, or ``None``.
+
+        Engines ask right after an ``on_bar`` call. The band is kept in `quiet` until
+        anything it relied on changes (a trip, a new peak or day, `reset`, a new setting),
+        which sets `quiet` to ``None``; the engine also stops skipping at any fill or funding
+        payment. See `QuietBand` for the exact promise.
+
+        Returns:
+            The band, or ``None`` when the next bar must be shown to the breaker.
+        """
+        band = self._quiet_band() if self._gates else None
+        self.quiet = band
+        return band
+
+    def _quiet_band(self) -> QuietBand | None:
+        """The band of the current state, for classes that gate their bars (none here)."""
+        return None
 
     def check(self, request: OrderRequest, context: RiskContext) -> Decision:
         """Approve anything while trading; while halted, approve only reducing orders.
@@ -286,6 +324,7 @@ class Breaker(ScreenedPolicy):
 
     def _on_bar_resuming(self, context: RiskContext) -> Sequence[OrderRequest]:
         """``on_bar`` while halted or just reset by hand: note a resume, then evaluate."""
+        self.quiet = None
         if self._resumed_by_hand:
             self._resumed_by_hand = False
             self._note_resume(context, "reset() called")
@@ -304,6 +343,7 @@ class Breaker(ScreenedPolicy):
 
     def _trip(self, context: RiskContext, reason: str) -> Sequence[OrderRequest]:
         """Halt for ``reason``: record it, log it, and say which orders flatten (if asked)."""
+        self.quiet = None
         self._halted, self._why = True, reason
         self._trip_time, self._bars_since_trip = context.now, 0
         context.record(self.name, RiskAction.HALT, reason)
@@ -318,6 +358,7 @@ class Breaker(ScreenedPolicy):
         if self._halted:
             self._resumed_by_hand = True
         self._halted, self._why = False, ""
+        self.quiet = None
         self.restart()
 
     def _note_resume(self, context: RiskContext, why: str) -> None:

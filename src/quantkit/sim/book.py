@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 import math
 
-from quantkit.domain.fill import Fill
+from quantkit.domain.fill import Fill, make_fill
 from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from quantkit.domain.portfolio import Portfolio
 from quantkit.domain.trailing import TrailingStop
@@ -50,6 +50,17 @@ class Book:
         self.high = 0.0
         self.low = 0.0
         self.volume = 0.0
+        # A cash account with the default fills (market fees in quote, no slippage, no volume
+        # cap) books a fill in a straight line (`_fill`): fixed for the run.
+        self.straight = (
+            rules.fees.__class__ is _MARKET_FEES
+            and rules.fees.charged_in == "quote"
+            and not rules.fees.per_order
+            and rules.slippage.__class__ is _NO_SLIPPAGE
+            and rules.participation is None
+            and portfolio.__class__ is Portfolio
+            and portfolio.margin.is_spot
+        )
 
     # -- bar lifecycle -------------------------------------------------------------------------
 
@@ -218,12 +229,16 @@ class Book:
         order, market, fees = w.order, w.market, self.rules.fees
         cost = order.request.cost or 0.0
         unit = price  # what one unit of the amount is worth, in the account currency
+        pays_fee = w.sign > 0  # R3: a buy's budget pays for the amount and its fee
         contract = market.perpetual
         if contract is not None and (contract.inverse or contract.contract_size != 1.0):
             unit = contract.notional(1.0, price)  # one contract's notional (the coin, inverse)
+            # inverse: a sell is the purchase of the coin notional (1/price rises as it
+            # falls), so the sell pays for its fee, as the fast path's kernel sizes it
+            pays_fee = (w.sign < 0) if contract.inverse else pays_fee
         if w.sign > 0 and fees.charged_in == "received":  # spend ``cost``; fee paid in base
             amount = market.round_amount(cost / price)
-        elif w.sign > 0:  # spend exactly ``cost``, fee included
+        elif pays_fee:  # spend exactly ``cost``, fee included
             rate = fees.rate(market, is_maker)
             amount = market.round_amount((cost - fees.per_order) / (unit * (1.0 + rate)))
         else:  # sell what is worth ``cost`` at this price
@@ -258,6 +273,44 @@ class Book:
             return
         market = w.market
         first = order.filled == 0.0
+        fee, fee_asset, quote_fee, cash_fee = self._fee(w, amount, price, is_maker, first)
+        reason = self.portfolio.check_fill(market, w.sign * amount, price, cash_fee)
+        if reason:
+            self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
+            return
+        bar_time = self.bar_time
+        symbol = self.symbol
+        request = order.request
+        fill = make_fill(
+            order.client_id, symbol, request.side, price, amount, fee, fee_asset, bar_time, is_maker
+        )
+        if self.straight:  # a quote fee on a cash account: booked from the figures
+            self.portfolio.apply_quote_fill(symbol, w.sign * amount, price, fee)
+        else:
+            self.portfolio.apply_fill(fill)
+        order.record_fill(price, amount, quote_fee, bar_time)
+        self.capacity = capacity - amount
+        self.fills.append(fill)
+        events = self.events
+        events.append(fill)
+        events.append(order)
+        working = self.working
+        if (
+            order.status in _TERMINAL
+            and len(working) == 1
+            and working[0] is w
+            and not request.has_bracket
+            and w.sibling is None
+        ):  # what `_after_fill` comes to when a plain order finishes alone: retire it
+            working.clear()
+        else:
+            self._after_fill(w, amount)
+
+    def _fee(
+        self, w: Working, amount: float, price: float, is_maker: bool, first: bool
+    ) -> tuple[float, str, float, float]:
+        """The fill's fee, its asset, its value in the quote and the cash it costs."""
+        market = w.market
         fees = self.rules.fees
         contract = market.perpetual
         if contract is not None and (contract.inverse or contract.contract_size != 1.0):
@@ -275,30 +328,7 @@ class Book:
             fee, fee_asset = fees.charge(market, w.sign > 0, price, amount, is_maker, first)
             quote_fee = fee if fee_asset == market.quote else fee * price
             cash_fee = fee if fee_asset == market.quote else 0.0  # a base fee costs no cash
-        reason = self.portfolio.check_fill(market, w.sign * amount, price, cash_fee)
-        if reason:
-            self._finish(w, OrderStatus.REJECTED if first else OrderStatus.CANCELED, reason)
-            return
-        bar_time = self.bar_time
-        fill = Fill(
-            order.client_id,
-            self.symbol,
-            order.request.side,
-            price,
-            amount,
-            fee,
-            fee_asset,
-            bar_time,
-            is_maker,
-        )
-        self.portfolio.apply_fill(fill)
-        order.record_fill(price, amount, quote_fee, bar_time)
-        self.capacity = capacity - amount
-        self.fills.append(fill)
-        events = self.events
-        events.append(fill)
-        events.append(order)
-        self._after_fill(w, amount)
+        return fee, fee_asset, quote_fee, cash_fee
 
     def _after_fill(self, w: Working, amount: float) -> None:
         """Retire a finished order, attach or settle bracket exits, drop stale reduce-only."""

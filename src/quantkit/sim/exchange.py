@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Mapping
 
 from quantkit.domain.client_ids import format_client_id
 from quantkit.domain.fill import Fill
 from quantkit.domain.market import Market, unknown_symbol
-from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType
+from quantkit.domain.order import Order, OrderRequest, OrderStatus, OrderType, new_order
 from quantkit.domain.portfolio import Portfolio
 from quantkit.errors import ConfigError, OrderError
 from quantkit.sim.admission import admission_problem
@@ -27,6 +28,7 @@ _Signature = tuple[tuple[str, float, float], ...]
 
 # Enum members as module constants: ``OrderStatus.OPEN`` is a slow class-attribute lookup.
 _OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
+_INF = math.inf
 
 
 def check_amend_request(order: Order, request: OrderRequest) -> None:
@@ -177,7 +179,7 @@ class SimulatedExchange:
             raise OrderError(f"client id {client_id!r} is already in use")
         made_here = order is None
         if order is None:
-            order = Order(client_id, request, now)
+            order = new_order(client_id, request, now)
         orders[client_id] = order
         working = Working(order, market, self._seq)
         liquidated = self.liquidation
@@ -333,11 +335,17 @@ class SimulatedExchange:
         """
         book = self.books[symbol]
         self.portfolio.last_price[symbol] = open_
-        book.begin_bar(open_time, high, low, volume)
+        # `book.begin_bar(open_time, high, low, volume)`, inline: a call less per matched bar
+        book.fills = []
+        book.events = []
+        book.bar_time = open_time
+        book.high, book.low, book.volume = high, low, volume
+        share = book.rules.participation
+        book.capacity = _INF if share is None else share * volume
         book.at_open(open_)
         if book.working and book.has_levels_inside():
             self._intrabar(book, open_, high, low, close)
-        self.portfolio.last_price[symbol] = close
+        self.portfolio.last_price[symbol] = close  # a new dict after `_adopt`: read it again
         if book.trails:
             book.end_bar()
         events = book.events

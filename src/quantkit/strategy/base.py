@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from quantkit.domain.order import Order, OrderRequest, OrderType, Side, TimeInForce
+from quantkit.domain.order import Order, OrderType, Side, TimeInForce, make_request
 from quantkit.errors import ConfigError, OrderError, ParameterError, UsageError
 from quantkit.strategy.indicators import Indicator, compute_indicator
 from quantkit.strategy.params import parameter_model, validate_parameters
@@ -220,16 +220,40 @@ class Strategy(ParentOrders, ABC):
 
     # -- account -------------------------------------------------------------------------------
 
-    def position(self, symbol: str | None = None) -> Position:
+    def position(self, symbol: str | None = None, *, venue: str | None = None) -> Position:
         """The position in ``symbol`` (default: the primary symbol).
 
         Args:
             symbol: Market symbol.
+            venue: The venue, in a run over several venues (see `symbol_on`).
 
         Returns:
             The position (flat if never traded).
         """
-        return self._ctx.portfolio.position(symbol or self._primary.symbol)
+        return self._ctx.portfolio.position(self.symbol_on(symbol, venue))
+
+    def symbol_on(self, symbol: str | None = None, venue: str | None = None) -> str:
+        """The run's symbol meant by ``symbol`` and ``venue`` (several venues in one run).
+
+        A venue-qualified symbol (``"binance:BTC/USDT"``) is used as it is; a bare one is
+        qualified with ``venue``, or with the one venue that lists it.
+
+        Args:
+            symbol: Market symbol (default: the primary symbol).
+            venue: The venue to trade on.
+
+        Returns:
+            The symbol as the run keys it.
+
+        Raises:
+            UnknownSymbolError: If no venue lists the symbol, or several do and ``venue`` is not
+                given (the message names them).
+        """
+        if venue is None and (symbol is None or symbol in self._datas):
+            return symbol or self._primary.symbol
+        from quantkit.domain.venue_symbol import resolve_symbol  # noqa: PLC0415 - rare path
+
+        return resolve_symbol(symbol or self._primary.symbol, self._symbols, venue)
 
     @property
     def cash(self) -> float:
@@ -275,6 +299,7 @@ class Strategy(ParentOrders, ABC):
         side: Side | str,
         *,
         symbol: str | None = None,
+        venue: str | None = None,
         amount: float | None = None,
         cost: float | None = None,
         limit: float | None = None,
@@ -294,6 +319,7 @@ class Strategy(ParentOrders, ABC):
         Args:
             side: ``"buy"`` or ``"sell"``.
             symbol: Market symbol (default: the primary symbol).
+            venue: The venue, in a run over several venues (see `symbol_on`).
             amount: Amount in base currency.
             cost: For market orders instead of ``amount``: quote currency to spend (buys, fee
                 included) or to receive (sells).
@@ -329,8 +355,10 @@ class Strategy(ParentOrders, ABC):
             raise OrderError(f"order: side must be 'buy' or 'sell', got {side!r}")
         if tif_value is None:
             raise OrderError(f"order: tif must be 'gtc', 'ioc' or 'fok', got {tif!r}")
+        if venue is not None or (symbol is not None and symbol not in self._datas):
+            symbol = self.symbol_on(symbol, venue)  # several venues: qualify a bare symbol
         try:
-            request = OrderRequest(  # positional: the fields in order, cheaper to bind
+            request = make_request(  # OrderRequest(...) with the fields in order, made faster
                 symbol or self._primary.symbol,
                 side_value,
                 kind,
@@ -352,23 +380,27 @@ class Strategy(ParentOrders, ABC):
             raise OrderError(f"order: {exc}") from exc
         return self._ctx.submit(request)
 
-    def close(self, symbol: str | None = None) -> Order | None:
+    def close(self, symbol: str | None = None, *, venue: str | None = None) -> Order | None:
         """Close the whole position in ``symbol`` with a reduce-only market order.
 
         Args:
             symbol: Market symbol (default: the primary symbol).
+            venue: The venue, in a run over several venues (see `symbol_on`).
 
         Returns:
             The order, or ``None`` if the position is already flat.
         """
-        return self.order_target_amount(0.0, symbol=symbol)
+        return self.order_target_amount(0.0, symbol=symbol, venue=venue)
 
-    def order_target_amount(self, target: float, *, symbol: str | None = None) -> Order | None:
+    def order_target_amount(
+        self, target: float, *, symbol: str | None = None, venue: str | None = None
+    ) -> Order | None:
         """Trade the position in ``symbol`` to ``target`` (signed base amount) at market.
 
         Args:
             target: Wanted position; negative for short (needs shorting enabled).
             symbol: Market symbol (default: the primary symbol).
+            venue: The venue, in a run over several venues (see `symbol_on`).
 
         Returns:
             The order, or ``None`` if nothing needs to trade.
@@ -378,7 +410,7 @@ class Strategy(ParentOrders, ABC):
         """
         if isinstance(target, bool) or not math.isfinite(target):
             raise OrderError(f"order_target_amount: target must be a finite number, got {target!r}")
-        sym = symbol or self._primary.symbol
+        sym = self.symbol_on(symbol, venue)
         context = self._ctx
         position = context.portfolio.position(sym)  # self.position(sym)
         held = position.amount
@@ -398,12 +430,15 @@ class Strategy(ParentOrders, ABC):
         reducing = target * held >= 0 and abs(target) < abs(held)
         return self.order(side, symbol=sym, amount=amount, reduce_only=reducing)
 
-    def order_target_percent(self, target: float, *, symbol: str | None = None) -> Order | None:
+    def order_target_percent(
+        self, target: float, *, symbol: str | None = None, venue: str | None = None
+    ) -> Order | None:
         """Trade the position in ``symbol`` to ``target`` x equity at the latest close.
 
         Args:
             target: Fraction of equity, e.g. ``0.5``; negative for short.
             symbol: Market symbol (default: the primary symbol).
+            venue: The venue, in a run over several venues (see `symbol_on`).
 
         Returns:
             The order, or ``None`` if nothing needs to trade.
@@ -415,7 +450,7 @@ class Strategy(ParentOrders, ABC):
             raise OrderError(
                 f"order_target_percent: target must be a finite number, got {target!r}"
             )
-        sym = symbol or self._primary.symbol
+        sym = self.symbol_on(symbol, venue)
         data = self._datas.get(sym)
         if data is None:
             self._ctx.market(sym)  # raises OrderError naming the unknown symbol

@@ -20,14 +20,13 @@ traded, canceled, expired), which is what the websocket user-data stream pushes.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
 from quantkit.errors import ConfigError
+from quantkit.testing.account_book import AccountBook, SpotAccount, as_decimal
 from quantkit.testing.fees import Commission, Fee, charge
 from quantkit.testing.local_orders import (
     DuplicateOrderError,
@@ -57,21 +56,7 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
-class _Account:
-    secret: str
-    free: dict[str, Decimal]
-    locked: dict[str, Decimal]
-    commission: Commission = field(default_factory=Commission)
-
-
-def _decimal(value: float | str | Decimal) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    return Decimal(value if isinstance(value, str) else format_number(value))
-
-
-class LocalAccounts:
+class LocalAccounts(AccountBook):
     """Spot accounts keyed by API key, and the orders and trades they make.
 
     Thread-safe: the test's thread may set prices while the server's loop places orders.
@@ -101,19 +86,9 @@ class LocalAccounts:
         *,
         commission: Commission | None = None,
     ) -> None:
-        self.venue = venue
-        self.commission = Commission() if commission is None else commission
-        """The commission of accounts opened without one of their own."""
+        super().__init__(venue, commission)
         self.partial_fills: PartialFills | None = None
         """Fill resting orders in several trades (`PartialFills`); ``None`` fills them whole."""
-        self._lock = threading.RLock()
-        self._accounts: dict[str, _Account] = {}
-        self._prices: dict[str, Decimal] = {}
-        self._orders: dict[int, LocalOrder] = {}
-        self._trades: list[LocalFill] = []
-        self._order_ids = itertools.count(1)
-        self._trade_ids = itertools.count(1)
-        self._listeners: list[OrderListener] = []
         from quantkit.testing.order_lists import OrderLists  # noqa: PLC0415 - it imports us
 
         self.order_lists = OrderLists(self)
@@ -124,114 +99,6 @@ class LocalAccounts:
         """The stop orders waiting for their trigger (`quantkit.testing.stop_orders`)."""
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
-
-    def add_account(
-        self,
-        api_key: str,
-        secret: str,
-        balances: Mapping[str, float | str | Decimal],
-        *,
-        commission: Commission | None = None,
-    ) -> None:
-        """Open (or replace) an account.
-
-        Args:
-            api_key: The API key (sent as ``X-MBX-APIKEY``).
-            secret: The secret requests are signed with.
-            balances: Free balance per asset, e.g. ``{"USDT": 10_000}``.
-            commission: Its commission rates and BNB mode; `commission` of the book when
-                ``None``.
-
-        Raises:
-            ConfigError: If the key or secret is empty or a balance is negative.
-        """
-        if not api_key or not secret:
-            raise ConfigError("a local account needs a non-empty API key and secret")
-        free = {asset: _decimal(amount) for asset, amount in balances.items()}
-        if any(amount < 0 for amount in free.values()):
-            raise ConfigError(f"balances of {api_key!r} must not be negative")
-        with self._lock:
-            self._accounts[api_key] = _Account(secret, free, {}, commission or self.commission)
-
-    def set_commission(self, api_key: str, commission: Commission) -> None:
-        """Change an account's commission rates or BNB mode, for its trades from now on.
-
-        Args:
-            api_key: The account's key.
-            commission: The new commission.
-
-        Raises:
-            ConfigError: If there is no such account.
-        """
-        with self._lock:
-            account = self._accounts.get(api_key)
-            if account is None:
-                raise ConfigError(f"the local exchange has no account {api_key!r}")
-            account.commission = commission
-
-    def commission_of(self, api_key: str) -> Commission:
-        """Return an account's commission.
-
-        Args:
-            api_key: The account's key.
-
-        Returns:
-            Its rates and BNB mode.
-        """
-        with self._lock:
-            return self._accounts[api_key].commission
-
-    def add_listener(self, listener: OrderListener) -> None:
-        """Call ``listener`` on every order change from now on (see `OrderListener`).
-
-        A new order is reported once as placed (status ``NEW``) before its fill or expiry.
-
-        Args:
-            listener: The callback.
-        """
-        with self._lock:
-            self._listeners.append(listener)
-
-    def remove_listener(self, listener: OrderListener) -> None:
-        """Stop calling a listener added with `add_listener`; unknown listeners are ignored.
-
-        Args:
-            listener: The callback.
-        """
-        with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-    def _notify(self, order: LocalOrder, fill: LocalFill | None) -> None:
-        for listener in self._listeners:
-            listener(order.api_key, order, fill)
-
-    def secret(self, api_key: str) -> str | None:
-        """Return the secret of an API key, or ``None`` if there is no such account.
-
-        Args:
-            api_key: The key.
-
-        Returns:
-            The secret, if any.
-        """
-        account = self._accounts.get(api_key)
-        return None if account is None else account.secret
-
-    def balances(self, api_key: str) -> dict[str, tuple[Decimal, Decimal]]:
-        """Return ``(free, locked)`` per asset of an account.
-
-        Args:
-            api_key: The account's key.
-
-        Returns:
-            Every asset the account has held, sorted by name.
-        """
-        with self._lock:
-            account = self._accounts[api_key]
-            assets = sorted(set(account.free) | set(account.locked))
-            zero = Decimal(0)
-            return {a: (account.free.get(a, zero), account.locked.get(a, zero)) for a in assets}
 
     # ----------------------------------------------------------------------------- prices
 
@@ -252,7 +119,7 @@ class LocalAccounts:
             if market.venue_id not in self._prices:
                 closes = self.venue.candles(market, self.venue.timeframe).close
                 last = float(closes[-1]) if closes.size else market.price
-                self._prices[market.venue_id] = _decimal(last)
+                self._prices[market.venue_id] = as_decimal(last)
             return self._prices[market.venue_id]
 
     def set_price(self, symbol: str, price: float | str | Decimal, *, now: int = 0) -> None:
@@ -267,7 +134,7 @@ class LocalAccounts:
             ConfigError: If the market is unknown or the price is not positive.
         """
         market = self.venue.market(symbol)
-        new = _decimal(price)
+        new = as_decimal(price)
         if not new > 0:
             raise ConfigError(f"price must be > 0, got {price}")
         with self._lock:
@@ -411,7 +278,7 @@ class LocalAccounts:
 
     def _charge(
         self,
-        account: _Account,
+        account: SpotAccount,
         market: LocalMarket,
         received: Decimal,
         received_asset: str,
@@ -518,79 +385,3 @@ class LocalAccounts:
     def notify(self, order: LocalOrder, fill: LocalFill | None) -> None:
         """Tell the listeners of a change made elsewhere (an expired order-list leg)."""
         self._notify(order, fill)
-
-    def find(
-        self,
-        api_key: str,
-        symbol: str,
-        *,
-        order_id: int | None = None,
-        client_id: str | None = None,
-    ) -> LocalOrder | None:
-        """Find an account's order in a market by id or by client id.
-
-        Args:
-            api_key: The account's key.
-            symbol: Venue id of the market.
-            order_id: The order id, if known.
-            client_id: The client id, used when ``order_id`` is ``None``.
-
-        Returns:
-            The order, or ``None``.
-        """
-        with self._lock:
-            if order_id is not None:
-                found = self._orders.get(order_id)
-            else:
-                found = next(
-                    (o for o in reversed(self._orders.values()) if o.client_id == client_id), None
-                )
-            if found is None or found.api_key != api_key or found.symbol != symbol:
-                return None
-            return found
-
-    def orders(self, api_key: str, symbol: str | None = None) -> list[LocalOrder]:
-        """Return every order an account ever placed, open or not, oldest first.
-
-        Args:
-            api_key: The account's key.
-            symbol: Only this market (venue id); ``None`` for all.
-
-        Returns:
-            The orders.
-        """
-        with self._lock:
-            return [
-                o
-                for o in self._orders.values()
-                if o.api_key == api_key and symbol in (None, o.symbol)
-            ]
-
-    def open_orders(self, api_key: str, symbol: str | None = None) -> list[LocalOrder]:
-        """Return an account's resting orders, oldest first.
-
-        Args:
-            api_key: The account's key.
-            symbol: Only this market (venue id); ``None`` for all.
-
-        Returns:
-            The orders.
-        """
-        return [order for order in self.orders(api_key, symbol) if order.is_open]
-
-    def trades(self, api_key: str, symbol: str) -> list[LocalFill]:
-        """Return an account's trades in a market, oldest first.
-
-        Args:
-            api_key: The account's key.
-            symbol: Venue id of the market.
-
-        Returns:
-            The trades.
-        """
-        with self._lock:
-            return [
-                t
-                for t in self._trades
-                if t.symbol == symbol and self._orders[t.order_id].api_key == api_key
-            ]

@@ -12,9 +12,11 @@ signals bar by bar; each bar is four phases, each a small function over the run'
 
 The rules are those of `quantkit.sim` (see ``docs/fill-rules.md``) for the subset the fast path
 supports, written in the simulator's arithmetic order so results agree to the last bit or so.
-Helpers are ``register_jitable``: compiled into `simulate`, plain Python when called from
-Python, so ``simulate.py_func`` runs the whole kernel uncompiled (the tests use it to check the
-compiled code against the same source).
+Helpers are ``register_jitable`` or `kernel_inline.inlined`: compiled into `simulate`, plain
+Python when called from Python, so ``simulate.py_func`` runs the whole kernel uncompiled (the
+tests use it to check the compiled code against the same source). The loop, `run_bars`, is
+`kernel_inline.shared`: cached on its own, so the sweep's kernels load it instead of compiling
+it again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from quantkit.vector.kernel_book import book, state_records
+from quantkit.vector.kernel_inline import inlined, shared
 from quantkit.vector.kernel_intrabar import fill_inside_bar, working_inside
 from quantkit.vector.kernel_rules import (
     at_once,
@@ -73,8 +76,9 @@ __all__ = [
 _ = (_flat, _round_amount)  # re-exported for the rounding tests
 
 # The phases that run at every bar are inlined into the loop (numba IR inlining): a call per
-# bar would cost more than the phase (argument passing, array reference counts).
-_per_bar = register_jitable(inline="always")
+# bar would cost more than the phase (argument passing, array reference counts). Inlined
+# before typing (`kernel_inline.inlined`), so a cold cache does not compile each one on its own.
+_per_bar = inlined
 
 
 @register_jitable
@@ -317,7 +321,7 @@ def decide(
         _enter(s, p, bar, close, long, short)
 
 
-@register_jitable
+@shared
 def run_bars(
     s: Any,
     up: Any,

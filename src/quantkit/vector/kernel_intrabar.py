@@ -16,6 +16,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from quantkit.vector.kernel_book import book
+from quantkit.vector.kernel_inline import inlined
 from quantkit.vector.kernel_rules import (
     at_once,
     bracket_levels,
@@ -40,7 +41,7 @@ from quantkit.vector.layout import (
 __all__ = ["fill_inside_bar", "working_inside"]
 
 
-@register_jitable(inline="always")
+@inlined
 def working_inside(s: Any, low: float, high: float) -> bool:
     """Whether a working level lies inside the bar's range (then `fill_inside_bar` runs)."""
     return bool(

@@ -23,6 +23,7 @@ from quantkit.domain.funding import FundingRates
 from quantkit.domain.market import Market
 from quantkit.domain.perpetual import PerpetualSpec
 from quantkit.errors import ConfigError
+from quantkit.vector.perp_contracts import check_inverse, contract_columns, fills_in_prices
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -58,6 +59,8 @@ class PerpOutcome:
         liquidation_fees: Liquidation fees charged (included in the fees paid).
         deficit: Loss beyond zero absorbed after a gap (cross margin).
         source: Where the funding rates came from.
+        contract: The perpetual's spec (the kernel's trade table is in one contract's
+            notional: `perp_contracts.trades_frame_in_prices`).
     """
 
     funding: FloatArray = field(repr=False)
@@ -66,6 +69,7 @@ class PerpOutcome:
     liquidation_fees: float
     deficit: float
     source: str
+    contract: PerpetualSpec | None = None
 
     @property
     def funding_paid(self) -> float:
@@ -197,19 +201,12 @@ def perp_inputs(
         The inputs.
 
     Raises:
-        ConfigError: For an inverse contract (not compiled yet), a leverage above the first
-            bracket's maximum, a margin mode that is neither, or a mark series missing a
-            trade bar (named).
+        ConfigError: For a leverage above the first bracket's maximum, a margin mode that is
+            neither, or a mark series missing a trade bar (named).
     """
     spec = market.perpetual
     assert spec is not None
     symbol = series.symbol
-    if spec.inverse:
-        raise ConfigError(
-            f"fast path: {symbol} is an inverse (coin-margined) perpetual, which the compiled "
-            "kernel does not trade yet; run it with the Engine and BacktestBroker "
-            "(currency=the settle coin)"
-        )
     if leverage > spec.brackets[0].max_leverage:
         raise ConfigError(
             f"fast path: leverage {leverage:g}x for {symbol} is above the "
@@ -236,12 +233,10 @@ def perp_inputs(
         ],
         dtype=np.float64,
     )
-    size = spec.contract_size
-    if size != 1.0:  # the kernel trades one base unit a contract: prices scaled to a contract
-        columns = tuple(np.multiply(column, size) for column in columns)  # type: ignore[assignment]
-    return PerpInputs(
-        marks=_floats(columns),
-        rates=funding_per_bar(rates, series.open_time),
+    per_bar = funding_per_bar(rates, series.open_time)
+    return PerpInputs(  # a contract's notional (`perp_contracts`): an inverse long is a y-short
+        marks=contract_columns(_floats(columns), spec),
+        rates=-per_bar if spec.inverse else per_bar,
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
         source=rates.description if rates is not None else "none given: no funding charged",
@@ -352,15 +347,19 @@ def simulate_perp(
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
-    if inputs.notional_cap > 0.0:
+    spec = market.perpetual
+    assert spec is not None
+    prices = contract_columns(_floats((data.open, data.high, data.low, data.close)), spec)
+    if inputs.notional_cap > 0.0 or spec.inverse:
         params = params.copy()
+    if inputs.notional_cap > 0.0:
         params["notional_cap"] = inputs.notional_cap
-    size = market.perpetual.contract_size if market.perpetual is not None else 1.0
-    prices = (data.open, data.high, data.low, data.close)
-    if size != 1.0:  # a contract of ``size`` base units is one unit at ``size * price``
-        prices = tuple(np.multiply(column, size) for column in prices)  # type: ignore[assignment]
+    if spec.inverse:  # a long in prices is a short in y = CS / price
+        check_inverse(signals, settings.slippage_bps / 10_000.0, series.symbol)
+        flags = [flags[2], flags[3], flags[0], flags[1]]
+        params[0].allow_short = True  # both ways, as a futures account in the event backtest
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
-        _floats(prices),
+        prices,
         inputs.marks,
         inputs.rates,
         tuple(np.ascontiguousarray(flag, np.bool_) for flag in flags),
@@ -381,10 +380,8 @@ def simulate_perp(
         liquidation_fees=float(state[4]),
         deficit=float(state[5]),
         source=inputs.source,
+        contract=spec,
     )
     fills, trades = fills[:n_fills], trades[:n_trades]
-    if size != 1.0:  # back to prices: fills at the price, trades valued per base unit
-        fills[:, 2] /= size
-        trades[:, 5] *= size
-        trades[:, 7] *= size
+    fills_in_prices(fills, spec)  # the trade table stays in y: P&L and notional are right
     return _Raw(fills, trades, equity, exposed, float(fees), int(rejected), outcome)

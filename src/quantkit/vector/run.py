@@ -118,8 +118,11 @@ class FastResult:
         """
         frame = _trades_frame(self._raw.trades, self._series)
         if self.perp is not None:
+            from quantkit.vector.perp_contracts import trades_frame_in_prices  # noqa: PLC0415
             from quantkit.vector.perp_run import trade_funding  # noqa: PLC0415
 
+            if self.perp.contract is not None:  # the kernel's table is in a contract's value
+                frame = trades_frame_in_prices(frame, self.perp.contract)
             frame["funding"] = trade_funding(self._raw.trades, self.perp.funding, self.perp.paying)
             frame["pnl"] = frame["pnl"] - frame["funding"]
         return frame
@@ -189,16 +192,26 @@ def _data_of(series: BarSeries) -> SignalData:
 
 
 def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A read-only view of an input: numba compiles one `kernel.simulate` for every input.
+    """A read-only view of a bar array: numba compiles one `kernel.run_bars` for every input.
 
     numba types a read-only array (what data feeds make) apart from a writable one (what a
     strategy computes), so mixing them compiled the simulator twice; a view costs nothing.
+    The sweep passes its bars the same way, so it loads the simulator's cached `run_bars`.
     """
     if not array.flags.writeable:
         return array
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def _writable(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A signal array as the sweep's compiled crossings make them: writable (copied if not).
+
+    The simulator never writes to it; a strategy's signals are writable unless it made them
+    read-only (`np.broadcast_to`), which costs a copy of one byte per bar.
+    """
+    return array if array.flags.writeable else array.copy()
 
 
 def _simulate(data: SignalData, signals: Signals, params: np.recarray[Any, Any]) -> _Raw:
@@ -213,7 +226,7 @@ def _simulate(data: SignalData, signals: Signals, params: np.recarray[Any, Any])
     assert signals.short_exits is not None
     open_, high, low, close = map(_read_only, (data.open, data.high, data.low, data.close))
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
-    entries, exits, short_entries, short_exits = map(_read_only, flags)
+    entries, exits, short_entries, short_exits = map(_writable, flags)
     n_fills, n_trades, fees, rejected = kernel.simulate(
         open_,
         high,

@@ -28,6 +28,7 @@ from quantkit.vector.run import (
     _data_of,
     _one_series,
     _pick,
+    _read_only,
     _settings,
 )
 from quantkit.vector.signals import Signals
@@ -131,8 +132,9 @@ class _Block:
         self.stats = np.empty((combos, names))
 
     def bars(self) -> tuple[np.ndarray, ...]:
+        """The bars read-only, as `run_signals` passes them: one compiled `kernel.run_bars`."""
         data = self.data
-        return data.open, data.high, data.low, data.close
+        return tuple(map(_read_only, (data.open, data.high, data.low, data.close)))
 
     def tail(self) -> tuple[Any, ...]:
         return self.open_time, self.close_time, self.benchmark, self.ppy
