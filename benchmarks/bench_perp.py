@@ -10,7 +10,8 @@ as a `SignalStrategy` (long only, all cash per entry), 0.1 % fee per side, 100,0
 
 Each engine runs spot and perpetual interleaved (``repeats`` rounds, compilation warmed up
 first); the figures are medians and the overhead is perpetual / spot - 1 within the same round,
-so the machine's load cancels out as far as it can. The issue's target: below 15 %.
+so the machine's load cancels out as far as it can; the same from the process's CPU time,
+which other work on a shared machine disturbs less. The issue's target: below 15 %.
 
 Run: ``python benchmarks/bench_perp.py [bars] [repeats]``.
 """
@@ -63,7 +64,7 @@ def workload() -> dict[str, Any]:
     }
 
 
-def event_run(w: dict[str, Any], perpetual: bool) -> tuple[float, Any]:
+def event_run(w: dict[str, Any], perpetual: bool) -> tuple[tuple[float, float], Any]:
     from quantkit import BacktestBroker, Engine, SeriesFeed
     from quantkit.vector.strategy import SmaCrossSignals
 
@@ -78,13 +79,13 @@ def event_run(w: dict[str, Any], perpetual: bool) -> tuple[float, Any]:
     engine = Engine(feed=SeriesFeed(series), strategy=SmaCrossSignals(fast=10, slow=30),
                     broker=broker)  # fmt: skip
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = engine.run()
     _ = result.stats
-    return time.perf_counter() - start, result
+    return (time.perf_counter() - start, time.process_time() - cpu), result
 
 
-def fast_run(w: dict[str, Any], perpetual: bool) -> tuple[float, Any]:
+def fast_run(w: dict[str, Any], perpetual: bool) -> tuple[tuple[float, float], Any]:
     from quantkit import run_signals
     from quantkit.vector.strategy import SmaCrossSignals
 
@@ -97,22 +98,23 @@ def fast_run(w: dict[str, Any], perpetual: bool) -> tuple[float, Any]:
         options.update(market=w["spot_market"])
         series = w["spot"]
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = run_signals(SmaCrossSignals(fast=10, slow=30), series, **options)
     _ = result.stats
-    return time.perf_counter() - start, result
+    return (time.perf_counter() - start, time.process_time() - cpu), result
 
 
 def measure(name: str, run: Any, w: dict[str, Any]) -> None:
     run(w, False), run(w, True)  # warm up (numba compilation or its cache)
-    spot, perp, ratios = [], [], []
+    spot, perp, ratios, cpu_ratios = [], [], [], []
     last: tuple[Any, Any] = (None, None)
     for _ in range(REPEATS):
-        s, spot_result = run(w, False)
-        p, perp_result = run(w, True)
+        (s, s_cpu), spot_result = run(w, False)
+        (p, p_cpu), perp_result = run(w, True)
         spot.append(s)
         perp.append(p)
         ratios.append(p / s)
+        cpu_ratios.append(p_cpu / s_cpu)
         last = (spot_result, perp_result)
     spot_result, perp_result = last
     stats = perp_result.stats
@@ -122,6 +124,10 @@ def measure(name: str, run: Any, w: dict[str, Any]) -> None:
         f"perpetual {statistics.median(perp):6.3f} s  overhead "
         f"{(statistics.median(ratios) - 1) * 100:+5.1f} % (per round: "
         f"{', '.join(f'{(r - 1) * 100:+.1f}' for r in ratios)})"
+    )
+    print(  # CPU time of the process: less disturbed by other work on a shared machine
+        f"{'':12s} CPU-time overhead {(statistics.median(cpu_ratios) - 1) * 100:+5.1f} % "
+        f"(per round: {', '.join(f'{(r - 1) * 100:+.1f}' for r in cpu_ratios)})"
     )
     print(
         f"{'':12s} trades spot {int(spot_result.stats['Trades'])} perpetual "
