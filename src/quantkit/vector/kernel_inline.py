@@ -44,6 +44,10 @@ def inlined(func: F) -> F:
 
 def shared(func: F) -> F:
     """Return ``func`` as a compiled function in numba's cache, called by compiled callers."""
-    dispatcher = _SourceInPython(func, targetoptions={"nopython": True, "nogil": True})
+    # the options numba compiles ``register_jitable`` helpers with: a helper's compiled
+    # versions are kept per set of options, so other options compiled each helper that this
+    # function and the helpers call twice (Python calls run the source: no wrapper needed)
+    options = {"nopython": True, "no_cpython_wrapper": True}
+    dispatcher = _SourceInPython(func, targetoptions=options)
     dispatcher.enable_caching()
     return cast("F", dispatcher)
