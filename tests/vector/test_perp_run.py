@@ -9,7 +9,14 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantkit.vector.perp_run import PerpOutcome, perp_stats_rows, trade_funding
+from quantkit import FundingRates
+from quantkit.vector.perp_run import (
+    PerpOutcome,
+    funding_per_bar,
+    funding_schedule,
+    perp_stats_rows,
+    trade_funding,
+)
 
 
 def _definition(trades: np.ndarray, funding: np.ndarray) -> np.ndarray:
@@ -69,3 +76,43 @@ def test_totals_and_statistics_rows_read_the_paying_bars() -> None:
     assert table["Liquidations"] == 2
     assert table["Funding source"] == "BTC/USDT:USDT: constant 0.01 %"
     assert table.dtype == object and table.name is None  # as the event backtest's table
+
+
+def test_the_schedule_of_a_funding_history_by_hand() -> None:
+    minute = 60_000_000_000
+    opens = np.arange(6, dtype=np.int64) * minute
+    # due at 0 (the first bar: never paid), at 1.5 (paid at the open of 2), 3 and 3.2 (two
+    # rates for bar 4, in time order), a zero rate at 5 and one after the last bar
+    history = FundingRates.history(
+        [0, int(1.5 * minute), 3 * minute, int(3.2 * minute), 5 * minute, 9 * minute],
+        [0.5, 0.001, 0.002, -0.0005, 0.0, 0.7],
+    )
+    bars, due = funding_schedule(history, opens)
+    assert bars.tolist() == [2, 3, 4]
+    assert due.tolist() == [0.001, 0.002, 0.0 + -0.0005]
+    assert bars.dtype == np.int64
+    empty_bars, empty_due = funding_schedule(None, opens)
+    assert empty_bars.tolist() == [] and empty_due.tolist() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), min_size=0, max_size=12, unique=True),
+    st.lists(
+        st.one_of(st.just(0.0), st.just(-0.0), st.floats(-0.01, 0.01, allow_nan=False)),
+        min_size=12,
+        max_size=12,
+    ),
+    st.integers(1, 3),
+)
+def test_the_schedule_is_the_per_bar_rates_non_zero_entries(
+    ticks: list[int], values: list[float], step: int
+) -> None:
+    """Sparse and dense agree float for float: rates at any times, several per bar too."""
+    times = sorted(ticks)
+    history = FundingRates.history(times, values[: len(times)])
+    opens = np.arange(0, 25, step, dtype=np.int64)
+    dense = funding_per_bar(history, opens)
+    bars, due = funding_schedule(history, opens)
+    assert bars.tolist() == np.flatnonzero(dense).tolist()
+    assert due.tolist() == dense[np.flatnonzero(dense)].tolist()

@@ -39,6 +39,7 @@ __all__ = [
     "PerpInputs",
     "PerpOutcome",
     "funding_per_bar",
+    "funding_schedule",
     "leverage_notional_cap",
     "perp_inputs",
     "perp_stats_rows",
@@ -86,10 +87,15 @@ class PerpOutcome:
 
 @dataclass(frozen=True, slots=True)
 class PerpInputs:
-    """The perpetual arrays of one run (see `kernel_perp.simulate_perp`)."""
+    """The perpetual arrays of one run (see `kernel_perp.simulate_perp`).
+
+    Funding comes as a sparse schedule (`funding_schedule`): the bars with a non-zero rate
+    due at their open and those rates.
+    """
 
     marks: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
-    rates: FloatArray
+    pay_bars: IntArray
+    pay_rates: FloatArray
     perp: FloatArray
     brackets: FloatArray
     source: str
@@ -125,6 +131,42 @@ def funding_per_bar(rates: FundingRates | None, open_time: IntArray) -> FloatArr
     inside = (paying > 0) & (paying < len(times))
     np.add.at(out, paying[inside], values[inside])  # in time order where a bar pays several
     return out
+
+
+def funding_schedule(
+    rates: FundingRates | None, open_time: IntArray
+) -> tuple[IntArray, FloatArray]:
+    """`funding_per_bar` as a sparse schedule: the bars with a non-zero sum, and the sums.
+
+    The same floats as ``funding_per_bar``'s non-zero entries (each bar's sum starts at 0.0
+    and adds its rates in time order), built without a per-bar array when no bar pays two
+    rates of a history.
+
+    Args:
+        rates: The schedule (``None``: no funding).
+        open_time: The bars' open times, ns, increasing.
+
+    Returns:
+        The bars (int64, increasing) and their rates.
+
+    Examples:
+        >>> h = 3_600_000_000_000
+        >>> bars, due = funding_schedule(FundingRates.constant(0.001, 2 * h), np.arange(5) * h)
+        >>> bars.tolist(), due.tolist()
+        ([2, 4], [0.001, 0.001])
+    """
+    if rates is not None and rates.constant_rate is None and len(open_time) >= 2:
+        times = np.asarray(open_time, dtype=np.int64)
+        paying = np.searchsorted(times, np.asarray(rates.times, dtype=np.int64), "left")
+        inside = (paying > 0) & (paying < len(times))
+        bars, values = paying[inside], np.asarray(rates.rates, dtype=np.float64)[inside]
+        if len(bars) < 2 or bool(np.all(bars[1:] != bars[:-1])):  # one rate per bar
+            due = 0.0 + values  # the dense sum's 0.0 + rate (-0.0 becomes 0.0 as there)
+            keep = due != 0.0
+            return bars[keep].astype(np.int64), due[keep]
+    per_bar = funding_per_bar(rates, open_time)
+    bars = np.flatnonzero(per_bar)
+    return bars, per_bar[bars]
 
 
 def trade_funding(
@@ -219,7 +261,9 @@ def perp_inputs(
     notional_cap = leverage_notional_cap(spec, leverage, symbol)
     mark = _one(marks, symbol, "marks", BarSeries)
     columns = (series.open, series.high, series.low, series.close)
-    if mark is not None and np.array_equal(mark.open_time, series.open_time):
+    if mark is not None and (
+        mark.open_time is series.open_time or np.array_equal(mark.open_time, series.open_time)
+    ):
         columns = (mark.open, mark.high, mark.low, mark.close)
     elif mark is not None:
         columns = align_marks({symbol: series}, {symbol: mark})[symbol]
@@ -233,10 +277,11 @@ def perp_inputs(
         ],
         dtype=np.float64,
     )
-    per_bar = funding_per_bar(rates, series.open_time)
+    pay_bars, pay_rates = funding_schedule(rates, series.open_time)
     return PerpInputs(  # a contract's notional (`perp_contracts`): an inverse long is a y-short
         marks=contract_columns(_floats(columns), spec),
-        rates=-per_bar if spec.inverse else per_bar,
+        pay_bars=pay_bars,
+        pay_rates=-pay_rates if spec.inverse else pay_rates,
         perp=np.array([leverage, margin_mode == "isolated", spec.liquidation_fee], np.float64),
         brackets=brackets,
         source=rates.description if rates is not None else "none given: no funding charged",
@@ -344,6 +389,7 @@ def simulate_perp(
     equity, funding = np.empty(bars), np.zeros(bars)
     exposed = np.empty(bars, np.bool_)
     state = np.zeros(len(kernel_perp.PERP_STATE))
+    paying = np.full(len(inputs.pay_bars), -1, np.int64)
     assert signals.short_entries is not None
     assert signals.short_exits is not None
     flags = [signals.entries, signals.exits, signals.short_entries, signals.short_exits]
@@ -361,7 +407,8 @@ def simulate_perp(
     n_fills, n_trades, fees, rejected = kernel_perp.simulate_perp(
         prices,
         inputs.marks,
-        inputs.rates,
+        inputs.pay_bars,
+        inputs.pay_rates,
         tuple(np.ascontiguousarray(flag, np.bool_) for flag in flags),
         params,
         inputs.perp,
@@ -371,11 +418,12 @@ def simulate_perp(
         equity,
         exposed,
         funding,
+        paying,
         state,
     )
     outcome = PerpOutcome(
         funding=funding,
-        paying=np.flatnonzero(funding),
+        paying=paying[paying >= 0],  # the bars that booked a payment (the kernel notes them)
         liquidations=int(state[3]),
         liquidation_fees=float(state[4]),
         deficit=float(state[5]),
