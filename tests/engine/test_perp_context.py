@@ -20,7 +20,7 @@ from quantkit.domain.order import OrderRequest, OrderStatus
 from quantkit.domain.perpetual import PerpetualSpec, brackets_with_cum
 from quantkit.engine.result import Result
 from quantkit.risk.breakers import DailyLossLimit
-from quantkit.risk.perp_limits import MinLiquidationDistance
+from quantkit.risk.perp_limits import MaxMarginUsage, MinLiquidationDistance
 from quantkit.risk.policy import RiskAction, RiskContext, RiskPolicy
 from quantkit.strategy.base import Strategy
 from quantkit.strategy.data import SymbolData
@@ -229,3 +229,22 @@ def test_min_liquidation_distance_measures_from_the_mark() -> None:
         seen[marks[2]] = strategy.returned[2].status
     assert seen[100.0] is not OrderStatus.REJECTED
     assert seen[90.0] is OrderStatus.REJECTED
+
+
+def test_max_margin_usage_counts_margin_and_balance_at_the_mark() -> None:
+    # 100 BTC long at 100, cross, 10x, wallet 10,000; on bar 2 the mark is 80, the trade close
+    # 100. At the mark: used margin 100 * 80 / 10 = 800, margin balance 10,000 - 100 * 20 =
+    # 8,000, room 0.5 * 8,000 - 800 = 3,200, so a buy of 500 at 100 is cut to 3,200 * 10 / 100
+    # = 320 (at the trade close it would have been (5,000 - 1,000) * 10 / 100 = 400)
+    script = {0: lambda s: s.buy(amount=100.0), 2: lambda s: s.buy(amount=500.0)}
+    _, _, strategy = run(
+        LIN_1,
+        [100.0] * 4,
+        [100.0, 100.0, 80.0, 80.0],
+        script,
+        risk=MaxMarginUsage(max_usage=0.5),
+        leverage=10.0,
+        margin_mode="cross",
+    )
+    assert strategy.returned[0].amount == 100.0
+    assert strategy.returned[2].amount == pytest.approx(320.0, abs=1e-9)
