@@ -248,3 +248,30 @@ def test_max_margin_usage_counts_margin_and_balance_at_the_mark() -> None:
     )
     assert strategy.returned[0].amount == 100.0
     assert strategy.returned[2].amount == pytest.approx(320.0, abs=1e-9)
+
+
+def test_two_perpetuals_each_at_its_own_mark_or_close() -> None:
+    # 1 BTC long at 100 (marks given) and 2 ETH long at 50 (no marks: the trade close is the
+    # mark) in one cross account; equity = 10,000 + (BTC mark - 100) + 2 * (ETH close - 50)
+    eth = "ETH/USDT:USDT"
+    eth_market = Market(
+        eth, "ETH", "USDT", maker_fee=0.0, taker_fee=0.0,
+        perpetual=PerpetualSpec("USDT", brackets=BRACKETS),
+    )  # fmt: skip
+    btc_closes, btc_marks = [100.0, 100.0, 104.0, 96.0], [100.0, 101.0, 95.0, 103.0]
+    eth_closes = [50.0, 50.0, 53.0, 50.0]
+    series = [
+        make_series([(c, c * 1.001, c * 0.999, c, 1e9) for c in btc_closes], LIN),
+        make_series([(c, c * 1.001, c * 0.999, c, 1e9) for c in eth_closes], eth),
+    ]
+    marks = {LIN: make_series([(m, m * 1.002, m * 0.998, m, 0.0) for m in btc_marks], LIN)}
+    broker = BacktestBroker(cash=10_000.0, markets={LIN: LIN_1, eth: eth_market}, marks=marks)
+    strategy = Scripted({0: lambda s: (s.buy(amount=1.0), s.buy(symbol=eth, amount=2.0))})
+    result = Engine(feed=SeriesFeed(series), strategy=strategy, broker=broker).run()
+    expected = [
+        10_000.0 + (m - 100.0) + 2 * (c - 50.0) for m, c in zip(btc_marks, eth_closes, strict=True)
+    ]
+    assert expected == [10_000.0, 10_001.0, 10_001.0, 10_003.0]
+    assert equities(strategy)[1:] == pytest.approx(expected[1:], abs=1e-9)
+    assert result.equity.tolist() == pytest.approx(expected, abs=1e-9)
+    assert margin_balance(broker) == pytest.approx(expected[-1], abs=1e-9)
