@@ -7,7 +7,6 @@ it fills, and the following slices work at the new limit until the parent is fil
 
 from __future__ import annotations
 
-import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -17,25 +16,14 @@ from pathlib import Path
 import pytest
 
 from quantkit.testing import LocalExchange
+from tests.algos.live_script import live_child_script
 from tests.brokers.live_child import Child
 
 KEY, SECRET = "amend-key", "amend-secret"
 WARMUP = 5
 
-CHILD = textwrap.dedent(
+CHILD = live_child_script(
     """
-    import sys
-    from quantkit import Strategy
-    from quantkit.brokers.live import LiveBroker
-    from quantkit.brokers.live_reconcile import LiveSafety
-    from quantkit.data.fetch import RetryPolicy
-    from quantkit.data.live import LiveBarStream
-    from quantkit.engine.live import LiveEngine
-    from quantkit.exchanges import CcxtExchange
-    from quantkit.secrets import Credentials
-    from quantkit.testing import LOCAL_CCXT_OPTIONS
-
-    url, journal, max_bars = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
     class Iceberg(Strategy):
         def on_start(self):
@@ -54,32 +42,13 @@ CHILD = textwrap.dedent(
         def on_stop(self):
             parent = self.parent_orders[0]
             print("PARENT", parent.id, parent.status, repr(parent.filled), flush=True)
-
-    venue = CcxtExchange(
-        "binance",
-        credentials=Credentials(exchange="binance", api_key="KEY", secret="SECRET"),
-        api_url=url,
-        options=LOCAL_CCXT_OPTIONS,
-        rate_limit=False,
-    )
-    retry = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.0)
-    engine = LiveEngine(
-        stream=LiveBarStream(venue, ["BTC/USDT"], "1m", websocket=False, poll_interval=0.02),
-        strategy=Iceberg(),
-        broker=LiveBroker(
-            venue, journal=journal, run_id="iceberg", confirm_live=True, retry=retry,
-            poll_interval=0.02, safety=LiveSafety(unknown_deadline=0.5),
-        ),
-        warmup=WARMUP,
-        run_id="iceberg",
-        max_bars=max_bars,
-        handle_signals=False,
-        cancel_on_shutdown=False,
-    )
-    print(engine.run(), flush=True)
-    """.replace("KEY", KEY)
-    .replace("SECRET", SECRET)
-    .replace("WARMUP", str(WARMUP))
+    """,
+    "Iceberg",
+    run_id="iceberg",
+    key=KEY,
+    secret=SECRET,
+    warmup=WARMUP,
+    keep_orders=True,
 )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,26 +20,15 @@ import pytest
 
 from quantkit.brokers.journal import Journal, replay
 from quantkit.testing import LocalExchange
+from tests.algos.live_script import live_child_script
 from tests.brokers.live_child import Child, run_session
 
 KEY, SECRET = "twap-key", "twap-secret"
 WARMUP = 5
 AMOUNT = "0.05"
 
-CHILD = textwrap.dedent(
+CHILD = live_child_script(
     """
-    import sys
-    from quantkit import Strategy
-    from quantkit.brokers.live import LiveBroker
-    from quantkit.brokers.live_reconcile import LiveSafety
-    from quantkit.data.fetch import RetryPolicy
-    from quantkit.data.live import LiveBarStream
-    from quantkit.engine.live import LiveEngine
-    from quantkit.exchanges import CcxtExchange
-    from quantkit.secrets import Credentials
-    from quantkit.testing import LOCAL_CCXT_OPTIONS
-
-    url, journal, max_bars = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
     class Twap(Strategy):
         def on_start(self):
@@ -51,32 +39,12 @@ CHILD = textwrap.dedent(
                 self.twap("buy", AMOUNT, horizon="6m", slices=6)
             parent = self.parent_orders[0]
             print("BAR", parent.id, parent.status, repr(parent.filled), flush=True)
-
-    venue = CcxtExchange(
-        "binance",
-        credentials=Credentials(exchange="binance", api_key="KEY", secret="SECRET"),
-        api_url=url,
-        options=LOCAL_CCXT_OPTIONS,
-        rate_limit=False,
-    )
-    retry = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.0)
-    engine = LiveEngine(
-        stream=LiveBarStream(venue, ["BTC/USDT"], "1m", websocket=False, poll_interval=0.02),
-        strategy=Twap(),
-        broker=LiveBroker(
-            venue, journal=journal, run_id="twap", confirm_live=True, retry=retry,
-            poll_interval=0.02, safety=LiveSafety(unknown_deadline=0.5),
-        ),
-        warmup=WARMUP,
-        run_id="twap",
-        max_bars=max_bars,
-        handle_signals=False,
-    )
-    print(engine.run(), flush=True)
-    """.replace("KEY", KEY)
-    .replace("SECRET", SECRET)
-    .replace("WARMUP", str(WARMUP))
-    .replace("AMOUNT", AMOUNT)
+    """.replace("AMOUNT", AMOUNT),
+    "Twap",
+    run_id="twap",
+    key=KEY,
+    secret=SECRET,
+    warmup=WARMUP,
 )
 
 
