@@ -16,8 +16,9 @@ every bar: the gate offers the book's own containers as ``parts`` and a per-bar 
 bar, the first bar whose mark range reaches the liquidation price, or the next bar when that
 price is not known); the bars between cost the loop one index, no Python call. There the
 mark of a skipped bar reaches ``portfolio.last_price`` at the next processed bar (the
-strategy's and risk policies' view of the account is marked at the closes in any case:
-`RunContext.portfolio`).
+strategy's and risk policies' view of the account is marked at the current bar's mark in any
+case, and the engine leaves the account at the last bar's mark:
+`quantkit.engine.perp_context.PerpetualRunContext`).
 """
 
 from __future__ import annotations

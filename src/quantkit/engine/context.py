@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from quantkit.algos.book import AlgoBook
 from quantkit.brokers.base import Broker
-from quantkit.domain.bars import Bar
+from quantkit.domain.bars import Bar, BarSeries
 from quantkit.domain.client_ids import client_id_format
 from quantkit.domain.market import Market
 from quantkit.domain.order import Order, OrderRequest
 from quantkit.domain.portfolio import Portfolio
 from quantkit.risk.policy import RiskAction, RiskPolicy
 from quantkit.strategy.data import SymbolData
-from quantkit.strategy.series import Cursor
+from quantkit.strategy.series import Cursor, native_view
 
 if TYPE_CHECKING:
     import numpy as np
@@ -147,6 +147,30 @@ class RunContext:
                 else:
                     value += amount * portfolio.last_price.get(symbol, position.entry_price)
         return value
+
+    def equity_prices(self, symbol: str) -> Sequence[float]:
+        """Per bar of ``symbol``, what one unit of its position adds to `equity`: the close.
+
+        The backtest's risk gate (`quantkit.engine.risk_gate`) turns a breaker's band of
+        equities into a band of these figures.
+
+        Args:
+            symbol: A tradable symbol of the run.
+
+        Returns:
+            One float per bar.
+        """
+        return native_view(self.datas[symbol]._series.close)
+
+    def bind_marks(self, history: Mapping[str, BarSeries]) -> None:
+        """Once the broker prepared the run: read what values its positions (spot: nothing).
+
+        Args:
+            history: The run's tradable bars, by symbol.
+        """
+
+    def mark_to_last_bars(self) -> None:
+        """Leave the account marked as the run ends (a spot account keeps its own marks)."""
 
     def price(self, symbol: str) -> float:
         """Latest close of ``symbol`` (``nan`` before its first bar or if unknown)."""

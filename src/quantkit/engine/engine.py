@@ -15,7 +15,9 @@ from quantkit.brokers.simulated import SimulatedBroker
 from quantkit.brokers.venues import Venues
 from quantkit.data.feed import DataFeed
 from quantkit.domain.bars import BarSeries
+from quantkit.domain.futures_portfolio import FuturesPortfolio
 from quantkit.engine.context import RunContext
+from quantkit.engine.perp_context import PerpetualRunContext
 from quantkit.engine.preflight import check_indicators, check_warmup
 from quantkit.engine.record import RunRecord, RunRecorder
 from quantkit.engine.step import Step
@@ -36,6 +38,11 @@ __all__ = ["Engine"]
 
 # Full collections wait for this many young (generation-1) collections while the loop runs.
 _FULL_COLLECTION_AFTER = 1000
+
+
+def _context_type(broker: Broker) -> type[RunContext]:
+    """The run's context class, chosen once per run: a perpetual account is seen at its marks."""
+    return PerpetualRunContext if isinstance(broker.portfolio, FuturesPortfolio) else RunContext
 
 
 @contextmanager
@@ -210,7 +217,9 @@ class Engine:
             timeline = Cursor()
             times = np.unique(np.concatenate([s.close_time for s in everything.values()]))
             times = times.astype(np.int64, copy=False)
-        context = RunContext(self.broker, self.risk, datas, timeline, times, self.id_prefix)
+        context = _context_type(self.broker)(
+            self.broker, self.risk, datas, timeline, times, self.id_prefix
+        )
         record = RunRecord(
             repr(self.strategy),
             history,
@@ -222,6 +231,7 @@ class Engine:
         self._record = record
         self._context = context
         self.broker.prepare(history, context)
+        context.bind_marks(history)
         broker = self.broker
 
         def match(data: SymbolData) -> None:
@@ -251,6 +261,7 @@ class Engine:
                 self._loop_multi(datas, everything, times)
             record.orders_before_stop = context._seq
             step.stop()
+            context.mark_to_last_bars()  # the account's final state at the last bars' marks
         finally:
             record.risk_events = context.risk_events
             record.parents = context.algos.parents

@@ -7,8 +7,10 @@ and a last bar, so that the hot loop (`quantkit.engine.step.Step.run`) skips the
 the close stays inside and nothing else changed. It is exact, not a heuristic: a bar is
 skipped only if the breaker, called, would have returned nothing and changed nothing.
 
-Equity is what ``RunContext.equity`` computes: cash plus the position at the latest close. In
-a single-symbol run with no other open position that is ``cash + amount * close``, both
+Equity is what ``RunContext.equity`` computes: cash plus the position at the latest close (on a
+perpetual account, the value of the mark close: `RunContext.equity_prices`, which the loop
+compares instead of the close). In a single-symbol run with no other open position that is
+``cash + amount * close``, both
 fixed until the account changes, so the band of equities becomes a band of closes. The
 bounds are checked with those float operations (rounding is monotone, so a bound that passes
 makes every close between them pass). The loop stops skipping at any matched bar (fills,

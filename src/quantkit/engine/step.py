@@ -20,7 +20,6 @@ from quantkit.engine.risk_gate import CLOSED, RiskBarGate, has_fill, quiet_owner
 from quantkit.errors import QuantkitError, StrategyError
 from quantkit.risk.policy import RiskPolicy, hook
 from quantkit.strategy.base import Strategy
-from quantkit.strategy.series import native_view
 
 if TYPE_CHECKING:
     from quantkit.brokers.base import Broker
@@ -201,7 +200,7 @@ class Step:
         # [low, high] skip the breaker's on_bar while it still holds ``band``.
         owner: Any = quiet_owner(self._policy) if risk_bar is not None else None
         gate = RiskBarGate(owner, context, data.symbol) if owner is not None else None
-        close_at = native_view(data._series.close)
+        close_at = context.equity_prices(data.symbol)  # the mark's value on perpetuals
         quiet, low, high, band = CLOSED
         for i in range(start, stop):
             cursor.i = i

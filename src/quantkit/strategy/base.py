@@ -262,7 +262,10 @@ class Strategy(ParentOrders, TargetOrders, ABC):
 
     @property
     def equity(self) -> float:
-        """Cash plus positions marked at the latest closes."""
+        """Cash plus positions marked at the latest closes (a perpetual's at its mark close).
+
+        In the account currency: a contract market's position is worth its contracts' value.
+        """
         return self._ctx.portfolio.equity()
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
