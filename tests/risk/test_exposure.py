@@ -397,3 +397,17 @@ def test_exposure_limits_in_a_run() -> None:
     ]
     assert result.fills["amount"].tolist() == [50.0, 20.0, 20.0]
     assert strategy.position().amount == 50.0
+
+
+def test_a_subclass_that_refuses_is_asked_and_the_base_is_not() -> None:
+    """The screen skips ``_refuse`` only for classes that keep the base's (no refusal)."""
+
+    class Closed(MaxGrossExposure):
+        def _refuse(self, book: Any) -> str:
+            return f"closed at equity {book.equity:,.2f}"
+
+    # 150 BTC x 100 = 15,000 <= 2 x 10,000: the plain limit approves it
+    expect(MaxGrossExposure(max_multiple=2.0), account(10_000.0), request(amount=150.0), APPROVE)
+    reason = expect(Closed(max_multiple=2.0), account(10_000.0), request(amount=150.0), REJECT)
+    assert reason == "closed at equity 10,000.00"
+    assert Closed._may_refuse and MaxLeverage._may_refuse and not MaxGrossExposure._may_refuse

@@ -300,13 +300,14 @@ class RunContext:
             return request, f"risk: trading halted ({self.halted})"
         if self.risk is None:
             return request, ""
-        self.market(request.symbol)  # unknown symbols fail before risk sees them
+        symbol = request.symbol
+        self.broker.market(symbol)  # unknown symbols fail before risk sees them
         decision = self.risk.check(request, self)
         self.risk_events.append(
             RiskEvent(
                 self.now if now is None else now,
                 client_id,
-                request.symbol,
+                symbol,
                 decision.policy,
                 decision.action,
                 decision.reason,

@@ -101,6 +101,12 @@ class _ExposureLimit(ScreenedPolicy):
     """
 
     _what = "exposure"
+    # whether the class overrides `_refuse` (the screen skips the call otherwise)
+    _may_refuse = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._may_refuse = cls._refuse is not _ExposureLimit._refuse
 
     @abstractmethod
     def _room(self, book: _Book, held: float, sign: int, mark: float) -> _Room:
@@ -155,7 +161,8 @@ class _ExposureLimit(ScreenedPolicy):
         if request.reduce_only:
             return None
         symbol = request.symbol
-        held = portfolio.position(symbol).amount
+        position = portfolio.positions.get(symbol)  # no position object built for a new symbol
+        held = 0.0 if position is None else position.amount
         sign = request.sign
         mark = price
         priced = _isfinite(mark) and mark > 0
@@ -170,7 +177,7 @@ class _ExposureLimit(ScreenedPolicy):
         if not priced:
             return Decision.reject(self.name, f"no price for {symbol} yet to value the order")
         book = _mark_book(context, portfolio, symbol, mark)
-        refusal = self._refuse(book)
+        refusal = self._refuse(book) if self._may_refuse else ""
         if refusal:
             return Decision.reject(self.name, refusal)
         room = self._room(book, held, sign, mark)

@@ -13,6 +13,9 @@ from quantkit.risk.policy import Decision, RiskContext, ScreenedPolicy, finite_o
 __all__ = ["MaxPositionSize"]
 
 
+_isfinite = math.isfinite
+
+
 class MaxPositionSize(ScreenedPolicy):
     """Cap the absolute position per symbol, in base amount and/or quote notional.
 
@@ -53,13 +56,14 @@ class MaxPositionSize(ScreenedPolicy):
         Returns:
             ``None`` (approved as it is), or the resize or rejection.
         """
-        symbol = request.symbol
-        price = request.limit_price or request.stop_price or price
-        held = portfolio.position(symbol).amount
-        sign = request.sign
-        priced = math.isfinite(price) and price > 0
         if request.reduce_only:
             return None
+        symbol = request.symbol
+        price = request.limit_price or request.stop_price or price
+        position = portfolio.positions.get(symbol)  # no position object built for a new symbol
+        held = 0.0 if position is None else position.amount
+        sign = request.sign
+        priced = _isfinite(price) and price > 0
         if not priced and (request.amount is None or self.max_notional is not None):
             return Decision.reject(
                 self.name, f"no price for {symbol} yet to value the order against the cap"

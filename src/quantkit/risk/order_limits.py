@@ -72,7 +72,8 @@ class MaxOrderNotional(ScreenedPolicy):
             return None
         price = request.limit_price or request.stop_price or price
         priced = math.isfinite(price) and price > 0
-        held = portfolio.position(symbol).amount
+        position = portfolio.positions.get(symbol)  # no position object built for a new symbol
+        held = 0.0 if position is None else position.amount
         cap = self.max_notional
         if request.amount is None:
             return self._check_cost(request, context, price if priced else math.nan, held)
