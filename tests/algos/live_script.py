@@ -6,6 +6,10 @@ Each test supplies its strategy's source; the venue, broker and engine around it
 from __future__ import annotations
 
 import textwrap
+import time
+from datetime import UTC, datetime
+
+from quantkit.testing import LocalExchange
 
 _HEAD = """\
 import sys
@@ -76,3 +80,26 @@ def live_child_script(
         key=key, secret=secret, strategy=strategy, run_id=run_id, warmup=warmup, extra=extra
     )
     return _HEAD + "\n" + textwrap.dedent(strategy_source).strip("\n") + "\n" + engine
+
+
+def live_exchange(key: str, secret: str, warmup: int, seed: str) -> LocalExchange:
+    """A live local exchange whose clock stands ``warmup`` bars after its first minute.
+
+    Args:
+        key: The account's API key (100,000 USDT).
+        secret: Its secret.
+        warmup: Bars already closed when it starts.
+        seed: Seed of its price path.
+
+    Returns:
+        The exchange, to be used as a context manager.
+    """
+    start = (int(time.time()) // 60 - warmup) * 60
+    return LocalExchange(
+        live=True,
+        warmup=warmup,
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(start + 500 * 60, UTC),
+        accounts={key: (secret, {"USDT": 100_000})},
+        seed=seed,
+    )

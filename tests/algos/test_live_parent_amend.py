@@ -7,16 +7,13 @@ it fills, and the following slices work at the new limit until the parent is fil
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from quantkit.testing import LocalExchange
-from tests.algos.live_script import live_child_script
+from tests.algos.live_script import live_child_script, live_exchange
 from tests.brokers.live_child import Child
 
 KEY, SECRET = "amend-key", "amend-secret"
@@ -58,16 +55,8 @@ def test_amending_a_live_iceberg_replaces_its_resting_child_and_it_fills(
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     journal = tmp_path / "journal.jsonl"
-    start = (int(time.time()) // 60 - WARMUP) * 60
     log = tmp_path / "child.log"
-    with LocalExchange(
-        live=True,
-        warmup=WARMUP,
-        start=datetime.fromtimestamp(start, UTC),
-        end=datetime.fromtimestamp(start + 500 * 60, UTC),
-        accounts={KEY: (SECRET, {"USDT": 100_000})},
-        seed="amend",
-    ) as local:
+    with live_exchange(KEY, SECRET, WARMUP, "amend") as local:
         child = Child(script, local.url, journal, 10_000, log)
         assert child.until("READY") is not None, child.tail()
         line = None

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 from quantkit.brokers.journal import replay
-from quantkit.testing import LocalExchange
-from tests.algos.live_script import live_child_script
+from tests.algos.live_script import live_child_script, live_exchange
 from tests.brokers.live_child import Child, run_session
 
 KEY, SECRET = "iceberg-key", "iceberg-secret"
@@ -61,16 +59,8 @@ def test_a_resumed_iceberg_keeps_its_resting_child_and_a_cancel_reaches_the_venu
     cancels = tmp_path / "cancels.py"
     cancels.write_text(CHILD.replace("CANCEL_AT", "2"))  # at its second bar
     journal = tmp_path / "journal.jsonl"
-    start = (int(time.time()) // 60 - WARMUP) * 60
     log = tmp_path / "child.log"
-    with LocalExchange(
-        live=True,
-        warmup=WARMUP,
-        start=datetime.fromtimestamp(start, UTC),
-        end=datetime.fromtimestamp(start + 500 * 60, UTC),
-        accounts={KEY: (SECRET, {"USDT": 100_000})},
-        seed="iceberg",
-    ) as local:
+    with live_exchange(KEY, SECRET, WARMUP, "iceberg") as local:
         child = Child(script, local.url, journal, 10_000, log)
         assert run_session(child, local, 2), child.tail()
         deadline = time.monotonic() + 30

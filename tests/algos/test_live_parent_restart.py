@@ -12,15 +12,13 @@ import json
 import random
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from quantkit.brokers.journal import Journal, replay
-from quantkit.testing import LocalExchange
-from tests.algos.live_script import live_child_script
+from tests.algos.live_script import live_child_script, live_exchange
 from tests.brokers.live_child import Child, run_session
 
 KEY, SECRET = "twap-key", "twap-secret"
@@ -61,16 +59,8 @@ def test_a_twap_killed_mid_schedule_resumes_without_doubles_and_fills_its_amount
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     journal = tmp_path / "journal.jsonl"
-    start = (int(time.time()) // 60 - WARMUP) * 60
     log = tmp_path / "child.log"
-    with LocalExchange(
-        live=True,
-        warmup=WARMUP,
-        start=datetime.fromtimestamp(start, UTC),
-        end=datetime.fromtimestamp(start + 500 * 60, UTC),
-        accounts={KEY: (SECRET, {"USDT": 100_000})},
-        seed=f"twap-{seed}",
-    ) as local:
+    with live_exchange(KEY, SECRET, WARMUP, f"twap-{seed}") as local:
         child = Child(script, local.url, journal, 10_000, log)
         assert run_session(child, local, rng.randint(2, 3)), child.tail()  # 2-3 slices
         local.publish()  # the next bar: the kill lands anywhere in its handling
@@ -128,16 +118,8 @@ def test_resting_twap_slices_are_canceled_across_a_restart_and_never_overcommit(
     script = tmp_path / "child.py"
     script.write_text(RESTING)
     journal = tmp_path / "journal.jsonl"
-    start = (int(time.time()) // 60 - WARMUP) * 60
     log = tmp_path / "child.log"
-    with LocalExchange(
-        live=True,
-        warmup=WARMUP,
-        start=datetime.fromtimestamp(start, UTC),
-        end=datetime.fromtimestamp(start + 500 * 60, UTC),
-        accounts={KEY: (SECRET, {"USDT": 100_000})},
-        seed="twap-resting",
-    ) as local:
+    with live_exchange(KEY, SECRET, WARMUP, "twap-resting") as local:
         child = Child(script, local.url, journal, 10_000, log)
         assert run_session(child, local, 3), child.tail()
         deadline = time.monotonic() + 30
