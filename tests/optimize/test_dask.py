@@ -68,11 +68,15 @@ def test_the_data_is_scattered_once_to_every_worker(client: Any) -> None:
         assert len(batches) == 6  # several tasks ...
         outcomes = runner.map(batches, lambda n: None)
         after = _payload_keys(client)
-    # ... but one copy of the data, on both workers, scattered before the first task
+    # ... but one copy of the data, on both workers before the first task, never sent again
+    # (the same single key after the tasks; Dask's active memory manager may drop a replica
+    # that no waiting task needs any more, so the holders afterwards are a subset)
     assert len(before) == 1
-    assert before == after
+    (first,) = before.values()
+    assert len(first) == 2
+    assert after.keys() == before.keys()
     (holders,) = after.values()
-    assert len(holders) == 2
+    assert holders and set(holders) <= set(first)
     assert all(row is not None and error is None for batch in outcomes for row, error in batch)
     # released when the runner closes (the scheduler hears of it asynchronously)
     deadline = time.monotonic() + 60.0  # bounds a hang only
